@@ -1,0 +1,58 @@
+# pxekit — see README.md. `make demo` and `make test` do all set-up themselves.
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 10s
+APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-client udhcpc \
+             tftp-hpa atftp curl kea-admin dnsmasq-base tftpd-hpa nginx-light iproute2
+
+.PHONY: all build test test-short fmt-check vet lint fuzz bench demo deps testdeps clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+## deps: Debian packages the tests and the demo use (root only; idempotent).
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  fi; \
+	else echo "not root: skipping apt-get install of $(APT_PKGS)"; fi
+
+## testdeps: packages plus the guest kernel (cached in .cache/, gitignored).
+testdeps: deps
+	@./scripts/fetch-kernel.sh
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+lint: fmt-check vet
+
+## test: what CI runs after .ci/run's installs.
+test: testdeps fmt-check vet
+	$(GO) test -race -count=1 -timeout 45m $(PKGS)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+## fuzz: every Fuzz target, briefly.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || exit 1; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+demo: testdeps
+	$(GO) run ./examples/kubevirt-pxe
+
+clean:
+	rm -rf .cache
