@@ -21,9 +21,11 @@ deps:
 	  fi; \
 	else echo "not root: skipping apt-get install of $(APT_PKGS)"; fi
 
-## testdeps: packages plus the guest kernel (cached in .cache/, gitignored).
+## testdeps: packages, QEMU 10 from backports (igb SR-IOV) and the guest
+## kernels (cached in .cache/, gitignored).
 testdeps: deps
-	@./scripts/fetch-kernel.sh
+	@if [ "$$(id -u)" = 0 ]; then ./scripts/add-backports.sh; fi
+	@./scripts/fetch-kernel.sh cloud bpo
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -67,18 +67,28 @@ type Kernel struct {
 	ModulesDir string // lib/modules/<release>
 }
 
-// GuestKernel returns the Debian cloud kernel that `make testdeps` (and
-// .ci/run) unpacks into .cache/kernel/cloud, or $PXEKIT_KERNEL_DIR if set.
+// GuestKernel returns Debian's cloud kernel (6.1: virtio, bridge, 8021q) that
+// `make testdeps` (and .ci/run) unpacks into .cache/kernel/cloud.
 func GuestKernel(tb testing.TB) Kernel {
 	tb.Helper()
-	dir := os.Getenv("PXEKIT_KERNEL_DIR")
-	if dir == "" {
-		dir = filepath.Join(RepoRoot(), ".cache", "kernel", "cloud")
+	return GuestKernelFlavor(tb, "cloud")
+}
+
+// GuestKernelFlavor returns an unpacked kernel flavor from .cache/kernel:
+// "cloud" or "bpo" (bookworm-backports' generic 6.12 kernel, with igb/igbvf
+// SR-IOV and vfio-pci; its modules are .ko.xz). $PXEKIT_KERNEL_DIR overrides
+// the cache root.
+func GuestKernelFlavor(tb testing.TB, flavor string) Kernel {
+	tb.Helper()
+	root := os.Getenv("PXEKIT_KERNEL_DIR")
+	if root == "" {
+		root = filepath.Join(RepoRoot(), ".cache", "kernel")
 	}
+	dir := filepath.Join(root, flavor)
 	vm, _ := filepath.Glob(filepath.Join(dir, "boot", "vmlinuz-*"))
 	mods, _ := filepath.Glob(filepath.Join(dir, "lib", "modules", "*"))
 	if len(vm) == 0 || len(mods) == 0 {
-		Missing(tb, "the guest kernel in "+dir, "run `make testdeps` (scripts/fetch-kernel.sh)")
+		Missing(tb, "the guest kernel in "+dir, "run `make testdeps` (scripts/fetch-kernel.sh "+flavor+")")
 	}
 	return Kernel{Vmlinuz: vm[0], ModulesDir: mods[0]}
 }
