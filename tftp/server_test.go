@@ -1,0 +1,518 @@
+package tftp
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pxekit/pxekit/internal/testenv"
+)
+
+// testRoot writes the files a test serves: random contents of the given
+// sizes, named by size ("1m", "32m", ...).
+func testRoot(t testing.TB, sizes ...int) (string, map[string][]byte) {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string][]byte{}
+	rng := rand.New(rand.NewChaCha8([32]byte{1, 2, 3}))
+	for _, n := range sizes {
+		b := make([]byte, n)
+		for i := 0; i+8 <= len(b); i += 8 {
+			v := rng.Uint64()
+			for j := range 8 {
+				b[i+j] = byte(v >> (8 * j))
+			}
+		}
+		name := strconv.Itoa(n>>20) + "m"
+		if n < 1<<20 {
+			name = strconv.Itoa(n) + "b"
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files[name] = b
+	}
+	return dir, files
+}
+
+// eventLog collects a server's events.
+type eventLog struct {
+	mu sync.Mutex
+	ev []Event
+	ch chan Event
+}
+
+func newEventLog() *eventLog { return &eventLog{ch: make(chan Event, 1024)} }
+
+func (l *eventLog) add(e Event) {
+	l.mu.Lock()
+	l.ev = append(l.ev, e)
+	l.mu.Unlock()
+	select {
+	case l.ch <- e:
+	default:
+	}
+}
+
+func (l *eventLog) all() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.ev...)
+}
+
+// wait returns the next event of kind k (a hang guard, not a timing check).
+func (l *eventLog) wait(t *testing.T, k EventKind) Event {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for {
+		select {
+		case e := <-l.ch:
+			if e.Kind == k {
+				return e
+			}
+		case <-deadline:
+			t.Fatalf("no %s event; got %+v", k, l.all())
+		}
+	}
+}
+
+type served struct {
+	srv  *Server
+	addr *net.UDPAddr
+	ev   *eventLog
+	stop func() // cancels and waits for ServeConn to return
+	done chan error
+}
+
+// serve runs a Server on 127.0.0.1 with an ephemeral port until the test ends.
+func serve(t *testing.T, cfg Config) *served {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveConn(t, cfg, conn)
+}
+
+func serveConn(t *testing.T, cfg Config, conn net.PacketConn) *served {
+	t.Helper()
+	ev := newEventLog()
+	cfg.OnEvent = ev.add
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &served{srv: srv, addr: conn.LocalAddr().(*net.UDPAddr), ev: ev, done: make(chan error, 1)}
+	go func() { s.done <- srv.ServeConn(ctx, conn) }()
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-s.done:
+				if err != nil {
+					t.Errorf("ServeConn: %v", err)
+				}
+			case <-time.After(2 * time.Minute):
+				t.Errorf("ServeConn did not return after cancel")
+			}
+		})
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// tftpHPA fetches name with tftp-hpa (which negotiates no options: 512-byte
+// blocks). tftp-hpa exits 0 even on errors, so its output is returned too.
+func tftpHPA(t *testing.T, addr *net.UDPAddr, name string) ([]byte, string) {
+	t.Helper()
+	testenv.RequireCmd(t, "tftp", "tftp-hpa")
+	out := filepath.Join(t.TempDir(), "got")
+	cmd := exec.Command("tftp", "-m", "binary", addr.IP.String(), strconv.Itoa(addr.Port), "-c", "get", name, out)
+	msg, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tftp-hpa: %v: %s", err, msg)
+	}
+	b, _ := os.ReadFile(out)
+	return b, string(msg)
+}
+
+// atftp fetches name with atftp and the given options ("blksize 1468",
+// "tsize 0"); it returns the contents, the output and whether it succeeded.
+func atftp(t *testing.T, addr *net.UDPAddr, name string, opts ...string) ([]byte, string, bool) {
+	t.Helper()
+	testenv.RequireCmd(t, "atftp", "atftp")
+	out := filepath.Join(t.TempDir(), "got")
+	args := []string{"--get", "-r", name, "-l", out}
+	for _, o := range opts {
+		if strings.HasPrefix(o, "--") {
+			args = append(args, o)
+		} else {
+			args = append(args, "--option", o)
+		}
+	}
+	args = append(args, addr.IP.String(), strconv.Itoa(addr.Port))
+	msg, err := exec.Command("atftp", args...).CombinedOutput()
+	b, _ := os.ReadFile(out)
+	return b, string(msg), err == nil
+}
+
+func TestRealClientsFetchIntact(t *testing.T) {
+	dir, files := testRoot(t, 1<<20, 32<<20)
+	root, r, err := Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s := serve(t, Config{Root: root, MACForIP: func(a netip.Addr) (net.HardwareAddr, bool) {
+		if a == netip.MustParseAddr("127.0.0.1") {
+			return net.HardwareAddr{0x52, 0x54, 0x00, 0x6b, 0x13, 0xe2}, true
+		}
+		return nil, false
+	}})
+
+	for _, name := range []string{"1m", "32m"} {
+		t.Run("tftp-hpa/"+name, func(t *testing.T) {
+			got, msg := tftpHPA(t, s.addr, name)
+			if !bytes.Equal(got, files[name]) {
+				t.Fatalf("got %d bytes, want %d identical ones; tftp said %q", len(got), len(files[name]), msg)
+			}
+			ev := s.ev.wait(t, EventSent)
+			if ev.File != name || ev.Bytes != int64(len(files[name])) || ev.BlockSize != 512 {
+				t.Errorf("event %+v, want %s, %d bytes, blksize 512", ev, name, len(files[name]))
+			}
+			if ev.MAC.String() != "52:54:00:6b:13:e2" || !ev.Peer.Addr().IsLoopback() {
+				t.Errorf("event peer %v MAC %v, want 127.0.0.1 and the lease's MAC", ev.Peer, ev.MAC)
+			}
+		})
+		for _, bs := range []int{512, 1468} {
+			t.Run("atftp/"+name+"/blksize"+strconv.Itoa(bs), func(t *testing.T) {
+				got, msg, ok := atftp(t, s.addr, name, "blksize "+strconv.Itoa(bs), "tsize 0")
+				if !ok || !bytes.Equal(got, files[name]) {
+					t.Fatalf("got %d bytes (ok=%v), want %d identical ones; atftp said %q", len(got), ok, len(files[name]), msg)
+				}
+				ev := s.ev.wait(t, EventSent)
+				if ev.BlockSize != bs || ev.Bytes != int64(len(files[name])) || ev.Size != ev.Bytes {
+					t.Errorf("event %+v, want blksize %d and %d bytes", ev, bs, len(files[name]))
+				}
+			})
+		}
+	}
+	st := s.srv.Stats()
+	if st.Sent != 6 || st.Failed != 0 || st.BytesSent != 3*(1<<20+32<<20) || st.Active != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// The OACK is what a client sees of negotiation: tsize is the file size,
+// blksize what was asked for or the server's cap.
+func TestAtftpSeesOACK(t *testing.T) {
+	dir, _ := testRoot(t, 100000)
+	s := serve(t, Config{Root: os.DirFS(dir), MaxBlockSize: 1468})
+	for _, c := range []struct{ ask, want string }{{"1024", "1024"}, {"8192", "1468"}} {
+		_, msg, ok := atftp(t, s.addr, "100000b", "blksize "+c.ask, "tsize 0", "--trace")
+		_ = ok
+		want := "received OACK <tsize: 100000, blksize: " + c.want
+		if !strings.Contains(msg, want) {
+			t.Errorf("blksize %s: atftp trace lacks %q:\n%.600s", c.ask, want, msg)
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	dir, files := testRoot(t, 4096)
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "boot", "sub"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "boot", "grub.cfg"), files["4096b"], 0o644))
+	must(os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "abs")))
+	must(os.Symlink("../"+filepath.Base(outside)+"/secret", filepath.Join(dir, "rel")))
+	must(os.Symlink("../../..", filepath.Join(dir, "boot", "sub", "up")))
+	must(os.Symlink("4096b", filepath.Join(dir, "inside")))
+	must(os.Symlink("../../4096b", filepath.Join(dir, "boot", "sub", "inside")))
+
+	// os.DirFS follows links anywhere: the server's own check must stop them.
+	for _, fsName := range []string{"DirFS", "Root"} {
+		t.Run(fsName, func(t *testing.T) {
+			var root fs.FS = os.DirFS(dir)
+			if fsName == "Root" {
+				var r *os.Root
+				var err error
+				root, r, err = Dir(dir)
+				must(err)
+				defer r.Close()
+			}
+			s := serve(t, Config{Root: root})
+			for _, name := range []string{"../etc/passwd", "/../../etc/passwd", `..\..\etc\passwd`, "boot/../../x",
+				"abs", "rel", "boot/sub/up/etc/passwd", "boot/sub/up"} {
+				got, msg := tftpHPA(t, s.addr, name)
+				if !strings.Contains(msg, "Error code 2") || len(got) != 0 {
+					t.Errorf("%q: tftp-hpa got %d bytes and said %q; want error code 2 (access violation)", name, len(got), msg)
+				}
+			}
+			if n := s.srv.Stats().PathRefused; n != 8 {
+				t.Errorf("PathRefused = %d, want 8", n)
+			}
+			got, msg, ok := atftp(t, s.addr, "../../etc/passwd")
+			if ok || len(got) != 0 || !strings.Contains(msg, `climbs out with ".."`) {
+				t.Errorf("atftp traversal: ok=%v, %d bytes, %q", ok, len(got), msg)
+			}
+			_, msg = tftpHPA(t, s.addr, "missing")
+			if !strings.Contains(msg, "Error code 1") {
+				t.Errorf("missing file: %q, want error code 1", msg)
+			}
+			_, msg = tftpHPA(t, s.addr, "boot")
+			if !strings.Contains(msg, "Error code 1") || !strings.Contains(msg, "not a regular file") {
+				t.Errorf("directory: %q, want error code 1", msg)
+			}
+			// Leading slashes, backslashes and links that stay inside work.
+			for _, name := range []string{"/4096b", `\boot\grub.cfg`, "inside", "boot/sub/inside"} {
+				if got, msg := tftpHPA(t, s.addr, name); !bytes.Equal(got, files["4096b"]) {
+					t.Errorf("%q: got %d bytes, %q", name, len(got), msg)
+				}
+			}
+			var refused int
+			for _, e := range s.ev.all() {
+				if e.Kind == EventRefused {
+					refused++
+					if e.Err == nil || e.Code == 0 {
+						t.Errorf("refusal event without a reason: %+v", e)
+					}
+				}
+			}
+			if refused != 11 {
+				t.Errorf("%d refusal events, want 11", refused)
+			}
+		})
+	}
+}
+
+func TestWriteRefused(t *testing.T) {
+	testenv.RequireCmd(t, "tftp", "tftp-hpa")
+	dir, _ := testRoot(t)
+	s := serve(t, Config{Root: os.DirFS(dir)})
+	local := filepath.Join(t.TempDir(), "upload")
+	if err := os.WriteFile(local, []byte("payload"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := exec.Command("tftp", "-m", "binary", "127.0.0.1", strconv.Itoa(s.addr.Port), "-c", "put", local, "upload").CombinedOutput()
+	if !strings.Contains(string(msg), "Error code 2: write requests refused") {
+		t.Errorf("tftp-hpa put said %q, want error code 2", msg)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "upload")); err == nil {
+		t.Error("the upload was written")
+	}
+	if st := s.srv.Stats(); st.WriteRefused != 1 {
+		t.Errorf("stats %+v, want 1 write refused", st)
+	}
+}
+
+// gateFS serves one file whose reads past the first blocks wait for open.
+type gateFS struct {
+	data    []byte
+	open    chan struct{}
+	blocked chan struct{} // receives once when a read first waits
+}
+
+func (g *gateFS) Open(name string) (fs.File, error) {
+	if name != "slow" {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return &gateFile{g: g, r: bytes.NewReader(g.data)}, nil
+}
+
+type gateFile struct {
+	g    *gateFS
+	r    *bytes.Reader
+	once sync.Once
+}
+
+func (f *gateFile) Stat() (fs.FileInfo, error) { return gateInfo(len(f.g.data)), nil }
+func (f *gateFile) Close() error               { return nil }
+func (f *gateFile) Read(p []byte) (int, error) {
+	if f.r.Size()-int64(f.r.Len()) >= 4096 {
+		f.once.Do(func() { f.g.blocked <- struct{}{} })
+		<-f.g.open
+	}
+	return f.r.Read(p)
+}
+
+type gateInfo int
+
+func (g gateInfo) Name() string       { return "slow" }
+func (g gateInfo) Size() int64        { return int64(g) }
+func (g gateInfo) Mode() fs.FileMode  { return 0o444 }
+func (g gateInfo) ModTime() time.Time { return time.Time{} }
+func (g gateInfo) IsDir() bool        { return false }
+func (g gateInfo) Sys() any           { return nil }
+
+func newGate(n int) *gateFS {
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	return &gateFS{data: data, open: make(chan struct{}), blocked: make(chan struct{}, 1)}
+}
+
+func TestShutdownLetsTransfersFinish(t *testing.T) {
+	for _, single := range []bool{false, true} {
+		t.Run("singlePort="+strconv.FormatBool(single), func(t *testing.T) {
+			g := newGate(64 << 10)
+			s := serve(t, Config{Root: g, SinglePort: single})
+			type res struct {
+				b   []byte
+				msg string
+				ok  bool
+			}
+			rc := make(chan res, 1)
+			go func() { b, msg, ok := atftp(t, s.addr, "slow"); rc <- res{b, msg, ok} }()
+			<-g.blocked
+			stopped := make(chan struct{})
+			go func() { s.stop(); close(stopped) }()
+			// New requests are no longer taken while the transfer runs.
+			waitFor(t, func() bool { return s.srv.Stats().Active == 1 })
+			select {
+			case <-stopped:
+				t.Fatal("ServeConn returned while a transfer was running")
+			default:
+			}
+			close(g.open)
+			r := <-rc
+			if !r.ok || !bytes.Equal(r.b, g.data) {
+				t.Fatalf("transfer across shutdown: ok=%v, %d bytes, %q", r.ok, len(r.b), r.msg)
+			}
+			<-stopped
+			if e := s.ev.wait(t, EventSent); e.File != "slow" {
+				t.Errorf("event %+v", e)
+			}
+		})
+	}
+}
+
+// logSignal is a slog handler that reports when a message is logged.
+type logSignal struct {
+	msg string
+	ch  chan struct{}
+}
+
+func (l *logSignal) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logSignal) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == l.msg {
+		select {
+		case l.ch <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+func (l *logSignal) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logSignal) WithGroup(string) slog.Handler      { return l }
+
+func TestShutdownGraceAborts(t *testing.T) {
+	g := newGate(64 << 10)
+	sig := &logSignal{msg: "tftp shutdown grace over: aborting transfers", ch: make(chan struct{}, 1)}
+	s := serve(t, Config{Root: g, ShutdownGrace: time.Millisecond, Logger: slog.New(sig)})
+	type res struct {
+		msg string
+		ok  bool
+	}
+	rc := make(chan res, 1)
+	go func() { _, msg, ok := atftp(t, s.addr, "slow"); rc <- res{msg, ok} }()
+	<-g.blocked
+	go s.stop()
+	<-sig.ch
+	close(g.open)
+	r := <-rc
+	if r.ok || !strings.Contains(r.msg, "server shutting down") {
+		t.Errorf("atftp ok=%v said %q; want the shutdown error", r.ok, r.msg)
+	}
+	if e := s.ev.wait(t, EventFailed); e.Err == nil || e.Bytes >= int64(len(g.data)) {
+		t.Errorf("event %+v, want a failed, partial transfer", e)
+	}
+}
+
+func TestMaxTransfersDropsAndRecovers(t *testing.T) {
+	g := newGate(64 << 10)
+	s := serve(t, Config{Root: g, MaxTransfers: 1})
+	rc := make(chan bool, 1)
+	go func() { b, _, ok := atftp(t, s.addr, "slow"); rc <- ok && bytes.Equal(b, g.data) }()
+	<-g.blocked
+
+	// A second client, raw: its request is dropped while the first runs.
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := rrq("slow", "octet")
+	if _, err := c.WriteTo(req, s.addr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return s.srv.Stats().Busy == 1 })
+	if e := s.ev.wait(t, EventBusy); e.File != "slow" {
+		t.Errorf("busy event %+v", e)
+	}
+	close(g.open)
+	if !<-rc {
+		t.Fatal("first transfer failed")
+	}
+	waitFor(t, func() bool { return s.srv.Stats().Active == 0 })
+	// The client's retransmitted request is served now.
+	if _, err := c.WriteTo(req, s.addr); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1024)
+	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+	n, err := c.Read(buf)
+	if err != nil || n < 4 || Opcode(buf[1]) != OpDATA || buf[3] != 1 {
+		t.Fatalf("after the first transfer: %v %x, want DATA block 1", err, buf[:n])
+	}
+}
+
+// waitFor polls cond (a hang guard, not a timing check).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 12000; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition never held")
+}
+
+func TestConfigValidate(t *testing.T) {
+	_, err := New(Config{MaxBlockSize: 100, Timeout: -1, MaxTransfers: -2})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"root: Required", "maxBlockSize: Invalid value: 100", "timeout: Invalid", "maxTransfers: Invalid"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%v lacks %q", err, want)
+		}
+	}
+}
+
+var _ io.Reader = (*abortReader)(nil)
