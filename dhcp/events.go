@@ -1,0 +1,110 @@
+package dhcp
+
+import (
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// EventType is a step of a machine's DHCP conversation.
+type EventType string
+
+// Boot events, keyed by MAC.
+const (
+	EventDiscovered EventType = "discovered" // a DISCOVER arrived
+	EventOffered    EventType = "offered"    // an OFFER was sent
+	EventAcked      EventType = "acked"      // an ACK was sent (lease committed first)
+	EventNAK        EventType = "nak"        // a NAK was sent
+	EventDeclined   EventType = "declined"   // the client declined an address
+	EventReleased   EventType = "released"   // the client released its address
+	EventInformed   EventType = "informed"   // an INFORM was answered
+)
+
+// Event is one boot event for one machine.
+type Event struct {
+	Type EventType
+	MAC  net.HardwareAddr
+	// IP is the address offered, acknowledged, declined or released.
+	IP netip.Addr
+	// Client is the request's classification.
+	Client Client
+	// Boot is what the boot policy decided (empty for non-PXE clients).
+	Boot BootDecision
+	// Reason explains a NAK.
+	Reason string
+	// Proxy is true for proxyDHCP answers.
+	Proxy bool
+	Time  time.Time
+}
+
+// DropReason says why a packet got no answer.
+type DropReason string
+
+// Drop reasons counted in Stats.Dropped.
+const (
+	DropMalformed     DropReason = "malformed"      // not a decodable DHCP packet
+	DropNotRequest    DropReason = "not_request"    // op code is not BOOTREQUEST
+	DropBadHWAddr     DropReason = "bad_hwaddr"     // chaddr length 0 or over 16
+	DropUnknownType   DropReason = "unknown_type"   // no or unsupported message type
+	DropQueueFull     DropReason = "queue_full"     // workers busy, queue full
+	DropClientRate    DropReason = "client_rate"    // one MAC sent too much
+	DropRelayRate     DropReason = "relay_rate"     // one relay sent too much
+	DropNoSubnet      DropReason = "no_subnet"      // no subnet for the link or relay
+	DropNoServerID    DropReason = "no_server_id"   // no address to answer from
+	DropPoolFull      DropReason = "pool_full"      // no free address
+	DropNotForUs      DropReason = "not_for_us"     // REQUEST for another server
+	DropNotPXE        DropReason = "not_pxe"        // proxyDHCP: not a PXE client
+	DropPolicy        DropReason = "policy_ignore"  // the boot policy said ignore
+	DropNoLease       DropReason = "no_lease"       // RELEASE/DECLINE of a lease not held
+	DropStoreError    DropReason = "store_error"    // lease commit failed; client retries
+	DropSendError     DropReason = "send_error"     // the reply could not be sent
+	DropUnknownClient DropReason = "unknown_client" // a REQUEST from a client we have no record of
+)
+
+const numDropReasons = 17
+
+// allDropReasons lists every reason in counter order (a function, not a
+// package variable: no global mutable state).
+func allDropReasons() [numDropReasons]DropReason {
+	return [numDropReasons]DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient}
+}
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	Received uint64 // packets read
+	Replied  uint64 // replies sent
+	Offers   uint64
+	Acks     uint64
+	Naks     uint64
+	Declines uint64
+	Releases uint64
+	Informs  uint64
+	// Dropped counts packets that got no answer, by reason.
+	Dropped map[DropReason]uint64
+	// ActiveLeases are bound, unexpired leases; PoolFree and PoolSize
+	// count dynamic pool addresses (reserved and quarantined ones are not
+	// free).
+	ActiveLeases int
+	PoolFree     int
+	PoolSize     int
+	// Commits is the number of store commits; LeaseWrites the lease
+	// records they carried (LeaseWrites/Commits is the group-commit batch).
+	Commits     uint64
+	LeaseWrites uint64
+}
+
+type counters struct {
+	received, replied, offers, acks, naks, declines, releases, informs atomic.Uint64
+	commits, leaseWrites                                               atomic.Uint64
+	dropped                                                            [numDropReasons]atomic.Uint64
+}
+
+func (c *counters) drop(r DropReason) {
+	for i, x := range allDropReasons() {
+		if x == r {
+			c.dropped[i].Add(1)
+			return
+		}
+	}
+}

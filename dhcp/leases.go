@@ -1,0 +1,338 @@
+package dhcp
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// errPoolFull: no free address in the client's subnet.
+var errPoolFull = errors.New("no free address in the pool")
+
+type entryState uint8
+
+const (
+	stOffered entryState = iota + 1
+	stBound
+	stDeclined
+)
+
+// entry is the in-memory record of one address. Offers live only here;
+// bound and declined records are mirrored in the Store.
+type entry struct {
+	ip       netip.Addr
+	mac      string // raw hardware address bytes; "" for a declined address
+	clientID []byte
+	hostname string
+	expiry   time.Time
+	state    entryState
+	subnet   int
+}
+
+func (e *entry) lease() Lease {
+	l := Lease{IP: e.ip, ClientID: e.clientID, Hostname: e.hostname, Expiry: e.expiry, State: Bound}
+	if e.mac != "" {
+		l.MAC = net.HardwareAddr(e.mac)
+	}
+	if e.state == stDeclined {
+		l.State = Declined
+	}
+	return l
+}
+
+type pool struct {
+	r      Range
+	subnet int
+	cursor uint32
+}
+
+// table is the allocator: who has which address. Clients are keyed by MAC,
+// not client-id, on purpose: in a PXE chain the firmware, iPXE and the
+// installed OS use the same NIC but different client-ids (or none), and an
+// operator expects that machine to keep one address through the chain.
+type table struct {
+	mu      sync.Mutex
+	byIP    map[netip.Addr]*entry
+	byMAC   map[string]*entry
+	resIP   map[netip.Addr]string  // reserved address → MAC
+	resMAC  map[string]Reservation // MAC → reservation
+	pools   []pool
+	subnets []Subnet
+}
+
+func newTable(subnets []Subnet, res []Reservation) *table {
+	t := &table{
+		byIP:    map[netip.Addr]*entry{},
+		byMAC:   map[string]*entry{},
+		resIP:   map[netip.Addr]string{},
+		resMAC:  map[string]Reservation{},
+		subnets: subnets,
+	}
+	for i, s := range subnets {
+		for _, r := range s.Pools {
+			t.pools = append(t.pools, pool{r: r, subnet: i})
+		}
+	}
+	for _, r := range res {
+		t.resIP[r.IP] = string(r.MAC)
+		t.resMAC[string(r.MAC)] = r
+	}
+	return t
+}
+
+// load installs records from the store. Records for the same MAC keep the
+// newest; a record for an address reserved to another MAC is dropped (the
+// reservation wins, and the next ACK overwrites it).
+func (t *table) load(ls []Lease) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, l := range ls {
+		sub := t.subnetOf(l.IP)
+		if sub < 0 {
+			continue
+		}
+		if m, ok := t.resIP[l.IP]; ok && m != string(l.MAC) {
+			continue
+		}
+		e := &entry{ip: l.IP, mac: string(l.MAC), clientID: l.ClientID, hostname: l.Hostname, expiry: l.Expiry, state: stBound, subnet: sub}
+		if l.State == Declined {
+			e.state, e.mac = stDeclined, ""
+		}
+		t.byIP[l.IP] = e
+		if e.mac != "" {
+			if old := t.byMAC[e.mac]; old == nil || old.expiry.Before(e.expiry) {
+				t.byMAC[e.mac] = e
+			}
+		}
+	}
+}
+
+func (t *table) subnetOf(a netip.Addr) int {
+	for i, s := range t.subnets {
+		if s.Prefix.Masked().Contains(a) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (t *table) inPool(a netip.Addr, subnet int) bool {
+	for _, p := range t.pools {
+		if p.subnet == subnet && p.r.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// free reports whether a may be given to mac now.
+func (t *table) free(a netip.Addr, mac string, now time.Time) bool {
+	if m, ok := t.resIP[a]; ok && m != mac {
+		return false
+	}
+	e := t.byIP[a]
+	return e == nil || e.mac == mac && e.state != stDeclined || !now.Before(e.expiry)
+}
+
+// claim makes a belong to mac as state until expiry, unlinking whatever
+// held it before.
+func (t *table) claim(a netip.Addr, mac string, subnet int, st entryState, expiry time.Time) *entry {
+	if old := t.byIP[a]; old != nil && old.mac != mac && old.mac != "" && t.byMAC[old.mac] == old {
+		delete(t.byMAC, old.mac)
+	}
+	e := t.byIP[a]
+	if e == nil || e.mac != mac {
+		e = &entry{ip: a, mac: mac, subnet: subnet}
+		t.byIP[a] = e
+	}
+	e.state, e.expiry, e.subnet = st, expiry, subnet
+	t.byMAC[mac] = e
+	return e
+}
+
+// offer picks an address for mac in subnet and holds it until now+hold.
+func (t *table) offer(mac string, subnet int, requested netip.Addr, now time.Time, hold time.Duration) (netip.Addr, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	hold1 := now.Add(hold)
+	if r, ok := t.resMAC[mac]; ok && t.subnetOf(r.IP) == subnet {
+		e := t.byIP[r.IP]
+		if e != nil && e.mac == mac && e.state == stBound && now.Before(e.expiry) {
+			return r.IP, nil
+		}
+		t.claim(r.IP, mac, subnet, stOffered, hold1)
+		return r.IP, nil
+	}
+	if e := t.byMAC[mac]; e != nil && e.subnet == subnet && e.state != stDeclined && t.byIP[e.ip] == e {
+		if !(e.state == stBound && now.Before(e.expiry)) {
+			e.state, e.expiry = stOffered, hold1
+		}
+		return e.ip, nil
+	}
+	if requested.Is4() && t.inPool(requested, subnet) && t.free(requested, mac, now) {
+		t.claim(requested, mac, subnet, stOffered, hold1)
+		return requested, nil
+	}
+	for i := range t.pools {
+		p := &t.pools[i]
+		if p.subnet != subnet {
+			continue
+		}
+		size := uint32(p.r.Size())
+		base := ip4u(p.r.Start)
+		for k := uint32(0); k < size; k++ {
+			off := (p.cursor + k) % size
+			a := u2ip4(base + off)
+			if t.free(a, mac, now) {
+				p.cursor = (off + 1) % size
+				t.claim(a, mac, subnet, stOffered, hold1)
+				return a, nil
+			}
+		}
+	}
+	return netip.Addr{}, errPoolFull
+}
+
+// ack binds a to mac until now+lt. allowNew lets a client that the table
+// does not know take a free pool address (init-reboot and renewals after
+// the server lost its state); otherwise a must be what mac was offered or
+// holds.
+func (t *table) ack(mac string, a netip.Addr, subnet int, lt time.Duration, clientID []byte, hostname string, now time.Time, allowNew bool) (Lease, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if m, ok := t.resIP[a]; ok && m != mac {
+		return Lease{}, false
+	}
+	if r, ok := t.resMAC[mac]; ok && t.subnetOf(r.IP) == subnet && r.IP != a {
+		return Lease{}, false // send the machine to its reserved address
+	}
+	e := t.byIP[a]
+	ours := e != nil && e.mac == mac && e.state != stDeclined
+	if !ours {
+		_, reserved := t.resIP[a]
+		if !allowNew || !t.free(a, mac, now) || !(reserved || t.inPool(a, subnet)) {
+			return Lease{}, false
+		}
+	}
+	e = t.claim(a, mac, subnet, stBound, now.Add(lt))
+	if len(clientID) > 0 {
+		e.clientID = append([]byte(nil), clientID...)
+	}
+	if hostname != "" {
+		e.hostname = hostname
+	}
+	if r, ok := t.resMAC[mac]; ok && r.IP == a && r.Hostname != "" {
+		e.hostname = r.Hostname
+	}
+	return e.lease(), true
+}
+
+// release ends mac's lease on a now; the record stays as a hint.
+func (t *table) release(mac string, a netip.Addr, now time.Time) (Lease, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.byIP[a]
+	if e == nil || e.mac != mac || e.state != stBound || !now.Before(e.expiry) {
+		return Lease{}, false
+	}
+	e.expiry = now
+	return e.lease(), true
+}
+
+// decline quarantines a, which mac reports in use by someone else.
+func (t *table) decline(mac string, a netip.Addr, now time.Time, hold time.Duration) (Lease, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.byIP[a]
+	if e == nil || e.mac != mac || e.state == stDeclined {
+		return Lease{}, false
+	}
+	if t.byMAC[mac] == e {
+		delete(t.byMAC, mac)
+	}
+	e.mac, e.clientID, e.hostname = "", nil, ""
+	e.state, e.expiry = stDeclined, now.Add(hold)
+	return e.lease(), true
+}
+
+// dropOffer forgets an unanswered offer to mac (it chose another server).
+func (t *table) dropOffer(mac string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.byMAC[mac]; e != nil && e.state == stOffered {
+		delete(t.byMAC, mac)
+		if t.byIP[e.ip] == e {
+			delete(t.byIP, e.ip)
+		}
+	}
+}
+
+// current returns what mac holds or was offered, if anything.
+func (t *table) current(mac string) (netip.Addr, entryState, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.byMAC[mac]
+	if e == nil {
+		return netip.Addr{}, 0, false
+	}
+	return e.ip, e.state, true
+}
+
+func (t *table) byIPLease(a netip.Addr, now time.Time) (Lease, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.byIP[a]
+	if e == nil || e.state != stBound || !now.Before(e.expiry) {
+		return Lease{}, false
+	}
+	return e.lease(), true
+}
+
+func (t *table) byMACLease(mac string, now time.Time) (Lease, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.byMAC[mac]
+	if e == nil || e.state != stBound || !now.Before(e.expiry) {
+		return Lease{}, false
+	}
+	return e.lease(), true
+}
+
+func (t *table) all() []Lease {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]Lease, 0, len(t.byIP))
+	for _, e := range t.byIP {
+		if e.state != stOffered {
+			out = append(out, e.lease())
+		}
+	}
+	return out
+}
+
+// counts returns active bound leases, free pool addresses and pool size.
+func (t *table) counts(now time.Time) (active, free, size int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.pools {
+		size += p.r.Size()
+	}
+	used := 0
+	for a, e := range t.byIP {
+		live := now.Before(e.expiry)
+		if live && e.state == stBound {
+			active++
+		}
+		if live && t.inPool(a, e.subnet) {
+			used++
+		}
+	}
+	for a := range t.resIP {
+		if e := t.byIP[a]; (e == nil || !now.Before(e.expiry)) && t.subnetOf(a) >= 0 && t.inPool(a, t.subnetOf(a)) {
+			used++
+		}
+	}
+	return active, size - used, size
+}

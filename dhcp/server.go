@@ -1,0 +1,577 @@
+package dhcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Server is a DHCPv4 server. Create it with New, run it with Serve.
+type Server struct {
+	cfg         Config
+	log         *slog.Logger
+	table       *table
+	store       Store
+	ownStore    *BoltStore
+	clientLimit *limiter
+	relayLimit  *limiter
+	cnt         counters
+	now         func() time.Time
+	// links is filled by Serve before any worker starts and read-only
+	// afterwards.
+	links map[int]link
+	ready chan struct{}
+	bufs  sync.Pool
+}
+
+// listener is one socket the server reads from and answers on.
+type listener struct {
+	conn  net.PacketConn
+	pc    *ipv4.PacketConn // nil when the conn gives no control messages
+	proxy bool
+	own   bool
+}
+
+// pending is a reply waiting for its lease writes to be committed.
+type pending struct {
+	o outcome
+	l *listener
+}
+
+// New checks cfg, applies defaults, opens the lease store and loads the
+// leases in it. It opens no socket: Serve does.
+func New(cfg Config) (*Server, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("dhcp: invalid config: %w", errs.ToAggregate())
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.QueueLen == 0 {
+		cfg.QueueLen = 1024
+	}
+	if cfg.OfferHold == 0 {
+		cfg.OfferHold = 30 * time.Second
+	}
+	if cfg.DeclineHold == 0 {
+		cfg.DeclineHold = 10 * time.Minute
+	}
+	if cfg.MaxCommitBatch == 0 {
+		cfg.MaxCommitBatch = 512
+	}
+	if cfg.ProxyPort == 0 {
+		cfg.ProxyPort = 4011
+	}
+	if cfg.ClientRate == 0 {
+		cfg.ClientRate = 20
+	}
+	if cfg.ClientBurst == 0 {
+		cfg.ClientBurst = 40
+	}
+	if cfg.RelayRate == 0 {
+		cfg.RelayRate = 50000
+	}
+	if cfg.RelayBurst == 0 {
+		cfg.RelayBurst = 10000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	// Copy what the caller could change under us.
+	cfg.Subnets = append([]Subnet(nil), cfg.Subnets...)
+	cfg.Reservations = append([]Reservation(nil), cfg.Reservations...)
+	s := &Server{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		table:       newTable(cfg.Subnets, cfg.Reservations),
+		store:       cfg.Store,
+		clientLimit: newLimiter(cfg.ClientRate, cfg.ClientBurst, 4096),
+		relayLimit:  newLimiter(cfg.RelayRate, cfg.RelayBurst, 256),
+		now:         time.Now,
+		links:       map[int]link{},
+		ready:       make(chan struct{}),
+	}
+	s.bufs.New = func() any { b := make([]byte, 4096); return &b }
+	if s.store == nil && cfg.LeaseFile != "" {
+		bs, err := OpenBoltStore(cfg.LeaseFile)
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.ownStore = bs, bs
+	}
+	if s.store == nil {
+		s.store = NewMemStore()
+	}
+	ls, err := s.store.Load()
+	if err != nil && ls == nil {
+		s.closeStore()
+		return nil, fmt.Errorf("dhcp: load leases: %w", err)
+	}
+	if err != nil {
+		// Unreadable records are skipped, not fatal: the addresses they
+		// held are at worst offered again, which the client's ARP check
+		// and DECLINE cover.
+		s.log.Warn("dhcp: skipped unreadable lease records", "err", err)
+	}
+	s.table.load(ls)
+	return s, nil
+}
+
+func (s *Server) closeStore() {
+	if s.ownStore != nil {
+		s.ownStore.Close()
+	}
+}
+
+// Ready is closed once Serve listens.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Received:    s.cnt.received.Load(),
+		Replied:     s.cnt.replied.Load(),
+		Offers:      s.cnt.offers.Load(),
+		Acks:        s.cnt.acks.Load(),
+		Naks:        s.cnt.naks.Load(),
+		Declines:    s.cnt.declines.Load(),
+		Releases:    s.cnt.releases.Load(),
+		Informs:     s.cnt.informs.Load(),
+		Commits:     s.cnt.commits.Load(),
+		LeaseWrites: s.cnt.leaseWrites.Load(),
+		Dropped:     map[DropReason]uint64{},
+	}
+	for i, r := range allDropReasons() {
+		if v := s.cnt.dropped[i].Load(); v > 0 {
+			st.Dropped[r] = v
+		}
+	}
+	st.ActiveLeases, st.PoolFree, st.PoolSize = s.table.counts(s.now())
+	return st
+}
+
+// LeaseByIP returns the active lease on ip: how a boot server maps the
+// source address of an HTTP request to a machine (MAC).
+func (s *Server) LeaseByIP(ip netip.Addr) (Lease, bool) { return s.table.byIPLease(ip, s.now()) }
+
+// LeaseByMAC returns mac's active lease.
+func (s *Server) LeaseByMAC(mac net.HardwareAddr) (Lease, bool) {
+	return s.table.byMACLease(string(mac), s.now())
+}
+
+// Leases returns every bound or quarantined record, expired ones included,
+// sorted by address.
+func (s *Server) Leases() []Lease {
+	ls := s.table.all()
+	sort.Slice(ls, func(i, j int) bool { return ls[i].IP.Less(ls[j].IP) })
+	return ls
+}
+
+// Serve answers requests until ctx is cancelled, then stops gracefully:
+// reading stops, queued requests are answered, pending lease writes are
+// committed, and the lease file (if the server opened it) is closed. It can
+// run once.
+func (s *Server) Serve(ctx context.Context) error {
+	defer s.closeStore()
+	ls, err := s.open()
+	if err != nil {
+		return err
+	}
+	jobs := make(chan inbound, s.cfg.QueueLen)
+	commits := make(chan pending, 2*s.cfg.MaxCommitBatch)
+
+	var workers, readers sync.WaitGroup
+	committerDone := make(chan struct{})
+	go func() { defer close(committerDone); s.committer(commits) }()
+	for range s.cfg.Workers {
+		workers.Add(1)
+		go func() { defer workers.Done(); s.worker(jobs, commits) }()
+	}
+	for _, l := range ls {
+		readers.Add(1)
+		go func() { defer readers.Done(); s.reader(ctx, l, jobs) }()
+	}
+	close(s.ready)
+	s.log.Info("dhcp: serving", "sockets", len(ls), "workers", s.cfg.Workers, "proxyDHCP", s.cfg.ProxyDHCP)
+
+	<-ctx.Done()
+	for _, l := range ls {
+		// A past deadline wakes a blocked read without closing a conn the
+		// caller owns.
+		l.conn.SetReadDeadline(time.Unix(1, 0))
+	}
+	readers.Wait()
+	close(jobs)
+	workers.Wait()
+	close(commits)
+	<-committerDone
+	for _, l := range ls {
+		if l.own {
+			l.conn.Close()
+		}
+	}
+	s.log.Info("dhcp: stopped")
+	return nil
+}
+
+func (s *Server) reader(ctx context.Context, l *listener, jobs chan<- inbound) {
+	for {
+		bp := s.bufs.Get().(*[]byte)
+		buf := *bp
+		var (
+			n   int
+			src net.Addr
+			ifi int
+			err error
+		)
+		if l.pc != nil {
+			var cm *ipv4.ControlMessage
+			n, cm, src, err = l.pc.ReadFrom(buf)
+			if cm != nil {
+				ifi = cm.IfIndex
+			}
+		} else {
+			n, src, err = l.conn.ReadFrom(buf)
+		}
+		if err != nil {
+			s.bufs.Put(bp)
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.log.Warn("dhcp: read", "err", err)
+			time.Sleep(10 * time.Millisecond) // do not spin on a persistent error
+			continue
+		}
+		s.cnt.received.Add(1)
+		if ifi > 0 && len(s.links) > 0 {
+			if _, ok := s.links[ifi]; !ok {
+				// A link we were not asked to serve.
+				s.bufs.Put(bp)
+				s.cnt.drop(DropNoSubnet)
+				continue
+			}
+		}
+		var sp netip.AddrPort
+		if ua, ok := src.(*net.UDPAddr); ok {
+			sp = ua.AddrPort()
+			sp = netip.AddrPortFrom(sp.Addr().Unmap(), sp.Port())
+		}
+		in := inbound{data: buf[:n], ifIndex: ifi, src: sp, proxy: l.proxy, l: l}
+		select {
+		case jobs <- in:
+			// The worker returns the buffer.
+		default:
+			s.bufs.Put(bp)
+			s.cnt.drop(DropQueueFull)
+		}
+	}
+}
+
+func (s *Server) worker(jobs <-chan inbound, commits chan<- pending) {
+	for in := range jobs {
+		o, why := s.safeHandle(in)
+		b := in.data[:cap(in.data)]
+		s.bufs.Put(&b)
+		if why != "" {
+			s.cnt.drop(why)
+			continue
+		}
+		if len(o.ops) > 0 {
+			commits <- pending{o: o, l: in.l}
+			continue
+		}
+		s.finish(o, in.l)
+	}
+}
+
+// safeHandle is handle with a last line of defence: a panic on some input
+// the fuzzers missed costs that packet, not the server.
+func (s *Server) safeHandle(in inbound) (o outcome, why DropReason) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("dhcp: panic handling a packet", "panic", r, "src", in.src)
+			o, why = outcome{}, DropMalformed
+		}
+	}()
+	return s.handle(in, s.now())
+}
+
+// committer is the group commit: it takes every pending reply that queued
+// up while the previous commit ran, writes their leases in one Apply, and
+// only then sends the replies.
+func (s *Server) committer(commits <-chan pending) {
+	batch := make([]pending, 0, s.cfg.MaxCommitBatch)
+	var ops []Op
+	for p := range commits {
+		batch = append(batch[:0], p)
+	fill:
+		for len(batch) < s.cfg.MaxCommitBatch {
+			select {
+			case q, ok := <-commits:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, q)
+			default:
+				break fill
+			}
+		}
+		ops = ops[:0]
+		for _, q := range batch {
+			ops = append(ops, q.o.ops...)
+		}
+		if err := s.store.Apply(ops); err != nil {
+			s.log.Error("dhcp: lease commit failed; replies withheld", "err", err, "leases", len(ops))
+			for range batch {
+				s.cnt.drop(DropStoreError)
+			}
+			continue
+		}
+		s.cnt.commits.Add(1)
+		s.cnt.leaseWrites.Add(uint64(len(ops)))
+		for _, q := range batch {
+			s.finish(q.o, q.l)
+		}
+	}
+}
+
+// finish sends the reply (if any) and reports the events.
+func (s *Server) finish(o outcome, l *listener) {
+	if o.reply != nil {
+		if err := s.send(l, o.reply.ToBytes(), o.dst, o.ifIndex); err != nil {
+			s.cnt.drop(DropSendError)
+			s.log.Debug("dhcp: send", "dst", o.dst, "err", err)
+			return
+		}
+		s.cnt.replied.Add(1)
+	}
+	for _, e := range o.events {
+		switch e.Type {
+		case EventOffered:
+			s.cnt.offers.Add(1)
+		case EventAcked:
+			s.cnt.acks.Add(1)
+		case EventNAK:
+			s.cnt.naks.Add(1)
+		case EventDeclined:
+			s.cnt.declines.Add(1)
+		case EventReleased:
+			s.cnt.releases.Add(1)
+		case EventInformed:
+			s.cnt.informs.Add(1)
+		}
+	}
+	s.emit(o.events)
+}
+
+func (s *Server) emit(evs []Event) {
+	if s.cfg.OnEvent == nil {
+		return
+	}
+	for _, e := range evs {
+		s.cfg.OnEvent(e)
+	}
+}
+
+func (s *Server) send(l *listener, b []byte, dst netip.AddrPort, ifIndex int) error {
+	ua := net.UDPAddrFromAddrPort(dst)
+	if l.pc != nil {
+		var cm *ipv4.ControlMessage
+		if ifIndex > 0 {
+			// Out of the link the request came in on (broadcasts
+			// especially: 255.255.255.255 has no route to pick one).
+			cm = &ipv4.ControlMessage{IfIndex: ifIndex}
+		}
+		_, err := l.pc.WriteTo(b, cm, ua)
+		return err
+	}
+	_, err := l.conn.WriteTo(b, ua)
+	return err
+}
+
+// open creates the sockets (inside cfg.NetNS if set) and learns the links.
+func (s *Server) open() ([]*listener, error) {
+	var ls []*listener
+	err := inNetNS(s.cfg.NetNS, func() error {
+		links, err := s.findLinks()
+		if err != nil {
+			return err
+		}
+		s.links = links
+		if s.cfg.Conn != nil {
+			ls = append(ls, s.wrap(s.cfg.Conn, false, false))
+		} else {
+			addr := s.cfg.ListenAddr
+			if !addr.IsValid() {
+				addr = netip.AddrPortFrom(netip.IPv4Unspecified(), serverPort)
+			}
+			c, err := s.listen(addr)
+			if err != nil {
+				return err
+			}
+			ls = append(ls, s.wrap(c, false, true))
+		}
+		if s.cfg.ProxyDHCP && s.cfg.ProxyPort > 0 {
+			a := netip.IPv4Unspecified()
+			if s.cfg.ListenAddr.IsValid() {
+				a = s.cfg.ListenAddr.Addr()
+			} else if s.cfg.Conn != nil {
+				if ua, ok := s.cfg.Conn.LocalAddr().(*net.UDPAddr); ok {
+					a = ua.AddrPort().Addr().Unmap()
+				}
+			}
+			c, err := s.listen(netip.AddrPortFrom(a, uint16(s.cfg.ProxyPort)))
+			if err != nil {
+				return err
+			}
+			ls = append(ls, s.wrap(c, true, true))
+		}
+		return nil
+	})
+	if err != nil {
+		for _, l := range ls {
+			if l.own {
+				l.conn.Close()
+			}
+		}
+		return nil, err
+	}
+	return ls, nil
+}
+
+func (s *Server) wrap(c net.PacketConn, proxy, own bool) *listener {
+	l := &listener{conn: c, proxy: proxy, own: own}
+	if uc, ok := c.(*net.UDPConn); ok {
+		pc := ipv4.NewPacketConn(uc)
+		if err := pc.SetControlMessage(ipv4.FlagInterface, true); err == nil {
+			l.pc = pc
+		}
+	}
+	return l
+}
+
+// findLinks maps interface index → name and IPv4 addresses for the links
+// to serve: cfg.Interfaces, or every up link when none are named.
+func (s *Server) findLinks() (map[int]link, error) {
+	links := map[int]link{}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: list interfaces: %w", err)
+	}
+	want := map[string]bool{}
+	for _, n := range s.cfg.Interfaces {
+		want[n] = true
+	}
+	var errs field.ErrorList
+	for i, n := range s.cfg.Interfaces {
+		found := false
+		for _, ifc := range ifs {
+			found = found || ifc.Name == n
+		}
+		if !found {
+			errs = append(errs, field.NotFound(field.NewPath("interfaces").Index(i), n))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("dhcp: %w", errs.ToAggregate())
+	}
+	for _, ifc := range ifs {
+		if len(want) > 0 && !want[ifc.Name] {
+			continue
+		}
+		lk := link{name: ifc.Name}
+		as, _ := ifc.Addrs()
+		for _, a := range as {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP.To4()); ok {
+					ones, _ := ipn.Mask.Size()
+					lk.addrs = append(lk.addrs, netip.PrefixFrom(ip, ones))
+				}
+			}
+		}
+		links[ifc.Index] = lk
+	}
+	return links, nil
+}
+
+// listen opens a UDP socket that may receive broadcasts, share the port
+// with a peer in tests, and (with exactly one interface) stays on it.
+func (s *Server) listen(addr netip.AddrPort) (net.PacketConn, error) {
+	dev := ""
+	if len(s.cfg.Interfaces) == 1 {
+		dev = s.cfg.Interfaces[0]
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
+				return
+			}
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); serr != nil {
+				return
+			}
+			if dev != "" {
+				serr = unix.BindToDevice(int(fd), dev)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	c, err := lc.ListenPacket(context.Background(), "udp4", addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: listen %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// inNetNS runs fn with the calling OS thread inside the network namespace
+// at path (sockets keep the namespace they were made in).
+func inNetNS(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	runtime.LockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("dhcp: current netns: %w", err)
+	}
+	defer orig.Close()
+	target, err := os.Open(path)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("dhcp: netns %s: %w", path, err)
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("dhcp: enter netns %s: %w", path, err)
+	}
+	ferr := fn()
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		// Leave the thread locked: it dies with this goroutine instead of
+		// running other goroutines in the wrong namespace.
+		return fmt.Errorf("dhcp: leave netns %s: %w", path, err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}

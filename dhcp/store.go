@@ -1,0 +1,201 @@
+package dhcp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// LeaseState says what an address record means.
+type LeaseState uint8
+
+// Lease states.
+const (
+	// Bound: acknowledged to MAC until Expiry. After Expiry the record
+	// stays as a hint so the client gets the same address back, until the
+	// address is needed for someone else.
+	Bound LeaseState = iota + 1
+	// Declined: a client reported the address in use (DHCPDECLINE); it is
+	// quarantined until Expiry.
+	Declined
+)
+
+func (s LeaseState) String() string {
+	switch s {
+	case Bound:
+		return "bound"
+	case Declined:
+		return "declined"
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// Lease is one address record, the unit a Store keeps (keyed by IP).
+type Lease struct {
+	IP       netip.Addr       `json:"ip"`
+	MAC      net.HardwareAddr `json:"mac,omitempty"`
+	ClientID []byte           `json:"clientID,omitempty"`
+	Hostname string           `json:"hostname,omitempty"`
+	Expiry   time.Time        `json:"expiry"`
+	State    LeaseState       `json:"state"`
+}
+
+// Active reports whether l holds its address at time now.
+func (l Lease) Active(now time.Time) bool { return now.Before(l.Expiry) }
+
+// Op is one change to a Store: put Lease (replacing any record for its IP)
+// or, with Delete, remove the record for Lease.IP.
+type Op struct {
+	Lease  Lease
+	Delete bool
+}
+
+// Store persists leases. The server batches many ops into one Apply (group
+// commit) and answers those clients only after Apply returns, so Apply must
+// be durable and atomic when it returns nil.
+type Store interface {
+	// Load returns every record, at start.
+	Load() ([]Lease, error)
+	// Apply performs ops in order, all or nothing.
+	Apply(ops []Op) error
+}
+
+// MemStore is a Store in memory, for tests and throwaway labs.
+type MemStore struct {
+	mu sync.Mutex
+	m  map[netip.Addr]Lease
+}
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore { return &MemStore{m: map[netip.Addr]Lease{}} }
+
+// Load implements Store.
+func (s *MemStore) Load() ([]Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Lease, 0, len(s.m))
+	for _, l := range s.m {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IP.Less(out[j].IP) })
+	return out, nil
+}
+
+// Apply implements Store.
+func (s *MemStore) Apply(ops []Op) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range ops {
+		if o.Delete {
+			delete(s.m, o.Lease.IP)
+		} else {
+			s.m[o.Lease.IP] = o.Lease
+		}
+	}
+	return nil
+}
+
+var leaseBucket = []byte("leases")
+
+// BoltStore is the embedded default Store: a bbolt file with one record per
+// address. Each Apply is one transaction (one fsync), which is why the
+// server groups many lease writes into one Apply.
+type BoltStore struct {
+	db *bolt.DB
+}
+
+// OpenBoltStore opens (or creates) the lease database at path.
+func OpenBoltStore(path string) (*BoltStore, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: 5 * time.Second,
+		// The freelist is rebuilt on open instead of written per commit:
+		// fewer pages per fsync, same durability.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: open lease file %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(leaseBucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("dhcp: lease file %s: %w", path, err)
+	}
+	return &BoltStore{db: db}, nil
+}
+
+// Load implements Store. A record that does not decode is skipped and
+// reported in the error list joined to the result, never a panic.
+func (s *BoltStore) Load() ([]Lease, error) {
+	var out []Lease
+	var bad []error
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(leaseBucket).ForEach(func(k, v []byte) error {
+			l, err := decodeLease(k, v)
+			if err != nil {
+				bad = append(bad, err)
+				return nil
+			}
+			out = append(out, l)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, errors.Join(bad...)
+}
+
+// Apply implements Store.
+func (s *BoltStore) Apply(ops []Op) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(leaseBucket)
+		for _, o := range ops {
+			k := o.Lease.IP.As4()
+			if o.Delete {
+				if err := b.Delete(k[:]); err != nil {
+					return err
+				}
+				continue
+			}
+			v, err := json.Marshal(o.Lease)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(k[:], v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Close closes the database file.
+func (s *BoltStore) Close() error { return s.db.Close() }
+
+// decodeLease reads one stored record; the key must agree with the value.
+func decodeLease(k, v []byte) (Lease, error) {
+	var l Lease
+	if len(k) != 4 {
+		return l, fmt.Errorf("dhcp: lease record key %x: want 4 bytes", k)
+	}
+	if err := json.Unmarshal(v, &l); err != nil {
+		return l, fmt.Errorf("dhcp: lease record %s: %w", netip.AddrFrom4([4]byte(k)), err)
+	}
+	if l.IP != netip.AddrFrom4([4]byte(k)) {
+		return l, fmt.Errorf("dhcp: lease record %s: ip field says %s", netip.AddrFrom4([4]byte(k)), l.IP)
+	}
+	if l.State != Bound && l.State != Declined {
+		return l, fmt.Errorf("dhcp: lease record %s: unknown state %d", l.IP, l.State)
+	}
+	return l, nil
+}

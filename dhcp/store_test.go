@@ -1,0 +1,93 @@
+package dhcp
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestLeasesSurviveRestartWithBolt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	first := newTestServer(t, func(c *Config) { c.LeaseFile = path })
+	want := map[string]netip.Addr{}
+	for i := range 20 {
+		mac := fmt.Sprintf("52:54:00:00:20:%02x", i)
+		_, ack := dora(t, first, mac, inbound{}, t0)
+		want[mac] = addrOf(ack.YourIPAddr)
+	}
+	// A declined address must stay quarantined across the restart too.
+	dec, _ := dhcpv4.New(dhcpv4.WithHwAddr(mustMAC("52:54:00:00:20:00")), dhcpv4.WithMessageType(dhcpv4.MessageTypeDecline),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(want["52:54:00:00:20:00"].AsSlice())))
+	if _, _, why := exchange(t, first, dec, inbound{}, t0); why != "" {
+		t.Fatal(why)
+	}
+	declined := want["52:54:00:00:20:00"]
+	delete(want, "52:54:00:00:20:00")
+	first.closeStore()
+
+	second := newTestServer(t, func(c *Config) { c.LeaseFile = path })
+	defer second.closeStore()
+	for mac, ip := range want {
+		r, _, _ := exchange(t, second, discover(t, mac), inbound{}, t0.Add(time.Minute))
+		if r == nil || addrOf(r.YourIPAddr) != ip {
+			t.Errorf("%s: offered %v after restart, had %s", mac, r, ip)
+		}
+		if l, ok := second.LeaseByIP(ip); !ok || l.MAC.String() != mac {
+			t.Errorf("LeaseByIP(%s) after restart = %+v", ip, l)
+		}
+	}
+	r, _, _ := exchange(t, second, discover(t, "52:54:00:00:21:00"), inbound{}, t0.Add(time.Minute))
+	if r == nil || addrOf(r.YourIPAddr) == declined {
+		t.Errorf("quarantined address handed out after restart: %v", r)
+	}
+	if st := second.Stats(); st.ActiveLeases != 19 {
+		t.Errorf("active leases after restart %d", st.ActiveLeases)
+	}
+}
+
+func TestBoltSkipsCorruptRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	bs, err := OpenBoltStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := Lease{IP: netip.MustParseAddr("192.0.2.100"), MAC: mustMAC("52:54:00:00:22:01"), Expiry: t0.Add(time.Hour), State: Bound}
+	if err := bs.Apply([]Op{{Lease: good}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(leaseBucket).Put([]byte{192, 0, 2, 101}, []byte("{not json"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := bs.Load()
+	if len(ls) != 1 || ls[0].IP != good.IP || err == nil || !strings.Contains(err.Error(), "192.0.2.101") {
+		t.Fatalf("load: %v, %v", ls, err)
+	}
+	bs.Close()
+	// The server starts anyway, with the good lease.
+	s := newTestServer(t, func(c *Config) { c.LeaseFile = path })
+	defer s.closeStore()
+	if _, ok := s.LeaseByIP(good.IP); !ok {
+		t.Fatal("good lease lost")
+	}
+}
+
+func FuzzDecodeLease(f *testing.F) {
+	f.Add([]byte{192, 0, 2, 100}, []byte(`{"ip":"192.0.2.100","mac":"52:54:00:00:00:01","expiry":"2026-01-01T00:00:00Z","state":1}`))
+	f.Add([]byte{192, 0, 2, 100}, []byte(`{"ip":"192.0.2.101","state":1}`))
+	f.Add([]byte{1, 2, 3}, []byte(`{}`))
+	f.Add([]byte{192, 0, 2, 1}, []byte(`{"ip":"192.0.2.1","state":9}`))
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		l, err := decodeLease(k, v)
+		if err == nil && (l.IP != netip.AddrFrom4([4]byte(k)) || (l.State != Bound && l.State != Declined)) {
+			t.Fatalf("accepted an inconsistent record %+v", l)
+		}
+	})
+}
