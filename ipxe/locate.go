@@ -127,7 +127,6 @@ func (d *binDir) ReadDir(n int) ([]fs.DirEntry, error) {
 
 var errEOF = io.EOF
 
-
 type renamed struct {
 	fs.FileInfo
 	name string
