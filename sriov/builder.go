@@ -1,0 +1,182 @@
+package sriov
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// NodePolicyBuilder builds a SriovNetworkNodePolicy; Build validates it.
+type NodePolicyBuilder struct {
+	p    SriovNetworkNodePolicy
+	opts Options
+}
+
+// NewNodePolicy starts a policy named name, in the operator's namespace,
+// for the device plugin resource resourceName.
+func NewNodePolicy(name, resourceName string) *NodePolicyBuilder {
+	b := &NodePolicyBuilder{}
+	b.p.TypeMeta = metav1.TypeMeta{APIVersion: APIVersion, Kind: KindNodePolicy}
+	b.p.Name = name
+	b.p.Namespace = DefaultOperatorNamespace
+	b.p.Spec.ResourceName = resourceName
+	return b
+}
+
+// WithNamespace sets metadata.namespace (the operator's namespace).
+func (b *NodePolicyBuilder) WithNamespace(ns string) *NodePolicyBuilder {
+	b.p.Namespace = ns
+	b.opts.OperatorNamespace = ns
+	return b
+}
+
+// WithOptions sets the validation options Build uses.
+func (b *NodePolicyBuilder) WithOptions(o Options) *NodePolicyBuilder { b.opts = o; return b }
+
+// WithNodeSelector sets spec.nodeSelector.
+func (b *NodePolicyBuilder) WithNodeSelector(sel map[string]string) *NodePolicyBuilder {
+	b.p.Spec.NodeSelector = sel
+	return b
+}
+
+// WithNumVfs sets spec.numVfs.
+func (b *NodePolicyBuilder) WithNumVfs(n int) *NodePolicyBuilder { b.p.Spec.NumVfs = n; return b }
+
+// WithMTU sets spec.mtu.
+func (b *NodePolicyBuilder) WithMTU(mtu int) *NodePolicyBuilder { b.p.Spec.Mtu = mtu; return b }
+
+// WithPriority sets spec.priority (0..99, lower wins).
+func (b *NodePolicyBuilder) WithPriority(p int) *NodePolicyBuilder { b.p.Spec.Priority = p; return b }
+
+// WithDeviceType sets spec.deviceType (netdevice or vfio-pci).
+func (b *NodePolicyBuilder) WithDeviceType(t string) *NodePolicyBuilder {
+	b.p.Spec.DeviceType = t
+	return b
+}
+
+// WithRDMA sets spec.isRdma.
+func (b *NodePolicyBuilder) WithRDMA(on bool) *NodePolicyBuilder { b.p.Spec.IsRdma = on; return b }
+
+// WithNIC sets nicSelector.vendor and nicSelector.deviceID (hex).
+func (b *NodePolicyBuilder) WithNIC(vendor, deviceID string) *NodePolicyBuilder {
+	b.p.Spec.NicSelector.Vendor = vendor
+	b.p.Spec.NicSelector.DeviceID = deviceID
+	return b
+}
+
+// WithPFNames adds nicSelector.pfNames entries ("eno3" or "eno3#0-3").
+func (b *NodePolicyBuilder) WithPFNames(names ...string) *NodePolicyBuilder {
+	b.p.Spec.NicSelector.PfNames = append(b.p.Spec.NicSelector.PfNames, names...)
+	return b
+}
+
+// WithRootDevices adds nicSelector.rootDevices PCI addresses.
+func (b *NodePolicyBuilder) WithRootDevices(addrs ...string) *NodePolicyBuilder {
+	b.p.Spec.NicSelector.RootDevices = append(b.p.Spec.NicSelector.RootDevices, addrs...)
+	return b
+}
+
+// WithLinkType sets spec.linkType.
+func (b *NodePolicyBuilder) WithLinkType(t string) *NodePolicyBuilder {
+	b.p.Spec.LinkType = t
+	return b
+}
+
+// WithESwitchMode sets spec.eSwitchMode.
+func (b *NodePolicyBuilder) WithESwitchMode(m string) *NodePolicyBuilder {
+	b.p.Spec.ESwitchMode = m
+	return b
+}
+
+// Build returns the policy, or one error listing every problem with its
+// field path. Warnings are available from ValidateNodePolicy.
+func (b *NodePolicyBuilder) Build() (*SriovNetworkNodePolicy, error) {
+	p := b.p
+	if errs, _ := ValidateNodePolicy(&p, b.opts); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	return &p, nil
+}
+
+// NetworkBuilder builds a SriovNetwork; Build validates it.
+type NetworkBuilder struct {
+	n    SriovNetwork
+	opts Options
+}
+
+// NewNetwork starts a SriovNetwork named name, in the operator's namespace,
+// on the VFs of resourceName.
+func NewNetwork(name, resourceName string) *NetworkBuilder {
+	b := &NetworkBuilder{}
+	b.n.TypeMeta = metav1.TypeMeta{APIVersion: APIVersion, Kind: KindNetwork}
+	b.n.Name = name
+	b.n.Namespace = DefaultOperatorNamespace
+	b.n.Spec.ResourceName = resourceName
+	return b
+}
+
+// WithOptions sets the validation options Build uses.
+func (b *NetworkBuilder) WithOptions(o Options) *NetworkBuilder { b.opts = o; return b }
+
+// WithNetworkNamespace sets spec.networkNamespace, where the NAD goes.
+func (b *NetworkBuilder) WithNetworkNamespace(ns string) *NetworkBuilder {
+	b.n.Spec.NetworkNamespace = ns
+	return b
+}
+
+// WithVLAN sets spec.vlan and spec.vlanQoS.
+func (b *NetworkBuilder) WithVLAN(vlan, qos int) *NetworkBuilder {
+	b.n.Spec.Vlan, b.n.Spec.VlanQoS = vlan, qos
+	return b
+}
+
+// WithVLANProto sets spec.vlanProto (802.1q or 802.1ad).
+func (b *NetworkBuilder) WithVLANProto(p string) *NetworkBuilder { b.n.Spec.VlanProto = p; return b }
+
+// WithSpoofChk sets spec.spoofChk to "on" or "off".
+func (b *NetworkBuilder) WithSpoofChk(on bool) *NetworkBuilder {
+	b.n.Spec.SpoofChk = onOff(on)
+	return b
+}
+
+// WithTrust sets spec.trust to "on" or "off".
+func (b *NetworkBuilder) WithTrust(on bool) *NetworkBuilder { b.n.Spec.Trust = onOff(on); return b }
+
+// WithLinkState sets spec.linkState (enable, disable, auto).
+func (b *NetworkBuilder) WithLinkState(s string) *NetworkBuilder { b.n.Spec.LinkState = s; return b }
+
+// WithTxRates sets spec.minTxRate and spec.maxTxRate in Mbps; a negative
+// value leaves that one unset.
+func (b *NetworkBuilder) WithTxRates(minMbps, maxMbps int) *NetworkBuilder {
+	if minMbps >= 0 {
+		b.n.Spec.MinTxRate = &minMbps
+	}
+	if maxMbps >= 0 {
+		b.n.Spec.MaxTxRate = &maxMbps
+	}
+	return b
+}
+
+// WithCapabilities sets spec.capabilities (a JSON object of booleans).
+func (b *NetworkBuilder) WithCapabilities(js string) *NetworkBuilder {
+	b.n.Spec.Capabilities = js
+	return b
+}
+
+// WithIPAM sets spec.ipam (the CNI ipam JSON object).
+func (b *NetworkBuilder) WithIPAM(js string) *NetworkBuilder { b.n.Spec.IPAM = js; return b }
+
+// Build returns the network, or one error listing every problem with its
+// field path.
+func (b *NetworkBuilder) Build() (*SriovNetwork, error) {
+	n := b.n
+	if errs, _ := ValidateNetwork(&n, b.opts); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	return &n, nil
+}
+
+func onOff(on bool) string {
+	if on {
+		return On
+	}
+	return Off
+}

@@ -1,0 +1,42 @@
+package sriov
+
+import (
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/internal/kyaml"
+)
+
+// DecodeNodePolicy decodes one YAML (or JSON) SriovNetworkNodePolicy
+// strictly: unknown fields, mistyped values, duplicate keys and syntax
+// errors are all reported with their field path or line. It does not
+// validate; call ValidateNodePolicy. The returned policy is filled as far as
+// the document allows even when there are errors.
+func DecodeNodePolicy(doc []byte) (*SriovNetworkNodePolicy, field.ErrorList) {
+	p := &SriovNetworkNodePolicy{}
+	errs := kyaml.Decode(doc, p)
+	return p, explain(errs)
+}
+
+// DecodeNetwork decodes one YAML (or JSON) SriovNetwork strictly, like
+// DecodeNodePolicy. An unquoted on/off in spoofChk or trust — which YAML
+// reads as a boolean, and which the operator rejects — gets an error that
+// says to quote it.
+func DecodeNetwork(doc []byte) (*SriovNetwork, field.ErrorList) {
+	n := &SriovNetwork{}
+	errs := kyaml.Decode(doc, n)
+	return n, explain(errs)
+}
+
+// explain adds seed 003's advice to the type errors of the quoted fields.
+func explain(errs field.ErrorList) field.ErrorList {
+	for _, e := range errs {
+		if e.Type != field.ErrorTypeTypeInvalid {
+			continue
+		}
+		switch e.Field {
+		case "spec.spoofChk", "spec.trust":
+			e.Detail = `must be the quoted string "on" or "off": unquoted on/off (or yes/no, true/false) is a YAML boolean, and the SR-IOV operator rejects the object`
+		}
+	}
+	return errs
+}

@@ -1,0 +1,82 @@
+package sriov
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func addSeeds(f *testing.F) {
+	for _, name := range []string{"seed003-policy-1.yaml", "seed003-dpdk-sriovnetwork.yaml", "seed003-sriovnetwork-all-fields.yaml", "unquoted-spoofchk.yaml"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("spec:\n  nicSelector:\n    pfNames: [\"eno3#0-3\", \"eno3#2-1\", \"#\", \"a#1-2-3\"]\n  numVfs: 4\n"))
+	f.Add([]byte("spec: {numVfs: -1, priority: 1e99, nicSelector: {vendor: 8086}}"))
+	f.Add([]byte("{\"spec\":{\"ipam\":\"{\\\"type\\\":\\\"x'\\\"}\",\"logFile\":\"a\\tb\"}}"))
+	f.Add([]byte("spec:\n  bridge: {ovs: {}}\n  eSwitchMode: switchdev\n  vdpaType: virtio\n"))
+	f.Add([]byte("- [\n"))
+}
+
+// FuzzDecodeNodePolicy: any document decodes and validates without panic,
+// and a policy that validates prints as YAML that decodes back to itself.
+func FuzzDecodeNodePolicy(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		p, derrs := DecodeNodePolicy(doc)
+		verrs, _ := ValidateNodePolicy(p, Options{})
+		ValidateNodePolicies([]SriovNetworkNodePolicy{*p, *p})
+		if len(derrs) > 0 || len(verrs) > 0 {
+			return
+		}
+		out, err := MarshalYAML(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, errs := DecodeNodePolicy(out)
+		if len(errs) > 0 {
+			t.Fatalf("printed policy does not decode: %v\n%s", errs, out)
+		}
+		a, _ := json.Marshal(p)
+		b, _ := json.Marshal(back)
+		if string(a) != string(b) {
+			t.Fatalf("round trip changed the policy:\n%s\n%s", a, b)
+		}
+	})
+}
+
+// FuzzDecodeNetwork: any document decodes, validates and renders without
+// panic, and the NAD of a valid network carries a JSON CNI config of type
+// sriov.
+func FuzzDecodeNetwork(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		n, derrs := DecodeNetwork(doc)
+		verrs, _ := ValidateNetwork(n, Options{})
+		nad, err := RenderNAD(n, RenderOptions{})
+		if len(derrs) > 0 || len(verrs) > 0 {
+			if err == nil && len(verrs) > 0 {
+				t.Fatalf("invalid network rendered: %v", verrs)
+			}
+			return
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), "single quote") {
+				return
+			}
+			t.Fatalf("valid network did not render: %v", err)
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal([]byte(nad.Spec.Config), &cfg); err != nil {
+			t.Fatalf("config is not JSON: %v\n%s", err, nad.Spec.Config)
+		}
+		if cfg["type"] != "sriov" && cfg["plugins"] == nil {
+			t.Fatalf("config has no sriov plugin: %s", nad.Spec.Config)
+		}
+	})
+}

@@ -1,0 +1,419 @@
+package sriov
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Options tune validation to a cluster. The zero value is OpenShift's
+// defaults.
+type Options struct {
+	// OperatorNamespace is where the operator runs
+	// (DefaultOperatorNamespace when empty).
+	OperatorNamespace string
+	// SupportedNICs replaces DefaultSupportedNICs (the supported-nic-ids
+	// ConfigMap) when non-nil.
+	SupportedNICs []NIC
+	// DevMode admits unsupported vendor and device ids, like the
+	// operator's DEV_MODE=TRUE.
+	DevMode bool
+}
+
+func (o Options) namespace() string {
+	if o.OperatorNamespace == "" {
+		return DefaultOperatorNamespace
+	}
+	return o.OperatorNamespace
+}
+
+func (o Options) nics() nicTable {
+	if o.SupportedNICs == nil {
+		return DefaultSupportedNICs()
+	}
+	return o.SupportedNICs
+}
+
+var (
+	resourceNameRE = regexp.MustCompile(`^[a-zA-Z0-9_]+$`)
+	pciAddrRE      = regexp.MustCompile(`^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]$`)
+	netFilterRE    = regexp.MustCompile(`^(openstack/NetworkID:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|aws/NetworkID:\S+)$`)
+)
+
+// IsPCIAddress reports whether s is a full PCI address, "0000:19:00.2".
+func IsPCIAddress(s string) bool { return pciAddrRE.MatchString(s) }
+
+func checkTypeMeta(apiVersion, kind, want string, errs field.ErrorList) field.ErrorList {
+	if apiVersion != "" && apiVersion != APIVersion {
+		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), apiVersion, []string{APIVersion}))
+	}
+	if kind != "" && kind != want {
+		errs = append(errs, field.NotSupported(field.NewPath("kind"), kind, []string{want}))
+	}
+	return errs
+}
+
+func checkName(name string, errs field.ErrorList) field.ErrorList {
+	p := field.NewPath("metadata", "name")
+	if name == "" {
+		return append(errs, field.Required(p, "every object needs a name"))
+	}
+	for _, m := range validation.IsDNS1123Subdomain(name) {
+		errs = append(errs, field.Invalid(p, name, m))
+	}
+	return errs
+}
+
+// ValidateNodePolicy checks a SriovNetworkNodePolicy with the operator's
+// admission rules that need no cluster state, the CRD's schema, and seed
+// 003's notes. It returns every error with its field path, and warnings for
+// what the operator admits but will not do what the author likely meant.
+// Rules that need the node's NICs (Intel numVfs ≤ sriov_totalvfs, the
+// selector matching a NIC) are checked by sriov/host when the policy is
+// applied.
+func ValidateNodePolicy(p *SriovNetworkNodePolicy, opts Options) (field.ErrorList, []string) {
+	var errs field.ErrorList
+	var warns []string
+	if p == nil {
+		return field.ErrorList{field.Required(field.NewPath("spec"), "no policy")}, nil
+	}
+	errs = checkTypeMeta(p.APIVersion, p.Kind, KindNodePolicy, errs)
+	errs = checkName(p.Name, errs)
+	if p.Namespace != "" && p.Namespace != opts.namespace() {
+		warns = append(warns, fmt.Sprintf("metadata.namespace: %s is created but not used: only policies in %s are respected", p.Name, opts.namespace()))
+	}
+
+	s := &p.Spec
+	sp := field.NewPath("spec")
+	if s.ResourceName == "" {
+		errs = append(errs, field.Required(sp.Child("resourceName"), "the device plugin resource name"))
+	} else if !resourceNameRE.MatchString(s.ResourceName) {
+		errs = append(errs, field.Invalid(sp.Child("resourceName"), s.ResourceName, `contains invalid characters: must match ^[a-zA-Z0-9_]+$`))
+	}
+	if s.NodeSelector == nil {
+		errs = append(errs, field.Required(sp.Child("nodeSelector"), "select the nodes to configure (e.g. feature.node.kubernetes.io/network-sriov.capable: \"true\")"))
+	}
+	for k, v := range s.NodeSelector {
+		for _, m := range validation.IsQualifiedName(k) {
+			errs = append(errs, field.Invalid(sp.Child("nodeSelector").Key(k), k, m))
+		}
+		for _, m := range validation.IsValidLabelValue(v) {
+			errs = append(errs, field.Invalid(sp.Child("nodeSelector").Key(k), v, m))
+		}
+	}
+	if s.Priority < 0 || s.Priority > 99 {
+		errs = append(errs, field.Invalid(sp.Child("priority"), s.Priority, "must be between 0 and 99 (lower is higher priority)"))
+	}
+	if s.Mtu < 0 {
+		errs = append(errs, field.Invalid(sp.Child("mtu"), s.Mtu, "must be at least 1"))
+	}
+	if s.NumVfs < 0 {
+		errs = append(errs, field.Invalid(sp.Child("numVfs"), s.NumVfs, "must be at least 0"))
+	} else if s.NumVfs == 0 {
+		// The webhook refuses numVfs 0 for any policy that selects a NIC.
+		errs = append(errs, field.Invalid(sp.Child("numVfs"), s.NumVfs, "numVfs 0 is not allowed"))
+	}
+
+	errs, warns = validateNicSelector(s, sp.Child("nicSelector"), opts, errs, warns)
+
+	switch s.DeviceType {
+	case "", DeviceTypeNetdevice, DeviceTypeVfioPCI:
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("deviceType"), s.DeviceType, []string{DeviceTypeNetdevice, DeviceTypeVfioPCI}))
+	}
+	if s.DeviceType == DeviceTypeVfioPCI && s.IsRdma {
+		errs = append(errs, field.Invalid(sp.Child("isRdma"), true, "'deviceType: vfio-pci' conflicts with 'isRdma: true': set deviceType to netdevice or isRdma to false"))
+	}
+	switch s.LinkType {
+	case "", "eth", "ETH", "ib", "IB":
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("linkType"), s.LinkType, []string{"eth", "ETH", "ib", "IB"}))
+	}
+	switch s.ESwitchMode {
+	case "", ESwitchModeLegacy, ESwitchModeSwitchdev:
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("eSwitchMode"), s.ESwitchMode, []string{ESwitchModeLegacy, ESwitchModeSwitchdev}))
+	}
+	switchdev := s.ESwitchMode == ESwitchModeSwitchdev
+	if s.LinkType != "" && !strings.EqualFold(s.LinkType, LinkTypeETH) && switchdev {
+		errs = append(errs, field.Invalid(sp.Child("eSwitchMode"), s.ESwitchMode, "'eSwitchMode: switchdev' can be used only with ethernet links"))
+	}
+	switch s.VdpaType {
+	case "":
+	case "virtio", "vhost":
+		if s.DeviceType != DeviceTypeNetdevice {
+			errs = append(errs, field.Invalid(sp.Child("vdpaType"), s.VdpaType, fmt.Sprintf("'deviceType: %s' conflicts with vdpaType: set deviceType to netdevice or remove vdpaType", s.DeviceType)))
+		}
+		if !switchdev {
+			errs = append(errs, field.Invalid(sp.Child("vdpaType"), s.VdpaType, "vdpa requires eSwitchMode switchdev"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("vdpaType"), s.VdpaType, []string{"virtio", "vhost"}))
+	}
+	if len(s.Bridge) > 0 && string(s.Bridge) != "null" && string(s.Bridge) != "{}" {
+		if !switchdev {
+			errs = append(errs, field.Invalid(sp.Child("bridge"), string(s.Bridge), "software bridge management requires eSwitchMode switchdev"))
+		}
+		if s.ExternallyManaged {
+			errs = append(errs, field.Invalid(sp.Child("bridge"), string(s.Bridge), "software bridge management can't be used when the device is externally managed"))
+		}
+	}
+	return errs, warns
+}
+
+func validateNicSelector(s *SriovNetworkNodePolicySpec, np *field.Path, opts Options, errs field.ErrorList, warns []string) (field.ErrorList, []string) {
+	n := &s.NicSelector
+	if n.Vendor == "" && n.DeviceID == "" && len(n.PfNames) == 0 && len(n.RootDevices) == 0 && n.NetFilter == "" {
+		errs = append(errs, field.Required(np, "at least one of vendor, deviceID, pfNames, rootDevices or netFilter has to be defined"))
+	}
+	nics := opts.nics()
+	if !opts.DevMode {
+		if n.Vendor != "" {
+			if !nics.vendor(n.Vendor) {
+				errs = append(errs, field.NotSupported(np.Child("vendor"), n.Vendor, []string{VendorIntel, VendorMellanox}))
+			} else if n.DeviceID != "" && !nics.model(n.Vendor, n.DeviceID) {
+				errs = append(errs, field.Invalid(np.Child("deviceID"), n.DeviceID, fmt.Sprintf("vendor/device %s/%s is not supported", n.Vendor, n.DeviceID)))
+			}
+		} else if n.DeviceID != "" && !nics.device(n.DeviceID) {
+			errs = append(errs, field.Invalid(np.Child("deviceID"), n.DeviceID, "device is not supported"))
+		}
+	}
+	// Seed 003: a Mellanox NIC takes at most 127 VFs. Known statically when
+	// the vendor is given or the device id is Mellanox's only.
+	mellanox := strings.EqualFold(n.Vendor, VendorMellanox)
+	if n.Vendor == "" && n.DeviceID != "" {
+		v := nics.vendorsOfDevice(n.DeviceID)
+		mellanox = len(v) == 1 && v[VendorMellanox]
+	}
+	if mellanox && s.NumVfs > MellanoxMaxVFs {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "numVfs"), s.NumVfs, fmt.Sprintf("a Mellanox NIC supports at most %d VFs", MellanoxMaxVFs)))
+	}
+	seen := map[string]int{}
+	for i, pf := range n.PfNames {
+		pp := np.Child("pfNames").Index(i)
+		parsed, err := ParsePFName(pf, s.NumVfs)
+		if err != nil {
+			errs = append(errs, field.Invalid(pp, pf, err.Error()))
+			continue
+		}
+		if j, dup := seen[parsed.Name]; dup {
+			errs = append(errs, field.Duplicate(pp, fmt.Sprintf("%s (also pfNames[%d])", pf, j)))
+		}
+		seen[parsed.Name] = i
+	}
+	for i, rd := range n.RootDevices {
+		if !IsPCIAddress(rd) {
+			errs = append(errs, field.Invalid(np.Child("rootDevices").Index(i), rd, "must be a PCI address like 0000:02:00.1"))
+		}
+	}
+	if n.NetFilter != "" && !netFilterRE.MatchString(n.NetFilter) {
+		errs = append(errs, field.Invalid(np.Child("netFilter"), n.NetFilter, `must be "openstack/NetworkID:<uuid>" or "aws/NetworkID:<id>"`))
+	}
+	if len(n.RootDevices) > 0 && n.Vendor == "" && n.DeviceID == "" && len(n.PfNames) == 0 {
+		// Seed 003: with rootDevices, also give vendor, deviceID or pfNames.
+		warns = append(warns, "spec.nicSelector: rootDevices is given without vendor, deviceID or pfNames; also give one of them so the operator selects exactly the NIC you mean")
+	}
+	if len(n.RootDevices) > 0 && len(n.PfNames) > 0 {
+		// All selectors must match the same PF, or nothing is selected;
+		// only the node can tell (sriov/host checks it when applying).
+		warns = append(warns, "spec.nicSelector: pfNames and rootDevices are both given: they must name the same devices, or the policy selects nothing")
+	}
+	return errs, warns
+}
+
+// ValidateNodePolicies checks policies against each other, as the webhook
+// does for policies that select the same node: overlapping VF ranges of
+// the same PF, the same root device in two policies, externallyManaged
+// mixed on one PF, and excludeTopology disagreeing within one resource.
+// Errors are reported on the later policy, at items[i].spec..., as in a List.
+func ValidateNodePolicies(ps []SriovNetworkNodePolicy) field.ErrorList {
+	var errs field.ErrorList
+	for i := range ps {
+		cur := &ps[i]
+		base := field.NewPath("items").Index(i).Child("spec")
+		for j := 0; j < i; j++ {
+			prev := &ps[j]
+			if cur.Name == prev.Name {
+				continue
+			}
+			if !selectorsIntersect(cur.Spec.NodeSelector, prev.Spec.NodeSelector) {
+				continue
+			}
+			for k, c := range cur.Spec.NicSelector.PfNames {
+				cp, err := ParsePFName(c, 0)
+				if err != nil {
+					continue
+				}
+				for _, pv := range prev.Spec.NicSelector.PfNames {
+					pp, err := ParsePFName(pv, 0)
+					if err != nil || pp.Name != cp.Name {
+						continue
+					}
+					path := base.Child("nicSelector", "pfNames").Index(k)
+					if cur.Spec.ExternallyManaged != prev.Spec.ExternallyManaged {
+						errs = append(errs, field.Invalid(path, c, "externallyManaged is inconsistent with policy "+prev.Name))
+					}
+					cf, cl := vfSpan(cp)
+					pf, pl := vfSpan(pp)
+					if !(cl < pf || cf > pl) {
+						errs = append(errs, field.Invalid(path, c, "VF index range overlaps policy "+prev.Name))
+					}
+				}
+			}
+			for k, c := range cur.Spec.NicSelector.RootDevices {
+				for _, pv := range prev.Spec.NicSelector.RootDevices {
+					if c == pv {
+						errs = append(errs, field.Invalid(base.Child("nicSelector", "rootDevices").Index(k), c, "root device overlaps policy "+prev.Name))
+					}
+				}
+			}
+			if cur.Spec.ResourceName == prev.Spec.ResourceName && cur.Spec.ExcludeTopology != prev.Spec.ExcludeTopology {
+				errs = append(errs, field.Invalid(base.Child("excludeTopology"), cur.Spec.ExcludeTopology,
+					fmt.Sprintf("conflicts with policy %s (excludeTopology %t) for the same resource %s", prev.Name, prev.Spec.ExcludeTopology, cur.Spec.ResourceName)))
+			}
+		}
+	}
+	return errs
+}
+
+// vfSpan is the VF index span of an entry; no range means all VFs.
+func vfSpan(p PFName) (int, int) {
+	if !p.HasRange {
+		return 0, int(^uint(0) >> 1)
+	}
+	return p.First, p.Last
+}
+
+// selectorsIntersect: two equality selectors can select one node unless
+// they require different values for the same key.
+func selectorsIntersect(a, b map[string]string) bool {
+	for k, v := range a {
+		if w, ok := b[k]; ok && w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateNetwork checks a SriovNetwork with the CRD's schema, the
+// operator's webhook rules, the sriov CNI's own load-time rules and seed
+// 003's notes, and returns every error with its field path plus warnings
+// (minTxRate on Intel NICs).
+func ValidateNetwork(n *SriovNetwork, opts Options) (field.ErrorList, []string) {
+	var errs field.ErrorList
+	var warns []string
+	if n == nil {
+		return field.ErrorList{field.Required(field.NewPath("spec"), "no network")}, nil
+	}
+	errs = checkTypeMeta(n.APIVersion, n.Kind, KindNetwork, errs)
+	errs = checkName(n.Name, errs)
+	s := &n.Spec
+	sp := field.NewPath("spec")
+	if s.ResourceName == "" {
+		errs = append(errs, field.Required(sp.Child("resourceName"), "the spec.resourceName of the SriovNetworkNodePolicy that makes the VFs"))
+	} else if !resourceNameRE.MatchString(s.ResourceName) {
+		errs = append(errs, field.Invalid(sp.Child("resourceName"), s.ResourceName, `no policy can have this resource name: must match ^[a-zA-Z0-9_]+$`))
+	}
+	if s.NetworkNamespace != "" {
+		if n.Namespace != opts.namespace() {
+			errs = append(errs, field.Invalid(sp.Child("networkNamespace"), s.NetworkNamespace,
+				fmt.Sprintf("can't be specified if the resource is not in the %s namespace", opts.namespace())))
+		}
+		for _, m := range validation.IsDNS1123Label(s.NetworkNamespace) {
+			errs = append(errs, field.Invalid(sp.Child("networkNamespace"), s.NetworkNamespace, m))
+		}
+	}
+	if s.Vlan < 0 || s.Vlan > 4094 {
+		errs = append(errs, field.Invalid(sp.Child("vlan"), s.Vlan, "must be between 0 and 4094"))
+	}
+	if s.VlanQoS < 0 || s.VlanQoS > 7 {
+		errs = append(errs, field.Invalid(sp.Child("vlanQoS"), s.VlanQoS, "must be between 0 and 7"))
+	} else if s.VlanQoS != 0 && s.Vlan == 0 {
+		// The sriov CNI refuses this when the pod starts.
+		errs = append(errs, field.Invalid(sp.Child("vlanQoS"), s.VlanQoS, "a non-zero vlan is needed to set vlanQoS"))
+	}
+	switch s.VlanProto {
+	case "":
+	case "802.1q", "802.1Q", "802.1ad", "802.1AD":
+		if s.Vlan == 0 && !strings.EqualFold(s.VlanProto, "802.1q") {
+			errs = append(errs, field.Invalid(sp.Child("vlanProto"), s.VlanProto, "a non-zero vlan is needed to set vlanProto 802.1ad"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("vlanProto"), s.VlanProto, []string{"802.1q", "802.1ad"}))
+	}
+	for _, f := range []struct{ name, v string }{{"spoofChk", s.SpoofChk}, {"trust", s.Trust}} {
+		if f.v != "" && f.v != On && f.v != Off {
+			errs = append(errs, field.NotSupported(sp.Child(f.name), f.v, []string{On, Off}))
+		}
+	}
+	switch s.LinkState {
+	case "", LinkStateEnable, LinkStateDisable, LinkStateAuto:
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("linkState"), s.LinkState, []string{LinkStateAuto, LinkStateEnable, LinkStateDisable}))
+	}
+	if s.MinTxRate != nil {
+		if *s.MinTxRate < 0 {
+			errs = append(errs, field.Invalid(sp.Child("minTxRate"), *s.MinTxRate, "must be at least 0"))
+		}
+		warns = append(warns, "spec.minTxRate: Intel NICs do not support minTxRate (BZ#1772847); the VF setup fails on them")
+	}
+	if s.MaxTxRate != nil && *s.MaxTxRate < 0 {
+		errs = append(errs, field.Invalid(sp.Child("maxTxRate"), *s.MaxTxRate, "must be at least 0"))
+	}
+	if s.MinTxRate != nil && s.MaxTxRate != nil && *s.MaxTxRate > 0 && *s.MinTxRate > *s.MaxTxRate {
+		errs = append(errs, field.Invalid(sp.Child("minTxRate"), *s.MinTxRate, fmt.Sprintf("must be less than or equal to maxTxRate (%d)", *s.MaxTxRate)))
+	}
+	if s.Capabilities != "" {
+		var caps map[string]bool
+		if err := json.Unmarshal([]byte(s.Capabilities), &caps); err != nil {
+			errs = append(errs, field.Invalid(sp.Child("capabilities"), s.Capabilities, `must be a JSON object with boolean values, e.g. '{"mac": true}': `+err.Error()))
+		}
+	}
+	if s.IPAM != "" {
+		errs = validateIPAM(s.IPAM, sp.Child("ipam"), errs)
+	}
+	if s.MetaPluginsConfig != "" {
+		var plugins []map[string]any
+		mp := sp.Child("metaPlugins")
+		if err := json.Unmarshal([]byte("["+s.MetaPluginsConfig+"]"), &plugins); err != nil {
+			errs = append(errs, field.Invalid(mp, s.MetaPluginsConfig, "must be one or more JSON plugin objects: "+err.Error()))
+		} else {
+			for i, pl := range plugins {
+				if t, ok := pl["type"].(string); !ok || strings.TrimSpace(t) == "" {
+					errs = append(errs, field.Invalid(mp, s.MetaPluginsConfig, fmt.Sprintf("metaPlugins[%d] must have a non-empty string \"type\"", i)))
+				}
+			}
+		}
+	}
+	switch s.LogLevel {
+	case "", "panic", "error", "warning", "info", "debug":
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("logLevel"), s.LogLevel, []string{"panic", "error", "warning", "info", "debug"}))
+	}
+	if strings.ContainsAny(s.LogFile, "\"\\") {
+		errs = append(errs, field.Invalid(sp.Child("logFile"), s.LogFile, "must not contain quotes or backslashes"))
+	} else if strings.ContainsFunc(s.LogFile, unicode.IsControl) {
+		errs = append(errs, field.Invalid(sp.Child("logFile"), s.LogFile, "must not contain control characters"))
+	}
+	return errs, warns
+}
+
+func validateIPAM(ipam string, p *field.Path, errs field.ErrorList) field.ErrorList {
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(ipam), &obj); err != nil {
+		return append(errs, field.Invalid(p, ipam, "must be a JSON object: "+err.Error()))
+	}
+	t, ok := obj["type"]
+	if !ok {
+		return append(errs, field.Required(p.Key("type"), `ipam must contain a "type" field`))
+	}
+	if s, ok := t.(string); !ok || s == "" {
+		return append(errs, field.Invalid(p.Key("type"), t, "must be a non-empty string"))
+	}
+	return errs
+}
