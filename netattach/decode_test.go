@@ -1,0 +1,182 @@
+package netattach
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// The corrected seeds decode and validate without a finding, and decoding
+// them gives the builders' values.
+func TestCleanSeedsDecodeAndValidate(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		b    *BridgeNAD
+	}{
+		{"seed001-pxe-net-conf.clean.yaml", seed001NAD()},
+		{"seed003-bridge-nad.clean.yaml", seed003NAD()},
+	} {
+		nad, errs := DecodeNAD(readTestdata(t, tc.file))
+		if len(errs) > 0 {
+			t.Errorf("%s: decode: %v", tc.file, errs)
+		}
+		verrs, warns := ValidateNAD(nad)
+		if len(verrs) > 0 || len(warns) > 0 {
+			t.Errorf("%s: validate: %v %v", tc.file, verrs, warns)
+		}
+		got, err := ParseConfig(nad.Spec.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ParseConfig(tc.b.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got.Plugins {
+			got.Plugins[i].Raw, want.Plugins[i].Raw = nil, nil
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: parsed config %+v, builder's %+v", tc.file, got, want)
+		}
+	}
+	p, errs := DecodePolicy(readTestdata(t, "seed003-br1-eth1-policy.clean.yaml"))
+	if len(errs) > 0 {
+		t.Errorf("policy decode: %v", errs)
+	}
+	if errs := ValidatePolicy(p); len(errs) > 0 {
+		t.Errorf("policy validate: %v", errs)
+	}
+	if want := seed003Policy().Policy(); !reflect.DeepEqual(p, want) {
+		t.Errorf("decoded policy %+v, built %+v", p, want)
+	}
+}
+
+// TestSeedSlips: the seeds as printed are not valid objects. pxekit reports
+// each slip with its path and a message a user can act on.
+//   - seed 001's NAD: the callout "(1)" inside spec.config makes it invalid
+//     JSON; Multus would fail the VM's pod with a JSON parse error.
+//   - seed 003's NAD: the callout numbers after values ("cnv-bridge", 4) and
+//     the <placeholders> make the config invalid JSON and the name invalid.
+//   - seed 003's NNCP: YAML takes "enabled: false 6" as the string "false 6"
+//     (not a boolean) and "name: br1 2" as an interface name with a space.
+func TestSeedSlips(t *testing.T) {
+	type finding struct{ path, contains string }
+	for _, tc := range []struct {
+		file           string
+		decode, verify []finding
+	}{
+		{
+			file:   "seed001-pxe-net-conf.yaml",
+			decode: []finding{{"spec.config", `"(1)" looks like a documentation callout`}},
+			verify: []finding{{"spec.config", "invalid character '('"}},
+		},
+		{
+			file:   "seed003-bridge-nad.yaml",
+			decode: []finding{{"spec.config", `"3" looks like a documentation callout`}},
+			verify: []finding{
+				{"metadata.name", `"<bridge-network> 1"`},
+				{"spec.config", "invalid character '3' looking for beginning of object key"},
+			},
+		},
+		{
+			file: "seed003-br1-eth1-policy.yaml",
+			decode: []finding{
+				{"spec.desiredState.interfaces[0].ipv4.enabled", `"false 6"`},
+				{"spec.desiredState.interfaces[0].bridge.options.stp.enabled", `"false 7"`},
+			},
+			verify: []finding{
+				{"metadata.name", `"br1-eth1-policy 1"`},
+				{"spec.desiredState.interfaces[0].name", "whitespace"},
+				{"spec.desiredState.interfaces[0].type", `"linux-bridge 4"`},
+				{"spec.desiredState.interfaces[0].state", `"up 5"`},
+				{"spec.desiredState.interfaces[0].bridge.port[0].name", `"eth1 8"`},
+			},
+		},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			doc := readTestdata(t, tc.file)
+			var dec, ver []string
+			if strings.Contains(tc.file, "policy") {
+				p, errs := DecodePolicy(doc)
+				dec = errStrings(errs)
+				ver = errStrings(ValidatePolicy(p))
+			} else {
+				nad, errs := DecodeNAD(doc)
+				dec = errStrings(errs)
+				verrs, _ := ValidateNAD(nad)
+				ver = errStrings(verrs)
+			}
+			checkFindings := func(kind string, got []string, want []finding) {
+				if len(got) != len(want) {
+					t.Errorf("%s: got %d findings, want %d:\n%s", kind, len(got), len(want), strings.Join(got, "\n"))
+					return
+				}
+				for i, w := range want {
+					if !strings.HasPrefix(got[i], w.path+": ") || !strings.Contains(got[i], w.contains) {
+						t.Errorf("%s[%d] = %q, want %s: ...%s...", kind, i, got[i], w.path, w.contains)
+					}
+				}
+			}
+			checkFindings("decode", dec, tc.decode)
+			checkFindings("validate", ver, tc.verify)
+		})
+	}
+}
+
+// FuzzDecodePolicy: any YAML document decodes strictly and validates into
+// errors or nothing, never a panic; a document that decodes and validates
+// cleanly survives a YAML round trip unchanged.
+func FuzzDecodePolicy(f *testing.F) {
+	for _, name := range []string{"seed003-br1-eth1-policy.yaml", "seed003-br1-eth1-policy.clean.yaml"} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("apiVersion: nmstate.io/v1\nkind: NodeNetworkConfigurationPolicy\nmetadata: {name: p}\nspec:\n  desiredState:\n    interfaces:\n    - {name: br1, type: linux-bridge, bridge: {port: [{name: eth1, vlan: {mode: trunk, trunk-tags: [{id-range: {min: 9, max: 2}}]}}]}}\n"))
+	f.Add([]byte("spec: {desiredState: {interfaces: [{name: [1], mtu: x}]}}\n"))
+	f.Add([]byte("a: [\n"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		p, errs := DecodePolicy(doc)
+		if p == nil {
+			t.Fatal("nil policy")
+		}
+		verrs := ValidatePolicy(p)
+		if len(errs) > 0 || len(verrs) > 0 {
+			return
+		}
+		out, err := yaml.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, errs := DecodePolicy(out)
+		if len(errs) > 0 || !reflect.DeepEqual(again, p) {
+			t.Fatalf("round trip: %v\n%s", errs, out)
+		}
+	})
+}
+
+// FuzzDecodeNAD: any YAML document decodes strictly and validates into
+// errors, warnings or nothing, never a panic.
+func FuzzDecodeNAD(f *testing.F) {
+	for _, name := range []string{"seed001-pxe-net-conf.yaml", "seed001-pxe-net-conf.clean.yaml", "seed003-bridge-nad.yaml", "seed003-bridge-nad.clean.yaml"} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: n}\nspec: {config: 7}\n"))
+	f.Add([]byte("metadata: {name: n, annotations: {k8s.v1.cni.cncf.io/resourceName: x}}\nspec: {config: '{\"name\":\"n\",\"type\":\"bridge\",\"vlanTrunk\":[{\"id\":0}]}'}\n"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		nad, _ := DecodeNAD(doc)
+		if nad == nil {
+			t.Fatal("nil NAD")
+		}
+		ValidateNAD(nad)
+	})
+}
