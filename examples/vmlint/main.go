@@ -1,0 +1,239 @@
+// Command vmlint checks Kubernetes manifests for network-booted KubeVirt VMs
+// offline, before they reach a cluster: every document of every file is
+// decoded strictly (unknown or misplaced fields, wrong types, YAML syntax)
+// and validated by the pxekit package that owns its kind.
+//
+//	vmlint FILE... | -
+//
+// Each finding is printed as
+//
+//	FILE:DOC:LINE: PATH: MESSAGE
+//	FILE:DOC:LINE: warning: PATH: MESSAGE
+//
+// where DOC is the 1-based document of a multi-document file and LINE the
+// line in FILE (left out when unknown). The exit status is 1 if any error
+// was found, 0 for warnings only or clean files, 2 for a usage error.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/sriov"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// warning is a non-fatal finding with the path it is about.
+type warning struct {
+	Field, Detail string
+}
+
+// checkFunc decodes and validates one document of a kind.
+type checkFunc func(doc []byte) (field.ErrorList, []warning)
+
+// checkers is the dispatch table: kind → check. A package that can decode
+// and validate a kind adds one line here.
+func checkers() map[string]checkFunc {
+	return map[string]checkFunc{
+		netattach.NADKind:    checkNAD,
+		netattach.NNCPKind:   checkPolicy,
+		sriov.KindNodePolicy: checkSriovNodePolicy,
+		sriov.KindNetwork:    checkSriovNetwork,
+	}
+}
+
+func checkNAD(doc []byte) (field.ErrorList, []warning) {
+	nad, errs := netattach.DecodeNAD(doc)
+	verrs, warns := netattach.NADValidator{Plugins: nadPlugins()}.Validate(nad)
+	return append(errs, verrs...), fromNetattach(warns)
+}
+
+// nadPlugins are checks for NAD plugin types beyond bridge and tuning.
+func nadPlugins() map[string]netattach.PluginValidator {
+	return nil
+}
+
+func checkPolicy(doc []byte) (field.ErrorList, []warning) {
+	p, errs := netattach.DecodePolicy(doc)
+	return append(errs, netattach.ValidatePolicy(p)...), nil
+}
+
+func checkSriovNodePolicy(doc []byte) (field.ErrorList, []warning) {
+	p, errs := sriov.DecodeNodePolicy(doc)
+	verrs, warns := sriov.ValidateNodePolicy(p, sriov.Options{})
+	return append(errs, verrs...), fromStrings(warns)
+}
+
+func checkSriovNetwork(doc []byte) (field.ErrorList, []warning) {
+	n, errs := sriov.DecodeNetwork(doc)
+	verrs, warns := sriov.ValidateNetwork(n, sriov.Options{})
+	return append(errs, verrs...), fromStrings(warns)
+}
+
+// fromStrings converts warnings written as "path: detail" (or just
+// "detail") so that their path gets a line.
+func fromStrings(ws []string) []warning {
+	out := make([]warning, len(ws))
+	for i, w := range ws {
+		out[i] = warning{Detail: w}
+		if path, detail, ok := strings.Cut(w, ": "); ok && path != "" && !strings.ContainsAny(path, " \t\"") {
+			out[i] = warning{Field: path, Detail: detail}
+		}
+	}
+	return out
+}
+
+func fromNetattach(ws []netattach.Warning) []warning {
+	out := make([]warning, len(ws))
+	for i, w := range ws {
+		out[i] = warning{w.Field, w.Detail}
+	}
+	return out
+}
+
+// finding is one line of output.
+type finding struct {
+	doc, line int
+	warning   bool
+	text      string // "path: message" or, without a path, "message"
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, "usage: vmlint FILE... | -   (validates VirtualMachine, VirtualMachineInstance, NetworkAttachmentDefinition,")
+		fmt.Fprintln(stderr, "       NodeNetworkConfigurationPolicy, ... documents; exit 1 on errors)")
+		return 2
+	}
+	failed := false
+	for _, name := range args {
+		var data []byte
+		var err error
+		shown := name
+		if name == "-" {
+			shown = "<stdin>"
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(name)
+		}
+		if err != nil {
+			fmt.Fprintf(stdout, "%s: %v\n", shown, err)
+			failed = true
+			continue
+		}
+		for _, f := range lint(data) {
+			loc := fmt.Sprintf("%s:%d", shown, f.doc)
+			if f.line > 0 {
+				loc += fmt.Sprintf(":%d", f.line)
+			}
+			if f.warning {
+				fmt.Fprintf(stdout, "%s: warning: %s\n", loc, f.text)
+			} else {
+				failed = true
+				fmt.Fprintf(stdout, "%s: %s\n", loc, f.text)
+			}
+		}
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// lint checks every document of a stream.
+func lint(data []byte) []finding {
+	table := checkers()
+	var out []finding
+	docs := kyaml.SplitDocuments(data)
+	if len(docs) == 0 {
+		return []finding{{doc: 1, warning: true, text: "no YAML documents"}}
+	}
+	for _, d := range docs {
+		out = append(out, lintDoc(table, d)...)
+	}
+	return out
+}
+
+func lintDoc(table map[string]checkFunc, d kyaml.Document) []finding {
+	fileLine := func(l int) int {
+		if l == 0 {
+			return 0
+		}
+		return d.Line + l - 1
+	}
+	n := d.Index + 1
+	_, kind, err := kyaml.TypeOf(d.Data)
+	if err != nil {
+		l := lineOf(err.Error())
+		return []finding{{doc: n, line: fileLine(l), text: stripLine(err.Error(), l)}}
+	}
+	idx := kyaml.IndexLines(d.Data)
+	check := table[kind]
+	if check == nil {
+		kinds := make([]string, 0, len(table))
+		for k := range table {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		return []finding{{doc: n, line: fileLine(idx.Line("kind")), text: fmt.Sprintf("kind: Unsupported value: %q: vmlint checks %s", kind, strings.Join(kinds, ", "))}}
+	}
+	errs, warns := check(d.Data)
+	var out []finding
+	seen := map[string]bool{}
+	for _, e := range errs {
+		text := e.Error()
+		line := idx.ErrorLine(e)
+		if e.Field == "" || e.Field == "<nil>" {
+			// A syntax error: the line is printed in the location already.
+			text = stripLine(e.Detail, line)
+		}
+		// A problem decode and validation both see (a config that is not
+		// JSON) is printed once.
+		if seen[text] {
+			continue
+		}
+		seen[text] = true
+		out = append(out, finding{doc: n, line: fileLine(line), text: text})
+	}
+	for _, w := range warns {
+		text := w.Detail
+		if w.Field != "" {
+			text = w.Field + ": " + w.Detail
+		}
+		out = append(out, finding{doc: n, line: fileLine(idx.Line(w.Field)), warning: true, text: text})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].line < out[j].line })
+	return out
+}
+
+// lineOf reads the line number of a "line N: ..." message (kyaml's syntax
+// errors), or 0.
+func lineOf(msg string) int {
+	var l int
+	if i := strings.Index(msg, "line "); i >= 0 {
+		fmt.Sscanf(msg[i:], "line %d", &l)
+	}
+	return l
+}
+
+// stripLine drops a leading "line N: " from msg when N is line (already
+// printed as FILE:DOC:LINE).
+func stripLine(msg string, line int) string {
+	if line == 0 {
+		return msg
+	}
+	prefix := fmt.Sprintf("line %d: ", line)
+	if i := strings.Index(msg, prefix); i >= 0 {
+		return msg[:i] + msg[i+len(prefix):]
+	}
+	return msg
+}
