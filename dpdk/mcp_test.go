@@ -1,0 +1,173 @@
+package dpdk
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+func TestMachineConfigPoolMatchesSeed(t *testing.T) {
+	got := NewMachineConfigPool("worker-dpdk")
+	seed, errs := DecodeMachineConfigPool(readSeed(t, "machineconfigpool.yaml"))
+	if len(errs) > 0 {
+		t.Fatalf("seed pool does not decode: %v", errs)
+	}
+	if !reflect.DeepEqual(got, seed) {
+		t.Errorf("pool differs from seed:\n%s\nseed:\n%s", mustYAML(t, got), mustYAML(t, seed))
+	}
+	if errs := ValidateMachineConfigPool(seed); len(errs) > 0 {
+		t.Errorf("seed pool rejected: %v", errs)
+	}
+	golden(t, "machineconfigpool.yaml", mustYAML(t, got))
+	if got := LabelNodeCommand("<node_name>", "worker-dpdk"); got != `oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""` {
+		t.Errorf("label command = %s", got)
+	}
+}
+
+func TestValidateMachineConfigPool(t *testing.T) {
+	p := NewMachineConfigPool("worker-dpdk")
+	p.Name = "Worker_DPDK"
+	p.Spec.NodeSelector = &metav1.LabelSelector{}
+	p.Spec.MachineConfigSelector.MatchExpressions[0].Operator = "Within"
+	p.Spec.MaxUnavailable = ptr(intstr.FromString("150%"))
+	errs := ValidateMachineConfigPool(p)
+	for _, path := range []string{"metadata.name", "spec.nodeSelector", "spec.machineConfigSelector.matchExpressions[0].operator", "spec.maxUnavailable"} {
+		if !errAt(errs, path, "") {
+			t.Errorf("no error at %s: %v", path, errs)
+		}
+	}
+	p = NewMachineConfigPool("worker-dpdk")
+	p.Spec.MaxUnavailable = ptr(intstr.FromInt32(2))
+	if errs := ValidateMachineConfigPool(p); len(errs) > 0 {
+		t.Errorf("maxUnavailable 2 rejected: %v", errs)
+	}
+}
+
+func TestDecodeMachineConfigPoolUnknownField(t *testing.T) {
+	doc := strings.Replace(string(readSeed(t, "machineconfigpool.yaml")), "machineConfigSelector:", "machineconfigSelector:", 1)
+	_, errs := DecodeMachineConfigPool([]byte(doc))
+	if !errAt(errs, "spec.machineconfigSelector", "machineConfigSelector") {
+		t.Errorf("misspelt selector: %v", errs)
+	}
+}
+
+func TestCheckProfilePool(t *testing.T) {
+	profile, _ := seedProfile(t)
+	pool := NewMachineConfigPool("worker-dpdk")
+	if errs := CheckProfilePool(profile, pool); len(errs) > 0 {
+		t.Errorf("seed profile and pool do not fit: %v", errs)
+	}
+	// The pool label is what the profile's KubeletConfig finds the pool by.
+	pool.Labels = nil
+	if errs := CheckProfilePool(profile, pool); !errAt(errs, "metadata.labels", "machineconfiguration.openshift.io/role=worker-dpdk") {
+		t.Errorf("missing pool label: %v", errs)
+	}
+	// A pool that only renders its own role loses the worker base config.
+	pool = NewMachineConfigPool("worker-dpdk")
+	pool.Spec.MachineConfigSelector.MatchExpressions[0].Values = []string{"worker-dpdk"}
+	if errs := CheckProfilePool(profile, pool); !errAt(errs, "spec.machineConfigSelector", "worker MachineConfigs") {
+		t.Errorf("pool without worker configs: %v", errs)
+	}
+	// A pool for other nodes.
+	pool = NewMachineConfigPool("worker-cnf")
+	errs := CheckProfilePool(profile, pool)
+	if !errAt(errs, "spec.nodeSelector", "does not take the nodes") || !errAt(errs, "spec.machineConfigSelector", "does not select the profile's MachineConfigs") {
+		t.Errorf("mismatched pool: %v", errs)
+	}
+}
+
+func TestRuntimeClassAnnotation(t *testing.T) {
+	rc := RuntimeClassName("profile-1")
+	if rc != "performance-profile-1" {
+		t.Errorf("runtime class = %s", rc)
+	}
+	k, v, warn, err := RuntimeClassAnnotation(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k != "kubevirt.kubevirt.io/jsonpatch" || !strings.Contains(warn, "global setting") || !strings.Contains(warn, "test clusters") {
+		t.Errorf("key %q warning %q", k, warn)
+	}
+	var patch []map[string]any
+	if err := json.Unmarshal([]byte(v), &patch); err != nil {
+		t.Fatalf("annotation value is not JSON: %v: %s", err, v)
+	}
+	want := []map[string]any{{"op": "add", "path": "/spec/configuration/defaultRuntimeClass", "value": "performance-profile-1"}}
+	if !reflect.DeepEqual(patch, want) {
+		t.Errorf("patch = %v", patch)
+	}
+	// The seed's placeholder, substituted as printed, is not JSON: the
+	// reason the value is quoted.
+	seed := string(readSeed(t, "hco-annotate.sh"))
+	i := strings.Index(seed, "'[")
+	seedVal := strings.TrimSuffix(strings.TrimSpace(seed[i+1:]), "'")
+	seedVal = strings.Replace(seedVal, "<runtimeclass_name>", rc, 1)
+	if json.Valid([]byte(seedVal)) {
+		t.Errorf("seed's substituted value unexpectedly valid: %s", seedVal)
+	}
+	cmd, err := AnnotateHCOCommand(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "hco-annotate.sh", []byte(cmd+"\n"))
+	mp, err := HCOAnnotationPatch(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var merge struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(mp, &merge); err != nil || merge.Metadata.Annotations[k] != v {
+		t.Errorf("merge patch %s: %v", mp, err)
+	}
+	for _, bad := range []string{"", "Performance_1", "a b", `x"}]`} {
+		if _, _, _, err := RuntimeClassAnnotation(bad); err == nil {
+			t.Errorf("runtime class %q accepted", bad)
+		}
+	}
+}
+
+func FuzzDecodeProfile(f *testing.F) {
+	f.Add(string(mustRead(f, "testdata/seed/performanceprofile.yaml")))
+	f.Add("spec:\n  cpu: {reserved: '0', isolated: 1-3}\n  nodeSelector: {a/b: ''}\n")
+	f.Add("spec:\n  hugepages: {pages: [{size: 1G, node: -1, count: 2}, {size: 1G, count: 2}]}\n")
+	f.Add("spec: [\n")
+	f.Add("spec:\n  cpu: {reserved: '0-4000000000', isolated: '5'}\n")
+	f.Fuzz(func(t *testing.T, doc string) {
+		p, errs := DecodeProfile([]byte(doc))
+		if p == nil {
+			if len(errs) == 0 {
+				t.Fatal("no profile and no error")
+			}
+			return
+		}
+		// Validation must never panic, whatever decoded.
+		ValidateProfile(p)
+		topo, _ := SyntheticTopology(1, 2, 2, LayoutPacked)
+		CheckAgainstTopology(p, topo)
+	})
+}
+
+func FuzzDecodeMachineConfigPool(f *testing.F) {
+	f.Add(string(mustRead(f, "testdata/seed/machineconfigpool.yaml")))
+	f.Add("spec: {maxUnavailable: 1, nodeSelector: {matchLabels: {'a/b': ''}}}\n")
+	f.Add("metadata: {labels: [1]}\n")
+	f.Fuzz(func(t *testing.T, doc string) {
+		p, errs := DecodeMachineConfigPool([]byte(doc))
+		if p == nil {
+			if len(errs) == 0 {
+				t.Fatal("no pool and no error")
+			}
+			return
+		}
+		ValidateMachineConfigPool(p)
+		prof, _, _ := NewProfile(ProfileConfig{Name: "x", Role: "worker-dpdk", Plan: Plan{Reserved: mustSet("0"), Isolated: mustSet("1")}})
+		CheckProfilePool(prof, p)
+	})
+}

@@ -1,0 +1,274 @@
+package dpdk
+
+import (
+	"fmt"
+	"regexp"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/pxekit/pxekit/sriov"
+)
+
+// CRI-O annotations a DPDK VM's virt-launcher pod needs, all set to "disable"
+// on the VM template: no load balancing, no CFS quota and no IRQs on the
+// pod's dedicated CPUs. They take effect with the PerformanceProfile's
+// runtime class.
+const (
+	AnnotationCPULoadBalancing = "cpu-load-balancing.crio.io"
+	AnnotationCPUQuota         = "cpu-quota.crio.io"
+	AnnotationIRQLoadBalancing = "irq-load-balancing.crio.io"
+)
+
+// CRIOAnnotations are the three CRI-O annotations with value "disable".
+func CRIOAnnotations() map[string]string {
+	return map[string]string{AnnotationCPULoadBalancing: "disable", AnnotationCPUQuota: "disable", AnnotationIRQLoadBalancing: "disable"}
+}
+
+// VMConfig describes the DPDK part of a VirtualMachine (seed 003's
+// rhel-dpdk-vm).
+type VMConfig struct {
+	// Cores is the number of vCPU cores (seed: 5); with Threads 2 the VM has
+	// 2*Cores vCPUs, all in one socket so they come from one NUMA node.
+	Cores uint32
+	// Threads per core; 0 means 2, pairs of host hyperthreads.
+	Threads uint32
+	// HugepageSize backs guest memory: "1Gi" (default) or "2Mi".
+	HugepageSize string
+	// GuestMemory is spec.domain.memory.guest (seed: "8Gi"); a multiple of
+	// HugepageSize.
+	GuestMemory string
+	// NIC is the SR-IOV interface name (seed: "nic-east").
+	NIC string
+	// NetworkName is the SR-IOV NetworkAttachmentDefinition (Multus network)
+	// name (seed: "dpdk-net"); "namespace/name" works too.
+	NetworkName string
+	// PCIAddress is the guest PCI address of the VF (seed: "0000:07:00.0"),
+	// the address the guest's driverctl override names.
+	PCIAddress string
+	// NoPodNetwork drops the masquerade interface on the pod network.
+	NoPodNetwork bool
+}
+
+// Seed 003's values for the DPDK VM.
+const (
+	SeedVMName      = "rhel-dpdk-vm"
+	SeedNIC         = "nic-east"
+	SeedNetworkName = "dpdk-net"
+	SeedPCIAddress  = "0000:07:00.0"
+)
+
+// SeedVMConfig is seed 003's rhel-dpdk-vm: 5 cores x 2 threads, 8Gi of 1Gi
+// hugepages, SR-IOV NIC nic-east on dpdk-net at 0000:07:00.0.
+func SeedVMConfig() VMConfig {
+	return VMConfig{Cores: 5, Threads: 2, HugepageSize: "1Gi", GuestMemory: "8Gi", NIC: SeedNIC, NetworkName: SeedNetworkName, PCIAddress: SeedPCIAddress}
+}
+
+var pciAddressRE = regexp.MustCompile(`^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[01][0-9a-fA-F]\.[0-7]$`)
+
+func (c VMConfig) withDefaults() VMConfig {
+	if c.Threads == 0 {
+		c.Threads = 2
+	}
+	if c.HugepageSize == "" {
+		c.HugepageSize = "1Gi"
+	}
+	return c
+}
+
+// VCPUs is the number of vCPUs the configuration gives the guest.
+func (c VMConfig) VCPUs() int {
+	c = c.withDefaults()
+	return int(c.Cores * c.Threads)
+}
+
+func (c VMConfig) validate() field.ErrorList {
+	var errs field.ErrorList
+	p := field.NewPath("VMConfig")
+	if c.Cores < 1 {
+		errs = append(errs, field.Invalid(p.Child("Cores"), c.Cores, "must be at least 1"))
+	}
+	if c.HugepageSize != "1Gi" && c.HugepageSize != "2Mi" {
+		errs = append(errs, field.NotSupported(p.Child("HugepageSize"), c.HugepageSize, []string{"1Gi", "2Mi"}))
+	}
+	page, err1 := resource.ParseQuantity(c.HugepageSize)
+	mem, err := resource.ParseQuantity(c.GuestMemory)
+	switch {
+	case err != nil:
+		errs = append(errs, field.Invalid(p.Child("GuestMemory"), c.GuestMemory, err.Error()))
+	case err1 == nil && (mem.Value() <= 0 || mem.Value()%page.Value() != 0):
+		errs = append(errs, field.Invalid(p.Child("GuestMemory"), c.GuestMemory, "must be a positive multiple of the hugepage size "+c.HugepageSize))
+	}
+	if c.NIC == "" {
+		errs = append(errs, field.Required(p.Child("NIC"), ""))
+	}
+	if c.NetworkName == "" {
+		errs = append(errs, field.Required(p.Child("NetworkName"), ""))
+	}
+	if c.PCIAddress != "" && !pciAddressRE.MatchString(c.PCIAddress) {
+		errs = append(errs, field.Invalid(p.Child("PCIAddress"), c.PCIAddress, "must be a PCI address dddd:bb:ss.f"))
+	}
+	return errs
+}
+
+// ApplyVM makes vm a DPDK VM: it sets the CRI-O annotations on the template,
+// one socket of Cores x Threads dedicated vCPUs with an isolated emulator
+// thread, guest memory backed by hugepages, network interface multiqueue, a
+// virtio RNG, and the SR-IOV interface with its guest PCI address and Multus
+// network — each at its API path (spec.template.spec.domain.devices...,
+// spec.template.spec.domain.memory...), where seed 003 misplaces several.
+// An interface or network of the same name is replaced. It works on any VM,
+// for instance one vmspec built.
+func ApplyVM(vm *kubevirtv1.VirtualMachine, cfg VMConfig) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate().ToAggregate(); err != nil {
+		return err
+	}
+	if vm.Spec.Template == nil {
+		vm.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
+	}
+	t := vm.Spec.Template
+	if t.ObjectMeta.Annotations == nil {
+		t.ObjectMeta.Annotations = map[string]string{}
+	}
+	for k, v := range CRIOAnnotations() {
+		t.ObjectMeta.Annotations[k] = v
+	}
+	d := &t.Spec.Domain
+	d.CPU = &kubevirtv1.CPU{Sockets: 1, Cores: cfg.Cores, Threads: cfg.Threads, DedicatedCPUPlacement: true, IsolateEmulatorThread: true}
+	mem := resource.MustParse(cfg.GuestMemory)
+	if d.Memory == nil {
+		d.Memory = &kubevirtv1.Memory{}
+	}
+	d.Memory.Hugepages = &kubevirtv1.Hugepages{PageSize: cfg.HugepageSize}
+	d.Memory.Guest = &mem
+	d.Devices.NetworkInterfaceMultiQueue = ptr(true)
+	d.Devices.Rng = &kubevirtv1.Rng{}
+	iface, network := sriov.VMInterface(cfg.NIC, cfg.NetworkName, "", cfg.PCIAddress)
+	if !cfg.NoPodNetwork && !hasPodNetwork(t.Spec.Networks) {
+		d.Devices.Interfaces = append([]kubevirtv1.Interface{*kubevirtv1.DefaultMasqueradeNetworkInterface()}, d.Devices.Interfaces...)
+		t.Spec.Networks = append([]kubevirtv1.Network{*kubevirtv1.DefaultPodNetwork()}, t.Spec.Networks...)
+	}
+	d.Devices.Interfaces = replaceIface(d.Devices.Interfaces, iface)
+	t.Spec.Networks = replaceNetwork(t.Spec.Networks, network)
+	return nil
+}
+
+func hasPodNetwork(ns []kubevirtv1.Network) bool {
+	for _, n := range ns {
+		if n.Pod != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func replaceIface(list []kubevirtv1.Interface, i kubevirtv1.Interface) []kubevirtv1.Interface {
+	for k := range list {
+		if list[k].Name == i.Name {
+			list[k] = i
+			return list
+		}
+	}
+	return append(list, i)
+}
+
+func replaceNetwork(list []kubevirtv1.Network, n kubevirtv1.Network) []kubevirtv1.Network {
+	for k := range list {
+		if list[k].Name == n.Name {
+			list[k] = n
+			return list
+		}
+	}
+	return append(list, n)
+}
+
+// NewVM returns a DPDK VirtualMachine: runStrategy Always (seed 003 uses the
+// deprecated spec.running), ApplyVM's settings, and nothing else — add disks
+// and cloud-init (AttachGuestTuning) to it, or apply the settings to a VM
+// built with vmspec instead.
+func NewVM(name, namespace string, cfg VMConfig) (*kubevirtv1.VirtualMachine, error) {
+	vm := &kubevirtv1.VirtualMachine{}
+	vm.APIVersion, vm.Kind = kubevirtv1.GroupVersion.String(), "VirtualMachine"
+	vm.Name, vm.Namespace = name, namespace
+	vm.Spec.RunStrategy = ptr(kubevirtv1.RunStrategyAlways)
+	vm.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
+	if err := ApplyVM(vm, cfg); err != nil {
+		return nil, err
+	}
+	if errs := ValidateDPDKVM(vm); len(errs) > 0 {
+		return nil, fmt.Errorf("dpdk VM %s: %w", name, errs.ToAggregate())
+	}
+	return vm, nil
+}
+
+// ValidateDPDKVM checks what a VM needs to run DPDK well, beyond KubeVirt's
+// own admission rules: the CRI-O annotations set to "disable", one socket,
+// dedicated CPUs with an isolated emulator thread, hugepages of 1Gi or 2Mi
+// with guest memory a multiple of the page size, and at least one SR-IOV
+// interface that passes sriov.ValidateVMSRIOVInterfaces.
+func ValidateDPDKVM(vm *kubevirtv1.VirtualMachine) field.ErrorList {
+	var errs field.ErrorList
+	tp := field.NewPath("spec", "template")
+	if vm == nil || vm.Spec.Template == nil {
+		return field.ErrorList{field.Required(tp, "")}
+	}
+	t := vm.Spec.Template
+	ap := tp.Child("metadata", "annotations")
+	for k := range CRIOAnnotations() {
+		if v := t.ObjectMeta.Annotations[k]; v != "disable" {
+			errs = append(errs, field.Invalid(ap.Key(k), v, `must be "disable" on a DPDK VM`))
+		}
+	}
+	dp := tp.Child("spec", "domain")
+	d := t.Spec.Domain
+	cp := dp.Child("cpu")
+	switch {
+	case d.CPU == nil:
+		errs = append(errs, field.Required(cp, "a DPDK VM needs dedicated CPUs"))
+	default:
+		if d.CPU.Sockets > 1 {
+			errs = append(errs, field.Invalid(cp.Child("sockets"), d.CPU.Sockets, "must be 1 so all vCPUs come from one NUMA node"))
+		}
+		if !d.CPU.DedicatedCPUPlacement {
+			errs = append(errs, field.Required(cp.Child("dedicatedCpuPlacement"), "a DPDK VM needs dedicated CPUs"))
+		}
+		if d.CPU.IsolateEmulatorThread && !d.CPU.DedicatedCPUPlacement {
+			errs = append(errs, field.Invalid(cp.Child("isolateEmulatorThread"), true, "requires dedicatedCpuPlacement"))
+		}
+	}
+	mp := dp.Child("memory")
+	if d.Memory == nil || d.Memory.Hugepages == nil {
+		errs = append(errs, field.Required(mp.Child("hugepages"), "a DPDK VM's memory must be backed by hugepages"))
+	} else {
+		ps := d.Memory.Hugepages.PageSize
+		if ps != "1Gi" && ps != "2Mi" {
+			errs = append(errs, field.NotSupported(mp.Child("hugepages", "pageSize"), ps, []string{"1Gi", "2Mi"}))
+		} else {
+			page := resource.MustParse(ps)
+			var mem *resource.Quantity
+			if d.Memory.Guest != nil {
+				mem = d.Memory.Guest
+			} else if q, ok := d.Resources.Requests["memory"]; ok {
+				mem = &q
+			}
+			if mem == nil {
+				errs = append(errs, field.Required(mp.Child("guest"), "hugepages need memory.guest or resources.requests.memory"))
+			} else if mem.Value()%page.Value() != 0 {
+				errs = append(errs, field.Invalid(mp.Child("guest"), mem.String(), "must be a multiple of the hugepage size "+ps))
+			}
+		}
+	}
+	nSRIOV := 0
+	for _, iface := range d.Devices.Interfaces {
+		if iface.SRIOV != nil {
+			nSRIOV++
+		}
+	}
+	errs = append(errs, sriov.ValidateVMSRIOVInterfaces(&t.Spec, tp.Child("spec"))...)
+	if nSRIOV == 0 {
+		errs = append(errs, field.Required(dp.Child("devices", "interfaces"), "a DPDK VM needs an SR-IOV interface"))
+	}
+	return errs
+}

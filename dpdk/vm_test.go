@@ -1,0 +1,236 @@
+package dpdk
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/pxekit/pxekit/internal/kyaml"
+)
+
+// seedVM is seed 003's rhel-dpdk-vm built by this package, with its guest
+// tuning attached as cloud-init.
+func seedVM(t *testing.T) *kubevirtv1.VirtualMachine {
+	t.Helper()
+	vm, err := NewVM(SeedVMName, "", SeedVMConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := GuestTuningFor(vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ud, err := g.UserData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec, err := AttachUserData(vm, ud, "rhel-dpdk-vm-tuning"); err != nil || sec != nil {
+		t.Fatalf("seed guest tuning should fit inline: secret %v, %v", sec, err)
+	}
+	return vm
+}
+
+// calloutRE matches the seed's callout markers ("sockets: 1 4" is sockets 1,
+// callout 4) that the document's text rendering left after the values.
+var calloutRE = regexp.MustCompile(`(?m)^(\s*[A-Za-z.-]+: \S+) [0-9]$`)
+
+func TestSeedVMAsPrintedRejected(t *testing.T) {
+	seed := readSeed(t, "rhel-dpdk-vm.yaml")
+	var vm kubevirtv1.VirtualMachine
+	errs := kyaml.Decode(seed, &vm)
+	if len(errs) != 1 || errs[0].Origin != kyaml.OriginSyntax || !strings.Contains(errs[0].Detail, "line 28") {
+		t.Fatalf("seed as printed: want one YAML syntax error at line 28 (networkInterfaceMultiqueue inside the interfaces list), got %v", errs)
+	}
+	// Without the callouts and with that line's indentation repaired, the
+	// misplaced fields show up at their paths, each with where it belongs.
+	fixed := calloutRE.ReplaceAll(seed, []byte("$1"))
+	fixed = regexp.MustCompile(`(?m)^          (networkInterfaceMultiqueue|rng)`).ReplaceAll(fixed, []byte("        $1"))
+	vm = kubevirtv1.VirtualMachine{}
+	errs = kyaml.Decode(fixed, &vm)
+	for path, belongs := range map[string]string{
+		"spec.template.spec.domain.interfaces":                 "spec.template.spec.domain.devices.interfaces",
+		"spec.template.spec.domain.networkInterfaceMultiqueue": "spec.template.spec.domain.devices.networkInterfaceMultiqueue",
+		"spec.template.spec.domain.rng":                        "spec.template.spec.domain.devices.rng",
+		"spec.template.spec.memory":                            "spec.template.spec.domain.memory",
+	} {
+		if !errAt(errs, path, belongs) {
+			t.Errorf("no error at %s pointing to %s: %v", path, belongs, errs)
+		}
+	}
+	// What did decode is not a DPDK VM: no hugepages, no SR-IOV interface.
+	verrs := ValidateDPDKVM(&vm)
+	if !errAt(verrs, "spec.template.spec.domain.memory.hugepages", "") || !errAt(verrs, "spec.template.spec.domain.devices.interfaces", "SR-IOV") {
+		t.Errorf("repaired seed VM: %v", verrs)
+	}
+	// Moving memory into the domain still leaves guest inside hugepages.
+	moved := strings.Replace(string(fixed), "\n      memory:\n        hugepages:\n          pageSize: 1Gi\n          guest: 8Gi\n",
+		"\n        memory:\n          hugepages:\n            pageSize: 1Gi\n            guest: 8Gi\n", 1)
+	vm = kubevirtv1.VirtualMachine{}
+	errs = kyaml.Decode([]byte(moved), &vm)
+	if !errAt(errs, "spec.template.spec.domain.memory.hugepages.guest", "spec.template.spec.domain.memory.guest") {
+		t.Errorf("guest under hugepages: %v", errs)
+	}
+}
+
+func TestDPDKVMCorrected(t *testing.T) {
+	vm := seedVM(t)
+	out := mustYAML(t, vm)
+	golden(t, "rhel-dpdk-vm.yaml", out)
+	var back kubevirtv1.VirtualMachine
+	if errs := kyaml.Decode(out, &back); len(errs) > 0 {
+		t.Fatalf("our VM does not decode strictly: %v", errs)
+	}
+	if errs := ValidateDPDKVM(&back); len(errs) > 0 {
+		t.Fatalf("our VM is not a valid DPDK VM: %v", errs)
+	}
+	// Every value of the seed, at its correct path.
+	var m map[string]any
+	if err := yaml.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]any{
+		"spec.runStrategy": "Always",
+		"spec.template.metadata.annotations.cpu-load-balancing\\.crio\\.io": "disable",
+		"spec.template.metadata.annotations.cpu-quota\\.crio\\.io":          "disable",
+		"spec.template.metadata.annotations.irq-load-balancing\\.crio\\.io": "disable",
+		"spec.template.spec.domain.cpu.sockets":                             1.0,
+		"spec.template.spec.domain.cpu.cores":                               5.0,
+		"spec.template.spec.domain.cpu.threads":                             2.0,
+		"spec.template.spec.domain.cpu.dedicatedCpuPlacement":               true,
+		"spec.template.spec.domain.cpu.isolateEmulatorThread":               true,
+		"spec.template.spec.domain.memory.hugepages.pageSize":               "1Gi",
+		"spec.template.spec.domain.memory.guest":                            "8Gi",
+		"spec.template.spec.domain.devices.networkInterfaceMultiqueue":      true,
+		"spec.template.spec.domain.devices.interfaces.0.name":               "default",
+		"spec.template.spec.domain.devices.interfaces.1.name":               "nic-east",
+		"spec.template.spec.domain.devices.interfaces.1.pciAddress":         "0000:07:00.0",
+		"spec.template.spec.networks.1.multus.networkName":                  "dpdk-net",
+		"spec.template.spec.networks.0.name":                                "default",
+		"spec.template.spec.domain.devices.disks.0.name":                    "cloudinitdisk",
+		"spec.template.spec.volumes.0.cloudInitNoCloud.userData":            nil, // present, checked below
+		"spec.template.spec.domain.devices.interfaces.0.masquerade":         map[string]any{},
+		"spec.template.spec.domain.devices.interfaces.1.sriov":              map[string]any{},
+		"spec.template.spec.networks.0.pod":                                 map[string]any{},
+		"spec.template.spec.domain.devices.rng":                             map[string]any{},
+	} {
+		got, ok := lookup(m, path)
+		if !ok {
+			t.Errorf("%s missing", path)
+			continue
+		}
+		if want != nil && !equalJSON(got, want) {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	if _, ok := lookup(m, "spec.running"); ok {
+		t.Error("spec.running is deprecated; runStrategy replaces it")
+	}
+}
+
+func TestApplyVMOnExistingVM(t *testing.T) {
+	vm := &kubevirtv1.VirtualMachine{}
+	vm.Name = "x"
+	vm.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
+	vm.Spec.Template.ObjectMeta.Annotations = map[string]string{"keep": "me"}
+	cfg := SeedVMConfig()
+	if err := ApplyVM(vm, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.PCIAddress = "0000:08:00.0"
+	if err := ApplyVM(vm, cfg); err != nil { // idempotent: replaces, never duplicates
+		t.Fatal(err)
+	}
+	s := vm.Spec.Template.Spec
+	if len(s.Domain.Devices.Interfaces) != 2 || len(s.Networks) != 2 || s.Domain.Devices.Interfaces[1].PciAddress != "0000:08:00.0" {
+		t.Errorf("interfaces %v networks %v", s.Domain.Devices.Interfaces, s.Networks)
+	}
+	if vm.Spec.Template.ObjectMeta.Annotations["keep"] != "me" {
+		t.Error("ApplyVM dropped an annotation")
+	}
+	if errs := ValidateDPDKVM(vm); len(errs) > 0 {
+		t.Error(errs)
+	}
+	for name, bad := range map[string]VMConfig{
+		"no cores":      {HugepageSize: "1Gi", GuestMemory: "8Gi", NIC: "n", NetworkName: "net"},
+		"odd memory":    {Cores: 1, GuestMemory: "1536Mi", NIC: "n", NetworkName: "net"},
+		"page size":     {Cores: 1, HugepageSize: "1G", GuestMemory: "8Gi", NIC: "n", NetworkName: "net"},
+		"pci":           {Cores: 1, GuestMemory: "8Gi", NIC: "n", NetworkName: "net", PCIAddress: "07:00.0"},
+		"no network":    {Cores: 1, GuestMemory: "8Gi", NIC: "n"},
+		"memory syntax": {Cores: 1, GuestMemory: "eight", NIC: "n", NetworkName: "net"},
+	} {
+		if _, err := NewVM("x", "", bad); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestValidateDPDKVMRules(t *testing.T) {
+	vm := seedVM(t)
+	d := &vm.Spec.Template.Spec.Domain
+	d.CPU.Sockets = 2
+	d.CPU.DedicatedCPUPlacement = false
+	delete(vm.Spec.Template.ObjectMeta.Annotations, AnnotationCPUQuota)
+	d.Memory.Hugepages.PageSize = "1G"
+	vm.Spec.Template.Spec.Networks[1].Multus = nil
+	vm.Spec.Template.Spec.Networks[1].Pod = &kubevirtv1.PodNetwork{}
+	errs := ValidateDPDKVM(vm)
+	for _, path := range []string{
+		"spec.template.metadata.annotations[cpu-quota.crio.io]",
+		"spec.template.spec.domain.cpu.sockets",
+		"spec.template.spec.domain.cpu.dedicatedCpuPlacement",
+		"spec.template.spec.domain.cpu.isolateEmulatorThread",
+		"spec.template.spec.domain.memory.hugepages.pageSize",
+	} {
+		if !errAt(errs, path, "") {
+			t.Errorf("no error at %s: %v", path, errs)
+		}
+	}
+	if !strings.Contains(errs.ToAggregate().Error(), "nic-east") {
+		t.Errorf("SR-IOV interface on the pod network not reported: %v", errs)
+	}
+}
+
+// lookup follows a dotted path (numbers index lists, "\." escapes a dot).
+func lookup(m map[string]any, path string) (any, bool) {
+	var cur any = m
+	for _, seg := range splitPath(path) {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[seg]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i := 0
+			for _, r := range seg {
+				i = i*10 + int(r-'0')
+			}
+			if i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func splitPath(p string) []string {
+	p = strings.ReplaceAll(p, `\.`, "\x00")
+	parts := strings.Split(p, ".")
+	for i := range parts {
+		parts[i] = strings.ReplaceAll(parts[i], "\x00", ".")
+	}
+	return parts
+}
+
+func equalJSON(a, b any) bool {
+	ja, _ := yaml.Marshal(a)
+	jb, _ := yaml.Marshal(b)
+	return string(ja) == string(jb)
+}
