@@ -74,6 +74,40 @@ func ValidateState(s *State, path *field.Path) field.ErrorList {
 	for i := range s.Interfaces {
 		errs = append(errs, validateInterface(&s.Interfaces[i], ip.Index(i), portOf)...)
 	}
+	return append(errs, validateMTUs(s, ip)...)
+}
+
+// validateMTUs checks jumbo-frame settings across interfaces of one state: a
+// Linux bridge takes the smallest MTU of its ports, and a VLAN interface
+// cannot exceed its base, so a smaller MTU set on a port or base silently
+// caps the bridge or VLAN below what the policy asks for.
+func validateMTUs(s *State, ip *field.Path) field.ErrorList {
+	mtu := map[string]int{}
+	for _, in := range s.Interfaces {
+		if in.MTU > 0 && in.State != StateAbsent {
+			mtu[in.Name] = in.MTU
+		}
+	}
+	var errs field.ErrorList
+	for i, in := range s.Interfaces {
+		if in.MTU == 0 || in.State == StateAbsent {
+			continue
+		}
+		if in.Bridge != nil {
+			for j, port := range in.Bridge.Port {
+				if m := mtu[port.Name]; m > 0 && m < in.MTU {
+					errs = append(errs, field.Invalid(ip.Index(i).Child("mtu"), in.MTU,
+						fmt.Sprintf("port[%d] %s has mtu %d: a bridge takes the smallest MTU of its ports", j, port.Name, m)))
+				}
+			}
+		}
+		if in.VLAN != nil {
+			if m := mtu[in.VLAN.BaseIface]; m > 0 && m < in.MTU {
+				errs = append(errs, field.Invalid(ip.Index(i).Child("mtu"), in.MTU,
+					fmt.Sprintf("base-iface %s has mtu %d: a VLAN interface cannot exceed its base", in.VLAN.BaseIface, m)))
+			}
+		}
+	}
 	return errs
 }
 

@@ -63,6 +63,16 @@ func TestValidatePolicyRules(t *testing.T) {
 			want: []string{"spec.desiredState.interfaces[0].mtu: Invalid value: 67: must be between 68 and 65535"}},
 		{name: "mtu too big", build: seed003Policy().WithMTU(65536),
 			want: []string{"spec.desiredState.interfaces[0].mtu: Invalid value: 65536"}},
+		{name: "jumbo bridge and port ok", build: seed003Policy().WithMTU(9000), mutate: func(p *NodeNetworkConfigurationPolicy) {
+			p.Spec.DesiredState.Interfaces = append(p.Spec.DesiredState.Interfaces, Interface{Name: "eth1", Type: TypeEthernet, State: StateUp, MTU: 9000})
+		}},
+		{name: "jumbo bridge on a 1500 port", build: seed003Policy().WithMTU(9000), mutate: func(p *NodeNetworkConfigurationPolicy) {
+			p.Spec.DesiredState.Interfaces = append(p.Spec.DesiredState.Interfaces, Interface{Name: "eth1", Type: TypeEthernet, State: StateUp, MTU: 1500})
+		}, want: []string{"spec.desiredState.interfaces[0].mtu: Invalid value: 9000: port[0] eth1 has mtu 1500: a bridge takes the smallest MTU of its ports"}},
+		{name: "jumbo vlan on a 1500 base", build: NewBridgePolicy("p", "br1").WithVLANPort("eth1", 10), mutate: func(p *NodeNetworkConfigurationPolicy) {
+			p.Spec.DesiredState.Interfaces[0].MTU = 9000
+			p.Spec.DesiredState.Interfaces = append(p.Spec.DesiredState.Interfaces, Interface{Name: "eth1", Type: TypeEthernet, MTU: 1500})
+		}, want: []string{"spec.desiredState.interfaces[0].mtu: Invalid value: 9000: base-iface eth1 has mtu 1500: a VLAN interface cannot exceed its base"}},
 		{name: "ipv4 static ok", build: seed003Policy().WithIPv4Address(netip.MustParsePrefix("192.0.2.1/24"))},
 		{name: "ipv4 dhcp ok", build: seed003Policy().WithIPv4DHCP()},
 		{name: "ipv4 bad address", mutate: func(p *NodeNetworkConfigurationPolicy) {
