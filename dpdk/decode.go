@@ -21,9 +21,9 @@ func DecodeProfile(doc []byte) (*PerformanceProfile, field.ErrorList) {
 }
 
 // DecodeMachineConfigPool decodes one YAML (or JSON) document into a
-// MachineConfigPool, strictly, like DecodeProfile. Fields of the upstream
-// type that a custom pool does not set (status, configuration) are unknown
-// here and reported as such.
+// MachineConfigPool, strictly, like DecodeProfile. Status is kept opaque;
+// spec fields a custom pool does not set (configuration, paused aside) are
+// reported as unknown.
 func DecodeMachineConfigPool(doc []byte) (*MachineConfigPool, field.ErrorList) {
 	p := &MachineConfigPool{}
 	errs := kyaml.Decode(doc, p)

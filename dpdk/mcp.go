@@ -1,6 +1,7 @@
 package dpdk
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -32,6 +33,9 @@ type MachineConfigPool struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec MachineConfigPoolSpec `json:"spec"`
+	// Status is kept opaque so that a pool read back from a cluster
+	// decodes.
+	Status json.RawMessage `json:"status,omitempty"`
 }
 
 // MachineConfigPoolSpec is MachineConfigPool.spec.

@@ -171,3 +171,11 @@ func FuzzDecodeMachineConfigPool(f *testing.F) {
 		CheckProfilePool(prof, p)
 	})
 }
+
+func TestDecodeMachineConfigPoolWithStatus(t *testing.T) {
+	doc := string(readSeed(t, "machineconfigpool.yaml")) + "status:\n  machineCount: 2\n  conditions: [{type: Updated, status: \"True\"}]\n"
+	p, errs := DecodeMachineConfigPool([]byte(doc))
+	if len(errs) > 0 || p == nil || len(p.Status) == 0 {
+		t.Errorf("pool read back from a cluster: %v, %v", p, errs)
+	}
+}

@@ -217,7 +217,7 @@ func TestProfileWarnings(t *testing.T) {
 		t.Fatal(errs)
 	}
 	w := strings.Join(warns, "\n")
-	if !strings.Contains(w, "topologyPolicy is unset") || !strings.Contains(w, "count is 0") {
+	if !strings.Contains(w, "spec.numa.topologyPolicy: unset") || !strings.Contains(w, "spec.hugepages.pages[0].count: 0") {
 		t.Errorf("warnings = %q", w)
 	}
 }

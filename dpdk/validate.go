@@ -79,7 +79,7 @@ func ValidateProfile(p *PerformanceProfile) (field.ErrorList, []string) {
 	}
 	if (p.Spec.NUMA == nil || p.Spec.NUMA.TopologyPolicy == nil) && p.Spec.Net != nil &&
 		p.Spec.Net.UserLevelNetworking != nil && *p.Spec.Net.UserLevelNetworking {
-		warns = append(warns, "spec.numa.topologyPolicy is unset, so the operator uses best-effort: a DPDK pod's CPUs, hugepages and VF may land on different NUMA nodes; single-numa-node keeps them together")
+		warns = append(warns, "spec.numa.topologyPolicy: unset, so the operator uses best-effort: a DPDK pod's CPUs, hugepages and VF may land on different NUMA nodes; single-numa-node keeps them together")
 	}
 	return errs, warns
 }
@@ -227,7 +227,7 @@ func validateHugePages(h *HugePages, p *field.Path) (field.ErrorList, []string) 
 		if pg.Count < 0 {
 			errs = append(errs, field.Invalid(pp.Child("count"), pg.Count, "must not be negative"))
 		} else if pg.Count == 0 {
-			warns = append(warns, fmt.Sprintf("%s: count is 0, so no %s pages are allocated", pp, pg.Size))
+			warns = append(warns, fmt.Sprintf("%s: 0, so no %s pages are allocated", pp.Child("count"), pg.Size))
 		}
 		k := key{pg.Size, -1}
 		if pg.Node != nil {
