@@ -24,6 +24,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/pxekit/pxekit/dpdk"
 	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/sriov"
@@ -49,6 +50,8 @@ func checkers() map[string]checkFunc {
 		netattach.NNCPKind:   checkPolicy,
 		sriov.KindNodePolicy: checkSriovNodePolicy,
 		sriov.KindNetwork:    checkSriovNetwork,
+		dpdk.ProfileKind:     checkProfile,
+		dpdk.PoolKind:        checkPool,
 	}
 }
 
@@ -78,6 +81,17 @@ func checkSriovNetwork(doc []byte) (field.ErrorList, []warning) {
 	n, errs := sriov.DecodeNetwork(doc)
 	verrs, warns := sriov.ValidateNetwork(n, sriov.Options{})
 	return append(errs, verrs...), fromStrings(warns)
+}
+
+func checkProfile(doc []byte) (field.ErrorList, []warning) {
+	p, errs := dpdk.DecodeProfile(doc)
+	verrs, warns := dpdk.ValidateProfile(p)
+	return append(errs, verrs...), fromStrings(warns)
+}
+
+func checkPool(doc []byte) (field.ErrorList, []warning) {
+	p, errs := dpdk.DecodeMachineConfigPool(doc)
+	return append(errs, dpdk.ValidateMachineConfigPool(p)...), nil
 }
 
 // fromStrings converts warnings written as "path: detail" (or just

@@ -22,6 +22,8 @@ func TestLintFiles(t *testing.T) {
 		{"seed001-pxe-net-conf.clean.yaml", 0, nil},
 		{"seed003-br1-eth1-policy.clean.yaml", 0, nil},
 		{"seed003-bridge-nad.clean.yaml", 0, nil},
+		{"seed003-dpdk-mcp.yaml", 0, nil},
+		{"seed003-dpdk-performance-profile.yaml", 0, nil},
 		{"seed001-pxe-net-conf.yaml", 1, []string{
 			`seed001-pxe-net-conf.yaml:1:6: spec.config: Invalid value: line 1 column 141 near "type\": \"cnv-tuning\" (1) } ] }": invalid JSON: invalid character '(' after object key:value pair ("(1)" looks like a documentation callout marker left in the JSON; remove it)`,
 		}},
