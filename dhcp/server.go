@@ -527,6 +527,12 @@ func (s *Server) listen(addr netip.AddrPort) (net.PacketConn, error) {
 			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); serr != nil {
 				return
 			}
+			// A deep receive queue absorbs bursts (a rack powering on)
+			// while the workers catch up; FORCE needs CAP_NET_ADMIN, the
+			// plain option is capped by net.core.rmem_max.
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
+				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+			}
 			if dev != "" {
 				serr = unix.BindToDevice(int(fd), dev)
 			}

@@ -1,0 +1,110 @@
+package dhcp
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// perfdhcpResult is what perfdhcp's final report says.
+type perfdhcpResult struct {
+	sent, received [2]int // [DISCOVER/OFFER, REQUEST/ACK]
+	drops          [2]int
+	out            string
+}
+
+var (
+	reSent  = regexp.MustCompile(`(?m)^sent packets: (\d+)`)
+	reRecv  = regexp.MustCompile(`(?m)^received packets: (\d+)`)
+	reDrops = regexp.MustCompile(`(?m)^drops: (\d+)`)
+)
+
+func parsePerfdhcp(out string) perfdhcpResult {
+	r := perfdhcpResult{out: out}
+	for i, m := range reSent.FindAllStringSubmatch(out, 2) {
+		r.sent[i], _ = strconv.Atoi(m[1])
+	}
+	for i, m := range reRecv.FindAllStringSubmatch(out, 2) {
+		r.received[i], _ = strconv.Atoi(m[1])
+	}
+	for i, m := range reDrops.FindAllStringSubmatch(out, 2) {
+		r.drops[i], _ = strconv.Atoi(m[1])
+	}
+	return r
+}
+
+// runPerfdhcp runs perfdhcp as a relay (giaddr = its own address) in its
+// own namespace against a server in another, over a veth, and returns the
+// server and perfdhcp's report. Bounded by -n and -p.
+func runPerfdhcp(t *testing.T, mutate func(*Config), args ...string) (*Server, perfdhcpResult) {
+	t.Helper()
+	srv, cli := netns(t), netns(t)
+	sif, cif := labName("ps"), labName("pc")
+	veth(t, srv, sif, "192.0.2.1/24", cli, cif, "192.0.2.2/24")
+	s := newTestServer(t, func(c *Config) {
+		c.NetNS = "/var/run/netns/" + srv
+		c.Interfaces = []string{sif}
+		c.Subnets[0].Pools = []Range{{mustAddr("192.0.2.10"), mustAddr("192.0.2.250")}}
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	s.now = time.Now
+	serve(t, s)
+	cmd := exec.Command("ip", append(append([]string{"netns", "exec", cli, "perfdhcp", "-4", "-l", "192.0.2.2", "-L", "67"}, args...), "192.0.2.1")...)
+	b, _ := cmd.CombinedOutput() // exits non-zero when anything dropped: judged below
+	return s, parsePerfdhcp(string(b))
+}
+
+// Relayed load: every exchange perfdhcp starts completes. perfdhcp sends as
+// a relay agent (giaddr 192.0.2.2) and listens on 67 for the answers.
+func TestPerfdhcpRelayed(t *testing.T) {
+	requireLab(t, [2]string{"perfdhcp", "kea-admin"})
+	s, r := runPerfdhcp(t, nil, "-r", "200", "-R", "200", "-n", "1000", "-p", "30", "-W", "2000000", "-d", "5")
+	t.Logf("perfdhcp:\n%s", r.out)
+	if r.sent[0] != 1000 || r.received[0] != r.sent[0] || r.sent[1] != r.received[0] || r.received[1] != r.sent[1] || r.drops != [2]int{} {
+		t.Fatalf("not every exchange completed: sent %v received %v drops %v", r.sent, r.received, r.drops)
+	}
+	st := s.Stats()
+	if st.Acks != uint64(r.received[1]) || len(st.Dropped) != 0 {
+		t.Errorf("server stats %+v", st)
+	}
+	// 200 simulated clients came back again and again: each kept one
+	// address, no address was given to two of them.
+	if st.ActiveLeases != 200 {
+		t.Errorf("active leases %d, want 200", st.ActiveLeases)
+	}
+	seen := map[string]string{}
+	for _, l := range s.Leases() {
+		if other, dup := seen[l.IP.String()]; dup {
+			t.Errorf("%s leased to %s and %s", l.IP, other, l.MAC)
+		}
+		seen[l.IP.String()] = l.MAC.String()
+	}
+}
+
+// TestPerfdhcpRate measures what this machine sustains with persistence on
+// (bbolt, group commit). Opt-in (PXEKIT_PERF=1): it is a measurement, not
+// a pass/fail test.
+func TestPerfdhcpRate(t *testing.T) {
+	if os.Getenv("PXEKIT_PERF") == "" {
+		t.Skip("set PXEKIT_PERF=1 to measure perfdhcp throughput")
+	}
+	requireLab(t, [2]string{"perfdhcp", "kea-admin"})
+	rate := os.Getenv("PXEKIT_PERF_RATE")
+	if rate == "" {
+		rate = "10000"
+	}
+	dir := t.TempDir()
+	s, r := runPerfdhcp(t, func(c *Config) {
+		c.LeaseFile = dir + "/leases.db"
+		c.ClientRate = -1
+	}, "-r", rate, "-R", "240", "-p", "10", "-W", "2000000")
+	st := s.Stats()
+	t.Logf("rate %s: sent %v received %v drops %v; server %+v", rate, r.sent, r.received, r.drops, st)
+	t.Logf("perfdhcp:\n%s", strings.TrimSpace(r.out))
+}
