@@ -451,15 +451,15 @@ func (f *front) linkLimit(ifIndex int, src *net.UDPAddr) int {
 		// No interface information: assume Ethernet, the common case.
 		return min(limit, 1500-20-8-tftpHeader)
 	}
-	ifc, err := net.InterfaceByIndex(ifIndex)
-	if err != nil || ifc.MTU <= 0 {
+	mtu, ok := linkMTU(f.conn, ifIndex)
+	if !ok {
 		return min(limit, 1500-20-8-tftpHeader)
 	}
 	overhead := 20 + 8 + tftpHeader // IPv4 + UDP + TFTP DATA header
 	if src.IP.To4() == nil {
 		overhead = 40 + 8 + tftpHeader
 	}
-	return min(limit, ifc.MTU-overhead)
+	return max(DefaultBlockSize, min(limit, mtu-overhead))
 }
 
 // admit checks a request and returns the packet pin/tftp should see, or
