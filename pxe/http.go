@@ -1,0 +1,237 @@
+package pxe
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/pxekit/pxekit/ipxe"
+)
+
+// HTTP paths the boot server answers.
+const (
+	PathScript    = "/boot.ipxe" // ?mac=...&fw=efi: the machine's iPXE script
+	PathAssets    = "/assets/"   // kernels, initrds, images (Range, ETag)
+	PathIPXE      = "/ipxe/"     // iPXE binaries, for UEFI HTTP boot
+	PathMachines  = "/machines/" // /machines/<mac>/<file>: per-machine files, that machine only
+	PathPhoneHome = "/phonehome" // ?mac=...: the booted OS reports back
+	PathEvents    = "/events"    // boot events: JSON lines, or SSE with Accept: text/event-stream
+)
+
+// handler serves the boot server's HTTP side. It is separate from Server so
+// callers can mount it in their own mux (Server.Handler).
+type handler struct {
+	inv     *Inventory
+	assets  fs.FS
+	ipxe    fs.FS
+	bus     *Bus
+	baseURL string
+	// macForIP maps a requester to the MAC its DHCP lease names; nil or
+	// false when unknown.
+	macForIP func(netip.Addr) (net.HardwareAddr, bool)
+	log      *slog.Logger
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case p == PathScript:
+		h.script(w, r)
+	case strings.HasPrefix(p, PathAssets):
+		h.asset(w, r, h.assets, strings.TrimPrefix(p, PathAssets))
+	case strings.HasPrefix(p, PathIPXE):
+		h.asset(w, r, h.ipxe, strings.TrimPrefix(p, PathIPXE))
+	case strings.HasPrefix(p, PathMachines):
+		h.machineFile(w, r, strings.TrimPrefix(p, PathMachines))
+	case p == PathPhoneHome:
+		h.phoneHome(w, r)
+	case p == PathEvents:
+		h.events(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// requester returns the client's address and the MAC its lease names.
+func (h *handler) requester(r *http.Request) (netip.Addr, net.HardwareAddr) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, nil
+	}
+	ip := ap.Addr().Unmap()
+	if h.macForIP != nil {
+		if mac, ok := h.macForIP(ip); ok {
+			return ip, mac
+		}
+	}
+	return ip, nil
+}
+
+// machineMAC is the MAC a request speaks for: ?mac= (iPXE's ${net0/mac}),
+// else the requester's lease.
+func (h *handler) machineMAC(r *http.Request) (net.HardwareAddr, error) {
+	if s := r.URL.Query().Get("mac"); s != "" {
+		return parseMAC(s)
+	}
+	if _, mac := h.requester(r); mac != nil {
+		return mac, nil
+	}
+	return nil, fmt.Errorf("no mac parameter and no DHCP lease for %s", r.RemoteAddr)
+}
+
+func (h *handler) script(w http.ResponseWriter, r *http.Request) {
+	mac, err := h.machineMAC(r)
+	if err != nil {
+		h.deny(w, nil, http.StatusBadRequest, "script: "+err.Error())
+		return
+	}
+	m, p, err := h.inv.Lookup(mac)
+	if err != nil {
+		h.deny(w, mac, http.StatusForbidden, "script: "+err.Error())
+		return
+	}
+	fw := ipxe.BIOS
+	if strings.EqualFold(r.URL.Query().Get("fw"), "efi") {
+		fw = ipxe.EFI
+	}
+	out, err := RenderScript(m, p, h.baseURL, fw)
+	if err != nil {
+		h.log.Error("render script", "mac", mac.String(), "err", err)
+		h.bus.publishMAC(mac, EventDenied, "script: "+err.Error())
+		http.Error(w, "cannot render the boot script", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(out)
+	h.bus.publishMAC(mac, EventScriptServed, fmt.Sprintf("profile=%s firmware=%s", m.Profile, fw))
+}
+
+func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string) {
+	if fsys == nil {
+		http.NotFound(w, r)
+		return
+	}
+	_, mac := h.requester(r)
+	n, status := serveFile(w, r, fsys, name)
+	if r.Method == http.MethodHead {
+		return
+	}
+	switch {
+	case status == http.StatusOK || status == http.StatusPartialContent:
+		h.bus.publishMAC(mac, EventAssetSent, fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status))
+	case status == http.StatusForbidden || status == http.StatusBadRequest:
+		h.bus.publishMAC(mac, EventDenied, fmt.Sprintf("%s (status %d)", r.URL.Path, status))
+	}
+}
+
+// machineFile serves /machines/<mac>/<name> only to the machine it belongs
+// to: the requester's DHCP lease must name that MAC. Installer configs carry
+// tokens and passwords; another machine on the segment must not read them.
+func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest string) {
+	macStr, name, ok := strings.Cut(rest, "/")
+	if !ok || name == "" {
+		http.NotFound(w, r)
+		return
+	}
+	mac, err := parseMAC(macStr)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	ip, reqMAC := h.requester(r)
+	if reqMAC == nil || !macEqual(reqMAC, mac) {
+		// The event names the machine whose file was asked for, and who
+		// asked, never the content.
+		h.deny(w, mac, http.StatusForbidden, fmt.Sprintf("file %s requested by %s (lease MAC %v)", name, ip, reqMAC))
+		return
+	}
+	m, p, err := h.inv.Lookup(mac)
+	if err != nil {
+		h.deny(w, mac, http.StatusForbidden, "file "+name+": "+err.Error())
+		return
+	}
+	out, err := RenderFile(m, p, name, h.baseURL)
+	if err != nil {
+		h.log.Warn("machine file", "mac", mac.String(), "file", name, "err", err)
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(out)
+	h.bus.publishMAC(mac, EventConfigServed, name)
+}
+
+func (h *handler) phoneHome(w http.ResponseWriter, r *http.Request) {
+	mac, err := h.machineMAC(r)
+	if err != nil {
+		h.deny(w, nil, http.StatusBadRequest, "phone home: "+err.Error())
+		return
+	}
+	ip, _ := h.requester(r)
+	detail := "from " + ip.String()
+	if s := r.URL.Query().Get("status"); s != "" {
+		detail += " status=" + s
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+	h.bus.publishMAC(mac, EventPhonedHome, detail)
+}
+
+func (h *handler) deny(w http.ResponseWriter, mac net.HardwareAddr, code int, detail string) {
+	h.log.Info("denied", "mac", macString(mac), "detail", detail)
+	h.bus.publishMAC(mac, EventDenied, detail)
+	http.Error(w, http.StatusText(code), code)
+}
+
+// events streams boot events as JSON lines, or as server-sent events when
+// the client asks for text/event-stream, until the client goes away.
+func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	flusher, _ := w.(http.Flusher)
+	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	if sse {
+		w.Header().Set("Content-Type", "text/event-stream")
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	filter := r.URL.Query().Get("mac")
+	enc := json.NewEncoder(w)
+	for e := range h.bus.Subscribe(r.Context()) {
+		if filter != "" && !strings.EqualFold(filter, e.MAC) {
+			continue
+		}
+		if sse {
+			if _, err := fmt.Fprintf(w, "event: %s\ndata: ", e.Kind); err != nil {
+				return
+			}
+		}
+		if err := enc.Encode(e); err != nil {
+			return
+		}
+		if sse {
+			if _, err := w.Write([]byte("\n")); err != nil {
+				return
+			}
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+}
+
+func macString(mac net.HardwareAddr) string {
+	if mac == nil {
+		return ""
+	}
+	return mac.String()
+}

@@ -1,0 +1,133 @@
+package pxe
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+	"text/template"
+
+	"github.com/pxekit/pxekit/ipxe"
+)
+
+// ScriptData is what a profile's templates (Script, Files, and each of Args)
+// see.
+type ScriptData struct {
+	// MAC is the machine's address, aa:bb:cc:dd:ee:ff.
+	MAC      string
+	Hostname string
+	Profile  string
+	// Vars are the machine's free-form values.
+	Vars map[string]string
+	// BaseURL is the boot server's HTTP root, e.g. http://192.0.2.1:8080.
+	BaseURL string
+	// EFI is true for UEFI clients (their kernels need initrd=).
+	EFI bool
+	// Firmware is "efi" or "bios".
+	Firmware string
+}
+
+func newScriptData(m Machine, baseURL string, fw ipxe.Firmware) ScriptData {
+	d := ScriptData{
+		MAC:      m.MAC.String(),
+		Hostname: m.Hostname,
+		Profile:  m.Profile,
+		Vars:     m.Vars,
+		BaseURL:  baseURL,
+		EFI:      fw == ipxe.EFI,
+		Firmware: "bios",
+	}
+	if d.EFI {
+		d.Firmware = "efi"
+	}
+	if d.Vars == nil {
+		d.Vars = map[string]string{}
+	}
+	return d
+}
+
+// execTemplate renders one template; missing keys are errors so a typo in a
+// profile fails loudly instead of rendering "<no value>" into a kernel line.
+func execTemplate(name, text string, data ScriptData) (string, error) {
+	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// assetURL resolves a profile's kernel or initrd reference.
+func assetURL(baseURL, ref string) string {
+	if strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://") {
+		return ref
+	}
+	return baseURL + "/assets/" + strings.TrimPrefix(ref, "/")
+}
+
+// RenderScript renders the iPXE script for machine m booting with profile p
+// from a server at baseURL. Every kernel argument goes through ipxe.Cmdline,
+// so values from the inventory cannot inject iPXE commands or extra kernel
+// arguments.
+func RenderScript(m Machine, p Profile, baseURL string, fw ipxe.Firmware) ([]byte, error) {
+	data := newScriptData(m, baseURL, fw)
+	if p.Script != "" {
+		out, err := execTemplate("profile "+m.Profile, p.Script, data)
+		if err != nil {
+			return nil, fmt.Errorf("profile %s: script: %w", m.Profile, err)
+		}
+		if problems := ipxe.Lint(out); len(problems) > 0 {
+			return nil, fmt.Errorf("profile %s: rendered script: %v", m.Profile, problems)
+		}
+		return []byte(out), nil
+	}
+	cmd := ipxe.NewCmdline()
+	for i, a := range p.Args {
+		v, err := execTemplate(fmt.Sprintf("profile %s args[%d]", m.Profile, i), a, data)
+		if err != nil {
+			return nil, fmt.Errorf("profile %s: args[%d]: %w", m.Profile, i, err)
+		}
+		if name, value, ok := strings.Cut(v, "="); ok {
+			cmd.Set(name, value)
+		} else {
+			cmd.Flag(v)
+		}
+	}
+	l := ipxe.Linux{Kernel: assetURL(baseURL, p.Kernel), Cmdline: cmd}
+	if p.Initrd != "" {
+		l.Initrds = []string{assetURL(baseURL, p.Initrd)}
+	}
+	out, err := ipxe.NewScript().Linux(l, fw).Build()
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", m.Profile, err)
+	}
+	return out, nil
+}
+
+// RenderFile renders the per-machine file name of profile p for machine m.
+func RenderFile(m Machine, p Profile, name, baseURL string) ([]byte, error) {
+	text, ok := p.Files[name]
+	if !ok {
+		return nil, fmt.Errorf("profile %s has no file %q", m.Profile, name)
+	}
+	out, err := execTemplate(fmt.Sprintf("profile %s file %s", m.Profile, name), text, newScriptData(m, baseURL, ipxe.BIOS))
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: file %s: %w", m.Profile, name, err)
+	}
+	return []byte(out), nil
+}
+
+// parseMAC accepts the forms iPXE and people write: aa:bb:.., aa-bb-.. .
+func parseMAC(s string) (net.HardwareAddr, error) {
+	mac, err := net.ParseMAC(strings.ReplaceAll(s, "-", ":"))
+	if err != nil {
+		return nil, err
+	}
+	if len(mac) != 6 {
+		return nil, fmt.Errorf("%q is not a 6-byte Ethernet address", s)
+	}
+	return mac, nil
+}

@@ -1,0 +1,427 @@
+package pxe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/tftp"
+)
+
+// Config composes a DHCP, a TFTP and an HTTP server on one interface into a
+// boot server.
+type Config struct {
+	// Interface is the link to serve on. Its first IPv4 address is the
+	// server's address unless Addr is set.
+	Interface string
+	// NetNS, when set, is the path of a network namespace
+	// (/var/run/netns/NAME) in which every socket is opened and Interface
+	// is looked up. The calling process stays where it is.
+	NetNS string
+	// Addr is the server's address: DHCP server identifier, TFTP next
+	// server, and the host of every URL handed out.
+	Addr netip.Addr
+
+	// Subnet is what DHCP hands out. Prefix defaults to the interface's
+	// network; Pools must be given unless ProxyDHCP is set.
+	Subnet dhcp.Subnet
+	// Reservations pin MACs to addresses.
+	Reservations []dhcp.Reservation
+	// ProxyDHCP serves boot information only, beside another DHCP server
+	// that owns the addresses.
+	ProxyDHCP bool
+	// LeaseFile is the bbolt lease database; empty keeps leases in memory.
+	LeaseFile string
+
+	// HTTPPort is the HTTP port (default 80). TFTPPort is the TFTP port
+	// (default 69).
+	HTTPPort int
+	TFTPPort int
+
+	// IPXE holds the iPXE builds (undionly.kpxe, ipxe.efi, ...), served
+	// over TFTP and under /ipxe/. Nil locates Debian's ipxe package.
+	IPXE fs.FS
+	// Assets holds kernels, initrds and images served under /assets/.
+	Assets fs.FS
+	// Inventory maps machines to profiles.
+	Inventory Inventory
+
+	// Logger receives logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Server is a running boot server. Create it with New, run it with Serve.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	bus  Bus
+	http *handler
+
+	mu     sync.RWMutex
+	dhcp   *dhcp.Server
+	ready  chan struct{}
+	closed bool
+}
+
+// New checks cfg and returns a server ready to Serve.
+func New(cfg Config) (*Server, error) {
+	if cfg.Interface == "" {
+		return nil, errors.New("pxe: Interface is required")
+	}
+	if err := cfg.Inventory.Validate(); err != nil {
+		return nil, fmt.Errorf("pxe: inventory: %w", err)
+	}
+	if cfg.HTTPPort == 0 {
+		cfg.HTTPPort = 80
+	}
+	if cfg.TFTPPort == 0 {
+		cfg.TFTPPort = 69
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.IPXE == nil {
+		found, err := ipxe.Locate()
+		if len(found) == 0 {
+			return nil, fmt.Errorf("pxe: no iPXE builds (apt-get install ipxe, or set Config.IPXE): %w", err)
+		}
+		cfg.IPXE = ipxe.BinaryFS(found)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
+	s.http = &handler{
+		inv:      &s.cfg.Inventory,
+		assets:   cfg.Assets,
+		ipxe:     cfg.IPXE,
+		bus:      &s.bus,
+		macForIP: s.macForIP,
+		log:      cfg.Logger,
+	}
+	return s, nil
+}
+
+// Subscribe returns the boot events published from now on, until ctx is
+// done.
+func (s *Server) Subscribe(ctx context.Context) <-chan Event { return s.bus.Subscribe(ctx) }
+
+// Handler is the HTTP side, to mount in another server if wanted. Its URLs
+// are only right once Serve has resolved the server's address.
+func (s *Server) Handler() http.Handler { return s.http }
+
+// Ready is closed once every socket listens.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// BaseURL is the HTTP root handed to clients, e.g. http://192.0.2.1:8080.
+// It is empty until Ready.
+func (s *Server) BaseURL() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.http.baseURL
+}
+
+// DHCP returns the DHCP server once Serve has built it (nil before), for
+// its leases and counters.
+func (s *Server) DHCP() *dhcp.Server {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.dhcp
+}
+
+func (s *Server) macForIP(ip netip.Addr) (net.HardwareAddr, bool) {
+	d := s.DHCP()
+	if d == nil {
+		return nil, false
+	}
+	l, ok := d.LeaseByIP(ip)
+	if !ok || len(l.MAC) == 0 {
+		return nil, false
+	}
+	return l.MAC, true
+}
+
+// Serve runs DHCP, TFTP and HTTP until ctx is cancelled, then stops them
+// gracefully. An error from any of them stops all three.
+func (s *Server) Serve(ctx context.Context) error {
+	var (
+		addr     netip.Addr
+		prefix   netip.Prefix
+		tftpConn net.PacketConn
+		httpLn   net.Listener
+	)
+	// Sockets belong to the namespace they were opened in, so everything
+	// that opens one or looks up the link happens inside it.
+	err := inNetNS(s.cfg.NetNS, func() error {
+		var err error
+		addr, prefix, err = interfaceAddr(s.cfg.Interface, s.cfg.Addr)
+		if err != nil {
+			return err
+		}
+		tftpConn, err = net.ListenPacket("udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(s.cfg.TFTPPort)).String())
+		if err != nil {
+			return fmt.Errorf("tftp: %w", err)
+		}
+		httpLn, err = net.Listen("tcp4", netip.AddrPortFrom(addr, uint16(s.cfg.HTTPPort)).String())
+		if err != nil {
+			tftpConn.Close()
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pxe: %w", err)
+	}
+	base := "http://" + addr.String()
+	if s.cfg.HTTPPort != 80 {
+		base += ":" + strconv.Itoa(s.cfg.HTTPPort)
+	}
+
+	subnet := s.cfg.Subnet
+	if !subnet.Prefix.IsValid() {
+		subnet.Prefix = prefix
+	}
+	policy := dhcp.DefaultPolicy{
+		TFTPServer:   addr,
+		HTTPBootURL:  base + PathIPXE + string(ipxe.IPXEEFI),
+		ScriptURL:    base + PathScript + "?mac={mac}",
+		ScriptURLEFI: base + PathScript + "?mac={mac}&fw=efi",
+	}
+	inv := &s.cfg.Inventory
+	dcfg := dhcp.Config{
+		Interfaces:   []string{s.cfg.Interface},
+		NetNS:        s.cfg.NetNS,
+		ServerID:     addr,
+		Subnets:      []dhcp.Subnet{subnet},
+		Reservations: s.cfg.Reservations,
+		LeaseFile:    s.cfg.LeaseFile,
+		ProxyDHCP:    s.cfg.ProxyDHCP,
+		Boot: func(c dhcp.Client) dhcp.BootDecision {
+			// Unknown machines without a default profile still get an
+			// address, but nothing to boot: the way dnsmasq treats
+			// untagged hosts.
+			if inv.Default == "" && !inv.Known(c.MAC) {
+				return dhcp.BootDecision{}
+			}
+			return policy.Decide(c)
+		},
+		OnEvent: s.dhcpEvent,
+		Logger:  s.log.With("server", "dhcp"),
+	}
+	if s.cfg.ProxyDHCP {
+		dcfg.Subnets[0].Pools = nil
+	}
+	d, err := dhcp.New(dcfg)
+	if err != nil {
+		tftpConn.Close()
+		httpLn.Close()
+		return fmt.Errorf("pxe: dhcp: %w", err)
+	}
+	t, err := tftp.New(tftp.Config{
+		Root:       s.cfg.IPXE,
+		SinglePort: s.cfg.NetNS != "",
+		Logger:     s.log.With("server", "tftp"),
+		OnEvent:    s.tftpEvent,
+		MACForIP:   s.macForIP,
+	})
+	if err != nil {
+		tftpConn.Close()
+		httpLn.Close()
+		return fmt.Errorf("pxe: tftp: %w", err)
+	}
+	s.mu.Lock()
+	s.dhcp = d
+	s.http.baseURL = base
+	s.mu.Unlock()
+
+	srv := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second}
+	g, gctx := newGroup(ctx)
+	g.Go(func() error { return d.Serve(gctx) })
+	g.Go(func() error { return t.ServeConn(gctx, tftpConn) })
+	g.Go(func() error {
+		if err := srv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	})
+	go func() {
+		select {
+		case <-d.Ready():
+			s.log.Info("boot server ready", "interface", s.cfg.Interface, "addr", addr, "http", base)
+			close(s.ready)
+		case <-gctx.Done():
+		}
+	}()
+	err = g.Wait()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) dhcpEvent(e dhcp.Event) {
+	var kind EventKind
+	detail := ""
+	switch e.Type {
+	case dhcp.EventDiscovered:
+		kind = EventDiscovered
+		detail = describeClient(e.Client)
+	case dhcp.EventOffered:
+		kind, detail = EventOffered, e.IP.String()
+	case dhcp.EventAcked:
+		kind, detail = EventAcked, e.IP.String()
+	case dhcp.EventNAK:
+		kind, detail = EventNak, e.Reason
+	case dhcp.EventDeclined:
+		kind, detail = EventDeclined, e.IP.String()
+	default:
+		return
+	}
+	if e.Boot.Filename != "" && (kind == EventOffered || kind == EventAcked) {
+		detail += " boot=" + e.Boot.Filename
+	}
+	if e.Proxy {
+		detail += " (proxyDHCP)"
+	}
+	s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: kind, Detail: detail})
+}
+
+func describeClient(c dhcp.Client) string {
+	switch {
+	case c.IsIPXE():
+		return fmt.Sprintf("iPXE arch=%d", c.Arch())
+	case c.IsHTTPClient():
+		return fmt.Sprintf("UEFI HTTP boot arch=%d", c.Arch())
+	case c.IsPXE():
+		return fmt.Sprintf("PXE arch=%d", c.Arch())
+	}
+	return "not PXE"
+}
+
+func (s *Server) tftpEvent(e tftp.Event) {
+	switch e.Kind {
+	case tftp.EventSent:
+		s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: EventTFTPSent,
+			Detail: fmt.Sprintf("%s %d bytes in %s (blksize %d)", e.File, e.Bytes, e.Duration.Round(time.Millisecond), e.BlockSize)})
+	case tftp.EventRefused:
+		s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: EventDenied,
+			Detail: fmt.Sprintf("tftp %s: %v", e.File, e.Err)})
+	}
+}
+
+// interfaceAddr finds name's IPv4 address (want, if given, must be one of
+// them) and its network.
+func interfaceAddr(name string, want netip.Addr) (netip.Addr, netip.Prefix, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s: %w", name, err)
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s: %w", name, err)
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok || !ip.Unmap().Is4() {
+			continue
+		}
+		ip = ip.Unmap()
+		ones, _ := ipn.Mask.Size()
+		if !want.IsValid() || want == ip {
+			return ip, netip.PrefixFrom(ip, ones).Masked(), nil
+		}
+	}
+	if want.IsValid() {
+		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s does not have %s", name, want)
+	}
+	return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s has no IPv4 address", name)
+}
+
+// inNetNS runs fn with an OS thread in the namespace at path (nothing to
+// switch when path is empty). fn runs on its own locked thread, so no other
+// goroutine ever runs in the wrong namespace; if the thread cannot switch
+// back it stays locked and the runtime retires it when the goroutine ends.
+func inNetNS(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := netns.GetFromPath(path)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("netns %s: %w", path, err)
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("netns %s: %w", path, err)
+			return
+		}
+		err = fn()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
+// group runs functions until the first fails or ctx is done, then cancels
+// the rest and returns the first error.
+type group struct {
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	once   sync.Once
+	err    error
+}
+
+func newGroup(ctx context.Context) (*group, context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	return &group{cancel: cancel}, ctx
+}
+
+func (g *group) Go(fn func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := fn(); err != nil {
+			g.once.Do(func() { g.err = err; g.cancel() })
+		}
+	}()
+}
+
+func (g *group) Wait() error {
+	g.wg.Wait()
+	g.cancel()
+	return g.err
+}
