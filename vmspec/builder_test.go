@@ -1,0 +1,234 @@
+package vmspec
+
+import (
+	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// seed001 builds seed 001's vmi-pxe-boot template.
+func seed001() *Builder {
+	return New("vmi-pxe-boot").
+		WithAPIVersion(APIVersionV1Alpha3).
+		WithLabel("special", "vmi-pxe-boot").
+		WithPodNetwork().
+		WithPXENIC("pxe-net", "pxe-net-conf", "de:00:00:00:00:de").
+		WithContainerDisk("containerdisk", "kubevirt/fedora-cloud-container-disk-demo", Bootable()).
+		WithCloudInitNoCloud("cloudinitdisk", "#!/bin/bash\necho \"fedora\" | passwd fedora --stdin\n").
+		WithMachineType("").
+		WithMemory("1024M").
+		WithTerminationGracePeriod(0)
+}
+
+// semantic turns YAML into a generic JSON tree for comparison. Fields that
+// mean "not set" to the API server are dropped so that only meaning is
+// compared: nulls (creationTimestamp: null), and an empty status or
+// resources, which the typed Go structs always print.
+func semantic(t *testing.T, y []byte) any {
+	t.Helper()
+	js, err := yaml.YAMLToJSON(y)
+	if err != nil {
+		t.Fatalf("YAML: %v", err)
+	}
+	var tree any
+	if err := json.Unmarshal(js, &tree); err != nil {
+		t.Fatal(err)
+	}
+	var norm func(v any) any
+	norm = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				e = norm(e)
+				if m, ok := e.(map[string]any); e == nil || (ok && len(m) == 0 && (k == "status" || k == "resources")) {
+					delete(x, k)
+					continue
+				}
+				x[k] = e
+			}
+		case []any:
+			for i := range x {
+				x[i] = norm(x[i])
+			}
+		}
+		return v
+	}
+	return norm(tree)
+}
+
+func assertSameAsSeed(t *testing.T, obj any, seedFile string) {
+	t.Helper()
+	seed, err := os.ReadFile(seedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ToYAML(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := semantic(t, got), semantic(t, seed); !reflect.DeepEqual(g, w) {
+		gj, _ := json.MarshalIndent(g, "", " ")
+		wj, _ := json.MarshalIndent(w, "", " ")
+		t.Errorf("builder output differs from %s\n--- built:\n%s\n--- seed:\n%s", seedFile, gj, wj)
+	}
+}
+
+func TestSeed001VMIReproduced(t *testing.T) {
+	vmi, err := seed001().BuildVMI()
+	if err != nil {
+		t.Fatalf("BuildVMI: %v", err)
+	}
+	assertSameAsSeed(t, vmi, "testdata/seed001-vmi-pxe-boot.yaml")
+	// The seed's own YAML decodes strictly and passes admission.
+	b, _ := os.ReadFile("testdata/seed001-vmi-pxe-boot.yaml")
+	obj, errs := Decode(b)
+	if len(errs) != 0 {
+		t.Fatalf("Decode(seed 001): %v", errs)
+	}
+	if errs, warns := Validate(obj); len(errs)+len(warns) != 0 {
+		t.Errorf("Validate(seed 001) = %v, %v", errs, warns)
+	}
+	if !reflect.DeepEqual(obj, vmi) {
+		t.Errorf("decoded seed and built VMI differ:\n%#v\n%#v", obj, vmi)
+	}
+}
+
+// Seed 003's DPDK VM, with its slips corrected, from the builder.
+func TestSeed003DPDKVMReproduced(t *testing.T) {
+	vm, err := New("rhel-dpdk-vm").
+		WithRunning(true).
+		WithTemplateAnnotation("cpu-load-balancing.crio.io", "disable").
+		WithTemplateAnnotation("cpu-quota.crio.io", "disable").
+		WithTemplateAnnotation("irq-load-balancing.crio.io", "disable").
+		WithCPUTopology(1, 5, 2).
+		WithDedicatedCPUs(true).
+		WithPodNetwork().
+		WithSRIOVNIC("nic-east", "dpdk-net", Model("virtio"), PCIAddress("0000:07:00.0")).
+		WithNetworkInterfaceMultiqueue().
+		WithRNG().
+		WithHugepages("1Gi").
+		WithGuestMemory("8Gi").
+		BuildVM()
+	if err != nil {
+		t.Fatalf("BuildVM: %v", err)
+	}
+	assertSameAsSeed(t, vm, "testdata/seed003-rhel-dpdk-vm.fixed.yaml")
+}
+
+func TestBootOrderAssignment(t *testing.T) {
+	// Disks added before NICs still boot after them; explicit numbers are
+	// kept and skipped.
+	vmi, err := New("boot").
+		WithContainerDisk("root", "img", Bootable()).
+		WithEmptyDisk("scratch", "1Gi", DiskBootOrder(2)).
+		WithContainerDisk("data", "img", Bootable()).
+		WithPodNetwork().
+		WithPXENIC("pxe0", "net0", "de:00:00:00:00:01").
+		WithPXENIC("pxe1", "net1", "de:00:00:00:00:02").
+		BuildVMI()
+	if err != nil {
+		t.Fatalf("BuildVMI: %v", err)
+	}
+	orders := map[string]uint{}
+	for _, d := range vmi.Spec.Domain.Devices.Disks {
+		if d.BootOrder != nil {
+			orders[d.Name] = *d.BootOrder
+		}
+	}
+	for _, i := range vmi.Spec.Domain.Devices.Interfaces {
+		if i.BootOrder != nil {
+			orders[i.Name] = *i.BootOrder
+		}
+	}
+	want := map[string]uint{"pxe0": 1, "pxe1": 3, "scratch": 2, "root": 4, "data": 5}
+	if !reflect.DeepEqual(orders, want) {
+		t.Errorf("boot orders = %v, want %v", orders, want)
+	}
+}
+
+func TestBuildReportsEveryProblemOnce(t *testing.T) {
+	_, err := New("Bad_Name").
+		WithMemory("lots").
+		WithPXENIC("pxe", "", "de:00:00:00:00", NICBootOrder(1)).
+		WithContainerDisk("root", "img", DiskBootOrder(1), Bus("ide")).
+		WithEmptyDisk("scratch", "").
+		BuildVM()
+	if err == nil {
+		t.Fatal("BuildVM accepted a broken VM")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`spec.template.spec.domain.resources.requests.memory: Invalid value: "lots"`,
+		`metadata.name: Invalid value: "Bad_Name"`,
+		`spec.template.spec.networks[0].multus.networkName: Required value`,
+		`spec.template.spec.domain.devices.interfaces[0].macAddress: Invalid value: "de:00:00:00:00"`,
+		`spec.template.spec.domain.devices.disks[0].disk.bus: Unsupported value: "ide"`,
+		`spec.template.spec.domain.devices.interfaces[0].bootOrder: Invalid value: 1: boot order 1 is already set for spec.template.spec.domain.devices.disks[0].bootOrder`,
+		`spec.template.spec.volumes[1].emptyDisk.capacity: Required value`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestBuildVMDefaults(t *testing.T) {
+	vm, err := New("vm1").WithNamespace("lab").WithLabel("app", "x").WithTemplateLabel("special", "key").
+		WithPodNetwork(Ports(TCP(22))).WithMemory("1Gi").WithContainerDisk("root", "img", Bootable()).
+		WithUEFI(false).WithNICModel("e1000e").BuildVM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vm.APIVersion != APIVersionV1 || vm.Kind != "VirtualMachine" || vm.Namespace != "lab" {
+		t.Errorf("type/meta: %+v %+v", vm.TypeMeta, vm.ObjectMeta)
+	}
+	if vm.Spec.RunStrategy == nil || *vm.Spec.RunStrategy != kubevirtv1.RunStrategyAlways || vm.Spec.Running != nil {
+		t.Errorf("run strategy: %v running %v", vm.Spec.RunStrategy, vm.Spec.Running)
+	}
+	if vm.Spec.Template.ObjectMeta.Labels["special"] != "key" || vm.Labels["app"] != "x" || vm.Spec.Template.ObjectMeta.Labels["app"] != "" {
+		t.Errorf("labels: vm %v template %v", vm.Labels, vm.Spec.Template.ObjectMeta.Labels)
+	}
+	tpl := vm.Spec.Template.Spec
+	if tpl.Domain.Devices.Interfaces[0].Model != "e1000e" || tpl.Domain.Devices.Interfaces[0].Ports[0].Port != 22 {
+		t.Errorf("interface: %+v", tpl.Domain.Devices.Interfaces[0])
+	}
+	if efi := tpl.Domain.Firmware.Bootloader.EFI; efi == nil || *efi.SecureBoot {
+		t.Errorf("firmware: %+v", tpl.Domain.Firmware.Bootloader)
+	}
+	// Building twice gives equal objects: the builder keeps no state from a build.
+	vm2, _ := New("vm1").WithNamespace("lab").WithLabel("app", "x").WithTemplateLabel("special", "key").
+		WithPodNetwork(Ports(TCP(22))).WithMemory("1Gi").WithContainerDisk("root", "img", Bootable()).
+		WithUEFI(false).WithNICModel("e1000e").BuildVM()
+	if !reflect.DeepEqual(vm, vm2) {
+		t.Error("two identical builds differ")
+	}
+}
+
+func TestWithSpecEscapeHatch(t *testing.T) {
+	vmi, err := seed001().WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+		s.Hostname = "pxe-client"
+	}).BuildVMI()
+	if err != nil || vmi.Spec.Hostname != "pxe-client" {
+		t.Fatalf("WithSpec not applied: %v %q", err, vmi.Spec.Hostname)
+	}
+	_, err = seed001().WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Hostname = "Not_A_Label" }).BuildVMI()
+	if err == nil || !strings.Contains(err.Error(), "spec.hostname") {
+		t.Errorf("WithSpec result not validated: %v", err)
+	}
+}
+
+func TestCloudInitNetworkData(t *testing.T) {
+	nd := "version: 2\nethernets:\n  eth1:\n    dhcp4: true\n"
+	vmi, err := New("ci").WithPodNetwork().WithMemory("1Gi").WithCloudInitNetworkData(nd).BuildVMI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := vmi.Spec.Volumes[0]; v.Name != "cloudinitdisk" || v.CloudInitNoCloud.NetworkData != nd || vmi.Spec.Domain.Devices.Disks[0].Name != "cloudinitdisk" {
+		t.Errorf("cloud-init volume: %+v", vmi.Spec.Volumes)
+	}
+}
