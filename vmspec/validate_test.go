@@ -131,7 +131,9 @@ func TestValidateVMIRules(t *testing.T) {
 		// Interfaces and networks.
 		{name: "bad MAC", mutate: func(v *kubevirtv1.VirtualMachineInstance) { devs(v).Interfaces[1].MacAddress = "de:00:00:00:00" },
 			errs: []string{`spec.domain.devices.interfaces[1].macAddress: Invalid value: "de:00:00:00:00": malformed MAC address`}},
-		{name: "EUI-64 MAC", mutate: func(v *kubevirtv1.VirtualMachineInstance) { devs(v).Interfaces[1].MacAddress = "de:00:00:00:00:00:00:de" },
+		{name: "EUI-64 MAC", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
+			devs(v).Interfaces[1].MacAddress = "de:00:00:00:00:00:00:de"
+		},
 			errs: []string{`spec.domain.devices.interfaces[1].macAddress: Invalid value: "de:00:00:00:00:00:00:de": MAC address has 8 bytes`}},
 		{name: "multicast MAC", mutate: func(v *kubevirtv1.VirtualMachineInstance) { devs(v).Interfaces[1].MacAddress = "01:00:5e:00:00:01" },
 			errs: []string{`spec.domain.devices.interfaces[1].macAddress: Invalid value: "01:00:5e:00:00:01": multicast`}},
