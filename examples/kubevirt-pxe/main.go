@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/vmspec"
 )
 
 func main() {
@@ -80,7 +81,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kubevirt-pxe:", err)
 		return 2
 	}
-	out, err := render(o)
+	out, warns, err := render(o)
+	for _, w := range warns {
+		fmt.Fprintln(stderr, "kubevirt-pxe: warning:", w)
+	}
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintln(stderr, "kubevirt-pxe:", line)
@@ -91,8 +95,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// render builds both objects and writes them as one YAML stream.
-func render(o *options) ([]byte, error) {
+// render builds both objects and writes them as one YAML stream; warnings
+// (a MAC that KubeVirt picks and does not keep, IPAM in a VM's NAD) do not
+// stop it.
+func render(o *options) ([]byte, []string, error) {
 	nb := netattach.NewBridgeNAD(o.nad, o.bridge).
 		WithNamespace(o.namespace).
 		WithPluginType(o.cniType).
@@ -106,20 +112,29 @@ func render(o *options) ([]byte, error) {
 	nad, nadErr := nb.Build()
 	vmi, vmiErr := buildVMI(o)
 	if err := errors.Join(perLine("NetworkAttachmentDefinition", nadErr), perLine("VirtualMachineInstance", vmiErr)); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var warns []string
+	_, nadWarns := netattach.ValidateNAD(nad)
+	for _, w := range nadWarns {
+		warns = append(warns, "NetworkAttachmentDefinition: "+w.String())
+	}
+	_, vmiWarns := vmspec.ValidateVMI(vmi)
+	for _, w := range vmiWarns {
+		warns = append(warns, "VirtualMachineInstance: "+w.String())
 	}
 	var buf bytes.Buffer
 	for i, obj := range []any{nad, vmi} {
 		y, err := marshal(obj)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
 		buf.Write(y)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), warns, nil
 }
 
 // perLine splits a builder's aggregate error into one error per problem, each

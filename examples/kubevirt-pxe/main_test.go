@@ -70,13 +70,30 @@ func docs(t *testing.T, out []byte) [][]byte {
 	return ds
 }
 
+// runOK runs the command, which must succeed without warnings.
 func runOK(t *testing.T, args ...string) []byte {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	if code := run(args, &out, &errOut); code != 0 {
+	if code := run(args, &out, &errOut); code != 0 || errOut.Len() > 0 {
 		t.Fatalf("run %q: exit %d: %s", args, code, errOut.String())
 	}
 	return out.Bytes()
+}
+
+// Without -mac KubeVirt picks a MAC that does not survive a restart, so a
+// PXE server's inventory cannot know it: the objects are printed with a
+// warning (seed 001).
+func TestNoMACWarns(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-mac", ""}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "kubevirt-pxe: warning: VirtualMachineInstance: spec.domain.devices.interfaces[1]") {
+		t.Errorf("stderr = %q, want a warning about interfaces[1]'s MAC", errOut.String())
+	}
+	if strings.Contains(out.String(), "macAddress") {
+		t.Errorf("a MAC was printed:\n%s", out.String())
+	}
 }
 
 // With its defaults the command prints seed 001's objects. The differences

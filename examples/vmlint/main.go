@@ -28,6 +28,7 @@ import (
 	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/sriov"
+	"github.com/pxekit/pxekit/vmspec"
 )
 
 func main() {
@@ -46,13 +47,31 @@ type checkFunc func(doc []byte) (field.ErrorList, []warning)
 // and validate a kind adds one line here.
 func checkers() map[string]checkFunc {
 	return map[string]checkFunc{
-		netattach.NADKind:    checkNAD,
-		netattach.NNCPKind:   checkPolicy,
-		sriov.KindNodePolicy: checkSriovNodePolicy,
-		sriov.KindNetwork:    checkSriovNetwork,
-		dpdk.ProfileKind:     checkProfile,
-		dpdk.PoolKind:        checkPool,
+		"VirtualMachine":         checkKubeVirt,
+		"VirtualMachineInstance": checkKubeVirt,
+		netattach.NADKind:        checkNAD,
+		netattach.NNCPKind:       checkPolicy,
+		sriov.KindNodePolicy:     checkSriovNodePolicy,
+		sriov.KindNetwork:        checkSriovNetwork,
+		dpdk.ProfileKind:         checkProfile,
+		dpdk.PoolKind:            checkPool,
 	}
+}
+
+// checkKubeVirt checks a VirtualMachine or VirtualMachineInstance
+// (kubevirt.io/v1 or v1alpha3) with vmspec's strict decoder and KubeVirt's
+// admission rules.
+func checkKubeVirt(doc []byte) (field.ErrorList, []warning) {
+	obj, errs := vmspec.Decode(doc)
+	if obj == nil {
+		return errs, nil
+	}
+	verrs, warns := vmspec.Validate(obj)
+	out := make([]warning, len(warns))
+	for i, w := range warns {
+		out[i] = warning{w.Field, w.Message}
+	}
+	return append(errs, verrs...), out
 }
 
 func checkNAD(doc []byte) (field.ErrorList, []warning) {

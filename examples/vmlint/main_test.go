@@ -44,6 +44,50 @@ func TestLintFiles(t *testing.T) {
 			`warnings-only.yaml:1:9: warning: spec.config.macSpoofChk: unknown key: the bridge plugin ignores it`,
 			`warnings-only.yaml:1:9: warning: spec.config.ipam: configuring IP address management (IPAM) in a virtual machine's network attachment definition is not supported`,
 		}},
+		// KubeVirt seeds (checked by package vmspec; wording pinned as a
+		// prefix). seed 001's VMI template is valid as printed.
+		{"seed001-vmi-pxe-boot.yaml", 0, nil},
+		// The DPDK VM: "networkInterfaceMultiqueue" is indented as if it were
+		// a list item of interfaces, which is not YAML.
+		{"seed003-dpdk-vm.yaml", 1, []string{
+			`seed003-dpdk-vm.yaml:1:28: did not find expected '-' indicator`,
+		}},
+		// The same with the callouts removed and that line dedented: now the
+		// schema speaks, and every misplaced field says where it belongs.
+		{"seed003-dpdk-vm.syntax-fixed.yaml", 1, []string{
+			`seed003-dpdk-vm.syntax-fixed.yaml:1:6: warning: spec.running: ...`,
+			`seed003-dpdk-vm.syntax-fixed.yaml:1:21: spec.template.spec.domain.interfaces: Forbidden: unknown field "interfaces" (it belongs at spec.template.spec.domain.devices.interfaces)...`,
+			`seed003-dpdk-vm.syntax-fixed.yaml:1:28: spec.template.spec.domain.networkInterfaceMultiqueue: Forbidden: unknown field "networkInterfaceMultiqueue" (it belongs at spec.template.spec.domain.devices.networkInterfaceMultiqueue)...`,
+			`seed003-dpdk-vm.syntax-fixed.yaml:1:29: spec.template.spec.domain.rng: Forbidden: unknown field "rng" (it belongs at spec.template.spec.domain.devices.rng)...`,
+			`seed003-dpdk-vm.syntax-fixed.yaml:1:30: spec.template.spec.memory: Forbidden: unknown field "memory" (it belongs at spec.template.spec.domain.memory)...`,
+			`seed003-dpdk-vm.syntax-fixed.yaml:1:35: spec.template.spec.networks[0].name: Invalid value: "default"...`,
+			`seed003-dpdk-vm.syntax-fixed.yaml:1:39: spec.template.spec.networks[1].name: Invalid value: "nic-east"...`,
+		}},
+		// The Istio VM: `"true" 2` (a callout after a quoted scalar) is not
+		// YAML; without the callouts its disk cloudinitdisk has no volume.
+		{"seed003-istio-vm.yaml", 1, []string{
+			`seed003-istio-vm.yaml:1:15: did not find expected key`,
+		}},
+		{"seed003-istio-vm.clean.yaml", 1, []string{
+			`seed003-istio-vm.clean.yaml:1:28: spec.template.spec.domain.devices.disks[1].name: Invalid value: "cloudinitdisk"...`,
+		}},
+		// The RHEL VM template: placeholders, a callout in a label and one
+		// inside the cloud-config, which cloud-init would then ignore.
+		{"seed004-rhel-vm.yaml", 1, []string{
+			`seed004-rhel-vm.yaml:1:4: metadata.labels: Invalid value: "<vm_name> 1"...`,
+			`seed004-rhel-vm.yaml:1:6: metadata.name: Invalid value: "<vm_name>"...`,
+			`seed004-rhel-vm.yaml:1:12: spec.dataVolumeTemplates[0].metadata.name: Invalid value: "<vm_name>"...`,
+			`seed004-rhel-vm.yaml:1:22: warning: spec.running: ...`,
+			`seed004-rhel-vm.yaml:1:25: spec.template.metadata.labels: Invalid value: "<vm_name>"...`,
+			`seed004-rhel-vm.yaml:1:63: warning: spec.template.spec.volumes[1].cloudInitNoCloud.userData: ...`,
+		}},
+		// RunStrategy with a capital R is not a field of the CRD.
+		{"seed004-runstrategy-vm.yaml", 1, []string{
+			`seed004-runstrategy-vm.yaml:1: metadata.name: Required value...`,
+			`seed004-runstrategy-vm.yaml:1:3: spec.runStrategy: Required value...`,
+			`seed004-runstrategy-vm.yaml:1:4: spec.RunStrategy: Forbidden: unknown field "RunStrategy"; did you mean "runStrategy"?...`,
+			`seed004-runstrategy-vm.yaml:1:5: spec.template: Required value...`,
+		}},
 		// SR-IOV seeds (checked by package sriov; its wording is its own, so
 		// only location and path are pinned here: "..." ends a prefix).
 		{"seed003-sriov-node-policy.yaml", 1, []string{
