@@ -1,0 +1,332 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"runtime"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// NetNS is a named network namespace the lab created (ip netns list shows
+// it). Close deletes it.
+type NetNS struct {
+	name   string
+	handle netns.NsHandle
+}
+
+// NewNetNS creates a network namespace named prefix-<random hex> (unique, so
+// parallel runs do not collide) with its loopback up. The calling goroutine's
+// thread is restored to its namespace before NewNetNS returns.
+func NewNetNS(prefix string) (*NetNS, error) {
+	if prefix == "" {
+		prefix = "pxk"
+	}
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	name := prefix + "-" + hex.EncodeToString(rnd[:])
+	if len(name) > 32 {
+		return nil, fmt.Errorf("lab: netns name %q too long", name)
+	}
+	var ns netns.NsHandle
+	err := onThread(func() error {
+		var err error
+		// NewNamed creates the namespace, bind-mounts it under /run/netns
+		// and moves this thread into it; onThread moves it back.
+		ns, err = netns.NewNamed(name)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lab: creating netns %s: %w", name, err)
+	}
+	n := &NetNS{name: name, handle: ns}
+	if err := n.Do(func() error {
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		lo, err := h.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		return h.LinkSetUp(lo)
+	}); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("lab: netns %s: loopback up: %w", name, err)
+	}
+	return n, nil
+}
+
+// onThread runs fn on a locked OS thread and restores that thread's
+// network namespace afterwards. If restoring fails the thread stays locked,
+// so the runtime retires it instead of reusing a thread in the wrong
+// namespace.
+func onThread(fn func() error) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		return errors.Join(ferr, fmt.Errorf("lab: restoring the thread's netns: %w", err))
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// Name is the namespace's name (for ip -n NAME, ip netns exec NAME).
+func (n *NetNS) Name() string { return n.name }
+
+// Do runs fn with the calling goroutine's thread inside the namespace:
+// sockets it opens (net.Listen, netlink) and links it creates belong to the
+// namespace. Goroutines fn starts do NOT inherit it.
+func (n *NetNS) Do(fn func() error) error {
+	return onThread(func() error {
+		if err := netns.Set(n.handle); err != nil {
+			return fmt.Errorf("lab: entering netns %s: %w", n.name, err)
+		}
+		return fn()
+	})
+}
+
+// Start starts cmd inside the namespace: the child is forked from a thread
+// in it, so it inherits the namespace (like ip netns exec, without /etc/netns
+// bind mounts).
+func (n *NetNS) Start(cmd *exec.Cmd) error {
+	return n.Do(cmd.Start)
+}
+
+// Run runs cmd inside the namespace and waits for it.
+func (n *NetNS) Run(cmd *exec.Cmd) error {
+	if err := n.Start(cmd); err != nil {
+		return err
+	}
+	return cmd.Wait()
+}
+
+// Listen opens a listener inside the namespace, e.g. Listen("tcp",
+// "192.0.2.1:0"); it keeps working from any goroutine.
+func (n *NetNS) Listen(network, addr string) (net.Listener, error) {
+	var ln net.Listener
+	err := n.Do(func() error {
+		var err error
+		ln, err = net.Listen(network, addr)
+		return err
+	})
+	return ln, err
+}
+
+// ListenPacket opens a packet socket (UDP) inside the namespace.
+func (n *NetNS) ListenPacket(network, addr string) (net.PacketConn, error) {
+	var pc net.PacketConn
+	err := n.Do(func() error {
+		var err error
+		pc, err = net.ListenPacket(network, addr)
+		return err
+	})
+	return pc, err
+}
+
+// netlinkDo runs fn with a NETLINK_ROUTE-only handle in the namespace
+// (default families also open XFRM/NETFILTER sockets, which fail where those
+// modules are missing).
+func (n *NetNS) netlinkDo(fn func(h *netlink.Handle) error) error {
+	return n.Do(func() error {
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		return fn(h)
+	})
+}
+
+// AddBridge creates a bridge (STP off), assigns addrs and brings it up.
+func (n *NetNS) AddBridge(name string, addrs ...netip.Prefix) error {
+	if err := checkIfName(name); err != nil {
+		return err
+	}
+	return n.netlinkDo(func(h *netlink.Handle) error {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+		if err := h.LinkAdd(br); err != nil {
+			return fmt.Errorf("lab: bridge %s: %w", name, err)
+		}
+		for _, a := range addrs {
+			if err := h.AddrAdd(br, &netlink.Addr{IPNet: prefixToIPNet(a)}); err != nil {
+				return fmt.Errorf("lab: bridge %s: address %s: %w", name, a, err)
+			}
+		}
+		if err := h.LinkSetUp(br); err != nil {
+			return fmt.Errorf("lab: bridge %s up: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// AddTap creates a persistent tap device for QEMU (-netdev
+// tap,ifname=NAME,script=no), enslaves it to bridge (if not empty) and
+// brings it up. QEMU must run in this namespace to open it.
+func (n *NetNS) AddTap(name, bridge string) error {
+	if err := checkIfName(name); err != nil {
+		return err
+	}
+	// TUNSETIFF creates the tap in the calling thread's namespace, hence
+	// inside Do rather than through a handle opened at the namespace.
+	return n.netlinkDo(func(h *netlink.Handle) error {
+		tap := &netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: name}, Mode: netlink.TUNTAP_MODE_TAP,
+			Flags: netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR}
+		if err := h.LinkAdd(tap); err != nil {
+			return fmt.Errorf("lab: tap %s: %w", name, err)
+		}
+		return n.attach(h, name, bridge)
+	})
+}
+
+// AddVeth creates a veth pair name/peer in the namespace, enslaves name to
+// bridge (if not empty) and brings both up. Give peer an address with
+// AddAddr to make it a host on the lab network.
+func (n *NetNS) AddVeth(name, peer, bridge string) error {
+	for _, s := range []string{name, peer} {
+		if err := checkIfName(s); err != nil {
+			return err
+		}
+	}
+	return n.netlinkDo(func(h *netlink.Handle) error {
+		if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer}); err != nil {
+			return fmt.Errorf("lab: veth %s/%s: %w", name, peer, err)
+		}
+		if err := n.attach(h, name, bridge); err != nil {
+			return err
+		}
+		p, err := h.LinkByName(peer)
+		if err != nil {
+			return err
+		}
+		return h.LinkSetUp(p)
+	})
+}
+
+func (n *NetNS) attach(h *netlink.Handle, name, bridge string) error {
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	if bridge != "" {
+		br, err := h.LinkByName(bridge)
+		if err != nil {
+			return fmt.Errorf("lab: bridge %s: %w", bridge, err)
+		}
+		if err := h.LinkSetMaster(l, br); err != nil {
+			return fmt.Errorf("lab: %s master %s: %w", name, bridge, err)
+		}
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("lab: %s up: %w", name, err)
+	}
+	return nil
+}
+
+// AddAddr adds an address to a link in the namespace.
+func (n *NetNS) AddAddr(link string, addr netip.Prefix) error {
+	return n.netlinkDo(func(h *netlink.Handle) error {
+		l, err := h.LinkByName(link)
+		if err != nil {
+			return err
+		}
+		return h.AddrAdd(l, &netlink.Addr{IPNet: prefixToIPNet(addr)})
+	})
+}
+
+// HardwareAddr is the MAC address of a link in the namespace.
+func (n *NetNS) HardwareAddr(link string) (net.HardwareAddr, error) {
+	var mac net.HardwareAddr
+	err := n.netlinkDo(func(h *netlink.Handle) error {
+		l, err := h.LinkByName(link)
+		if err != nil {
+			return err
+		}
+		mac = l.Attrs().HardwareAddr
+		return nil
+	})
+	return mac, err
+}
+
+// MACOf looks ip up in the namespace's neighbour (ARP) table: the MAC the
+// kernel last saw that address answer from. A server in the namespace uses
+// it to tie a TCP peer (RemoteAddr) to a machine, independently of what the
+// machine claims.
+func (n *NetNS) MACOf(ip netip.Addr) (net.HardwareAddr, error) {
+	var mac net.HardwareAddr
+	err := n.netlinkDo(func(h *netlink.Handle) error {
+		neighs, err := h.NeighList(0, unix.AF_INET)
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return err
+		}
+		for _, ne := range neighs {
+			if a, ok := netip.AddrFromSlice(ne.IP); ok && a.Unmap() == ip.Unmap() && len(ne.HardwareAddr) == 6 &&
+				ne.State&(netlink.NUD_INCOMPLETE|netlink.NUD_FAILED) == 0 {
+				mac = ne.HardwareAddr
+				return nil
+			}
+		}
+		return fmt.Errorf("lab: no neighbour entry for %s in netns %s", ip, n.name)
+	})
+	return mac, err
+}
+
+// Close deletes the namespace. Links inside it (bridge, taps, veths) go
+// with it once no process holds it; stop the processes started in it first.
+func (n *NetNS) Close() error {
+	if n == nil || n.name == "" {
+		return nil
+	}
+	n.handle.Close()
+	var err error
+	// A process that just exited may still hold the mount for a moment.
+	for i := 0; i < 20; i++ {
+		if err = netns.DeleteNamed(n.name); err == nil || errors.Is(err, unix.ENOENT) {
+			err = nil
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("lab: deleting netns %s: %w", n.name, err)
+	}
+	n.name = ""
+	return nil
+}
+
+// CommandContext is exec.CommandContext for a command to Start or Run in
+// the namespace; it is killed when ctx ends and waited for at most 5 s more.
+func CommandContext(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+func checkIfName(name string) error {
+	if name == "" || len(name) > unix.IFNAMSIZ-1 {
+		return fmt.Errorf("lab: interface name %q: want 1 to %d bytes", name, unix.IFNAMSIZ-1)
+	}
+	return nil
+}
+
+func prefixToIPNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
