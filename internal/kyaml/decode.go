@@ -506,7 +506,11 @@ func (w *walker) belongs(k, at string) []string {
 	}
 	var list []scored
 	for _, c := range cands {
-		list = append(list, scored{c, commonPrefix(gen, c)})
+		score := commonPrefix(gen, c)
+		if strings.HasPrefix(c, "status.") && !strings.HasPrefix(gen, "status.") {
+			score = -1 // the server writes status; a user's field belongs elsewhere
+		}
+		list = append(list, scored{c, score})
 	}
 	sort.SliceStable(list, func(i, j int) bool {
 		if list[i].score != list[j].score {
@@ -516,7 +520,7 @@ func (w *walker) belongs(k, at string) []string {
 	})
 	var out []string
 	for _, s := range list {
-		if len(out) == 3 {
+		if len(out) == 3 || (s.score < 0 && len(out) > 0) {
 			break
 		}
 		out = append(out, s.p)

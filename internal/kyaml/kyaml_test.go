@@ -281,6 +281,17 @@ spec:
 	}
 }
 
+// A field pasted at the wrong level is pointed to where a user writes it,
+// never to the server-written status.
+func TestDecodeHintSkipsStatus(t *testing.T) {
+	doc := "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\ninterfaces: []\n"
+	errs := Decode([]byte(doc), &kubevirtv1.VirtualMachineInstance{})
+	want := `interfaces: Forbidden: unknown field "interfaces" (it belongs at spec.domain.devices.interfaces)`
+	if len(errs) != 1 || errs[0].Error() != want {
+		t.Errorf("got %v\nwant %s", errs, want)
+	}
+}
+
 func TestLineIndex(t *testing.T) {
 	doc := `# comment
 apiVersion: v1
