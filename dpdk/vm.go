@@ -9,6 +9,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/pxekit/pxekit/sriov"
+	"github.com/pxekit/pxekit/vmspec"
 )
 
 // CRI-O annotations a DPDK VM's virt-launcher pod needs, all set to "disable"
@@ -184,18 +185,50 @@ func replaceNetwork(list []kubevirtv1.Network, n kubevirtv1.Network) []kubevirtv
 	return append(list, n)
 }
 
-// NewVM returns a DPDK VirtualMachine: runStrategy Always (seed 003 uses the
-// deprecated spec.running), ApplyVM's settings, and nothing else — add disks
-// and cloud-init (AttachGuestTuning) to it, or apply the settings to a VM
-// built with vmspec instead.
+// WithDPDK adds the DPDK settings to a vmspec builder, the same ones ApplyVM
+// sets on a built VM: the CRI-O annotations, one socket of Cores x Threads
+// dedicated vCPUs with an isolated emulator thread, hugepage-backed guest
+// memory, network interface multiqueue, an RNG and the SR-IOV NIC with its
+// guest PCI address. The pod network is the caller's choice (WithPodNetwork).
+// Problems in cfg surface from the builder's BuildVM, with their field paths.
+func WithDPDK(b *vmspec.Builder, cfg VMConfig) *vmspec.Builder {
+	cfg = cfg.withDefaults()
+	annotations := CRIOAnnotations()
+	for _, k := range []string{AnnotationCPULoadBalancing, AnnotationCPUQuota, AnnotationIRQLoadBalancing} {
+		b = b.WithTemplateAnnotation(k, annotations[k])
+	}
+	var nicOpts []vmspec.NICOption
+	if cfg.PCIAddress != "" {
+		nicOpts = append(nicOpts, vmspec.PCIAddress(cfg.PCIAddress))
+	}
+	return b.WithCPUTopology(1, cfg.Cores, cfg.Threads).
+		WithDedicatedCPUs(true).
+		WithHugepages(cfg.HugepageSize).
+		WithGuestMemory(cfg.GuestMemory).
+		WithSRIOVNIC(cfg.NIC, cfg.NetworkName, nicOpts...).
+		WithNetworkInterfaceMultiqueue().
+		WithRNG()
+}
+
+// NewVM returns a DPDK VirtualMachine built with vmspec: runStrategy Always
+// (seed 003 uses the deprecated spec.running), the pod network unless
+// cfg.NoPodNetwork, and WithDPDK's settings — validated by vmspec (KubeVirt's
+// admission rules) and ValidateDPDKVM. Add disks and cloud-init
+// (AttachUserData) to it, or use WithDPDK on your own builder.
 func NewVM(name, namespace string, cfg VMConfig) (*kubevirtv1.VirtualMachine, error) {
-	vm := &kubevirtv1.VirtualMachine{}
-	vm.APIVersion, vm.Kind = kubevirtv1.GroupVersion.String(), "VirtualMachine"
-	vm.Name, vm.Namespace = name, namespace
-	vm.Spec.RunStrategy = ptr(kubevirtv1.RunStrategyAlways)
-	vm.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
-	if err := ApplyVM(vm, cfg); err != nil {
-		return nil, err
+	if errs := cfg.withDefaults().validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("dpdk VM %s: %w", name, errs.ToAggregate())
+	}
+	b := vmspec.New(name).WithRunStrategy(kubevirtv1.RunStrategyAlways)
+	if namespace != "" {
+		b = b.WithNamespace(namespace)
+	}
+	if !cfg.NoPodNetwork {
+		b = b.WithPodNetwork()
+	}
+	vm, err := WithDPDK(b, cfg).BuildVM()
+	if err != nil {
+		return nil, fmt.Errorf("dpdk VM %s: %w", name, err)
 	}
 	if errs := ValidateDPDKVM(vm); len(errs) > 0 {
 		return nil, fmt.Errorf("dpdk VM %s: %w", name, errs.ToAggregate())

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/vmspec"
 )
 
 // seedVM is seed 003's rhel-dpdk-vm built by this package, with its guest
@@ -43,6 +44,10 @@ func TestSeedVMAsPrintedRejected(t *testing.T) {
 	errs := kyaml.Decode(seed, &vm)
 	if len(errs) != 1 || errs[0].Origin != kyaml.OriginSyntax || !strings.Contains(errs[0].Detail, "line 28") {
 		t.Fatalf("seed as printed: want one YAML syntax error at line 28 (networkInterfaceMultiqueue inside the interfaces list), got %v", errs)
+	}
+	// vmspec's decoder (what vmlint runs) refuses it the same way.
+	if obj, errs := vmspec.Decode(seed); obj != nil || len(errs) == 0 || !strings.Contains(errs[0].Detail, "line 28") {
+		t.Errorf("vmspec.Decode on the seed VM: %v, %v", obj, errs)
 	}
 	// Without the callouts and with that line's indentation repaired, the
 	// misplaced fields show up at their paths, each with where it belongs.
@@ -85,6 +90,14 @@ func TestDPDKVMCorrected(t *testing.T) {
 	}
 	if errs := ValidateDPDKVM(&back); len(errs) > 0 {
 		t.Fatalf("our VM is not a valid DPDK VM: %v", errs)
+	}
+	// KubeVirt's admission rules, as vmspec (and vmlint) apply them.
+	obj, errs := vmspec.Decode(out)
+	if len(errs) > 0 {
+		t.Fatalf("vmspec.Decode: %v", errs)
+	}
+	if errs, warns := vmspec.Validate(obj); len(errs) > 0 || len(warns) > 0 {
+		t.Errorf("vmspec rejects our VM: %v %v", errs, warns)
 	}
 	// Every value of the seed, at its correct path.
 	var m map[string]any
@@ -164,6 +177,39 @@ func TestApplyVMOnExistingVM(t *testing.T) {
 		if _, err := NewVM("x", "", bad); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestWithDPDKOnBuilder(t *testing.T) {
+	b := vmspec.New("dpdk-pxe").WithNamespace("dpdk-checkup-ns").WithPodNetwork().
+		WithContainerDisk("rootdisk", "registry.example/rhel:9", vmspec.Bootable())
+	vm, err := WithDPDK(b, SeedVMConfig()).BuildVM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := ValidateDPDKVM(vm); len(errs) > 0 {
+		t.Error(errs)
+	}
+	if errs, _ := vmspec.ValidateVM(vm); len(errs) > 0 {
+		t.Error(errs)
+	}
+	if d := vm.Spec.Template.Spec.Domain.Devices.Disks; len(d) != 1 || d[0].Name != "rootdisk" {
+		t.Errorf("the caller's disk was lost: %v", d)
+	}
+	// The same settings as ApplyVM on a bare VM.
+	applied := &kubevirtv1.VirtualMachine{}
+	applied.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
+	if err := ApplyVM(applied, SeedVMConfig()); err != nil {
+		t.Fatal(err)
+	}
+	vm.Spec.Template.Spec.Domain.Devices.Disks, vm.Spec.Template.Spec.Volumes = nil, nil
+	if a, b := mustYAML(t, applied.Spec.Template), mustYAML(t, vm.Spec.Template); string(a) != string(b) {
+		t.Errorf("ApplyVM and WithDPDK differ:\n%s\n---\n%s", a, b)
+	}
+	cfg := SeedVMConfig()
+	cfg.PCIAddress = "07:00.0"
+	if _, err := WithDPDK(vmspec.New("x").WithPodNetwork(), cfg).BuildVM(); err == nil || !strings.Contains(err.Error(), "pciAddress") {
+		t.Errorf("bad PCI address through the builder: %v", err)
 	}
 }
 
