@@ -37,17 +37,24 @@ func IsTuningPlugin(t string) bool { return t == PluginCNVTuning || t == PluginT
 // plugin default is not the zero value are pointers, so that an explicit
 // false (preserveDefaultVlan: false in seed 003) survives a round trip.
 type BridgeNetConf struct {
+	// CNIVersion and Name are set on a single-plugin config; in a conflist
+	// they belong to the list.
 	CNIVersion string `json:"cniVersion,omitempty"`
 	Name       string `json:"name,omitempty"`
-	Type       string `json:"type"`
+	// Type is PluginCNVBridge or PluginBridge.
+	Type string `json:"type"`
 	// Bridge is the Linux bridge on the node (the plugin defaults to cni0).
-	Bridge           string `json:"bridge,omitempty"`
-	IsGateway        bool   `json:"isGateway,omitempty"`
-	IsDefaultGateway bool   `json:"isDefaultGateway,omitempty"`
-	ForceAddress     bool   `json:"forceAddress,omitempty"`
-	IPMasq           bool   `json:"ipMasq,omitempty"`
-	HairpinMode      bool   `json:"hairpinMode,omitempty"`
-	PromiscMode      bool   `json:"promiscMode,omitempty"`
+	Bridge string `json:"bridge,omitempty"`
+	// IsGateway, IsDefaultGateway, ForceAddress and IPMasq give the bridge
+	// an address from IPAM and route through it: pod networking, not VMs.
+	IsGateway        bool `json:"isGateway,omitempty"`
+	IsDefaultGateway bool `json:"isDefaultGateway,omitempty"`
+	ForceAddress     bool `json:"forceAddress,omitempty"`
+	IPMasq           bool `json:"ipMasq,omitempty"`
+	// HairpinMode lets frames go back out of the port they came in on.
+	HairpinMode bool `json:"hairpinMode,omitempty"`
+	// PromiscMode puts the bridge in promiscuous mode.
+	PromiscMode bool `json:"promiscMode,omitempty"`
 	// MTU of the veth pair; 0 keeps the kernel's choice.
 	MTU int `json:"mtu,omitempty"`
 	// VLAN makes the bridge port an access port of that VLAN (0 = none).
@@ -57,10 +64,13 @@ type BridgeNetConf struct {
 	// PreserveDefaultVLAN keeps VLAN 1 on the port as well (plugin default true).
 	PreserveDefaultVLAN *bool `json:"preserveDefaultVlan,omitempty"`
 	// MACSpoofChk lets only the interface's own MAC leave (nftables on the node).
-	MACSpoofChk               *bool `json:"macspoofchk,omitempty"`
-	EnableDAD                 bool  `json:"enabledad,omitempty"`
-	DisableContainerInterface bool  `json:"disableContainerInterface,omitempty"`
-	PortIsolation             bool  `json:"portIsolation,omitempty"`
+	MACSpoofChk *bool `json:"macspoofchk,omitempty"`
+	// EnableDAD runs IPv6 duplicate address detection on the interface.
+	EnableDAD bool `json:"enabledad,omitempty"`
+	// DisableContainerInterface leaves the pod end of the veth down.
+	DisableContainerInterface bool `json:"disableContainerInterface,omitempty"`
+	// PortIsolation stops ports of the bridge from talking to each other.
+	PortIsolation bool `json:"portIsolation,omitempty"`
 	// IPAM is the free-form IPAM section; "{}" means L2 only, no addresses.
 	IPAM json.RawMessage `json:"ipam,omitempty"`
 }
@@ -68,9 +78,11 @@ type BridgeNetConf struct {
 // VLANTrunk is one vlanTrunk entry: a single id, or an inclusive
 // minID..maxID range (both required together).
 type VLANTrunk struct {
+	// MinID and MaxID bound an inclusive range (1..4094).
 	MinID *int `json:"minID,omitempty"`
 	MaxID *int `json:"maxID,omitempty"`
-	ID    *int `json:"id,omitempty"`
+	// ID is a single VLAN (1..4094).
+	ID *int `json:"id,omitempty"`
 }
 
 // TrunkID returns a vlanTrunk entry for one VLAN id.
@@ -83,18 +95,22 @@ func TrunkRange(min, max int) VLANTrunk { return VLANTrunk{MinID: &min, MaxID: &
 // a chained plugin: it changes the interface the previous plugin created
 // (seed 001 chains it so that a VM's custom MAC address is applied).
 type TuningNetConf struct {
+	// CNIVersion and Name are set on a single-plugin config only.
 	CNIVersion string `json:"cniVersion,omitempty"`
 	Name       string `json:"name,omitempty"`
-	Type       string `json:"type"`
+	// Type is PluginCNVTuning or PluginTuning.
+	Type string `json:"type"`
 	// Mac sets the interface's MAC address.
 	Mac string `json:"mac,omitempty"`
 	// MTU sets the interface's MTU (0 = unchanged).
 	MTU int `json:"mtu,omitempty"`
 	// SysCtl sets net.* sysctls in the pod's network namespace.
-	SysCtl   map[string]string `json:"sysctl,omitempty"`
-	Promisc  bool              `json:"promisc,omitempty"`
-	Allmulti *bool             `json:"allmulti,omitempty"`
-	TxQLen   *int              `json:"txQLen,omitempty"`
+	SysCtl map[string]string `json:"sysctl,omitempty"`
+	// Promisc, Allmulti and TxQLen set the interface's promiscuous mode,
+	// all-multicast mode and transmit queue length.
+	Promisc  bool  `json:"promisc,omitempty"`
+	Allmulti *bool `json:"allmulti,omitempty"`
+	TxQLen   *int  `json:"txQLen,omitempty"`
 }
 
 // Keys every CNI plugin configuration may carry (CNI spec "network
@@ -108,6 +124,7 @@ var tuningKeys = []string{"mac", "mtu", "sysctl", "promisc", "allmulti", "txQLen
 // Plugin is one plugin of a parsed NAD config: its type, its raw JSON and,
 // for the types pxekit knows, the typed configuration.
 type Plugin struct {
+	// Type is the plugin's CNI type.
 	Type string
 	// Raw is the plugin's JSON as libcni produced it.
 	Raw []byte
@@ -126,6 +143,7 @@ type Plugin struct {
 // NetConf is a NAD's spec.config parsed the way Multus does with libcni: a
 // configuration list ("plugins") or a single plugin configuration.
 type NetConf struct {
+	// Name and CNIVersion are the network's (the list's, for a conflist).
 	Name       string
 	CNIVersion string
 	// IsList is true for a conflist (a "plugins" key).
@@ -140,9 +158,11 @@ type ConfigError struct {
 	Line, Column int
 	// Near is the config text around a syntax error.
 	Near string
-	Msg  string
+	// Msg says what is wrong.
+	Msg string
 }
 
+// Error returns the message with its position.
 func (e *ConfigError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("line %d column %d near %q: %s", e.Line, e.Column, e.Near, e.Msg)

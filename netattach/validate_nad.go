@@ -30,10 +30,13 @@ const IPAMWarning = "configuring IP address management (IPAM) in a virtual machi
 // Warning is a problem that does not make an object invalid but that a user
 // should see, with the path of the field it is about.
 type Warning struct {
-	Field  string
+	// Field is the field path, e.g. spec.config.plugins[0].ipam.
+	Field string
+	// Detail says what happens and what to do.
 	Detail string
 }
 
+// String returns "field: detail".
 func (w Warning) String() string {
 	if w.Field == "" {
 		return w.Detail
