@@ -2,7 +2,8 @@
 // virtual machine instance from a Linux bridge on its node (seed 001): the
 // NetworkAttachmentDefinition for the PXE network and the
 // VirtualMachineInstance with the PXE NIC first in the boot order, as one
-// multi-document YAML stream for `kubectl apply -f -`.
+// multi-document YAML stream for `kubectl apply -f -`. With -node-port it
+// also prints the nmstate policy that creates the bridge (seed 003).
 //
 // With no flags the output is seed 001's pxe-net-conf NAD and vmi-pxe-boot
 // template. Flags change the names, the MAC the PXE server knows, the bridge,
@@ -43,6 +44,7 @@ type options struct {
 	apiVersion      string
 	cniType         string
 	tuning          bool
+	nodePort        string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -61,6 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.apiVersion, "api-version", "kubevirt.io/v1alpha3", "apiVersion of the VMI: seed 001 writes kubevirt.io/v1alpha3; current clusters serve kubevirt.io/v1")
 	fs.StringVar(&o.cniType, "cni", netattach.PluginCNVBridge, "bridge CNI plugin type: cnv-bridge (OpenShift Virtualization) or bridge (upstream)")
 	fs.BoolVar(&o.tuning, "tuning", true, "chain the tuning plugin so the VM's custom MAC is applied")
+	fs.StringVar(&o.nodePort, "node-port", "", "also print the nmstate NodeNetworkConfigurationPolicy that creates the bridge with this node NIC as its port (seed 003's br1-eth1-policy for eth1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -123,8 +126,20 @@ func render(o *options) ([]byte, []string, error) {
 	for _, w := range vmiWarns {
 		warns = append(warns, "VirtualMachineInstance: "+w.String())
 	}
+	objs := []any{nad, vmi}
+	if o.nodePort != "" {
+		// The bridge comes first: the NAD and the VM need it on the node.
+		pol, err := netattach.NewBridgePolicy(o.bridge+"-"+o.nodePort+"-policy", o.bridge).
+			WithDescription("Linux bridge with " + o.nodePort + " as a port").
+			WithPort(o.nodePort).
+			Build()
+		if err != nil {
+			return nil, nil, perLine("NodeNetworkConfigurationPolicy", err)
+		}
+		objs = append([]any{pol}, objs...)
+	}
 	var buf bytes.Buffer
-	for i, obj := range []any{nad, vmi} {
+	for i, obj := range objs {
 		y, err := marshal(obj)
 		if err != nil {
 			return nil, nil, err

@@ -187,3 +187,28 @@ func TestBadValues(t *testing.T) {
 		t.Errorf("-h: exit %d, %s", code, errOut.String())
 	}
 }
+
+// -node-port adds the policy that creates the bridge, first in the stream;
+// for br1 and eth1 it is seed 003's br1-eth1-policy.
+func TestNodePortPolicy(t *testing.T) {
+	ds := docs(t, runOK(t, "-node-port", "eth1"))
+	if len(ds) != 3 {
+		t.Fatalf("got %d documents, want policy, NAD and VMI", len(ds))
+	}
+	want, err := os.ReadFile("testdata/seed003-br1-eth1-policy.clean.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := semantic(t, ds[0]), semantic(t, want); !reflect.DeepEqual(g, w) {
+		t.Errorf("policy differs from seed 003:\n%s", ds[0])
+	}
+	p, errs := netattach.DecodePolicy(ds[0])
+	if len(errs) > 0 || len(netattach.ValidatePolicy(p)) > 0 {
+		t.Errorf("policy: %v", errs)
+	}
+
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-node-port", "eth/1"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "NodeNetworkConfigurationPolicy: spec.desiredState.interfaces[0].bridge.port[0].name") {
+		t.Errorf("bad port: exit %d, %s", code, errOut.String())
+	}
+}
