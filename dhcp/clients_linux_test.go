@@ -68,7 +68,7 @@ exit 0
 	lf, pf := filepath.Join(dir, "leases"), filepath.Join(dir, "pid")
 	base := []string{"netns", "exec", cli, "dhclient", "-4", "-v", "-sf", script, "-lf", lf, "-pf", pf, "-cf", conf}
 	cmd := exec.Command("ip", append(base, "-d", cif)...)
-	var out strings.Builder
+	var out syncBuf
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ echo "$1 ip=$ip mask=$subnet router=$router dns=$dns domain=$domain mtu=$mtu lea
 exit 0
 `), 0o755)
 	cmd := exec.Command("ip", "netns", "exec", cli, "udhcpc", "-f", "-i", cif, "-s", script, "-t", "10", "-T", "2", "-O", "mtu", "-O", "domain")
-	var out strings.Builder
+	var out syncBuf
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

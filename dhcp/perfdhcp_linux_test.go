@@ -64,10 +64,12 @@ func runPerfdhcp(t *testing.T, mutate func(*Config), args ...string) (*Server, p
 // a relay agent (giaddr 192.0.2.2) and listens on 67 for the answers.
 func TestPerfdhcpRelayed(t *testing.T) {
 	requireLab(t, [2]string{"perfdhcp", "kea-admin"})
-	s, r := runPerfdhcp(t, nil, "-r", "200", "-R", "200", "-n", "1000", "-p", "30", "-W", "2000000", "-d", "5")
+	// Modest rate, generous drop and exit-wait times: the check is that
+	// every exchange completes, on a CI machine that may be busy.
+	s, r := runPerfdhcp(t, nil, "-r", "100", "-R", "200", "-n", "500", "-p", "40", "-W", "8000000", "-d", "8")
 	t.Logf("perfdhcp:\n%s", r.out)
-	if r.sent[0] != 1000 || r.received[0] != r.sent[0] || r.sent[1] != r.received[0] || r.received[1] != r.sent[1] || r.drops != [2]int{} {
-		t.Fatalf("not every exchange completed: sent %v received %v drops %v", r.sent, r.received, r.drops)
+	if r.sent[0] != 500 || r.received[0] != r.sent[0] || r.sent[1] != r.received[0] || r.received[1] != r.sent[1] || r.drops != [2]int{} {
+		t.Fatalf("not every exchange completed: sent %v received %v drops %v; server %+v", r.sent, r.received, r.drops, s.Stats())
 	}
 	st := s.Stats()
 	if st.Acks != uint64(r.received[1]) || len(st.Dropped) != 0 {
