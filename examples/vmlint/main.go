@@ -11,7 +11,10 @@
 //	FILE:DOC:LINE: warning: PATH: MESSAGE
 //
 // where DOC is the 1-based document of a multi-document file and LINE the
-// line in FILE (left out when unknown). The exit status is 1 if any error
+// line in FILE (left out when unknown). Across all files, links between
+// documents are checked as warnings: a VM's Multus network names a NAD of its
+// namespace, a bridge NAD names a bridge a NodeNetworkConfigurationPolicy
+// creates (each only when the files define objects of that kind). The exit status is 1 if any error
 // was found, 0 for warnings only or clean files, 2 for a usage error.
 package main
 
@@ -147,7 +150,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "       NodeNetworkConfigurationPolicy, ... documents; exit 1 on errors)")
 		return 2
 	}
+	type input struct {
+		name     string
+		findings []finding
+	}
+	var inputs []input
 	failed := false
+	r := &refs{}
 	for _, name := range args {
 		var data []byte
 		var err error
@@ -163,8 +172,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			failed = true
 			continue
 		}
-		for _, f := range lint(data) {
-			loc := fmt.Sprintf("%s:%d", shown, f.doc)
+		inputs = append(inputs, input{shown, lint(data, func(d kyaml.Document, kind string) { r.collect(shown, d, kind) })})
+	}
+	cross := r.check()
+	for _, in := range inputs {
+		fs := append(in.findings, cross[in.name]...)
+		sort.SliceStable(fs, func(i, j int) bool {
+			if fs[i].doc != fs[j].doc {
+				return fs[i].doc < fs[j].doc
+			}
+			return fs[i].line < fs[j].line
+		})
+		for _, f := range fs {
+			loc := fmt.Sprintf("%s:%d", in.name, f.doc)
 			if f.line > 0 {
 				loc += fmt.Sprintf(":%d", f.line)
 			}
@@ -182,8 +202,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// lint checks every document of a stream.
-func lint(data []byte) []finding {
+// lint checks every document of a stream and hands each document of a known
+// kind to seen (for the checks across documents).
+func lint(data []byte, seen func(kyaml.Document, string)) []finding {
 	table := checkers()
 	var out []finding
 	docs := kyaml.SplitDocuments(data)
@@ -192,6 +213,9 @@ func lint(data []byte) []finding {
 	}
 	for _, d := range docs {
 		out = append(out, lintDoc(table, d)...)
+		if _, kind, err := kyaml.TypeOf(d.Data); err == nil && table[kind] != nil {
+			seen(d, kind)
+		}
 	}
 	return out
 }

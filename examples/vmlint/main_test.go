@@ -188,3 +188,33 @@ func supportedKinds() []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// Links between documents, across files: seed 003's policy creates br1, seed
+// 001's NAD uses it and seed 001's VMI uses the NAD — clean together. Each
+// broken link is a warning at the field that makes it.
+func TestCrossReferences(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := runIn(t, "testdata", []string{"seed003-br1-eth1-policy.clean.yaml", "seed001-pxe-net-conf.clean.yaml", "seed001-vmi-pxe-boot.yaml"}, nil, &out, &errOut)
+	if code != 0 || out.Len() > 0 {
+		t.Errorf("seed stack: exit %d\n%s", code, out.String())
+	}
+
+	out.Reset()
+	code = run([]string{"seed001-vmi-pxe-boot.yaml", "seed003-bridge-nad.clean.yaml"}, nil, &out, &errOut)
+	if code != 0 {
+		t.Errorf("exit %d, want 0 (warnings only)", code)
+	}
+	assertLines(t, out.String(), []string{
+		`seed001-vmi-pxe-boot.yaml:1:35: warning: spec.networks[1].multus.networkName: no NetworkAttachmentDefinition "pxe-net-conf" in the files checked: it must already exist in the cluster`,
+	})
+
+	out.Reset()
+	code = run([]string{"crossref.yaml"}, nil, &out, &errOut)
+	if code != 0 {
+		t.Errorf("exit %d, want 0 (warnings only)", code)
+	}
+	assertLines(t, out.String(), []string{
+		`crossref.yaml:2:24: warning: spec.config.bridge: no NodeNetworkConfigurationPolicy in the files checked creates bridge "br9": it must already exist on the nodes`,
+		`crossref.yaml:3:45: warning: spec.networks[0].multus.networkName: NetworkAttachmentDefinition "pxe-net-conf" is in namespace "other", not the VM's "lab": a NAD must be in the VM's namespace (or write "other/pxe-net-conf")`,
+	})
+}
