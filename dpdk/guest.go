@@ -152,7 +152,7 @@ func AttachUserData(vm *kubevirtv1.VirtualMachine, userData, secretName string) 
 		}
 		src.UserDataSecretRef = &corev1.LocalObjectReference{Name: secretName}
 		secret = &corev1.Secret{
-			TypeMeta:   metaTypeSecret,
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 			StringData: map[string]string{"userdata": userData},
 		}
 		secret.Name, secret.Namespace = secretName, vm.Namespace
@@ -178,4 +178,3 @@ func AttachUserData(vm *kubevirtv1.VirtualMachine, userData, secretName string) 
 	return secret, nil
 }
 
-var metaTypeSecret = metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}

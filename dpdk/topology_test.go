@@ -262,3 +262,47 @@ func FuzzParseCPUSet(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadTopology feeds arbitrary sysfs file contents to the reader: it may
+// refuse them, but a topology it returns must be valid and only hold online
+// CPUs.
+func FuzzReadTopology(f *testing.F) {
+	f.Add("0-3", "0-1", "2-3", "0,2", "1,3")
+	f.Add("0-1", "0-1", "", "0", "1")
+	f.Add("0-7", "0-3", "4-7", "0-7", "1")
+	f.Add("0-8191", "0-8191", "", "0-8191", "0-8191")
+	f.Add("3", "0-1", "2-3", "3", "3")
+	f.Fuzz(func(t *testing.T, online, node0, node1, sib0, sibOther string) {
+		fsys := fstest.MapFS{
+			"devices/system/cpu/online":         {Data: []byte(online + "\n")},
+			"devices/system/node/node0/cpulist": {Data: []byte(node0 + "\n")},
+			"devices/system/node/node1/cpulist": {Data: []byte(node1 + "\n")},
+		}
+		on, err := ParseCPUSet(online)
+		if err != nil || on.Size() > 64 {
+			return // keep each run small: 64 CPUs at most
+		}
+		for _, c := range on.List() {
+			sib := sibOther
+			if c == on.List()[0] {
+				sib = sib0
+			}
+			fsys[fmt.Sprintf("devices/system/cpu/cpu%d/topology/thread_siblings_list", c)] = &fstest.MapFile{Data: []byte(sib + "\n")}
+		}
+		topo, err := ReadTopology(fsys)
+		if err != nil {
+			return
+		}
+		if err := topo.Validate(); err != nil {
+			t.Fatalf("ReadTopology returned an invalid topology: %v", err)
+		}
+		if !topo.CPUs().Equals(on) {
+			t.Fatalf("topology CPUs %s, online %s", topo.CPUs(), on)
+		}
+		if p, err := PlanCPUs(topo, PlanConfig{}); err == nil {
+			if !p.Reserved.Union(p.Isolated).Equals(topo.CPUs()) {
+				t.Fatalf("plan does not cover the topology")
+			}
+		}
+	})
+}
