@@ -177,4 +177,3 @@ func AttachUserData(vm *kubevirtv1.VirtualMachine, userData, secretName string) 
 	}
 	return secret, nil
 }
-
