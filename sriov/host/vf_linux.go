@@ -225,11 +225,15 @@ func ConfigureVF(h *netlink.Handle, pf string, vf int, cfg VFConfig) (VFState, e
 			maxR = *cfg.MaxTxRate
 		}
 		if err := h.LinkSetVfRate(link, vf, minR, maxR); err != nil {
-			if cfg.MinTxRate != nil {
+			// Both go in one message; find out which one the driver minds
+			// by asking for the max rate alone (Intel refuses any min).
+			maxErr := err
+			if minR != 0 {
+				maxErr = h.LinkSetVfRate(link, vf, 0, maxR)
 				try("minTxRate", fmt.Sprint(minR), err)
 			}
 			if cfg.MaxTxRate != nil {
-				try("maxTxRate", fmt.Sprint(maxR), err)
+				try("maxTxRate", fmt.Sprint(maxR), maxErr)
 			}
 		}
 	}
