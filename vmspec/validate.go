@@ -526,6 +526,8 @@ func (v *validator) networks(s *kubevirtv1.VirtualMachineInstanceSpec, p *field.
 				v.err(field.Invalid(fp.Child("masquerade"), ifc.Name, "masquerade binding is only implemented with the pod network; use bridge or sriov on a multus network"))
 			case ifc.SRIOV != nil && n.Multus == nil:
 				v.err(field.Invalid(fp.Child("sriov"), ifc.Name, "sriov binding needs a multus network (the SriovNetwork's NetworkAttachmentDefinition)"))
+			case ifc.Bridge != nil && n.Pod != nil:
+				v.warn(fp.Child("bridge"), "bridge binding on the pod network breaks live migration and may be disabled by the cluster; masquerade is the recommended binding there (seed 004)")
 			}
 		}
 		if ifc.DeprecatedSlirp != nil || ifc.DeprecatedMacvtap != nil || ifc.DeprecatedPasst != nil {

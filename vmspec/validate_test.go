@@ -145,7 +145,8 @@ func TestValidateVMIRules(t *testing.T) {
 		{name: "duplicate names", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
 			devs(v).Interfaces[1].Name = "default"
 			v.Spec.Networks[1].Name = "default"
-		}, errs: []string{`spec.networks[1].name: Duplicate value: "default"`, `spec.domain.devices.interfaces[1].name: Duplicate value: "default"`}},
+		}, errs: []string{`spec.networks[1].name: Duplicate value: "default"`, `spec.domain.devices.interfaces[1].name: Duplicate value: "default"`},
+			warns: []string{"interfaces[1].bridge: bridge binding on the pod network"}},
 		{name: "bad interface name", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
 			devs(v).Interfaces[1].Name = "pxe net"
 			v.Spec.Networks[1].Name = "pxe net"
@@ -162,12 +163,17 @@ func TestValidateVMIRules(t *testing.T) {
 			devs(v).Interfaces[0].Masquerade = nil
 			devs(v).Interfaces[0].SRIOV = &kubevirtv1.InterfaceSRIOV{}
 		}, errs: []string{"spec.domain.devices.interfaces[0].sriov: Invalid value: \"default\": sriov binding needs a multus network"}},
+		{name: "bridge on the pod network warns", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
+			devs(v).Interfaces[0].Masquerade = nil
+			devs(v).Interfaces[0].Bridge = &kubevirtv1.InterfaceBridge{}
+		}, warns: []string{"spec.domain.devices.interfaces[0].bridge: bridge binding on the pod network"}},
 		{name: "two pod networks", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
 			v.Spec.Networks[1].Multus = nil
 			v.Spec.Networks[1].Pod = &kubevirtv1.PodNetwork{}
-		}, errs: []string{"spec.networks: Too many: 2: more than one pod network"}},
+		}, errs: []string{"spec.networks: Too many: 2: more than one pod network"}, warns: []string{"interfaces[1].bridge: bridge binding on the pod network"}},
 		{name: "network with two sources", mutate: func(v *kubevirtv1.VirtualMachineInstance) { v.Spec.Networks[1].Pod = &kubevirtv1.PodNetwork{} },
-			errs: []string{`spec.networks[1]: Invalid value: "pxe-net": must have exactly one network source`, "spec.networks: Too many"}},
+			errs:  []string{`spec.networks[1]: Invalid value: "pxe-net": must have exactly one network source`, "spec.networks: Too many"},
+			warns: []string{"interfaces[1].bridge: bridge binding on the pod network"}},
 		{name: "multus without networkName", mutate: func(v *kubevirtv1.VirtualMachineInstance) { v.Spec.Networks[1].Multus.NetworkName = "" },
 			errs: []string{"spec.networks[1].multus.networkName: Required value"}},
 		{name: "multus networkName with namespace", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
