@@ -1,0 +1,180 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/pxekit/pxekit/internal/testenv"
+)
+
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// sameYAML compares two YAML documents as data (key order and style aside).
+func sameYAML(t *testing.T, got, want []byte) {
+	t.Helper()
+	var g, w any
+	for _, c := range []struct {
+		b []byte
+		v *any
+	}{{got, &g}, {want, &w}} {
+		j, err := yaml.YAMLToJSON(c.b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(j, c.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestNNCP: `hostnet nncp` prints seed 003's NodeNetworkConfigurationPolicy,
+// from its desiredState plus a name, or from the NNCP itself.
+func TestNNCP(t *testing.T) {
+	want, err := os.ReadFile("testdata/seed003-br1-eth1-policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"nncp", "-f", "testdata/seed003-desiredstate.yaml", "-name", "br1-eth1-policy"},
+		{"nncp", "-f", "testdata/seed003-br1-eth1-policy.yaml"},
+	} {
+		code, out, errOut := runCmd(args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, errOut)
+		}
+		sameYAML(t, []byte(out), want)
+	}
+	code, _, errOut := runCmd("nncp", "-f", "testdata/seed003-desiredstate.yaml")
+	if code != 2 || !strings.Contains(errOut, "-name") {
+		t.Errorf("nncp without a name: exit %d, %q", code, errOut)
+	}
+}
+
+// TestBadInput: usage errors and policy files with mistakes exit 2 and say
+// where the problem is (file:line: path).
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	typo := write("typo.yaml", "interfaces:\n  - name: br1\n    type: linux-bridge\n    bridge:\n      ports:\n        - name: eth1\n")
+	long := write("long.yaml", "interfaces:\n  - name: br1\n    type: linux-bridge\n    bridge:\n      port:\n        - name: a-name-longer-than-15\n")
+	nad := write("nad.yaml", "apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: x\n")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "usage:"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"plan"}, "-f policy.yaml is required"},
+		{[]string{"plan", "-f", filepath.Join(dir, "missing.yaml")}, "no such file"},
+		{[]string{"plan", "-f", typo}, typo + ":5: interfaces[0].bridge.ports"},
+		{[]string{"plan", "-f", long}, long + ":6: interfaces[0].bridge.port[0].name"},
+		{[]string{"nncp", "-f", nad}, `kind: Unsupported value: "NetworkAttachmentDefinition"`},
+	} {
+		code, _, errOut := runCmd(tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+// TestPlanApplyRemove drives the command in a namespace with a veth named
+// eth1, as a user would, and checks the result with iproute2.
+func TestPlanApplyRemove(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCmd(t, "ip", "iproute2")
+	ns := fmt.Sprintf("pxhostnet%d-%x", os.Getpid(), rand.Uint32())
+	ip := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	ip("netns", "add", ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ip("-n", ns, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1peer")
+
+	for _, file := range []string{"testdata/seed003-desiredstate.yaml", "testdata/seed003-br1-eth1-policy.yaml"} {
+		code, out, errOut := runCmd("plan", "-f", file, "-netns", ns)
+		if code != 0 {
+			t.Fatalf("plan: exit %d: %s", code, errOut)
+		}
+		want := fmt.Sprintf("netns %s: 4 step(s)\n  1. create-bridge br1\n  2. set-master eth1 -> br1\n  3. set-up eth1\n  4. set-up br1\n", ns)
+		if out != want {
+			t.Errorf("plan -f %s printed:\n%s\nwant:\n%s", file, out, want)
+		}
+	}
+	code, out, errOut := runCmd("apply", "-f", "testdata/seed003-br1-eth1-policy.yaml", "-netns", ns)
+	if code != 0 || !strings.HasSuffix(out, "applied 4 step(s)\n") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	if l := ip("-n", ns, "-d", "link", "show", "eth1"); !strings.Contains(l, "master br1") {
+		t.Errorf("eth1 not in br1:\n%s", l)
+	}
+	if l := ip("-n", ns, "-d", "link", "show", "br1"); !strings.Contains(l, "stp_state 0") || !strings.Contains(l, ",UP") {
+		t.Errorf("br1 not up with STP off:\n%s", l)
+	}
+	if code, out, _ := runCmd("plan", "-f", "testdata/seed003-desiredstate.yaml", "-netns", ns); code != 0 || !strings.Contains(out, "nothing to do") {
+		t.Errorf("plan after apply: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := runCmd("remove", "-f", "testdata/seed003-desiredstate.yaml", "-netns", ns); code != 0 || !strings.Contains(out, "delete br1 bridge") {
+		t.Errorf("remove: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, err := exec.Command("ip", "-n", ns, "link", "show", "br1").CombinedOutput(); err == nil {
+		t.Errorf("br1 still there after remove:\n%s", out)
+	}
+
+	// A port that is not there: exit 1, with the file's line and path.
+	ip("-n", ns, "link", "del", "eth1")
+	code, _, errOut = runCmd("apply", "-f", "testdata/seed003-br1-eth1-policy.yaml", "-netns", ns)
+	if code != 1 || !strings.Contains(errOut, `seed003-br1-eth1-policy.yaml:21: spec.desiredState.interfaces[0].bridge.port[0].name: Not found: "eth1"`) {
+		t.Errorf("missing port: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// FuzzLoadPolicy feeds arbitrary files to the policy decoder: an error or a
+// policy, never a panic.
+func FuzzLoadPolicy(f *testing.F) {
+	for _, p := range []string{"testdata/seed003-desiredstate.yaml", "testdata/seed003-br1-eth1-policy.yaml"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("interfaces: []\n---\ninterfaces: []\n"))
+	f.Add([]byte("kind: NodeNetworkConfigurationPolicy\napiVersion: nmstate.io/v1\nspec: {desiredState: {interfaces: [{name: x, type: vlan}]}}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pf, errs := loadPolicy(b)
+		if len(errs) > 0 {
+			var buf bytes.Buffer
+			printErrors(&buf, "f.yaml", pf, errs)
+		}
+	})
+}
