@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -56,6 +57,12 @@ func startStandIn(t *testing.T, ctx context.Context, lnet *Network, kernel teste
 	mux.HandleFunc("/boot.ipxe", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "#!ipxe\nkernel %s/vmlinuz %s\ninitrd %s/initrd.gz\nboot\n", s.base, s.cmdline, s.base)
 	})
+	// iPXE on UEFI starts the kernel's EFI stub, which loads the initrd
+	// named by initrd= from iPXE's virtual file system.
+	mux.HandleFunc("/boot-efi.ipxe", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "#!ipxe\nkernel %s/vmlinuz initrd=initrd.gz %s\ninitrd %s/initrd.gz\nboot\n", s.base, s.cmdline, s.base)
+	})
+	mux.HandleFunc("/ipxe.efi", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, ipxeEFI) })
 	mux.HandleFunc("/vmlinuz", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, kernel.Vmlinuz) })
 	mux.HandleFunc("/initrd.gz", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "initrd.gz", time.Time{}, strings.NewReader(string(initrd)))
@@ -84,17 +91,32 @@ func startStandIn(t *testing.T, ctx context.Context, lnet *Network, kernel teste
 	t.Cleanup(func() { srv.Close() })
 
 	dir := t.TempDir()
+	efi, err := os.ReadFile(ipxeEFI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ipxe.efi"), efi, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd := CommandContext(ctx, dnsmasq,
 		"--no-daemon", "--conf-file=/dev/null", "--user=root", "--port=0", "--log-dhcp",
 		"--interface="+lnet.Bridge, "--bind-interfaces",
 		"--pid-file="+filepath.Join(dir, "dnsmasq.pid"),
 		"--dhcp-leasefile="+filepath.Join(dir, "leases"),
 		"--dhcp-range=192.0.2.100,192.0.2.199,255.255.255.0,10m",
-		// iPXE (user class "iPXE") gets the script URL; anything else would
-		// TFTP an iPXE binary (not used by the BIOS path: the ROM is iPXE).
+		// iPXE (user class "iPXE") gets the script URL; UEFI HTTP clients
+		// (vendor class HTTPClient, answered with option 60 HTTPClient) get
+		// ipxe.efi by URL; OVMF's PXE (arch 7) TFTPs ipxe.efi; BIOS PXE
+		// would TFTP undionly.kpxe (unused: QEMU's BIOS ROM is iPXE).
 		"--dhcp-userclass=set:ipxe,iPXE",
-		"--dhcp-boot=tag:ipxe,"+s.base+"/boot.ipxe",
-		"--dhcp-boot=tag:!ipxe,undionly.kpxe",
+		"--dhcp-vendorclass=set:httpclient,HTTPClient",
+		"--dhcp-match=set:efi64,option:client-arch,7",
+		"--dhcp-option-force=tag:httpclient,tag:!ipxe,60,HTTPClient",
+		"--dhcp-boot=tag:ipxe,tag:efi64,"+s.base+"/boot-efi.ipxe",
+		"--dhcp-boot=tag:ipxe,tag:!efi64,"+s.base+"/boot.ipxe",
+		"--dhcp-boot=tag:!ipxe,tag:httpclient,"+s.base+"/ipxe.efi",
+		"--dhcp-boot=tag:!ipxe,tag:!httpclient,tag:efi64,ipxe.efi",
+		"--dhcp-boot=tag:!ipxe,tag:!httpclient,tag:!efi64,undionly.kpxe",
 		"--enable-tftp", "--tftp-root="+dir,
 	)
 	cmd.Stdout = &lockedWriter{mu: &s.mu, w: &s.dnsLog}
@@ -109,23 +131,35 @@ func startStandIn(t *testing.T, ctx context.Context, lnet *Network, kernel teste
 	return s
 }
 
+// ipxeEFI is Debian's (package ipxe) iPXE for x86-64 UEFI.
+const ipxeEFI = "/usr/lib/ipxe/ipxe.efi"
+
 func (s *standIn) dnsmasqLog() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dnsLog.String()
 }
 
-// TestBIOSBootPhonesHome boots real firmware (SeaBIOS + QEMU's iPXE ROM)
-// in a netns against dnsmasq + net/http, with the Debian cloud kernel and
-// the busybox initramfs built here, and checks from the console that /init
-// ran with exactly the script's kernel arguments, and from the server that
-// the phone-home request came from the VM's MAC.
-func TestBIOSBootPhonesHome(t *testing.T) {
+// TestFirmwareBootPhonesHome boots real firmware in a netns against
+// dnsmasq + net/http, with the Debian cloud kernel and the busybox
+// initramfs built here: SeaBIOS + QEMU's iPXE ROM; OVMF PXE → TFTP
+// ipxe.efi → iPXE; OVMF HTTP boot → ipxe.efi by URL → iPXE. It checks from
+// the console that /init ran with exactly the script's kernel arguments,
+// and from the server that the phone-home request came from the VM's MAC.
+func TestFirmwareBootPhonesHome(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
 	testenv.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
+	testenv.RequireFile(t, ipxeEFI, "ipxe")
+	testenv.RequireFile(t, OVMFImage, "ovmf")
 	testenv.RequireFile(t, "/bin/busybox", "busybox-static")
 	kernel := testenv.GuestKernel(t)
+	for _, fw := range []Firmware{BIOS, UEFIPXE, UEFIHTTP} {
+		t.Run(fw.String(), func(t *testing.T) { testFirmwareBoot(t, fw, kernel) })
+	}
+}
+
+func testFirmwareBoot(t *testing.T, fw Firmware, kernel testenv.Kernel) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -144,7 +178,7 @@ func TestBIOSBootPhonesHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	mac := NewMAC()
-	vm, err := StartVM(ctx, VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: BIOS,
+	vm, err := StartVM(ctx, VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
 		OnLine: func(l string) { t.Log("vm: " + l) }})
 	if err != nil {
 		t.Fatal(err)
@@ -159,13 +193,20 @@ func TestBIOSBootPhonesHome(t *testing.T) {
 	if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+MarkerStart+"$")); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("BIOS: power-on to /init in %v", time.Since(vm.Started()).Round(100*time.Millisecond))
+	t.Logf("%s: power-on to /init in %v", fw, time.Since(vm.Started()).Round(100*time.Millisecond))
 	m, err := vm.WaitFor(ctx, CmdlineRE)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(m[1]); got != srv.cmdline {
-		t.Errorf("/proc/cmdline = %q, want the script's arguments %q", got, srv.cmdline)
+	want := srv.cmdline
+	if fw != BIOS {
+		// iPXE on UEFI hands the EFI stub "<image name> <args>" as load
+		// options, and the stub keeps the name: seen here with Debian's
+		// iPXE 1.0.0+git-20190125 and the 6.1 kernel.
+		want = "vmlinuz initrd=initrd.gz " + want
+	}
+	if got := strings.TrimSpace(m[1]); got != want {
+		t.Errorf("/proc/cmdline = %q, want the script's arguments %q", got, want)
 	}
 	if _, err := vm.WaitFor(ctx, regexp.MustCompile(`^CONFIG: config-for-`+srv.token+`$`)); err != nil {
 		t.Fatalf("guest did not fetch its config through Initramfs.Commands: %v", err)
@@ -178,7 +219,7 @@ func TestBIOSBootPhonesHome(t *testing.T) {
 	if err := vm.Wait(ctx); err != nil {
 		t.Errorf("QEMU after guest power-off: %v", err)
 	}
-	t.Logf("BIOS: power-on to power-off in %v", time.Since(vm.Started()).Round(100*time.Millisecond))
+	t.Logf("%s: power-on to power-off in %v", fw, time.Since(vm.Started()).Round(100*time.Millisecond))
 
 	srv.mu.Lock()
 	homes, served := srv.homes, srv.served
@@ -196,7 +237,15 @@ func TestBIOSBootPhonesHome(t *testing.T) {
 	if h.claimed != mac.String() {
 		t.Errorf("guest reported mac=%q, want %s", h.claimed, mac)
 	}
-	for _, want := range []string{"/boot.ipxe", "/vmlinuz", "/initrd.gz", "/phonehome"} {
+	paths := []string{"/boot.ipxe", "/vmlinuz", "/initrd.gz", "/phonehome"}
+	switch fw {
+	case UEFIPXE:
+		paths[0] = "/boot-efi.ipxe"
+	case UEFIHTTP:
+		paths = append(paths, "/ipxe.efi")
+		paths[0] = "/boot-efi.ipxe"
+	}
+	for _, want := range paths {
 		found := false
 		for _, p := range served {
 			found = found || p == want
