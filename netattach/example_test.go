@@ -127,4 +127,5 @@ func ExampleValidateNAD() {
 	// spec.config.plugins[0].vlanTrunk[0].maxID: Invalid value: 200: must not be less than minID (300)
 	// spec.config.plugins[1].mac: Invalid value: "de:00:00:00:de": must be a MAC address such as de:00:00:00:00:de
 	// warning: spec.config.plugins[0].ipam: configuring IP address management (IPAM) in a virtual machine's network attachment definition is not supported
+	// warning: spec.config.plugins[1].mac: every pod and VM attached to this NAD gets this same MAC; give each VM its own in spec.domain.devices.interfaces[].macAddress (the tuning plugin applies it)
 }

@@ -136,6 +136,9 @@ func (v NADValidator) Validate(nad *nadv1.NetworkAttachmentDefinition) (field.Er
 				errs = append(errs, field.Invalid(pp.Child("type"), p.Type, "a tuning plugin changes the interface a previous plugin created: chain it after the bridge in a conflist (\"plugins\")"))
 			}
 			errs = append(errs, validateTuning(p.Tuning, pp)...)
+			if p.Tuning.Mac != "" {
+				warns = append(warns, warn(pp.Child("mac"), "every pod and VM attached to this NAD gets this same MAC; give each VM its own in spec.domain.devices.interfaces[].macAddress (the tuning plugin applies it)"))
+			}
 		default:
 			if check := v.Plugins[p.Type]; check != nil {
 				e, w := check(p.Raw, pp)
@@ -210,6 +213,10 @@ func validateBridge(c *BridgeNetConf, p *field.Path) (field.ErrorList, []Warning
 		}
 	}
 	errs = append(errs, validateMTU(c.MTU, p.Child("mtu"), true)...)
+	// The plugin only looks at preserveDefaultVlan when it sets a VLAN.
+	if c.PreserveDefaultVLAN != nil && c.VLAN == 0 && len(c.VLANTrunk) == 0 {
+		warns = append(warns, warn(p.Child("preserveDefaultVlan"), "has no effect without vlan or vlanTrunk"))
+	}
 	if hasIPAM(c.IPAM) {
 		warns = append(warns, warn(p.Child("ipam"), "%s", IPAMWarning))
 	}

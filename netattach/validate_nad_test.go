@@ -48,7 +48,11 @@ func TestValidateNADRules(t *testing.T) {
 		mutate func(*nadv1.NetworkAttachmentDefinition)
 	}{
 		{name: "single plugin ok", nad: nadWithConfig("net", bridgeConf(`"vlan":100,"macspoofchk":true`))},
-		{name: "conflist ok", nad: nadWithConfig("net", listConf(`"mac":"de:00:00:00:00:de","mtu":9000,"sysctl":{"net.ipv6.conf.all.disable_ipv6":"1"}`))},
+		{name: "conflist ok", nad: nadWithConfig("net", listConf(`"mtu":9000,"sysctl":{"net.ipv6.conf.all.disable_ipv6":"1"}`))},
+		{name: "static MAC in NAD warns", nad: nadWithConfig("net", listConf(`"mac":"de:00:00:00:00:de"`)),
+			warn: []string{"spec.config.plugins[1].mac: every pod and VM attached to this NAD gets this same MAC"}},
+		{name: "preserveDefaultVlan without vlan warns", nad: nadWithConfig("net", bridgeConf(`"preserveDefaultVlan":false`)),
+			warn: []string{"spec.config.preserveDefaultVlan: has no effect without vlan or vlanTrunk"}},
 		{name: "upstream types ok", nad: nadWithConfig("net", `{"cniVersion":"1.0.0","name":"net","plugins":[{"type":"bridge","bridge":"br1"},{"type":"tuning"}]}`)},
 		{name: "apiVersion", nad: nadWithConfig("net", bridgeConf("")), mutate: func(n *nadv1.NetworkAttachmentDefinition) { n.APIVersion = "k8s.cni.cncf.io/v1beta1" },
 			want: []string{`apiVersion: Unsupported value: "k8s.cni.cncf.io/v1beta1"`}},
@@ -126,9 +130,11 @@ func TestValidateNADRules(t *testing.T) {
 		{name: "tuning alone", nad: nadWithConfig("net", `{"cniVersion":"0.3.1","name":"net","type":"cnv-tuning"}`),
 			want: []string{`spec.config.type: Invalid value: "cnv-tuning"`}},
 		{name: "tuning bad mac", nad: nadWithConfig("net", listConf(`"mac":"de:00:00:00:de"`)),
-			want: []string{`spec.config.plugins[1].mac: Invalid value: "de:00:00:00:de"`}},
+			want: []string{`spec.config.plugins[1].mac: Invalid value: "de:00:00:00:de"`},
+			warn: []string{"spec.config.plugins[1].mac: every pod"}},
 		{name: "tuning multicast mac", nad: nadWithConfig("net", listConf(`"mac":"01:00:5e:00:00:01"`)),
-			want: []string{`spec.config.plugins[1].mac: Invalid value: "01:00:5e:00:00:01": must be a unicast address`}},
+			want: []string{`spec.config.plugins[1].mac: Invalid value: "01:00:5e:00:00:01": must be a unicast address`},
+			warn: []string{"spec.config.plugins[1].mac: every pod"}},
 		{name: "tuning mtu", nad: nadWithConfig("net", listConf(`"mtu":70000`)),
 			want: []string{"spec.config.plugins[1].mtu: Invalid value: 70000"}},
 		{name: "tuning sysctl outside net", nad: nadWithConfig("net", listConf(`"sysctl":{"kernel.panic":"1","net.core.somaxconn":"500"}`)),
@@ -147,7 +153,7 @@ func TestValidateNADRules(t *testing.T) {
 		{name: "unknown plugin type unchecked", nad: nadWithConfig("net", `{"cniVersion":"0.3.1","name":"net","type":"macvlan","master":"eth0","whatever":1}`)},
 		{name: "every problem at once", nad: nadWithConfig("Bad", `{"cniVersion":"0.3.1","name":"Bad","plugins":[{"type":"bridge","bridge":"br1","vlan":5000,"mtu":1,"ipam":{"type":"dhcp"}},{"type":"tuning","mac":"zz"}]}`),
 			want: []string{"metadata.name: Invalid value", "spec.config.plugins[0].vlan: Invalid value: 5000", "spec.config.plugins[0].mtu: Invalid value: 1", "spec.config.plugins[1].mac: Invalid value: \"zz\""},
-			warn: []string{"spec.config.plugins[0].ipam: " + IPAMWarning}},
+			warn: []string{"spec.config.plugins[0].ipam: " + IPAMWarning, "spec.config.plugins[1].mac: every pod"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.mutate != nil {
