@@ -32,6 +32,7 @@ type MachineConfigPool struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec selects the pool's MachineConfigs and nodes.
 	Spec MachineConfigPoolSpec `json:"spec"`
 	// Status is kept opaque so that a pool read back from a cluster
 	// decodes.

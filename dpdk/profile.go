@@ -32,7 +32,9 @@ type PerformanceProfile struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   ProfileSpec    `json:"spec"`
+	// Spec is the desired tuning of the selected nodes.
+	Spec ProfileSpec `json:"spec"`
+	// Status is what the operator reports; only read back from a cluster.
 	Status *ProfileStatus `json:"status,omitempty"`
 }
 

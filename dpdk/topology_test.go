@@ -306,3 +306,77 @@ func FuzzReadTopology(f *testing.F) {
 		}
 	})
 }
+
+// randomTopology is an irregular machine: 1-4 NUMA nodes with sparse IDs,
+// each with its own core count, cores with 1-4 threads, CPU numbers
+// shuffled across the whole machine.
+func randomTopology(rng *rand.Rand) Topology {
+	type core struct{ node, threads int }
+	var cores []core
+	var ids []int
+	id := 0
+	for n := 0; n < 1+rng.IntN(4); n++ {
+		id += 1 + rng.IntN(2)
+		ids = append(ids, id)
+		for c := 0; c < 1+rng.IntN(12); c++ {
+			cores = append(cores, core{id, 1 + rng.IntN(4)})
+		}
+	}
+	total := 0
+	for _, c := range cores {
+		total += c.threads
+	}
+	perm := rng.Perm(total)
+	var t Topology
+	byNode := map[int][]cpuset.CPUSet{}
+	next := 0
+	for _, c := range cores {
+		byNode[c.node] = append(byNode[c.node], cpuset.New(perm[next:next+c.threads]...))
+		next += c.threads
+	}
+	for _, id := range ids {
+		sortCores(byNode[id])
+		t.Nodes = append(t.Nodes, NUMANode{ID: id, Cores: byNode[id]})
+	}
+	return t
+}
+
+func TestPlanPropertiesIrregular(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 7))
+	for i := 0; i < 200; i++ {
+		topo := randomTopology(rng)
+		// Through sysfs and back: the reader sees the same machine.
+		read, err := ReadTopology(fakeSysfs(topo, cpuset.New()))
+		if err != nil {
+			t.Fatalf("%s: %v", topo, err)
+		}
+		if !reflect.DeepEqual(read, topo) {
+			t.Fatalf("read\n%s\nwant\n%s", read, topo)
+		}
+		n := 1 + rng.IntN(2)
+		plan, err := PlanCPUs(topo, PlanConfig{ReservedCoresPerNode: n, HugepagesPerNode: 2})
+		fewest, total := len(topo.Nodes[0].Cores), 0
+		for _, node := range topo.Nodes {
+			fewest = min(fewest, len(node.Cores))
+			total += len(node.Cores)
+		}
+		if fewest < n || total == n*len(topo.Nodes) {
+			if err == nil {
+				t.Errorf("%s: reserving %d per node should fail", topo, n)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s reserve %d: %v", topo, n, err)
+		}
+		checkPlan(t, topo, plan, n)
+		// The reserved cores are each node's lowest-numbered ones.
+		for _, node := range topo.Nodes {
+			for k, core := range node.Cores {
+				if reserved := core.IsSubsetOf(plan.Reserved); reserved != (k < n) {
+					t.Errorf("%s: core %s (rank %d on node %d) reserved=%v", topo, core, k, node.ID, reserved)
+				}
+			}
+		}
+	}
+}
