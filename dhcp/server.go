@@ -511,13 +511,19 @@ func (s *Server) findLinks() (map[int]link, error) {
 	return links, nil
 }
 
-// listen opens a UDP socket that may receive broadcasts, share the port
-// with a peer in tests, and (with exactly one interface) stays on it.
+// listen opens the server's UDP socket on addr.
 func (s *Server) listen(addr netip.AddrPort) (net.PacketConn, error) {
 	dev := ""
 	if len(s.cfg.Interfaces) == 1 {
 		dev = s.cfg.Interfaces[0]
 	}
+	return listenUDP(addr, dev)
+}
+
+// listenUDP opens a UDP socket that may send and receive broadcasts,
+// shares its port (SO_REUSEADDR: every such socket gets a copy of each
+// broadcast), and with dev set stays on that interface.
+func listenUDP(addr netip.AddrPort, dev string) (net.PacketConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
