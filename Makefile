@@ -54,7 +54,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 demo: testdeps
-	$(GO) run ./examples/kubevirt-pxe
+	$(GO) run ./examples/pxelab demo
 
 clean:
 	rm -rf .cache

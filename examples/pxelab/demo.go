@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/pxe"
+)
+
+// demoTimeout bounds a whole demo: TCG boots take 20–70 s, more on a busy
+// machine.
+const demoTimeout = 10 * time.Minute
+
+// requirement is a file a Debian package ships.
+type requirement struct{ path, pkg string }
+
+func demoRequirements(fw lab.Firmware) []requirement {
+	reqs := []requirement{
+		{"qemu-system-x86_64", "qemu-system-x86"},
+		{"/usr/lib/ipxe/undionly.kpxe", "ipxe"},
+		{"/usr/lib/ipxe/ipxe.efi", "ipxe"},
+		{"/bin/busybox", "busybox-static"},
+	}
+	if fw == lab.BIOS {
+		reqs = append(reqs, requirement{"/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu"})
+	} else {
+		reqs = append(reqs, requirement{lab.OVMFImage, "ovmf"})
+	}
+	return reqs
+}
+
+// missingPackages names the Debian packages whose files are not here.
+func missingPackages(reqs []requirement) []string {
+	var missing []string
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		var err error
+		if strings.HasPrefix(r.path, "/") {
+			_, err = os.Stat(r.path)
+		} else {
+			_, err = exec.LookPath(r.path)
+		}
+		if err != nil && !seen[r.pkg] {
+			seen[r.pkg] = true
+			missing = append(missing, r.pkg)
+		}
+	}
+	return missing
+}
+
+func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("pxelab demo", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fwName := fl.String("firmware", "bios", "bios (SeaBIOS + iPXE ROM), uefi (OVMF PXE) or uefi-http (OVMF HTTP boot)")
+	macStr := fl.String("mac", "52:54:00:de:00:01", "the VM's MAC address")
+	kernelDir := fl.String("kernel-dir", "", "unpacked Debian kernel package (default .cache/kernel/cloud of this repository)")
+	quiet := fl.Bool("quiet", false, "do not print the guest's console")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	fw, err := lab.ParseFirmware(*fwName)
+	if err != nil {
+		fmt.Fprintf(stderr, "pxelab demo: %v\n", err)
+		return 2
+	}
+	mac, err := parseMAC(*macStr)
+	if err != nil {
+		fmt.Fprintf(stderr, "pxelab demo: --mac: %v\n", err)
+		return 2
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(stderr, "pxelab demo: needs root (network namespaces, taps): run it with sudo, or `sudo make demo`")
+		return 1
+	}
+	if missing := missingPackages(demoRequirements(fw)); len(missing) > 0 {
+		fmt.Fprintf(stderr, "pxelab demo: missing Debian packages: %s\n  apt-get install %s   (or `make demo`, which installs them)\n",
+			strings.Join(missing, " "), strings.Join(missing, " "))
+		return 1
+	}
+	vmlinuz, modules, err := findKernel(*kernelDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "pxelab demo: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
+	defer cancel()
+	if err := runDemo(ctx, fw, mac, vmlinuz, modules, *quiet, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "pxelab demo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runDemo does the demo's work; everything it creates is removed when it
+// returns, on success, failure or Ctrl-C alike.
+func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz, modules string, quiet bool, stdout, stderr io.Writer) error {
+	tmp, err := os.MkdirTemp("", "pxelab-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	initrd := filepath.Join(tmp, "initrd.gz")
+	f, err := os.Create(initrd)
+	if err != nil {
+		return err
+	}
+	err = lab.Initramfs{ModulesDir: modules}.Write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+
+	lnet, err := lab.NewNetwork("pxelab")
+	if err != nil {
+		return fmt.Errorf("lab network: %w", err)
+	}
+	defer lnet.Close()
+	fmt.Fprintf(stderr, "pxelab: network namespace %s, bridge %s %s\n", lnet.NS.Name(), lnet.Bridge, lnet.Server)
+
+	o := serveOptions{
+		iface: lnet.Bridge, netns: filepath.Join("/var/run/netns", lnet.NS.Name()),
+		pool:   "192.0.2.100-192.0.2.199",
+		kernel: vmlinuz, initrd: initrd,
+		cmdline:  "console=ttyS0 panic=-1 quiet " + lab.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome",
+		httpPort: 8080,
+		state:    filepath.Join(tmp, "state"),
+		machines: listFlag{mac.String() + "=default"},
+	}
+	cfg, err := o.config(io.Discard)
+	if err != nil {
+		return err
+	}
+	srv, err := pxe.New(cfg)
+	if err != nil {
+		return err
+	}
+	sctx, stopServer := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx) }()
+	defer func() {
+		stopServer()
+		<-served
+	}()
+	select {
+	case <-srv.Ready():
+	case err := <-served:
+		return fmt.Errorf("boot server: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	home := make(chan pxe.Event, 1)
+	var once sync.Once
+	stopEvents := printEvents(ctx, srv, stdout, func(e pxe.Event) {
+		if e.Kind == pxe.EventPhonedHome && e.MAC == mac.String() {
+			once.Do(func() { home <- e })
+		}
+	})
+	defer stopEvents()
+
+	tap, err := lnet.AddTap()
+	if err != nil {
+		return err
+	}
+	var consoleMu sync.Mutex
+	vm, err := lab.StartVM(ctx, lab.VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
+		OnLine: func(l string) {
+			if quiet || strings.TrimSpace(l) == "" {
+				return
+			}
+			consoleMu.Lock()
+			fmt.Fprintf(stderr, "guest| %s\n", l)
+			consoleMu.Unlock()
+		}})
+	if err != nil {
+		return fmt.Errorf("qemu: %w", err)
+	}
+	defer vm.Stop()
+	fmt.Fprintf(stderr, "pxelab: powered on %s (%s firmware), serving at %s\n", mac, fw, srv.BaseURL())
+
+	initSeen := make(chan time.Duration, 1)
+	go func() {
+		if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+lab.MarkerStart+"$")); err == nil {
+			initSeen <- time.Since(vm.Started())
+		}
+	}()
+	vmDone := make(chan error, 1)
+	go func() { vmDone <- vm.Wait(ctx) }()
+	select {
+	case e := <-home:
+		toHome := time.Since(vm.Started())
+		var toInit time.Duration
+		select {
+		case toInit = <-initSeen:
+		default:
+		}
+		// Let the guest power off by itself; it is about to.
+		select {
+		case <-vmDone:
+		case <-time.After(20 * time.Second):
+		}
+		fmt.Fprintf(stderr, "pxelab: %s booted over the network (%s): power-on to /init %s, to phone-home %s (%s)\n",
+			mac, fw, toInit.Round(100*time.Millisecond), toHome.Round(100*time.Millisecond), e.Detail)
+		return nil
+	case err := <-vmDone:
+		return fmt.Errorf("the VM stopped before it phoned home (%v); QEMU said: %s", err, strings.TrimSpace(vm.Stderr()))
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("no phone-home within %s", demoTimeout)
+		}
+		return errors.New("interrupted")
+	}
+}
+
+// findKernel locates an unpacked Debian kernel package: the given dir, or
+// .cache/kernel/cloud in this repository (make testdeps puts it there).
+func findKernel(dir string) (vmlinuz, modules string, err error) {
+	if dir == "" {
+		root, rerr := repoRoot()
+		if rerr != nil {
+			return "", "", fmt.Errorf("no --kernel-dir and %v", rerr)
+		}
+		dir = filepath.Join(root, ".cache", "kernel", "cloud")
+	}
+	vm, _ := filepath.Glob(filepath.Join(dir, "boot", "vmlinuz-*"))
+	mods, _ := filepath.Glob(filepath.Join(dir, "lib", "modules", "*"))
+	if len(vm) == 0 || len(mods) == 0 {
+		return "", "", fmt.Errorf("no Debian kernel unpacked in %s: run `make testdeps` (scripts/fetch-kernel.sh cloud)", dir)
+	}
+	return vm[0], mods[0], nil
+}
+
+// repoRoot finds the module root from the working directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the pxekit repository")
+		}
+		dir = parent
+	}
+}
+
+func parseMAC(s string) (net.HardwareAddr, error) {
+	mac, err := net.ParseMAC(strings.ReplaceAll(s, "-", ":"))
+	if err != nil {
+		return nil, err
+	}
+	if len(mac) != 6 {
+		return nil, fmt.Errorf("%q is not a 6-byte Ethernet address", s)
+	}
+	return mac, nil
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxe"
+)
+
+func TestUsageErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, 2, "usage"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"serve"}, 2, "--interface is required"},
+		{[]string{"serve", "--interface", "lo"}, 2, "--pool START-END is required"},
+		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.9-192.0.2.1", "--kernel", "/etc/hostname"}, 2, "START ≤ END"},
+		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9"}, 2, "--kernel is required"},
+		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9", "--kernel", "/etc/hostname", "--machine", "zz=default"}, 2, `--machine "zz=default"`},
+		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9", "--kernel", "/etc/hostname", "--machine", "52:54:00:00:00:01=nope"}, 1, `"nope" is not a profile`},
+		{[]string{"demo", "--firmware", "floppy"}, 2, "floppy"},
+		{[]string{"demo", "--mac", "1:2"}, 2, "--mac"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tt.args, &out, &errb)
+		if code != tt.code || !strings.Contains(errb.String()+out.String(), tt.msg) {
+			t.Errorf("pxelab %q: exit %d, stderr %q; want exit %d and %q", tt.args, code, errb.String(), tt.code, tt.msg)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the event printer and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func events(t *testing.T, out string) []pxe.Event {
+	t.Helper()
+	var evs []pxe.Event
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var e pxe.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("stdout line %q is not a JSON event: %v", sc.Text(), err)
+		}
+		if e.Time.IsZero() || e.Kind == "" {
+			t.Fatalf("event %q lacks time or kind", sc.Text())
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// serve in a lab namespace: curl, from a host on the lab bridge, gets the
+// machine's script, and stdout carries the event as one JSON line.
+func TestServeInNetNS(t *testing.T) {
+	testenv.RequireRoot(t)
+	curl := testenv.RequireCmd(t, "curl", "curl")
+	testenv.RequireFile(t, "/usr/lib/ipxe/undionly.kpxe", "ipxe")
+	lnet := lab.Setup(t)
+	dir := t.TempDir()
+	kernel := filepath.Join(dir, "vmlinuz")
+	if err := os.WriteFile(kernel, []byte("not really a kernel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--netns", lnet.NS.Name(), "--interface", lnet.Bridge,
+			"--pool", "192.0.2.100-192.0.2.150", "--kernel", kernel, "--cmdline", "console=ttyS0 role={{.Hostname}}",
+			"--http-port", "8080", "--state", filepath.Join(dir, "state"), "--deny-unknown",
+			"--machine", "52:54:00:12:34:56=default"}, &out, io.Discard)
+	}()
+	url := "http://192.0.2.1:8080/boot.ipxe?mac=52:54:00:12:34:56"
+	var body []byte
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.Command(curl, "-sS", "--fail", url)
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		err := lnet.NS.Run(cmd)
+		if err == nil {
+			body = stdout.Bytes()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("curl %s: %v", url, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if want := "kernel http://192.0.2.1:8080/assets/vmlinuz console=ttyS0 role=node-123456\n"; !strings.Contains(string(body), want) {
+		t.Errorf("script:\n%s\nwant line %q", body, want)
+	}
+	// An unknown machine is denied with --deny-unknown.
+	if err := lnet.NS.Run(exec.Command(curl, "-sS", "--fail", "http://192.0.2.1:8080/boot.ipxe?mac=52:54:00:00:00:99")); err == nil {
+		t.Error("unknown machine got a script despite --deny-unknown")
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d after cancel", code)
+	}
+	var served, denied bool
+	for _, e := range events(t, out.String()) {
+		served = served || (e.Kind == pxe.EventScriptServed && e.MAC == "52:54:00:12:34:56")
+		denied = denied || (e.Kind == pxe.EventDenied && e.MAC == "52:54:00:00:00:99")
+	}
+	if !served || !denied {
+		t.Errorf("events on stdout lack script-served/denied:\n%s", out.String())
+	}
+}
+
+// The demo, as `make demo` runs it: a VM boots over the network and phones
+// home, and the namespace is gone afterwards.
+func TestDemo(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
+	testenv.GuestKernel(t)
+	before := netnsList(t)
+	var out, errb syncBuffer
+	code := run(context.Background(), []string{"demo", "--quiet", "--mac", "52:54:00:de:00:42"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("demo exited %d:\n%s", code, errb.String())
+	}
+	var kinds []pxe.EventKind
+	for _, e := range events(t, out.String()) {
+		if e.MAC == "52:54:00:de:00:42" {
+			kinds = append(kinds, e.Kind)
+		}
+	}
+	if len(kinds) == 0 || kinds[len(kinds)-1] != pxe.EventPhonedHome {
+		t.Errorf("events %v: want the boot to end in phoned-home", kinds)
+	}
+	if !strings.Contains(errb.String(), "booted over the network") {
+		t.Errorf("no summary line:\n%s", errb.String())
+	}
+	if after := netnsList(t); after != before {
+		t.Errorf("network namespaces left behind: before %q, after %q", before, after)
+	}
+}
+
+func netnsList(t *testing.T) string {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "pxelab-") {
+			names = append(names, f[0])
+		}
+	}
+	return strings.Join(names, ",")
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/pxe"
+)
+
+// listFlag collects a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// serveOptions are serve's flags; demo fills the same struct.
+type serveOptions struct {
+	iface, pool, kernel, initrd, cmdline, ipxeDir, state, netns string
+	httpPort                                                    int
+	machines, profiles                                          listFlag
+	denyUnknown, verbose                                        bool
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o serveOptions
+	fl := flag.NewFlagSet("pxelab serve", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.StringVar(&o.iface, "interface", "", "interface to serve on (its IPv4 address is the server's)")
+	fl.StringVar(&o.pool, "pool", "", "dynamic address range START-END, inside the interface's subnet")
+	fl.StringVar(&o.kernel, "kernel", "", "kernel image to serve as /assets/<name>")
+	fl.StringVar(&o.initrd, "initrd", "", "initrd to serve as /assets/<name>")
+	fl.StringVar(&o.cmdline, "cmdline", "", "kernel arguments of the default profile; {{.BaseURL}}, {{.MAC}}, {{.Hostname}} expand")
+	fl.StringVar(&o.ipxeDir, "ipxe-dir", "", "directory with undionly.kpxe and ipxe.efi (default: Debian's ipxe package)")
+	fl.StringVar(&o.state, "state", "", "directory for the lease database (default: leases in memory)")
+	fl.IntVar(&o.httpPort, "http-port", 80, "HTTP port")
+	fl.Var(&o.machines, "machine", "MAC=PROFILE: boot this machine with PROFILE (repeatable)")
+	fl.Var(&o.profiles, "profile", "NAME=CMDLINE: another profile with the same kernel and initrd (repeatable)")
+	fl.StringVar(&o.netns, "netns", "", "serve inside this network namespace (a name from `ip netns list`, or a path)")
+	fl.BoolVar(&o.denyUnknown, "deny-unknown", false, "give machines not named by --machine an address but nothing to boot")
+	fl.BoolVar(&o.verbose, "v", false, "log at debug level on stderr")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(stderr, "pxelab serve: unexpected arguments %q\n", fl.Args())
+		return 2
+	}
+	cfg, err := o.config(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
+		return 2
+	}
+	srv, err := pxe.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
+		return 1
+	}
+	stopEvents := printEvents(ctx, srv, stdout, nil)
+	err = srv.Serve(ctx)
+	stopEvents()
+	if err != nil {
+		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// config turns the options into a boot server configuration.
+func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
+	if o.iface == "" {
+		return pxe.Config{}, errors.New("--interface is required")
+	}
+	if o.pool == "" {
+		return pxe.Config{}, errors.New("--pool START-END is required")
+	}
+	rng, err := parsePool(o.pool)
+	if err != nil {
+		return pxe.Config{}, err
+	}
+	if o.kernel == "" {
+		return pxe.Config{}, errors.New("--kernel is required")
+	}
+	files := filesFS{}
+	for _, p := range []string{o.kernel, o.initrd} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			return pxe.Config{}, err
+		}
+		files[filepath.Base(p)] = p
+	}
+	def := pxe.Profile{Kernel: filepath.Base(o.kernel), Args: strings.Fields(o.cmdline)}
+	if o.initrd != "" {
+		def.Initrd = filepath.Base(o.initrd)
+	}
+	inv := pxe.Inventory{Profiles: map[string]pxe.Profile{"default": def}}
+	if !o.denyUnknown {
+		inv.Default = "default"
+	}
+	for _, p := range o.profiles {
+		name, cmdline, ok := strings.Cut(p, "=")
+		if !ok || name == "" {
+			return pxe.Config{}, fmt.Errorf("--profile %q: want NAME=CMDLINE", p)
+		}
+		prof := def
+		prof.Args = strings.Fields(cmdline)
+		inv.Profiles[name] = prof
+	}
+	for _, m := range o.machines {
+		macStr, profile, ok := strings.Cut(m, "=")
+		if !ok {
+			return pxe.Config{}, fmt.Errorf("--machine %q: want MAC=PROFILE", m)
+		}
+		mac, err := parseMAC(macStr)
+		if err != nil {
+			return pxe.Config{}, fmt.Errorf("--machine %q: %v", m, err)
+		}
+		inv.Machines = append(inv.Machines, pxe.Machine{MAC: mac, Hostname: hostnameFor(mac), Profile: profile})
+	}
+	var ipxeFS fs.FS
+	if o.ipxeDir != "" {
+		found, err := ipxe.Locate(o.ipxeDir)
+		if len(found) == 0 {
+			return pxe.Config{}, fmt.Errorf("--ipxe-dir: %v", err)
+		}
+		ipxeFS = ipxe.BinaryFS(found)
+	}
+	leaseFile := ""
+	if o.state != "" {
+		if err := os.MkdirAll(o.state, 0o700); err != nil {
+			return pxe.Config{}, err
+		}
+		leaseFile = filepath.Join(o.state, "leases.db")
+	}
+	if o.netns != "" && !strings.Contains(o.netns, "/") {
+		o.netns = filepath.Join("/var/run/netns", o.netns)
+	}
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	return pxe.Config{
+		Interface: o.iface,
+		NetNS:     o.netns,
+		Subnet:    dhcp.Subnet{Pools: []dhcp.Range{rng}},
+		LeaseFile: leaseFile,
+		HTTPPort:  o.httpPort,
+		IPXE:      ipxeFS,
+		Assets:    files,
+		Inventory: inv,
+		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}, nil
+}
+
+func parsePool(s string) (dhcp.Range, error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return dhcp.Range{}, fmt.Errorf("--pool %q: want START-END", s)
+	}
+	start, err := netip.ParseAddr(strings.TrimSpace(a))
+	if err != nil {
+		return dhcp.Range{}, fmt.Errorf("--pool %q: %v", s, err)
+	}
+	end, err := netip.ParseAddr(strings.TrimSpace(b))
+	if err != nil {
+		return dhcp.Range{}, fmt.Errorf("--pool %q: %v", s, err)
+	}
+	if !start.Is4() || !end.Is4() || end.Less(start) {
+		return dhcp.Range{}, fmt.Errorf("--pool %q: want two IPv4 addresses, START ≤ END", s)
+	}
+	return dhcp.Range{Start: start, End: end}, nil
+}
+
+// hostnameFor names a machine after its MAC, the way lab inventories do
+// when nobody has named them.
+func hostnameFor(mac []byte) string {
+	return fmt.Sprintf("node-%02x%02x%02x", mac[3], mac[4], mac[5])
+}
+
+// printEvents writes each boot event as one JSON line; also, if tee is not
+// nil, hands it the event. The returned function stops it and waits.
+func printEvents(ctx context.Context, srv *pxe.Server, w io.Writer, tee func(pxe.Event)) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	events := srv.Subscribe(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		enc := json.NewEncoder(w)
+		for e := range events {
+			_ = enc.Encode(e)
+			if tee != nil {
+				tee(e)
+			}
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
+}
+
+// filesFS serves named files from anywhere on disk: the kernel and initrd
+// the user pointed at, under their base names.
+type filesFS map[string]string
+
+func (f filesFS) Open(name string) (fs.File, error) {
+	p, ok := f[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return os.Open(p)
+}
