@@ -1,0 +1,60 @@
+package dhcp
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+// The serving loop on an injected loopback socket (no root): a relayed DORA
+// completes, counters move, and cancelling the context stops Serve without
+// closing a socket the caller owns.
+func TestServeInjectedConnAndGracefulStop(t *testing.T) {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s := newTestServer(t, func(c *Config) { c.Conn = conn })
+	s.now = time.Now
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	<-s.Ready()
+
+	c, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	defer c.Close()
+	rc := &relayClient{conn: c, server: conn.LocalAddr()}
+	ip, err := rc.dora(mustMAC("52:54:00:00:50:01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := s.LeaseByIP(ip); !ok || l.MAC.String() != "52:54:00:00:50:01" {
+		t.Fatalf("lease %+v", l)
+	}
+	// Garbage on the same socket is counted, and the loop keeps serving.
+	c.WriteTo([]byte("not dhcp"), conn.LocalAddr())
+	if _, err := rc.dora(mustMAC("52:54:00:00:50:02")); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.Received != 5 || st.Replied != 4 || st.Offers != 2 || st.Acks != 2 || st.Dropped[DropMalformed] != 1 || st.Commits == 0 {
+		t.Errorf("stats %+v", st)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The caller's socket is still usable.
+	if _, err := conn.WriteTo([]byte{0}, c.LocalAddr()); err != nil {
+		t.Fatalf("Serve closed the injected conn: %v", err)
+	}
+	// And a stopped server answers nothing more.
+	d, _ := dhcpv4.NewDiscovery(mustMAC("52:54:00:00:50:03"))
+	if _, err := rc.exchange(d, dhcpv4.MessageTypeOffer); err == nil {
+		t.Fatal("answer after Serve returned")
+	}
+}
