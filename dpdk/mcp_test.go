@@ -2,12 +2,15 @@ package dpdk
 
 import (
 	"encoding/json"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/pxekit/pxekit/internal/testenv"
 )
 
 func TestMachineConfigPoolMatchesSeed(t *testing.T) {
@@ -177,5 +180,26 @@ func TestDecodeMachineConfigPoolWithStatus(t *testing.T) {
 	p, errs := DecodeMachineConfigPool([]byte(doc))
 	if len(errs) > 0 || p == nil || len(p.Status) == 0 {
 		t.Errorf("pool read back from a cluster: %v, %v", p, errs)
+	}
+}
+
+// TestAnnotateCommandShellQuoting runs the printed command through a real
+// POSIX shell, with printf standing in for oc, and checks the shell hands oc
+// the annotation exactly.
+func TestAnnotateCommandShellQuoting(t *testing.T) {
+	sh := testenv.RequireCmd(t, "sh", "dash")
+	cmd, err := AnnotateHCOCommand("performance-profile-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := "printf '%s\\n'" + strings.TrimPrefix(cmd, "oc")
+	out, err := exec.Command(sh, "-c", script).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", script, err)
+	}
+	k, v, _, _ := RuntimeClassAnnotation("performance-profile-1")
+	want := []string{"annotate", "--overwrite", "-n", "openshift-cnv", "hco", "kubevirt-hyperconverged", k + "=" + v}
+	if got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("the shell passes %q, want %q", got, want)
 	}
 }

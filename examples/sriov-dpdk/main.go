@@ -243,6 +243,11 @@ func render(c config) (string, []string, error) {
 	for _, l := range strings.Split(annotate, "\n") {
 		hco += "#   " + l + "\n"
 	}
+	mergePatch, err := dpdk.HCOAnnotationPatch(rc)
+	if err != nil {
+		return "", nil, err
+	}
+	hco += fmt.Sprintf("# or, as a merge patch:\n#   oc patch hco %s -n %s --type merge -p '%s'\n", dpdk.HCOName, dpdk.HCONamespace, mergePatch)
 	hco += "# WARNING: " + rcWarning + "\n"
 	docs := []struct {
 		head string
