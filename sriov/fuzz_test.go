@@ -80,3 +80,25 @@ func FuzzDecodeNetwork(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePFName: any pfNames entry parses or is refused without panic;
+// what parses prints back to an entry that parses to the same value, and
+// its range lies inside numVfs.
+func FuzzParsePFName(f *testing.F) {
+	for _, s := range []string{"eno3", "eno3#0-3", "eno3#3-0", "#", "a#1-2-3", "a#-1-2", "a#+1-2", "a#01-02", "a##1-2", "a#99999999999999999999-1"} {
+		f.Add(s, 4)
+	}
+	f.Fuzz(func(t *testing.T, s string, numVfs int) {
+		p, err := ParsePFName(s, numVfs)
+		if err != nil {
+			return
+		}
+		if p.HasRange && (p.First < 0 || p.First > p.Last || (numVfs > 0 && p.Last >= numVfs)) {
+			t.Fatalf("%q parsed to a bad range %+v", s, p)
+		}
+		q, err := ParsePFName(p.String(), numVfs)
+		if err != nil || q != p {
+			t.Fatalf("%q -> %q -> %+v %v", s, p.String(), q, err)
+		}
+	})
+}

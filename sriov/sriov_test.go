@@ -264,6 +264,7 @@ func TestValidateNodePolicyRules(t *testing.T) {
 		{"pf range two hashes", func(p *SriovNetworkNodePolicy) { p.Spec.NicSelector.PfNames = []string{"eno3#0-1#2"} }, "spec.nicSelector.pfNames[0]"},
 		{"pf range no dash", func(p *SriovNetworkNodePolicy) { p.Spec.NicSelector.PfNames = []string{"eno3#2"} }, "spec.nicSelector.pfNames[0]"},
 		{"pf duplicate", func(p *SriovNetworkNodePolicy) { p.Spec.NicSelector.PfNames = []string{"eno3#0-1", "eno3#2-3"} }, "spec.nicSelector.pfNames[1]"},
+		{"pf name too long", func(p *SriovNetworkNodePolicy) { p.Spec.NicSelector.PfNames = []string{"enp1234567890abc#0-1"} }, "spec.nicSelector.pfNames[0]"},
 		{"root device format", func(p *SriovNetworkNodePolicy) { p.Spec.NicSelector.RootDevices = []string{"19:00.2"} }, "spec.nicSelector.rootDevices[0]"},
 		{"netFilter", func(p *SriovNetworkNodePolicy) { p.Spec.NicSelector.NetFilter = "gcp/x" }, "spec.nicSelector.netFilter"},
 		{"switchdev on ib", func(p *SriovNetworkNodePolicy) { p.Spec.LinkType = "ib"; p.Spec.ESwitchMode = ESwitchModeSwitchdev }, "spec.eSwitchMode"},

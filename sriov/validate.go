@@ -201,6 +201,9 @@ func validateNicSelector(s *SriovNetworkNodePolicySpec, np *field.Path, opts Opt
 			errs = append(errs, field.Invalid(pp, pf, err.Error()))
 			continue
 		}
+		if len(parsed.Name) > 15 || strings.ContainsAny(parsed.Name, "/ \t\n") {
+			errs = append(errs, field.Invalid(pp, pf, "the PF name is not a Linux interface name (at most 15 bytes, no '/' or whitespace): it can never match"))
+		}
 		if j, dup := seen[parsed.Name]; dup {
 			errs = append(errs, field.Duplicate(pp, fmt.Sprintf("%s (also pfNames[%d])", pf, j)))
 		}

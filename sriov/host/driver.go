@@ -17,6 +17,8 @@ type DriverError struct {
 	Err        error
 }
 
+// Error says what was asked, what the kernel answered and what is bound or
+// set now.
 func (e *DriverError) Error() string {
 	want := e.Want
 	if want == "" {
@@ -37,6 +39,7 @@ func (e *DriverError) Error() string {
 	return msg
 }
 
+// Unwrap returns the kernel's error.
 func (e *DriverError) Unwrap() error { return e.Err }
 
 // Driver returns the driver the PCI device is bound to, "" for none.

@@ -19,6 +19,8 @@ type NumVFsError struct {
 	Got int
 }
 
+// Error says what was asked, what the kernel answered and what is bound or
+// set now.
 func (e *NumVFsError) Error() string {
 	switch {
 	case e.Want > e.Total:
@@ -30,6 +32,7 @@ func (e *NumVFsError) Error() string {
 	}
 }
 
+// Unwrap returns the kernel's error.
 func (e *NumVFsError) Unwrap() error { return e.Err }
 
 // SetNumVFs sets the number of VFs of the PF at PCI address addr. The kernel

@@ -111,6 +111,8 @@ type VFError struct {
 	Refused []Refusal
 }
 
+// Error says what was asked, what the kernel answered and what is bound or
+// set now.
 func (e *VFError) Error() string {
 	parts := make([]string, len(e.Refused))
 	for i, r := range e.Refused {
