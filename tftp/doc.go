@@ -18,11 +18,13 @@
 //   - at most Config.MaxTransfers run at once; requests beyond are dropped
 //     and counted, and the client's retransmission gets served later.
 //
-// What pin/tftp v3.2.0 cannot do, and so this server does not: the RFC 2349
-// timeout option is not acknowledged (Config.Timeout applies to every
-// transfer), and RFC 7440 windowsize is not negotiated (pin/tftp drops the
+// pin/tftp v3.2.0 cannot negotiate RFC 7440 windowsize (it drops the
 // option from its OACK; its SetAnticipate mode sends several blocks per
-// round trip but still waits for an ACK of each, which is not RFC 7440).
+// round trip but still waits for an ACK of each, which is not RFC 7440)
+// nor acknowledge the RFC 2349 timeout option. With Config.MaxWindowSize
+// set, a request asking for a window is sent by this package's own sender
+// instead, which grants windowsize, blksize, tsize and timeout; the others
+// stay on pin/tftp, with Config.Timeout for every transfer.
 //
 // Every finished, failed or refused request produces an Event, carrying the
 // client's MAC when Config.MACForIP (the DHCP lease table) knows it.

@@ -1,6 +1,7 @@
 package tftp
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -58,10 +59,18 @@ type Config struct {
 	// (DefaultShutdownGrace when zero, negative for no limit; a transfer
 	// whose client went silent still ends after Timeout × Retries).
 	ShutdownGrace time.Duration
+	// MaxWindowSize is the largest RFC 7440 windowsize granted; 0 or 1
+	// leaves the option unanswered. pin/tftp cannot negotiate windowsize,
+	// so windowed transfers are sent by this package's own sender, on a
+	// socket per transfer; it also honours the client's timeout option.
+	// Not in SinglePort mode, and only for octet transfers.
+	MaxWindowSize int
 	// SinglePort serves every transfer through the listening socket instead
 	// of one new socket per transfer (pin/tftp's single-port mode). Use it
 	// when the socket was opened in another network namespace: per-transfer
-	// sockets would be opened in whatever namespace the thread is in.
+	// sockets would be opened in whatever namespace the thread is in. In
+	// this mode blksize is capped at 8968 (a jumbo frame) unless
+	// MaxBlockSize says otherwise, and windowsize is not negotiated.
 	SinglePort bool
 	// Logger receives one record per transfer and per refused request;
 	// nothing is logged when nil.
@@ -90,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retries < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("retries"), c.Retries, "must not be negative"))
+	}
+	if c.MaxWindowSize < 0 || c.MaxWindowSize > 65535 {
+		errs = append(errs, field.Invalid(field.NewPath("maxWindowSize"), c.MaxWindowSize, "must be between 0 and 65535"))
 	}
 	if c.MaxTransfers < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("maxTransfers"), c.MaxTransfers, "must not be negative"))
@@ -233,6 +245,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
 	case <-f.dead:
 		ps.Shutdown()
 		<-errc
+		f.wg.Wait()
 		return f.deadErr
 	case <-ctx.Done():
 	}
@@ -257,6 +270,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
 	}
 	ps.Shutdown()
 	<-errc
+	f.wg.Wait() // windowed transfers, which pin/tftp does not know of
 	f.closeConn()
 	return nil
 }
@@ -299,6 +313,7 @@ type front struct {
 	buf    []byte
 	out    []byte
 
+	wg       sync.WaitGroup // windowed transfers
 	mu       sync.Mutex
 	active   map[string]*transfer
 	handed   *transfer
@@ -327,12 +342,12 @@ func newFront(s *Server, conn net.PacketConn) *front {
 		// blksize.
 		if la, ok := uc.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
 			f.pc4 = ipv4.NewPacketConn(uc)
-			if f.pc4.SetControlMessage(ipv4.FlagInterface, true) != nil {
+			if f.pc4.SetControlMessage(ipv4.FlagInterface|ipv4.FlagDst, true) != nil {
 				f.pc4 = nil
 			}
 		} else {
 			f.pc6 = ipv6.NewPacketConn(uc)
-			if f.pc6.SetControlMessage(ipv6.FlagInterface, true) != nil {
+			if f.pc6.SetControlMessage(ipv6.FlagInterface|ipv6.FlagDst, true) != nil {
 				f.pc6 = nil
 			}
 		}
@@ -340,9 +355,17 @@ func newFront(s *Server, conn net.PacketConn) *front {
 	return f
 }
 
+// jumboBlockSize fills a 9000-byte jumbo frame.
+const jumboBlockSize = 9000 - 20 - 8 - tftpHeader
+
 func (f *front) maxBlock() int {
 	if f.s.cfg.MaxBlockSize > 0 {
 		return f.s.cfg.MaxBlockSize
+	}
+	if f.single {
+		// pin/tftp's single-port loop allocates a buffer this large for
+		// every packet it reads; jumbo frames are the largest real links.
+		return jumboBlockSize
 	}
 	return MaxBlockSize
 }
@@ -357,7 +380,7 @@ func (f *front) ReadFrom(p []byte) (int, net.Addr, error) {
 		if f.parkIfDraining() {
 			return 0, nil, net.ErrClosed
 		}
-		n, src, ifIndex, err := f.read()
+		n, src, ifIndex, dst, err := f.read()
 		if err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				if f.single {
@@ -392,7 +415,7 @@ func (f *front) ReadFrom(p []byte) (int, net.Addr, error) {
 			f.s.c.stray.Add(1)
 			continue
 		}
-		if pkt, ok := f.admit(f.buf[:n], src, ifIndex, len(p)); ok {
+		if pkt, ok := f.admit(f.buf[:n], src, dst, ifIndex, len(p)); ok {
 			return copy(p, pkt), src, nil
 		}
 	}
@@ -413,11 +436,12 @@ func (f *front) parkIfDraining() bool {
 	return true
 }
 
-func (f *front) read() (int, *net.UDPAddr, int, error) {
+func (f *front) read() (int, *net.UDPAddr, int, net.IP, error) {
 	var (
 		n     int
 		src   net.Addr
 		ifidx int
+		dst   net.IP
 		err   error
 	)
 	switch {
@@ -425,22 +449,22 @@ func (f *front) read() (int, *net.UDPAddr, int, error) {
 		var cm *ipv4.ControlMessage
 		n, cm, src, err = f.pc4.ReadFrom(f.buf)
 		if cm != nil {
-			ifidx = cm.IfIndex
+			ifidx, dst = cm.IfIndex, cm.Dst
 		}
 	case f.pc6 != nil:
 		var cm *ipv6.ControlMessage
 		n, cm, src, err = f.pc6.ReadFrom(f.buf)
 		if cm != nil {
-			ifidx = cm.IfIndex
+			ifidx, dst = cm.IfIndex, cm.Dst
 		}
 	default:
 		n, src, err = f.conn.ReadFrom(f.buf)
 	}
 	if err != nil {
-		return 0, nil, 0, err
+		return 0, nil, 0, nil, err
 	}
 	ua, _ := src.(*net.UDPAddr) // pin/tftp needs *net.UDPAddr
-	return n, ua, ifidx, nil
+	return n, ua, ifidx, dst, nil
 }
 
 // linkLimit is the largest blksize whose DATA packet fits the MTU of the
@@ -464,7 +488,7 @@ func (f *front) linkLimit(ifIndex int, src *net.UDPAddr) int {
 
 // admit checks a request and returns the packet pin/tftp should see, or
 // refuses it (ERROR packet or drop) and returns false.
-func (f *front) admit(pkt []byte, src *net.UDPAddr, ifIndex, room int) ([]byte, bool) {
+func (f *front) admit(pkt []byte, src *net.UDPAddr, dst net.IP, ifIndex, room int) ([]byte, bool) {
 	s := f.s
 	s.c.requests.Add(1)
 	peer := src.AddrPort()
@@ -520,6 +544,11 @@ func (f *front) admit(pkt []byte, src *net.UDPAddr, ifIndex, room int) ([]byte, 
 			s.c.path.Add(1)
 		}
 		f.refuse(src, peer, name, code, err)
+		return nil, false
+	}
+
+	if win, ok := req.WindowSize(); ok && win > 1 && s.cfg.MaxWindowSize > 1 && !f.single && req.Mode == "octet" {
+		f.startWindowed(req, src, dst, ifIndex, &transfer{key: key, peer: peer, name: name, file: file, size: size}, min(win, s.cfg.MaxWindowSize))
 		return nil, false
 	}
 
@@ -649,7 +678,9 @@ func (f *front) handleRead(filename string, rf io.ReaderFrom) error {
 	defer f.finish(t)
 	ot.SetSize(t.size)
 	start := time.Now()
-	n, err := rf.ReadFrom(&abortReader{r: t.file, abort: f.abort})
+	// Buffer file reads: one read(2) per 64 KB instead of one per block.
+	r := bufio.NewReaderSize(t.file, 64<<10)
+	n, err := rf.ReadFrom(&abortReader{r: r, abort: f.abort})
 	ev := Event{Peer: t.peer, File: t.name, Size: t.size, Bytes: n, BlockSize: t.blksize, Duration: time.Since(start)}
 	f.s.c.bytes.Add(uint64(n))
 	if err == nil && n != t.size {
@@ -746,4 +777,41 @@ func (a *abortReader) Read(p []byte) (int, error) {
 	default:
 	}
 	return a.r.Read(p)
+}
+
+// startWindowed sends an admitted request with RFC 7440 windows on a new
+// socket bound to the address the request came to.
+func (f *front) startWindowed(req Request, src *net.UDPAddr, dst net.IP, ifIndex int, t *transfer, window int) {
+	t.blksize = DefaultBlockSize
+	if want, ok := req.BlockSize(); ok {
+		t.blksize = min(want, f.linkLimit(ifIndex, src))
+	}
+	timeout, tsec := f.s.cfg.Timeout, 0
+	if sec, ok := req.Timeout(); ok {
+		timeout, tsec = time.Duration(sec)*time.Second, sec
+	}
+	laddr := &net.UDPAddr{}
+	if dst != nil && !dst.IsMulticast() && !dst.Equal(net.IPv4bcast) {
+		laddr.IP = dst // answer from the address the client asked
+	}
+	conn, err := net.ListenUDP("udp", laddr)
+	if err != nil {
+		t.file.Close()
+		f.release()
+		f.s.c.failed.Add(1)
+		f.s.log.Error("tftp transfer could not start", "peer", t.peer, "file", t.name, "err", err)
+		f.emit(Event{Kind: EventFailed, Peer: t.peer, File: t.name, Size: t.size, Err: err})
+		return
+	}
+	w := &windowed{
+		f: f, t: t, conn: conn, peer: src, blksize: t.blksize, window: window,
+		timeout: timeout, retries: f.s.cfg.Retries,
+		oack: windowOptions(req, t.blksize, window, t.size, tsec),
+	}
+	f.mu.Lock()
+	f.active[t.key] = t
+	t.started = true
+	f.mu.Unlock()
+	f.wg.Add(1)
+	go w.serve()
 }

@@ -3,6 +3,7 @@ package tftp
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -352,9 +353,12 @@ type gateFile struct {
 func (f *gateFile) Stat() (fs.FileInfo, error) { return gateInfo(len(f.g.data)), nil }
 func (f *gateFile) Close() error               { return nil }
 func (f *gateFile) Read(p []byte) (int, error) {
-	if f.r.Size()-int64(f.r.Len()) >= 4096 {
+	off := f.r.Size() - int64(f.r.Len())
+	if off >= 4096 {
 		f.once.Do(func() { f.g.blocked <- struct{}{} })
 		<-f.g.open
+	} else if int64(len(p)) > 4096-off {
+		p = p[:4096-off] // stop at the gate even when the server reads ahead
 	}
 	return f.r.Read(p)
 }
@@ -377,17 +381,21 @@ func newGate(n int) *gateFS {
 }
 
 func TestShutdownLetsTransfersFinish(t *testing.T) {
-	for _, single := range []bool{false, true} {
-		t.Run("singlePort="+strconv.FormatBool(single), func(t *testing.T) {
+	for _, mode := range []string{"socketPerTransfer", "singlePort", "windowed"} {
+		t.Run(mode, func(t *testing.T) {
 			g := newGate(64 << 10)
-			s := serve(t, Config{Root: g, SinglePort: single})
+			s := serve(t, Config{Root: g, SinglePort: mode == "singlePort", MaxWindowSize: 8})
 			type res struct {
 				b   []byte
 				msg string
 				ok  bool
 			}
+			var opts []string
+			if mode == "windowed" {
+				opts = []string{"windowsize 8"}
+			}
 			rc := make(chan res, 1)
-			go func() { b, msg, ok := atftp(t, s.addr, "slow"); rc <- res{b, msg, ok} }()
+			go func() { b, msg, ok := atftp(t, s.addr, "slow", opts...); rc <- res{b, msg, ok} }()
 			<-g.blocked
 			stopped := make(chan struct{})
 			go func() { s.stop(); close(stopped) }()
@@ -516,3 +524,126 @@ func TestConfigValidate(t *testing.T) {
 }
 
 var _ io.Reader = (*abortReader)(nil)
+
+// RFC 7440: atftp asks for a window; the server grants up to
+// MaxWindowSize, and files arrive intact, also across block-number
+// rollover (32 MB at 512 bytes is 65537 blocks).
+func TestAtftpWindowSize(t *testing.T) {
+	dir, files := testRoot(t, 100000, 1<<20, 32<<20)
+	s := serve(t, Config{Root: os.DirFS(dir), MaxWindowSize: 32})
+	_, msg, ok := atftp(t, s.addr, "100000b", "blksize 1468", "tsize 0", "windowsize 64", "timeout 3", "--trace")
+	if !ok || !strings.Contains(msg, "received OACK <") {
+		t.Fatalf("atftp: ok=%v %.800s", ok, msg)
+	}
+	oack := oackOf(msg)
+	for _, want := range []string{"tsize: 100000", "blksize: 1468", "windowsize: 32", "timeout: 3"} {
+		if !strings.Contains(oack, want) {
+			t.Errorf("OACK %q lacks %q", oack, want)
+		}
+	}
+	s.ev.wait(t, EventSent)
+	for _, c := range []struct {
+		name string
+		bs   int
+	}{{"1m", 1468}, {"32m", 512}, {"32m", 1468}} {
+		got, msg, ok := atftp(t, s.addr, c.name, "blksize "+strconv.Itoa(c.bs), "windowsize 16")
+		if !ok || !bytes.Equal(got, files[c.name]) {
+			t.Fatalf("%s at %d: ok=%v, %d bytes, want %d identical ones: %.300s", c.name, c.bs, ok, len(got), len(files[c.name]), msg)
+		}
+		if ev := s.ev.wait(t, EventSent); ev.Bytes != int64(len(files[c.name])) || ev.BlockSize != c.bs {
+			t.Errorf("event %+v", ev)
+		}
+	}
+	// Without windowsize the same server uses pin/tftp, which does not
+	// acknowledge timeout.
+	_, msg, _ = atftp(t, s.addr, "100000b", "blksize 1468", "timeout 3", "--trace")
+	if oack := oackOf(msg); strings.Contains(oack, "timeout") || !strings.Contains(oack, "blksize: 1468") {
+		t.Errorf("pin/tftp path OACK %q", oack)
+	}
+}
+
+// oackOf returns the OACK line of an atftp trace.
+func oackOf(trace string) string {
+	i := strings.Index(trace, "received OACK <")
+	if i < 0 {
+		return ""
+	}
+	o := trace[i:]
+	if j := strings.Index(o, ">"); j >= 0 {
+		o = o[:j]
+	}
+	return o
+}
+
+// Loss on a windowed transfer, played by a raw client since loopback does
+// not lose packets (and this kernel has no netem): an ACK in the middle of
+// a window restarts the window after it; silence makes the server send the
+// window again after its timeout.
+func TestWindowRecovery(t *testing.T) {
+	data := make([]byte, 10*512+100) // blocks 1..11, the last one short
+	for i := range data {
+		data[i] = byte(i)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := serve(t, Config{Root: os.DirFS(dir), MaxWindowSize: 4, Timeout: 200 * time.Millisecond})
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WriteTo(rrq("f", "octet", "windowsize", "4", "timeout", "1"), s.addr); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	var server *net.UDPAddr
+	recv := func() (Opcode, uint16, []byte) {
+		t.Helper()
+		_ = c.SetReadDeadline(time.Now().Add(time.Minute)) // hang guard
+		n, from, err := c.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		server = from
+		return Opcode(binary.BigEndian.Uint16(buf)), binary.BigEndian.Uint16(buf[2:]), append([]byte(nil), buf[4:n]...)
+	}
+	ack := func(b uint16) {
+		t.Helper()
+		if _, err := c.WriteTo([]byte{0, 4, byte(b >> 8), byte(b)}, server); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(blocks ...uint16) {
+		t.Helper()
+		for _, want := range blocks {
+			op, blk, payload := recv()
+			if op != OpDATA || blk != want {
+				t.Fatalf("got %v block %d, want DATA %d", op, blk, want)
+			}
+			off := (int(want) - 1) * 512
+			if !bytes.Equal(payload, data[off:min(off+512, len(data))]) {
+				t.Fatalf("block %d carries the wrong bytes", want)
+			}
+		}
+	}
+	if op, _, _ := recv(); op != OpOACK {
+		t.Fatalf("got %v, want OACK", op)
+	}
+	ack(0)
+	expect(1, 2, 3, 4)
+	ack(2) // 3 and 4 "lost"
+	expect(3, 4, 5, 6)
+	ack(6)
+	expect(7, 8, 9, 10)
+	// No ACK: after its timeout the server sends the window again.
+	expect(7, 8, 9, 10)
+	ack(10)
+	expect(11)
+	ack(11)
+	ev := s.ev.wait(t, EventSent)
+	if ev.Bytes != int64(len(data)) {
+		t.Errorf("event %+v, want %d bytes", ev, len(data))
+	}
+}
