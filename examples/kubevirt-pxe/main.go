@@ -3,7 +3,8 @@
 // NetworkAttachmentDefinition for the PXE network and the
 // VirtualMachineInstance with the PXE NIC first in the boot order, as one
 // multi-document YAML stream for `kubectl apply -f -`. With -node-port it
-// also prints the nmstate policy that creates the bridge (seed 003).
+// also prints the nmstate policy that creates the bridge (seed 003); with
+// -kind VirtualMachine it prints a VirtualMachine whose template is that VMI.
 //
 // With no flags the output is seed 001's pxe-net-conf NAD and vmi-pxe-boot
 // template. Flags change the names, the MAC the PXE server knows, the bridge,
@@ -24,8 +25,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
 	"github.com/pxekit/pxekit/netattach"
-	"github.com/pxekit/pxekit/vmspec"
 )
 
 func main() {
@@ -45,6 +47,8 @@ type options struct {
 	cniType         string
 	tuning          bool
 	nodePort        string
+	kind            string
+	runStrategy     string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -63,6 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.apiVersion, "api-version", "kubevirt.io/v1alpha3", "apiVersion of the VMI: seed 001 writes kubevirt.io/v1alpha3; current clusters serve kubevirt.io/v1")
 	fs.StringVar(&o.cniType, "cni", netattach.PluginCNVBridge, "bridge CNI plugin type: cnv-bridge (OpenShift Virtualization) or bridge (upstream)")
 	fs.BoolVar(&o.tuning, "tuning", true, "chain the tuning plugin so the VM's custom MAC is applied")
+	fs.StringVar(&o.kind, "kind", kindVMI, "VirtualMachineInstance (seed 001) or VirtualMachine (the same VMI as its template, kept running by -run-strategy)")
+	fs.StringVar(&o.runStrategy, "run-strategy", string(kubevirtv1.RunStrategyAlways), "runStrategy of a VirtualMachine: Always, RerunOnFailure, Manual, Halted or Once")
 	fs.StringVar(&o.nodePort, "node-port", "", "also print the nmstate NodeNetworkConfigurationPolicy that creates the bridge with this node NIC as its port (seed 003's br1-eth1-policy for eth1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -113,8 +119,8 @@ func render(o *options) ([]byte, []string, error) {
 		nb.WithTuning(netattach.TuningNetConf{})
 	}
 	nad, nadErr := nb.Build()
-	vmi, vmiErr := buildVMI(o)
-	if err := errors.Join(perLine("NetworkAttachmentDefinition", nadErr), perLine("VirtualMachineInstance", vmiErr)); err != nil {
+	vm, vmWarns, vmErr := machine(o)
+	if err := errors.Join(perLine("NetworkAttachmentDefinition", nadErr), perLine(o.kind, vmErr)); err != nil {
 		return nil, nil, err
 	}
 	var warns []string
@@ -122,11 +128,10 @@ func render(o *options) ([]byte, []string, error) {
 	for _, w := range nadWarns {
 		warns = append(warns, "NetworkAttachmentDefinition: "+w.String())
 	}
-	_, vmiWarns := vmspec.ValidateVMI(vmi)
-	for _, w := range vmiWarns {
-		warns = append(warns, "VirtualMachineInstance: "+w.String())
+	for _, w := range vmWarns {
+		warns = append(warns, o.kind+": "+w.String())
 	}
-	objs := []any{nad, vmi}
+	objs := []any{nad, vm}
 	if o.nodePort != "" {
 		// The bridge comes first: the NAD and the VM need it on the node.
 		pol, err := netattach.NewBridgePolicy(o.bridge+"-"+o.nodePort+"-policy", o.bridge).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/vmspec"
 )
 
 // semantic turns one YAML document into a generic value for deep comparison:
@@ -210,5 +211,41 @@ func TestNodePortPolicy(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-node-port", "eth/1"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "NodeNetworkConfigurationPolicy: spec.desiredState.interfaces[0].bridge.port[0].name") {
 		t.Errorf("bad port: exit %d, %s", code, errOut.String())
+	}
+}
+
+// -kind VirtualMachine prints the same VMI as a VirtualMachine's template,
+// kept running by -run-strategy.
+func TestKindVirtualMachine(t *testing.T) {
+	vmiDocs := docs(t, runOK(t, "-api-version", "kubevirt.io/v1"))
+	vmDocs := docs(t, runOK(t, "-api-version", "kubevirt.io/v1", "-kind", "VirtualMachine", "-run-strategy", "Manual"))
+	if len(vmDocs) != 2 {
+		t.Fatalf("got %d documents", len(vmDocs))
+	}
+	obj, errs := vmspec.Decode(vmDocs[1])
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	vm, ok := obj.(*kubevirtv1.VirtualMachine)
+	if !ok {
+		t.Fatalf("decoded %T", obj)
+	}
+	if vm.Spec.RunStrategy == nil || *vm.Spec.RunStrategy != kubevirtv1.RunStrategyManual {
+		t.Errorf("runStrategy = %v", vm.Spec.RunStrategy)
+	}
+	var vmi kubevirtv1.VirtualMachineInstance
+	if errs := kyaml.Decode(vmiDocs[1], &vmi); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if !reflect.DeepEqual(vm.Spec.Template.Spec, vmi.Spec) || vm.Spec.Template.ObjectMeta.Labels["special"] != "vmi-pxe-boot" {
+		t.Errorf("template differs from the VMI:\n%s\n%s", vmDocs[1], vmiDocs[1])
+	}
+
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-kind", "VirtualMachine", "-run-strategy", "Sometimes"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "VirtualMachine: spec.runStrategy") {
+		t.Errorf("bad run strategy: exit %d, %s", code, errOut.String())
+	}
+	if code := run([]string{"-kind", "Pod"}, &out, &errOut); code != 2 {
+		t.Errorf("-kind Pod: exit %d", code)
 	}
 }
