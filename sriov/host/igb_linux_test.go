@@ -33,8 +33,10 @@ func TestIgbSRIOV(t *testing.T) {
 	vmtest.Run(t, vmtest.Config{
 		Kernel:  testenv.GuestKernelFlavor(t, "bpo"),
 		Modules: []string{"igb", "igbvf", "vfio-pci"},
-		// intel-iommu before the NIC so the NIC sits behind it; interrupt
-		// remapping off because TCG's x2APIC-less guest does not need it.
+		// intel-iommu before the NIC so the NIC sits behind it. vfio-pci
+		// needs only DMA remapping (it gives each VF an IOMMU group, and
+		// /dev/vfio/<group>); interrupt remapping is not needed, so it is
+		// off. This works under TCG: no KVM, no kernel-irqchip=split.
 		QEMUArgs: []string{"-device", "intel-iommu,intremap=off", "-device", "igb"},
 		Append:   "intel_iommu=on",
 		Timeout:  8 * time.Minute,
