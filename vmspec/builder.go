@@ -39,6 +39,7 @@ type Builder struct {
 	bootDisks           []string // disk names that boot after them, in order
 	cloudInitName       string
 	specFns             []func(*kubevirtv1.VirtualMachineInstanceSpec)
+	dataVolumeTemplates []kubevirtv1.DataVolumeTemplateSpec
 	errs                field.ErrorList // problems found while building (bad quantities)
 }
 
@@ -117,6 +118,22 @@ func (b *Builder) WithRunStrategy(s kubevirtv1.VirtualMachineRunStrategy) *Build
 // 004); validation warns about it.
 func (b *Builder) WithRunning(running bool) *Builder {
 	b.running = &running
+	return b
+}
+
+// WithDataVolumeTemplate adds a DataVolume the VirtualMachine creates with
+// it (seed 004's RHEL 9 root disk cloned from a DataSource); reference it
+// with [Builder.WithDataVolume]. A VMI has no templates: BuildVMI ignores
+// them.
+func (b *Builder) WithDataVolumeTemplate(dv kubevirtv1.DataVolumeTemplateSpec) *Builder {
+	b.dataVolumeTemplates = append(b.dataVolumeTemplates, *dv.DeepCopy())
+	return b
+}
+
+// WithEvictionStrategy sets spec.evictionStrategy, e.g. LiveMigrate (seed
+// 004), which needs ReadWriteMany storage.
+func (b *Builder) WithEvictionStrategy(s kubevirtv1.EvictionStrategy) *Builder {
+	b.spec.EvictionStrategy = &s
 	return b
 }
 
@@ -300,6 +317,9 @@ func (b *Builder) BuildVM() (*kubevirtv1.VirtualMachine, error) {
 				Spec:       b.buildSpec(),
 			},
 		},
+	}
+	for _, dv := range b.dataVolumeTemplates {
+		vm.Spec.DataVolumeTemplates = append(vm.Spec.DataVolumeTemplates, *dv.DeepCopy())
 	}
 	if b.running != nil {
 		r := *b.running

@@ -7,7 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	k8sv1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubevirtv1 "kubevirt.io/api/core/v1"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -27,8 +31,9 @@ func seed001() *Builder {
 
 // semantic turns YAML into a generic JSON tree for comparison. Fields that
 // mean "not set" to the API server are dropped so that only meaning is
-// compared: nulls (creationTimestamp: null), and an empty status or
-// resources, which the typed Go structs always print.
+// compared: nulls (creationTimestamp: null), and an empty status, resources
+// or acpi, which the typed Go structs always print (features.acpi: {} is
+// ACPI's default state, enabled).
 func semantic(t *testing.T, y []byte) any {
 	t.Helper()
 	js, err := yaml.YAMLToJSON(y)
@@ -45,7 +50,7 @@ func semantic(t *testing.T, y []byte) any {
 		case map[string]any:
 			for k, e := range x {
 				e = norm(e)
-				if m, ok := e.(map[string]any); e == nil || (ok && len(m) == 0 && (k == "status" || k == "resources")) {
+				if m, ok := e.(map[string]any); e == nil || (ok && len(m) == 0 && (k == "status" || k == "resources" || k == "acpi")) {
 					delete(x, k)
 					continue
 				}
@@ -118,6 +123,46 @@ func TestSeed003DPDKVMReproduced(t *testing.T) {
 		t.Fatalf("BuildVM: %v", err)
 	}
 	assertSameAsSeed(t, vm, "testdata/seed003-rhel-dpdk-vm.fixed.yaml")
+}
+
+// Seed 004's RHEL 9 VM (placeholders filled in) from the builder: a
+// DataVolume cloned from a DataSource, UEFI with SMM, LiveMigrate.
+func TestSeed004RHELVMReproduced(t *testing.T) {
+	ns := "openshift-virtualization-os-images"
+	dv := kubevirtv1.DataVolumeTemplateSpec{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "cdi.kubevirt.io/v1beta1", Kind: "DataVolume"},
+		ObjectMeta: metav1.ObjectMeta{Name: "rhel9-vm"},
+		Spec: cdiv1.DataVolumeSpec{
+			SourceRef: &cdiv1.DataVolumeSourceRef{Kind: "DataSource", Name: "rhel9", Namespace: &ns},
+			Storage: &cdiv1.StorageSpec{Resources: k8sv1.VolumeResourceRequirements{
+				Requests: k8sv1.ResourceList{k8sv1.ResourceStorage: resource.MustParse("30Gi")},
+			}},
+		},
+	}
+	smm := true
+	vm, err := New("rhel9-vm").
+		WithLabel("app", "rhel9-vm").
+		WithRunning(false).
+		WithDataVolumeTemplate(dv).
+		WithTemplateLabel("kubevirt.io/domain", "rhel9-vm").
+		WithCPUTopology(2, 1, 1).
+		WithDataVolume("rootdisk", "rhel9-vm").
+		WithCloudInitNoCloud("cloudinitdisk", "#cloud-config\nuser: cloud-user\npassword: 'changeme'\nchpasswd: { expire: False }").
+		WithPodNetwork().
+		WithRNG().
+		WithMemory("8Gi").
+		WithEvictionStrategy(kubevirtv1.EvictionStrategyLiveMigrate).
+		// The seed writes efi: {} (secure boot by default) and enables SMM
+		// itself; WithSpec writes exactly that.
+		WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.Domain.Features = &kubevirtv1.Features{SMM: &kubevirtv1.FeatureState{Enabled: &smm}}
+			s.Domain.Firmware = &kubevirtv1.Firmware{Bootloader: &kubevirtv1.Bootloader{EFI: &kubevirtv1.EFI{}}}
+		}).
+		BuildVM()
+	if err != nil {
+		t.Fatalf("BuildVM: %v", err)
+	}
+	assertSameAsSeed(t, vm, "testdata/seed004-rhel-vm.filled.yaml")
 }
 
 func TestBootOrderAssignment(t *testing.T) {

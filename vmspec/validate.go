@@ -131,6 +131,24 @@ func ValidateVM(vm *kubevirtv1.VirtualMachine) (field.ErrorList, []Warning) {
 		dvNames[dv.Name] = true
 	}
 	tp := sp.Child("template")
+	if vm.Spec.Template != nil {
+		// A template nothing mounts is a DataVolume created for nothing.
+		used := map[string]bool{}
+		for _, vol := range vm.Spec.Template.Spec.Volumes {
+			if vol.DataVolume != nil {
+				used[vol.DataVolume.Name] = true
+			}
+			if vol.PersistentVolumeClaim != nil {
+				used[vol.PersistentVolumeClaim.ClaimName] = true
+			}
+		}
+		for i, dv := range vm.Spec.DataVolumeTemplates {
+			if dv.Name != "" && !used[dv.Name] {
+				v.err(field.Invalid(sp.Child("dataVolumeTemplates").Index(i).Child("metadata", "name"), dv.Name,
+					"no volume in spec.template.spec.volumes references this DataVolume template"))
+			}
+		}
+	}
 	if vm.Spec.Template == nil {
 		v.err(field.Required(tp, "a VirtualMachine needs the template of the VMI it runs"))
 		return v.errs, v.warns

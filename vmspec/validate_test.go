@@ -324,7 +324,14 @@ func TestValidateVMRules(t *testing.T) {
 			vm.Spec.DataVolumeTemplates = []kubevirtv1.DataVolumeTemplateSpec{{}, {}, {}}
 			vm.Spec.DataVolumeTemplates[1].Name = "rhel9"
 			vm.Spec.DataVolumeTemplates[2].Name = "rhel9"
+			vm.Spec.Template.Spec.Volumes = append(vm.Spec.Template.Spec.Volumes,
+				kubevirtv1.Volume{Name: "rootdisk", VolumeSource: kubevirtv1.VolumeSource{DataVolume: &kubevirtv1.DataVolumeSource{Name: "rhel9"}}})
+			vm.Spec.Template.Spec.Domain.Devices.Disks = append(vm.Spec.Template.Spec.Domain.Devices.Disks, kubevirtv1.Disk{Name: "rootdisk"})
 		}, errs: []string{"spec.dataVolumeTemplates[0].metadata.name: Required value", `spec.dataVolumeTemplates[2].metadata.name: Duplicate value: "rhel9"`}},
+		{name: "dataVolumeTemplate nothing uses", mutate: func(vm *kubevirtv1.VirtualMachine) {
+			vm.Spec.DataVolumeTemplates = []kubevirtv1.DataVolumeTemplateSpec{{}}
+			vm.Spec.DataVolumeTemplates[0].Name = "orphan"
+		}, errs: []string{`spec.dataVolumeTemplates[0].metadata.name: Invalid value: "orphan": no volume in spec.template.spec.volumes references this DataVolume template`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
