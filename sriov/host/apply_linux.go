@@ -20,6 +20,9 @@ type ApplyOptions struct {
 	// Netlink sets the MTU of the PF and its VF netdevs; a policy with an
 	// mtu needs it.
 	Netlink *netlink.Handle
+	// NodeLabels, when non-nil, are this node's labels: a policy whose
+	// nodeSelector does not match them is not applied.
+	NodeLabels map[string]string
 }
 
 // AppliedPF is one PF a policy selected, as read after applying it.
@@ -111,6 +114,13 @@ func SelectPFs(pfs []PF, sel sriov.NicSelector, opts sriov.Options) ([]PF, field
 func ApplyNodePolicy(s Sysfs, p *sriov.SriovNetworkNodePolicy, opts ApplyOptions) ([]AppliedPF, error) {
 	if errs, _ := sriov.ValidateNodePolicy(p, opts.Validation); len(errs) > 0 {
 		return nil, errs.ToAggregate()
+	}
+	if opts.NodeLabels != nil {
+		for k, v := range p.Spec.NodeSelector {
+			if got, ok := opts.NodeLabels[k]; !ok || got != v {
+				return nil, fmt.Errorf("sriov/host: policy %s does not select this node: nodeSelector %s=%q, node has %q", p.Name, k, v, got)
+			}
+		}
 	}
 	all, err := s.ListPFs()
 	if err != nil {

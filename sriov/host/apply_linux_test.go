@@ -24,7 +24,7 @@ func TestApplyNodePolicyFake(t *testing.T) {
 	s := k.sysfs()
 	p := igbPolicy(3, "ens1#1-2")
 	p.Spec.DeviceType = sriov.DeviceTypeVfioPCI
-	res, err := ApplyNodePolicy(s, p, ApplyOptions{})
+	res, err := ApplyNodePolicy(s, p, ApplyOptions{NodeLabels: map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +79,7 @@ func TestApplyNodePolicyRefusals(t *testing.T) {
 			p.Spec.NicSelector = sriov.NicSelector{PfNames: []string{"ens1"}}
 			return p
 		}, ""},
+		{"other node", func() *sriov.SriovNetworkNodePolicy { return igbPolicy(2) }, "does not select this node"},
 		{"mtu without netlink", func() *sriov.SriovNetworkNodePolicy {
 			p := igbPolicy(2)
 			p.Spec.Mtu = 9000
@@ -89,6 +90,9 @@ func TestApplyNodePolicyRefusals(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			k := lab(t)
 			opts := ApplyOptions{}
+			if c.name == "other node" {
+				opts.NodeLabels = map[string]string{"kubernetes.io/hostname": "worker-0"}
+			}
 			if c.name == "unsupported model" {
 				opts.Validation.SupportedNICs = []sriov.NIC{{Name: "only-x710", Vendor: "8086", PFDevice: "1572", VFDevice: "154c"}}
 				c.want = "unsupported models: 0000:01:00.0 (8086:10c9)"
