@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -37,8 +40,15 @@ func TestGuestKernel(t *testing.T) {
 // iproute2) and a netlink handle in it for setting up and checking.
 func guestNetns(t *testing.T) (string, *netlink.Handle) {
 	t.Helper()
-	name := fmt.Sprintf("g%d", os.Getpid())
-	name += "-" + t.Name()[len("TestGuest"):]
+	name, h, _ := guestNetnsNamed(t, t.Name()[len("TestGuest"):])
+	return name, h
+}
+
+// guestNetnsNamed is guestNetns with a name suffix; it also returns the
+// namespace's handle (closed when the test ends).
+func guestNetnsNamed(t *testing.T, suffix string) (string, *netlink.Handle, netns.NsHandle) {
+	t.Helper()
+	name := fmt.Sprintf("g%d-%s", os.Getpid(), suffix)
 	ns, err := func() (netns.NsHandle, error) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
@@ -57,12 +67,12 @@ func guestNetns(t *testing.T) (string, *netlink.Handle) {
 		t.Fatalf("new netns %s: %v", name, err)
 	}
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	ns.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		h.Close()
+		ns.Close()
 		if err := netns.DeleteNamed(name); err != nil {
 			t.Errorf("delete netns %s: %v", name, err)
 		}
@@ -70,7 +80,7 @@ func guestNetns(t *testing.T) (string, *netlink.Handle) {
 	if lo, err := h.LinkByName("lo"); err == nil {
 		_ = h.LinkSetUp(lo)
 	}
-	return name, h
+	return name, h, ns
 }
 
 func guestVeth(t *testing.T, h *netlink.Handle, name, peer string) {
@@ -282,5 +292,142 @@ func TestGuestRollbackVLANs(t *testing.T) {
 	}
 	if l := guestLink(t, nh, "eth2"); l.Attrs().MasterIndex != 0 {
 		t.Error("eth2 still enslaved after rollback")
+	}
+}
+
+// inNetns runs fn on a thread inside ns (sockets made there stay there).
+func inNetns(t *testing.T, ns netns.NsHandle, fn func() error) {
+	t.Helper()
+	err := func() error {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			return err
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			return err
+		}
+		defer func() {
+			if err := netns.Set(orig); err != nil {
+				panic("cannot return to the original namespace: " + err.Error())
+			}
+		}()
+		return fn()
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vmNetns is a "VM": a namespace holding the far end of a veth whose near
+// end (port) is in the host namespace, with addr on it.
+func vmNetns(t *testing.T, hostNH *netlink.Handle, port, suffix, addr string) netns.NsHandle {
+	t.Helper()
+	_, vh, vns := guestNetnsNamed(t, suffix)
+	peer := port + "p"
+	if err := hostNH.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: port}, PeerName: peer,
+		PeerNamespace: netlink.NsFd(int(vns))}); err != nil {
+		t.Fatalf("veth %s: %v", port, err)
+	}
+	l := guestLink(t, vh, peer)
+	a, err := netlink.ParseAddr(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vh.AddrAdd(l, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := vh.LinkSetUp(l); err != nil {
+		t.Fatal(err)
+	}
+	return vns
+}
+
+// TestGuestVLANTraffic is the point of seed 003's "the PXE server must be on
+// the same VLAN as the bridge": with the policy applied, a VM on the VLAN
+// 100 access port reaches the host's address on br1.100 (UDP both ways),
+// and a VM on another VLAN's access port does not.
+func TestGuestVLANTraffic(t *testing.T) {
+	vmtest.GuestOnly(t, "TestGuestKernel")
+	ns, nh, hostNS := guestNetnsNamed(t, "Traffic")
+	vm100 := vmNetns(t, nh, "vm100", "vm100", "192.0.2.2/24")
+	vm200 := vmNetns(t, nh, "vm200", "vm200", "192.0.2.3/24")
+	policy := netattach.State{Interfaces: []netattach.Interface{
+		{Name: "br1", Type: netattach.TypeLinuxBridge, IPv4: &netattach.IPConfig{Enabled: false},
+			Bridge: &netattach.BridgeConfig{
+				Options: &netattach.BridgeOptions{STP: &netattach.STPOptions{Enabled: false}},
+				Port: []netattach.BridgePort{
+					{Name: "vm100", VLAN: &netattach.BridgePortVLAN{Mode: netattach.VLANModeAccess, Tag: 100}},
+					{Name: "vm200", VLAN: &netattach.BridgePortVLAN{Mode: netattach.VLANModeAccess, Tag: 200}},
+				}}},
+		{Name: "br1.100", Type: netattach.TypeVLAN, VLAN: &netattach.VLANConfig{BaseIface: "br1", ID: 100},
+			IPv4: &netattach.IPConfig{Enabled: true, Address: []netattach.IPAddress{{IP: "192.0.2.1", PrefixLength: 24}}}},
+	}}
+	h := &Host{NetNS: ns}
+	ctx := context.Background()
+	plan, err := h.Plan(ctx, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("plan:\n%s", plan)
+	if _, err := h.Apply(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+
+	server := netip.MustParseAddrPort("192.0.2.1:7000")
+	var srv *net.UDPConn
+	inNetns(t, hostNS, func() (err error) {
+		srv, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(server))
+		return err
+	})
+	defer srv.Close()
+	dial := func(vm netns.NsHandle) *net.UDPConn {
+		var c *net.UDPConn
+		inNetns(t, vm, func() (err error) {
+			c, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(server))
+			return err
+		})
+		return c
+	}
+
+	c100 := dial(vm100)
+	defer c100.Close()
+	buf := make([]byte, 64)
+	// ARP may drop the first datagram while it resolves; send until the
+	// server hears one (bounded).
+	var from netip.AddrPort
+	for try := 0; try < 10 && !from.IsValid(); try++ {
+		if _, err := c100.Write([]byte("dhcp-discover-ish")); err != nil {
+			t.Fatal(err)
+		}
+		_ = srv.SetReadDeadline(time.Now().Add(time.Second))
+		if _, a, err := srv.ReadFromUDPAddrPort(buf); err == nil {
+			from = a
+		}
+	}
+	if from.Addr() != netip.MustParseAddr("192.0.2.2") {
+		t.Fatalf("the host on br1.100 never heard the VM on the VLAN 100 access port (from %v)", from)
+	}
+	if _, err := srv.WriteToUDPAddrPort([]byte("offer"), from); err != nil {
+		t.Fatal(err)
+	}
+	_ = c100.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c100.Read(buf); err != nil || string(buf[:n]) != "offer" {
+		t.Fatalf("VM did not get the reply: %q %v", buf[:n], err)
+	}
+
+	// VLAN 200 is another broadcast domain: nothing from it reaches br1.100.
+	c200 := dial(vm200)
+	defer c200.Close()
+	for range 3 {
+		if _, err := c200.Write([]byte("wrong-vlan")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = srv.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, a, err := srv.ReadFromUDPAddrPort(buf); err == nil {
+		t.Errorf("a VM on VLAN 200 reached the VLAN 100 address: %q from %v", buf[:n], a)
 	}
 }

@@ -170,7 +170,9 @@ func (p *planner) planBridge(i int, in netattach.Interface) {
 	created := false
 	if l == nil {
 		p.add(stepCreateBridge(in.Name))
-		l = &linkState{Name: in.Name, Kind: "bridge", MTU: 1500, planCreated: true}
+		// A new bridge is, itself, in VLAN 1 (the kernel's default PVID).
+		l = &linkState{Name: in.Name, Kind: "bridge", MTU: 1500, planCreated: true,
+			PortVLANs: map[uint16]vlanFlags{1: {PVID: true, Untagged: true}}}
 		p.w.links[in.Name] = l
 		created = true
 	} else if l.Kind != "bridge" {
@@ -211,6 +213,17 @@ func (p *planner) planVLANLink(i int, in netattach.Interface) {
 	if base == nil {
 		p.errs = append(p.errs, field.NotFound(ifPath(i).Child("vlan", "base-iface"), in.VLAN.BaseIface))
 		return
+	}
+	// On a VLAN-filtering bridge, the bridge itself must carry the VLAN or
+	// the 8021q link on it is cut off.
+	if base.Kind == "bridge" && base.VLANFilter {
+		if _, ok := base.PortVLANs[uint16(in.VLAN.ID)]; !ok {
+			p.add(stepAddBridgeVLAN(base.Name, in.VLAN.ID))
+			if base.PortVLANs == nil {
+				base.PortVLANs = map[uint16]vlanFlags{}
+			}
+			base.PortVLANs[uint16(in.VLAN.ID)] = vlanFlags{}
+		}
 	}
 	if l == nil {
 		p.add(stepCreateVLAN(in.Name, in.VLAN.BaseIface, in.VLAN.ID))

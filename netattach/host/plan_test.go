@@ -44,6 +44,7 @@ func TestPlanVLANPolicy(t *testing.T) {
 		"set-mtu eth1 9000",
 		"create-bridge br1",
 		"set-vlan-filtering br1 on",
+		"add-bridge-vlan br1 100 self",
 		"create-vlan br1.100 id 100 on br1",
 		"set-master eth1 -> br1",
 		"set-master eth2 -> br1",

@@ -26,7 +26,7 @@ type linkState struct {
 	STP         bool   // kind bridge
 	VLANFilter  bool   // kind bridge
 	Addrs       []netip.Prefix
-	PortVLANs   map[uint16]vlanFlags // when enslaved to a bridge
+	PortVLANs   map[uint16]vlanFlags // a bridge port's VLANs, or a bridge's own
 	planCreated bool                 // created by an earlier planned step
 }
 
@@ -148,13 +148,13 @@ func (s *session) read() (*snapshot, error) {
 	}
 	for idx, infos := range vlans {
 		ls, ok := byIndex[int(idx)]
-		if !ok || ls.Master == "" {
+		if !ok || (ls.Master == "" && ls.Kind != "bridge") {
 			continue
 		}
 		ls.PortVLANs = vlanInfoSet(infos)
 	}
 	for _, ls := range snap.links {
-		if ls.Master != "" && ls.PortVLANs == nil {
+		if (ls.Master != "" || ls.Kind == "bridge") && ls.PortVLANs == nil {
 			ls.PortVLANs = map[uint16]vlanFlags{} // known to be empty
 		}
 	}

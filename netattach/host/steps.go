@@ -32,6 +32,7 @@ const (
 	ActionAddAddress       Action = "add-address"
 	ActionDelAddress       Action = "del-address"
 	ActionSetPortVLANs     Action = "set-port-vlans"
+	ActionAddBridgeVLAN    Action = "add-bridge-vlan"
 )
 
 // Step is one change a Plan makes to one interface.
@@ -445,4 +446,28 @@ func stepSetPortVLANs(port string, want map[uint16]vlanFlags, exact bool, drop [
 		}
 		return undo, nil
 	}}
+}
+
+// stepAddBridgeVLAN makes a VLAN-filtering bridge itself a (tagged) member of
+// VLAN vid — `bridge vlan add dev BR vid VID self` — so an 8021q link on the
+// bridge (the host's leg in that VLAN, e.g. the PXE server's) can send and
+// receive through it.
+func stepAddBridgeVLAN(bridge string, vid int) Step {
+	op := func(s *session, add bool) error {
+		l, err := s.link(bridge)
+		if err != nil {
+			return err
+		}
+		if add {
+			return kernelErr(s.h.BridgeVlanAdd(l, uint16(vid), false, false, true, false), ErrNoVLANFiltering)
+		}
+		return kernelErr(s.h.BridgeVlanDel(l, uint16(vid), false, false, true, false), ErrNoVLANFiltering)
+	}
+	return Step{Action: ActionAddBridgeVLAN, Interface: bridge, Detail: fmt.Sprintf("%d self", vid),
+		run: func(s *session) (func(*session) error, error) {
+			if err := op(s, true); err != nil {
+				return nil, err
+			}
+			return func(s *session) error { return op(s, false) }, nil
+		}}
 }
