@@ -1,0 +1,40 @@
+package vmspec
+
+import (
+	"os"
+	"testing"
+)
+
+func BenchmarkDecodeSeed001(b *testing.B) {
+	doc, err := os.ReadFile("testdata/seed001-vmi-pxe-boot.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if _, errs := Decode(doc); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+}
+
+// The error path builds the index of where every field name belongs.
+func BenchmarkDecodeMisplacedDPDK(b *testing.B) {
+	doc, err := os.ReadFile("testdata/seed003-rhel-dpdk-vm.stage2.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, errs := Decode(doc); len(errs) != 4 {
+			b.Fatal(errs)
+		}
+	}
+}
+
+func BenchmarkBuildAndValidateSeed001(b *testing.B) {
+	for b.Loop() {
+		if _, err := seed001().BuildVMI(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
