@@ -2,6 +2,9 @@ package dpdk
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/internal/testenv"
 )
 
 func TestGuestTuningSeed(t *testing.T) {
@@ -139,5 +143,38 @@ func TestGuestTuningErrors(t *testing.T) {
 		if ud, err := g.UserData(); err == nil {
 			t.Errorf("%s: accepted:\n%s", name, ud)
 		}
+	}
+}
+
+// TestGuestTuningCloudInitSchema has cloud-init itself check the user data
+// against its schema (runcmd, power_state), for the seed VM and for a large
+// configuration that goes into a Secret.
+func TestGuestTuningCloudInitSchema(t *testing.T) {
+	ci := testenv.RequireCmd(t, "cloud-init", "cloud-init")
+	check := func(name, userData string) (string, error) {
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, []byte(userData), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(ci, "schema", "-c", path).CombinedOutput()
+		return string(out), err
+	}
+	seed := GuestTuningConfig{VCPUs: 10, Hugepages: 8, PCIAddresses: []string{SeedPCIAddress}}
+	big := GuestTuningConfig{VCPUs: 64, HousekeepingCPUs: 4, Hugepages: 48, ExtraRunCmd: []string{"systemctl enable --now dpdk-app"}}
+	for i := 0; i < 40; i++ {
+		big.PCIAddresses = append(big.PCIAddresses, fmt.Sprintf("0000:%02x:00.0", 8+i))
+	}
+	for name, g := range map[string]GuestTuningConfig{"seed": seed, "big": big} {
+		ud, err := g.UserData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := check(name, ud); err != nil || !strings.Contains(out, "Valid cloud-config") {
+			t.Errorf("%s: cloud-init schema: %v\n%s\n%s", name, err, out, ud)
+		}
+	}
+	// The checker does reject a broken power_state, so the check means something.
+	if out, err := check("broken", "#cloud-config\npower_state: {mode: sleep}\n"); err == nil {
+		t.Errorf("cloud-init accepted mode: sleep:\n%s", out)
 	}
 }
