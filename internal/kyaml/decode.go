@@ -208,26 +208,7 @@ func (w *walker) walk(v any, t reflect.Type, p *field.Path) {
 		t = t.Elem()
 	}
 	if isLeaf(t) {
-		raw, err := json.Marshal(v)
-		if err == nil {
-			err = reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(raw)
-			if err == nil {
-				return
-			}
-		}
-		if _, ok := reflect.New(t).Interface().(json.Unmarshaler); !ok {
-			// TextUnmarshaler only: it wants a string.
-			s, isStr := v.(string)
-			if !isStr {
-				w.typeErr(p, v, "string")
-				return
-			}
-			if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
-				w.errs = append(w.errs, field.Invalid(p, s, err.Error()))
-			}
-			return
-		}
-		w.errs = append(w.errs, field.Invalid(p, shown(v), cleanUnmarshalErr(err)))
+		w.leaf(v, t, p)
 		return
 	}
 	switch t.Kind() {
@@ -322,6 +303,32 @@ func (w *walker) walk(v any, t reflect.Type, p *field.Path) {
 		// any value is fine
 	default:
 		w.errs = append(w.errs, field.InternalError(p, fmt.Errorf("cannot decode into Go type %s", t)))
+	}
+}
+
+// leaf checks a value of a type that decodes itself by asking the type.
+func (w *walker) leaf(v any, t reflect.Type, p *field.Path) {
+	target := reflect.New(t).Interface()
+	if u, ok := target.(json.Unmarshaler); ok {
+		raw, err := json.Marshal(v)
+		if err == nil {
+			err = u.UnmarshalJSON(raw)
+		}
+		if err != nil {
+			w.errs = append(w.errs, field.Invalid(p, shown(v), cleanUnmarshalErr(err)))
+		}
+		return
+	}
+	// Only encoding.TextUnmarshaler: encoding/json hands it strings.
+	s, isStr := v.(string)
+	if !isStr {
+		w.typeErr(p, v, "string")
+		return
+	}
+	if u, ok := target.(encoding.TextUnmarshaler); ok {
+		if err := u.UnmarshalText([]byte(s)); err != nil {
+			w.errs = append(w.errs, field.Invalid(p, s, err.Error()))
+		}
 	}
 }
 

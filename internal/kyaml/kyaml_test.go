@@ -1,6 +1,7 @@
 package kyaml
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -77,6 +78,34 @@ type inner struct {
 	Capacity *resource.Quantity `json:"capacity,omitempty"`
 	Raw      []byte             `json:"raw,omitempty"`
 	Count    uint8              `json:"count,omitempty"`
+}
+
+// textOnly decodes itself from text only, like many small value types.
+type textOnly struct{ v string }
+
+func (x *textOnly) UnmarshalText(b []byte) error {
+	if string(b) == "bad" {
+		return errors.New("bad text")
+	}
+	x.v = string(b)
+	return nil
+}
+
+type withText struct {
+	T  textOnly  `json:"t"`
+	TP *textOnly `json:"tp,omitempty"`
+}
+
+func TestDecodeTextUnmarshaler(t *testing.T) {
+	var o withText
+	if errs := Decode([]byte("t: good\ntp: fine\n"), &o); len(errs) != 0 || o.T.v != "good" || o.TP.v != "fine" {
+		t.Fatalf("errs %v, value %+v", errs, o)
+	}
+	errs := Decode([]byte("t: bad\ntp: 3\n"), &withText{})
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), `t: Invalid value: "bad": bad text`) ||
+		!strings.Contains(errs[1].Error(), `tp: Invalid value: "3": must be of type string, got number`) {
+		t.Errorf("got %v", errs)
+	}
 }
 
 type Embedded struct {
