@@ -26,6 +26,7 @@ type guestConfig struct {
 	Args    []string `json:"args"`    // test binary arguments (-test.run=...)
 	Modules []string `json:"modules"` // module images, in load order
 	Env     []string `json:"env"`     // extra KEY=value for the test binary
+	Dir     string   `json:"dir"`     // working directory of the tests
 }
 
 // parseGuestConfig decodes and checks the guest config file.
@@ -109,6 +110,7 @@ func guestInit(cfgData []byte) {
 		}
 		_ = os.MkdirAll("/run/netns", 0o755)
 		cmd := exec.Command("/init", cfg.Args...)
+		cmd.Dir = cfg.Dir
 		cmd.Stdin = nil
 		cmd.Stdout, cmd.Stderr = console, console
 		cmd.Env = append([]string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/root", "TMPDIR=/tmp"}, cfg.Env...)

@@ -52,7 +52,18 @@ type Config struct {
 	// Quiet stops the console from being logged live; it is still logged
 	// when the run fails.
 	Quiet bool
+	// Machine is QEMU's -machine value (default "q35"; q35 is what
+	// -device intel-iommu needs).
+	Machine string
 }
+
+// guestDir is where the package's testdata directory is copied in the
+// guest and where the guest tests run, so relative paths such as
+// "testdata/policy.yaml" work there as on the host.
+const guestDir = "/pkg"
+
+// maxTestdata bounds what is copied from testdata into the guest's RAM.
+const maxTestdata = 64 << 20
 
 // Result is what a guest run produced.
 type Result struct {
@@ -166,8 +177,12 @@ func boot(t *testing.T, cfg Config, pattern, exact string) (Result, error) {
 	if cfg.Append != "" {
 		appendArgs += " " + cfg.Append
 	}
+	machine := cfg.Machine
+	if machine == "" {
+		machine = "q35"
+	}
 	qargs := []string{
-		"-machine", "q35", "-accel", accel, "-cpu", "max", "-m", strconv.Itoa(mem),
+		"-machine", machine, "-accel", accel, "-cpu", "max", "-m", strconv.Itoa(mem),
 		"-nographic", "-no-reboot", "-nic", "none",
 		"-kernel", cfg.Kernel.Vmlinuz, "-initrd", initrd, "-append", appendArgs,
 	}
@@ -340,7 +355,10 @@ func writeInitramfs(dst, bin string, cfg Config, args []string) error {
 		// Missing() in the guest must fail, as on the host.
 		env = append(env, "CI=true")
 	}
-	gc, err := json.Marshal(guestConfig{Args: args, Modules: paths, Env: env})
+	if err := addTestdata(w, "testdata", guestDir+"/testdata"); err != nil {
+		return err
+	}
+	gc, err := json.Marshal(guestConfig{Args: args, Modules: paths, Env: env, Dir: guestDir})
 	if err != nil {
 		return err
 	}
@@ -351,6 +369,44 @@ func writeInitramfs(dst, bin string, cfg Config, args []string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// addTestdata copies the host directory src (relative to the package
+// directory, where go test runs) into the archive at dst; symlinks are
+// followed only if they stay regular files. A missing src is fine.
+func addTestdata(w *initramfs.Writer, src, dst string) error {
+	if err := w.Dir(dst, 0o755); err != nil {
+		return err
+	}
+	var total int64
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && p == src {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		target := dst + "/" + filepath.ToSlash(rel)
+		if d.IsDir() {
+			return w.Dir(target, 0o755)
+		}
+		st, err := os.Stat(p)
+		if err != nil || !st.Mode().IsRegular() {
+			return nil // dangling or special: nothing a test can read
+		}
+		if total += st.Size(); total > maxTestdata {
+			return fmt.Errorf("vmtest: testdata is over %d MB; the guest holds it in RAM", maxTestdata>>20)
+		}
+		return w.CopyFile(target, p, 0)
+	})
+	if errors.Is(err, filepath.SkipDir) {
+		return nil
+	}
+	return err
 }
 
 // guestKernelPlaceholder mirrors the booted kernel's layout (empty files)

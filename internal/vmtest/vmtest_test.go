@@ -34,6 +34,10 @@ func TestBridgeVLANInGuest(t *testing.T) {
 		if !strings.Contains(string(cmdline), "pxekit.vmtest=append-works") {
 			t.Errorf("/proc/cmdline = %q, want Config.Append in it", cmdline)
 		}
+		// The package's testdata is there, relative to the working dir.
+		if b, err := os.ReadFile("testdata/guest.txt"); err != nil || string(b) != "copied into the guest by vmtest\n" {
+			t.Errorf("testdata/guest.txt in the guest: %q, %v", b, err)
+		}
 		// Only NETLINK_ROUTE: the default families also open XFRM and
 		// NETFILTER sockets, which fail without those modules.
 		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
@@ -108,7 +112,9 @@ func TestBridgeVLANInGuest(t *testing.T) {
 }
 
 // TestIGBSRIOVInGuest boots the backports kernel with QEMU's emulated
-// Intel 82576 (-device igb, QEMU ≥ 8.0) and checks the PF offers 7 VFs.
+// Intel 82576 (-device igb, QEMU ≥ 8.0) behind an emulated VT-d IOMMU
+// (what vfio-pci needs) and checks the PF offers 7 VFs and sits in an
+// IOMMU group.
 func TestIGBSRIOVInGuest(t *testing.T) {
 	if testing.Short() && !testenv.InCI() {
 		t.Skip("about a minute under TCG; skipped with -short")
@@ -117,10 +123,16 @@ func TestIGBSRIOVInGuest(t *testing.T) {
 		requireQEMUDevice(t, "igb")
 	}
 	Run(t, Config{
-		Kernel:   testenv.GuestKernelFlavor(t, "bpo"),
-		Modules:  []string{"igb"},
-		QEMUArgs: []string{"-device", "igb"}, // no netdev: the NIC needs no link for SR-IOV
+		Kernel:  testenv.GuestKernelFlavor(t, "bpo"),
+		Modules: []string{"igb", "vfio-pci"},
+		// No netdev: the NIC needs no link for SR-IOV.
+		QEMUArgs: []string{"-device", "intel-iommu", "-device", "igb"},
+		Append:   "intel_iommu=on",
 	}, func(t *testing.T) {
+		groups, _ := filepath.Glob("/sys/kernel/iommu_groups/*/devices/*")
+		if len(groups) == 0 {
+			t.Error("no IOMMU groups: intel-iommu + intel_iommu=on did not enable VT-d")
+		}
 		paths, _ := filepath.Glob("/sys/class/net/*/device/sriov_totalvfs")
 		if len(paths) == 0 {
 			t.Fatal("no network device with SR-IOV (sriov_totalvfs) in the guest")
@@ -133,8 +145,13 @@ func TestIGBSRIOVInGuest(t *testing.T) {
 			if got := strings.TrimSpace(string(b)); got != "7" {
 				t.Errorf("%s = %s, want 7 (82576)", p, got)
 			}
-			drv, _ := os.Readlink(filepath.Join(filepath.Dir(p), "driver"))
-			t.Logf("%s = 7, driver %s", p, filepath.Base(drv))
+			dev := filepath.Dir(p)
+			drv, _ := os.Readlink(filepath.Join(dev, "driver"))
+			grp, err := os.Readlink(filepath.Join(dev, "iommu_group"))
+			if err != nil {
+				t.Errorf("%s: no iommu_group: %v", dev, err)
+			}
+			t.Logf("%s = 7, driver %s, IOMMU group %s", p, filepath.Base(drv), filepath.Base(grp))
 		}
 	})
 }
