@@ -12,6 +12,9 @@ import (
 // are written on. It understands block-style YAML, the style Kubernetes
 // manifests are written in; the inside of a flow collection ({...}, [...])
 // or a multi-line scalar maps to the line of its key.
+//
+// Lines count from the start of the bytes indexed. For a [Document] of a
+// stream, the line in the file is Document.Line + line - 1.
 type LineIndex struct {
 	lines map[string]int
 }
