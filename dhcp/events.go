@@ -35,7 +35,8 @@ type Event struct {
 	Reason string
 	// Proxy is true for proxyDHCP answers.
 	Proxy bool
-	Time  time.Time
+	// Time is when the request was handled.
+	Time time.Time
 }
 
 // DropReason says why a packet got no answer.
@@ -74,12 +75,9 @@ func allDropReasons() [numDropReasons]DropReason {
 type Stats struct {
 	Received uint64 // packets read
 	Replied  uint64 // replies sent
-	Offers   uint64
-	Acks     uint64
-	Naks     uint64
-	Declines uint64
-	Releases uint64
-	Informs  uint64
+	// Offers, Acks, Naks, Declines, Releases and Informs count messages
+	// by type (proxyDHCP answers included).
+	Offers, Acks, Naks, Declines, Releases, Informs uint64
 	// Dropped counts packets that got no answer, by reason.
 	Dropped map[DropReason]uint64
 	// ActiveLeases are bound, unexpired leases; PoolFree and PoolSize

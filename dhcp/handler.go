@@ -293,34 +293,42 @@ func (s *Server) leaseTime(sub int) time.Duration {
 	return time.Hour
 }
 
-// addAddressOptions sets yiaddr and the subnet's options.
-func (s *Server) addAddressOptions(r *dhcpv4.DHCPv4, sub int, ip netip.Addr, mac string) {
-	sn := s.cfg.Subnets[sub]
-	if ip.IsValid() {
-		r.YourIPAddr = ip.AsSlice()
-	}
+// subnetOptions encodes a subnet's options once, at New: they are the
+// same in every reply, and the encoded slices are only ever read.
+func subnetOptions(sn Subnet, lt time.Duration) dhcpv4.Options {
+	o := dhcpv4.Options{}
 	pfx := sn.Prefix.Masked()
-	r.UpdateOption(dhcpv4.OptSubnetMask(net.CIDRMask(pfx.Bits(), 32)))
+	o.Update(dhcpv4.OptSubnetMask(net.CIDRMask(pfx.Bits(), 32)))
 	if len(sn.Routers) > 0 {
-		r.UpdateOption(dhcpv4.OptRouter(ips(sn.Routers)...))
+		o.Update(dhcpv4.OptRouter(ips(sn.Routers)...))
 	}
 	if len(sn.DNS) > 0 {
-		r.UpdateOption(dhcpv4.OptDNS(ips(sn.DNS)...))
+		o.Update(dhcpv4.OptDNS(ips(sn.DNS)...))
 	}
 	if sn.DomainName != "" {
-		r.UpdateOption(dhcpv4.OptDomainName(sn.DomainName))
+		o.Update(dhcpv4.OptDomainName(sn.DomainName))
 	}
 	if sn.MTU != 0 {
 		var b [2]byte
 		binary.BigEndian.PutUint16(b[:], sn.MTU)
-		r.Options[dhcpv4.OptionInterfaceMTU.Code()] = b[:]
+		o[dhcpv4.OptionInterfaceMTU.Code()] = b[:]
 	}
 	bc := u2ip4(ip4u(pfx.Addr()) | (1<<(32-pfx.Bits()) - 1))
-	r.UpdateOption(dhcpv4.OptBroadcastAddress(bc.AsSlice()))
-	lt := s.leaseTime(sub)
-	r.UpdateOption(dhcpv4.OptIPAddressLeaseTime(lt))
-	r.UpdateOption(dhcpv4.OptRenewTimeValue(lt / 2))
-	r.UpdateOption(dhcpv4.OptRebindingTimeValue(lt * 7 / 8))
+	o.Update(dhcpv4.OptBroadcastAddress(bc.AsSlice()))
+	o.Update(dhcpv4.OptIPAddressLeaseTime(lt))
+	o.Update(dhcpv4.OptRenewTimeValue(lt / 2))
+	o.Update(dhcpv4.OptRebindingTimeValue(lt * 7 / 8))
+	return o
+}
+
+// addAddressOptions sets yiaddr and the subnet's options.
+func (s *Server) addAddressOptions(r *dhcpv4.DHCPv4, sub int, ip netip.Addr, mac string) {
+	if ip.IsValid() {
+		r.YourIPAddr = ip.AsSlice()
+	}
+	for k, v := range s.subOpts[sub] {
+		r.Options[k] = v
+	}
 	if res, ok := s.table.resMAC[mac]; ok && res.IP == ip && res.Hostname != "" {
 		r.UpdateOption(dhcpv4.OptHostName(res.Hostname))
 	}

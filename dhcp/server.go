@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -33,8 +34,10 @@ type Server struct {
 	// links is filled by Serve before any worker starts and read-only
 	// afterwards.
 	links map[int]link
-	ready chan struct{}
-	bufs  sync.Pool
+	// subOpts are each subnet's encoded options (read-only).
+	subOpts []dhcpv4.Options
+	ready   chan struct{}
+	bufs    sync.Pool
 }
 
 // listener is one socket the server reads from and answers on.
@@ -103,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 		now:         time.Now,
 		links:       map[int]link{},
 		ready:       make(chan struct{}),
+	}
+	for i, sn := range cfg.Subnets {
+		s.subOpts = append(s.subOpts, subnetOptions(sn, s.leaseTime(i)))
 	}
 	s.bufs.New = func() any { b := make([]byte, 4096); return &b }
 	if s.store == nil && cfg.LeaseFile != "" {

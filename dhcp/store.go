@@ -27,6 +27,7 @@ const (
 	Declined
 )
 
+// String names the state.
 func (s LeaseState) String() string {
 	switch s {
 	case Bound:
@@ -39,11 +40,11 @@ func (s LeaseState) String() string {
 
 // Lease is one address record, the unit a Store keeps (keyed by IP).
 type Lease struct {
-	IP       netip.Addr       `json:"ip"`
-	MAC      net.HardwareAddr `json:"mac,omitempty"`
-	ClientID []byte           `json:"clientID,omitempty"`
-	Hostname string           `json:"hostname,omitempty"`
-	Expiry   time.Time        `json:"expiry"`
+	IP       netip.Addr       `json:"ip"`                 // the address (the record's key)
+	MAC      net.HardwareAddr `json:"mac,omitempty"`      // holder; empty for a declined address
+	ClientID []byte           `json:"clientID,omitempty"` // option 61 as last sent
+	Hostname string           `json:"hostname,omitempty"` // option 12, or the reservation's name
+	Expiry   time.Time        `json:"expiry"`             // end of the lease or of the quarantine
 	State    LeaseState       `json:"state"`
 }
 
