@@ -32,6 +32,7 @@ const (
 	UEFIHTTP
 )
 
+// String returns the name ParseFirmware accepts: bios, uefi, uefi-http.
 func (f Firmware) String() string {
 	switch f {
 	case BIOS:
@@ -296,6 +297,7 @@ type lockedWriter struct {
 	w  io.Writer
 }
 
+// Write writes p under the lock.
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
