@@ -34,3 +34,21 @@ func FuzzLint(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONLines: any text gives lines within the text, never a panic.
+func FuzzJSONLines(f *testing.F) {
+	f.Add([]byte("{\"cniVersion\": \"0.3.1\",\n \"plugins\": [\n  {\"type\": \"bridge\", \"vlanTrunk\": [{\"id\": 1}]}\n ]}"))
+	f.Add([]byte("[[[[1]]], {\"a\": {\"b\": [true, null]}}"))
+	f.Add([]byte("{\"a\" 1}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := 1 + strings.Count(string(data), "\n")
+		for p, l := range jsonLines(data) {
+			if l < 1 || l > n {
+				t.Fatalf("%s: line %d of %d", p, l, n)
+			}
+			if lookupLine(jsonLines(data), p) != l {
+				t.Fatalf("lookup %s", p)
+			}
+		}
+	})
+}

@@ -244,11 +244,18 @@ func lintDoc(table map[string]checkFunc, d kyaml.Document) []finding {
 		return []finding{{doc: n, line: fileLine(idx.Line("kind")), text: fmt.Sprintf("kind: Unsupported value: %q: vmlint checks %s", kind, strings.Join(kinds, ", "))}}
 	}
 	errs, warns := check(d.Data)
+	refine := func(path, detail string) int { return 0 }
+	if kind == netattach.NADKind {
+		refine = nadConfigLines(d.Data, idx)
+	}
 	var out []finding
 	seen := map[string]bool{}
 	for _, e := range errs {
 		text := e.Error()
 		line := idx.ErrorLine(e)
+		if l := refine(e.Field, e.Detail); l > 0 {
+			line = l
+		}
 		if e.Field == "" || e.Field == "<nil>" {
 			// A syntax error: the line is printed in the location already.
 			text = stripLine(e.Detail, line)
@@ -266,7 +273,11 @@ func lintDoc(table map[string]checkFunc, d kyaml.Document) []finding {
 		if w.Field != "" {
 			text = w.Field + ": " + w.Detail
 		}
-		out = append(out, finding{doc: n, line: fileLine(idx.Line(w.Field)), warning: true, text: text})
+		line := idx.Line(w.Field)
+		if l := refine(w.Field, w.Detail); l > 0 {
+			line = l
+		}
+		out = append(out, finding{doc: n, line: fileLine(line), warning: true, text: text})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].line < out[j].line })
 	return out

@@ -41,8 +41,8 @@ func TestLintFiles(t *testing.T) {
 			`seed003-br1-eth1-policy.yaml:1:19: spec.desiredState.interfaces[0].bridge.port[0].name: Invalid value: "eth1 8": must not contain '/', ':' or whitespace`,
 		}},
 		{"warnings-only.yaml", 0, []string{
-			`warnings-only.yaml:1:9: warning: spec.config.macSpoofChk: unknown key: the bridge plugin ignores it`,
-			`warnings-only.yaml:1:9: warning: spec.config.ipam: configuring IP address management (IPAM) in a virtual machine's network attachment definition is not supported`,
+			`warnings-only.yaml:1:15: warning: spec.config.macSpoofChk: unknown key: the bridge plugin ignores it`,
+			`warnings-only.yaml:1:16: warning: spec.config.ipam: configuring IP address management (IPAM) in a virtual machine's network attachment definition is not supported`,
 		}},
 		// KubeVirt seeds (checked by package vmspec; wording pinned as a
 		// prefix). seed 001's VMI template is valid as printed.
@@ -103,6 +103,11 @@ func TestLintFiles(t *testing.T) {
 		{"seed003-dpdk-sriovnetwork.yaml", 1, []string{
 			`seed003-dpdk-sriovnetwork.yaml:1:18: spec.networkNamespace: Invalid value: "dpdk-checkup-ns 1"...`,
 			`seed003-dpdk-sriovnetwork.yaml:1:19: spec.resourceName: Invalid value: "intel_nics_dpdk 2"...`,
+		}},
+		{"block-config.yaml", 1, []string{
+			`block-config.yaml:1:11: spec.config.plugins[0].vlan: Invalid value: 5000: must be between 0 and 4094 (0: untagged)`,
+			`block-config.yaml:1:12: spec.config.plugins[1].sysctl[kernel.panic]: Invalid value: "kernel.panic": must be a net.* sysctl`,
+			`block-config.yaml:2:22: spec.config: Invalid value: line 2 column 20 near "\n \"type\": \"bridge\", (1)\n \"brid": invalid JSON: invalid character '(' looking for beginning of object key string ("(1)" looks like a documentation callout marker left in the JSON; remove it)`,
 		}},
 		{"multi.yaml", 1, []string{
 			`multi.yaml:3:41: kind: Unsupported value: "ConfigMap": vmlint checks ` + strings.Join(supportedKinds(), ", "),
