@@ -1,0 +1,49 @@
+package netattach
+
+import (
+	"os"
+	"testing"
+)
+
+// BenchmarkValidateNAD: libcni parse plus every rule, on seed 001's NAD.
+func BenchmarkValidateNAD(b *testing.B) {
+	nad, err := seed001NAD().Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if errs, _ := ValidateNAD(nad); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+}
+
+// BenchmarkDecodeNAD: strict YAML decode of seed 001's NAD (as vmlint runs it).
+func BenchmarkDecodeNAD(b *testing.B) {
+	doc, err := os.ReadFile("testdata/seed001-pxe-net-conf.clean.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, errs := DecodeNAD(doc); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+}
+
+// BenchmarkDecodeValidatePolicy: seed 003's policy, decoded and validated.
+func BenchmarkDecodeValidatePolicy(b *testing.B) {
+	doc, err := os.ReadFile("testdata/seed003-br1-eth1-policy.clean.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, errs := DecodePolicy(doc)
+		if len(errs) > 0 || len(ValidatePolicy(p)) > 0 {
+			b.Fatal(errs)
+		}
+	}
+}
