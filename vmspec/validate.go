@@ -191,8 +191,12 @@ func (v *validator) objectMeta(m *metav1.ObjectMeta, p *field.Path) {
 	if m.Name == "" && m.GenerateName == "" {
 		v.err(field.Required(p.Child("name"), "name or generateName is required"))
 	} else if m.Name != "" {
-		for _, msg := range validation.IsDNS1123Subdomain(m.Name) {
+		msgs := validation.IsDNS1123Subdomain(m.Name)
+		for _, msg := range msgs {
 			v.err(field.Invalid(p.Child("name"), m.Name, msg))
+		}
+		if len(msgs) == 0 && strings.Contains(m.Name, ".") {
+			v.warn(p.Child("name"), "the web console refuses '.' in VM names (seed 004: a-z, 0-9 and '-' only)")
 		}
 	}
 	if m.Namespace != "" {
@@ -295,8 +299,9 @@ func (v *validator) volumes(vols []kubevirtv1.Volume, p *field.Path) map[string]
 			if _, dup := byName[vol.Name]; dup {
 				v.err(field.Duplicate(vp.Child("name"), vol.Name))
 			}
-			// Volume names become volume names of the virt-launcher pod.
-			for _, msg := range validation.IsDNS1123Label(vol.Name) {
+			// Seed 004: disk names are lowercase alphanumerics, '-' and '.',
+			// at most 253 characters, alphanumeric at both ends.
+			for _, msg := range validation.IsDNS1123Subdomain(vol.Name) {
 				v.err(field.Invalid(vp.Child("name"), vol.Name, msg))
 			}
 			byName[vol.Name] = vol

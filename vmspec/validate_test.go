@@ -94,7 +94,13 @@ func TestValidateVMIRules(t *testing.T) {
 		{name: "volume name not DNS-1123", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
 			v.Spec.Volumes[0].Name = "Container_Disk"
 			devs(v).Disks[0].Name = "Container_Disk"
-		}, errs: []string{`spec.volumes[0].name: Invalid value: "Container_Disk": a lowercase RFC 1123 label`}},
+		}, errs: []string{`spec.volumes[0].name: Invalid value: "Container_Disk": a lowercase RFC 1123 subdomain`}},
+		{name: "disk names may contain dots (seed 004)", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
+			v.Spec.Volumes[0].Name = "root.disk"
+			devs(v).Disks[0].Name = "root.disk"
+		}},
+		{name: "VM name with a dot warns", mutate: func(v *kubevirtv1.VirtualMachineInstance) { v.Name = "vmi.pxe" },
+			warns: []string{"metadata.name: the web console refuses '.' in VM names"}},
 		{name: "volume with two sources", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
 			v.Spec.Volumes[0].EmptyDisk = &kubevirtv1.EmptyDiskSource{Capacity: resource.MustParse("1Gi")}
 		}, errs: []string{`spec.volumes[0]: Invalid value: "containerdisk": must have exactly one volume source set, has 2`}},
