@@ -243,6 +243,9 @@ func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
 		f.closeConn()
 		return err
 	case <-f.dead:
+		// Close first: in single-port mode pin/tftp's Shutdown does not,
+		// and its loop waits in ReadFrom for the close.
+		f.closeConn()
 		ps.Shutdown()
 		<-errc
 		f.wg.Wait()

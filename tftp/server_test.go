@@ -647,3 +647,37 @@ func TestWindowRecovery(t *testing.T) {
 		t.Errorf("event %+v, want %d bytes", ev, len(data))
 	}
 }
+
+// A socket closed under the server ends ServeConn with the error instead
+// of spinning or hanging.
+func TestSocketClosedUnderServer(t *testing.T) {
+	for _, single := range []bool{false, true} {
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := New(Config{Root: os.DirFS(t.TempDir()), SinglePort: single})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- srv.ServeConn(context.Background(), conn) }()
+		// Let the server block in its read first (a request answers once it does).
+		probe, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		_, _ = probe.WriteTo(rrq("missing", "octet"), conn.LocalAddr())
+		_ = probe.SetReadDeadline(time.Now().Add(time.Minute))
+		if _, _, err := probe.ReadFrom(make([]byte, 512)); err != nil {
+			t.Fatal(err)
+		}
+		probe.Close()
+		conn.Close()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("singlePort=%v: ServeConn returned nil after its socket broke", single)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("singlePort=%v: ServeConn still running after its socket was closed", single)
+		}
+	}
+}
