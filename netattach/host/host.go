@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -35,6 +36,9 @@ type Host struct {
 	// beforeLock, when set (tests only), runs just before Apply waits for
 	// the namespace lock.
 	beforeLock func()
+	// lockBusy, when set (tests only), runs when another process holds the
+	// namespace's flock.
+	lockBusy func()
 }
 
 // Plan is the list of steps that brings a namespace to a policy.
@@ -77,6 +81,7 @@ type session struct {
 	h   *netlink.Handle
 	raw *rawLink
 	key nsKey
+	ns  netns.NsHandle // kept open: Apply flocks it
 }
 
 // nsKey identifies a namespace by its nsfs inode, so two names or paths for
@@ -88,15 +93,48 @@ type nsKey struct{ dev, ino uint64 }
 // by every Host value in the process.
 var nsLocks sync.Map // nsKey -> chan struct{} (capacity 1)
 
-func lockNS(ctx context.Context, key nsKey) (unlock func(), err error) {
-	v, _ := nsLocks.LoadOrStore(key, make(chan struct{}, 1))
+// flockPoll is how often Apply retries the namespace's flock while another
+// process holds it (flock(2) itself cannot be interrupted by a context).
+const flockPoll = 20 * time.Millisecond
+
+// lock takes the namespace's lock: first the in-process one, then an
+// exclusive flock(2) on the namespace file itself, which serializes Apply
+// calls of other processes too (`hostnet apply` beside a node agent). The
+// nsfs inode is the same whichever path opened it, so /run/netns/NAME and
+// /proc/PID/ns/net lock together.
+func (h *Host) lock(ctx context.Context, s *session) (unlock func(), err error) {
+	v, _ := nsLocks.LoadOrStore(s.key, make(chan struct{}, 1))
 	ch := v.(chan struct{})
 	select {
 	case ch <- struct{}{}:
-		return func() { <-ch }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	busy := false
+	for {
+		err := unix.Flock(int(s.ns), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			<-ch
+			return nil, fmt.Errorf("lock network namespace %q: %w", h.NetNS, err)
+		}
+		if !busy && h.lockBusy != nil {
+			h.lockBusy()
+		}
+		busy = true
+		select {
+		case <-time.After(flockPoll):
+		case <-ctx.Done():
+			<-ch
+			return nil, ctx.Err()
+		}
+	}
+	return func() {
+		_ = unix.Flock(int(s.ns), unix.LOCK_UN)
+		<-ch
+	}, nil
 }
 
 func (h *Host) logger() *slog.Logger {
@@ -133,9 +171,9 @@ func (h *Host) open() (*session, error) {
 		}
 		return nil, fmt.Errorf("open network namespace %q: %w", h.NetNS, kernelErr(err, nil))
 	}
-	defer ns.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(int(ns), &st); err != nil {
+		ns.Close()
 		return nil, fmt.Errorf("stat network namespace %q: %w", h.NetNS, err)
 	}
 	key := nsKey{dev: st.Dev, ino: st.Ino}
@@ -146,14 +184,16 @@ func (h *Host) open() (*session, error) {
 	}
 	hd, err := netlink.NewHandleAt(target, unix.NETLINK_ROUTE)
 	if err != nil {
+		ns.Close()
 		return nil, fmt.Errorf("netlink handle in namespace %q: %w", h.NetNS, enterErr(err))
 	}
 	raw, err := openRaw(target)
 	if err != nil {
 		hd.Close()
+		ns.Close()
 		return nil, fmt.Errorf("netlink socket in namespace %q: %w", h.NetNS, enterErr(err))
 	}
-	return &session{h: hd, raw: raw, key: key}, nil
+	return &session{h: hd, raw: raw, key: key, ns: ns}, nil
 }
 
 func enterErr(err error) error {
@@ -166,6 +206,7 @@ func enterErr(err error) error {
 func (s *session) close() {
 	s.raw.close()
 	s.h.Close()
+	s.ns.Close()
 }
 
 // Plan reads the namespace's current state and returns the steps that would
@@ -221,7 +262,8 @@ func (h *Host) plan(ctx context.Context, replan func(*snapshot) ([]Step, field.E
 
 // Apply brings the namespace to the plan's policy and returns the steps it
 // ran. It holds the namespace's lock (concurrent Apply calls on one
-// namespace run one after the other) and re-reads the state first, so it
+// namespace, in this process or another, run one after the other) and
+// re-reads the state first, so it
 // runs only what is still needed: applying a policy already in place runs
 // nothing. If a step fails, or ctx ends, the steps already run are undone in
 // reverse order and the error is a *StepError naming the step and the
@@ -241,7 +283,7 @@ func (h *Host) Apply(ctx context.Context, plan *Plan) ([]Step, error) {
 	if h.beforeLock != nil {
 		h.beforeLock()
 	}
-	unlock, err := lockNS(ctx, s.key)
+	unlock, err := h.lock(ctx, s)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ package host
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -322,6 +323,68 @@ func TestConcurrentApply(t *testing.T) {
 	}
 	if len(stepsA) != len(plan.Steps) || len(rb.steps) != 0 {
 		t.Errorf("first ran %q, second ran %q; want the plan once, then nothing", actions(stepsA), actions(rb.steps))
+	}
+	if l := links(t, ns); l["eth1"].Master != "br1" {
+		t.Errorf("eth1 master %q", l["eth1"].Master)
+	}
+}
+
+// TestApplyWaitsForOtherProcess: while another process holds the
+// namespace's flock (here: another open file description of the namespace
+// file, which flock(2) treats exactly like another process's), Apply waits
+// without touching anything, gives up when its context ends, and runs once
+// the lock is released.
+func TestApplyWaitsForOtherProcess(t *testing.T) {
+	ns := newNetns(t)
+	addVeth(t, ns, "eth1", "eth1peer")
+	other, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := unix.Flock(int(other.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	busy := make(chan struct{}, 2)
+	h := &Host{NetNS: ns, lockBusy: func() { busy <- struct{}{} }}
+	plan, err := h.Plan(ctx, loadSeedPolicy(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Cancelled while waiting: an error, nothing done.
+	cctx, cancel := context.WithCancel(ctx)
+	cancelled := make(chan error, 1)
+	go func() {
+		_, err := h.Apply(cctx, plan)
+		cancelled <- err
+	}()
+	<-busy
+	cancel()
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Apply: %v", err)
+	}
+
+	type result struct {
+		steps []Step
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		steps, err := h.Apply(ctx, plan)
+		done <- result{steps, err}
+	}()
+	<-busy
+	if _, ok := links(t, ns)["br1"]; ok {
+		t.Fatal("Apply ran while another process held the namespace lock")
+	}
+	if err := unix.Flock(int(other.Fd()), unix.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || len(r.steps) != len(plan.Steps) {
+		t.Fatalf("Apply after the lock was released: %q %v", actions(r.steps), r.err)
 	}
 	if l := links(t, ns); l["eth1"].Master != "br1" {
 		t.Errorf("eth1 master %q", l["eth1"].Master)
