@@ -681,3 +681,24 @@ func TestSocketClosedUnderServer(t *testing.T) {
 		}
 	}
 }
+
+func TestIPv6(t *testing.T) {
+	conn, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		testenv.Missing(t, "IPv6 loopback (::1)", "enable IPv6 on lo")
+	}
+	dir, files := testRoot(t, 1<<20)
+	s := serveConn(t, Config{Root: os.DirFS(dir), MaxWindowSize: 16}, conn)
+	for _, opts := range [][]string{{"blksize 1468", "tsize 0"}, {"blksize 1468", "windowsize 16"}} {
+		got, msg, ok := atftp(t, s.addr, "1m", opts...)
+		if !ok || !bytes.Equal(got, files["1m"]) {
+			t.Fatalf("%v: ok=%v, %d bytes: %.300s", opts, ok, len(got), msg)
+		}
+		if ev := s.ev.wait(t, EventSent); ev.Peer.Addr() != netip.IPv6Loopback() || ev.BlockSize != 1468 {
+			t.Errorf("event %+v", ev)
+		}
+	}
+	if _, msg, ok := atftp(t, s.addr, "../1m"); ok || !strings.Contains(msg, "climbs out") {
+		t.Errorf("traversal over IPv6: ok=%v %q", ok, msg)
+	}
+}
