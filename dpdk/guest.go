@@ -40,7 +40,10 @@ func GuestTuningFor(vm *kubevirtv1.VirtualMachine) (GuestTuningConfig, error) {
 		return GuestTuningConfig{}, fmt.Errorf("the VM has no spec.template.spec.domain.cpu")
 	}
 	d := vm.Spec.Template.Spec.Domain
-	s, c, t := max(d.CPU.Sockets, 1), max(d.CPU.Cores, 1), max(d.CPU.Threads, 1)
+	s, c, t := uint64(max(d.CPU.Sockets, 1)), uint64(max(d.CPU.Cores, 1)), uint64(max(d.CPU.Threads, 1))
+	if s*c*t > maxCPUs {
+		return GuestTuningConfig{}, fmt.Errorf("the VM has %d vCPUs, more than a guest kernel's %d", s*c*t, maxCPUs)
+	}
 	g := GuestTuningConfig{VCPUs: int(s * c * t), HousekeepingCPUs: int(t)}
 	if d.Memory != nil && d.Memory.Guest != nil {
 		g.Hugepages = int(d.Memory.Guest.Value() >> 30) // whole 1Gi pages
@@ -59,6 +62,9 @@ func (g GuestTuningConfig) IsolatedCores() (string, error) {
 	hk := g.HousekeepingCPUs
 	if hk == 0 {
 		hk = 2
+	}
+	if g.VCPUs > maxCPUs {
+		return "", fmt.Errorf("guest tuning: %d vCPUs, more than a guest kernel's %d", g.VCPUs, maxCPUs)
 	}
 	if hk < 0 || g.VCPUs <= hk {
 		return "", fmt.Errorf("guest tuning: %d vCPUs leave none to isolate after %d housekeeping vCPUs", g.VCPUs, hk)

@@ -93,12 +93,13 @@ func (c VMConfig) validate() field.ErrorList {
 	if c.HugepageSize != "1Gi" && c.HugepageSize != "2Mi" {
 		errs = append(errs, field.NotSupported(p.Child("HugepageSize"), c.HugepageSize, []string{"1Gi", "2Mi"}))
 	}
-	page, err1 := resource.ParseQuantity(c.HugepageSize)
+	page, perr := resource.ParseQuantity(c.HugepageSize)
+	pageOK := perr == nil && (c.HugepageSize == "1Gi" || c.HugepageSize == "2Mi")
 	mem, err := resource.ParseQuantity(c.GuestMemory)
 	switch {
 	case err != nil:
 		errs = append(errs, field.Invalid(p.Child("GuestMemory"), c.GuestMemory, err.Error()))
-	case err1 == nil && (mem.Value() <= 0 || mem.Value()%page.Value() != 0):
+	case pageOK && (mem.Value() <= 0 || mem.Value()%page.Value() != 0):
 		errs = append(errs, field.Invalid(p.Child("GuestMemory"), c.GuestMemory, "must be a positive multiple of the hugepage size "+c.HugepageSize))
 	}
 	if c.NIC == "" {
@@ -122,6 +123,9 @@ func (c VMConfig) validate() field.ErrorList {
 // An interface or network of the same name is replaced. It works on any VM,
 // for instance one vmspec built.
 func ApplyVM(vm *kubevirtv1.VirtualMachine, cfg VMConfig) error {
+	if vm == nil {
+		return fmt.Errorf("dpdk.ApplyVM: nil VirtualMachine")
+	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate().ToAggregate(); err != nil {
 		return err

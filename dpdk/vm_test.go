@@ -166,6 +166,9 @@ func TestApplyVMOnExistingVM(t *testing.T) {
 	if errs := ValidateDPDKVM(vm); len(errs) > 0 {
 		t.Error(errs)
 	}
+	if err := ApplyVM(nil, SeedVMConfig()); err == nil {
+		t.Error("ApplyVM(nil) accepted")
+	}
 	for name, bad := range map[string]VMConfig{
 		"no cores":      {HugepageSize: "1Gi", GuestMemory: "8Gi", NIC: "n", NetworkName: "net"},
 		"odd memory":    {Cores: 1, GuestMemory: "1536Mi", NIC: "n", NetworkName: "net"},
@@ -173,6 +176,8 @@ func TestApplyVMOnExistingVM(t *testing.T) {
 		"pci":           {Cores: 1, GuestMemory: "8Gi", NIC: "n", NetworkName: "net", PCIAddress: "07:00.0"},
 		"no network":    {Cores: 1, GuestMemory: "8Gi", NIC: "n"},
 		"memory syntax": {Cores: 1, GuestMemory: "eight", NIC: "n", NetworkName: "net"},
+		"zero page":     {Cores: 1, HugepageSize: "0", GuestMemory: "8Gi", NIC: "n", NetworkName: "net"},
+		"zero memory":   {Cores: 1, GuestMemory: "0", NIC: "n", NetworkName: "net"},
 	} {
 		if _, err := NewVM("x", "", bad); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -279,4 +284,29 @@ func equalJSON(a, b any) bool {
 	ja, _ := yaml.Marshal(a)
 	jb, _ := yaml.Marshal(b)
 	return string(ja) == string(jb)
+}
+
+// FuzzValidateDPDKVM feeds decoded VirtualMachines of any shape to the DPDK
+// checks and the guest tuning derivation: errors are fine, panics and
+// runaway loops are not.
+func FuzzValidateDPDKVM(f *testing.F) {
+	f.Add(string(mustRead(f, "testdata/golden/rhel-dpdk-vm.yaml")))
+	f.Add("spec:\n  template:\n    spec:\n      domain:\n        cpu: {sockets: 4294967295, cores: 4294967295, threads: 2}\n")
+	f.Add("spec:\n  template:\n    spec:\n      domain:\n        memory: {hugepages: {pageSize: 2Mi}, guest: 3Mi}\n")
+	f.Add("spec:\n  template:\n    spec:\n      domain:\n        devices: {interfaces: [{name: a, sriov: {}, pciAddress: x}]}\n")
+	f.Add("spec: {}\n")
+	f.Fuzz(func(t *testing.T, doc string) {
+		var vm kubevirtv1.VirtualMachine
+		if errs := kyaml.Decode([]byte(doc), &vm); len(errs) > 0 {
+			return
+		}
+		ValidateDPDKVM(&vm)
+		g, err := GuestTuningFor(&vm)
+		if err != nil {
+			return
+		}
+		if ud, err := g.UserData(); err == nil {
+			AttachUserData(&vm, ud, "s")
+		}
+	})
 }
