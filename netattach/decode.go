@@ -34,7 +34,18 @@ func DecodeNAD(doc []byte) (*nadv1.NetworkAttachmentDefinition, field.ErrorList)
 // NodeNetworkConfigurationPolicy strictly (see DecodeNAD). Seed 003's policy
 // with its callout numbers left in ("enabled: false 6") fails here: the
 // value is the string "false 6", not a boolean.
+//
+// desiredState is free-form upstream; here it is the typed linux-bridge,
+// VLAN and ethernet subset that netattach/host can apply, so an nmstate key
+// outside it is an error that says so.
 func DecodePolicy(doc []byte) (*NodeNetworkConfigurationPolicy, field.ErrorList) {
 	p := &NodeNetworkConfigurationPolicy{}
-	return p, kyaml.Decode(doc, p)
+	errs := kyaml.Decode(doc, p)
+	for _, e := range errs {
+		if e.Type == field.ErrorTypeForbidden && strings.HasPrefix(e.Field, "spec.desiredState.") && strings.Contains(e.Detail, "unknown field") &&
+			!strings.Contains(e.Detail, "did you mean") && !strings.Contains(e.Detail, "belongs at") {
+			e.Detail += "; pxekit models the linux-bridge, vlan and ethernet subset of nmstate that netattach/host applies"
+		}
+	}
+	return p, errs
 }

@@ -180,3 +180,33 @@ func FuzzDecodeNAD(f *testing.F) {
 		ValidateNAD(nad)
 	})
 }
+
+// An nmstate key outside pxekit's typed subset is refused with a message
+// that says why; a typo still gets kyaml's suggestion.
+func TestDecodePolicyUnknownKeys(t *testing.T) {
+	doc := []byte(`apiVersion: nmstate.io/v1
+kind: NodeNetworkConfigurationPolicy
+metadata:
+  name: p
+spec:
+  desiredState:
+    interfaces:
+    - name: br1
+      type: linux-bridge
+      lldp: {enabled: true}
+      bridge:
+        prot:
+        - name: eth1
+`)
+	_, errs := DecodePolicy(doc)
+	got := errStrings(errs)
+	if len(got) != 2 {
+		t.Fatalf("got %d errors: %v", len(got), got)
+	}
+	if !strings.HasPrefix(got[0], "spec.desiredState.interfaces[0].lldp: Forbidden: unknown field") || !strings.Contains(got[0], "pxekit models the linux-bridge, vlan and ethernet subset") {
+		t.Errorf("unmodelled key: %s", got[0])
+	}
+	if !strings.HasPrefix(got[1], "spec.desiredState.interfaces[0].bridge.prot: Forbidden: unknown field") || !strings.Contains(got[1], `did you mean "port"?`) || strings.Contains(got[1], "pxekit models") {
+		t.Errorf("typo: %s", got[1])
+	}
+}
