@@ -144,6 +144,12 @@ set user-class iPXE
 		t.Errorf("lint: %v", probs)
 	}
 
+	_, err = NewScript().IsSet("a}b", "x").Choose("x y", "", 0).Build()
+	for _, want := range []string{"lines[1].isset.setting: Invalid value: \"a}b\"", "lines[1].choose.setting"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
 	_, err = NewScript().Echo("hi\nreboot").Chain("http://x/${evil}").Item("-x", "y").Echo("a || reboot").Goto("").Build()
 	for _, want := range []string{"lines[1].echo", "lines[1].chain.url", "lines[1].item.label", "lines[1].echo: Invalid value: \"a || reboot\"", "lines[1].goto: Required"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

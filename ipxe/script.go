@@ -93,6 +93,22 @@ func (s *Script) text(p *field.Path, v string) bool {
 	return true
 }
 
+// setting checks an iPXE setting name such as "net0/mac" or "user-class",
+// which is also used inside "${...}".
+func (s *Script) setting(p *field.Path, v string) bool {
+	if !s.word(p, v) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_-./:", c) >= 0) {
+			s.errs = append(s.errs, field.Invalid(p, v, fmt.Sprintf("setting names are letters, digits and _-./: (byte %d is %q)", i, c)))
+			return false
+		}
+	}
+	return true
+}
+
 // Comment adds "# text".
 func (s *Script) Comment(text string) *Script {
 	if s.text(s.path("comment"), text) {
@@ -216,7 +232,7 @@ func (s *Script) Goto(label string) *Script {
 // Set sets an iPXE setting to a literal value.
 func (s *Script) Set(setting, value string) *Script {
 	p := s.path("set")
-	if s.word(p.Child("setting"), setting) && s.word(p.Child("value"), value) {
+	if s.setting(p.Child("setting"), setting) && s.word(p.Child("value"), value) {
 		s.add("set " + setting + " " + value)
 	}
 	return s
@@ -226,11 +242,7 @@ func (s *Script) Set(setting, value string) *Script {
 // "isset ${setting} || goto label".
 func (s *Script) IsSet(setting, label string) *Script {
 	p := s.path("isset")
-	if s.word(p.Child("setting"), setting) && s.word(p.Child("label"), label) {
-		if strings.ContainsAny(setting, "{}") {
-			s.errs = append(s.errs, field.Invalid(p.Child("setting"), setting, "must be a bare setting name"))
-			return s
-		}
+	if s.setting(p.Child("setting"), setting) && s.word(p.Child("label"), label) {
 		s.add("isset ${" + setting + "} || goto " + label)
 	}
 	return s
@@ -274,7 +286,7 @@ func (s *Script) Item(label, text string) *Script {
 // timeout picks it automatically.
 func (s *Script) Choose(setting, def string, timeout time.Duration) *Script {
 	p := s.path("choose")
-	if !s.word(p.Child("setting"), setting) {
+	if !s.setting(p.Child("setting"), setting) {
 		return s
 	}
 	line := "choose"

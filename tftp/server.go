@@ -63,7 +63,8 @@ type Config struct {
 	// leaves the option unanswered. pin/tftp cannot negotiate windowsize,
 	// so windowed transfers are sent by this package's own sender, on a
 	// socket per transfer; it also honours the client's timeout option.
-	// Not in SinglePort mode, and only for octet transfers.
+	// Not in SinglePort mode, and only for octet transfers; a window is
+	// also bounded to 1 MB of blocks in memory.
 	MaxWindowSize int
 	// SinglePort serves every transfer through the listening socket instead
 	// of one new socket per transfer (pin/tftp's single-port mode). Use it
@@ -789,6 +790,9 @@ func (f *front) startWindowed(req Request, src *net.UDPAddr, dst net.IP, ifIndex
 	if want, ok := req.BlockSize(); ok {
 		t.blksize = min(want, f.linkLimit(ifIndex, src))
 	}
+	// A window is held in memory until acknowledged: bound it to 1 MB per
+	// transfer, whatever the client asks.
+	window = max(1, min(window, (1<<20)/(t.blksize+tftpHeader)))
 	timeout, tsec := f.s.cfg.Timeout, 0
 	if sec, ok := req.Timeout(); ok {
 		timeout, tsec = time.Duration(sec)*time.Second, sec
