@@ -51,6 +51,19 @@ func TestPlanReproducesSeedProfile(t *testing.T) {
 	golden(t, "performanceprofile.yaml", mustYAML(t, p))
 }
 
+// With packed numbering (node0 = 0-19,40-59) the same rule reserves the
+// first 2 cores of each socket instead.
+func TestPlanPackedNumbering(t *testing.T) {
+	topo, _ := SyntheticTopology(2, 20, 2, LayoutPacked)
+	plan, err := PlanCPUs(topo, PlanConfig{ReservedCoresPerNode: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Reserved.String() != "0-1,20-21,40-41,60-61" || plan.Isolated.String() != "2-19,22-39,42-59,62-79" {
+		t.Errorf("reserved %s isolated %s", plan.Reserved, plan.Isolated)
+	}
+}
+
 func TestSeedProfileValid(t *testing.T) {
 	p, errs := DecodeProfile(readSeed(t, "performanceprofile.yaml"))
 	if len(errs) > 0 {
