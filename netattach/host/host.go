@@ -176,6 +176,11 @@ func (h *Host) open() (*session, error) {
 		ns.Close()
 		return nil, fmt.Errorf("stat network namespace %q: %w", h.NetNS, err)
 	}
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(int(ns), &sfs); err != nil || sfs.Type != unix.NSFS_MAGIC {
+		ns.Close()
+		return nil, fmt.Errorf("%s is not a network namespace file (want a name under /run/netns or /proc/PID/ns/net)", path)
+	}
 	key := nsKey{dev: st.Dev, ino: st.Ino}
 	// The caller's own namespace needs no setns (and no CAP_SYS_ADMIN).
 	target := ns
@@ -215,8 +220,8 @@ func (s *session) close() {
 // set (on by default for a new bridge, as NetworkManager does), a port with
 // VLAN settings turns VLAN filtering on and gets exactly its VLANs (VLAN 1
 // goes), MTUs are set, ipv4/ipv6 sections make the address list exact
-// (enabled: false removes every address of the family), and links go up or
-// down. Problems are reported together, each under its field path: invalid
+// (enabled: false removes every address of the family but the IPv6
+// link-local ones the kernel manages), and links go up or down. Problems are reported together, each under its field path: invalid
 // names (over 15 bytes), ports or NICs that do not exist, links of the
 // wrong kind.
 func (h *Host) Plan(ctx context.Context, policy netattach.State) (*Plan, error) {

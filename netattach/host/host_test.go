@@ -226,6 +226,10 @@ func TestPlanErrors(t *testing.T) {
 		!strings.Contains(err.Error(), "not found") {
 		t.Errorf("missing namespace: %v", err)
 	}
+	if _, err := (&Host{NetNS: "/etc/hostname"}).Plan(context.Background(), policy); err == nil ||
+		!strings.Contains(err.Error(), "/etc/hostname is not a network namespace file") {
+		t.Errorf("a file that is not a namespace: %v", err)
+	}
 }
 
 // TestRollback makes a step fail mid-apply the way it happens in life — a

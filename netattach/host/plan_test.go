@@ -4,6 +4,7 @@ package host
 
 import (
 	"encoding/json"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -110,4 +111,30 @@ func FuzzPlanPolicy(f *testing.F) {
 			t.Fatalf("plan %q does not converge: re-planned %q, errors %v", actions(steps), actions(again), errs)
 		}
 	})
+}
+
+// TestPlanAddresses: an ipv4/ipv6 section makes the family's addresses
+// exactly the listed ones; IPv6 link-local addresses are the kernel's and
+// stay; no section leaves addresses alone.
+func TestPlanAddresses(t *testing.T) {
+	snap := fixture()
+	snap.links["eth1"].Addrs = []netip.Prefix{
+		netip.MustParsePrefix("192.0.2.5/24"), netip.MustParsePrefix("192.0.2.6/24"),
+		netip.MustParsePrefix("fe80::1/64"), netip.MustParsePrefix("2001:db8::5/64"),
+	}
+	snap.links["eth2"].Addrs = []netip.Prefix{netip.MustParsePrefix("192.0.2.9/24")}
+	policy := netattach.State{Interfaces: []netattach.Interface{
+		{Name: "eth1", Type: netattach.TypeEthernet, State: netattach.StateDown,
+			IPv4: &netattach.IPConfig{Enabled: true, Address: []netattach.IPAddress{{IP: "192.0.2.6", PrefixLength: 24}, {IP: "192.0.2.7", PrefixLength: 25}}},
+			IPv6: &netattach.IPConfig{Enabled: false}},
+		{Name: "eth2", Type: netattach.TypeEthernet, State: netattach.StateDown},
+	}}
+	steps, errs := planPolicy(policy, snap)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	want := []string{"del-address eth1 192.0.2.5/24", "add-address eth1 192.0.2.7/25", "del-address eth1 2001:db8::5/64"}
+	if got := actions(steps); !slices.Equal(got, want) {
+		t.Errorf("steps %q, want %q", got, want)
+	}
 }
