@@ -398,7 +398,7 @@ func TestGuestVLANTraffic(t *testing.T) {
 	// ARP may drop the first datagram while it resolves; send until the
 	// server hears one (bounded).
 	var from netip.AddrPort
-	for try := 0; try < 10 && !from.IsValid(); try++ {
+	for try := 0; try < 30 && !from.IsValid(); try++ {
 		if _, err := c100.Write([]byte("dhcp-discover-ish")); err != nil {
 			t.Fatal(err)
 		}
