@@ -29,7 +29,8 @@ func readCorpus(t *testing.T, path string) []byte {
 	return []byte(s)
 }
 
-// Requests captured from real firmware in QEMU (SeaBIOS + iPXE ROM, OVMF)
+// Requests captured from real firmware in QEMU (SeaBIOS + iPXE ROM, OVMF
+// PXE, OVMF HTTP boot)
 // classify and get the boot file of the design's table.
 func TestCapturedFirmwareRequests(t *testing.T) {
 	files, _ := filepath.Glob("testdata/fuzz/FuzzHandle/*")
@@ -49,6 +50,10 @@ func TestCapturedFirmwareRequests(t *testing.T) {
 		case strings.HasPrefix(name, "seabios-ipxe"):
 			if !c.IsIPXE() || c.Arch() != ArchBIOS || c.IsUEFI() || b.Filename != "http://192.0.2.1/boot.ipxe?mac="+c.MAC.String() {
 				t.Errorf("%s: %+v → %q", name, c, b.Filename)
+			}
+		case strings.HasPrefix(name, "ovmf-httpboot"):
+			if !c.IsHTTPClient() || c.Arch() != ArchEFIx64HTTP || !c.IsUEFI() || b.Filename != "http://192.0.2.1/ipxe.efi" || b.VendorClass != "HTTPClient" {
+				t.Errorf("%s: %+v → %+v", name, c, b)
 			}
 		case strings.HasPrefix(name, "ovmf-pxe"):
 			if c.IsIPXE() || c.Arch() != ArchEFIx64 || !c.IsUEFI() || !strings.HasPrefix(c.VendorClass, "PXEClient:Arch:00007:UNDI:") ||

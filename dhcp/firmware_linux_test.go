@@ -182,3 +182,42 @@ func TestFirmwareOVMF(t *testing.T) {
 		t.Fatalf("OVMF never requested our offer; server %+v\n%s", s.Stats(), out.String())
 	}
 }
+
+// TestFirmwareOVMFHTTPBoot lets OVMF fall through PXE to UEFI HTTP boot
+// (vendor class HTTPClient:Arch:00016): the firmware must take our offer
+// that names an http:// URL and echoes option 60 "HTTPClient". Slow under
+// TCG (OVMF tries PXE over IPv4 and IPv6 first), so opt-in outside CI.
+func TestFirmwareOVMFHTTPBoot(t *testing.T) {
+	if !testenv.InCI() && os.Getenv("PXEKIT_SLOW") == "" {
+		t.Skip("slow firmware test: set PXEKIT_SLOW=1 (CI runs it)")
+	}
+	requireLab(t, [2]string{"qemu-system-x86_64", "qemu-system-x86"})
+	testenv.RequireFile(t, "/usr/share/ovmf/OVMF.fd", "ovmf")
+	ns, br, tap := firmwareLab(t)
+	captureRequests(t, ns, br, "ovmf-httpboot")
+	const mac = "52:54:00:69:d5:93"
+	ackc := make(chan Event, 4)
+	s := newTestServer(t, func(c *Config) {
+		c.NetNS = "/var/run/netns/" + ns
+		c.Interfaces = []string{br}
+		c.OnEvent = func(e Event) {
+			if e.Type == EventAcked && e.Client.IsHTTPClient() {
+				select {
+				case ackc <- e:
+				default:
+				}
+			}
+		}
+	})
+	s.now = time.Now
+	serve(t, s)
+	out := startQEMU(t, ns, tap, mac, "-bios", "/usr/share/ovmf/OVMF.fd", "-device", "virtio-net-pci,netdev=n0,romfile=,mac="+mac)
+	select {
+	case e := <-ackc:
+		if e.MAC.String() != mac || e.Boot.Filename != "http://192.0.2.1/ipxe.efi" || e.Boot.VendorClass != "HTTPClient" {
+			t.Fatalf("HTTP boot ack %+v", e)
+		}
+	case <-time.After(400 * time.Second): // bounds a hung emulator under TCG
+		t.Fatalf("OVMF never asked for HTTP boot; server %+v\n%s", s.Stats(), out.String())
+	}
+}

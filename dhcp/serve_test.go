@@ -58,3 +58,28 @@ func TestServeInjectedConnAndGracefulStop(t *testing.T) {
 		t.Fatal("answer after Serve returned")
 	}
 }
+
+func TestServeTwiceAndBadLeaseFile(t *testing.T) {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s := newTestServer(t, func(c *Config) { c.Conn = conn })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	<-s.Ready()
+	if err := s.Serve(ctx); err == nil {
+		t.Error("second Serve accepted")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	cfg := labConfig()
+	cfg.LeaseFile = t.TempDir() // a directory, not a database
+	if _, err := New(cfg); err == nil {
+		t.Error("New accepted a directory as lease file")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,6 +39,8 @@ type Server struct {
 	subOpts []dhcpv4.Options
 	ready   chan struct{}
 	bufs    sync.Pool
+	started atomic.Bool
+	closed  sync.Once
 }
 
 // listener is one socket the server reads from and answers on.
@@ -137,9 +140,18 @@ func New(cfg Config) (*Server, error) {
 }
 
 func (s *Server) closeStore() {
-	if s.ownStore != nil {
-		s.ownStore.Close()
-	}
+	s.closed.Do(func() {
+		if s.ownStore != nil {
+			s.ownStore.Close()
+		}
+	})
+}
+
+// Close releases the lease file the server opened (Config.LeaseFile). Serve
+// does this when it returns; Close is for a server that never served.
+func (s *Server) Close() error {
+	s.closeStore()
+	return nil
 }
 
 // Ready is closed once Serve listens.
@@ -191,6 +203,9 @@ func (s *Server) Leases() []Lease {
 // committed, and the lease file (if the server opened it) is closed. It can
 // run once.
 func (s *Server) Serve(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("dhcp: Serve called twice")
+	}
 	defer s.closeStore()
 	ls, err := s.open()
 	if err != nil {
