@@ -77,6 +77,7 @@ func BinaryFS(found map[Binary]string) fs.FS { return binFS(found) }
 
 type binFS map[Binary]string
 
+// Open opens a build by its canonical name, or the root directory ".".
 func (b binFS) Open(name string) (fs.File, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
@@ -101,11 +102,18 @@ type binDir struct {
 	read bool
 }
 
+// Stat describes the root directory.
 func (d *binDir) Stat() (fs.FileInfo, error) { return dirInfo{}, nil }
+
+// Read fails: it is a directory.
 func (d *binDir) Read([]byte) (int, error) {
 	return 0, &fs.PathError{Op: "read", Path: ".", Err: errors.New("is a directory")}
 }
+
+// Close does nothing.
 func (d *binDir) Close() error { return nil }
+
+// ReadDir lists the located builds under their canonical names.
 func (d *binDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	if d.read {
 		if n > 0 {
@@ -132,10 +140,12 @@ type renamed struct {
 	name string
 }
 
+// Name is the canonical name.
 func (r renamed) Name() string { return r.name }
 
 type dirInfo struct{}
 
+// Name, Size, Mode, ModTime, IsDir and Sys describe the root directory.
 func (dirInfo) Name() string       { return "." }
 func (dirInfo) Size() int64        { return 0 }
 func (dirInfo) Mode() fs.FileMode  { return fs.ModeDir | 0o555 }

@@ -284,8 +284,10 @@ func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
 // could not start (zero stats), so its slot is released.
 type pinHook struct{ f *front }
 
+// OnSuccess ignores pin/tftp's success report: handleRead emits the event.
 func (h pinHook) OnSuccess(pin.TransferStats) {}
 
+// OnFailure releases a request pin/tftp could not start.
 func (h pinHook) OnFailure(st pin.TransferStats, err error) {
 	if st.Filename == "" {
 		h.f.handoverFailed(err)
@@ -774,6 +776,7 @@ type abortReader struct {
 	abort <-chan struct{}
 }
 
+// Read fails once the grace period is over, else reads on.
 func (a *abortReader) Read(p []byte) (int, error) {
 	select {
 	case <-a.abort:

@@ -43,6 +43,7 @@ type errPeer struct {
 	msg  string
 }
 
+// Error says what the client reported.
 func (e *errPeer) Error() string {
 	return fmt.Sprintf("client sent error %d: %s", e.code, e.msg)
 }
