@@ -109,6 +109,9 @@ func TestLintFiles(t *testing.T) {
 			`block-config.yaml:1:12: spec.config.plugins[1].sysctl[kernel.panic]: Invalid value: "kernel.panic": must be a net.* sysctl`,
 			`block-config.yaml:2:22: spec.config: Invalid value: line 2 column 20 near "\n \"type\": \"bridge\", (1)\n \"brid": invalid JSON: invalid character '(' looking for beginning of object key string ("(1)" looks like a documentation callout marker left in the JSON; remove it)`,
 		}},
+		{"jumbo.yaml", 0, []string{
+			`jumbo.yaml:2:23: warning: spec.config.mtu: 9000 is larger than the mtu 1500 of bridge "br1" in its NodeNetworkConfigurationPolicy: frames larger than 1500 cannot cross the bridge`,
+		}},
 		{"multi.yaml", 1, []string{
 			`multi.yaml:3:41: kind: Unsupported value: "ConfigMap": vmlint checks ` + strings.Join(supportedKinds(), ", "),
 			`multi.yaml:4:52: spec.confg: Forbidden: unknown field "confg"...`,

@@ -18,7 +18,7 @@ import (
 // all files define and use, so those links can be checked across files.
 type refs struct {
 	nads    []nadRef
-	bridges map[string]bool // bridges created by the policies
+	bridges map[string]int // bridges created by the policies → their MTU (0: unset)
 	nncps   int
 	uses    []networkUse
 	brUses  []bridgeUse
@@ -53,6 +53,7 @@ type bridgeUse struct {
 	src    source
 	path   string
 	bridge string
+	mtu    int
 }
 
 // collect records what one document defines and uses. Documents that do not
@@ -78,7 +79,7 @@ func (r *refs) collect(file string, d kyaml.Document, kind string) {
 			if nc.IsList {
 				path = path.Child("plugins").Index(i)
 			}
-			r.brUses = append(r.brUses, bridgeUse{src, path.Child("bridge").String(), p.Bridge.Bridge})
+			r.brUses = append(r.brUses, bridgeUse{src, path.Child("bridge").String(), p.Bridge.Bridge, p.Bridge.MTU})
 		}
 	case netattach.NNCPKind:
 		p, errs := netattach.DecodePolicy(d.Data)
@@ -89,9 +90,9 @@ func (r *refs) collect(file string, d kyaml.Document, kind string) {
 		for _, in := range p.Spec.DesiredState.Interfaces {
 			if in.Type == netattach.TypeLinuxBridge && in.State != netattach.StateAbsent {
 				if r.bridges == nil {
-					r.bridges = map[string]bool{}
+					r.bridges = map[string]int{}
 				}
-				r.bridges[in.Name] = true
+				r.bridges[in.Name] = in.MTU
 			}
 		}
 	case "VirtualMachine", "VirtualMachineInstance":
@@ -158,8 +159,15 @@ func (r *refs) check() map[string][]finding {
 	}
 	if r.nncps > 0 {
 		for _, u := range r.brUses {
-			if !r.bridges[u.bridge] {
+			mtu, ok := r.bridges[u.bridge]
+			switch {
+			case !ok:
 				add(u.src.finding(u.path, "no NodeNetworkConfigurationPolicy in the files checked creates bridge %q: it must already exist on the nodes", u.bridge))
+			case mtu > 0 && u.mtu > mtu:
+				// Jumbo frames (seed 003): the VM's side cannot be larger
+				// than the bridge, or large frames are dropped there.
+				mp := strings.TrimSuffix(u.path, "bridge") + "mtu"
+				add(u.src.finding(mp, "%d is larger than the mtu %d of bridge %q in its NodeNetworkConfigurationPolicy: frames larger than %d cannot cross the bridge", u.mtu, mtu, u.bridge, mtu))
 			}
 		}
 	}
