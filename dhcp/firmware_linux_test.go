@@ -91,25 +91,7 @@ func TestFirmwareSeaBIOSiPXE(t *testing.T) {
 	captureRequests(t, ns, br, "seabios-ipxe")
 	const mac = "52:54:00:6b:13:e2"
 
-	gets := make(chan string, 4)
-	var ln net.Listener
-	if err := inNetNS("/var/run/netns/"+ns, func() (err error) {
-		ln, err = net.Listen("tcp4", "192.0.2.1:80")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case gets <- r.URL.Path + " mac=" + r.URL.Query().Get("mac"):
-		default:
-		}
-		// Stop here: this test is about DHCP, not what iPXE boots.
-		fmt.Fprint(w, "#!ipxe\nshell\n")
-	})}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
-
+	gets := scriptServer(t, ns)
 	var mu sync.Mutex
 	var acked []Event
 	s := newTestServer(t, func(c *Config) {
@@ -220,4 +202,100 @@ func TestFirmwareOVMFHTTPBoot(t *testing.T) {
 	case <-time.After(400 * time.Second): // bounds a hung emulator under TCG
 		t.Fatalf("OVMF never asked for HTTP boot; server %+v\n%s", s.Stats(), out.String())
 	}
+}
+
+// scriptServer serves HTTP on 192.0.2.1:80 inside ns and reports each
+// script request as "path mac=MAC".
+func scriptServer(t *testing.T, ns string) <-chan string {
+	t.Helper()
+	gets := make(chan string, 4)
+	var ln net.Listener
+	if err := inNetNS("/var/run/netns/"+ns, func() (err error) {
+		ln, err = net.Listen("tcp4", "192.0.2.1:80")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case gets <- r.URL.Path + " mac=" + r.URL.Query().Get("mac"):
+		default:
+		}
+		// Stop here: these tests are about DHCP, not what iPXE boots.
+		fmt.Fprint(w, "#!ipxe\nshell\n")
+	})}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return gets
+}
+
+// TestFirmwareProxyDHCP: dnsmasq owns the addresses, our server runs in
+// proxyDHCP mode beside it, and QEMU's iPXE takes its address from dnsmasq
+// and its script URL from us (proxy offer, then its ProxyDHCP request to
+// port 4011), and fetches the script.
+func TestFirmwareProxyDHCP(t *testing.T) {
+	requireLab(t, [2]string{"qemu-system-x86_64", "qemu-system-x86"}, [2]string{"dnsmasq", "dnsmasq-base"})
+	testenv.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
+	hub, br, tap := firmwareLab(t)
+	sh(t, "ip", "-n", hub, "addr", "flush", "dev", br) // the hub only switches
+	dns, prx := netns(t), netns(t)
+	dif, dport, pif, pport := labName("yd"), labName("ye"), labName("yp"), labName("yq")
+	veth(t, dns, dif, "192.0.2.2/24", hub, dport, "")
+	veth(t, prx, pif, "192.0.2.1/24", hub, pport, "")
+	sh(t, "ip", "-n", hub, "link", "set", dport, "master", br)
+	sh(t, "ip", "-n", hub, "link", "set", pport, "master", br)
+	dir := t.TempDir()
+	dm := exec.Command("ip", "netns", "exec", dns, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
+		"--user=root", "--interface="+dif, "--bind-interfaces", "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
+		"--dhcp-leasefile="+filepath.Join(dir, "dnsmasq.leases"), "--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--log-dhcp")
+	var dmOut syncBuf
+	dm.Stdout, dm.Stderr = &dmOut, &dmOut
+	if err := dm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dm.Process.Kill(); dm.Wait() })
+
+	gets := scriptServer(t, prx)
+	const mac = "52:54:00:6b:13:e4"
+	var mu sync.Mutex
+	var evs []Event
+	s := newTestServer(t, func(c *Config) {
+		c.ProxyDHCP = true
+		c.Subnets = nil
+		c.ServerID = mustAddr("192.0.2.1")
+		c.NetNS = "/var/run/netns/" + prx
+		c.Interfaces = []string{pif}
+		c.OnEvent = func(e Event) {
+			mu.Lock()
+			evs = append(evs, e)
+			mu.Unlock()
+		}
+	})
+	s.now = time.Now
+	serve(t, s)
+	out := startQEMU(t, hub, tap, mac, "-boot", "n", "-device", "virtio-net-pci,netdev=n0,mac="+mac)
+	select {
+	case u := <-gets:
+		if u != "/boot.ipxe mac="+mac {
+			t.Errorf("iPXE fetched %q", u)
+		}
+	case <-time.After(240 * time.Second): // bounds a hung emulator under TCG
+		t.Fatalf("iPXE never fetched the script; server %+v\n%s\n%s", s.Stats(), out.String(), dmOut.String())
+	}
+	if !strings.Contains(dmOut.String(), "DHCPACK") || !strings.Contains(dmOut.String(), mac) {
+		t.Errorf("dnsmasq did not give the address:\n%s", dmOut.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var offered, acked bool
+	for _, e := range evs {
+		if e.MAC.String() == mac && e.Proxy {
+			offered = offered || e.Type == EventOffered
+			acked = acked || e.Type == EventAcked
+		}
+	}
+	if !offered {
+		t.Errorf("no proxy offer to %s: %+v", mac, evs)
+	}
+	t.Logf("proxy events: offered %v, 4011 answered %v; server %+v", offered, acked, s.Stats())
 }
