@@ -8,6 +8,10 @@
 //	hostnet apply  -f policy.yaml [-netns NAME]   make them (rolled back on failure)
 //	hostnet remove -f policy.yaml [-netns NAME]   delete the policy's bridges and VLAN links
 //	hostnet nncp   -f policy.yaml [-name NAME]    print the NodeNetworkConfigurationPolicy
+//	hostnet attach -bridge BR -port P [-vlan N] [-preserve-default-vlan=false] [-trunk 300-301,400] [-netns NAME]
+//	                                              attach a port the way the bridge CNI (cnv-bridge) does
+//
+// -v logs every step applied or rolled back on stderr.
 //
 // policy.yaml is an NNCP's desiredState (interfaces: ...), or a whole
 // NodeNetworkConfigurationPolicy, so an existing NNCP can be fed in.
@@ -20,8 +24,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,6 +52,7 @@ const usage = `usage:
   hostnet apply  -f policy.yaml [-netns NAME]
   hostnet remove -f policy.yaml [-netns NAME]
   hostnet nncp   -f policy.yaml [-name NAME]
+  hostnet attach -bridge BR -port P [-vlan N] [-preserve-default-vlan=false] [-trunk 300-301,400] [-mtu N] [-netns NAME]
 policy.yaml: an nmstate desiredState (interfaces: ...) or a whole NodeNetworkConfigurationPolicy
 `
 
@@ -62,7 +69,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	cmd := args[0]
 	switch cmd {
-	case "plan", "apply", "remove", "nncp":
+	case "plan", "apply", "remove", "nncp", "attach":
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -75,6 +82,18 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	file := fs.String("f", "", "policy file: a desiredState or a NodeNetworkConfigurationPolicy (YAML)")
 	nsName := fs.String("netns", "", "network namespace (a name under /run/netns or a path); empty: this process's")
 	name := fs.String("name", "", "nncp: the policy's metadata.name (default: the file's, if it is an NNCP)")
+	verbose := fs.Bool("v", false, "log each step applied or rolled back on stderr")
+	var att host.PortAttachment
+	var preserve bool
+	var trunk string
+	if cmd == "attach" {
+		fs.StringVar(&att.Bridge, "bridge", "", "attach: the existing bridge")
+		fs.StringVar(&att.Port, "port", "", "attach: the existing link to attach (a VM's veth or tap)")
+		fs.IntVar(&att.VLAN, "vlan", 0, "attach: access VLAN (PVID, untagged); 0: none")
+		fs.BoolVar(&preserve, "preserve-default-vlan", true, "attach: keep VLAN 1 on the port (the CNI's preserveDefaultVlan)")
+		fs.StringVar(&trunk, "trunk", "", "attach: tagged VLANs, e.g. 300-301,400 (the CNI's vlanTrunk)")
+		fs.IntVar(&att.MTU, "mtu", 0, "attach: port MTU; 0 leaves it")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -84,6 +103,32 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hostnet %s: unexpected arguments %q\n", cmd, fs.Args())
 		return 2
+	}
+	h := &host.Host{NetNS: *nsName}
+	if *verbose {
+		h.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	if cmd == "attach" {
+		att.PreserveDefaultVLAN = &preserve
+		att.Up = true
+		ranges, err := parseTrunk(trunk)
+		if err != nil {
+			fmt.Fprintf(stderr, "hostnet attach: -trunk: %v\n", err)
+			return 2
+		}
+		att.Trunk = ranges
+		if errs := att.Validate(); len(errs) > 0 {
+			for _, e := range errs {
+				fmt.Fprintf(stderr, "hostnet attach: -%v\n", e)
+			}
+			return 2
+		}
+		plan, err := h.PlanAttach(ctx, att)
+		if err != nil {
+			fmt.Fprintf(stderr, "hostnet attach: %v\n", err)
+			return 1
+		}
+		return apply(ctx, h, plan, stdout, stderr, "", nil)
 	}
 	if *file == "" {
 		fmt.Fprintf(stderr, "hostnet %s: -f policy.yaml is required\n", cmd)
@@ -103,7 +148,6 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if cmd == "nncp" {
 		return printNNCP(stdout, stderr, *file, pf, *name)
 	}
-	h := &host.Host{NetNS: *nsName}
 	var plan *host.Plan
 	if cmd == "remove" {
 		plan, err = h.PlanRemove(ctx, pf.state)
@@ -114,17 +158,51 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		printErr(stderr, *file, pf, err)
 		return 1
 	}
-	fmt.Fprint(stdout, plan)
 	if cmd == "plan" {
+		fmt.Fprint(stdout, plan)
 		return 0
 	}
+	return apply(ctx, h, plan, stdout, stderr, *file, pf)
+}
+
+// apply prints the plan, applies it and says how it went.
+func apply(ctx context.Context, h *host.Host, plan *host.Plan, stdout, stderr io.Writer, file string, pf *policyFile) int {
+	fmt.Fprint(stdout, plan)
 	steps, err := h.Apply(ctx, plan)
 	if err != nil {
-		printErr(stderr, *file, pf, err)
+		if pf != nil {
+			printErr(stderr, file, pf, err)
+		} else {
+			fmt.Fprintf(stderr, "hostnet: %v\n", err)
+		}
 		return 1
 	}
 	fmt.Fprintf(stdout, "applied %d step(s)\n", len(steps))
 	return 0
+}
+
+// parseTrunk reads "300-301,400" into VLAN ranges.
+func parseTrunk(s string) ([]host.VLANRange, error) {
+	var out []host.VLANRange
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, fmt.Errorf("%q: not a VLAN id or range", part)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				return nil, fmt.Errorf("%q: not a VLAN id or range", part)
+			}
+		}
+		out = append(out, host.VLANRange{Min: a, Max: b})
+	}
+	return out, nil
 }
 
 // policyFile is a decoded policy file.
