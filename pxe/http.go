@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/pxekit/pxekit/ipxe"
 )
@@ -35,6 +36,19 @@ type handler struct {
 	// false when unknown.
 	macForIP func(netip.Addr) (net.HardwareAddr, bool)
 	log      *slog.Logger
+	// urlKey signs per-machine file URLs in scripts (nil: unsigned);
+	// urlTTL is their lifetime.
+	urlKey []byte
+	urlTTL time.Duration
+	// now is the clock for signatures (time.Now when nil).
+	now func() time.Time
+}
+
+func (h *handler) clock() time.Time {
+	if h.now != nil {
+		return h.now()
+	}
+	return time.Now()
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +112,12 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	if strings.EqualFold(r.URL.Query().Get("fw"), "efi") {
 		fw = ipxe.EFI
 	}
-	out, err := RenderScript(m, p, h.baseURL, fw)
+	data := newScriptData(m, h.baseURL, fw)
+	if len(h.urlKey) > 0 {
+		exp := h.clock().Add(h.urlTTL)
+		data.sign = func(path string) string { return SignPath(h.urlKey, path, exp) }
+	}
+	out, err := renderScript(m, p, data, fw)
 	if err != nil {
 		h.log.Error("render script", "mac", mac.String(), "err", err)
 		h.bus.publishMAC(mac, EventDenied, "script: "+err.Error())
@@ -130,8 +149,9 @@ func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, name
 }
 
 // machineFile serves /machines/<mac>/<name> only to the machine it belongs
-// to: the requester's DHCP lease must name that MAC. Installer configs carry
-// tokens and passwords; another machine on the segment must not read them.
+// to: the requester's DHCP lease must name that MAC, or the URL carries a
+// valid, unexpired signature (Config.URLKey). Installer configs carry tokens
+// and passwords; another machine on the segment must not read them.
 func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest string) {
 	macStr, name, ok := strings.Cut(rest, "/")
 	if !ok || name == "" {
@@ -144,7 +164,15 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 		return
 	}
 	ip, reqMAC := h.requester(r)
-	if reqMAC == nil || !macEqual(reqMAC, mac) {
+	q := r.URL.Query()
+	if q.Has(ParamSignature) || q.Has(ParamExpires) {
+		// A signed URL stands on its own: a bad one is refused even when
+		// the lease would have matched, so a stale link fails loudly.
+		if err := VerifySignedPath(h.urlKey, r.URL.Path, q, h.clock()); err != nil {
+			h.deny(w, mac, http.StatusForbidden, fmt.Sprintf("file %s requested by %s: %v", name, ip, err))
+			return
+		}
+	} else if reqMAC == nil || !macEqual(reqMAC, mac) {
 		// The event names the machine whose file was asked for, and who
 		// asked, never the content.
 		h.deny(w, mac, http.StatusForbidden, fmt.Sprintf("file %s requested by %s (lease MAC %v)", name, ip, reqMAC))

@@ -25,6 +25,23 @@ type ScriptData struct {
 	EFI bool
 	// Firmware is "efi" or "bios".
 	Firmware string
+
+	// sign, when set, turns a path into a signed, expiring query (the
+	// server's Config.URLKey); FileURL uses it.
+	sign func(path string) string
+}
+
+// FileURL is the URL of the machine's per-profile file name, e.g.
+// {{.FileURL "config-create.yaml"}}. When the server signs URLs
+// (Config.URLKey) it carries an expiring signature, so the installer may
+// fetch it from any address; otherwise it is served only to the requester
+// whose DHCP lease names this machine's MAC.
+func (d ScriptData) FileURL(name string) string {
+	p := MachineFilePath(d.MAC, name)
+	if d.sign != nil {
+		return d.BaseURL + p + "?" + d.sign(p)
+	}
+	return d.BaseURL + p
 }
 
 func newScriptData(m Machine, baseURL string, fw ipxe.Firmware) ScriptData {
@@ -73,7 +90,11 @@ func assetURL(baseURL, ref string) string {
 // so values from the inventory cannot inject iPXE commands or extra kernel
 // arguments.
 func RenderScript(m Machine, p Profile, baseURL string, fw ipxe.Firmware) ([]byte, error) {
-	data := newScriptData(m, baseURL, fw)
+	return renderScript(m, p, newScriptData(m, baseURL, fw), fw)
+}
+
+func renderScript(m Machine, p Profile, data ScriptData, fw ipxe.Firmware) ([]byte, error) {
+	baseURL := data.BaseURL
 	if p.Script != "" {
 		out, err := execTemplate("profile "+m.Profile, p.Script, data)
 		if err != nil {

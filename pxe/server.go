@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,23 @@ type Config struct {
 	// Inventory maps machines to profiles.
 	Inventory Inventory
 
+	// Boot, when set, replaces the default boot policy (for instance one
+	// imported from an ISC dhcpd.conf by pxe/iscdhcp). It sees every
+	// client, known or not. In the filename it returns, "{base}" becomes
+	// the server's HTTP root (http://ADDR[:PORT]) and "{mac}" the client's
+	// MAC, so a policy can point at this server's own URLs (PathScript,
+	// PathIPXE) before the address is known.
+	Boot dhcp.BootPolicy
+	// URLKey, when set (at least MinURLKeyLen bytes), signs the
+	// per-machine file URLs that scripts get from {{.FileURL "name"}}: such
+	// a URL is served to whoever presents it until it expires, beside the
+	// lease-bound access every machine has to its own files.
+	URLKey []byte
+	// URLTTL is how long a signed URL stays valid (default 1h): long
+	// enough for an installer to boot and fetch its config, short enough
+	// that a leaked console log is soon useless.
+	URLTTL time.Duration
+
 	// Logger receives logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -93,6 +111,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if len(cfg.URLKey) > 0 && len(cfg.URLKey) < MinURLKeyLen {
+		return nil, fmt.Errorf("pxe: URLKey has %d bytes, want at least %d", len(cfg.URLKey), MinURLKeyLen)
+	}
+	if cfg.URLTTL <= 0 {
+		cfg.URLTTL = time.Hour
+	}
 	if cfg.IPXE == nil {
 		found, err := ipxe.Locate()
 		if len(found) == 0 {
@@ -108,8 +132,25 @@ func New(cfg Config) (*Server, error) {
 		bus:      &s.bus,
 		macForIP: s.macForIP,
 		log:      cfg.Logger,
+		urlKey:   cfg.URLKey,
+		urlTTL:   cfg.URLTTL,
 	}
 	return s, nil
+}
+
+// SignedFileURL returns a URL for machine mac's per-profile file name that
+// any requester may fetch until ttl has passed. It needs Config.URLKey and
+// a running server (the URL's host is known once Ready).
+func (s *Server) SignedFileURL(mac net.HardwareAddr, name string, ttl time.Duration) (string, error) {
+	if len(s.cfg.URLKey) == 0 {
+		return "", errors.New("pxe: no URLKey configured")
+	}
+	base := s.BaseURL()
+	if base == "" {
+		return "", errors.New("pxe: server is not ready")
+	}
+	p := MachineFilePath(mac.String(), name)
+	return base + p + "?" + SignPath(s.cfg.URLKey, p, time.Now().Add(ttl)), nil
 }
 
 // Subscribe returns the boot events published from now on, until ctx is
@@ -210,6 +251,11 @@ func (s *Server) Serve(ctx context.Context) error {
 			// Unknown machines without a default profile still get an
 			// address, but nothing to boot: the way dnsmasq treats
 			// untagged hosts.
+			if s.cfg.Boot != nil {
+				d := s.cfg.Boot(c)
+				d.Filename = strings.NewReplacer("{base}", base, "{mac}", c.MAC.String()).Replace(d.Filename)
+				return d
+			}
 			if inv.Default == "" && !inv.Known(c.MAC) {
 				return dhcp.BootDecision{}
 			}
