@@ -151,8 +151,11 @@ func (w *windowed) oackPhase(pkt, recv []byte) error {
 		if err == nil {
 			return nil
 		}
-		if ne, ok := err.(net.Error); !ok || !ne.Timeout() || tries >= w.retries {
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
 			return err
+		}
+		if tries >= w.retries {
+			return fmt.Errorf("no ACK for the OACK after %d tries", tries+1)
 		}
 	}
 }
