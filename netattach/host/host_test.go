@@ -5,6 +5,7 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -392,5 +393,54 @@ func TestApplyWaitsForOtherProcess(t *testing.T) {
 	}
 	if l := links(t, ns); l["eth1"].Master != "br1" {
 		t.Errorf("eth1 master %q", l["eth1"].Master)
+	}
+}
+
+// TestRemoveRollbackRecreates: when a Remove fails part-way, the bridge it
+// had already deleted comes back as it was — STP, address, MTU, port, up.
+func TestRemoveRollbackRecreates(t *testing.T) {
+	ns := newNetns(t)
+	addVeth(t, ns, "eth1", "eth1peer")
+	addVeth(t, ns, "eth2", "eth2peer")
+	ipIn(t, ns, "link", "add", "br1", "type", "bridge", "stp_state", "1")
+	ipIn(t, ns, "link", "set", "br1", "mtu", "1400")
+	ipIn(t, ns, "addr", "add", "192.0.2.1/24", "dev", "br1")
+	ipIn(t, ns, "link", "set", "eth1", "master", "br1")
+	ipIn(t, ns, "link", "set", "br1", "up")
+	ipIn(t, ns, "link", "add", "br2", "type", "bridge")
+	policy := netattach.State{Interfaces: []netattach.Interface{
+		{Name: "br1", Type: netattach.TypeLinuxBridge},
+		{Name: "br2", Type: netattach.TypeLinuxBridge},
+	}}
+	h := &Host{NetNS: ns}
+	h.beforeStep = func(i int, st Step) {
+		if st.String() == "delete br2 bridge" {
+			ipIn(t, ns, "link", "del", "br2")
+		}
+	}
+	_, err := h.Remove(context.Background(), policy)
+	var se *StepError
+	if !errors.As(err, &se) || se.RolledBack != 1 || se.RollbackErr != nil {
+		t.Fatalf("Remove: %v; want step 2 failing and step 1 rolled back", err)
+	}
+	l := links(t, ns)
+	br, ok := l["br1"]
+	if !ok || br.LinkInfo == nil || br.LinkInfo.InfoKind != "bridge" {
+		t.Fatalf("br1 not recreated: %+v", br)
+	}
+	if stp := br.LinkInfo.InfoData["stp_state"]; stp == float64(0) {
+		t.Error("br1 recreated with STP off")
+	}
+	if br.MTU != 1400 || !br.up() || l["eth1"].Master != "br1" {
+		t.Errorf("br1 recreated with mtu %d up %v, eth1 master %q; want 1400, up, br1", br.MTU, br.up(), l["eth1"].Master)
+	}
+	var v4 []string
+	for _, a := range br.AddrInfo {
+		if a.Family == "inet" {
+			v4 = append(v4, fmt.Sprintf("%s/%d", a.Local, a.PrefixLen))
+		}
+	}
+	if !slices.Equal(v4, []string{"192.0.2.1/24"}) {
+		t.Errorf("br1 recreated with IPv4 %v", v4)
 	}
 }
