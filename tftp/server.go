@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,6 +120,10 @@ const (
 	EventFailed  EventKind = "failed"  // a transfer started and did not finish
 	EventRefused EventKind = "refused" // the request got an ERROR packet
 	EventBusy    EventKind = "busy"    // dropped: MaxTransfers reached
+	// EventAborted: the client ended the transfer with an ERROR packet.
+	// UEFI firmware does so after the OACK when it only wanted the size
+	// (tsize), before asking again for the file.
+	EventAborted EventKind = "aborted"
 )
 
 // Event describes one request: a finished or failed transfer, or a refusal.
@@ -141,6 +146,7 @@ type Stats struct {
 	Requests     uint64 // RRQ and WRQ packets seen on the listening socket
 	Sent         uint64 // transfers completed
 	Failed       uint64 // transfers started but not completed
+	Aborted      uint64 // transfers the client ended with an ERROR packet
 	BytesSent    uint64
 	WriteRefused uint64 // WRQs refused
 	PathRefused  uint64 // traversal, control characters, symlinks out of the root
@@ -153,7 +159,7 @@ type Stats struct {
 }
 
 type counters struct {
-	requests, sent, failed, bytes, write, path, notFound, malformed, busy, dup, stray atomic.Uint64
+	requests, sent, failed, aborted, bytes, write, path, notFound, malformed, busy, dup, stray atomic.Uint64
 	active                                                                            atomic.Int64
 }
 
@@ -196,7 +202,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Stats() Stats {
 	c := &s.c
 	return Stats{
-		Requests: c.requests.Load(), Sent: c.sent.Load(), Failed: c.failed.Load(),
+		Requests: c.requests.Load(), Sent: c.sent.Load(), Failed: c.failed.Load(), Aborted: c.aborted.Load(),
 		BytesSent: c.bytes.Load(), WriteRefused: c.write.Load(), PathRefused: c.path.Load(),
 		NotFound: c.notFound.Load(), Malformed: c.malformed.Load(), Busy: c.busy.Load(),
 		Duplicate: c.dup.Load(), Stray: c.stray.Load(), Active: c.active.Load(),
@@ -692,16 +698,7 @@ func (f *front) handleRead(filename string, rf io.ReaderFrom) error {
 	if err == nil && n != t.size {
 		err = fmt.Errorf("sent %d of %d bytes: the file changed", n, t.size)
 	}
-	if err != nil {
-		f.s.c.failed.Add(1)
-		ev.Kind, ev.Err = EventFailed, err
-		f.s.log.Warn("tftp transfer failed", "peer", t.peer, "file", t.name, "bytes", n, "err", err)
-	} else {
-		f.s.c.sent.Add(1)
-		ev.Kind = EventSent
-		f.s.log.Info("tftp sent", "peer", t.peer, "file", t.name, "bytes", n, "blksize", t.blksize, "duration", ev.Duration)
-	}
-	f.emit(ev)
+	f.report(ev, err)
 	// pin/tftp already sent the ERROR packet for a failed transfer;
 	// returning nil keeps it from reporting the failure twice.
 	return nil
@@ -824,4 +821,36 @@ func (f *front) startWindowed(req Request, src *net.UDPAddr, dst net.IP, ifIndex
 	f.mu.Unlock()
 	f.wg.Add(1)
 	go w.serve()
+}
+
+// report counts, logs and emits the outcome of a transfer.
+func (f *front) report(ev Event, err error, attrs ...any) {
+	attrs = append([]any{"peer", ev.Peer, "file", ev.File, "bytes", ev.Bytes, "blksize", ev.BlockSize}, attrs...)
+	switch {
+	case err == nil:
+		f.s.c.sent.Add(1)
+		ev.Kind = EventSent
+		f.s.log.Info("tftp sent", append(attrs, "duration", ev.Duration)...)
+	case clientAborted(err):
+		f.s.c.aborted.Add(1)
+		ev.Kind, ev.Err = EventAborted, err
+		f.s.log.Info("tftp transfer ended by the client", append(attrs, "err", err)...)
+	default:
+		f.s.c.failed.Add(1)
+		ev.Kind, ev.Err = EventFailed, err
+		f.s.log.Warn("tftp transfer failed", append(attrs, "err", err)...)
+	}
+	f.emit(ev)
+}
+
+// clientAborted tells whether a transfer ended on the client's ERROR
+// packet: errPeer from the windowed sender, or pin/tftp's
+// "sending block N: code=C, error: ..." (it has no error type for it).
+func clientAborted(err error) bool {
+	var pe *errPeer
+	if errors.As(err, &pe) {
+		return true
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "sending block ") && strings.Contains(msg, ": code=")
 }

@@ -702,3 +702,40 @@ func TestIPv6(t *testing.T) {
 		t.Errorf("traversal over IPv6: ok=%v %q", ok, msg)
 	}
 }
+
+// UEFI firmware asks for tsize, reads the OACK, and ends the transfer with
+// an ERROR before asking again for the file: that is an abort by the
+// client, not a failure, on both send paths.
+func TestClientAbortAfterOACK(t *testing.T) {
+	dir, _ := testRoot(t, 100000)
+	s := serve(t, Config{Root: os.DirFS(dir), MaxWindowSize: 8})
+	for i, opts := range [][]string{{"tsize", "0", "blksize", "1468"}, {"tsize", "0", "windowsize", "8"}} {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.WriteTo(rrq(append([]string{"100000b", "octet"}, opts...)...), s.addr); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 1024)
+		_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+		n, from, err := c.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if Opcode(binary.BigEndian.Uint16(buf)) != OpOACK || !bytes.Contains(buf[:n], []byte("tsize\x00100000\x00")) {
+			t.Fatalf("got %q, want an OACK with tsize 100000", buf[:n])
+		}
+		if _, err := c.WriteTo(AppendError(nil, ErrOptionRefused, "aborted"), from); err != nil {
+			t.Fatal(err)
+		}
+		ev := s.ev.wait(t, EventAborted)
+		if ev.Bytes != 0 || ev.Err == nil || !strings.Contains(ev.Err.Error(), "aborted") {
+			t.Errorf("event %+v", ev)
+		}
+		if st := s.srv.Stats(); st.Aborted != uint64(i+1) || st.Failed != 0 {
+			t.Errorf("stats %+v", st)
+		}
+	}
+}

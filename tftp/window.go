@@ -62,16 +62,8 @@ func (w *windowed) serve() {
 		if !errors.As(err, &pe) {
 			_, _ = w.conn.WriteToUDP(AppendError(nil, ErrUndefined, err.Error()), w.peer)
 		}
-		f.s.c.failed.Add(1)
-		ev.Kind, ev.Err = EventFailed, err
-		f.s.log.Warn("tftp transfer failed", "peer", t.peer, "file", t.name, "bytes", w.acked, "windowsize", w.window, "err", err)
-	} else {
-		f.s.c.sent.Add(1)
-		ev.Kind = EventSent
-		f.s.log.Info("tftp sent", "peer", t.peer, "file", t.name, "bytes", w.acked, "blksize", t.blksize,
-			"windowsize", w.window, "duration", ev.Duration)
 	}
-	f.emit(ev)
+	f.report(ev, err, "windowsize", w.window)
 }
 
 // run sends the OACK, then windows of blocks, each answered by one ACK of
