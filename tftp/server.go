@@ -160,7 +160,7 @@ type Stats struct {
 
 type counters struct {
 	requests, sent, failed, aborted, bytes, write, path, notFound, malformed, busy, dup, stray atomic.Uint64
-	active                                                                            atomic.Int64
+	active                                                                                     atomic.Int64
 }
 
 // Server is a read-only TFTP server. Create it with New; it may serve
