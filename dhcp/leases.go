@@ -336,3 +336,18 @@ func (t *table) counts(now time.Time) (active, free, size int) {
 	}
 	return active, size - used, size
 }
+
+// persisted is what the store must hold for a now: the current bound or
+// quarantined record. The committer writes this instead of the snapshot a
+// worker took, so two writes for one address that reach the commit queue
+// out of order (a release and a re-lease racing) still leave the store
+// agreeing with memory.
+func (t *table) persisted(a netip.Addr) (Lease, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.byIP[a]
+	if e == nil || e.state == stOffered {
+		return Lease{}, false
+	}
+	return e.lease(), true
+}

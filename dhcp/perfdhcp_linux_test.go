@@ -4,10 +4,13 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // perfdhcpResult is what perfdhcp's final report says.
@@ -102,11 +105,29 @@ func TestPerfdhcpRate(t *testing.T) {
 		rate = "10000"
 	}
 	dir := t.TempDir()
+	// CPU the server (this process; perfdhcp is a child and not counted)
+	// spends per exchange does not depend on what else loads the machine.
+	var ru0, ru1 unix.Rusage
+	if f := os.Getenv("PXEKIT_PERF_PROFILE"); f != "" {
+		pf, err := os.Create(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pprof.StartCPUProfile(pf)
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
+	unix.Getrusage(unix.RUSAGE_SELF, &ru0)
 	s, r := runPerfdhcp(t, func(c *Config) {
 		c.LeaseFile = dir + "/leases.db"
 		c.ClientRate = -1
 	}, "-r", rate, "-R", "240", "-p", "10", "-W", "2000000")
+	unix.Getrusage(unix.RUSAGE_SELF, &ru1)
 	st := s.Stats()
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	if st.Acks > 0 {
+		t.Logf("server CPU: %v for %d ACKs + %d OFFERs = %v per DORA (%.0f DORA/s per core)", cpu, st.Acks, st.Offers,
+			cpu/time.Duration(st.Acks), float64(st.Acks)/cpu.Seconds())
+	}
 	t.Logf("rate %s: sent %v received %v drops %v; server %+v", rate, r.sent, r.received, r.drops, st)
 	t.Logf("perfdhcp:\n%s", strings.TrimSpace(r.out))
 }

@@ -356,7 +356,13 @@ func (s *Server) committer(commits <-chan pending) {
 		}
 		ops = ops[:0]
 		for _, q := range batch {
-			ops = append(ops, q.o.ops...)
+			for _, op := range q.o.ops {
+				// Write the address's current state, not the worker's
+				// snapshot: see table.persisted.
+				if l, ok := s.table.persisted(op.Lease.IP); ok {
+					ops = append(ops, Op{Lease: l})
+				}
+			}
 		}
 		if err := s.store.Apply(ops); err != nil {
 			s.log.Error("dhcp: lease commit failed; replies withheld", "err", err, "leases", len(ops))

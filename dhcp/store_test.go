@@ -91,3 +91,41 @@ func FuzzDecodeLease(f *testing.F) {
 		}
 	})
 }
+
+// Lease writes for one address that reach the commit queue out of order
+// (a lease, its release and the address's next lease, racing on three
+// workers) still leave the store agreeing with what the clients were told.
+func TestCommitOrderDoesNotMatter(t *testing.T) {
+	s := newTestServer(t, func(c *Config) {
+		c.Subnets[0].Pools = []Range{{mustAddr("192.0.2.10"), mustAddr("192.0.2.10")}}
+	})
+	step := func(p *dhcpv4.DHCPv4) outcome {
+		o, why := s.handle(inbound{data: p.ToBytes()}, t0)
+		if why != "" {
+			t.Fatal(why)
+		}
+		return o
+	}
+	offer1 := step(discover(t, "52:54:00:00:60:01"))
+	req1, _ := dhcpv4.NewRequestFromOffer(offer1.reply)
+	ack1 := step(req1)
+	rel, _ := dhcpv4.NewReleaseFromACK(ack1.reply)
+	released := step(rel)
+	offer2 := step(discover(t, "52:54:00:00:60:02"))
+	req2, _ := dhcpv4.NewRequestFromOffer(offer2.reply)
+	ack2 := step(req2)
+	if !ack1.reply.YourIPAddr.Equal(ack2.reply.YourIPAddr) {
+		t.Fatal("test needs both clients on one address")
+	}
+	commits := make(chan pending, 3)
+	l := &listener{conn: discardConn{}}
+	for _, o := range []outcome{ack2, released, ack1} { // worst order
+		commits <- pending{o: o, l: l}
+	}
+	close(commits)
+	s.committer(commits)
+	ls, _ := s.store.Load()
+	if len(ls) != 1 || ls[0].MAC.String() != "52:54:00:00:60:02" || !ls[0].Active(t0) {
+		t.Fatalf("store after out-of-order commits: %+v", ls)
+	}
+}
