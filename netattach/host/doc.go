@@ -6,8 +6,9 @@
 // The model is nmstate's: the policy is a desired state. (*Host).Plan reads
 // the namespace's current links, addresses, bridge options and port VLANs and
 // returns the steps that would bring it to the policy; (*Host).Apply runs them
-// under a per-namespace lock, re-reading the state first, so applying a policy
-// that is already in place does nothing; if a step fails, the steps already
+// under a per-namespace lock (in-process, plus a flock(2) on the namespace
+// file against other processes), re-reading the state first, so applying a
+// policy that is already in place does nothing; if a step fails, the steps already
 // run are undone in reverse order (nmstate's checkpoint rollback) and the
 // error names the failed step and the kernel's answer. (*Host).Remove deletes
 // the bridges and VLAN links a policy creates.
@@ -19,4 +20,10 @@
 // Every operation runs through a netlink handle opened inside the namespace
 // named by Host.NetNS (NETLINK_ROUTE only), so a caller never changes the
 // root namespace by accident.
+//
+// Kernel features are checked by the kernel, not guessed: on a kernel built
+// without bridge VLAN filtering or 8021q the failing step's error wraps
+// ErrNoVLANFiltering or ErrNo8021Q, and without CAP_NET_ADMIN ErrPermission.
+// Such kernels exist (this project's CI host is one), so the VLAN tests run
+// in a guest kernel under QEMU (internal/vmtest).
 package host
