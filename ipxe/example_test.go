@@ -2,6 +2,10 @@ package ipxe_test
 
 import (
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pxekit/pxekit/ipxe"
@@ -87,4 +91,25 @@ initrd harvester-<version>-initrd
 	// Output:
 	// line 2: kernel lacks initrd=harvester-<version>-initrd: UEFI clients load only the initrds named on the command line
 	// line 4: nothing boots: no boot, chain, imgexec, sanboot or autoboot command
+}
+
+// Locate finds the builds a distribution installed, under whatever names
+// it uses, and says which are missing; BinaryFS serves them under the
+// canonical names.
+func ExampleLocate() {
+	dir, _ := os.MkdirTemp("", "ipxe")
+	defer os.RemoveAll(dir)
+	// Fedora's names (stand-in files: iPXE builds are never committed).
+	_ = os.WriteFile(filepath.Join(dir, "undionly.kpxe"), []byte("kpxe"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "ipxe-x86_64.efi"), []byte("MZ"), 0o644)
+
+	found, err := ipxe.Locate(dir)
+	fmt.Println(filepath.Base(found[ipxe.IPXEEFI]), filepath.Base(found[ipxe.UndionlyKPXE]))
+	fmt.Println(err != nil, strings.Contains(err.Error(), "snponly.efi"))
+	b, _ := fs.ReadFile(ipxe.BinaryFS(found), "ipxe.efi")
+	fmt.Printf("%s\n", b)
+	// Output:
+	// ipxe-x86_64.efi undionly.kpxe
+	// true true
+	// MZ
 }

@@ -26,6 +26,13 @@
 // instead, which grants windowsize, blksize, tsize and timeout; the others
 // stay on pin/tftp, with Config.Timeout for every transfer.
 //
-// Every finished, failed or refused request produces an Event, carrying the
-// client's MAC when Config.MACForIP (the DHCP lease table) knows it.
+// Every finished, failed, aborted or refused request produces an Event,
+// carrying the client's MAC when Config.MACForIP (the DHCP lease table)
+// knows it.
+//
+// Source addresses: pin/tftp answers from a new socket bound to the
+// wildcard address, so the kernel picks the source address by route. On a
+// link where the server has several addresses, listen on the one given to
+// clients (next-server) and set Config.SinglePort, so every answer leaves
+// from it; the windowed sender binds the address the request came to.
 package tftp
