@@ -48,10 +48,16 @@ func TestServeInjectedConnAndGracefulStop(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// The caller's socket is still usable.
+	// The caller's socket is still usable, reads included.
 	if _, err := conn.WriteTo([]byte{0}, c.LocalAddr()); err != nil {
 		t.Fatalf("Serve closed the injected conn: %v", err)
 	}
+	c.WriteTo([]byte{1}, conn.LocalAddr())
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := conn.ReadFrom(make([]byte, 10)); err != nil {
+		t.Fatalf("injected conn unreadable after Serve: %v", err)
+	}
+	conn.SetReadDeadline(time.Time{})
 	// And a stopped server answers nothing more.
 	d, _ := dhcpv4.NewDiscovery(mustMAC("52:54:00:00:50:03"))
 	if _, err := rc.exchange(d, dhcpv4.MessageTypeOffer); err == nil {

@@ -242,6 +242,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, l := range ls {
 		if l.own {
 			l.conn.Close()
+		} else {
+			l.conn.SetReadDeadline(time.Time{}) // hand the caller's conn back as it came
 		}
 	}
 	s.log.Info("dhcp: stopped")
