@@ -3,6 +3,7 @@ package dhcp
 import (
 	"net"
 	"testing"
+	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
@@ -36,12 +37,18 @@ func FuzzHandle(f *testing.F) {
 		f.Add(d.ToBytes(), true)
 	}
 	f.Add([]byte{1, 1, 6, 0}, false)
-	full := newTestServer(f, nil)
-	proxy := newTestServer(f, func(c *Config) { c.ProxyDHCP, c.Subnets = true, nil })
 	f.Fuzz(func(t *testing.T, pkt []byte, proxyMode bool) {
-		s := full
-		if proxyMode {
-			s = proxy
+		// A fresh server per input keeps every finding reproducible. It
+		// already holds a lease for the seeds' first client, so renewals,
+		// releases and declines reach the table.
+		s := newTestServer(t, func(c *Config) {
+			if proxyMode {
+				c.ProxyDHCP, c.Subnets = true, nil
+			}
+			c.Reservations = []Reservation{{MAC: net.HardwareAddr{0x52, 0x54, 0, 0, 0x30, 5}, IP: mustAddr("192.0.2.20"), Hostname: "r"}}
+		})
+		if !proxyMode {
+			s.table.ack(string(net.HardwareAddr{0x52, 0x54, 0, 0, 0x30, 0}), mustAddr("192.0.2.100"), 0, time.Hour, nil, "", t0, true)
 		}
 		o, why := s.handle(inbound{data: pkt, ifIndex: 2}, t0)
 		if why != "" {
