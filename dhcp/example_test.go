@@ -1,6 +1,7 @@
 package dhcp_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -112,4 +113,45 @@ func ExampleConfig_proxyDHCP() {
 	s, err := dhcp.New(cfg)
 	fmt.Println(err, s.Stats().PoolSize)
 	// Output: <nil> 0
+}
+
+// A lab boot server: DHCP on a bridge inside a network namespace, leases in
+// a bbolt file, boot events printed per machine, and the lease table used
+// to map an HTTP client's address back to its MAC. (Needs root and the
+// namespace, so it is compiled but not run.)
+func ExampleServer_Serve() {
+	s, err := dhcp.New(dhcp.Config{
+		NetNS:      "/var/run/netns/pxelab",
+		Interfaces: []string{"br0"},
+		ServerID:   netip.MustParseAddr("192.0.2.1"),
+		Subnets: []dhcp.Subnet{{
+			Prefix:  netip.MustParsePrefix("192.0.2.0/24"),
+			Pools:   []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
+			Routers: []netip.Addr{netip.MustParseAddr("192.0.2.1")},
+			MTU:     9000,
+		}},
+		Reservations: []dhcp.Reservation{{MAC: net.HardwareAddr{0x52, 0x54, 0, 0x6b, 0x13, 0xe2}, IP: netip.MustParseAddr("192.0.2.11"), Hostname: "node1"}},
+		LeaseFile:    "/var/lib/pxelab/leases.db",
+		Boot: dhcp.DefaultPolicy{
+			HTTPBootURL: "http://192.0.2.1/ipxe.efi",
+			ScriptURL:   "http://192.0.2.1/boot.ipxe?mac={mac}",
+		}.Decide,
+		OnEvent: func(e dhcp.Event) { fmt.Println(e.MAC, e.Type, e.IP, e.Boot.Filename) },
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	go func() {
+		<-s.Ready()
+		// Later, in the HTTP handler: which machine is asking?
+		if l, ok := s.LeaseByIP(netip.MustParseAddr("192.0.2.11")); ok {
+			fmt.Println("script for", l.MAC)
+		}
+	}()
+	if err := s.Serve(ctx); err != nil {
+		fmt.Println(err)
+	}
 }
