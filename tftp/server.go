@@ -134,7 +134,7 @@ type Event struct {
 	MAC       net.HardwareAddr // from Config.MACForIP; nil when unknown
 	File      string           // the cleaned path, or the name as sent when refused before cleaning
 	Size      int64            // file size
-	Bytes     int64            // bytes sent
+	Bytes     int64            // bytes sent (on the wire: more than Size in netascii)
 	BlockSize int              // negotiated block size
 	Duration  time.Duration
 	Code      ErrorCode // the code of the ERROR packet sent (EventRefused)
@@ -308,6 +308,7 @@ type transfer struct {
 	file    fs.File
 	size    int64
 	blksize int
+	mode    string
 	started bool
 	done    bool
 }
@@ -590,7 +591,7 @@ func (f *front) admit(pkt []byte, src *net.UDPAddr, dst net.IP, ifIndex, room in
 		return nil, false
 	}
 	f.out = out
-	t := &transfer{key: key, peer: peer, name: name, file: file, size: size, blksize: blksize}
+	t := &transfer{key: key, peer: peer, name: name, file: file, size: size, blksize: blksize, mode: req.Mode}
 	f.mu.Lock()
 	f.active[key] = t
 	f.handed = t
@@ -695,7 +696,8 @@ func (f *front) handleRead(filename string, rf io.ReaderFrom) error {
 	n, err := rf.ReadFrom(&abortReader{r: r, abort: f.abort})
 	ev := Event{Peer: t.peer, File: t.name, Size: t.size, Bytes: n, BlockSize: t.blksize, Duration: time.Since(start)}
 	f.s.c.bytes.Add(uint64(n))
-	if err == nil && n != t.size {
+	// In netascii, n counts the bytes on the wire (CR LF for LF).
+	if err == nil && t.mode == "octet" && n != t.size {
 		err = fmt.Errorf("sent %d of %d bytes: the file changed", n, t.size)
 	}
 	f.report(ev, err)

@@ -739,3 +739,27 @@ func TestClientAbortAfterOACK(t *testing.T) {
 		}
 	}
 }
+
+// netascii (tftp-hpa's "ascii" mode): line ends travel as CR LF and come
+// back as the file had them.
+func TestNetascii(t *testing.T) {
+	testenv.RequireCmd(t, "tftp", "tftp-hpa")
+	dir := t.TempDir()
+	text := []byte("#!ipxe\nchain http://192.0.2.1/boot.ipxe\r\nboot\n")
+	if err := os.WriteFile(filepath.Join(dir, "boot.txt"), text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := serve(t, Config{Root: os.DirFS(dir)})
+	out := filepath.Join(t.TempDir(), "got")
+	msg, err := exec.Command("tftp", "-m", "ascii", "127.0.0.1", strconv.Itoa(s.addr.Port), "-c", "get", "boot.txt", out).CombinedOutput()
+	if err != nil || len(msg) != 0 {
+		t.Fatalf("tftp-hpa: %v %s", err, msg)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, text) {
+		t.Errorf("got %q, want %q", got, text)
+	}
+	if ev := s.ev.wait(t, EventSent); ev.Size != int64(len(text)) || ev.Bytes <= ev.Size {
+		t.Errorf("event %+v: want the file size and the larger netascii byte count", ev)
+	}
+}
