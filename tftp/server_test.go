@@ -763,3 +763,28 @@ func TestNetascii(t *testing.T) {
 		t.Errorf("event %+v: want the file size and the larger netascii byte count", ev)
 	}
 }
+
+// Edge sizes: empty, and an exact multiple of the block size (the last
+// DATA is empty), on both send paths.
+func TestEdgeSizes(t *testing.T) {
+	dir := t.TempDir()
+	sizes := map[string]int{"empty": 0, "exact": 4 * 512, "one": 1}
+	for name, n := range sizes {
+		if err := os.WriteFile(filepath.Join(dir, name), bytes.Repeat([]byte{7}, n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := serve(t, Config{Root: os.DirFS(dir), MaxWindowSize: 4})
+	for name, n := range sizes {
+		for _, opts := range [][]string{nil, {"tsize 0"}, {"windowsize 4", "tsize 0"}} {
+			got, msg, ok := atftp(t, s.addr, name, opts...)
+			if !ok || len(got) != n {
+				t.Errorf("%s %v: ok=%v, %d bytes, want %d: %s", name, opts, ok, len(got), n, msg)
+				continue
+			}
+			if ev := s.ev.wait(t, EventSent); ev.Bytes != int64(n) {
+				t.Errorf("%s %v: event %+v", name, opts, ev)
+			}
+		}
+	}
+}
