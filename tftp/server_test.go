@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -786,5 +787,40 @@ func TestEdgeSizes(t *testing.T) {
 				t.Errorf("%s %v: event %+v", name, opts, ev)
 			}
 		}
+	}
+}
+
+// Many clients at once, mixing both send paths, all get intact files.
+func TestConcurrentClients(t *testing.T) {
+	dir, files := testRoot(t, 1<<20)
+	s := serve(t, Config{Root: os.DirFS(dir), MaxWindowSize: 16})
+	const n = 16
+	errs := make(chan string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			opts := []string{"blksize 1468"}
+			switch i % 3 {
+			case 1:
+				opts = []string{"blksize 512", "tsize 0"}
+			case 2:
+				opts = append(opts, "windowsize 16")
+			}
+			got, msg, ok := atftp(t, s.addr, "1m", opts...)
+			if !ok || !bytes.Equal(got, files["1m"]) {
+				errs <- fmt.Sprintf("client %d %v: ok=%v, %d bytes: %.200s", i, opts, ok, len(got), msg)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	waitFor(t, func() bool { return s.srv.Stats().Sent == n })
+	if st := s.srv.Stats(); st.Active != 0 || st.Failed != 0 || st.BytesSent != n<<20 {
+		t.Errorf("stats %+v", st)
 	}
 }
