@@ -250,25 +250,18 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
+// readBatch is how many datagrams one recvmmsg may return.
+const readBatch = 16
+
 func (s *Server) reader(ctx context.Context, l *listener, jobs chan<- inbound) {
+	if l.pc != nil {
+		s.batchReader(ctx, l, jobs)
+		return
+	}
 	for {
 		bp := s.bufs.Get().(*[]byte)
 		buf := *bp
-		var (
-			n   int
-			src net.Addr
-			ifi int
-			err error
-		)
-		if l.pc != nil {
-			var cm *ipv4.ControlMessage
-			n, cm, src, err = l.pc.ReadFrom(buf)
-			if cm != nil {
-				ifi = cm.IfIndex
-			}
-		} else {
-			n, src, err = l.conn.ReadFrom(buf)
-		}
+		n, src, err := l.conn.ReadFrom(buf)
 		if err != nil {
 			s.bufs.Put(bp)
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
@@ -282,28 +275,81 @@ func (s *Server) reader(ctx context.Context, l *listener, jobs chan<- inbound) {
 			time.Sleep(10 * time.Millisecond) // do not spin on a persistent error
 			continue
 		}
-		s.cnt.received.Add(1)
-		if ifi > 0 && len(s.links) > 0 {
-			if _, ok := s.links[ifi]; !ok {
-				// A link we were not asked to serve.
-				s.bufs.Put(bp)
-				s.cnt.drop(DropNoSubnet)
+		// No control messages on this conn: the link is unknown (0).
+		if !s.enqueue(jobs, l, buf[:n], 0, src) {
+			s.bufs.Put(bp)
+		}
+	}
+}
+
+// batchReader reads up to readBatch datagrams per system call (recvmmsg),
+// with the receiving interface of each.
+func (s *Server) batchReader(ctx context.Context, l *listener, jobs chan<- inbound) {
+	ms := make([]ipv4.Message, readBatch)
+	bps := make([]*[]byte, readBatch)
+	for i := range ms {
+		bps[i] = s.bufs.Get().(*[]byte)
+		ms[i].Buffers = [][]byte{*bps[i]}
+		ms[i].OOB = ipv4.NewControlMessage(ipv4.FlagInterface)
+	}
+	defer func() {
+		for _, bp := range bps {
+			s.bufs.Put(bp)
+		}
+	}()
+	for {
+		n, err := l.pc.ReadBatch(ms, 0)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
+			s.log.Warn("dhcp: read", "err", err)
+			time.Sleep(10 * time.Millisecond) // do not spin on a persistent error
+			continue
 		}
-		var sp netip.AddrPort
-		if ua, ok := src.(*net.UDPAddr); ok {
-			sp = ua.AddrPort()
-			sp = netip.AddrPortFrom(sp.Addr().Unmap(), sp.Port())
+		for i := 0; i < n; i++ {
+			m := &ms[i]
+			ifi := 0
+			var cm ipv4.ControlMessage
+			if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
+				ifi = cm.IfIndex
+			}
+			if s.enqueue(jobs, l, (*bps[i])[:m.N], ifi, m.Addr) {
+				// The worker owns that buffer now: take a fresh one.
+				bps[i] = s.bufs.Get().(*[]byte)
+				m.Buffers[0] = *bps[i]
+			}
+			m.OOB = m.OOB[:cap(m.OOB)]
 		}
-		in := inbound{data: buf[:n], ifIndex: ifi, src: sp, proxy: l.proxy, l: l}
-		select {
-		case jobs <- in:
-			// The worker returns the buffer.
-		default:
-			s.bufs.Put(bp)
-			s.cnt.drop(DropQueueFull)
+	}
+}
+
+// enqueue counts a datagram and hands it to the workers; false means it
+// was dropped and the caller keeps the buffer.
+func (s *Server) enqueue(jobs chan<- inbound, l *listener, data []byte, ifi int, src net.Addr) bool {
+	s.cnt.received.Add(1)
+	if ifi > 0 && len(s.links) > 0 {
+		if _, ok := s.links[ifi]; !ok {
+			// A link we were not asked to serve.
+			s.cnt.drop(DropNoSubnet)
+			return false
 		}
+	}
+	var sp netip.AddrPort
+	if ua, ok := src.(*net.UDPAddr); ok {
+		sp = ua.AddrPort()
+		sp = netip.AddrPortFrom(sp.Addr().Unmap(), sp.Port())
+	}
+	select {
+	case jobs <- inbound{data: data, ifIndex: ifi, src: sp, proxy: l.proxy, l: l}:
+		return true
+	default:
+		s.cnt.drop(DropQueueFull)
+		return false
 	}
 }
 
