@@ -90,6 +90,7 @@ func ValidateVMI(vmi *kubevirtv1.VirtualMachineInstance) (field.ErrorList, []War
 	v.typeMeta(vmi.TypeMeta, "VirtualMachineInstance")
 	v.objectMeta(&vmi.ObjectMeta, field.NewPath("metadata"))
 	v.spec(&vmi.Spec, field.NewPath("spec"))
+	v.istio(vmi.Annotations, &vmi.Spec, field.NewPath("metadata", "annotations"), field.NewPath("spec"))
 	return v.errs, v.warns
 }
 
@@ -155,6 +156,7 @@ func ValidateVM(vm *kubevirtv1.VirtualMachine) (field.ErrorList, []Warning) {
 	}
 	v.labelsAndAnnotations(&vm.Spec.Template.ObjectMeta, tp.Child("metadata"))
 	v.spec(&vm.Spec.Template.Spec, tp.Child("spec"))
+	v.istio(vm.Spec.Template.ObjectMeta.Annotations, &vm.Spec.Template.Spec, tp.Child("metadata", "annotations"), tp.Child("spec"))
 	return v.errs, v.warns
 }
 

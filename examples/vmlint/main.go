@@ -58,6 +58,7 @@ func checkers() map[string]checkFunc {
 		sriov.KindNetwork:        checkSriovNetwork,
 		dpdk.ProfileKind:         checkProfile,
 		dpdk.PoolKind:            checkPool,
+		vmspec.KindService:       checkService,
 	}
 }
 
@@ -75,6 +76,17 @@ func checkKubeVirt(doc []byte) (field.ErrorList, []warning) {
 		out[i] = warning{w.Field, w.Message}
 	}
 	return append(errs, verrs...), out
+}
+
+// checkService checks a Service exposing a VM on its own (the VM it
+// selects may be in another file).
+func checkService(doc []byte) (field.ErrorList, []warning) {
+	svc, errs := vmspec.DecodeService(doc)
+	if svc == nil {
+		return errs, nil
+	}
+	verrs, _ := vmspec.ValidateService(svc, nil)
+	return append(errs, verrs...), nil
 }
 
 func checkNAD(doc []byte) (field.ErrorList, []warning) {

@@ -1,0 +1,65 @@
+package vmspec
+
+import (
+	"fmt"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+)
+
+// IstioInjectAnnotation on a VM's template (a VMI's metadata) asks Istio
+// to inject its sidecar proxy into the virt-launcher pod (seed 003).
+const IstioInjectAnnotation = "sidecar.istio.io/inject"
+
+// IstioProxyPorts are the ports Istio's sidecar proxy listens on in the
+// pod; a VM must not forward them (seed 003): 15000 admin, 15001
+// outbound, 15006 inbound, 15008 HBONE tunnel, 15020 merged metrics,
+// 15021 health, 15090 Envoy Prometheus telemetry.
+var IstioProxyPorts = []int32{15000, 15001, 15006, 15008, 15020, 15021, 15090}
+
+// WithIstioSidecar sets sidecar.istio.io/inject: "true" on the VMI the
+// object runs, adding the VM to the service mesh. Validation then requires
+// masquerade on the pod network and refuses Istio's own ports.
+func (b *Builder) WithIstioSidecar() *Builder {
+	return b.WithTemplateAnnotation(IstioInjectAnnotation, "true")
+}
+
+// istio checks a VMI spec whose pod carries the injection annotation.
+func (v *validator) istio(annotations map[string]string, s *kubevirtv1.VirtualMachineInstanceSpec, ap, sp *field.Path) {
+	val, ok := annotations[IstioInjectAnnotation]
+	if !ok {
+		return
+	}
+	p := ap.Key(IstioInjectAnnotation)
+	on, err := strconv.ParseBool(val)
+	if err != nil {
+		v.warn(p, fmt.Sprintf("%q is not a boolean; Istio does not inject a sidecar (write \"true\")", val))
+		return
+	}
+	if !on {
+		return
+	}
+	pods := map[string]bool{}
+	for _, n := range s.Networks {
+		if n.Pod != nil {
+			pods[n.Name] = true
+		}
+	}
+	masq := false
+	ip := sp.Child("domain", "devices", "interfaces")
+	for i, ifc := range s.Domain.Devices.Interfaces {
+		if pods[ifc.Name] && ifc.Masquerade != nil {
+			masq = true
+		}
+		for j, port := range ifc.Ports {
+			if contains(IstioProxyPorts, port.Port) {
+				v.err(field.Forbidden(ip.Index(i).Child("ports").Index(j).Child("port"),
+					fmt.Sprintf("port %d is used by the Istio sidecar proxy (%v); choose another one (seed 003)", port.Port, IstioProxyPorts)))
+			}
+		}
+	}
+	if !masq {
+		v.err(field.Invalid(p, val, "the Istio sidecar needs the VM on the pod network with masquerade binding (seed 003)"))
+	}
+}
