@@ -41,6 +41,8 @@ type Builder struct {
 	specFns             []func(*kubevirtv1.VirtualMachineInstanceSpec)
 	dataVolumeTemplates []kubevirtv1.DataVolumeTemplateSpec
 	errs                field.ErrorList // problems found while building (bad quantities)
+	macPool             MACAllocator
+	macPoolOff          bool // the namespace opted out
 }
 
 // New starts a builder for a VM or VMI called name. By default it emits
@@ -328,8 +330,9 @@ func (b *Builder) BuildVM() (*kubevirtv1.VirtualMachine, error) {
 		rs := b.runStrategy
 		vm.Spec.RunStrategy = &rs
 	}
+	macErrs := b.assignMACs(vm)
 	errs, _ := ValidateVM(vm)
-	return vm, b.result(errs, field.NewPath("spec", "template", "spec"))
+	return vm, b.result(append(macErrs, errs...), field.NewPath("spec", "template", "spec"))
 }
 
 // result merges the builder's own problems (paths written for a VMI) with
