@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -129,12 +130,18 @@ func guestInit(cfgData []byte) {
 			return 125
 		}
 	}()
-	fmt.Fprintf(console, "\n%s%d\n", markerPrefix, rc)
-	// Let the UART drain before power-off, or the marker may be lost.
-	if f, ok := console.(*os.File); ok {
-		_ = unix.IoctlSetInt(int(f.Fd()), unix.TCSBRK, 1)
+	// The marker goes out twice, each time drained (tcdrain), then a short
+	// settle before power-off: the console tail has been seen lost at
+	// power-off under a loaded TCG host, and a kernel message could split
+	// one copy. The host takes the last well-formed copy.
+	for i := 0; i < 2; i++ {
+		fmt.Fprintf(console, "\n%s%d\n", markerPrefix, rc)
+		if f, ok := console.(*os.File); ok {
+			_ = unix.IoctlSetInt(int(f.Fd()), unix.TCSBRK, 1)
+		}
 	}
 	unix.Sync()
+	time.Sleep(200 * time.Millisecond)
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	os.Exit(rc) // init exiting panics the kernel; with panic=-1 QEMU stops
 }
