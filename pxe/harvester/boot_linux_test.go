@@ -1,0 +1,269 @@
+package harvester
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxe"
+)
+
+// The guest stands in for Harvester's installer: it reads
+// harvester.install.config_url from /proc/cmdline and fetches it, then
+// tries the other node's config, printing what happened on the console.
+var guestCommands = []string{
+	`cfg=$(arg harvester.install.config_url)`,
+	`echo "HV-URL: $cfg"`,
+	`if timeout 60 wget -q -O /tmp/config.yaml "$cfg"; then echo "HV-CONFIG: ok $(grep -E '^ *(hostname|mode):' /tmp/config.yaml | tr -s ' \n' ' ')"; else echo "HV-CONFIG: failed"; fi`,
+	`case "$mac" in 52:54:00:6b:13:e2) other=52:54:00:69:d5:92/config-join.yaml;; *) other=52:54:00:6b:13:e2/config-create.yaml;; esac`,
+	`ourl=$(echo "$cfg" | sed "s#/machines/.*#/machines/$other#")`,
+	`if timeout 60 wget -q -O /tmp/other "$ourl" 2>/tmp/err; then echo "HV-OTHER: served"; else echo "HV-OTHER: refused $(cat /tmp/err)"; fi`,
+}
+
+var (
+	configRE = regexp.MustCompile(`^HV-CONFIG: (.*)$`)
+	otherRE  = regexp.MustCompile(`^HV-OTHER: (.*)$`)
+)
+
+type harvLab struct {
+	net    *lab.Network
+	srv    *pxe.Server
+	mu     sync.Mutex
+	events []pxe.Event
+	logs   bytes.Buffer
+}
+
+type lockedBuf struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func startHarvLab(t *testing.T, ctx context.Context, c *Cluster) *harvLab {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
+	testenv.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
+	testenv.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
+	testenv.RequireFile(t, lab.OVMFImage, "ovmf")
+	testenv.RequireFile(t, "/bin/busybox", "busybox-static")
+	kernel := testenv.GuestKernel(t)
+	vmlinuz, err := os.ReadFile(kernel.Vmlinuz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initrd, err := lab.Initramfs{ModulesDir: kernel.ModulesDir, Commands: guestCommands}.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test kernel must talk on the serial console; Harvester's
+	// arguments stay as they are.
+	c.Boot.Extra = []string{"console=ttyS0", "panic=-1"}
+	plan, err := c.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := plan.Inventory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lnet := lab.Setup(t)
+	hl := &harvLab{net: lnet}
+	srv, err := pxe.New(pxe.Config{
+		Interface: lnet.Bridge,
+		NetNS:     filepath.Join("/var/run/netns", lnet.NS.Name()),
+		Subnet: dhcp.Subnet{
+			Pools:     []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
+			LeaseTime: 10 * time.Minute,
+		},
+		HTTPPort: 8080,
+		Assets: fstest.MapFS{
+			plan.Release.Kernel(): {Data: vmlinuz, ModTime: time.Now()},
+			plan.Release.Initrd(): {Data: initrd, ModTime: time.Now()},
+		},
+		Inventory: inv,
+		Logger:    slog.New(slog.NewTextHandler(lockedBuf{&hl.mu, &hl.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl.srv = srv
+	sctx, cancel := context.WithCancel(ctx)
+	events := srv.Subscribe(sctx)
+	go func() {
+		for e := range events {
+			hl.mu.Lock()
+			hl.events = append(hl.events, e)
+			hl.mu.Unlock()
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("boot server: %v", err)
+		}
+	})
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		t.Fatalf("boot server: %v", err)
+	case <-ctx.Done():
+		t.Fatal("boot server not ready")
+	}
+	return hl
+}
+
+// boot powers on node n and checks, from the guest's console, that it got
+// its own config through the URL on its kernel command line and was
+// refused the other node's.
+func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, n Node, wantMode Mode) {
+	t.Helper()
+	tap, err := hl.net.AddTap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := mustMAC(t, n.MAC)
+	vm, err := lab.StartVM(ctx, lab.VMConfig{NetNS: hl.net.NS, Tap: tap, MAC: mac, Firmware: fw,
+		OnLine: func(l string) { t.Logf("%s: %s", n.Hostname, l) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(vm.Stop)
+	defer func() {
+		if t.Failed() {
+			t.Logf("QEMU stderr: %s", vm.Stderr())
+		}
+	}()
+	got, err := vm.WaitFor(ctx, lab.CmdlineRE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline := got[1]
+	for _, want := range []string{"ip=dhcp", "rd.cos.disable", "harvester.install.automatic=true",
+		"root=live:" + hl.srv.BaseURL() + "/assets/harvester-v1.1.0-rootfs-amd64.squashfs",
+		"harvester.install.config_url=" + hl.srv.BaseURL() + "/machines/" + mac.String() + "/config-" + string(wantMode) + ".yaml"} {
+		if !strings.Contains(" "+cmdline+" ", " "+want+" ") {
+			t.Errorf("/proc/cmdline lacks %s:\n%s", want, cmdline)
+		}
+	}
+	if fw != lab.BIOS && !strings.Contains(cmdline, "initrd=harvester-v1.1.0-initrd-amd64") {
+		t.Errorf("UEFI boot without initrd=: %s", cmdline)
+	}
+	cfg, err := vm.WaitFor(ctx, configRE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cfg[1], "ok ") || !strings.Contains(cfg[1], "hostname: "+n.Hostname) || !strings.Contains(cfg[1], "mode: "+string(wantMode)) {
+		t.Errorf("own config: %q", cfg[1])
+	}
+	other, err := vm.WaitFor(ctx, otherRE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(other[1], "refused") || !strings.Contains(other[1], "403") {
+		t.Errorf("the other node's config: %q, want refused with 403", other[1])
+	}
+	if err := vm.Wait(ctx); err != nil {
+		t.Errorf("QEMU after power-off: %v", err)
+	}
+	hl.mu.Lock()
+	defer hl.mu.Unlock()
+	served, denied := false, false
+	for _, e := range hl.events {
+		if e.MAC == mac.String() && e.Kind == pxe.EventConfigServed {
+			served = true
+		}
+		if e.Kind == pxe.EventDenied && e.MAC != mac.String() && strings.Contains(e.Detail, "config-") {
+			denied = true
+		}
+	}
+	if !served || !denied {
+		t.Errorf("events: config served to %s %v, other config denied %v", mac, served, denied)
+	}
+}
+
+// checkNoSecrets greps every log line and event for the cluster's token
+// and password.
+func (hl *harvLab) checkNoSecrets(t *testing.T, c *Cluster) {
+	hl.mu.Lock()
+	defer hl.mu.Unlock()
+	var ev strings.Builder
+	for _, e := range hl.events {
+		fmt.Fprintf(&ev, "%+v\n", e)
+	}
+	for _, s := range []string{c.Token, c.Password} {
+		if strings.Contains(hl.logs.String(), s) || strings.Contains(ev.String(), s) {
+			t.Errorf("secret %q in logs or events", s)
+		}
+	}
+	if len(hl.events) == 0 || hl.logs.Len() == 0 {
+		t.Errorf("no events (%d) or logs (%d bytes) captured", len(hl.events), hl.logs.Len())
+	}
+}
+
+func labCluster(t *testing.T) *Cluster {
+	c := loadCluster(t)
+	c.Token, c.Password = "tok-e4c1d9-LABSECRET", "pw-90af17-LABSECRET"
+	return c
+}
+
+// TestBootBIOS: seed 002's node1 (CREATE) and node2 (JOIN) boot at once
+// through SeaBIOS and QEMU's iPXE ROM.
+func TestBootBIOS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c := labCluster(t)
+	hl := startHarvLab(t, ctx, c)
+	var wg sync.WaitGroup
+	for i, mode := range []Mode{ModeCreate, ModeJoin} {
+		n := c.Nodes[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(n.Hostname, func(t *testing.T) { hl.boot(t, ctx, lab.BIOS, n, mode) })
+		}()
+	}
+	wg.Wait()
+	hl.checkNoSecrets(t, c)
+}
+
+// TestBootUEFIHTTP: node1 (CREATE) through OVMF's UEFI HTTP boot → iPXE →
+// the UEFI script with initrd=.
+func TestBootUEFIHTTP(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c := labCluster(t)
+	hl := startHarvLab(t, ctx, c)
+	hl.boot(t, ctx, lab.UEFIHTTP, c.Nodes[0], ModeCreate)
+	hl.checkNoSecrets(t, c)
+}
+
+func mustMAC(t *testing.T, s string) net.HardwareAddr {
+	t.Helper()
+	m, err := net.ParseMAC(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
