@@ -43,6 +43,7 @@ type Builder struct {
 	errs                field.ErrorList // problems found while building (bad quantities)
 	macPool             MACAllocator
 	macPoolOff          bool // the namespace opted out
+	source              SourceKind
 }
 
 // New starts a builder for a VM or VMI called name. By default it emits
@@ -304,6 +305,9 @@ func (b *Builder) BuildVMI() (*kubevirtv1.VirtualMachineInstance, error) {
 		Spec:       b.buildSpec(),
 	}
 	errs, _ := ValidateVMI(vmi)
+	if b.source != "" {
+		errs = append(errs, ValidateBootableDisk(b.source, &vmi.Spec, field.NewPath("spec"))...)
+	}
 	return vmi, b.result(errs, domainPath.Root())
 }
 
@@ -332,6 +336,9 @@ func (b *Builder) BuildVM() (*kubevirtv1.VirtualMachine, error) {
 	}
 	macErrs := b.assignMACs(vm)
 	errs, _ := ValidateVM(vm)
+	if b.source != "" {
+		errs = append(errs, ValidateBootableDisk(b.source, &vm.Spec.Template.Spec, field.NewPath("spec", "template", "spec"))...)
+	}
 	return vm, b.result(append(macErrs, errs...), field.NewPath("spec", "template", "spec"))
 }
 

@@ -130,6 +130,7 @@ func ValidateVM(vm *kubevirtv1.VirtualMachine) (field.ErrorList, []Warning) {
 			}
 		}
 		dvNames[dv.Name] = true
+		v.dataVolumeTemplate(&vm.Spec.DataVolumeTemplates[i], sp.Child("dataVolumeTemplates").Index(i))
 	}
 	tp := sp.Child("template")
 	if vm.Spec.Template != nil {
@@ -331,6 +332,10 @@ func (v *validator) volumes(vols []kubevirtv1.Volume, p *field.Path) map[string]
 		case vol.PersistentVolumeClaim != nil:
 			if vol.PersistentVolumeClaim.ClaimName == "" {
 				v.err(field.Required(vp.Child("persistentVolumeClaim", "claimName"), ""))
+			}
+		case vol.Ephemeral != nil:
+			if vol.Ephemeral.PersistentVolumeClaim == nil || vol.Ephemeral.PersistentVolumeClaim.ClaimName == "" {
+				v.err(field.Required(vp.Child("ephemeral", "persistentVolumeClaim", "claimName"), "an ephemeral volume is backed by a PVC (seed 004)"))
 			}
 		case vol.DataVolume != nil:
 			if vol.DataVolume.Name == "" {

@@ -327,7 +327,7 @@ func TestValidateVMRules(t *testing.T) {
 			vm.Spec.Template.ObjectMeta.Labels = map[string]string{"special": "key 1"}
 		}, errs: []string{`spec.template.spec.domain.devices.interfaces[1].macAddress: Invalid value: "zz:00:00:00:00:de"`, `spec.template.metadata.labels: Invalid value: "key 1"`}},
 		{name: "dataVolumeTemplates", mutate: func(vm *kubevirtv1.VirtualMachine) {
-			vm.Spec.DataVolumeTemplates = []kubevirtv1.DataVolumeTemplateSpec{{}, {}, {}}
+			vm.Spec.DataVolumeTemplates = []kubevirtv1.DataVolumeTemplateSpec{okDV(), okDV(), okDV()}
 			vm.Spec.DataVolumeTemplates[1].Name = "rhel9"
 			vm.Spec.DataVolumeTemplates[2].Name = "rhel9"
 			vm.Spec.Template.Spec.Volumes = append(vm.Spec.Template.Spec.Volumes,
@@ -335,7 +335,7 @@ func TestValidateVMRules(t *testing.T) {
 			vm.Spec.Template.Spec.Domain.Devices.Disks = append(vm.Spec.Template.Spec.Domain.Devices.Disks, kubevirtv1.Disk{Name: "rootdisk"})
 		}, errs: []string{"spec.dataVolumeTemplates[0].metadata.name: Required value", `spec.dataVolumeTemplates[2].metadata.name: Duplicate value: "rhel9"`}},
 		{name: "dataVolumeTemplate nothing uses", mutate: func(vm *kubevirtv1.VirtualMachine) {
-			vm.Spec.DataVolumeTemplates = []kubevirtv1.DataVolumeTemplateSpec{{}}
+			vm.Spec.DataVolumeTemplates = []kubevirtv1.DataVolumeTemplateSpec{okDV()}
 			vm.Spec.DataVolumeTemplates[0].Name = "orphan"
 		}, errs: []string{`spec.dataVolumeTemplates[0].metadata.name: Invalid value: "orphan": no volume in spec.template.spec.volumes references this DataVolume template`}},
 	}

@@ -1,0 +1,180 @@
+package vmspec
+
+import (
+	"strings"
+	"testing"
+
+	k8sv1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+)
+
+// okDV is a DataVolume template CDI accepts: a DataSource clone of 30Gi.
+func okDV() kubevirtv1.DataVolumeTemplateSpec {
+	return kubevirtv1.DataVolumeTemplateSpec{Spec: cdiv1.DataVolumeSpec{
+		SourceRef: &cdiv1.DataVolumeSourceRef{Kind: "DataSource", Name: "rhel9"},
+		Storage:   &cdiv1.StorageSpec{Resources: k8sv1.VolumeResourceRequirements{Requests: k8sv1.ResourceList{k8sv1.ResourceStorage: resource.MustParse("30Gi")}}},
+	}}
+}
+
+// The common templates' flavors: tiny 1/1Gi, small 1/2Gi, medium 1/4Gi,
+// large 2/8Gi, as sockets of one core.
+func TestFlavors(t *testing.T) {
+	for _, tc := range []struct {
+		f    Flavor
+		cpus uint32
+		mem  string
+	}{{FlavorTiny, 1, "1Gi"}, {FlavorSmall, 1, "2Gi"}, {FlavorMedium, 1, "4Gi"}, {FlavorLarge, 2, "8Gi"}} {
+		vm, err := New("sized").WithFlavor(tc.f).WithPodNetwork().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).BuildVM()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := vm.Spec.Template.Spec.Domain
+		if d.CPU.Sockets != tc.cpus || d.CPU.Cores != 1 || d.CPU.Threads != 1 {
+			t.Errorf("%s: cpu %+v", tc.f, d.CPU)
+		}
+		if m := d.Resources.Requests[k8sv1.ResourceMemory]; m.String() != tc.mem {
+			t.Errorf("%s: memory %s, want %s", tc.f, m.String(), tc.mem)
+		}
+		if vm.Spec.Template.ObjectMeta.Annotations[FlavorAnnotation] != string(tc.f) {
+			t.Errorf("%s: annotations %v", tc.f, vm.Spec.Template.ObjectMeta.Annotations)
+		}
+	}
+	if _, err := New("x").WithFlavor(FlavorCustom).WithPodNetwork().BuildVM(); err == nil || !strings.Contains(err.Error(), `Unsupported value: "Custom"`) {
+		t.Errorf("Custom without sizes: %v", err)
+	}
+	vm, err := New("x").WithCustomFlavor(3, "6Gi").WithPodNetwork().BuildVM()
+	if err != nil || vm.Spec.Template.Spec.Domain.CPU.Sockets != 3 {
+		t.Errorf("custom: %v", err)
+	}
+	if _, err := New("x").WithCustomFlavor(0, "6Gi").WithPodNetwork().BuildVM(); err == nil {
+		t.Error("zero CPUs accepted")
+	}
+}
+
+func TestWorkloadProfiles(t *testing.T) {
+	build := func(p WorkloadProfile) (*kubevirtv1.VirtualMachine, error) {
+		return New("w").WithPodNetwork().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).
+			WithCloudInitNoCloud("cloudinitdisk", "#cloud-config\n").WithFlavor(FlavorSmall).WithWorkloadProfile(p).BuildVM()
+	}
+	vm, err := build(WorkloadDesktop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := vm.Spec.Template.Spec.Domain.Devices.Inputs; len(in) != 1 || in[0].Type != "tablet" || in[0].Bus != "virtio" {
+		t.Errorf("desktop inputs %+v", in)
+	}
+	vm, err = build(WorkloadServer)
+	if err != nil || len(vm.Spec.Template.Spec.Domain.Devices.Inputs) != 0 || vm.Spec.Template.Spec.Domain.CPU.DedicatedCPUPlacement {
+		t.Errorf("server: %v %+v", err, vm.Spec.Template.Spec.Domain)
+	}
+	vm, err = build(WorkloadHighPerformance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := vm.Spec.Template.Spec.Domain
+	if !d.CPU.DedicatedCPUPlacement || d.IOThreadsPolicy == nil || *d.IOThreadsPolicy != kubevirtv1.IOThreadsPolicyShared {
+		t.Errorf("highperformance domain %+v", d)
+	}
+	if dd := d.Devices.Disks; dd[0].DedicatedIOThread == nil || !*dd[0].DedicatedIOThread || dd[1].DedicatedIOThread != nil {
+		t.Errorf("only the boot disk gets a dedicated I/O thread: %+v", dd)
+	}
+	if vm.Spec.Template.ObjectMeta.Annotations[WorkloadAnnotation] != "highperformance" {
+		t.Errorf("annotations %v", vm.Spec.Template.ObjectMeta.Annotations)
+	}
+	if _, err := build("gaming"); err == nil {
+		t.Error("unknown profile accepted")
+	}
+}
+
+// Seed 004's bootable-disk rule, per source.
+func TestSourcesBootableDisk(t *testing.T) {
+	tests := []struct {
+		name string
+		b    *Builder
+		errs []string
+	}{
+		{"PXE without disks", New("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01"), nil},
+		{"PXE with one bootable disk", New("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").WithPVC("root", "root", Bootable()), nil},
+		{"PXE with a disk, none bootable", New("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").WithPVC("root", "root"),
+			[]string{"spec.template.spec.domain.devices.disks: Invalid value: 0: exactly one disk must be bootable"}},
+		{"PXE with two bootable disks", New("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").WithPVC("a", "a", Bootable()).WithPVC("b", "b", Bootable()),
+			[]string{"spec.template.spec.domain.devices.disks: Invalid value: 2"}},
+		{"PXE without a PXE NIC", New("p").WithSource(Source{Kind: SourcePXE}).WithPodNetwork(),
+			[]string{"spec.template.spec.domain.devices.interfaces: Required value: a PXE source needs a NIC"}},
+		{"container", New("c").WithSource(Source{Kind: SourceContainer, Image: "kubevirt/cirros-registry-disk-demo"}).WithPodNetwork(), nil},
+		{"container image missing", New("c").WithSource(Source{Kind: SourceContainer}).WithPodNetwork(), []string{"containerDisk.image: Required value"}},
+		{"disk", New("d").WithSource(Source{Kind: SourceDisk, ClaimName: "golden"}).WithPodNetwork(), nil},
+		{"URL", New("u").WithSource(Source{Kind: SourceURL, URL: "https://example.com/fedora.qcow2", Size: "20Gi"}).WithPodNetwork(), nil},
+		{"URL without size", New("u").WithSource(Source{Kind: SourceURL, URL: "https://example.com/fedora.qcow2"}).WithPodNetwork(),
+			[]string{"spec.template.spec.volumes[0].dataVolume.storage: Invalid value: \"\"", "with a URL source, found 0"}},
+		{"container plus another bootable disk", New("c").WithSource(Source{Kind: SourceContainer, Image: "x/y"}).WithPVC("data", "data", Bootable()).WithPodNetwork(),
+			[]string{"exactly one disk must be bootable (have a bootOrder) with a Container source, found 2"}},
+		{"unknown source", New("x").WithSource(Source{Kind: "ISO"}).WithPodNetwork(), []string{`Unsupported value: "ISO"`, "exactly one disk must be bootable"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			vm, err := tc.b.WithMemory("1Gi").BuildVM()
+			var got []string
+			if err != nil {
+				got = strings.Split(strings.Trim(err.Error(), "[]"), ", spec.")
+			}
+			if len(got) != len(tc.errs) {
+				t.Fatalf("errors %v, want %v", err, tc.errs)
+			}
+			for _, w := range tc.errs {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v, want %q", err, w)
+				}
+			}
+			if tc.name == "URL" {
+				dv := vm.Spec.DataVolumeTemplates
+				if len(dv) != 1 || dv[0].Name != "u-rootdisk" || dv[0].Spec.Source.HTTP.URL != "https://example.com/fedora.qcow2" {
+					t.Errorf("templates %+v", dv)
+				}
+			}
+		})
+	}
+}
+
+// Volume types and DataVolume template storage settings.
+func TestVolumeRules(t *testing.T) {
+	vm, err := New("e").WithPodNetwork().WithEphemeralPVC("root", "golden", Bootable()).WithMemory("1Gi").BuildVM()
+	if err != nil || vm.Spec.Template.Spec.Volumes[0].Ephemeral.PersistentVolumeClaim.ClaimName != "golden" {
+		t.Fatalf("ephemeral: %v", err)
+	}
+	if _, err := New("e").WithPodNetwork().WithEphemeralPVC("root", "").WithMemory("1Gi").BuildVM(); err == nil || !strings.Contains(err.Error(), "ephemeral.persistentVolumeClaim.claimName: Required value") {
+		t.Errorf("ephemeral without claim: %v", err)
+	}
+	block, bad := k8sv1.PersistentVolumeBlock, k8sv1.PersistentVolumeMode("Raw")
+	tests := []struct {
+		name   string
+		mutate func(*cdiv1.DataVolumeSpec)
+		errs   []string
+	}{
+		{"RWX block", func(s *cdiv1.DataVolumeSpec) {
+			s.Storage.AccessModes = []k8sv1.PersistentVolumeAccessMode{k8sv1.ReadWriteMany}
+			s.Storage.VolumeMode = &block
+		}, nil},
+		{"bad modes", func(s *cdiv1.DataVolumeSpec) {
+			s.Storage.AccessModes = []k8sv1.PersistentVolumeAccessMode{"ReadWriteOncePod", "RWX"}
+			s.Storage.VolumeMode = &bad
+		}, []string{`storage.accessModes[1]: Unsupported value: "RWX"`, `storage.accessModes[0]: Unsupported value: "ReadWriteOncePod"`, `storage.volumeMode: Unsupported value: "Raw"`}},
+		{"no source", func(s *cdiv1.DataVolumeSpec) { s.SourceRef = nil }, []string{"spec.dataVolumeTemplates[0].spec: Required value"}},
+		{"both sources", func(s *cdiv1.DataVolumeSpec) {
+			s.Source = &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}}
+		}, []string{"sourceRef: Invalid value"}},
+		{"sourceRef kind", func(s *cdiv1.DataVolumeSpec) { s.SourceRef.Kind = "PVC"; s.SourceRef.Name = "" }, []string{`sourceRef.kind: Unsupported value: "PVC"`, "sourceRef.name: Required value"}},
+		{"no storage", func(s *cdiv1.DataVolumeSpec) { s.Storage = nil }, []string{"spec.dataVolumeTemplates[0].spec.storage: Required value"}},
+		{"pvc without size", func(s *cdiv1.DataVolumeSpec) { s.Storage = nil; s.PVC = &k8sv1.PersistentVolumeClaimSpec{} }, []string{"pvc.resources.requests.storage: Required value"}},
+	}
+	for _, tc := range tests {
+		dv := okDV()
+		dv.Name = "root"
+		tc.mutate(&dv.Spec)
+		vm, _ := New("dv").WithPodNetwork().WithDataVolumeTemplate(dv).WithDataVolume("root", "root", Bootable()).WithMemory("1Gi").BuildVM()
+		errs, _ := ValidateVM(vm)
+		t.Run(tc.name, func(t *testing.T) { checkRule(t, errs, nil, tc.errs, nil) })
+	}
+}
