@@ -22,7 +22,8 @@ func FuzzServerDatagram(f *testing.F) {
 	f.Add([]byte{0xff})
 
 	root := fstest.MapFS{"f": {Data: make([]byte, 3000)}}
-	srv, err := New(Config{Root: root, Timeout: 20 * time.Millisecond, Retries: 1, MaxTransfers: 1 << 20, MaxWindowSize: 8})
+	srv, err := New(Config{Root: root, Timeout: 20 * time.Millisecond, Retries: 1, MaxTransfers: 1 << 20, MaxWindowSize: 8,
+		ShutdownGrace: 10 * time.Millisecond})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -824,3 +824,29 @@ func TestConcurrentClients(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// A client may ask for a 255 s timeout and then go silent: when the
+// shutdown grace runs out, the windowed transfer ends at once instead of
+// waiting out the client's timeout.
+func TestShutdownGraceCutsClientTimeout(t *testing.T) {
+	dir, _ := testRoot(t, 100000)
+	s := serve(t, Config{Root: os.DirFS(dir), MaxWindowSize: 4, ShutdownGrace: time.Millisecond})
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WriteTo(rrq("100000b", "octet", "windowsize", "4", "timeout", "255"), s.addr); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1024)
+	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, _, err := c.ReadFrom(buf); err != nil || Opcode(buf[1]) != OpOACK {
+		t.Fatalf("want an OACK: %v %x", err, buf[:4])
+	}
+	// No ACK. Stop the server: the hang guard (a minute) is far below 255 s.
+	s.stop()
+	if ev := s.ev.wait(t, EventFailed); ev.Err == nil || !strings.Contains(ev.Err.Error(), "shutting down") {
+		t.Errorf("event %+v", ev)
+	}
+}

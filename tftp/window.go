@@ -27,6 +27,16 @@ type windowed struct {
 	acked   int64
 }
 
+// aborted reports whether the shutdown grace period is over.
+func (w *windowed) aborted() bool {
+	select {
+	case <-w.f.abort:
+		return true
+	default:
+		return false
+	}
+}
+
 // appendOACK encodes an option acknowledgement.
 func appendOACK(b []byte, opts []Option) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(OpOACK))
@@ -53,6 +63,17 @@ func (w *windowed) serve() {
 	defer f.wg.Done()
 	defer f.finish(t)
 	defer w.conn.Close()
+	// When the shutdown grace runs out, wake a wait for an ACK at once: a
+	// client may have asked for a timeout of up to 255 s.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-f.abort:
+			_ = w.conn.SetReadDeadline(time.Now())
+		case <-stop:
+		}
+	}()
 	start := time.Now()
 	err := w.run()
 	ev := Event{Peer: t.peer, File: t.name, Size: t.size, Bytes: w.acked, BlockSize: t.blksize, Duration: time.Since(start)}
@@ -113,6 +134,9 @@ func (w *windowed) run() error {
 		acked, err := w.waitACK(recv, base-1, next-1)
 		if err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				if w.aborted() {
+					return errShuttingDown
+				}
 				if retries++; retries > w.retries {
 					return fmt.Errorf("no ACK for block %d after %d tries", base, retries)
 				}
@@ -146,6 +170,9 @@ func (w *windowed) oackPhase(pkt, recv []byte) error {
 		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
 			return err
 		}
+		if w.aborted() {
+			return errShuttingDown
+		}
 		if tries >= w.retries {
 			return fmt.Errorf("no ACK for the OACK after %d tries", tries+1)
 		}
@@ -156,8 +183,14 @@ func (w *windowed) oackPhase(pkt, recv []byte) error {
 // 16-bit on the wire and roll over; lo..hi spans less than 65536) and
 // returns which one.
 func (w *windowed) waitACK(recv []byte, lo, hi uint64) (uint64, error) {
+	if w.aborted() {
+		return 0, errShuttingDown
+	}
 	if err := w.conn.SetReadDeadline(time.Now().Add(w.timeout)); err != nil {
 		return 0, err
+	}
+	if w.aborted() { // the wake-up may have come before this deadline
+		return 0, errShuttingDown
 	}
 	for {
 		n, addr, err := w.conn.ReadFromUDP(recv)
