@@ -25,7 +25,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path"
 	"strings"
 	"syscall"
 
@@ -151,22 +150,6 @@ type serveOpts struct {
 	sign                       bool
 }
 
-// rewrite points seed 002's URLs at this server: ipxe-<mode>[-efi] is the
-// node's script, ipxe.efi the iPXE binary for UEFI HTTP boot.
-func rewrite(f string) string {
-	if !strings.Contains(f, "://") {
-		return f
-	}
-	switch b := path.Base(f); {
-	case b == "ipxe.efi":
-		return "{base}" + pxe.PathIPXE + "ipxe.efi"
-	case strings.HasSuffix(b, "-efi"):
-		return "{base}" + pxe.PathScript + "?mac={mac}&fw=efi"
-	default:
-		return "{base}" + pxe.PathScript + "?mac={mac}"
-	}
-}
-
 func serve(ctx context.Context, plan *harvester.Plan, conf *iscdhcp.Config, o serveOpts) error {
 	if o.iface == "" {
 		return errors.New("serve: --interface is required")
@@ -184,7 +167,7 @@ func serve(ctx context.Context, plan *harvester.Plan, conf *iscdhcp.Config, o se
 			return err
 		}
 		cfg.Reservations = conf.Reservations()
-		cfg.Boot = conf.Policy(rewrite)
+		cfg.Boot = conf.Policy(harvester.ServerURL)
 	}
 	if o.pool != "" {
 		a, b, _ := strings.Cut(o.pool, "-")

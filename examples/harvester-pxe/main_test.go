@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/pxe/harvester"
 	"github.com/pxekit/pxekit/pxe/iscdhcp"
 )
 
@@ -58,7 +59,7 @@ func TestDHCPDConf(t *testing.T) {
 	if len(nodes) != 2 || nodes[0].Hostname != "node1" || nodes[1].MAC != "52:54:00:69:d5:92" {
 		t.Errorf("nodes %+v", nodes)
 	}
-	pol := conf.Policy(rewrite)
+	pol := conf.Policy(harvester.ServerURL)
 	for _, tc := range []struct {
 		cl   dhcp.Client
 		want string

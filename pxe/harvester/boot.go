@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/pxe"
 )
 
 // Release names the files of one Harvester release as its release page
@@ -165,4 +166,22 @@ func Script(r Release, fw ipxe.Firmware, o ScriptOptions) ([]byte, error) {
 		kernel, initrd = base+"/"+kernel, base+"/"+initrd
 	}
 	return ipxe.NewScript().Linux(ipxe.Linux{Kernel: kernel, Initrds: []string{initrd}, Cmdline: args}, fw).Build()
+}
+
+// ServerURL points a boot file name from seed 002's dhcpd.conf at a pxe
+// boot server, for pxe.Config.Boot with pxe/iscdhcp: the node's script
+// (.../ipxe-create, .../ipxe-join-efi, ...) becomes the server's per-machine
+// script, .../ipxe.efi its iPXE binary for UEFI HTTP boot; TFTP names stay.
+func ServerURL(filename string) string {
+	if !strings.Contains(filename, "://") {
+		return filename
+	}
+	base := filename[strings.LastIndex(filename, "/")+1:]
+	switch {
+	case base == "ipxe.efi":
+		return "{base}" + pxe.PathIPXE + "ipxe.efi"
+	case strings.HasSuffix(base, "-efi"):
+		return "{base}" + pxe.PathScript + "?mac={mac}&fw=efi"
+	}
+	return "{base}" + pxe.PathScript + "?mac={mac}"
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxe/iscdhcp"
 )
 
 // The guest stands in for Harvester's installer: it reads
@@ -58,7 +59,7 @@ func (l lockedBuf) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func startHarvLab(t *testing.T, ctx context.Context, c *Cluster) *harvLab {
+func startHarvLab(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.BootPolicy) *harvLab {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
@@ -101,6 +102,7 @@ func startHarvLab(t *testing.T, ctx context.Context, c *Cluster) *harvLab {
 			plan.Release.Initrd(): {Data: initrd, ModTime: time.Now()},
 		},
 		Inventory: inv,
+		Boot:      policy,
 		Logger:    slog.New(slog.NewTextHandler(lockedBuf{&hl.mu, &hl.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -234,7 +236,7 @@ func TestBootBIOS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c := labCluster(t)
-	hl := startHarvLab(t, ctx, c)
+	hl := startHarvLab(t, ctx, c, nil)
 	var wg sync.WaitGroup
 	for i, mode := range []Mode{ModeCreate, ModeJoin} {
 		n := c.Nodes[i]
@@ -249,12 +251,23 @@ func TestBootBIOS(t *testing.T) {
 }
 
 // TestBootUEFIHTTP: node1 (CREATE) through OVMF's UEFI HTTP boot → iPXE →
-// the UEFI script with initrd=.
+// the UEFI script with initrd=. DHCP answers as seed 002's dhcpd.conf (UEFI
+// HTTP boot variant, imported by pxe/iscdhcp) says: the elsif HTTPClient
+// branch hands out ipxe.efi with option 60 "HTTPClient", then the iPXE
+// branch the create script — both pointed at this server.
 func TestBootUEFIHTTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c := labCluster(t)
-	hl := startHarvLab(t, ctx, c)
+	src, err := os.ReadFile("testdata/seed002/dhcpd-httpboot.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := iscdhcp.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl := startHarvLab(t, ctx, c, conf.Policy(ServerURL))
 	hl.boot(t, ctx, lab.UEFIHTTP, c.Nodes[0], ModeCreate)
 	hl.checkNoSecrets(t, c)
 }
