@@ -178,3 +178,21 @@ func TestVolumeRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { checkRule(t, errs, nil, tc.errs, nil) })
 	}
 }
+
+// Seed 004's supported NIC models and disk interfaces: others KubeVirt
+// takes are warned about.
+func TestWizardModelsAndBuses(t *testing.T) {
+	tests := []struct {
+		b     *Builder
+		warns []string
+	}{
+		{New("a").WithPodNetwork(Model("virtio")).WithPVC("root", "root", Bus("sata")).WithBridgeNIC("lan", "lan", "02:00:00:00:00:05", Model("e1000e")), nil},
+		{New("b").WithPodNetwork(Model("rtl8139")), []string{"interfaces[0].model: model rtl8139 is accepted by KubeVirt but the supported NIC models are virtio and e1000e"}},
+		{New("c").WithPodNetwork().WithPVC("root", "root", Bus("usb")), []string{"disks[0].disk.bus: usb is accepted by KubeVirt but the supported disk interfaces are virtio, sata and scsi"}},
+	}
+	for _, tc := range tests {
+		vm, _ := tc.b.WithMemory("1Gi").BuildVM()
+		errs, warns := ValidateVM(vm)
+		checkRule(t, errs, warns, nil, tc.warns)
+	}
+}

@@ -55,6 +55,9 @@ var (
 // Interface models KubeVirt accepts.
 var validModels = []string{"e1000", "e1000e", "igb", "ne2k_pci", "pcnet", "rtl8139", "virtio"}
 
+// NIC models seed 004's wizard supports.
+var wizardModels = []string{"virtio", "e1000e"}
+
 // Run strategies a VirtualMachine accepts.
 var validRunStrategies = []kubevirtv1.VirtualMachineRunStrategy{
 	kubevirtv1.RunStrategyAlways, kubevirtv1.RunStrategyRerunOnFailure, kubevirtv1.RunStrategyManual,
@@ -444,6 +447,9 @@ func (v *validator) disks(s *kubevirtv1.VirtualMachineInstanceSpec, sp *field.Pa
 		switch {
 		case d.Disk != nil:
 			v.bus(dp.Child("disk", "bus"), d.Disk.Bus, diskBuses)
+			if d.Disk.Bus == kubevirtv1.DiskBusUSB {
+				v.warn(dp.Child("disk", "bus"), "usb is accepted by KubeVirt but the supported disk interfaces are virtio, sata and scsi (seed 004)")
+			}
 		case d.LUN != nil:
 			v.bus(dp.Child("lun", "bus"), d.LUN.Bus, diskBuses)
 		case d.CDRom != nil:
@@ -563,8 +569,11 @@ func (v *validator) networks(s *kubevirtv1.VirtualMachineInstanceSpec, p *field.
 		if ifc.DeprecatedSlirp != nil || ifc.DeprecatedMacvtap != nil || ifc.DeprecatedPasst != nil {
 			v.err(field.Forbidden(fp, "slirp, macvtap and passt bindings were removed in KubeVirt v1.3; use masquerade, bridge, sriov or a binding plugin"))
 		}
-		if ifc.Model != "" && !contains(validModels, ifc.Model) {
+		switch {
+		case ifc.Model != "" && !contains(validModels, ifc.Model):
 			v.err(field.NotSupported(fp.Child("model"), ifc.Model, validModels))
+		case ifc.Model != "" && ifc.SRIOV == nil && !contains(wizardModels, ifc.Model):
+			v.warn(fp.Child("model"), fmt.Sprintf("model %s is accepted by KubeVirt but the supported NIC models are virtio and e1000e (seeds 003, 004)", ifc.Model))
 		}
 		if ifc.SRIOV != nil && ifc.Model != "" {
 			v.warn(fp.Child("model"), "an SR-IOV interface is a passed-through VF; its model is ignored")
