@@ -57,22 +57,22 @@ type Cluster struct {
 
 // ClusterBoot is BootOptions in cluster.yaml form.
 type ClusterBoot struct {
-	DHCPRetry     int      `json:"dhcpRetry,omitempty"`
-	BootInterface string   `json:"bootInterface,omitempty"`
-	ModeArg       bool     `json:"modeArg,omitempty"` // add harvester.install.mode=<mode>
-	Extra         []string `json:"extra,omitempty"`
+	DHCPRetry     int      `json:"dhcpRetry,omitempty"`     // rd.net.dhcp.retry=<n>
+	BootInterface string   `json:"bootInterface,omitempty"` // ip=<iface>:dhcp instead of ip=dhcp
+	ModeArg       bool     `json:"modeArg,omitempty"`       // add harvester.install.mode=<mode>
+	Extra         []string `json:"extra,omitempty"`         // further kernel arguments
 }
 
 // Node is one machine of the cluster. Fields left empty take the
 // cluster's value.
 type Node struct {
-	Hostname            string            `json:"hostname"`
-	MAC                 string            `json:"mac"`
-	Labels              map[string]string `json:"labels,omitempty"`
-	Device              string            `json:"device,omitempty"`
-	NTPServers          []string          `json:"ntpServers,omitempty"`
-	DNSNameservers      []string          `json:"dnsNameservers,omitempty"`
-	ManagementInterface *Network          `json:"managementInterface,omitempty"`
+	Hostname            string            `json:"hostname"`                      // os.hostname, and the node's profile name
+	MAC                 string            `json:"mac"`                           // the NIC it PXE-boots from
+	Labels              map[string]string `json:"labels,omitempty"`              // os.labels
+	Device              string            `json:"device,omitempty"`              // install.device
+	NTPServers          []string          `json:"ntpServers,omitempty"`          // os.ntp_servers
+	DNSNameservers      []string          `json:"dnsNameservers,omitempty"`      // os.dns_nameservers
+	ManagementInterface *Network          `json:"managementInterface,omitempty"` // install.management_interface
 }
 
 // ParseCluster decodes a cluster.yaml; unknown keys are errors.
@@ -96,10 +96,10 @@ const (
 // PlannedNode is one node with its mode, predicted role and config.
 type PlannedNode struct {
 	Node
-	MACAddr net.HardwareAddr
-	Mode    Mode
-	Role    Role
-	Config  Config
+	MACAddr net.HardwareAddr // Node.MAC, parsed
+	Mode    Mode             // create for the first node, join for the rest
+	Role    Role             // what Harvester will make of it
+	Config  Config           // its installation config (holds the secrets)
 	// ConfigFile is the name the config is served under
 	// (config-create.yaml or config-join.yaml, as in seed 002).
 	ConfigFile string
@@ -107,9 +107,9 @@ type PlannedNode struct {
 
 // Plan is a validated cluster: every node's config and boot.
 type Plan struct {
-	Release Release
-	Boot    BootOptions
-	Nodes   []PlannedNode
+	Release Release       // the files every node boots
+	Boot    BootOptions   // kernel argument options of every node
+	Nodes   []PlannedNode // in installation order
 	// modeArg adds harvester.install.mode=<mode> to each node's arguments.
 	modeArg bool
 }

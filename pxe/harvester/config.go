@@ -125,8 +125,8 @@ type Network struct {
 
 // NetworkInterface is one link, by name and/or hardware address.
 type NetworkInterface struct {
-	Name   string `json:"name,omitempty"`
-	HwAddr string `json:"hwAddr,omitempty"`
+	Name   string `json:"name,omitempty"`   // e.g. ens5
+	HwAddr string `json:"hwAddr,omitempty"` // e.g. B8:CA:3A:6A:64:7C
 }
 
 // BondOptions are the Linux bonding options Harvester passes on.

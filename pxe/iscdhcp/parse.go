@@ -18,11 +18,13 @@ type Problem struct {
 	Msg  string
 }
 
+// String renders "line N: message".
 func (p Problem) String() string { return fmt.Sprintf("line %d: %s", p.Line, p.Msg) }
 
 // Error lists every problem of a dhcpd.conf, in line order.
 type Error struct{ Problems []Problem }
 
+// Error lists the problems, "dhcpd.conf: line N: ...; line M: ...".
 func (e *Error) Error() string {
 	s := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
@@ -75,8 +77,11 @@ type Subnet struct {
 	Scope  *Scope
 }
 
-// Range is an inclusive dynamic address range.
-type Range struct{ Start, End netip.Addr }
+// Range is an inclusive dynamic address range (Start ≤ End).
+type Range struct {
+	Start netip.Addr // first address handed out
+	End   netip.Addr // last address handed out
+}
 
 // Host is a host declaration.
 type Host struct {
