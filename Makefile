@@ -5,7 +5,7 @@ FUZZTIME  ?= 10s
 APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-client udhcpc \
              tftp-hpa atftp curl kea-admin dnsmasq-base tftpd-hpa nginx-light iproute2 cloud-init
 
-.PHONY: all build test test-short fmt-check vet lint fuzz bench demo deps testdeps clean
+.PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
 
 all: build
 
@@ -50,8 +50,21 @@ fuzz:
 	  done; \
 	done
 
-bench:
+## bench: Go benchmarks, then pxekit vs Kea/dnsmasq/tftpd-hpa/atftpd side by
+## side in netns (root; table on stdout, results.md/json + chart.svg in bench/out/).
+bench: bench-deps
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) build -o bench/out/compare ./bench/cmd/compare
+	./bench/out/compare -out bench/out
+
+## bench-deps: peers for make bench. atftpd conflicts with tftpd-hpa (both
+## ship in.tftpd), so it is unpacked into .cache/bench, not installed.
+bench-deps: deps
+	@mkdir -p bench/out .cache/bench
+	@if [ "$$(id -u)" = 0 ] && ! dpkg-query -W -f='$${Status}' kea-dhcp4-server 2>/dev/null | grep -q 'ok installed'; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kea-dhcp4-server >/dev/null; fi
+	@if [ ! -x .cache/bench/atftpd/usr/sbin/atftpd ]; then \
+	  d=$$(mktemp -d) && (cd $$d && apt-get download atftpd >/dev/null) && dpkg -x $$d/atftpd_*.deb .cache/bench/atftpd && rm -rf $$d; fi
 
 demo: testdeps
 	$(GO) run ./examples/pxelab demo

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/tftp"
+)
+
+// Pool handed out by every DHCP server in the comparison: 241 addresses,
+// so perfdhcp simulates 240 clients (-R 240) and never exhausts it.
+var (
+	labPrefix = netip.MustParsePrefix("192.0.2.0/24")
+	poolStart = netip.MustParseAddr("192.0.2.10")
+	poolEnd   = netip.MustParseAddr("192.0.2.250")
+)
+
+// runRole is the child side: a pxekit server (or the storm client) running
+// inside the namespace it was started in, until SIGTERM.
+func runRole(role string, args []string) int {
+	fs := flag.NewFlagSet(role, flag.ExitOnError)
+	iface := fs.String("iface", "", "interface to serve on")
+	dir := fs.String("dir", "", "root directory (files, assets, lease file)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile here")
+	_ = fs.Parse(args)
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer cancel()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	var err error
+	switch role {
+	case "dhcp":
+		err = serveDHCP(ctx, log, *iface, *dir)
+	case "tftp":
+		err = serveTFTP(ctx, log, *dir)
+	case "pxe":
+		err = servePXE(ctx, log, *iface, *dir)
+	default:
+		err = fmt.Errorf("unknown role %q", role)
+	}
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintln(os.Stderr, role+":", err)
+		return 1
+	}
+	return 0
+}
+
+// serveDHCP is pxekit's DHCP server as a user would deploy it for this
+// load: leases in the bbolt file (fsync'd group commit before each ACK),
+// no per-MAC rate limit because perfdhcp's 240 simulated clients each come
+// back hundreds of times a second.
+func serveDHCP(ctx context.Context, log *slog.Logger, iface, dir string) error {
+	s, err := dhcp.New(dhcp.Config{
+		Interfaces: []string{iface},
+		Subnets:    []dhcp.Subnet{{Prefix: labPrefix, Pools: []dhcp.Range{{Start: poolStart, End: poolEnd}}, LeaseTime: time.Hour}},
+		LeaseFile:  filepath.Join(dir, "pxekit-leases.db"),
+		ClientRate: -1,
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// serveTFTP is pxekit's TFTP server with RFC 7440 windowsize up to 64.
+func serveTFTP(ctx context.Context, log *slog.Logger, dir string) error {
+	root, r, err := tftp.Dir(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	s, err := tftp.New(tftp.Config{Root: root, Addr: serverIP + ":69", MaxWindowSize: 64, Logger: nil})
+	if err != nil {
+		return err
+	}
+	_ = log
+	return s.Serve(ctx)
+}
+
+// servePXE is the whole boot server (DHCP + TFTP + HTTP) with the storm's
+// inventory: every machine gets the default profile.
+func servePXE(ctx context.Context, log *slog.Logger, iface, dir string) error {
+	s, err := pxe.New(pxe.Config{
+		Interface: iface,
+		Addr:      netip.MustParseAddr(serverIP),
+		Subnet:    dhcp.Subnet{Prefix: labPrefix, Pools: []dhcp.Range{{Start: poolStart, End: poolEnd}}, LeaseTime: time.Hour},
+		LeaseFile: filepath.Join(dir, "pxe-leases.db"),
+		HTTPPort:  80,
+		TFTPPort:  69,
+		Assets:    os.DirFS(filepath.Join(dir, "assets")),
+		Inventory: pxe.Inventory{
+			Profiles: map[string]pxe.Profile{"storm": {
+				Kernel: "vmlinuz", Initrd: "initrd.gz",
+				Args: []string{"console=ttyS0", "panic=-1", "quiet", "pxekit.phonehome={{.BaseURL}}/phonehome"},
+			}},
+			Default: "storm",
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
