@@ -102,11 +102,11 @@ func (b *Builder) WithWorkloadProfile(p WorkloadProfile) *Builder {
 		b.cpu().DedicatedCPUPlacement = true
 		shared := kubevirtv1.IOThreadsPolicyShared
 		b.spec.Domain.IOThreadsPolicy = &shared
-		boot := b.bootDisks
+		// Read the bootable disks at build time: they may be added later.
 		b.WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			t := true
 			for i := range s.Domain.Devices.Disks {
-				if contains(boot, s.Domain.Devices.Disks[i].Name) {
+				if contains(b.bootDisks, s.Domain.Devices.Disks[i].Name) {
 					s.Domain.Devices.Disks[i].DedicatedIOThread = &t
 				}
 			}

@@ -55,8 +55,10 @@ func TestFlavors(t *testing.T) {
 
 func TestWorkloadProfiles(t *testing.T) {
 	build := func(p WorkloadProfile) (*kubevirtv1.VirtualMachine, error) {
-		return New("w").WithPodNetwork().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).
-			WithCloudInitNoCloud("cloudinitdisk", "#cloud-config\n").WithFlavor(FlavorSmall).WithWorkloadProfile(p).BuildVM()
+		// The profile comes before the disks: it applies to them all the same.
+		return New("w").WithFlavor(FlavorSmall).WithWorkloadProfile(p).WithPodNetwork().
+			WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).
+			WithCloudInitNoCloud("cloudinitdisk", "#cloud-config\n").BuildVM()
 	}
 	vm, err := build(WorkloadDesktop)
 	if err != nil {
