@@ -101,10 +101,10 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 		return nil, fmt.Errorf("missing %s (packages kea-admin, kea-dhcp4-server, dnsmasq-base)", m)
 	}
 	secs := 5
-	fast := []int{3000, 6000, 9000, 12000, 15000, 18000, 22000, 26000}
+	fast := []int{1000, 2000, 3000, 6000, 9000, 12000, 15000, 18000, 22000, 26000}
 	slow := []int{100, 200, 300, 400, 600, 800, 1200, 1600}
 	if h.o.quick {
-		secs, fast, slow = 2, []int{3000, 9000}, []int{200, 400}
+		secs, fast, slow = 2, []int{1000, 3000, 9000}, []int{200, 400}
 	}
 	dir := filepath.Join(h.dir, "dhcp")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
