@@ -220,6 +220,9 @@ func (h *handler) deny(w http.ResponseWriter, mac net.HardwareAddr, code int, de
 // events streams boot events as JSON lines, or as server-sent events when
 // the client asks for text/event-stream, until the client goes away.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	// Subscribe before the headers go out: a client that publishes (or
+	// triggers a boot) as soon as it sees the response must not miss events.
+	events := h.bus.Subscribe(r.Context())
 	flusher, _ := w.(http.Flusher)
 	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 	if sse {
@@ -234,7 +237,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	filter := r.URL.Query().Get("mac")
 	enc := json.NewEncoder(w)
-	for e := range h.bus.Subscribe(r.Context()) {
+	for e := range events {
 		if filter != "" && !strings.EqualFold(filter, e.MAC) {
 			continue
 		}

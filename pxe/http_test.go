@@ -249,7 +249,7 @@ func TestEventStream(t *testing.T) {
 		if sse {
 			req.Header.Set("Accept", "text/event-stream")
 		}
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
 		if err != nil {
 			t.Fatal(err)
