@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
+	"strconv"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -62,7 +64,7 @@ func Decode(doc []byte) (any, field.ErrorList) {
 	default:
 		return nil, append(errs, field.NotSupported(field.NewPath("kind"), kind, []string{KindVM, KindVMI}))
 	}
-	errs = append(errs, kyaml.Decode(doc, obj)...)
+	errs = append(errs, dataVolumeTypes(doc, kyaml.Decode(doc, obj))...)
 	return obj, errs
 }
 
@@ -99,4 +101,54 @@ func statusIsZero(obj any) bool {
 		return o != nil && reflect.ValueOf(o.Status).IsZero()
 	}
 	return false
+}
+
+// dataVolumeTypeRE matches the path of a dataVolume volume's "type" key, a
+// field of OpenShift's VM templates that KubeVirt's API does not have.
+var dataVolumeTypeRE = regexp.MustCompile(`^spec(\.template\.spec)?\.volumes\[(\d+)\]\.dataVolume\.type$`)
+
+// dataVolumeTypes applies seed 004's rule for dataVolume volumes: "type"
+// may be "dataVolume" or "" (both mean the default and are dropped on
+// decode); any other value, such as persistentVolumeClaim, keeps the VM from
+// starting, so it is an error with the supported values.
+func dataVolumeTypes(doc []byte, errs field.ErrorList) field.ErrorList {
+	var generic map[string]any
+	if yaml.Unmarshal(doc, &generic) != nil {
+		return errs
+	}
+	out := errs[:0:0]
+	for _, e := range errs {
+		m := dataVolumeTypeRE.FindStringSubmatch(e.Field)
+		if e.Type != field.ErrorTypeForbidden || m == nil {
+			out = append(out, e)
+			continue
+		}
+		v, ok := lookupDataVolumeType(generic, m[1] != "", m[2])
+		switch {
+		case !ok:
+			out = append(out, e)
+		case v == "dataVolume" || v == "":
+		default:
+			out = append(out, &field.Error{Type: field.ErrorTypeNotSupported, Field: e.Field, BadValue: v,
+				Detail: `supported values: "dataVolume", "" (any other type keeps the VM from starting)`})
+		}
+	}
+	return out
+}
+
+func lookupDataVolumeType(doc map[string]any, template bool, index string) (string, bool) {
+	spec, _ := doc["spec"].(map[string]any)
+	if template {
+		t, _ := spec["template"].(map[string]any)
+		spec, _ = t["spec"].(map[string]any)
+	}
+	vols, _ := spec["volumes"].([]any)
+	i, err := strconv.Atoi(index)
+	if err != nil || i >= len(vols) {
+		return "", false
+	}
+	vol, _ := vols[i].(map[string]any)
+	dv, _ := vol["dataVolume"].(map[string]any)
+	t, ok := dv["type"].(string)
+	return t, ok
 }
