@@ -81,6 +81,11 @@ func (h *harness) search(ctx context.Context, p *proc, ladder []int, secs int) (
 			return best, tried, err
 		}
 		r, err := h.perfdhcp(ctx, rate, secs)
+		if err == nil && r.loss() > 0.01 {
+			// The machine is shared: one noisy run must not end the
+			// search, so a failing rate gets a second chance.
+			r, err = h.perfdhcp(ctx, rate, secs)
+		}
 		if err != nil {
 			return best, tried, err
 		}
