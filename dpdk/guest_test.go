@@ -11,6 +11,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/pxekit/pxekit/internal/golden"
 	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/internal/testenv"
 )
@@ -42,7 +43,7 @@ func TestGuestTuningSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "guest-tuning.cloud-config", []byte(ud))
+	golden.Check(t, "guest-tuning.cloud-config", []byte(ud))
 	if !strings.HasPrefix(ud, "#cloud-config\n") || len(ud) > NoCloudUserDataLimit {
 		t.Errorf("user data (%d bytes) not an inline #cloud-config", len(ud))
 	}

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/pxekit/pxekit/internal/golden"
 	"github.com/pxekit/pxekit/internal/testenv"
 )
 
@@ -25,7 +26,7 @@ func TestMachineConfigPoolMatchesSeed(t *testing.T) {
 	if errs := ValidateMachineConfigPool(seed); len(errs) > 0 {
 		t.Errorf("seed pool rejected: %v", errs)
 	}
-	golden(t, "machineconfigpool.yaml", mustYAML(t, got))
+	golden.Check(t, "machineconfigpool.yaml", mustYAML(t, got))
 	if got := LabelNodeCommand("<node_name>", "worker-dpdk"); got != `oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""` {
 		t.Errorf("label command = %s", got)
 	}
@@ -116,7 +117,7 @@ func TestRuntimeClassAnnotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "hco-annotate.sh", []byte(cmd+"\n"))
+	golden.Check(t, "hco-annotate.sh", []byte(cmd+"\n"))
 	mp, err := HCOAnnotationPatch(rc)
 	if err != nil {
 		t.Fatal(err)

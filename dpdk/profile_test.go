@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"k8s.io/utils/cpuset"
+
+	"github.com/pxekit/pxekit/internal/golden"
 )
 
 // seedProfileConfig is seed 003's profile-1 as planner input: a 2-socket,
@@ -48,7 +50,7 @@ func TestPlanReproducesSeedProfile(t *testing.T) {
 	if !reflect.DeepEqual(p, seed) {
 		t.Errorf("planned profile differs from seed 003's profile-1:\n%s\nseed:\n%s", mustYAML(t, p), mustYAML(t, seed))
 	}
-	golden(t, "performanceprofile.yaml", mustYAML(t, p))
+	golden.Check(t, "performanceprofile.yaml", mustYAML(t, p))
 }
 
 // With packed numbering (node0 = 0-19,40-59) the same rule reserves the

@@ -2,16 +2,15 @@ package sriov
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/pxekit/pxekit/internal/golden"
+)
 
 func readFile(t *testing.T, name string) []byte {
 	t.Helper()
@@ -20,27 +19,6 @@ func readFile(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// golden compares got with testdata/golden/name (rewritten with -update).
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update once)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
 }
 
 func errFields(errs field.ErrorList) []string {
@@ -81,7 +59,7 @@ func TestSeedPolicy1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "policy-1.yaml", out)
+	golden.Check(t, "policy-1.yaml", out)
 	// What we print decodes back to the same policy.
 	back, errs := DecodeNodePolicy(out)
 	if len(errs) > 0 {
@@ -148,7 +126,7 @@ func TestSeedDPDKNetworkNAD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "dpdk-sriovnetwork-nad.yaml", out)
+	golden.Check(t, "dpdk-sriovnetwork-nad.yaml", out)
 }
 
 func TestAllFieldsNAD(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,12 +15,11 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/pxekit/pxekit/dpdk"
+	"github.com/pxekit/pxekit/internal/golden"
 	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/sriov"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/golden files")
 
 // calloutRE strips the seed's callout markers ("networkNamespace:
 // dpdk-checkup-ns 1") that its text rendering left after values.
@@ -138,25 +136,7 @@ func TestDefaultsReproduceSeed(t *testing.T) {
 			corr = append(corr, l)
 		}
 	}
-	golden(t, "corrections.txt", strings.Join(corr, "\n")+"\n")
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from golden:\n%s", name, got)
-	}
+	golden.Check(t, "corrections.txt", []byte(strings.Join(corr, "\n")+"\n"))
 }
 
 // TestThisHost plans from this machine's /sys.

@@ -15,6 +15,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/pxekit/pxekit/internal/golden"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
 )
@@ -123,7 +124,7 @@ func TestInventoryScripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, fmt.Sprintf("served-%s-%s.ipxe", n.Hostname, fw), got)
+			golden.Check(t, fmt.Sprintf("served-%s-%s.ipxe", n.Hostname, fw), got)
 			if !strings.Contains(string(got), "harvester.install.config_url=http://192.0.2.1/machines/"+n.MACAddr.String()+"/config-"+string(n.Mode)+".yaml") {
 				t.Errorf("%s %s script:\n%s", n.Hostname, fw, got)
 			}

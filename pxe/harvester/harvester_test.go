@@ -1,37 +1,15 @@
 package harvester
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/pxekit/pxekit/internal/golden"
 	"github.com/pxekit/pxekit/ipxe"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/golden")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update once)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from golden:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func readSeed(t *testing.T, name string) string {
 	t.Helper()
@@ -88,7 +66,7 @@ func TestScriptsMatchSeedCorrected(t *testing.T) {
 					t.Errorf("EFI lint: %v", problems)
 				}
 			}
-			golden(t, tc.file+"-"+v, got)
+			golden.Check(t, tc.file+"-"+v, got)
 		})
 	}
 }
@@ -150,7 +128,7 @@ func TestSeedConfigsFromPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, file, out)
+		golden.Check(t, file, out)
 		back, err := Parse(out)
 		if err != nil || !reflect.DeepEqual(*back, n.Config) {
 			t.Errorf("%s does not round-trip: %v", file, err)
