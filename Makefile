@@ -41,14 +41,9 @@ test: testdeps fmt-check vet
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
-## fuzz: every Fuzz target, briefly.
+## fuzz: every Fuzz target, briefly (scripts/fuzz.sh).
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "fuzz $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || exit 1; \
-	  done; \
-	done
+	@FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
 
 ## bench: Go benchmarks, then pxekit vs Kea/dnsmasq/tftpd-hpa/atftpd side by
 ## side in netns (root; table on stdout, results.md/json + chart.svg in bench/out/).
