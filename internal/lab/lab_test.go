@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -239,31 +238,4 @@ func TestCheckIfName(t *testing.T) {
 	if err := lnet.NS.AddTap("a-name-longer-than-15", ""); err == nil || !strings.Contains(err.Error(), "15 bytes") {
 		t.Errorf("long name: %v", err)
 	}
-}
-
-func TestCleanConsoleLine(t *testing.T) {
-	for in, want := range map[string]string{
-		"\x1bc\x1b[?7l\x1b[2JSeaBIOS\r": "SeaBIOS",
-		"plain":                         "plain",
-		"\x1b[0m\x1b[=3hBdsDxe: x":      "BdsDxe: x",
-		"trailing esc \x1b":             "trailing esc ",
-	} {
-		if got := CleanConsoleLine(in); got != want {
-			t.Errorf("CleanConsoleLine(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func FuzzCleanConsoleLine(f *testing.F) {
-	f.Add("\x1b[2J\x1b[01;01HPXEKIT-INIT-START\r")
-	f.Add("\x1b[")
-	f.Fuzz(func(t *testing.T, s string) {
-		out := CleanConsoleLine(s)
-		if strings.ContainsAny(out, "\r\x1b") || len(out) > len(s) {
-			t.Errorf("CleanConsoleLine(%q) = %q", s, out)
-		}
-		if m := regexp.MustCompile(`^` + MarkerStart + `$`).MatchString(out); m && !strings.Contains(s, "PXEKIT") {
-			t.Errorf("marker appeared from nowhere in %q", s)
-		}
-	})
 }

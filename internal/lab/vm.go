@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pxekit/pxekit/internal/consoleline"
 	"io"
 	"net"
 	"os"
@@ -185,7 +186,7 @@ func (vm *VM) read(r io.Reader, onLine func(string)) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := CleanConsoleLine(sc.Text())
+		line := consoleline.Clean(sc.Text())
 		if onLine != nil {
 			onLine(line)
 		}
@@ -265,31 +266,6 @@ func (vm *VM) Wait(ctx context.Context) error {
 func (vm *VM) Stop() {
 	vm.cancel()
 	<-vm.done
-}
-
-// CleanConsoleLine drops carriage returns and terminal escape sequences
-// (firmware clears the screen and moves the cursor) from a console line.
-func CleanConsoleLine(s string) string {
-	if !strings.ContainsAny(s, "\r\x1b") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\r':
-		case c == 0x1b && i+1 < len(s) && s[i+1] == '[':
-			i += 2
-			for i < len(s) && (s[i] < 0x40 || s[i] > 0x7e) {
-				i++
-			}
-		case c == 0x1b:
-			i++
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
 
 type lockedWriter struct {

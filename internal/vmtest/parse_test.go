@@ -2,6 +2,7 @@ package vmtest
 
 import (
 	"fmt"
+	"github.com/pxekit/pxekit/internal/consoleline"
 	"regexp"
 	"slices"
 	"strings"
@@ -80,11 +81,11 @@ func FuzzParseMarker(f *testing.F) {
 	f.Add("VMTEST-RC=255\r")
 	f.Add("\x1b[2JVMTEST-RC=1")
 	f.Fuzz(func(t *testing.T, line string) {
-		if n, ok := parseMarker(cleanLine(line)); ok && (n < 0 || n > 255) {
+		if n, ok := parseMarker(consoleline.Clean(line)); ok && (n < 0 || n > 255) {
 			t.Errorf("marker %d out of range", n)
 		}
-		if c := cleanLine(line); strings.ContainsAny(c, "\r") {
-			t.Errorf("cleanLine left a CR: %q", c)
+		if c := consoleline.Clean(line); strings.ContainsAny(c, "\r") {
+			t.Errorf("Clean left a CR: %q", c)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pxekit/pxekit/internal/consoleline"
 	"io"
 	"os"
 	"os/exec"
@@ -282,7 +283,7 @@ func scanConsole(r io.Reader, console *strings.Builder, logf func(string, ...any
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := cleanLine(sc.Text())
+		line := consoleline.Clean(sc.Text())
 		console.WriteString(line)
 		console.WriteByte('\n')
 		if logf != nil {
@@ -295,32 +296,6 @@ func scanConsole(r io.Reader, console *strings.Builder, logf func(string, ...any
 	// Keep draining on a scanner error so QEMU never blocks on a full pipe.
 	_, _ = io.Copy(io.Discard, r)
 	return rc
-}
-
-// cleanLine drops carriage returns and terminal escape sequences (SeaBIOS
-// clears the screen) from a console line.
-func cleanLine(s string) string {
-	if !strings.ContainsAny(s, "\r\x1b") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\r':
-		case c == 0x1b && i+1 < len(s) && s[i+1] == '[':
-			// CSI: parameters and intermediates, then one final byte.
-			i += 2
-			for i < len(s) && (s[i] < 0x40 || s[i] > 0x7e) {
-				i++
-			}
-		case c == 0x1b:
-			i++ // two-byte escape such as ESC c
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
 
 // parseMarker recognizes the exit marker line "VMTEST-RC=<n>".
