@@ -43,7 +43,7 @@ func main() {
 		os.Exit(runRole(os.Args[2], os.Args[3:]))
 	}
 	out := flag.String("out", "bench/out", "directory for results.md, results.json, chart.svg and profiles")
-	only := flag.String("only", "dhcp,tftp,http", "comma-separated parts to run")
+	only := flag.String("only", "dhcp,tftp,http,storm,memory,qemu", "comma-separated parts to run")
 	quick := flag.Bool("quick", false, "shorter runs (for a smoke test of the harness)")
 	pprof := flag.Bool("pprof", true, "write CPU profiles of the pxekit servers to -out")
 	timeout := flag.Duration("timeout", 25*time.Minute, "the whole run stops after this")
@@ -90,9 +90,9 @@ func run(ctx context.Context, o options) error {
 		{"dhcp", benchDHCP},
 		{"tftp", benchTFTP},
 		{"http", benchHTTP},
-		// TODO(issue 11): small scripts with wrk, storm (1,000
-		// simulated clients), memory (RSS per 100k leases) and qemu (BIOS
-		// and UEFI boot vs dnsmasq + nginx) are not written yet.
+		{"storm", benchStorm},
+		{"memory", benchMemory},
+		{"qemu", benchQEMU},
 	}
 	for _, p := range parts {
 		if !o.only[p.name] {

@@ -1,0 +1,10 @@
+package main
+
+import (
+	"context"
+	"errors"
+)
+
+func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
+	return nil, errors.New("not written yet")
+}
