@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -33,6 +35,12 @@ func runRole(role string, args []string) int {
 	iface := fs.String("iface", "", "interface to serve on")
 	dir := fs.String("dir", "", "root directory (files, assets, lease file)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile here")
+	stats := fs.String("stats", "", "pxe: write the DHCP server's counters here (JSON) on exit")
+	clients := fs.Int("clients", 1000, "storm: machines to boot")
+	spread := fs.Duration("spread", time.Second, "storm: the machines power on over this long")
+	deadline := fs.Duration("deadline", 150*time.Second, "storm: a machine not booted by then failed")
+	want := fs.String("want", "", "storm: name=size:crc32hex,... of every file a machine may fetch")
+	out := fs.String("out", "", "storm: write the report here (JSON)")
 	_ = fs.Parse(args)
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -52,7 +60,15 @@ func runRole(role string, args []string) int {
 	case "tftp":
 		err = serveTFTP(ctx, log, *dir)
 	case "pxe":
-		err = servePXE(ctx, log, *iface, *dir)
+		err = servePXE(ctx, log, *iface, *dir, *stats)
+	case "storm":
+		var w map[string]fileSum
+		if w, err = parseWant(*want); err == nil {
+			err = serveStorm(ctx, stormOpts{
+				server: netip.MustParseAddr(serverIP), relay: netip.MustParseAddr(clientIP),
+				clients: *clients, spread: *spread, deadline: *deadline, want: w,
+			}, *out)
+		}
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
@@ -97,8 +113,11 @@ func serveTFTP(ctx context.Context, log *slog.Logger, dir string) error {
 }
 
 // servePXE is the whole boot server (DHCP + TFTP + HTTP) with the storm's
-// inventory: every machine gets the default profile.
-func servePXE(ctx context.Context, log *slog.Logger, iface, dir string) error {
+// inventory: every machine gets the default profile. The DHCP server keeps
+// its default per-MAC rate limit (pxe.Config has no knob for it): the storm
+// checks that well-behaved machines never hit it. With stats set, the DHCP
+// counters are written there when the server stops.
+func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string) error {
 	s, err := pxe.New(pxe.Config{
 		Interface: iface,
 		Addr:      netip.MustParseAddr(serverIP),
@@ -119,5 +138,13 @@ func servePXE(ctx context.Context, log *slog.Logger, iface, dir string) error {
 	if err != nil {
 		return err
 	}
-	return s.Serve(ctx)
+	err = s.Serve(ctx)
+	if d := s.DHCP(); stats != "" && d != nil {
+		b, jerr := json.Marshal(d.Stats())
+		if jerr == nil {
+			jerr = os.WriteFile(stats, b, 0o644)
+		}
+		err = errors.Join(err, jerr)
+	}
+	return err
 }
