@@ -45,8 +45,8 @@ type Config struct {
 	// the interface the request came in on is the only cap.
 	MaxBlockSize int
 	// Timeout is how long a block waits for its ACK before it is sent again
-	// (DefaultTimeout when zero). The client's RFC 2349 timeout option is
-	// not acknowledged: pin/tftp keeps one timeout per server.
+	// (DefaultTimeout when zero). A client's RFC 2349 timeout option
+	// overrides it for its transfer, except in SinglePort mode.
 	Timeout time.Duration
 	// Retries is how many times a block is sent before the transfer fails
 	// (DefaultRetries when zero).
@@ -61,18 +61,17 @@ type Config struct {
 	// whose client went silent still ends after Timeout × Retries).
 	ShutdownGrace time.Duration
 	// MaxWindowSize is the largest RFC 7440 windowsize granted; 0 or 1
-	// leaves the option unanswered. pin/tftp cannot negotiate windowsize,
-	// so windowed transfers are sent by this package's own sender, on a
-	// socket per transfer; it also honours the client's timeout option.
-	// Not in SinglePort mode, and only for octet transfers; a window is
-	// also bounded to 1 MB of blocks in memory.
+	// leaves the option unanswered and every transfer lock-step. Not in
+	// SinglePort mode, and only for octet transfers; a window is also
+	// bounded to 1 MB of blocks in memory.
 	MaxWindowSize int
 	// SinglePort serves every transfer through the listening socket instead
-	// of one new socket per transfer (pin/tftp's single-port mode). Use it
-	// when the socket was opened in another network namespace: per-transfer
-	// sockets would be opened in whatever namespace the thread is in. In
-	// this mode blksize is capped at 8968 (a jumbo frame) unless
-	// MaxBlockSize says otherwise, and windowsize is not negotiated.
+	// of one new socket per transfer, with github.com/pin/tftp's
+	// single-port mode. Use it when the socket was opened in another
+	// network namespace: per-transfer sockets would be opened in whatever
+	// namespace the thread is in. In this mode blksize is capped at 8968 (a
+	// jumbo frame) unless MaxBlockSize says otherwise, windowsize and
+	// timeout are not negotiated, and a blksize under 512 is not granted.
 	SinglePort bool
 	// Logger receives one record per transfer and per refused request;
 	// nothing is logged when nil.
@@ -225,6 +224,81 @@ func (s *Server) Serve(ctx context.Context) error {
 // closes conn before returning.
 func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
 	f := newFront(s, conn)
+	if !s.cfg.SinglePort {
+		return f.serve(ctx)
+	}
+	return f.servePin(ctx)
+}
+
+// serve reads requests on the listening socket and sends each admitted one
+// from its own goroutine and socket (sender).
+func (f *front) serve(ctx context.Context) error {
+	defer func() { f.stopGrace() }()
+	errc := make(chan error, 1)
+	go func() { errc <- f.loop() }()
+	select {
+	case err := <-errc:
+		// The socket broke under us; transfers already running go on.
+		f.closeConn()
+		f.wg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+	f.drain()
+	f.graceTimer()
+	err := <-errc // the drain wakes the loop, which then returns nil
+	f.wg.Wait()
+	f.closeConn()
+	return err
+}
+
+// graceTimer aborts running transfers once ShutdownGrace is over.
+func (f *front) graceTimer() {
+	if f.s.cfg.ShutdownGrace > 0 {
+		t := time.AfterFunc(f.s.cfg.ShutdownGrace, func() {
+			f.s.log.Warn("tftp shutdown grace over: aborting transfers", "active", f.s.c.active.Load())
+			f.abortAll()
+		})
+		f.stopGrace = func() { t.Stop() }
+	}
+}
+
+// loop reads the listening socket until it breaks or the server drains.
+func (f *front) loop() error {
+	for {
+		n, src, ifIndex, dst, err := f.read()
+		if f.isDraining() {
+			return nil
+		}
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		if src == nil || n < 2 {
+			f.s.c.stray.Add(1)
+			continue
+		}
+		op := Opcode(binary.BigEndian.Uint16(f.buf))
+		if op != OpRRQ && op != OpWRQ {
+			f.s.c.stray.Add(1)
+			continue
+		}
+		f.admit(f.buf[:n], src, dst, ifIndex, 0)
+	}
+}
+
+func (f *front) isDraining() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.draining
+}
+
+// servePin serves in single-port mode, through pin/tftp.
+func (f *front) servePin(ctx context.Context) error {
+	defer func() { f.stopGrace() }()
+	s := f.s
 	ps := pin.NewServer(f.handleRead, nil)
 	ps.SetHook(pinHook{f})
 	ps.SetTimeout(s.cfg.Timeout)
@@ -236,12 +310,10 @@ func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
 	// clamp forgets the 4-byte DATA header and swaps the IPv4/IPv6
 	// overheads in single-port mode).
 	ps.SetBlockSizeNegotiation(false)
-	if s.cfg.SinglePort {
-		ps.EnableSinglePort()
-		// Single-port mode reads every packet into a buffer of this size,
-		// so keep it no larger than what may be negotiated.
-		ps.SetBlockSize(f.maxBlock())
-	}
+	ps.EnableSinglePort()
+	// Single-port mode reads every packet into a buffer of this size, so
+	// keep it no larger than what may be negotiated.
+	ps.SetBlockSize(f.maxBlock())
 	errc := make(chan error, 1)
 	go func() { errc <- ps.Serve(f) }()
 
@@ -255,32 +327,14 @@ func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
 		f.closeConn()
 		ps.Shutdown()
 		<-errc
-		f.wg.Wait()
 		return f.deadErr
 	case <-ctx.Done():
 	}
 
 	f.drain()
-	if s.cfg.ShutdownGrace > 0 {
-		t := time.AfterFunc(s.cfg.ShutdownGrace, func() {
-			s.log.Warn("tftp shutdown grace over: aborting transfers", "active", s.c.active.Load())
-			close(f.abort)
-		})
-		defer t.Stop()
-	}
-	if !s.cfg.SinglePort {
-		// Wait until pin/tftp's loop is back in ReadFrom, so no request is
-		// being handed over while it shuts down.
-		select {
-		case <-f.parked:
-		case err := <-errc:
-			f.closeConn()
-			return err
-		}
-	}
+	f.graceTimer()
 	ps.Shutdown()
 	<-errc
-	f.wg.Wait() // windowed transfers, which pin/tftp does not know of
 	f.closeConn()
 	return nil
 }
@@ -326,15 +380,16 @@ type front struct {
 	buf    []byte
 	out    []byte
 
-	wg       sync.WaitGroup // windowed transfers
+	wg       sync.WaitGroup // senders
 	mu       sync.Mutex
 	active   map[string]*transfer
-	handed   *transfer
+	senders  map[*sender]struct{}
+	handed   *transfer // pin/tftp's request in hand (single-port mode)
 	draining bool
+	aborting bool
 
-	parked    chan struct{} // closed when ReadFrom parks during drain
-	parkOnce  sync.Once
 	abort     chan struct{} // closed when ShutdownGrace ran out
+	stopGrace func()
 	closed    chan struct{}
 	closeOnce sync.Once
 	dead      chan struct{}
@@ -346,8 +401,8 @@ func newFront(s *Server, conn net.PacketConn) *front {
 	f := &front{
 		s: s, conn: conn, single: s.cfg.SinglePort,
 		buf:    make([]byte, 65536),
-		active: make(map[string]*transfer),
-		parked: make(chan struct{}), abort: make(chan struct{}),
+		active: make(map[string]*transfer), senders: make(map[*sender]struct{}),
+		abort: make(chan struct{}), stopGrace: func() {},
 		closed: make(chan struct{}), dead: make(chan struct{}),
 	}
 	if uc, ok := conn.(*net.UDPConn); ok {
@@ -383,23 +438,17 @@ func (f *front) maxBlock() int {
 	return MaxBlockSize
 }
 
-// ReadFrom is what pin/tftp's loop reads: admitted requests (rewritten) and,
-// in single-port mode, the ACKs of running transfers.
+// ReadFrom is what pin/tftp's loop reads in single-port mode: admitted
+// requests (rewritten) and the ACKs of running transfers.
 func (f *front) ReadFrom(p []byte) (int, net.Addr, error) {
 	f.mu.Lock()
 	f.handed = nil
 	f.mu.Unlock()
 	for {
-		if f.parkIfDraining() {
-			return 0, nil, net.ErrClosed
-		}
 		n, src, ifIndex, dst, err := f.read()
 		if err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				if f.single {
-					return 0, nil, err // pin/tftp's single-port shutdown relies on it
-				}
-				continue // our own wake-up in drain
+				return 0, nil, err // pin/tftp's single-port shutdown relies on it
 			}
 			select {
 			case <-f.closed:
@@ -412,41 +461,18 @@ func (f *front) ReadFrom(p []byte) (int, net.Addr, error) {
 			<-f.closed
 			return 0, nil, err
 		}
-		if src == nil {
-			f.s.c.stray.Add(1)
-			continue
-		}
-		if n < 2 {
+		if src == nil || n < 2 {
 			f.s.c.stray.Add(1)
 			continue
 		}
 		op := Opcode(binary.BigEndian.Uint16(f.buf))
 		if op != OpRRQ && op != OpWRQ {
-			if f.single {
-				return copy(p, f.buf[:n]), src, nil
-			}
-			f.s.c.stray.Add(1)
-			continue
+			return copy(p, f.buf[:n]), src, nil
 		}
 		if pkt, ok := f.admit(f.buf[:n], src, dst, ifIndex, len(p)); ok {
 			return copy(p, pkt), src, nil
 		}
 	}
-}
-
-func (f *front) parkIfDraining() bool {
-	if f.single {
-		return false
-	}
-	f.mu.Lock()
-	d := f.draining
-	f.mu.Unlock()
-	if !d {
-		return false
-	}
-	f.parkOnce.Do(func() { close(f.parked) })
-	<-f.closed
-	return true
 }
 
 func (f *front) read() (int, *net.UDPAddr, int, net.IP, error) {
@@ -560,8 +586,12 @@ func (f *front) admit(pkt []byte, src *net.UDPAddr, dst net.IP, ifIndex, room in
 		return nil, false
 	}
 
-	if win, ok := req.WindowSize(); ok && win > 1 && s.cfg.MaxWindowSize > 1 && !f.single && req.Mode == "octet" {
-		f.startWindowed(req, src, dst, ifIndex, &transfer{key: key, peer: peer, name: name, file: file, size: size}, min(win, s.cfg.MaxWindowSize))
+	if !f.single {
+		window := 0 // not negotiated: lock-step
+		if win, ok := req.WindowSize(); ok && s.cfg.MaxWindowSize > 1 && req.Mode == "octet" {
+			window = min(win, s.cfg.MaxWindowSize)
+		}
+		f.startSender(req, src, dst, ifIndex, &transfer{key: key, peer: peer, name: name, file: file, size: size, mode: req.Mode}, window)
 		return nil, false
 	}
 
@@ -783,46 +813,6 @@ func (a *abortReader) Read(p []byte) (int, error) {
 	default:
 	}
 	return a.r.Read(p)
-}
-
-// startWindowed sends an admitted request with RFC 7440 windows on a new
-// socket bound to the address the request came to.
-func (f *front) startWindowed(req Request, src *net.UDPAddr, dst net.IP, ifIndex int, t *transfer, window int) {
-	t.blksize = DefaultBlockSize
-	if want, ok := req.BlockSize(); ok {
-		t.blksize = min(want, f.linkLimit(ifIndex, src))
-	}
-	// A window is held in memory until acknowledged: bound it to 1 MB per
-	// transfer, whatever the client asks.
-	window = max(1, min(window, (1<<20)/(t.blksize+tftpHeader)))
-	timeout, tsec := f.s.cfg.Timeout, 0
-	if sec, ok := req.Timeout(); ok {
-		timeout, tsec = time.Duration(sec)*time.Second, sec
-	}
-	laddr := &net.UDPAddr{}
-	if dst != nil && !dst.IsMulticast() && !dst.Equal(net.IPv4bcast) {
-		laddr.IP = dst // answer from the address the client asked
-	}
-	conn, err := net.ListenUDP("udp", laddr)
-	if err != nil {
-		t.file.Close()
-		f.release()
-		f.s.c.failed.Add(1)
-		f.s.log.Error("tftp transfer could not start", "peer", t.peer, "file", t.name, "err", err)
-		f.emit(Event{Kind: EventFailed, Peer: t.peer, File: t.name, Size: t.size, Err: err})
-		return
-	}
-	w := &windowed{
-		f: f, t: t, conn: conn, peer: src, blksize: t.blksize, window: window,
-		timeout: timeout, retries: f.s.cfg.Retries,
-		oack: windowOptions(req, t.blksize, window, t.size, tsec),
-	}
-	f.mu.Lock()
-	f.active[t.key] = t
-	t.started = true
-	f.mu.Unlock()
-	f.wg.Add(1)
-	go w.serve()
 }
 
 // report counts, logs and emits the outcome of a transfer.

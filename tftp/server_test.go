@@ -555,11 +555,11 @@ func TestAtftpWindowSize(t *testing.T) {
 			t.Errorf("event %+v", ev)
 		}
 	}
-	// Without windowsize the same server uses pin/tftp, which does not
-	// acknowledge timeout.
+	// Without windowsize the transfer is lock-step, and the client's
+	// timeout is acknowledged too; windowsize is not.
 	_, msg, _ = atftp(t, s.addr, "100000b", "blksize 1468", "timeout 3", "--trace")
-	if oack := oackOf(msg); strings.Contains(oack, "timeout") || !strings.Contains(oack, "blksize: 1468") {
-		t.Errorf("pin/tftp path OACK %q", oack)
+	if oack := oackOf(msg); !strings.Contains(oack, "timeout: 3") || !strings.Contains(oack, "blksize: 1468") || strings.Contains(oack, "windowsize") {
+		t.Errorf("lock-step OACK %q", oack)
 	}
 }
 

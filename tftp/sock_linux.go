@@ -1,0 +1,101 @@
+package tftp
+
+import (
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// peerConn is a transfer's own UDP socket, connected to the client. It is
+// a plain blocking socket outside Go's network poller, with SO_RCVTIMEO as
+// the ACK timeout: a lock-step block then costs one write(2) and one
+// read(2), where the poller would add a failed read, an epoll wait and a
+// timer update per block. A goroutine blocked in read(2) holds an OS
+// thread, which bounds to Config.MaxTransfers threads.
+//
+// The kernel delivers to a connected socket only datagrams from the
+// client's address and port, as tftpd-hpa's connected sockets do; a
+// datagram from another port never reaches the transfer.
+type peerConn struct {
+	fd      int
+	timeout time.Duration // the SO_RCVTIMEO now set
+}
+
+func sockaddr(ap netip.AddrPort, zone uint32) unix.Sockaddr {
+	a := ap.Addr().Unmap()
+	if a.Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+	}
+	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+	if a.IsLinkLocalUnicast() {
+		sa.ZoneId = zone
+	}
+	return sa
+}
+
+// dialPeer opens a socket bound to local (any address when invalid) and
+// connected to peer. zone is the interface index for link-local IPv6.
+func dialPeer(local netip.Addr, peer netip.AddrPort, zone uint32) (*peerConn, error) {
+	family := unix.AF_INET6
+	if peer.Addr().Unmap().Is4() {
+		family = unix.AF_INET
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return nil, err
+	}
+	c := &peerConn{fd: fd}
+	if local = local.Unmap(); local.IsValid() && local.Is4() == (family == unix.AF_INET) {
+		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(local, 0), zone)); err != nil {
+			c.close()
+			return nil, err
+		}
+	}
+	if err := unix.Connect(fd, sockaddr(peer, zone)); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// send writes one datagram.
+func (c *peerConn) send(p []byte) error {
+	for {
+		_, err := unix.Write(c.fd, p)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// recv reads one datagram, waiting up to d. It returns errTimedOut when
+// nothing came, and 0 bytes after wake (or for an empty datagram).
+func (c *peerConn) recv(p []byte, d time.Duration) (int, error) {
+	if d != c.timeout {
+		d = max(d, time.Microsecond) // a zero SO_RCVTIMEO means forever
+		tv := unix.NsecToTimeval(d.Nanoseconds())
+		if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return 0, err
+		}
+		c.timeout = d
+	}
+	for {
+		n, err := unix.Read(c.fd, p)
+		switch err {
+		case nil:
+			return n, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, errTimedOut
+		}
+		return 0, err
+	}
+}
+
+// wake makes a blocked or later recv return at once. It must not run
+// concurrently with close (the front end serialises both).
+func (c *peerConn) wake() { _ = unix.Shutdown(c.fd, unix.SHUT_RD) }
+
+func (c *peerConn) close() { _ = unix.Close(c.fd) }
