@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"time"
 )
@@ -20,16 +22,26 @@ type tftpCase struct {
 	reps   int
 }
 
-// atftpGet fetches name from the server with atftp and returns the time it
-// took; the received file must have the right size.
-func (h *harness) atftpGet(ctx context.Context, c tftpCase) (time.Duration, error) {
+// tftpServer is one server under test, listening on its own port: all of
+// them run at once (idle but for the one being fetched from), so their
+// runs can be interleaved.
+type tftpServer struct {
+	name  string
+	port  int
+	start func() (*proc, error)
+	p     *proc
+}
+
+// atftpGet fetches name from the server on port with atftp and returns the
+// time it took; the received file must have the right size.
+func (h *harness) atftpGet(ctx context.Context, port int, c tftpCase) (time.Duration, error) {
 	local := filepath.Join(h.dir, "tftp-got")
 	_ = os.Remove(local)
 	args := []string{"--get", "-r", c.file, "-l", local, "--option", "blksize " + strconv.Itoa(c.blk)}
 	if c.window > 0 {
 		args = append(args, "--option", "windowsize "+strconv.Itoa(c.window))
 	}
-	args = append(args, serverIP, "69")
+	args = append(args, serverIP, strconv.Itoa(port))
 	start := time.Now()
 	out, err := h.runIn(ctx, h.cli, "atftp", args...)
 	d := time.Since(start)
@@ -42,17 +54,16 @@ func (h *harness) atftpGet(ctx context.Context, c tftpCase) (time.Duration, erro
 	return d, nil
 }
 
-// mbps runs c reps times and returns the throughput in MB/s (10^6).
-func (h *harness) mbps(ctx context.Context, c tftpCase) (float64, error) {
-	var total time.Duration
-	for range c.reps {
-		d, err := h.atftpGet(ctx, c)
-		if err != nil {
-			return 0, err
-		}
-		total += d
+// tftpMedian is the median of xs (which it sorts).
+func tftpMedian(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
 	}
-	return float64(c.size*c.reps) / total.Seconds() / 1e6, nil
+	sort.Float64s(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
 }
 
 func benchTFTP(ctx context.Context, h *harness) ([]Row, error) {
@@ -71,7 +82,7 @@ func benchTFTP(ctx context.Context, h *harness) ([]Row, error) {
 			return nil, err
 		}
 	}
-	reps := map[string]int{"1m": 10, "32m": 2}
+	reps := map[string]int{"1m": 15, "32m": 3}
 	if h.o.quick {
 		reps = map[string]int{"1m": 3, "32m": 1}
 	}
@@ -83,19 +94,16 @@ func benchTFTP(ctx context.Context, h *harness) ([]Row, error) {
 		cases = append(cases, tftpCase{file: f, size: files[f], blk: 1468, window: 64, reps: reps[f]})
 	}
 
-	type server struct {
-		name  string
-		start func() (*proc, error)
-	}
-	servers := []server{
-		{"tftpd-hpa", func() (*proc, error) {
-			return h.start(h.srv, "in.tftpd", "-L", "-a", serverIP+":69", "-s", "-u", "root", dir)
+	// pxekit's role listens on port 69; the peers get ports of their own.
+	servers := []*tftpServer{
+		{name: "tftpd-hpa", port: 1069, start: func() (*proc, error) {
+			return h.start(h.srv, "in.tftpd", "-L", "-a", serverIP+":1069", "-s", "-u", "root", dir)
 		}},
-		{"atftpd", func() (*proc, error) {
-			return h.start(h.srv, atftpdPath(), "--daemon", "--no-fork", "--bind-address", serverIP, "--port", "69",
+		{name: "atftpd", port: 2069, start: func() (*proc, error) {
+			return h.start(h.srv, atftpdPath(), "--daemon", "--no-fork", "--bind-address", serverIP, "--port", "2069",
 				"--user", "root.root", "--logfile", filepath.Join(h.dir, "atftpd.log"), "--maxthread", "100", dir)
 		}},
-		{"pxekit", func() (*proc, error) {
+		{name: "pxekit", port: 69, start: func() (*proc, error) {
 			args := []string{"-dir", dir}
 			if h.o.pprof {
 				args = append(args, "-cpuprofile", filepath.Join(h.o.out, "tftp.cpu.pprof"))
@@ -103,36 +111,54 @@ func benchTFTP(ctx context.Context, h *harness) ([]Row, error) {
 			return h.startSelf(h.srv, "tftp", args...)
 		}},
 	}
-	// figures[server][case index]
-	figures := map[string][]float64{}
-	for _, s := range servers {
-		if s.name == "atftpd" && missing(atftpdPath()) != "" {
-			h.log.Warn("atftpd not installed (package atftpd): no atftpd figures")
-			continue
+	if missing(atftpdPath()) != "" {
+		h.log.Warn("atftpd not installed (package atftpd): no atftpd figures")
+		servers = slices.DeleteFunc(servers, func(s *tftpServer) bool { return s.name == "atftpd" })
+	}
+	defer func() {
+		for _, s := range servers {
+			if s.p != nil {
+				s.p.stop()
+			}
 		}
+	}()
+	for _, s := range servers {
 		p, err := s.start()
 		if err != nil {
 			return nil, err
 		}
+		s.p = p
 		probe := tftpCase{file: "1m", size: files["1m"], blk: 1468, reps: 1}
-		if err := waitReady(ctx, p, func() error { _, err := h.atftpGet(ctx, probe); return err }); err != nil {
-			p.stop()
+		if err := waitReady(ctx, p, func() error { _, err := h.atftpGet(ctx, s.port, probe); return err }); err != nil {
 			return nil, err
 		}
-		for _, c := range cases {
-			if c.window > 0 && s.name == "tftpd-hpa" {
-				figures[s.name] = append(figures[s.name], 0) // does not negotiate windowsize
-				continue
+	}
+	// Every rep fetches from each server in turn, starting with a
+	// different one each time, so load from other work on the machine
+	// falls on all of them alike; each figure is the median of its reps.
+	figures := map[string][]float64{} // [server][case index]
+	for _, c := range cases {
+		runs := map[string][]float64{}
+		for rep := range c.reps {
+			for i := range servers {
+				s := servers[(rep+i)%len(servers)]
+				if c.window > 0 && s.name == "tftpd-hpa" {
+					continue // does not negotiate windowsize
+				}
+				d, err := h.atftpGet(ctx, s.port, c)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", s.name, err)
+				}
+				runs[s.name] = append(runs[s.name], float64(c.size)/d.Seconds()/1e6)
 			}
-			v, err := h.mbps(ctx, c)
-			if err != nil {
-				p.stop()
-				return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		for _, s := range servers {
+			v := tftpMedian(runs[s.name])
+			if len(runs[s.name]) > 0 {
+				h.log.Info("tftp", "server", s.name, "file", c.file, "blksize", c.blk, "window", c.window, "MB/s", fmt.Sprintf("%.1f", v))
 			}
-			h.log.Info("tftp", "server", s.name, "file", c.file, "blksize", c.blk, "window", c.window, "MB/s", fmt.Sprintf("%.1f", v))
 			figures[s.name] = append(figures[s.name], v)
 		}
-		p.stop()
 	}
 	var rows []Row
 	for i, c := range cases {
@@ -143,15 +169,16 @@ func benchTFTP(ctx context.Context, h *harness) ([]Row, error) {
 			}
 			return 0
 		}
+		note := fmt.Sprintf("client atftp, median of %d interleaved runs", c.reps)
 		if c.window > 0 {
 			name += fmt.Sprintf(" windowsize %d", c.window)
 			rows = append(rows, Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "atftpd", PeerV: fig("atftpd"), Pxekit: fig("pxekit"),
-				Note: "client atftp; tftpd-hpa has no windowsize"})
+				Note: note + "; tftpd-hpa has no windowsize"})
 			continue
 		}
 		rows = append(rows,
-			Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "tftpd-hpa", PeerV: fig("tftpd-hpa"), Pxekit: fig("pxekit"), Target: 1.0, Note: "client atftp, lock-step"},
-			Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "atftpd", PeerV: fig("atftpd"), Pxekit: fig("pxekit"), Note: "client atftp, lock-step"})
+			Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "tftpd-hpa", PeerV: fig("tftpd-hpa"), Pxekit: fig("pxekit"), Target: 1.0, Note: note + ", lock-step"},
+			Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "atftpd", PeerV: fig("atftpd"), Pxekit: fig("pxekit"), Note: note + ", lock-step"})
 	}
 	return rows, nil
 }
