@@ -62,8 +62,8 @@ func runRole(role string, args []string) int {
 	case "pxe":
 		err = servePXE(ctx, log, *iface, *dir, *stats)
 	case "storm":
-		var w map[string]fileSum
-		if w, err = parseWant(*want); err == nil {
+		var w map[string]stormFile
+		if w, err = parseStormWant(*want); err == nil {
 			err = serveStorm(ctx, stormOpts{
 				server: netip.MustParseAddr(serverIP), relay: netip.MustParseAddr(clientIP),
 				clients: *clients, spread: *spread, deadline: *deadline, want: w,

@@ -42,26 +42,26 @@ import (
 
 // Steps of one boot, as counted in failures and timings.
 const (
-	stepDHCP    = "dhcp"      // firmware DORA (after a free address was found)
-	stepWait    = "wait"      // DISCOVERs unanswered because the pool was full
-	stepTFTP    = "tftp"      // the boot file
-	stepIPXE    = "dhcp-ipxe" // iPXE's own DORA
-	stepScript  = "script"    // HTTP boot script
-	stepKernel  = "kernel"    // HTTP kernel
-	stepInitrd  = "initrd"    // HTTP initrd(s)
-	stepRelease = "release"
+	stormStepDHCP    = "dhcp"      // firmware DORA (after a free address was found)
+	stormStepWait    = "wait"      // DISCOVERs unanswered because the pool was full
+	stormStepTFTP    = "tftp"      // the boot file
+	stormStepIPXE    = "dhcp-ipxe" // iPXE's own DORA
+	stormStepScript  = "script"    // HTTP boot script
+	stormStepKernel  = "kernel"    // HTTP kernel
+	stormStepInitrd  = "initrd"    // HTTP initrd(s)
+	stormStepRelease = "release"
 )
 
-// fileSum is what a fetched file must be: its size and CRC-32 (IEEE; cheap
+// stormFile is what a fetched file must be: its size and CRC-32 (IEEE; cheap
 // enough to check 12 GB of downloads on a shared machine).
-type fileSum struct {
+type stormFile struct {
 	Size int64
 	CRC  uint32
 }
 
-// parseWant reads "name=size:crc,name=size:crc" (crc in hex).
-func parseWant(s string) (map[string]fileSum, error) {
-	m := map[string]fileSum{}
+// parseStormWant reads "name=size:crc,name=size:crc" (crc in hex).
+func parseStormWant(s string) (map[string]stormFile, error) {
+	m := map[string]stormFile{}
 	for _, kv := range strings.Split(s, ",") {
 		if kv == "" {
 			continue
@@ -79,12 +79,12 @@ func parseWant(s string) (map[string]fileSum, error) {
 		if err != nil {
 			return nil, fmt.Errorf("want %q: crc: %w", kv, err)
 		}
-		m[name] = fileSum{Size: n, CRC: uint32(x)}
+		m[name] = stormFile{Size: n, CRC: uint32(x)}
 	}
 	return m, nil
 }
 
-func formatWant(m map[string]fileSum) string {
+func formatStormWant(m map[string]stormFile) string {
 	var parts []string
 	for name, f := range m {
 		parts = append(parts, fmt.Sprintf("%s=%d:%08x", name, f.Size, f.CRC))
@@ -103,6 +103,10 @@ type stormClient struct {
 	Total  time.Duration            `json:"total"`
 	Tries  int                      `json:"discovers"` // DISCOVERs sent before the first OFFER
 	Resent int                      `json:"resent"`    // REQUESTs and TFTP packets sent again
+	// Naks counts NAKs to a REQUEST (each sent the machine back to
+	// DISCOVER); FirstNak says what the first was.
+	Naks     int    `json:"naks,omitempty"`
+	FirstNak string `json:"firstNak,omitempty"`
 }
 
 // stormReport is what the storm role writes for the harness.
@@ -120,7 +124,7 @@ type stormOpts struct {
 	clients  int
 	spread   time.Duration // power-on spread of the rack
 	deadline time.Duration // per machine
-	want     map[string]fileSum
+	want     map[string]stormFile
 }
 
 // runStorm boots o.clients machines at once and returns their outcomes.
@@ -130,7 +134,7 @@ func runStorm(ctx context.Context, o stormOpts) (*stormReport, error) {
 		return nil, fmt.Errorf("relay socket: %w", err)
 	}
 	_ = conn.SetReadBuffer(4 << 20)
-	r := &relayConn{conn: conn, server: netip.AddrPortFrom(o.server, 67), wait: map[dhcpv4.TransactionID]chan *dhcpv4.DHCPv4{}}
+	r := &stormRelay{conn: conn, server: netip.AddrPortFrom(o.server, 67), wait: map[dhcpv4.TransactionID]chan *dhcpv4.DHCPv4{}}
 	go r.run()
 	defer conn.Close()
 
@@ -158,9 +162,9 @@ func runStorm(ctx context.Context, o stormOpts) (*stormReport, error) {
 	return rep, nil
 }
 
-// relayConn is the one relay-agent socket every machine's DHCP goes
+// stormRelay is the one relay-agent socket every machine's DHCP goes
 // through; replies are handed to the exchange waiting for their xid.
-type relayConn struct {
+type stormRelay struct {
 	conn   *net.UDPConn
 	server netip.AddrPort
 	mu     sync.Mutex
@@ -168,7 +172,7 @@ type relayConn struct {
 	stray  atomic.Int64
 }
 
-func (r *relayConn) run() {
+func (r *stormRelay) run() {
 	buf := make([]byte, 2048)
 	for {
 		n, _, err := r.conn.ReadFromUDPAddrPort(buf)
@@ -194,7 +198,7 @@ func (r *relayConn) run() {
 	}
 }
 
-func (r *relayConn) register(xid dhcpv4.TransactionID) chan *dhcpv4.DHCPv4 {
+func (r *stormRelay) register(xid dhcpv4.TransactionID) chan *dhcpv4.DHCPv4 {
 	ch := make(chan *dhcpv4.DHCPv4, 4)
 	r.mu.Lock()
 	r.wait[xid] = ch
@@ -202,26 +206,26 @@ func (r *relayConn) register(xid dhcpv4.TransactionID) chan *dhcpv4.DHCPv4 {
 	return ch
 }
 
-func (r *relayConn) unregister(xid dhcpv4.TransactionID) {
+func (r *stormRelay) unregister(xid dhcpv4.TransactionID) {
 	r.mu.Lock()
 	delete(r.wait, xid)
 	r.mu.Unlock()
 }
 
-func (r *relayConn) send(p *dhcpv4.DHCPv4) error {
+func (r *stormRelay) send(p *dhcpv4.DHCPv4) error {
 	_, err := r.conn.WriteToUDPAddrPort(p.ToBytes(), r.server)
 	return err
 }
 
 type storm struct {
 	o                    stormOpts
-	relay                *relayConn
+	relay                *stormRelay
 	inFlight, leased     atomic.Int64
 	maxFlight, maxLeased atomic.Int64
 }
 
-// raiseMax keeps hi at the largest v seen.
-func raiseMax(hi *atomic.Int64, v int64) {
+// stormRaiseMax keeps hi at the largest v seen.
+func stormRaiseMax(hi *atomic.Int64, v int64) {
 	for {
 		m := hi.Load()
 		if v <= m || hi.CompareAndSwap(m, v) {
@@ -230,21 +234,21 @@ func raiseMax(hi *atomic.Int64, v int64) {
 	}
 }
 
-// stepErr is a failure at one step of the boot.
-type stepErr struct {
+// stormStepErr is a failure at one step of the boot.
+type stormStepErr struct {
 	step string
 	err  error
 }
 
-func (e *stepErr) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stormStepErr) Error() string { return e.step + ": " + e.err.Error() }
 
-func fail(step string, format string, a ...any) error {
-	return &stepErr{step: step, err: fmt.Errorf(format, a...)}
+func stormFail(step string, format string, a ...any) error {
+	return &stormStepErr{step: step, err: fmt.Errorf(format, a...)}
 }
 
 // boot runs one machine from power-on to a fetched kernel and initrd.
 func (st *storm) boot(ctx context.Context, i int) (res stormClient) {
-	raiseMax(&st.maxFlight, st.inFlight.Add(1))
+	stormRaiseMax(&st.maxFlight, st.inFlight.Add(1))
 	defer st.inFlight.Add(-1)
 	mac := net.HardwareAddr{0x02, 0x50, 0x58, byte(i >> 16), byte(i >> 8), byte(i)}
 	uuid := make([]byte, 16)
@@ -255,7 +259,7 @@ func (st *storm) boot(ctx context.Context, i int) (res stormClient) {
 	err := st.bootSteps(ctx, mac, uuid, &res)
 	res.Total = time.Since(start)
 	if err != nil {
-		var se *stepErr
+		var se *stormStepErr
 		if errors.As(err, &se) {
 			res.Step = se.step
 		} else {
@@ -273,7 +277,7 @@ func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byt
 		return err
 	}
 	res.IP = l.ip.String()
-	raiseMax(&st.maxLeased, st.leased.Add(1))
+	stormRaiseMax(&st.maxLeased, st.leased.Add(1))
 	defer st.leased.Add(-1)
 	released := false
 	defer func() {
@@ -282,7 +286,7 @@ func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byt
 		}
 	}()
 	if l.file == "" || strings.Contains(l.file, "://") {
-		return fail(stepDHCP, "firmware offer has boot file %q, want a TFTP path", l.file)
+		return stormFail(stormStepDHCP, "firmware offer has boot file %q, want a TFTP path", l.file)
 	}
 	next := l.next
 	if !next.IsValid() || next.IsUnspecified() {
@@ -294,7 +298,7 @@ func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byt
 	if err := st.tftpFile(ctx, l.ip, next, l.file, res); err != nil {
 		return err
 	}
-	res.Times[stepTFTP] = time.Since(t)
+	res.Times[stormStepTFTP] = time.Since(t)
 
 	// 3. iPXE's DHCP: the same machine, now asking for its script.
 	l2, err := st.dora(ctx, mac, uuid, true, res)
@@ -302,10 +306,10 @@ func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byt
 		return err
 	}
 	if l2.ip != l.ip {
-		return fail(stepIPXE, "iPXE got %s, firmware had %s", l2.ip, l.ip)
+		return stormFail(stormStepIPXE, "iPXE got %s, firmware had %s", l2.ip, l.ip)
 	}
 	if !strings.HasPrefix(l2.file, "http://") {
-		return fail(stepIPXE, "iPXE offer has boot file %q, want an http:// script URL", l2.file)
+		return stormFail(stormStepIPXE, "iPXE offer has boot file %q, want an http:// script URL", l2.file)
 	}
 
 	// 4. The script, and what it names.
@@ -321,44 +325,44 @@ func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byt
 	if err != nil {
 		return err
 	}
-	res.Times[stepScript] = time.Since(t)
+	res.Times[stormStepScript] = time.Since(t)
 	t = time.Now()
-	if err := st.fetch(ctx, hc, stepKernel, kernel); err != nil {
+	if err := st.fetch(ctx, hc, stormStepKernel, kernel); err != nil {
 		return err
 	}
-	res.Times[stepKernel] = time.Since(t)
+	res.Times[stormStepKernel] = time.Since(t)
 	if len(initrds) > 0 {
 		t = time.Now()
 		for _, u := range initrds {
-			if err := st.fetch(ctx, hc, stepInitrd, u); err != nil {
+			if err := st.fetch(ctx, hc, stormStepInitrd, u); err != nil {
 				return err
 			}
 		}
-		res.Times[stepInitrd] = time.Since(t)
+		res.Times[stormStepInitrd] = time.Since(t)
 	}
 
 	// 5. Give the address back: the pool is smaller than the rack.
 	released = true
 	if err := st.release(mac, l); err != nil {
-		return fail(stepRelease, "%v", err)
+		return stormFail(stormStepRelease, "%v", err)
 	}
 	return nil
 }
 
-// lease is what an ACK gave.
-type lease struct {
+// stormLease is what an ACK gave.
+type stormLease struct {
 	ip, server, next netip.Addr
 	file             string
 }
 
-func addr4(ip net.IP) netip.Addr {
+func stormAddr4(ip net.IP) netip.Addr {
 	a, _ := netip.AddrFromSlice(ip.To4())
 	return a
 }
 
 // wait returns the next reply of type want on ch, nil on timeout. A NAK
 // is returned whatever was wanted.
-func waitReply(ctx context.Context, ch chan *dhcpv4.DHCPv4, want dhcpv4.MessageType, d time.Duration) (*dhcpv4.DHCPv4, error) {
+func stormWaitReply(ctx context.Context, ch chan *dhcpv4.DHCPv4, want dhcpv4.MessageType, d time.Duration) (*dhcpv4.DHCPv4, error) {
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	for {
@@ -375,12 +379,35 @@ func waitReply(ctx context.Context, ch chan *dhcpv4.DHCPv4, want dhcpv4.MessageT
 	}
 }
 
-// dora runs one DISCOVER-OFFER-REQUEST-ACK. A DISCOVER nobody answers
-// (the pool is full until other machines release) is sent again after
-// 1 s, 2 s, 4 s, 4 s … as firmware does; that wait is timed apart from
-// the exchange itself.
-func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ipxe bool, res *stormClient) (lease, error) {
-	step := stepDHCP
+// dora gets a lease the way firmware does. A NAK to the REQUEST sends it
+// back to DISCOVER (RFC 2131 4.4.1: a server that does not hold its
+// offers may have offered the same address twice); the NAKs are counted,
+// and the harness decides what one means for the server under test.
+func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ipxe bool, res *stormClient) (stormLease, error) {
+	first := time.Now()
+	for restarts := 0; ; restarts++ {
+		l, nak, err := st.doraOnce(ctx, mac, uuid, ipxe, first, res)
+		if !nak {
+			return l, err
+		}
+		res.Naks++
+		if res.FirstNak == "" {
+			res.FirstNak = err.Error()
+		}
+		if restarts == 8 {
+			var se *stormStepErr
+			errors.As(err, &se)
+			return l, stormFail(se.step, "%v (NAK %d in a row: gave up)", se.err, restarts+1)
+		}
+	}
+}
+
+// doraOnce runs one DISCOVER-OFFER-REQUEST-ACK; nak says it ended in a
+// NAK. A DISCOVER nobody answers (the pool is full until other machines
+// release) is sent again after 1 s, 2 s, 4 s, 4 s … as firmware does; that
+// wait, since first, is timed apart from the exchange itself.
+func (st *storm) doraOnce(ctx context.Context, mac net.HardwareAddr, uuid []byte, ipxe bool, first time.Time, res *stormClient) (_ stormLease, nak bool, _ error) {
+	step := stormStepDHCP
 	vendor := "PXEClient:Arch:00007:UNDI:003016"
 	mods := []dhcpv4.Modifier{
 		dhcpv4.WithHwAddr(mac),
@@ -392,7 +419,7 @@ func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ip
 			dhcpv4.OptionTFTPServerName, dhcpv4.OptionBootfileName, dhcpv4.OptionClassIdentifier),
 	}
 	if ipxe {
-		step = stepIPXE
+		step = stormStepIPXE
 		vendor = "PXEClient:Arch:00007:UNDI:003010"
 		// iPXE sends option 77 as the bare string, not RFC 3004.
 		mods = append(mods, dhcpv4.WithOption(dhcpv4.OptGeneric(dhcpv4.OptionUserClassInformation, []byte("iPXE"))))
@@ -400,38 +427,37 @@ func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ip
 	mods = append(mods, dhcpv4.WithOption(dhcpv4.OptClassIdentifier(vendor)))
 	disc, err := dhcpv4.New(append(mods, dhcpv4.WithMessageType(dhcpv4.MessageTypeDiscover))...)
 	if err != nil {
-		return lease{}, fail(step, "%v", err)
+		return stormLease{}, false, stormFail(step, "%v", err)
 	}
 	disc.HopCount = 1
 	ch := st.relay.register(disc.TransactionID)
 	defer st.relay.unregister(disc.TransactionID)
 
-	first := time.Now()
 	var offer *dhcpv4.DHCPv4
 	var sent time.Time
 	for backoff := time.Second; offer == nil; backoff = min(2*backoff, 4*time.Second) {
 		sent = time.Now()
 		if err := st.relay.send(disc); err != nil {
-			return lease{}, fail(step, "send DISCOVER: %v", err)
+			return stormLease{}, false, stormFail(step, "send DISCOVER: %v", err)
 		}
 		if !ipxe {
 			res.Tries++
 		}
-		p, err := waitReply(ctx, ch, dhcpv4.MessageTypeOffer, backoff)
+		p, err := stormWaitReply(ctx, ch, dhcpv4.MessageTypeOffer, backoff)
 		if err != nil {
-			return lease{}, fail(step, "no OFFER after %d DISCOVERs in %v: %v", res.Tries, time.Since(first).Round(time.Millisecond), err)
+			return stormLease{}, false, stormFail(step, "no OFFER after %d DISCOVERs in %v: %v", res.Tries, time.Since(first).Round(time.Millisecond), err)
 		}
 		if p != nil && p.MessageType() == dhcpv4.MessageTypeNak {
-			return lease{}, fail(step, "NAK to DISCOVER: %s", p.Message())
+			return stormLease{}, true, stormFail(step, "NAK to DISCOVER: %s", p.Message())
 		}
 		offer = p
 	}
 	if !ipxe {
-		res.Times[stepWait] = sent.Sub(first)
+		res.Times[stormStepWait] = sent.Sub(first)
 	}
-	ip, sid := addr4(offer.YourIPAddr), addr4(offer.ServerIdentifier())
+	ip, sid := stormAddr4(offer.YourIPAddr), stormAddr4(offer.ServerIdentifier())
 	if !ip.IsValid() || !sid.IsValid() {
-		return lease{}, fail(step, "OFFER without yiaddr or server identifier")
+		return stormLease{}, false, stormFail(step, "OFFER without yiaddr or server identifier")
 	}
 	req, err := dhcpv4.New(append(mods,
 		dhcpv4.WithTransactionID(disc.TransactionID),
@@ -439,7 +465,7 @@ func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ip
 		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(ip.AsSlice())),
 		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(sid.AsSlice())))...)
 	if err != nil {
-		return lease{}, fail(step, "%v", err)
+		return stormLease{}, false, stormFail(step, "%v", err)
 	}
 	req.HopCount = 1
 	for try := range 4 {
@@ -447,34 +473,34 @@ func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ip
 			res.Resent++
 		}
 		if err := st.relay.send(req); err != nil {
-			return lease{}, fail(step, "send REQUEST: %v", err)
+			return stormLease{}, false, stormFail(step, "send REQUEST: %v", err)
 		}
-		p, err := waitReply(ctx, ch, dhcpv4.MessageTypeAck, time.Second<<try)
+		p, err := stormWaitReply(ctx, ch, dhcpv4.MessageTypeAck, time.Second<<try)
 		if err != nil {
-			return lease{}, fail(step, "no ACK: %v", err)
+			return stormLease{}, false, stormFail(step, "no ACK: %v", err)
 		}
 		if p == nil {
 			continue
 		}
 		if p.MessageType() == dhcpv4.MessageTypeNak {
-			return lease{}, fail(step, "NAK for %s: %s", ip, p.Message())
+			return stormLease{}, true, stormFail(step, "NAK for %s: %s", ip, p.Message())
 		}
-		if got := addr4(p.YourIPAddr); got != ip {
-			return lease{}, fail(step, "ACK for %s, offered %s", got, ip)
+		if got := stormAddr4(p.YourIPAddr); got != ip {
+			return stormLease{}, false, stormFail(step, "ACK for %s, offered %s", got, ip)
 		}
 		res.Times[step] = time.Since(sent)
 		file := p.BootFileNameOption()
 		if file == "" {
 			file = strings.TrimRight(p.BootFileName, "\x00")
 		}
-		return lease{ip: ip, server: sid, next: addr4(p.ServerIPAddr), file: file}, nil
+		return stormLease{ip: ip, server: sid, next: stormAddr4(p.ServerIPAddr), file: file}, false, nil
 	}
-	return lease{}, fail(step, "no ACK for %s after 4 REQUESTs", ip)
+	return stormLease{}, false, stormFail(step, "no ACK for %s after 4 REQUESTs", ip)
 }
 
 // release sends DHCPRELEASE from the leased address to the server, as
 // the booted machine would (no answer comes back).
-func (st *storm) release(mac net.HardwareAddr, l lease) error {
+func (st *storm) release(mac net.HardwareAddr, l stormLease) error {
 	p, err := dhcpv4.New(dhcpv4.WithHwAddr(mac), dhcpv4.WithMessageType(dhcpv4.MessageTypeRelease),
 		dhcpv4.WithClientIP(l.ip.AsSlice()), dhcpv4.WithOption(dhcpv4.OptServerIdentifier(l.server.AsSlice())))
 	if err != nil {
@@ -491,11 +517,11 @@ func (st *storm) release(mac net.HardwareAddr, l lease) error {
 
 // TFTP opcodes (RFC 1350, RFC 2347).
 const (
-	opRRQ   = 1
-	opDATA  = 3
-	opACK   = 4
-	opERROR = 5
-	opOACK  = 6
+	stormOpRRQ   = 1
+	stormOpDATA  = 3
+	stormOpACK   = 4
+	stormOpERROR = 5
+	stormOpOACK  = 6
 )
 
 // tftpFile reads name from server the way firmware does: lock-step, one
@@ -504,17 +530,17 @@ const (
 func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name string, res *stormClient) error {
 	want, ok := st.o.want[path.Base(name)]
 	if !ok {
-		return fail(stepTFTP, "boot file %q is not one the harness put there", name)
+		return stormFail(stormStepTFTP, "boot file %q is not one the harness put there", name)
 	}
 	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
 	if err != nil {
-		return fail(stepTFTP, "socket on %s: %v", local, err)
+		return stormFail(stormStepTFTP, "socket on %s: %v", local, err)
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
 	defer stop()
 
-	rrq := binary.BigEndian.AppendUint16(nil, opRRQ)
+	rrq := binary.BigEndian.AppendUint16(nil, stormOpRRQ)
 	for _, s := range []string{name, "octet", "blksize", "1468", "tsize", "0"} {
 		rrq = append(append(rrq, s...), 0)
 	}
@@ -527,25 +553,25 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 	crc := crc32.NewIEEE()
 	buf := make([]byte, 65536)
 	ack := func(b uint16) []byte {
-		a := binary.BigEndian.AppendUint16(nil, opACK)
+		a := binary.BigEndian.AppendUint16(nil, stormOpACK)
 		return binary.BigEndian.AppendUint16(a, b)
 	}
 	if _, err := conn.WriteToUDPAddrPort(rrq, dst); err != nil {
-		return fail(stepTFTP, "RRQ: %v", err)
+		return stormFail(stormStepTFTP, "RRQ: %v", err)
 	}
 	for tries := 0; ; {
 		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ctx.Err() != nil {
-				return fail(stepTFTP, "%s: %d of %d bytes: %v", name, got, want.Size, ctx.Err())
+				return stormFail(stormStepTFTP, "%s: %d of %d bytes: %v", name, got, want.Size, ctx.Err())
 			}
 			var ne net.Error
 			if !errors.As(err, &ne) || !ne.Timeout() {
-				return fail(stepTFTP, "%s: %v", name, err)
+				return stormFail(stormStepTFTP, "%s: %v", name, err)
 			}
 			if tries++; tries > 5 {
-				return fail(stepTFTP, "%s: no answer after %d tries at %d of %d bytes", name, tries, got, want.Size)
+				return stormFail(stormStepTFTP, "%s: no answer after %d tries at %d of %d bytes", name, tries, got, want.Size)
 			}
 			res.Resent++
 			to := dst
@@ -562,9 +588,9 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 			continue // another transfer's straggler; not ours to answer
 		}
 		switch op := binary.BigEndian.Uint16(buf); op {
-		case opERROR:
-			return fail(stepTFTP, "%s: ERROR %d %q", name, binary.BigEndian.Uint16(buf[2:]), strings.TrimRight(string(buf[4:n]), "\x00"))
-		case opOACK:
+		case stormOpERROR:
+			return stormFail(stormStepTFTP, "%s: ERROR %d %q", name, binary.BigEndian.Uint16(buf[2:]), strings.TrimRight(string(buf[4:n]), "\x00"))
+		case stormOpOACK:
 			if tid.IsValid() {
 				if expect == 1 { // our ACK 0 was lost
 					_, _ = conn.WriteToUDPAddrPort(last, tid)
@@ -583,12 +609,12 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 				}
 			}
 			if tsize >= 0 && tsize != want.Size {
-				return fail(stepTFTP, "%s: tsize %d, want %d", name, tsize, want.Size)
+				return stormFail(stormStepTFTP, "%s: tsize %d, want %d", name, tsize, want.Size)
 			}
 			last = ack(0)
 			_, _ = conn.WriteToUDPAddrPort(last, tid)
 			tries = 0
-		case opDATA:
+		case stormOpDATA:
 			if !tid.IsValid() {
 				tid = from // the server ignored the options: 512-byte blocks
 			}
@@ -597,7 +623,7 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 			case expect:
 				data := buf[4:n]
 				if len(data) > blk {
-					return fail(stepTFTP, "%s: block %d has %d bytes, blksize %d", name, b, len(data), blk)
+					return stormFail(stormStepTFTP, "%s: block %d has %d bytes, blksize %d", name, b, len(data), blk)
 				}
 				crc.Write(data)
 				got += int64(len(data))
@@ -606,7 +632,7 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 				tries = 0
 				if len(data) < blk {
 					if got != want.Size || crc.Sum32() != want.CRC {
-						return fail(stepTFTP, "%s: got %d bytes crc %08x, want %d bytes crc %08x", name, got, crc.Sum32(), want.Size, want.CRC)
+						return stormFail(stormStepTFTP, "%s: got %d bytes crc %08x, want %d bytes crc %08x", name, got, crc.Sum32(), want.Size, want.CRC)
 					}
 					return nil
 				}
@@ -622,16 +648,16 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 // kernel and initrd URLs it names, resolved against the script's URL.
 func (st *storm) script(ctx context.Context, hc *http.Client, u string) (kernel string, initrds []string, err error) {
 	for depth := 0; depth < 4; depth++ {
-		body, err := httpGet(ctx, hc, u, 64<<10)
+		body, err := stormHTTPGet(ctx, hc, u, 64<<10)
 		if err != nil {
-			return "", nil, fail(stepScript, "%v", err)
+			return "", nil, stormFail(stormStepScript, "%v", err)
 		}
 		if !bytes.HasPrefix(body, []byte("#!ipxe")) {
-			return "", nil, fail(stepScript, "%s: not an iPXE script: %q", u, tail(string(body), 200))
+			return "", nil, stormFail(stormStepScript, "%s: not an iPXE script: %q", u, tail(string(body), 200))
 		}
 		base, err := url.Parse(u)
 		if err != nil {
-			return "", nil, fail(stepScript, "%v", err)
+			return "", nil, stormFail(stormStepScript, "%v", err)
 		}
 		chain := ""
 		sc := bufio.NewScanner(bytes.NewReader(body))
@@ -649,7 +675,7 @@ func (st *storm) script(ctx context.Context, hc *http.Client, u string) (kernel 
 			}
 			ref, err := url.Parse(target)
 			if target == "" || err != nil {
-				return "", nil, fail(stepScript, "%s: bad %s line %q", u, f[0], sc.Text())
+				return "", nil, stormFail(stormStepScript, "%s: bad %s line %q", u, f[0], sc.Text())
 			}
 			abs := base.ResolveReference(ref).String()
 			switch f[0] {
@@ -665,11 +691,11 @@ func (st *storm) script(ctx context.Context, hc *http.Client, u string) (kernel 
 			return kernel, initrds, nil
 		}
 		if chain == "" {
-			return "", nil, fail(stepScript, "%s names no kernel: %q", u, tail(string(body), 300))
+			return "", nil, stormFail(stormStepScript, "%s names no kernel: %q", u, tail(string(body), 300))
 		}
 		u = chain
 	}
-	return "", nil, fail(stepScript, "chain deeper than 4 scripts")
+	return "", nil, stormFail(stormStepScript, "chain deeper than 4 scripts")
 }
 
 // fetch downloads u and checks its size and CRC against the file of that
@@ -678,33 +704,33 @@ func (st *storm) fetch(ctx context.Context, hc *http.Client, step, u string) err
 	name := path.Base(strings.SplitN(strings.SplitN(u, "?", 2)[0], "#", 2)[0])
 	want, ok := st.o.want[name]
 	if !ok {
-		return fail(step, "%s is not a file the harness put there", u)
+		return stormFail(step, "%s is not a file the harness put there", u)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return fail(step, "%v", err)
+		return stormFail(step, "%v", err)
 	}
 	req.Header.Set("User-Agent", "iPXE/1.21.1 (pxekit storm)")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fail(step, "%v", err)
+		return stormFail(step, "%v", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fail(step, "%s: %s", u, resp.Status)
+		return stormFail(step, "%s: %s", u, resp.Status)
 	}
 	crc := crc32.NewIEEE()
 	n, err := io.Copy(crc, resp.Body)
 	if err != nil {
-		return fail(step, "%s: after %d bytes: %v", u, n, err)
+		return stormFail(step, "%s: after %d bytes: %v", u, n, err)
 	}
 	if n != want.Size || crc.Sum32() != want.CRC {
-		return fail(step, "%s: got %d bytes crc %08x, want %d bytes crc %08x", u, n, crc.Sum32(), want.Size, want.CRC)
+		return stormFail(step, "%s: got %d bytes crc %08x, want %d bytes crc %08x", u, n, crc.Sum32(), want.Size, want.CRC)
 	}
 	return nil
 }
 
-func httpGet(ctx context.Context, hc *http.Client, u string, limit int64) ([]byte, error) {
+func stormHTTPGet(ctx context.Context, hc *http.Client, u string, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
