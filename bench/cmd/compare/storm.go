@@ -101,6 +101,8 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pxe server's DHCP counters: %w", err)
 	}
+	// The server's log goes beside the results for whoever reads them.
+	_ = os.WriteFile(filepath.Join(h.o.out, "storm-pxe-server.log"), []byte(px.out.String()), 0o644)
 	logErrs := stormLogErrors(px.out.String())
 
 	s := summarizeStorm(rep, true)
@@ -133,8 +135,8 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 	}
 
 	pool := int(poolEnd.As4()[3]) - int(poolStart.As4()[3]) + 1
-	shape := fmt.Sprintf("%d machines powered on over 1 s; pxekit: %d booting at once at most, ≤ %d holding an address at once (pool %d)",
-		n, rep.MaxInFlight, rep.MaxLeased, pool)
+	shape := fmt.Sprintf("%d machines powered on over 1 s share %d addresses (a DISCOVER that finds the pool full is sent again after 1, 2, 4, 4 … s); pxekit: %d booting at once at most, ≤ %d holding an address at once",
+		n, pool, rep.MaxInFlight, rep.MaxLeased)
 	if peerRep != nil {
 		shape += fmt.Sprintf("; peer: ≤ %d holding an address", peerRep.MaxLeased)
 	}
@@ -176,10 +178,11 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 	// released once, no NAK, nothing dropped by the per-MAC rate limit,
 	// no error in its log.
 	drops := stormDropsNote(st.Dropped)
+	// Once every machine released, the whole pool is free again.
 	bad := st.Naks > 0 || st.Dropped[dhcp.DropClientRate] > 0 || len(logErrs) > 0 ||
-		(s.failed == 0 && (st.Acks < uint64(2*n) || st.Releases != uint64(n)))
-	note := fmt.Sprintf("ACKs %d, releases %d, NAKs %d, dropped: %s; %d REQUEST/TFTP resends by clients; %d stray replies",
-		st.Acks, st.Releases, st.Naks, drops, s.resent, rep.Stray)
+		(s.failed == 0 && (st.Acks < uint64(2*n) || st.Releases != uint64(n) || st.ActiveLeases != 0 || st.PoolFree != st.PoolSize))
+	note := fmt.Sprintf("ACKs %d, releases %d, NAKs %d, dropped: %s; after the storm %d leases active, %d of %d addresses free; %d REQUEST/TFTP resends by clients; %d stray replies; log in storm-pxe-server.log",
+		st.Acks, st.Releases, st.Naks, drops, st.ActiveLeases, st.PoolFree, st.PoolSize, s.resent, rep.Stray)
 	if len(logErrs) > 0 {
 		note += "; server log: " + strings.Join(logErrs[:min(3, len(logErrs))], " | ")
 	}

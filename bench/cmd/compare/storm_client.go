@@ -138,7 +138,7 @@ func runStorm(ctx context.Context, o stormOpts) (*stormReport, error) {
 	go r.run()
 	defer conn.Close()
 
-	st := &storm{o: o, relay: r}
+	st := &storm{o: o, relay: r, holders: map[netip.Addr]string{}}
 	rep := &stormReport{Clients: make([]stormClient, o.clients)}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -222,6 +222,31 @@ type storm struct {
 	relay                *stormRelay
 	inFlight, leased     atomic.Int64
 	maxFlight, maxLeased atomic.Int64
+
+	mu      sync.Mutex
+	holders map[netip.Addr]string // address → the MAC holding it now
+}
+
+// hold records that mac holds ip and returns who else did, if anyone: two
+// machines on one address is a lease the server lost.
+func (st *storm) hold(ip netip.Addr, mac net.HardwareAddr) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if other, ok := st.holders[ip]; ok && other != mac.String() {
+		return other
+	}
+	st.holders[ip] = mac.String()
+	return ""
+}
+
+// unhold forgets mac's hold on ip, before the RELEASE leaves, so the next
+// holder the server picks is never reported as a clash.
+func (st *storm) unhold(ip netip.Addr, mac net.HardwareAddr) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.holders[ip] == mac.String() {
+		delete(st.holders, ip)
+	}
 }
 
 // stormRaiseMax keeps hi at the largest v seen.
@@ -285,6 +310,9 @@ func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byt
 			_ = st.release(mac, l) // best effort, so a failed machine frees its address too
 		}
 	}()
+	if other := st.hold(l.ip, mac); other != "" {
+		return stormFail(stormStepDHCP, "%s ACKed while %s still holds it", l.ip, other)
+	}
 	if l.file == "" || strings.Contains(l.file, "://") {
 		return stormFail(stormStepDHCP, "firmware offer has boot file %q, want a TFTP path", l.file)
 	}
@@ -501,6 +529,7 @@ func (st *storm) doraOnce(ctx context.Context, mac net.HardwareAddr, uuid []byte
 // release sends DHCPRELEASE from the leased address to the server, as
 // the booted machine would (no answer comes back).
 func (st *storm) release(mac net.HardwareAddr, l stormLease) error {
+	st.unhold(l.ip, mac)
 	p, err := dhcpv4.New(dhcpv4.WithHwAddr(mac), dhcpv4.WithMessageType(dhcpv4.MessageTypeRelease),
 		dhcpv4.WithClientIP(l.ip.AsSlice()), dhcpv4.WithOption(dhcpv4.OptServerIdentifier(l.server.AsSlice())))
 	if err != nil {
