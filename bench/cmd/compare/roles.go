@@ -138,13 +138,37 @@ func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string) e
 	if err != nil {
 		return err
 	}
+	// The boot events, counted by kind, are the server's own account of
+	// the TFTP transfers, scripts and assets it finished and the requests
+	// it refused (pxe.Server has no TFTP counters to read). The bus drops
+	// events for a slow subscriber, so the counts are a floor.
+	events := map[pxe.EventKind]uint64{}
+	counted := make(chan struct{})
+	if stats != "" {
+		ch := s.Subscribe(ctx)
+		go func() {
+			defer close(counted)
+			for e := range ch {
+				events[e.Kind]++
+			}
+		}()
+	} else {
+		close(counted)
+	}
 	err = s.Serve(ctx)
 	if d := s.DHCP(); stats != "" && d != nil {
-		b, jerr := json.Marshal(d.Stats())
+		<-counted
+		b, jerr := json.Marshal(pxeStats{DHCP: d.Stats(), Events: events})
 		if jerr == nil {
 			jerr = os.WriteFile(stats, b, 0o644)
 		}
 		err = errors.Join(err, jerr)
 	}
 	return err
+}
+
+// pxeStats is what the pxe role writes on exit with -stats.
+type pxeStats struct {
+	DHCP   dhcp.Stats               `json:"dhcp"`
+	Events map[pxe.EventKind]uint64 `json:"events"`
 }
