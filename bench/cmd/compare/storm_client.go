@@ -99,8 +99,8 @@ type stormClient struct {
 	IP     string                   `json:"ip,omitempty"`
 	Step   string                   `json:"failedStep,omitempty"` // empty: booted
 	Err    string                   `json:"err,omitempty"`
-	Times  map[string]time.Duration `json:"times"`
-	Total  time.Duration            `json:"total"`
+	Times  map[string]time.Duration `json:"times"`     // by step (stormStep*), steps it finished
+	Total  time.Duration            `json:"total"`     // power-on to kernel and initrd fetched
 	Tries  int                      `json:"discovers"` // DISCOVERs sent before the first OFFER
 	Resent int                      `json:"resent"`    // REQUESTs and TFTP packets sent again
 	// Naks counts NAKs to a REQUEST (each sent the machine back to
@@ -118,6 +118,7 @@ type stormReport struct {
 	Stray       int64         `json:"stray"`       // DHCP replies nobody waited for
 }
 
+// stormOpts are the storm role's settings.
 type stormOpts struct {
 	server   netip.Addr
 	relay    netip.Addr
