@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,7 +84,14 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 	if err := h.waitTCP(ctx, px, serverIP+":80"); err != nil {
 		return nil, err
 	}
+	// The server's thread count, sampled through the storm: blocking
+	// sockets cost one OS thread each.
+	sampled := make(chan int, 1)
+	sctx, stopSampling := context.WithCancel(ctx)
+	go func() { sampled <- maxThreads(sctx, px.cmd.Process.Pid) }()
 	rep, err := h.runStormClients(ctx, n, want, filepath.Join(dir, "storm-pxekit.json"))
+	stopSampling()
+	threads := <-sampled
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +212,7 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 		return rows, fmt.Errorf("peak RSS: %w", rssErr)
 	}
 	rows = append(rows, Row{Group: "Memory", Case: fmt.Sprintf("pxe server peak RSS during the %d-client storm", n), Unit: "MB", Lower: true,
-		Pxekit: float64(rss) / (1 << 20), Note: "VmHWM of the boot server process (DHCP+TFTP+HTTP)"})
+		Pxekit: float64(rss) / (1 << 20), Note: fmt.Sprintf("VmHWM of the boot server process (DHCP+TFTP+HTTP); up to %d OS threads during the storm", threads)})
 	return rows, nil
 }
 
@@ -356,4 +364,27 @@ func stormLogErrors(out string) []string {
 		}
 	}
 	return errs
+}
+
+// maxThreads samples the Threads: line of pid's status every 100 ms until
+// ctx is done and returns the largest value seen.
+func maxThreads(ctx context.Context, pid int) int {
+	hi := 0
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+					if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+						hi = max(hi, n)
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return hi
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -410,11 +410,12 @@ func stormWaitReply(ctx context.Context, ch chan *dhcpv4.DHCPv4, want dhcpv4.Mes
 
 // dora gets a lease the way firmware does. A NAK to the REQUEST sends it
 // back to DISCOVER (RFC 2131 4.4.1: a server that does not hold its
-// offers may have offered the same address twice); the NAKs are counted,
-// and the harness decides what one means for the server under test.
+// offers may have offered the same address twice), for as long as the
+// machine's deadline allows; the NAKs are counted, and the harness decides
+// what one means for the server under test.
 func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ipxe bool, res *stormClient) (stormLease, error) {
 	first := time.Now()
-	for restarts := 0; ; restarts++ {
+	for {
 		l, nak, err := st.doraOnce(ctx, mac, uuid, ipxe, first, res)
 		if !nak {
 			return l, err
@@ -423,10 +424,10 @@ func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ip
 		if res.FirstNak == "" {
 			res.FirstNak = err.Error()
 		}
-		if restarts == 8 {
+		if ctx.Err() != nil {
 			var se *stormStepErr
 			errors.As(err, &se)
-			return l, stormFail(se.step, "%v (NAK %d in a row: gave up)", se.err, restarts+1)
+			return l, stormFail(se.step, "%v (%d NAKs, out of time)", se.err, res.Naks)
 		}
 	}
 }
