@@ -1,0 +1,456 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/internal/lab"
+)
+
+// qemuSubnet is what both stacks hand out in the QEMU part (dnsmasq's
+// --dhcp-range says the same).
+func qemuSubnet() dhcp.Subnet {
+	return dhcp.Subnet{
+		Prefix:    netip.MustParsePrefix("192.0.2.0/24"),
+		Pools:     []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.10"), End: netip.MustParseAddr("192.0.2.250")}},
+		LeaseTime: time.Hour,
+	}
+}
+
+// qemuProc is a baseline server process whose output is both kept (for error
+// messages) and stamped onto a boot's timeline.
+type qemuProc struct {
+	cmd  *exec.Cmd
+	out  *lockedBuf
+	done chan struct{}
+	err  error
+}
+
+// qemuStartLogged starts name in the boot's namespace; it dies with the
+// harness (Pdeathsig) even if the harness is killed.
+func qemuStartLogged(lnet *lab.Network, w io.Writer, name string, args ...string) (*qemuProc, error) {
+	p := &qemuProc{cmd: exec.Command(name, args...), out: &lockedBuf{}, done: make(chan struct{})}
+	mw := io.MultiWriter(p.out, w)
+	p.cmd.Stdout, p.cmd.Stderr = mw, mw
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := lnet.NS.Start(p.cmd); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// kill ends the process (SIGTERM, SIGKILL after 5 s) and waits for it.
+func (p *qemuProc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *qemuProc) exited() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%s exited: %v: %s", filepath.Base(p.cmd.Path), p.err, tail(p.out.String(), 600))
+	default:
+		return nil
+	}
+}
+
+// qemuFatal stops qemuWaitUntil at once (a server died: no point waiting).
+type qemuFatal struct{ error }
+
+// qemuWaitUntil polls fn every 100 ms until it returns nil, returns a
+// qemuFatal, ctx ends or d passed.
+func qemuWaitUntil(ctx context.Context, d time.Duration, fn func() error) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		var be qemuFatal
+		if errors.As(err, &be) {
+			return be.error
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %v: %w", d, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// A milestone of the boot path, found on the timeline the same way for
+// both stacks: the servers' own records (dnsmasq's log, nginx's access
+// log, pxekit's events) and the guest's console.
+const (
+	qmsDiscover = "discover"      // first DHCPDISCOVER reached the server
+	qmsAck      = "ack"           // first DHCPACK (the firmware's)
+	qmsNBP      = "nbp"           // ipxe.efi sent over TFTP (UEFI)
+	qmsDiscIPXE = "discover-ipxe" // first DHCPDISCOVER after ipxe.efi was sent (UEFI)
+	qmsAckIPXE  = "ack-ipxe"      // the last DHCPACK before the script (iPXE's)
+	qmsIfconf   = "ifconf"        // iPXE's console: "Configuring (net0 ...) ok"
+	qmsScript   = "script"        // iPXE script served
+	qmsKernel   = "kernel"        // kernel sent
+	qmsInitrd   = "initrd"        // initramfs sent
+	qmsInit     = "init"          // /init printed its marker
+)
+
+// qemuIsDiscover: with --log-dhcp dnsmasq logs "available DHCP range" as a
+// packet arrives, but "DHCPDISCOVER" only once it answers, after its ping
+// check (3 s), so the former marks the arrival.
+func qemuIsDiscover(s qemuStamp) bool {
+	return (s.src == "dnsmasq" && (strings.Contains(s.text, "DHCPDISCOVER(") || strings.Contains(s.text, "available DHCP range"))) ||
+		(s.src == "pxekit" && strings.HasPrefix(s.text, "discovered "))
+}
+
+func qemuIsAck(s qemuStamp) bool {
+	return (s.src == "dnsmasq" && strings.Contains(s.text, "DHCPACK(")) ||
+		(s.src == "pxekit" && strings.HasPrefix(s.text, "acked "))
+}
+
+// qemuIsNBP is OVMF's word that ipxe.efi arrived whole: dnsmasq logs "sent"
+// for the size probe OVMF aborts too, so the servers' records would not do.
+func qemuIsNBP(s qemuStamp) bool {
+	return s.src == "console" && strings.Contains(s.text, "NBP file downloaded successfully")
+}
+
+func qemuIsScript(s qemuStamp) bool {
+	return (s.src == "nginx" && strings.Contains(s.text, "GET /boot")) ||
+		(s.src == "pxekit" && strings.HasPrefix(s.text, "script-served "))
+}
+
+func qemuIsAsset(name string) func(qemuStamp) bool {
+	return func(s qemuStamp) bool {
+		return (s.src == "nginx" || (s.src == "pxekit" && strings.HasPrefix(s.text, "asset-sent "))) &&
+			strings.Contains(s.text, "/assets/"+name)
+	}
+}
+
+// qemuIfconfRE is iPXE's line when its network configuration (DHCPv4 and
+// IPv6 autoconfiguration, run together) has finished.
+var qemuIfconfRE = regexp.MustCompile(`^Configuring \(net0 .*\bok$`)
+
+// milestones finds each milestone's first occurrence (ack-ipxe: the last
+// ACK before the script), as time since power-on.
+func qemuMilestones(start time.Time, stamps []qemuStamp, fw lab.Firmware) map[string]time.Duration {
+	m := map[string]time.Duration{}
+	first := func(name string, f func(qemuStamp) bool) {
+		if i := slices.IndexFunc(stamps, f); i >= 0 {
+			m[name] = stamps[i].t.Sub(start)
+		}
+	}
+	first(qmsDiscover, qemuIsDiscover)
+	first(qmsAck, qemuIsAck)
+	if fw != lab.BIOS {
+		first(qmsNBP, qemuIsNBP)
+	}
+	first(qmsScript, qemuIsScript)
+	first(qmsIfconf, func(s qemuStamp) bool { return s.src == "console" && qemuIfconfRE.MatchString(s.text) })
+	first(qmsKernel, qemuIsAsset("vmlinuz"))
+	first(qmsInitrd, qemuIsAsset("initrd.gz"))
+	first(qmsInit, func(s qemuStamp) bool { return s.src == "console" && s.text == lab.MarkerStart })
+	if nbp, ok := m[qmsNBP]; ok {
+		for _, s := range stamps {
+			if d := s.t.Sub(start); d > nbp && qemuIsDiscover(s) {
+				m[qmsDiscIPXE] = d
+				break
+			}
+		}
+	}
+	if sc, ok := m[qmsScript]; ok {
+		for _, s := range stamps {
+			if d := s.t.Sub(start); d <= sc && qemuIsAck(s) {
+				m[qmsAckIPXE] = d
+			}
+		}
+	}
+	return m
+}
+
+// qemuPhase is the time between two milestones. server says the boot server's
+// answers (and the waits its answers cause) make up the phase; the others
+// are the guest's own work, which only the (shared, noisy) CPU speeds up.
+type qemuPhase struct {
+	name, from, to string
+	server         bool
+}
+
+func qemuPhases(fw lab.Firmware) []qemuPhase {
+	if fw == lab.BIOS {
+		// QEMU's BIOS ROM is iPXE: its DHCP is the only one.
+		return []qemuPhase{
+			{"firmware to DHCPDISCOVER", "", qmsDiscover, false},
+			{"DHCP", qmsDiscover, qmsAck, true},
+			{"iPXE config wait", qmsAck, qmsIfconf, false},
+			{"script", qmsIfconf, qmsScript, true},
+			{"kernel", qmsScript, qmsKernel, true},
+			{"initrd", qmsKernel, qmsInitrd, true},
+			{"Linux to /init", qmsInitrd, qmsInit, false},
+		}
+	}
+	return []qemuPhase{
+		{"firmware to DHCPDISCOVER", "", qmsDiscover, false},
+		{"PXE DHCP", qmsDiscover, qmsAck, true},
+		{"TFTP ipxe.efi", qmsAck, qmsNBP, true},
+		{"iPXE start", qmsNBP, qmsDiscIPXE, false},
+		{"iPXE DHCP", qmsDiscIPXE, qmsAckIPXE, true},
+		{"iPXE config wait", qmsAckIPXE, qmsIfconf, false},
+		{"script", qmsIfconf, qmsScript, true},
+		{"kernel", qmsScript, qmsKernel, true},
+		{"initrd", qmsKernel, qmsInitrd, true},
+		{"Linux to /init", qmsInitrd, qmsInit, false},
+	}
+}
+
+// phaseSecs is a phase's length in one run (false: a milestone missing).
+func (r qemuRun) phaseSecs(p qemuPhase) (float64, bool) {
+	var from time.Duration
+	if p.from != "" {
+		var ok bool
+		if from, ok = r.marks[p.from]; !ok {
+			return 0, false
+		}
+	}
+	to, ok := r.marks[p.to]
+	if !ok {
+		return 0, false
+	}
+	return (to - from).Seconds(), true
+}
+
+func qemuMedian(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func qemuByStack(runs []qemuRun, stack string) []qemuRun {
+	var out []qemuRun
+	for _, r := range runs {
+		if r.stack == stack {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// qemuMedianPhase is the median of phase p over runs (0, false: no run has it).
+func qemuMedianPhase(runs []qemuRun, p qemuPhase) (float64, bool) {
+	var v []float64
+	for _, r := range runs {
+		if s, ok := r.phaseSecs(p); ok {
+			v = append(v, s)
+		}
+	}
+	return qemuMedian(v), len(v) > 0
+}
+
+// serverSecs is the sum of the run's server phases (false: one missing).
+func (r qemuRun) serverSecs(fw lab.Firmware) (float64, bool) {
+	var sum float64
+	for _, p := range qemuPhases(fw) {
+		if !p.server {
+			continue
+		}
+		s, ok := r.phaseSecs(p)
+		if !ok {
+			return 0, false
+		}
+		sum += s
+	}
+	return sum, true
+}
+
+// qemuRows are the firmware's rows: the median power-on → /init per stack
+// (the target), with each phase's median for both in the note so a slower
+// stack shows where it lost the time; and the sum of the phases the
+// server controls, which the other helpers' load on the shared CPU
+// disturbs far less than the guest's own work. Every boot must have
+// started the same kernel command line, or the comparison is void.
+func qemuRows(fw lab.Firmware, runs []qemuRun) []Row {
+	if len(runs) == 0 {
+		return nil
+	}
+	base, px := qemuByStack(runs, qemuBaseline), qemuByStack(runs, "pxekit")
+	secs := func(rs []qemuRun, f func(qemuRun) (float64, bool)) []float64 {
+		var v []float64
+		for _, r := range rs {
+			if x, ok := f(r); ok {
+				v = append(v, x)
+			}
+		}
+		return v
+	}
+	toInit := func(r qemuRun) (float64, bool) { return r.toInit.Seconds(), true }
+	server := func(r qemuRun) (float64, bool) { return r.serverSecs(fw) }
+	row := Row{Group: "QEMU", Case: fw.String() + ": power-on → /init", Unit: "s", Peer: qemuBaseline,
+		PeerV: qemuMedian(secs(base, toInit)), Pxekit: qemuMedian(secs(px, toInit)), Lower: true, Target: 1.0}
+	var notes []string
+	notes = append(notes, fmt.Sprintf("median of %d/%d interleaved boots (%s / %s)",
+		len(base), len(px), qemuFmtSecs(secs(base, toInit)), qemuFmtSecs(secs(px, toInit))))
+	var ph []string
+	for _, p := range qemuPhases(fw) {
+		b, okB := qemuMedianPhase(base, p)
+		x, okX := qemuMedianPhase(px, p)
+		if okB || okX {
+			ph = append(ph, fmt.Sprintf("%s %.1f/%.1f", p.name, b, x))
+		}
+	}
+	notes = append(notes, "phases s, peer/pxekit: "+strings.Join(ph, ", "))
+	for _, r := range runs[1:] {
+		if r.cmdline != runs[0].cmdline {
+			row.Failed = true
+			notes = append(notes, fmt.Sprintf("kernel command lines differ: %s #%d %q vs %s #%d %q",
+				runs[0].stack, runs[0].rep, runs[0].cmdline, r.stack, r.rep, r.cmdline))
+			break
+		}
+	}
+	row.Note = strings.Join(notes, "; ")
+	var names []string
+	for _, p := range qemuPhases(fw) {
+		if p.server {
+			names = append(names, p.name)
+		}
+	}
+	srow := Row{Group: "QEMU", Case: fw.String() + ": server steps", Unit: "s", Peer: qemuBaseline,
+		PeerV: qemuMedian(secs(base, server)), Pxekit: qemuMedian(secs(px, server)), Lower: true,
+		Note: "sum of " + strings.Join(names, ", ") + " (protocol waits included)"}
+	return []Row{row, srow}
+}
+
+func qemuFmtSecs(v []float64) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprintf("%.1f", x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// qemuWritePhases writes qemu-<fw>-phases.md: every boot's milestones, so a
+// reader can see which step of which run cost the time.
+func qemuWritePhases(out string, fw lab.Firmware, runs []qemuRun) error {
+	var b strings.Builder
+	ps := qemuPhases(fw)
+	fmt.Fprintf(&b, "# QEMU %s boot phases (seconds)\n\nMilestones from the servers' records and the console; timelines in qemu-%s-*.log.\n\n| stack | run | power-on → /init | server CPU s | QEMU CPU share |", fw, fw)
+	for _, p := range ps {
+		fmt.Fprintf(&b, " %s |", p.name)
+	}
+	fmt.Fprintf(&b, "\n|%s\n", strings.Repeat(" --- |", len(ps)+5))
+	for _, r := range runs {
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %.2f | %.2f |", r.stack, r.rep, r.toInit.Seconds(), r.serverCPU.Seconds(), r.qemuShare)
+		for _, p := range ps {
+			if s, ok := r.phaseSecs(p); ok {
+				fmt.Fprintf(&b, " %.2f |", s)
+			} else {
+				b.WriteString(" - |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return os.WriteFile(filepath.Join(out, fmt.Sprintf("qemu-%s-phases.md", fw)), []byte(b.String()), 0o644)
+}
+
+// qemuClockTick is USER_HZ, the unit of /proc/<pid>/stat's CPU times (100 on
+// every Linux architecture Go supports).
+const qemuClockTick = 100
+
+// qemuProcCPU is a process's user+system CPU time from /proc/<pid>/stat.
+func qemuProcCPU(pid int) (time.Duration, int, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	// The command name (field 2) may hold spaces: fields count from ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, 0, false
+	}
+	var ppid int
+	var ut, st int64
+	fmt.Sscan(f[1], &ppid)
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * time.Second / qemuClockTick, ppid, true
+}
+
+// qemuTreeCPU is the CPU time of pid and its direct children (nginx's workers).
+func qemuTreeCPU(pid int) time.Duration {
+	sum, _, _ := qemuProcCPU(pid)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var child int
+		if _, err := fmt.Sscan(e.Name(), &child); err != nil {
+			continue
+		}
+		if c, ppid, ok := qemuProcCPU(child); ok && ppid == pid {
+			sum += c
+		}
+	}
+	return sum
+}
+
+// qemuSelfCPU is this process's CPU time.
+func qemuSelfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// qemuCPU finds the QEMU process booting the VM with mac (lab.VM does not
+// expose it) and returns its CPU time.
+func qemuCPU(mac net.HardwareAddr) (time.Duration, bool) {
+	want := []byte("mac=" + mac.String())
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !bytes.Contains(cl, want) || !bytes.Contains(cl, []byte("qemu-system")) {
+			continue
+		}
+		c, _, ok := qemuProcCPU(pid)
+		return c, ok
+	}
+	return 0, false
+}
