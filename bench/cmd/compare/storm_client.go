@@ -116,6 +116,7 @@ type stormReport struct {
 	MaxInFlight int64         `json:"maxInFlight"` // machines booting at once
 	MaxLeased   int64         `json:"maxLeased"`   // machines holding an address at once
 	Stray       int64         `json:"stray"`       // DHCP replies nobody waited for
+	Overflow    int64         `json:"overflow"`    // DHCP replies dropped, their exchange's queue full
 }
 
 // stormOpts are the storm role's settings.
@@ -159,7 +160,7 @@ func runStorm(ctx context.Context, o stormOpts) (*stormReport, error) {
 	}
 	wg.Wait()
 	rep.Elapsed = time.Since(start)
-	rep.MaxInFlight, rep.MaxLeased, rep.Stray = st.maxFlight.Load(), st.maxLeased.Load(), r.stray.Load()
+	rep.MaxInFlight, rep.MaxLeased, rep.Stray, rep.Overflow = st.maxFlight.Load(), st.maxLeased.Load(), r.stray.Load(), r.overflow.Load()
 	return rep, nil
 }
 
@@ -171,6 +172,9 @@ type stormRelay struct {
 	mu     sync.Mutex
 	wait   map[dhcpv4.TransactionID]chan *dhcpv4.DHCPv4
 	stray  atomic.Int64
+	// overflow counts replies dropped because their exchange had not read
+	// the ones before.
+	overflow atomic.Int64
 }
 
 func (r *stormRelay) run() {
@@ -191,16 +195,20 @@ func (r *stormRelay) run() {
 		r.mu.Lock()
 		ch := r.wait[p.TransactionID]
 		r.mu.Unlock()
-		select {
-		case ch <- p: // a nil ch blocks, so default counts it
-		default:
+		if ch == nil {
 			r.stray.Add(1)
+			continue
+		}
+		select {
+		case ch <- p:
+		default: // the exchange has 16 unread replies: a server answering retransmits late
+			r.overflow.Add(1)
 		}
 	}
 }
 
 func (r *stormRelay) register(xid dhcpv4.TransactionID) chan *dhcpv4.DHCPv4 {
-	ch := make(chan *dhcpv4.DHCPv4, 4)
+	ch := make(chan *dhcpv4.DHCPv4, 16)
 	r.mu.Lock()
 	r.wait[xid] = ch
 	r.mu.Unlock()
@@ -410,9 +418,11 @@ func stormWaitReply(ctx context.Context, ch chan *dhcpv4.DHCPv4, want dhcpv4.Mes
 
 // dora gets a lease the way firmware does. A NAK to the REQUEST sends it
 // back to DISCOVER (RFC 2131 4.4.1: a server that does not hold its
-// offers may have offered the same address twice), for as long as the
-// machine's deadline allows; the NAKs are counted, and the harness decides
-// what one means for the server under test.
+// offers may have offered the same address twice) after 1–2 s, as a boot
+// manager retrying its PXE entry would, for as long as the machine's
+// deadline allows (restarting at once turns a NAK into a flood that a
+// single-threaded server drops REQUESTs under). The NAKs are counted, and
+// the harness decides what one means for the server under test.
 func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ipxe bool, res *stormClient) (stormLease, error) {
 	first := time.Now()
 	for {
@@ -424,7 +434,9 @@ func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ip
 		if res.FirstNak == "" {
 			res.FirstNak = err.Error()
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-time.After(time.Second + rand.N(time.Second)):
+		case <-ctx.Done():
 			var se *stormStepErr
 			errors.As(err, &se)
 			return l, stormFail(se.step, "%v (%d NAKs, out of time)", se.err, res.Naks)
