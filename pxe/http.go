@@ -1,14 +1,17 @@
 package pxe
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pxekit/pxekit/ipxe"
@@ -42,6 +45,11 @@ type handler struct {
 	urlTTL time.Duration
 	// now is the clock for signatures (time.Now when nil).
 	now func() time.Time
+	// tmpl keeps the profiles' parsed templates across requests.
+	tmpl templateCache
+	// assetFiles and ipxeFiles keep small files of assets and ipxe in
+	// memory.
+	assetFiles, ipxeFiles smallFiles
 }
 
 func (h *handler) clock() time.Time {
@@ -56,9 +64,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == PathScript:
 		h.script(w, r)
 	case strings.HasPrefix(p, PathAssets):
-		h.asset(w, r, h.assets, strings.TrimPrefix(p, PathAssets))
+		h.asset(w, r, h.assets, &h.assetFiles, strings.TrimPrefix(p, PathAssets))
 	case strings.HasPrefix(p, PathIPXE):
-		h.asset(w, r, h.ipxe, strings.TrimPrefix(p, PathIPXE))
+		h.asset(w, r, h.ipxe, &h.ipxeFiles, strings.TrimPrefix(p, PathIPXE))
 	case strings.HasPrefix(p, PathMachines):
 		h.machineFile(w, r, strings.TrimPrefix(p, PathMachines))
 	case p == PathPhoneHome:
@@ -117,7 +125,7 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 		exp := h.clock().Add(h.urlTTL)
 		data.sign = func(path string) string { return SignPath(h.urlKey, path, exp) }
 	}
-	out, err := renderScript(m, p, data, fw)
+	out, err := renderScript(&h.tmpl, m, p, data, fw)
 	if err != nil {
 		h.log.Error("render script", "mac", mac.String(), "err", err)
 		h.bus.publishMAC(mac, EventDenied, "script: "+err.Error())
@@ -130,13 +138,13 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	h.bus.publishMAC(mac, EventScriptServed, fmt.Sprintf("profile=%s firmware=%s", m.Profile, fw))
 }
 
-func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string) {
+func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, small *smallFiles, name string) {
 	if fsys == nil {
 		http.NotFound(w, r)
 		return
 	}
 	_, mac := h.requester(r)
-	n, status := serveFile(w, r, fsys, name)
+	n, status := serveFile(w, r, cachedFS{fsys, small}, name)
 	if r.Method == http.MethodHead {
 		return
 	}
@@ -183,7 +191,7 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 		h.deny(w, mac, http.StatusForbidden, "file "+name+": "+err.Error())
 		return
 	}
-	out, err := RenderFile(m, p, name, h.baseURL)
+	out, err := renderFile(&h.tmpl, m, p, name, h.baseURL)
 	if err != nil {
 		h.log.Warn("machine file", "mac", mac.String(), "file", name, "err", err)
 		http.NotFound(w, r)
@@ -266,3 +274,134 @@ func macString(mac net.HardwareAddr) string {
 	}
 	return mac.String()
 }
+
+// Bounds of a smallFiles cache: files up to maxSmallFile bytes (menus,
+// scripts, preseed and kickstart files), maxSmallFiles bytes in all. Larger
+// files keep going to the socket with sendfile.
+const (
+	maxSmallFile  = 64 << 10
+	maxSmallFiles = 8 << 20
+	// smallFileSettle is how old a file's modification time must be before
+	// it is kept: a file still being written in place could change again
+	// within the file system's timestamp granularity without its size or
+	// time changing, and a copy taken mid-write would then never be
+	// refreshed.
+	smallFileSettle = 2 * time.Second
+)
+
+// smallFiles keeps small asset files in memory. Opening, reading, seeking
+// back and closing a small file took most of the time of serving one;
+// a stat now decides whether the kept copy is still the file (same size,
+// modification time and mode, which the ETag is made of too). The zero
+// value is ready.
+type smallFiles struct {
+	mu    sync.RWMutex
+	files map[string]*smallFile
+	bytes int64
+}
+
+type smallFile struct {
+	info fs.FileInfo
+	data []byte
+}
+
+func sameFile(a, b fs.FileInfo) bool {
+	return a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && a.Mode() == b.Mode()
+}
+
+func (c *smallFiles) get(name string, st fs.FileInfo) *smallFile {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if f := c.files[name]; f != nil && sameFile(f.info, st) {
+		return f
+	}
+	return nil
+}
+
+func (c *smallFiles) put(name string, f *smallFile) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.files[name]
+	grow := int64(len(f.data))
+	if old != nil {
+		grow -= int64(len(old.data))
+	}
+	if c.bytes+grow > maxSmallFiles {
+		return // full: the file is served from disk, as before
+	}
+	if c.files == nil {
+		c.files = make(map[string]*smallFile)
+	}
+	c.files[name] = f
+	c.bytes += grow
+}
+
+func (c *smallFiles) drop(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.files[name]; old != nil {
+		c.bytes -= int64(len(old.data))
+		delete(c.files, name)
+	}
+}
+
+// cachedFS is fsys with its small regular files served from c. An fsys
+// that cannot stat without opening gains nothing and is used as it is.
+type cachedFS struct {
+	fsys fs.FS
+	c    *smallFiles
+}
+
+func (c cachedFS) Open(name string) (fs.File, error) {
+	sfs, ok := c.fsys.(fs.StatFS)
+	if !ok {
+		return c.fsys.Open(name)
+	}
+	st, err := sfs.Stat(name)
+	if err != nil {
+		c.c.drop(name) // gone (or unreadable): do not keep a copy alive
+		return nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() > maxSmallFile {
+		return c.fsys.Open(name)
+	}
+	if f := c.c.get(name, st); f != nil {
+		return &memFile{Reader: bytes.NewReader(f.data), info: f.info}, nil
+	}
+	file, err := c.fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() || info.Size() > maxSmallFile {
+		// Replaced between the stat and the open: serve it from disk.
+		return c.fsys.Open(name)
+	}
+	data, err := io.ReadAll(io.LimitReader(file, maxSmallFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != info.Size() {
+		// Being written right now: keep nothing, serve from disk.
+		return c.fsys.Open(name)
+	}
+	f := &smallFile{info: info, data: data}
+	if time.Since(info.ModTime()) >= smallFileSettle {
+		c.c.put(name, f)
+	}
+	return &memFile{Reader: bytes.NewReader(f.data), info: f.info}, nil
+}
+
+// memFile is a kept small file, opened: it seeks, so ServeContent serves
+// ranges from it like from the file on disk.
+type memFile struct {
+	*bytes.Reader
+	info fs.FileInfo
+}
+
+func (m *memFile) Stat() (fs.FileInfo, error) { return m.info, nil }
+func (m *memFile) Close() error               { return nil }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/template"
 
 	"github.com/pxekit/pxekit/ipxe"
@@ -66,7 +68,16 @@ func newScriptData(m Machine, baseURL string, fw ipxe.Firmware) ScriptData {
 // execTemplate renders one template; missing keys are errors so a typo in a
 // profile fails loudly instead of rendering "<no value>" into a kernel line.
 func execTemplate(name, text string, data ScriptData) (string, error) {
-	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	return (*templateCache)(nil).exec(name, text, data)
+}
+
+// exec is execTemplate keeping the parsed template in c (when not nil) for
+// the next request.
+func (c *templateCache) exec(name, text string, data ScriptData) (string, error) {
+	if isPlainText(text) {
+		return text, nil
+	}
+	t, err := c.get(name, text)
 	if err != nil {
 		return "", err
 	}
@@ -75,6 +86,45 @@ func execTemplate(name, text string, data ScriptData) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// isPlainText reports a template without actions or comments: it renders
+// to itself. Most kernel arguments ("console=ttyS0") are like this.
+func isPlainText(text string) bool { return !strings.Contains(text, "{{") }
+
+// maxCachedTemplates bounds a templateCache. The templates come from the
+// inventory's profiles, so a server holds a few dozen; the bound only
+// guards against an inventory that grows without limit.
+const maxCachedTemplates = 4096
+
+// templateCache holds parsed templates by name and text, so a boot storm
+// does not re-parse the same profile for every machine: parsing was most of
+// the cost of rendering a script. A parsed template is safe for concurrent
+// Execute. The zero value is ready; a nil cache parses every time.
+type templateCache struct {
+	m sync.Map // templateKey → *template.Template
+	n atomic.Int64
+}
+
+// templateKey includes the name because it is part of every error message.
+type templateKey struct{ name, text string }
+
+func (c *templateCache) get(name, text string) (*template.Template, error) {
+	if c != nil {
+		if t, ok := c.m.Load(templateKey{name, text}); ok {
+			return t.(*template.Template), nil
+		}
+	}
+	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, err // not cached: a broken profile is rare and must keep failing loudly
+	}
+	if c != nil && c.n.Load() < maxCachedTemplates {
+		if _, loaded := c.m.LoadOrStore(templateKey{name, text}, t); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return t, nil
 }
 
 // assetURL resolves a profile's kernel or initrd reference.
@@ -90,13 +140,13 @@ func assetURL(baseURL, ref string) string {
 // so values from the inventory cannot inject iPXE commands or extra kernel
 // arguments.
 func RenderScript(m Machine, p Profile, baseURL string, fw ipxe.Firmware) ([]byte, error) {
-	return renderScript(m, p, newScriptData(m, baseURL, fw), fw)
+	return renderScript(nil, m, p, newScriptData(m, baseURL, fw), fw)
 }
 
-func renderScript(m Machine, p Profile, data ScriptData, fw ipxe.Firmware) ([]byte, error) {
+func renderScript(c *templateCache, m Machine, p Profile, data ScriptData, fw ipxe.Firmware) ([]byte, error) {
 	baseURL := data.BaseURL
 	if p.Script != "" {
-		out, err := execTemplate("profile "+m.Profile, p.Script, data)
+		out, err := c.exec("profile "+m.Profile, p.Script, data)
 		if err != nil {
 			return nil, fmt.Errorf("profile %s: script: %w", m.Profile, err)
 		}
@@ -107,9 +157,12 @@ func renderScript(m Machine, p Profile, data ScriptData, fw ipxe.Firmware) ([]by
 	}
 	cmd := ipxe.NewCmdline()
 	for i, a := range p.Args {
-		v, err := execTemplate(fmt.Sprintf("profile %s args[%d]", m.Profile, i), a, data)
-		if err != nil {
-			return nil, fmt.Errorf("profile %s: args[%d]: %w", m.Profile, i, err)
+		v := a
+		if !isPlainText(a) { // named only when it is a template: most are not
+			var err error
+			if v, err = c.exec(fmt.Sprintf("profile %s args[%d]", m.Profile, i), a, data); err != nil {
+				return nil, fmt.Errorf("profile %s: args[%d]: %w", m.Profile, i, err)
+			}
 		}
 		if name, value, ok := strings.Cut(v, "="); ok {
 			cmd.Set(name, value)
@@ -130,11 +183,15 @@ func renderScript(m Machine, p Profile, data ScriptData, fw ipxe.Firmware) ([]by
 
 // RenderFile renders the per-machine file name of profile p for machine m.
 func RenderFile(m Machine, p Profile, name, baseURL string) ([]byte, error) {
+	return renderFile(nil, m, p, name, baseURL)
+}
+
+func renderFile(c *templateCache, m Machine, p Profile, name, baseURL string) ([]byte, error) {
 	text, ok := p.Files[name]
 	if !ok {
 		return nil, fmt.Errorf("profile %s has no file %q", m.Profile, name)
 	}
-	out, err := execTemplate(fmt.Sprintf("profile %s file %s", m.Profile, name), text, newScriptData(m, baseURL, ipxe.BIOS))
+	out, err := c.exec(fmt.Sprintf("profile %s file %s", m.Profile, name), text, newScriptData(m, baseURL, ipxe.BIOS))
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: file %s: %w", m.Profile, name, err)
 	}
