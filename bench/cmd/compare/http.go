@@ -3,40 +3,195 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// curlMBps fetches url reps times with curl and returns MB/s (10^6) over
-// all of them; every fetch must bring size bytes.
-func (h *harness) curlMBps(ctx context.Context, url string, size int64, reps int) (float64, error) {
-	var bytes, secs float64
-	for range reps {
-		out, err := h.runIn(ctx, h.cli, "curl", "-s", "-f", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url)
-		if err != nil {
-			return 0, fmt.Errorf("curl %s: %v: %s", url, err, tail(out, 300))
-		}
-		f := strings.Fields(out)
-		if len(f) != 2 {
-			return 0, fmt.Errorf("curl %s: %q", url, out)
-		}
-		n, _ := strconv.ParseFloat(f[0], 64)
-		t, _ := strconv.ParseFloat(f[1], 64)
-		if int64(n) != size || t <= 0 {
-			return 0, fmt.Errorf("curl %s: %v bytes in %v s, want %d bytes", url, n, t, size)
-		}
-		bytes += n
-		secs += t
+// Ports of the two HTTP servers: both run at once, so the fetches can be
+// interleaved and a burst of load from another process hits both alike.
+const (
+	pxeHTTP   = serverIP + ":80" // the pxe role's fixed port
+	nginxHTTP = serverIP + ":8080"
+)
+
+// scriptMAC is the MAC the n-th simulated machine of the script case uses;
+// the wrk Lua script below generates the same family.
+func scriptMAC(n int) string {
+	return fmt.Sprintf("52:54:00:00:%02x:%02x", (n>>8)&0xff, n&0xff)
+}
+
+// curlOnce fetches url once and returns MB/s (10^6); it must bring size
+// bytes.
+func (h *harness) curlOnce(ctx context.Context, url string, size int64) (float64, error) {
+	out, err := h.runIn(ctx, h.cli, "curl", "-s", "-f", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url)
+	if err != nil {
+		return 0, fmt.Errorf("curl %s: %v: %s", url, err, tail(out, 300))
 	}
-	return bytes / secs / 1e6, nil
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		return 0, fmt.Errorf("curl %s: %q", url, out)
+	}
+	n, _ := strconv.ParseFloat(f[0], 64)
+	t, _ := strconv.ParseFloat(f[1], 64)
+	if int64(n) != size || t <= 0 {
+		return 0, fmt.Errorf("curl %s: %v bytes in %v s, want %d bytes", url, n, t, size)
+	}
+	return n / t / 1e6, nil
+}
+
+// curlBody fetches url and returns the body.
+func (h *harness) curlBody(ctx context.Context, url string) (string, error) {
+	out, err := h.runIn(ctx, h.cli, "curl", "-s", "-S", "-f", url)
+	if err != nil {
+		return "", fmt.Errorf("curl %s: %v: %s", url, err, tail(out, 300))
+	}
+	return out, nil
+}
+
+// httpTreeCPU is the CPU time that process pid and its descendants (nginx's
+// workers) have used: the sum of their threads' schedstat run times, in
+// nanoseconds, so it does not round to clock ticks.
+func httpTreeCPU(pid int) time.Duration {
+	var total time.Duration
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	for _, t := range tasks {
+		if b, err := os.ReadFile(filepath.Join(t, "schedstat")); err == nil {
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				ns, _ := strconv.ParseInt(f[0], 10, 64)
+				total += time.Duration(ns)
+			}
+		}
+		if b, err := os.ReadFile(filepath.Join(t, "children")); err == nil {
+			for _, c := range strings.Fields(string(b)) {
+				if cpid, err := strconv.Atoi(c); err == nil {
+					total += httpTreeCPU(cpid)
+				}
+			}
+		}
+	}
+	return total
+}
+
+func httpMedian(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// wrkResult is what one wrk run reports.
+type wrkResult struct {
+	rps     float64 // requests/s
+	p50     float64 // ms
+	p99     float64 // ms
+	non2xx  int64   // "Non-2xx or 3xx responses"
+	sockErr int64   // connect+read+write+timeout errors
+	reqs    int64
+}
+
+var (
+	reRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reReqs    = regexp.MustCompile(`(\d+) requests in`)
+	reNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	reSockErr = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	reLatPct  = regexp.MustCompile(`(?m)^\s+(50|99)(?:\.000)?%\s+([0-9.]+)(us|ms|s)\s*$`)
+)
+
+// parseWrk reads wrk --latency output.
+func parseWrk(out string) (wrkResult, error) {
+	var r wrkResult
+	m := reRPS.FindStringSubmatch(out)
+	if m == nil {
+		return r, errors.New("no Requests/sec in wrk output")
+	}
+	r.rps, _ = strconv.ParseFloat(m[1], 64)
+	if m := reReqs.FindStringSubmatch(out); m != nil {
+		r.reqs, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	if m := reNon2xx.FindStringSubmatch(out); m != nil {
+		r.non2xx, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	if m := reSockErr.FindStringSubmatch(out); m != nil {
+		for _, s := range m[1:] {
+			n, _ := strconv.ParseInt(s, 10, 64)
+			r.sockErr += n
+		}
+	}
+	for _, m := range reLatPct.FindAllStringSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		switch m[3] {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		if m[1] == "50" {
+			r.p50 = v
+		} else {
+			r.p99 = v
+		}
+	}
+	if r.p50 == 0 || r.p99 == 0 {
+		return r, errors.New("no latency distribution in wrk output")
+	}
+	return r, nil
+}
+
+// wrkMACs makes every request of a wrk run name another machine (one of
+// 4,096 per thread, threads apart), as a rack of iPXE clients would. nginx
+// ignores the query on a static file, so the same script drives both
+// servers.
+const wrkMACs = `local nthreads = 0
+function setup(thread)
+  thread:set("tid", nthreads)
+  nthreads = nthreads + 1
+end
+local n = 0
+function request()
+  n = n + 1
+  local m = (tid * 4096 + n % 4096) % 65536
+  return wrk.format("GET", string.format("%s?mac=52:54:00:00:%02x:%02x", wrk.path, math.floor(m / 256), m % 256))
+end
+`
+
+// wrkRun runs wrk from the client namespace against url.
+// With closeConn every request asks for Connection: close, so wrk opens a
+// connection per request.
+func (h *harness) wrkRun(ctx context.Context, url, lua string, conns int, d time.Duration, closeConn bool) (wrkResult, error) {
+	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency", "--timeout", "5s"}
+	if closeConn {
+		args = append(args, "-H", "Connection: close")
+	}
+	if lua != "" {
+		args = append(args, "-s", lua)
+	}
+	args = append(args, url)
+	out, err := h.runIn(ctx, h.cli, "wrk", args...)
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk %s: %v: %s", url, err, tail(out, 500))
+	}
+	r, err := parseWrk(out)
+	if err != nil {
+		return r, fmt.Errorf("wrk %s: %v: %s", url, err, tail(out, 500))
+	}
+	return r, nil
 }
 
 func benchHTTP(ctx context.Context, h *harness) ([]Row, error) {
-	if m := missing("curl", "nginx"); m != "" {
-		return nil, fmt.Errorf("missing %s (packages curl, nginx-light)", m)
+	if m := missing("curl", "nginx", "wrk"); m != "" {
+		return nil, fmt.Errorf("missing %s (packages curl, nginx-light, wrk)", m)
 	}
 	dir := filepath.Join(h.dir, "http")
 	assets := filepath.Join(dir, "assets")
@@ -49,12 +204,14 @@ func benchHTTP(ctx context.Context, h *harness) ([]Row, error) {
 	if err := os.WriteFile(filepath.Join(assets, "big.bin"), b, 0o644); err != nil {
 		return nil, err
 	}
-	reps := 5
+	b = nil
+	reps, wrkReps, wrkDur := 12, 2, 5*time.Second
 	if h.o.quick {
-		reps = 2
+		reps, wrkReps, wrkDur = 4, 1, 2*time.Second
 	}
 
-	// nginx serves the same file at the same path.
+	// nginx serves the same files at the same paths, from the same
+	// directory, on another port.
 	conf := fmt.Sprintf(`daemon off;
 master_process on;
 worker_processes 2;
@@ -65,11 +222,12 @@ http {
   access_log off;
   sendfile on;
   tcp_nopush on;
+  keepalive_requests 1000000;
   default_type application/octet-stream;
   client_body_temp_path %[1]s/body;
-  server { listen %[2]s:80; root %[1]s; }
+  server { listen %[2]s; root %[1]s; }
 }
-`, dir, serverIP)
+`, dir, nginxHTTP)
 	cpath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(cpath, []byte(conf), 0o644); err != nil {
 		return nil, err
@@ -78,16 +236,10 @@ http {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.waitTCP(ctx, ng, serverIP+":80"); err != nil {
-		ng.stop()
+	defer ng.stop()
+	if err := h.waitTCP(ctx, ng, nginxHTTP); err != nil {
 		return nil, err
 	}
-	ngV, err := h.curlMBps(ctx, "http://"+serverIP+"/assets/big.bin", size, reps)
-	ng.stop()
-	if err != nil {
-		return nil, err
-	}
-
 	args := []string{"-iface", h.srvIf, "-dir", dir}
 	if h.o.pprof {
 		args = append(args, "-cpuprofile", filepath.Join(h.o.out, "http.cpu.pprof"))
@@ -96,16 +248,133 @@ http {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.waitTCP(ctx, px, serverIP+":80"); err != nil {
-		px.stop()
+	defer px.stop()
+	if err := h.waitTCP(ctx, px, pxeHTTP); err != nil {
 		return nil, err
 	}
-	pxV, err := h.curlMBps(ctx, "http://"+serverIP+"/assets/big.bin", size, reps)
-	px.stop()
+
+	// Large asset: fetches alternate between the servers (and which goes
+	// first), so both see the same machine; the median of each side's
+	// fetches is robust to a burst from another process.
+	var ngV, pxV, ngCPU, pxCPU []float64
+	for i := range reps {
+		order := []bool{false, true}
+		if i%2 == 1 {
+			order = []bool{true, false}
+		}
+		for _, isPx := range order {
+			addr, pid := nginxHTTP, ng.cmd.Process.Pid
+			if isPx {
+				addr, pid = pxeHTTP, px.cmd.Process.Pid
+			}
+			cpu0 := httpTreeCPU(pid)
+			v, err := h.curlOnce(ctx, "http://"+addr+"/assets/big.bin", size)
+			if err != nil {
+				return nil, err
+			}
+			cpu := float64(httpTreeCPU(pid)-cpu0) / 1e6
+			if isPx {
+				pxV, pxCPU = append(pxV, v), append(pxCPU, cpu)
+			} else {
+				ngV, ngCPU = append(ngV, v), append(ngCPU, cpu)
+			}
+		}
+	}
+	h.log.Info("http asset", "nginx MB/s", int(httpMedian(ngV)), "pxekit MB/s", int(httpMedian(pxV)))
+	rows := []Row{{Group: "HTTP", Case: "100 MB asset, curl", Unit: "MB/s", Peer: "nginx", PeerV: httpMedian(ngV), Pxekit: httpMedian(pxV), Target: 0.9,
+		Note: fmt.Sprintf("median of %d fetches each, alternating; nginx %.0f–%.0f, pxekit %.0f–%.0f; pxekit = the pxe boot server (DHCP+TFTP+HTTP)",
+			reps, slices.Min(ngV), slices.Max(ngV), slices.Min(pxV), slices.Max(pxV))},
+		{Group: "HTTP", Case: "100 MB asset, server CPU", Unit: "ms", Lower: true, Peer: "nginx", PeerV: httpMedian(ngCPU), Pxekit: httpMedian(pxCPU),
+			Note: "CPU time of the server's processes per fetch (schedstat, median): what the throughput costs, less sensitive to other load; it includes the kernel's TCP work for the veth"}}
+	h.log.Info("http asset CPU", "nginx ms", httpMedian(ngCPU), "pxekit ms", httpMedian(pxCPU))
+
+	// Small scripts. nginx gets, as a static file, exactly what pxekit
+	// renders, so both send the same bytes.
+	script, err := h.curlBody(ctx, "http://"+pxeHTTP+"/boot.ipxe?mac="+scriptMAC(1))
 	if err != nil {
-		return nil, err
+		return rows, err
 	}
-	h.log.Info("http", "nginx MB/s", int(ngV), "pxekit MB/s", int(pxV))
-	return []Row{{Group: "HTTP", Case: "100 MB asset, curl", Unit: "MB/s", Peer: "nginx", PeerV: ngV, Pxekit: pxV, Target: 0.9,
-		Note: fmt.Sprintf("%d sequential fetches each; pxekit = the pxe boot server (DHCP+TFTP+HTTP)", reps)}}, nil
+	if !strings.HasPrefix(script, "#!ipxe") || !strings.Contains(script, "/assets/vmlinuz") {
+		return rows, fmt.Errorf("pxekit's script for %s is not the storm profile's: %q", scriptMAC(1), tail(script, 300))
+	}
+	for _, p := range []string{filepath.Join(dir, "boot.ipxe"), filepath.Join(assets, "boot.ipxe")} {
+		if err := os.WriteFile(p, []byte(script), 0o644); err != nil {
+			return rows, err
+		}
+	}
+	if got, err := h.curlBody(ctx, "http://"+nginxHTTP+"/boot.ipxe?mac="+scriptMAC(1)); err != nil || got != script {
+		return rows, fmt.Errorf("nginx does not serve the script copy: %v %q", err, tail(got, 200))
+	}
+	lua := filepath.Join(dir, "macs.lua")
+	if err := os.WriteFile(lua, []byte(wrkMACs), 0o644); err != nil {
+		return rows, err
+	}
+	const conns = 64
+	cases := []struct {
+		name, nginxPath, pxePath, lua, note string
+		close                               bool
+	}{
+		{"iPXE script, wrk", "/boot.ipxe", "/boot.ipxe", lua,
+			"pxekit renders /boot.ipxe?mac= per machine (8,192 MACs); nginx serves the same bytes as a static file", false},
+		{"iPXE script, new connection each, wrk", "/boot.ipxe", "/boot.ipxe", lua,
+			"as above, but every request on a new TCP connection, as each machine of a rack is", true},
+		{"small static asset, wrk", "/assets/boot.ipxe", "/assets/boot.ipxe", "",
+			"the same script file under /assets/ from both", false},
+	}
+	for _, c := range cases {
+		var ngR, pxR []wrkResult
+		for i := range wrkReps {
+			order := []bool{false, true}
+			if i%2 == 1 {
+				order = []bool{true, false}
+			}
+			for _, isPx := range order {
+				url := "http://" + nginxHTTP + c.nginxPath
+				if isPx {
+					url = "http://" + pxeHTTP + c.pxePath
+				}
+				r, err := h.wrkRun(ctx, url, c.lua, conns, wrkDur, c.close)
+				if err != nil {
+					return rows, err
+				}
+				if isPx {
+					pxR = append(pxR, r)
+				} else {
+					ngR = append(ngR, r)
+				}
+			}
+		}
+		if err := px.exited(); err != nil {
+			return rows, err
+		}
+		agg := func(rs []wrkResult, f func(wrkResult) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = f(r)
+			}
+			return httpMedian(v)
+		}
+		bad := func(rs []wrkResult) (n int64) {
+			for _, r := range rs {
+				n += r.non2xx + r.sockErr
+			}
+			return n
+		}
+		rps := func(r wrkResult) float64 { return r.rps }
+		p99 := func(r wrkResult) float64 { return r.p99 }
+		pxBad, ngBad := bad(pxR), bad(ngR)
+		conn := "keep-alive"
+		if c.close {
+			conn = "Connection: close"
+		}
+		note := fmt.Sprintf("%s; %s, %d connections, 2 threads, %d × %s each, alternating, median", c.note, conn, conns, wrkReps, wrkDur)
+		rows = append(rows,
+			Row{Group: "HTTP", Case: c.name, Unit: "req/s", Peer: "nginx", PeerV: agg(ngR, rps), Pxekit: agg(pxR, rps),
+				Note: note, Failed: pxBad > 0},
+			Row{Group: "HTTP", Case: c.name + ", p99 latency", Unit: "ms", Lower: true, Peer: "nginx", PeerV: agg(ngR, p99), Pxekit: agg(pxR, p99),
+				Note: fmt.Sprintf("wrk --latency; errors or non-2xx: pxekit %d, nginx %d", pxBad, ngBad), Failed: pxBad > 0})
+		h.log.Info("http "+c.name, "nginx req/s", int(agg(ngR, rps)), "pxekit req/s", int(agg(pxR, rps)),
+			"nginx p99 ms", agg(ngR, p99), "pxekit p99 ms", agg(pxR, p99), "pxekit errors", pxBad)
+	}
+	return rows, nil
 }
