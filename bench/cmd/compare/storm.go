@@ -149,7 +149,7 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 		n, pool, rep.MaxInFlight, rep.MaxLeased)
 	peerTime := peerRep.elapsedSecs()
 	if peerRep != nil {
-		shape += fmt.Sprintf("; peer: ≤ %d holding an address", peerRep.MaxLeased)
+		shape += fmt.Sprintf("; peer: ≤ %d holding an address, dnsmasq with --no-ping (the clients' veth answers ping for every pool address)", peerRep.MaxLeased)
 		if ps.failed > 0 {
 			// Machines that gave up leave the peer less work: its time
 			// would flatter it.
