@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -95,8 +96,9 @@ func (h *handler) requester(r *http.Request) (netip.Addr, net.HardwareAddr) {
 
 // machineMAC is the MAC a request speaks for: ?mac= (iPXE's ${net0/mac}),
 // else the requester's lease.
-func (h *handler) machineMAC(r *http.Request) (net.HardwareAddr, error) {
-	if s := r.URL.Query().Get("mac"); s != "" {
+// q is the request's parsed query (parsed once per request).
+func (h *handler) machineMAC(r *http.Request, q url.Values) (net.HardwareAddr, error) {
+	if s := q.Get("mac"); s != "" {
 		return parseMAC(s)
 	}
 	if _, mac := h.requester(r); mac != nil {
@@ -106,7 +108,8 @@ func (h *handler) machineMAC(r *http.Request) (net.HardwareAddr, error) {
 }
 
 func (h *handler) script(w http.ResponseWriter, r *http.Request) {
-	mac, err := h.machineMAC(r)
+	q := r.URL.Query()
+	mac, err := h.machineMAC(r, q)
 	if err != nil {
 		h.deny(w, nil, http.StatusBadRequest, "script: "+err.Error())
 		return
@@ -117,7 +120,7 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fw := ipxe.BIOS
-	if strings.EqualFold(r.URL.Query().Get("fw"), "efi") {
+	if strings.EqualFold(q.Get("fw"), "efi") {
 		fw = ipxe.EFI
 	}
 	data := newScriptData(m, h.baseURL, fw)
@@ -135,7 +138,7 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
-	h.bus.publishMAC(mac, EventScriptServed, fmt.Sprintf("profile=%s firmware=%s", m.Profile, fw))
+	h.bus.publishMAC(mac, EventScriptServed, "profile="+m.Profile+" firmware="+fw.String())
 }
 
 func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, small *smallFiles, name string) {
@@ -204,14 +207,15 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 }
 
 func (h *handler) phoneHome(w http.ResponseWriter, r *http.Request) {
-	mac, err := h.machineMAC(r)
+	q := r.URL.Query()
+	mac, err := h.machineMAC(r, q)
 	if err != nil {
 		h.deny(w, nil, http.StatusBadRequest, "phone home: "+err.Error())
 		return
 	}
 	ip, _ := h.requester(r)
 	detail := "from " + ip.String()
-	if s := r.URL.Query().Get("status"); s != "" {
+	if s := q.Get("status"); s != "" {
 		detail += " status=" + s
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

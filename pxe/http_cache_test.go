@@ -119,6 +119,12 @@ func TestSmallAssetHeadersRangesFromMemory(t *testing.T) {
 		if code, _, _ := getAsset(t, h, "seed.txt", map[string]string{"If-None-Match": wantTag}); code != http.StatusNotModified {
 			t.Fatalf("fetch %d: If-None-Match: %d", i, code)
 		}
+		if code, _, _ := getAsset(t, h, "seed.txt", map[string]string{"If-Modified-Since": mt.UTC().Format(http.TimeFormat)}); code != http.StatusNotModified {
+			t.Fatalf("fetch %d: If-Modified-Since: %d", i, code)
+		}
+		if code, body, _ := getAsset(t, h, "seed.txt", map[string]string{"If-Modified-Since": mt.Add(-time.Hour).UTC().Format(http.TimeFormat)}); code != 200 || body != string(data) {
+			t.Fatalf("fetch %d: If-Modified-Since an hour earlier: %d, %d bytes", i, code, len(body))
+		}
 	}
 	if _, ok := h.assetFiles.files["seed.txt"]; !ok {
 		t.Error("a settled 10 kB file is not kept in memory")
