@@ -44,6 +44,7 @@ var qemuProfile = pxe.Profile{
 	Args: []string{"console=ttyS0", "panic=-1", "quiet", lab.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome"},
 }
 
+// qemuBaseline is the classic stack pxekit is compared with.
 const qemuBaseline = "dnsmasq+nginx"
 
 // qemuWhatIfRA is pxekit with the harness sending IPv6 router
@@ -57,6 +58,8 @@ type qemuInputs struct {
 	ipxe    map[ipxe.Binary]string // Debian's iPXE builds, for both stacks
 }
 
+// benchQEMU is the "qemu" part: per firmware, interleaved pairs of boots
+// (baseline, pxekit), then one what-if boot, within qemuPartBudget.
 func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
 	if m := missing("qemu-system-x86_64", "dnsmasq", "nginx"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages qemu-system-x86, dnsmasq-base, nginx-light)", m)
@@ -103,7 +106,9 @@ func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
 		for i := range reps[fw] {
 			// A pair is both stacks or neither: half a pair would skew
 			// the medians toward whichever ran.
-			if i >= 2 && time.Until(deadline) < pairTime+4*time.Minute {
+			// Extra BIOS pairs only while the UEFI pairs (about 1.6× a
+			// BIOS pair each) still fit in the budget after them.
+			if i >= 2 && time.Until(deadline) < 5*pairTime {
 				h.log.Info("qemu: skipping extra pair to stay in budget", "firmware", fw, "rep", i+1)
 				break
 			}
@@ -126,7 +131,11 @@ func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
 		// What-if: pxekit with an IPv6 router advertisement on the link
 		// (sent by the harness, not by pxekit), to show what the longest
 		// wait of every boot costs; one boot, if the budget allows.
-		if time.Until(deadline) > pairTime/2+2*time.Minute {
+		reserve := 30 * time.Second
+		if fw == lab.BIOS {
+			reserve = 4 * pairTime // the UEFI pairs still to come
+		}
+		if time.Until(deadline) > pairTime/2+reserve {
 			if r, err := qemuBoot(ctx, h, in, fw, qemuWhatIfRA, 1); err != nil {
 				errs = append(errs, fmt.Errorf("%s %s: %w", fw, qemuWhatIfRA, err))
 			} else {
@@ -286,7 +295,9 @@ func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, s
 	} else {
 		st, err = qemuStartPxekit(ctx, h, lnet, dir, in, fw, stack, rep, tl)
 		if err == nil && stack == qemuWhatIfRA {
-			err = qemuSendRA(ctx, lnet)
+			if err = qemuSendRA(ctx, lnet); err != nil {
+				st.stop()
+			}
 		}
 	}
 	if err != nil {

@@ -326,6 +326,12 @@ func qemuRows(fw lab.Firmware, runs []qemuRun) []Row {
 			break
 		}
 	}
+	if b, x := secs(base, toInit), secs(px, toInit); len(b) > 1 && len(x) > 1 {
+		spread := max(slices.Max(b)-slices.Min(b), slices.Max(x)-slices.Min(x))
+		if d := row.Pxekit - row.PeerV; d*d < spread*spread {
+			notes = append(notes, fmt.Sprintf("the medians differ by %.2f s, less than one stack's own run-to-run spread (%.2f s): a tie", d, spread))
+		}
+	}
 	share := func(r qemuRun) (float64, bool) { return r.qemuShare, r.qemuShare > 0 }
 	notes = append(notes, fmt.Sprintf("QEMU got %.2f/%.2f of a core (median): other work on the machine slows the guest's own steps",
 		qemuMedian(secs(base, share)), qemuMedian(secs(px, share))))
