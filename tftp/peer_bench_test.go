@@ -15,7 +15,7 @@ import (
 )
 
 // BenchmarkPeers fetches the same files with the same client (atftp) from
-// pxekit (pin/tftp path, and RFC 7440 windowsize 64) and from tftpd-hpa
+// pxekit (lock-step, and RFC 7440 windowsize 64) and from tftpd-hpa
 // (in.tftpd, started here on loopback), so MB/s compare within one run.
 // tftpd-hpa does not negotiate windowsize.
 //
