@@ -82,7 +82,7 @@ func benchTFTP(ctx context.Context, h *harness) ([]Row, error) {
 			return nil, err
 		}
 	}
-	reps := map[string]int{"1m": 15, "32m": 3}
+	reps := map[string]int{"1m": 15, "32m": 5}
 	if h.o.quick {
 		reps = map[string]int{"1m": 3, "32m": 1}
 	}
