@@ -23,7 +23,9 @@
 // tsize, timeout and windowsize in an OACK (RFC 2347-2349, 7440), resends
 // a block only when its ACK times out (never on a duplicate ACK, which
 // would trigger the Sorcerer's Apprentice bug), and does its file reads,
-// sends and waits on one goroutine, with no allocation per block.
+// sends and waits on one goroutine, with no allocation per block. On
+// Linux that socket is opened in the listening socket's network namespace,
+// whatever namespace the server's threads are in.
 //
 // In Config.SinglePort mode transfers share the listening socket instead
 // and run on github.com/pin/tftp/v3, which the front end hands only

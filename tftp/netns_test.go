@@ -80,7 +80,10 @@ func fragCreates(t *testing.T, ns string) int {
 // On a 1500-byte link, a client asking for blksize 1472 (what pin/tftp's
 // own clamp, MTU - 28, would grant) gets 1468: DATA packets of 1468 + 4 +
 // 8 + 20 = 1500 bytes, none fragmented. The socket is opened in a netns
-// the test creates, served in single-port mode.
+// the test creates while the server's threads stay in the test's own: in
+// single-port mode, and with a socket per transfer, which must then be
+// opened in the listening socket's namespace (the client, inside it, gets
+// nothing otherwise).
 func TestBlockSizeFitsLinkMTU(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireCmd(t, "ip", "iproute2")
@@ -93,30 +96,34 @@ func TestBlockSizeFitsLinkMTU(t *testing.T) {
 	if out, err := exec.Command("ip", "-n", name, "link", "set", "lo", "mtu", "1500", "up").CombinedOutput(); err != nil {
 		t.Fatalf("ip link set lo: %v: %s", err, out)
 	}
-
 	dir, files := testRoot(t, 1<<20)
-	conn := listenInNetns(t, name, "127.0.0.1:0")
-	s := serveConn(t, Config{Root: os.DirFS(dir), SinglePort: true}, conn)
-	before := fragCreates(t, name)
 
-	out := filepath.Join(t.TempDir(), "got")
-	msg, err := exec.Command("ip", "netns", "exec", name, "atftp", "--get", "-r", "1m", "-l", out,
-		"--option", "blksize 1472", "--option", "tsize 0", "--trace",
-		"127.0.0.1", strconv.Itoa(s.addr.Port)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("atftp: %v: %.500s", err, msg)
-	}
-	if !strings.Contains(string(msg), "received OACK <tsize: 1048576, blksize: 1468") {
-		t.Errorf("atftp trace lacks the clamped OACK:\n%.500s", msg)
-	}
-	got, _ := os.ReadFile(out)
-	if !bytes.Equal(got, files["1m"]) {
-		t.Fatalf("got %d bytes, want %d identical ones", len(got), len(files["1m"]))
-	}
-	if n := fragCreates(t, name) - before; n != 0 {
-		t.Errorf("%d IP fragments created: DATA packets exceed the MTU", n)
-	}
-	if ev := s.ev.wait(t, EventSent); ev.BlockSize != 1468 {
-		t.Errorf("event %+v, want blksize 1468", ev)
+	for _, single := range []bool{true, false} {
+		t.Run(fmt.Sprintf("singlePort=%v", single), func(t *testing.T) {
+			conn := listenInNetns(t, name, "127.0.0.1:0")
+			s := serveConn(t, Config{Root: os.DirFS(dir), SinglePort: single}, conn)
+			before := fragCreates(t, name)
+
+			out := filepath.Join(t.TempDir(), "got")
+			msg, err := exec.Command("ip", "netns", "exec", name, "atftp", "--get", "-r", "1m", "-l", out,
+				"--option", "blksize 1472", "--option", "tsize 0", "--trace",
+				"127.0.0.1", strconv.Itoa(s.addr.Port)).CombinedOutput()
+			if err != nil {
+				t.Fatalf("atftp: %v: %.500s", err, msg)
+			}
+			if !strings.Contains(string(msg), "received OACK <tsize: 1048576, blksize: 1468") {
+				t.Errorf("atftp trace lacks the clamped OACK:\n%.500s", msg)
+			}
+			got, _ := os.ReadFile(out)
+			if !bytes.Equal(got, files["1m"]) {
+				t.Fatalf("got %d bytes, want %d identical ones", len(got), len(files["1m"]))
+			}
+			if n := fragCreates(t, name) - before; n != 0 {
+				t.Errorf("%d IP fragments created: DATA packets exceed the MTU", n)
+			}
+			if ev := s.ev.wait(t, EventSent); ev.BlockSize != 1468 {
+				t.Errorf("event %+v, want blksize 1468", ev)
+			}
+		})
 	}
 }

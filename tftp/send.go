@@ -270,7 +270,7 @@ func (f *front) startSender(req Request, src *net.UDPAddr, dst net.IP, ifIndex i
 	if dst != nil && !dst.IsMulticast() && !dst.Equal(net.IPv4bcast) {
 		local, _ = netip.AddrFromSlice(dst) // answer from the address the client asked
 	}
-	conn, err := dialPeer(local, t.peer, uint32(max(ifIndex, 0)))
+	conn, err := f.netns.dial(local, t.peer, uint32(max(ifIndex, 0)))
 	if err != nil {
 		t.file.Close()
 		f.release()

@@ -67,11 +67,13 @@ type Config struct {
 	MaxWindowSize int
 	// SinglePort serves every transfer through the listening socket instead
 	// of one new socket per transfer, with github.com/pin/tftp's
-	// single-port mode. Use it when the socket was opened in another
-	// network namespace: per-transfer sockets would be opened in whatever
-	// namespace the thread is in. In this mode blksize is capped at 8968 (a
-	// jumbo frame) unless MaxBlockSize says otherwise, windowsize and
-	// timeout are not negotiated, and a blksize under 512 is not granted.
+	// single-port mode: for a firewall that lets only port 69 out. It is
+	// not needed for a socket opened in another network namespace (on
+	// Linux, per-transfer sockets are opened in the listening socket's
+	// namespace), and it is slower per block. In this mode blksize is
+	// capped at 8968 (a jumbo frame) unless MaxBlockSize says otherwise,
+	// windowsize and timeout are not negotiated, and a blksize under 512
+	// is not granted.
 	SinglePort bool
 	// Logger receives one record per transfer and per refused request;
 	// nothing is logged when nil.
@@ -380,6 +382,7 @@ type front struct {
 	buf    []byte
 	out    []byte
 
+	netns    sockNetns      // where per-transfer sockets are opened
 	wg       sync.WaitGroup // senders
 	mu       sync.Mutex
 	active   map[string]*transfer
@@ -404,6 +407,9 @@ func newFront(s *Server, conn net.PacketConn) *front {
 		active: make(map[string]*transfer), senders: make(map[*sender]struct{}),
 		abort: make(chan struct{}), stopGrace: func() {},
 		closed: make(chan struct{}), dead: make(chan struct{}),
+	}
+	if !f.single {
+		f.netns = newSockNetns(conn)
 	}
 	if uc, ok := conn.(*net.UDPConn); ok {
 		// The interface a request came in on gives the MTU that bounds
@@ -773,6 +779,7 @@ func (f *front) closeConn() {
 	f.closeOnce.Do(func() {
 		close(f.closed)
 		f.conn.Close()
+		f.netns.close()
 	})
 }
 

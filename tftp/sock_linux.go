@@ -1,7 +1,11 @@
 package tftp
 
 import (
+	"fmt"
+	"net"
 	"net/netip"
+	"runtime"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -99,3 +103,71 @@ func (c *peerConn) recv(p []byte, d time.Duration) (int, error) {
 func (c *peerConn) wake() { _ = unix.Shutdown(c.fd, unix.SHUT_RD) }
 
 func (c *peerConn) close() { _ = unix.Close(c.fd) }
+
+// sockNetns is the network namespace a listening socket was opened in, so
+// per-transfer sockets are opened there too: a socket belongs to the
+// namespace of the thread that creates it, and a server may be handed a
+// socket from a lab namespace while its own threads are in another.
+type sockNetns struct {
+	ok  bool // known; the zero value means unknown
+	fd  int  // from SIOCGSKNS
+	ino uint64
+}
+
+func newSockNetns(conn net.PacketConn) sockNetns {
+	var ns sockNetns
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return ns
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return ns
+	}
+	_ = rc.Control(func(fd uintptr) {
+		nsfd, err := unix.IoctlRetInt(int(fd), unix.SIOCGSKNS)
+		if err != nil {
+			return
+		}
+		var st unix.Stat_t
+		if unix.Fstat(nsfd, &st) != nil {
+			unix.Close(nsfd)
+			return
+		}
+		unix.CloseOnExec(nsfd)
+		ns.ok, ns.fd, ns.ino = true, nsfd, st.Ino
+	})
+	return ns
+}
+
+func (ns sockNetns) close() {
+	if ns.ok {
+		unix.Close(ns.fd)
+	}
+}
+
+// dial is dialPeer run in the listening socket's namespace: directly when
+// the calling thread is already there, else from a thread switched into it
+// for the socket(2) call and back.
+func (ns sockNetns) dial(local netip.Addr, peer netip.AddrPort, zone uint32) (*peerConn, error) {
+	var st unix.Stat_t
+	if !ns.ok || unix.Stat("/proc/thread-self/ns/net", &st) != nil || st.Ino == ns.ino {
+		return dialPeer(local, peer, zone)
+	}
+	runtime.LockOSThread()
+	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer unix.Close(orig)
+	if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("enter the listening socket's network namespace: %w", err)
+	}
+	c, err := dialPeer(local, peer, zone)
+	if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+		runtime.UnlockOSThread()
+	} // else the thread stays locked and ends with its goroutine
+	return c, err
+}

@@ -66,3 +66,14 @@ func (c *peerConn) wake() {
 }
 
 func (c *peerConn) close() { _ = c.c.Close() }
+
+// sockNetns is a no-op outside Linux, which has no network namespaces.
+type sockNetns struct{}
+
+func newSockNetns(net.PacketConn) sockNetns { return sockNetns{} }
+
+func (sockNetns) close() {}
+
+func (sockNetns) dial(local netip.Addr, peer netip.AddrPort, zone uint32) (*peerConn, error) {
+	return dialPeer(local, peer, zone)
+}
