@@ -39,6 +39,10 @@ type Server struct {
 	subOpts []dhcpv4.Options
 	ready   chan struct{}
 	bufs    sync.Pool
+	batches sync.Pool
+	// queued counts datagrams handed to workers and not yet handled: the
+	// QueueLen bound.
+	queued  atomic.Int64
 	started atomic.Bool
 	closed  sync.Once
 }
@@ -114,6 +118,7 @@ func New(cfg Config) (*Server, error) {
 		s.subOpts = append(s.subOpts, subnetOptions(sn, s.leaseTime(i)))
 	}
 	s.bufs.New = func() any { b := make([]byte, 4096); return &b }
+	s.batches.New = func() any { return &batch{in: make([]inbound, 0, readBatch)} }
 	if s.store == nil && cfg.LeaseFile != "" {
 		bs, err := OpenBoltStore(cfg.LeaseFile)
 		if err != nil {
@@ -211,7 +216,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	jobs := make(chan inbound, s.cfg.QueueLen)
+	jobs := make(chan *batch, s.cfg.QueueLen)
 	commits := make(chan pending, 2*s.cfg.MaxCommitBatch)
 
 	var workers, readers sync.WaitGroup
@@ -248,237 +253,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.log.Info("dhcp: stopped")
 	return nil
-}
-
-// readBatch is how many datagrams one recvmmsg may return.
-const readBatch = 16
-
-func (s *Server) reader(ctx context.Context, l *listener, jobs chan<- inbound) {
-	if l.pc != nil {
-		s.batchReader(ctx, l, jobs)
-		return
-	}
-	for {
-		bp := s.bufs.Get().(*[]byte)
-		buf := *bp
-		n, src, err := l.conn.ReadFrom(buf)
-		if err != nil {
-			s.bufs.Put(bp)
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			s.log.Warn("dhcp: read", "err", err)
-			time.Sleep(10 * time.Millisecond) // do not spin on a persistent error
-			continue
-		}
-		// No control messages on this conn: the link is unknown (0).
-		if !s.enqueue(jobs, l, buf[:n], 0, src) {
-			s.bufs.Put(bp)
-		}
-	}
-}
-
-// batchReader reads up to readBatch datagrams per system call (recvmmsg),
-// with the receiving interface of each.
-func (s *Server) batchReader(ctx context.Context, l *listener, jobs chan<- inbound) {
-	ms := make([]ipv4.Message, readBatch)
-	bps := make([]*[]byte, readBatch)
-	for i := range ms {
-		bps[i] = s.bufs.Get().(*[]byte)
-		ms[i].Buffers = [][]byte{*bps[i]}
-		ms[i].OOB = ipv4.NewControlMessage(ipv4.FlagInterface)
-	}
-	defer func() {
-		for _, bp := range bps {
-			s.bufs.Put(bp)
-		}
-	}()
-	for {
-		n, err := l.pc.ReadBatch(ms, 0)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			s.log.Warn("dhcp: read", "err", err)
-			time.Sleep(10 * time.Millisecond) // do not spin on a persistent error
-			continue
-		}
-		for i := 0; i < n; i++ {
-			m := &ms[i]
-			ifi := 0
-			var cm ipv4.ControlMessage
-			if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
-				ifi = cm.IfIndex
-			}
-			if s.enqueue(jobs, l, (*bps[i])[:m.N], ifi, m.Addr) {
-				// The worker owns that buffer now: take a fresh one.
-				bps[i] = s.bufs.Get().(*[]byte)
-				m.Buffers[0] = *bps[i]
-			}
-			m.OOB = m.OOB[:cap(m.OOB)]
-		}
-	}
-}
-
-// enqueue counts a datagram and hands it to the workers; false means it
-// was dropped and the caller keeps the buffer.
-func (s *Server) enqueue(jobs chan<- inbound, l *listener, data []byte, ifi int, src net.Addr) bool {
-	s.cnt.received.Add(1)
-	if ifi > 0 && len(s.links) > 0 {
-		if _, ok := s.links[ifi]; !ok {
-			// A link we were not asked to serve.
-			s.cnt.drop(DropNoSubnet)
-			return false
-		}
-	}
-	var sp netip.AddrPort
-	if ua, ok := src.(*net.UDPAddr); ok {
-		sp = ua.AddrPort()
-		sp = netip.AddrPortFrom(sp.Addr().Unmap(), sp.Port())
-	}
-	select {
-	case jobs <- inbound{data: data, ifIndex: ifi, src: sp, proxy: l.proxy, l: l}:
-		return true
-	default:
-		s.cnt.drop(DropQueueFull)
-		return false
-	}
-}
-
-func (s *Server) worker(jobs <-chan inbound, commits chan<- pending) {
-	for in := range jobs {
-		o, why := s.safeHandle(in)
-		b := in.data[:cap(in.data)]
-		s.bufs.Put(&b)
-		if why != "" {
-			s.cnt.drop(why)
-			continue
-		}
-		if len(o.ops) > 0 {
-			commits <- pending{o: o, l: in.l}
-			continue
-		}
-		s.finish(o, in.l)
-	}
-}
-
-// safeHandle is handle with a last line of defence: a panic on some input
-// the fuzzers missed costs that packet, not the server.
-func (s *Server) safeHandle(in inbound) (o outcome, why DropReason) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("dhcp: panic handling a packet", "panic", r, "src", in.src)
-			o, why = outcome{}, DropMalformed
-		}
-	}()
-	return s.handle(in, s.now())
-}
-
-// committer is the group commit: it takes every pending reply that queued
-// up while the previous commit ran, writes their leases in one Apply, and
-// only then sends the replies.
-func (s *Server) committer(commits <-chan pending) {
-	batch := make([]pending, 0, s.cfg.MaxCommitBatch)
-	var ops []Op
-	for p := range commits {
-		batch = append(batch[:0], p)
-	fill:
-		for len(batch) < s.cfg.MaxCommitBatch {
-			select {
-			case q, ok := <-commits:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, q)
-			default:
-				break fill
-			}
-		}
-		ops = ops[:0]
-		for _, q := range batch {
-			for _, op := range q.o.ops {
-				// Write the address's current state, not the worker's
-				// snapshot: see table.persisted.
-				if l, ok := s.table.persisted(op.Lease.IP); ok {
-					ops = append(ops, Op{Lease: l})
-				}
-			}
-		}
-		if err := s.store.Apply(ops); err != nil {
-			s.log.Error("dhcp: lease commit failed; replies withheld", "err", err, "leases", len(ops))
-			for range batch {
-				s.cnt.drop(DropStoreError)
-			}
-			continue
-		}
-		s.cnt.commits.Add(1)
-		s.cnt.leaseWrites.Add(uint64(len(ops)))
-		for _, q := range batch {
-			s.finish(q.o, q.l)
-		}
-	}
-}
-
-// finish sends the reply (if any) and reports the events.
-func (s *Server) finish(o outcome, l *listener) {
-	if o.reply != nil {
-		if err := s.send(l, o.reply.ToBytes(), o.dst, o.ifIndex); err != nil {
-			s.cnt.drop(DropSendError)
-			s.log.Debug("dhcp: send", "dst", o.dst, "err", err)
-			return
-		}
-		s.cnt.replied.Add(1)
-	}
-	for _, e := range o.events {
-		switch e.Type {
-		case EventOffered:
-			s.cnt.offers.Add(1)
-		case EventAcked:
-			s.cnt.acks.Add(1)
-		case EventNAK:
-			s.cnt.naks.Add(1)
-		case EventDeclined:
-			s.cnt.declines.Add(1)
-		case EventReleased:
-			s.cnt.releases.Add(1)
-		case EventInformed:
-			s.cnt.informs.Add(1)
-		}
-	}
-	s.emit(o.events)
-}
-
-func (s *Server) emit(evs []Event) {
-	if s.cfg.OnEvent == nil {
-		return
-	}
-	for _, e := range evs {
-		s.cfg.OnEvent(e)
-	}
-}
-
-func (s *Server) send(l *listener, b []byte, dst netip.AddrPort, ifIndex int) error {
-	ua := net.UDPAddrFromAddrPort(dst)
-	if l.pc != nil {
-		var cm *ipv4.ControlMessage
-		if ifIndex > 0 {
-			// Out of the link the request came in on (broadcasts
-			// especially: 255.255.255.255 has no route to pick one).
-			cm = &ipv4.ControlMessage{IfIndex: ifIndex}
-		}
-		_, err := l.pc.WriteTo(b, cm, ua)
-		return err
-	}
-	_, err := l.conn.WriteTo(b, ua)
-	return err
 }
 
 // open creates the sockets (inside cfg.NetNS if set) and learns the links.
