@@ -56,8 +56,9 @@ bench: bench-deps
 ## ship in.tftpd), so it is unpacked into .cache/bench, not installed.
 bench-deps: deps
 	@mkdir -p bench/out .cache/bench
-	@if [ "$$(id -u)" = 0 ] && ! dpkg-query -W -f='$${Status}' kea-dhcp4-server 2>/dev/null | grep -q 'ok installed'; then \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kea-dhcp4-server >/dev/null; fi
+	@for p in kea-dhcp4-server wrk; do \
+	  if [ "$$(id -u)" = 0 ] && ! dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed'; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p >/dev/null; fi; done
 	@if [ ! -x .cache/bench/atftpd/usr/sbin/atftpd ]; then \
 	  d=$$(mktemp -d) && (cd $$d && apt-get download atftpd >/dev/null) && dpkg -x $$d/atftpd_*.deb .cache/bench/atftpd && rm -rf $$d; fi
 
