@@ -66,8 +66,6 @@ func (e *errPeer) Error() string {
 func (s *sender) serve() {
 	f, t := s.f, s.t
 	defer f.wg.Done()
-	defer f.finish(t)
-	defer f.untrack(s) // closes the socket
 	start := time.Now()
 	err := s.run()
 	ev := Event{Peer: t.peer, File: t.name, Size: t.size, Bytes: s.acked, BlockSize: t.blksize, Duration: time.Since(start)}
@@ -82,6 +80,10 @@ func (s *sender) serve() {
 	if s.window > 1 {
 		attrs = []any{"windowsize", s.window}
 	}
+	// Release the transfer before reporting it: whoever acts on the event
+	// sees the counters (Active) already say it is over.
+	f.untrack(s) // closes the socket
+	f.finish(t)
 	f.report(ev, err, attrs...)
 }
 
