@@ -1,0 +1,423 @@
+// Package ra answers IPv6 Router Solicitations on a boot network with a
+// Router Advertisement that tells hosts there is nothing to configure, so
+// network-boot firmware stops waiting for IPv6.
+//
+// iPXE configures IPv6 beside DHCPv4 on every boot (ifconf/autoboot): it
+// solicits a router and, on a network without one, waits until its retry
+// timer gives up (about 13 s under QEMU TCG) before it moves on. An
+// advertisement with neither the M nor the O flag completes that at once
+// ("no DHCPv6 required").
+//
+// What is sent: ICMPv6 type 134 from the interface's link-local address with
+// hop limit 255, cur hop limit 0 (hosts keep theirs), M=0, O=0, router
+// lifetime 0, reachable time and retrans timer 0, the interface's MAC as
+// source link-layer address, and no prefix option.
+//
+// Safety: router lifetime 0 and no prefix mean no host routes through this
+// responder or takes an address from it. But M=O=0 tells hosts that the link
+// has no DHCPv6, so enable it only on a boot network that has no IPv6 router
+// of its own.
+//
+// Each valid solicitation (RFC 4861 §6.1.1: hop limit 255, code 0, at least
+// 8 bytes, well-formed options, no source link-layer option from ::) is
+// answered at once, unicast to its source (ff02::1 when the source is ::),
+// within a token-bucket rate limit so a flood of solicitations never becomes
+// a flood of advertisements. One unsolicited advertisement goes to ff02::1
+// at start and then every Config.Interval. Everything dropped is counted by
+// reason in Stats.
+package ra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// Defaults for Config's zero values.
+const (
+	// DefaultInterval is the unsolicited advertisement period: RFC 4861's
+	// MaxRtrAdvInterval is 600 s, but a lab host that missed a reply
+	// should not wait that long.
+	DefaultInterval = 30 * time.Second
+	// DefaultReplyRate and DefaultReplyBurst bound answers to
+	// solicitations: enough for a rack of machines powering on together.
+	DefaultReplyRate  = 10.0
+	DefaultReplyBurst = 20
+)
+
+var (
+	allNodes   = netip.MustParseAddr("ff02::1")
+	allRouters = netip.MustParseAddr("ff02::2")
+)
+
+// Config describes a responder.
+type Config struct {
+	// Interface is the link to advertise on (required).
+	Interface string
+	// NetNS, when set, is the path of a network namespace
+	// (/var/run/netns/NAME) in which the socket is opened and Interface is
+	// looked up. The calling process stays where it is.
+	NetNS string
+	// Interval is the period of unsolicited advertisements (default
+	// DefaultInterval).
+	Interval time.Duration
+	// ReplyRate is how many solicitations per second are answered on
+	// average, ReplyBurst how many at once (defaults DefaultReplyRate,
+	// DefaultReplyBurst). The rest are dropped and counted (DropRate).
+	ReplyRate  float64
+	ReplyBurst int
+	// OnEvent, when set, is called for every valid solicitation, answered
+	// or not. It must not block.
+	OnEvent func(Event)
+	// Logger receives logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Event reports one valid Router Solicitation and what became of it.
+type Event struct {
+	Time         time.Time
+	Solicitation Solicitation
+	// Answered is true when an advertisement went to Dest; otherwise
+	// Reason says why not.
+	Answered bool
+	Dest     netip.Addr
+	Reason   DropReason
+}
+
+// Stats are a responder's counters.
+type Stats struct {
+	// Solicitations counts valid Router Solicitations received on the
+	// interface; Answered how many got an advertisement.
+	Solicitations, Answered uint64
+	// Advertisements counts every advertisement sent, solicited or not.
+	Advertisements uint64
+	// Dropped counts messages not answered (and unsolicited
+	// advertisements not sent), by reason.
+	Dropped map[DropReason]uint64
+}
+
+// Responder is a Router Advertisement responder. Create it with New, run it
+// with Serve.
+type Responder struct {
+	cfg   Config
+	log   *slog.Logger
+	ready chan struct{}
+
+	mu    sync.Mutex
+	stats Stats
+	rate  bucket
+}
+
+// New checks cfg and returns a responder ready to Serve.
+func New(cfg Config) (*Responder, error) {
+	if cfg.Interface == "" {
+		return nil, errors.New("ra: Interface is required")
+	}
+	if cfg.Interval < 0 || cfg.ReplyRate < 0 || cfg.ReplyBurst < 0 {
+		return nil, errors.New("ra: Interval, ReplyRate and ReplyBurst must not be negative")
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.ReplyRate == 0 {
+		cfg.ReplyRate = DefaultReplyRate
+	}
+	if cfg.ReplyBurst == 0 {
+		cfg.ReplyBurst = DefaultReplyBurst
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Responder{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		ready: make(chan struct{}),
+		stats: Stats{Dropped: map[DropReason]uint64{}},
+		rate:  bucket{rate: cfg.ReplyRate, burst: float64(cfg.ReplyBurst), tokens: float64(cfg.ReplyBurst)},
+	}, nil
+}
+
+// Ready is closed once the socket listens.
+func (r *Responder) Ready() <-chan struct{} { return r.ready }
+
+// Stats returns a copy of the counters.
+func (r *Responder) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.stats
+	s.Dropped = make(map[DropReason]uint64, len(r.stats.Dropped))
+	for k, v := range r.stats.Dropped {
+		s.Dropped[k] = v
+	}
+	return s
+}
+
+func (r *Responder) drop(why DropReason) {
+	r.mu.Lock()
+	r.stats.Dropped[why]++
+	r.mu.Unlock()
+}
+
+// conn is the open socket and what sending needs.
+type conn struct {
+	p     *ipv6.PacketConn
+	nl    *netlink.Handle // opened in the namespace: finds the link-local address
+	index int
+}
+
+// Serve answers solicitations until ctx is cancelled, then closes its
+// socket and returns nil.
+func (r *Responder) Serve(ctx context.Context) error {
+	c, err := r.open()
+	if err != nil {
+		return fmt.Errorf("ra: %w", err)
+	}
+	defer c.nl.Close()
+	close(r.ready)
+	r.log.Info("router advertisements on", "interface", r.cfg.Interface, "interval", r.cfg.Interval)
+
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.cfg.Interval)
+		defer t.Stop()
+		for {
+			if why := r.send(c, allNodes); why != "" {
+				r.drop(why)
+			}
+			select {
+			case <-lctx.Done():
+				c.p.Close() // unblocks the read loop
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err = r.readLoop(c)
+	cancel()
+	<-done
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("ra: %w", err)
+}
+
+func (r *Responder) readLoop(c *conn) error {
+	buf := make([]byte, 1500)
+	for {
+		n, cm, src, err := c.p.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		if cm == nil {
+			r.drop(DropNoControl)
+			continue
+		}
+		if cm.IfIndex != c.index {
+			r.drop(DropOtherInterface)
+			continue
+		}
+		var from netip.Addr
+		if ia, ok := src.(*net.IPAddr); ok {
+			from, _ = netip.AddrFromSlice(ia.IP)
+		}
+		sol, why := ParseSolicitation(buf[:n], from, cm.HopLimit)
+		if why != "" {
+			r.drop(why)
+			continue
+		}
+		r.answer(c, sol, time.Now())
+	}
+}
+
+// answer replies to one valid solicitation, within the rate limit.
+func (r *Responder) answer(c *conn, sol Solicitation, now time.Time) {
+	dst := sol.Source
+	if !dst.IsValid() || dst.IsUnspecified() {
+		dst = allNodes
+	}
+	r.mu.Lock()
+	r.stats.Solicitations++
+	ok := r.rate.take(now)
+	r.mu.Unlock()
+	ev := Event{Time: now, Solicitation: sol, Dest: dst}
+	why := DropRate
+	if ok {
+		why = r.send(c, dst)
+	}
+	if why != "" {
+		r.drop(why)
+		ev.Reason = why
+	} else {
+		r.mu.Lock()
+		r.stats.Answered++
+		r.mu.Unlock()
+		ev.Answered = true
+	}
+	if r.cfg.OnEvent != nil {
+		r.cfg.OnEvent(ev)
+	}
+}
+
+// send sends one advertisement to dst. The source address and MAC are read
+// each time: a bridge gets its link-local address only once a port has
+// carrier and duplicate address detection is over, which can be after
+// Serve starts.
+func (r *Responder) send(c *conn, dst netip.Addr) DropReason {
+	src, mac, err := linkLocal(c.nl, c.index)
+	if err != nil {
+		r.log.Debug("no link-local address", "interface", r.cfg.Interface, "err", err)
+		return DropNoLinkLocal
+	}
+	cm := &ipv6.ControlMessage{HopLimit: 255, Src: src.AsSlice(), IfIndex: c.index}
+	// The zone is the index: a name would be looked up in the caller's
+	// namespace, not the socket's.
+	to := &net.IPAddr{IP: dst.AsSlice(), Zone: strconv.Itoa(c.index)}
+	if _, err := c.p.WriteTo(advertisement(mac), cm, to); err != nil {
+		r.log.Warn("sending router advertisement", "to", dst, "err", err)
+		return DropSendError
+	}
+	r.mu.Lock()
+	r.stats.Advertisements++
+	r.mu.Unlock()
+	return ""
+}
+
+// linkLocal is the link's MAC and first link-local address that is not
+// tentative (still in duplicate address detection) nor dadfailed.
+func linkLocal(h *netlink.Handle, index int) (netip.Addr, net.HardwareAddr, error) {
+	l, err := h.LinkByIndex(index)
+	if err != nil {
+		return netip.Addr{}, nil, err
+	}
+	addrs, err := h.AddrList(l, netlink.FAMILY_V6)
+	if err != nil {
+		return netip.Addr{}, nil, err
+	}
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if ok && ip.IsLinkLocalUnicast() && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0 {
+			return ip, l.Attrs().HardwareAddr, nil
+		}
+	}
+	return netip.Addr{}, nil, errors.New("no usable link-local address")
+}
+
+// open opens the ICMPv6 socket (and a netlink handle) in the namespace.
+func (r *Responder) open() (*conn, error) {
+	var c conn
+	err := inNetNS(r.cfg.NetNS, func() error {
+		ifi, err := net.InterfaceByName(r.cfg.Interface)
+		if err != nil {
+			return fmt.Errorf("interface %s: %w", r.cfg.Interface, err)
+		}
+		c.index = ifi.Index
+		if c.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+			return fmt.Errorf("netlink: %w", err)
+		}
+		pc, err := net.ListenPacket("ip6:ipv6-icmp", "::")
+		if err != nil {
+			c.nl.Close()
+			return err
+		}
+		p := ipv6.NewPacketConn(pc)
+		// Only solicitations reach the socket: the kernel filters the rest.
+		var f ipv6.ICMPFilter
+		f.SetAll(true)
+		f.Accept(ipv6.ICMPTypeRouterSolicitation)
+		steps := []func() error{
+			func() error { return p.SetICMPFilter(&f) },
+			func() error { return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagInterface, true) },
+			// A host does not join all-routers; solicitations go there.
+			func() error { return p.JoinGroup(ifi, &net.IPAddr{IP: allRouters.AsSlice()}) },
+			func() error { return p.SetMulticastHopLimit(255) },
+			func() error { return p.SetHopLimit(255) },
+			func() error { return p.SetMulticastLoopback(false) },
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				p.Close()
+				c.nl.Close()
+				return fmt.Errorf("icmpv6 socket on %s: %w", r.cfg.Interface, err)
+			}
+		}
+		c.p = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// inNetNS runs fn on a locked OS thread inside the namespace at path (on
+// the caller's thread when path is empty). If the thread cannot switch back
+// it stays locked and the runtime retires it with its goroutine.
+func inNetNS(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := netns.GetFromPath(path)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("netns %s: %w", path, err)
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("netns %s: %w", path, err)
+			return
+		}
+		err = fn()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
+// bucket is a token bucket: rate tokens a second, at most burst.
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+// take spends a token if one is left at now.
+func (b *bucket) take(now time.Time) bool {
+	if !b.last.IsZero() && now.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	if b.last.IsZero() || now.After(b.last) {
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

@@ -1,0 +1,389 @@
+package ra
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+
+	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/internal/testenv"
+)
+
+// link is a veth pair between a server and a client namespace, both ends
+// with a usable link-local address.
+type link struct {
+	srv, cli         *lab.NetNS
+	srvIf, cliIf     string
+	srvMAC, cliMAC   net.HardwareAddr
+	srvLL, cliLL     netip.Addr
+	cliIndex         int
+	srvPath, cliPath string
+}
+
+func newLink(t *testing.T) *link {
+	t.Helper()
+	testenv.RequireRoot(t)
+	l := &link{}
+	var err error
+	if l.srv, err = lab.NewNetNS("ras"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.srv.Close() })
+	if l.cli, err = lab.NewNetNS("rac"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.cli.Close() })
+	l.srvPath, l.cliPath = "/var/run/netns/"+l.srv.Name(), "/var/run/netns/"+l.cli.Name()
+	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
+	l.srvIf, l.cliIf = "ras"+id, "rac"+id
+	if err := l.srv.AddVeth(l.srvIf, l.cliIf, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Move the client end to the client namespace and bring it up there.
+	cliNS, err := netns.GetFromPath(l.cliPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cliNS.Close()
+	sh := nlHandle(t, l.srvPath)
+	ch := nlHandle(t, l.cliPath)
+	peer, err := sh.LinkByName(l.cliIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.LinkSetNsFd(peer, int(cliNS)); err != nil {
+		t.Fatal(err)
+	}
+	peer, err = ch.LinkByName(l.cliIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.LinkSetUp(peer); err != nil {
+		t.Fatal(err)
+	}
+	l.cliIndex = peer.Attrs().Index
+	srvLink, err := sh.LinkByName(l.srvIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Duplicate address detection takes a second or two after link up.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var e1, e2 error
+		l.srvLL, l.srvMAC, e1 = linkLocal(sh, srvLink.Attrs().Index)
+		l.cliLL, l.cliMAC, e2 = linkLocal(ch, l.cliIndex)
+		if e1 == nil && e2 == nil {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no link-local addresses: server %v, client %v", e1, e2)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func nlHandle(t *testing.T, path string) *netlink.Handle {
+	t.Helper()
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// serve runs a responder on the server end until the test ends.
+func serve(t *testing.T, l *link, cfg Config) (*Responder, *eventLog) {
+	t.Helper()
+	ev := &eventLog{}
+	cfg.Interface, cfg.NetNS, cfg.OnEvent = l.srvIf, l.srvPath, ev.add
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	select {
+	case <-r.Ready():
+	case err := <-done:
+		t.Fatalf("Serve: %v", err)
+	}
+	return r, ev
+}
+
+type eventLog struct {
+	mu  sync.Mutex
+	evs []Event
+}
+
+func (e *eventLog) add(ev Event) { e.mu.Lock(); e.evs = append(e.evs, ev); e.mu.Unlock() }
+
+func (e *eventLog) all() []Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Event(nil), e.evs...)
+}
+
+// waitStats polls until cond holds on the counters.
+func waitStats(t *testing.T, r *Responder, what string, cond func(Stats) bool) Stats {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s := r.Stats()
+		if cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: stats %+v", what, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRdisc6 is the real peer: rdisc6 (ndisc6) solicits from the client
+// namespace and must see an advertisement that configures nothing and comes
+// from the server's link-local address and MAC.
+func TestRdisc6(t *testing.T) {
+	rdisc6 := testenv.RequireCmd(t, "rdisc6", "ndisc6")
+	l := newLink(t)
+	r, ev := serve(t, l, Config{Interval: time.Hour})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := lab.CommandContext(ctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := l.cli.Run(cmd); err != nil {
+		t.Fatalf("rdisc6: %v\n%s", err, out.String())
+	}
+	got := out.String()
+	t.Logf("rdisc6:\n%s", got)
+	for _, re := range []string{
+		`Stateful address conf\.\s*:\s*No`,
+		`Stateful other conf\.\s*:\s*No`,
+		`Router lifetime\s*:\s*0 \(`,
+		`Hop limit\s*:\s*undefined`,
+		`Source link-layer address:\s*` + regexp.QuoteMeta(strings.ToUpper(l.srvMAC.String())),
+		`from ` + regexp.QuoteMeta(l.srvLL.String()),
+	} {
+		if !regexp.MustCompile(`(?i)` + re).MatchString(got) {
+			t.Errorf("rdisc6 output lacks %q", re)
+		}
+	}
+	if strings.Contains(got, "Prefix") {
+		t.Error("the advertisement carries a prefix")
+	}
+	s := waitStats(t, r, "answered", func(s Stats) bool { return s.Answered >= 1 })
+	if s.Solicitations < 1 || s.Advertisements < s.Answered {
+		t.Errorf("stats %+v", s)
+	}
+	var seen bool
+	for _, e := range ev.all() {
+		// rdisc6 sends no source link-layer option (iPXE does).
+		if e.Answered && e.Solicitation.Source == l.cliLL && e.Dest == l.cliLL {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Errorf("no answered solicitation from %s in events %+v", l.cliLL, ev.all())
+	}
+}
+
+// rawSender sends hand-built IPv6 packets (any source, any hop limit) from
+// the client namespace: IPPROTO_RAW sockets take the whole IPv6 header.
+type rawSender struct {
+	fd    int
+	index int
+}
+
+func newRawSender(t *testing.T, l *link) *rawSender {
+	t.Helper()
+	s := &rawSender{index: l.cliIndex}
+	err := l.cli.Do(func() error {
+		var err error
+		s.fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_RAW)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(s.fd) })
+	return s
+}
+
+// send sends icmp (checksum computed here) from src to ff02::2.
+func (s *rawSender) send(t *testing.T, src netip.Addr, hop byte, icmp []byte) {
+	t.Helper()
+	dst := allRouters
+	msg := append([]byte(nil), icmp...)
+	msg[2], msg[3] = 0, 0
+	binary.BigEndian.PutUint16(msg[2:], checksum(src, dst, msg))
+	hdr := make([]byte, 40)
+	hdr[0] = 6 << 4
+	binary.BigEndian.PutUint16(hdr[4:], uint16(len(msg)))
+	hdr[6], hdr[7] = unix.IPPROTO_ICMPV6, hop
+	s16, d16 := src.As16(), dst.As16()
+	copy(hdr[8:], s16[:])
+	copy(hdr[24:], d16[:])
+	if err := unix.Sendto(s.fd, append(hdr, msg...), 0, &unix.SockaddrInet6{Addr: d16, ZoneId: uint32(s.index)}); err != nil {
+		t.Fatalf("sendto: %v", err)
+	}
+}
+
+func checksum(src, dst netip.Addr, msg []byte) uint16 {
+	s16, d16 := src.As16(), dst.As16()
+	ph := append(append(append([]byte{}, s16[:]...), d16[:]...), 0, 0, byte(len(msg)>>8), byte(len(msg)), 0, 0, 0, unix.IPPROTO_ICMPV6)
+	var sum uint32
+	b := append(ph, msg...)
+	if len(b)%2 == 1 {
+		b = append(b, 0)
+	}
+	for i := 0; i < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+// TestMalformedSolicitations: what RFC 4861 §6.1.1 says a router must
+// ignore is dropped and counted by reason; valid ones are still answered,
+// including one from :: (to ff02::1).
+func TestMalformedSolicitations(t *testing.T) {
+	l := newLink(t)
+	r, ev := serve(t, l, Config{Interval: time.Hour})
+	snd := newRawSender(t, l)
+	slla := append([]byte{1, 1}, l.cliMAC...)
+	snd.send(t, l.cliLL, 64, rs(0, slla...))                  // crossed a router
+	snd.send(t, l.cliLL, 255, rs(3, slla...))                 // code 3
+	snd.send(t, l.cliLL, 255, rs(0, 1, 0, 0, 0, 0, 0, 0, 0))  // option length 0
+	snd.send(t, l.cliLL, 255, rs(0, 1, 2, 0, 0, 0, 0, 0, 0))  // option past the end
+	snd.send(t, netip.IPv6Unspecified(), 255, rs(0, slla...)) // :: with SLLA
+	snd.send(t, netip.IPv6Unspecified(), 255, rs(0))          // valid, from ::
+	snd.send(t, l.cliLL, 255, rs(0, slla...))                 // valid
+	s := waitStats(t, r, "two answers", func(s Stats) bool { return s.Answered == 2 })
+	want := map[DropReason]uint64{DropHopLimit: 1, DropBadCode: 1, DropBadOption: 2, DropUnspecifiedSLLA: 1}
+	for why, n := range want {
+		if s.Dropped[why] != n {
+			t.Errorf("dropped %s = %d, want %d (all: %v)", why, s.Dropped[why], n, s.Dropped)
+		}
+	}
+	if s.Solicitations != 2 {
+		t.Errorf("valid solicitations = %d, want 2", s.Solicitations)
+	}
+	dests := map[netip.Addr]bool{}
+	for _, e := range ev.all() {
+		dests[e.Dest] = e.Answered
+		if e.Solicitation.Source == l.cliLL && !bytes.Equal(e.Solicitation.LinkAddr, l.cliMAC) {
+			t.Errorf("solicitation from %s: link address %s, want %s", l.cliLL, e.Solicitation.LinkAddr, l.cliMAC)
+		}
+	}
+	if !dests[allNodes] || !dests[l.cliLL] {
+		t.Errorf("answers went to %v, want ff02::1 (for ::) and %s", dests, l.cliLL)
+	}
+}
+
+// TestFlood: hundreds of solicitations get at most the burst of
+// advertisements; the client receives exactly what the server says it
+// answered, and every other solicitation is counted as rate-dropped.
+func TestFlood(t *testing.T) {
+	l := newLink(t)
+	const burst = 5
+	// One token per hour after the burst: the test cannot earn another.
+	r, _ := serve(t, l, Config{Interval: time.Hour, ReplyRate: 1.0 / 3600, ReplyBurst: burst})
+
+	// The client listens for advertisements unicast to it.
+	var pc *ipv6.PacketConn
+	err := l.cli.Do(func() error {
+		c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
+		if err != nil {
+			return err
+		}
+		pc = ipv6.NewPacketConn(c)
+		var f ipv6.ICMPFilter
+		f.SetAll(true)
+		f.Accept(ipv6.ICMPTypeRouterAdvertisement)
+		if err := pc.SetICMPFilter(&f); err != nil {
+			return err
+		}
+		return pc.SetControlMessage(ipv6.FlagDst, true)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var unicast int
+	recvDone := make(chan struct{})
+	go func() {
+		defer close(recvDone)
+		buf := make([]byte, 1500)
+		for {
+			_, cm, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if cm != nil && cm.Dst.Equal(l.cliLL.AsSlice()) {
+				unicast++
+			}
+		}
+	}()
+
+	snd := newRawSender(t, l)
+	msg := rs(0, append([]byte{1, 1}, l.cliMAC...)...)
+	const n = 300
+	for i := 0; i < n; i++ {
+		snd.send(t, l.cliLL, 255, msg)
+	}
+	// Most arrive (a socket buffer may overflow; those are never seen).
+	s := waitStats(t, r, "flood received", func(s Stats) bool { return s.Solicitations >= n/2 && s.Answered == burst })
+	// Let the last of them be processed, then read the final counters.
+	prev := uint64(0)
+	for s.Solicitations != prev {
+		prev = s.Solicitations
+		time.Sleep(300 * time.Millisecond)
+		s = r.Stats()
+	}
+	if s.Answered != burst {
+		t.Errorf("answered %d of %d solicitations, want the burst %d", s.Answered, s.Solicitations, burst)
+	}
+	if s.Dropped[DropRate] != s.Solicitations-s.Answered {
+		t.Errorf("rate-dropped %d, want %d", s.Dropped[DropRate], s.Solicitations-s.Answered)
+	}
+	// Replies are on the wire once counted; give the last one a moment
+	// to cross the veth before closing the client socket.
+	pc.SetReadDeadline(time.Now().Add(time.Second))
+	<-recvDone
+	if uint64(unicast) != s.Answered {
+		t.Errorf("client received %d unicast advertisements, server answered %d", unicast, s.Answered)
+	}
+	t.Logf("%d solicitations sent, %d received, %d answered, %d rate-dropped", n, s.Solicitations, s.Answered, s.Dropped[DropRate])
+}
