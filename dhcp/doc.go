@@ -7,7 +7,10 @@
 // pxekit (BIOS → undionly.kpxe, UEFI → ipxe.efi, UEFI HTTP boot → an http://
 // URL with option 60 "HTTPClient", iPXE → the per-machine script URL). In
 // proxyDHCP mode it hands out no addresses and answers only PXE clients, on
-// port 67 and 4011, beside a DHCP server that owns the addresses.
+// port 67 and 4011, beside a DHCP server that owns the addresses. When it
+// owns the addresses and gives iPXE a boot file, the OFFER and ACK carry
+// iPXE's option 175.176 ("no-pxedhcp"), because otherwise iPXE waits
+// seconds for a ProxyDHCP offer that no server on the network will send.
 //
 // Packets are encoded and decoded with github.com/insomniacslk/dhcp; the
 // serving loop is this package's own: one socket per port with IP_PKTINFO

@@ -15,7 +15,15 @@ const (
 	// Relay agent information sub-options the server acts on.
 	subLinkSelection   = 5  // RFC 3527: the client's link, when giaddr is elsewhere
 	subRelaySourcePort = 19 // RFC 8357: answer the relay on the port it sent from
+	// optIPXEEncap is iPXE's encapsulated option space (175); its
+	// sub-option 176 is "no-pxedhcp".
+	optIPXEEncap = 175
 )
+
+// noPXEDHCP is option 175 carrying sub-option 176 (DHCP_EB_NO_PXEDHCP) = 1:
+// iPXE then takes the offer at once instead of waiting seconds for a
+// ProxyDHCP offer that no one on this network sends.
+var noPXEDHCP = []byte{176, 1, 1}
 
 // inbound is one received datagram and where it came from.
 type inbound struct {
@@ -113,6 +121,7 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 		r := s.reply(p, dhcpv4.MessageTypeOffer, sid)
 		s.addAddressOptions(r, sub, ip, mac)
 		s.addBoot(r, c, boot, sid, false)
+		addNoPXEDHCP(r, p, c, boot)
 		o := s.route(p, r, in, false)
 		o.events = append(evs, ev(EventOffered, ip, boot))
 		return o, ""
@@ -160,6 +169,7 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 		r := s.reply(p, dhcpv4.MessageTypeAck, sid)
 		s.addAddressOptions(r, sub, want, mac)
 		s.addBoot(r, c, boot, sid, false)
+		addNoPXEDHCP(r, p, c, boot)
 		o := s.route(p, r, in, false)
 		o.ops = []Op{{Lease: l}}
 		o.events = []Event{ev(EventAcked, want, boot)}
@@ -371,6 +381,20 @@ func (s *Server) addBoot(r *dhcpv4.DHCPv4, c Client, b BootDecision, sid netip.A
 		// named here, skip boot-server discovery.
 		r.Options[dhcpv4.OptionVendorSpecificInformation.Code()] = []byte{6, 1, 8, 255}
 	}
+}
+
+// addNoPXEDHCP tells an iPXE client (user class "iPXE", or option 175 in its
+// request: iPXE sends its feature list there) not to wait for ProxyDHCP,
+// when this server, which is not a proxy, gave it a boot file. iPXE leaves
+// DHCP discovery on an offer carrying 175.176, else waits up to
+// DHCP_DISC_PROXY_TIMEOUT_SEC for a ProxyDHCPOFFER. Only called on the
+// address-serving path: in proxyDHCP mode another server makes the offer
+// and iPXE must wait for ours.
+func addNoPXEDHCP(r, p *dhcpv4.DHCPv4, c Client, b BootDecision) {
+	if b.Filename == "" || !(c.IsIPXE() || p.Options.Has(dhcpv4.GenericOptionCode(optIPXEEncap))) {
+		return
+	}
+	r.Options[optIPXEEncap] = noPXEDHCP
 }
 
 // route decides where the reply goes (RFC 2131 4.1).
