@@ -1,7 +1,9 @@
 package pxe
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -14,6 +16,9 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"golang.org/x/sys/unix"
+
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/internal/testenv"
@@ -25,6 +30,7 @@ import (
 type bootLab struct {
 	net    *lab.Network
 	srv    *Server
+	dhcp   *dhcpCapture
 	mu     sync.Mutex
 	events []Event
 }
@@ -72,12 +78,16 @@ func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLa
 			"initrd.gz": {Data: initrd, ModTime: time.Now()},
 		},
 		Inventory: Inventory{Machines: machines, Profiles: labProfiles()},
-		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// The lab bridge has no IPv6 router: answering iPXE's router
+		// solicitation spares its IPv6 autoconfiguration wait.
+		RouterAdvertisement: true,
+		Logger:              slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bl.srv = srv
+	bl.dhcp = captureDHCP(t, lnet.NS, lnet.Bridge)
 	sctx, cancel := context.WithCancel(ctx)
 	events := srv.Subscribe(sctx)
 	go func() {
@@ -195,7 +205,159 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Ma
 		}
 	}
 	bl.mu.Unlock()
+	bl.checkFastIPXE(t, m.MAC)
 }
+
+// checkFastIPXE checks, as a user would, that this machine's iPXE was told
+// not to wait: the router-advertisement responder answered a solicitation
+// from the machine (its MAC, or its EUI-64 link-local address), and the
+// DHCPOFFER on the wire that gave iPXE its script carried 175.176
+// (no-pxedhcp), while no other offer did (OVMF's PXE before iPXE, the
+// booted Linux's udhcpc).
+func (bl *bootLab) checkFastIPXE(t *testing.T, mac net.HardwareAddr) {
+	t.Helper()
+	ll := eui64LinkLocal(mac)
+	var answered bool
+	bl.mu.Lock()
+	for _, e := range bl.events {
+		if e.Kind == EventRouterAdvert && (e.MAC == mac.String() || strings.Contains(e.Detail, "solicited by "+ll.String()+",")) {
+			answered = true
+		}
+	}
+	bl.mu.Unlock()
+	if !answered {
+		t.Errorf("no router advertisement answered %s (%s); RA stats %+v", mac, ll, bl.srv.RA().Stats())
+	}
+	var toIPXE, others int
+	for _, r := range bl.dhcp.offers(mac) {
+		has := bytes.Equal(r.Options.Get(dhcpv4.GenericOptionCode(175)), []byte{176, 1, 1})
+		script := strings.Contains(r.BootFileName, PathScript)
+		switch {
+		case script && has:
+			toIPXE++
+		case script:
+			t.Errorf("OFFER of the iPXE script %q to %s lacks option 175.176", r.BootFileName, mac)
+		case has:
+			t.Errorf("OFFER of %q to %s (not iPXE) carries 175.176", r.BootFileName, mac)
+		default:
+			others++
+		}
+	}
+	if toIPXE == 0 {
+		bl.dhcp.mu.Lock()
+		n := len(bl.dhcp.replies)
+		bl.dhcp.mu.Unlock()
+		t.Errorf("no DHCPOFFER with 175.176 to %s's iPXE captured on the bridge (%d DHCP replies captured in all)", mac, n)
+	}
+	t.Logf("%s: %d offers to iPXE with 175.176, %d others without; RA stats %+v", mac, toIPXE, others, bl.srv.RA().Stats())
+}
+
+// eui64LinkLocal is the link-local address a host without privacy
+// addresses (iPXE) derives from its MAC.
+func eui64LinkLocal(mac net.HardwareAddr) netip.Addr {
+	var a [16]byte
+	a[0], a[1] = 0xfe, 0x80
+	copy(a[8:], []byte{mac[0] ^ 2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]})
+	return netip.AddrFrom16(a)
+}
+
+// dhcpCapture records the DHCP replies the server puts on the lab bridge,
+// read with a packet socket as tcpdump would.
+type dhcpCapture struct {
+	mu      sync.Mutex
+	replies []*dhcpv4.DHCPv4
+}
+
+func captureDHCP(t *testing.T, ns *lab.NetNS, ifname string) *dhcpCapture {
+	t.Helper()
+	var fd int
+	err := ns.Do(func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		// ETH_P_ALL: a socket bound to one protocol is not shown the
+		// frames the host itself sends.
+		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL))); err != nil {
+			return err
+		}
+		// A read timeout lets the reader notice the test has ended.
+		tv := unix.Timeval{Usec: 200000}
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("capture on %s: %v", ifname, err)
+	}
+	c := &dhcpCapture{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer unix.Close(fd)
+		buf := make([]byte, 65536)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n, err := unix.Read(fd, buf)
+			if err != nil || n <= 0 {
+				continue // timeout (EAGAIN) or EINTR
+			}
+			// An Ethernet frame: IPv4 is EtherType 0x0800.
+			if n < 14 || binary.BigEndian.Uint16(buf[12:]) != unix.ETH_P_IP {
+				continue
+			}
+			if r := dhcpReply(buf[14:n]); r != nil {
+				c.mu.Lock()
+				c.replies = append(c.replies, r)
+				c.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return c
+}
+
+// dhcpReply decodes an IPv4 packet that is a UDP datagram from port 67.
+func dhcpReply(p []byte) *dhcpv4.DHCPv4 {
+	if len(p) < 20 || p[0]>>4 != 4 || p[9] != unix.IPPROTO_UDP {
+		return nil
+	}
+	ihl := int(p[0]&0xf) * 4
+	if len(p) < ihl+8 || binary.BigEndian.Uint16(p[ihl:]) != 67 {
+		return nil
+	}
+	r, err := dhcpv4.FromBytes(p[ihl+8:])
+	if err != nil || r.OpCode != dhcpv4.OpcodeBootReply {
+		return nil
+	}
+	return r
+}
+
+// offers are the captured DHCPOFFERs to mac.
+func (c *dhcpCapture) offers(mac net.HardwareAddr) []*dhcpv4.DHCPv4 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*dhcpv4.DHCPv4
+	for _, r := range c.replies {
+		if bytes.Equal(r.ClientHWAddr, mac) && r.MessageType() == dhcpv4.MessageTypeOffer {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // wantCmdline renders the profile's arguments as the guest must see them.
 // Under UEFI, iPXE hands the EFI stub load options that start with the

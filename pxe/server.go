@@ -19,8 +19,15 @@ import (
 
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/ra"
 	"github.com/pxekit/pxekit/tftp"
 )
+
+// EventRouterAdvert is published when the router-advertisement responder
+// (Config.RouterAdvertisement) answers a machine's router solicitation; the
+// detail names the solicitor's link-local address. MAC is the solicitation's
+// source link-layer address (empty when it carried none).
+const EventRouterAdvert EventKind = "router-advert"
 
 // Config composes a DHCP, a TFTP and an HTTP server on one interface into a
 // boot server.
@@ -46,6 +53,15 @@ type Config struct {
 	ProxyDHCP bool
 	// LeaseFile is the bbolt lease database; empty keeps leases in memory.
 	LeaseFile string
+	// RouterAdvertisement runs an IPv6 router-advertisement responder
+	// (package ra) on Interface: it answers router solicitations with an
+	// advertisement that has no prefix, router lifetime 0 and neither M nor
+	// O flag, so iPXE finishes its IPv6 autoconfiguration at once instead of
+	// waiting about 13 s for a router. Lifetime 0 and no prefix mean no host
+	// routes through this server or takes an address from it, but M=O=0
+	// tells hosts the link has no DHCPv6: enable it only on a boot network
+	// without an IPv6 router. Default off.
+	RouterAdvertisement bool
 
 	// HTTPPort is the HTTP port (default 80). TFTPPort is the TFTP port
 	// (default 69).
@@ -90,6 +106,7 @@ type Server struct {
 
 	mu     sync.RWMutex
 	dhcp   *dhcp.Server
+	ra     *ra.Responder
 	ready  chan struct{}
 	closed bool
 }
@@ -170,6 +187,15 @@ func (s *Server) BaseURL() string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.http.baseURL
+}
+
+// RA returns the router-advertisement responder once Serve has built it
+// (nil before, and when Config.RouterAdvertisement is off), for its
+// counters.
+func (s *Server) RA() *ra.Responder {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.ra
 }
 
 // DHCP returns the DHCP server once Serve has built it (nil before), for
@@ -285,8 +311,23 @@ func (s *Server) Serve(ctx context.Context) error {
 		httpLn.Close()
 		return fmt.Errorf("pxe: tftp: %w", err)
 	}
+	var adv *ra.Responder
+	if s.cfg.RouterAdvertisement {
+		adv, err = ra.New(ra.Config{
+			Interface: s.cfg.Interface,
+			NetNS:     s.cfg.NetNS,
+			OnEvent:   s.raEvent,
+			Logger:    s.log.With("server", "ra"),
+		})
+		if err != nil {
+			tftpConn.Close()
+			httpLn.Close()
+			return fmt.Errorf("pxe: %w", err)
+		}
+	}
 	s.mu.Lock()
 	s.dhcp = d
+	s.ra = adv
 	s.http.baseURL = base
 	s.mu.Unlock()
 
@@ -294,6 +335,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	g, gctx := newGroup(ctx)
 	g.Go(func() error { return d.Serve(gctx) })
 	g.Go(func() error { return t.ServeConn(gctx, tftpConn) })
+	if adv != nil {
+		g.Go(func() error { return adv.Serve(gctx) })
+	}
 	g.Go(func() error {
 		if err := srv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
@@ -307,6 +351,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		return srv.Shutdown(shutdownCtx)
 	})
 	go func() {
+		if adv != nil {
+			select {
+			case <-adv.Ready():
+			case <-gctx.Done():
+				return
+			}
+		}
 		select {
 		case <-d.Ready():
 			s.log.Info("boot server ready", "interface", s.cfg.Interface, "addr", addr, "http", base)
@@ -346,6 +397,14 @@ func (s *Server) dhcpEvent(e dhcp.Event) {
 		detail += " (proxyDHCP)"
 	}
 	s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: kind, Detail: detail})
+}
+
+func (s *Server) raEvent(e ra.Event) {
+	if !e.Answered {
+		return // rate-limited or unsendable: counted in RA().Stats()
+	}
+	s.bus.Publish(Event{Time: e.Time, MAC: macString(e.Solicitation.LinkAddr), Kind: EventRouterAdvert,
+		Detail: "solicited by " + e.Solicitation.Source.String() + ", answered to " + e.Dest.String()})
 }
 
 func describeClient(c dhcp.Client) string {

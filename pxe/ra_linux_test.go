@@ -1,0 +1,195 @@
+package pxe
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/internal/testenv"
+)
+
+// raLab is a boot server on a lab bridge and a client namespace with a
+// veth port on that bridge, from which rdisc6 solicits a router.
+type raLab struct {
+	srv   *Server
+	cli   *lab.NetNS
+	cliIf string
+}
+
+func startRALab(t *testing.T, routerAdvert bool) *raLab {
+	t.Helper()
+	testenv.RequireRoot(t)
+	lnet := lab.Setup(t)
+	cli, err := lab.NewNetNS("prc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
+	port, peer := "prp"+id, "prc"+id
+	if err := lnet.NS.AddVeth(port, peer, lnet.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	cliNS, err := netns.GetFromPath("/var/run/netns/" + cli.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cliNS.Close()
+	err = lnet.NS.Do(func() error {
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		l, err := h.LinkByName(peer)
+		if err != nil {
+			return err
+		}
+		return h.LinkSetNsFd(l, int(cliNS))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := &raLab{cli: cli, cliIf: peer}
+	err = cli.Do(func() error {
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		l, err := h.LinkByName(peer)
+		if err != nil {
+			return err
+		}
+		if err := h.LinkSetUp(l); err != nil {
+			return err
+		}
+		// rdisc6 cannot send until the link-local address has passed
+		// duplicate address detection (a second or two).
+		for deadline := time.Now().Add(15 * time.Second); ; {
+			addrs, err := h.AddrList(l, netlink.FAMILY_V6)
+			if err != nil {
+				return err
+			}
+			for _, a := range addrs {
+				if a.IP.IsLinkLocalUnicast() && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0 {
+					return nil
+				}
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: no usable link-local address: %v", peer, addrs)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{
+		Interface:           lnet.Bridge,
+		NetNS:               filepath.Join("/var/run/netns", lnet.NS.Name()),
+		Subnet:              dhcp.Subnet{Pools: []dhcp.Range{{Start: lnet.ServerAddr().Next(), End: lnet.ServerAddr().Next().Next()}}},
+		HTTPPort:            8080,
+		TFTPPort:            6969,
+		IPXE:                fstest.MapFS{"undionly.kpxe": {Data: []byte("not iPXE")}},
+		RouterAdvertisement: routerAdvert,
+		Logger:              slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl.srv = srv
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		t.Fatalf("Serve: %v", err)
+	}
+	return rl
+}
+
+// rdisc6 solicits a router from the client namespace; ok is false when no
+// advertisement came.
+func (rl *raLab) rdisc6(t *testing.T, retries int) (string, bool) {
+	t.Helper()
+	bin := testenv.RequireCmd(t, "rdisc6", "ndisc6")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := lab.CommandContext(ctx, bin, "-1", "-r", fmt.Sprint(retries), "-w", "1000", rl.cliIf)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := rl.cli.Run(cmd)
+	return out.String(), err == nil
+}
+
+// TestRouterAdvertisementOn: with Config.RouterAdvertisement a host on the
+// boot network is told there is nothing to configure over IPv6, the
+// answer is published as a boot event for its MAC-less solicitation, and
+// RA() exposes the counters.
+func TestRouterAdvertisementOn(t *testing.T) {
+	rl := startRALab(t, true)
+	events := rl.srv.Subscribe(t.Context())
+	out, ok := rl.rdisc6(t, 8)
+	if !ok {
+		t.Fatalf("rdisc6 got no advertisement:\n%s", out)
+	}
+	for _, re := range []string{`Stateful address conf\.\s*:\s*No`, `Stateful other conf\.\s*:\s*No`, `Router lifetime\s*:\s*0 \(`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("rdisc6 output lacks %q:\n%s", re, out)
+		}
+	}
+	if strings.Contains(out, "Prefix") {
+		t.Errorf("advertisement carries a prefix:\n%s", out)
+	}
+	if rl.srv.RA() == nil {
+		t.Fatal("RA() is nil with RouterAdvertisement on")
+	}
+	if st := rl.srv.RA().Stats(); st.Answered < 1 {
+		t.Errorf("RA stats %+v: no answered solicitation", st)
+	}
+	select {
+	case e := <-events:
+		if e.Kind != EventRouterAdvert || !strings.Contains(e.Detail, "solicited by fe80::") {
+			t.Errorf("event %+v, want %s solicited by a link-local address", e, EventRouterAdvert)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no router-advert event")
+	}
+}
+
+// TestRouterAdvertisementOff: by default nothing answers solicitations.
+func TestRouterAdvertisementOff(t *testing.T) {
+	rl := startRALab(t, false)
+	out, ok := rl.rdisc6(t, 3)
+	if ok {
+		t.Errorf("an advertisement came with RouterAdvertisement off:\n%s", out)
+	}
+	if !strings.Contains(out, "No response") {
+		t.Errorf("rdisc6 did not solicit and time out:\n%s", out)
+	}
+	if rl.srv.RA() != nil {
+		t.Error("RA() is not nil with RouterAdvertisement off")
+	}
+}
