@@ -139,6 +139,9 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 		httpPort: 8080,
 		state:    filepath.Join(tmp, "state"),
 		machines: listFlag{mac.String() + "=default"},
+		// The demo's network is an isolated lab with no IPv6 router:
+		// answering iPXE's router solicitation saves its ~13 s wait.
+		routerAdvert: true,
 	}
 	cfg, err := o.config(io.Discard)
 	if err != nil {

@@ -147,19 +147,44 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo exited %d:\n%s", code, errb.String())
 	}
 	var kinds []pxe.EventKind
+	var advertised bool
 	for _, e := range events(t, out.String()) {
 		if e.MAC == "52:54:00:de:00:42" {
 			kinds = append(kinds, e.Kind)
 		}
+		// The VM is the only host on the demo's network.
+		advertised = advertised || e.Kind == pxe.EventRouterAdvert
 	}
 	if len(kinds) == 0 || kinds[len(kinds)-1] != pxe.EventPhonedHome {
 		t.Errorf("events %v: want the boot to end in phoned-home", kinds)
+	}
+	if !advertised {
+		t.Errorf("no router-advert event: the demo answers iPXE's router solicitation\n%s", out.String())
 	}
 	if !strings.Contains(errb.String(), "booted over the network") {
 		t.Errorf("no summary line:\n%s", errb.String())
 	}
 	if after := netnsList(t); after != before {
 		t.Errorf("network namespaces left behind: before %q, after %q", before, after)
+	}
+}
+
+// --ipv6-ra turns the router-advertisement responder on; it is off
+// without it, since it is only safe on a network without an IPv6 router.
+func TestServeIPv6RAFlag(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		o := serveOptions{iface: "lo", pool: "192.0.2.1-192.0.2.9", kernel: "/etc/hostname", routerAdvert: on}
+		cfg, err := o.config(io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.RouterAdvertisement != on {
+			t.Errorf("--ipv6-ra=%v: RouterAdvertisement %v", on, cfg.RouterAdvertisement)
+		}
+	}
+	var errb bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "-h"}, io.Discard, &errb); code != 2 || !strings.Contains(errb.String(), "-ipv6-ra") {
+		t.Errorf("serve -h: exit %d, no -ipv6-ra in:\n%s", code, errb.String())
 	}
 }
 
