@@ -47,10 +47,6 @@ var qemuProfile = pxe.Profile{
 // qemuBaseline is the classic stack pxekit is compared with.
 const qemuBaseline = "dnsmasq+nginx"
 
-// qemuWhatIfRA is pxekit with the harness sending IPv6 router
-// advertisements on the link (see qemuSendRA): not a stack anyone runs.
-const qemuWhatIfRA = "pxekit+RA"
-
 // qemuInputs are what every boot of the part shares.
 type qemuInputs struct {
 	vmlinuz []byte
@@ -59,7 +55,7 @@ type qemuInputs struct {
 }
 
 // benchQEMU is the "qemu" part: per firmware, interleaved pairs of boots
-// (baseline, pxekit), then one what-if boot, within qemuPartBudget.
+// (baseline, pxekit), within qemuPartBudget.
 func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
 	if m := missing("qemu-system-x86_64", "dnsmasq", "nginx"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages qemu-system-x86, dnsmasq-base, nginx-light)", m)
@@ -127,21 +123,6 @@ func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
 				runs = append(runs, r)
 			}
 			pairTime = time.Since(pairStart)
-		}
-		// What-if: pxekit with an IPv6 router advertisement on the link
-		// (sent by the harness, not by pxekit), to show what the longest
-		// wait of every boot costs; one boot, if the budget allows.
-		reserve := 30 * time.Second
-		if fw == lab.BIOS {
-			reserve = 4 * pairTime // the UEFI pairs still to come
-		}
-		if time.Until(deadline) > pairTime/2+reserve {
-			if r, err := qemuBoot(ctx, h, in, fw, qemuWhatIfRA, 1); err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %w", fw, qemuWhatIfRA, err))
-			} else {
-				h.log.Info("qemu boot", "firmware", fw, "stack", qemuWhatIfRA, "to /init", r.toInit.Round(100*time.Millisecond))
-				runs = append(runs, r)
-			}
 		}
 		if len(runs) > 0 {
 			rows = append(rows, qemuRows(fw, runs)...)
@@ -294,9 +275,15 @@ func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, s
 		st, err = qemuStartBaseline(ctx, lnet, dir, in, mac, tl)
 	} else {
 		st, err = qemuStartPxekit(ctx, h, lnet, dir, in, fw, stack, rep, tl)
-		if err == nil && stack == qemuWhatIfRA {
-			if err = qemuSendRA(ctx, lnet); err != nil {
+		if err == nil {
+			// pxekit answers iPXE's IPv6 router solicitation (the
+			// baseline, as people run it, has no RA).
+			var stopRA func()
+			if stopRA, err = qemuStartRA(ctx, lnet, tl); err != nil {
 				st.stop()
+			} else {
+				stopPX := st.stop
+				st.stop = func() { stopRA(); stopPX() }
 			}
 		}
 	}

@@ -2,53 +2,45 @@ package main
 
 import (
 	"context"
-	"net"
-	"strconv"
-	"time"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
 
 	"github.com/pxekit/pxekit/internal/lab"
-	"golang.org/x/net/ipv6"
+	"github.com/pxekit/pxekit/ra"
 )
 
-// qemuSendRA sends an IPv6 router advertisement with no prefix and neither
-// M nor O flag from the bridge's link-local address to ff02::1 every 250 ms
-// until ctx ends. EXPERIMENT: iPXE's IPv6 autoconfiguration then finishes
-// at once instead of soliciting a router until its retry timer gives up.
-func qemuSendRA(ctx context.Context, lnet *lab.Network) error {
-	var p *ipv6.PacketConn
-	var ifi *net.Interface
-	err := lnet.NS.Do(func() error {
-		var err error
-		if ifi, err = net.InterfaceByName(lnet.Bridge); err != nil {
-			return err
-		}
-		c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
-		if err != nil {
-			return err
-		}
-		p = ipv6.NewPacketConn(c)
-		if err := p.SetMulticastHopLimit(255); err != nil {
-			return err
-		}
-		return p.SetMulticastInterface(ifi)
+// qemuStartRA runs pxekit's router-advertisement responder (package ra,
+// what pxe.Config.RouterAdvertisement runs beside DHCP/TFTP/HTTP) on the
+// boot's bridge for the pxekit stack, until the returned stop (idempotent)
+// is called.
+// It runs in this harness process, in the boot's namespace, because the
+// "pxe" role (roles.go, not this part's file) does not set
+// RouterAdvertisement yet; once it does, this goes. Its answers go on the
+// timeline like pxekit's boot events.
+func qemuStartRA(ctx context.Context, lnet *lab.Network, tl *qemuTimeline) (stop func(), err error) {
+	r, err := ra.New(ra.Config{
+		Interface: lnet.Bridge,
+		NetNS:     filepath.Join("/var/run/netns", lnet.NS.Name()),
+		OnEvent: func(e ra.Event) {
+			tl.add(e.Time, "pxekit", fmt.Sprintf("router-advert %s solicited by %s answered=%v %s",
+				e.Solicitation.LinkAddr, e.Solicitation.Source, e.Answered, e.Reason))
+		},
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// type 134, code 0, checksum (kernel), cur hop limit 64, flags 0,
-	// router lifetime 0, reachable 0, retrans 0.
-	ra := []byte{134, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	dst := &net.IPAddr{IP: net.ParseIP("ff02::1"), Zone: strconv.Itoa(ifi.Index)} // a name would be looked up outside the netns
-	go func() {
-		defer p.Close()
-		for {
-			_, _ = p.WriteTo(ra, nil, dst)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-	}()
-	return nil
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- r.Serve(ctx) }()
+	select {
+	case <-r.Ready():
+	case err := <-done:
+		cancel()
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }, nil
 }

@@ -346,21 +346,6 @@ func qemuRows(fw lab.Firmware, runs []qemuRun) []Row {
 		PeerV: qemuMedian(secs(base, server)), Pxekit: qemuMedian(secs(px, server)), Lower: true,
 		Note: "sum of " + strings.Join(names, ", ") + " (protocol waits included)"}
 	rows := []Row{row, srow}
-	if ra := qemuByStack(runs, qemuWhatIfRA); len(ra) > 0 {
-		from := qmsAckIPXE // UEFI: iPXE's own DHCP follows OVMF's
-		if fw == lab.BIOS {
-			from = qmsAck // QEMU's BIOS ROM is iPXE
-		}
-		var wait []float64
-		for _, r := range ra {
-			if w, ok := r.phaseSecs(qemuPhase{from: from, to: qmsIfconf}); ok {
-				wait = append(wait, w)
-			}
-		}
-		rows = append(rows, Row{Group: "QEMU", Case: fw.String() + ": what-if pxekit + IPv6 RA", Unit: "s", Peer: qemuBaseline,
-			PeerV: row.PeerV, Pxekit: qemuMedian(secs(ra, toInit)), Lower: true,
-			Note: fmt.Sprintf("NOT pxekit as shipped: the harness sends a prefix-less IPv6 router advertisement (M=O=0), so iPXE's IPv6 autoconfiguration ends at once; iPXE config wait %s s here vs the medians above", qemuFmtSecs(wait))})
-	}
 	return rows
 }
 
