@@ -222,12 +222,19 @@ func TestRdisc6(t *testing.T) {
 type rawSender struct {
 	fd    int
 	index int
+	dst   netip.Addr
 }
 
 func newRawSender(t *testing.T, l *link) *rawSender {
 	t.Helper()
-	s := &rawSender{index: l.cliIndex}
-	err := l.cli.Do(func() error {
+	return newRawSenderIn(t, l.cli, l.cliIndex, allRouters)
+}
+
+// newRawSenderIn sends to dst out of link index in ns.
+func newRawSenderIn(t *testing.T, ns *lab.NetNS, index int, dst netip.Addr) *rawSender {
+	t.Helper()
+	s := &rawSender{index: index, dst: dst}
+	err := ns.Do(func() error {
 		var err error
 		s.fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_RAW)
 		return err
@@ -239,10 +246,10 @@ func newRawSender(t *testing.T, l *link) *rawSender {
 	return s
 }
 
-// send sends icmp (checksum computed here) from src to ff02::2.
+// send sends icmp (checksum computed here) from src.
 func (s *rawSender) send(t *testing.T, src netip.Addr, hop byte, icmp []byte) {
 	t.Helper()
-	dst := allRouters
+	dst := s.dst
 	msg := append([]byte(nil), icmp...)
 	msg[2], msg[3] = 0, 0
 	binary.BigEndian.PutUint16(msg[2:], checksum(src, dst, msg))
@@ -386,4 +393,40 @@ func TestFlood(t *testing.T) {
 		t.Errorf("client received %d unicast advertisements, server answered %d", unicast, s.Answered)
 	}
 	t.Logf("%d solicitations sent, %d received, %d answered, %d rate-dropped", n, s.Solicitations, s.Answered, s.Dropped[DropRate])
+}
+
+// TestOtherInterface: a solicitation that reaches the namespace on another
+// link is not answered, only counted.
+func TestOtherInterface(t *testing.T) {
+	l := newLink(t)
+	r, _ := serve(t, l, Config{Interval: time.Hour})
+	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
+	other, peer := "rax"+id, "ray"+id
+	if err := l.srv.AddVeth(other, peer, ""); err != nil {
+		t.Fatal(err)
+	}
+	h := nlHandle(t, l.srvPath)
+	pl, err := h.LinkByName(peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The kernel sends on a link only once it has left duplicate address
+	// detection.
+	var src netip.Addr
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if src, _, err = linkLocal(h, pl.Attrs().Index); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", peer, err)
+		}
+	}
+	// To all-nodes, which every link has joined (all-routers only the
+	// responder's): so it reaches the socket, from the wrong link.
+	snd := newRawSenderIn(t, l.srv, pl.Attrs().Index, allNodes)
+	snd.send(t, src, 255, rs(0))
+	s := waitStats(t, r, "other-interface drop", func(s Stats) bool { return s.Dropped[DropOtherInterface] >= 1 })
+	if s.Solicitations != 0 || s.Answered != 0 {
+		t.Errorf("a solicitation from another link was taken: %+v", s)
+	}
 }
