@@ -205,7 +205,7 @@ func benchHTTP(ctx context.Context, h *harness) ([]Row, error) {
 		return nil, err
 	}
 	b = nil
-	reps, wrkReps, wrkDur := 12, 2, 5*time.Second
+	reps, wrkReps, wrkDur := 40, 2, 5*time.Second
 	if h.o.quick {
 		reps, wrkReps, wrkDur = 4, 1, 2*time.Second
 	}
