@@ -203,6 +203,14 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Ma
 		if e.MAC == m.MAC.String() && e.Kind == EventPhonedHome && !strings.Contains(e.Detail, lease.IP.String()) {
 			t.Errorf("phoned home %q, not from its lease %s", e.Detail, lease.IP)
 		}
+		if e.MAC == m.MAC.String() && e.Kind == EventTFTPSent {
+			// edk2's PXE asks for windowsize 4 (PcdPxeTftpWindowSize);
+			// the default TFTPWindowSize grants it.
+			t.Logf("%s: %s", e.Kind, e.Detail)
+			if !strings.Contains(e.Detail, "windowsize 4)") {
+				t.Errorf("OVMF's TFTP transfer %q was not windowed", e.Detail)
+			}
+		}
 	}
 	bl.mu.Unlock()
 	bl.checkFastIPXE(t, m.MAC)

@@ -67,6 +67,12 @@ type Config struct {
 	// (default 69).
 	HTTPPort int
 	TFTPPort int
+	// TFTPWindowSize is the largest RFC 7440 windowsize granted to a TFTP
+	// client that asks for one (edk2's PXE asks for 4 by default; SeaBIOS's
+	// PXE ROM and iPXE do not ask, so they stay lock-step). 0 means
+	// DefaultTFTPWindowSize; -1 keeps every transfer lock-step, as
+	// tftpd-hpa and dnsmasq do.
+	TFTPWindowSize int
 
 	// IPXE holds the iPXE builds (undionly.kpxe, ipxe.efi, ...), served
 	// over TFTP and under /ipxe/. Nil locates Debian's ipxe package.
@@ -111,6 +117,11 @@ type Server struct {
 	closed bool
 }
 
+// DefaultTFTPWindowSize is the TFTP window granted when Config says
+// nothing: it covers what edk2 asks for (4) with room for clients that
+// ask more, and keeps a lost window's resend small.
+const DefaultTFTPWindowSize = 16
+
 // New checks cfg and returns a server ready to Serve.
 func New(cfg Config) (*Server, error) {
 	if cfg.Interface == "" {
@@ -124,6 +135,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.TFTPPort == 0 {
 		cfg.TFTPPort = 69
+	}
+	switch {
+	case cfg.TFTPWindowSize == 0:
+		cfg.TFTPWindowSize = DefaultTFTPWindowSize
+	case cfg.TFTPWindowSize < 0:
+		cfg.TFTPWindowSize = 0 // tftp: 0 grants no window
+	case cfg.TFTPWindowSize > 65535:
+		return nil, fmt.Errorf("pxe: TFTPWindowSize %d is over 65535", cfg.TFTPWindowSize)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -300,11 +319,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		return fmt.Errorf("pxe: dhcp: %w", err)
 	}
 	t, err := tftp.New(tftp.Config{
-		Root:       s.cfg.IPXE,
-		SinglePort: s.cfg.NetNS != "",
-		Logger:     s.log.With("server", "tftp"),
-		OnEvent:    s.tftpEvent,
-		MACForIP:   s.macForIP,
+		Root: s.cfg.IPXE,
+		// Per-transfer sockets are opened in the listening socket's
+		// namespace, so a lab netns needs no single-port mode (which
+		// would also rule out windowsize).
+		MaxWindowSize: s.cfg.TFTPWindowSize,
+		Logger:        s.log.With("server", "tftp"),
+		OnEvent:       s.tftpEvent,
+		MACForIP:      s.macForIP,
 	})
 	if err != nil {
 		tftpConn.Close()
@@ -331,7 +353,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.http.baseURL = base
 	s.mu.Unlock()
 
-	srv := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second}
+	// IdleTimeout closes keep-alive connections that firmware left open
+	// once it jumped into the kernel; without it each booted machine
+	// would hold one until the server stops.
+	srv := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ConnContext: connContext}
 	g, gctx := newGroup(ctx)
 	g.Go(func() error { return d.Serve(gctx) })
 	g.Go(func() error { return t.ServeConn(gctx, tftpConn) })
@@ -422,8 +448,11 @@ func describeClient(c dhcp.Client) string {
 func (s *Server) tftpEvent(e tftp.Event) {
 	switch e.Kind {
 	case tftp.EventSent:
-		s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: EventTFTPSent,
-			Detail: fmt.Sprintf("%s %d bytes in %s (blksize %d)", e.File, e.Bytes, e.Duration.Round(time.Millisecond), e.BlockSize)})
+		detail := fmt.Sprintf("%s %d bytes in %s (blksize %d", e.File, e.Bytes, e.Duration.Round(time.Millisecond), e.BlockSize)
+		if e.WindowSize > 0 {
+			detail += fmt.Sprintf(", windowsize %d", e.WindowSize)
+		}
+		s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: EventTFTPSent, Detail: detail + ")"})
 	case tftp.EventRefused:
 		s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: EventDenied,
 			Detail: fmt.Sprintf("tftp %s: %v", e.File, e.Err)})

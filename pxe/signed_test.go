@@ -119,3 +119,21 @@ func TestNewRejectsShortURLKey(t *testing.T) {
 		t.Errorf("New with a 5-byte key: %v", err)
 	}
 }
+
+func TestNewTFTPWindowSize(t *testing.T) {
+	for _, c := range []struct {
+		in, want int
+		err      bool
+	}{{0, DefaultTFTPWindowSize, false}, {-1, 0, false}, {64, 64, false}, {70000, 0, true}} {
+		s, err := New(Config{Interface: "lo", TFTPWindowSize: c.in, IPXE: fstest.MapFS{}})
+		if c.err {
+			if err == nil || !strings.Contains(err.Error(), "TFTPWindowSize") {
+				t.Errorf("TFTPWindowSize %d: %v, want an error naming the field", c.in, err)
+			}
+			continue
+		}
+		if err != nil || s.cfg.TFTPWindowSize != c.want {
+			t.Errorf("TFTPWindowSize %d: %v, window %d, want %d", c.in, err, s.cfg.TFTPWindowSize, c.want)
+		}
+	}
+}

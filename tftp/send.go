@@ -78,6 +78,7 @@ func (s *sender) serve() {
 	}
 	var attrs []any
 	if s.window > 1 {
+		ev.WindowSize = s.window
 		attrs = []any{"windowsize", s.window}
 	}
 	// Release the transfer before reporting it: whoever acts on the event

@@ -137,9 +137,11 @@ type Event struct {
 	Size      int64            // file size
 	Bytes     int64            // bytes sent (on the wire: more than Size in netascii)
 	BlockSize int              // negotiated block size
-	Duration  time.Duration
-	Code      ErrorCode // the code of the ERROR packet sent (EventRefused)
-	Err       error     // why it failed or was refused
+	// WindowSize is the RFC 7440 window granted; 0 for a lock-step transfer.
+	WindowSize int
+	Duration   time.Duration
+	Code       ErrorCode // the code of the ERROR packet sent (EventRefused)
+	Err        error     // why it failed or was refused
 }
 
 // Stats are counters since the Server was created.

@@ -551,8 +551,8 @@ func TestAtftpWindowSize(t *testing.T) {
 		if !ok || !bytes.Equal(got, files[c.name]) {
 			t.Fatalf("%s at %d: ok=%v, %d bytes, want %d identical ones: %.300s", c.name, c.bs, ok, len(got), len(files[c.name]), msg)
 		}
-		if ev := s.ev.wait(t, EventSent); ev.Bytes != int64(len(files[c.name])) || ev.BlockSize != c.bs {
-			t.Errorf("event %+v", ev)
+		if ev := s.ev.wait(t, EventSent); ev.Bytes != int64(len(files[c.name])) || ev.BlockSize != c.bs || ev.WindowSize != 16 {
+			t.Errorf("event %+v, want %d bytes, blksize %d, windowsize 16", ev, len(files[c.name]), c.bs)
 		}
 	}
 	// Without windowsize the transfer is lock-step, and the client's
@@ -560,6 +560,9 @@ func TestAtftpWindowSize(t *testing.T) {
 	_, msg, _ = atftp(t, s.addr, "100000b", "blksize 1468", "timeout 3", "--trace")
 	if oack := oackOf(msg); !strings.Contains(oack, "timeout: 3") || !strings.Contains(oack, "blksize: 1468") || strings.Contains(oack, "windowsize") {
 		t.Errorf("lock-step OACK %q", oack)
+	}
+	if ev := s.ev.wait(t, EventSent); ev.WindowSize != 0 {
+		t.Errorf("lock-step event has windowsize %d", ev.WindowSize)
 	}
 }
 
