@@ -14,6 +14,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"github.com/pxekit/pxekit/internal/netnsrun"
 	"github.com/pxekit/pxekit/internal/testenv"
 )
 
@@ -41,7 +42,7 @@ func captureRequests(t *testing.T, ns, br, prefix string) {
 		return
 	}
 	var c net.PacketConn
-	if err := inNetNS("/var/run/netns/"+ns, func() (err error) {
+	if err := netnsrun.Run("/var/run/netns/"+ns, func() (err error) {
 		c, err = listenUDP(mustAddrPort("0.0.0.0:67"), br)
 		return err
 	}); err != nil {
@@ -210,7 +211,7 @@ func scriptServer(t *testing.T, ns string) <-chan string {
 	t.Helper()
 	gets := make(chan string, 4)
 	var ln net.Listener
-	if err := inNetNS("/var/run/netns/"+ns, func() (err error) {
+	if err := netnsrun.Run("/var/run/netns/"+ns, func() (err error) {
 		ln, err = net.Listen("tcp4", "192.0.2.1:80")
 		return err
 	}); err != nil {

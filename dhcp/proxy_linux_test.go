@@ -13,6 +13,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
+
+	"github.com/pxekit/pxekit/internal/netnsrun"
 )
 
 // TestProxyDHCPBesideDnsmasq: dnsmasq owns the addresses of 192.0.2.0/24,
@@ -128,7 +130,7 @@ timeout 30;
 		dhcpv4.WithOption(dhcpv4.OptClassIdentifier("PXEClient:Arch:00000:UNDI:002001")),
 		dhcpv4.WithOption(dhcpv4.OptClientArch(iana.INTEL_X86PC)))
 	var ack *dhcpv4.DHCPv4
-	err := inNetNS("/var/run/netns/"+hub, func() error {
+	err := netnsrun.Run("/var/run/netns/"+hub, func() error {
 		c, err := net.ListenPacket("udp4", ip.String()+":0")
 		if err != nil {
 			return err

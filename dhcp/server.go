@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"sort"
 	"sync"
@@ -19,6 +18,8 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/internal/netnsrun"
 )
 
 // Server is a DHCPv4 server. Create it with New, run it with Serve.
@@ -258,7 +259,7 @@ func (s *Server) Serve(ctx context.Context) error {
 // open creates the sockets (inside cfg.NetNS if set) and learns the links.
 func (s *Server) open() ([]*listener, error) {
 	var ls []*listener
-	err := inNetNS(s.cfg.NetNS, func() error {
+	err := netnsrun.Run(s.cfg.NetNS, func() error {
 		links, err := s.findLinks()
 		if err != nil {
 			return err
@@ -402,37 +403,4 @@ func listenUDP(addr netip.AddrPort, dev string) (net.PacketConn, error) {
 		return nil, fmt.Errorf("dhcp: listen %s: %w", addr, err)
 	}
 	return c, nil
-}
-
-// inNetNS runs fn with the calling OS thread inside the network namespace
-// at path (sockets keep the namespace they were made in).
-func inNetNS(path string, fn func() error) error {
-	if path == "" {
-		return fn()
-	}
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("dhcp: current netns: %w", err)
-	}
-	defer orig.Close()
-	target, err := os.Open(path)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("dhcp: netns %s: %w", path, err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("dhcp: enter netns %s: %w", path, err)
-	}
-	ferr := fn()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: it dies with this goroutine instead of
-		// running other goroutines in the wrong namespace.
-		return fmt.Errorf("dhcp: leave netns %s: %w", path, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
 }

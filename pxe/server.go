@@ -9,15 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/internal/netnsrun"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/ra"
 	"github.com/pxekit/pxekit/tftp"
@@ -248,7 +246,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	)
 	// Sockets belong to the namespace they were opened in, so everything
 	// that opens one or looks up the link happens inside it.
-	err := inNetNS(s.cfg.NetNS, func() error {
+	err := netnsrun.Run(s.cfg.NetNS, func() error {
 		var err error
 		addr, prefix, err = interfaceAddr(s.cfg.Interface, s.cfg.Addr)
 		if err != nil {
@@ -489,45 +487,6 @@ func interfaceAddr(name string, want netip.Addr) (netip.Addr, netip.Prefix, erro
 		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s does not have %s", name, want)
 	}
 	return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s has no IPv4 address", name)
-}
-
-// inNetNS runs fn with an OS thread in the namespace at path (nothing to
-// switch when path is empty). fn runs on its own locked thread, so no other
-// goroutine ever runs in the wrong namespace; if the thread cannot switch
-// back it stays locked and the runtime retires it when the goroutine ends.
-func inNetNS(path string, fn func() error) error {
-	if path == "" {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromPath(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns %s: %w", path, err)
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns %s: %w", path, err)
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }
 
 // group runs functions until the first fails or ctx is done, then cancels

@@ -34,15 +34,15 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
+
+	"github.com/pxekit/pxekit/internal/netnsrun"
 )
 
 // Defaults for Config's zero values.
@@ -319,7 +319,7 @@ func linkLocal(h *netlink.Handle, index int) (netip.Addr, net.HardwareAddr, erro
 // open opens the ICMPv6 socket (and a netlink handle) in the namespace.
 func (r *Responder) open() (*conn, error) {
 	var c conn
-	err := inNetNS(r.cfg.NetNS, func() error {
+	err := netnsrun.Run(r.cfg.NetNS, func() error {
 		ifi, err := net.InterfaceByName(r.cfg.Interface)
 		if err != nil {
 			return fmt.Errorf("interface %s: %w", r.cfg.Interface, err)
@@ -361,44 +361,6 @@ func (r *Responder) open() (*conn, error) {
 		return nil, err
 	}
 	return &c, nil
-}
-
-// inNetNS runs fn on a locked OS thread inside the namespace at path (on
-// the caller's thread when path is empty). If the thread cannot switch back
-// it stays locked and the runtime retires it with its goroutine.
-func inNetNS(path string, fn func() error) error {
-	if path == "" {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromPath(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns %s: %w", path, err)
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns %s: %w", path, err)
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }
 
 // bucket is a token bucket: rate tokens a second, at most burst.
