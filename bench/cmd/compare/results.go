@@ -84,6 +84,9 @@ func fmtV(v float64) string {
 	}
 }
 
+// counted are the units of rows that count failures or survivors.
+var counted = map[string]bool{"machines": true, "count": true, "leases": true}
+
 func (r Row) cells() []string {
 	ratio, target := "", ""
 	if x := r.Ratio(); x != 0 {
@@ -92,11 +95,20 @@ func (r Row) cells() []string {
 	if r.Target != 0 {
 		target = fmt.Sprintf("≥ %.2g×", r.Target)
 	}
-	peer := r.Peer
+	peer, peerV, pxV := r.Peer, fmtV(r.PeerV), fmtV(r.Pxekit)
 	if peer == "" {
 		peer = "-"
 	}
-	return []string{r.Group, r.Case, r.Unit, peer, fmtV(r.PeerV), fmtV(r.Pxekit), ratio, target, r.Verdict(), r.Note}
+	// A count of failures is a result when it is zero, not a missing one.
+	if counted[r.Unit] {
+		if r.Pxekit == 0 {
+			pxV = "0"
+		}
+		if r.PeerV == 0 && r.Peer != "" {
+			peerV = "0"
+		}
+	}
+	return []string{r.Group, r.Case, r.Unit, peer, peerV, pxV, ratio, target, r.Verdict(), r.Note}
 }
 
 var header = []string{"group", "case", "unit", "peer", "peer value", "pxekit", "ratio", "target", "", "note"}
