@@ -52,9 +52,13 @@ const (
 	// should not wait that long.
 	DefaultInterval = 30 * time.Second
 	// DefaultReplyRate and DefaultReplyBurst bound answers to
-	// solicitations: enough for a rack of machines powering on together.
-	DefaultReplyRate  = 10.0
-	DefaultReplyBurst = 20
+	// solicitations. A boot storm is hundreds of iPXEs soliciting within
+	// seconds, and each one left unanswered waits ~13 s, so the bucket
+	// holds a whole rack; a reply is unicast and no larger than the
+	// request, so even the full rate (200 × 64 bytes a second) amplifies
+	// nothing.
+	DefaultReplyRate  = 200.0
+	DefaultReplyBurst = 500
 )
 
 var (
