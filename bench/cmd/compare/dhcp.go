@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -24,6 +25,7 @@ type perfResult struct {
 	secs              int
 	sent, recv, drops [2]int // [DISCOVER/OFFER, REQUEST/ACK]
 	srvCPU, cliCPU    time.Duration
+	sendSecs          float64 // dhcpload: how long its DISCOVERs took to send
 }
 
 // dora is completed four-way exchanges per second.
@@ -47,6 +49,9 @@ func (r perfResult) loss() float64 {
 // clientBound says perfdhcp could not even send at the offered rate: it,
 // not the server, was the limit of that run.
 func (r perfResult) clientBound() bool {
+	if r.sendSecs > 0 {
+		return r.sendSecs > 1.03*float64(r.secs)
+	}
 	return r.secs > 0 && float64(r.sent[0]) < 0.97*float64(r.rate*r.secs)
 }
 
@@ -125,6 +130,35 @@ func (h *harness) perfdhcp(ctx context.Context, srv *proc, rate, secs int, extra
 	return r, nil
 }
 
+// dhcpload runs the harness's own relay client (role dhcpload, see
+// dhcpload.go) the way perfdhcp runs: from the client namespace, against
+// srv at rate for secs seconds, 240 clients, 2 s drop time.
+func (h *harness) dhcpload(ctx context.Context, srv *proc, rate, secs int) (perfResult, error) {
+	c0 := procCPU(srv.cmd.Process.Pid)
+	cmd := exec.CommandContext(ctx, h.self, "-role", "dhcpload", "-rate", strconv.Itoa(rate), "-secs", strconv.Itoa(secs),
+		"-clients", "240", "-drop", "2s")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	r := perfResult{rate: rate, secs: secs}
+	if err := h.cli.Run(cmd); err != nil {
+		return r, fmt.Errorf("dhcpload: %v: %s", err, tail(errb.String(), 600))
+	}
+	r.srvCPU = procCPU(srv.cmd.Process.Pid) - c0
+	if ps := cmd.ProcessState; ps != nil {
+		r.cliCPU = ps.UserTime() + ps.SystemTime()
+	}
+	var lr loadReport
+	if err := json.Unmarshal(out.Bytes(), &lr); err != nil {
+		return r, fmt.Errorf("dhcpload report %q: %w", tail(out.String(), 200), err)
+	}
+	r.sent = [2]int{lr.Discovers, lr.Requests}
+	r.recv = [2]int{lr.Offers, lr.Acks}
+	r.drops = [2]int{lr.Discovers - lr.Offers, lr.Requests - lr.Acks}
+	r.sendSecs = lr.SendSecs
+	return r, nil
+}
+
 // search raises the offered rate along ladder and returns the best
 // completed rate at ≤ 1 % loss. A rate that loses more is run a second
 // time, and the search goes on past it: the machine is shared, and a
@@ -132,21 +166,26 @@ func (h *harness) perfdhcp(ctx context.Context, srv *proc, rate, secs int, extra
 // end it. It stops after two failing rates in a row, or when perfdhcp
 // itself cannot send faster. extra goes to perfdhcp.
 func (h *harness) search(ctx context.Context, p *proc, ladder []int, secs int, extra ...string) (best perfResult, tried []perfResult, err error) {
+	return h.searchWith(p, ladder, "perfdhcp", func(rate int) (perfResult, error) { return h.perfdhcp(ctx, p, rate, secs, extra...) })
+}
+
+// searchWith is search with any client: run runs one rate.
+func (h *harness) searchWith(p *proc, ladder []int, client string, run func(rate int) (perfResult, error)) (best perfResult, tried []perfResult, err error) {
 	failed := 0
 	for _, rate := range ladder {
 		if err := p.exited(); err != nil {
 			return best, tried, err
 		}
-		r, err := h.perfdhcp(ctx, p, rate, secs, extra...)
+		r, err := run(rate)
 		if err == nil && r.loss() > 0.01 {
-			r, err = h.perfdhcp(ctx, p, rate, secs, extra...)
+			r, err = run(rate)
 		}
 		if err != nil {
 			return best, tried, err
 		}
 		tried = append(tried, r)
-		h.log.Info("perfdhcp", "server", p.name, "rate", rate, "dora/s", int(r.dora()), "loss%", fmt.Sprintf("%.2f", 100*r.loss()),
-			"server µs/DORA", int(perDORA(r.srvCPU, r)), "perfdhcp µs/DORA", int(perDORA(r.cliCPU, r)), "client-bound", r.clientBound())
+		h.log.Info(client, "server", p.name, "rate", rate, "dora/s", int(r.dora()), "loss%", fmt.Sprintf("%.2f", 100*r.loss()),
+			"server µs/DORA", int(perDORA(r.srvCPU, r)), "client µs/DORA", int(perDORA(r.cliCPU, r)), "client-bound", r.clientBound())
 		if r.loss() > 0.01 {
 			if failed++; failed == 2 {
 				break
@@ -190,8 +229,9 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	secs := 5
 	fast := []int{1000, 2000, 4000, 6000, 8000, 9000, 10000, 11000, 12000, 13000, 14000, 16000, 18000, 20000}
 	slow := []int{25, 50, 100, 200, 400, 800, 1200, 1600, 2400, 3200, 4800, 6400, 9600}
+	faster := []int{8000, 12000, 14000, 16000, 18000, 20000, 22000, 24000, 26000, 28000, 30000, 33000, 36000}
 	if h.o.quick {
-		secs, fast, slow = 2, []int{1000, 4000, 8000, 11000}, []int{50, 100}
+		secs, fast, slow, faster = 2, []int{1000, 4000, 8000, 11000}, []int{50, 100}, []int{4000, 16000}
 	}
 	dir := filepath.Join(h.dir, "dhcp")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -219,9 +259,50 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 		px.stop()
 		return nil, err
 	}
+	px.stop() // graceful: flushes the CPU profile of the search
+
+	// The same server with the harness's own client, which leaves more of
+	// the two cores to the server than perfdhcp does. Its 240 clients have
+	// other MACs than perfdhcp's, whose leases hold the 241-address pool:
+	// each server gets a fresh lease file for it.
+	loadRun := func(p *proc) func(int) (perfResult, error) {
+		return func(rate int) (perfResult, error) { return h.dhcpload(ctx, p, rate, secs) }
+	}
+	// Probed with its own clients: a perfdhcp probe would take addresses
+	// from the pool under MACs the load never uses.
+	loadProbe := func(p *proc) func() error {
+		return func() error {
+			r, err := h.dhcpload(ctx, p, 10, 1)
+			if err == nil && r.recv[1] == 0 {
+				err = fmt.Errorf("no ACK")
+			}
+			return err
+		}
+	}
+	fresh := func(name string) (string, error) {
+		d := filepath.Join(dir, name)
+		return d, os.MkdirAll(d, 0o755)
+	}
+	loadDir, err := fresh("load-pxekit")
+	if err != nil {
+		return nil, err
+	}
+	px, err = h.startSelf(h.srv, "dhcp", "-iface", h.srvIf, "-dir", loadDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, px, loadProbe(px)); err != nil {
+		px.stop()
+		return nil, err
+	}
+	pxLBest, pxLTried, err := h.searchWith(px, faster, "dhcpload", loadRun(px))
+	px.stop()
+	if err != nil {
+		return nil, err
+	}
+
 	// A last short run, then kill -9 in the middle of the load: every ACK
 	// perfdhcp received must be in the lease file.
-	px.stop() // graceful: flushes the CPU profile of the search
 	px, err = h.startSelf(h.srv, "dhcp", "-iface", h.srvIf, "-dir", dir)
 	if err != nil {
 		return nil, err
@@ -249,7 +330,41 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 		return nil, err
 	}
 	keaBest, keaTried, err := h.search(ctx, kea, fast, secs)
+	if err != nil {
+		kea.stop()
+		return nil, err
+	}
 	kea.stop()
+	if loadDir, err = fresh("load-kea"); err != nil {
+		return nil, err
+	}
+	if kea, err = h.startKea(loadDir); err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, kea, loadProbe(kea)); err != nil {
+		kea.stop()
+		return nil, err
+	}
+	keaLBest, keaLTried, err := h.searchWith(kea, faster, "dhcpload", loadRun(kea))
+	kea.stop()
+	if err != nil {
+		return nil, err
+	}
+	// Kea 2.2 serves on one thread unless told otherwise; with two it
+	// gets both cores, as pxekit's workers do.
+	if loadDir, err = fresh("load-kea-mt"); err != nil {
+		return nil, err
+	}
+	keaMT, err := h.startKea(loadDir, `"multi-threading": {"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 256},`)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, keaMT, loadProbe(keaMT)); err != nil {
+		keaMT.stop()
+		return nil, err
+	}
+	keaMTBest, keaMTTried, err := h.searchWith(keaMT, faster, "dhcpload", loadRun(keaMT))
+	keaMT.stop()
 	if err != nil {
 		return nil, err
 	}
@@ -306,9 +421,16 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 		}
 		return s
 	}
+	clientCost := func(r perfResult) string {
+		return fmt.Sprintf("%.0f µs of client CPU per DORA (perfdhcp: %.0f)", perDORA(r.cliCPU, r), perDORA(pxBest.cliCPU, pxBest))
+	}
 	rows := []Row{
 		{Group: "DHCP", Case: "perfdhcp relayed DORA, ≤1% loss", Unit: "DORA/s", Peer: "kea memfile", PeerV: keaBest.dora(), Pxekit: pxBest.dora(), Target: 1.5,
 			Note: "pxekit (bbolt, fsync before each ACK) " + note(pxBest, pxTried) + "; kea " + note(keaBest, keaTried)},
+		{Group: "DHCP", Case: "relayed DORA, ≤1% loss, harness client", Unit: "DORA/s", Peer: "kea memfile", PeerV: keaLBest.dora(), Pxekit: pxLBest.dora(), Target: 1.5,
+			Note: "the harness's batched relay client (dhcpload.go: perfdhcp's exchange, 240 clients, 2 s drop time) at " + clientCost(pxLBest) + "; pxekit " + note(pxLBest, pxLTried) + "; kea " + note(keaLBest, keaLTried)},
+		{Group: "DHCP", Case: "relayed DORA, ≤1% loss, harness client", Unit: "DORA/s", Peer: "kea memfile, 2 threads", PeerV: keaMTBest.dora(), Pxekit: pxLBest.dora(),
+			Note: "Kea with multi-threading on (thread-pool-size 2; off by default in Kea 2.2): " + note(keaMTBest, keaMTTried)},
 		{Group: "DHCP", Case: "perfdhcp relayed DORA, ≤1% loss", Unit: "DORA/s", Peer: "dnsmasq", PeerV: dmBest.dora(), Pxekit: pxBest.dora(), Target: 20,
 			Note: "dnsmasq --no-ping " + note(dmBest, dmTried)},
 		{Group: "DHCP", Case: "first exchanges of new clients lost", Unit: "%", Lower: true, Peer: "dnsmasq as shipped (ping check)",
@@ -351,14 +473,14 @@ func atSameRate(a, b []perfResult) (perfResult, perfResult, bool) {
 
 // startKea runs kea-dhcp4 in the foreground with a memfile lease database
 // that persists to CSV, on a UDP socket (relayed traffic needs no raw one).
-func (h *harness) startKea(dir string) (*proc, error) {
-	conf := fmt.Sprintf(`{"Dhcp4": {
+func (h *harness) startKea(dir string, extra ...string) (*proc, error) {
+	conf := fmt.Sprintf(`{"Dhcp4": {%s
   "interfaces-config": {"interfaces": [%q], "dhcp-socket-type": "udp"},
   "lease-database": {"type": "memfile", "persist": true, "name": %q, "lfc-interval": 0},
   "valid-lifetime": 3600,
   "subnet4": [{"id": 1, "subnet": "192.0.2.0/24", "pools": [{"pool": "%s - %s"}]}],
   "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "stderr"}]}]
-}}`, h.srvIf, filepath.Join(dir, "kea-leases4.csv"), poolStart, poolEnd)
+}}`, strings.Join(extra, ""), h.srvIf, filepath.Join(dir, "kea-leases4.csv"), poolStart, poolEnd)
 	path := filepath.Join(dir, "kea.json")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err

@@ -46,7 +46,7 @@ func main() {
 	only := flag.String("only", "dhcp,tftp,http,storm,memory,qemu", "comma-separated parts to run")
 	quick := flag.Bool("quick", false, "shorter runs (for a smoke test of the harness)")
 	pprof := flag.Bool("pprof", true, "write CPU profiles of the pxekit servers to -out")
-	timeout := flag.Duration("timeout", 25*time.Minute, "the whole run stops after this")
+	timeout := flag.Duration("timeout", 45*time.Minute, "the whole run stops after this")
 	flag.Parse()
 
 	o := options{out: *out, only: map[string]bool{}, quick: *quick, pprof: *pprof, timeout: *timeout}

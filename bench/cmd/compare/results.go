@@ -85,7 +85,7 @@ func fmtV(v float64) string {
 }
 
 // counted are the units of rows that count failures or survivors.
-var counted = map[string]bool{"machines": true, "count": true, "leases": true}
+var counted = map[string]bool{"machines": true, "count": true, "leases": true, "%": true}
 
 func (r Row) cells() []string {
 	ratio, target := "", ""

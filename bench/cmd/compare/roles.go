@@ -41,6 +41,9 @@ func runRole(role string, args []string) int {
 	deadline := fs.Duration("deadline", 150*time.Second, "storm: a machine not booted by then failed")
 	want := fs.String("want", "", "storm: name=size:crc32hex,... of every file a machine may fetch")
 	out := fs.String("out", "", "storm: write the report here (JSON)")
+	rate := fs.Int("rate", 1000, "dhcpload: DORA exchanges offered per second")
+	secs := fs.Int("secs", 5, "dhcpload: seconds of load")
+	drop := fs.Duration("drop", 2*time.Second, "dhcpload: an exchange not done by then is lost")
 	_ = fs.Parse(args)
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -69,6 +72,9 @@ func runRole(role string, args []string) int {
 				clients: *clients, spread: *spread, deadline: *deadline, want: w,
 			}, *out)
 		}
+	case "dhcpload":
+		err = serveLoad(ctx, loadOpts{server: netip.MustParseAddr(serverIP), relay: netip.MustParseAddr(clientIP),
+			rate: *rate, secs: *secs, clients: *clients, drop: *drop}, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
