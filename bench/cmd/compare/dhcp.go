@@ -240,18 +240,40 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	probe := func(p *proc) func() error {
 		return func() error { _, err := h.perfdhcp(ctx, p, 10, 1); return err }
 	}
+	// Probed with its own clients: a perfdhcp probe would take addresses
+	// from the pool under MACs the load never uses.
+	loadProbe := func(p *proc) func() error {
+		return func() error {
+			r, err := h.dhcpload(ctx, p, 10, 1)
+			if err == nil && r.recv[1] == 0 {
+				err = fmt.Errorf("no ACK")
+			}
+			return err
+		}
+	}
+	// up waits until a server just started answers probe, and stops it
+	// when it never does.
+	up := func(probe func(*proc) func() error) func(*proc, error) (*proc, error) {
+		return func(p *proc, err error) (*proc, error) {
+			if err != nil {
+				return nil, err
+			}
+			if err := waitReady(ctx, p, probe(p)); err != nil {
+				p.stop()
+				return nil, err
+			}
+			return p, nil
+		}
+	}
+	perfUp, loadUp := up(probe), up(loadProbe)
 
 	// pxekit, then its leases after kill -9.
 	args := []string{"-iface", h.srvIf, "-dir", dir}
 	if h.o.pprof {
 		args = append(args, "-cpuprofile", filepath.Join(h.o.out, "dhcp.cpu.pprof"))
 	}
-	px, err := h.startSelf(h.srv, "dhcp", args...)
+	px, err := perfUp(h.startSelf(h.srv, "dhcp", args...))
 	if err != nil {
-		return nil, err
-	}
-	if err := waitReady(ctx, px, probe(px)); err != nil {
-		px.stop()
 		return nil, err
 	}
 	pxBest, pxTried, err := h.search(ctx, px, fast, secs)
@@ -268,17 +290,6 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	loadRun := func(p *proc) func(int) (perfResult, error) {
 		return func(rate int) (perfResult, error) { return h.dhcpload(ctx, p, rate, secs) }
 	}
-	// Probed with its own clients: a perfdhcp probe would take addresses
-	// from the pool under MACs the load never uses.
-	loadProbe := func(p *proc) func() error {
-		return func() error {
-			r, err := h.dhcpload(ctx, p, 10, 1)
-			if err == nil && r.recv[1] == 0 {
-				err = fmt.Errorf("no ACK")
-			}
-			return err
-		}
-	}
 	fresh := func(name string) (string, error) {
 		d := filepath.Join(dir, name)
 		return d, os.MkdirAll(d, 0o755)
@@ -287,12 +298,8 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	px, err = h.startSelf(h.srv, "dhcp", "-iface", h.srvIf, "-dir", loadDir)
+	px, err = loadUp(h.startSelf(h.srv, "dhcp", "-iface", h.srvIf, "-dir", loadDir))
 	if err != nil {
-		return nil, err
-	}
-	if err := waitReady(ctx, px, loadProbe(px)); err != nil {
-		px.stop()
 		return nil, err
 	}
 	pxLBest, pxLTried, err := h.searchWith(px, faster, "dhcpload", loadRun(px))
@@ -303,12 +310,8 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 
 	// A last short run, then kill -9 in the middle of the load: every ACK
 	// perfdhcp received must be in the lease file.
-	px, err = h.startSelf(h.srv, "dhcp", "-iface", h.srvIf, "-dir", dir)
+	px, err = perfUp(h.startSelf(h.srv, "dhcp", "-iface", h.srvIf, "-dir", dir))
 	if err != nil {
-		return nil, err
-	}
-	if err := waitReady(ctx, px, probe(px)); err != nil {
-		px.stop()
 		return nil, err
 	}
 	killRate := max(pxBest.rate, 1000)
@@ -321,12 +324,8 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	leases, distinct, lerr := countBoltLeases(filepath.Join(dir, "pxekit-leases.db"))
 
 	// Kea, memfile with persist (its CSV is appended, not fsync'd).
-	kea, err := h.startKea(dir)
+	kea, err := perfUp(h.startKea(dir))
 	if err != nil {
-		return nil, err
-	}
-	if err := waitReady(ctx, kea, probe(kea)); err != nil {
-		kea.stop()
 		return nil, err
 	}
 	keaBest, keaTried, err := h.search(ctx, kea, fast, secs)
@@ -338,11 +337,7 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	if loadDir, err = fresh("load-kea"); err != nil {
 		return nil, err
 	}
-	if kea, err = h.startKea(loadDir); err != nil {
-		return nil, err
-	}
-	if err := waitReady(ctx, kea, loadProbe(kea)); err != nil {
-		kea.stop()
+	if kea, err = loadUp(h.startKea(loadDir)); err != nil {
 		return nil, err
 	}
 	keaLBest, keaLTried, err := h.searchWith(kea, faster, "dhcpload", loadRun(kea))
@@ -355,12 +350,8 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	if loadDir, err = fresh("load-kea-mt"); err != nil {
 		return nil, err
 	}
-	keaMT, err := h.startKea(loadDir, `"multi-threading": {"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 256},`)
+	keaMT, err := loadUp(h.startKea(loadDir, `"multi-threading": {"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 256},`))
 	if err != nil {
-		return nil, err
-	}
-	if err := waitReady(ctx, keaMT, loadProbe(keaMT)); err != nil {
-		keaMT.stop()
 		return nil, err
 	}
 	keaMTBest, keaMTTried, err := h.searchWith(keaMT, faster, "dhcpload", loadRun(keaMT))
