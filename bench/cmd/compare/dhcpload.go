@@ -71,15 +71,16 @@ func loadPacket(b []byte, xid uint32, mac [6]byte, relay [4]byte, msgType byte, 
 	copy(b[24:28], relay[:])
 	copy(b[28:34], mac[:])
 	binary.BigEndian.PutUint32(b[236:], dhcpMagic)
-	o := append(b[:240], optMsgType, 1, msgType)
+	i := 240
+	put := func(v ...byte) { i += copy(b[i:], v) }
+	put(optMsgType, 1, msgType)
 	if msgType == 3 { // REQUEST, selecting: the offered address and who offered it
-		o = append(o, optReqIP, 4)
-		o = append(o, reqIP[:]...)
-		o = append(o, optServer, 4)
-		o = append(o, server[:]...)
+		put(optReqIP, 4)
+		put(reqIP[:]...)
+		put(optServer, 4)
+		put(server[:]...)
 	}
-	o = append(o, optParams, 4, 1, 3, 6, 51, optEnd)
-	_ = o
+	put(optParams, 4, 1, 3, 6, 51, optEnd)
 }
 
 // replyInfo reads a server's reply: its xid, message type, offered address

@@ -275,17 +275,6 @@ func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, s
 		st, err = qemuStartBaseline(ctx, lnet, dir, in, mac, tl)
 	} else {
 		st, err = qemuStartPxekit(ctx, h, lnet, dir, in, fw, stack, rep, tl)
-		if err == nil {
-			// pxekit answers iPXE's IPv6 router solicitation (the
-			// baseline, as people run it, has no RA).
-			var stopRA func()
-			if stopRA, err = qemuStartRA(ctx, lnet, tl); err != nil {
-				st.stop()
-			} else {
-				stopPX := st.stop
-				st.stop = func() { stopRA(); stopPX() }
-			}
-		}
 	}
 	if err != nil {
 		return r, fmt.Errorf("starting %s: %w", stack, err)
@@ -524,7 +513,10 @@ func qemuStartPxekit(ctx context.Context, h *harness, lnet *lab.Network, dir str
 			return nil, err
 		}
 	}
-	args := []string{"-iface", lnet.Bridge, "-dir", dir}
+	// pxekit answers iPXE's IPv6 router solicitation, as pxelab's demo
+	// does on its isolated lab network; the baseline, as people run it,
+	// has no RA.
+	args := []string{"-iface", lnet.Bridge, "-dir", dir, "-ra"}
 	if h.o.pprof {
 		args = append(args, "-cpuprofile", filepath.Join(h.o.out, strings.TrimSuffix(qemuTimelineName(fw, stack, rep), ".log")+".cpu.pprof"))
 	}

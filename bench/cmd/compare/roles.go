@@ -36,6 +36,7 @@ func runRole(role string, args []string) int {
 	dir := fs.String("dir", "", "root directory (files, assets, lease file)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile here")
 	stats := fs.String("stats", "", "pxe: write the DHCP server's counters here (JSON) on exit")
+	routerAdvert := fs.Bool("ra", false, "pxe: answer IPv6 router solicitations (pxe.Config.RouterAdvertisement)")
 	clients := fs.Int("clients", 1000, "storm: machines to boot")
 	spread := fs.Duration("spread", time.Second, "storm: the machines power on over this long")
 	deadline := fs.Duration("deadline", 150*time.Second, "storm: a machine not booted by then failed")
@@ -63,7 +64,7 @@ func runRole(role string, args []string) int {
 	case "tftp":
 		err = serveTFTP(ctx, log, *dir)
 	case "pxe":
-		err = servePXE(ctx, log, *iface, *dir, *stats)
+		err = servePXE(ctx, log, *iface, *dir, *stats, *routerAdvert)
 	case "storm":
 		var w map[string]stormFile
 		if w, err = parseStormWant(*want); err == nil {
@@ -123,15 +124,16 @@ func serveTFTP(ctx context.Context, log *slog.Logger, dir string) error {
 // its default per-MAC rate limit (pxe.Config has no knob for it): the storm
 // checks that well-behaved machines never hit it. With stats set, the DHCP
 // counters are written there when the server stops.
-func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string) error {
+func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, routerAdvert bool) error {
 	s, err := pxe.New(pxe.Config{
-		Interface: iface,
-		Addr:      netip.MustParseAddr(serverIP),
-		Subnet:    dhcp.Subnet{Prefix: labPrefix, Pools: []dhcp.Range{{Start: poolStart, End: poolEnd}}, LeaseTime: time.Hour},
-		LeaseFile: filepath.Join(dir, "pxe-leases.db"),
-		HTTPPort:  80,
-		TFTPPort:  69,
-		Assets:    os.DirFS(filepath.Join(dir, "assets")),
+		Interface:           iface,
+		Addr:                netip.MustParseAddr(serverIP),
+		Subnet:              dhcp.Subnet{Prefix: labPrefix, Pools: []dhcp.Range{{Start: poolStart, End: poolEnd}}, LeaseTime: time.Hour},
+		LeaseFile:           filepath.Join(dir, "pxe-leases.db"),
+		RouterAdvertisement: routerAdvert,
+		HTTPPort:            80,
+		TFTPPort:            69,
+		Assets:              os.DirFS(filepath.Join(dir, "assets")),
 		Inventory: pxe.Inventory{
 			Profiles: map[string]pxe.Profile{"storm": {
 				Kernel: "vmlinuz", Initrd: "initrd.gz",
