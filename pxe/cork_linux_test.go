@@ -20,12 +20,12 @@ func corked(t *testing.T, c syscall.Conn) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := -1
-	if err := rc.Control(func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_CORK) }); err != nil {
+	v, gerr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_CORK) }); err != nil {
 		t.Fatal(err)
 	}
-	if err != nil {
-		t.Fatal(err)
+	if gerr != nil {
+		t.Fatal(gerr)
 	}
 	return v
 }

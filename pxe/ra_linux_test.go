@@ -13,10 +13,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
-
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/internal/testenv"
@@ -44,61 +40,15 @@ func startRALab(t *testing.T, routerAdvert bool) *raLab {
 	if err := lnet.NS.AddVeth(port, peer, lnet.Bridge); err != nil {
 		t.Fatal(err)
 	}
-	cliNS, err := netns.GetFromPath("/var/run/netns/" + cli.Name())
-	if err != nil {
+	if err := lnet.NS.MoveLink(peer, cli); err != nil {
 		t.Fatal(err)
 	}
-	defer cliNS.Close()
-	err = lnet.NS.Do(func() error {
-		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		l, err := h.LinkByName(peer)
-		if err != nil {
-			return err
-		}
-		return h.LinkSetNsFd(l, int(cliNS))
-	})
-	if err != nil {
+	// rdisc6 cannot send until the link-local address has passed
+	// duplicate address detection.
+	if _, err := cli.WaitLinkLocal(peer, 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	rl := &raLab{cli: cli, cliIf: peer}
-	err = cli.Do(func() error {
-		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		l, err := h.LinkByName(peer)
-		if err != nil {
-			return err
-		}
-		if err := h.LinkSetUp(l); err != nil {
-			return err
-		}
-		// rdisc6 cannot send until the link-local address has passed
-		// duplicate address detection (a second or two).
-		for deadline := time.Now().Add(15 * time.Second); ; {
-			addrs, err := h.AddrList(l, netlink.FAMILY_V6)
-			if err != nil {
-				return err
-			}
-			for _, a := range addrs {
-				if a.IP.IsLinkLocalUnicast() && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0 {
-					return nil
-				}
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s: no usable link-local address: %v", peer, addrs)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv, err := New(Config{
 		Interface:           lnet.Bridge,
 		NetNS:               filepath.Join("/var/run/netns", lnet.NS.Name()),

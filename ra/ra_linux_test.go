@@ -54,26 +54,13 @@ func newLink(t *testing.T) *link {
 	if err := l.srv.AddVeth(l.srvIf, l.cliIf, ""); err != nil {
 		t.Fatal(err)
 	}
-	// Move the client end to the client namespace and bring it up there.
-	cliNS, err := netns.GetFromPath(l.cliPath)
-	if err != nil {
+	if err := l.srv.MoveLink(l.cliIf, l.cli); err != nil {
 		t.Fatal(err)
 	}
-	defer cliNS.Close()
 	sh := nlHandle(t, l.srvPath)
 	ch := nlHandle(t, l.cliPath)
-	peer, err := sh.LinkByName(l.cliIf)
+	peer, err := ch.LinkByName(l.cliIf)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sh.LinkSetNsFd(peer, int(cliNS)); err != nil {
-		t.Fatal(err)
-	}
-	peer, err = ch.LinkByName(l.cliIf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.LinkSetUp(peer); err != nil {
 		t.Fatal(err)
 	}
 	l.cliIndex = peer.Attrs().Index

@@ -241,6 +241,58 @@ func (n *NetNS) attach(h *netlink.Handle, name, bridge string) error {
 	return nil
 }
 
+// MoveLink moves link name from the namespace into to and brings it up
+// there (a veth end that becomes a host in another namespace).
+func (n *NetNS) MoveLink(name string, to *NetNS) error {
+	err := n.netlinkDo(func(h *netlink.Handle) error {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		return h.LinkSetNsFd(l, int(to.handle))
+	})
+	if err != nil {
+		return fmt.Errorf("lab: move %s to netns %s: %w", name, to.name, err)
+	}
+	return to.netlinkDo(func(h *netlink.Handle) error {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		return h.LinkSetUp(l)
+	})
+}
+
+// WaitLinkLocal waits up to timeout for link's IPv6 link-local address to
+// pass duplicate address detection (a second or two after link up; until
+// then nothing can be sent from it) and returns it.
+func (n *NetNS) WaitLinkLocal(link string, timeout time.Duration) (netip.Addr, error) {
+	var ll netip.Addr
+	err := n.netlinkDo(func(h *netlink.Handle) error {
+		l, err := h.LinkByName(link)
+		if err != nil {
+			return err
+		}
+		for deadline := time.Now().Add(timeout); ; {
+			addrs, err := h.AddrList(l, netlink.FAMILY_V6)
+			if err != nil {
+				return err
+			}
+			for _, a := range addrs {
+				if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.IsLinkLocalUnicast() && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0 {
+					ll = ip
+					return nil
+				}
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("lab: %s in netns %s: no usable link-local address after %v: %v", link, n.name, timeout, addrs)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return ll, err
+}
+
 // AddAddr adds an address to a link in the namespace.
 func (n *NetNS) AddAddr(link string, addr netip.Prefix) error {
 	return n.netlinkDo(func(h *netlink.Handle) error {
