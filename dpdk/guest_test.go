@@ -12,8 +12,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/internal/golden"
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 func TestGuestTuningSeed(t *testing.T) {
@@ -125,7 +125,7 @@ func TestGuestTuningOverLimitGoesToSecret(t *testing.T) {
 		t.Errorf("no secretRef in\n%s", out)
 	}
 	var back kubevirtv1.VirtualMachine
-	if errs := kyaml.Decode(out, &back); len(errs) > 0 {
+	if errs := strictyaml.Decode(out, &back); len(errs) > 0 {
 		t.Error(errs)
 	}
 	// Attaching again replaces the volume rather than adding one.

@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/internal/golden"
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
@@ -42,8 +42,8 @@ var calloutRE = regexp.MustCompile(`(?m)^(\s*[A-Za-z.-]+: \S+) [0-9]$`)
 func TestSeedVMAsPrintedRejected(t *testing.T) {
 	seed := readSeed(t, "rhel-dpdk-vm.yaml")
 	var vm kubevirtv1.VirtualMachine
-	errs := kyaml.Decode(seed, &vm)
-	if len(errs) != 1 || errs[0].Origin != kyaml.OriginSyntax || !strings.Contains(errs[0].Detail, "line 28") {
+	errs := strictyaml.Decode(seed, &vm)
+	if len(errs) != 1 || errs[0].Origin != strictyaml.OriginSyntax || !strings.Contains(errs[0].Detail, "line 28") {
 		t.Fatalf("seed as printed: want one YAML syntax error at line 28 (networkInterfaceMultiqueue inside the interfaces list), got %v", errs)
 	}
 	// vmspec's decoder (what vmlint runs) refuses it the same way.
@@ -55,7 +55,7 @@ func TestSeedVMAsPrintedRejected(t *testing.T) {
 	fixed := calloutRE.ReplaceAll(seed, []byte("$1"))
 	fixed = regexp.MustCompile(`(?m)^          (networkInterfaceMultiqueue|rng)`).ReplaceAll(fixed, []byte("        $1"))
 	vm = kubevirtv1.VirtualMachine{}
-	errs = kyaml.Decode(fixed, &vm)
+	errs = strictyaml.Decode(fixed, &vm)
 	for path, belongs := range map[string]string{
 		"spec.template.spec.domain.interfaces":                 "spec.template.spec.domain.devices.interfaces",
 		"spec.template.spec.domain.networkInterfaceMultiqueue": "spec.template.spec.domain.devices.networkInterfaceMultiqueue",
@@ -75,7 +75,7 @@ func TestSeedVMAsPrintedRejected(t *testing.T) {
 	moved := strings.Replace(string(fixed), "\n      memory:\n        hugepages:\n          pageSize: 1Gi\n          guest: 8Gi\n",
 		"\n        memory:\n          hugepages:\n            pageSize: 1Gi\n            guest: 8Gi\n", 1)
 	vm = kubevirtv1.VirtualMachine{}
-	errs = kyaml.Decode([]byte(moved), &vm)
+	errs = strictyaml.Decode([]byte(moved), &vm)
 	if !errAt(errs, "spec.template.spec.domain.memory.hugepages.guest", "spec.template.spec.domain.memory.guest") {
 		t.Errorf("guest under hugepages: %v", errs)
 	}
@@ -86,7 +86,7 @@ func TestDPDKVMCorrected(t *testing.T) {
 	out := mustYAML(t, vm)
 	golden.Check(t, "rhel-dpdk-vm.yaml", out)
 	var back kubevirtv1.VirtualMachine
-	if errs := kyaml.Decode(out, &back); len(errs) > 0 {
+	if errs := strictyaml.Decode(out, &back); len(errs) > 0 {
 		t.Fatalf("our VM does not decode strictly: %v", errs)
 	}
 	if errs := ValidateDPDKVM(&back); len(errs) > 0 {
@@ -298,7 +298,7 @@ func FuzzValidateDPDKVM(f *testing.F) {
 	f.Add("spec: {}\n")
 	f.Fuzz(func(t *testing.T, doc string) {
 		var vm kubevirtv1.VirtualMachine
-		if errs := kyaml.Decode([]byte(doc), &vm); len(errs) > 0 {
+		if errs := strictyaml.Decode([]byte(doc), &vm); len(errs) > 0 {
 			return
 		}
 		ValidateDPDKVM(&vm)

@@ -7,7 +7,7 @@ import (
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 // DecodeNAD decodes one YAML document into a NetworkAttachmentDefinition
@@ -18,7 +18,7 @@ import (
 // even when there are problems, so ValidateNAD can report the rest.
 func DecodeNAD(doc []byte) (*nadv1.NetworkAttachmentDefinition, field.ErrorList) {
 	nad := &nadv1.NetworkAttachmentDefinition{}
-	errs := kyaml.Decode(doc, nad)
+	errs := strictyaml.Decode(doc, nad)
 	if strings.TrimSpace(nad.Spec.Config) != "" {
 		// Only JSON syntax here; what libcni or the plugin rules reject is
 		// ValidateNAD's to report.
@@ -40,7 +40,7 @@ func DecodeNAD(doc []byte) (*nadv1.NetworkAttachmentDefinition, field.ErrorList)
 // outside it is an error that says so.
 func DecodePolicy(doc []byte) (*NodeNetworkConfigurationPolicy, field.ErrorList) {
 	p := &NodeNetworkConfigurationPolicy{}
-	errs := kyaml.Decode(doc, p)
+	errs := strictyaml.Decode(doc, p)
 	for _, e := range errs {
 		if e.Type == field.ErrorTypeForbidden && strings.HasPrefix(e.Field, "spec.desiredState.") && strings.Contains(e.Detail, "unknown field") &&
 			!strings.Contains(e.Detail, "did you mean") && !strings.Contains(e.Detail, "belongs at") {

@@ -182,7 +182,7 @@ func FuzzDecodeNAD(f *testing.F) {
 }
 
 // An nmstate key outside pxekit's typed subset is refused with a message
-// that says why; a typo still gets kyaml's suggestion.
+// that says why; a typo still gets strictyaml's suggestion.
 func TestDecodePolicyUnknownKeys(t *testing.T) {
 	doc := []byte(`apiVersion: nmstate.io/v1
 kind: NodeNetworkConfigurationPolicy

@@ -11,7 +11,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 // Kinds [Decode] accepts.
@@ -33,7 +33,7 @@ const (
 // caller can also run [Validate] on it. Decode does not run the admission
 // rules itself.
 func Decode(doc []byte) (any, field.ErrorList) {
-	apiVersion, kind, err := kyaml.TypeOf(doc)
+	apiVersion, kind, err := strictyaml.TypeOf(doc)
 	if err != nil {
 		// Re-run the strict decode for its precise errors (syntax line,
 		// missing fields); TypeOf only says something is wrong.
@@ -41,7 +41,7 @@ func Decode(doc []byte) (any, field.ErrorList) {
 			APIVersion string `json:"apiVersion"`
 			Kind       string `json:"kind"`
 		}
-		if errs := kyaml.Decode(doc, &probe); len(errs) > 0 && errs[0].Origin == kyaml.OriginSyntax {
+		if errs := strictyaml.Decode(doc, &probe); len(errs) > 0 && errs[0].Origin == strictyaml.OriginSyntax {
 			return nil, errs[:1]
 		}
 	}
@@ -64,7 +64,7 @@ func Decode(doc []byte) (any, field.ErrorList) {
 	default:
 		return nil, append(errs, field.NotSupported(field.NewPath("kind"), kind, []string{KindVM, KindVMI}))
 	}
-	errs = append(errs, dataVolumeTypes(doc, kyaml.Decode(doc, obj))...)
+	errs = append(errs, dataVolumeTypes(doc, strictyaml.Decode(doc, obj))...)
 	return obj, errs
 }
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 // The seeds' VM manifests as printed (testdata/README.md says which is
@@ -153,7 +153,7 @@ func TestSeedManifests(t *testing.T) {
 				errs, warns = append(errs, verrs...), w
 			}
 			checkRule(t, errs, warns, tc.errs, tc.warns)
-			idx := kyaml.IndexLines(doc)
+			idx := strictyaml.IndexLines(doc)
 			for path, want := range tc.lines {
 				found := false
 				for _, e := range errs {

@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 // KindService is the kind [DecodeService] reads.
@@ -87,10 +87,10 @@ func NewService(vm *kubevirtv1.VirtualMachine, spec ServiceSpec) (*k8sv1.Service
 // strictly, as [Decode] reads VMs: unknown fields, wrong types and syntax
 // errors are reported with their path or line.
 func DecodeService(doc []byte) (*k8sv1.Service, field.ErrorList) {
-	apiVersion, kind, _ := kyaml.TypeOf(doc)
+	apiVersion, kind, _ := strictyaml.TypeOf(doc)
 	svc := &k8sv1.Service{}
-	errs := kyaml.Decode(doc, svc)
-	if len(errs) > 0 && errs[0].Origin == kyaml.OriginSyntax {
+	errs := strictyaml.Decode(doc, svc)
+	if len(errs) > 0 && errs[0].Origin == strictyaml.OriginSyntax {
 		return nil, errs[:1]
 	}
 	if apiVersion != "v1" {

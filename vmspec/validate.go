@@ -17,7 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 // Warning is a problem that does not stop the API server from accepting an
@@ -390,8 +390,8 @@ func (v *validator) cloudInitYAML(p *field.Path, data string) {
 		return
 	}
 	var tree any
-	for _, e := range kyaml.Decode([]byte(data), &tree) {
-		if e.Origin == kyaml.OriginSyntax {
+	for _, e := range strictyaml.Decode([]byte(data), &tree) {
+		if e.Origin == strictyaml.OriginSyntax {
 			v.warn(p, "is not valid YAML ("+e.Detail+"); cloud-init in the guest will ignore it")
 			return
 		}

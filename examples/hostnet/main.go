@@ -35,9 +35,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/netattach/host"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 func main() {
@@ -220,7 +220,7 @@ type policyFile struct {
 // NodeNetworkConfigurationPolicy or its desiredState alone. Problems come
 // with their field paths (relative to the file's root).
 func loadPolicy(data []byte) (*policyFile, field.ErrorList) {
-	docs := kyaml.SplitDocuments(data)
+	docs := strictyaml.SplitDocuments(data)
 	switch {
 	case len(docs) == 0:
 		return &policyFile{doc: data}, field.ErrorList{field.Required(field.NewPath("interfaces"), "the file is empty")}
@@ -230,7 +230,7 @@ func loadPolicy(data []byte) (*policyFile, field.ErrorList) {
 	}
 	doc := docs[0].Data
 	pf := &policyFile{doc: doc}
-	if _, kind, err := kyaml.TypeOf(doc); err == nil {
+	if _, kind, err := strictyaml.TypeOf(doc); err == nil {
 		if kind != "NodeNetworkConfigurationPolicy" {
 			return pf, field.ErrorList{field.NotSupported(field.NewPath("kind"), kind, []string{"NodeNetworkConfigurationPolicy"})}
 		}
@@ -242,7 +242,7 @@ func loadPolicy(data []byte) (*policyFile, field.ErrorList) {
 		}
 		return pf, errs
 	}
-	errs := kyaml.Decode(doc, &pf.state)
+	errs := strictyaml.Decode(doc, &pf.state)
 	if len(errs) == 0 {
 		errs = netattach.ValidateState(&pf.state, nil)
 	}
@@ -254,9 +254,9 @@ func loadPolicy(data []byte) (*policyFile, field.ErrorList) {
 
 // printErrors prints field errors as file:line: error, one a line.
 func printErrors(w io.Writer, file string, pf *policyFile, errs field.ErrorList) {
-	var idx *kyaml.LineIndex
+	var idx *strictyaml.LineIndex
 	if pf != nil {
-		idx = kyaml.IndexLines(pf.doc)
+		idx = strictyaml.IndexLines(pf.doc)
 	}
 	for _, e := range errs {
 		line := 0

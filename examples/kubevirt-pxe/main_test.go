@@ -11,8 +11,8 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/strictyaml"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
@@ -65,7 +65,7 @@ func dropNulls(v any) any {
 func docs(t *testing.T, out []byte) [][]byte {
 	t.Helper()
 	var ds [][]byte
-	for _, d := range kyaml.SplitDocuments(out) {
+	for _, d := range strictyaml.SplitDocuments(out) {
 		ds = append(ds, d.Data)
 	}
 	return ds
@@ -152,7 +152,7 @@ func TestFlags(t *testing.T) {
 	}
 
 	var vmi kubevirtv1.VirtualMachineInstance
-	if errs := kyaml.Decode(ds[1], &vmi); len(errs) > 0 {
+	if errs := strictyaml.Decode(ds[1], &vmi); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	ifc := vmi.Spec.Domain.Devices.Interfaces[1]
@@ -234,7 +234,7 @@ func TestKindVirtualMachine(t *testing.T) {
 		t.Errorf("runStrategy = %v", vm.Spec.RunStrategy)
 	}
 	var vmi kubevirtv1.VirtualMachineInstance
-	if errs := kyaml.Decode(vmiDocs[1], &vmi); len(errs) > 0 {
+	if errs := strictyaml.Decode(vmiDocs[1], &vmi); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	if !reflect.DeepEqual(vm.Spec.Template.Spec, vmi.Spec) || vm.Spec.Template.ObjectMeta.Labels["special"] != "vmi-pxe-boot" {

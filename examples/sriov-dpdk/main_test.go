@@ -16,9 +16,9 @@ import (
 
 	"github.com/pxekit/pxekit/dpdk"
 	"github.com/pxekit/pxekit/internal/golden"
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/sriov"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 // calloutRE strips the seed's callout markers ("networkNamespace:
@@ -38,8 +38,8 @@ func runOK(t *testing.T, args ...string) (string, string) {
 func byKind(t *testing.T, out string) map[string][]byte {
 	t.Helper()
 	docs := map[string][]byte{}
-	for _, d := range kyaml.SplitDocuments([]byte(out)) {
-		_, kind, err := kyaml.TypeOf(d.Data)
+	for _, d := range strictyaml.SplitDocuments([]byte(out)) {
+		_, kind, err := strictyaml.TypeOf(d.Data)
 		if err != nil {
 			t.Fatalf("document %d: %v\n%s", d.Index, err, d.Data)
 		}
@@ -88,11 +88,11 @@ func TestDefaultsReproduceSeed(t *testing.T) {
 	}
 
 	var nad nadv1.NetworkAttachmentDefinition
-	if errs := kyaml.Decode(docs["NetworkAttachmentDefinition"], &nad); len(errs) > 0 {
+	if errs := strictyaml.Decode(docs["NetworkAttachmentDefinition"], &nad); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	var vm kubevirtv1.VirtualMachine
-	if errs := kyaml.Decode(docs["VirtualMachine"], &vm); len(errs) > 0 {
+	if errs := strictyaml.Decode(docs["VirtualMachine"], &vm); len(errs) > 0 {
 		t.Fatalf("VM does not decode strictly: %v", errs)
 	}
 	if errs := dpdk.ValidateDPDKVM(&vm); len(errs) > 0 {

@@ -28,9 +28,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/dpdk"
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/sriov"
+	"github.com/pxekit/pxekit/strictyaml"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
@@ -184,7 +184,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			failed = true
 			continue
 		}
-		inputs = append(inputs, input{shown, lint(data, func(d kyaml.Document, kind string) { r.collect(shown, d, kind) })})
+		inputs = append(inputs, input{shown, lint(data, func(d strictyaml.Document, kind string) { r.collect(shown, d, kind) })})
 	}
 	cross := r.check()
 	for _, in := range inputs {
@@ -216,23 +216,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // lint checks every document of a stream and hands each document of a known
 // kind to seen (for the checks across documents).
-func lint(data []byte, seen func(kyaml.Document, string)) []finding {
+func lint(data []byte, seen func(strictyaml.Document, string)) []finding {
 	table := checkers()
 	var out []finding
-	docs := kyaml.SplitDocuments(data)
+	docs := strictyaml.SplitDocuments(data)
 	if len(docs) == 0 {
 		return []finding{{doc: 1, warning: true, text: "no YAML documents"}}
 	}
 	for _, d := range docs {
 		out = append(out, lintDoc(table, d)...)
-		if _, kind, err := kyaml.TypeOf(d.Data); err == nil && table[kind] != nil {
+		if _, kind, err := strictyaml.TypeOf(d.Data); err == nil && table[kind] != nil {
 			seen(d, kind)
 		}
 	}
 	return out
 }
 
-func lintDoc(table map[string]checkFunc, d kyaml.Document) []finding {
+func lintDoc(table map[string]checkFunc, d strictyaml.Document) []finding {
 	fileLine := func(l int) int {
 		if l == 0 {
 			return 0
@@ -240,12 +240,12 @@ func lintDoc(table map[string]checkFunc, d kyaml.Document) []finding {
 		return d.Line + l - 1
 	}
 	n := d.Index + 1
-	_, kind, err := kyaml.TypeOf(d.Data)
+	_, kind, err := strictyaml.TypeOf(d.Data)
 	if err != nil {
 		l := lineOf(err.Error())
 		return []finding{{doc: n, line: fileLine(l), text: stripLine(err.Error(), l)}}
 	}
-	idx := kyaml.IndexLines(d.Data)
+	idx := strictyaml.IndexLines(d.Data)
 	check := table[kind]
 	if check == nil {
 		kinds := make([]string, 0, len(table))
@@ -295,7 +295,7 @@ func lintDoc(table map[string]checkFunc, d kyaml.Document) []finding {
 	return out
 }
 
-// lineOf reads the line number of a "line N: ..." message (kyaml's syntax
+// lineOf reads the line number of a "line N: ..." message (strictyaml's syntax
 // errors), or 0.
 func lineOf(msg string) int {
 	var l int

@@ -7,8 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/strictyaml"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
@@ -26,8 +26,8 @@ type refs struct {
 
 type source struct {
 	file string
-	doc  kyaml.Document
-	idx  *kyaml.LineIndex
+	doc  strictyaml.Document
+	idx  *strictyaml.LineIndex
 }
 
 func (s source) finding(path string, format string, args ...any) (string, finding) {
@@ -58,8 +58,8 @@ type bridgeUse struct {
 
 // collect records what one document defines and uses. Documents that do not
 // decode are skipped: their errors are already reported.
-func (r *refs) collect(file string, d kyaml.Document, kind string) {
-	src := source{file: file, doc: d, idx: kyaml.IndexLines(d.Data)}
+func (r *refs) collect(file string, d strictyaml.Document, kind string) {
+	src := source{file: file, doc: d, idx: strictyaml.IndexLines(d.Data)}
 	switch kind {
 	case netattach.NADKind:
 		nad, errs := netattach.DecodeNAD(d.Data)

@@ -1,4 +1,4 @@
-package kyaml
+package strictyaml
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ import (
 func Decode(doc []byte, into any) field.ErrorList {
 	rv := reflect.ValueOf(into)
 	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return field.ErrorList{field.InternalError(nil, fmt.Errorf("kyaml.Decode needs a non-nil pointer, got %T", into))}
+		return field.ErrorList{field.InternalError(nil, fmt.Errorf("strictyaml.Decode needs a non-nil pointer, got %T", into))}
 	}
 	js, ferr := toJSON(doc)
 	if ferr != nil {
