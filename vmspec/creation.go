@@ -2,6 +2,7 @@ package vmspec
 
 import (
 	"fmt"
+	"slices"
 
 	k8sv1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -106,7 +107,7 @@ func (b *Builder) WithWorkloadProfile(p WorkloadProfile) *Builder {
 		b.WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			t := true
 			for i := range s.Domain.Devices.Disks {
-				if contains(b.bootDisks, s.Domain.Devices.Disks[i].Name) {
+				if slices.Contains(b.bootDisks, s.Domain.Devices.Disks[i].Name) {
 					s.Domain.Devices.Disks[i].DedicatedIOThread = &t
 				}
 			}
@@ -263,11 +264,11 @@ func (v *validator) dataVolumeTemplate(dv *kubevirtv1.DataVolumeTemplateSpec, p 
 		return
 	}
 	for i, m := range modes {
-		if !contains(accessModes, m) {
+		if !slices.Contains(accessModes, m) {
 			v.err(field.NotSupported(stp.Child("accessModes").Index(i), m, accessModes))
 		}
 	}
-	if mode != nil && !contains(volumeModes, *mode) {
+	if mode != nil && !slices.Contains(volumeModes, *mode) {
 		v.err(field.NotSupported(stp.Child("volumeMode"), *mode, volumeModes))
 	}
 }

@@ -2,6 +2,7 @@ package vmspec
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -53,7 +54,7 @@ func (v *validator) istio(annotations map[string]string, s *kubevirtv1.VirtualMa
 			masq = true
 		}
 		for j, port := range ifc.Ports {
-			if contains(IstioProxyPorts, port.Port) {
+			if slices.Contains(IstioProxyPorts, port.Port) {
 				v.err(field.Forbidden(ip.Index(i).Child("ports").Index(j).Child("port"),
 					fmt.Sprintf("port %d is used by the Istio sidecar proxy (%v); choose another one (seed 003)", port.Port, IstioProxyPorts)))
 			}

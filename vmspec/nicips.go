@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // NICAddress is what a VMI's status reports about one interface: the
@@ -40,7 +42,7 @@ func InterfaceAddresses(vmi *kubevirtv1.VirtualMachineInstance) ([]NICAddress, f
 		ip := p.Index(i)
 		n := NICAddress{Name: s.Name, InterfaceName: s.InterfaceName}
 		if s.MAC != "" {
-			mac, err := net.ParseMAC(s.MAC)
+			mac, err := macaddr.Parse(s.MAC)
 			if err != nil {
 				errs = append(errs, field.Invalid(ip.Child("mac"), s.MAC, "not a MAC address"))
 			} else {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pxekit/pxekit/strictyaml"
+	"github.com/pxekit/pxekit/validation"
 )
 
 // The seeds' VM manifests as printed (testdata/README.md says which is
@@ -147,7 +148,7 @@ func TestSeedManifests(t *testing.T) {
 				doc = wrapSnippet(doc)
 			}
 			obj, errs := Decode(doc)
-			var warns []Warning
+			var warns []validation.Warning
 			if obj != nil {
 				verrs, w := Validate(obj)
 				errs, warns = append(errs, verrs...), w

@@ -54,12 +54,12 @@ func TestServiceSeedVMService(t *testing.T) {
 		out, _ := ToYAML(svc)
 		t.Errorf("built Service differs from the seed's:\n%s", out)
 	}
-	if errs, _ := ValidateService(want, vm); len(errs) > 0 {
+	if errs := ValidateService(want, vm); len(errs) > 0 {
 		t.Errorf("seed Service against its VM: %v", errs)
 	}
 	// As printed, the callout numbers land inside the values.
 	got, errs := DecodeService(readFile(t, "seed003-vmservice.yaml"))
-	verrs, _ := ValidateService(got, vm)
+	verrs := ValidateService(got, vm)
 	errs = append(errs, verrs...)
 	checkRule(t, errs, nil, []string{
 		`spec.ports[0].nodePort: Invalid value: "30000 4": must be of type integer, got string`,
@@ -111,7 +111,7 @@ func TestIstioSeed(t *testing.T) {
 		t.Errorf("built Service differs from the seed's:\n%s", out)
 	}
 	got, errs := DecodeService(readFile(t, "seed003-vm-istio-service.yaml"))
-	verrs, _ := ValidateService(got, vm)
+	verrs := ValidateService(got, vm)
 	checkRule(t, append(errs, verrs...), nil, []string{
 		`spec.selector[app]: Invalid value: "vm-istio 1": a valid label must be`,
 		`spec.selector[app]: Invalid value: "vm-istio 1": does not match`,
@@ -172,7 +172,7 @@ func TestServiceRules(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewService(tc.vm, tc.spec)
-			errs, _ := ValidateService(mustService(tc.vm, tc.spec), tc.vm)
+			errs := ValidateService(mustService(tc.vm, tc.spec), tc.vm)
 			checkRule(t, errs, nil, tc.errs, nil)
 			if (err != nil) != (len(tc.errs) > 0) {
 				t.Errorf("NewService error %v", err)
@@ -182,9 +182,9 @@ func TestServiceRules(t *testing.T) {
 	// A Service in another namespace selects nothing of the VM.
 	svc := mustService(vm, ServiceSpec{Ports: []k8sv1.ServicePort{tcp(22, 22)}})
 	svc.Namespace = "other"
-	errs, _ := ValidateService(svc, vm)
+	errs := ValidateService(svc, vm)
 	checkRule(t, errs, nil, []string{`metadata.namespace: Invalid value: "other": must be the VM's namespace "lab"`}, nil)
-	if errs, _ := ValidateService(nil, nil); len(errs) != 1 {
+	if errs := ValidateService(nil, nil); len(errs) != 1 {
 		t.Errorf("nil Service: %v", errs)
 	}
 }
@@ -279,7 +279,7 @@ func FuzzDecodeService(f *testing.F) {
 		if svc == nil {
 			return
 		}
-		verrs, _ := ValidateService(svc, nil)
+		verrs := ValidateService(svc, nil)
 		for _, e := range append(errs, verrs...) {
 			_ = e.Error()
 		}

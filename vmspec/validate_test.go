@@ -8,6 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 func baseVMI(t *testing.T) *kubevirtv1.VirtualMachineInstance {
@@ -28,7 +30,7 @@ type ruleCase struct {
 	warns  []string // substrings, each must match one warning
 }
 
-func checkRule(t *testing.T, errs field.ErrorList, warns []Warning, wantErrs, wantWarns []string) {
+func checkRule(t *testing.T, errs field.ErrorList, warns []validation.Warning, wantErrs, wantWarns []string) {
 	t.Helper()
 	if len(errs) != len(wantErrs) {
 		t.Errorf("got %d errors, want %d:\n%s", len(errs), len(wantErrs), errList(errs))

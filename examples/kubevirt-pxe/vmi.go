@@ -6,6 +6,7 @@ import (
 
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"github.com/pxekit/pxekit/validation"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
@@ -24,7 +25,7 @@ const (
 // order 1, the container disk after it (boot order 2) and the cloud-init disk
 // — as a VirtualMachineInstance or, with -kind VirtualMachine, as the
 // template of a VirtualMachine. It also returns vmspec's warnings.
-func machine(o *options) (any, []vmspec.Warning, error) {
+func machine(o *options) (any, []validation.Warning, error) {
 	// vmspec checks the MAC too; checking it here names the flag.
 	if o.mac != "" {
 		if hw, err := net.ParseMAC(o.mac); err != nil || len(hw) != 6 {

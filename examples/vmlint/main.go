@@ -85,7 +85,7 @@ func checkService(doc []byte) (field.ErrorList, []warning) {
 	if svc == nil {
 		return errs, nil
 	}
-	verrs, _ := vmspec.ValidateService(svc, nil)
+	verrs := vmspec.ValidateService(svc, nil)
 	return append(errs, verrs...), nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // IgnoreLabel is the namespace label that turns the pool off for the VMs
@@ -159,12 +161,9 @@ func New(start, end string, store Store) (*Pool, error) {
 }
 
 func parse(s string) (uint64, error) {
-	hw, err := net.ParseMAC(s)
+	hw, err := macaddr.Parse(s)
 	if err != nil {
 		return 0, err
-	}
-	if len(hw) != 6 {
-		return 0, fmt.Errorf("%s is not a 6-byte MAC", s)
 	}
 	var v uint64
 	for _, b := range hw {
