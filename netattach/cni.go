@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -310,21 +311,12 @@ func jsonValue(raw json.RawMessage) any {
 func unknownKeys(keys map[string]json.RawMessage, known []string) []string {
 	var out []string
 	for k := range keys {
-		if !contains(commonCNIKeys, k) && !contains(known, k) {
+		if !slices.Contains(commonCNIKeys, k) && !slices.Contains(known, k) {
 			out = append(out, k)
 		}
 	}
 	sort.Strings(out)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // jsonError turns a JSON error into a ConfigError with a line and column and,

@@ -8,6 +8,8 @@ import (
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 func nadWithConfig(name, config string) *nadv1.NetworkAttachmentDefinition {
@@ -183,14 +185,14 @@ func assertFindings(t *testing.T, kind string, got, want []string) {
 // (how the sriov package plugs in), with the plugin's path.
 func TestNADValidatorPluginHook(t *testing.T) {
 	v := NADValidator{Plugins: map[string]PluginValidator{
-		"sriov": func(raw []byte, path *field.Path) (field.ErrorList, []Warning) {
+		"sriov": func(raw []byte, path *field.Path) (field.ErrorList, []validation.Warning) {
 			var c struct {
 				VLAN int `json:"vlan"`
 			}
 			if err := json.Unmarshal(raw, &c); err != nil || c.VLAN > 4095 {
 				return field.ErrorList{field.Invalid(path.Child("vlan"), c.VLAN, "must be 0..4095")}, nil
 			}
-			return nil, []Warning{{Field: path.String(), Detail: "checked"}}
+			return nil, []validation.Warning{validation.Warnf(path, "checked")}
 		},
 	}}
 	errs, warns := v.Validate(nadWithConfig("net", `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"sriov","vlan":5000},{"type":"tuning"}]}`))

@@ -30,6 +30,7 @@ import (
 	"github.com/pxekit/pxekit/dpdk"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/sriov"
+	"github.com/pxekit/pxekit/validation"
 	"github.com/pxekit/pxekit/strictyaml"
 	"github.com/pxekit/pxekit/vmspec"
 )
@@ -141,10 +142,10 @@ func fromStrings(ws []string) []warning {
 	return out
 }
 
-func fromNetattach(ws []netattach.Warning) []warning {
+func fromNetattach(ws []validation.Warning) []warning {
 	out := make([]warning, len(ws))
 	for i, w := range ws {
-		out[i] = warning{w.Field, w.Detail}
+		out[i] = warning{w.Field, w.Message}
 	}
 	return out
 }
