@@ -1,6 +1,7 @@
 package sriov_test
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/pxekit/pxekit/sriov"
@@ -11,7 +12,7 @@ import (
 func ExampleNewNodePolicy() {
 	p, err := sriov.NewNodePolicy("policy-1", "intel_nics_dpdk").
 		WithDeviceType(sriov.DeviceTypeVfioPCI).
-		WithMTU(9000).WithNumVfs(4).WithPriority(99).
+		WithMTU(9000).WithNumVFs(4).WithPriority(99).
 		WithNIC("8086", "1572").WithPFNames("eno3").WithRootDevices("0000:19:00.2").
 		WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"}).
 		Build()
@@ -49,8 +50,8 @@ func ExampleNewNodePolicy() {
 func ExampleRenderNAD() {
 	n, err := sriov.NewNetwork("dpdk-sriovnetwork", "intel_nics_dpdk").
 		WithNetworkNamespace("dpdk-checkup-ns").
-		WithVLAN(1019, 0).WithSpoofChk(false).WithTrust(true).
-		WithIPAM(`{
+		WithVLAN(1019).WithMACSpoofCheck(false).WithTrust(true).
+		WithIPAM(json.RawMessage(`{
   "type": "host-local",
   "subnet": "10.56.217.0/24",
   "rangeStart": "10.56.217.171",
@@ -59,7 +60,7 @@ func ExampleRenderNAD() {
     "dst": "0.0.0.0/0"
   }],
   "gateway": "10.56.217.1"
-}`).Build()
+}`)).Build()
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,12 +1,14 @@
 package sriov
 
 import (
-	"net"
+	"errors"
 	"regexp"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // KubeVirt's own PCI address pattern (DDDD:BB:DD.F).
@@ -80,13 +82,13 @@ func ValidateVMSRIOVInterfaces(spec *kubevirtv1.VirtualMachineInstanceSpec, fldP
 			errs = append(errs, field.Invalid(p.Child("pciAddress"), iface.PciAddress, "must be a PCI address like 0000:07:00.0"))
 		}
 		if iface.MacAddress != "" {
-			mac, err := net.ParseMAC(iface.MacAddress)
+			_, err := macaddr.ParseUnicast(iface.MacAddress)
 			switch {
-			case err != nil:
+			case errors.Is(err, macaddr.ErrSyntax):
 				errs = append(errs, field.Invalid(p.Child("macAddress"), iface.MacAddress, "malformed MAC address"))
-			case len(mac) != 6:
+			case errors.Is(err, macaddr.ErrLength):
 				errs = append(errs, field.Invalid(p.Child("macAddress"), iface.MacAddress, "must be a 6-byte MAC address"))
-			case mac[0]&1 == 1:
+			case errors.Is(err, macaddr.ErrMulticast):
 				errs = append(errs, field.Invalid(p.Child("macAddress"), iface.MacAddress, "a multicast MAC cannot be set on a VF"))
 			}
 		}

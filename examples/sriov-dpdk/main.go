@@ -19,6 +19,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/pxekit/pxekit/dpdk"
 	"github.com/pxekit/pxekit/sriov"
+	"github.com/pxekit/pxekit/validation"
 )
 
 func main() {
@@ -139,7 +141,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 // corrections and warnings for stderr.
 func render(c config) (string, []string, error) {
 	var notes []string
-	warn := func(ws ...string) {
+	warn := func(ws ...validation.Warning) {
+		for _, w := range ws {
+			notes = append(notes, "warning: "+w.String())
+		}
+	}
+	warnText := func(ws ...string) {
 		for _, w := range ws {
 			notes = append(notes, "warning: "+w)
 		}
@@ -168,7 +175,7 @@ func render(c config) (string, []string, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	warn(pw...)
+	warnText(pw...)
 	pool := dpdk.NewMachineConfigPool(c.role)
 	if errs := append(dpdk.ValidateMachineConfigPool(pool), dpdk.CheckProfilePool(profile, pool)...); len(errs) > 0 {
 		return "", nil, errs.ToAggregate()
@@ -176,7 +183,7 @@ func render(c config) (string, []string, error) {
 
 	pb := sriov.NewNodePolicy(c.policy, c.resource).
 		WithDeviceType(sriov.DeviceTypeVfioPCI).
-		WithMTU(c.mtu).WithNumVfs(c.numVFs).WithPriority(c.priority).
+		WithMTU(c.mtu).WithNumVFs(c.numVFs).WithPriority(c.priority).
 		WithNIC(c.vendor, c.device).WithPFNames(c.pf).
 		WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"})
 	if c.rootDevice != "" {
@@ -189,7 +196,7 @@ func render(c config) (string, []string, error) {
 	_, sw := sriov.ValidateNodePolicy(policy, sriov.Options{})
 	warn(sw...)
 	network, err := sriov.NewNetwork(c.network, c.resource).WithNetworkNamespace(c.namespace).
-		WithVLAN(c.vlan, 0).WithSpoofChk(false).WithTrust(true).WithIPAM(c.ipam).Build()
+		WithVLAN(c.vlan).WithMACSpoofCheck(false).WithTrust(true).WithIPAM(json.RawMessage(c.ipam)).Build()
 	if err != nil {
 		return "", nil, err
 	}
@@ -215,7 +222,7 @@ func render(c config) (string, []string, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	warn(guest.Warnings(vm.Spec.Template.Spec.Domain.Memory.Guest)...)
+	warnText(guest.Warnings(vm.Spec.Template.Spec.Domain.Memory.Guest)...)
 	userData, err := guest.UserData()
 	if err != nil {
 		return "", nil, err
@@ -230,7 +237,7 @@ func render(c config) (string, []string, error) {
 		return "", nil, err
 	}
 	_, _, rcWarning, _ := dpdk.RuntimeClassAnnotation(rc)
-	warn(rcWarning)
+	warnText(rcWarning)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Seed 003 SR-IOV and DPDK objects for role %s.\n# Topology (%s):\n", c.role, source)

@@ -109,13 +109,13 @@ func checkPolicy(doc []byte) (field.ErrorList, []warning) {
 func checkSriovNodePolicy(doc []byte) (field.ErrorList, []warning) {
 	p, errs := sriov.DecodeNodePolicy(doc)
 	verrs, warns := sriov.ValidateNodePolicy(p, sriov.Options{})
-	return append(errs, verrs...), fromStrings(warns)
+	return append(errs, verrs...), fromNetattach(warns)
 }
 
 func checkSriovNetwork(doc []byte) (field.ErrorList, []warning) {
 	n, errs := sriov.DecodeNetwork(doc)
 	verrs, warns := sriov.ValidateNetwork(n, sriov.Options{})
-	return append(errs, verrs...), fromStrings(warns)
+	return append(errs, verrs...), fromNetattach(warns)
 }
 
 func checkProfile(doc []byte) (field.ErrorList, []warning) {

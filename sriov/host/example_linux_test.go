@@ -13,7 +13,7 @@ import (
 func ExampleVFConfigFromNetwork() {
 	n, err := sriov.NewNetwork("dpdk-sriovnetwork", "intel_nics_dpdk").
 		WithNetworkNamespace("dpdk-checkup-ns").
-		WithVLAN(1019, 0).WithSpoofChk(false).WithTrust(true).Build()
+		WithVLAN(1019).WithMACSpoofCheck(false).WithTrust(true).Build()
 	if err != nil {
 		fmt.Println(err)
 		return

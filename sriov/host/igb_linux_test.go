@@ -72,7 +72,7 @@ func guestIgb(t *testing.T) {
 	}
 
 	t.Run("apply netdevice policy", func(t *testing.T) {
-		p, err := sriov.NewNodePolicy("igb-netdevice", "igb_vfs").WithNumVfs(2).
+		p, err := sriov.NewNodePolicy("igb-netdevice", "igb_vfs").WithNumVFs(2).
 			WithNIC("8086", "10c9").WithPFNames(pf.Name()).
 			WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"}).Build()
 		if err != nil {
@@ -225,7 +225,7 @@ func guestIgb(t *testing.T) {
 	})
 
 	t.Run("apply vfio-pci policy with a VF range", func(t *testing.T) {
-		p, err := sriov.NewNodePolicy("igb-dpdk", "igb_dpdk").WithNumVfs(3).
+		p, err := sriov.NewNodePolicy("igb-dpdk", "igb_dpdk").WithNumVFs(3).
 			WithDeviceType(sriov.DeviceTypeVfioPCI).WithNIC("8086", "10c9").
 			WithPFNames(pf.Name() + "#1-1").WithRootDevices(pf.PCIAddress).
 			WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"}).Build()
