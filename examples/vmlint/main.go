@@ -30,8 +30,8 @@ import (
 	"github.com/pxekit/pxekit/dpdk"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/sriov"
-	"github.com/pxekit/pxekit/validation"
 	"github.com/pxekit/pxekit/strictyaml"
+	"github.com/pxekit/pxekit/validation"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
