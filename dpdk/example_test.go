@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/dpdk"
+	"github.com/pxekit/pxekit/vmspec"
 )
 
 // Seed 003's profile-1 from the node's topology: a 2-socket, 40-core,
@@ -145,7 +146,7 @@ func ExampleRuntimeClassAnnotation() {
 // Seed 003's rhel-dpdk-vm guest steps, derived from the VM: 10 vCPUs keep
 // 0-1 for housekeeping.
 func ExampleGuestTuningFor() {
-	vm, err := dpdk.NewVM(dpdk.SeedVMName, "dpdk-checkup-ns", dpdk.SeedVMConfig())
+	vm, err := dpdk.NewVM(dpdk.SeedVMName, dpdk.SeedVMConfig()).WithNamespace("dpdk-checkup-ns").Build()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -166,4 +167,27 @@ func ExampleGuestTuningFor() {
 	// dnf install -y driverctl
 	// driverctl set-override 0000:07:00.0 vfio-pci
 	// true true
+}
+
+// The DPDK settings as an option of a vmspec builder, beside the VM's own
+// disk: the VM is validated as any other, problems come back at their
+// paths.
+func ExampleWithDPDK() {
+	cfg := dpdk.VMConfig{Cores: 2, GuestMemory: "4Gi", NIC: "nic-east", NetworkName: "dpdk-net", PCIAddress: "0000:07:00.0"}
+	vm, err := vmspec.NewVM("dpdk-vm").WithPodNetwork().
+		WithContainerDisk("rootdisk", "quay.io/containerdisks/fedora", vmspec.Bootable()).
+		With(dpdk.WithDPDK(cfg)).Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c := vm.Spec.Template.Spec.Domain.CPU
+	fmt.Println(c.Sockets, c.Cores, c.Threads, c.DedicatedCPUPlacement, vm.Spec.Template.Spec.Domain.Memory.Hugepages.PageSize)
+
+	cfg.GuestMemory = "3584Mi"
+	_, err = vmspec.NewVM("dpdk-vm").With(dpdk.WithDPDK(cfg)).Build()
+	fmt.Println(err)
+	// Output:
+	// 1 2 2 true 1Gi
+	// spec.template.spec.domain.memory.guest: Invalid value: "3584Mi": must be a positive multiple of the hugepage size 1Gi
 }

@@ -17,7 +17,7 @@ import (
 )
 
 func TestGuestTuningSeed(t *testing.T) {
-	vm, err := NewVM(SeedVMName, "", SeedVMConfig())
+	vm, err := NewVM(SeedVMName, SeedVMConfig()).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestIsolatedCoresFollowVCPUs(t *testing.T) {
 	}{{1, 2, ""}, {2, 2, "2-3"}, {8, 2, "2-15"}, {4, 1, "1-3"}} {
 		cfg := SeedVMConfig()
 		cfg.Cores, cfg.Threads = c.cores, c.threads
-		vm, err := NewVM("v", "", cfg)
+		vm, err := NewVM("v", cfg).Build()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestIsolatedCoresFollowVCPUs(t *testing.T) {
 }
 
 func TestGuestTuningOverLimitGoesToSecret(t *testing.T) {
-	vm, err := NewVM(SeedVMName, "dpdk-checkup-ns", SeedVMConfig())
+	vm, err := NewVM(SeedVMName, SeedVMConfig()).WithNamespace("dpdk-checkup-ns").Build()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // tuning attached as cloud-init.
 func seedVM(t *testing.T) *kubevirtv1.VirtualMachine {
 	t.Helper()
-	vm, err := NewVM(SeedVMName, "", SeedVMConfig())
+	vm, err := NewVM(SeedVMName, SeedVMConfig()).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,16 +180,16 @@ func TestApplyVMOnExistingVM(t *testing.T) {
 		"zero page":     {Cores: 1, HugepageSize: "0", GuestMemory: "8Gi", NIC: "n", NetworkName: "net"},
 		"zero memory":   {Cores: 1, GuestMemory: "0", NIC: "n", NetworkName: "net"},
 	} {
-		if _, err := NewVM("x", "", bad); err == nil {
+		if _, err := NewVM("x", bad).Build(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 }
 
 func TestWithDPDKOnBuilder(t *testing.T) {
-	b := vmspec.New("dpdk-pxe").WithNamespace("dpdk-checkup-ns").WithPodNetwork().
+	b := vmspec.NewVM("dpdk-pxe").WithNamespace("dpdk-checkup-ns").WithPodNetwork().
 		WithContainerDisk("rootdisk", "registry.example/rhel:9", vmspec.Bootable())
-	vm, err := WithDPDK(b, SeedVMConfig()).BuildVM()
+	vm, err := b.With(WithDPDK(SeedVMConfig())).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestWithDPDKOnBuilder(t *testing.T) {
 	}
 	cfg := SeedVMConfig()
 	cfg.PCIAddress = "07:00.0"
-	if _, err := WithDPDK(vmspec.New("x").WithPodNetwork(), cfg).BuildVM(); err == nil || !strings.Contains(err.Error(), "pciAddress") {
+	if _, err := vmspec.NewVM("x").WithPodNetwork().With(WithDPDK(cfg)).Build(); err == nil || !strings.Contains(err.Error(), "pciAddress") {
 		t.Errorf("bad PCI address through the builder: %v", err)
 	}
 }
@@ -310,4 +310,51 @@ func FuzzValidateDPDKVM(f *testing.F) {
 			AttachUserData(&vm, ud, "s")
 		}
 	})
+}
+
+// VMConfig.Validate names its own fields; through a builder or ApplyVM the
+// same problems are reported where the values would go, and nothing is
+// applied.
+func TestVMConfigProblemPaths(t *testing.T) {
+	bad := VMConfig{HugepageSize: "1G", GuestMemory: "eight", PCIAddress: "07:00.0"}
+	var got []string
+	for _, e := range bad.Validate() {
+		got = append(got, e.Field)
+	}
+	if want := []string{"cores", "hugepageSize", "guestMemory", "nic", "networkName", "pciAddress"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Validate paths %q, want %q", got, want)
+	}
+	if errs := SeedVMConfig().Validate(); len(errs) > 0 {
+		t.Errorf("the rhel-dpdk-vm configuration: %v", errs)
+	}
+	odd := SeedVMConfig()
+	odd.GuestMemory, odd.PCIAddress = "1536Mi", "07:00.0"
+	vm, err := vmspec.NewVM("x").With(WithDPDK(odd)).Build()
+	for _, want := range []string{
+		`spec.template.spec.domain.memory.guest: Invalid value: "1536Mi": must be a positive multiple of the hugepage size 1Gi`,
+		`spec.template.spec.domain.devices.interfaces[nic-east].pciAddress: Invalid value: "07:00.0"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("VM builder: %v, want %q", err, want)
+		}
+	}
+	if vm.Spec.Template.Spec.Domain.CPU != nil || len(vm.Spec.Template.ObjectMeta.Annotations) != 0 {
+		t.Errorf("an invalid configuration was applied: %+v", vm.Spec.Template)
+	}
+	if _, err := vmspec.NewVMI("x").With(WithDPDK(odd)).Build(); err == nil || !strings.Contains(err.Error(), "spec.domain.memory.guest: Invalid value") {
+		t.Errorf("VMI builder: %v", err)
+	}
+	if err := ApplyVM(&kubevirtv1.VirtualMachine{}, odd); err == nil || !strings.Contains(err.Error(), "spec.template.spec.domain.memory.guest") {
+		t.Errorf("ApplyVM: %v", err)
+	}
+}
+
+// The VF rules cover the interfaces a VM had before the option: two VFs at
+// one guest PCI address are refused.
+func TestWithDPDKSharedPCIAddress(t *testing.T) {
+	_, err := vmspec.NewVM("x").WithSRIOVNIC("nic-west", "west-net", vmspec.PCIAddress("0000:07:00.0")).
+		With(WithDPDK(SeedVMConfig())).Build()
+	if err == nil || !strings.Contains(err.Error(), "spec.template.spec.domain.devices.interfaces[2].pciAddress: Duplicate value") {
+		t.Errorf("shared PCI address: %v", err)
+	}
 }

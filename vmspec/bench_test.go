@@ -33,7 +33,7 @@ func BenchmarkDecodeMisplacedDPDK(b *testing.B) {
 
 func BenchmarkBuildAndValidateSeed001(b *testing.B) {
 	for b.Loop() {
-		if _, err := seed001().BuildVMI(); err != nil {
+		if _, err := seed001().Build(); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -329,7 +329,7 @@ func CloudInitNoCloudSource(userData, networkData, secretName string) (*kubevirt
 
 // WithCloudInitSource adds a cloud-init NoCloud disk with a prepared
 // source (from [CloudInitNoCloudSource]).
-func (b *Builder) WithCloudInitSource(name string, src *kubevirtv1.CloudInitNoCloudSource, opts ...DiskOption) *Builder {
+func (b *Builder[T]) WithCloudInitSource(name string, src *kubevirtv1.CloudInitNoCloudSource, opts ...DiskOption) *Builder[T] {
 	if src == nil {
 		src = &kubevirtv1.CloudInitNoCloudSource{}
 	}

@@ -202,8 +202,8 @@ func TestCloudInitSecretFallback(t *testing.T) {
 	if string(sec.Data[SecretKeyUserData]) != big || sec.Name != "web-cloudinit" || sec.Kind != "Secret" {
 		t.Errorf("Secret: %+v", sec)
 	}
-	vm, err := New("web").WithPodNetwork().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).
-		WithCloudInitSource("cloudinitdisk", src).WithMemory("1Gi").BuildVM()
+	vm, err := NewVM("web").WithPodNetwork().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).
+		WithCloudInitSource("cloudinitdisk", src).WithMemory("1Gi").Build()
 	if err != nil {
 		t.Fatal(err)
 	}

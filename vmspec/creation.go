@@ -53,7 +53,7 @@ const (
 // WithFlavor sizes the VM as the common templates do: the flavor's CPUs
 // as sockets of one single-threaded core, and its memory as the request.
 // Custom and unknown flavors are errors: use [Builder.WithCustomFlavor].
-func (b *Builder) WithFlavor(f Flavor) *Builder {
+func (b *Builder[T]) WithFlavor(f Flavor) *Builder[T] {
 	cpus, mem, ok := f.Resources()
 	if !ok {
 		b.errs = append(b.errs, field.NotSupported(field.NewPath("spec", "domain", "cpu"), f, []Flavor{FlavorTiny, FlavorSmall, FlavorMedium, FlavorLarge}).WithOrigin("flavor"))
@@ -61,16 +61,16 @@ func (b *Builder) WithFlavor(f Flavor) *Builder {
 	}
 	b.WithCPUTopology(cpus, 1, 1)
 	b.request(k8sv1.ResourceMemory, mem)
-	return b.WithTemplateAnnotation(FlavorAnnotation, string(f))
+	return b.WithTemplateAnnotations(map[string]string{FlavorAnnotation: string(f)})
 }
 
 // WithCustomFlavor sizes the VM with cpus sockets and memory (e.g. "3Gi").
-func (b *Builder) WithCustomFlavor(cpus uint32, memory string) *Builder {
+func (b *Builder[T]) WithCustomFlavor(cpus uint32, memory string) *Builder[T] {
 	if cpus == 0 {
 		b.errs = append(b.errs, field.Invalid(field.NewPath("spec", "domain", "cpu", "sockets"), 0, "a VM needs at least one CPU"))
 	}
 	b.WithCPUTopology(cpus, 1, 1).WithMemory(memory)
-	return b.WithTemplateAnnotation(FlavorAnnotation, "custom")
+	return b.WithTemplateAnnotations(map[string]string{FlavorAnnotation: "custom"})
 }
 
 // WorkloadProfile tunes a VM for its use (seed 004).
@@ -92,11 +92,13 @@ const (
 // WithWorkloadProfile applies what the common templates set for a
 // workload profile and records it in the vm.kubevirt.io/workload
 // annotation.
-func (b *Builder) WithWorkloadProfile(p WorkloadProfile) *Builder {
+func (b *Builder[T]) WithWorkloadProfile(p WorkloadProfile) *Builder[T] {
 	switch p {
 	case WorkloadDesktop:
-		b.WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
-			s.Domain.Devices.Inputs = append(s.Domain.Devices.Inputs, kubevirtv1.Input{Type: kubevirtv1.InputTypeTablet, Bus: kubevirtv1.InputBusVirtio, Name: "tablet"})
+		b.With(func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
+			d := &vmi.Spec.Domain.Devices
+			d.Inputs = append(d.Inputs, kubevirtv1.Input{Type: kubevirtv1.InputTypeTablet, Bus: kubevirtv1.InputBusVirtio, Name: "tablet"})
+			return nil
 		})
 	case WorkloadServer:
 	case WorkloadHighPerformance:
@@ -104,19 +106,21 @@ func (b *Builder) WithWorkloadProfile(p WorkloadProfile) *Builder {
 		shared := kubevirtv1.IOThreadsPolicyShared
 		b.spec.Domain.IOThreadsPolicy = &shared
 		// Read the bootable disks at build time: they may be added later.
-		b.WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+		b.With(func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
 			t := true
-			for i := range s.Domain.Devices.Disks {
-				if slices.Contains(b.bootDisks, s.Domain.Devices.Disks[i].Name) {
-					s.Domain.Devices.Disks[i].DedicatedIOThread = &t
+			disks := vmi.Spec.Domain.Devices.Disks
+			for i := range disks {
+				if slices.Contains(b.bootDisks, disks[i].Name) {
+					disks[i].DedicatedIOThread = &t
 				}
 			}
+			return nil
 		})
 	default:
 		b.errs = append(b.errs, field.NotSupported(field.NewPath("metadata", "annotations").Key(WorkloadAnnotation), p, []WorkloadProfile{WorkloadDesktop, WorkloadServer, WorkloadHighPerformance}))
 		return b
 	}
-	return b.WithTemplateAnnotation(WorkloadAnnotation, string(p))
+	return b.WithTemplateAnnotations(map[string]string{WorkloadAnnotation: string(p)})
 }
 
 // SourceKind is where a VM's operating system comes from (seed 004).
@@ -152,7 +156,7 @@ const RootDiskName = "rootdisk"
 // bootable-disk rule at build time: a PXE VM needs a PXE NIC and, only if
 // it has disks, exactly one bootable disk; the other sources boot their
 // rootdisk.
-func (b *Builder) WithSource(src Source) *Builder {
+func (b *Builder[T]) WithSource(src Source) *Builder[T] {
 	b.source = src.Kind
 	p := field.NewPath("spec", "volumes").Index(len(b.spec.Volumes))
 	switch src.Kind {
@@ -218,7 +222,7 @@ func ValidateBootableDisk(source SourceKind, s *kubevirtv1.VirtualMachineInstanc
 // WithEphemeralPVC adds an ephemeral disk: a local copy-on-write image
 // over the PVC claimName, which stays unchanged; writes are discarded when
 // the VM stops, restarts or is deleted (seed 004).
-func (b *Builder) WithEphemeralPVC(name, claimName string, opts ...DiskOption) *Builder {
+func (b *Builder[T]) WithEphemeralPVC(name, claimName string, opts ...DiskOption) *Builder[T] {
 	b.addDisk(name, kubevirtv1.VolumeSource{Ephemeral: &kubevirtv1.EphemeralVolumeSource{
 		PersistentVolumeClaim: &k8sv1.PersistentVolumeClaimVolumeSource{ClaimName: claimName},
 	}}, opts)

@@ -12,10 +12,10 @@ import (
 // Seed 003: expose vm-ephemeral's ssh port as NodePort 30000; the selector
 // comes from the VM's template labels.
 func ExampleNewService() {
-	vm, _ := vmspec.New("vm-ephemeral").WithNamespace("example-namespace").WithRunning(false).
-		WithTemplateLabel("special", "key").WithPodNetwork().
+	vm, _ := vmspec.NewVM("vm-ephemeral").WithNamespace("example-namespace").WithRunning(false).
+		WithTemplateLabels(map[string]string{"special": "key"}).WithPodNetwork().
 		WithContainerDisk("containerdisk", "quay.io/containerdisks/fedora", vmspec.Bootable()).
-		WithMemory("1Gi").BuildVM()
+		WithMemory("1Gi").Build()
 	svc, err := vmspec.NewService(vm, vmspec.ServiceSpec{
 		Name: "vmservice", Type: k8sv1.ServiceTypeNodePort, ExternalTrafficPolicy: k8sv1.ServiceExternalTrafficPolicyCluster,
 		Ports: []k8sv1.ServicePort{{NodePort: 30000, Port: 27017, Protocol: k8sv1.ProtocolTCP, TargetPort: intstr.FromInt32(22)}},
@@ -94,13 +94,13 @@ status:
 // Seed 004: a tiny server VM provisioned by PXE with no disk at all needs
 // no bootable disk.
 func ExampleBuilder_WithSource() {
-	_, err := vmspec.New("pxe-only").WithSource(vmspec.Source{Kind: vmspec.SourcePXE}).
+	_, err := vmspec.NewVM("pxe-only").WithSource(vmspec.Source{Kind: vmspec.SourcePXE}).
 		WithFlavor(vmspec.FlavorTiny).WithWorkloadProfile(vmspec.WorkloadServer).
-		WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").BuildVM()
+		WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").Build()
 	fmt.Println(err)
-	_, err = vmspec.New("pxe-disk").WithSource(vmspec.Source{Kind: vmspec.SourcePXE}).
+	_, err = vmspec.NewVM("pxe-disk").WithSource(vmspec.Source{Kind: vmspec.SourcePXE}).
 		WithFlavor(vmspec.FlavorTiny).
-		WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:02").WithPVC("data", "data").BuildVM()
+		WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:02").WithPVC("data", "data").Build()
 	fmt.Println(err)
 	// Output:
 	// <nil>

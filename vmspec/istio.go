@@ -22,8 +22,8 @@ var IstioProxyPorts = []int32{15000, 15001, 15006, 15008, 15020, 15021, 15090}
 // WithIstioSidecar sets sidecar.istio.io/inject: "true" on the VMI the
 // object runs, adding the VM to the service mesh. Validation then requires
 // masquerade on the pod network and refuses Istio's own ports.
-func (b *Builder) WithIstioSidecar() *Builder {
-	return b.WithTemplateAnnotation(IstioInjectAnnotation, "true")
+func (b *Builder[T]) WithIstioSidecar() *Builder[T] {
+	return b.WithTemplateAnnotations(map[string]string{IstioInjectAnnotation: "true"})
 }
 
 // istio checks a VMI spec whose pod carries the injection annotation.

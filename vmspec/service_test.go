@@ -8,6 +8,7 @@ import (
 	k8sv1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 )
 
@@ -23,10 +24,10 @@ func readFile(t testing.TB, name string) []byte {
 // seedEphemeralVM is seed 003's vm-ephemeral, labelled for the Service.
 func seedEphemeralVM(t *testing.T) *kubevirtv1.VirtualMachine {
 	t.Helper()
-	vm, err := New("vm-ephemeral").WithNamespace("example-namespace").WithRunning(false).
-		WithTemplateLabel("special", "key").
+	vm, err := NewVM("vm-ephemeral").WithNamespace("example-namespace").WithRunning(false).
+		WithTemplateLabels(map[string]string{"special": "key"}).
 		WithPodNetwork().WithContainerDisk("containerdisk", "quay.io/containerdisks/fedora", Bootable()).
-		WithMemory("1Gi").BuildVM()
+		WithMemory("1Gi").Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,13 +80,13 @@ func TestServiceSeedVMService(t *testing.T) {
 // of its cloudinitdisk disk (TestSeedManifests); built with one, it is the
 // seed's VM plus that volume.
 func TestIstioSeed(t *testing.T) {
-	vm, err := New("vm-istio").WithLabel("kubevirt.io/vm", "vm-istio").
-		WithTemplateLabel("kubevirt.io/vm", "vm-istio").WithTemplateLabel("app", "vm-istio").
+	vm, err := NewVM("vm-istio").WithLabels(map[string]string{"kubevirt.io/vm": "vm-istio"}).
+		WithTemplateLabels(map[string]string{"kubevirt.io/vm": "vm-istio"}).WithTemplateLabels(map[string]string{"app": "vm-istio"}).
 		WithIstioSidecar().
 		WithPodNetwork().
 		WithContainerDisk("containerdisk", "registry:5000/kubevirt/fedora-cloud-container-disk-demo:devel").
 		WithCloudInitNoCloud("cloudinitdisk", ShellScript("echo \"fedora\" | passwd fedora --stdin\n")).
-		WithMemory("1024M").WithTerminationGracePeriod(180).BuildVM()
+		WithMemory("1024M").WithTerminationGracePeriod(180).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,14 +121,14 @@ func TestIstioSeed(t *testing.T) {
 
 // One row per Service rule.
 func TestServiceRules(t *testing.T) {
-	vm, err := New("web").WithNamespace("lab").WithTemplateLabel("app", "web").
+	vm, err := NewVM("web").WithNamespace("lab").WithTemplateLabels(map[string]string{"app": "web"}).
 		WithPodNetwork(Ports(TCP(22), kubevirtv1.Port{Name: "dns", Port: 53, Protocol: "UDP"})).
-		WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi").BuildVM()
+		WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi").Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	open, err := New("open").WithNamespace("lab").WithTemplateLabel("app", "web").WithPodNetwork().
-		WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi").BuildVM()
+	open, err := NewVM("open").WithNamespace("lab").WithTemplateLabels(map[string]string{"app": "web"}).WithPodNetwork().
+		WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi").Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,14 +195,17 @@ func mustService(vm *kubevirtv1.VirtualMachine, spec ServiceSpec) *k8sv1.Service
 	return svc
 }
 
+// mesh is a VM or VMI in the Istio service mesh.
+func mesh[T Kind](b *Builder[T]) *Builder[T] {
+	return b.WithIstioSidecar().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi")
+}
+
 // Istio's rules: masquerade on the pod network, none of the proxy's ports.
 func TestIstioRules(t *testing.T) {
-	base := func() *Builder {
-		return New("mesh").WithIstioSidecar().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi")
-	}
+	base := func() *VMBuilder { return mesh(NewVM("mesh")) }
 	tests := []struct {
 		name  string
-		b     *Builder
+		b     *VMBuilder
 		errs  []string
 		warns []string
 	}{
@@ -213,22 +217,23 @@ func TestIstioRules(t *testing.T) {
 		{"no pod network", base().WithBridgeNIC("lan", "lan-conf", "02:00:00:00:00:01"), []string{
 			`spec.template.metadata.annotations[sidecar.istio.io/inject]: Invalid value: "true": the Istio sidecar needs the VM on the pod network with masquerade binding`,
 		}, nil},
-		{"bridge on the pod network", base().WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
-			s.Domain.Devices.Interfaces = []kubevirtv1.Interface{{Name: "default", InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}}}
-			s.Networks = []kubevirtv1.Network{{Name: "default", NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}}}
+		{"bridge on the pod network", base().With(func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
+			vmi.Spec.Domain.Devices.Interfaces = []kubevirtv1.Interface{{Name: "default", InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}}}
+			vmi.Spec.Networks = []kubevirtv1.Network{{Name: "default", NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}}}
+			return nil
 		}), []string{`annotations[sidecar.istio.io/inject]: Invalid value: "true": the Istio sidecar needs`}, []string{"interfaces[0].bridge: bridge binding on the pod network"}},
-		{"not a boolean", base().WithPodNetwork().WithTemplateAnnotation(IstioInjectAnnotation, "yes"), nil, []string{`annotations[sidecar.istio.io/inject]: "yes" is not a boolean`}},
-		{"off", base().WithBridgeNIC("lan", "lan-conf", "02:00:00:00:00:01").WithTemplateAnnotation(IstioInjectAnnotation, "false"), nil, nil},
+		{"not a boolean", base().WithPodNetwork().WithTemplateAnnotations(map[string]string{IstioInjectAnnotation: "yes"}), nil, []string{`annotations[sidecar.istio.io/inject]: "yes" is not a boolean`}},
+		{"off", base().WithBridgeNIC("lan", "lan-conf", "02:00:00:00:00:01").WithTemplateAnnotations(map[string]string{IstioInjectAnnotation: "false"}), nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			vm, _ := tc.b.BuildVM()
+			vm, _ := tc.b.Build()
 			errs, warns := ValidateVM(vm)
 			checkRule(t, errs, warns, tc.errs, tc.warns)
 		})
 	}
 	// A VMI carries the annotation on its own metadata.
-	vmi, _ := base().WithPodNetwork(Ports(TCP(15021))).BuildVMI()
+	vmi, _ := mesh(NewVMI("mesh")).WithPodNetwork(Ports(TCP(15021))).Build()
 	errs, _ := ValidateVMI(vmi)
 	checkRule(t, errs, nil, []string{"spec.domain.devices.interfaces[0].ports[0].port: Forbidden: port 15021"}, nil)
 }

@@ -14,7 +14,7 @@ import (
 
 func baseVMI(t *testing.T) *kubevirtv1.VirtualMachineInstance {
 	t.Helper()
-	vmi, err := seed001().BuildVMI()
+	vmi, err := seed001().Build()
 	if err != nil {
 		t.Fatalf("seed 001 VMI invalid: %v", err)
 	}
@@ -297,7 +297,7 @@ func TestValidateVMIRules(t *testing.T) {
 
 func TestValidateVMRules(t *testing.T) {
 	base := func(t *testing.T) *kubevirtv1.VirtualMachine {
-		vm, err := seed001().WithAPIVersion(APIVersionV1).BuildVM()
+		vm, err := pxeBoot(NewVM("vmi-pxe-boot")).WithAPIVersion(APIVersionV1).Build()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -356,7 +356,7 @@ func TestValidateDispatch(t *testing.T) {
 	if errs, _ := Validate(*vmi); len(errs) != 0 {
 		t.Errorf("Validate(VMI value): %v", errs)
 	}
-	vm, _ := seed001().BuildVM()
+	vm, _ := pxeBoot(NewVM("vmi-pxe-boot")).Build()
 	if errs, _ := Validate(vm); len(errs) != 0 {
 		t.Errorf("Validate(*VM): %v", errs)
 	}

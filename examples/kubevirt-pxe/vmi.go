@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"net"
 
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/validation"
 	"github.com/pxekit/pxekit/vmspec"
 )
@@ -28,31 +28,20 @@ const (
 func machine(o *options) (any, []validation.Warning, error) {
 	// vmspec checks the MAC too; checking it here names the flag.
 	if o.mac != "" {
-		if hw, err := net.ParseMAC(o.mac); err != nil || len(hw) != 6 {
-			return nil, nil, fmt.Errorf("-mac %q: not a MAC address", o.mac)
+		if _, err := macaddr.ParseUnicast(o.mac); err != nil {
+			return nil, nil, fmt.Errorf("-mac %w", err)
 		}
 	}
-	b := vmspec.New(o.name).
-		WithAPIVersion(o.apiVersion).
-		WithNamespace(o.namespace).
-		WithTemplateLabel("special", o.name).
-		WithPodNetwork().
-		WithPXENIC(o.network, o.nad, o.mac).
-		WithContainerDisk("containerdisk", o.image, vmspec.Bootable()).
-		WithCloudInitNoCloud("cloudinitdisk", userData).
-		WithMachineType("").
-		WithMemory(o.memory).
-		WithTerminationGracePeriod(0)
 	switch o.kind {
 	case kindVMI:
-		vmi, err := b.BuildVMI()
+		vmi, err := pxeBoot(vmspec.NewVMI(o.name), o).Build()
 		if err != nil {
 			return nil, nil, err
 		}
 		_, warns := vmspec.ValidateVMI(vmi)
 		return vmi, warns, nil
 	case kindVM:
-		vm, err := b.WithRunStrategy(kubevirtv1.VirtualMachineRunStrategy(o.runStrategy)).BuildVM()
+		vm, err := pxeBoot(vmspec.NewVM(o.name), o).WithRunStrategy(kubevirtv1.VirtualMachineRunStrategy(o.runStrategy)).Build()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -60,4 +49,19 @@ func machine(o *options) (any, []validation.Warning, error) {
 		return vm, warns, nil
 	}
 	return nil, nil, fmt.Errorf("-kind %q: want %s or %s", o.kind, kindVMI, kindVM)
+}
+
+// pxeBoot adds what the VMI is made of, for either kind of builder.
+func pxeBoot[T vmspec.Kind](b *vmspec.Builder[T], o *options) *vmspec.Builder[T] {
+	return b.
+		WithAPIVersion(o.apiVersion).
+		WithNamespace(o.namespace).
+		WithTemplateLabels(map[string]string{"special": o.name}).
+		WithPodNetwork().
+		WithPXENIC(o.network, o.nad, o.mac).
+		WithContainerDisk("containerdisk", o.image, vmspec.Bootable()).
+		WithCloudInitNoCloud("cloudinitdisk", userData).
+		WithMachineType("").
+		WithMemory(o.memory).
+		WithTerminationGracePeriod(0)
 }

@@ -214,7 +214,7 @@ func render(c config) (string, []string, error) {
 	vmCfg.Cores, vmCfg.Threads, vmCfg.GuestMemory = uint32(c.vmCores), uint32(c.vmThreads), c.vmMemory
 	vmCfg.NIC, vmCfg.PCIAddress = c.nic, c.pci
 	vmCfg.NetworkName = nad.Name // the NAD lives in the VM's namespace
-	vm, err := dpdk.NewVM(c.vm, nad.Namespace, vmCfg)
+	vm, err := dpdk.NewVM(c.vm, vmCfg).WithNamespace(nad.Namespace).Build()
 	if err != nil {
 		return "", nil, err
 	}

@@ -225,8 +225,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-hugepage-nodes", "0,x"}, 1, "-hugepage-nodes"},
 		{[]string{"-hugepage-nodes", "7"}, 1, "NUMA node 7"},
 		{[]string{"-topology-policy", "strict"}, 1, "spec.numa.topologyPolicy"},
-		{[]string{"-vm-memory", "1536Mi"}, 1, "GuestMemory"},
-		{[]string{"-pci", "07:00.0"}, 1, "PCIAddress"},
+		{[]string{"-vm-memory", "1536Mi"}, 1, "domain.memory.guest"},
+		{[]string{"-pci", "07:00.0"}, 1, "pciAddress"},
 		{[]string{"-vendor", "1234"}, 1, "vendor"},
 		{[]string{"-sysfs", "/nonexistent"}, 1, "sysfs"},
 	} {
