@@ -198,3 +198,16 @@ func TestWizardModelsAndBuses(t *testing.T) {
 		checkRule(t, errs, warns, nil, tc.warns)
 	}
 }
+
+// An unknown workload profile is reported at the template's annotation,
+// where the profile is recorded.
+func TestUnknownWorkloadProfile(t *testing.T) {
+	_, err := NewVM("w").WithWorkloadProfile("gaming").WithPodNetwork().WithMemory("1Gi").Build()
+	if err == nil || !strings.Contains(err.Error(), `spec.template.metadata.annotations[vm.kubevirt.io/workload]: Unsupported value: "gaming"`) {
+		t.Errorf("VM: %v", err)
+	}
+	_, err = NewVMI("w").WithWorkloadProfile("gaming").WithPodNetwork().WithMemory("1Gi").Build()
+	if err == nil || !strings.Contains(err.Error(), `metadata.annotations[vm.kubevirt.io/workload]: Unsupported value: "gaming"`) || strings.Contains(err.Error(), "spec.template") {
+		t.Errorf("VMI: %v", err)
+	}
+}
