@@ -20,8 +20,7 @@ func ExamplePlanCPUs() {
 		fmt.Println(err)
 		return
 	}
-	p, _, err := dpdk.NewProfile(dpdk.ProfileConfig{Name: "profile-1", Role: "worker-dpdk", Plan: plan,
-		TopologyPolicy: dpdk.TopologyPolicySingleNUMANode, UserLevelNetworking: true})
+	p, err := dpdk.NewProfile("profile-1", "worker-dpdk", plan).WithTopologyPolicy(dpdk.TopologyPolicySingleNUMANode).WithUserLevelNetworking(true).Build()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -105,7 +104,12 @@ spec:
 // Seed 003's MachineConfigPool and the label that puts a node in it.
 func ExampleNewMachineConfigPool() {
 	fmt.Println(dpdk.LabelNodeCommand("<node_name>", "worker-dpdk"))
-	out, _ := yaml.Marshal(dpdk.NewMachineConfigPool("worker-dpdk"))
+	pool, err := dpdk.NewMachineConfigPool("worker-dpdk").Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, _ := yaml.Marshal(pool)
 	fmt.Print(string(out))
 	// Output:
 	// oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""
@@ -140,7 +144,7 @@ func ExampleRuntimeClassAnnotation() {
 	fmt.Println("warning:", warning)
 	// Output:
 	// kubevirt.kubevirt.io/jsonpatch: [{"op":"add","path":"/spec/configuration/defaultRuntimeClass","value":"performance-profile-1"}]
-	// warning: the kubevirt.kubevirt.io/jsonpatch annotation on the HyperConverged CR changes a global setting: every VM created after it runs with this runtime class; setting it breaks support for the OpenShift Virtualization instance and belongs on test clusters only (a support exception exists for best performance)
+	// warning: metadata.annotations[kubevirt.kubevirt.io/jsonpatch]: the kubevirt.kubevirt.io/jsonpatch annotation on the HyperConverged CR changes a global setting: every VM created after it runs with this runtime class; setting it breaks support for the OpenShift Virtualization instance and belongs on test clusters only (a support exception exists for best performance)
 }
 
 // Seed 003's rhel-dpdk-vm guest steps, derived from the VM: 10 vCPUs keep

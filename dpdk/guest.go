@@ -6,9 +6,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/cpuset"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 // NoCloudUserDataLimit is KubeVirt's limit on inline cloudInitNoCloud
@@ -129,12 +132,13 @@ func (g GuestTuningConfig) UserData() (string, error) {
 
 // Warnings are surprising but accepted settings: guest hugepages that take
 // all of the guest's memory (seed 003 reserves 8 1G pages in an 8Gi guest,
-// leaving the OS almost nothing).
-func (g GuestTuningConfig) Warnings(guestMemory *resource.Quantity) []string {
-	var w []string
+// leaving the OS almost nothing). The warning is at the configuration's
+// field, hugepages.
+func (g GuestTuningConfig) Warnings(guestMemory *resource.Quantity) []validation.Warning {
+	var w []validation.Warning
 	if guestMemory != nil && g.Hugepages > 0 {
 		if gi := guestMemory.Value() >> 30; int64(g.Hugepages) >= gi {
-			w = append(w, fmt.Sprintf("guest hugepages=%d of 1G take all %s of guest memory; the guest kernel cannot allocate them all and the OS is left without memory — reserve fewer or give the VM more memory", g.Hugepages, guestMemory.String()))
+			w = append(w, validation.Warnf(field.NewPath("hugepages"), "guest hugepages=%d of 1G take all %s of guest memory; the guest kernel cannot allocate them all and the OS is left without memory — reserve fewer or give the VM more memory", g.Hugepages, guestMemory.String()))
 		}
 	}
 	return w

@@ -58,7 +58,7 @@ func TestGuestTuningSeed(t *testing.T) {
 		t.Errorf("cloud-config runcmd %q power_state %v", doc.RunCmd, doc.PowerState)
 	}
 	// The seed's 8 1G pages in an 8Gi guest leave the OS nothing.
-	if w := g.Warnings(vm.Spec.Template.Spec.Domain.Memory.Guest); len(w) != 1 || !strings.Contains(w[0], "hugepages=8") {
+	if w := g.Warnings(vm.Spec.Template.Spec.Domain.Memory.Guest); len(w) != 1 || w[0].Field != "hugepages" || !strings.Contains(w[0].Message, "hugepages=8") {
 		t.Errorf("warnings = %v", w)
 	}
 }

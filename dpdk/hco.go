@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/util/validation"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 // HyperConverged names and the annotation seed 003 sets on it.
@@ -26,12 +29,13 @@ const RuntimeClassWarning = "the kubevirt.kubevirt.io/jsonpatch annotation on th
 // RuntimeClassAnnotation returns the HyperConverged annotation that makes
 // runtimeClass (a PerformanceProfile's status.runtimeClass, see
 // RuntimeClassName) the default runtime class of virt-launcher pods, and the
-// seed's warning. The value is a JSON patch in which the class name is a JSON
+// warning that goes with it ([RuntimeClassWarning], at the annotation's path
+// in the HyperConverged CR). The value is a JSON patch in which the class name is a JSON
 // string: the seed prints the placeholder unquoted ("value": <name>), which
 // substituted literally is not JSON.
-func RuntimeClassAnnotation(runtimeClass string) (key, value string, warning string, err error) {
-	if msgs := validation.IsDNS1123Subdomain(runtimeClass); len(msgs) > 0 {
-		return "", "", "", fmt.Errorf("runtime class %q: %s", runtimeClass, strings.Join(msgs, "; "))
+func RuntimeClassAnnotation(runtimeClass string) (key, value string, warning validation.Warning, err error) {
+	if msgs := k8svalidation.IsDNS1123Subdomain(runtimeClass); len(msgs) > 0 {
+		return "", "", validation.Warning{}, fmt.Errorf("runtime class %q: %s", runtimeClass, strings.Join(msgs, "; "))
 	}
 	patch := []struct {
 		Op    string `json:"op"`
@@ -40,9 +44,10 @@ func RuntimeClassAnnotation(runtimeClass string) (key, value string, warning str
 	}{{"add", "/spec/configuration/defaultRuntimeClass", runtimeClass}}
 	b, err := json.Marshal(patch)
 	if err != nil {
-		return "", "", "", err
+		return "", "", validation.Warning{}, err
 	}
-	return JSONPatchAnnotation, string(b), RuntimeClassWarning, nil
+	w := validation.Warnf(field.NewPath("metadata", "annotations").Key(JSONPatchAnnotation), "%s", RuntimeClassWarning)
+	return JSONPatchAnnotation, string(b), w, nil
 }
 
 // AnnotateHCOCommand is the `oc annotate` command of seed 003 step 6 for a

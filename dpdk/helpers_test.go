@@ -46,3 +46,13 @@ func mustRead(tb testing.TB, path string) []byte {
 	}
 	return b
 }
+
+// mustPool is the built custom pool for role.
+func mustPool(tb testing.TB, role string) *MachineConfigPool {
+	tb.Helper()
+	p, err := NewMachineConfigPool(role).Build()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}

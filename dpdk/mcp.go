@@ -9,8 +9,9 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 // MachineConfigPool API identity and the label keys it uses.
@@ -63,12 +64,20 @@ func LabelNodeCommand(node, role string) string {
 	return fmt.Sprintf("oc label node %s %s=\"\"", node, k)
 }
 
-// NewMachineConfigPool returns seed 003's custom pool for role (seed:
-// "worker-dpdk"): it renders the worker MachineConfigs plus the role's own
-// (the PerformanceProfile's), for the nodes labelled with the role.
-func NewMachineConfigPool(role string) *MachineConfigPool {
+// MachineConfigPoolBuilder builds a custom MachineConfigPool; Build
+// validates it.
+type MachineConfigPoolBuilder struct {
+	p MachineConfigPool
+}
+
+// NewMachineConfigPool starts the custom pool for role (e.g. worker-dpdk):
+// it renders the worker MachineConfigs plus the role's own (the
+// PerformanceProfile's), for the nodes labelled with the role
+// ([NodeRoleLabel]).
+func NewMachineConfigPool(role string) *MachineConfigPoolBuilder {
 	key, val := NodeRoleLabel(role)
-	p := &MachineConfigPool{}
+	b := &MachineConfigPoolBuilder{}
+	p := &b.p
 	p.APIVersion, p.Kind = PoolAPIVersion, PoolKind
 	p.Name = role
 	p.Labels = map[string]string{RoleLabel: role}
@@ -78,32 +87,40 @@ func NewMachineConfigPool(role string) *MachineConfigPool {
 		}},
 	}
 	p.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{key: val}}
-	return p
+	return b
 }
 
-// ValidateMachineConfigPool checks a pool offline: apiVersion/kind, a DNS-1123
-// name, both selectors present, non-empty and well formed; maxUnavailable an
-// integer or a percentage.
+// WithMaxUnavailable sets how many nodes of the pool may update at once: a
+// count ("1") or a percentage ("10%").
+func (b *MachineConfigPoolBuilder) WithMaxUnavailable(v string) *MachineConfigPoolBuilder {
+	m := intstr.Parse(v)
+	b.p.Spec.MaxUnavailable = &m
+	return b
+}
+
+// Build returns the pool, or one error listing every problem
+// [ValidateMachineConfigPool] finds, with its field path. The pool is a
+// copy: changing the builder afterwards does not change it.
+func (b *MachineConfigPoolBuilder) Build() (*MachineConfigPool, error) {
+	p := deepCopy(&b.p)
+	if errs := ValidateMachineConfigPool(p); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	return p, nil
+}
+
+// poolType is what ValidateMachineConfigPool checks apiVersion, kind and
+// metadata against: a MachineConfigPool is cluster-scoped.
+var poolType = validation.ObjectType{Kind: PoolKind, APIVersions: []string{PoolAPIVersion}, ClusterScoped: true}
+
+// ValidateMachineConfigPool checks a pool offline: apiVersion, kind and
+// metadata as for every object; both selectors present, non-empty and well
+// formed; maxUnavailable an integer or a percentage.
 func ValidateMachineConfigPool(p *MachineConfigPool) field.ErrorList {
-	var errs field.ErrorList
 	if p == nil {
-		return field.ErrorList{field.Required(field.NewPath(""), "no MachineConfigPool")}
+		return field.ErrorList{field.Required(nil, "no MachineConfigPool")}
 	}
-	if p.APIVersion != "" && p.APIVersion != PoolAPIVersion {
-		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), p.APIVersion, []string{PoolAPIVersion}))
-	}
-	if p.Kind != "" && p.Kind != PoolKind {
-		errs = append(errs, field.NotSupported(field.NewPath("kind"), p.Kind, []string{PoolKind}))
-	}
-	name := field.NewPath("metadata", "name")
-	if p.Name == "" {
-		errs = append(errs, field.Required(name, ""))
-	} else {
-		for _, m := range validation.IsDNS1123Subdomain(p.Name) {
-			errs = append(errs, field.Invalid(name, p.Name, m))
-		}
-	}
-	errs = append(errs, metav1validation.ValidateLabels(p.Labels, field.NewPath("metadata", "labels"))...)
+	errs := poolType.Validate(p.TypeMeta, &p.ObjectMeta)
 	spec := field.NewPath("spec")
 	for _, s := range []struct {
 		name string

@@ -15,7 +15,7 @@ import (
 )
 
 func TestMachineConfigPoolMatchesSeed(t *testing.T) {
-	got := NewMachineConfigPool("worker-dpdk")
+	got := mustPool(t, "worker-dpdk")
 	seed, errs := DecodeMachineConfigPool(readSeed(t, "machineconfigpool.yaml"))
 	if len(errs) > 0 {
 		t.Fatalf("seed pool does not decode: %v", errs)
@@ -33,7 +33,7 @@ func TestMachineConfigPoolMatchesSeed(t *testing.T) {
 }
 
 func TestValidateMachineConfigPool(t *testing.T) {
-	p := NewMachineConfigPool("worker-dpdk")
+	p := mustPool(t, "worker-dpdk")
 	p.Name = "Worker_DPDK"
 	p.Spec.NodeSelector = &metav1.LabelSelector{}
 	p.Spec.MachineConfigSelector.MatchExpressions[0].Operator = "Within"
@@ -44,7 +44,7 @@ func TestValidateMachineConfigPool(t *testing.T) {
 			t.Errorf("no error at %s: %v", path, errs)
 		}
 	}
-	p = NewMachineConfigPool("worker-dpdk")
+	p = mustPool(t, "worker-dpdk")
 	p.Spec.MaxUnavailable = ptr(intstr.FromInt32(2))
 	if errs := ValidateMachineConfigPool(p); len(errs) > 0 {
 		t.Errorf("maxUnavailable 2 rejected: %v", errs)
@@ -61,7 +61,7 @@ func TestDecodeMachineConfigPoolUnknownField(t *testing.T) {
 
 func TestCheckProfilePool(t *testing.T) {
 	profile, _ := seedProfile(t)
-	pool := NewMachineConfigPool("worker-dpdk")
+	pool := mustPool(t, "worker-dpdk")
 	if errs := CheckProfilePool(profile, pool); len(errs) > 0 {
 		t.Errorf("seed profile and pool do not fit: %v", errs)
 	}
@@ -71,13 +71,13 @@ func TestCheckProfilePool(t *testing.T) {
 		t.Errorf("missing pool label: %v", errs)
 	}
 	// A pool that only renders its own role loses the worker base config.
-	pool = NewMachineConfigPool("worker-dpdk")
+	pool = mustPool(t, "worker-dpdk")
 	pool.Spec.MachineConfigSelector.MatchExpressions[0].Values = []string{"worker-dpdk"}
 	if errs := CheckProfilePool(profile, pool); !errAt(errs, "spec.machineConfigSelector", "worker MachineConfigs") {
 		t.Errorf("pool without worker configs: %v", errs)
 	}
 	// A pool for other nodes.
-	pool = NewMachineConfigPool("worker-cnf")
+	pool = mustPool(t, "worker-cnf")
 	errs := CheckProfilePool(profile, pool)
 	if !errAt(errs, "spec.nodeSelector", "does not take the nodes") || !errAt(errs, "spec.machineConfigSelector", "does not select the profile's MachineConfigs") {
 		t.Errorf("mismatched pool: %v", errs)
@@ -93,7 +93,7 @@ func TestRuntimeClassAnnotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k != "kubevirt.kubevirt.io/jsonpatch" || !strings.Contains(warn, "global setting") || !strings.Contains(warn, "test clusters") {
+	if k != "kubevirt.kubevirt.io/jsonpatch" || warn.Field != "metadata.annotations[kubevirt.kubevirt.io/jsonpatch]" || !strings.Contains(warn.Message, "global setting") || !strings.Contains(warn.Message, "test clusters") {
 		t.Errorf("key %q warning %q", k, warn)
 	}
 	var patch []map[string]any
@@ -171,7 +171,7 @@ func FuzzDecodeMachineConfigPool(f *testing.F) {
 			return
 		}
 		ValidateMachineConfigPool(p)
-		prof, _, _ := NewProfile(ProfileConfig{Name: "x", Role: "worker-dpdk", Plan: Plan{Reserved: mustSet("0"), Isolated: mustSet("1")}})
+		prof, _ := NewProfile("x", "worker-dpdk", Plan{Reserved: mustSet("0"), Isolated: mustSet("1")}).Build()
 		CheckProfilePool(prof, p)
 	})
 }

@@ -1,6 +1,7 @@
 package dpdk
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -24,12 +25,11 @@ func seedProfile(t *testing.T) (*PerformanceProfile, Plan) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, warns, err := NewProfile(ProfileConfig{Name: "profile-1", Role: "worker-dpdk", Plan: plan,
-		TopologyPolicy: TopologyPolicySingleNUMANode, UserLevelNetworking: true})
+	p, err := NewProfile("profile-1", "worker-dpdk", plan).WithTopologyPolicy(TopologyPolicySingleNUMANode).WithUserLevelNetworking(true).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(warns) > 0 {
+	if _, warns := ValidateProfile(p); len(warns) > 0 {
 		t.Errorf("warnings for the seed profile: %v", warns)
 	}
 	return p, plan
@@ -81,15 +81,15 @@ func TestSeedProfileValid(t *testing.T) {
 	// On a 1-socket, 2-CPU node the seed's sets do not fit.
 	small, _ := SyntheticTopology(1, 2, 1, LayoutPacked)
 	probs := CheckAgainstTopology(p, small)
-	if len(probs) == 0 || !strings.Contains(strings.Join(probs, "\n"), "spec.cpu.isolated: CPUs 4-39,44-79 are not online") {
+	if len(probs) == 0 || probs[0].String() != "spec.cpu.reserved: CPUs 2-3,40-43 are not online on this node" ||
+		!strings.Contains(fmt.Sprint(probs), "spec.cpu.isolated: CPUs 4-39,44-79 are not online") {
 		t.Errorf("CheckAgainstTopology on a 2-CPU node = %v", probs)
 	}
 }
 
 func TestValidateProfileRules(t *testing.T) {
 	base := func() *PerformanceProfile {
-		p, _, err := NewProfile(ProfileConfig{Name: "p", Role: "worker-dpdk",
-			Plan: Plan{Reserved: mustSet("0-1"), Isolated: mustSet("2-7")}})
+		p, err := NewProfile("p", "worker-dpdk", Plan{Reserved: mustSet("0-1"), Isolated: mustSet("2-7")}).Build()
 		if err != nil {
 			panic(err)
 		}
@@ -231,9 +231,9 @@ func TestProfileWarnings(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	w := strings.Join(warns, "\n")
-	if !strings.Contains(w, "spec.numa.topologyPolicy: unset") || !strings.Contains(w, "spec.hugepages.pages[0].count: 0") {
-		t.Errorf("warnings = %q", w)
+	if len(warns) != 2 || warns[0].Field != "spec.hugepages.pages[0].count" || warns[1].Field != "spec.numa.topologyPolicy" ||
+		!strings.HasPrefix(warns[1].Message, "unset") || !strings.HasPrefix(warns[0].Message, "0, so no 1G pages") {
+		t.Errorf("warnings = %q", warns)
 	}
 }
 

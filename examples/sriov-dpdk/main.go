@@ -146,11 +146,6 @@ func render(c config) (string, []string, error) {
 			notes = append(notes, "warning: "+w.String())
 		}
 	}
-	warnText := func(ws ...string) {
-		for _, w := range ws {
-			notes = append(notes, "warning: "+w)
-		}
-	}
 	topo, source, err := topology(c)
 	if err != nil {
 		return "", nil, err
@@ -170,26 +165,33 @@ func render(c config) (string, []string, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	profile, pw, err := dpdk.NewProfile(dpdk.ProfileConfig{Name: c.profile, Role: c.role, Plan: plan,
-		TopologyPolicy: c.topology, UserLevelNetworking: true})
+	pb := dpdk.NewProfile(c.profile, c.role, plan).WithUserLevelNetworking(true)
+	if c.topology != "" {
+		pb = pb.WithTopologyPolicy(c.topology)
+	}
+	profile, err := pb.Build()
 	if err != nil {
 		return "", nil, err
 	}
-	warnText(pw...)
-	pool := dpdk.NewMachineConfigPool(c.role)
-	if errs := append(dpdk.ValidateMachineConfigPool(pool), dpdk.CheckProfilePool(profile, pool)...); len(errs) > 0 {
+	_, pw := dpdk.ValidateProfile(profile)
+	warn(pw...)
+	pool, err := dpdk.NewMachineConfigPool(c.role).Build()
+	if err != nil {
+		return "", nil, err
+	}
+	if errs := dpdk.CheckProfilePool(profile, pool); len(errs) > 0 {
 		return "", nil, errs.ToAggregate()
 	}
 
-	pb := sriov.NewNodePolicy(c.policy, c.resource).
+	npb := sriov.NewNodePolicy(c.policy, c.resource).
 		WithDeviceType(sriov.DeviceTypeVfioPCI).
 		WithMTU(c.mtu).WithNumVFs(c.numVFs).WithPriority(c.priority).
 		WithNIC(c.vendor, c.device).WithPFNames(c.pf).
 		WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"})
 	if c.rootDevice != "" {
-		pb = pb.WithRootDevices(c.rootDevice)
+		npb = npb.WithRootDevices(c.rootDevice)
 	}
-	policy, err := pb.Build()
+	policy, err := npb.Build()
 	if err != nil {
 		return "", nil, err
 	}
@@ -222,7 +224,7 @@ func render(c config) (string, []string, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	warnText(guest.Warnings(vm.Spec.Template.Spec.Domain.Memory.Guest)...)
+	warn(guest.Warnings(vm.Spec.Template.Spec.Domain.Memory.Guest)...)
 	userData, err := guest.UserData()
 	if err != nil {
 		return "", nil, err
@@ -237,7 +239,7 @@ func render(c config) (string, []string, error) {
 		return "", nil, err
 	}
 	_, _, rcWarning, _ := dpdk.RuntimeClassAnnotation(rc)
-	warnText(rcWarning)
+	warn(rcWarning)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Seed 003 SR-IOV and DPDK objects for role %s.\n# Topology (%s):\n", c.role, source)
@@ -255,7 +257,7 @@ func render(c config) (string, []string, error) {
 		return "", nil, err
 	}
 	hco += fmt.Sprintf("# or, as a merge patch:\n#   oc patch hco %s -n %s --type merge -p '%s'\n", dpdk.HCOName, dpdk.HCONamespace, mergePatch)
-	hco += "# WARNING: " + rcWarning + "\n"
+	hco += "# WARNING: " + rcWarning.Message + "\n"
 	docs := []struct {
 		head string
 		obj  any

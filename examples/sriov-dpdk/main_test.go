@@ -122,7 +122,7 @@ func TestDefaultsReproduceSeed(t *testing.T) {
 		"correction: rhel-dpdk-vm: guest moved from memory.hugepages.guest",
 		"correction: rhel-dpdk-vm: networkName dpdk-sriovnetwork instead of dpdk-net",
 		"correction: HyperConverged annotation: the runtime class is a JSON string",
-		"warning: guest hugepages=8 of 1G take all 8Gi",
+		"warning: hugepages: guest hugepages=8 of 1G take all 8Gi",
 	} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, notes)
