@@ -204,3 +204,30 @@ func TestAnnotateCommandShellQuoting(t *testing.T) {
 		t.Errorf("the shell passes %q, want %q", got, want)
 	}
 }
+
+// The pool builder validates what it builds; the profile builder hands out
+// a profile it no longer changes.
+func TestBuilders(t *testing.T) {
+	pool, err := NewMachineConfigPool("worker-dpdk").WithMaxUnavailable("10%").Build()
+	if err != nil || pool.Spec.MaxUnavailable.String() != "10%" {
+		t.Errorf("maxUnavailable 10%%: %v, %v", pool, err)
+	}
+	if _, err := NewMachineConfigPool("worker-dpdk").WithMaxUnavailable("150%").Build(); err == nil || !strings.Contains(err.Error(), "spec.maxUnavailable") {
+		t.Errorf("maxUnavailable 150%%: %v", err)
+	}
+	if _, err := NewMachineConfigPool("Worker_DPDK").Build(); err == nil || !strings.Contains(err.Error(), "metadata.name") {
+		t.Errorf("bad role: %v", err)
+	}
+	b := NewProfile("p", "worker-dpdk", Plan{Reserved: mustSet("0-1"), Isolated: mustSet("2-7")})
+	p, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.WithTopologyPolicy(TopologyPolicyRestricted).WithRealTimeKernel(true)
+	if p.Spec.NUMA != nil || p.Spec.RealTimeKernel != nil {
+		t.Errorf("the built profile changed with its builder: %+v", p.Spec)
+	}
+	if _, err := b.WithTopologyPolicy("strict").Build(); err == nil || !strings.Contains(err.Error(), "spec.numa.topologyPolicy") {
+		t.Errorf("bad topology policy: %v", err)
+	}
+}
