@@ -98,15 +98,13 @@ func (b *MachineConfigPoolBuilder) WithMaxUnavailable(v string) *MachineConfigPo
 	return b
 }
 
-// Build returns the pool, or one error listing every problem
-// [ValidateMachineConfigPool] finds, with its field path. The pool is a
+// Build returns the pool and one error listing every problem
+// [ValidateMachineConfigPool] finds, with its field path; the pool is
+// returned even when there are problems. The pool is a
 // copy: changing the builder afterwards does not change it.
 func (b *MachineConfigPoolBuilder) Build() (*MachineConfigPool, error) {
 	p := deepCopy(&b.p)
-	if errs := ValidateMachineConfigPool(p); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return p, nil
+	return p, ValidateMachineConfigPool(p).ToAggregate()
 }
 
 // poolType is what ValidateMachineConfigPool checks apiVersion, kind and

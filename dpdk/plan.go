@@ -147,16 +147,15 @@ func (b *ProfileBuilder) WithRealTimeKernel(on bool) *ProfileBuilder {
 	return b
 }
 
-// Build returns the profile, or one error listing every problem
-// [ValidateProfile] finds, with its field path. Warnings come from
+// Build returns the profile and one error listing every problem
+// [ValidateProfile] finds, with its field path; the profile is returned
+// even when there are problems. Warnings come from
 // ValidateProfile. The profile is a copy: changing the builder afterwards
 // does not change it.
 func (b *ProfileBuilder) Build() (*PerformanceProfile, error) {
 	p := deepCopy(&b.p)
-	if errs, _ := ValidateProfile(p); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return p, nil
+	errs, _ := ValidateProfile(p)
+	return p, errs.ToAggregate()
 }
 
 // deepCopy copies one of this package's objects, nested pointers, maps and

@@ -14,7 +14,7 @@ import (
 func TestCleanSeedsDecodeAndValidate(t *testing.T) {
 	for _, tc := range []struct {
 		file string
-		b    *BridgeNAD
+		b    *BridgeNADBuilder
 	}{
 		{"seed001-pxe-net-conf.clean.yaml", seed001NAD()},
 		{"seed003-bridge-nad.clean.yaml", seed003NAD()},
@@ -31,7 +31,8 @@ func TestCleanSeedsDecodeAndValidate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := ParseConfig(tc.b.Config())
+		built, _ := tc.b.Build()
+		want, err := ParseConfig(built.Spec.Config)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +50,7 @@ func TestCleanSeedsDecodeAndValidate(t *testing.T) {
 	if errs := ValidatePolicy(p); len(errs) > 0 {
 		t.Errorf("policy validate: %v", errs)
 	}
-	if want := seed003Policy().Policy(); !reflect.DeepEqual(p, want) {
+	if want, _ := seed003Policy().Build(); !reflect.DeepEqual(p, want) {
 		t.Errorf("decoded policy %+v, built %+v", p, want)
 	}
 }

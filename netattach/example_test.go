@@ -47,7 +47,7 @@ func ExampleNewBridgeNAD() {
 
 // Seed 003: a bridge NAD on VLAN 100 with MAC spoof checking, and the
 // resourceName annotation that keeps VMs on nodes that have the bridge.
-func ExampleBridgeNAD_WithVLAN() {
+func ExampleBridgeNADBuilder_WithVLAN() {
 	nad, err := netattach.NewBridgeNAD("bridge-network", "br1").
 		WithMACSpoofCheck(true).
 		WithVLAN(100).

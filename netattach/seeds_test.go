@@ -64,11 +64,11 @@ func assertSameManifest(t *testing.T, got any, seedFile string) {
 	}
 }
 
-func seed001NAD() *BridgeNAD {
+func seed001NAD() *BridgeNADBuilder {
 	return NewBridgeNAD("pxe-net-conf", "br1").WithL2IPAM().WithTuning(TuningNetConf{})
 }
 
-func seed003NAD() *BridgeNAD {
+func seed003NAD() *BridgeNADBuilder {
 	return NewBridgeNAD("bridge-network", "br1").
 		WithMACSpoofCheck(true).
 		WithVLAN(100).
@@ -76,7 +76,7 @@ func seed003NAD() *BridgeNAD {
 		WithResourceNameAnnotation()
 }
 
-func seed003Policy() *BridgePolicy {
+func seed003Policy() *BridgePolicyBuilder {
 	return NewBridgePolicy("br1-eth1-policy", "br1").
 		WithDescription("Linux bridge with eth1 as a port").
 		WithPort("eth1")

@@ -244,9 +244,9 @@ func TestBridgeNADBuilder(t *testing.T) {
 	if nc, _ := ParseConfig(single.Spec.Config); nc.IsList || nc.Name != "plain" || nc.CNIVersion != DefaultCNIVersion {
 		t.Errorf("single config = %+v", nc)
 	}
-	list, _ := NewBridgeNAD("plain", "br1").AsConfList().Build()
+	list, _ := NewBridgeNAD("plain", "br1").WithConfList().Build()
 	if nc, _ := ParseConfig(list.Spec.Config); !nc.IsList || len(nc.Plugins) != 1 {
-		t.Errorf("AsConfList config = %+v", nc)
+		t.Errorf("WithConfList config = %+v", nc)
 	}
 
 	_, err = NewBridgeNAD("Bad_Name", "bridge-name-too-long").WithVLAN(4095).WithVLANTrunk(TrunkID(1)).Build()
@@ -257,5 +257,18 @@ func TestBridgeNADBuilder(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Build error %q does not mention %s", err, want)
 		}
+	}
+}
+
+// Build returns what it built even when it reports problems, so a caller
+// can still print or inspect it.
+func TestBuildReturnsObjectWithProblems(t *testing.T) {
+	nad, err := NewBridgeNAD("pxe", "br1").WithVLAN(5000).Build()
+	if err == nil || !strings.Contains(err.Error(), "spec.config.vlan") || nad == nil || nad.Name != "pxe" {
+		t.Errorf("NAD %v, error %v", nad, err)
+	}
+	p, err := NewBridgePolicy("Bad_Name", "br1").Build()
+	if err == nil || !strings.Contains(err.Error(), "metadata.name") || p == nil || p.Spec.DesiredState.Interfaces[0].Name != "br1" {
+		t.Errorf("policy %v, error %v", p, err)
 	}
 }

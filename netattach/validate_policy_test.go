@@ -13,7 +13,7 @@ func TestValidatePolicyRules(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		build  *BridgePolicy
+		build  *BridgePolicyBuilder
 		mutate func(*NodeNetworkConfigurationPolicy)
 		want   []string
 	}{
@@ -159,7 +159,7 @@ func TestValidatePolicyRules(t *testing.T) {
 			if b == nil {
 				b = seed003Policy()
 			}
-			p := b.Policy()
+			p, _ := b.Build()
 			if tc.mutate != nil {
 				tc.mutate(p)
 			}
@@ -189,12 +189,13 @@ func TestBridgePolicyVLANPort(t *testing.T) {
 	if br := ifs[1]; br.Name != "br-pxe" || br.MTU != 9000 || len(br.Bridge.Port) != 1 || br.Bridge.Port[0].Name != "eth1.100" {
 		t.Errorf("bridge = %+v", br)
 	}
-	// Policy returns a copy: changing it does not change the builder.
+	// Build returns a copy: changing it does not change the builder.
 	b := NewBridgePolicy("pxe", "br-pxe").WithPort("eth1").WithIPv4Address(netip.MustParsePrefix("192.0.2.1/24"))
-	first := b.Policy()
+	first, _ := b.Build()
 	first.Spec.DesiredState.Interfaces[0].Bridge.Port[0].Name = "x"
 	first.Spec.DesiredState.Interfaces[0].IPv4.Address[0].IP = "192.0.2.9"
-	second := b.Policy().Spec.DesiredState.Interfaces[0]
+	again, _ := b.Build()
+	second := again.Spec.DesiredState.Interfaces[0]
 	if second.Bridge.Port[0].Name != "eth1" || second.IPv4.Address[0].IP != "192.0.2.1" {
 		t.Errorf("builder state shared with its output: %+v", second)
 	}

@@ -94,15 +94,13 @@ func (b *NodePolicyBuilder) WithESwitchMode(m string) *NodePolicyBuilder {
 	return b
 }
 
-// Build returns the policy, or one error listing every problem with its
-// field path. Warnings are available from ValidateNodePolicy. The policy is
+// Build returns the policy and one error listing every problem with its
+// field path; the policy is returned even when there are problems. Warnings are available from ValidateNodePolicy. The policy is
 // a copy: changing the builder afterwards does not change it.
 func (b *NodePolicyBuilder) Build() (*SriovNetworkNodePolicy, error) {
 	p := deepCopy(&b.p)
-	if errs, _ := ValidateNodePolicy(p, b.opts); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return p, nil
+	errs, _ := ValidateNodePolicy(p, b.opts)
+	return p, errs.ToAggregate()
 }
 
 // NetworkBuilder builds a SriovNetwork; Build validates it.
@@ -188,15 +186,13 @@ func (b *NetworkBuilder) WithIPAM(raw json.RawMessage) *NetworkBuilder {
 	return b
 }
 
-// Build returns the network, or one error listing every problem with its
-// field path. Warnings are available from ValidateNetwork. The network is a
+// Build returns the network and one error listing every problem with its
+// field path; the network is returned even when there are problems. Warnings are available from ValidateNetwork. The network is a
 // copy: changing the builder afterwards does not change it.
 func (b *NetworkBuilder) Build() (*SriovNetwork, error) {
 	n := deepCopy(&b.n)
-	if errs, _ := ValidateNetwork(n, b.opts); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return n, nil
+	errs, _ := ValidateNetwork(n, b.opts)
+	return n, errs.ToAggregate()
 }
 
 func onOff(on bool) string {
