@@ -44,6 +44,10 @@ func validMaxUnavailable(s string) bool {
 	return err == nil && n >= 1
 }
 
+// Validate checks the desired state with ValidatePolicy's rules, paths
+// relative to it (interfaces[0].bridge.port[1].vlan.tag).
+func (s State) Validate() field.ErrorList { return ValidateState(&s, nil) }
+
 // ValidateState checks an nmstate desired state at path (the same rules as
 // ValidatePolicy, for a State built or decoded on its own, as netattach/host
 // applies it).

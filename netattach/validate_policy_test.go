@@ -200,3 +200,11 @@ func TestBridgePolicyVLANPort(t *testing.T) {
 		t.Errorf("builder state shared with its output: %+v", second)
 	}
 }
+
+// A desired state validates on its own with paths relative to it, as
+// netattach/host and hostnet take it.
+func TestStateValidate(t *testing.T) {
+	s := State{Interfaces: []Interface{{Name: "br1", Type: TypeLinuxBridge, Bridge: &BridgeConfig{Port: []BridgePort{{Name: "eth1", VLAN: &BridgePortVLAN{Mode: VLANModeAccess}}}}}}}
+	assertFindings(t, "error", errStrings(s.Validate()), []string{"interfaces[0].bridge.port[0].vlan.tag: Required value"})
+	assertFindings(t, "error", errStrings(State{}.Validate()), []string{"interfaces: Required value"})
+}

@@ -104,7 +104,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "hostnet %s: unexpected arguments %q\n", cmd, fs.Args())
 		return 2
 	}
-	h := &host.Host{NetNS: *nsName}
+	h := &host.Host{NetNS: *nsName, Logger: slog.New(slog.DiscardHandler)}
 	if *verbose {
 		h.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
@@ -244,7 +244,7 @@ func loadPolicy(data []byte) (*policyFile, field.ErrorList) {
 	}
 	errs := strictyaml.Decode(doc, &pf.state)
 	if len(errs) == 0 {
-		errs = netattach.ValidateState(&pf.state, nil)
+		errs = pf.state.Validate()
 	}
 	if len(errs) == 0 && len(pf.state.Interfaces) == 0 {
 		errs = field.ErrorList{field.Required(field.NewPath("interfaces"), "a desiredState lists its interfaces")}

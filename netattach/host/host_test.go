@@ -3,9 +3,11 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -248,7 +250,8 @@ func TestRollback(t *testing.T) {
 			Options: &netattach.BridgeOptions{STP: &netattach.STPOptions{Enabled: false}},
 			Port:    []netattach.BridgePort{{Name: "eth1"}, {Name: "eth2"}}}},
 	}}
-	h := &Host{NetNS: ns}
+	var logs bytes.Buffer
+	h := &Host{NetNS: ns, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	h.beforeStep = func(i int, st Step) {
 		if st.String() == "set-master eth2 -> br1" {
 			ipIn(t, ns, "link", "del", "eth2")
@@ -272,6 +275,11 @@ func TestRollback(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `step 4/`) || !strings.Contains(err.Error(), "set-master eth2 -> br1") {
 		t.Errorf("error does not name the step: %q", err)
+	}
+	// The logger saw each step applied, the failure, and each undo.
+	if l := logs.String(); strings.Count(l, "msg=applied") != 3 || strings.Count(l, `msg="rolled back"`) != 3 ||
+		!strings.Contains(l, `msg="apply failed" netns=`+ns+` step=4`) {
+		t.Errorf("log:\n%s", l)
 	}
 	after := links(t, ns)
 	if _, ok := after["br1"]; ok {
