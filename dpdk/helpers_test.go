@@ -12,7 +12,7 @@ import (
 
 func readSeed(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "seed", name))
+	b, err := os.ReadFile(filepath.Join("testdata", "upstream", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func TestRuntimeClassAnnotation(t *testing.T) {
 }
 
 func FuzzDecodeProfile(f *testing.F) {
-	f.Add(string(mustRead(f, "testdata/seed/performanceprofile.yaml")))
+	f.Add(string(mustRead(f, "testdata/upstream/performanceprofile.yaml")))
 	f.Add("spec:\n  cpu: {reserved: '0', isolated: 1-3}\n  nodeSelector: {a/b: ''}\n")
 	f.Add("spec:\n  hugepages: {pages: [{size: 1G, node: -1, count: 2}, {size: 1G, count: 2}]}\n")
 	f.Add("spec: [\n")
@@ -159,7 +159,7 @@ func FuzzDecodeProfile(f *testing.F) {
 }
 
 func FuzzDecodeMachineConfigPool(f *testing.F) {
-	f.Add(string(mustRead(f, "testdata/seed/machineconfigpool.yaml")))
+	f.Add(string(mustRead(f, "testdata/upstream/machineconfigpool.yaml")))
 	f.Add("spec: {maxUnavailable: 1, nodeSelector: {matchLabels: {'a/b': ''}}}\n")
 	f.Add("metadata: {labels: [1]}\n")
 	f.Fuzz(func(t *testing.T, doc string) {

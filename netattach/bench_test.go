@@ -21,7 +21,7 @@ func BenchmarkValidateNAD(b *testing.B) {
 
 // BenchmarkDecodeNAD: strict YAML decode of seed 001's NAD (as vmlint runs it).
 func BenchmarkDecodeNAD(b *testing.B) {
-	doc, err := os.ReadFile("testdata/seed001-pxe-net-conf.clean.yaml")
+	doc, err := os.ReadFile("testdata/pxe-net-conf.clean.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func BenchmarkDecodeNAD(b *testing.B) {
 
 // BenchmarkDecodeValidatePolicy: seed 003's policy, decoded and validated.
 func BenchmarkDecodeValidatePolicy(b *testing.B) {
-	doc, err := os.ReadFile("testdata/seed003-br1-eth1-policy.clean.yaml")
+	doc, err := os.ReadFile("testdata/br1-eth1-policy.clean.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

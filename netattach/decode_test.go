@@ -16,8 +16,8 @@ func TestCleanSeedsDecodeAndValidate(t *testing.T) {
 		file string
 		b    *BridgeNADBuilder
 	}{
-		{"seed001-pxe-net-conf.clean.yaml", seed001NAD()},
-		{"seed003-bridge-nad.clean.yaml", seed003NAD()},
+		{"pxe-net-conf.clean.yaml", seed001NAD()},
+		{"bridge-nad.clean.yaml", seed003NAD()},
 	} {
 		nad, errs := DecodeNAD(readTestdata(t, tc.file))
 		if len(errs) > 0 {
@@ -43,7 +43,7 @@ func TestCleanSeedsDecodeAndValidate(t *testing.T) {
 			t.Errorf("%s: parsed config %+v, builder's %+v", tc.file, got, want)
 		}
 	}
-	p, errs := DecodePolicy(readTestdata(t, "seed003-br1-eth1-policy.clean.yaml"))
+	p, errs := DecodePolicy(readTestdata(t, "br1-eth1-policy.clean.yaml"))
 	if len(errs) > 0 {
 		t.Errorf("policy decode: %v", errs)
 	}
@@ -70,12 +70,12 @@ func TestSeedSlips(t *testing.T) {
 		decode, verify []finding
 	}{
 		{
-			file:   "seed001-pxe-net-conf.yaml",
+			file:   "pxe-net-conf.yaml",
 			decode: []finding{{"spec.config", `"(1)" looks like a documentation callout`}},
 			verify: []finding{{"spec.config", "invalid character '('"}},
 		},
 		{
-			file:   "seed003-bridge-nad.yaml",
+			file:   "bridge-nad.yaml",
 			decode: []finding{{"spec.config", `"3" looks like a documentation callout`}},
 			verify: []finding{
 				{"metadata.name", `"<bridge-network> 1"`},
@@ -83,7 +83,7 @@ func TestSeedSlips(t *testing.T) {
 			},
 		},
 		{
-			file: "seed003-br1-eth1-policy.yaml",
+			file: "br1-eth1-policy.yaml",
 			decode: []finding{
 				{"spec.desiredState.interfaces[0].ipv4.enabled", `"false 6"`},
 				{"spec.desiredState.interfaces[0].bridge.options.stp.enabled", `"false 7"`},
@@ -131,7 +131,7 @@ func TestSeedSlips(t *testing.T) {
 // errors or nothing, never a panic; a document that decodes and validates
 // cleanly survives a YAML round trip unchanged.
 func FuzzDecodePolicy(f *testing.F) {
-	for _, name := range []string{"seed003-br1-eth1-policy.yaml", "seed003-br1-eth1-policy.clean.yaml"} {
+	for _, name := range []string{"br1-eth1-policy.yaml", "br1-eth1-policy.clean.yaml"} {
 		b, err := os.ReadFile("testdata/" + name)
 		if err != nil {
 			f.Fatal(err)
@@ -164,7 +164,7 @@ func FuzzDecodePolicy(f *testing.F) {
 // FuzzDecodeNAD: any YAML document decodes strictly and validates into
 // errors, warnings or nothing, never a panic.
 func FuzzDecodeNAD(f *testing.F) {
-	for _, name := range []string{"seed001-pxe-net-conf.yaml", "seed001-pxe-net-conf.clean.yaml", "seed003-bridge-nad.yaml", "seed003-bridge-nad.clean.yaml"} {
+	for _, name := range []string{"pxe-net-conf.yaml", "pxe-net-conf.clean.yaml", "bridge-nad.yaml", "bridge-nad.clean.yaml"} {
 		b, err := os.ReadFile("testdata/" + name)
 		if err != nil {
 			f.Fatal(err)

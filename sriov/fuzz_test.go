@@ -9,7 +9,7 @@ import (
 )
 
 func addSeeds(f *testing.F) {
-	for _, name := range []string{"seed003-policy-1.yaml", "seed003-dpdk-sriovnetwork.yaml", "seed003-sriovnetwork-all-fields.yaml", "unquoted-spoofchk.yaml"} {
+	for _, name := range []string{"policy-1.yaml", "dpdk-sriovnetwork.yaml", "sriovnetwork-all-fields.yaml", "unquoted-spoofchk.yaml"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

@@ -39,7 +39,7 @@ func hasField(errs field.ErrorList, f string) bool {
 }
 
 func TestSeedPolicy1(t *testing.T) {
-	p, errs := DecodeNodePolicy(readFile(t, "seed003-policy-1.yaml"))
+	p, errs := DecodeNodePolicy(readFile(t, "policy-1.yaml"))
 	if len(errs) > 0 {
 		t.Fatalf("decode: %v", errs)
 	}
@@ -82,7 +82,7 @@ func TestBuilderMatchesSeedPolicy1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed, _ := DecodeNodePolicy(readFile(t, "seed003-policy-1.yaml"))
+	seed, _ := DecodeNodePolicy(readFile(t, "policy-1.yaml"))
 	a, _ := MarshalYAML(built)
 	b, _ := MarshalYAML(seed)
 	if string(a) != string(b) {
@@ -96,7 +96,7 @@ func TestBuilderMatchesSeedPolicy1(t *testing.T) {
 // sits in a single-quoted YAML scalar, so its line breaks fold to spaces,
 // and the {{- -}} actions eat the rest.
 func TestSeedDPDKNetworkNAD(t *testing.T) {
-	n, errs := DecodeNetwork(readFile(t, "seed003-dpdk-sriovnetwork.yaml"))
+	n, errs := DecodeNetwork(readFile(t, "dpdk-sriovnetwork.yaml"))
 	if len(errs) > 0 {
 		t.Fatalf("decode: %v", errs)
 	}
@@ -130,7 +130,7 @@ func TestSeedDPDKNetworkNAD(t *testing.T) {
 }
 
 func TestAllFieldsNAD(t *testing.T) {
-	n, errs := DecodeNetwork(readFile(t, "seed003-sriovnetwork-all-fields.yaml"))
+	n, errs := DecodeNetwork(readFile(t, "sriovnetwork-all-fields.yaml"))
 	if len(errs) > 0 {
 		t.Fatalf("decode: %v", errs)
 	}
@@ -194,7 +194,7 @@ func TestUnquotedOnOff(t *testing.T) {
 }
 
 func TestDecodeUnknownField(t *testing.T) {
-	doc := strings.Replace(string(readFile(t, "seed003-policy-1.yaml")), "numVfs:", "numVF:", 1)
+	doc := strings.Replace(string(readFile(t, "policy-1.yaml")), "numVfs:", "numVF:", 1)
 	_, errs := DecodeNodePolicy([]byte(doc))
 	if !hasField(errs, "spec.numVF") {
 		t.Errorf("want an unknown-field error at spec.numVF, got %v", errs)

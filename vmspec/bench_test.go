@@ -6,7 +6,7 @@ import (
 )
 
 func BenchmarkDecodeSeed001(b *testing.B) {
-	doc, err := os.ReadFile("testdata/seed001-vmi-pxe-boot.yaml")
+	doc, err := os.ReadFile("testdata/vmi-pxe-boot.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -20,7 +20,7 @@ func BenchmarkDecodeSeed001(b *testing.B) {
 
 // The error path builds the index of where every field name belongs.
 func BenchmarkDecodeMisplacedDPDK(b *testing.B) {
-	doc, err := os.ReadFile("testdata/seed003-rhel-dpdk-vm.stage2.yaml")
+	doc, err := os.ReadFile("testdata/rhel-dpdk-vm.stage2.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

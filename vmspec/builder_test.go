@@ -91,9 +91,9 @@ func TestSeed001VMIReproduced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("BuildVMI: %v", err)
 	}
-	assertSameAsSeed(t, vmi, "testdata/seed001-vmi-pxe-boot.yaml")
+	assertSameAsSeed(t, vmi, "testdata/vmi-pxe-boot.yaml")
 	// The seed's own YAML decodes strictly and passes admission.
-	b, _ := os.ReadFile("testdata/seed001-vmi-pxe-boot.yaml")
+	b, _ := os.ReadFile("testdata/vmi-pxe-boot.yaml")
 	obj, errs := Decode(b)
 	if len(errs) != 0 {
 		t.Fatalf("Decode(seed 001): %v", errs)
@@ -124,7 +124,7 @@ func TestSeed003DPDKVMReproduced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("BuildVM: %v", err)
 	}
-	assertSameAsSeed(t, vm, "testdata/seed003-rhel-dpdk-vm.fixed.yaml")
+	assertSameAsSeed(t, vm, "testdata/rhel-dpdk-vm.fixed.yaml")
 }
 
 // Seed 004's RHEL 9 VM (placeholders filled in) from the builder: a
@@ -164,7 +164,7 @@ func TestSeed004RHELVMReproduced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("BuildVM: %v", err)
 	}
-	assertSameAsSeed(t, vm, "testdata/seed004-rhel-vm.filled.yaml")
+	assertSameAsSeed(t, vm, "testdata/rhel-vm.filled.yaml")
 }
 
 func TestBootOrderAssignment(t *testing.T) {

@@ -16,7 +16,7 @@ func TestSecondaryDNSNameSeed003(t *testing.T) {
 	}
 	// The seed's oc get vm output, with the callout after the network
 	// name removed, gives the same name from the VM.
-	doc, err := os.ReadFile("testdata/seed003-example-vm-fqdn.yaml")
+	doc, err := os.ReadFile("testdata/example-vm-fqdn.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestServiceSeedVMService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, errs := DecodeService(readFile(t, "seed003-vmservice.nocallouts.yaml"))
+	want, errs := DecodeService(readFile(t, "vmservice.nocallouts.yaml"))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -59,7 +59,7 @@ func TestServiceSeedVMService(t *testing.T) {
 		t.Errorf("seed Service against its VM: %v", errs)
 	}
 	// As printed, the callout numbers land inside the values.
-	got, errs := DecodeService(readFile(t, "seed003-vmservice.yaml"))
+	got, errs := DecodeService(readFile(t, "vmservice.yaml"))
 	verrs := ValidateService(got, vm)
 	errs = append(errs, verrs...)
 	checkRule(t, errs, nil, []string{
@@ -90,7 +90,7 @@ func TestIstioSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, errs := Decode(readFile(t, "seed003-vm-istio.fixed.yaml"))
+	obj, errs := Decode(readFile(t, "vm-istio.fixed.yaml"))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -103,7 +103,7 @@ func TestIstioSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, errs := DecodeService(readFile(t, "seed003-vm-istio-service.nocallouts.yaml"))
+	want, errs := DecodeService(readFile(t, "vm-istio-service.nocallouts.yaml"))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -111,7 +111,7 @@ func TestIstioSeed(t *testing.T) {
 		out, _ := ToYAML(svc)
 		t.Errorf("built Service differs from the seed's:\n%s", out)
 	}
-	got, errs := DecodeService(readFile(t, "seed003-vm-istio-service.yaml"))
+	got, errs := DecodeService(readFile(t, "vm-istio-service.yaml"))
 	verrs := ValidateService(got, vm)
 	checkRule(t, append(errs, verrs...), nil, []string{
 		`spec.selector[app]: Invalid value: "vm-istio 1": a valid label must be`,
@@ -272,7 +272,7 @@ func TestDecodeServiceKinds(t *testing.T) {
 // a Service that decodes cleanly prints as YAML that decodes to the same
 // Service.
 func FuzzDecodeService(f *testing.F) {
-	for _, n := range []string{"seed003-vmservice.yaml", "seed003-vmservice.nocallouts.yaml", "seed003-vm-istio-service.yaml"} {
+	for _, n := range []string{"vmservice.yaml", "vmservice.nocallouts.yaml", "vm-istio-service.yaml"} {
 		f.Add(readFile(f, n))
 	}
 	f.Add([]byte("apiVersion: v1\nkind: Service\nspec:\n  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv6, IPv4]\n  ports: [{port: 80, targetPort: http}]\n"))

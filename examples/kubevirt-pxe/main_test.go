@@ -106,7 +106,7 @@ func TestDefaultsReproduceSeed001(t *testing.T) {
 	if len(ds) != 2 {
 		t.Fatalf("got %d documents, want NAD and VMI", len(ds))
 	}
-	for i, seed := range []string{"seed001-pxe-net-conf.clean.yaml", "seed001-vmi-pxe-boot.yaml"} {
+	for i, seed := range []string{"pxe-net-conf.clean.yaml", "vmi-pxe-boot.yaml"} {
 		want, err := os.ReadFile("testdata/" + seed)
 		if err != nil {
 			t.Fatal(err)
@@ -118,7 +118,7 @@ func TestDefaultsReproduceSeed001(t *testing.T) {
 		}
 	}
 	// The verbatim seed NAD differs only by the callout the decoder rejects.
-	verbatim, _ := os.ReadFile("testdata/seed001-pxe-net-conf.yaml")
+	verbatim, _ := os.ReadFile("testdata/pxe-net-conf.yaml")
 	if _, errs := netattach.DecodeNAD(verbatim); len(errs) != 1 || !strings.Contains(errs[0].Error(), `"(1)" looks like a documentation callout`) {
 		t.Errorf("verbatim seed NAD: %v", errs)
 	}
@@ -196,7 +196,7 @@ func TestNodePortPolicy(t *testing.T) {
 	if len(ds) != 3 {
 		t.Fatalf("got %d documents, want policy, NAD and VMI", len(ds))
 	}
-	want, err := os.ReadFile("testdata/seed003-br1-eth1-policy.clean.yaml")
+	want, err := os.ReadFile("testdata/br1-eth1-policy.clean.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,22 +68,22 @@ func TestDefaultsReproduceSeed(t *testing.T) {
 	}
 
 	gotPolicy, errs := sriov.DecodeNodePolicy(docs["SriovNetworkNodePolicy"])
-	wantPolicy, errs2 := sriov.DecodeNodePolicy(seed(t, "seed-policy-1.yaml"))
+	wantPolicy, errs2 := sriov.DecodeNodePolicy(seed(t, "policy-1.yaml"))
 	if len(errs)+len(errs2) > 0 || !reflect.DeepEqual(gotPolicy, wantPolicy) {
 		t.Errorf("policy differs from seed's policy-1 (%v %v)", errs, errs2)
 	}
 	gotNet, errs := sriov.DecodeNetwork(docs["SriovNetwork"])
-	wantNet, errs2 := sriov.DecodeNetwork(seed(t, "seed-dpdk-sriovnetwork.yaml"))
+	wantNet, errs2 := sriov.DecodeNetwork(seed(t, "dpdk-sriovnetwork.yaml"))
 	if len(errs)+len(errs2) > 0 || !reflect.DeepEqual(gotNet, wantNet) {
 		t.Errorf("network differs from seed's dpdk-sriovnetwork (%v %v)", errs, errs2)
 	}
 	gotPool, errs := dpdk.DecodeMachineConfigPool(docs["MachineConfigPool"])
-	wantPool, errs2 := dpdk.DecodeMachineConfigPool(seed(t, "seed-worker-dpdk.yaml"))
+	wantPool, errs2 := dpdk.DecodeMachineConfigPool(seed(t, "worker-dpdk.yaml"))
 	if len(errs)+len(errs2) > 0 || !reflect.DeepEqual(gotPool, wantPool) {
 		t.Errorf("pool differs from seed's worker-dpdk (%v %v)", errs, errs2)
 	}
 	// The profile is the seed's, byte for byte.
-	if got, want := string(docs["PerformanceProfile"]), string(seed(t, "seed-profile-1.yaml")); got != want {
+	if got, want := string(docs["PerformanceProfile"]), string(seed(t, "profile-1.yaml")); got != want {
 		t.Errorf("profile:\n%s\nseed:\n%s", got, want)
 	}
 
@@ -263,8 +263,8 @@ func TestVMLint(t *testing.T) {
 		}
 		return 0, string(b)
 	}
-	rc, findings := lint("testdata/seed-rhel-dpdk-vm.yaml")
-	if rc != 1 || !strings.Contains(findings, "seed-rhel-dpdk-vm.yaml:1:28:") {
+	rc, findings := lint("testdata/rhel-dpdk-vm.yaml")
+	if rc != 1 || !strings.Contains(findings, "rhel-dpdk-vm.yaml:1:28:") {
 		t.Errorf("vmlint on the seed VM: exit %d\n%s\nwant exit 1 with the syntax error at line 28", rc, findings)
 	}
 	out, _ := runOK(t)

@@ -95,7 +95,7 @@ func links(t *testing.T, ns string) map[string]ipLink {
 
 func loadSeedPolicy(t testing.TB) netattach.State {
 	t.Helper()
-	b, err := os.ReadFile("testdata/seed003-br1-eth1-policy.yaml")
+	b, err := os.ReadFile("testdata/br1-eth1-policy.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

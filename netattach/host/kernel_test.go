@@ -154,7 +154,7 @@ func TestPermissionDenied(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "testdata"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, "testdata/seed003-br1-eth1-policy.yaml", filepath.Join(dir, "testdata", "seed003-br1-eth1-policy.yaml"))
+	copyFile(t, "testdata/br1-eth1-policy.yaml", filepath.Join(dir, "testdata", "br1-eth1-policy.yaml"))
 	cmd := exec.Command(bin, "-test.run=^TestPermissionChild$", "-test.v")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PXEKIT_HOST_NOCAP_CHILD=1")

@@ -21,7 +21,7 @@ import (
 
 // Seed 003's dpdk-sriovnetwork, embedded: the guest has no testdata dir.
 //
-//go:embed testdata/seed003-dpdk-sriovnetwork.yaml
+//go:embed testdata/dpdk-sriovnetwork.yaml
 var seedDPDKNetwork []byte
 
 // TestIgbSRIOV runs against real SR-IOV: QEMU 10's igb (an emulated Intel

@@ -87,17 +87,17 @@ func TestBuildersReproduceSeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSameManifest(t, nad1, "seed001-pxe-net-conf.clean.yaml")
+	assertSameManifest(t, nad1, "pxe-net-conf.clean.yaml")
 
 	nad3, err := seed003NAD().Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSameManifest(t, nad3, "seed003-bridge-nad.clean.yaml")
+	assertSameManifest(t, nad3, "bridge-nad.clean.yaml")
 
 	pol, err := seed003Policy().Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSameManifest(t, pol, "seed003-br1-eth1-policy.clean.yaml")
+	assertSameManifest(t, pol, "br1-eth1-policy.clean.yaml")
 }
