@@ -1,5 +1,6 @@
 // Package dpdk declares what a node and a VM need to run DPDK workloads under
-// KubeVirt on OpenShift (seed 003, "configure the cluster for DPDK"):
+// KubeVirt on OpenShift (OpenShift Virtualization's "configure the cluster
+// for DPDK" procedure, whose objects are reproduced here):
 //
 //   - the Node Tuning Operator's PerformanceProfile (performance.openshift.io/v2)
 //     as small typed structs, with the operator's admission rules

@@ -10,7 +10,7 @@ import (
 	"github.com/pxekit/pxekit/vmspec"
 )
 
-// Seed 003's profile-1 from the node's topology: a 2-socket, 40-core,
+// The documented profile-1 from the node's topology: a 2-socket, 40-core,
 // 80-thread machine, 2 whole cores per NUMA node for housekeeping, 32 1G
 // pages on node 0.
 func ExamplePlanCPUs() {
@@ -101,7 +101,7 @@ spec:
 	// spec.hugepages.pages[0].size: Unsupported value: "1Gi": supported values: "2M", "1G"
 }
 
-// Seed 003's MachineConfigPool and the label that puts a node in it.
+// The documented MachineConfigPool and the label that puts a node in it.
 func ExampleNewMachineConfigPool() {
 	fmt.Println(dpdk.LabelNodeCommand("<node_name>", "worker-dpdk"))
 	pool, err := dpdk.NewMachineConfigPool("worker-dpdk").Build()
@@ -133,7 +133,7 @@ func ExampleNewMachineConfigPool() {
 }
 
 // The HyperConverged annotation for profile-1's runtime class, with the
-// seed's warning.
+// documentation's warning.
 func ExampleRuntimeClassAnnotation() {
 	k, v, warning, err := dpdk.RuntimeClassAnnotation(dpdk.RuntimeClassName("profile-1"))
 	if err != nil {
@@ -147,10 +147,10 @@ func ExampleRuntimeClassAnnotation() {
 	// warning: metadata.annotations[kubevirt.kubevirt.io/jsonpatch]: the kubevirt.kubevirt.io/jsonpatch annotation on the HyperConverged CR changes a global setting: every VM created after it runs with this runtime class; setting it breaks support for the OpenShift Virtualization instance and belongs on test clusters only (a support exception exists for best performance)
 }
 
-// Seed 003's rhel-dpdk-vm guest steps, derived from the VM: 10 vCPUs keep
+// The documented rhel-dpdk-vm guest steps, derived from the VM: 10 vCPUs keep
 // 0-1 for housekeeping.
 func ExampleGuestTuningFor() {
-	vm, err := dpdk.NewVM(dpdk.SeedVMName, dpdk.SeedVMConfig()).WithNamespace("dpdk-checkup-ns").Build()
+	vm, err := dpdk.NewVM(dpdk.RHELDPDKVMName, dpdk.RHELDPDKVMConfig()).WithNamespace("dpdk-checkup-ns").Build()
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-func readSeed(t *testing.T, name string) []byte {
+func readUpstream(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "upstream", name))
 	if err != nil {

@@ -52,8 +52,8 @@ type MachineConfigPoolSpec struct {
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 }
 
-// NodeRoleLabel is the label that puts a node into a role, the one seed 003
-// sets with `oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""`.
+// NodeRoleLabel is the label that puts a node into a role, the one set
+// with `oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""`.
 func NodeRoleLabel(role string) (key, value string) {
 	return NodeRoleDomain + "/" + role, ""
 }
@@ -145,8 +145,8 @@ func ValidateMachineConfigPool(p *MachineConfigPool) field.ErrorList {
 // from landing on a pool's nodes (the operator labels its MachineConfigs with
 // machineConfigLabel, default machineconfiguration.openshift.io/role=<role of
 // the profile's nodeSelector>, and its KubeletConfig selects pools by
-// machineConfigPoolSelector, same default) — the wiring seed 003 relies on
-// between worker-dpdk and profile-1.
+// machineConfigPoolSelector, same default) — the wiring between a custom pool
+// such as worker-dpdk and its profile such as profile-1.
 func CheckProfilePool(p *PerformanceProfile, pool *MachineConfigPool) field.ErrorList {
 	var errs field.ErrorList
 	if p == nil || pool == nil || len(p.Spec.NodeSelector) != 1 {

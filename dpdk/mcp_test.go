@@ -14,17 +14,17 @@ import (
 	"github.com/pxekit/pxekit/internal/testenv"
 )
 
-func TestMachineConfigPoolMatchesSeed(t *testing.T) {
+func TestMachineConfigPoolMatchesDocs(t *testing.T) {
 	got := mustPool(t, "worker-dpdk")
-	seed, errs := DecodeMachineConfigPool(readSeed(t, "machineconfigpool.yaml"))
+	documented, errs := DecodeMachineConfigPool(readUpstream(t, "machineconfigpool.yaml"))
 	if len(errs) > 0 {
-		t.Fatalf("seed pool does not decode: %v", errs)
+		t.Fatalf("documented pool does not decode: %v", errs)
 	}
-	if !reflect.DeepEqual(got, seed) {
-		t.Errorf("pool differs from seed:\n%s\nseed:\n%s", mustYAML(t, got), mustYAML(t, seed))
+	if !reflect.DeepEqual(got, documented) {
+		t.Errorf("pool differs from documented:\n%s\ndocumented:\n%s", mustYAML(t, got), mustYAML(t, documented))
 	}
-	if errs := ValidateMachineConfigPool(seed); len(errs) > 0 {
-		t.Errorf("seed pool rejected: %v", errs)
+	if errs := ValidateMachineConfigPool(documented); len(errs) > 0 {
+		t.Errorf("documented pool rejected: %v", errs)
 	}
 	golden.Check(t, "machineconfigpool.yaml", mustYAML(t, got))
 	if got := LabelNodeCommand("<node_name>", "worker-dpdk"); got != `oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""` {
@@ -52,7 +52,7 @@ func TestValidateMachineConfigPool(t *testing.T) {
 }
 
 func TestDecodeMachineConfigPoolUnknownField(t *testing.T) {
-	doc := strings.Replace(string(readSeed(t, "machineconfigpool.yaml")), "machineConfigSelector:", "machineconfigSelector:", 1)
+	doc := strings.Replace(string(readUpstream(t, "machineconfigpool.yaml")), "machineConfigSelector:", "machineconfigSelector:", 1)
 	_, errs := DecodeMachineConfigPool([]byte(doc))
 	if !errAt(errs, "spec.machineconfigSelector", "machineConfigSelector") {
 		t.Errorf("misspelt selector: %v", errs)
@@ -60,10 +60,10 @@ func TestDecodeMachineConfigPoolUnknownField(t *testing.T) {
 }
 
 func TestCheckProfilePool(t *testing.T) {
-	profile, _ := seedProfile(t)
+	profile, _ := profile1(t)
 	pool := mustPool(t, "worker-dpdk")
 	if errs := CheckProfilePool(profile, pool); len(errs) > 0 {
-		t.Errorf("seed profile and pool do not fit: %v", errs)
+		t.Errorf("documented profile and pool do not fit: %v", errs)
 	}
 	// The pool label is what the profile's KubeletConfig finds the pool by.
 	pool.Labels = nil
@@ -104,14 +104,14 @@ func TestRuntimeClassAnnotation(t *testing.T) {
 	if !reflect.DeepEqual(patch, want) {
 		t.Errorf("patch = %v", patch)
 	}
-	// The seed's placeholder, substituted as printed, is not JSON: the
-	// reason the value is quoted.
-	seed := string(readSeed(t, "hco-annotate.sh"))
-	i := strings.Index(seed, "'[")
-	seedVal := strings.TrimSuffix(strings.TrimSpace(seed[i+1:]), "'")
-	seedVal = strings.Replace(seedVal, "<runtimeclass_name>", rc, 1)
-	if json.Valid([]byte(seedVal)) {
-		t.Errorf("seed's substituted value unexpectedly valid: %s", seedVal)
+	// The documentation's placeholder, substituted as printed, is not JSON:
+	// the reason the value is quoted.
+	documented := string(readUpstream(t, "hco-annotate.sh"))
+	i := strings.Index(documented, "'[")
+	printedVal := strings.TrimSuffix(strings.TrimSpace(documented[i+1:]), "'")
+	printedVal = strings.Replace(printedVal, "<runtimeclass_name>", rc, 1)
+	if json.Valid([]byte(printedVal)) {
+		t.Errorf("documentation's substituted value unexpectedly valid: %s", printedVal)
 	}
 	cmd, err := AnnotateHCOCommand(rc)
 	if err != nil {
@@ -177,7 +177,7 @@ func FuzzDecodeMachineConfigPool(f *testing.F) {
 }
 
 func TestDecodeMachineConfigPoolWithStatus(t *testing.T) {
-	doc := string(readSeed(t, "machineconfigpool.yaml")) + "status:\n  machineCount: 2\n  conditions: [{type: Updated, status: \"True\"}]\n"
+	doc := string(readUpstream(t, "machineconfigpool.yaml")) + "status:\n  machineCount: 2\n  conditions: [{type: Updated, status: \"True\"}]\n"
 	p, errs := DecodeMachineConfigPool([]byte(doc))
 	if len(errs) > 0 || p == nil || len(p.Status) == 0 {
 		t.Errorf("pool read back from a cluster: %v, %v", p, errs)

@@ -23,7 +23,8 @@ type PlanConfig struct {
 	// in HugepageNodes; 0 allocates none.
 	HugepagesPerNode int32
 	// HugepageNodes are the NUMA nodes that get hugepages; nil means every
-	// node. Seed 003 puts all 32 1G pages on node 0, the node of its NIC.
+	// node. Put them on the NUMA node of the NIC, as profile-1 puts all
+	// its 32 1G pages on node 0.
 	HugepageNodes []int
 }
 

@@ -29,43 +29,46 @@ func CRIOAnnotations() map[string]string {
 	return map[string]string{AnnotationCPULoadBalancing: "disable", AnnotationCPUQuota: "disable", AnnotationIRQLoadBalancing: "disable"}
 }
 
-// VMConfig describes the DPDK part of a VirtualMachine (seed 003's
-// rhel-dpdk-vm).
+// VMConfig describes the DPDK part of a VirtualMachine (for OpenShift
+// Virtualization's rhel-dpdk-vm, see [RHELDPDKVMConfig]).
 type VMConfig struct {
-	// Cores is the number of vCPU cores (seed: 5); with Threads 2 the VM has
-	// 2*Cores vCPUs, all in one socket so they come from one NUMA node.
+	// Cores is the number of vCPU cores (rhel-dpdk-vm: 5); with Threads 2 the
+	// VM has 2*Cores vCPUs, all in one socket so they come from one NUMA
+	// node.
 	Cores uint32
 	// Threads per core; 0 means 2, pairs of host hyperthreads.
 	Threads uint32
 	// HugepageSize backs guest memory: "1Gi" (default) or "2Mi".
 	HugepageSize string
-	// GuestMemory is spec.domain.memory.guest (seed: "8Gi"); a multiple of
-	// HugepageSize.
+	// GuestMemory is spec.domain.memory.guest (rhel-dpdk-vm: "8Gi"); a
+	// multiple of HugepageSize.
 	GuestMemory string
-	// NIC is the SR-IOV interface name (seed: "nic-east").
+	// NIC is the SR-IOV interface name (rhel-dpdk-vm: "nic-east").
 	NIC string
 	// NetworkName is the SR-IOV NetworkAttachmentDefinition (Multus network)
-	// name (seed: "dpdk-net"); "namespace/name" works too.
+	// name (rhel-dpdk-vm: "dpdk-net"); "namespace/name" works too.
 	NetworkName string
-	// PCIAddress is the guest PCI address of the VF (seed: "0000:07:00.0"),
-	// the address the guest's driverctl override names.
+	// PCIAddress is the guest PCI address of the VF (rhel-dpdk-vm:
+	// "0000:07:00.0"), the address the guest's driverctl override names.
 	PCIAddress string
 	// NoPodNetwork drops the masquerade interface on the pod network.
 	NoPodNetwork bool
 }
 
-// Seed 003's values for the DPDK VM.
+// The names of OpenShift Virtualization's RHEL DPDK VM (rhel-dpdk-vm): the
+// VM, its SR-IOV interface, the network it is on and the VF's guest PCI
+// address.
 const (
-	SeedVMName      = "rhel-dpdk-vm"
-	SeedNIC         = "nic-east"
-	SeedNetworkName = "dpdk-net"
-	SeedPCIAddress  = "0000:07:00.0"
+	RHELDPDKVMName      = "rhel-dpdk-vm"
+	RHELDPDKNIC         = "nic-east"
+	RHELDPDKNetworkName = "dpdk-net"
+	RHELDPDKPCIAddress  = "0000:07:00.0"
 )
 
-// SeedVMConfig is seed 003's rhel-dpdk-vm: 5 cores x 2 threads, 8Gi of 1Gi
-// hugepages, SR-IOV NIC nic-east on dpdk-net at 0000:07:00.0.
-func SeedVMConfig() VMConfig {
-	return VMConfig{Cores: 5, Threads: 2, HugepageSize: "1Gi", GuestMemory: "8Gi", NIC: SeedNIC, NetworkName: SeedNetworkName, PCIAddress: SeedPCIAddress}
+// RHELDPDKVMConfig is OpenShift Virtualization's rhel-dpdk-vm: 5 cores x 2
+// threads, 8Gi of 1Gi hugepages, SR-IOV NIC nic-east on dpdk-net at 0000:07:00.0.
+func RHELDPDKVMConfig() VMConfig {
+	return VMConfig{Cores: 5, Threads: 2, HugepageSize: "1Gi", GuestMemory: "8Gi", NIC: RHELDPDKNIC, NetworkName: RHELDPDKNetworkName, PCIAddress: RHELDPDKPCIAddress}
 }
 
 var pciAddressRE = regexp.MustCompile(`^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[01][0-9a-fA-F]\.[0-7]$`)

@@ -15,8 +15,8 @@ import (
 )
 
 // CNI plugin types for a VM bridge network. OpenShift Virtualization ships the
-// upstream bridge and tuning plugins renamed cnv-bridge and cnv-tuning; the
-// seeds use those names, upstream clusters use bridge and tuning.
+// upstream bridge and tuning plugins renamed cnv-bridge and cnv-tuning;
+// upstream clusters use bridge and tuning.
 const (
 	PluginCNVBridge = "cnv-bridge"
 	PluginBridge    = "bridge"
@@ -24,7 +24,7 @@ const (
 	PluginTuning    = "tuning"
 )
 
-// DefaultCNIVersion is the cniVersion the seeds' NADs declare.
+// DefaultCNIVersion is the cniVersion OpenShift Virtualization's NADs declare.
 const DefaultCNIVersion = "0.3.1"
 
 // IsBridgePlugin reports whether t names the Linux bridge CNI plugin.
@@ -36,7 +36,7 @@ func IsTuningPlugin(t string) bool { return t == PluginCNVTuning || t == PluginT
 // BridgeNetConf is the bridge (cnv-bridge) CNI plugin's configuration, with
 // the keys of containernetworking/plugins' bridge NetConf. Fields whose
 // plugin default is not the zero value are pointers, so that an explicit
-// false (preserveDefaultVlan: false in seed 003) survives a round trip.
+// false (preserveDefaultVlan: false) survives a round trip.
 type BridgeNetConf struct {
 	// CNIVersion and Name are set on a single-plugin config; in a conflist
 	// they belong to the list.
@@ -94,7 +94,7 @@ func TrunkRange(min, max int) VLANTrunk { return VLANTrunk{MinID: &min, MaxID: &
 
 // TuningNetConf is the tuning (cnv-tuning) CNI plugin's configuration. It is
 // a chained plugin: it changes the interface the previous plugin created
-// (seed 001 chains it so that a VM's custom MAC address is applied).
+// (chained after the bridge, it applies a VM's custom MAC address).
 type TuningNetConf struct {
 	// CNIVersion and Name are set on a single-plugin config only.
 	CNIVersion string `json:"cniVersion,omitempty"`
@@ -321,7 +321,8 @@ func unknownKeys(keys map[string]json.RawMessage, known []string) []string {
 
 // jsonError turns a JSON error into a ConfigError with a line and column and,
 // where the offending text looks like a documentation callout left in the
-// JSON (seed 001's `"cnv-tuning" (1)`, seed 003's `"cnv-bridge", 4`), says so.
+// JSON (`"cnv-tuning" (1)` or `"cnv-bridge", 4`, as the documentation's
+// pages render them), says so.
 func jsonError(data []byte, err error) error {
 	var se *json.SyntaxError
 	if !errors.As(err, &se) {
@@ -370,8 +371,8 @@ func calloutAt(data []byte, off int) string {
 		}
 		i++
 	}
-	// A callout is followed by the next JSON token or the end. (YAML folds the
-	// seeds' single-quoted multi-line config into one line, so the end of a
+	// A callout is followed by the next JSON token or the end. (YAML folds a
+	// single-quoted multi-line config into one line, so the end of a
 	// line cannot be relied on.)
 	j := i
 	for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\r' || rest[j] == '\n') {

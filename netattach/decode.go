@@ -14,7 +14,7 @@ import (
 // strictly: YAML syntax errors with their line, unknown or misplaced fields
 // and wrong types with their paths, and a spec.config that is not JSON (with
 // the line and column inside the config and, for a documentation callout
-// such as seed 001's `"cnv-tuning" (1)`, a hint). The object is returned
+// such as `"cnv-tuning" (1)`, a hint). The object is returned
 // even when there are problems, so ValidateNAD can report the rest.
 func DecodeNAD(doc []byte) (*nadv1.NetworkAttachmentDefinition, field.ErrorList) {
 	nad := &nadv1.NetworkAttachmentDefinition{}
@@ -30,10 +30,10 @@ func DecodeNAD(doc []byte) (*nadv1.NetworkAttachmentDefinition, field.ErrorList)
 	return nad, errs
 }
 
-// DecodePolicy decodes one YAML document into a
-// NodeNetworkConfigurationPolicy strictly (see DecodeNAD). Seed 003's policy
-// with its callout numbers left in ("enabled: false 6") fails here: the
-// value is the string "false 6", not a boolean.
+// DecodePolicy decodes one YAML document into a NodeNetworkConfigurationPolicy
+// strictly (see DecodeNAD). OpenShift's br1-eth1-policy as its documentation
+// prints it, callout numbers left in ("enabled: false 6") fails here: the value
+// is the string "false 6", not a boolean.
 //
 // desiredState is free-form upstream; here it is the typed linux-bridge,
 // VLAN and ethernet subset that netattach/host can apply, so an nmstate key

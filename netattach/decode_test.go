@@ -9,15 +9,15 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// The corrected seeds decode and validate without a finding, and decoding
-// them gives the builders' values.
-func TestCleanSeedsDecodeAndValidate(t *testing.T) {
+// The corrected documentation manifests decode and validate without a finding,
+// and decoding them gives the builders' values.
+func TestCleanManifestsDecodeAndValidate(t *testing.T) {
 	for _, tc := range []struct {
 		file string
 		b    *BridgeNADBuilder
 	}{
-		{"pxe-net-conf.clean.yaml", seed001NAD()},
-		{"bridge-nad.clean.yaml", seed003NAD()},
+		{"pxe-net-conf.clean.yaml", pxeNetConfNAD()},
+		{"bridge-nad.clean.yaml", bridgeNetworkNAD()},
 	} {
 		nad, errs := DecodeNAD(readTestdata(t, tc.file))
 		if len(errs) > 0 {
@@ -50,20 +50,21 @@ func TestCleanSeedsDecodeAndValidate(t *testing.T) {
 	if errs := ValidatePolicy(p); len(errs) > 0 {
 		t.Errorf("policy validate: %v", errs)
 	}
-	if want, _ := seed003Policy().Build(); !reflect.DeepEqual(p, want) {
+	if want, _ := br1Eth1Policy().Build(); !reflect.DeepEqual(p, want) {
 		t.Errorf("decoded policy %+v, built %+v", p, want)
 	}
 }
 
-// TestSeedSlips: the seeds as printed are not valid objects. pxekit reports
-// each slip with its path and a message a user can act on.
-//   - seed 001's NAD: the callout "(1)" inside spec.config makes it invalid
+// TestDocumentationSlips: the documentation's manifests as printed are not valid
+// objects. pxekit reports each slip with its path and a message a user can act
+// on.
+//   - the documented NAD: the callout "(1)" inside spec.config makes it invalid
 //     JSON; Multus would fail the VM's pod with a JSON parse error.
-//   - seed 003's NAD: the callout numbers after values ("cnv-bridge", 4) and
+//   - the documented NAD: the callout numbers after values ("cnv-bridge", 4) and
 //     the <placeholders> make the config invalid JSON and the name invalid.
-//   - seed 003's NNCP: YAML takes "enabled: false 6" as the string "false 6"
+//   - the documented NNCP: YAML takes "enabled: false 6" as the string "false 6"
 //     (not a boolean) and "name: br1 2" as an interface name with a space.
-func TestSeedSlips(t *testing.T) {
+func TestDocumentationSlips(t *testing.T) {
 	type finding struct{ path, contains string }
 	for _, tc := range []struct {
 		file           string

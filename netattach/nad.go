@@ -23,8 +23,8 @@ type BridgeNADBuilder struct {
 }
 
 // NewBridgeNAD starts a NAD named name for node bridge bridge, with the
-// cnv-bridge plugin type the seeds use and cniVersion 0.3.1. The config
-// carries no IPAM section unless WithIPAM or WithL2IPAM adds one.
+// cnv-bridge plugin type of OpenShift Virtualization and cniVersion 0.3.1. The
+// config carries no IPAM section unless WithIPAM or WithL2IPAM adds one.
 func NewBridgeNAD(name, bridge string) *BridgeNADBuilder {
 	return &BridgeNADBuilder{
 		name:       name,
@@ -71,7 +71,7 @@ func (b *BridgeNADBuilder) WithPreserveDefaultVLAN(on bool) *BridgeNADBuilder {
 // WithMTU sets the bridge plugin's mtu for the VM's veth pair.
 func (b *BridgeNADBuilder) WithMTU(mtu int) *BridgeNADBuilder { b.bridge.MTU = mtu; return b }
 
-// WithL2IPAM adds the empty "ipam": {} section of seed 001: L2 only, no
+// WithL2IPAM adds an empty "ipam": {} section: L2 only, no
 // address management (the form VMs support).
 func (b *BridgeNADBuilder) WithL2IPAM() *BridgeNADBuilder {
 	b.bridge.IPAM = json.RawMessage(`{}`)
@@ -79,14 +79,14 @@ func (b *BridgeNADBuilder) WithL2IPAM() *BridgeNADBuilder {
 }
 
 // WithIPAM sets a free-form IPAM section (e.g. host-local). ValidateNAD warns
-// about it: IPAM in a VM's NAD is not supported (seed 003).
+// about it: IPAM in a VM's NAD is not supported.
 func (b *BridgeNADBuilder) WithIPAM(raw json.RawMessage) *BridgeNADBuilder {
 	b.bridge.IPAM = raw
 	return b
 }
 
-// WithTuning chains a tuning plugin after the bridge (seed 001: cnv-tuning
-// applies a VM's custom MAC), which turns the config into a conflist. An
+// WithTuning chains a tuning plugin after the bridge (cnv-tuning applies a
+// VM's custom MAC), which turns the config into a conflist. An
 // empty t.Type becomes cnv-tuning or tuning to match the bridge type.
 func (b *BridgeNADBuilder) WithTuning(t TuningNetConf) *BridgeNADBuilder { b.tuning = &t; return b }
 

@@ -13,11 +13,11 @@ import (
 const NNCPKind = "NodeNetworkConfigurationPolicy"
 
 // BridgePolicyBuilder builds a NodeNetworkConfigurationPolicy that creates a
-// Linux bridge on the selected nodes (seed 003's br1-eth1-policy). The bridge is
-// up, without IPv4 and without STP unless told otherwise: a bridge that
-// carries VM traffic usually has no host address, and STP would hold new
-// ports in the listening state for ~30 s, delaying a PXE boot past its DHCP
-// timeouts.
+// Linux bridge on the selected nodes (OpenShift Virtualization's
+// br1-eth1-policy). The bridge is up, without IPv4 and without STP unless told
+// otherwise: a bridge that carries VM traffic usually has no host address, and
+// STP would hold new ports in the listening state for ~30 s, delaying a PXE boot
+// past its DHCP timeouts.
 type BridgePolicyBuilder struct {
 	name           string
 	nodeSelector   map[string]string

@@ -29,7 +29,8 @@ const (
 // nadType is what ValidateNAD checks apiVersion, kind and metadata against.
 var nadType = validation.ObjectType{Kind: NADKind, APIVersions: []string{NADAPIVersion}}
 
-// IPAMWarning is seed 003's warning about IPAM in a VM bridge NAD.
+// IPAMWarning is OpenShift Virtualization's warning about IPAM in a VM
+// bridge NAD.
 const IPAMWarning = "configuring IP address management (IPAM) in a virtual machine's network attachment definition is not supported"
 
 // PluginValidator checks one plugin of a NAD config whose type pxekit does not
@@ -53,8 +54,8 @@ func ValidateNAD(nad *nadv1.NetworkAttachmentDefinition) (field.ErrorList, []val
 // Validate reports every problem of nad at once: object metadata, spec.config
 // parsed as Multus parses it (libcni), and the bridge/tuning plugin rules of
 // the upstream plugins, each with its field path inside the config
-// (spec.config.plugins[0].vlan). IPAM in a bridge plugin is a warning (seed
-// 003: not supported for VMs), as are keys a plugin ignores.
+// (spec.config.plugins[0].vlan). IPAM in a bridge plugin is a warning (not
+// supported for VMs), as are keys a plugin ignores.
 func (v NADValidator) Validate(nad *nadv1.NetworkAttachmentDefinition) (field.ErrorList, []validation.Warning) {
 	var errs field.ErrorList
 	var warns []validation.Warning
@@ -184,8 +185,8 @@ func validateBridge(c *BridgeNetConf, p *field.Path) (field.ErrorList, []validat
 	return errs, warns
 }
 
-// hasIPAM reports whether an ipam section asks for address management; the
-// seeds' "ipam": {} is the L2-only form and asks for none.
+// hasIPAM reports whether an ipam section asks for address management;
+// "ipam": {} is the L2-only form and asks for none.
 func hasIPAM(raw json.RawMessage) bool {
 	if len(raw) == 0 {
 		return false

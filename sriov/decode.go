@@ -27,7 +27,8 @@ func DecodeNetwork(doc []byte) (*SriovNetwork, field.ErrorList) {
 	return n, explain(errs)
 }
 
-// explain adds seed 003's advice to the type errors of the quoted fields.
+// explain says to quote the values of the on/off fields in their type
+// errors.
 func explain(errs field.ErrorList) field.ErrorList {
 	for _, e := range errs {
 		if e.Type != field.ErrorTypeTypeInvalid {

@@ -7,7 +7,7 @@ import (
 	"github.com/pxekit/pxekit/sriov"
 )
 
-// Seed 003's DPDK node policy: 4 VFs of an Intel X710 (8086:1572) on eno3,
+// The documented DPDK node policy: 4 VFs of an Intel X710 (8086:1572) on eno3,
 // bound to vfio-pci for OpenShift Virtualization.
 func ExampleNewNodePolicy() {
 	p, err := sriov.NewNodePolicy("policy-1", "intel_nics_dpdk").
@@ -45,7 +45,7 @@ func ExampleNewNodePolicy() {
 	//   resourceName: intel_nics_dpdk
 }
 
-// Seed 003's dpdk-sriovnetwork and the NetworkAttachmentDefinition the
+// The documented dpdk-sriovnetwork and the NetworkAttachmentDefinition the
 // operator creates from it in dpdk-checkup-ns.
 func ExampleRenderNAD() {
 	n, err := sriov.NewNetwork("dpdk-sriovnetwork", "intel_nics_dpdk").
@@ -79,8 +79,8 @@ func ExampleRenderNAD() {
 	// { "cniVersion":"1.0.0", "name":"dpdk-sriovnetwork","type":"sriov","vlan":1019,"spoofchk":"off","trust":"on","vlanQoS":0,"ipam":{"type":"host-local","subnet":"10.56.217.0/24","rangeStart":"10.56.217.171","rangeEnd":"10.56.217.181","routes":[{"dst":"0.0.0.0/0"}],"gateway":"10.56.217.1"} }
 }
 
-// Seed 003 warns that spoofChk and trust must be quoted: unquoted, YAML
-// reads a boolean and the operator rejects the object.
+// OpenShift's documentation warns that spoofChk and trust must be quoted:
+// unquoted, YAML reads a boolean and the operator rejects the object.
 func ExampleDecodeNetwork() {
 	_, errs := sriov.DecodeNetwork([]byte(`apiVersion: sriovnetwork.openshift.io/v1
 kind: SriovNetwork

@@ -17,7 +17,7 @@ const (
 	VendorMellanox = "15b3"
 )
 
-// MellanoxMaxVFs is the most VFs seed 003 allows on a Mellanox NIC.
+// MellanoxMaxVFs is the most VFs OpenShift supports on a Mellanox NIC.
 const MellanoxMaxVFs = 127
 
 // DefaultSupportedNICs returns the operator's default supported-nic-ids list

@@ -38,17 +38,17 @@ func hasField(errs field.ErrorList, f string) bool {
 	return false
 }
 
-func TestSeedPolicy1(t *testing.T) {
+func TestPolicy1(t *testing.T) {
 	p, errs := DecodeNodePolicy(readFile(t, "policy-1.yaml"))
 	if len(errs) > 0 {
 		t.Fatalf("decode: %v", errs)
 	}
 	verrs, warns := ValidateNodePolicy(p, Options{})
 	if len(verrs) > 0 {
-		t.Fatalf("seed 003 policy-1 must be valid: %v", verrs)
+		t.Fatalf("the documented policy-1 must be valid: %v", verrs)
 	}
-	// pfNames and rootDevices both given: seed 003 says they must name the
-	// same device, which only the node can check.
+	// pfNames and rootDevices both given: the documentation says they must
+	// name the same device, which only the node can check.
 	if len(warns) != 1 || warns[0].Field != "spec.nicSelector" || !strings.Contains(warns[0].Message, "same devices") {
 		t.Errorf("warnings = %q, want the pfNames/rootDevices one", warns)
 	}
@@ -72,7 +72,7 @@ func TestSeedPolicy1(t *testing.T) {
 	}
 }
 
-func TestBuilderMatchesSeedPolicy1(t *testing.T) {
+func TestBuilderMatchesPolicy1(t *testing.T) {
 	built, err := NewNodePolicy("policy-1", "intel_nics_dpdk").
 		WithNumVFs(4).WithMTU(9000).WithPriority(99).
 		WithDeviceType(DeviceTypeVfioPCI).
@@ -82,26 +82,26 @@ func TestBuilderMatchesSeedPolicy1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed, _ := DecodeNodePolicy(readFile(t, "policy-1.yaml"))
+	documented, _ := DecodeNodePolicy(readFile(t, "policy-1.yaml"))
 	a, _ := MarshalYAML(built)
-	b, _ := MarshalYAML(seed)
+	b, _ := MarshalYAML(documented)
 	if string(a) != string(b) {
-		t.Errorf("builder output differs from seed 003:\n%s\n---\n%s", a, b)
+		t.Errorf("builder output differs from the documented:\n%s\n---\n%s", a, b)
 	}
 }
 
-// The NAD the operator renders from seed 003's dpdk-sriovnetwork. The
+// The NAD the operator renders from the documented dpdk-sriovnetwork. The
 // expected config is derived by hand from the operator's template
 // (bindata/manifests/cni-config/sriov/sriov-cni-config.yaml): the template
 // sits in a single-quoted YAML scalar, so its line breaks fold to spaces,
 // and the {{- -}} actions eat the rest.
-func TestSeedDPDKNetworkNAD(t *testing.T) {
+func TestDPDKNetworkNAD(t *testing.T) {
 	n, errs := DecodeNetwork(readFile(t, "dpdk-sriovnetwork.yaml"))
 	if len(errs) > 0 {
 		t.Fatalf("decode: %v", errs)
 	}
 	if verrs, warns := ValidateNetwork(n, Options{}); len(verrs) > 0 || len(warns) > 0 {
-		t.Fatalf("seed 003 dpdk-sriovnetwork must be valid: %v %q", verrs, warns)
+		t.Fatalf("the documented dpdk-sriovnetwork must be valid: %v %q", verrs, warns)
 	}
 	nad, err := RenderNAD(n, RenderOptions{})
 	if err != nil {

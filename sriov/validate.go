@@ -57,12 +57,11 @@ var (
 )
 
 // ValidateNodePolicy checks a SriovNetworkNodePolicy with the operator's
-// admission rules that need no cluster state, the CRD's schema, and seed
-// 003's notes. It returns every error with its field path, and warnings for
-// what the operator admits but will not do what the author likely meant.
-// Rules that need the node's NICs (Intel numVfs ≤ sriov_totalvfs, the
-// selector matching a NIC) are checked by sriov/host when the policy is
-// applied.
+// admission rules that need no cluster state, the CRD's schema, and the notes of
+// OpenShift's documentation. It returns every error with its field path, and
+// warnings for what the operator admits but will not do what the author likely
+// meant. Rules that need the node's NICs (Intel numVfs ≤ sriov_totalvfs, the
+// selector matching a NIC) are checked by sriov/host when the policy is applied.
 func ValidateNodePolicy(p *SriovNetworkNodePolicy, opts Options) (field.ErrorList, []validation.Warning) {
 	var warns []validation.Warning
 	if p == nil {
@@ -168,7 +167,7 @@ func validateNicSelector(s *SriovNetworkNodePolicySpec, np *field.Path, opts Opt
 			errs = append(errs, field.Invalid(np.Child("deviceID"), n.DeviceID, "device is not supported"))
 		}
 	}
-	// Seed 003: a Mellanox NIC takes at most 127 VFs. Known statically when
+	// A Mellanox NIC takes at most 127 VFs. Known statically when
 	// the vendor is given or the device id is Mellanox's only.
 	mellanox := strings.EqualFold(n.Vendor, VendorMellanox)
 	if n.Vendor == "" && n.DeviceID != "" {
@@ -203,7 +202,7 @@ func validateNicSelector(s *SriovNetworkNodePolicySpec, np *field.Path, opts Opt
 		errs = append(errs, field.Invalid(np.Child("netFilter"), n.NetFilter, `must be "openstack/NetworkID:<uuid>" or "aws/NetworkID:<id>"`))
 	}
 	if len(n.RootDevices) > 0 && n.Vendor == "" && n.DeviceID == "" && len(n.PfNames) == 0 {
-		// Seed 003: with rootDevices, also give vendor, deviceID or pfNames.
+		// With rootDevices, give vendor, deviceID or pfNames as well.
 		warns = append(warns, validation.Warnf(np, "rootDevices is given without vendor, deviceID or pfNames; also give one of them so the operator selects exactly the NIC you mean"))
 	}
 	if len(n.RootDevices) > 0 && len(n.PfNames) > 0 {
@@ -288,9 +287,9 @@ func selectorsIntersect(a, b map[string]string) bool {
 	return true
 }
 
-// ValidateNetwork checks a SriovNetwork with the CRD's schema, the
-// operator's webhook rules, the sriov CNI's own load-time rules and seed
-// 003's notes, and returns every error with its field path plus warnings
+// ValidateNetwork checks a SriovNetwork with the CRD's schema, the operator's
+// webhook rules, the sriov CNI's own load-time rules and the notes of OpenShift's
+// documentation, and returns every error with its field path plus warnings
 // (minTxRate on Intel NICs).
 func ValidateNetwork(n *SriovNetwork, opts Options) (field.ErrorList, []validation.Warning) {
 	var warns []validation.Warning

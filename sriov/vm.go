@@ -14,8 +14,8 @@ import (
 // KubeVirt's own PCI address pattern (DDDD:BB:DD.F).
 var kubevirtPCIRE = regexp.MustCompile(`^([\da-fA-F]{4}):([\da-fA-F]{2}):([\da-fA-F]{2})\.([0-7])$`)
 
-// VMInterface returns the interface/network pair seed 003 adds to a VM to
-// put it on an SR-IOV network: `sriov: {}` bound to a Multus network whose
+// VMInterface returns the interface/network pair that puts a VM on an
+// SR-IOV network: `sriov: {}` bound to a Multus network whose
 // networkName is the NAD the operator rendered (namespace/name or name).
 // mac and pciAddress are optional ("" leaves them to KubeVirt).
 func VMInterface(name, nadName, mac, pciAddress string) (kubevirtv1.Interface, kubevirtv1.Network) {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func BenchmarkDecodeSeed001(b *testing.B) {
+func BenchmarkDecodePXEBootVMI(b *testing.B) {
 	doc, err := os.ReadFile("testdata/vmi-pxe-boot.yaml")
 	if err != nil {
 		b.Fatal(err)
@@ -31,9 +31,9 @@ func BenchmarkDecodeMisplacedDPDK(b *testing.B) {
 	}
 }
 
-func BenchmarkBuildAndValidateSeed001(b *testing.B) {
+func BenchmarkBuildAndValidatePXEBootVMI(b *testing.B) {
 	for b.Loop() {
-		if _, err := seed001().Build(); err != nil {
+		if _, err := pxeBootVMI().Build(); err != nil {
 			b.Fatal(err)
 		}
 	}

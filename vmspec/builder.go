@@ -14,14 +14,14 @@ import (
 )
 
 // API versions the builder can emit. KubeVirt serves both; v1alpha3 is what
-// seed 001's vmi-pxe-boot template uses.
+// OpenShift's vmi-pxe-boot template uses.
 const (
 	APIVersionV1       = "kubevirt.io/v1"
 	APIVersionV1Alpha3 = "kubevirt.io/v1alpha3"
 )
 
 // Names the builder gives the pod network and its interface, as KubeVirt's
-// own examples and the seeds do.
+// own examples do.
 const PodNetworkName = "default"
 
 // Kind is what a [Builder] builds: a VirtualMachine or a
@@ -159,15 +159,15 @@ func (b *Builder[T]) WithRunStrategy(s kubevirtv1.VirtualMachineRunStrategy) *Bu
 }
 
 // WithRunning sets the deprecated spec.running of a VirtualMachine instead
-// of runStrategy, to reproduce manifests written that way (seeds 003 and
-// 004); validation warns about it.
+// of runStrategy, to reproduce manifests written that way; validation warns
+// about it.
 func (b *Builder[T]) WithRunning(running bool) *Builder[T] {
 	b.running = &running
 	return b
 }
 
 // WithDataVolumeTemplate adds a DataVolume the VirtualMachine creates with
-// it (seed 004's RHEL 9 root disk cloned from a DataSource); reference it
+// it (a RHEL 9 root disk cloned from a DataSource, say); reference it
 // with [Builder.WithDataVolume]. A VMI has no templates: building one
 // ignores them.
 func (b *Builder[T]) WithDataVolumeTemplate(dv kubevirtv1.DataVolumeTemplateSpec) *Builder[T] {
@@ -175,15 +175,15 @@ func (b *Builder[T]) WithDataVolumeTemplate(dv kubevirtv1.DataVolumeTemplateSpec
 	return b
 }
 
-// WithEvictionStrategy sets spec.evictionStrategy, e.g. LiveMigrate (seed
-// 004), which needs ReadWriteMany storage.
+// WithEvictionStrategy sets spec.evictionStrategy, e.g. LiveMigrate, which needs
+// ReadWriteMany storage.
 func (b *Builder[T]) WithEvictionStrategy(s kubevirtv1.EvictionStrategy) *Builder[T] {
 	b.spec.EvictionStrategy = &s
 	return b
 }
 
-// WithTerminationGracePeriod sets spec.terminationGracePeriodSeconds (seed
-// 001 uses 0).
+// WithTerminationGracePeriod sets spec.terminationGracePeriodSeconds (the PXE
+// template uses 0).
 func (b *Builder[T]) WithTerminationGracePeriod(seconds int64) *Builder[T] {
 	b.spec.TerminationGracePeriodSeconds = &seconds
 	return b
@@ -263,7 +263,7 @@ func (b *Builder[T]) WithCPUTopology(sockets, cores, threads uint32) *Builder[T]
 
 // WithDedicatedCPUs pins every vCPU to a host CPU (dedicatedCpuPlacement)
 // and, if isolateEmulatorThread, gives QEMU's emulator thread a CPU of its
-// own: what DPDK VMs need (seed 003).
+// own: what DPDK VMs need.
 func (b *Builder[T]) WithDedicatedCPUs(isolateEmulatorThread bool) *Builder[T] {
 	c := b.cpu()
 	c.DedicatedCPUPlacement = true
@@ -284,7 +284,7 @@ func (b *Builder[T]) WithRNG() *Builder[T] {
 	return b
 }
 
-// WithMachineType sets spec.domain.machine.type. Seed 001 writes an empty
+// WithMachineType sets spec.domain.machine.type. The PXE template writes an empty
 // one (machine: {type: ""}), which lets the cluster pick its default.
 func (b *Builder[T]) WithMachineType(t string) *Builder[T] {
 	b.spec.Domain.Machine = &kubevirtv1.Machine{Type: t}
@@ -439,7 +439,7 @@ func (b *Builder[T]) meta(vmi bool) metav1.ObjectMeta {
 
 // buildSpec returns a deep copy of the spec with the boot order assigned:
 // PXE NICs first (in the order added), then bootable disks. Boot order is
-// one sequence across interfaces and disks (seed 001), so numbers already
+// one sequence across interfaces and disks, so numbers already
 // given explicitly are skipped.
 func (b *Builder[T]) buildSpec() kubevirtv1.VirtualMachineInstanceSpec {
 	spec := *b.spec.DeepCopy()

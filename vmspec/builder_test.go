@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// seed001 builds seed 001's vmi-pxe-boot template.
-func seed001() *VMIBuilder { return pxeBoot(NewVMI("vmi-pxe-boot")) }
+// pxeBootVMI builds the documented vmi-pxe-boot template.
+func pxeBootVMI() *VMIBuilder { return pxeBoot(NewVMI("vmi-pxe-boot")) }
 
 func pxeBoot[T Kind](b *Builder[T]) *Builder[T] {
 	return b.
@@ -69,9 +69,9 @@ func semantic(t *testing.T, y []byte) any {
 	return norm(tree)
 }
 
-func assertSameAsSeed(t *testing.T, obj any, seedFile string) {
+func assertSameAsDoc(t *testing.T, obj any, file string) {
 	t.Helper()
-	seed, err := os.ReadFile(seedFile)
+	documented, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,35 +79,35 @@ func assertSameAsSeed(t *testing.T, obj any, seedFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, w := semantic(t, got), semantic(t, seed); !reflect.DeepEqual(g, w) {
+	if g, w := semantic(t, got), semantic(t, documented); !reflect.DeepEqual(g, w) {
 		gj, _ := json.MarshalIndent(g, "", " ")
 		wj, _ := json.MarshalIndent(w, "", " ")
-		t.Errorf("builder output differs from %s\n--- built:\n%s\n--- seed:\n%s", seedFile, gj, wj)
+		t.Errorf("builder output differs from %s\n--- built:\n%s\n--- documented:\n%s", file, gj, wj)
 	}
 }
 
-func TestSeed001VMIReproduced(t *testing.T) {
-	vmi, err := seed001().Build()
+func TestPXEBootVMIReproduced(t *testing.T) {
+	vmi, err := pxeBootVMI().Build()
 	if err != nil {
 		t.Fatalf("BuildVMI: %v", err)
 	}
-	assertSameAsSeed(t, vmi, "testdata/vmi-pxe-boot.yaml")
-	// The seed's own YAML decodes strictly and passes admission.
+	assertSameAsDoc(t, vmi, "testdata/vmi-pxe-boot.yaml")
+	// The documentation's own YAML decodes strictly and passes admission.
 	b, _ := os.ReadFile("testdata/vmi-pxe-boot.yaml")
 	obj, errs := Decode(b)
 	if len(errs) != 0 {
-		t.Fatalf("Decode(seed 001): %v", errs)
+		t.Fatalf("Decode: %v", errs)
 	}
 	if errs, warns := Validate(obj); len(errs)+len(warns) != 0 {
-		t.Errorf("Validate(seed 001) = %v, %v", errs, warns)
+		t.Errorf("Validate = %v, %v", errs, warns)
 	}
 	if !reflect.DeepEqual(obj, vmi) {
-		t.Errorf("decoded seed and built VMI differ:\n%#v\n%#v", obj, vmi)
+		t.Errorf("decoded documented and built VMI differ:\n%#v\n%#v", obj, vmi)
 	}
 }
 
-// Seed 003's DPDK VM, with its slips corrected, from the builder.
-func TestSeed003DPDKVMReproduced(t *testing.T) {
+// The documented DPDK VM, with its slips corrected, from the builder.
+func TestRHELDPDKVMReproduced(t *testing.T) {
 	vm, err := NewVM("rhel-dpdk-vm").
 		WithRunning(true).
 		WithTemplateAnnotations(map[string]string{"cpu-load-balancing.crio.io": "disable"}).
@@ -124,12 +124,12 @@ func TestSeed003DPDKVMReproduced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("BuildVM: %v", err)
 	}
-	assertSameAsSeed(t, vm, "testdata/rhel-dpdk-vm.fixed.yaml")
+	assertSameAsDoc(t, vm, "testdata/rhel-dpdk-vm.fixed.yaml")
 }
 
-// Seed 004's RHEL 9 VM (placeholders filled in) from the builder: a
+// The documented RHEL 9 VM (placeholders filled in) from the builder: a
 // DataVolume cloned from a DataSource, UEFI with SMM, LiveMigrate.
-func TestSeed004RHELVMReproduced(t *testing.T) {
+func TestRHELVMReproduced(t *testing.T) {
 	ns := "openshift-virtualization-os-images"
 	dv := kubevirtv1.DataVolumeTemplateSpec{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "cdi.kubevirt.io/v1beta1", Kind: "DataVolume"},
@@ -154,8 +154,8 @@ func TestSeed004RHELVMReproduced(t *testing.T) {
 		WithRNG().
 		WithMemory("8Gi").
 		WithEvictionStrategy(kubevirtv1.EvictionStrategyLiveMigrate).
-		// The seed writes efi: {} (secure boot by default) and enables SMM
-		// itself; an Option writes exactly that.
+		// The documentation writes efi: {} (secure boot by default) and
+		// enables SMM itself; an Option writes exactly that.
 		With(func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
 			vmi.Spec.Domain.Features = &kubevirtv1.Features{SMM: &kubevirtv1.FeatureState{Enabled: &smm}}
 			vmi.Spec.Domain.Firmware = &kubevirtv1.Firmware{Bootloader: &kubevirtv1.Bootloader{EFI: &kubevirtv1.EFI{}}}
@@ -164,7 +164,7 @@ func TestSeed004RHELVMReproduced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("BuildVM: %v", err)
 	}
-	assertSameAsSeed(t, vm, "testdata/rhel-vm.filled.yaml")
+	assertSameAsDoc(t, vm, "testdata/rhel-vm.filled.yaml")
 }
 
 func TestBootOrderAssignment(t *testing.T) {
@@ -264,11 +264,11 @@ func TestOptions(t *testing.T) {
 			return nil
 		}
 	}
-	vmi, err := seed001().With(hostname("pxe-client")).Build()
+	vmi, err := pxeBootVMI().With(hostname("pxe-client")).Build()
 	if err != nil || vmi.Spec.Hostname != "pxe-client" {
 		t.Fatalf("option not applied: %v %q", err, vmi.Spec.Hostname)
 	}
-	_, err = seed001().With(hostname("Not_A_Label")).Build()
+	_, err = pxeBootVMI().With(hostname("Not_A_Label")).Build()
 	if err == nil || !strings.Contains(err.Error(), "spec.hostname") {
 		t.Errorf("option's result not validated: %v", err)
 	}
@@ -282,7 +282,7 @@ func TestOptions(t *testing.T) {
 			field.Invalid(field.NewPath("metadata", "annotations"), "x", "from the option"),
 		}
 	}
-	_, err = seed001().With(complain).Build()
+	_, err = pxeBootVMI().With(complain).Build()
 	if err == nil || !strings.Contains(err.Error(), "spec.domain.cpu.cores: Invalid value: 0: from the option") {
 		t.Errorf("a VMI's option error: %v", err)
 	}

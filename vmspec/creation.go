@@ -12,7 +12,8 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 )
 
-// Flavor is a preset of CPUs and memory (seed 004's wizard field).
+// Flavor is a preset of CPUs and memory (a field of the web console's
+// VM wizard).
 type Flavor string
 
 // The flavors of KubeVirt's common templates, and Custom (set CPU and
@@ -73,7 +74,7 @@ func (b *Builder[T]) WithCustomFlavor(cpus uint32, memory string) *Builder[T] {
 	return b.WithTemplateAnnotations(map[string]string{FlavorAnnotation: "custom"})
 }
 
-// WorkloadProfile tunes a VM for its use (seed 004).
+// WorkloadProfile tunes a VM for its use.
 type WorkloadProfile string
 
 // The workload profiles of the wizard.
@@ -123,7 +124,7 @@ func (b *Builder[T]) WithWorkloadProfile(p WorkloadProfile) *Builder[T] {
 	return b.WithTemplateAnnotations(map[string]string{WorkloadAnnotation: string(p)})
 }
 
-// SourceKind is where a VM's operating system comes from (seed 004).
+// SourceKind is where a VM's operating system comes from.
 type SourceKind string
 
 // The wizard's sources.
@@ -152,7 +153,7 @@ type Source struct {
 // RootDiskName is the bootable disk a URL, Container or Disk source adds.
 const RootDiskName = "rootdisk"
 
-// WithSource sets the VM's boot source and checks seed 004's
+// WithSource sets the VM's boot source and checks the web console's
 // bootable-disk rule at build time: a PXE VM needs a PXE NIC and, only if
 // it has disks, exactly one bootable disk; the other sources boot their
 // rootdisk.
@@ -188,7 +189,7 @@ func (b *Builder[T]) WithSource(src Source) *Builder[T] {
 	return b
 }
 
-// ValidateBootableDisk applies seed 004's rule to a VMI spec at p for a
+// ValidateBootableDisk applies the web console's rule to a VMI spec at p for a
 // VM provisioned from source: with PXE, an interface must boot (have a
 // bootOrder) and, only when there are disks, exactly one disk is bootable
 // (has a bootOrder); with the other sources exactly one disk is bootable.
@@ -214,14 +215,14 @@ func ValidateBootableDisk(source SourceKind, s *kubevirtv1.VirtualMachineInstanc
 		}
 	}
 	if bootable != 1 {
-		errs = append(errs, field.Invalid(dp.Child("disks"), bootable, fmt.Sprintf("exactly one disk must be bootable (have a bootOrder) with a %s source, found %d (seed 004)", source, bootable)))
+		errs = append(errs, field.Invalid(dp.Child("disks"), bootable, fmt.Sprintf("exactly one disk must be bootable (have a bootOrder) with a %s source, found %d", source, bootable)))
 	}
 	return errs
 }
 
 // WithEphemeralPVC adds an ephemeral disk: a local copy-on-write image
 // over the PVC claimName, which stays unchanged; writes are discarded when
-// the VM stops, restarts or is deleted (seed 004).
+// the VM stops, restarts or is deleted.
 func (b *Builder[T]) WithEphemeralPVC(name, claimName string, opts ...DiskOption) *Builder[T] {
 	b.addDisk(name, kubevirtv1.VolumeSource{Ephemeral: &kubevirtv1.EphemeralVolumeSource{
 		PersistentVolumeClaim: &k8sv1.PersistentVolumeClaimVolumeSource{ClaimName: claimName},
@@ -229,7 +230,7 @@ func (b *Builder[T]) WithEphemeralPVC(name, claimName string, opts ...DiskOption
 	return b
 }
 
-// Storage settings the wizard offers (seed 004).
+// Storage settings the wizard offers.
 var (
 	volumeModes = []k8sv1.PersistentVolumeMode{k8sv1.PersistentVolumeFilesystem, k8sv1.PersistentVolumeBlock}
 	accessModes = []k8sv1.PersistentVolumeAccessMode{k8sv1.ReadWriteOnce, k8sv1.ReadOnlyMany, k8sv1.ReadWriteMany}

@@ -90,7 +90,7 @@ func TestWorkloadProfiles(t *testing.T) {
 	}
 }
 
-// Seed 004's bootable-disk rule, per source.
+// The documented bootable-disk rule, per source.
 func TestSourcesBootableDisk(t *testing.T) {
 	tests := []struct {
 		name string
@@ -181,7 +181,7 @@ func TestVolumeRules(t *testing.T) {
 	}
 }
 
-// Seed 004's supported NIC models and disk interfaces: others KubeVirt
+// The documented supported NIC models and disk interfaces: others KubeVirt
 // takes are warned about.
 func TestWizardModelsAndBuses(t *testing.T) {
 	tests := []struct {

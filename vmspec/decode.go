@@ -107,7 +107,7 @@ func statusIsZero(obj any) bool {
 // field of OpenShift's VM templates that KubeVirt's API does not have.
 var dataVolumeTypeRE = regexp.MustCompile(`^spec(\.template\.spec)?\.volumes\[(\d+)\]\.dataVolume\.type$`)
 
-// dataVolumeTypes applies seed 004's rule for dataVolume volumes: "type"
+// dataVolumeTypes applies the documented rule for dataVolume volumes: "type"
 // may be "dataVolume" or "" (both mean the default and are dropped on
 // decode); any other value, such as persistentVolumeClaim, keeps the VM from
 // starting, so it is an error with the supported values.

@@ -11,7 +11,7 @@ type NICOption func(*kubevirtv1.Interface)
 
 // MAC sets the interface's MAC address (macAddress). A PXE server that maps
 // machines by MAC needs one: without it KubeVirt assigns a MAC that does
-// not survive a restart (seed 001).
+// not survive a restart.
 func MAC(mac string) NICOption {
 	return func(i *kubevirtv1.Interface) { i.MacAddress = mac }
 }
@@ -22,7 +22,7 @@ func Model(model string) NICOption {
 }
 
 // PCIAddress places the interface at a guest PCI address such as
-// 0000:07:00.0 (seed 003's SR-IOV NIC).
+// 0000:07:00.0 (the documented SR-IOV NIC).
 func PCIAddress(addr string) NICOption {
 	return func(i *kubevirtv1.Interface) { i.PciAddress = addr }
 }
@@ -112,7 +112,7 @@ type diskSettings struct {
 }
 
 // Bootable makes the disk boot after the PXE NICs: the builder gives it the
-// next free boot order (seed 001's containerdisk gets 2).
+// next free boot order (the documented containerdisk gets 2).
 func Bootable() DiskOption {
 	return func(d *diskSettings) { d.bootable = true }
 }
@@ -161,7 +161,7 @@ func (b *Builder[T]) WithCloudInitNoCloud(name, userData string, opts ...DiskOpt
 	return b
 }
 
-// WithCloudInitNetworkData sets networkData (netplan v2, seed 003's dhcp4
+// WithCloudInitNetworkData sets networkData (netplan v2, the documented dhcp4
 // or static addresses) on the cloud-init NoCloud disk, adding a disk named
 // "cloudinitdisk" if there is none yet.
 func (b *Builder[T]) WithCloudInitNetworkData(networkData string) *Builder[T] {

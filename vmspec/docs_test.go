@@ -10,13 +10,13 @@ import (
 	"github.com/pxekit/pxekit/validation"
 )
 
-// The seeds' VM manifests as printed (testdata/README.md says which is
+// The documentation's VM manifests as printed (testdata/README.md says which is
 // which), and what KubeVirt would say about each: its CRD schema (strict
 // Decode) and its admission webhook (Validate). Several have documentation
 // slips: callout numbers the page renders after values, YAML flattened onto
 // one line, fields at the wrong level, a disk without a volume, invalid
 // cloud-init YAML. Every one is caught here, with its path or line.
-func TestSeedManifests(t *testing.T) {
+func TestDocumentationManifests(t *testing.T) {
 	tests := []struct {
 		file    string
 		snippet bool           // a fragment: pasted at the top of a VMI
@@ -24,7 +24,7 @@ func TestSeedManifests(t *testing.T) {
 		lines   map[string]int // error path (or "" for syntax) -> line in the file
 		warns   []string
 	}{
-		// Seed 001: the template is valid as written.
+		// The PXE booting procedure: the template is valid as written.
 		{file: "vmi-pxe-boot.yaml"},
 		// Its snippets are fragments: pasted at the top level they are
 		// misplaced, and Decode says where each belongs.
@@ -34,14 +34,16 @@ func TestSeedManifests(t *testing.T) {
 			errs: []string{`devices: Forbidden: unknown field "devices" (it belongs at spec.domain.devices)`}},
 		{file: "snippet-networks.yaml", snippet: true,
 			errs: []string{`networks: Forbidden: unknown field "networks" (it belongs at spec.networks)`}},
-		// Seed 000 prints the same YAML flattened onto one line.
+		// Its Chinese translation prints the same YAML flattened onto one
+		// line.
 		{file: "vmi-pxe-boot.oneline.yaml",
 			errs:  []string{"line 1: mapping values are not allowed in this context"},
 			lines: map[string]int{"": 1}},
 		{file: "snippet-interfaces.oneline.yaml",
 			errs: []string{"line 1: block sequence entries are not allowed in this context"}},
 
-		// Seed 003. Callouts after a flow value are YAML syntax errors.
+		// Virtual machine networking. Callouts after a flow value are
+		// YAML syntax errors.
 		{file: "masquerade-vm.yaml", errs: []string{"line 7: did not find expected key"}, lines: map[string]int{"": 7}},
 		{file: "ipv6-vm.yaml", errs: []string{"line 6: did not find expected key"}},
 		{file: "sriov-vm.yaml", errs: []string{"line 8: did not find expected key"}},
@@ -119,8 +121,8 @@ func TestSeedManifests(t *testing.T) {
 			errs:  []string{"apiVersion: Required value", "metadata.name: Required value", "spec.runStrategy: Required value", "spec.template.spec.volumes[0].name: Required value"},
 			warns: []string{"spec.template.spec.volumes[0].cloudInitNoCloud.networkData: is not valid YAML (line 4: mapping values are not allowed in this context)"}},
 
-		// Seed 004: the RHEL VM as printed (placeholders, a callout inside
-		// the cloud-config)...
+		// Creating virtual machines: the RHEL VM as printed
+		// (placeholders, a callout inside the cloud-config)...
 		{file: "rhel-vm.yaml",
 			errs: []string{
 				`metadata.name: Invalid value: "<vm_name>"`,
@@ -214,7 +216,7 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// wrapSnippet puts a seed fragment (a few lines cut out of a VMI, still
+// wrapSnippet puts a documented fragment (a few lines cut out of a VMI, still
 // indented as in the document) at the top level of a VMI, which is where a
 // reader pasting it as-is would put it.
 func wrapSnippet(b []byte) []byte {

@@ -9,8 +9,8 @@ import (
 	"github.com/pxekit/pxekit/vmspec"
 )
 
-// Seed 001: a VMI that PXE-boots from the pxe-net-conf bridge network with
-// MAC de:00:00:00:00:de, then boots its container disk.
+// From OpenShift's documentation: a VMI that PXE-boots from the pxe-net-conf
+// bridge network with MAC de:00:00:00:00:de, then boots its container disk.
 func Example() {
 	vmi, err := vmspec.NewVMI("vmi-pxe-boot").
 		WithAPIVersion(vmspec.APIVersionV1Alpha3).
@@ -92,7 +92,7 @@ func ExampleBuilder_Build() {
 	// [spec.template.spec.volumes[1].emptyDisk.capacity: Required value: an emptyDisk needs a capacity, e.g. 10Gi, spec.template.spec.domain.devices.interfaces[1].macAddress: Invalid value: "de:00:00:00:00": malformed MAC address; write six colon-separated hex bytes, e.g. de:00:00:00:00:de]
 }
 
-// Seed 003's DPDK VM as printed nests interfaces and memory at the wrong
+// The documented DPDK VM as printed nests interfaces and memory at the wrong
 // level; Decode names each field and where it belongs.
 func ExampleDecode() {
 	doc := `apiVersion: kubevirt.io/v1
@@ -134,8 +134,8 @@ func ExampleValidate() {
 	}
 	// Output:
 	// 0 errors
-	// spec.domain.devices.interfaces[0].ports[1].port: port 49152 is reserved by libvirt; incoming traffic to it is dropped (seed 003)
-	// spec.domain.devices.interfaces[1].macAddress: no macAddress: KubeVirt assigns one that is not persistent across restarts (seed 001); set one if a PXE or DHCP server keys on it
+	// spec.domain.devices.interfaces[0].ports[1].port: port 49152 is reserved by libvirt; incoming traffic to it is dropped
+	// spec.domain.devices.interfaces[1].macAddress: no macAddress: KubeVirt assigns one that is not persistent across restarts; set one if a PXE or DHCP server keys on it
 }
 
 // An Option edits the VMI being built (a VM's template) after the

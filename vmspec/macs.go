@@ -22,7 +22,7 @@ type macReserver interface {
 
 // WithMACPool makes Build of a VirtualMachine give every interface without a
 // macAddress one from pool, the same one on every build (KubeMacPool's
-// behaviour, seed 003), and, if the pool can reserve, record the MACs
+// behaviour), and, if the pool can reserve, record the MACs
 // given explicitly so it never hands them out twice. namespaceLabels are
 // the labels of the VM's namespace: mutatevirtualmachines.kubemacpool.io=
 // ignore turns the pool off. A VMI builder does not use the pool:

@@ -13,7 +13,7 @@ import (
 )
 
 // NICAddress is what a VMI's status reports about one interface: the
-// figures seed 003 reads with oc describe vmi.
+// figures oc describe vmi shows.
 type NICAddress struct {
 	// Name is the VM interface (and network) name, e.g. default. Empty
 	// for an interface only the guest agent knows about.
@@ -101,7 +101,7 @@ func InterfaceAddressesYAML(doc []byte) ([]NICAddress, field.ErrorList) {
 }
 
 // DescribeInterfaces renders interfaces the way oc describe vmi prints
-// status.interfaces (seed 003): per interface its Interface Name, Ip
+// status.interfaces: per interface its Interface Name, Ip
 // Address (the primary), Ip Addresses, Mac and Name, values aligned,
 // empty ones left out.
 func DescribeInterfaces(nics []NICAddress) string {

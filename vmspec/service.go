@@ -27,7 +27,7 @@ const (
 	NodePortMax = 32767
 )
 
-// ServiceSpec describes a Service that exposes a VM (seed 003): its type,
+// ServiceSpec describes a Service that exposes a VM: its type,
 // ports and IP families. The selector is the VM's template labels unless
 // Selector is set.
 type ServiceSpec struct {
@@ -123,7 +123,7 @@ var (
 )
 
 // ValidateService checks a Service that exposes a VM: the API server's
-// rules for what seed 003 uses (type, ports, nodePort range, names, IP
+// rules for what exposing a VM uses (type, ports, nodePort range, names, IP
 // family policy and families, externalTrafficPolicy only for NodePort and
 // LoadBalancer) and, when vm is given, that the Service is in the VM's
 // namespace, that its selector matches spec.template.metadata.labels, and
@@ -156,7 +156,7 @@ func ValidateService(svc *k8sv1.Service, vm *kubevirtv1.VirtualMachine) field.Er
 		case !slices.Contains(trafficPolicies, s.ExternalTrafficPolicy):
 			v.err(field.NotSupported(sp.Child("externalTrafficPolicy"), s.ExternalTrafficPolicy, trafficPolicies))
 		case slices.Contains(serviceTypes, typ) && typ != k8sv1.ServiceTypeNodePort && typ != k8sv1.ServiceTypeLoadBalancer:
-			v.err(field.Invalid(sp.Child("externalTrafficPolicy"), s.ExternalTrafficPolicy, "may only be set for NodePort and LoadBalancer services (seed 003)"))
+			v.err(field.Invalid(sp.Child("externalTrafficPolicy"), s.ExternalTrafficPolicy, "may only be set for NodePort and LoadBalancer services"))
 		}
 	}
 	v.ipFamilies(s, sp)

@@ -21,8 +21,8 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
-// seedEphemeralVM is seed 003's vm-ephemeral, labelled for the Service.
-func seedEphemeralVM(t *testing.T) *kubevirtv1.VirtualMachine {
+// ephemeralVM is the documented vm-ephemeral, labelled for the Service.
+func ephemeralVM(t *testing.T) *kubevirtv1.VirtualMachine {
 	t.Helper()
 	vm, err := NewVM("vm-ephemeral").WithNamespace("example-namespace").WithRunning(false).
 		WithTemplateLabels(map[string]string{"special": "key"}).
@@ -34,10 +34,10 @@ func seedEphemeralVM(t *testing.T) *kubevirtv1.VirtualMachine {
 	return vm
 }
 
-// Seed 003's vmservice: NodePort 30000 → port 27017 → the VM's ssh port
-// 22, selecting special: key. Built from the VM, it is the seed's Service.
-func TestServiceSeedVMService(t *testing.T) {
-	vm := seedEphemeralVM(t)
+// The documented vmservice: NodePort 30000 → port 27017 → the VM's ssh port 22,
+// selecting special: key. Built from the VM, it is the documentation's Service.
+func TestServiceVMService(t *testing.T) {
+	vm := ephemeralVM(t)
 	svc, err := NewService(vm, ServiceSpec{
 		Name:                  "vmservice",
 		Type:                  k8sv1.ServiceTypeNodePort,
@@ -53,10 +53,10 @@ func TestServiceSeedVMService(t *testing.T) {
 	}
 	if !equality.Semantic.DeepEqual(svc, want) {
 		out, _ := ToYAML(svc)
-		t.Errorf("built Service differs from the seed's:\n%s", out)
+		t.Errorf("built Service differs from the documentation's:\n%s", out)
 	}
 	if errs := ValidateService(want, vm); len(errs) > 0 {
-		t.Errorf("seed Service against its VM: %v", errs)
+		t.Errorf("documented Service against its VM: %v", errs)
 	}
 	// As printed, the callout numbers land inside the values.
 	got, errs := DecodeService(readFile(t, "vmservice.yaml"))
@@ -76,10 +76,10 @@ func TestServiceSeedVMService(t *testing.T) {
 	}, nil)
 }
 
-// Seed 003's Istio VM and its Service. The VM as printed lacks the volume
-// of its cloudinitdisk disk (TestSeedManifests); built with one, it is the
-// seed's VM plus that volume.
-func TestIstioSeed(t *testing.T) {
+// The documented Istio VM and its Service. The VM as printed lacks the volume of
+// its cloudinitdisk disk (TestDocumentationManifests); built with one, it is the
+// documentation's VM plus that volume.
+func TestIstioVM(t *testing.T) {
 	vm, err := NewVM("vm-istio").WithLabels(map[string]string{"kubevirt.io/vm": "vm-istio"}).
 		WithTemplateLabels(map[string]string{"kubevirt.io/vm": "vm-istio"}).WithTemplateLabels(map[string]string{"app": "vm-istio"}).
 		WithIstioSidecar().
@@ -96,7 +96,7 @@ func TestIstioSeed(t *testing.T) {
 	}
 	if !equality.Semantic.DeepEqual(vm, obj) {
 		out, _ := ToYAML(vm)
-		t.Errorf("built VM differs from the seed's:\n%s", out)
+		t.Errorf("built VM differs from the documentation's:\n%s", out)
 	}
 	svc, err := NewService(vm, ServiceSpec{Selector: map[string]string{"app": "vm-istio"},
 		Ports: []k8sv1.ServicePort{{Port: 8080, Name: "http", Protocol: k8sv1.ProtocolTCP}}})
@@ -109,7 +109,7 @@ func TestIstioSeed(t *testing.T) {
 	}
 	if !equality.Semantic.DeepEqual(svc, want) {
 		out, _ := ToYAML(svc)
-		t.Errorf("built Service differs from the seed's:\n%s", out)
+		t.Errorf("built Service differs from the documentation's:\n%s", out)
 	}
 	got, errs := DecodeService(readFile(t, "vm-istio-service.yaml"))
 	verrs := ValidateService(got, vm)

@@ -34,7 +34,7 @@ const (
 )
 
 // Ports libvirt uses on the pod network: traffic to them never reaches the
-// guest (seed 003).
+// guest.
 var reservedPorts = map[int32]bool{49152: true, 49153: true}
 
 var (
@@ -45,7 +45,7 @@ var (
 // Interface models KubeVirt accepts.
 var validModels = []string{"e1000", "e1000e", "igb", "ne2k_pci", "pcnet", "rtl8139", "virtio"}
 
-// NIC models seed 004's wizard supports.
+// NIC models the web console's VM wizard offers.
 var wizardModels = []string{"virtio", "e1000e"}
 
 // Run strategies a VirtualMachine accepts.
@@ -170,10 +170,10 @@ func (v *validator) object(t validation.ObjectType, tm metav1.TypeMeta, m *metav
 	v.err(t.Validate(tm, m)...)
 	p := field.NewPath("metadata")
 	if m.Name != "" && len(k8svalidation.IsDNS1123Subdomain(m.Name)) == 0 && strings.Contains(m.Name, ".") {
-		v.warn(p.Child("name"), "the web console refuses '.' in VM names (seed 004: a-z, 0-9 and '-' only)")
+		v.warn(p.Child("name"), "the web console refuses '.' in VM names (it takes a-z, 0-9 and '-' only)")
 	}
 	if strings.HasPrefix(m.Namespace, "openshift-") || m.Namespace == "openshift" {
-		v.warn(p.Child("namespace"), "do not create virtual machines in openshift-* namespaces (seed 004); use a namespace of your own")
+		v.warn(p.Child("namespace"), "do not create virtual machines in openshift-* namespaces; use a namespace of your own")
 	}
 }
 
@@ -266,7 +266,7 @@ func (v *validator) volumes(vols []kubevirtv1.Volume, p *field.Path) map[string]
 			if _, dup := byName[vol.Name]; dup {
 				v.err(field.Duplicate(vp.Child("name"), vol.Name))
 			}
-			// Seed 004: disk names are lowercase alphanumerics, '-' and '.',
+			// Disk names are lowercase alphanumerics, '-' and '.',
 			// at most 253 characters, alphanumeric at both ends.
 			for _, msg := range k8svalidation.IsDNS1123Subdomain(vol.Name) {
 				v.err(field.Invalid(vp.Child("name"), vol.Name, msg))
@@ -299,7 +299,7 @@ func (v *validator) volumes(vols []kubevirtv1.Volume, p *field.Path) map[string]
 			}
 		case vol.Ephemeral != nil:
 			if vol.Ephemeral.PersistentVolumeClaim == nil || vol.Ephemeral.PersistentVolumeClaim.ClaimName == "" {
-				v.err(field.Required(vp.Child("ephemeral", "persistentVolumeClaim", "claimName"), "an ephemeral volume is backed by a PVC (seed 004)"))
+				v.err(field.Required(vp.Child("ephemeral", "persistentVolumeClaim", "claimName"), "an ephemeral volume is backed by a PVC"))
 			}
 		case vol.DataVolume != nil:
 			if vol.DataVolume.Name == "" {
@@ -409,7 +409,7 @@ func (v *validator) disks(s *kubevirtv1.VirtualMachineInstanceSpec, sp *field.Pa
 		case d.Disk != nil:
 			v.bus(dp.Child("disk", "bus"), d.Disk.Bus, diskBuses)
 			if d.Disk.Bus == kubevirtv1.DiskBusUSB {
-				v.warn(dp.Child("disk", "bus"), "usb is accepted by KubeVirt but the supported disk interfaces are virtio, sata and scsi (seed 004)")
+				v.warn(dp.Child("disk", "bus"), "usb is accepted by KubeVirt but the supported disk interfaces are virtio, sata and scsi")
 			}
 		case d.LUN != nil:
 			v.bus(dp.Child("lun", "bus"), d.LUN.Bus, diskBuses)
@@ -524,7 +524,7 @@ func (v *validator) networks(s *kubevirtv1.VirtualMachineInstanceSpec, p *field.
 			case ifc.SRIOV != nil && n.Multus == nil:
 				v.err(field.Invalid(fp.Child("sriov"), ifc.Name, "sriov binding needs a multus network (the SriovNetwork's NetworkAttachmentDefinition)"))
 			case ifc.Bridge != nil && n.Pod != nil:
-				v.warn(fp.Child("bridge"), "bridge binding on the pod network breaks live migration and may be disabled by the cluster; masquerade is the recommended binding there (seed 004)")
+				v.warn(fp.Child("bridge"), "bridge binding on the pod network breaks live migration and may be disabled by the cluster; masquerade is the recommended binding there")
 			}
 		}
 		if ifc.DeprecatedSlirp != nil || ifc.DeprecatedMacvtap != nil || ifc.DeprecatedPasst != nil {
@@ -534,7 +534,7 @@ func (v *validator) networks(s *kubevirtv1.VirtualMachineInstanceSpec, p *field.
 		case ifc.Model != "" && !slices.Contains(validModels, ifc.Model):
 			v.err(field.NotSupported(fp.Child("model"), ifc.Model, validModels))
 		case ifc.Model != "" && ifc.SRIOV == nil && !slices.Contains(wizardModels, ifc.Model):
-			v.warn(fp.Child("model"), fmt.Sprintf("model %s is accepted by KubeVirt but the supported NIC models are virtio and e1000e (seeds 003, 004)", ifc.Model))
+			v.warn(fp.Child("model"), fmt.Sprintf("model %s is accepted by KubeVirt but the supported NIC models are virtio and e1000e", ifc.Model))
 		}
 		if ifc.SRIOV != nil && ifc.Model != "" {
 			v.warn(fp.Child("model"), "an SR-IOV interface is a passed-through VF; its model is ignored")
@@ -571,7 +571,7 @@ func (v *validator) nadName(p *field.Path, s string) {
 func (v *validator) mac(p *field.Path, ifc *kubevirtv1.Interface, n *kubevirtv1.Network) {
 	if ifc.MacAddress == "" {
 		if n != nil && n.Multus != nil && ifc.SRIOV == nil || ifc.BootOrder != nil {
-			v.warn(p, "no macAddress: KubeVirt assigns one that is not persistent across restarts (seed 001); set one if a PXE or DHCP server keys on it")
+			v.warn(p, "no macAddress: KubeVirt assigns one that is not persistent across restarts; set one if a PXE or DHCP server keys on it")
 		}
 		return
 	}
@@ -610,7 +610,7 @@ func (v *validator) ports(fp *field.Path, ifc *kubevirtv1.Interface, n *kubevirt
 		case port.Port < 0 || port.Port > 65535:
 			v.err(field.Invalid(pp.Child("port"), port.Port, "must be in range 0 < port < 65536"))
 		case reservedPorts[port.Port]:
-			v.warn(pp.Child("port"), fmt.Sprintf("port %d is reserved by libvirt; incoming traffic to it is dropped (seed 003)", port.Port))
+			v.warn(pp.Child("port"), fmt.Sprintf("port %d is reserved by libvirt; incoming traffic to it is dropped", port.Port))
 		}
 		if port.Protocol != "" && port.Protocol != "TCP" && port.Protocol != "UDP" {
 			v.err(field.NotSupported(pp.Child("protocol"), port.Protocol, []string{"TCP", "UDP"}))
@@ -713,7 +713,7 @@ func (v *validator) cpu(s *kubevirtv1.VirtualMachineInstanceSpec, dp *field.Path
 		}
 	}
 	if c.Sockets > 1 {
-		v.warn(cp.Child("sockets"), "with dedicated CPUs, one socket keeps every vCPU on one NUMA node (seed 003)")
+		v.warn(cp.Child("sockets"), "with dedicated CPUs, one socket keeps every vCPU on one NUMA node")
 	}
 }
 

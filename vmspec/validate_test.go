@@ -14,9 +14,9 @@ import (
 
 func baseVMI(t *testing.T) *kubevirtv1.VirtualMachineInstance {
 	t.Helper()
-	vmi, err := seed001().Build()
+	vmi, err := pxeBootVMI().Build()
 	if err != nil {
-		t.Fatalf("seed 001 VMI invalid: %v", err)
+		t.Fatalf("the documented VMI invalid: %v", err)
 	}
 	return vmi
 }
@@ -69,7 +69,7 @@ func errList(errs field.ErrorList) string {
 func TestValidateVMIRules(t *testing.T) {
 	devs := func(v *kubevirtv1.VirtualMachineInstance) *kubevirtv1.Devices { return &v.Spec.Domain.Devices }
 	tests := []ruleCase{
-		{name: "seed 001 is valid", mutate: func(*kubevirtv1.VirtualMachineInstance) {}},
+		{name: "the PXE template is valid", mutate: func(*kubevirtv1.VirtualMachineInstance) {}},
 		// Boot order.
 		{name: "boot order 0", mutate: func(v *kubevirtv1.VirtualMachineInstance) { devs(v).Disks[0].BootOrder = uptr(0) },
 			errs: []string{"spec.domain.devices.disks[0].bootOrder: Invalid value: 0: must have a boot order > 0"}},
@@ -97,7 +97,7 @@ func TestValidateVMIRules(t *testing.T) {
 			v.Spec.Volumes[0].Name = "Container_Disk"
 			devs(v).Disks[0].Name = "Container_Disk"
 		}, errs: []string{`spec.volumes[0].name: Invalid value: "Container_Disk": a lowercase RFC 1123 subdomain`}},
-		{name: "disk names may contain dots (seed 004)", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
+		{name: "disk names may contain dots", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
 			v.Spec.Volumes[0].Name = "root.disk"
 			devs(v).Disks[0].Name = "root.disk"
 		}},
@@ -226,7 +226,7 @@ func TestValidateVMIRules(t *testing.T) {
 			v.Spec.Domain.Memory = &kubevirtv1.Memory{Hugepages: &kubevirtv1.Hugepages{PageSize: "1Gi"}}
 			v.Spec.Domain.Resources.Requests[k8sv1.ResourceMemory] = resource.MustParse("1536Mi")
 		}, errs: []string{"spec.domain.resources.requests.memory: Invalid value: 1610612736: is not a multiple of the hugepages page size 1Gi"}},
-		{name: "hugepages: memory below page size (seed's 1024M < 1Gi)", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
+		{name: "hugepages: memory below page size (documentation's 1024M < 1Gi)", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
 			v.Spec.Domain.Memory = &kubevirtv1.Memory{Hugepages: &kubevirtv1.Hugepages{PageSize: "1Gi"}}
 		}, errs: []string{"spec.domain.resources.requests.memory: Invalid value: 1024000000: must be equal to or larger than the hugepages page size 1Gi"}},
 		{name: "hugepages sized by guest memory", mutate: func(v *kubevirtv1.VirtualMachineInstance) {

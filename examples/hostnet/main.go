@@ -2,7 +2,8 @@
 
 // Command hostnet sets up a Linux bridge and VLANs on this host, or in a
 // network namespace, from the same nmstate policy a cluster gets as a
-// NodeNetworkConfigurationPolicy (seed 003's br1-eth1-policy):
+// NodeNetworkConfigurationPolicy (OpenShift Virtualization's br1-eth1-policy,
+// say):
 //
 //	hostnet plan   -f policy.yaml [-netns NAME]   print the steps
 //	hostnet apply  -f policy.yaml [-netns NAME]   make them (rolled back on failure)

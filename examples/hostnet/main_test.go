@@ -46,7 +46,7 @@ func sameYAML(t *testing.T, got, want []byte) {
 	}
 }
 
-// TestNNCP: `hostnet nncp` prints seed 003's NodeNetworkConfigurationPolicy,
+// TestNNCP: `hostnet nncp` prints the documented NodeNetworkConfigurationPolicy,
 // from its desiredState plus a name, or from the NNCP itself.
 func TestNNCP(t *testing.T) {
 	want, err := os.ReadFile("testdata/br1-eth1-policy.yaml")

@@ -18,8 +18,8 @@ import (
 
 // semantic turns one YAML document into a generic value for deep comparison:
 // YAML → JSON → any, with a NAD's spec.config parsed as JSON as well and
-// null values dropped (kubectl treats "creationTimestamp: null", which seed
-// 001's template carries, as absent; pxekit does not print it).
+// null values dropped (kubectl treats "creationTimestamp: null", which the
+// documented template carries, as absent; pxekit does not print it).
 func semantic(t *testing.T, doc []byte) any {
 	t.Helper()
 	j, err := yaml.YAMLToJSON(doc)
@@ -83,7 +83,7 @@ func runOK(t *testing.T, args ...string) []byte {
 
 // Without -mac KubeVirt picks a MAC that does not survive a restart, so a
 // PXE server's inventory cannot know it: the objects are printed with a
-// warning (seed 001).
+// warning.
 func TestNoMACWarns(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-mac", ""}, &out, &errOut); code != 0 {
@@ -97,30 +97,31 @@ func TestNoMACWarns(t *testing.T) {
 	}
 }
 
-// With its defaults the command prints seed 001's objects. The differences
-// from the seed text, both deliberate: the NAD's "(1)" callout is not JSON
-// and is left out (the seed as printed is invalid, see netattach); the
-// template's "creationTimestamp: null" is not printed (it means absent).
-func TestDefaultsReproduceSeed001(t *testing.T) {
+// With its defaults the command prints the documented objects. The differences
+// from the documentation text, both deliberate: the NAD's "(1)" callout is not
+// JSON and is left out (the documentation as printed is invalid, see netattach);
+// the template's "creationTimestamp: null" is not printed (it means absent).
+func TestDefaultsReproducePXEExample(t *testing.T) {
 	ds := docs(t, runOK(t))
 	if len(ds) != 2 {
 		t.Fatalf("got %d documents, want NAD and VMI", len(ds))
 	}
-	for i, seed := range []string{"pxe-net-conf.clean.yaml", "vmi-pxe-boot.yaml"} {
-		want, err := os.ReadFile("testdata/" + seed)
+	for i, documented := range []string{"pxe-net-conf.clean.yaml", "vmi-pxe-boot.yaml"} {
+		want, err := os.ReadFile("testdata/" + documented)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if g, w := semantic(t, ds[i]), semantic(t, want); !reflect.DeepEqual(g, w) {
 			gj, _ := json.MarshalIndent(g, "", "  ")
 			wj, _ := json.MarshalIndent(w, "", "  ")
-			t.Errorf("document %d differs from %s\n--- printed:\n%s\n--- seed:\n%s", i+1, seed, gj, wj)
+			t.Errorf("document %d differs from %s\n--- printed:\n%s\n--- documented:\n%s", i+1, documented, gj, wj)
 		}
 	}
-	// The verbatim seed NAD differs only by the callout the decoder rejects.
+	// The verbatim documented NAD differs only by the callout the decoder
+	// rejects.
 	verbatim, _ := os.ReadFile("testdata/pxe-net-conf.yaml")
 	if _, errs := netattach.DecodeNAD(verbatim); len(errs) != 1 || !strings.Contains(errs[0].Error(), `"(1)" looks like a documentation callout`) {
-		t.Errorf("verbatim seed NAD: %v", errs)
+		t.Errorf("verbatim documented NAD: %v", errs)
 	}
 }
 
@@ -190,7 +191,7 @@ func TestBadValues(t *testing.T) {
 }
 
 // -node-port adds the policy that creates the bridge, first in the stream;
-// for br1 and eth1 it is seed 003's br1-eth1-policy.
+// for br1 and eth1 it is the documented br1-eth1-policy.
 func TestNodePortPolicy(t *testing.T) {
 	ds := docs(t, runOK(t, "-node-port", "eth1"))
 	if len(ds) != 3 {
@@ -201,7 +202,7 @@ func TestNodePortPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	if g, w := semantic(t, ds[0]), semantic(t, want); !reflect.DeepEqual(g, w) {
-		t.Errorf("policy differs from seed 003:\n%s", ds[0])
+		t.Errorf("policy differs from the documented br1-eth1-policy:\n%s", ds[0])
 	}
 	p, errs := netattach.DecodePolicy(ds[0])
 	if len(errs) > 0 || len(netattach.ValidatePolicy(p)) > 0 {

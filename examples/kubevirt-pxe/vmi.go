@@ -10,8 +10,8 @@ import (
 	"github.com/pxekit/pxekit/vmspec"
 )
 
-// userData is seed 001's cloud-init script: it sets the fedora user's
-// password so the console login of step 8 works.
+// userData is the PXE booting procedure's cloud-init script: it sets the fedora
+// user's password so the console login of step 8 works.
 const userData = "#!/bin/bash\necho \"fedora\" | passwd fedora --stdin\n"
 
 // Kinds -kind accepts.
@@ -20,7 +20,7 @@ const (
 	kindVM  = "VirtualMachine"
 )
 
-// machine returns seed 001's vmi-pxe-boot built from the options — the pod
+// machine returns the procedure's vmi-pxe-boot built from the options — the pod
 // network first (masquerade), then the PXE NIC on the NAD's network with boot
 // order 1, the container disk after it (boot order 2) and the cloud-init disk
 // — as a VirtualMachineInstance or, with -kind VirtualMachine, as the

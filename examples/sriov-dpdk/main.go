@@ -1,20 +1,21 @@
-// Command sriov-dpdk prints every object of seed 003's SR-IOV and DPDK
-// procedure for a node, ready for `oc apply -f -`:
+// Command sriov-dpdk prints every object of OpenShift Virtualization's
+// SR-IOV and DPDK procedure for a node, ready for `oc apply -f -`:
 //
 //	SriovNetworkNodePolicy (VFs bound to vfio-pci), SriovNetwork, the
 //	NetworkAttachmentDefinition the SR-IOV operator renders from it,
 //	MachineConfigPool worker-dpdk, PerformanceProfile (CPU sets planned from
 //	the node's topology), the HyperConverged runtime-class annotation (as
-//	the oc command, with the seed's warning), and the DPDK VirtualMachine
+//	the oc command, with OpenShift's warning), and the DPDK VirtualMachine
 //	with its guest tuning as cloud-init (plus its Secret when the tuning
 //	outgrows KubeVirt's inline limit).
 //
-// The topology comes from flags (-sockets, -cores, -threads, -layout) or
-// from a sysfs tree (-sysfs /sys for this host). The default flags reproduce
-// the seed's objects; where the seed is malformed the output is corrected and
-// each correction is listed on stderr, with the warnings.
+// The topology comes from flags (-sockets, -cores, -threads, -layout) or from a
+// sysfs tree (-sysfs /sys for this host). The default flags reproduce the objects
+// of OpenShift Virtualization's SR-IOV and DPDK procedure; where those are
+// malformed the output is corrected and each correction is listed on stderr, with
+// the warnings.
 //
-//	sriov-dpdk                                  # seed 003
+//	sriov-dpdk                                  # the documented objects
 //	sriov-dpdk -sysfs /sys -reserved-cores 1    # this host's topology
 package main
 
@@ -40,8 +41,8 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// seedIPAM is seed 003's host-local IPAM of dpdk-sriovnetwork.
-const seedIPAM = `{
+// dpdkNetworkIPAM is the host-local IPAM of the documented dpdk-sriovnetwork.
+const dpdkNetworkIPAM = `{
   "type": "host-local",
   "subnet": "10.56.217.0/24",
   "rangeStart": "10.56.217.171",
@@ -100,13 +101,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.network, "network", "dpdk-sriovnetwork", "SriovNetwork (and NAD) name")
 	fs.StringVar(&c.namespace, "namespace", "dpdk-checkup-ns", "namespace of the NAD and the VM")
 	fs.IntVar(&c.vlan, "vlan", 1019, "VF VLAN")
-	fs.StringVar(&c.ipam, "ipam", seedIPAM, "CNI IPAM JSON of the SriovNetwork")
-	fs.StringVar(&c.vm, "vm", dpdk.SeedVMName, "VirtualMachine name")
+	fs.StringVar(&c.ipam, "ipam", dpdkNetworkIPAM, "CNI IPAM JSON of the SriovNetwork")
+	fs.StringVar(&c.vm, "vm", dpdk.RHELDPDKVMName, "VirtualMachine name")
 	fs.IntVar(&c.vmCores, "vm-cores", 5, "VM cores (one socket)")
 	fs.IntVar(&c.vmThreads, "vm-threads", 2, "VM threads per core")
 	fs.StringVar(&c.vmMemory, "vm-memory", "8Gi", "VM guest memory, backed by 1Gi hugepages")
-	fs.StringVar(&c.nic, "nic", dpdk.SeedNIC, "VM SR-IOV interface name")
-	fs.StringVar(&c.pci, "pci", dpdk.SeedPCIAddress, "guest PCI address of the VF")
+	fs.StringVar(&c.nic, "nic", dpdk.RHELDPDKNIC, "VM SR-IOV interface name")
+	fs.StringVar(&c.pci, "pci", dpdk.RHELDPDKPCIAddress, "guest PCI address of the VF")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -212,7 +213,7 @@ func render(c config) (string, []string, error) {
 	if c.vmCores < 1 || c.vmThreads < 1 {
 		return "", nil, fmt.Errorf("-vm-cores and -vm-threads must be at least 1")
 	}
-	vmCfg := dpdk.SeedVMConfig()
+	vmCfg := dpdk.RHELDPDKVMConfig()
 	vmCfg.Cores, vmCfg.Threads, vmCfg.GuestMemory = uint32(c.vmCores), uint32(c.vmThreads), c.vmMemory
 	vmCfg.NIC, vmCfg.PCIAddress = c.nic, c.pci
 	vmCfg.NetworkName = nad.Name // the NAD lives in the VM's namespace
@@ -242,7 +243,7 @@ func render(c config) (string, []string, error) {
 	warn(rcWarning)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Seed 003 SR-IOV and DPDK objects for role %s.\n# Topology (%s):\n", c.role, source)
+	fmt.Fprintf(&b, "# SR-IOV and DPDK objects for role %s.\n# Topology (%s):\n", c.role, source)
 	for _, l := range strings.Split(strings.TrimSpace(topo.String()), "\n") {
 		fmt.Fprintf(&b, "#   %s\n", l)
 	}
@@ -282,8 +283,8 @@ func render(c config) (string, []string, error) {
 	return b.String(), notes, nil
 }
 
-// corrections are the places the default output departs from the seed's
-// text because the seed's own objects are malformed or inconsistent.
+// corrections are the places the default output departs from the
+// documented objects because those are malformed or inconsistent.
 func corrections(nadName string) []string {
 	c := []string{
 		"rhel-dpdk-vm: the callout markers printed after values (\"sockets: 1 4\", \"cores: 5 5\", \"pageSize: 1Gi 6\", \"networkName: dpdk-net 7\", \"disable 1\"...) are not part of the values",
@@ -294,9 +295,9 @@ func corrections(nadName string) []string {
 		"rhel-dpdk-vm: spec.running (deprecated) replaced by spec.runStrategy: Always",
 		"rhel-dpdk-vm: model: virtio dropped from the SR-IOV interface: the guest sees the VF itself, the model only applies to emulated NICs",
 		"rhel-dpdk-vm: the guest tuning steps (grubby, tuned cpu-partitioning, driverctl) run from cloud-init and end with a reboot, instead of by hand",
-		"HyperConverged annotation: the runtime class is a JSON string in the patch (the seed's unquoted <runtimeclass_name> is not JSON once substituted)",
+		"HyperConverged annotation: the runtime class is a JSON string in the patch (the documentation's unquoted <runtimeclass_name> is not JSON once substituted)",
 	}
-	if nadName != dpdk.SeedNetworkName {
+	if nadName != dpdk.RHELDPDKNetworkName {
 		c = append(c, "rhel-dpdk-vm: networkName "+nadName+" instead of dpdk-net: no NAD dpdk-net exists; the SR-IOV operator renders the NAD from the SriovNetwork, here "+nadName+", and the VM is placed in that NAD's namespace")
 	}
 	out := make([]string, len(c))

@@ -10,9 +10,10 @@ import (
 
 const dnsMsg = `a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`
 
-// The seeds' YAML as printed, and corrected, with the exact findings vmlint
-// reports. The verbatim seeds carry documentation callout markers ("(1)",
-// " 4") and placeholders that make them invalid; see netattach/testdata.
+// The documentation's YAML as printed, and corrected, with the exact findings
+// vmlint reports. The verbatim manifests carry the callout markers the
+// pages print ("(1)", " 4") and placeholders that make them invalid; see
+// netattach/testdata.
 func TestLintFiles(t *testing.T) {
 	for _, tc := range []struct {
 		file string
@@ -44,8 +45,9 @@ func TestLintFiles(t *testing.T) {
 			`warnings-only.yaml:1:15: warning: spec.config.macSpoofChk: unknown key: the bridge plugin ignores it`,
 			`warnings-only.yaml:1:16: warning: spec.config.ipam: configuring IP address management (IPAM) in a virtual machine's network attachment definition is not supported`,
 		}},
-		// KubeVirt seeds (checked by package vmspec; wording pinned as a
-		// prefix). seed 001's VMI template is valid as printed.
+		// KubeVirt documentation manifests (checked by package vmspec;
+		// wording pinned as a prefix). The documented VMI template is
+		// valid as printed.
 		{"vmi-pxe-boot.yaml", 0, nil},
 		// The DPDK VM: "networkInterfaceMultiqueue" is indented as if it were
 		// a list item of interfaces, which is not YAML.
@@ -88,8 +90,9 @@ func TestLintFiles(t *testing.T) {
 			`runstrategy-vm.yaml:1:4: spec.RunStrategy: Forbidden: unknown field "RunStrategy"; did you mean "runStrategy"?...`,
 			`runstrategy-vm.yaml:1:5: spec.template: Required value...`,
 		}},
-		// SR-IOV seeds (checked by package sriov; its wording is its own, so
-		// only location and path are pinned here: "..." ends a prefix).
+		// SR-IOV documentation manifests (checked by package sriov; its
+		// wording is its own, so only location and path are pinned here:
+		// "..." ends a prefix).
 		{"sriov-node-policy.yaml", 1, []string{
 			// `"true" 4`: a quoted scalar followed by a callout is not YAML.
 			`sriov-node-policy.yaml:1:9: did not find expected key`,
@@ -197,14 +200,14 @@ func supportedKinds() []string {
 	return ks
 }
 
-// Links between documents, across files: seed 003's policy creates br1, seed
-// 001's NAD uses it and seed 001's VMI uses the NAD — clean together. Each
+// Links between documents, across files: the documented policy creates br1,
+// the PXE NAD uses it and the PXE VMI uses the NAD — clean together. Each
 // broken link is a warning at the field that makes it.
 func TestCrossReferences(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := runIn(t, "testdata", []string{"br1-eth1-policy.clean.yaml", "pxe-net-conf.clean.yaml", "vmi-pxe-boot.yaml"}, nil, &out, &errOut)
 	if code != 0 || out.Len() > 0 {
-		t.Errorf("seed stack: exit %d\n%s", code, out.String())
+		t.Errorf("documented stack: exit %d\n%s", code, out.String())
 	}
 
 	out.Reset()

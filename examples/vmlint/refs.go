@@ -164,8 +164,9 @@ func (r *refs) check() map[string][]finding {
 			case !ok:
 				add(u.src.finding(u.path, "no NodeNetworkConfigurationPolicy in the files checked creates bridge %q: it must already exist on the nodes", u.bridge))
 			case mtu > 0 && u.mtu > mtu:
-				// Jumbo frames (seed 003): the VM's side cannot be larger
-				// than the bridge, or large frames are dropped there.
+				// Jumbo frames: the VM's side cannot be larger
+				// than the bridge, or large frames are dropped
+				// there.
 				mp := strings.TrimSuffix(u.path, "bridge") + "mtu"
 				add(u.src.finding(mp, "%d is larger than the mtu %d of bridge %q in its NodeNetworkConfigurationPolicy: frames larger than %d cannot cross the bridge", u.mtu, mtu, u.bridge, mtu))
 			}

@@ -28,7 +28,7 @@ type PortAttachment struct {
 	// VLAN is the access VLAN (1–4094); 0 means none.
 	VLAN int
 	// PreserveDefaultVLAN keeps VLAN 1 on the port; nil means true, the
-	// bridge CNI's default (seed 003's NAD sets it false).
+	// bridge CNI's default (the documented NAD sets it false).
 	PreserveDefaultVLAN *bool
 	// Trunk lists tagged VLAN ranges (the CNI's vlanTrunk).
 	Trunk []VLANRange

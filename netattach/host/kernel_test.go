@@ -127,9 +127,9 @@ func TestAttachPortNoVLAN(t *testing.T) {
 	}
 }
 
-// TestPermissionDenied runs Plan+Apply of the seed policy in a child process
-// without CAP_NET_ADMIN (uid nobody), started inside the test's namespace,
-// and checks the error tells the user what is missing.
+// TestPermissionDenied runs Plan+Apply of the documentation policy in a child
+// process without CAP_NET_ADMIN (uid nobody), started inside the test's
+// namespace, and checks the error tells the user what is missing.
 func TestPermissionDenied(t *testing.T) {
 	if os.Getenv("PXEKIT_HOST_NOCAP_CHILD") == "1" {
 		return // the child's work is in TestPermissionChild
@@ -205,7 +205,7 @@ func TestPermissionChild(t *testing.T) {
 		t.Skip("runs only as TestPermissionDenied's child")
 	}
 	h := &Host{} // the child's own namespace: the parent's test netns
-	plan, err := h.Plan(context.Background(), loadSeedPolicy(t))
+	plan, err := h.Plan(context.Background(), loadBr1Eth1Policy(t))
 	if err != nil {
 		t.Fatalf("plan (reading needs no privilege): %v", err)
 	}

@@ -49,7 +49,7 @@ type AppliedPF struct {
 // the webhook's per-NIC rules: every given criterion must match, and the
 // NIC model must be supported (unless opts.DevMode). It reports at their
 // field paths a pfNames entry and a rootDevices entry that name
-// different devices — seed 003 requires them to point at the same one.
+// different devices — they must point at the same one.
 func SelectPFs(pfs []PF, sel sriov.NicSelector, opts sriov.Options) ([]PF, field.ErrorList) {
 	var errs field.ErrorList
 	np := field.NewPath("spec", "nicSelector")

@@ -1,5 +1,5 @@
 // Package macpool hands out MAC addresses to VM NICs from a range, in the
-// spirit of KubeMacPool (seed 003): each NIC of each VM gets a MAC no other
+// spirit of KubeMacPool: each NIC of each VM gets a MAC no other
 // NIC holds, keeps it across restarts (allocations persist through a
 // [Store]) and gives it back when the VM is deleted. Namespaces labelled
 // mutatevirtualmachines.kubemacpool.io=ignore opt out. A [Pool] is safe
@@ -20,7 +20,7 @@ import (
 )
 
 // IgnoreLabel is the namespace label that turns the pool off for the VMs
-// of that namespace when its value is IgnoreValue (seed 003).
+// of that namespace when its value is IgnoreValue.
 const (
 	IgnoreLabel = "mutatevirtualmachines.kubemacpool.io"
 	IgnoreValue = "ignore"
