@@ -148,7 +148,8 @@ type NetConf struct {
 	Name       string
 	CNIVersion string
 	// IsList is true for a conflist (a "plugins" key).
-	IsList  bool
+	IsList bool
+	// Plugins are the network's plugins in the order they run.
 	Plugins []Plugin
 }
 

@@ -42,6 +42,7 @@ type PluginValidator func(raw []byte, path *field.Path) (field.ErrorList, []vali
 // plugin types beyond bridge and tuning, keyed by CNI type; plugins of other
 // types are only checked for what every CNI config needs.
 type NADValidator struct {
+	// Plugins are the extra checks, keyed by CNI plugin type (e.g. "sriov").
 	Plugins map[string]PluginValidator
 }
 

@@ -139,6 +139,8 @@ const (
 // adds a bootable disk named "rootdisk"; a PXE source adds nothing (add a
 // PXE NIC with [Builder.WithPXENIC]).
 type Source struct {
+	// Kind is where the operating system comes from; the fields below
+	// belong to one kind each.
 	Kind SourceKind
 	// URL is an HTTP(S) or S3 image for SourceURL, imported by CDI into a
 	// DataVolume of Size.

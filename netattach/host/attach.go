@@ -12,6 +12,7 @@ import (
 
 // VLANRange is an inclusive range of VLAN ids (a bridge CNI vlanTrunk entry).
 type VLANRange struct {
+	// Min and Max are the first and last VLAN id (1..4094).
 	Min, Max int
 }
 

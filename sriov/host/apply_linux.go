@@ -39,6 +39,7 @@ func (o ApplyOptions) logger() *slog.Logger {
 
 // AppliedPF is one PF a policy selected, as read after applying it.
 type AppliedPF struct {
+	// PF is the PF as read back.
 	PF PF
 	// Selected are the VF indexes the policy owns (its pfNames range, or
 	// all).

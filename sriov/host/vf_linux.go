@@ -36,6 +36,7 @@ const (
 // VFConfig is what to set on one VF; nil/empty fields are left alone.
 // Field names follow SriovNetwork's spec.
 type VFConfig struct {
+	// MAC is the VF's MAC address.
 	MAC net.HardwareAddr
 	// VLAN 0..4094 (0 removes the tag) with QoS 0..7 and Proto
 	// ("" = 802.1Q without sending the protocol attribute).
@@ -132,7 +133,10 @@ func VFConfigFromNetwork(n *sriov.SriovNetwork, mac net.HardwareAddr) VFConfig {
 
 // VFState is a VF's configuration as the PF reports it over netlink.
 type VFState struct {
-	ID        int
+	// ID is the VF index.
+	ID int
+	// MAC, VLAN, QoS, Proto, SpoofChk, Trust, the rates (Mbps) and
+	// LinkState are as VFConfig names them.
 	MAC       net.HardwareAddr
 	VLAN      int
 	QoS       int
@@ -158,8 +162,11 @@ type Refusal struct {
 // VFError lists, per field, what the driver refused for one VF; the
 // fields not listed took effect.
 type VFError struct {
-	PF      string
-	VF      int
+	// PF is the PF netdev.
+	PF string
+	// VF is the VF index.
+	VF int
+	// Refused lists what did not take effect.
 	Refused []Refusal
 }
 
