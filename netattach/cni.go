@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -237,12 +238,7 @@ func typedPlugin(typ string, raw []byte, path *field.Path) Plugin {
 // vlanTrunk, at the element's index).
 func decodeKeys(keys map[string]json.RawMessage, into any, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		obj, _ := json.Marshal(map[string]json.RawMessage{k: keys[k]})
 		err := json.Unmarshal(obj, into)
 		var te *json.UnmarshalTypeError
