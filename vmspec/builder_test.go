@@ -89,7 +89,7 @@ func assertSameAsDoc(t *testing.T, obj any, file string) {
 func TestPXEBootVMIReproduced(t *testing.T) {
 	vmi, err := pxeBootVMI().Build()
 	if err != nil {
-		t.Fatalf("BuildVMI: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
 	assertSameAsDoc(t, vmi, "testdata/vmi-pxe-boot.yaml")
 	// The documentation's own YAML decodes strictly and passes admission.
@@ -122,7 +122,7 @@ func TestRHELDPDKVMReproduced(t *testing.T) {
 		WithHugepages("1Gi").
 		WithGuestMemory("8Gi").Build()
 	if err != nil {
-		t.Fatalf("BuildVM: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
 	assertSameAsDoc(t, vm, "testdata/rhel-dpdk-vm.fixed.yaml")
 }
@@ -162,7 +162,7 @@ func TestRHELVMReproduced(t *testing.T) {
 			return nil
 		}).Build()
 	if err != nil {
-		t.Fatalf("BuildVM: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
 	assertSameAsDoc(t, vm, "testdata/rhel-vm.filled.yaml")
 }
@@ -178,7 +178,7 @@ func TestBootOrderAssignment(t *testing.T) {
 		WithPXENIC("pxe0", "net0", "de:00:00:00:00:01").
 		WithPXENIC("pxe1", "net1", "de:00:00:00:00:02").Build()
 	if err != nil {
-		t.Fatalf("BuildVMI: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
 	orders := map[string]uint{}
 	for _, d := range vmi.Spec.Domain.Devices.Disks {
@@ -204,7 +204,7 @@ func TestBuildReportsEveryProblemOnce(t *testing.T) {
 		WithContainerDisk("root", "img", DiskBootOrder(1), Bus("ide")).
 		WithEmptyDisk("scratch", "").Build()
 	if err == nil {
-		t.Fatal("BuildVM accepted a broken VM")
+		t.Fatal("Build accepted a broken VM")
 	}
 	msg := err.Error()
 	for _, want := range []string{
@@ -222,7 +222,7 @@ func TestBuildReportsEveryProblemOnce(t *testing.T) {
 	}
 }
 
-func TestBuildVMDefaults(t *testing.T) {
+func TestVMBuildDefaults(t *testing.T) {
 	vm, err := NewVM("vm1").WithNamespace("lab").WithLabels(map[string]string{"app": "x"}).WithTemplateLabels(map[string]string{"special": "key"}).
 		WithPodNetwork(Ports(TCP(22))).WithMemory("1Gi").WithContainerDisk("root", "img", Bootable()).
 		WithUEFI(false).WithNICModel("e1000e").Build()
