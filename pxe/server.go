@@ -399,7 +399,7 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) dhcpEvent(e dhcp.Event) {
 	var kind EventKind
 	detail := ""
-	switch e.Type {
+	switch e.Kind {
 	case dhcp.EventDiscovered:
 		kind = EventDiscovered
 		detail = describeClient(e.Client)
