@@ -317,6 +317,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		return fmt.Errorf("pxe: dhcp: %w", err)
 	}
 	t, err := tftp.New(tftp.Config{
+		Conn: tftpConn,
 		Root: s.cfg.IPXE,
 		// Per-transfer sockets are opened in the listening socket's
 		// namespace, so a lab netns needs no single-port mode (which
@@ -358,7 +359,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		ConnContext: connContext}
 	g, gctx := newGroup(ctx)
 	g.Go(func() error { return d.Serve(gctx) })
-	g.Go(func() error { return t.ServeConn(gctx, tftpConn) })
+	g.Go(func() error { return t.Serve(gctx) })
 	if adv != nil {
 		g.Go(func() error { return adv.Serve(gctx) })
 	}
