@@ -425,11 +425,11 @@ func (s *Server) dhcpEvent(e dhcp.Event) {
 }
 
 func (s *Server) raEvent(e ra.Event) {
-	if !e.Answered {
+	if e.Kind != ra.EventAdvertised {
 		return // rate-limited or unsendable: counted in RA().Stats()
 	}
-	s.bus.Publish(Event{Time: e.Time, MAC: macString(e.Solicitation.LinkAddr), Kind: EventRouterAdvert,
-		Detail: "solicited by " + e.Solicitation.Source.String() + ", answered to " + e.Dest.String()})
+	s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: EventRouterAdvert,
+		Detail: "solicited by " + e.Source.String() + ", answered to " + e.Dest.String()})
 }
 
 func describeClient(c dhcp.Client) string {
