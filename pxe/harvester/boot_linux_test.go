@@ -19,6 +19,7 @@ import (
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/pxe/iscdhcp"
 )
@@ -193,10 +194,10 @@ func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, n No
 	defer hl.mu.Unlock()
 	served, denied := false, false
 	for _, e := range hl.events {
-		if e.MAC == mac.String() && e.Kind == pxe.EventConfigServed {
+		if macaddr.Equal(e.MAC, mac) && e.Kind == pxe.EventConfigServed {
 			served = true
 		}
-		if e.Kind == pxe.EventDenied && e.MAC != mac.String() && strings.Contains(e.Detail, "config-") {
+		if e.Kind == pxe.EventDenied && !macaddr.Equal(e.MAC, mac) && strings.Contains(e.Detail, "config-") {
 			denied = true
 		}
 	}
@@ -274,7 +275,7 @@ func TestBootUEFIHTTP(t *testing.T) {
 
 func mustMAC(t *testing.T, s string) net.HardwareAddr {
 	t.Helper()
-	m, err := net.ParseMAC(s)
+	m, err := macaddr.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}
