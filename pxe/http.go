@@ -281,7 +281,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 }
 
 // Bounds of a smallFiles cache: files up to maxSmallFile bytes (menus,
-// scripts, preseed and kickstart files), maxSmallFiles bytes in all. Larger
+// scripts, kickstart and Debian installer answer files), maxSmallFiles bytes in all. Larger
 // files keep going to the socket with sendfile.
 const (
 	maxSmallFile  = 64 << 10

@@ -231,7 +231,7 @@ func labCluster(t *testing.T) *Cluster {
 	return c
 }
 
-// TestBootBIOS: seed 002's node1 (CREATE) and node2 (JOIN) boot at once
+// TestBootBIOS: the install guide's node1 (CREATE) and node2 (JOIN) boot at once
 // through SeaBIOS and QEMU's iPXE ROM.
 func TestBootBIOS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -252,7 +252,7 @@ func TestBootBIOS(t *testing.T) {
 }
 
 // TestBootUEFIHTTP: node1 (CREATE) through OVMF's UEFI HTTP boot → iPXE →
-// the UEFI script with initrd=. DHCP answers as seed 002's dhcpd.conf (UEFI
+// the UEFI script with initrd=. DHCP answers as the install guide's dhcpd.conf (UEFI
 // HTTP boot variant, imported by pxe/iscdhcp) says: the elsif HTTPClient
 // branch hands out ipxe.efi with option 60 "HTTPClient", then the iPXE
 // branch the create script — both pointed at this server.
@@ -260,7 +260,7 @@ func TestBootUEFIHTTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c := labCluster(t)
-	src, err := os.ReadFile("testdata/seed002/dhcpd-httpboot.conf")
+	src, err := os.ReadFile("testdata/install-guide/dhcpd-httpboot.conf")
 	if err != nil {
 		t.Fatal(err)
 	}

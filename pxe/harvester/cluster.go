@@ -102,7 +102,8 @@ type PlannedNode struct {
 	Role    Role             // what Harvester will make of it
 	Config  Config           // its installation config (holds the secrets)
 	// ConfigFile is the name the config is served under
-	// (config-create.yaml or config-join.yaml, as in seed 002).
+	// (config-create.yaml or config-join.yaml, as in the Harvester PXE
+	// install guide).
 	ConfigFile string
 }
 

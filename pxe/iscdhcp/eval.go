@@ -237,7 +237,7 @@ func (c *Config) Policy(rewrite func(string) string) dhcp.BootPolicy {
 
 // ScriptName is the iPXE script a host is sent to: the last path element
 // of the filename it gets as iPXE on BIOS (user class "iPXE", arch 0),
-// e.g. "ipxe-create" for seed 002's first group. Empty when that is not a
+// e.g. "ipxe-create" for the first group of Harvester's PXE install guide. Empty when that is not a
 // URL.
 func (c *Config) ScriptName(h *Host) string {
 	r := c.Evaluate(dhcp.Client{MAC: h.MAC, UserClasses: []string{"iPXE"}, Archs: []dhcp.Arch{dhcp.ArchBIOS}}, h.FixedAddress)
