@@ -192,7 +192,7 @@ func TestLocateDebian(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range Binaries {
+	for _, b := range Binaries() {
 		if filepath.Dir(found[b]) != "/usr/lib/ipxe" {
 			t.Errorf("%s found at %q", b, found[b])
 		}
