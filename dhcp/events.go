@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"github.com/pxekit/pxekit/internal/dropcount"
 )
 
 // EventKind is a step of a machine's DHCP conversation.
@@ -64,12 +66,10 @@ const (
 	DropUnknownClient DropReason = "unknown-client" // a REQUEST from a client we have no record of
 )
 
-const numDropReasons = 17
-
-// allDropReasons lists every reason in counter order (a function, not a
-// package variable: no global mutable state).
-func allDropReasons() [numDropReasons]DropReason {
-	return [numDropReasons]DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient}
+// dropReasons lists every reason (a function, not a package variable: no
+// global mutable state).
+func dropReasons() []DropReason {
+	return []DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient}
 }
 
 // Stats is a snapshot of the server's counters.
@@ -96,14 +96,7 @@ type Stats struct {
 type counters struct {
 	received, replied, offers, acks, naks, declines, releases, informs atomic.Uint64
 	commits, leaseWrites                                               atomic.Uint64
-	dropped                                                            [numDropReasons]atomic.Uint64
+	dropped                                                            *dropcount.Counts[DropReason]
 }
 
-func (c *counters) drop(r DropReason) {
-	for i, x := range allDropReasons() {
-		if x == r {
-			c.dropped[i].Add(1)
-			return
-		}
-	}
-}
+func (c *counters) drop(r DropReason) { c.dropped.Add(r) }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/pxekit/pxekit/internal/dropcount"
 	"github.com/pxekit/pxekit/internal/netnsrun"
 )
 
@@ -117,6 +118,7 @@ func New(cfg Config) (*Server, error) {
 	for i, sn := range cfg.Subnets {
 		s.subOpts = append(s.subOpts, subnetOptions(sn, s.leaseTime(i)))
 	}
+	s.cnt.dropped = dropcount.New(dropReasons()...)
 	s.bufs.New = func() any { b := make([]byte, 4096); return &b }
 	s.batches.New = func() any { return &batch{in: make([]inbound, 0, readBatch)} }
 	if s.store == nil && cfg.LeaseFile != "" {
@@ -175,12 +177,7 @@ func (s *Server) Stats() Stats {
 		Informs:     s.cnt.informs.Load(),
 		Commits:     s.cnt.commits.Load(),
 		LeaseWrites: s.cnt.leaseWrites.Load(),
-		Dropped:     map[DropReason]uint64{},
-	}
-	for i, r := range allDropReasons() {
-		if v := s.cnt.dropped[i].Load(); v > 0 {
-			st.Dropped[r] = v
-		}
+		Dropped:     s.cnt.dropped.Snapshot(),
 	}
 	st.ActiveLeases, st.PoolFree, st.PoolSize = s.table.counts(s.now())
 	return st

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"github.com/pxekit/pxekit/internal/dropcount"
 )
 
 // EventKind says what happened to a request.
@@ -56,12 +58,10 @@ const (
 	DropStray        DropReason = "stray"         // not a request
 )
 
-const numDropReasons = 7
-
-// allDropReasons lists every reason in counter order (a function, not a
-// package variable: no global mutable state).
-func allDropReasons() [numDropReasons]DropReason {
-	return [numDropReasons]DropReason{DropMalformed, DropWriteRequest, DropPathRefused, DropNotFound, DropBusy, DropDuplicate, DropStray}
+// dropReasons lists every reason (a function, not a package variable: no
+// global mutable state).
+func dropReasons() []DropReason {
+	return []DropReason{DropMalformed, DropWriteRequest, DropPathRefused, DropNotFound, DropBusy, DropDuplicate, DropStray}
 }
 
 // Stats are counters since the Server was created.
@@ -80,29 +80,17 @@ type Stats struct {
 type counters struct {
 	requests, sent, failed, aborted, bytes atomic.Uint64
 	active                                 atomic.Int64
-	dropped                                [numDropReasons]atomic.Uint64
+	dropped                                *dropcount.Counts[DropReason]
 }
 
-func (c *counters) drop(r DropReason) {
-	for i, x := range allDropReasons() {
-		if x == r {
-			c.dropped[i].Add(1)
-			return
-		}
-	}
-}
+func (c *counters) drop(r DropReason) { c.dropped.Add(r) }
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	c := &s.c
 	st := Stats{
 		Requests: c.requests.Load(), Sent: c.sent.Load(), Failed: c.failed.Load(), Aborted: c.aborted.Load(),
-		BytesSent: c.bytes.Load(), Active: c.active.Load(), Dropped: map[DropReason]uint64{},
-	}
-	for i, r := range allDropReasons() {
-		if v := c.dropped[i].Load(); v > 0 {
-			st.Dropped[r] = v
-		}
+		BytesSent: c.bytes.Load(), Active: c.active.Load(), Dropped: c.dropped.Snapshot(),
 	}
 	return st
 }

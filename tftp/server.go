@@ -17,6 +17,8 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/internal/dropcount"
 )
 
 // Defaults for a zero Config.
@@ -146,7 +148,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, log: cfg.Logger}, nil
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.c.dropped = dropcount.New(dropReasons()...)
+	return s, nil
 }
 
 // Serve serves requests arriving on Config.Conn, or on a socket it opens on
