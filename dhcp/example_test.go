@@ -128,6 +128,9 @@ func ExampleServer_Serve() {
 		fmt.Println(err)
 		return
 	}
+	// Events come from the server's workers, beside the reply: collect
+	// them to print in order.
+	events := make(chan dhcp.Event, 8)
 	s, err := dhcp.New(dhcp.Config{
 		Conn:     conn,
 		ServerID: netip.MustParseAddr("192.0.2.1"),
@@ -136,7 +139,7 @@ func ExampleServer_Serve() {
 			Pools:  []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
 		}},
 		Boot:    dhcp.DefaultPolicy{ScriptURL: "http://192.0.2.1/boot.ipxe?mac={mac}"}.Decide,
-		OnEvent: func(e dhcp.Event) { fmt.Println("event:", e.Kind, e.MAC, e.IP) },
+		OnEvent: func(e dhcp.Event) { events <- e },
 		Logger:  slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -179,11 +182,15 @@ func ExampleServer_Serve() {
 		return
 	}
 	fmt.Println(offer.MessageType(), offer.YourIPAddr, offer.BootFileName)
+	for range 2 {
+		e := <-events
+		fmt.Println("event:", e.Kind, e.MAC, e.IP)
+	}
 	cancel()
 	fmt.Println("stopped:", <-done)
 	// Output:
+	// OFFER 192.0.2.100 http://192.0.2.1/boot.ipxe?mac=52:54:00:12:34:56
 	// event: discovered 52:54:00:12:34:56 invalid IP
 	// event: offered 52:54:00:12:34:56 192.0.2.100
-	// OFFER 192.0.2.100 http://192.0.2.1/boot.ipxe?mac=52:54:00:12:34:56
 	// stopped: <nil>
 }
