@@ -13,6 +13,7 @@ require (
 	github.com/vishvananda/netns v0.0.5
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/net v0.55.0
+	golang.org/x/sync v0.25.0
 	golang.org/x/sys v0.45.0
 	k8s.io/api v0.34.3
 	k8s.io/apimachinery v0.34.3

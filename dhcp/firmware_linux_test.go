@@ -100,7 +100,7 @@ func TestFirmwareSeaBIOSiPXE(t *testing.T) {
 		c.Interfaces = []string{br}
 		c.ServerID = mustAddr("192.0.2.1")
 		c.OnEvent = func(e Event) {
-			if e.Type == EventAcked {
+			if e.Kind == EventAcked {
 				mu.Lock()
 				acked = append(acked, e)
 				mu.Unlock()
@@ -144,7 +144,7 @@ func TestFirmwareOVMF(t *testing.T) {
 		c.NetNS = "/var/run/netns/" + ns
 		c.Interfaces = []string{br}
 		c.OnEvent = func(e Event) {
-			if e.Type == EventAcked {
+			if e.Kind == EventAcked {
 				select {
 				case ackc <- e:
 				default:
@@ -184,7 +184,7 @@ func TestFirmwareOVMFHTTPBoot(t *testing.T) {
 		c.NetNS = "/var/run/netns/" + ns
 		c.Interfaces = []string{br}
 		c.OnEvent = func(e Event) {
-			if e.Type == EventAcked && e.Client.IsHTTPClient() {
+			if e.Kind == EventAcked && e.Client.IsHTTPClient() {
 				select {
 				case ackc <- e:
 				default:
@@ -291,8 +291,8 @@ func TestFirmwareProxyDHCP(t *testing.T) {
 	var offered, acked bool
 	for _, e := range evs {
 		if e.MAC.String() == mac && e.Proxy {
-			offered = offered || e.Type == EventOffered
-			acked = acked || e.Type == EventAcked
+			offered = offered || e.Kind == EventOffered
+			acked = acked || e.Kind == EventAcked
 		}
 	}
 	if !offered {

@@ -351,7 +351,7 @@ func (s *Server) account(o outcome) {
 		s.cnt.replied.Add(1)
 	}
 	for _, e := range o.events {
-		switch e.Type {
+		switch e.Kind {
 		case EventOffered:
 			s.cnt.offers.Add(1)
 		case EventAcked:

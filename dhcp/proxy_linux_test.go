@@ -114,7 +114,7 @@ timeout 30;
 	mu.Lock()
 	var offered *Event
 	for i := range events {
-		if events[i].Type == EventOffered && events[i].Proxy {
+		if events[i].Kind == EventOffered && events[i].Proxy {
 			offered = &events[i]
 		}
 	}

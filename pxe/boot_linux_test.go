@@ -23,6 +23,7 @@ import (
 	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // bootLab is the project's own boot server in a lab netns, with a kernel
@@ -64,6 +65,10 @@ func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLa
 	}
 	lnet := lab.Setup(t)
 	bl := &bootLab{net: lnet}
+	inv, err := NewStaticInventory(InventorySpec{Machines: machines, Profiles: labProfiles()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(Config{
 		Interface: lnet.Bridge,
 		NetNS:     filepath.Join("/var/run/netns", lnet.NS.Name()),
@@ -77,7 +82,7 @@ func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLa
 			"vmlinuz":   {Data: vmlinuz, ModTime: time.Now()},
 			"initrd.gz": {Data: initrd, ModTime: time.Now()},
 		},
-		Inventory: Inventory{Machines: machines, Profiles: labProfiles()},
+		Inventory: inv,
 		// The lab bridge has no IPv6 router: answering iPXE's router
 		// solicitation spares its IPv6 autoconfiguration wait.
 		RouterAdvertisement: true,
@@ -128,7 +133,7 @@ func (bl *bootLab) kindsFor(mac net.HardwareAddr) []EventKind {
 	defer bl.mu.Unlock()
 	var kinds []EventKind
 	for _, e := range bl.events {
-		if e.MAC == mac.String() {
+		if macaddr.Equal(e.MAC, mac) {
 			kinds = append(kinds, e.Kind)
 		}
 	}
@@ -200,10 +205,10 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Ma
 	waitEvents(t, ctx, bl, m.MAC, wantKinds)
 	bl.mu.Lock()
 	for _, e := range bl.events {
-		if e.MAC == m.MAC.String() && e.Kind == EventPhonedHome && !strings.Contains(e.Detail, lease.IP.String()) {
+		if macaddr.Equal(e.MAC, m.MAC) && e.Kind == EventPhonedHome && !strings.Contains(e.Detail, lease.IP.String()) {
 			t.Errorf("phoned home %q, not from its lease %s", e.Detail, lease.IP)
 		}
-		if e.MAC == m.MAC.String() && e.Kind == EventTFTPSent {
+		if macaddr.Equal(e.MAC, m.MAC) && e.Kind == EventTFTPSent {
 			// edk2's PXE asks for windowsize 4 (PcdPxeTftpWindowSize);
 			// the default TFTPWindowSize grants it.
 			t.Logf("%s: %s", e.Kind, e.Detail)
@@ -228,7 +233,7 @@ func (bl *bootLab) checkFastIPXE(t *testing.T, mac net.HardwareAddr) {
 	var answered bool
 	bl.mu.Lock()
 	for _, e := range bl.events {
-		if e.Kind == EventRouterAdvert && (e.MAC == mac.String() || strings.Contains(e.Detail, "solicited by "+ll.String()+",")) {
+		if e.Kind == EventRouterAdvert && (macaddr.Equal(e.MAC, mac) || strings.Contains(e.Detail, "solicited by "+ll.String()+",")) {
 			answered = true
 		}
 	}

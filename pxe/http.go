@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // HTTP paths the boot server answers.
@@ -31,7 +32,7 @@ const (
 // handler serves the boot server's HTTP side. It is separate from Server so
 // callers can mount it in their own mux (Server.Handler).
 type handler struct {
-	inv     *Inventory
+	inv     Inventory
 	assets  fs.FS
 	ipxe    fs.FS
 	bus     *Bus
@@ -99,7 +100,7 @@ func (h *handler) requester(r *http.Request) (netip.Addr, net.HardwareAddr) {
 // q is the request's parsed query (parsed once per request).
 func (h *handler) machineMAC(r *http.Request, q url.Values) (net.HardwareAddr, error) {
 	if s := q.Get("mac"); s != "" {
-		return parseMAC(s)
+		return macaddr.Parse(s)
 	}
 	if _, mac := h.requester(r); mac != nil {
 		return mac, nil
@@ -169,7 +170,7 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 		http.NotFound(w, r)
 		return
 	}
-	mac, err := parseMAC(macStr)
+	mac, err := macaddr.Parse(macStr)
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -183,7 +184,7 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 			h.deny(w, mac, http.StatusForbidden, fmt.Sprintf("file %s requested by %s: %v", name, ip, err))
 			return
 		}
-	} else if reqMAC == nil || !macEqual(reqMAC, mac) {
+	} else if reqMAC == nil || !macaddr.Equal(reqMAC, mac) {
 		// The event names the machine whose file was asked for, and who
 		// asked, never the content.
 		h.deny(w, mac, http.StatusForbidden, fmt.Sprintf("file %s requested by %s (lease MAC %v)", name, ip, reqMAC))
@@ -232,6 +233,14 @@ func (h *handler) deny(w http.ResponseWriter, mac net.HardwareAddr, code int, de
 // events streams boot events as JSON lines, or as server-sent events when
 // the client asks for text/event-stream, until the client goes away.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	var filter net.HardwareAddr
+	if s := r.URL.Query().Get("mac"); s != "" {
+		var err error
+		if filter, err = macaddr.Parse(s); err != nil {
+			http.Error(w, "mac: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
 	// Subscribe before the headers go out: a client that publishes (or
 	// triggers a boot) as soon as it sees the response must not miss events.
 	events := h.bus.Subscribe(r.Context())
@@ -247,10 +256,9 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	if flusher != nil {
 		flusher.Flush()
 	}
-	filter := r.URL.Query().Get("mac")
 	enc := json.NewEncoder(w)
 	for e := range events {
-		if filter != "" && !strings.EqualFold(filter, e.MAC) {
+		if filter != nil && !macaddr.Equal(filter, e.MAC) {
 			continue
 		}
 		if sse {
@@ -272,15 +280,8 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func macString(mac net.HardwareAddr) string {
-	if mac == nil {
-		return ""
-	}
-	return mac.String()
-}
-
 // Bounds of a smallFiles cache: files up to maxSmallFile bytes (menus,
-// scripts, preseed and kickstart files), maxSmallFiles bytes in all. Larger
+// scripts, kickstart and Debian installer answer files), maxSmallFiles bytes in all. Larger
 // files keep going to the socket with sendfile.
 const (
 	maxSmallFile  = 64 << 10

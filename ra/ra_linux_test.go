@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -195,7 +196,7 @@ func TestRdisc6(t *testing.T) {
 	var seen bool
 	for _, e := range ev.all() {
 		// rdisc6 sends no source link-layer option (iPXE does).
-		if e.Answered && e.Solicitation.Source == l.cliLL && e.Dest == l.cliLL {
+		if e.Kind == EventAdvertised && e.Source == l.cliLL && e.Dest == l.cliLL && e.MAC == nil {
 			seen = true
 		}
 	}
@@ -296,9 +297,9 @@ func TestMalformedSolicitations(t *testing.T) {
 	}
 	dests := map[netip.Addr]bool{}
 	for _, e := range ev.all() {
-		dests[e.Dest] = e.Answered
-		if e.Solicitation.Source == l.cliLL && !bytes.Equal(e.Solicitation.LinkAddr, l.cliMAC) {
-			t.Errorf("solicitation from %s: link address %s, want %s", l.cliLL, e.Solicitation.LinkAddr, l.cliMAC)
+		dests[e.Dest] = e.Kind == EventAdvertised
+		if e.Source == l.cliLL && !bytes.Equal(e.MAC, l.cliMAC) {
+			t.Errorf("solicitation from %s: MAC %s, want its link-layer option's %s", l.cliLL, e.MAC, l.cliMAC)
 		}
 	}
 	if !dests[allNodes] || !dests[l.cliLL] {
@@ -313,7 +314,7 @@ func TestFlood(t *testing.T) {
 	l := newLink(t)
 	const burst = 5
 	// One token per hour after the burst: the test cannot earn another.
-	r, _ := serve(t, l, Config{Interval: time.Hour, ReplyRate: 1.0 / 3600, ReplyBurst: burst})
+	r, ev := serve(t, l, Config{Interval: time.Hour, ReplyRate: 1.0 / 3600, ReplyBurst: burst})
 
 	// The client listens for advertisements unicast to it.
 	var pc *ipv6.PacketConn
@@ -379,7 +380,80 @@ func TestFlood(t *testing.T) {
 	if uint64(unicast) != s.Answered {
 		t.Errorf("client received %d unicast advertisements, server answered %d", unicast, s.Answered)
 	}
+	// Every valid solicitation is one event: advertised, or dropped with
+	// the rate limit as its reason.
+	var advertised, rateDropped uint64
+	for _, e := range ev.all() {
+		switch {
+		case e.Kind == EventAdvertised:
+			advertised++
+		case e.Kind == EventDropped && e.Reason == DropRate:
+			rateDropped++
+		default:
+			t.Errorf("unexpected event %+v", e)
+		}
+	}
+	if advertised != s.Answered || rateDropped != s.Dropped[DropRate] {
+		t.Errorf("events: %d advertised, %d rate-dropped; stats say %d and %d", advertised, rateDropped, s.Answered, s.Dropped[DropRate])
+	}
 	t.Logf("%d solicitations sent, %d received, %d answered, %d rate-dropped", n, s.Solicitations, s.Answered, s.Dropped[DropRate])
+}
+
+// TestConn: a responder on an ICMPv6 socket the caller opened in the
+// server namespace answers rdisc6, and Serve closes that socket when it
+// returns.
+func TestConn(t *testing.T) {
+	rdisc6 := testenv.RequireCmd(t, "rdisc6", "ndisc6")
+	l := newLink(t)
+	var conn net.PacketConn
+	if err := l.srv.Do(func() error {
+		var err error
+		conn, err = net.ListenPacket("ip6:ipv6-icmp", "::")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r, err := New(Config{Interface: l.srvIf, NetNS: l.srvPath, Conn: conn, Interval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Serve(ctx) }()
+	<-r.Ready()
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	var out bytes.Buffer
+	cmd := lab.CommandContext(rctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := l.cli.Run(cmd); err != nil {
+		t.Fatalf("rdisc6 got no advertisement on Config.Conn: %v\n%s", err, out.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, err := conn.WriteTo([]byte{128, 0, 0, 0}, &net.IPAddr{IP: net.IPv6loopback}); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("write on Config.Conn after Serve returned: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestValidate: every bad field is reported with its path, and New
+// refuses the config.
+func TestValidate(t *testing.T) {
+	bad := Config{Interval: -time.Second, ReplyRate: -1, ReplyBurst: -1}
+	var fields []string
+	for _, e := range bad.Validate() {
+		fields = append(fields, e.Field)
+	}
+	if got := strings.Join(fields, " "); got != "interface interval replyRate replyBurst" {
+		t.Errorf("Validate paths %q, want interface interval replyRate replyBurst", got)
+	}
+	if _, err := New(bad); err == nil || !strings.Contains(err.Error(), "interface: Required") {
+		t.Errorf("New(bad) = %v", err)
+	}
 }
 
 // TestOtherInterface: a solicitation that reaches the namespace on another

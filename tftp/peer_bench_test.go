@@ -27,17 +27,17 @@ func BenchmarkPeers(b *testing.B) {
 	dir, files := testRoot(b, 1<<20, 32<<20)
 
 	// pxekit on an ephemeral port.
-	srv, err := New(Config{Root: os.DirFS(dir), MaxWindowSize: 64})
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	srv, err := New(Config{Conn: conn, Root: os.DirFS(dir), MaxWindowSize: 64})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(ctx, conn) }()
+	go func() { done <- srv.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
 	pxekitPort := conn.LocalAddr().(*net.UDPAddr).Port
 

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/pxekit/pxekit/internal/testenv"
@@ -95,7 +96,7 @@ type served struct {
 	srv  *Server
 	addr *net.UDPAddr
 	ev   *eventLog
-	stop func() // cancels and waits for ServeConn to return
+	stop func() // cancels and waits for Serve to return
 	done chan error
 }
 
@@ -113,13 +114,14 @@ func serveConn(t *testing.T, cfg Config, conn net.PacketConn) *served {
 	t.Helper()
 	ev := newEventLog()
 	cfg.OnEvent = ev.add
+	cfg.Conn = conn
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &served{srv: srv, addr: conn.LocalAddr().(*net.UDPAddr), ev: ev, done: make(chan error, 1)}
-	go func() { s.done <- srv.ServeConn(ctx, conn) }()
+	go func() { s.done <- srv.Serve(ctx) }()
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
@@ -127,10 +129,10 @@ func serveConn(t *testing.T, cfg Config, conn net.PacketConn) *served {
 			select {
 			case err := <-s.done:
 				if err != nil {
-					t.Errorf("ServeConn: %v", err)
+					t.Errorf("Serve: %v", err)
 				}
 			case <-time.After(2 * time.Minute):
-				t.Errorf("ServeConn did not return after cancel")
+				t.Errorf("Serve did not return after cancel")
 			}
 		})
 	}
@@ -274,8 +276,8 @@ func TestRefusals(t *testing.T) {
 					t.Errorf("%q: tftp-hpa got %d bytes and said %q; want error code 2 (access violation)", name, len(got), msg)
 				}
 			}
-			if n := s.srv.Stats().PathRefused; n != 8 {
-				t.Errorf("PathRefused = %d, want 8", n)
+			if n := s.srv.Stats().Dropped[DropPathRefused]; n != 8 {
+				t.Errorf("dropped %s = %d, want 8", DropPathRefused, n)
 			}
 			got, msg, ok := atftp(t, s.addr, "../../etc/passwd")
 			if ok || len(got) != 0 || !strings.Contains(msg, `climbs out with ".."`) {
@@ -299,7 +301,7 @@ func TestRefusals(t *testing.T) {
 			for _, e := range s.ev.all() {
 				if e.Kind == EventRefused {
 					refused++
-					if e.Err == nil || e.Code == 0 {
+					if e.Err == nil || e.Code == 0 || e.Reason == "" {
 						t.Errorf("refusal event without a reason: %+v", e)
 					}
 				}
@@ -326,7 +328,7 @@ func TestWriteRefused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "upload")); err == nil {
 		t.Error("the upload was written")
 	}
-	if st := s.srv.Stats(); st.WriteRefused != 1 {
+	if st := s.srv.Stats(); st.Dropped[DropWriteRequest] != 1 {
 		t.Errorf("stats %+v, want 1 write refused", st)
 	}
 }
@@ -404,7 +406,7 @@ func TestShutdownLetsTransfersFinish(t *testing.T) {
 			waitFor(t, func() bool { return s.srv.Stats().Active == 1 })
 			select {
 			case <-stopped:
-				t.Fatal("ServeConn returned while a transfer was running")
+				t.Fatal("Serve returned while a transfer was running")
 			default:
 			}
 			close(g.open)
@@ -479,7 +481,7 @@ func TestMaxTransfersDropsAndRecovers(t *testing.T) {
 	if _, err := c.WriteTo(req, s.addr); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return s.srv.Stats().Busy == 1 })
+	waitFor(t, func() bool { return s.srv.Stats().Dropped[DropBusy] == 1 })
 	if e := s.ev.wait(t, EventBusy); e.File != "slow" {
 		t.Errorf("busy event %+v", e)
 	}
@@ -513,7 +515,18 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	_, err := New(Config{MaxBlockSize: 100, Timeout: -1, MaxTransfers: -2})
+	bad := Config{MaxBlockSize: 100, Timeout: -1, MaxTransfers: -2}
+	var fields []string
+	for _, e := range bad.Validate() {
+		fields = append(fields, e.Field)
+	}
+	if got := strings.Join(fields, " "); got != "root maxBlockSize timeout maxTransfers" {
+		t.Errorf("Validate paths %q, want root maxBlockSize timeout maxTransfers", got)
+	}
+	if errs := (Config{Root: fstest.MapFS{}}).Validate(); len(errs) != 0 {
+		t.Errorf("a Config with only Root: %v", errs)
+	}
+	_, err := New(bad)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -521,6 +534,31 @@ func TestConfigValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v lacks %q", err, want)
 		}
+	}
+}
+
+// A nil Logger logs to slog.Default(), as the other servers of pxekit do.
+func TestNilLoggerIsDefault(t *testing.T) {
+	var logs bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	s := serve(t, Config{Root: fstest.MapFS{}})
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WriteTo(rrq("missing", "octet"), s.addr); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, _, err := c.ReadFrom(make([]byte, 512)); err != nil {
+		t.Fatal(err)
+	}
+	s.stop() // the log is complete once Serve has returned
+	if !strings.Contains(logs.String(), "tftp request refused") {
+		t.Errorf("default logger got %q, want the refusal", logs.String())
 	}
 }
 
@@ -652,7 +690,7 @@ func TestWindowRecovery(t *testing.T) {
 	}
 }
 
-// A socket closed under the server ends ServeConn with the error instead
+// A socket closed under the server ends Serve with the error instead
 // of spinning or hanging.
 func TestSocketClosedUnderServer(t *testing.T) {
 	for _, single := range []bool{false, true} {
@@ -660,12 +698,12 @@ func TestSocketClosedUnderServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := New(Config{Root: os.DirFS(t.TempDir()), SinglePort: single})
+		srv, err := New(Config{Conn: conn, Root: os.DirFS(t.TempDir()), SinglePort: single})
 		if err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
-		go func() { done <- srv.ServeConn(context.Background(), conn) }()
+		go func() { done <- srv.Serve(context.Background()) }()
 		// Let the server block in its read first (a request answers once it does).
 		probe, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		_, _ = probe.WriteTo(rrq("missing", "octet"), conn.LocalAddr())
@@ -678,10 +716,10 @@ func TestSocketClosedUnderServer(t *testing.T) {
 		select {
 		case err := <-done:
 			if err == nil {
-				t.Errorf("singlePort=%v: ServeConn returned nil after its socket broke", single)
+				t.Errorf("singlePort=%v: Serve returned nil after its socket broke", single)
 			}
 		case <-time.After(time.Minute):
-			t.Fatalf("singlePort=%v: ServeConn still running after its socket was closed", single)
+			t.Fatalf("singlePort=%v: Serve still running after its socket was closed", single)
 		}
 	}
 }

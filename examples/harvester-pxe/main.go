@@ -1,4 +1,5 @@
-// Command harvester-pxe installs a Harvester cluster over PXE (seed 002)
+// Command harvester-pxe installs a Harvester cluster over PXE, as
+// Harvester's PXE boot install guide does with nginx and ISC dhcpd,
 // from one cluster.yaml, or from the ISC dhcpd.conf an operator already
 // has, with pxekit's boot server in place of nginx + ISC dhcpd.
 //

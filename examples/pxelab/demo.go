@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
 )
 
@@ -75,7 +76,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pxelab demo: %v\n", err)
 		return 2
 	}
-	mac, err := parseMAC(*macStr)
+	mac, err := macaddr.Parse(*macStr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab demo: --mac: %v\n", err)
 		return 2
@@ -147,7 +148,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 	if err != nil {
 		return err
 	}
-	srv, err := pxe.New(cfg)
+	srv, err := o.server(cfg)
 	if err != nil {
 		return err
 	}
@@ -169,7 +170,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 	home := make(chan pxe.Event, 1)
 	var once sync.Once
 	stopEvents := printEvents(ctx, srv, stdout, func(e pxe.Event) {
-		if e.Kind == pxe.EventPhonedHome && e.MAC == mac.String() {
+		if e.Kind == pxe.EventPhonedHome && macaddr.Equal(e.MAC, mac) {
 			once.Do(func() { home <- e })
 		}
 	})
@@ -263,15 +264,4 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-func parseMAC(s string) (net.HardwareAddr, error) {
-	mac, err := net.ParseMAC(strings.ReplaceAll(s, "-", ":"))
-	if err != nil {
-		return nil, err
-	}
-	if len(mac) != 6 {
-		return nil, fmt.Errorf("%q is not a 6-byte Ethernet address", s)
-	}
-	return mac, nil
 }

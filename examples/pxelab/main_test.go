@@ -32,7 +32,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.9-192.0.2.1", "--kernel", "/etc/hostname"}, 2, "START ≤ END"},
 		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9"}, 2, "--kernel is required"},
 		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9", "--kernel", "/etc/hostname", "--machine", "zz=default"}, 2, `--machine "zz=default"`},
-		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9", "--kernel", "/etc/hostname", "--machine", "52:54:00:00:00:01=nope"}, 1, `"nope" is not a profile`},
+		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9", "--kernel", "/etc/hostname", "--machine", "52:54:00:00:00:01=nope"}, 1, `"nope": is not a profile`},
 		{[]string{"demo", "--firmware", "floppy"}, 2, "floppy"},
 		{[]string{"demo", "--mac", "1:2"}, 2, "--mac"},
 	} {
@@ -126,8 +126,8 @@ func TestServeInNetNS(t *testing.T) {
 	}
 	var served, denied bool
 	for _, e := range events(t, out.String()) {
-		served = served || (e.Kind == pxe.EventScriptServed && e.MAC == "52:54:00:12:34:56")
-		denied = denied || (e.Kind == pxe.EventDenied && e.MAC == "52:54:00:00:00:99")
+		served = served || (e.Kind == pxe.EventScriptServed && e.MAC.String() == "52:54:00:12:34:56")
+		denied = denied || (e.Kind == pxe.EventDenied && e.MAC.String() == "52:54:00:00:00:99")
 	}
 	if !served || !denied {
 		t.Errorf("events on stdout lack script-served/denied:\n%s", out.String())
@@ -149,7 +149,7 @@ func TestDemo(t *testing.T) {
 	var kinds []pxe.EventKind
 	var advertised bool
 	for _, e := range events(t, out.String()) {
-		if e.MAC == "52:54:00:de:00:42" {
+		if e.MAC.String() == "52:54:00:de:00:42" {
 			kinds = append(kinds, e.Kind)
 		}
 		// The VM is the only host on the demo's network.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
 )
 
@@ -32,6 +33,8 @@ type serveOptions struct {
 	httpPort                                                    int
 	machines, profiles                                          listFlag
 	denyUnknown, verbose, routerAdvert                          bool
+	// inventory is what config makes of --machine and --profile.
+	inventory pxe.InventorySpec
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -64,7 +67,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 2
 	}
-	srv, err := pxe.New(cfg)
+	srv, err := o.server(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 1
@@ -79,7 +82,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// config turns the options into a boot server configuration.
+// server builds the boot server: cfg with the inventory the options name.
+func (o *serveOptions) server(cfg pxe.Config) (*pxe.Server, error) {
+	inv, err := pxe.NewStaticInventory(o.inventory)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Inventory = inv
+	return pxe.New(cfg)
+}
+
+// config turns the options into a boot server configuration, and
+// o.inventory into what the inventory will hold; server checks that.
 func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.iface == "" {
 		return pxe.Config{}, errors.New("--interface is required")
@@ -108,7 +122,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.initrd != "" {
 		def.Initrd = filepath.Base(o.initrd)
 	}
-	inv := pxe.Inventory{Profiles: map[string]pxe.Profile{"default": def}}
+	inv := pxe.InventorySpec{Profiles: map[string]pxe.Profile{"default": def}}
 	if !o.denyUnknown {
 		inv.Default = "default"
 	}
@@ -126,7 +140,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		if !ok {
 			return pxe.Config{}, fmt.Errorf("--machine %q: want MAC=PROFILE", m)
 		}
-		mac, err := parseMAC(macStr)
+		mac, err := macaddr.Parse(macStr)
 		if err != nil {
 			return pxe.Config{}, fmt.Errorf("--machine %q: %v", m, err)
 		}
@@ -150,6 +164,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.netns != "" && !strings.Contains(o.netns, "/") {
 		o.netns = filepath.Join("/var/run/netns", o.netns)
 	}
+	o.inventory = inv
 	level := slog.LevelInfo
 	if o.verbose {
 		level = slog.LevelDebug
@@ -165,7 +180,6 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		HTTPPort:            o.httpPort,
 		IPXE:                ipxeFS,
 		Assets:              files,
-		Inventory:           inv,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}, nil
 }

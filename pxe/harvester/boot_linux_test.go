@@ -19,6 +19,7 @@ import (
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/pxe/iscdhcp"
 )
@@ -193,10 +194,10 @@ func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, n No
 	defer hl.mu.Unlock()
 	served, denied := false, false
 	for _, e := range hl.events {
-		if e.MAC == mac.String() && e.Kind == pxe.EventConfigServed {
+		if macaddr.Equal(e.MAC, mac) && e.Kind == pxe.EventConfigServed {
 			served = true
 		}
-		if e.Kind == pxe.EventDenied && e.MAC != mac.String() && strings.Contains(e.Detail, "config-") {
+		if e.Kind == pxe.EventDenied && !macaddr.Equal(e.MAC, mac) && strings.Contains(e.Detail, "config-") {
 			denied = true
 		}
 	}
@@ -230,7 +231,7 @@ func labCluster(t *testing.T) *Cluster {
 	return c
 }
 
-// TestBootBIOS: seed 002's node1 (CREATE) and node2 (JOIN) boot at once
+// TestBootBIOS: the install guide's node1 (CREATE) and node2 (JOIN) boot at once
 // through SeaBIOS and QEMU's iPXE ROM.
 func TestBootBIOS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -251,7 +252,7 @@ func TestBootBIOS(t *testing.T) {
 }
 
 // TestBootUEFIHTTP: node1 (CREATE) through OVMF's UEFI HTTP boot → iPXE →
-// the UEFI script with initrd=. DHCP answers as seed 002's dhcpd.conf (UEFI
+// the UEFI script with initrd=. DHCP answers as the install guide's dhcpd.conf (UEFI
 // HTTP boot variant, imported by pxe/iscdhcp) says: the elsif HTTPClient
 // branch hands out ipxe.efi with option 60 "HTTPClient", then the iPXE
 // branch the create script — both pointed at this server.
@@ -259,7 +260,7 @@ func TestBootUEFIHTTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c := labCluster(t)
-	src, err := os.ReadFile("testdata/seed002/dhcpd-httpboot.conf")
+	src, err := os.ReadFile("testdata/install-guide/dhcpd-httpboot.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +275,7 @@ func TestBootUEFIHTTP(t *testing.T) {
 
 func mustMAC(t *testing.T, s string) net.HardwareAddr {
 	t.Helper()
-	m, err := net.ParseMAC(s)
+	m, err := macaddr.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func TestPlanErrors(t *testing.T) {
 	}
 }
 
-// The inventory's scripts, for BIOS and UEFI, are seed 002's with the boot
+// The inventory's scripts, for BIOS and UEFI, are the install guide's with the boot
 // server's URLs: kernel, initrd and rootfs from /assets/ under their real
 // names, the config at /machines/<mac>/config-<mode>.yaml.
 func TestInventoryScripts(t *testing.T) {
