@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/dhcp"
 )
 
@@ -221,7 +222,7 @@ func bigRcvbuf(log interface{ Warn(string, ...any) }) func() {
 	return func() { _ = os.WriteFile(knob, old, 0o644) }
 }
 
-func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
+func benchDHCP(ctx context.Context, h *harness) ([]report.Row, error) {
 	if m := missing("perfdhcp", "kea-dhcp4", "dnsmasq"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages kea-admin, kea-dhcp4-server, dnsmasq-base)", m)
 	}
@@ -415,7 +416,7 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	clientCost := func(r perfResult) string {
 		return fmt.Sprintf("%.0f µs of client CPU per DORA (perfdhcp: %.0f)", perDORA(r.cliCPU, r), perDORA(pxBest.cliCPU, pxBest))
 	}
-	rows := []Row{
+	rows := []report.Row{
 		{Group: "DHCP", Case: "perfdhcp relayed DORA, ≤1% loss", Unit: "DORA/s", Peer: "kea memfile", PeerV: keaBest.dora(), Pxekit: pxBest.dora(), Target: 1.5,
 			Note: "pxekit (bbolt, fsync before each ACK) " + note(pxBest, pxTried) + "; kea " + note(keaBest, keaTried)},
 		{Group: "DHCP", Case: "relayed DORA, ≤1% loss, harness client", Unit: "DORA/s", Peer: "kea memfile", PeerV: keaLBest.dora(), Pxekit: pxLBest.dora(), Target: 1.5,
@@ -433,7 +434,7 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	// each would sustain on a core of its own, whatever the client can
 	// offer.
 	if px, kea, ok := atSameRate(pxTried, keaTried); ok {
-		rows = append(rows, Row{Group: "DHCP", Case: fmt.Sprintf("server CPU per DORA at -r %d", px.rate), Unit: "µs", Lower: true,
+		rows = append(rows, report.Row{Group: "DHCP", Case: fmt.Sprintf("server CPU per DORA at -r %d", px.rate), Unit: "µs", Lower: true,
 			Peer: "kea memfile", PeerV: perDORA(kea.srvCPU, kea), Pxekit: perDORA(px.srvCPU, px),
 			Note: fmt.Sprintf("user+system time of the server process / ACKs; perfdhcp itself spent %.0f µs (vs pxekit) and %.0f µs (vs kea) per DORA",
 				perDORA(px.cliCPU, px), perDORA(kea.cliCPU, kea))})
@@ -441,7 +442,7 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	// Leases after kill -9: perfdhcp's 240 clients each got ACKs; every one
 	// must hold exactly one persisted address.
 	lost := lerr != nil || leases != distinct || (kr.recv[1] > 0 && leases < min(kr.recv[1], 240))
-	rows = append(rows, Row{Group: "DHCP", Case: "leases in bbolt after kill -9 under load", Unit: "leases", Pxekit: float64(leases), Failed: lost,
+	rows = append(rows, report.Row{Group: "DHCP", Case: "leases in bbolt after kill -9 under load", Unit: "leases", Pxekit: float64(leases), Failed: lost,
 		Note: fmt.Sprintf("perfdhcp got %d ACKs for 240 clients at -r %d before the kill; %d distinct addresses; %v", kr.recv[1], killRate, distinct, lerr)})
 	return rows, nil
 }

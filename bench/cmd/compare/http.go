@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pxekit/pxekit/bench/internal/report"
 )
 
 // Ports of the two HTTP servers: both run at once, so the fetches can be
@@ -189,7 +191,7 @@ func (h *harness) wrkRun(ctx context.Context, url, lua string, conns int, d time
 	return r, nil
 }
 
-func benchHTTP(ctx context.Context, h *harness) ([]Row, error) {
+func benchHTTP(ctx context.Context, h *harness) ([]report.Row, error) {
 	if m := missing("curl", "nginx", "wrk"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages curl, nginx-light, wrk)", m)
 	}
@@ -281,7 +283,7 @@ http {
 		}
 	}
 	h.log.Info("http asset", "nginx MB/s", int(httpMedian(ngV)), "pxekit MB/s", int(httpMedian(pxV)))
-	rows := []Row{{Group: "HTTP", Case: "100 MB asset, curl", Unit: "MB/s", Peer: "nginx", PeerV: httpMedian(ngV), Pxekit: httpMedian(pxV), Target: 0.9,
+	rows := []report.Row{{Group: "HTTP", Case: "100 MB asset, curl", Unit: "MB/s", Peer: "nginx", PeerV: httpMedian(ngV), Pxekit: httpMedian(pxV), Target: 0.9,
 		Note: fmt.Sprintf("median of %d fetches each, alternating; nginx %.0f–%.0f, pxekit %.0f–%.0f; pxekit = the pxe boot server (DHCP+TFTP+HTTP)",
 			reps, slices.Min(ngV), slices.Max(ngV), slices.Min(pxV), slices.Max(pxV))},
 		{Group: "HTTP", Case: "100 MB asset, server CPU", Unit: "ms", Lower: true, Peer: "nginx", PeerV: httpMedian(ngCPU), Pxekit: httpMedian(pxCPU),
@@ -369,9 +371,9 @@ http {
 		}
 		note := fmt.Sprintf("%s; %s, %d connections, 2 threads, %d × %s each, alternating, median", c.note, conn, conns, wrkReps, wrkDur)
 		rows = append(rows,
-			Row{Group: "HTTP", Case: c.name, Unit: "req/s", Peer: "nginx", PeerV: agg(ngR, rps), Pxekit: agg(pxR, rps),
+			report.Row{Group: "HTTP", Case: c.name, Unit: "req/s", Peer: "nginx", PeerV: agg(ngR, rps), Pxekit: agg(pxR, rps),
 				Note: note, Failed: pxBad > 0},
-			Row{Group: "HTTP", Case: c.name + ", p99 latency", Unit: "ms", Lower: true, Peer: "nginx", PeerV: agg(ngR, p99), Pxekit: agg(pxR, p99),
+			report.Row{Group: "HTTP", Case: c.name + ", p99 latency", Unit: "ms", Lower: true, Peer: "nginx", PeerV: agg(ngR, p99), Pxekit: agg(pxR, p99),
 				Note: fmt.Sprintf("wrk --latency; errors or non-2xx: pxekit %d, nginx %d", pxBad, ngBad), Failed: pxBad > 0})
 		h.log.Info("http "+c.name, "nginx req/s", int(agg(ngR, rps)), "pxekit req/s", int(agg(pxR, rps)),
 			"nginx p99 ms", agg(ngR, p99), "pxekit p99 ms", agg(pxR, p99), "pxekit errors", pxBad)

@@ -26,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pxekit/pxekit/bench/internal/report"
 )
 
 // options are the command-line settings of a comparison run.
@@ -80,12 +82,12 @@ func run(ctx context.Context, o options) error {
 	}
 	defer h.close()
 
-	var res results
+	var res report.Results
 	res.Started = time.Now().UTC()
-	res.Host = hostInfo()
+	res.Host = report.Host()
 	parts := []struct {
 		name string
-		fn   func(context.Context, *harness) ([]Row, error)
+		fn   func(context.Context, *harness) ([]report.Row, error)
 	}{
 		{"dhcp", benchDHCP},
 		{"tftp", benchTFTP},
@@ -112,20 +114,20 @@ func run(ctx context.Context, o options) error {
 		}
 		log.Info("part done", "name", p.name, "took", time.Since(start).Round(time.Second))
 		// Partial results survive a later failure or a timeout.
-		if err := res.write(o.out); err != nil {
+		if err := res.Write(o.out); err != nil {
 			return err
 		}
 	}
 	res.Finished = time.Now().UTC()
-	if err := res.write(o.out); err != nil {
+	if err := res.Write(o.out); err != nil {
 		return err
 	}
-	fmt.Print(res.table())
+	fmt.Print(res.Table())
 	fmt.Printf("\nwrote %s/results.md, results.json, chart.svg\n", o.out)
 	if len(res.Errors) > 0 {
 		return fmt.Errorf("%d part(s) failed: %s", len(res.Errors), strings.Join(res.Errors, "; "))
 	}
-	if slices.ContainsFunc(res.Rows, func(r Row) bool { return r.Failed }) {
+	if slices.ContainsFunc(res.Rows, func(r report.Row) bool { return r.Failed }) {
 		return fmt.Errorf("a correctness check failed (see the table)")
 	}
 	return nil

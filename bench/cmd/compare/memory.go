@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/dhcp"
 )
 
@@ -17,7 +18,7 @@ import (
 // after New loads them from the bbolt file, and the file's size. No packet
 // is sent: the addresses (198.18.0.0/15, the benchmarking range) exist
 // only in memory and on disk.
-func benchMemory(ctx context.Context, h *harness) ([]Row, error) {
+func benchMemory(ctx context.Context, h *harness) ([]report.Row, error) {
 	const n = 100_000
 	dir := filepath.Join(h.dir, "memory")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -75,7 +76,7 @@ func benchMemory(ctx context.Context, h *harness) ([]Row, error) {
 	if active != n {
 		return nil, fmt.Errorf("loaded %d active leases, want %d", active, n)
 	}
-	return []Row{
+	return []report.Row{
 		{Group: "Memory", Case: "DHCP heap per 100k leases", Unit: "MB", Lower: true, Pxekit: float64(after-before) / 1e6,
 			Note: "Go heap after dhcp.New loads 100,000 bound leases from bbolt, minus before (GC'd both times)"},
 		{Group: "Memory", Case: "bbolt lease file per 100k leases", Unit: "MB", Lower: true, Pxekit: float64(fi.Size()) / 1e6,

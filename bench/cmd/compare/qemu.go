@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
@@ -56,7 +57,7 @@ type qemuInputs struct {
 
 // benchQEMU is the "qemu" part: per firmware, interleaved pairs of boots
 // (baseline, pxekit), within qemuPartBudget.
-func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
+func benchQEMU(ctx context.Context, h *harness) ([]report.Row, error) {
 	if m := missing("qemu-system-x86_64", "dnsmasq", "nginx"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages qemu-system-x86, dnsmasq-base, nginx-light)", m)
 	}
@@ -93,7 +94,7 @@ func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
 	}
 	deadline, _ := ctx.Deadline()
 	var (
-		rows []Row
+		rows []report.Row
 		errs []error
 	)
 	for _, fw := range []lab.Firmware{lab.BIOS, lab.UEFIPXE} {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/internal/lab"
 )
 
@@ -288,7 +289,7 @@ func (r qemuRun) serverSecs(fw lab.Firmware) (float64, bool) {
 // server controls, which the other helpers' load on the shared CPU
 // disturbs far less than the guest's own work. Every boot must have
 // started the same kernel command line, or the comparison is void.
-func qemuRows(fw lab.Firmware, runs []qemuRun) []Row {
+func qemuRows(fw lab.Firmware, runs []qemuRun) []report.Row {
 	if len(runs) == 0 {
 		return nil
 	}
@@ -304,7 +305,7 @@ func qemuRows(fw lab.Firmware, runs []qemuRun) []Row {
 	}
 	toInit := func(r qemuRun) (float64, bool) { return r.toInit.Seconds(), true }
 	server := func(r qemuRun) (float64, bool) { return r.serverSecs(fw) }
-	row := Row{Group: "QEMU", Case: fw.String() + ": power-on → /init", Unit: "s", Peer: qemuBaseline,
+	row := report.Row{Group: "QEMU", Case: fw.String() + ": power-on → /init", Unit: "s", Peer: qemuBaseline,
 		PeerV: qemuMedian(secs(base, toInit)), Pxekit: qemuMedian(secs(px, toInit)), Lower: true, Target: 1.0}
 	var notes []string
 	notes = append(notes, fmt.Sprintf("median of %d/%d interleaved boots (%s / %s)",
@@ -342,10 +343,10 @@ func qemuRows(fw lab.Firmware, runs []qemuRun) []Row {
 			names = append(names, p.name)
 		}
 	}
-	srow := Row{Group: "QEMU", Case: fw.String() + ": server steps", Unit: "s", Peer: qemuBaseline,
+	srow := report.Row{Group: "QEMU", Case: fw.String() + ": server steps", Unit: "s", Peer: qemuBaseline,
 		PeerV: qemuMedian(secs(base, server)), Pxekit: qemuMedian(secs(px, server)), Lower: true,
 		Note: "sum of " + strings.Join(names, ", ") + " (protocol waits included)"}
-	rows := []Row{row, srow}
+	rows := []report.Row{row, srow}
 	return rows
 }
 

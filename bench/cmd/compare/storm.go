@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
@@ -33,7 +34,7 @@ const (
 // pxekit boot server (role pxe: DHCP + TFTP + HTTP in one process) and
 // reports completion time, per-step p50/p99, failures by step, the
 // server's own counters and its peak RSS.
-func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
+func benchStorm(ctx context.Context, h *harness) ([]report.Row, error) {
 	n := 1000
 	if h.o.quick {
 		n = 200
@@ -137,7 +138,7 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 		h.log.Info("storm", "server", stormPeerName, "clients", n, "elapsed", peerRep.Elapsed.Round(time.Millisecond), "failed", ps.failed)
 	}
 	// row pairs pxekit's figure with the peer's when there is one.
-	row := func(r Row, peer float64) Row {
+	row := func(r report.Row, peer float64) report.Row {
 		if peerRep != nil {
 			r.Peer, r.PeerV = stormPeerName, peer
 		}
@@ -157,7 +158,7 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 			shape += fmt.Sprintf("; no peer time: %d of its machines did not boot", ps.failed)
 		}
 	}
-	rows := []Row{row(Row{Group: "Storm", Case: fmt.Sprintf("%d clients: DHCP→TFTP ipxe.efi→DHCP iPXE→script→kernel+initrd", n), Unit: "s", Lower: true,
+	rows := []report.Row{row(report.Row{Group: "Storm", Case: fmt.Sprintf("%d clients: DHCP→TFTP ipxe.efi→DHCP iPXE→script→kernel+initrd", n), Unit: "s", Lower: true,
 		Pxekit: rep.Elapsed.Seconds(), Note: shape + peerNote}, peerTime)}
 	steps := []struct{ key, name string }{
 		{stormStepWait, "waiting for a free address (DISCOVERs unanswered, pool full)"},
@@ -181,8 +182,8 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 			note50 = "each stack's step times are under the load its own pace made: a faster TFTP puts more machines into HTTP at once"
 		}
 		rows = append(rows,
-			row(Row{Group: "Storm", Case: sp.name + " p50", Unit: "ms", Lower: true, Pxekit: v(d, 50), Note: note50}, v(pd, 50)),
-			row(Row{Group: "Storm", Case: sp.name + " p99", Unit: "ms", Lower: true, Pxekit: v(d, 99),
+			row(report.Row{Group: "Storm", Case: sp.name + " p50", Unit: "ms", Lower: true, Pxekit: v(d, 50), Note: note50}, v(pd, 50)),
+			row(report.Row{Group: "Storm", Case: sp.name + " p99", Unit: "ms", Lower: true, Pxekit: v(d, 99),
 				Note: fmt.Sprintf("max %.0f ms over %d machines", stormMS(d[len(d)-1]), len(d))}, v(pd, 99)))
 	}
 	failNote := s.failNote()
@@ -195,7 +196,7 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 	if ps.naks > 0 {
 		failNote += fmt.Sprintf("; the peer NAKed %d REQUESTs (an address offered twice: the machine went back to DISCOVER after 1–2 s), first: %s", ps.naks, tail(ps.nak, 120))
 	}
-	rows = append(rows, row(Row{Group: "Storm", Case: "machines that did not boot", Unit: "machines", Pxekit: float64(s.failed), Failed: s.failed > 0,
+	rows = append(rows, row(report.Row{Group: "Storm", Case: "machines that did not boot", Unit: "machines", Pxekit: float64(s.failed), Failed: s.failed > 0,
 		Note: failNote}, float64(ps.failed)))
 
 	// The server's side of the same storm: every machine ACKed twice and
@@ -212,13 +213,13 @@ func benchStorm(ctx context.Context, h *harness) ([]Row, error) {
 	if len(logErrs) > 0 {
 		note += "; server log: " + strings.Join(logErrs[:min(3, len(logErrs))], " | ")
 	}
-	rows = append(rows, Row{Group: "Storm", Case: "pxe server: NAKs, rate-limit drops, denials, log errors", Unit: "count",
+	rows = append(rows, report.Row{Group: "Storm", Case: "pxe server: NAKs, rate-limit drops, denials, log errors", Unit: "count",
 		Pxekit: float64(st.Naks + st.Dropped[dhcp.DropClientRate] + ev[pxe.EventDenied] + uint64(len(logErrs))), Failed: bad, Note: note})
 
 	if rssErr != nil {
 		return rows, fmt.Errorf("peak RSS: %w", rssErr)
 	}
-	rows = append(rows, Row{Group: "Memory", Case: fmt.Sprintf("pxe server peak RSS during the %d-client storm", n), Unit: "MB", Lower: true,
+	rows = append(rows, report.Row{Group: "Memory", Case: fmt.Sprintf("pxe server peak RSS during the %d-client storm", n), Unit: "MB", Lower: true,
 		Pxekit: float64(rss) / (1 << 20), Note: fmt.Sprintf("VmHWM of the boot server process (DHCP+TFTP+HTTP); up to %d OS threads during the storm", threads)})
 	return rows, nil
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/pxekit/pxekit/bench/internal/report"
 )
 
 // tftpCase is one file × block size × window size.
@@ -66,7 +68,7 @@ func tftpMedian(xs []float64) float64 {
 	return xs[len(xs)/2]
 }
 
-func benchTFTP(ctx context.Context, h *harness) ([]Row, error) {
+func benchTFTP(ctx context.Context, h *harness) ([]report.Row, error) {
 	if m := missing("atftp", "in.tftpd"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages atftp, tftpd-hpa)", m)
 	}
@@ -160,7 +162,7 @@ func benchTFTP(ctx context.Context, h *harness) ([]Row, error) {
 			figures[s.name] = append(figures[s.name], v)
 		}
 	}
-	var rows []Row
+	var rows []report.Row
 	for i, c := range cases {
 		name := fmt.Sprintf("%s blksize %d", c.file, c.blk)
 		fig := func(s string) float64 {
@@ -172,13 +174,13 @@ func benchTFTP(ctx context.Context, h *harness) ([]Row, error) {
 		note := fmt.Sprintf("client atftp, median of %d interleaved runs", c.reps)
 		if c.window > 0 {
 			name += fmt.Sprintf(" windowsize %d", c.window)
-			rows = append(rows, Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "atftpd", PeerV: fig("atftpd"), Pxekit: fig("pxekit"),
+			rows = append(rows, report.Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "atftpd", PeerV: fig("atftpd"), Pxekit: fig("pxekit"),
 				Note: note + "; tftpd-hpa has no windowsize"})
 			continue
 		}
 		rows = append(rows,
-			Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "tftpd-hpa", PeerV: fig("tftpd-hpa"), Pxekit: fig("pxekit"), Target: 1.0, Note: note + ", lock-step"},
-			Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "atftpd", PeerV: fig("atftpd"), Pxekit: fig("pxekit"), Note: note + ", lock-step"})
+			report.Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "tftpd-hpa", PeerV: fig("tftpd-hpa"), Pxekit: fig("pxekit"), Target: 1.0, Note: note + ", lock-step"},
+			report.Row{Group: "TFTP", Case: name, Unit: "MB/s", Peer: "atftpd", PeerV: fig("atftpd"), Pxekit: fig("pxekit"), Note: note + ", lock-step"})
 	}
 	return rows, nil
 }
