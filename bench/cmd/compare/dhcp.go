@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/dhcp"
 )
@@ -84,24 +85,6 @@ func parsePerf(out string) perfResult {
 	return r
 }
 
-// procCPU is the user+system CPU time pid has used so far.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses and may
-	// hold spaces: utime and stime are the 12th and 13th of them.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+st) * time.Second / 100 // USER_HZ
-}
-
 // perfdhcp runs perfdhcp as a relay agent (giaddr 192.0.2.2, listening on
 // 67 for the answers) against 192.0.2.1 at rate for secs seconds, with 240
 // simulated clients, and measures what srv (the server's pid) spent.
@@ -111,7 +94,7 @@ func procCPU(pid int) time.Duration {
 // server it measures; single, it holds one core and leaves the other to
 // the server.
 func (h *harness) perfdhcp(ctx context.Context, srv *proc, rate, secs int, extra ...string) (perfResult, error) {
-	c0 := procCPU(srv.cmd.Process.Pid)
+	c0, _ := procfs.CPU(srv.cmd.Process.Pid)
 	args := append([]string{"-g", "single", "-4", "-l", clientIP, "-L", "67",
 		"-r", strconv.Itoa(rate), "-R", "240", "-p", strconv.Itoa(secs), "-W", "2000000"}, extra...)
 	cmd := exec.CommandContext(ctx, "perfdhcp", append(args, serverIP)...)
@@ -121,7 +104,8 @@ func (h *harness) perfdhcp(ctx context.Context, srv *proc, rate, secs int, extra
 	_ = h.cli.Run(cmd) // perfdhcp exits non-zero when anything dropped: judged by the caller
 	r := parsePerf(out.String())
 	r.rate, r.secs = rate, secs
-	r.srvCPU = procCPU(srv.cmd.Process.Pid) - c0
+	c1, _ := procfs.CPU(srv.cmd.Process.Pid)
+	r.srvCPU = c1 - c0
 	if ps := cmd.ProcessState; ps != nil {
 		r.cliCPU = ps.UserTime() + ps.SystemTime()
 	}
@@ -135,7 +119,7 @@ func (h *harness) perfdhcp(ctx context.Context, srv *proc, rate, secs int, extra
 // dhcpload.go) the way perfdhcp runs: from the client namespace, against
 // srv at rate for secs seconds, 240 clients, 2 s drop time.
 func (h *harness) dhcpload(ctx context.Context, srv *proc, rate, secs int) (perfResult, error) {
-	c0 := procCPU(srv.cmd.Process.Pid)
+	c0, _ := procfs.CPU(srv.cmd.Process.Pid)
 	cmd := exec.CommandContext(ctx, h.self, "-role", "dhcpload", "-rate", strconv.Itoa(rate), "-secs", strconv.Itoa(secs),
 		"-clients", "240", "-drop", "2s")
 	var out, errb bytes.Buffer
@@ -145,7 +129,8 @@ func (h *harness) dhcpload(ctx context.Context, srv *proc, rate, secs int) (perf
 	if err := h.cli.Run(cmd); err != nil {
 		return r, fmt.Errorf("dhcpload: %v: %s", err, tail(errb.String(), 600))
 	}
-	r.srvCPU = procCPU(srv.cmd.Process.Pid) - c0
+	c1, _ := procfs.CPU(srv.cmd.Process.Pid)
+	r.srvCPU = c1 - c0
 	if ps := cmd.ProcessState; ps != nil {
 		r.cliCPU = ps.UserTime() + ps.SystemTime()
 	}

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/stats"
 )
 
 // Ports of the two HTTP servers: both run at once, so the fetches can be
@@ -55,42 +57,6 @@ func (h *harness) curlBody(ctx context.Context, url string) (string, error) {
 		return "", fmt.Errorf("curl %s: %v: %s", url, err, tail(out, 300))
 	}
 	return out, nil
-}
-
-// httpTreeCPU is the CPU time that process pid and its descendants (nginx's
-// workers) have used: the sum of their threads' schedstat run times, in
-// nanoseconds, so it does not round to clock ticks.
-func httpTreeCPU(pid int) time.Duration {
-	var total time.Duration
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
-	for _, t := range tasks {
-		if b, err := os.ReadFile(filepath.Join(t, "schedstat")); err == nil {
-			if f := strings.Fields(string(b)); len(f) > 0 {
-				ns, _ := strconv.ParseInt(f[0], 10, 64)
-				total += time.Duration(ns)
-			}
-		}
-		if b, err := os.ReadFile(filepath.Join(t, "children")); err == nil {
-			for _, c := range strings.Fields(string(b)) {
-				if cpid, err := strconv.Atoi(c); err == nil {
-					total += httpTreeCPU(cpid)
-				}
-			}
-		}
-	}
-	return total
-}
-
-func httpMedian(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // wrkResult is what one wrk run reports.
@@ -269,12 +235,12 @@ http {
 			if isPx {
 				addr, pid = pxeHTTP, px.cmd.Process.Pid
 			}
-			cpu0 := httpTreeCPU(pid)
+			cpu0 := procfs.TreeCPU(pid)
 			v, err := h.curlOnce(ctx, "http://"+addr+"/assets/big.bin", size)
 			if err != nil {
 				return nil, err
 			}
-			cpu := float64(httpTreeCPU(pid)-cpu0) / 1e6
+			cpu := float64(procfs.TreeCPU(pid)-cpu0) / 1e6
 			if isPx {
 				pxV, pxCPU = append(pxV, v), append(pxCPU, cpu)
 			} else {
@@ -282,13 +248,13 @@ http {
 			}
 		}
 	}
-	h.log.Info("http asset", "nginx MB/s", int(httpMedian(ngV)), "pxekit MB/s", int(httpMedian(pxV)))
-	rows := []report.Row{{Group: "HTTP", Case: "100 MB asset, curl", Unit: "MB/s", Peer: "nginx", PeerV: httpMedian(ngV), Pxekit: httpMedian(pxV), Target: 0.9,
+	h.log.Info("http asset", "nginx MB/s", int(stats.Median(ngV)), "pxekit MB/s", int(stats.Median(pxV)))
+	rows := []report.Row{{Group: "HTTP", Case: "100 MB asset, curl", Unit: "MB/s", Peer: "nginx", PeerV: stats.Median(ngV), Pxekit: stats.Median(pxV), Target: 0.9,
 		Note: fmt.Sprintf("median of %d fetches each, alternating; nginx %.0f–%.0f, pxekit %.0f–%.0f; pxekit = the pxe boot server (DHCP+TFTP+HTTP)",
 			reps, slices.Min(ngV), slices.Max(ngV), slices.Min(pxV), slices.Max(pxV))},
-		{Group: "HTTP", Case: "100 MB asset, server CPU", Unit: "ms", Lower: true, Peer: "nginx", PeerV: httpMedian(ngCPU), Pxekit: httpMedian(pxCPU),
+		{Group: "HTTP", Case: "100 MB asset, server CPU", Unit: "ms", Lower: true, Peer: "nginx", PeerV: stats.Median(ngCPU), Pxekit: stats.Median(pxCPU),
 			Note: "CPU time of the server's processes per fetch (schedstat, median): what the throughput costs, less sensitive to other load; it includes the kernel's TCP work for the veth"}}
-	h.log.Info("http asset CPU", "nginx ms", httpMedian(ngCPU), "pxekit ms", httpMedian(pxCPU))
+	h.log.Info("http asset CPU", "nginx ms", stats.Median(ngCPU), "pxekit ms", stats.Median(pxCPU))
 
 	// Small scripts. nginx gets, as a static file, exactly what pxekit
 	// renders, so both send the same bytes.
@@ -354,7 +320,7 @@ http {
 			for i, r := range rs {
 				v[i] = f(r)
 			}
-			return httpMedian(v)
+			return stats.Median(v)
 		}
 		bad := func(rs []wrkResult) (n int64) {
 			for _, r := range rs {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/ipxe"
@@ -414,7 +415,7 @@ http {
 	st := &qemuStack{cpu: func() time.Duration {
 		var sum time.Duration
 		for _, p := range procs {
-			sum += qemuTreeCPU(p.cmd.Process.Pid) // nginx: master and workers
+			sum += procfs.TreeCPU(p.cmd.Process.Pid) // nginx: master and workers
 		}
 		return sum
 	}}
@@ -530,7 +531,7 @@ func qemuStartPxekit(ctx context.Context, h *harness, lnet *lab.Network, dir str
 	evDone := make(chan struct{})
 	var once sync.Once
 	st := &qemuStack{
-		cpu: func() time.Duration { return qemuTreeCPU(px.cmd.Process.Pid) },
+		cpu: func() time.Duration { return procfs.TreeCPU(px.cmd.Process.Pid) },
 		stop: func() {
 			once.Do(func() {
 				px.stop()

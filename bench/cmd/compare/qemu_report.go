@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/stats"
 	"github.com/pxekit/pxekit/internal/lab"
 )
 
@@ -234,18 +235,6 @@ func (r qemuRun) phaseSecs(p qemuPhase) (float64, bool) {
 	return (to - from).Seconds(), true
 }
 
-func qemuMedian(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func qemuByStack(runs []qemuRun, stack string) []qemuRun {
 	var out []qemuRun
 	for _, r := range runs {
@@ -264,7 +253,7 @@ func qemuMedianPhase(runs []qemuRun, p qemuPhase) (float64, bool) {
 			v = append(v, s)
 		}
 	}
-	return qemuMedian(v), len(v) > 0
+	return stats.Median(v), len(v) > 0
 }
 
 // serverSecs is the sum of the run's server phases (false: one missing).
@@ -306,7 +295,7 @@ func qemuRows(fw lab.Firmware, runs []qemuRun) []report.Row {
 	toInit := func(r qemuRun) (float64, bool) { return r.toInit.Seconds(), true }
 	server := func(r qemuRun) (float64, bool) { return r.serverSecs(fw) }
 	row := report.Row{Group: "QEMU", Case: fw.String() + ": power-on → /init", Unit: "s", Peer: qemuBaseline,
-		PeerV: qemuMedian(secs(base, toInit)), Pxekit: qemuMedian(secs(px, toInit)), Lower: true, Target: 1.0}
+		PeerV: stats.Median(secs(base, toInit)), Pxekit: stats.Median(secs(px, toInit)), Lower: true, Target: 1.0}
 	var notes []string
 	notes = append(notes, fmt.Sprintf("median of %d/%d interleaved boots (%s / %s)",
 		len(base), len(px), qemuFmtSecs(secs(base, toInit)), qemuFmtSecs(secs(px, toInit))))
@@ -335,7 +324,7 @@ func qemuRows(fw lab.Firmware, runs []qemuRun) []report.Row {
 	}
 	share := func(r qemuRun) (float64, bool) { return r.qemuShare, r.qemuShare > 0 }
 	notes = append(notes, fmt.Sprintf("QEMU got %.2f/%.2f of a core (median): other work on the machine slows the guest's own steps",
-		qemuMedian(secs(base, share)), qemuMedian(secs(px, share))))
+		stats.Median(secs(base, share)), stats.Median(secs(px, share))))
 	row.Note = strings.Join(notes, "; ")
 	var names []string
 	for _, p := range qemuPhases(fw) {
@@ -344,7 +333,7 @@ func qemuRows(fw lab.Firmware, runs []qemuRun) []report.Row {
 		}
 	}
 	srow := report.Row{Group: "QEMU", Case: fw.String() + ": server steps", Unit: "s", Peer: qemuBaseline,
-		PeerV: qemuMedian(secs(base, server)), Pxekit: qemuMedian(secs(px, server)), Lower: true,
+		PeerV: stats.Median(secs(base, server)), Pxekit: stats.Median(secs(px, server)), Lower: true,
 		Note: "sum of " + strings.Join(names, ", ") + " (protocol waits included)"}
 	rows := []report.Row{row, srow}
 	return rows
@@ -382,74 +371,13 @@ func qemuWritePhases(out string, fw lab.Firmware, runs []qemuRun) error {
 	return os.WriteFile(filepath.Join(out, fmt.Sprintf("qemu-%s-phases.md", fw)), []byte(b.String()), 0o644)
 }
 
-// qemuClockTick is USER_HZ, the unit of /proc/<pid>/stat's CPU times (100 on
-// every Linux architecture Go supports).
-const qemuClockTick = 100
-
-// qemuProcCPU is a process's user+system CPU time from /proc/<pid>/stat.
-func qemuProcCPU(pid int) (time.Duration, int, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, false
-	}
-	// The command name (field 2) may hold spaces: fields count from ')'.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, 0, false
-	}
-	var ppid int
-	var ut, st int64
-	fmt.Sscan(f[1], &ppid)
-	fmt.Sscan(f[11], &ut)
-	fmt.Sscan(f[12], &st)
-	return time.Duration(ut+st) * time.Second / qemuClockTick, ppid, true
-}
-
-// qemuTreeCPU is the CPU time of pid and its direct children (nginx's workers).
-func qemuTreeCPU(pid int) time.Duration {
-	sum, _, _ := qemuProcCPU(pid)
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		var child int
-		if _, err := fmt.Sscan(e.Name(), &child); err != nil {
-			continue
-		}
-		if c, ppid, ok := qemuProcCPU(child); ok && ppid == pid {
-			sum += c
-		}
-	}
-	return sum
-}
-
-// qemuSelfCPU is this process's CPU time.
-func qemuSelfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // qemuCPU finds the QEMU process booting the VM with mac (lab.VM does not
 // expose it) and returns its CPU time.
 func qemuCPU(mac net.HardwareAddr) (time.Duration, bool) {
-	want := []byte("mac=" + mac.String())
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
-		cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !bytes.Contains(cl, want) || !bytes.Contains(cl, []byte("qemu-system")) {
-			continue
-		}
-		c, _, ok := qemuProcCPU(pid)
-		return c, ok
+	pid, ok := procfs.FindPID("qemu-system", "mac="+mac.String())
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	c, err := procfs.CPU(pid)
+	return c, err == nil
 }

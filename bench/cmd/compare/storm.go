@@ -13,11 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/stats"
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
@@ -89,7 +90,7 @@ func benchStorm(ctx context.Context, h *harness) ([]report.Row, error) {
 	// sockets cost one OS thread each.
 	sampled := make(chan int, 1)
 	sctx, stopSampling := context.WithCancel(ctx)
-	go func() { sampled <- maxThreads(sctx, px.cmd.Process.Pid) }()
+	go func() { sampled <- procfs.MaxThreads(sctx, px.cmd.Process.Pid) }()
 	rep, err := h.runStormClients(ctx, n, want, filepath.Join(dir, "storm-pxekit.json"))
 	stopSampling()
 	threads := <-sampled
@@ -101,7 +102,7 @@ func benchStorm(ctx context.Context, h *harness) ([]report.Row, error) {
 	if err := px.exited(); err != nil {
 		return nil, fmt.Errorf("pxe server died in the storm: %w", err)
 	}
-	rss, rssErr := px.peakRSS()
+	rss, rssErr := procfs.PeakRSS(px.cmd.Process.Pid)
 	px.stop()
 	var ps0 pxeStats
 	b, err := os.ReadFile(statsPath)
@@ -176,7 +177,7 @@ func benchStorm(ctx context.Context, h *harness) ([]report.Row, error) {
 		}
 		// Whole milliseconds: a wait that did not happen is 0 (no
 		// ratio), not a few nanoseconds of bookkeeping.
-		v := func(d []time.Duration, p int) float64 { return math.Round(stormMS(stormPct(d, p))) }
+		v := func(d []time.Duration, p int) float64 { return math.Round(stormMS(stats.Percentile(d, p))) }
 		note50 := ""
 		if sp.key == stormStepDHCP && peerRep != nil {
 			note50 = "each stack's step times are under the load its own pace made: a faster TFTP puts more machines into HTTP at once"
@@ -338,15 +339,6 @@ func (s stormSummary) failNote() string {
 	return strings.Join(parts, "; ")
 }
 
-// stormPct is the nearest-rank percentile of sorted d.
-func stormPct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	i := (len(d)*p + 99) / 100
-	return d[max(i-1, 0)]
-}
-
 func stormMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func stormDropsNote(m map[dhcp.DropReason]uint64) string {
@@ -372,27 +364,4 @@ func stormLogErrors(out string) []string {
 		}
 	}
 	return errs
-}
-
-// maxThreads samples the Threads: line of pid's status every 100 ms until
-// ctx is done and returns the largest value seen.
-func maxThreads(ctx context.Context, pid int) int {
-	hi := 0
-	path := fmt.Sprintf("/proc/%d/status", pid)
-	for {
-		if b, err := os.ReadFile(path); err == nil {
-			for _, l := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(l, "Threads:"); ok {
-					if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-						hi = max(hi, n)
-					}
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return hi
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

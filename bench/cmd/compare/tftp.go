@@ -8,11 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 
 	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/stats"
 )
 
 // tftpCase is one file × block size × window size.
@@ -54,18 +54,6 @@ func (h *harness) atftpGet(ctx context.Context, port int, c tftpCase) (time.Dura
 		return d, fmt.Errorf("atftp %v: got %v bytes (%v), want %d", args, fi, err, c.size)
 	}
 	return d, nil
-}
-
-// tftpMedian is the median of xs (which it sorts).
-func tftpMedian(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	sort.Float64s(xs)
-	if n := len(xs); n%2 == 0 {
-		return (xs[n/2-1] + xs[n/2]) / 2
-	}
-	return xs[len(xs)/2]
 }
 
 func benchTFTP(ctx context.Context, h *harness) ([]report.Row, error) {
@@ -155,7 +143,7 @@ func benchTFTP(ctx context.Context, h *harness) ([]report.Row, error) {
 			}
 		}
 		for _, s := range servers {
-			v := tftpMedian(runs[s.name])
+			v := stats.Median(runs[s.name])
 			if len(runs[s.name]) > 0 {
 				h.log.Info("tftp", "server", s.name, "file", c.file, "blksize", c.blk, "window", c.window, "MB/s", fmt.Sprintf("%.1f", v))
 			}
