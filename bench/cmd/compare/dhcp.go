@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/dhcp"
@@ -93,24 +94,24 @@ func parsePerf(out string) perfResult {
 // multi-threaded mode spends more CPU than it gains and starves whichever
 // server it measures; single, it holds one core and leaves the other to
 // the server.
-func (h *harness) perfdhcp(ctx context.Context, srv *proc, rate, secs int, extra ...string) (perfResult, error) {
-	c0, _ := procfs.CPU(srv.cmd.Process.Pid)
-	args := append([]string{"-g", "single", "-4", "-l", clientIP, "-L", "67",
+func perfdhcp(h *harness.Harness, ctx context.Context, srv *harness.Proc, rate, secs int, extra ...string) (perfResult, error) {
+	c0, _ := procfs.CPU(srv.PID())
+	args := append([]string{"-g", "single", "-4", "-l", harness.ClientIP, "-L", "67",
 		"-r", strconv.Itoa(rate), "-R", "240", "-p", strconv.Itoa(secs), "-W", "2000000"}, extra...)
-	cmd := exec.CommandContext(ctx, "perfdhcp", append(args, serverIP)...)
+	cmd := exec.CommandContext(ctx, "perfdhcp", append(args, harness.ServerIP)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	_ = h.cli.Run(cmd) // perfdhcp exits non-zero when anything dropped: judged by the caller
+	_ = h.Cli.Run(cmd) // perfdhcp exits non-zero when anything dropped: judged by the caller
 	r := parsePerf(out.String())
 	r.rate, r.secs = rate, secs
-	c1, _ := procfs.CPU(srv.cmd.Process.Pid)
+	c1, _ := procfs.CPU(srv.PID())
 	r.srvCPU = c1 - c0
 	if ps := cmd.ProcessState; ps != nil {
 		r.cliCPU = ps.UserTime() + ps.SystemTime()
 	}
 	if r.sent[0] == 0 {
-		return r, fmt.Errorf("perfdhcp sent nothing: %s", tail(out.String(), 600))
+		return r, fmt.Errorf("perfdhcp sent nothing: %s", harness.Tail(out.String(), 600))
 	}
 	return r, nil
 }
@@ -118,25 +119,24 @@ func (h *harness) perfdhcp(ctx context.Context, srv *proc, rate, secs int, extra
 // dhcpload runs the harness's own relay client (role dhcpload, see
 // dhcpload.go) the way perfdhcp runs: from the client namespace, against
 // srv at rate for secs seconds, 240 clients, 2 s drop time.
-func (h *harness) dhcpload(ctx context.Context, srv *proc, rate, secs int) (perfResult, error) {
-	c0, _ := procfs.CPU(srv.cmd.Process.Pid)
-	cmd := exec.CommandContext(ctx, h.self, "-role", "dhcpload", "-rate", strconv.Itoa(rate), "-secs", strconv.Itoa(secs),
+func dhcpload(h *harness.Harness, ctx context.Context, srv *harness.Proc, rate, secs int) (perfResult, error) {
+	c0, _ := procfs.CPU(srv.PID())
+	cmd := h.SelfCmd(ctx, "dhcpload", "-rate", strconv.Itoa(rate), "-secs", strconv.Itoa(secs),
 		"-clients", "240", "-drop", "2s")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	r := perfResult{rate: rate, secs: secs}
-	if err := h.cli.Run(cmd); err != nil {
-		return r, fmt.Errorf("dhcpload: %v: %s", err, tail(errb.String(), 600))
+	if err := h.Cli.Run(cmd); err != nil {
+		return r, fmt.Errorf("dhcpload: %v: %s", err, harness.Tail(errb.String(), 600))
 	}
-	c1, _ := procfs.CPU(srv.cmd.Process.Pid)
+	c1, _ := procfs.CPU(srv.PID())
 	r.srvCPU = c1 - c0
 	if ps := cmd.ProcessState; ps != nil {
 		r.cliCPU = ps.UserTime() + ps.SystemTime()
 	}
 	var lr loadReport
 	if err := json.Unmarshal(out.Bytes(), &lr); err != nil {
-		return r, fmt.Errorf("dhcpload report %q: %w", tail(out.String(), 200), err)
+		return r, fmt.Errorf("dhcpload report %q: %w", harness.Tail(out.String(), 200), err)
 	}
 	r.sent = [2]int{lr.Discovers, lr.Requests}
 	r.recv = [2]int{lr.Offers, lr.Acks}
@@ -151,15 +151,15 @@ func (h *harness) dhcpload(ctx context.Context, srv *proc, rate, secs int) (perf
 // burst from another process (or a server's own housekeeping) must not
 // end it. It stops after two failing rates in a row, or when perfdhcp
 // itself cannot send faster. extra goes to perfdhcp.
-func (h *harness) search(ctx context.Context, p *proc, ladder []int, secs int, extra ...string) (best perfResult, tried []perfResult, err error) {
-	return h.searchWith(p, ladder, "perfdhcp", func(rate int) (perfResult, error) { return h.perfdhcp(ctx, p, rate, secs, extra...) })
+func search(h *harness.Harness, ctx context.Context, p *harness.Proc, ladder []int, secs int, extra ...string) (best perfResult, tried []perfResult, err error) {
+	return searchWith(h, p, ladder, "perfdhcp", func(rate int) (perfResult, error) { return perfdhcp(h, ctx, p, rate, secs, extra...) })
 }
 
 // searchWith is search with any client: run runs one rate.
-func (h *harness) searchWith(p *proc, ladder []int, client string, run func(rate int) (perfResult, error)) (best perfResult, tried []perfResult, err error) {
+func searchWith(h *harness.Harness, p *harness.Proc, ladder []int, client string, run func(rate int) (perfResult, error)) (best perfResult, tried []perfResult, err error) {
 	failed := 0
 	for _, rate := range ladder {
-		if err := p.exited(); err != nil {
+		if err := p.Exited(); err != nil {
 			return best, tried, err
 		}
 		r, err := run(rate)
@@ -170,7 +170,7 @@ func (h *harness) searchWith(p *proc, ladder []int, client string, run func(rate
 			return best, tried, err
 		}
 		tried = append(tried, r)
-		h.log.Info(client, "server", p.name, "rate", rate, "dora/s", int(r.dora()), "loss%", fmt.Sprintf("%.2f", 100*r.loss()),
+		h.Log.Info(client, "server", p.Name(), "rate", rate, "dora/s", int(r.dora()), "loss%", fmt.Sprintf("%.2f", 100*r.loss()),
 			"server µs/DORA", int(perDORA(r.srvCPU, r)), "client µs/DORA", int(perDORA(r.cliCPU, r)), "client-bound", r.clientBound())
 		if r.loss() > 0.01 {
 			if failed++; failed == 2 {
@@ -207,30 +207,30 @@ func bigRcvbuf(log interface{ Warn(string, ...any) }) func() {
 	return func() { _ = os.WriteFile(knob, old, 0o644) }
 }
 
-func benchDHCP(ctx context.Context, h *harness) ([]report.Row, error) {
-	if m := missing("perfdhcp", "kea-dhcp4", "dnsmasq"); m != "" {
+func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	if m := harness.Missing("perfdhcp", "kea-dhcp4", "dnsmasq"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages kea-admin, kea-dhcp4-server, dnsmasq-base)", m)
 	}
-	defer bigRcvbuf(h.log)()
+	defer bigRcvbuf(h.Log)()
 	secs := 5
 	fast := []int{1000, 2000, 4000, 6000, 8000, 9000, 10000, 11000, 12000, 13000, 14000, 16000, 18000, 20000}
 	slow := []int{25, 50, 100, 200, 400, 800, 1200, 1600, 2400, 3200, 4800, 6400, 9600}
 	faster := []int{8000, 12000, 14000, 16000, 18000, 20000, 22000, 24000, 26000, 28000, 30000, 33000, 36000}
-	if h.o.quick {
+	if h.Quick {
 		secs, fast, slow, faster = 2, []int{1000, 4000, 8000, 11000}, []int{50, 100}, []int{4000, 16000}
 	}
-	dir := filepath.Join(h.dir, "dhcp")
+	dir := filepath.Join(h.Dir, "dhcp")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	probe := func(p *proc) func() error {
-		return func() error { _, err := h.perfdhcp(ctx, p, 10, 1); return err }
+	probe := func(p *harness.Proc) func() error {
+		return func() error { _, err := perfdhcp(h, ctx, p, 10, 1); return err }
 	}
 	// Probed with its own clients: a perfdhcp probe would take addresses
 	// from the pool under MACs the load never uses.
-	loadProbe := func(p *proc) func() error {
+	loadProbe := func(p *harness.Proc) func() error {
 		return func() error {
-			r, err := h.dhcpload(ctx, p, 10, 1)
+			r, err := dhcpload(h, ctx, p, 10, 1)
 			if err == nil && r.recv[1] == 0 {
 				err = fmt.Errorf("no ACK")
 			}
@@ -239,13 +239,13 @@ func benchDHCP(ctx context.Context, h *harness) ([]report.Row, error) {
 	}
 	// up waits until a server just started answers probe, and stops it
 	// when it never does.
-	up := func(probe func(*proc) func() error) func(*proc, error) (*proc, error) {
-		return func(p *proc, err error) (*proc, error) {
+	up := func(probe func(*harness.Proc) func() error) func(*harness.Proc, error) (*harness.Proc, error) {
+		return func(p *harness.Proc, err error) (*harness.Proc, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := waitReady(ctx, p, probe(p)); err != nil {
-				p.stop()
+			if err := harness.WaitReady(ctx, probe(p), p); err != nil {
+				p.Stop()
 				return nil, err
 			}
 			return p, nil
@@ -254,27 +254,27 @@ func benchDHCP(ctx context.Context, h *harness) ([]report.Row, error) {
 	perfUp, loadUp := up(probe), up(loadProbe)
 
 	// pxekit, then its leases after kill -9.
-	args := []string{"-iface", h.srvIf, "-dir", dir}
-	if h.o.pprof {
-		args = append(args, "-cpuprofile", filepath.Join(h.o.out, "dhcp.cpu.pprof"))
+	args := []string{"-iface", h.SrvIf, "-dir", dir}
+	if h.PProf {
+		args = append(args, "-cpuprofile", filepath.Join(h.Out, "dhcp.cpu.pprof"))
 	}
-	px, err := perfUp(h.startSelf(h.srv, "dhcp", args...))
+	px, err := perfUp(h.StartSelf(h.Srv, "dhcp", args...))
 	if err != nil {
 		return nil, err
 	}
-	pxBest, pxTried, err := h.search(ctx, px, fast, secs)
+	pxBest, pxTried, err := search(h, ctx, px, fast, secs)
 	if err != nil {
-		px.stop()
+		px.Stop()
 		return nil, err
 	}
-	px.stop() // graceful: flushes the CPU profile of the search
+	px.Stop() // graceful: flushes the CPU profile of the search
 
 	// The same server with the harness's own client, which leaves more of
 	// the two cores to the server than perfdhcp does. Its 240 clients have
 	// other MACs than perfdhcp's, whose leases hold the 241-address pool:
 	// each server gets a fresh lease file for it.
-	loadRun := func(p *proc) func(int) (perfResult, error) {
-		return func(rate int) (perfResult, error) { return h.dhcpload(ctx, p, rate, secs) }
+	loadRun := func(p *harness.Proc) func(int) (perfResult, error) {
+		return func(rate int) (perfResult, error) { return dhcpload(h, ctx, p, rate, secs) }
 	}
 	fresh := func(name string) (string, error) {
 		d := filepath.Join(dir, name)
@@ -284,50 +284,50 @@ func benchDHCP(ctx context.Context, h *harness) ([]report.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	px, err = loadUp(h.startSelf(h.srv, "dhcp", "-iface", h.srvIf, "-dir", loadDir))
+	px, err = loadUp(h.StartSelf(h.Srv, "dhcp", "-iface", h.SrvIf, "-dir", loadDir))
 	if err != nil {
 		return nil, err
 	}
-	pxLBest, pxLTried, err := h.searchWith(px, faster, "dhcpload", loadRun(px))
-	px.stop()
+	pxLBest, pxLTried, err := searchWith(h, px, faster, "dhcpload", loadRun(px))
+	px.Stop()
 	if err != nil {
 		return nil, err
 	}
 
 	// A last short run, then kill -9 in the middle of the load: every ACK
 	// perfdhcp received must be in the lease file.
-	px, err = perfUp(h.startSelf(h.srv, "dhcp", "-iface", h.srvIf, "-dir", dir))
+	px, err = perfUp(h.StartSelf(h.Srv, "dhcp", "-iface", h.SrvIf, "-dir", dir))
 	if err != nil {
 		return nil, err
 	}
 	killRate := max(pxBest.rate, 1000)
 	go func() {
 		time.Sleep(1500 * time.Millisecond)
-		px.kill9()
+		px.Kill9()
 	}()
-	kr, _ := h.perfdhcp(ctx, px, killRate, 3)
-	<-px.done
+	kr, _ := perfdhcp(h, ctx, px, killRate, 3)
+	<-px.Done()
 	leases, distinct, lerr := countBoltLeases(filepath.Join(dir, "pxekit-leases.db"))
 
 	// Kea, memfile with persist (its CSV is appended, not fsync'd).
-	kea, err := perfUp(h.startKea(dir))
+	kea, err := perfUp(startKea(h, dir))
 	if err != nil {
 		return nil, err
 	}
-	keaBest, keaTried, err := h.search(ctx, kea, fast, secs)
+	keaBest, keaTried, err := search(h, ctx, kea, fast, secs)
 	if err != nil {
-		kea.stop()
+		kea.Stop()
 		return nil, err
 	}
-	kea.stop()
+	kea.Stop()
 	if loadDir, err = fresh("load-kea"); err != nil {
 		return nil, err
 	}
-	if kea, err = loadUp(h.startKea(loadDir)); err != nil {
+	if kea, err = loadUp(startKea(h, loadDir)); err != nil {
 		return nil, err
 	}
-	keaLBest, keaLTried, err := h.searchWith(kea, faster, "dhcpload", loadRun(kea))
-	kea.stop()
+	keaLBest, keaLTried, err := searchWith(h, kea, faster, "dhcpload", loadRun(kea))
+	kea.Stop()
 	if err != nil {
 		return nil, err
 	}
@@ -336,12 +336,12 @@ func benchDHCP(ctx context.Context, h *harness) ([]report.Row, error) {
 	if loadDir, err = fresh("load-kea-mt"); err != nil {
 		return nil, err
 	}
-	keaMT, err := loadUp(h.startKea(loadDir, `"multi-threading": {"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 256},`))
+	keaMT, err := loadUp(startKea(h, loadDir, `"multi-threading": {"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 256},`))
 	if err != nil {
 		return nil, err
 	}
-	keaMTBest, keaMTTried, err := h.searchWith(keaMT, faster, "dhcpload", loadRun(keaMT))
-	keaMT.stop()
+	keaMTBest, keaMTTried, err := searchWith(h, keaMT, faster, "dhcpload", loadRun(keaMT))
+	keaMT.Stop()
 	if err != nil {
 		return nil, err
 	}
@@ -355,22 +355,22 @@ func benchDHCP(ctx context.Context, h *harness) ([]report.Row, error) {
 	// shipped run is only the first one, 240 new clients at 25/s.
 	runDnsmasq := func(ping bool, ladder []int, extra ...string) (perfResult, []perfResult, error) {
 		args := []string{"-k", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts",
-			"--interface=" + h.srvIf, "--bind-interfaces", "--user=root", "--pid-file=" + filepath.Join(dir, "dnsmasq.pid"),
+			"--interface=" + h.SrvIf, "--bind-interfaces", "--user=root", "--pid-file=" + filepath.Join(dir, "dnsmasq.pid"),
 			"--dhcp-range=" + poolStart.String() + "," + poolEnd.String() + ",1h", "--dhcp-leasefile=" + filepath.Join(dir, "dnsmasq.leases"),
 			"--dhcp-lease-max=1000", "--log-facility=" + filepath.Join(dir, "dnsmasq.log")}
 		if !ping {
 			args = append(args, "--no-ping")
 		}
 		_ = os.Remove(filepath.Join(dir, "dnsmasq.leases"))
-		dm, err := h.start(h.srv, "dnsmasq", args...)
+		dm, err := h.Start(h.Srv, "dnsmasq", args...)
 		if err != nil {
 			return perfResult{}, nil, err
 		}
-		defer dm.stop()
-		if err := waitReady(ctx, dm, probe(dm)); err != nil {
+		defer dm.Stop()
+		if err := harness.WaitReady(ctx, probe(dm), dm); err != nil {
 			return perfResult{}, nil, err
 		}
-		return h.search(ctx, dm, ladder, secs, extra...)
+		return search(h, ctx, dm, ladder, secs, extra...)
 	}
 	dmBest, dmTried, err := runDnsmasq(false, slow)
 	if err != nil {
@@ -450,21 +450,21 @@ func atSameRate(a, b []perfResult) (perfResult, perfResult, bool) {
 
 // startKea runs kea-dhcp4 in the foreground with a memfile lease database
 // that persists to CSV, on a UDP socket (relayed traffic needs no raw one).
-func (h *harness) startKea(dir string, extra ...string) (*proc, error) {
+func startKea(h *harness.Harness, dir string, extra ...string) (*harness.Proc, error) {
 	conf := fmt.Sprintf(`{"Dhcp4": {%s
   "interfaces-config": {"interfaces": [%q], "dhcp-socket-type": "udp"},
   "lease-database": {"type": "memfile", "persist": true, "name": %q, "lfc-interval": 0},
   "valid-lifetime": 3600,
   "subnet4": [{"id": 1, "subnet": "192.0.2.0/24", "pools": [{"pool": "%s - %s"}]}],
   "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "stderr"}]}]
-}}`, strings.Join(extra, ""), h.srvIf, filepath.Join(dir, "kea-leases4.csv"), poolStart, poolEnd)
+}}`, strings.Join(extra, ""), h.SrvIf, filepath.Join(dir, "kea-leases4.csv"), poolStart, poolEnd)
 	path := filepath.Join(dir, "kea.json")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
 	_ = os.Setenv("KEA_PIDFILE_DIR", dir)
 	_ = os.Setenv("KEA_LOCKFILE_DIR", dir)
-	return h.start(h.srv, "kea-dhcp4", "-c", path)
+	return h.Start(h.Srv, "kea-dhcp4", "-c", path)
 }
 
 // countBoltLeases opens pxekit's lease file the way a restarted server

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/stats"
@@ -21,8 +22,8 @@ import (
 // Ports of the two HTTP servers: both run at once, so the fetches can be
 // interleaved and a burst of load from another process hits both alike.
 const (
-	pxeHTTP   = serverIP + ":80" // the pxe role's fixed port
-	nginxHTTP = serverIP + ":8080"
+	pxeHTTP   = harness.ServerIP + ":80" // the pxe role's fixed port
+	nginxHTTP = harness.ServerIP + ":8080"
 )
 
 // scriptMAC is the MAC the n-th simulated machine of the script case uses;
@@ -33,10 +34,10 @@ func scriptMAC(n int) string {
 
 // curlOnce fetches url once and returns MB/s (10^6); it must bring size
 // bytes.
-func (h *harness) curlOnce(ctx context.Context, url string, size int64) (float64, error) {
-	out, err := h.runIn(ctx, h.cli, "curl", "-s", "-f", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url)
+func curlOnce(h *harness.Harness, ctx context.Context, url string, size int64) (float64, error) {
+	out, err := harness.Run(ctx, h.Cli, "curl", "-s", "-f", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url)
 	if err != nil {
-		return 0, fmt.Errorf("curl %s: %v: %s", url, err, tail(out, 300))
+		return 0, fmt.Errorf("curl %s: %v: %s", url, err, harness.Tail(out, 300))
 	}
 	f := strings.Fields(out)
 	if len(f) != 2 {
@@ -51,10 +52,10 @@ func (h *harness) curlOnce(ctx context.Context, url string, size int64) (float64
 }
 
 // curlBody fetches url and returns the body.
-func (h *harness) curlBody(ctx context.Context, url string) (string, error) {
-	out, err := h.runIn(ctx, h.cli, "curl", "-s", "-S", "-f", url)
+func curlBody(h *harness.Harness, ctx context.Context, url string) (string, error) {
+	out, err := harness.Run(ctx, h.Cli, "curl", "-s", "-S", "-f", url)
 	if err != nil {
-		return "", fmt.Errorf("curl %s: %v: %s", url, err, tail(out, 300))
+		return "", fmt.Errorf("curl %s: %v: %s", url, err, harness.Tail(out, 300))
 	}
 	return out, nil
 }
@@ -137,7 +138,7 @@ end
 // wrkRun runs wrk from the client namespace against url.
 // With closeConn every request asks for Connection: close, so wrk opens a
 // connection per request.
-func (h *harness) wrkRun(ctx context.Context, url, lua string, conns int, d time.Duration, closeConn bool) (wrkResult, error) {
+func wrkRun(h *harness.Harness, ctx context.Context, url, lua string, conns int, d time.Duration, closeConn bool) (wrkResult, error) {
 	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency", "--timeout", "5s"}
 	if closeConn {
 		args = append(args, "-H", "Connection: close")
@@ -146,22 +147,22 @@ func (h *harness) wrkRun(ctx context.Context, url, lua string, conns int, d time
 		args = append(args, "-s", lua)
 	}
 	args = append(args, url)
-	out, err := h.runIn(ctx, h.cli, "wrk", args...)
+	out, err := harness.Run(ctx, h.Cli, "wrk", args...)
 	if err != nil {
-		return wrkResult{}, fmt.Errorf("wrk %s: %v: %s", url, err, tail(out, 500))
+		return wrkResult{}, fmt.Errorf("wrk %s: %v: %s", url, err, harness.Tail(out, 500))
 	}
 	r, err := parseWrk(out)
 	if err != nil {
-		return r, fmt.Errorf("wrk %s: %v: %s", url, err, tail(out, 500))
+		return r, fmt.Errorf("wrk %s: %v: %s", url, err, harness.Tail(out, 500))
 	}
 	return r, nil
 }
 
-func benchHTTP(ctx context.Context, h *harness) ([]report.Row, error) {
-	if m := missing("curl", "nginx", "wrk"); m != "" {
+func benchHTTP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	if m := harness.Missing("curl", "nginx", "wrk"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages curl, nginx-light, wrk)", m)
 	}
-	dir := filepath.Join(h.dir, "http")
+	dir := filepath.Join(h.Dir, "http")
 	assets := filepath.Join(dir, "assets")
 	if err := os.MkdirAll(assets, 0o755); err != nil {
 		return nil, err
@@ -174,7 +175,7 @@ func benchHTTP(ctx context.Context, h *harness) ([]report.Row, error) {
 	}
 	b = nil
 	reps, wrkReps, wrkDur := 40, 2, 5*time.Second
-	if h.o.quick {
+	if h.Quick {
 		reps, wrkReps, wrkDur = 4, 1, 2*time.Second
 	}
 
@@ -200,24 +201,24 @@ http {
 	if err := os.WriteFile(cpath, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
-	ng, err := h.start(h.srv, "nginx", "-c", cpath, "-p", dir)
+	ng, err := h.Start(h.Srv, "nginx", "-c", cpath, "-p", dir)
 	if err != nil {
 		return nil, err
 	}
-	defer ng.stop()
-	if err := h.waitTCP(ctx, ng, nginxHTTP); err != nil {
+	defer ng.Stop()
+	if err := harness.WaitReady(ctx, harness.DialTCP(h.Cli, nginxHTTP), ng); err != nil {
 		return nil, err
 	}
-	args := []string{"-iface", h.srvIf, "-dir", dir}
-	if h.o.pprof {
-		args = append(args, "-cpuprofile", filepath.Join(h.o.out, "http.cpu.pprof"))
+	args := []string{"-iface", h.SrvIf, "-dir", dir}
+	if h.PProf {
+		args = append(args, "-cpuprofile", filepath.Join(h.Out, "http.cpu.pprof"))
 	}
-	px, err := h.startSelf(h.srv, "pxe", args...)
+	px, err := h.StartSelf(h.Srv, "pxe", args...)
 	if err != nil {
 		return nil, err
 	}
-	defer px.stop()
-	if err := h.waitTCP(ctx, px, pxeHTTP); err != nil {
+	defer px.Stop()
+	if err := harness.WaitReady(ctx, harness.DialTCP(h.Cli, pxeHTTP), px); err != nil {
 		return nil, err
 	}
 
@@ -231,12 +232,12 @@ http {
 			order = []bool{true, false}
 		}
 		for _, isPx := range order {
-			addr, pid := nginxHTTP, ng.cmd.Process.Pid
+			addr, pid := nginxHTTP, ng.PID()
 			if isPx {
-				addr, pid = pxeHTTP, px.cmd.Process.Pid
+				addr, pid = pxeHTTP, px.PID()
 			}
 			cpu0 := procfs.TreeCPU(pid)
-			v, err := h.curlOnce(ctx, "http://"+addr+"/assets/big.bin", size)
+			v, err := curlOnce(h, ctx, "http://"+addr+"/assets/big.bin", size)
 			if err != nil {
 				return nil, err
 			}
@@ -248,30 +249,30 @@ http {
 			}
 		}
 	}
-	h.log.Info("http asset", "nginx MB/s", int(stats.Median(ngV)), "pxekit MB/s", int(stats.Median(pxV)))
+	h.Log.Info("http asset", "nginx MB/s", int(stats.Median(ngV)), "pxekit MB/s", int(stats.Median(pxV)))
 	rows := []report.Row{{Group: "HTTP", Case: "100 MB asset, curl", Unit: "MB/s", Peer: "nginx", PeerV: stats.Median(ngV), Pxekit: stats.Median(pxV), Target: 0.9,
 		Note: fmt.Sprintf("median of %d fetches each, alternating; nginx %.0f–%.0f, pxekit %.0f–%.0f; pxekit = the pxe boot server (DHCP+TFTP+HTTP)",
 			reps, slices.Min(ngV), slices.Max(ngV), slices.Min(pxV), slices.Max(pxV))},
 		{Group: "HTTP", Case: "100 MB asset, server CPU", Unit: "ms", Lower: true, Peer: "nginx", PeerV: stats.Median(ngCPU), Pxekit: stats.Median(pxCPU),
 			Note: "CPU time of the server's processes per fetch (schedstat, median): what the throughput costs, less sensitive to other load; it includes the kernel's TCP work for the veth"}}
-	h.log.Info("http asset CPU", "nginx ms", stats.Median(ngCPU), "pxekit ms", stats.Median(pxCPU))
+	h.Log.Info("http asset CPU", "nginx ms", stats.Median(ngCPU), "pxekit ms", stats.Median(pxCPU))
 
 	// Small scripts. nginx gets, as a static file, exactly what pxekit
 	// renders, so both send the same bytes.
-	script, err := h.curlBody(ctx, "http://"+pxeHTTP+"/boot.ipxe?mac="+scriptMAC(1))
+	script, err := curlBody(h, ctx, "http://"+pxeHTTP+"/boot.ipxe?mac="+scriptMAC(1))
 	if err != nil {
 		return rows, err
 	}
 	if !strings.HasPrefix(script, "#!ipxe") || !strings.Contains(script, "/assets/vmlinuz") {
-		return rows, fmt.Errorf("pxekit's script for %s is not the storm profile's: %q", scriptMAC(1), tail(script, 300))
+		return rows, fmt.Errorf("pxekit's script for %s is not the storm profile's: %q", scriptMAC(1), harness.Tail(script, 300))
 	}
 	for _, p := range []string{filepath.Join(dir, "boot.ipxe"), filepath.Join(assets, "boot.ipxe")} {
 		if err := os.WriteFile(p, []byte(script), 0o644); err != nil {
 			return rows, err
 		}
 	}
-	if got, err := h.curlBody(ctx, "http://"+nginxHTTP+"/boot.ipxe?mac="+scriptMAC(1)); err != nil || got != script {
-		return rows, fmt.Errorf("nginx does not serve the script copy: %v %q", err, tail(got, 200))
+	if got, err := curlBody(h, ctx, "http://"+nginxHTTP+"/boot.ipxe?mac="+scriptMAC(1)); err != nil || got != script {
+		return rows, fmt.Errorf("nginx does not serve the script copy: %v %q", err, harness.Tail(got, 200))
 	}
 	lua := filepath.Join(dir, "macs.lua")
 	if err := os.WriteFile(lua, []byte(wrkMACs), 0o644); err != nil {
@@ -301,7 +302,7 @@ http {
 				if isPx {
 					url = "http://" + pxeHTTP + c.pxePath
 				}
-				r, err := h.wrkRun(ctx, url, c.lua, conns, wrkDur, c.close)
+				r, err := wrkRun(h, ctx, url, c.lua, conns, wrkDur, c.close)
 				if err != nil {
 					return rows, err
 				}
@@ -312,7 +313,7 @@ http {
 				}
 			}
 		}
-		if err := px.exited(); err != nil {
+		if err := px.Exited(); err != nil {
 			return rows, err
 		}
 		agg := func(rs []wrkResult, f func(wrkResult) float64) float64 {
@@ -341,7 +342,7 @@ http {
 				Note: note, Failed: pxBad > 0},
 			report.Row{Group: "HTTP", Case: c.name + ", p99 latency", Unit: "ms", Lower: true, Peer: "nginx", PeerV: agg(ngR, p99), Pxekit: agg(pxR, p99),
 				Note: fmt.Sprintf("wrk --latency; errors or non-2xx: pxekit %d, nginx %d", pxBad, ngBad), Failed: pxBad > 0})
-		h.log.Info("http "+c.name, "nginx req/s", int(agg(ngR, rps)), "pxekit req/s", int(agg(pxR, rps)),
+		h.Log.Info("http "+c.name, "nginx req/s", int(agg(ngR, rps)), "pxekit req/s", int(agg(pxR, rps)),
 			"nginx p99 ms", agg(ngR, p99), "pxekit p99 ms", agg(pxR, p99), "pxekit errors", pxBad)
 	}
 	return rows, nil

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/report"
 )
 
@@ -76,18 +77,18 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	h, err := newHarness(ctx, o, log)
+	h, err := harness.New(ctx, harness.Options{Out: o.out, Quick: o.quick, PProf: o.pprof}, log)
 	if err != nil {
 		return err
 	}
-	defer h.close()
+	defer h.Close()
 
 	var res report.Results
 	res.Started = time.Now().UTC()
 	res.Host = report.Host()
 	parts := []struct {
 		name string
-		fn   func(context.Context, *harness) ([]report.Row, error)
+		fn   func(context.Context, *harness.Harness) ([]report.Row, error)
 	}{
 		{"dhcp", benchDHCP},
 		{"tftp", benchTFTP},

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/dhcp"
 )
@@ -18,9 +19,9 @@ import (
 // after New loads them from the bbolt file, and the file's size. No packet
 // is sent: the addresses (198.18.0.0/15, the benchmarking range) exist
 // only in memory and on disk.
-func benchMemory(ctx context.Context, h *harness) ([]report.Row, error) {
+func benchMemory(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	const n = 100_000
-	dir := filepath.Join(h.dir, "memory")
+	dir := filepath.Join(h.Dir, "memory")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/internal/lab"
@@ -58,8 +59,8 @@ type qemuInputs struct {
 
 // benchQEMU is the "qemu" part: per firmware, interleaved pairs of boots
 // (baseline, pxekit), within qemuPartBudget.
-func benchQEMU(ctx context.Context, h *harness) ([]report.Row, error) {
-	if m := missing("qemu-system-x86_64", "dnsmasq", "nginx"); m != "" {
+func benchQEMU(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	if m := harness.Missing("qemu-system-x86_64", "dnsmasq", "nginx"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages qemu-system-x86, dnsmasq-base, nginx-light)", m)
 	}
 	for file, pkg := range map[string]string{
@@ -90,7 +91,7 @@ func benchQEMU(ctx context.Context, h *harness) ([]report.Row, error) {
 	defer cancel()
 	// BIOS boots take half as long as UEFI ones: a third pair fits.
 	reps := map[lab.Firmware]int{lab.BIOS: 3, lab.UEFIPXE: 2}
-	if h.o.quick {
+	if h.Quick {
 		reps = map[lab.Firmware]int{lab.BIOS: 1, lab.UEFIPXE: 1}
 	}
 	deadline, _ := ctx.Deadline()
@@ -107,7 +108,7 @@ func benchQEMU(ctx context.Context, h *harness) ([]report.Row, error) {
 			// Extra BIOS pairs only while the UEFI pairs (about 1.6× a
 			// BIOS pair each) still fit in the budget after them.
 			if i >= 2 && time.Until(deadline) < 5*pairTime {
-				h.log.Info("qemu: skipping extra pair to stay in budget", "firmware", fw, "rep", i+1)
+				h.Log.Info("qemu: skipping extra pair to stay in budget", "firmware", fw, "rep", i+1)
 				break
 			}
 			pairStart := time.Now()
@@ -121,14 +122,14 @@ func benchQEMU(ctx context.Context, h *harness) ([]report.Row, error) {
 					errs = append(errs, fmt.Errorf("%s %s #%d: %w", fw, stack, i+1, err))
 					continue
 				}
-				h.log.Info("qemu boot", "firmware", fw, "stack", stack, "rep", i+1, "to /init", r.toInit.Round(100*time.Millisecond))
+				h.Log.Info("qemu boot", "firmware", fw, "stack", stack, "rep", i+1, "to /init", r.toInit.Round(100*time.Millisecond))
 				runs = append(runs, r)
 			}
 			pairTime = time.Since(pairStart)
 		}
 		if len(runs) > 0 {
 			rows = append(rows, qemuRows(fw, runs)...)
-			if err := qemuWritePhases(h.o.out, fw, runs); err != nil {
+			if err := qemuWritePhases(h.Out, fw, runs); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -246,7 +247,7 @@ type qemuStack struct {
 
 // qemuBoot powers one VM on against stack in a fresh namespace and waits
 // for /init. QEMU, the servers and the namespace are gone when it returns.
-func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, stack string, rep int) (r qemuRun, err error) {
+func qemuBoot(ctx context.Context, h *harness.Harness, in qemuInputs, fw lab.Firmware, stack string, rep int) (r qemuRun, err error) {
 	ctx, cancel := context.WithTimeout(ctx, qemuBootTimeout)
 	defer cancel()
 	lnet, err := lab.NewNetwork("pxkq")
@@ -262,7 +263,7 @@ func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, s
 	if err != nil {
 		return r, err
 	}
-	dir, err := os.MkdirTemp(h.dir, "qemu-")
+	dir, err := os.MkdirTemp(h.Dir, "qemu-")
 	if err != nil {
 		return r, err
 	}
@@ -307,8 +308,8 @@ func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, s
 		st.stop()
 		vm.Stop()
 		r.log = qemuRenderTimeline(r.started, tl.sorted())
-		_ = os.WriteFile(filepath.Join(h.o.out, qemuTimelineName(fw, stack, rep)), []byte(r.log), 0o644)
-		return r, fmt.Errorf("%w (timeline in %s/%s; last lines: %s)", err, h.o.out, qemuTimelineName(fw, stack, rep), tail(r.log, 600))
+		_ = os.WriteFile(filepath.Join(h.Out, qemuTimelineName(fw, stack, rep)), []byte(r.log), 0o644)
+		return r, fmt.Errorf("%w (timeline in %s/%s; last lines: %s)", err, h.Out, qemuTimelineName(fw, stack, rep), harness.Tail(r.log, 600))
 	}
 	if _, err := vm.WaitFor(ctx, initRE); err != nil {
 		return fail(err)
@@ -332,7 +333,7 @@ func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, s
 	stamps := tl.sorted()
 	r.marks = qemuMilestones(r.started, stamps, fw)
 	r.log = qemuRenderTimeline(r.started, stamps)
-	if err := os.WriteFile(filepath.Join(h.o.out, qemuTimelineName(fw, stack, rep)), []byte(r.log), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(h.Out, qemuTimelineName(fw, stack, rep)), []byte(r.log), 0o644); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -411,11 +412,11 @@ http {
 		return nil, err
 	}
 
-	var procs []*qemuProc
+	var procs []*harness.Proc
 	st := &qemuStack{cpu: func() time.Duration {
 		var sum time.Duration
 		for _, p := range procs {
-			sum += procfs.TreeCPU(p.cmd.Process.Pid) // nginx: master and workers
+			sum += procfs.TreeCPU(p.PID()) // nginx: master and workers
 		}
 		return sum
 	}}
@@ -423,7 +424,7 @@ http {
 	st.stop = func() {
 		once.Do(func() {
 			for _, p := range procs {
-				p.kill()
+				p.Stop()
 			}
 			// nginx's log carries its own times ($msec: request end).
 			if b, err := os.ReadFile(filepath.Join(dir, "access.log")); err == nil {
@@ -435,53 +436,42 @@ http {
 			}
 		})
 	}
-	dnsmasq, err := qemuStartLogged(lnet, &qemuLineStamper{tl: tl, src: "dnsmasq"}, "dnsmasq",
+	dnsmasq, err := harness.Start(lnet.NS, harness.Command{Name: "dnsmasq", Log: &qemuLineStamper{tl: tl, src: "dnsmasq"}, Args: []string{
 		"--no-daemon", "--conf-file=/dev/null", "--user=root", "--port=0",
 		"--log-dhcp", "--log-facility=-",
-		"--interface="+lnet.Bridge, "--bind-interfaces",
-		"--pid-file="+filepath.Join(dir, "dnsmasq.pid"),
-		"--dhcp-leasefile="+filepath.Join(dir, "leases"),
+		"--interface=" + lnet.Bridge, "--bind-interfaces",
+		"--pid-file=" + filepath.Join(dir, "dnsmasq.pid"),
+		"--dhcp-leasefile=" + filepath.Join(dir, "leases"),
 		"--dhcp-range=192.0.2.10,192.0.2.250,255.255.255.0,1h",
 		"--dhcp-userclass=set:ipxe,iPXE",
 		"--dhcp-match=set:efi64,option:client-arch,7",
-		"--dhcp-boot=tag:ipxe,tag:efi64,"+base+"/boot-efi.ipxe",
-		"--dhcp-boot=tag:ipxe,tag:!efi64,"+base+"/boot.ipxe",
+		"--dhcp-boot=tag:ipxe,tag:efi64," + base + "/boot-efi.ipxe",
+		"--dhcp-boot=tag:ipxe,tag:!efi64," + base + "/boot.ipxe",
 		"--dhcp-boot=tag:!ipxe,tag:efi64,ipxe.efi",
 		"--dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe",
-		"--enable-tftp", "--tftp-root="+tftpRoot,
-	)
+		"--enable-tftp", "--tftp-root=" + tftpRoot,
+	}})
 	if err != nil {
 		return nil, err
 	}
 	procs = append(procs, dnsmasq)
-	ng, err := qemuStartLogged(lnet, &qemuLineStamper{tl: tl, src: "nginx"}, "nginx", "-c", cpath, "-p", dir)
+	ng, err := harness.Start(lnet.NS, harness.Command{Name: "nginx", Args: []string{"-c", cpath, "-p", dir}, Log: &qemuLineStamper{tl: tl, src: "nginx"}})
 	if err != nil {
 		st.stop()
 		return nil, err
 	}
 	procs = append(procs, ng)
 	// Ready: nginx accepts, and dnsmasq has bound (its log says so).
-	if err := qemuWaitUntil(ctx, 10*time.Second, func() error {
-		for _, p := range procs {
-			if e := p.exited(); e != nil {
-				return qemuFatal{e}
-			}
-		}
+	if err := harness.WaitReady(ctx, func() error {
 		if !slices.ContainsFunc(tl.sorted(), func(s qemuStamp) bool {
 			return s.src == "dnsmasq" && strings.Contains(s.text, "TFTP root is")
 		}) {
 			return errors.New("dnsmasq not ready")
 		}
-		return lnet.NS.Do(func() error {
-			c, err := net.DialTimeout("tcp", lnet.ServerAddr().String()+":80", time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err
-		})
-	}); err != nil {
+		return harness.DialTCP(lnet.NS, lnet.ServerAddr().String()+":80")()
+	}, procs...); err != nil {
 		st.stop()
-		return nil, fmt.Errorf("%w; dnsmasq: %s; nginx: %s", err, tail(dnsmasq.out.String(), 400), tail(ng.out.String(), 400))
+		return nil, err
 	}
 	return st, nil
 }
@@ -505,7 +495,7 @@ func qemuParseMsec(l string) (time.Time, string, bool) {
 // with pxe.Config.NetNS would measure its single-port TFTP mode, which
 // only exists for namespaced tests.) The server's boot events, read from
 // its /events stream, go on the timeline.
-func qemuStartPxekit(ctx context.Context, h *harness, lnet *lab.Network, dir string, in qemuInputs, fw lab.Firmware, stack string, rep int, tl *qemuTimeline) (*qemuStack, error) {
+func qemuStartPxekit(ctx context.Context, h *harness.Harness, lnet *lab.Network, dir string, in qemuInputs, fw lab.Firmware, stack string, rep int, tl *qemuTimeline) (*qemuStack, error) {
 	assets := filepath.Join(dir, "assets")
 	if err := os.MkdirAll(assets, 0o755); err != nil {
 		return nil, err
@@ -519,29 +509,28 @@ func qemuStartPxekit(ctx context.Context, h *harness, lnet *lab.Network, dir str
 	// does on its isolated lab network; the baseline, as people run it,
 	// has no RA.
 	args := []string{"-iface", lnet.Bridge, "-dir", dir, "-ra"}
-	if h.o.pprof {
-		args = append(args, "-cpuprofile", filepath.Join(h.o.out, strings.TrimSuffix(qemuTimelineName(fw, stack, rep), ".log")+".cpu.pprof"))
+	if h.PProf {
+		args = append(args, "-cpuprofile", filepath.Join(h.Out, strings.TrimSuffix(qemuTimelineName(fw, stack, rep), ".log")+".cpu.pprof"))
 	}
-	px, err := h.start(lnet.NS, h.self, append([]string{"-role", "pxe"}, args...)...)
+	px, err := h.StartSelf(lnet.NS, "pxe", args...)
 	if err != nil {
 		return nil, err
 	}
-	px.name = "pxekit-pxe"
 	evCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	evDone := make(chan struct{})
 	var once sync.Once
 	st := &qemuStack{
-		cpu: func() time.Duration { return procfs.TreeCPU(px.cmd.Process.Pid) },
+		cpu: func() time.Duration { return procfs.TreeCPU(px.PID()) },
 		stop: func() {
 			once.Do(func() {
-				px.stop()
+				px.Stop()
 				cancel()
 				<-evDone
 			})
 		},
 	}
 	base := "http://" + lnet.ServerAddr().String()
-	if err := h.waitTCPIn(ctx, lnet.NS, px, lnet.ServerAddr().String()+":80"); err != nil {
+	if err := harness.WaitReady(ctx, harness.DialTCP(lnet.NS, lnet.ServerAddr().String()+":80"), px); err != nil {
 		close(evDone)
 		st.stop()
 		return nil, err
@@ -581,17 +570,4 @@ func qemuStartPxekit(ctx context.Context, h *harness, lnet *lab.Network, dir str
 		}
 	}()
 	return st, nil
-}
-
-// waitTCPIn waits until addr accepts connections from inside ns.
-func (h *harness) waitTCPIn(ctx context.Context, ns *lab.NetNS, p *proc, addr string) error {
-	return waitReady(ctx, p, func() error {
-		return ns.Do(func() error {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err
-		})
-	})
 }

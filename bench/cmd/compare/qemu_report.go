@@ -1,18 +1,13 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pxekit/pxekit/bench/internal/procfs"
@@ -20,81 +15,6 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/stats"
 	"github.com/pxekit/pxekit/internal/lab"
 )
-
-// qemuProc is a baseline server process whose output is both kept (for error
-// messages) and stamped onto a boot's timeline.
-type qemuProc struct {
-	cmd  *exec.Cmd
-	out  *lockedBuf
-	done chan struct{}
-	err  error
-}
-
-// qemuStartLogged starts name in the boot's namespace; it dies with the
-// harness (Pdeathsig) even if the harness is killed.
-func qemuStartLogged(lnet *lab.Network, w io.Writer, name string, args ...string) (*qemuProc, error) {
-	p := &qemuProc{cmd: exec.Command(name, args...), out: &lockedBuf{}, done: make(chan struct{})}
-	mw := io.MultiWriter(p.out, w)
-	p.cmd.Stdout, p.cmd.Stderr = mw, mw
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := lnet.NS.Start(p.cmd); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	return p, nil
-}
-
-// kill ends the process (SIGTERM, SIGKILL after 5 s) and waits for it.
-func (p *qemuProc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *qemuProc) exited() error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("%s exited: %v: %s", filepath.Base(p.cmd.Path), p.err, tail(p.out.String(), 600))
-	default:
-		return nil
-	}
-}
-
-// qemuFatal stops qemuWaitUntil at once (a server died: no point waiting).
-type qemuFatal struct{ error }
-
-// qemuWaitUntil polls fn every 100 ms until it returns nil, returns a
-// qemuFatal, ctx ends or d passed.
-func qemuWaitUntil(ctx context.Context, d time.Duration, fn func() error) error {
-	deadline := time.Now().Add(d)
-	for {
-		err := fn()
-		if err == nil {
-			return nil
-		}
-		var be qemuFatal
-		if errors.As(err, &be) {
-			return be.error
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %v: %w", d, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
 
 // A milestone of the boot path, found on the timeline the same way for
 // both stacks: the servers' own records (dnsmasq's log, nginx's access

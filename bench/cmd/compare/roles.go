@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/tftp"
@@ -69,12 +70,12 @@ func runRole(role string, args []string) int {
 		var w map[string]stormFile
 		if w, err = parseStormWant(*want); err == nil {
 			err = serveStorm(ctx, stormOpts{
-				server: netip.MustParseAddr(serverIP), relay: netip.MustParseAddr(clientIP),
+				server: netip.MustParseAddr(harness.ServerIP), relay: netip.MustParseAddr(harness.ClientIP),
 				clients: *clients, spread: *spread, deadline: *deadline, want: w,
 			}, *out)
 		}
 	case "dhcpload":
-		err = serveLoad(ctx, loadOpts{server: netip.MustParseAddr(serverIP), relay: netip.MustParseAddr(clientIP),
+		err = serveLoad(ctx, loadOpts{server: netip.MustParseAddr(harness.ServerIP), relay: netip.MustParseAddr(harness.ClientIP),
 			rate: *rate, secs: *secs, clients: *clients, drop: *drop}, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
@@ -111,7 +112,7 @@ func serveTFTP(ctx context.Context, log *slog.Logger, dir string) error {
 		return err
 	}
 	defer r.Close()
-	s, err := tftp.New(tftp.Config{Root: root, Addr: serverIP + ":69", MaxWindowSize: 64, Logger: nil})
+	s, err := tftp.New(tftp.Config{Root: root, Addr: harness.ServerIP + ":69", MaxWindowSize: 64, Logger: nil})
 	if err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func serveTFTP(ctx context.Context, log *slog.Logger, dir string) error {
 func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, routerAdvert bool) error {
 	s, err := pxe.New(pxe.Config{
 		Interface:           iface,
-		Addr:                netip.MustParseAddr(serverIP),
+		Addr:                netip.MustParseAddr(harness.ServerIP),
 		Subnet:              dhcp.Subnet{Prefix: labPrefix, Pools: []dhcp.Range{{Start: poolStart, End: poolEnd}}, LeaseTime: time.Hour},
 		LeaseFile:           filepath.Join(dir, "pxe-leases.db"),
 		RouterAdvertisement: routerAdvert,

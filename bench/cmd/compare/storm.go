@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -10,12 +9,12 @@ import (
 	"maps"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/stats"
@@ -35,12 +34,12 @@ const (
 // pxekit boot server (role pxe: DHCP + TFTP + HTTP in one process) and
 // reports completion time, per-step p50/p99, failures by step, the
 // server's own counters and its peak RSS.
-func benchStorm(ctx context.Context, h *harness) ([]report.Row, error) {
+func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	n := 1000
-	if h.o.quick {
+	if h.Quick {
 		n = 200
 	}
-	dir := filepath.Join(h.dir, "storm")
+	dir := filepath.Join(h.Dir, "storm")
 	assets := filepath.Join(dir, "assets")
 	if err := os.MkdirAll(assets, 0o755); err != nil {
 		return nil, err
@@ -68,30 +67,31 @@ func benchStorm(ctx context.Context, h *harness) ([]report.Row, error) {
 
 	// Every pool address on the client's veth, so each machine talks from
 	// the address it leased.
-	if err := h.poolAddrs(ctx, "add"); err != nil {
-		return nil, err
-	}
-	defer func() { _ = h.poolAddrs(context.WithoutCancel(ctx), "del") }()
-
-	statsPath := filepath.Join(dir, "pxe-stats.json")
-	args := []string{"-iface", h.srvIf, "-dir", dir, "-stats", statsPath}
-	if h.o.pprof {
-		args = append(args, "-cpuprofile", filepath.Join(h.o.out, "storm.cpu.pprof"))
-	}
-	px, err := h.startSelf(h.srv, "pxe", args...)
+	removePool, err := h.AddPool(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer px.stop()
-	if err := h.waitTCP(ctx, px, serverIP+":80"); err != nil {
+	defer func() { _ = removePool() }()
+
+	statsPath := filepath.Join(dir, "pxe-stats.json")
+	args := []string{"-iface", h.SrvIf, "-dir", dir, "-stats", statsPath}
+	if h.PProf {
+		args = append(args, "-cpuprofile", filepath.Join(h.Out, "storm.cpu.pprof"))
+	}
+	px, err := h.StartSelf(h.Srv, "pxe", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer px.Stop()
+	if err := harness.WaitReady(ctx, harness.DialTCP(h.Cli, harness.ServerIP+":80"), px); err != nil {
 		return nil, err
 	}
 	// The server's thread count, sampled through the storm: blocking
 	// sockets cost one OS thread each.
 	sampled := make(chan int, 1)
 	sctx, stopSampling := context.WithCancel(ctx)
-	go func() { sampled <- procfs.MaxThreads(sctx, px.cmd.Process.Pid) }()
-	rep, err := h.runStormClients(ctx, n, want, filepath.Join(dir, "storm-pxekit.json"))
+	go func() { sampled <- procfs.MaxThreads(sctx, px.PID()) }()
+	rep, err := runStormClients(h, ctx, n, want, filepath.Join(dir, "storm-pxekit.json"))
 	stopSampling()
 	threads := <-sampled
 	if err != nil {
@@ -99,11 +99,11 @@ func benchStorm(ctx context.Context, h *harness) ([]report.Row, error) {
 	}
 	// The server must have come through it alive, and VmHWM is only
 	// readable while it runs.
-	if err := px.exited(); err != nil {
+	if err := px.Exited(); err != nil {
 		return nil, fmt.Errorf("pxe server died in the storm: %w", err)
 	}
-	rss, rssErr := procfs.PeakRSS(px.cmd.Process.Pid)
-	px.stop()
+	rss, rssErr := procfs.PeakRSS(px.PID())
+	px.Stop()
 	var ps0 pxeStats
 	b, err := os.ReadFile(statsPath)
 	if err == nil {
@@ -114,29 +114,29 @@ func benchStorm(ctx context.Context, h *harness) ([]report.Row, error) {
 	}
 	st, ev := ps0.DHCP, ps0.Events
 	// The server's log goes beside the results for whoever reads them.
-	_ = os.WriteFile(filepath.Join(h.o.out, "storm-pxe-server.log"), []byte(px.out.String()), 0o644)
-	logErrs := stormLogErrors(px.out.String())
+	_ = os.WriteFile(filepath.Join(h.Out, "storm-pxe-server.log"), []byte(px.Output()), 0o644)
+	logErrs := stormLogErrors(px.Output())
 
 	s := summarizeStorm(rep, true)
-	h.log.Info("storm", "server", "pxekit", "clients", n, "elapsed", rep.Elapsed.Round(time.Millisecond), "failed", s.failed,
+	h.Log.Info("storm", "server", "pxekit", "clients", n, "elapsed", rep.Elapsed.Round(time.Millisecond), "failed", s.failed,
 		"maxInFlight", rep.MaxInFlight, "maxLeased", rep.MaxLeased, "peakRSS MB", rss>>20)
 
 	// The same storm against the peers' stack, back to back. It is a
 	// comparison, not a requirement: when it cannot run, pxekit's figures
 	// stand alone and the note says why.
-	peerRep, perr := h.stormPeer(ctx, dir, n, want, efi)
+	peerRep, perr := stormPeer(h, ctx, dir, n, want, efi)
 	var ps stormSummary
 	peerNote := ""
 	if perr != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		h.log.Warn("storm: no peer figures", "err", perr)
-		peerNote = "; no " + stormPeerName + " run: " + tail(perr.Error(), 200)
+		h.Log.Warn("storm: no peer figures", "err", perr)
+		peerNote = "; no " + stormPeerName + " run: " + harness.Tail(perr.Error(), 200)
 		peerRep = nil
 	} else {
 		ps = summarizeStorm(peerRep, false)
-		h.log.Info("storm", "server", stormPeerName, "clients", n, "elapsed", peerRep.Elapsed.Round(time.Millisecond), "failed", ps.failed)
+		h.Log.Info("storm", "server", stormPeerName, "clients", n, "elapsed", peerRep.Elapsed.Round(time.Millisecond), "failed", ps.failed)
 	}
 	// row pairs pxekit's figure with the peer's when there is one.
 	row := func(r report.Row, peer float64) report.Row {
@@ -195,7 +195,7 @@ func benchStorm(ctx context.Context, h *harness) ([]report.Row, error) {
 		failNote += fmt.Sprintf("; peer run: %d REQUEST/TFTP resends, %d stray and %d overflowed DHCP replies", ps.resent, peerRep.Stray, peerRep.Overflow)
 	}
 	if ps.naks > 0 {
-		failNote += fmt.Sprintf("; the peer NAKed %d REQUESTs (an address offered twice: the machine went back to DISCOVER after 1–2 s), first: %s", ps.naks, tail(ps.nak, 120))
+		failNote += fmt.Sprintf("; the peer NAKed %d REQUESTs (an address offered twice: the machine went back to DISCOVER after 1–2 s), first: %s", ps.naks, harness.Tail(ps.nak, 120))
 	}
 	rows = append(rows, row(report.Row{Group: "Storm", Case: "machines that did not boot", Unit: "machines", Pxekit: float64(s.failed), Failed: s.failed > 0,
 		Note: failNote}, float64(ps.failed)))
@@ -235,26 +235,26 @@ func (r *stormReport) elapsedSecs() float64 {
 
 // runStormClients runs the storm role in the client namespace and reads
 // its report.
-func (h *harness) runStormClients(ctx context.Context, n int, want map[string]stormFile, out string) (*stormReport, error) {
+func runStormClients(h *harness.Harness, ctx context.Context, n int, want map[string]stormFile, out string) (*stormReport, error) {
 	args := []string{"-clients", fmt.Sprint(n), "-want", formatStormWant(want), "-out", out}
-	if h.o.pprof {
+	if h.PProf {
 		prof := strings.TrimSuffix(filepath.Base(out), ".json") + "-clients.cpu.pprof"
-		args = append(args, "-cpuprofile", filepath.Join(h.o.out, prof))
+		args = append(args, "-cpuprofile", filepath.Join(h.Out, prof))
 	}
-	cl, err := h.startSelf(h.cli, "storm", args...)
+	cl, err := h.StartSelf(h.Cli, "storm", args...)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.stop()
+	defer cl.Stop()
 	select {
-	case <-cl.done:
+	case <-cl.Done():
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-time.After(10 * time.Minute):
-		return nil, fmt.Errorf("storm clients still running after 10 min: %s", tail(cl.out.String(), 600))
+		return nil, fmt.Errorf("storm clients still running after 10 min: %s", harness.Tail(cl.Output(), 600))
 	}
-	if cl.err != nil {
-		return nil, fmt.Errorf("storm clients: %v: %s", cl.err, tail(cl.out.String(), 600))
+	if cl.Err() != nil {
+		return nil, fmt.Errorf("storm clients: %v: %s", cl.Err(), harness.Tail(cl.Output(), 600))
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -268,21 +268,6 @@ func (h *harness) runStormClients(ctx context.Context, n int, want map[string]st
 		return nil, fmt.Errorf("storm report has %d machines, want %d", len(rep.Clients), n)
 	}
 	return &rep, nil
-}
-
-// poolAddrs adds (op "add") or removes ("del") every pool address as a /32
-// on the client's veth.
-func (h *harness) poolAddrs(ctx context.Context, op string) error {
-	var b bytes.Buffer
-	for a := poolStart; a.Compare(poolEnd) <= 0; a = a.Next() {
-		fmt.Fprintf(&b, "addr %s %s/32 dev %s\n", op, a, h.cliIf)
-	}
-	cmd := exec.CommandContext(ctx, "ip", "-n", h.cli.Name(), "-force", "-batch", "-")
-	cmd.Stdin = &b
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("ip addr %s pool on %s: %v: %s", op, h.cliIf, err, tail(string(out), 300))
-	}
-	return nil
 }
 
 // stormSummary is the report folded per step.
@@ -334,7 +319,7 @@ func (s stormSummary) failNote() string {
 	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(s.byStep)) {
-		parts = append(parts, fmt.Sprintf("%s: %d (first: %s)", k, s.byStep[k], tail(s.first[k], 160)))
+		parts = append(parts, fmt.Sprintf("%s: %d (first: %s)", k, s.byStep[k], harness.Tail(s.first[k], 160)))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -360,7 +345,7 @@ func stormLogErrors(out string) []string {
 	var errs []string
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "level=ERROR") {
-			errs = append(errs, tail(l, 200))
+			errs = append(errs, harness.Tail(l, 200))
 		}
 	}
 	return errs

@@ -26,6 +26,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
+
+	"github.com/pxekit/pxekit/bench/internal/harness"
 )
 
 // The storm's client side (role "storm"): N simulated machines, each
@@ -696,7 +698,7 @@ func (st *storm) script(ctx context.Context, hc *http.Client, u string) (kernel 
 			return "", nil, stormFail(stormStepScript, "%v", err)
 		}
 		if !bytes.HasPrefix(body, []byte("#!ipxe")) {
-			return "", nil, stormFail(stormStepScript, "%s: not an iPXE script: %q", u, tail(string(body), 200))
+			return "", nil, stormFail(stormStepScript, "%s: not an iPXE script: %q", u, harness.Tail(string(body), 200))
 		}
 		base, err := url.Parse(u)
 		if err != nil {
@@ -734,7 +736,7 @@ func (st *storm) script(ctx context.Context, hc *http.Client, u string) (kernel 
 			return kernel, initrds, nil
 		}
 		if chain == "" {
-			return "", nil, stormFail(stormStepScript, "%s names no kernel: %q", u, tail(string(body), 300))
+			return "", nil, stormFail(stormStepScript, "%s names no kernel: %q", u, harness.Tail(string(body), 300))
 		}
 		u = chain
 	}
@@ -789,7 +791,7 @@ func stormHTTPGet(ctx context.Context, hc *http.Client, u string, limit int64) (
 		return nil, fmt.Errorf("%s: %v", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s: %q", u, resp.Status, tail(string(body), 200))
+		return nil, fmt.Errorf("%s: %s: %q", u, resp.Status, harness.Tail(string(body), 200))
 	}
 	return body, nil
 }

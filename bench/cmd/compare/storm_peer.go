@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
+
+	"github.com/pxekit/pxekit/bench/internal/harness"
 )
 
 // stormPeerName is the stack the storm compares pxekit with: what a PXE
@@ -18,8 +18,8 @@ const stormPeerName = "dnsmasq+tftpd-hpa+nginx"
 // serving the same ipxe.efi and nginx serving the same kernel and initrd
 // and a static copy of the script pxekit renders. dir is the pxekit run's
 // directory: its assets/ are reused as they are.
-func (h *harness) stormPeer(ctx context.Context, dir string, n int, want map[string]stormFile, efi []byte) (*stormReport, error) {
-	if m := missing("dnsmasq", "in.tftpd", "nginx"); m != "" {
+func stormPeer(h *harness.Harness, ctx context.Context, dir string, n int, want map[string]stormFile, efi []byte) (*stormReport, error) {
+	if m := harness.Missing("dnsmasq", "in.tftpd", "nginx"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages dnsmasq-base, tftpd-hpa, nginx-light)", m)
 	}
 	pdir := filepath.Join(dir, "peer")
@@ -30,7 +30,7 @@ func (h *harness) stormPeer(ctx context.Context, dir string, n int, want map[str
 	if err := os.WriteFile(filepath.Join(tftpRoot, "ipxe.efi"), efi, 0o644); err != nil {
 		return nil, err
 	}
-	base := "http://" + serverIP
+	base := "http://" + harness.ServerIP
 	// What pxekit's storm profile renders for a UEFI machine.
 	script := fmt.Sprintf("#!ipxe\nkernel %[1]s/assets/vmlinuz console=ttyS0 panic=-1 quiet pxekit.phonehome=%[1]s/phonehome initrd=initrd.gz\ninitrd %[1]s/assets/initrd.gz\nboot\n", base)
 	if err := os.WriteFile(filepath.Join(dir, "boot.ipxe"), []byte(script), 0o644); err != nil {
@@ -50,20 +50,20 @@ http {
   client_body_temp_path %[1]s/body;
   server { listen %[2]s:80; root %[3]s; }
 }
-`, pdir, serverIP, dir)
+`, pdir, harness.ServerIP, dir)
 	cpath := filepath.Join(pdir, "nginx.conf")
 	if err := os.WriteFile(cpath, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
 
-	var procs []*proc
+	var procs []*harness.Proc
 	defer func() {
 		for _, p := range procs {
-			p.stop()
+			p.Stop()
 		}
 	}()
-	start := func(name string, args ...string) (*proc, error) {
-		p, err := h.start(h.srv, name, args...)
+	start := func(name string, args ...string) (*harness.Proc, error) {
+		p, err := h.Start(h.Srv, name, args...)
 		if err == nil {
 			procs = append(procs, p)
 		}
@@ -72,17 +72,17 @@ http {
 	// --no-ping: every pool address answers ping from the client's veth,
 	// and the other servers do not probe either.
 	dm, err := start("dnsmasq", "-k", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts",
-		"--interface="+h.srvIf, "--bind-interfaces", "--user=root", "--pid-file="+filepath.Join(pdir, "dnsmasq.pid"),
+		"--interface="+h.SrvIf, "--bind-interfaces", "--user=root", "--pid-file="+filepath.Join(pdir, "dnsmasq.pid"),
 		"--dhcp-range="+poolStart.String()+","+poolEnd.String()+",1h", "--dhcp-leasefile="+filepath.Join(pdir, "dnsmasq.leases"),
 		"--dhcp-lease-max=1000", "--no-ping", "--quiet-dhcp", "--log-facility="+filepath.Join(pdir, "dnsmasq.log"),
 		"--dhcp-userclass=set:ipxe,iPXE",
 		"--dhcp-match=set:efi64,option:client-arch,7",
-		"--dhcp-boot=tag:efi64,tag:!ipxe,ipxe.efi,,"+serverIP,
+		"--dhcp-boot=tag:efi64,tag:!ipxe,ipxe.efi,,"+harness.ServerIP,
 		"--dhcp-boot=tag:ipxe,"+base+"/boot.ipxe")
 	if err != nil {
 		return nil, err
 	}
-	tf, err := start("in.tftpd", "-L", "-a", serverIP+":69", "-s", "-u", "root", tftpRoot)
+	tf, err := start("in.tftpd", "-L", "-a", harness.ServerIP+":69", "-s", "-u", "root", tftpRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -90,37 +90,22 @@ http {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.waitTCP(ctx, ng, serverIP+":80"); err != nil {
+	if err := harness.WaitReady(ctx, harness.DialTCP(h.Cli, harness.ServerIP+":80"), ng); err != nil {
 		return nil, err
 	}
 	for _, w := range []struct {
-		p    *proc
+		p    *harness.Proc
 		port string
 	}{{dm, "67"}, {tf, "69"}} {
-		if err := waitReady(ctx, w.p, func() error { return h.udpBound(ctx, w.port) }); err != nil {
+		if err := harness.WaitReady(ctx, harness.UDPBound(ctx, h.Srv, w.port), w.p); err != nil {
 			return nil, err
 		}
 	}
-	rep, err := h.runStormClients(ctx, n, want, filepath.Join(pdir, "storm-peer.json"))
+	rep, err := runStormClients(h, ctx, n, want, filepath.Join(pdir, "storm-peer.json"))
 	for _, p := range procs {
-		if e := p.exited(); e != nil && err == nil {
-			err = fmt.Errorf("%s died in the storm: %w", p.name, e)
+		if e := p.Exited(); e != nil && err == nil {
+			err = fmt.Errorf("%s died in the storm: %w", p.Name(), e)
 		}
 	}
 	return rep, err
-}
-
-// udpBound reports whether something listens on UDP port in the server
-// namespace (a probe that, unlike a DHCP exchange, takes no lease).
-func (h *harness) udpBound(ctx context.Context, port string) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	out, err := h.runIn(ctx, h.srv, "ss", "-Hlun", "sport = :"+port)
-	if err != nil {
-		return fmt.Errorf("ss: %v: %s", err, out)
-	}
-	if strings.TrimSpace(out) == "" {
-		return fmt.Errorf("nothing on udp port %s", port)
-	}
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/stats"
 )
@@ -30,25 +31,25 @@ type tftpCase struct {
 type tftpServer struct {
 	name  string
 	port  int
-	start func() (*proc, error)
-	p     *proc
+	start func() (*harness.Proc, error)
+	p     *harness.Proc
 }
 
 // atftpGet fetches name from the server on port with atftp and returns the
 // time it took; the received file must have the right size.
-func (h *harness) atftpGet(ctx context.Context, port int, c tftpCase) (time.Duration, error) {
-	local := filepath.Join(h.dir, "tftp-got")
+func atftpGet(h *harness.Harness, ctx context.Context, port int, c tftpCase) (time.Duration, error) {
+	local := filepath.Join(h.Dir, "tftp-got")
 	_ = os.Remove(local)
 	args := []string{"--get", "-r", c.file, "-l", local, "--option", "blksize " + strconv.Itoa(c.blk)}
 	if c.window > 0 {
 		args = append(args, "--option", "windowsize "+strconv.Itoa(c.window))
 	}
-	args = append(args, serverIP, strconv.Itoa(port))
+	args = append(args, harness.ServerIP, strconv.Itoa(port))
 	start := time.Now()
-	out, err := h.runIn(ctx, h.cli, "atftp", args...)
+	out, err := harness.Run(ctx, h.Cli, "atftp", args...)
 	d := time.Since(start)
 	if err != nil {
-		return d, fmt.Errorf("atftp %v: %v: %s", args, err, tail(out, 300))
+		return d, fmt.Errorf("atftp %v: %v: %s", args, err, harness.Tail(out, 300))
 	}
 	if fi, err := os.Stat(local); err != nil || fi.Size() != int64(c.size) {
 		return d, fmt.Errorf("atftp %v: got %v bytes (%v), want %d", args, fi, err, c.size)
@@ -56,11 +57,11 @@ func (h *harness) atftpGet(ctx context.Context, port int, c tftpCase) (time.Dura
 	return d, nil
 }
 
-func benchTFTP(ctx context.Context, h *harness) ([]report.Row, error) {
-	if m := missing("atftp", "in.tftpd"); m != "" {
+func benchTFTP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	if m := harness.Missing("atftp", "in.tftpd"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages atftp, tftpd-hpa)", m)
 	}
-	dir := filepath.Join(h.dir, "tftproot")
+	dir := filepath.Join(h.Dir, "tftproot")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func benchTFTP(ctx context.Context, h *harness) ([]report.Row, error) {
 		}
 	}
 	reps := map[string]int{"1m": 15, "32m": 5}
-	if h.o.quick {
+	if h.Quick {
 		reps = map[string]int{"1m": 3, "32m": 1}
 	}
 	var cases []tftpCase
@@ -86,29 +87,29 @@ func benchTFTP(ctx context.Context, h *harness) ([]report.Row, error) {
 
 	// pxekit's role listens on port 69; the peers get ports of their own.
 	servers := []*tftpServer{
-		{name: "tftpd-hpa", port: 1069, start: func() (*proc, error) {
-			return h.start(h.srv, "in.tftpd", "-L", "-a", serverIP+":1069", "-s", "-u", "root", dir)
+		{name: "tftpd-hpa", port: 1069, start: func() (*harness.Proc, error) {
+			return h.Start(h.Srv, "in.tftpd", "-L", "-a", harness.ServerIP+":1069", "-s", "-u", "root", dir)
 		}},
-		{name: "atftpd", port: 2069, start: func() (*proc, error) {
-			return h.start(h.srv, atftpdPath(), "--daemon", "--no-fork", "--bind-address", serverIP, "--port", "2069",
-				"--user", "root.root", "--logfile", filepath.Join(h.dir, "atftpd.log"), "--maxthread", "100", dir)
+		{name: "atftpd", port: 2069, start: func() (*harness.Proc, error) {
+			return h.Start(h.Srv, atftpdPath(), "--daemon", "--no-fork", "--bind-address", harness.ServerIP, "--port", "2069",
+				"--user", "root.root", "--logfile", filepath.Join(h.Dir, "atftpd.log"), "--maxthread", "100", dir)
 		}},
-		{name: "pxekit", port: 69, start: func() (*proc, error) {
+		{name: "pxekit", port: 69, start: func() (*harness.Proc, error) {
 			args := []string{"-dir", dir}
-			if h.o.pprof {
-				args = append(args, "-cpuprofile", filepath.Join(h.o.out, "tftp.cpu.pprof"))
+			if h.PProf {
+				args = append(args, "-cpuprofile", filepath.Join(h.Out, "tftp.cpu.pprof"))
 			}
-			return h.startSelf(h.srv, "tftp", args...)
+			return h.StartSelf(h.Srv, "tftp", args...)
 		}},
 	}
-	if missing(atftpdPath()) != "" {
-		h.log.Warn("atftpd not installed (package atftpd): no atftpd figures")
+	if harness.Missing(atftpdPath()) != "" {
+		h.Log.Warn("atftpd not installed (package atftpd): no atftpd figures")
 		servers = slices.DeleteFunc(servers, func(s *tftpServer) bool { return s.name == "atftpd" })
 	}
 	defer func() {
 		for _, s := range servers {
 			if s.p != nil {
-				s.p.stop()
+				s.p.Stop()
 			}
 		}
 	}()
@@ -119,7 +120,7 @@ func benchTFTP(ctx context.Context, h *harness) ([]report.Row, error) {
 		}
 		s.p = p
 		probe := tftpCase{file: "1m", size: files["1m"], blk: 1468, reps: 1}
-		if err := waitReady(ctx, p, func() error { _, err := h.atftpGet(ctx, s.port, probe); return err }); err != nil {
+		if err := harness.WaitReady(ctx, func() error { _, err := atftpGet(h, ctx, s.port, probe); return err }, p); err != nil {
 			return nil, err
 		}
 	}
@@ -135,7 +136,7 @@ func benchTFTP(ctx context.Context, h *harness) ([]report.Row, error) {
 				if c.window > 0 && s.name == "tftpd-hpa" {
 					continue // does not negotiate windowsize
 				}
-				d, err := h.atftpGet(ctx, s.port, c)
+				d, err := atftpGet(h, ctx, s.port, c)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", s.name, err)
 				}
@@ -145,7 +146,7 @@ func benchTFTP(ctx context.Context, h *harness) ([]report.Row, error) {
 		for _, s := range servers {
 			v := stats.Median(runs[s.name])
 			if len(runs[s.name]) > 0 {
-				h.log.Info("tftp", "server", s.name, "file", c.file, "blksize", c.blk, "window", c.window, "MB/s", fmt.Sprintf("%.1f", v))
+				h.Log.Info("tftp", "server", s.name, "file", c.file, "blksize", c.blk, "window", c.window, "MB/s", fmt.Sprintf("%.1f", v))
 			}
 			figures[s.name] = append(figures[s.name], v)
 		}
