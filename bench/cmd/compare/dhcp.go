@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/dhcpload"
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
@@ -116,10 +117,10 @@ func perfdhcp(h *harness.Harness, ctx context.Context, srv *harness.Proc, rate, 
 	return r, nil
 }
 
-// dhcpload runs the harness's own relay client (role dhcpload, see
+// runDHCPLoad runs the harness's own relay client (role dhcpload, see
 // dhcpload.go) the way perfdhcp runs: from the client namespace, against
 // srv at rate for secs seconds, 240 clients, 2 s drop time.
-func dhcpload(h *harness.Harness, ctx context.Context, srv *harness.Proc, rate, secs int) (perfResult, error) {
+func runDHCPLoad(h *harness.Harness, ctx context.Context, srv *harness.Proc, rate, secs int) (perfResult, error) {
 	c0, _ := procfs.CPU(srv.PID())
 	cmd := h.SelfCmd(ctx, "dhcpload", "-rate", strconv.Itoa(rate), "-secs", strconv.Itoa(secs),
 		"-clients", "240", "-drop", "2s")
@@ -134,7 +135,7 @@ func dhcpload(h *harness.Harness, ctx context.Context, srv *harness.Proc, rate, 
 	if ps := cmd.ProcessState; ps != nil {
 		r.cliCPU = ps.UserTime() + ps.SystemTime()
 	}
-	var lr loadReport
+	var lr dhcpload.Report
 	if err := json.Unmarshal(out.Bytes(), &lr); err != nil {
 		return r, fmt.Errorf("dhcpload report %q: %w", harness.Tail(out.String(), 200), err)
 	}
@@ -230,7 +231,7 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	// from the pool under MACs the load never uses.
 	loadProbe := func(p *harness.Proc) func() error {
 		return func() error {
-			r, err := dhcpload(h, ctx, p, 10, 1)
+			r, err := runDHCPLoad(h, ctx, p, 10, 1)
 			if err == nil && r.recv[1] == 0 {
 				err = fmt.Errorf("no ACK")
 			}
@@ -274,7 +275,7 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	// other MACs than perfdhcp's, whose leases hold the 241-address pool:
 	// each server gets a fresh lease file for it.
 	loadRun := func(p *harness.Proc) func(int) (perfResult, error) {
-		return func(rate int) (perfResult, error) { return dhcpload(h, ctx, p, rate, secs) }
+		return func(rate int) (perfResult, error) { return runDHCPLoad(h, ctx, p, rate, secs) }
 	}
 	fresh := func(name string) (string, error) {
 		d := filepath.Join(dir, name)
@@ -405,7 +406,7 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		{Group: "DHCP", Case: "perfdhcp relayed DORA, ≤1% loss", Unit: "DORA/s", Peer: "kea memfile", PeerV: keaBest.dora(), Pxekit: pxBest.dora(), Target: 1.5,
 			Note: "pxekit (bbolt, fsync before each ACK) " + note(pxBest, pxTried) + "; kea " + note(keaBest, keaTried)},
 		{Group: "DHCP", Case: "relayed DORA, ≤1% loss, harness client", Unit: "DORA/s", Peer: "kea memfile", PeerV: keaLBest.dora(), Pxekit: pxLBest.dora(), Target: 1.5,
-			Note: "the harness's batched relay client (dhcpload.go: perfdhcp's exchange, 240 clients, 2 s drop time) at " + clientCost(pxLBest) + "; pxekit " + note(pxLBest, pxLTried) + "; kea " + note(keaLBest, keaLTried)},
+			Note: "the harness's batched relay client (bench/internal/dhcpload: perfdhcp's exchange, 240 clients, 2 s drop time) at " + clientCost(pxLBest) + "; pxekit " + note(pxLBest, pxLTried) + "; kea " + note(keaLBest, keaLTried)},
 		{Group: "DHCP", Case: "relayed DORA, ≤1% loss, harness client", Unit: "DORA/s", Peer: "kea memfile, 2 threads", PeerV: keaMTBest.dora(), Pxekit: pxLBest.dora(),
 			Note: "Kea with multi-threading on (thread-pool-size 2; off by default in Kea 2.2): " + note(keaMTBest, keaMTTried)},
 		{Group: "DHCP", Case: "perfdhcp relayed DORA, ≤1% loss", Unit: "DORA/s", Peer: "dnsmasq", PeerV: dmBest.dora(), Pxekit: pxBest.dora(), Target: 20,

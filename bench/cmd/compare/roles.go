@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/dhcpload"
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/pxe"
@@ -75,8 +76,12 @@ func runRole(role string, args []string) int {
 			}, *out)
 		}
 	case "dhcpload":
-		err = serveLoad(ctx, loadOpts{server: netip.MustParseAddr(harness.ServerIP), relay: netip.MustParseAddr(harness.ClientIP),
-			rate: *rate, secs: *secs, clients: *clients, drop: *drop}, os.Stdout)
+		var r *dhcpload.Report
+		r, err = dhcpload.Run(ctx, dhcpload.Config{Server: netip.MustParseAddr(harness.ServerIP), Relay: netip.MustParseAddr(harness.ClientIP),
+			Rate: *rate, Secs: *secs, Clients: *clients, Drop: *drop})
+		if err == nil {
+			err = json.NewEncoder(os.Stdout).Encode(r)
+		}
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}

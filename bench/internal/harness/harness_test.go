@@ -9,8 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/pxekit/pxekit/internal/testenv"
 )
 
 func TestTailAndMissing(t *testing.T) {
@@ -102,20 +100,8 @@ func TestOutputCap(t *testing.T) {
 // The namespaces, the veth between them, processes inside them and the
 // pool addresses; Close leaves nothing behind.
 func TestHarness(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "ip", "iproute2")
-	testenv.RequireCmd(t, "ss", "iproute2")
 	ctx := context.Background()
-	h, err := New(ctx, Options{Out: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	defer func() {
-		if !closed {
-			h.Close()
-		}
-	}()
+	h := Setup(t) // closed here, and again (a no-op) when the test ends
 	srvName, cliName, dir := h.Srv.Name(), h.Cli.Name(), h.Dir
 
 	// A server in Srv answers a client in Cli over the veth.
@@ -177,7 +163,6 @@ func TestHarness(t *testing.T) {
 	}
 
 	h.Close()
-	closed = true
 	list, _ := exec.Command("ip", "netns", "list").Output()
 	for _, n := range []string{srvName, cliName} {
 		if strings.Contains(string(list), n) {
