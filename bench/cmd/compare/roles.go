@@ -17,6 +17,7 @@ import (
 
 	"github.com/pxekit/pxekit/bench/internal/dhcpload"
 	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/stormclient"
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/tftp"
@@ -68,12 +69,16 @@ func runRole(role string, args []string) int {
 	case "pxe":
 		err = servePXE(ctx, log, *iface, *dir, *stats, *routerAdvert)
 	case "storm":
-		var w map[string]stormFile
-		if w, err = parseStormWant(*want); err == nil {
-			err = serveStorm(ctx, stormOpts{
-				server: netip.MustParseAddr(harness.ServerIP), relay: netip.MustParseAddr(harness.ClientIP),
-				clients: *clients, spread: *spread, deadline: *deadline, want: w,
-			}, *out)
+		var w map[string]stormclient.File
+		if w, err = stormclient.ParseWant(*want); err == nil {
+			var rep *stormclient.Report
+			rep, err = stormclient.Run(ctx, stormclient.Config{
+				Server: netip.MustParseAddr(harness.ServerIP), Relay: netip.MustParseAddr(harness.ClientIP),
+				Clients: *clients, Spread: *spread, Deadline: *deadline, Want: w,
+			})
+			if err == nil {
+				err = writeJSON(*out, rep)
+			}
 		}
 	case "dhcpload":
 		var r *dhcpload.Report
@@ -185,4 +190,13 @@ func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, r
 type pxeStats struct {
 	DHCP   dhcp.Stats               `json:"dhcp"`
 	Events map[pxe.EventKind]uint64 `json:"events"`
+}
+
+// writeJSON writes v as JSON to path.
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/stats"
+	"github.com/pxekit/pxekit/bench/internal/stormclient"
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
@@ -44,14 +45,14 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	if err := os.MkdirAll(assets, 0o755); err != nil {
 		return nil, err
 	}
-	want := map[string]stormFile{}
+	want := map[string]stormclient.File{}
 	for name, size := range map[string]int{"vmlinuz": stormKernelSize, "initrd.gz": stormInitrdSize} {
 		b := make([]byte, size)
 		_, _ = rand.Read(b)
 		if err := os.WriteFile(filepath.Join(assets, name), b, 0o644); err != nil {
 			return nil, err
 		}
-		want[name] = stormFile{Size: int64(size), CRC: crc32.ChecksumIEEE(b)}
+		want[name] = stormclient.File{Size: int64(size), CRC: crc32.ChecksumIEEE(b)}
 	}
 	// The pxe role serves the iPXE builds it locates itself (Debian's
 	// ipxe package): the machines must get exactly that ipxe.efi.
@@ -63,7 +64,7 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	want[string(ipxe.IPXEEFI)] = stormFile{Size: int64(len(efi)), CRC: crc32.ChecksumIEEE(efi)}
+	want[string(ipxe.IPXEEFI)] = stormclient.File{Size: int64(len(efi)), CRC: crc32.ChecksumIEEE(efi)}
 
 	// Every pool address on the client's veth, so each machine talks from
 	// the address it leased.
@@ -149,8 +150,9 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	pool := int(poolEnd.As4()[3]) - int(poolStart.As4()[3]) + 1
 	shape := fmt.Sprintf("%d machines powered on over 1 s share %d addresses (a DISCOVER that finds the pool full is sent again after 1, 2, 4, 4 … s); pxekit: %d booting at once at most, ≤ %d holding an address at once",
 		n, pool, rep.MaxInFlight, rep.MaxLeased)
-	peerTime := peerRep.elapsedSecs()
+	peerTime := 0.0
 	if peerRep != nil {
+		peerTime = peerRep.Elapsed.Seconds()
 		shape += fmt.Sprintf("; peer: ≤ %d holding an address, dnsmasq with --no-ping (the clients' veth answers ping for every pool address)", peerRep.MaxLeased)
 		if ps.failed > 0 {
 			// Machines that gave up leave the peer less work: its time
@@ -162,13 +164,13 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	rows := []report.Row{row(report.Row{Group: "Storm", Case: fmt.Sprintf("%d clients: DHCP→TFTP ipxe.efi→DHCP iPXE→script→kernel+initrd", n), Unit: "s", Lower: true,
 		Pxekit: rep.Elapsed.Seconds(), Note: shape + peerNote}, peerTime)}
 	steps := []struct{ key, name string }{
-		{stormStepWait, "waiting for a free address (DISCOVERs unanswered, pool full)"},
-		{stormStepDHCP, "DHCP, firmware DORA"},
-		{stormStepTFTP, fmt.Sprintf("TFTP ipxe.efi (%d KB, blksize 1468)", len(efi)>>10)},
-		{stormStepIPXE, "DHCP, iPXE DORA"},
-		{stormStepScript, "HTTP script"},
-		{stormStepKernel, fmt.Sprintf("HTTP kernel (%d MB)", stormKernelSize>>20)},
-		{stormStepInitrd, fmt.Sprintf("HTTP initrd (%d MB)", stormInitrdSize>>20)},
+		{stormclient.StepWait, "waiting for a free address (DISCOVERs unanswered, pool full)"},
+		{stormclient.StepDHCP, "DHCP, firmware DORA"},
+		{stormclient.StepTFTP, fmt.Sprintf("TFTP ipxe.efi (%d KB, blksize 1468)", len(efi)>>10)},
+		{stormclient.StepIPXE, "DHCP, iPXE DORA"},
+		{stormclient.StepScript, "HTTP script"},
+		{stormclient.StepKernel, fmt.Sprintf("HTTP kernel (%d MB)", stormKernelSize>>20)},
+		{stormclient.StepInitrd, fmt.Sprintf("HTTP initrd (%d MB)", stormInitrdSize>>20)},
 	}
 	for _, sp := range steps {
 		d, pd := s.times[sp.key], ps.times[sp.key]
@@ -179,7 +181,7 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		// ratio), not a few nanoseconds of bookkeeping.
 		v := func(d []time.Duration, p int) float64 { return math.Round(stormMS(stats.Percentile(d, p))) }
 		note50 := ""
-		if sp.key == stormStepDHCP && peerRep != nil {
+		if sp.key == stormclient.StepDHCP && peerRep != nil {
 			note50 = "each stack's step times are under the load its own pace made: a faster TFTP puts more machines into HTTP at once"
 		}
 		rows = append(rows,
@@ -225,18 +227,10 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	return rows, nil
 }
 
-// elapsedSecs is the storm's completion time, 0 without a report.
-func (r *stormReport) elapsedSecs() float64 {
-	if r == nil {
-		return 0
-	}
-	return r.Elapsed.Seconds()
-}
-
 // runStormClients runs the storm role in the client namespace and reads
 // its report.
-func runStormClients(h *harness.Harness, ctx context.Context, n int, want map[string]stormFile, out string) (*stormReport, error) {
-	args := []string{"-clients", fmt.Sprint(n), "-want", formatStormWant(want), "-out", out}
+func runStormClients(h *harness.Harness, ctx context.Context, n int, want map[string]stormclient.File, out string) (*stormclient.Report, error) {
+	args := []string{"-clients", fmt.Sprint(n), "-want", stormclient.FormatWant(want), "-out", out}
 	if h.PProf {
 		prof := strings.TrimSuffix(filepath.Base(out), ".json") + "-clients.cpu.pprof"
 		args = append(args, "-cpuprofile", filepath.Join(h.Out, prof))
@@ -260,7 +254,7 @@ func runStormClients(h *harness.Harness, ctx context.Context, n int, want map[st
 	if err != nil {
 		return nil, err
 	}
-	var rep stormReport
+	var rep stormclient.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return nil, fmt.Errorf("storm report: %w", err)
 	}
@@ -284,7 +278,7 @@ type stormSummary struct {
 // summarizeStorm folds rep. With nakFails, a machine that got a NAK
 // failed even though it went back to DISCOVER and booted: pxekit holds its
 // offers, so a NAK from it is a bug (issue 11 counts it as a failure).
-func summarizeStorm(rep *stormReport, nakFails bool) stormSummary {
+func summarizeStorm(rep *stormclient.Report, nakFails bool) stormSummary {
 	s := stormSummary{times: map[string][]time.Duration{}, byStep: map[string]int{}, first: map[string]string{}}
 	for _, c := range rep.Clients {
 		s.resent += c.Resent

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/stormclient"
 )
 
 // stormPeerName is the stack the storm compares pxekit with: what a PXE
@@ -18,7 +19,7 @@ const stormPeerName = "dnsmasq+tftpd-hpa+nginx"
 // serving the same ipxe.efi and nginx serving the same kernel and initrd
 // and a static copy of the script pxekit renders. dir is the pxekit run's
 // directory: its assets/ are reused as they are.
-func stormPeer(h *harness.Harness, ctx context.Context, dir string, n int, want map[string]stormFile, efi []byte) (*stormReport, error) {
+func stormPeer(h *harness.Harness, ctx context.Context, dir string, n int, want map[string]stormclient.File, efi []byte) (*stormclient.Report, error) {
 	if m := harness.Missing("dnsmasq", "in.tftpd", "nginx"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages dnsmasq-base, tftpd-hpa, nginx-light)", m)
 	}
