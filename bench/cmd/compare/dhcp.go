@@ -357,7 +357,7 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	runDnsmasq := func(ping bool, ladder []int, extra ...string) (perfResult, []perfResult, error) {
 		args := []string{"-k", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts",
 			"--interface=" + h.SrvIf, "--bind-interfaces", "--user=root", "--pid-file=" + filepath.Join(dir, "dnsmasq.pid"),
-			"--dhcp-range=" + poolStart.String() + "," + poolEnd.String() + ",1h", "--dhcp-leasefile=" + filepath.Join(dir, "dnsmasq.leases"),
+			"--dhcp-range=" + harness.PoolStart + "," + harness.PoolEnd + ",1h", "--dhcp-leasefile=" + filepath.Join(dir, "dnsmasq.leases"),
 			"--dhcp-lease-max=1000", "--log-facility=" + filepath.Join(dir, "dnsmasq.log")}
 		if !ping {
 			args = append(args, "--no-ping")
@@ -458,7 +458,7 @@ func startKea(h *harness.Harness, dir string, extra ...string) (*harness.Proc, e
   "valid-lifetime": 3600,
   "subnet4": [{"id": 1, "subnet": "192.0.2.0/24", "pools": [{"pool": "%s - %s"}]}],
   "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "stderr"}]}]
-}}`, strings.Join(extra, ""), h.SrvIf, filepath.Join(dir, "kea-leases4.csv"), poolStart, poolEnd)
+}}`, strings.Join(extra, ""), h.SrvIf, filepath.Join(dir, "kea-leases4.csv"), harness.PoolStart, harness.PoolEnd)
 	path := filepath.Join(dir, "kea.json")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err

@@ -29,6 +29,7 @@ import (
 
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/roles"
 )
 
 // options are the command-line settings of a comparison run.
@@ -42,8 +43,8 @@ type options struct {
 
 func main() {
 	// A child role (-role NAME as the first argument) has its own flags.
-	if len(os.Args) > 2 && os.Args[1] == "-role" {
-		os.Exit(runRole(os.Args[2], os.Args[3:]))
+	if code, ok := roles.Child(os.Args); ok {
+		os.Exit(code)
 	}
 	out := flag.String("out", "bench/out", "directory for results.md, results.json, chart.svg and profiles")
 	only := flag.String("only", "dhcp,tftp,http,storm,memory,qemu", "comma-separated parts to run")

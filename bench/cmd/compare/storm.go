@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"maps"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/roles"
 	"github.com/pxekit/pxekit/bench/internal/stats"
 	"github.com/pxekit/pxekit/bench/internal/stormclient"
 	"github.com/pxekit/pxekit/dhcp"
@@ -105,7 +107,7 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	}
 	rss, rssErr := procfs.PeakRSS(px.PID())
 	px.Stop()
-	var ps0 pxeStats
+	var ps0 roles.PXEStats
 	b, err := os.ReadFile(statsPath)
 	if err == nil {
 		err = json.Unmarshal(b, &ps0)
@@ -147,7 +149,7 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		return r
 	}
 
-	pool := int(poolEnd.As4()[3]) - int(poolStart.As4()[3]) + 1
+	pool := int(netip.MustParseAddr(harness.PoolEnd).As4()[3]) - int(netip.MustParseAddr(harness.PoolStart).As4()[3]) + 1
 	shape := fmt.Sprintf("%d machines powered on over 1 s share %d addresses (a DISCOVER that finds the pool full is sent again after 1, 2, 4, 4 … s); pxekit: %d booting at once at most, ≤ %d holding an address at once",
 		n, pool, rep.MaxInFlight, rep.MaxLeased)
 	peerTime := 0.0

@@ -74,7 +74,7 @@ http {
 	// and the other servers do not probe either.
 	dm, err := start("dnsmasq", "-k", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts",
 		"--interface="+h.SrvIf, "--bind-interfaces", "--user=root", "--pid-file="+filepath.Join(pdir, "dnsmasq.pid"),
-		"--dhcp-range="+poolStart.String()+","+poolEnd.String()+",1h", "--dhcp-leasefile="+filepath.Join(pdir, "dnsmasq.leases"),
+		"--dhcp-range="+harness.PoolStart+","+harness.PoolEnd+",1h", "--dhcp-leasefile="+filepath.Join(pdir, "dnsmasq.leases"),
 		"--dhcp-lease-max=1000", "--no-ping", "--quiet-dhcp", "--log-facility="+filepath.Join(pdir, "dnsmasq.log"),
 		"--dhcp-userclass=set:ipxe,iPXE",
 		"--dhcp-match=set:efi64,option:client-arch,7",
