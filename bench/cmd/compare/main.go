@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/memorybench"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/roles"
 )
@@ -95,7 +96,7 @@ func run(ctx context.Context, o options) error {
 		{"tftp", benchTFTP},
 		{"http", benchHTTP},
 		{"storm", benchStorm},
-		{"memory", benchMemory},
+		{"memory", memorybench.Run},
 		{"qemu", benchQEMU},
 	}
 	for _, p := range parts {

@@ -1,4 +1,6 @@
-package main
+// Package memorybench is the comparison's memory part: what 100,000
+// leases cost pxekit's DHCP server in heap and on disk.
+package memorybench
 
 import (
 	"context"
@@ -15,11 +17,11 @@ import (
 	"github.com/pxekit/pxekit/dhcp"
 )
 
-// benchMemory measures what 100,000 leases cost the DHCP server: heap
-// after New loads them from the bbolt file, and the file's size. No packet
-// is sent: the addresses (198.18.0.0/15, the benchmarking range) exist
-// only in memory and on disk.
-func benchMemory(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+// Run measures what 100,000 leases cost the DHCP server: heap after New
+// loads them from the bbolt file, and the file's size. No packet is sent:
+// the addresses (198.18.0.0/15, the benchmarking range) exist only in
+// memory and in a file under h.Dir.
+func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	const n = 100_000
 	dir := filepath.Join(h.Dir, "memory")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
