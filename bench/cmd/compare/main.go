@@ -31,6 +31,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/memorybench"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/roles"
+	"github.com/pxekit/pxekit/bench/internal/tftpbench"
 )
 
 // options are the command-line settings of a comparison run.
@@ -93,7 +94,7 @@ func run(ctx context.Context, o options) error {
 		fn   func(context.Context, *harness.Harness) ([]report.Row, error)
 	}{
 		{"dhcp", benchDHCP},
-		{"tftp", benchTFTP},
+		{"tftp", tftpbench.Run},
 		{"http", benchHTTP},
 		{"storm", benchStorm},
 		{"memory", memorybench.Run},
