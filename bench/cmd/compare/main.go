@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/httpbench"
 	"github.com/pxekit/pxekit/bench/internal/memorybench"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/roles"
@@ -95,7 +96,7 @@ func run(ctx context.Context, o options) error {
 	}{
 		{"dhcp", benchDHCP},
 		{"tftp", tftpbench.Run},
-		{"http", benchHTTP},
+		{"http", httpbench.Run},
 		{"storm", benchStorm},
 		{"memory", memorybench.Run},
 		{"qemu", benchQEMU},

@@ -1,4 +1,8 @@
-package main
+// Package httpbench is the comparison's HTTP part: pxekit's boot server
+// against nginx, the same clients on both — curl for a 100 MB asset, wrk
+// for the iPXE script (rendered per machine by pxekit, a static copy on
+// nginx) and a small static file.
+package httpbench
 
 import (
 	"context"
@@ -14,8 +18,10 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/peers"
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/roles"
 	"github.com/pxekit/pxekit/bench/internal/stats"
 )
 
@@ -34,25 +40,35 @@ func scriptMAC(n int) string {
 
 // curlOnce fetches url once and returns MB/s (10^6); it must bring size
 // bytes.
-func curlOnce(h *harness.Harness, ctx context.Context, url string, size int64) (float64, error) {
+func curlOnce(ctx context.Context, h *harness.Harness, url string, size int64) (float64, error) {
 	out, err := harness.Run(ctx, h.Cli, "curl", "-s", "-f", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url)
 	if err != nil {
 		return 0, fmt.Errorf("curl %s: %v: %s", url, err, harness.Tail(out, 300))
 	}
+	v, err := parseCurl(out, size)
+	if err != nil {
+		return 0, fmt.Errorf("curl %s: %w", url, err)
+	}
+	return v, nil
+}
+
+// parseCurl reads curl's -w "%{size_download} %{time_total}" and returns
+// MB/s (10^6); the download must be size bytes.
+func parseCurl(out string, size int64) (float64, error) {
 	f := strings.Fields(out)
 	if len(f) != 2 {
-		return 0, fmt.Errorf("curl %s: %q", url, out)
+		return 0, fmt.Errorf("%q is not size and time", out)
 	}
-	n, _ := strconv.ParseFloat(f[0], 64)
-	t, _ := strconv.ParseFloat(f[1], 64)
-	if int64(n) != size || t <= 0 {
-		return 0, fmt.Errorf("curl %s: %v bytes in %v s, want %d bytes", url, n, t, size)
+	n, err1 := strconv.ParseInt(f[0], 10, 64)
+	t, err2 := strconv.ParseFloat(f[1], 64)
+	if err1 != nil || err2 != nil || n != size || !(t > 0) {
+		return 0, fmt.Errorf("%q bytes in %q s, want %d bytes", f[0], f[1], size)
 	}
-	return n / t / 1e6, nil
+	return float64(n) / t / 1e6, nil
 }
 
 // curlBody fetches url and returns the body.
-func curlBody(h *harness.Harness, ctx context.Context, url string) (string, error) {
+func curlBody(ctx context.Context, h *harness.Harness, url string) (string, error) {
 	out, err := harness.Run(ctx, h.Cli, "curl", "-s", "-S", "-f", url)
 	if err != nil {
 		return "", fmt.Errorf("curl %s: %v: %s", url, err, harness.Tail(out, 300))
@@ -138,7 +154,7 @@ end
 // wrkRun runs wrk from the client namespace against url.
 // With closeConn every request asks for Connection: close, so wrk opens a
 // connection per request.
-func wrkRun(h *harness.Harness, ctx context.Context, url, lua string, conns int, d time.Duration, closeConn bool) (wrkResult, error) {
+func wrkRun(ctx context.Context, h *harness.Harness, url, lua string, conns int, d time.Duration, closeConn bool) (wrkResult, error) {
 	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency", "--timeout", "5s"}
 	if closeConn {
 		args = append(args, "-H", "Connection: close")
@@ -158,7 +174,8 @@ func wrkRun(h *harness.Harness, ctx context.Context, url, lua string, conns int,
 	return r, nil
 }
 
-func benchHTTP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+// Run is the HTTP part.
+func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	if m := harness.Missing("curl", "nginx", "wrk"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages curl, nginx-light, wrk)", m)
 	}
@@ -181,27 +198,11 @@ func benchHTTP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 
 	// nginx serves the same files at the same paths, from the same
 	// directory, on another port.
-	conf := fmt.Sprintf(`daemon off;
-master_process on;
-worker_processes 2;
-pid %[1]s/nginx.pid;
-error_log %[1]s/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  default_type application/octet-stream;
-  client_body_temp_path %[1]s/body;
-  server { listen %[2]s; root %[1]s; }
-}
-`, dir, nginxHTTP)
-	cpath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cpath, []byte(conf), 0o644); err != nil {
+	ngCmd, err := peers.Nginx{Dir: dir, Listen: nginxHTTP, Root: dir, KeepaliveRequests: 1000000}.Command()
+	if err != nil {
 		return nil, err
 	}
-	ng, err := h.Start(h.Srv, "nginx", "-c", cpath, "-p", dir)
+	ng, err := harness.Start(h.Srv, ngCmd)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +214,7 @@ http {
 	if h.PProf {
 		args = append(args, "-cpuprofile", filepath.Join(h.Out, "http.cpu.pprof"))
 	}
-	px, err := h.StartSelf(h.Srv, "pxe", args...)
+	px, err := h.StartSelf(h.Srv, roles.PXE, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +238,7 @@ http {
 				addr, pid = pxeHTTP, px.PID()
 			}
 			cpu0 := procfs.TreeCPU(pid)
-			v, err := curlOnce(h, ctx, "http://"+addr+"/assets/big.bin", size)
+			v, err := curlOnce(ctx, h, "http://"+addr+"/assets/big.bin", size)
 			if err != nil {
 				return nil, err
 			}
@@ -259,7 +260,7 @@ http {
 
 	// Small scripts. nginx gets, as a static file, exactly what pxekit
 	// renders, so both send the same bytes.
-	script, err := curlBody(h, ctx, "http://"+pxeHTTP+"/boot.ipxe?mac="+scriptMAC(1))
+	script, err := curlBody(ctx, h, "http://"+pxeHTTP+"/boot.ipxe?mac="+scriptMAC(1))
 	if err != nil {
 		return rows, err
 	}
@@ -271,7 +272,7 @@ http {
 			return rows, err
 		}
 	}
-	if got, err := curlBody(h, ctx, "http://"+nginxHTTP+"/boot.ipxe?mac="+scriptMAC(1)); err != nil || got != script {
+	if got, err := curlBody(ctx, h, "http://"+nginxHTTP+"/boot.ipxe?mac="+scriptMAC(1)); err != nil || got != script {
 		return rows, fmt.Errorf("nginx does not serve the script copy: %v %q", err, harness.Tail(got, 200))
 	}
 	lua := filepath.Join(dir, "macs.lua")
@@ -302,7 +303,7 @@ http {
 				if isPx {
 					url = "http://" + pxeHTTP + c.pxePath
 				}
-				r, err := wrkRun(h, ctx, url, c.lua, conns, wrkDur, c.close)
+				r, err := wrkRun(ctx, h, url, c.lua, conns, wrkDur, c.close)
 				if err != nil {
 					return rows, err
 				}
