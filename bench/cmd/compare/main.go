@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/dhcpbench"
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/httpbench"
 	"github.com/pxekit/pxekit/bench/internal/memorybench"
@@ -94,7 +95,7 @@ func run(ctx context.Context, o options) error {
 		name string
 		fn   func(context.Context, *harness.Harness) ([]report.Row, error)
 	}{
-		{"dhcp", benchDHCP},
+		{"dhcp", dhcpbench.Run},
 		{"tftp", tftpbench.Run},
 		{"http", httpbench.Run},
 		{"storm", benchStorm},

@@ -1,24 +1,31 @@
-package main
+// Package dhcpbench is the comparison's DHCP part: pxekit's DHCP server
+// (leases in bbolt, fsync'd before each ACK) against Kea (memfile) and
+// dnsmasq, relayed DORA exchanges from perfdhcp and from the harness's own
+// client (bench/internal/dhcpload), the highest rate each completes at
+// ≤ 1 % loss; and pxekit's leases after kill -9 under load.
+package dhcpbench
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pxekit/pxekit/bench/internal/dhcpload"
 	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/peers"
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/roles"
 	"github.com/pxekit/pxekit/dhcp"
 )
 
@@ -95,7 +102,7 @@ func parsePerf(out string) perfResult {
 // multi-threaded mode spends more CPU than it gains and starves whichever
 // server it measures; single, it holds one core and leaves the other to
 // the server.
-func perfdhcp(h *harness.Harness, ctx context.Context, srv *harness.Proc, rate, secs int, extra ...string) (perfResult, error) {
+func perfdhcp(ctx context.Context, h *harness.Harness, srv *harness.Proc, rate, secs int, extra ...string) (perfResult, error) {
 	c0, _ := procfs.CPU(srv.PID())
 	args := append([]string{"-g", "single", "-4", "-l", harness.ClientIP, "-L", "67",
 		"-r", strconv.Itoa(rate), "-R", "240", "-p", strconv.Itoa(secs), "-W", "2000000"}, extra...)
@@ -120,9 +127,9 @@ func perfdhcp(h *harness.Harness, ctx context.Context, srv *harness.Proc, rate, 
 // runDHCPLoad runs the harness's own relay client (role dhcpload, see
 // dhcpload.go) the way perfdhcp runs: from the client namespace, against
 // srv at rate for secs seconds, 240 clients, 2 s drop time.
-func runDHCPLoad(h *harness.Harness, ctx context.Context, srv *harness.Proc, rate, secs int) (perfResult, error) {
+func runDHCPLoad(ctx context.Context, h *harness.Harness, srv *harness.Proc, rate, secs int) (perfResult, error) {
 	c0, _ := procfs.CPU(srv.PID())
-	cmd := h.SelfCmd(ctx, "dhcpload", "-rate", strconv.Itoa(rate), "-secs", strconv.Itoa(secs),
+	cmd := h.SelfCmd(ctx, roles.DHCPLoad, "-rate", strconv.Itoa(rate), "-secs", strconv.Itoa(secs),
 		"-clients", "240", "-drop", "2s")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -152,12 +159,12 @@ func runDHCPLoad(h *harness.Harness, ctx context.Context, srv *harness.Proc, rat
 // burst from another process (or a server's own housekeeping) must not
 // end it. It stops after two failing rates in a row, or when perfdhcp
 // itself cannot send faster. extra goes to perfdhcp.
-func search(h *harness.Harness, ctx context.Context, p *harness.Proc, ladder []int, secs int, extra ...string) (best perfResult, tried []perfResult, err error) {
-	return searchWith(h, p, ladder, "perfdhcp", func(rate int) (perfResult, error) { return perfdhcp(h, ctx, p, rate, secs, extra...) })
+func search(ctx context.Context, h *harness.Harness, p *harness.Proc, ladder []int, secs int, extra ...string) (best perfResult, tried []perfResult, err error) {
+	return searchWith(h.Log, p, ladder, "perfdhcp", func(rate int) (perfResult, error) { return perfdhcp(ctx, h, p, rate, secs, extra...) })
 }
 
-// searchWith is search with any client: run runs one rate.
-func searchWith(h *harness.Harness, p *harness.Proc, ladder []int, client string, run func(rate int) (perfResult, error)) (best perfResult, tried []perfResult, err error) {
+// searchWith is search with any client against p: run runs one rate.
+func searchWith(log *slog.Logger, p *harness.Proc, ladder []int, client string, run func(rate int) (perfResult, error)) (best perfResult, tried []perfResult, err error) {
 	failed := 0
 	for _, rate := range ladder {
 		if err := p.Exited(); err != nil {
@@ -171,7 +178,7 @@ func searchWith(h *harness.Harness, p *harness.Proc, ladder []int, client string
 			return best, tried, err
 		}
 		tried = append(tried, r)
-		h.Log.Info(client, "server", p.Name(), "rate", rate, "dora/s", int(r.dora()), "loss%", fmt.Sprintf("%.2f", 100*r.loss()),
+		log.Info(client, "server", p.Name(), "rate", rate, "dora/s", int(r.dora()), "loss%", fmt.Sprintf("%.2f", 100*r.loss()),
 			"server µs/DORA", int(perDORA(r.srvCPU, r)), "client µs/DORA", int(perDORA(r.cliCPU, r)), "client-bound", r.clientBound())
 		if r.loss() > 0.01 {
 			if failed++; failed == 2 {
@@ -195,7 +202,7 @@ func searchWith(h *harness.Harness, p *harness.Proc, ladder []int, client string
 // the default 208 KiB a 10-ms scheduling hiccup on a busy 2-core machine
 // overflows it: the loss is then the client's (UdpRcvbufErrors in its
 // namespace), whichever server answers. Every server gets the same.
-func bigRcvbuf(log interface{ Warn(string, ...any) }) func() {
+func bigRcvbuf(log *slog.Logger) func() {
 	const knob = "/proc/sys/net/core/rmem_default"
 	old, err := os.ReadFile(knob)
 	if err != nil {
@@ -208,7 +215,8 @@ func bigRcvbuf(log interface{ Warn(string, ...any) }) func() {
 	return func() { _ = os.WriteFile(knob, old, 0o644) }
 }
 
-func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+// Run is the DHCP part.
+func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	if m := harness.Missing("perfdhcp", "kea-dhcp4", "dnsmasq"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages kea-admin, kea-dhcp4-server, dnsmasq-base)", m)
 	}
@@ -225,13 +233,13 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		return nil, err
 	}
 	probe := func(p *harness.Proc) func() error {
-		return func() error { _, err := perfdhcp(h, ctx, p, 10, 1); return err }
+		return func() error { _, err := perfdhcp(ctx, h, p, 10, 1); return err }
 	}
 	// Probed with its own clients: a perfdhcp probe would take addresses
 	// from the pool under MACs the load never uses.
 	loadProbe := func(p *harness.Proc) func() error {
 		return func() error {
-			r, err := runDHCPLoad(h, ctx, p, 10, 1)
+			r, err := runDHCPLoad(ctx, h, p, 10, 1)
 			if err == nil && r.recv[1] == 0 {
 				err = fmt.Errorf("no ACK")
 			}
@@ -259,11 +267,11 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	if h.PProf {
 		args = append(args, "-cpuprofile", filepath.Join(h.Out, "dhcp.cpu.pprof"))
 	}
-	px, err := perfUp(h.StartSelf(h.Srv, "dhcp", args...))
+	px, err := perfUp(h.StartSelf(h.Srv, roles.DHCP, args...))
 	if err != nil {
 		return nil, err
 	}
-	pxBest, pxTried, err := search(h, ctx, px, fast, secs)
+	pxBest, pxTried, err := search(ctx, h, px, fast, secs)
 	if err != nil {
 		px.Stop()
 		return nil, err
@@ -275,7 +283,7 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	// other MACs than perfdhcp's, whose leases hold the 241-address pool:
 	// each server gets a fresh lease file for it.
 	loadRun := func(p *harness.Proc) func(int) (perfResult, error) {
-		return func(rate int) (perfResult, error) { return runDHCPLoad(h, ctx, p, rate, secs) }
+		return func(rate int) (perfResult, error) { return runDHCPLoad(ctx, h, p, rate, secs) }
 	}
 	fresh := func(name string) (string, error) {
 		d := filepath.Join(dir, name)
@@ -285,11 +293,11 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	px, err = loadUp(h.StartSelf(h.Srv, "dhcp", "-iface", h.SrvIf, "-dir", loadDir))
+	px, err = loadUp(h.StartSelf(h.Srv, roles.DHCP, "-iface", h.SrvIf, "-dir", loadDir))
 	if err != nil {
 		return nil, err
 	}
-	pxLBest, pxLTried, err := searchWith(h, px, faster, "dhcpload", loadRun(px))
+	pxLBest, pxLTried, err := searchWith(h.Log, px, faster, "dhcpload", loadRun(px))
 	px.Stop()
 	if err != nil {
 		return nil, err
@@ -297,7 +305,7 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 
 	// A last short run, then kill -9 in the middle of the load: every ACK
 	// perfdhcp received must be in the lease file.
-	px, err = perfUp(h.StartSelf(h.Srv, "dhcp", "-iface", h.SrvIf, "-dir", dir))
+	px, err = perfUp(h.StartSelf(h.Srv, roles.DHCP, "-iface", h.SrvIf, "-dir", dir))
 	if err != nil {
 		return nil, err
 	}
@@ -306,16 +314,16 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		time.Sleep(1500 * time.Millisecond)
 		px.Kill9()
 	}()
-	kr, _ := perfdhcp(h, ctx, px, killRate, 3)
+	kr, _ := perfdhcp(ctx, h, px, killRate, 3)
 	<-px.Done()
 	leases, distinct, lerr := countBoltLeases(filepath.Join(dir, "pxekit-leases.db"))
 
 	// Kea, memfile with persist (its CSV is appended, not fsync'd).
-	kea, err := perfUp(startKea(h, dir))
+	kea, err := perfUp(startKea(h, dir, 0))
 	if err != nil {
 		return nil, err
 	}
-	keaBest, keaTried, err := search(h, ctx, kea, fast, secs)
+	keaBest, keaTried, err := search(ctx, h, kea, fast, secs)
 	if err != nil {
 		kea.Stop()
 		return nil, err
@@ -324,10 +332,10 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	if loadDir, err = fresh("load-kea"); err != nil {
 		return nil, err
 	}
-	if kea, err = loadUp(startKea(h, loadDir)); err != nil {
+	if kea, err = loadUp(startKea(h, loadDir, 0)); err != nil {
 		return nil, err
 	}
-	keaLBest, keaLTried, err := searchWith(h, kea, faster, "dhcpload", loadRun(kea))
+	keaLBest, keaLTried, err := searchWith(h.Log, kea, faster, "dhcpload", loadRun(kea))
 	kea.Stop()
 	if err != nil {
 		return nil, err
@@ -337,11 +345,11 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	if loadDir, err = fresh("load-kea-mt"); err != nil {
 		return nil, err
 	}
-	keaMT, err := loadUp(startKea(h, loadDir, `"multi-threading": {"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 256},`))
+	keaMT, err := loadUp(startKea(h, loadDir, 2))
 	if err != nil {
 		return nil, err
 	}
-	keaMTBest, keaMTTried, err := searchWith(h, keaMT, faster, "dhcpload", loadRun(keaMT))
+	keaMTBest, keaMTTried, err := searchWith(h.Log, keaMT, faster, "dhcpload", loadRun(keaMT))
 	keaMT.Stop()
 	if err != nil {
 		return nil, err
@@ -355,15 +363,8 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	// as with --no-ping, so the ladder runs with --no-ping, and the as
 	// shipped run is only the first one, 240 new clients at 25/s.
 	runDnsmasq := func(ping bool, ladder []int, extra ...string) (perfResult, []perfResult, error) {
-		args := []string{"-k", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts",
-			"--interface=" + h.SrvIf, "--bind-interfaces", "--user=root", "--pid-file=" + filepath.Join(dir, "dnsmasq.pid"),
-			"--dhcp-range=" + harness.PoolStart + "," + harness.PoolEnd + ",1h", "--dhcp-leasefile=" + filepath.Join(dir, "dnsmasq.leases"),
-			"--dhcp-lease-max=1000", "--log-facility=" + filepath.Join(dir, "dnsmasq.log")}
-		if !ping {
-			args = append(args, "--no-ping")
-		}
 		_ = os.Remove(filepath.Join(dir, "dnsmasq.leases"))
-		dm, err := h.Start(h.Srv, "dnsmasq", args...)
+		dm, err := harness.Start(h.Srv, peers.Dnsmasq{Interface: h.SrvIf, Dir: dir, PoolStart: harness.PoolStart, PoolEnd: harness.PoolEnd, Ping: ping}.Command())
 		if err != nil {
 			return perfResult{}, nil, err
 		}
@@ -371,7 +372,7 @@ func benchDHCP(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		if err := harness.WaitReady(ctx, probe(dm), dm); err != nil {
 			return perfResult{}, nil, err
 		}
-		return search(h, ctx, dm, ladder, secs, extra...)
+		return search(ctx, h, dm, ladder, secs, extra...)
 	}
 	dmBest, dmTried, err := runDnsmasq(false, slow)
 	if err != nil {
@@ -449,23 +450,14 @@ func atSameRate(a, b []perfResult) (perfResult, perfResult, bool) {
 	return perfResult{}, perfResult{}, false
 }
 
-// startKea runs kea-dhcp4 in the foreground with a memfile lease database
-// that persists to CSV, on a UDP socket (relayed traffic needs no raw one).
-func startKea(h *harness.Harness, dir string, extra ...string) (*harness.Proc, error) {
-	conf := fmt.Sprintf(`{"Dhcp4": {%s
-  "interfaces-config": {"interfaces": [%q], "dhcp-socket-type": "udp"},
-  "lease-database": {"type": "memfile", "persist": true, "name": %q, "lfc-interval": 0},
-  "valid-lifetime": 3600,
-  "subnet4": [{"id": 1, "subnet": "192.0.2.0/24", "pools": [{"pool": "%s - %s"}]}],
-  "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "stderr"}]}]
-}}`, strings.Join(extra, ""), h.SrvIf, filepath.Join(dir, "kea-leases4.csv"), harness.PoolStart, harness.PoolEnd)
-	path := filepath.Join(dir, "kea.json")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+// startKea runs Kea on the servers' veth end with its files in dir, and
+// threads packet-processing threads (0: Kea's default, one).
+func startKea(h *harness.Harness, dir string, threads int) (*harness.Proc, error) {
+	cmd, err := peers.Kea{Interface: h.SrvIf, Dir: dir, Subnet: harness.Prefix, PoolStart: harness.PoolStart, PoolEnd: harness.PoolEnd, Threads: threads}.Command()
+	if err != nil {
 		return nil, err
 	}
-	_ = os.Setenv("KEA_PIDFILE_DIR", dir)
-	_ = os.Setenv("KEA_LOCKFILE_DIR", dir)
-	return h.Start(h.Srv, "kea-dhcp4", "-c", path)
+	return harness.Start(h.Srv, cmd)
 }
 
 // countBoltLeases opens pxekit's lease file the way a restarted server
