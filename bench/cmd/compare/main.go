@@ -33,6 +33,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/memorybench"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/roles"
+	"github.com/pxekit/pxekit/bench/internal/stormbench"
 	"github.com/pxekit/pxekit/bench/internal/tftpbench"
 )
 
@@ -98,7 +99,7 @@ func run(ctx context.Context, o options) error {
 		{"dhcp", dhcpbench.Run},
 		{"tftp", tftpbench.Run},
 		{"http", httpbench.Run},
-		{"storm", benchStorm},
+		{"storm", stormbench.Run},
 		{"memory", memorybench.Run},
 		{"qemu", benchQEMU},
 	}

@@ -1,4 +1,9 @@
-package main
+// Package stormbench is the comparison's storm part: 1,000 simulated UEFI
+// machines (bench/internal/stormclient) boot at once against pxekit's
+// whole boot server (the pxe role: DHCP + TFTP + HTTP in one process),
+// then against dnsmasq + tftpd-hpa + nginx; completion time, per-step
+// p50/p99, failures by step, the server's own counters and its peak RSS.
+package stormbench
 
 import (
 	"context"
@@ -33,11 +38,8 @@ const (
 	stormInitrdSize = 4 << 20
 )
 
-// benchStorm boots 1,000 simulated machines at once against the whole
-// pxekit boot server (role pxe: DHCP + TFTP + HTTP in one process) and
-// reports completion time, per-step p50/p99, failures by step, the
-// server's own counters and its peak RSS.
-func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+// Run is the storm part: 1,000 machines, 200 with h.Quick.
+func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	n := 1000
 	if h.Quick {
 		n = 200
@@ -81,7 +83,7 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	if h.PProf {
 		args = append(args, "-cpuprofile", filepath.Join(h.Out, "storm.cpu.pprof"))
 	}
-	px, err := h.StartSelf(h.Srv, "pxe", args...)
+	px, err := h.StartSelf(h.Srv, roles.PXE, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +96,7 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	sampled := make(chan int, 1)
 	sctx, stopSampling := context.WithCancel(ctx)
 	go func() { sampled <- procfs.MaxThreads(sctx, px.PID()) }()
-	rep, err := runStormClients(h, ctx, n, want, filepath.Join(dir, "storm-pxekit.json"))
+	rep, err := runClients(ctx, h, n, want, filepath.Join(dir, "storm-pxekit.json"))
 	stopSampling()
 	threads := <-sampled
 	if err != nil {
@@ -118,33 +120,33 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	st, ev := ps0.DHCP, ps0.Events
 	// The server's log goes beside the results for whoever reads them.
 	_ = os.WriteFile(filepath.Join(h.Out, "storm-pxe-server.log"), []byte(px.Output()), 0o644)
-	logErrs := stormLogErrors(px.Output())
+	logErrs := logErrors(px.Output())
 
-	s := summarizeStorm(rep, true)
+	s := summarize(rep, true)
 	h.Log.Info("storm", "server", "pxekit", "clients", n, "elapsed", rep.Elapsed.Round(time.Millisecond), "failed", s.failed,
 		"maxInFlight", rep.MaxInFlight, "maxLeased", rep.MaxLeased, "peakRSS MB", rss>>20)
 
 	// The same storm against the peers' stack, back to back. It is a
 	// comparison, not a requirement: when it cannot run, pxekit's figures
 	// stand alone and the note says why.
-	peerRep, perr := stormPeer(h, ctx, dir, n, want, efi)
-	var ps stormSummary
+	peerRep, perr := runPeer(ctx, h, dir, n, want, efi)
+	var ps summary
 	peerNote := ""
 	if perr != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		h.Log.Warn("storm: no peer figures", "err", perr)
-		peerNote = "; no " + stormPeerName + " run: " + harness.Tail(perr.Error(), 200)
+		peerNote = "; no " + peerName + " run: " + harness.Tail(perr.Error(), 200)
 		peerRep = nil
 	} else {
-		ps = summarizeStorm(peerRep, false)
-		h.Log.Info("storm", "server", stormPeerName, "clients", n, "elapsed", peerRep.Elapsed.Round(time.Millisecond), "failed", ps.failed)
+		ps = summarize(peerRep, false)
+		h.Log.Info("storm", "server", peerName, "clients", n, "elapsed", peerRep.Elapsed.Round(time.Millisecond), "failed", ps.failed)
 	}
 	// row pairs pxekit's figure with the peer's when there is one.
 	row := func(r report.Row, peer float64) report.Row {
 		if peerRep != nil {
-			r.Peer, r.PeerV = stormPeerName, peer
+			r.Peer, r.PeerV = peerName, peer
 		}
 		return r
 	}
@@ -181,7 +183,7 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		}
 		// Whole milliseconds: a wait that did not happen is 0 (no
 		// ratio), not a few nanoseconds of bookkeeping.
-		v := func(d []time.Duration, p int) float64 { return math.Round(stormMS(stats.Percentile(d, p))) }
+		v := func(d []time.Duration, p int) float64 { return math.Round(ms(stats.Percentile(d, p))) }
 		note50 := ""
 		if sp.key == stormclient.StepDHCP && peerRep != nil {
 			note50 = "each stack's step times are under the load its own pace made: a faster TFTP puts more machines into HTTP at once"
@@ -189,7 +191,7 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		rows = append(rows,
 			row(report.Row{Group: "Storm", Case: sp.name + " p50", Unit: "ms", Lower: true, Pxekit: v(d, 50), Note: note50}, v(pd, 50)),
 			row(report.Row{Group: "Storm", Case: sp.name + " p99", Unit: "ms", Lower: true, Pxekit: v(d, 99),
-				Note: fmt.Sprintf("max %.0f ms over %d machines", stormMS(d[len(d)-1]), len(d))}, v(pd, 99)))
+				Note: fmt.Sprintf("max %.0f ms over %d machines", ms(d[len(d)-1]), len(d))}, v(pd, 99)))
 	}
 	failNote := s.failNote()
 	if peerRep != nil && (s.failed > 0 || ps.failed > 0) {
@@ -207,7 +209,7 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	// The server's side of the same storm: every machine ACKed twice and
 	// released once, no NAK, nothing dropped by the per-MAC rate limit,
 	// no error in its log.
-	drops := stormDropsNote(st.Dropped)
+	drops := dropsNote(st.Dropped)
 	// Once every machine released, the whole pool is free again.
 	bad := st.Naks > 0 || st.Dropped[dhcp.DropClientRate] > 0 || len(logErrs) > 0 || ev[pxe.EventDenied] > 0 ||
 		(s.failed == 0 && (st.Acks < uint64(2*n) || st.Releases != uint64(n) || st.ActiveLeases != 0 || st.PoolFree != st.PoolSize))
@@ -229,15 +231,15 @@ func benchStorm(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	return rows, nil
 }
 
-// runStormClients runs the storm role in the client namespace and reads
+// runClients runs the storm role in the client namespace and reads
 // its report.
-func runStormClients(h *harness.Harness, ctx context.Context, n int, want map[string]stormclient.File, out string) (*stormclient.Report, error) {
+func runClients(ctx context.Context, h *harness.Harness, n int, want map[string]stormclient.File, out string) (*stormclient.Report, error) {
 	args := []string{"-clients", fmt.Sprint(n), "-want", stormclient.FormatWant(want), "-out", out}
 	if h.PProf {
 		prof := strings.TrimSuffix(filepath.Base(out), ".json") + "-clients.cpu.pprof"
 		args = append(args, "-cpuprofile", filepath.Join(h.Out, prof))
 	}
-	cl, err := h.StartSelf(h.Cli, "storm", args...)
+	cl, err := h.StartSelf(h.Cli, roles.Storm, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -266,8 +268,8 @@ func runStormClients(h *harness.Harness, ctx context.Context, n int, want map[st
 	return &rep, nil
 }
 
-// stormSummary is the report folded per step.
-type stormSummary struct {
+// summary is the report folded per step.
+type summary struct {
 	times  map[string][]time.Duration // sorted, booted machines only
 	failed int
 	byStep map[string]int
@@ -277,11 +279,11 @@ type stormSummary struct {
 	nak    string // the first of them
 }
 
-// summarizeStorm folds rep. With nakFails, a machine that got a NAK
+// summarize folds rep. With nakFails, a machine that got a NAK
 // failed even though it went back to DISCOVER and booted: pxekit holds its
-// offers, so a NAK from it is a bug (issue 11 counts it as a failure).
-func summarizeStorm(rep *stormclient.Report, nakFails bool) stormSummary {
-	s := stormSummary{times: map[string][]time.Duration{}, byStep: map[string]int{}, first: map[string]string{}}
+// offers, so a NAK from it is a bug, and the storm counts it as a failure.
+func summarize(rep *stormclient.Report, nakFails bool) summary {
+	s := summary{times: map[string][]time.Duration{}, byStep: map[string]int{}, first: map[string]string{}}
 	for _, c := range rep.Clients {
 		s.resent += c.Resent
 		s.naks += c.Naks
@@ -309,7 +311,9 @@ func summarizeStorm(rep *stormclient.Report, nakFails bool) stormSummary {
 	return s
 }
 
-func (s stormSummary) failNote() string {
+// failNote says what failed, by step, with the first error of each; or,
+// when nothing did, what would have.
+func (s summary) failNote() string {
 	if s.failed == 0 {
 		return "failure = NAK, TFTP/HTTP error, wrong or short file, or not booted within 150 s"
 	}
@@ -320,9 +324,11 @@ func (s stormSummary) failNote() string {
 	return strings.Join(parts, "; ")
 }
 
-func stormMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func stormDropsNote(m map[dhcp.DropReason]uint64) string {
+// dropsNote lists the DHCP server's drops by reason, "none" for none.
+func dropsNote(m map[dhcp.DropReason]uint64) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if m[k] > 0 {
@@ -335,9 +341,9 @@ func stormDropsNote(m map[dhcp.DropReason]uint64) string {
 	return strings.Join(parts, ", ")
 }
 
-// stormLogErrors returns the ERROR lines of a pxekit server's log (its
+// logErrors returns the ERROR lines of a pxekit server's log (its
 // roles log at WARN and above).
-func stormLogErrors(out string) []string {
+func logErrors(out string) []string {
 	var errs []string
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "level=ERROR") {
