@@ -24,6 +24,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/stormclient"
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/tftp"
 )
@@ -175,11 +176,12 @@ func serveTFTP(ctx context.Context, dir string) error {
 
 // StormProfile is what the pxe role boots every machine with: the
 // assets/vmlinuz and assets/initrd.gz of its -dir, and the arguments of
-// the lab's guest (its /init phones home).
+// the lab's guest (its /init phones home). The peers' static scripts are
+// rendered from it too, so both stacks hand a machine the same bytes.
 func StormProfile() pxe.Profile {
 	return pxe.Profile{
 		Kernel: "vmlinuz", Initrd: "initrd.gz",
-		Args: []string{"console=ttyS0", "panic=-1", "quiet", "pxekit.phonehome={{.BaseURL}}/phonehome"},
+		Args: []string{"console=ttyS0", "panic=-1", "quiet", lab.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome"},
 	}
 }
 

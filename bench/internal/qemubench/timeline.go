@@ -1,4 +1,4 @@
-package main
+package qemubench
 
 import (
 	"fmt"
@@ -20,127 +20,127 @@ import (
 // both stacks: the servers' own records (dnsmasq's log, nginx's access
 // log, pxekit's events) and the guest's console.
 const (
-	qmsDiscover = "discover"      // first DHCPDISCOVER reached the server
-	qmsAck      = "ack"           // first DHCPACK (the firmware's)
-	qmsNBP      = "nbp"           // ipxe.efi sent over TFTP (UEFI)
-	qmsDiscIPXE = "discover-ipxe" // first DHCPDISCOVER after ipxe.efi was sent (UEFI)
-	qmsAckIPXE  = "ack-ipxe"      // the last DHCPACK before the script (iPXE's)
-	qmsIfconf   = "ifconf"        // iPXE's console: "Configuring (net0 ...) ok"
-	qmsScript   = "script"        // iPXE script served
-	qmsKernel   = "kernel"        // kernel sent
-	qmsInitrd   = "initrd"        // initramfs sent
-	qmsInit     = "init"          // /init printed its marker
+	msDiscover = "discover"      // first DHCPDISCOVER reached the server
+	msAck      = "ack"           // first DHCPACK (the firmware's)
+	msNBP      = "nbp"           // ipxe.efi sent over TFTP (UEFI)
+	msDiscIPXE = "discover-ipxe" // first DHCPDISCOVER after ipxe.efi was sent (UEFI)
+	msAckIPXE  = "ack-ipxe"      // the last DHCPACK before the script (iPXE's)
+	msIfconf   = "ifconf"        // iPXE's console: "Configuring (net0 ...) ok"
+	msScript   = "script"        // iPXE script served
+	msKernel   = "kernel"        // kernel sent
+	msInitrd   = "initrd"        // initramfs sent
+	msInit     = "init"          // /init printed its marker
 )
 
-// qemuIsDiscover: with --log-dhcp dnsmasq logs "available DHCP range" as a
+// isDiscover: with --log-dhcp dnsmasq logs "available DHCP range" as a
 // packet arrives, but "DHCPDISCOVER" only once it answers, after its ping
 // check (3 s), so the former marks the arrival.
-func qemuIsDiscover(s qemuStamp) bool {
+func isDiscover(s stamp) bool {
 	return (s.src == "dnsmasq" && (strings.Contains(s.text, "DHCPDISCOVER(") || strings.Contains(s.text, "available DHCP range"))) ||
 		(s.src == "pxekit" && strings.HasPrefix(s.text, "discovered "))
 }
 
-func qemuIsAck(s qemuStamp) bool {
+func isAck(s stamp) bool {
 	return (s.src == "dnsmasq" && strings.Contains(s.text, "DHCPACK(")) ||
 		(s.src == "pxekit" && strings.HasPrefix(s.text, "acked "))
 }
 
-// qemuIsNBP is OVMF's word that ipxe.efi arrived whole: dnsmasq logs "sent"
+// isNBP is OVMF's word that ipxe.efi arrived whole: dnsmasq logs "sent"
 // for the size probe OVMF aborts too, so the servers' records would not do.
-func qemuIsNBP(s qemuStamp) bool {
+func isNBP(s stamp) bool {
 	return s.src == "console" && strings.Contains(s.text, "NBP file downloaded successfully")
 }
 
-func qemuIsScript(s qemuStamp) bool {
+func isScript(s stamp) bool {
 	return (s.src == "nginx" && strings.Contains(s.text, "GET /boot")) ||
 		(s.src == "pxekit" && strings.HasPrefix(s.text, "script-served "))
 }
 
-func qemuIsAsset(name string) func(qemuStamp) bool {
-	return func(s qemuStamp) bool {
+func isAsset(name string) func(stamp) bool {
+	return func(s stamp) bool {
 		return (s.src == "nginx" || (s.src == "pxekit" && strings.HasPrefix(s.text, "asset-sent "))) &&
 			strings.Contains(s.text, "/assets/"+name)
 	}
 }
 
-// qemuIfconfRE is iPXE's line when its network configuration (DHCPv4 and
+// ifconfRE is iPXE's line when its network configuration (DHCPv4 and
 // IPv6 autoconfiguration, run together) has finished.
-var qemuIfconfRE = regexp.MustCompile(`^Configuring \(net0 .*\bok$`)
+var ifconfRE = regexp.MustCompile(`^Configuring \(net0 .*\bok$`)
 
 // milestones finds each milestone's first occurrence (ack-ipxe: the last
 // ACK before the script), as time since power-on.
-func qemuMilestones(start time.Time, stamps []qemuStamp, fw lab.Firmware) map[string]time.Duration {
+func milestones(start time.Time, stamps []stamp, fw lab.Firmware) map[string]time.Duration {
 	m := map[string]time.Duration{}
-	first := func(name string, f func(qemuStamp) bool) {
+	first := func(name string, f func(stamp) bool) {
 		if i := slices.IndexFunc(stamps, f); i >= 0 {
 			m[name] = stamps[i].t.Sub(start)
 		}
 	}
-	first(qmsDiscover, qemuIsDiscover)
-	first(qmsAck, qemuIsAck)
+	first(msDiscover, isDiscover)
+	first(msAck, isAck)
 	if fw != lab.BIOS {
-		first(qmsNBP, qemuIsNBP)
+		first(msNBP, isNBP)
 	}
-	first(qmsScript, qemuIsScript)
-	first(qmsIfconf, func(s qemuStamp) bool { return s.src == "console" && qemuIfconfRE.MatchString(s.text) })
-	first(qmsKernel, qemuIsAsset("vmlinuz"))
-	first(qmsInitrd, qemuIsAsset("initrd.gz"))
-	first(qmsInit, func(s qemuStamp) bool { return s.src == "console" && s.text == lab.MarkerStart })
-	if nbp, ok := m[qmsNBP]; ok {
+	first(msScript, isScript)
+	first(msIfconf, func(s stamp) bool { return s.src == "console" && ifconfRE.MatchString(s.text) })
+	first(msKernel, isAsset("vmlinuz"))
+	first(msInitrd, isAsset("initrd.gz"))
+	first(msInit, func(s stamp) bool { return s.src == "console" && s.text == lab.MarkerStart })
+	if nbp, ok := m[msNBP]; ok {
 		for _, s := range stamps {
-			if d := s.t.Sub(start); d > nbp && qemuIsDiscover(s) {
-				m[qmsDiscIPXE] = d
+			if d := s.t.Sub(start); d > nbp && isDiscover(s) {
+				m[msDiscIPXE] = d
 				break
 			}
 		}
 	}
-	if sc, ok := m[qmsScript]; ok {
+	if sc, ok := m[msScript]; ok {
 		for _, s := range stamps {
-			if d := s.t.Sub(start); d <= sc && qemuIsAck(s) {
-				m[qmsAckIPXE] = d
+			if d := s.t.Sub(start); d <= sc && isAck(s) {
+				m[msAckIPXE] = d
 			}
 		}
 	}
 	return m
 }
 
-// qemuPhase is the time between two milestones. server says the boot server's
+// phase is the time between two milestones. server says the boot server's
 // answers (and the waits its answers cause) make up the phase; the others
 // are the guest's own work, which only the (shared, noisy) CPU speeds up.
-type qemuPhase struct {
+type phase struct {
 	name, from, to string
 	server         bool
 }
 
-func qemuPhases(fw lab.Firmware) []qemuPhase {
+func phases(fw lab.Firmware) []phase {
 	if fw == lab.BIOS {
 		// QEMU's BIOS ROM is iPXE: its DHCP is the only one.
-		return []qemuPhase{
-			{"firmware to DHCPDISCOVER", "", qmsDiscover, false},
-			{"DHCP", qmsDiscover, qmsAck, true},
-			{"iPXE config wait", qmsAck, qmsIfconf, false},
-			{"script", qmsIfconf, qmsScript, true},
-			{"kernel", qmsScript, qmsKernel, true},
-			{"initrd", qmsKernel, qmsInitrd, true},
-			{"Linux to /init", qmsInitrd, qmsInit, false},
+		return []phase{
+			{"firmware to DHCPDISCOVER", "", msDiscover, false},
+			{"DHCP", msDiscover, msAck, true},
+			{"iPXE config wait", msAck, msIfconf, false},
+			{"script", msIfconf, msScript, true},
+			{"kernel", msScript, msKernel, true},
+			{"initrd", msKernel, msInitrd, true},
+			{"Linux to /init", msInitrd, msInit, false},
 		}
 	}
-	return []qemuPhase{
-		{"firmware to DHCPDISCOVER", "", qmsDiscover, false},
-		{"PXE DHCP", qmsDiscover, qmsAck, true},
-		{"TFTP ipxe.efi", qmsAck, qmsNBP, true},
-		{"iPXE start", qmsNBP, qmsDiscIPXE, false},
-		{"iPXE DHCP", qmsDiscIPXE, qmsAckIPXE, true},
-		{"iPXE config wait", qmsAckIPXE, qmsIfconf, false},
-		{"script", qmsIfconf, qmsScript, true},
-		{"kernel", qmsScript, qmsKernel, true},
-		{"initrd", qmsKernel, qmsInitrd, true},
-		{"Linux to /init", qmsInitrd, qmsInit, false},
+	return []phase{
+		{"firmware to DHCPDISCOVER", "", msDiscover, false},
+		{"PXE DHCP", msDiscover, msAck, true},
+		{"TFTP ipxe.efi", msAck, msNBP, true},
+		{"iPXE start", msNBP, msDiscIPXE, false},
+		{"iPXE DHCP", msDiscIPXE, msAckIPXE, true},
+		{"iPXE config wait", msAckIPXE, msIfconf, false},
+		{"script", msIfconf, msScript, true},
+		{"kernel", msScript, msKernel, true},
+		{"initrd", msKernel, msInitrd, true},
+		{"Linux to /init", msInitrd, msInit, false},
 	}
 }
 
 // phaseSecs is a phase's length in one run (false: a milestone missing).
-func (r qemuRun) phaseSecs(p qemuPhase) (float64, bool) {
+func (r bootRun) phaseSecs(p phase) (float64, bool) {
 	var from time.Duration
 	if p.from != "" {
 		var ok bool
@@ -155,8 +155,8 @@ func (r qemuRun) phaseSecs(p qemuPhase) (float64, bool) {
 	return (to - from).Seconds(), true
 }
 
-func qemuByStack(runs []qemuRun, stack string) []qemuRun {
-	var out []qemuRun
+func byStack(runs []bootRun, stack string) []bootRun {
+	var out []bootRun
 	for _, r := range runs {
 		if r.stack == stack {
 			out = append(out, r)
@@ -165,8 +165,8 @@ func qemuByStack(runs []qemuRun, stack string) []qemuRun {
 	return out
 }
 
-// qemuMedianPhase is the median of phase p over runs (0, false: no run has it).
-func qemuMedianPhase(runs []qemuRun, p qemuPhase) (float64, bool) {
+// medianPhase is the median of phase p over runs (0, false: no run has it).
+func medianPhase(runs []bootRun, p phase) (float64, bool) {
 	var v []float64
 	for _, r := range runs {
 		if s, ok := r.phaseSecs(p); ok {
@@ -177,9 +177,9 @@ func qemuMedianPhase(runs []qemuRun, p qemuPhase) (float64, bool) {
 }
 
 // serverSecs is the sum of the run's server phases (false: one missing).
-func (r qemuRun) serverSecs(fw lab.Firmware) (float64, bool) {
+func (r bootRun) serverSecs(fw lab.Firmware) (float64, bool) {
 	var sum float64
-	for _, p := range qemuPhases(fw) {
+	for _, p := range phases(fw) {
 		if !p.server {
 			continue
 		}
@@ -192,18 +192,18 @@ func (r qemuRun) serverSecs(fw lab.Firmware) (float64, bool) {
 	return sum, true
 }
 
-// qemuRows are the firmware's rows: the median power-on → /init per stack
+// firmwareRows are the firmware's rows: the median power-on → /init per stack
 // (the target), with each phase's median for both in the note so a slower
 // stack shows where it lost the time; and the sum of the phases the
 // server controls, which the other helpers' load on the shared CPU
 // disturbs far less than the guest's own work. Every boot must have
 // started the same kernel command line, or the comparison is void.
-func qemuRows(fw lab.Firmware, runs []qemuRun) []report.Row {
+func firmwareRows(fw lab.Firmware, runs []bootRun) []report.Row {
 	if len(runs) == 0 {
 		return nil
 	}
-	base, px := qemuByStack(runs, qemuBaseline), qemuByStack(runs, "pxekit")
-	secs := func(rs []qemuRun, f func(qemuRun) (float64, bool)) []float64 {
+	base, px := byStack(runs, baseline), byStack(runs, "pxekit")
+	secs := func(rs []bootRun, f func(bootRun) (float64, bool)) []float64 {
 		var v []float64
 		for _, r := range rs {
 			if x, ok := f(r); ok {
@@ -212,17 +212,17 @@ func qemuRows(fw lab.Firmware, runs []qemuRun) []report.Row {
 		}
 		return v
 	}
-	toInit := func(r qemuRun) (float64, bool) { return r.toInit.Seconds(), true }
-	server := func(r qemuRun) (float64, bool) { return r.serverSecs(fw) }
-	row := report.Row{Group: "QEMU", Case: fw.String() + ": power-on → /init", Unit: "s", Peer: qemuBaseline,
+	toInit := func(r bootRun) (float64, bool) { return r.toInit.Seconds(), true }
+	server := func(r bootRun) (float64, bool) { return r.serverSecs(fw) }
+	row := report.Row{Group: "QEMU", Case: fw.String() + ": power-on → /init", Unit: "s", Peer: baseline,
 		PeerV: stats.Median(secs(base, toInit)), Pxekit: stats.Median(secs(px, toInit)), Lower: true, Target: 1.0}
 	var notes []string
 	notes = append(notes, fmt.Sprintf("median of %d/%d interleaved boots (%s / %s)",
-		len(base), len(px), qemuFmtSecs(secs(base, toInit)), qemuFmtSecs(secs(px, toInit))))
+		len(base), len(px), fmtSecs(secs(base, toInit)), fmtSecs(secs(px, toInit))))
 	var ph []string
-	for _, p := range qemuPhases(fw) {
-		b, okB := qemuMedianPhase(base, p)
-		x, okX := qemuMedianPhase(px, p)
+	for _, p := range phases(fw) {
+		b, okB := medianPhase(base, p)
+		x, okX := medianPhase(px, p)
 		if okB || okX {
 			ph = append(ph, fmt.Sprintf("%s %.1f/%.1f", p.name, b, x))
 		}
@@ -242,24 +242,24 @@ func qemuRows(fw lab.Firmware, runs []qemuRun) []report.Row {
 			notes = append(notes, fmt.Sprintf("the medians differ by %.2f s, less than one stack's own run-to-run spread (%.2f s): a tie", d, spread))
 		}
 	}
-	share := func(r qemuRun) (float64, bool) { return r.qemuShare, r.qemuShare > 0 }
+	share := func(r bootRun) (float64, bool) { return r.qemuShare, r.qemuShare > 0 }
 	notes = append(notes, fmt.Sprintf("QEMU got %.2f/%.2f of a core (median): other work on the machine slows the guest's own steps",
 		stats.Median(secs(base, share)), stats.Median(secs(px, share))))
 	row.Note = strings.Join(notes, "; ")
 	var names []string
-	for _, p := range qemuPhases(fw) {
+	for _, p := range phases(fw) {
 		if p.server {
 			names = append(names, p.name)
 		}
 	}
-	srow := report.Row{Group: "QEMU", Case: fw.String() + ": server steps", Unit: "s", Peer: qemuBaseline,
+	srow := report.Row{Group: "QEMU", Case: fw.String() + ": server steps", Unit: "s", Peer: baseline,
 		PeerV: stats.Median(secs(base, server)), Pxekit: stats.Median(secs(px, server)), Lower: true,
 		Note: "sum of " + strings.Join(names, ", ") + " (protocol waits included)"}
 	rows := []report.Row{row, srow}
 	return rows
 }
 
-func qemuFmtSecs(v []float64) string {
+func fmtSecs(v []float64) string {
 	s := make([]string, len(v))
 	for i, x := range v {
 		s[i] = fmt.Sprintf("%.1f", x)
@@ -267,11 +267,11 @@ func qemuFmtSecs(v []float64) string {
 	return strings.Join(s, ", ")
 }
 
-// qemuWritePhases writes qemu-<fw>-phases.md: every boot's milestones, so a
+// writePhases writes qemu-<fw>-phases.md: every boot's milestones, so a
 // reader can see which step of which run cost the time.
-func qemuWritePhases(out string, fw lab.Firmware, runs []qemuRun) error {
+func writePhases(out string, fw lab.Firmware, runs []bootRun) error {
 	var b strings.Builder
-	ps := qemuPhases(fw)
+	ps := phases(fw)
 	fmt.Fprintf(&b, "# QEMU %s boot phases (seconds)\n\nMilestones from the servers' records and the console; timelines in qemu-%s-*.log.\n\n| stack | run | power-on → /init | server CPU s | QEMU CPU share |", fw, fw)
 	for _, p := range ps {
 		fmt.Fprintf(&b, " %s |", p.name)
