@@ -264,9 +264,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 
 	// pxekit, then its leases after kill -9.
 	args := []string{"-iface", h.SrvIf, "-dir", dir}
-	if h.PProf {
-		args = append(args, "-cpuprofile", filepath.Join(h.Out, "dhcp.cpu.pprof"))
-	}
+	args = append(args, roles.CPUProfile(h.Options, "dhcp")...)
 	px, err := perfUp(h.StartSelf(h.Srv, roles.DHCP, args...))
 	if err != nil {
 		return nil, err

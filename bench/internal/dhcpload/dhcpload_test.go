@@ -113,15 +113,8 @@ func TestRunAgainstServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	harness.Serve(t, srv.Serve)
+	ctx := context.Background()
 	cfg := Config{Server: netip.MustParseAddr(harness.ServerIP), Relay: netip.MustParseAddr(harness.ClientIP),
 		Rate: 200, Secs: 1, Clients: 50, Drop: 2 * time.Second}
 	var rep *Report

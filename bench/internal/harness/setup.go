@@ -24,3 +24,19 @@ func Setup(tb testing.TB) *Harness {
 	tb.Cleanup(h.Close)
 	return h
 }
+
+// Serve runs serve (a server's Serve) for a test: until the test ends,
+// when its context is cancelled and the test fails if it returned an
+// error.
+func Serve(tb testing.TB, serve func(context.Context) error) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			tb.Errorf("Serve: %v", err)
+		}
+	})
+}

@@ -211,9 +211,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		return nil, err
 	}
 	args := []string{"-iface", h.SrvIf, "-dir", dir}
-	if h.PProf {
-		args = append(args, "-cpuprofile", filepath.Join(h.Out, "http.cpu.pprof"))
-	}
+	args = append(args, roles.CPUProfile(h.Options, "http")...)
 	px, err := h.StartSelf(h.Srv, roles.PXE, args...)
 	if err != nil {
 		return nil, err

@@ -100,7 +100,9 @@ func TestDnsmasq(t *testing.T) {
 			t.Errorf("DHCP only: no %s in %q", want, args)
 		}
 	}
-	if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--dhcp-boot") || strings.HasPrefix(a, "--enable-tftp") }) {
+	if slices.ContainsFunc(args, func(a string) bool {
+		return strings.HasPrefix(a, "--dhcp-boot") || strings.HasPrefix(a, "--enable-tftp")
+	}) {
 		t.Errorf("DHCP only, with boot or TFTP options: %q", args)
 	}
 	dnsmasqTest(t, args)

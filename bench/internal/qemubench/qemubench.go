@@ -476,9 +476,7 @@ func startPxekit(ctx context.Context, h *harness.Harness, lnet *lab.Network, dir
 	// does on its isolated lab network; the baseline, as people run it,
 	// has no RA.
 	args := []string{"-iface", lnet.Bridge, "-dir", dir, "-ra"}
-	if h.PProf {
-		args = append(args, "-cpuprofile", filepath.Join(h.Out, strings.TrimSuffix(timelineName(fw, stack, rep), ".log")+".cpu.pprof"))
-	}
+	args = append(args, roles.CPUProfile(h.Options, strings.TrimSuffix(timelineName(fw, stack, rep), ".log"))...)
 	px, err := h.StartSelf(lnet.NS, roles.PXE, args...)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/pxekit/pxekit/bench/internal/dhcpload"
@@ -45,6 +46,24 @@ const (
 	// (-rate, -secs, -clients, -drop) and prints its report.
 	DHCPLoad = "dhcpload"
 )
+
+// CPUProfile is the flag that makes a role write its CPU profile to
+// o.Out/name.cpu.pprof, when o.PProf is on (none otherwise).
+func CPUProfile(o harness.Options, name string) []string {
+	if !o.PProf {
+		return nil
+	}
+	return []string{"-cpuprofile", filepath.Join(o.Out, name+".cpu.pprof")}
+}
+
+// RunTests is TestMain for a package whose tests start roles: the test
+// binary, re-executed as a role, runs it instead of the tests.
+func RunTests(m *testing.M) {
+	if code, ok := Child(os.Args); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
 
 // Child runs a role when args (os.Args) ask for one, "-role NAME" first,
 // and returns its exit code; ok is false for any other command line. The

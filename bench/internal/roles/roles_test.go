@@ -21,12 +21,7 @@ import (
 
 // The test binary runs the roles the tests start, as the comparison's
 // binary does.
-func TestMain(m *testing.M) {
-	if code, ok := Child(os.Args); ok {
-		os.Exit(code)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { RunTests(m) }
 
 func TestMainErrors(t *testing.T) {
 	var stderr bytes.Buffer

@@ -80,9 +80,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 
 	statsPath := filepath.Join(dir, "pxe-stats.json")
 	args := []string{"-iface", h.SrvIf, "-dir", dir, "-stats", statsPath}
-	if h.PProf {
-		args = append(args, "-cpuprofile", filepath.Join(h.Out, "storm.cpu.pprof"))
-	}
+	args = append(args, roles.CPUProfile(h.Options, "storm")...)
 	px, err := h.StartSelf(h.Srv, roles.PXE, args...)
 	if err != nil {
 		return nil, err
@@ -235,10 +233,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 // its report.
 func runClients(ctx context.Context, h *harness.Harness, n int, want map[string]stormclient.File, out string) (*stormclient.Report, error) {
 	args := []string{"-clients", fmt.Sprint(n), "-want", stormclient.FormatWant(want), "-out", out}
-	if h.PProf {
-		prof := strings.TrimSuffix(filepath.Base(out), ".json") + "-clients.cpu.pprof"
-		args = append(args, "-cpuprofile", filepath.Join(h.Out, prof))
-	}
+	args = append(args, roles.CPUProfile(h.Options, strings.TrimSuffix(filepath.Base(out), ".json")+"-clients")...)
 	cl, err := h.StartSelf(h.Cli, roles.Storm, args...)
 	if err != nil {
 		return nil, err

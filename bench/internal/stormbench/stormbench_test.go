@@ -2,7 +2,6 @@ package stormbench
 
 import (
 	"context"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -15,12 +14,7 @@ import (
 	"github.com/pxekit/pxekit/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	if code, ok := roles.Child(os.Args); ok {
-		os.Exit(code)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { roles.RunTests(m) }
 
 func TestSummarize(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }

@@ -131,15 +131,7 @@ func TestStormAgainstPxekit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(sctx) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	harness.Serve(t, srv.Serve)
 	if err := harness.WaitReady(ctx, harness.DialTCP(h.Cli, harness.ServerIP+":80")); err != nil {
 		t.Fatal(err)
 	}

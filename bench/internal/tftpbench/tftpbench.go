@@ -126,11 +126,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 			return harness.Start(h.Srv, peers.Atftpd{IP: harness.ServerIP, Port: 2069, Root: dir, LogFile: filepath.Join(h.Dir, "atftpd.log")}.Command())
 		}},
 		{name: pxekit, port: 69, start: func() (*harness.Proc, error) {
-			args := []string{"-dir", dir}
-			if h.PProf {
-				args = append(args, "-cpuprofile", filepath.Join(h.Out, "tftp.cpu.pprof"))
-			}
-			return h.StartSelf(h.Srv, roles.TFTP, args...)
+			return h.StartSelf(h.Srv, roles.TFTP, append([]string{"-dir", dir}, roles.CPUProfile(h.Options, "tftp")...)...)
 		}},
 	}
 	if harness.Missing(peers.AtftpdPath()) != "" {

@@ -2,7 +2,6 @@ package tftpbench
 
 import (
 	"context"
-	"os"
 	"slices"
 	"testing"
 
@@ -11,12 +10,7 @@ import (
 	"github.com/pxekit/pxekit/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	if code, ok := roles.Child(os.Args); ok {
-		os.Exit(code)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { roles.RunTests(m) }
 
 func TestCasesAndRows(t *testing.T) {
 	cs := cases(false)
