@@ -51,7 +51,7 @@ const (
 	StepScript  = "script"    // HTTP boot script
 	StepKernel  = "kernel"    // HTTP kernel
 	StepInitrd  = "initrd"    // HTTP initrd(s)
-	StepRelease = "release"
+	StepRelease = "release"   // DHCPRELEASE from the leased address
 )
 
 // File is what a fetched file must be: its size and CRC-32 (IEEE; cheap
