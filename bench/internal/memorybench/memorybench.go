@@ -1,4 +1,6 @@
-package main
+// Package memorybench is the comparison's memory part: what 100,000
+// leases cost pxekit's DHCP server in heap and on disk.
+package memorybench
 
 import (
 	"context"
@@ -10,16 +12,18 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/dhcp"
 )
 
-// benchMemory measures what 100,000 leases cost the DHCP server: heap
-// after New loads them from the bbolt file, and the file's size. No packet
-// is sent: the addresses (198.18.0.0/15, the benchmarking range) exist
-// only in memory and on disk.
-func benchMemory(ctx context.Context, h *harness) ([]Row, error) {
+// Run measures what 100,000 leases cost the DHCP server: heap after New
+// loads them from the bbolt file, and the file's size. No packet is sent:
+// the addresses (198.18.0.0/15, the benchmarking range) exist only in
+// memory and in a file under h.Dir.
+func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	const n = 100_000
-	dir := filepath.Join(h.dir, "memory")
+	dir := filepath.Join(h.Dir, "memory")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -75,7 +79,7 @@ func benchMemory(ctx context.Context, h *harness) ([]Row, error) {
 	if active != n {
 		return nil, fmt.Errorf("loaded %d active leases, want %d", active, n)
 	}
-	return []Row{
+	return []report.Row{
 		{Group: "Memory", Case: "DHCP heap per 100k leases", Unit: "MB", Lower: true, Pxekit: float64(after-before) / 1e6,
 			Note: "Go heap after dhcp.New loads 100,000 bound leases from bbolt, minus before (GC'd both times)"},
 		{Group: "Memory", Case: "bbolt lease file per 100k leases", Unit: "MB", Lower: true, Pxekit: float64(fi.Size()) / 1e6,

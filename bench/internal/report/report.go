@@ -1,9 +1,14 @@
-package main
+// Package report is the comparison's results: one Row per measurement,
+// pxekit beside the peer it is compared with, and the three renderings a
+// run writes (results.md, results.json, chart.svg) plus the plain-text
+// table it prints.
+package report
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
-	"html"
 	"math"
 	"os"
 	"path/filepath"
@@ -24,7 +29,7 @@ type Row struct {
 	Pxekit float64 `json:"pxekit"`
 	// Lower says smaller is better (seconds, bytes).
 	Lower bool `json:"lowerIsBetter,omitempty"`
-	// Target is the ratio issue 11 asks for (0: none).
+	// Target is the ratio pxekit must reach against the peer (0: none).
 	Target float64 `json:"target,omitempty"`
 	Note   string  `json:"note,omitempty"`
 	// Failed marks a correctness check that did not hold (failures in
@@ -44,7 +49,8 @@ func (r Row) Ratio() float64 {
 	return r.Pxekit / r.PeerV
 }
 
-// Verdict is "ok", "MISS" or "" (no target).
+// Verdict is "FAIL" (a correctness check failed), "ok" or "MISS" (the
+// target ratio reached or not), or "" (no target).
 func (r Row) Verdict() string {
 	switch {
 	case r.Failed:
@@ -58,19 +64,35 @@ func (r Row) Verdict() string {
 	}
 }
 
-type results struct {
+// Results is one run: what it measured and which parts failed. It is
+// results.json as written.
+type Results struct {
 	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished,omitzero"`
+	Finished time.Time `json:"finished,omitzero"` // zero while the run goes on
 	Host     string    `json:"host"`
 	Rows     []Row     `json:"rows"`
-	Errors   []string  `json:"errors,omitempty"`
+	Errors   []string  `json:"errors,omitempty"` // "part: error" of every part that failed
 }
 
-func hostInfo() string {
+// Host describes the machine a run is on: OS, CPUs, Go version and load
+// average, since the figures depend on all of them.
+func Host() string {
 	load, _ := os.ReadFile("/proc/loadavg")
-	return fmt.Sprintf("%s/%s, %d CPUs, %s, loadavg %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), strings.Join(strings.Fields(string(load))[:3], " "))
+	avg := strings.Fields(string(load))
+	return fmt.Sprintf("%s/%s, %d CPUs, %s, loadavg %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), strings.Join(avg[:min(3, len(avg))], " "))
 }
 
+// Decode reads results.json.
+func Decode(b []byte) (*Results, error) {
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	return &res, nil
+}
+
+// fmtV prints a figure with three significant digits at most, none
+// after the point from 100 up; 0 is "-", a missing figure.
 func fmtV(v float64) string {
 	switch {
 	case v == 0:
@@ -113,8 +135,9 @@ func (r Row) cells() []string {
 
 var header = []string{"group", "case", "unit", "peer", "peer value", "pxekit", "ratio", "target", "", "note"}
 
-// table is the plain-text table printed at the end of a run.
-func (res *results) table() string {
+// Table is the plain-text table printed at the end of a run, then one
+// line per part that failed.
+func (res *Results) Table() string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
@@ -128,7 +151,9 @@ func (res *results) table() string {
 	return b.String()
 }
 
-func (res *results) markdown() string {
+// Markdown is results.md: the same table, with the host and start time
+// above it.
+func (res *Results) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# pxekit vs peers\n\n%s, started %s\n\nRatio > 1 means pxekit is better (faster, or smaller when lower is better).\n\n", res.Host, res.Started.Format(time.RFC3339))
 	fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
@@ -145,15 +170,18 @@ func (res *results) markdown() string {
 	return b.String()
 }
 
-func (res *results) write(dir string) error {
+// Write writes results.json, results.md and chart.svg into dir. A run
+// writes them after every part, so partial results survive a later
+// failure or a timeout.
+func (res *Results) Write(dir string) error {
 	j, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
 	}
 	for name, data := range map[string][]byte{
 		"results.json": j,
-		"results.md":   []byte(res.markdown()),
-		"chart.svg":    []byte(res.svg()),
+		"results.md":   []byte(res.Markdown()),
+		"chart.svg":    []byte(res.SVG()),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return err
@@ -162,10 +190,19 @@ func (res *results) write(dir string) error {
 	return nil
 }
 
-// svg draws one horizontal bar per compared row: pxekit's ratio to the
-// peer on a log scale, with the 1× line and the row's target marked.
-// Rows without a peer are listed as text under the bars.
-func (res *results) svg() string {
+// esc is s as XML character data: markup escaped, and what XML cannot
+// carry (control characters, invalid UTF-8 from a peer's output in a
+// note) replaced, so the chart always opens.
+func esc(s string) string {
+	var b bytes.Buffer
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// SVG is chart.svg: one horizontal bar per compared row, pxekit's ratio
+// to the peer on a log scale, with the 1× line and the row's target
+// marked. Rows without a peer are listed as text under the bars.
+func (res *Results) SVG() string {
 	var rows, solo []Row
 	for _, r := range res.Rows {
 		if r.Ratio() != 0 {
@@ -179,7 +216,7 @@ func (res *results) svg() string {
 		minR, maxR            = 0.05, 50.0 // log scale bounds
 	)
 	lg := func(v float64) float64 {
-		if v < minR {
+		if !(v >= minR) { // NaN too
 			v = minR
 		}
 		if v > maxR {
@@ -192,7 +229,7 @@ func (res *results) svg() string {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", int(left+barW+140), int(h))
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="15" font-weight="bold">pxekit vs peers — ratio (log scale, &gt; 1 = pxekit better)</text>`+"\n")
-	fmt.Fprintf(&b, `<text x="10" y="38" fill="#555">%s</text>`+"\n", html.EscapeString(res.Host))
+	fmt.Fprintf(&b, `<text x="10" y="38" fill="#555">%s</text>`+"\n", esc(res.Host))
 	for _, t := range []float64{0.1, 0.5, 1, 2, 5, 10, 20} {
 		x := lg(t)
 		stroke := "#ddd"
@@ -217,17 +254,17 @@ func (res *results) svg() string {
 			x0, x1 = x1, x0
 		}
 		label := fmt.Sprintf("%s %s vs %s", r.Group, r.Case, r.Peer)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y+14, html.EscapeString(label))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y+14, esc(label))
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`+"\n", x0, y+3, max(x1-x0, 1), rowH-6, color)
 		if r.Target != 0 {
 			tx := lg(r.Target)
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000" stroke-dasharray="3,2"/>`+"\n", tx, y+1, tx, y+rowH-1)
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%.2f× (%s vs %s %s)</text>`+"\n", left+barW+4, y+14, ratio, fmtV(r.Pxekit), fmtV(r.PeerV), html.EscapeString(r.Unit))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%.2f× (%s vs %s %s)</text>`+"\n", left+barW+4, y+14, ratio, fmtV(r.Pxekit), fmtV(r.PeerV), esc(r.Unit))
 	}
 	y := top + rowH*float64(len(rows)) + 30
 	for _, r := range solo {
-		fmt.Fprintf(&b, `<text x="10" y="%.1f">%s</text>`+"\n", y, html.EscapeString(fmt.Sprintf("%s %s: %s %s %s %s", r.Group, r.Case, fmtV(r.Pxekit), r.Unit, r.Verdict(), r.Note)))
+		fmt.Fprintf(&b, `<text x="10" y="%.1f">%s</text>`+"\n", y, esc(fmt.Sprintf("%s %s: %s %s %s %s", r.Group, r.Case, fmtV(r.Pxekit), r.Unit, r.Verdict(), r.Note)))
 		y += 18
 	}
 	b.WriteString("</svg>\n")

@@ -1,4 +1,12 @@
-package main
+// Package qemubench is the comparison's QEMU part: one real VM per run —
+// SeaBIOS with QEMU's iPXE ROM, and OVMF's own PXE → TFTP ipxe.efi → iPXE
+// — against the dnsmasq + nginx baseline and against pxekit, interleaved
+// (baseline, pxekit, baseline, pxekit, ...), with the same kernel,
+// initramfs and kernel arguments, measuring power-on (QEMU started) to the
+// console line the guest's /init prints first. Each boot gets a fresh
+// namespace (bridge + tap), so no lease, ARP entry or server state carries
+// over from the previous one.
+package qemubench
 
 import (
 	"bufio"
@@ -16,48 +24,38 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/peers"
+	"github.com/pxekit/pxekit/bench/internal/procfs"
+	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/roles"
 	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
 )
 
-// The QEMU part boots one real VM per run — SeaBIOS with QEMU's iPXE ROM,
-// and OVMF's own PXE → TFTP ipxe.efi → iPXE — against the dnsmasq + nginx
-// baseline and against pxekit, interleaved (baseline, pxekit, baseline,
-// pxekit, ...), with the same kernel, initramfs and kernel arguments, and
-// measures power-on (QEMU started) to the console line the guest's /init
-// prints first. Each boot gets a fresh namespace (bridge + tap), so no
-// lease, ARP entry or server state carries over from the previous one.
-
-// qemuBootTimeout bounds one boot: under TCG on a loaded machine a UEFI
+// bootTimeout bounds one boot: under TCG on a loaded machine a UEFI
 // boot has been seen to take 75 s.
-const qemuBootTimeout = 3 * time.Minute
+const bootTimeout = 3 * time.Minute
 
-// qemuPartBudget bounds the whole part (issue 11 asks for ~8 minutes);
-// pairs that would start past it are skipped and said so.
-const qemuPartBudget = 9 * time.Minute
+// partBudget bounds the whole part, meant to take about 8 minutes of a
+// whole run; pairs that would start past it are skipped and said so.
+const partBudget = 9 * time.Minute
 
-// qemuProfile is the profile pxekit boots, and the one the baseline's
-// script is rendered from, so both hand the guest the same arguments.
-var qemuProfile = pxe.Profile{
-	Kernel: "vmlinuz", Initrd: "initrd.gz",
-	Args: []string{"console=ttyS0", "panic=-1", "quiet", lab.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome"},
-}
+// baseline is the classic stack pxekit is compared with.
+const baseline = "dnsmasq+nginx"
 
-// qemuBaseline is the classic stack pxekit is compared with.
-const qemuBaseline = "dnsmasq+nginx"
-
-// qemuInputs are what every boot of the part shares.
-type qemuInputs struct {
+// inputs are what every boot of the part shares.
+type inputs struct {
 	vmlinuz []byte
 	initrd  []byte
 	ipxe    map[ipxe.Binary]string // Debian's iPXE builds, for both stacks
 }
 
-// benchQEMU is the "qemu" part: per firmware, interleaved pairs of boots
-// (baseline, pxekit), within qemuPartBudget.
-func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
-	if m := missing("qemu-system-x86_64", "dnsmasq", "nginx"); m != "" {
+// Run is the QEMU part: per firmware, interleaved pairs of boots
+// (baseline, pxekit), within partBudget.
+func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	if m := harness.Missing("qemu-system-x86_64", "dnsmasq", "nginx"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages qemu-system-x86, dnsmasq-base, nginx-light)", m)
 	}
 	for file, pkg := range map[string]string{
@@ -69,11 +67,11 @@ func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
 			return nil, fmt.Errorf("missing %s (package %s)", file, pkg)
 		}
 	}
-	vmlinuz, modules, err := qemuGuestKernel()
+	vmlinuz, modules, err := guestKernel()
 	if err != nil {
 		return nil, err
 	}
-	var in qemuInputs
+	var in inputs
 	if in.vmlinuz, err = os.ReadFile(vmlinuz); err != nil {
 		return nil, err
 	}
@@ -84,20 +82,20 @@ func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
 		return nil, err
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, qemuPartBudget)
+	ctx, cancel := context.WithTimeout(ctx, partBudget)
 	defer cancel()
 	// BIOS boots take half as long as UEFI ones: a third pair fits.
 	reps := map[lab.Firmware]int{lab.BIOS: 3, lab.UEFIPXE: 2}
-	if h.o.quick {
+	if h.Quick {
 		reps = map[lab.Firmware]int{lab.BIOS: 1, lab.UEFIPXE: 1}
 	}
 	deadline, _ := ctx.Deadline()
 	var (
-		rows []Row
+		rows []report.Row
 		errs []error
 	)
 	for _, fw := range []lab.Firmware{lab.BIOS, lab.UEFIPXE} {
-		var runs []qemuRun
+		var runs []bootRun
 		pairTime := 2 * time.Minute // a guess until a pair has run
 		for i := range reps[fw] {
 			// A pair is both stacks or neither: half a pair would skew
@@ -105,28 +103,28 @@ func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
 			// Extra BIOS pairs only while the UEFI pairs (about 1.6× a
 			// BIOS pair each) still fit in the budget after them.
 			if i >= 2 && time.Until(deadline) < 5*pairTime {
-				h.log.Info("qemu: skipping extra pair to stay in budget", "firmware", fw, "rep", i+1)
+				h.Log.Info("qemu: skipping extra pair to stay in budget", "firmware", fw, "rep", i+1)
 				break
 			}
 			pairStart := time.Now()
-			for _, stack := range []string{qemuBaseline, "pxekit"} {
+			for _, stack := range []string{baseline, "pxekit"} {
 				if ctx.Err() != nil {
-					errs = append(errs, fmt.Errorf("%s %s #%d: not run: part budget %v used up", fw, stack, i+1, qemuPartBudget))
+					errs = append(errs, fmt.Errorf("%s %s #%d: not run: part budget %v used up", fw, stack, i+1, partBudget))
 					continue
 				}
-				r, err := qemuBoot(ctx, h, in, fw, stack, i+1)
+				r, err := boot(ctx, h, in, fw, stack, i+1)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s %s #%d: %w", fw, stack, i+1, err))
 					continue
 				}
-				h.log.Info("qemu boot", "firmware", fw, "stack", stack, "rep", i+1, "to /init", r.toInit.Round(100*time.Millisecond))
+				h.Log.Info("qemu boot", "firmware", fw, "stack", stack, "rep", i+1, "to /init", r.toInit.Round(100*time.Millisecond))
 				runs = append(runs, r)
 			}
 			pairTime = time.Since(pairStart)
 		}
 		if len(runs) > 0 {
-			rows = append(rows, qemuRows(fw, runs)...)
-			if err := qemuWritePhases(h.o.out, fw, runs); err != nil {
+			rows = append(rows, firmwareRows(fw, runs)...)
+			if err := writePhases(h.Out, fw, runs); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -134,9 +132,9 @@ func benchQEMU(ctx context.Context, h *harness) ([]Row, error) {
 	return rows, errors.Join(errs...)
 }
 
-// qemuGuestKernel finds the Debian cloud kernel the tests boot: the same
+// guestKernel finds the Debian cloud kernel the tests boot: the same
 // lookup as internal/testenv (which needs a testing.TB).
-func qemuGuestKernel() (vmlinuz, modules string, err error) {
+func guestKernel() (vmlinuz, modules string, err error) {
 	var roots []string
 	if d := os.Getenv("PXEKIT_KERNEL_DIR"); d != "" {
 		roots = append(roots, d)
@@ -163,44 +161,44 @@ func qemuGuestKernel() (vmlinuz, modules string, err error) {
 	return "", "", fmt.Errorf("guest kernel not found (looked in %v/cloud): run `make testdeps` in the repository, which fetches it into .cache/kernel, or set PXEKIT_KERNEL_DIR", roots)
 }
 
-// qemuStamp is one timestamped line of a boot's timeline: the guest's console,
+// stamp is one timestamped line of a boot's timeline: the guest's console,
 // the servers' logs and pxekit's boot events, merged.
-type qemuStamp struct {
+type stamp struct {
 	t    time.Time
 	src  string // console, dnsmasq, nginx, pxekit
 	text string
 }
 
-// qemuTimeline collects stamps from several goroutines.
-type qemuTimeline struct {
+// timeline collects stamps from several goroutines.
+type timeline struct {
 	mu     sync.Mutex
-	stamps []qemuStamp
+	stamps []stamp
 }
 
-func (tl *qemuTimeline) add(t time.Time, src, text string) {
+func (tl *timeline) add(t time.Time, src, text string) {
 	tl.mu.Lock()
-	tl.stamps = append(tl.stamps, qemuStamp{t, src, text})
+	tl.stamps = append(tl.stamps, stamp{t, src, text})
 	tl.mu.Unlock()
 }
 
-func (tl *qemuTimeline) sorted() []qemuStamp {
+func (tl *timeline) sorted() []stamp {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	s := slices.Clone(tl.stamps)
-	slices.SortStableFunc(s, func(a, b qemuStamp) int { return a.t.Compare(b.t) })
+	slices.SortStableFunc(s, func(a, b stamp) int { return a.t.Compare(b.t) })
 	return s
 }
 
-// qemuLineStamper is an io.Writer that adds each complete line it receives to
+// lineStamper is an io.Writer that adds each complete line it receives to
 // a timeline, stamped with the time it arrived (dnsmasq's log has none).
-type qemuLineStamper struct {
-	tl  *qemuTimeline
+type lineStamper struct {
+	tl  *timeline
 	src string
 	mu  sync.Mutex
 	buf []byte
 }
 
-func (w *qemuLineStamper) Write(p []byte) (int, error) {
+func (w *lineStamper) Write(p []byte) (int, error) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -219,8 +217,8 @@ func (w *qemuLineStamper) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// qemuRun is one boot's outcome.
-type qemuRun struct {
+// bootRun is one boot's outcome.
+type bootRun struct {
 	stack   string
 	rep     int
 	started time.Time
@@ -235,17 +233,17 @@ type qemuRun struct {
 	log       string                   // the timeline, written to -out
 }
 
-// qemuStack is a running boot server stack: stop ends it (idempotent);
+// servers is a running boot server stack: stop ends it (idempotent);
 // cpu is the CPU time its processes used since they started.
-type qemuStack struct {
+type servers struct {
 	stop func()
 	cpu  func() time.Duration
 }
 
-// qemuBoot powers one VM on against stack in a fresh namespace and waits
+// boot powers one VM on against stack in a fresh namespace and waits
 // for /init. QEMU, the servers and the namespace are gone when it returns.
-func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, stack string, rep int) (r qemuRun, err error) {
-	ctx, cancel := context.WithTimeout(ctx, qemuBootTimeout)
+func boot(ctx context.Context, h *harness.Harness, in inputs, fw lab.Firmware, stack string, rep int) (r bootRun, err error) {
+	ctx, cancel := context.WithTimeout(ctx, bootTimeout)
 	defer cancel()
 	lnet, err := lab.NewNetwork("pxkq")
 	if err != nil {
@@ -260,7 +258,7 @@ func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, s
 	if err != nil {
 		return r, err
 	}
-	dir, err := os.MkdirTemp(h.dir, "qemu-")
+	dir, err := os.MkdirTemp(h.Dir, "qemu-")
 	if err != nil {
 		return r, err
 	}
@@ -269,12 +267,12 @@ func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, s
 		return r, err
 	}
 	mac := lab.NewMAC()
-	tl := &qemuTimeline{}
-	var st *qemuStack
-	if stack == qemuBaseline {
-		st, err = qemuStartBaseline(ctx, lnet, dir, in, mac, tl)
+	tl := &timeline{}
+	var st *servers
+	if stack == baseline {
+		st, err = startBaseline(ctx, lnet, dir, in, mac, tl)
 	} else {
-		st, err = qemuStartPxekit(ctx, h, lnet, dir, in, fw, stack, rep, tl)
+		st, err = startPxekit(ctx, h, lnet, dir, in, fw, stack, rep, tl)
 	}
 	if err != nil {
 		return r, fmt.Errorf("starting %s: %w", stack, err)
@@ -300,13 +298,13 @@ func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, s
 		return r, err
 	}
 	defer vm.Stop()
-	r = qemuRun{stack: stack, rep: rep, started: vm.Started()}
-	fail := func(err error) (qemuRun, error) {
+	r = bootRun{stack: stack, rep: rep, started: vm.Started()}
+	fail := func(err error) (bootRun, error) {
 		st.stop()
 		vm.Stop()
-		r.log = qemuRenderTimeline(r.started, tl.sorted())
-		_ = os.WriteFile(filepath.Join(h.o.out, qemuTimelineName(fw, stack, rep)), []byte(r.log), 0o644)
-		return r, fmt.Errorf("%w (timeline in %s/%s; last lines: %s)", err, h.o.out, qemuTimelineName(fw, stack, rep), tail(r.log, 600))
+		r.log = renderTimeline(r.started, tl.sorted())
+		_ = os.WriteFile(filepath.Join(h.Out, timelineName(fw, stack, rep)), []byte(r.log), 0o644)
+		return r, fmt.Errorf("%w (timeline in %s/%s; last lines: %s)", err, h.Out, timelineName(fw, stack, rep), harness.Tail(r.log, 600))
 	}
 	if _, err := vm.WaitFor(ctx, initRE); err != nil {
 		return fail(err)
@@ -328,19 +326,19 @@ func qemuBoot(ctx context.Context, h *harness, in qemuInputs, fw lab.Firmware, s
 	mu.Unlock()
 	r.cmdline = strings.TrimSpace(m[1])
 	stamps := tl.sorted()
-	r.marks = qemuMilestones(r.started, stamps, fw)
-	r.log = qemuRenderTimeline(r.started, stamps)
-	if err := os.WriteFile(filepath.Join(h.o.out, qemuTimelineName(fw, stack, rep)), []byte(r.log), 0o644); err != nil {
+	r.marks = milestones(r.started, stamps, fw)
+	r.log = renderTimeline(r.started, stamps)
+	if err := os.WriteFile(filepath.Join(h.Out, timelineName(fw, stack, rep)), []byte(r.log), 0o644); err != nil {
 		return r, err
 	}
 	return r, nil
 }
 
-func qemuTimelineName(fw lab.Firmware, stack string, rep int) string {
+func timelineName(fw lab.Firmware, stack string, rep int) string {
 	return fmt.Sprintf("qemu-%s-%s-%d.log", fw, strings.ReplaceAll(stack, "+", "-"), rep)
 }
 
-func qemuRenderTimeline(start time.Time, stamps []qemuStamp) string {
+func renderTimeline(start time.Time, stamps []stamp) string {
 	var b strings.Builder
 	for _, s := range stamps {
 		fmt.Fprintf(&b, "%8.3f %-7s %s\n", s.t.Sub(start).Seconds(), s.src, s.text)
@@ -348,14 +346,14 @@ func qemuRenderTimeline(start time.Time, stamps []qemuStamp) string {
 	return b.String()
 }
 
-// qemuStartBaseline runs the classic recipe: dnsmasq answers DHCP, chainloads
+// startBaseline runs the classic recipe: dnsmasq answers DHCP, chainloads
 // iPXE (TFTP ipxe.efi for UEFI PXE; QEMU's BIOS ROM already is iPXE) and
 // hands iPXE (user class "iPXE") the script's URL; nginx serves the script,
 // kernel and initrd. The script is pxekit's own rendering of the same
 // profile, so the guest gets byte-identical kernel arguments.
-func qemuStartBaseline(ctx context.Context, lnet *lab.Network, dir string, in qemuInputs, mac net.HardwareAddr, tl *qemuTimeline) (*qemuStack, error) {
+func startBaseline(ctx context.Context, lnet *lab.Network, dir string, in inputs, mac net.HardwareAddr, tl *timeline) (*servers, error) {
 	base := "http://" + lnet.ServerAddr().String()
-	m := pxe.Machine{MAC: mac, Hostname: "qemu", Profile: "qemu"}
+	m := pxe.Machine{MAC: mac, Hostname: "qemu", Profile: "storm"}
 	tftpRoot := filepath.Join(dir, "tftp")
 	assets := filepath.Join(dir, "www", "assets")
 	for _, d := range []string{tftpRoot, assets} {
@@ -373,7 +371,7 @@ func qemuStartBaseline(ctx context.Context, lnet *lab.Network, dir string, in qe
 		filepath.Join(assets, "initrd.gz"):  in.initrd,
 	}
 	for name, fw := range map[string]ipxe.Firmware{"boot.ipxe": ipxe.BIOS, "boot-efi.ipxe": ipxe.EFI} {
-		s, err := pxe.RenderScript(m, qemuProfile, base, fw)
+		s, err := pxe.RenderScript(m, roles.StormProfile(), base, fw)
 		if err != nil {
 			return nil, err
 		}
@@ -384,36 +382,16 @@ func qemuStartBaseline(ctx context.Context, lnet *lab.Network, dir string, in qe
 			return nil, err
 		}
 	}
-	conf := fmt.Sprintf(`daemon off;
-master_process on;
-worker_processes 2;
-pid %[1]s/nginx.pid;
-error_log %[1]s/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  log_format stamped '$msec "$request" $status $body_bytes_sent';
-  access_log %[1]s/access.log stamped;
-  sendfile on;
-  tcp_nopush on;
-  default_type application/octet-stream;
-  client_body_temp_path %[1]s/body;
-  server {
-    listen %[2]s:80;
-    root %[1]s/www;
-    location = /phonehome { return 200 "welcome\n"; }
-  }
-}
-`, dir, lnet.ServerAddr())
-	cpath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cpath, []byte(conf), 0o644); err != nil {
+	ngCmd, err := peers.Nginx{Dir: dir, Listen: lnet.ServerAddr().String() + ":80", Root: filepath.Join(dir, "www"), AccessLog: true, PhoneHome: true}.Command()
+	if err != nil {
 		return nil, err
 	}
 
-	var procs []*qemuProc
-	st := &qemuStack{cpu: func() time.Duration {
+	var procs []*harness.Proc
+	st := &servers{cpu: func() time.Duration {
 		var sum time.Duration
 		for _, p := range procs {
-			sum += qemuTreeCPU(p.cmd.Process.Pid) // nginx: master and workers
+			sum += procfs.TreeCPU(p.PID()) // nginx: master and workers
 		}
 		return sum
 	}}
@@ -421,71 +399,52 @@ http {
 	st.stop = func() {
 		once.Do(func() {
 			for _, p := range procs {
-				p.kill()
+				p.Stop()
 			}
 			// nginx's log carries its own times ($msec: request end).
 			if b, err := os.ReadFile(filepath.Join(dir, "access.log")); err == nil {
 				for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-					if t, rest, ok := qemuParseMsec(l); ok {
+					if t, rest, ok := parseMsec(l); ok {
 						tl.add(t, "nginx", rest)
 					}
 				}
 			}
 		})
 	}
-	dnsmasq, err := qemuStartLogged(lnet, &qemuLineStamper{tl: tl, src: "dnsmasq"}, "dnsmasq",
-		"--no-daemon", "--conf-file=/dev/null", "--user=root", "--port=0",
-		"--log-dhcp", "--log-facility=-",
-		"--interface="+lnet.Bridge, "--bind-interfaces",
-		"--pid-file="+filepath.Join(dir, "dnsmasq.pid"),
-		"--dhcp-leasefile="+filepath.Join(dir, "leases"),
-		"--dhcp-range=192.0.2.10,192.0.2.250,255.255.255.0,1h",
-		"--dhcp-userclass=set:ipxe,iPXE",
-		"--dhcp-match=set:efi64,option:client-arch,7",
-		"--dhcp-boot=tag:ipxe,tag:efi64,"+base+"/boot-efi.ipxe",
-		"--dhcp-boot=tag:ipxe,tag:!efi64,"+base+"/boot.ipxe",
-		"--dhcp-boot=tag:!ipxe,tag:efi64,ipxe.efi",
-		"--dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe",
-		"--enable-tftp", "--tftp-root="+tftpRoot,
-	)
+	// dnsmasq as people run it for this: its ping check on, its own TFTP
+	// server, every exchange logged (on stderr, for the timeline).
+	dmCmd := peers.Dnsmasq{Interface: lnet.Bridge, Dir: dir, PoolStart: harness.PoolStart, PoolEnd: harness.PoolEnd, Ping: true, LogDHCP: true, TFTPRoot: tftpRoot,
+		Boot: &peers.DnsmasqBoot{EFI: string(ipxe.IPXEEFI), BIOS: string(ipxe.UndionlyKPXE), Script: base + "/boot.ipxe", EFIScript: base + "/boot-efi.ipxe"}}.Command()
+	dmCmd.Log = &lineStamper{tl: tl, src: "dnsmasq"}
+	dnsmasq, err := harness.Start(lnet.NS, dmCmd)
 	if err != nil {
 		return nil, err
 	}
 	procs = append(procs, dnsmasq)
-	ng, err := qemuStartLogged(lnet, &qemuLineStamper{tl: tl, src: "nginx"}, "nginx", "-c", cpath, "-p", dir)
+	ngCmd.Log = &lineStamper{tl: tl, src: "nginx"}
+	ng, err := harness.Start(lnet.NS, ngCmd)
 	if err != nil {
 		st.stop()
 		return nil, err
 	}
 	procs = append(procs, ng)
 	// Ready: nginx accepts, and dnsmasq has bound (its log says so).
-	if err := qemuWaitUntil(ctx, 10*time.Second, func() error {
-		for _, p := range procs {
-			if e := p.exited(); e != nil {
-				return qemuFatal{e}
-			}
-		}
-		if !slices.ContainsFunc(tl.sorted(), func(s qemuStamp) bool {
+	if err := harness.WaitReady(ctx, func() error {
+		if !slices.ContainsFunc(tl.sorted(), func(s stamp) bool {
 			return s.src == "dnsmasq" && strings.Contains(s.text, "TFTP root is")
 		}) {
 			return errors.New("dnsmasq not ready")
 		}
-		return lnet.NS.Do(func() error {
-			c, err := net.DialTimeout("tcp", lnet.ServerAddr().String()+":80", time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err
-		})
-	}); err != nil {
+		return harness.DialTCP(lnet.NS, lnet.ServerAddr().String()+":80")()
+	}, procs...); err != nil {
 		st.stop()
-		return nil, fmt.Errorf("%w; dnsmasq: %s; nginx: %s", err, tail(dnsmasq.out.String(), 400), tail(ng.out.String(), 400))
+		return nil, err
 	}
 	return st, nil
 }
 
-// qemuParseMsec splits nginx's "$msec rest" line.
-func qemuParseMsec(l string) (time.Time, string, bool) {
+// parseMsec splits nginx's "$msec rest" line.
+func parseMsec(l string) (time.Time, string, bool) {
 	sec, rest, ok := strings.Cut(l, " ")
 	if !ok {
 		return time.Time{}, "", false
@@ -497,13 +456,13 @@ func qemuParseMsec(l string) (time.Time, string, bool) {
 	return time.Unix(s, ms*int64(time.Millisecond)), rest, true
 }
 
-// qemuStartPxekit runs pxekit's boot server as users deploy it: its own
+// startPxekit runs pxekit's boot server as users deploy it: its own
 // process (this binary's "pxe" role) inside the boot's namespace, serving
 // Debian's iPXE builds and the kernel and initramfs from disk. (In-process
 // with pxe.Config.NetNS would measure its single-port TFTP mode, which
 // only exists for namespaced tests.) The server's boot events, read from
 // its /events stream, go on the timeline.
-func qemuStartPxekit(ctx context.Context, h *harness, lnet *lab.Network, dir string, in qemuInputs, fw lab.Firmware, stack string, rep int, tl *qemuTimeline) (*qemuStack, error) {
+func startPxekit(ctx context.Context, h *harness.Harness, lnet *lab.Network, dir string, in inputs, fw lab.Firmware, stack string, rep int, tl *timeline) (*servers, error) {
 	assets := filepath.Join(dir, "assets")
 	if err := os.MkdirAll(assets, 0o755); err != nil {
 		return nil, err
@@ -517,29 +476,26 @@ func qemuStartPxekit(ctx context.Context, h *harness, lnet *lab.Network, dir str
 	// does on its isolated lab network; the baseline, as people run it,
 	// has no RA.
 	args := []string{"-iface", lnet.Bridge, "-dir", dir, "-ra"}
-	if h.o.pprof {
-		args = append(args, "-cpuprofile", filepath.Join(h.o.out, strings.TrimSuffix(qemuTimelineName(fw, stack, rep), ".log")+".cpu.pprof"))
-	}
-	px, err := h.start(lnet.NS, h.self, append([]string{"-role", "pxe"}, args...)...)
+	args = append(args, roles.CPUProfile(h.Options, strings.TrimSuffix(timelineName(fw, stack, rep), ".log"))...)
+	px, err := h.StartSelf(lnet.NS, roles.PXE, args...)
 	if err != nil {
 		return nil, err
 	}
-	px.name = "pxekit-pxe"
 	evCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	evDone := make(chan struct{})
 	var once sync.Once
-	st := &qemuStack{
-		cpu: func() time.Duration { return qemuTreeCPU(px.cmd.Process.Pid) },
+	st := &servers{
+		cpu: func() time.Duration { return procfs.TreeCPU(px.PID()) },
 		stop: func() {
 			once.Do(func() {
-				px.stop()
+				px.Stop()
 				cancel()
 				<-evDone
 			})
 		},
 	}
 	base := "http://" + lnet.ServerAddr().String()
-	if err := h.waitTCPIn(ctx, lnet.NS, px, lnet.ServerAddr().String()+":80"); err != nil {
+	if err := harness.WaitReady(ctx, harness.DialTCP(lnet.NS, lnet.ServerAddr().String()+":80"), px); err != nil {
 		close(evDone)
 		st.stop()
 		return nil, err
@@ -579,17 +535,4 @@ func qemuStartPxekit(ctx context.Context, h *harness, lnet *lab.Network, dir str
 		}
 	}()
 	return st, nil
-}
-
-// waitTCPIn waits until addr accepts connections from inside ns.
-func (h *harness) waitTCPIn(ctx context.Context, ns *lab.NetNS, p *proc, addr string) error {
-	return waitReady(ctx, p, func() error {
-		return ns.Do(func() error {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err
-		})
-	})
 }

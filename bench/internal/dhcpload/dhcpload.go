@@ -1,11 +1,17 @@
-package main
+// Package dhcpload is the comparison's own relayed DORA client. perfdhcp
+// spends 70–90 µs of CPU per exchange here, more than the servers it
+// measures, so on two cores it runs out of CPU near 18,000 DORA/s
+// whichever server answers. This client does what perfdhcp -R N does with
+// a relay address (a random MAC of N per exchange, DISCOVER, REQUEST for
+// the offered address, open loop at a fixed rate) from pre-built packets,
+// in batches of sendmmsg/recvmmsg, at a few µs per exchange, so the server
+// is what runs out first. It parses only what it must: op, xid, yiaddr,
+// options 53 and 54.
+package dhcpload
 
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -13,27 +19,49 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// The harness's own relayed DORA client (role dhcpload). perfdhcp spends
-// 70–90 µs of CPU per exchange here, more than the servers it measures, so
-// on two cores it runs out of CPU near 18,000 DORA/s whichever server
-// answers. This client does what perfdhcp -R N does with a relay address
-// (random MAC of N per exchange, DISCOVER, REQUEST for the offered address,
-// open loop at a fixed rate) from pre-built packets, in batches of
-// sendmmsg/recvmmsg, at a few µs per exchange, so the server is what runs
-// out first. It parses only what it must: op, xid, yiaddr, options 53 and 54.
-
-// loadOpts is one run of the load client.
-type loadOpts struct {
-	server, relay netip.Addr
-	rate, secs    int
-	clients       int
-	drop          time.Duration // how long an exchange may take before it counts as lost
+// Config is one run of the load client.
+type Config struct {
+	Server netip.Addr // the DHCP server, on port 67
+	Relay  netip.Addr // the relay agent's address (giaddr), where the client listens on port 67
+	Rate   int        // DISCOVERs a second
+	Secs   int        // seconds of load
+	// Clients is how many simulated clients (MACs) the exchanges are
+	// spread over, at most 65535.
+	Clients int
+	// Drop is how long an exchange may take before it counts as lost.
+	Drop time.Duration
 }
 
-// loadReport is what one run achieved, in perfdhcp's terms.
-type loadReport struct {
+// Validate checks that c can run.
+func (c Config) Validate() field.ErrorList {
+	var errs field.ErrorList
+	if !c.Server.Is4() {
+		errs = append(errs, field.Invalid(field.NewPath("server"), c.Server.String(), "must be an IPv4 address"))
+	}
+	if !c.Relay.Is4() {
+		errs = append(errs, field.Invalid(field.NewPath("relay"), c.Relay.String(), "must be an IPv4 address"))
+	}
+	if c.Rate <= 0 {
+		errs = append(errs, field.Invalid(field.NewPath("rate"), c.Rate, "must be positive"))
+	}
+	if c.Secs <= 0 {
+		errs = append(errs, field.Invalid(field.NewPath("secs"), c.Secs, "must be positive"))
+	}
+	if c.Clients <= 0 || c.Clients > 65535 {
+		errs = append(errs, field.Invalid(field.NewPath("clients"), c.Clients, "must be 1 to 65535"))
+	}
+	if c.Drop < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("drop"), c.Drop.String(), "must not be negative"))
+	}
+	return errs
+}
+
+// Report is what one run achieved, in perfdhcp's terms; the dhcpload
+// role prints it as JSON.
+type Report struct {
 	Discovers int     `json:"discovers"`
 	Offers    int     `json:"offers"`
 	Requests  int     `json:"requests"`
@@ -52,7 +80,7 @@ const (
 )
 
 const (
-	loadBatch  = 64
+	batch      = 64
 	bootpMin   = 300 // BOOTP's minimum message, as clients pad to
 	dhcpMagic  = 0x63825363
 	optMsgType = 53
@@ -62,9 +90,9 @@ const (
 	optEnd     = 255
 )
 
-// loadPacket writes a relayed DHCP request into b (bootpMin bytes): op 1,
+// writeRequest writes a relayed DHCP request into b (bootpMin bytes): op 1,
 // hops 1, giaddr relay, chaddr mac, and the options for msgType.
-func loadPacket(b []byte, xid uint32, mac [6]byte, relay [4]byte, msgType byte, reqIP, server [4]byte) {
+func writeRequest(b []byte, xid uint32, mac [6]byte, relay [4]byte, msgType byte, reqIP, server [4]byte) {
 	clear(b)
 	b[0], b[1], b[2], b[3] = 1, 1, 6, 1
 	binary.BigEndian.PutUint32(b[4:], xid)
@@ -114,7 +142,7 @@ func replyInfo(b []byte) (xid uint32, mt byte, yiaddr, server [4]byte, ok bool) 
 }
 
 func newBatch(size int) []ipv4.Message {
-	ms := make([]ipv4.Message, loadBatch)
+	ms := make([]ipv4.Message, batch)
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, size)}
 	}
@@ -133,10 +161,14 @@ func writeAll(pc *ipv4.PacketConn, ms []ipv4.Message) error {
 	return nil
 }
 
-// runLoad offers o.rate exchanges a second for o.secs seconds, then waits
-// o.drop for the last answers and counts what completed.
-func runLoad(ctx context.Context, o loadOpts) (*loadReport, error) {
-	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(o.relay, 67)))
+// Run offers c.Rate exchanges a second for c.Secs seconds, then waits
+// c.Drop for the last answers and counts what completed. Its one socket is
+// made in the calling thread's network namespace.
+func Run(ctx context.Context, c Config) (*Report, error) {
+	if errs := c.Validate(); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.Relay, 67)))
 	if err != nil {
 		return nil, err
 	}
@@ -144,10 +176,10 @@ func runLoad(ctx context.Context, o loadOpts) (*loadReport, error) {
 	// Socket buffers stay at net.core.rmem_default, which the DHCP part
 	// raises for every client (SetReadBuffer would cap them at rmem_max).
 	pc := ipv4.NewPacketConn(conn)
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(o.server, 67))
-	relay := o.relay.As4()
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.Server, 67))
+	relay := c.Relay.As4()
 
-	n := o.rate * o.secs
+	n := c.Rate * c.Secs
 	state := make([]atomic.Uint32, n)
 	macOf := make([]uint16, n) // which simulated client each exchange is
 	base := rand.Uint32()
@@ -175,7 +207,7 @@ func runLoad(ctx context.Context, o loadOpts) (*loadReport, error) {
 				switch mt {
 				case 2: // OFFER: REQUEST it at once
 					if state[idx].CompareAndSwap(stDiscover, stRequest) {
-						loadPacket(out[m].Buffers[0], xid, mac(macOf[idx]), relay, 3, yi, sid)
+						writeRequest(out[m].Buffers[0], xid, mac(macOf[idx]), relay, 3, yi, sid)
 						m++
 					}
 				case 5: // ACK
@@ -213,14 +245,14 @@ func runLoad(ctx context.Context, o loadOpts) (*loadReport, error) {
 			return nil, err
 		case <-tick.C:
 		}
-		due := min(n, int(float64(o.rate)*time.Since(start).Seconds()))
+		due := min(n, int(float64(c.Rate)*time.Since(start).Seconds()))
 		for sent < due {
 			m := 0
-			for ; m < loadBatch && sent < due; m++ {
-				c := uint16(rand.IntN(o.clients))
-				macOf[sent] = c
+			for ; m < batch && sent < due; m++ {
+				client := uint16(rand.IntN(c.Clients))
+				macOf[sent] = client
 				state[sent].Store(stDiscover)
-				loadPacket(out[m].Buffers[0], base+uint32(sent), mac(c), relay, 1, [4]byte{}, [4]byte{})
+				writeRequest(out[m].Buffers[0], base+uint32(sent), mac(client), relay, 1, [4]byte{}, [4]byte{})
 				sent++
 			}
 			if err := writeAll(pc, out[:m]); err != nil {
@@ -228,9 +260,9 @@ func runLoad(ctx context.Context, o loadOpts) (*loadReport, error) {
 			}
 		}
 	}
-	r := &loadReport{Discovers: sent, SendSecs: time.Since(start).Seconds()}
+	r := &Report{Discovers: sent, SendSecs: time.Since(start).Seconds()}
 	select {
-	case <-time.After(o.drop):
+	case <-time.After(c.Drop):
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -250,16 +282,4 @@ func runLoad(ctx context.Context, o loadOpts) (*loadReport, error) {
 		}
 	}
 	return r, nil
-}
-
-// serveLoad is the dhcpload role: one run, its report as JSON on w.
-func serveLoad(ctx context.Context, o loadOpts, w io.Writer) error {
-	if o.rate <= 0 || o.secs <= 0 || o.clients <= 0 || o.clients > 65535 {
-		return fmt.Errorf("dhcpload: rate, secs and clients (≤ 65535) must be positive")
-	}
-	r, err := runLoad(ctx, o)
-	if err != nil {
-		return err
-	}
-	return json.NewEncoder(w).Encode(r)
 }

@@ -1,4 +1,8 @@
-package main
+// Package httpbench is the comparison's HTTP part: pxekit's boot server
+// against nginx, the same clients on both — curl for a 100 MB asset, wrk
+// for the iPXE script (rendered per machine by pxekit, a static copy on
+// nginx) and a small static file.
+package httpbench
 
 import (
 	"context"
@@ -12,13 +16,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/peers"
+	"github.com/pxekit/pxekit/bench/internal/procfs"
+	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/roles"
+	"github.com/pxekit/pxekit/bench/internal/stats"
 )
 
 // Ports of the two HTTP servers: both run at once, so the fetches can be
 // interleaved and a burst of load from another process hits both alike.
 const (
-	pxeHTTP   = serverIP + ":80" // the pxe role's fixed port
-	nginxHTTP = serverIP + ":8080"
+	pxeHTTP   = harness.ServerIP + ":80" // the pxe role's fixed port
+	nginxHTTP = harness.ServerIP + ":8080"
 )
 
 // scriptMAC is the MAC the n-th simulated machine of the script case uses;
@@ -29,66 +40,40 @@ func scriptMAC(n int) string {
 
 // curlOnce fetches url once and returns MB/s (10^6); it must bring size
 // bytes.
-func (h *harness) curlOnce(ctx context.Context, url string, size int64) (float64, error) {
-	out, err := h.runIn(ctx, h.cli, "curl", "-s", "-f", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url)
+func curlOnce(ctx context.Context, h *harness.Harness, url string, size int64) (float64, error) {
+	out, err := harness.Run(ctx, h.Cli, "curl", "-s", "-f", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url)
 	if err != nil {
-		return 0, fmt.Errorf("curl %s: %v: %s", url, err, tail(out, 300))
+		return 0, fmt.Errorf("curl %s: %v: %s", url, err, harness.Tail(out, 300))
 	}
+	v, err := parseCurl(out, size)
+	if err != nil {
+		return 0, fmt.Errorf("curl %s: %w", url, err)
+	}
+	return v, nil
+}
+
+// parseCurl reads curl's -w "%{size_download} %{time_total}" and returns
+// MB/s (10^6); the download must be size bytes.
+func parseCurl(out string, size int64) (float64, error) {
 	f := strings.Fields(out)
 	if len(f) != 2 {
-		return 0, fmt.Errorf("curl %s: %q", url, out)
+		return 0, fmt.Errorf("%q is not size and time", out)
 	}
-	n, _ := strconv.ParseFloat(f[0], 64)
-	t, _ := strconv.ParseFloat(f[1], 64)
-	if int64(n) != size || t <= 0 {
-		return 0, fmt.Errorf("curl %s: %v bytes in %v s, want %d bytes", url, n, t, size)
+	n, err1 := strconv.ParseInt(f[0], 10, 64)
+	t, err2 := strconv.ParseFloat(f[1], 64)
+	if err1 != nil || err2 != nil || n != size || !(t > 0) {
+		return 0, fmt.Errorf("%q bytes in %q s, want %d bytes", f[0], f[1], size)
 	}
-	return n / t / 1e6, nil
+	return float64(n) / t / 1e6, nil
 }
 
 // curlBody fetches url and returns the body.
-func (h *harness) curlBody(ctx context.Context, url string) (string, error) {
-	out, err := h.runIn(ctx, h.cli, "curl", "-s", "-S", "-f", url)
+func curlBody(ctx context.Context, h *harness.Harness, url string) (string, error) {
+	out, err := harness.Run(ctx, h.Cli, "curl", "-s", "-S", "-f", url)
 	if err != nil {
-		return "", fmt.Errorf("curl %s: %v: %s", url, err, tail(out, 300))
+		return "", fmt.Errorf("curl %s: %v: %s", url, err, harness.Tail(out, 300))
 	}
 	return out, nil
-}
-
-// httpTreeCPU is the CPU time that process pid and its descendants (nginx's
-// workers) have used: the sum of their threads' schedstat run times, in
-// nanoseconds, so it does not round to clock ticks.
-func httpTreeCPU(pid int) time.Duration {
-	var total time.Duration
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
-	for _, t := range tasks {
-		if b, err := os.ReadFile(filepath.Join(t, "schedstat")); err == nil {
-			if f := strings.Fields(string(b)); len(f) > 0 {
-				ns, _ := strconv.ParseInt(f[0], 10, 64)
-				total += time.Duration(ns)
-			}
-		}
-		if b, err := os.ReadFile(filepath.Join(t, "children")); err == nil {
-			for _, c := range strings.Fields(string(b)) {
-				if cpid, err := strconv.Atoi(c); err == nil {
-					total += httpTreeCPU(cpid)
-				}
-			}
-		}
-	}
-	return total
-}
-
-func httpMedian(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // wrkResult is what one wrk run reports.
@@ -169,7 +154,7 @@ end
 // wrkRun runs wrk from the client namespace against url.
 // With closeConn every request asks for Connection: close, so wrk opens a
 // connection per request.
-func (h *harness) wrkRun(ctx context.Context, url, lua string, conns int, d time.Duration, closeConn bool) (wrkResult, error) {
+func wrkRun(ctx context.Context, h *harness.Harness, url, lua string, conns int, d time.Duration, closeConn bool) (wrkResult, error) {
 	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency", "--timeout", "5s"}
 	if closeConn {
 		args = append(args, "-H", "Connection: close")
@@ -178,22 +163,23 @@ func (h *harness) wrkRun(ctx context.Context, url, lua string, conns int, d time
 		args = append(args, "-s", lua)
 	}
 	args = append(args, url)
-	out, err := h.runIn(ctx, h.cli, "wrk", args...)
+	out, err := harness.Run(ctx, h.Cli, "wrk", args...)
 	if err != nil {
-		return wrkResult{}, fmt.Errorf("wrk %s: %v: %s", url, err, tail(out, 500))
+		return wrkResult{}, fmt.Errorf("wrk %s: %v: %s", url, err, harness.Tail(out, 500))
 	}
 	r, err := parseWrk(out)
 	if err != nil {
-		return r, fmt.Errorf("wrk %s: %v: %s", url, err, tail(out, 500))
+		return r, fmt.Errorf("wrk %s: %v: %s", url, err, harness.Tail(out, 500))
 	}
 	return r, nil
 }
 
-func benchHTTP(ctx context.Context, h *harness) ([]Row, error) {
-	if m := missing("curl", "nginx", "wrk"); m != "" {
+// Run is the HTTP part.
+func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	if m := harness.Missing("curl", "nginx", "wrk"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages curl, nginx-light, wrk)", m)
 	}
-	dir := filepath.Join(h.dir, "http")
+	dir := filepath.Join(h.Dir, "http")
 	assets := filepath.Join(dir, "assets")
 	if err := os.MkdirAll(assets, 0o755); err != nil {
 		return nil, err
@@ -206,50 +192,32 @@ func benchHTTP(ctx context.Context, h *harness) ([]Row, error) {
 	}
 	b = nil
 	reps, wrkReps, wrkDur := 40, 2, 5*time.Second
-	if h.o.quick {
+	if h.Quick {
 		reps, wrkReps, wrkDur = 4, 1, 2*time.Second
 	}
 
 	// nginx serves the same files at the same paths, from the same
 	// directory, on another port.
-	conf := fmt.Sprintf(`daemon off;
-master_process on;
-worker_processes 2;
-pid %[1]s/nginx.pid;
-error_log %[1]s/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  default_type application/octet-stream;
-  client_body_temp_path %[1]s/body;
-  server { listen %[2]s; root %[1]s; }
-}
-`, dir, nginxHTTP)
-	cpath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cpath, []byte(conf), 0o644); err != nil {
-		return nil, err
-	}
-	ng, err := h.start(h.srv, "nginx", "-c", cpath, "-p", dir)
+	ngCmd, err := peers.Nginx{Dir: dir, Listen: nginxHTTP, Root: dir, KeepaliveRequests: 1000000}.Command()
 	if err != nil {
 		return nil, err
 	}
-	defer ng.stop()
-	if err := h.waitTCP(ctx, ng, nginxHTTP); err != nil {
-		return nil, err
-	}
-	args := []string{"-iface", h.srvIf, "-dir", dir}
-	if h.o.pprof {
-		args = append(args, "-cpuprofile", filepath.Join(h.o.out, "http.cpu.pprof"))
-	}
-	px, err := h.startSelf(h.srv, "pxe", args...)
+	ng, err := harness.Start(h.Srv, ngCmd)
 	if err != nil {
 		return nil, err
 	}
-	defer px.stop()
-	if err := h.waitTCP(ctx, px, pxeHTTP); err != nil {
+	defer ng.Stop()
+	if err := harness.WaitReady(ctx, harness.DialTCP(h.Cli, nginxHTTP), ng); err != nil {
+		return nil, err
+	}
+	args := []string{"-iface", h.SrvIf, "-dir", dir}
+	args = append(args, roles.CPUProfile(h.Options, "http")...)
+	px, err := h.StartSelf(h.Srv, roles.PXE, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer px.Stop()
+	if err := harness.WaitReady(ctx, harness.DialTCP(h.Cli, pxeHTTP), px); err != nil {
 		return nil, err
 	}
 
@@ -263,16 +231,16 @@ http {
 			order = []bool{true, false}
 		}
 		for _, isPx := range order {
-			addr, pid := nginxHTTP, ng.cmd.Process.Pid
+			addr, pid := nginxHTTP, ng.PID()
 			if isPx {
-				addr, pid = pxeHTTP, px.cmd.Process.Pid
+				addr, pid = pxeHTTP, px.PID()
 			}
-			cpu0 := httpTreeCPU(pid)
-			v, err := h.curlOnce(ctx, "http://"+addr+"/assets/big.bin", size)
+			cpu0 := procfs.TreeCPU(pid)
+			v, err := curlOnce(ctx, h, "http://"+addr+"/assets/big.bin", size)
 			if err != nil {
 				return nil, err
 			}
-			cpu := float64(httpTreeCPU(pid)-cpu0) / 1e6
+			cpu := float64(procfs.TreeCPU(pid)-cpu0) / 1e6
 			if isPx {
 				pxV, pxCPU = append(pxV, v), append(pxCPU, cpu)
 			} else {
@@ -280,30 +248,30 @@ http {
 			}
 		}
 	}
-	h.log.Info("http asset", "nginx MB/s", int(httpMedian(ngV)), "pxekit MB/s", int(httpMedian(pxV)))
-	rows := []Row{{Group: "HTTP", Case: "100 MB asset, curl", Unit: "MB/s", Peer: "nginx", PeerV: httpMedian(ngV), Pxekit: httpMedian(pxV), Target: 0.9,
+	h.Log.Info("http asset", "nginx MB/s", int(stats.Median(ngV)), "pxekit MB/s", int(stats.Median(pxV)))
+	rows := []report.Row{{Group: "HTTP", Case: "100 MB asset, curl", Unit: "MB/s", Peer: "nginx", PeerV: stats.Median(ngV), Pxekit: stats.Median(pxV), Target: 0.9,
 		Note: fmt.Sprintf("median of %d fetches each, alternating; nginx %.0f–%.0f, pxekit %.0f–%.0f; pxekit = the pxe boot server (DHCP+TFTP+HTTP)",
 			reps, slices.Min(ngV), slices.Max(ngV), slices.Min(pxV), slices.Max(pxV))},
-		{Group: "HTTP", Case: "100 MB asset, server CPU", Unit: "ms", Lower: true, Peer: "nginx", PeerV: httpMedian(ngCPU), Pxekit: httpMedian(pxCPU),
+		{Group: "HTTP", Case: "100 MB asset, server CPU", Unit: "ms", Lower: true, Peer: "nginx", PeerV: stats.Median(ngCPU), Pxekit: stats.Median(pxCPU),
 			Note: "CPU time of the server's processes per fetch (schedstat, median): what the throughput costs, less sensitive to other load; it includes the kernel's TCP work for the veth"}}
-	h.log.Info("http asset CPU", "nginx ms", httpMedian(ngCPU), "pxekit ms", httpMedian(pxCPU))
+	h.Log.Info("http asset CPU", "nginx ms", stats.Median(ngCPU), "pxekit ms", stats.Median(pxCPU))
 
 	// Small scripts. nginx gets, as a static file, exactly what pxekit
 	// renders, so both send the same bytes.
-	script, err := h.curlBody(ctx, "http://"+pxeHTTP+"/boot.ipxe?mac="+scriptMAC(1))
+	script, err := curlBody(ctx, h, "http://"+pxeHTTP+"/boot.ipxe?mac="+scriptMAC(1))
 	if err != nil {
 		return rows, err
 	}
 	if !strings.HasPrefix(script, "#!ipxe") || !strings.Contains(script, "/assets/vmlinuz") {
-		return rows, fmt.Errorf("pxekit's script for %s is not the storm profile's: %q", scriptMAC(1), tail(script, 300))
+		return rows, fmt.Errorf("pxekit's script for %s is not the storm profile's: %q", scriptMAC(1), harness.Tail(script, 300))
 	}
 	for _, p := range []string{filepath.Join(dir, "boot.ipxe"), filepath.Join(assets, "boot.ipxe")} {
 		if err := os.WriteFile(p, []byte(script), 0o644); err != nil {
 			return rows, err
 		}
 	}
-	if got, err := h.curlBody(ctx, "http://"+nginxHTTP+"/boot.ipxe?mac="+scriptMAC(1)); err != nil || got != script {
-		return rows, fmt.Errorf("nginx does not serve the script copy: %v %q", err, tail(got, 200))
+	if got, err := curlBody(ctx, h, "http://"+nginxHTTP+"/boot.ipxe?mac="+scriptMAC(1)); err != nil || got != script {
+		return rows, fmt.Errorf("nginx does not serve the script copy: %v %q", err, harness.Tail(got, 200))
 	}
 	lua := filepath.Join(dir, "macs.lua")
 	if err := os.WriteFile(lua, []byte(wrkMACs), 0o644); err != nil {
@@ -333,7 +301,7 @@ http {
 				if isPx {
 					url = "http://" + pxeHTTP + c.pxePath
 				}
-				r, err := h.wrkRun(ctx, url, c.lua, conns, wrkDur, c.close)
+				r, err := wrkRun(ctx, h, url, c.lua, conns, wrkDur, c.close)
 				if err != nil {
 					return rows, err
 				}
@@ -344,7 +312,7 @@ http {
 				}
 			}
 		}
-		if err := px.exited(); err != nil {
+		if err := px.Exited(); err != nil {
 			return rows, err
 		}
 		agg := func(rs []wrkResult, f func(wrkResult) float64) float64 {
@@ -352,7 +320,7 @@ http {
 			for i, r := range rs {
 				v[i] = f(r)
 			}
-			return httpMedian(v)
+			return stats.Median(v)
 		}
 		bad := func(rs []wrkResult) (n int64) {
 			for _, r := range rs {
@@ -369,11 +337,11 @@ http {
 		}
 		note := fmt.Sprintf("%s; %s, %d connections, 2 threads, %d × %s each, alternating, median", c.note, conn, conns, wrkReps, wrkDur)
 		rows = append(rows,
-			Row{Group: "HTTP", Case: c.name, Unit: "req/s", Peer: "nginx", PeerV: agg(ngR, rps), Pxekit: agg(pxR, rps),
+			report.Row{Group: "HTTP", Case: c.name, Unit: "req/s", Peer: "nginx", PeerV: agg(ngR, rps), Pxekit: agg(pxR, rps),
 				Note: note, Failed: pxBad > 0},
-			Row{Group: "HTTP", Case: c.name + ", p99 latency", Unit: "ms", Lower: true, Peer: "nginx", PeerV: agg(ngR, p99), Pxekit: agg(pxR, p99),
+			report.Row{Group: "HTTP", Case: c.name + ", p99 latency", Unit: "ms", Lower: true, Peer: "nginx", PeerV: agg(ngR, p99), Pxekit: agg(pxR, p99),
 				Note: fmt.Sprintf("wrk --latency; errors or non-2xx: pxekit %d, nginx %d", pxBad, ngBad), Failed: pxBad > 0})
-		h.log.Info("http "+c.name, "nginx req/s", int(agg(ngR, rps)), "pxekit req/s", int(agg(pxR, rps)),
+		h.Log.Info("http "+c.name, "nginx req/s", int(agg(ngR, rps)), "pxekit req/s", int(agg(pxR, rps)),
 			"nginx p99 ms", agg(ngR, p99), "pxekit p99 ms", agg(pxR, p99), "pxekit errors", pxBad)
 	}
 	return rows, nil

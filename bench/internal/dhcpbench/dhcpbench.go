@@ -1,20 +1,31 @@
-package main
+// Package dhcpbench is the comparison's DHCP part: pxekit's DHCP server
+// (leases in bbolt, fsync'd before each ACK) against Kea (memfile) and
+// dnsmasq, relayed DORA exchanges from perfdhcp and from the harness's own
+// client (bench/internal/dhcpload), the highest rate each completes at
+// ≤ 1 % loss; and pxekit's leases after kill -9 under load.
+package dhcpbench
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/dhcpload"
+	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/peers"
+	"github.com/pxekit/pxekit/bench/internal/procfs"
+	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/roles"
 	"github.com/pxekit/pxekit/dhcp"
 )
 
@@ -83,24 +94,6 @@ func parsePerf(out string) perfResult {
 	return r
 }
 
-// procCPU is the user+system CPU time pid has used so far.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses and may
-	// hold spaces: utime and stime are the 12th and 13th of them.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+st) * time.Second / 100 // USER_HZ
-}
-
 // perfdhcp runs perfdhcp as a relay agent (giaddr 192.0.2.2, listening on
 // 67 for the answers) against 192.0.2.1 at rate for secs seconds, with 240
 // simulated clients, and measures what srv (the server's pid) spent.
@@ -109,48 +102,49 @@ func procCPU(pid int) time.Duration {
 // multi-threaded mode spends more CPU than it gains and starves whichever
 // server it measures; single, it holds one core and leaves the other to
 // the server.
-func (h *harness) perfdhcp(ctx context.Context, srv *proc, rate, secs int, extra ...string) (perfResult, error) {
-	c0 := procCPU(srv.cmd.Process.Pid)
-	args := append([]string{"-g", "single", "-4", "-l", clientIP, "-L", "67",
+func perfdhcp(ctx context.Context, h *harness.Harness, srv *harness.Proc, rate, secs int, extra ...string) (perfResult, error) {
+	c0, _ := procfs.CPU(srv.PID())
+	args := append([]string{"-g", "single", "-4", "-l", harness.ClientIP, "-L", "67",
 		"-r", strconv.Itoa(rate), "-R", "240", "-p", strconv.Itoa(secs), "-W", "2000000"}, extra...)
-	cmd := exec.CommandContext(ctx, "perfdhcp", append(args, serverIP)...)
+	cmd := exec.CommandContext(ctx, "perfdhcp", append(args, harness.ServerIP)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	_ = h.cli.Run(cmd) // perfdhcp exits non-zero when anything dropped: judged by the caller
+	_ = h.Cli.Run(cmd) // perfdhcp exits non-zero when anything dropped: judged by the caller
 	r := parsePerf(out.String())
 	r.rate, r.secs = rate, secs
-	r.srvCPU = procCPU(srv.cmd.Process.Pid) - c0
+	c1, _ := procfs.CPU(srv.PID())
+	r.srvCPU = c1 - c0
 	if ps := cmd.ProcessState; ps != nil {
 		r.cliCPU = ps.UserTime() + ps.SystemTime()
 	}
 	if r.sent[0] == 0 {
-		return r, fmt.Errorf("perfdhcp sent nothing: %s", tail(out.String(), 600))
+		return r, fmt.Errorf("perfdhcp sent nothing: %s", harness.Tail(out.String(), 600))
 	}
 	return r, nil
 }
 
-// dhcpload runs the harness's own relay client (role dhcpload, see
+// runDHCPLoad runs the harness's own relay client (role dhcpload, see
 // dhcpload.go) the way perfdhcp runs: from the client namespace, against
 // srv at rate for secs seconds, 240 clients, 2 s drop time.
-func (h *harness) dhcpload(ctx context.Context, srv *proc, rate, secs int) (perfResult, error) {
-	c0 := procCPU(srv.cmd.Process.Pid)
-	cmd := exec.CommandContext(ctx, h.self, "-role", "dhcpload", "-rate", strconv.Itoa(rate), "-secs", strconv.Itoa(secs),
+func runDHCPLoad(ctx context.Context, h *harness.Harness, srv *harness.Proc, rate, secs int) (perfResult, error) {
+	c0, _ := procfs.CPU(srv.PID())
+	cmd := h.SelfCmd(ctx, roles.DHCPLoad, "-rate", strconv.Itoa(rate), "-secs", strconv.Itoa(secs),
 		"-clients", "240", "-drop", "2s")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	r := perfResult{rate: rate, secs: secs}
-	if err := h.cli.Run(cmd); err != nil {
-		return r, fmt.Errorf("dhcpload: %v: %s", err, tail(errb.String(), 600))
+	if err := h.Cli.Run(cmd); err != nil {
+		return r, fmt.Errorf("dhcpload: %v: %s", err, harness.Tail(errb.String(), 600))
 	}
-	r.srvCPU = procCPU(srv.cmd.Process.Pid) - c0
+	c1, _ := procfs.CPU(srv.PID())
+	r.srvCPU = c1 - c0
 	if ps := cmd.ProcessState; ps != nil {
 		r.cliCPU = ps.UserTime() + ps.SystemTime()
 	}
-	var lr loadReport
+	var lr dhcpload.Report
 	if err := json.Unmarshal(out.Bytes(), &lr); err != nil {
-		return r, fmt.Errorf("dhcpload report %q: %w", tail(out.String(), 200), err)
+		return r, fmt.Errorf("dhcpload report %q: %w", harness.Tail(out.String(), 200), err)
 	}
 	r.sent = [2]int{lr.Discovers, lr.Requests}
 	r.recv = [2]int{lr.Offers, lr.Acks}
@@ -165,15 +159,15 @@ func (h *harness) dhcpload(ctx context.Context, srv *proc, rate, secs int) (perf
 // burst from another process (or a server's own housekeeping) must not
 // end it. It stops after two failing rates in a row, or when perfdhcp
 // itself cannot send faster. extra goes to perfdhcp.
-func (h *harness) search(ctx context.Context, p *proc, ladder []int, secs int, extra ...string) (best perfResult, tried []perfResult, err error) {
-	return h.searchWith(p, ladder, "perfdhcp", func(rate int) (perfResult, error) { return h.perfdhcp(ctx, p, rate, secs, extra...) })
+func search(ctx context.Context, h *harness.Harness, p *harness.Proc, ladder []int, secs int, extra ...string) (best perfResult, tried []perfResult, err error) {
+	return searchWith(h.Log, p, ladder, "perfdhcp", func(rate int) (perfResult, error) { return perfdhcp(ctx, h, p, rate, secs, extra...) })
 }
 
-// searchWith is search with any client: run runs one rate.
-func (h *harness) searchWith(p *proc, ladder []int, client string, run func(rate int) (perfResult, error)) (best perfResult, tried []perfResult, err error) {
+// searchWith is search with any client against p: run runs one rate.
+func searchWith(log *slog.Logger, p *harness.Proc, ladder []int, client string, run func(rate int) (perfResult, error)) (best perfResult, tried []perfResult, err error) {
 	failed := 0
 	for _, rate := range ladder {
-		if err := p.exited(); err != nil {
+		if err := p.Exited(); err != nil {
 			return best, tried, err
 		}
 		r, err := run(rate)
@@ -184,7 +178,7 @@ func (h *harness) searchWith(p *proc, ladder []int, client string, run func(rate
 			return best, tried, err
 		}
 		tried = append(tried, r)
-		h.log.Info(client, "server", p.name, "rate", rate, "dora/s", int(r.dora()), "loss%", fmt.Sprintf("%.2f", 100*r.loss()),
+		log.Info(client, "server", p.Name(), "rate", rate, "dora/s", int(r.dora()), "loss%", fmt.Sprintf("%.2f", 100*r.loss()),
 			"server µs/DORA", int(perDORA(r.srvCPU, r)), "client µs/DORA", int(perDORA(r.cliCPU, r)), "client-bound", r.clientBound())
 		if r.loss() > 0.01 {
 			if failed++; failed == 2 {
@@ -208,7 +202,7 @@ func (h *harness) searchWith(p *proc, ladder []int, client string, run func(rate
 // the default 208 KiB a 10-ms scheduling hiccup on a busy 2-core machine
 // overflows it: the loss is then the client's (UdpRcvbufErrors in its
 // namespace), whichever server answers. Every server gets the same.
-func bigRcvbuf(log interface{ Warn(string, ...any) }) func() {
+func bigRcvbuf(log *slog.Logger) func() {
 	const knob = "/proc/sys/net/core/rmem_default"
 	old, err := os.ReadFile(knob)
 	if err != nil {
@@ -221,30 +215,31 @@ func bigRcvbuf(log interface{ Warn(string, ...any) }) func() {
 	return func() { _ = os.WriteFile(knob, old, 0o644) }
 }
 
-func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
-	if m := missing("perfdhcp", "kea-dhcp4", "dnsmasq"); m != "" {
+// Run is the DHCP part.
+func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	if m := harness.Missing("perfdhcp", "kea-dhcp4", "dnsmasq"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages kea-admin, kea-dhcp4-server, dnsmasq-base)", m)
 	}
-	defer bigRcvbuf(h.log)()
+	defer bigRcvbuf(h.Log)()
 	secs := 5
 	fast := []int{1000, 2000, 4000, 6000, 8000, 9000, 10000, 11000, 12000, 13000, 14000, 16000, 18000, 20000}
 	slow := []int{25, 50, 100, 200, 400, 800, 1200, 1600, 2400, 3200, 4800, 6400, 9600}
 	faster := []int{8000, 12000, 14000, 16000, 18000, 20000, 22000, 24000, 26000, 28000, 30000, 33000, 36000}
-	if h.o.quick {
+	if h.Quick {
 		secs, fast, slow, faster = 2, []int{1000, 4000, 8000, 11000}, []int{50, 100}, []int{4000, 16000}
 	}
-	dir := filepath.Join(h.dir, "dhcp")
+	dir := filepath.Join(h.Dir, "dhcp")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	probe := func(p *proc) func() error {
-		return func() error { _, err := h.perfdhcp(ctx, p, 10, 1); return err }
+	probe := func(p *harness.Proc) func() error {
+		return func() error { _, err := perfdhcp(ctx, h, p, 10, 1); return err }
 	}
 	// Probed with its own clients: a perfdhcp probe would take addresses
 	// from the pool under MACs the load never uses.
-	loadProbe := func(p *proc) func() error {
+	loadProbe := func(p *harness.Proc) func() error {
 		return func() error {
-			r, err := h.dhcpload(ctx, p, 10, 1)
+			r, err := runDHCPLoad(ctx, h, p, 10, 1)
 			if err == nil && r.recv[1] == 0 {
 				err = fmt.Errorf("no ACK")
 			}
@@ -253,13 +248,13 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	}
 	// up waits until a server just started answers probe, and stops it
 	// when it never does.
-	up := func(probe func(*proc) func() error) func(*proc, error) (*proc, error) {
-		return func(p *proc, err error) (*proc, error) {
+	up := func(probe func(*harness.Proc) func() error) func(*harness.Proc, error) (*harness.Proc, error) {
+		return func(p *harness.Proc, err error) (*harness.Proc, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := waitReady(ctx, p, probe(p)); err != nil {
-				p.stop()
+			if err := harness.WaitReady(ctx, probe(p), p); err != nil {
+				p.Stop()
 				return nil, err
 			}
 			return p, nil
@@ -268,27 +263,25 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	perfUp, loadUp := up(probe), up(loadProbe)
 
 	// pxekit, then its leases after kill -9.
-	args := []string{"-iface", h.srvIf, "-dir", dir}
-	if h.o.pprof {
-		args = append(args, "-cpuprofile", filepath.Join(h.o.out, "dhcp.cpu.pprof"))
-	}
-	px, err := perfUp(h.startSelf(h.srv, "dhcp", args...))
+	args := []string{"-iface", h.SrvIf, "-dir", dir}
+	args = append(args, roles.CPUProfile(h.Options, "dhcp")...)
+	px, err := perfUp(h.StartSelf(h.Srv, roles.DHCP, args...))
 	if err != nil {
 		return nil, err
 	}
-	pxBest, pxTried, err := h.search(ctx, px, fast, secs)
+	pxBest, pxTried, err := search(ctx, h, px, fast, secs)
 	if err != nil {
-		px.stop()
+		px.Stop()
 		return nil, err
 	}
-	px.stop() // graceful: flushes the CPU profile of the search
+	px.Stop() // graceful: flushes the CPU profile of the search
 
 	// The same server with the harness's own client, which leaves more of
 	// the two cores to the server than perfdhcp does. Its 240 clients have
 	// other MACs than perfdhcp's, whose leases hold the 241-address pool:
 	// each server gets a fresh lease file for it.
-	loadRun := func(p *proc) func(int) (perfResult, error) {
-		return func(rate int) (perfResult, error) { return h.dhcpload(ctx, p, rate, secs) }
+	loadRun := func(p *harness.Proc) func(int) (perfResult, error) {
+		return func(rate int) (perfResult, error) { return runDHCPLoad(ctx, h, p, rate, secs) }
 	}
 	fresh := func(name string) (string, error) {
 		d := filepath.Join(dir, name)
@@ -298,50 +291,50 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	px, err = loadUp(h.startSelf(h.srv, "dhcp", "-iface", h.srvIf, "-dir", loadDir))
+	px, err = loadUp(h.StartSelf(h.Srv, roles.DHCP, "-iface", h.SrvIf, "-dir", loadDir))
 	if err != nil {
 		return nil, err
 	}
-	pxLBest, pxLTried, err := h.searchWith(px, faster, "dhcpload", loadRun(px))
-	px.stop()
+	pxLBest, pxLTried, err := searchWith(h.Log, px, faster, "dhcpload", loadRun(px))
+	px.Stop()
 	if err != nil {
 		return nil, err
 	}
 
 	// A last short run, then kill -9 in the middle of the load: every ACK
 	// perfdhcp received must be in the lease file.
-	px, err = perfUp(h.startSelf(h.srv, "dhcp", "-iface", h.srvIf, "-dir", dir))
+	px, err = perfUp(h.StartSelf(h.Srv, roles.DHCP, "-iface", h.SrvIf, "-dir", dir))
 	if err != nil {
 		return nil, err
 	}
 	killRate := max(pxBest.rate, 1000)
 	go func() {
 		time.Sleep(1500 * time.Millisecond)
-		px.kill9()
+		px.Kill9()
 	}()
-	kr, _ := h.perfdhcp(ctx, px, killRate, 3)
-	<-px.done
+	kr, _ := perfdhcp(ctx, h, px, killRate, 3)
+	<-px.Done()
 	leases, distinct, lerr := countBoltLeases(filepath.Join(dir, "pxekit-leases.db"))
 
 	// Kea, memfile with persist (its CSV is appended, not fsync'd).
-	kea, err := perfUp(h.startKea(dir))
+	kea, err := perfUp(startKea(h, dir, 0))
 	if err != nil {
 		return nil, err
 	}
-	keaBest, keaTried, err := h.search(ctx, kea, fast, secs)
+	keaBest, keaTried, err := search(ctx, h, kea, fast, secs)
 	if err != nil {
-		kea.stop()
+		kea.Stop()
 		return nil, err
 	}
-	kea.stop()
+	kea.Stop()
 	if loadDir, err = fresh("load-kea"); err != nil {
 		return nil, err
 	}
-	if kea, err = loadUp(h.startKea(loadDir)); err != nil {
+	if kea, err = loadUp(startKea(h, loadDir, 0)); err != nil {
 		return nil, err
 	}
-	keaLBest, keaLTried, err := h.searchWith(kea, faster, "dhcpload", loadRun(kea))
-	kea.stop()
+	keaLBest, keaLTried, err := searchWith(h.Log, kea, faster, "dhcpload", loadRun(kea))
+	kea.Stop()
 	if err != nil {
 		return nil, err
 	}
@@ -350,12 +343,12 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	if loadDir, err = fresh("load-kea-mt"); err != nil {
 		return nil, err
 	}
-	keaMT, err := loadUp(h.startKea(loadDir, `"multi-threading": {"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 256},`))
+	keaMT, err := loadUp(startKea(h, loadDir, 2))
 	if err != nil {
 		return nil, err
 	}
-	keaMTBest, keaMTTried, err := h.searchWith(keaMT, faster, "dhcpload", loadRun(keaMT))
-	keaMT.stop()
+	keaMTBest, keaMTTried, err := searchWith(h.Log, keaMT, faster, "dhcpload", loadRun(keaMT))
+	keaMT.Stop()
 	if err != nil {
 		return nil, err
 	}
@@ -368,23 +361,16 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	// as with --no-ping, so the ladder runs with --no-ping, and the as
 	// shipped run is only the first one, 240 new clients at 25/s.
 	runDnsmasq := func(ping bool, ladder []int, extra ...string) (perfResult, []perfResult, error) {
-		args := []string{"-k", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts",
-			"--interface=" + h.srvIf, "--bind-interfaces", "--user=root", "--pid-file=" + filepath.Join(dir, "dnsmasq.pid"),
-			"--dhcp-range=" + poolStart.String() + "," + poolEnd.String() + ",1h", "--dhcp-leasefile=" + filepath.Join(dir, "dnsmasq.leases"),
-			"--dhcp-lease-max=1000", "--log-facility=" + filepath.Join(dir, "dnsmasq.log")}
-		if !ping {
-			args = append(args, "--no-ping")
-		}
 		_ = os.Remove(filepath.Join(dir, "dnsmasq.leases"))
-		dm, err := h.start(h.srv, "dnsmasq", args...)
+		dm, err := harness.Start(h.Srv, peers.Dnsmasq{Interface: h.SrvIf, Dir: dir, PoolStart: harness.PoolStart, PoolEnd: harness.PoolEnd, Ping: ping}.Command())
 		if err != nil {
 			return perfResult{}, nil, err
 		}
-		defer dm.stop()
-		if err := waitReady(ctx, dm, probe(dm)); err != nil {
+		defer dm.Stop()
+		if err := harness.WaitReady(ctx, probe(dm), dm); err != nil {
 			return perfResult{}, nil, err
 		}
-		return h.search(ctx, dm, ladder, secs, extra...)
+		return search(ctx, h, dm, ladder, secs, extra...)
 	}
 	dmBest, dmTried, err := runDnsmasq(false, slow)
 	if err != nil {
@@ -415,11 +401,11 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	clientCost := func(r perfResult) string {
 		return fmt.Sprintf("%.0f µs of client CPU per DORA (perfdhcp: %.0f)", perDORA(r.cliCPU, r), perDORA(pxBest.cliCPU, pxBest))
 	}
-	rows := []Row{
+	rows := []report.Row{
 		{Group: "DHCP", Case: "perfdhcp relayed DORA, ≤1% loss", Unit: "DORA/s", Peer: "kea memfile", PeerV: keaBest.dora(), Pxekit: pxBest.dora(), Target: 1.5,
 			Note: "pxekit (bbolt, fsync before each ACK) " + note(pxBest, pxTried) + "; kea " + note(keaBest, keaTried)},
 		{Group: "DHCP", Case: "relayed DORA, ≤1% loss, harness client", Unit: "DORA/s", Peer: "kea memfile", PeerV: keaLBest.dora(), Pxekit: pxLBest.dora(), Target: 1.5,
-			Note: "the harness's batched relay client (dhcpload.go: perfdhcp's exchange, 240 clients, 2 s drop time) at " + clientCost(pxLBest) + "; pxekit " + note(pxLBest, pxLTried) + "; kea " + note(keaLBest, keaLTried)},
+			Note: "the harness's batched relay client (bench/internal/dhcpload: perfdhcp's exchange, 240 clients, 2 s drop time) at " + clientCost(pxLBest) + "; pxekit " + note(pxLBest, pxLTried) + "; kea " + note(keaLBest, keaLTried)},
 		{Group: "DHCP", Case: "relayed DORA, ≤1% loss, harness client", Unit: "DORA/s", Peer: "kea memfile, 2 threads", PeerV: keaMTBest.dora(), Pxekit: pxLBest.dora(),
 			Note: "Kea with multi-threading on (thread-pool-size 2; off by default in Kea 2.2): " + note(keaMTBest, keaMTTried)},
 		{Group: "DHCP", Case: "perfdhcp relayed DORA, ≤1% loss", Unit: "DORA/s", Peer: "dnsmasq", PeerV: dmBest.dora(), Pxekit: pxBest.dora(), Target: 20,
@@ -433,7 +419,7 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	// each would sustain on a core of its own, whatever the client can
 	// offer.
 	if px, kea, ok := atSameRate(pxTried, keaTried); ok {
-		rows = append(rows, Row{Group: "DHCP", Case: fmt.Sprintf("server CPU per DORA at -r %d", px.rate), Unit: "µs", Lower: true,
+		rows = append(rows, report.Row{Group: "DHCP", Case: fmt.Sprintf("server CPU per DORA at -r %d", px.rate), Unit: "µs", Lower: true,
 			Peer: "kea memfile", PeerV: perDORA(kea.srvCPU, kea), Pxekit: perDORA(px.srvCPU, px),
 			Note: fmt.Sprintf("user+system time of the server process / ACKs; perfdhcp itself spent %.0f µs (vs pxekit) and %.0f µs (vs kea) per DORA",
 				perDORA(px.cliCPU, px), perDORA(kea.cliCPU, kea))})
@@ -441,7 +427,7 @@ func benchDHCP(ctx context.Context, h *harness) ([]Row, error) {
 	// Leases after kill -9: perfdhcp's 240 clients each got ACKs; every one
 	// must hold exactly one persisted address.
 	lost := lerr != nil || leases != distinct || (kr.recv[1] > 0 && leases < min(kr.recv[1], 240))
-	rows = append(rows, Row{Group: "DHCP", Case: "leases in bbolt after kill -9 under load", Unit: "leases", Pxekit: float64(leases), Failed: lost,
+	rows = append(rows, report.Row{Group: "DHCP", Case: "leases in bbolt after kill -9 under load", Unit: "leases", Pxekit: float64(leases), Failed: lost,
 		Note: fmt.Sprintf("perfdhcp got %d ACKs for 240 clients at -r %d before the kill; %d distinct addresses; %v", kr.recv[1], killRate, distinct, lerr)})
 	return rows, nil
 }
@@ -462,23 +448,14 @@ func atSameRate(a, b []perfResult) (perfResult, perfResult, bool) {
 	return perfResult{}, perfResult{}, false
 }
 
-// startKea runs kea-dhcp4 in the foreground with a memfile lease database
-// that persists to CSV, on a UDP socket (relayed traffic needs no raw one).
-func (h *harness) startKea(dir string, extra ...string) (*proc, error) {
-	conf := fmt.Sprintf(`{"Dhcp4": {%s
-  "interfaces-config": {"interfaces": [%q], "dhcp-socket-type": "udp"},
-  "lease-database": {"type": "memfile", "persist": true, "name": %q, "lfc-interval": 0},
-  "valid-lifetime": 3600,
-  "subnet4": [{"id": 1, "subnet": "192.0.2.0/24", "pools": [{"pool": "%s - %s"}]}],
-  "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "stderr"}]}]
-}}`, strings.Join(extra, ""), h.srvIf, filepath.Join(dir, "kea-leases4.csv"), poolStart, poolEnd)
-	path := filepath.Join(dir, "kea.json")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+// startKea runs Kea on the servers' veth end with its files in dir, and
+// threads packet-processing threads (0: Kea's default, one).
+func startKea(h *harness.Harness, dir string, threads int) (*harness.Proc, error) {
+	cmd, err := peers.Kea{Interface: h.SrvIf, Dir: dir, Subnet: harness.Prefix, PoolStart: harness.PoolStart, PoolEnd: harness.PoolEnd, Threads: threads}.Command()
+	if err != nil {
 		return nil, err
 	}
-	_ = os.Setenv("KEA_PIDFILE_DIR", dir)
-	_ = os.Setenv("KEA_LOCKFILE_DIR", dir)
-	return h.start(h.srv, "kea-dhcp4", "-c", path)
+	return harness.Start(h.Srv, cmd)
 }
 
 // countBoltLeases opens pxekit's lease file the way a restarted server
