@@ -210,6 +210,15 @@ func StormProfile() pxe.Profile {
 // checks that well-behaved machines never hit it. With stats set, the
 // counters are written there when the server stops.
 func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, routerAdvert bool) error {
+	// Every machine boots the storm profile: the default of an inventory that
+	// lists none.
+	inv, err := pxe.NewStaticInventory(pxe.InventorySpec{
+		Profiles: map[string]pxe.Profile{"storm": StormProfile()},
+		Default:  "storm",
+	})
+	if err != nil {
+		return err
+	}
 	s, err := pxe.New(pxe.Config{
 		Interface:           iface,
 		Addr:                netip.MustParseAddr(harness.ServerIP),
@@ -219,11 +228,8 @@ func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, r
 		HTTPPort:            80,
 		TFTPPort:            69,
 		Assets:              os.DirFS(filepath.Join(dir, "assets")),
-		Inventory: pxe.Inventory{
-			Profiles: map[string]pxe.Profile{"storm": StormProfile()},
-			Default:  "storm",
-		},
-		Logger: log,
+		Inventory:           inv,
+		Logger:              log,
 	})
 	if err != nil {
 		return err

@@ -114,19 +114,23 @@ func TestStormAgainstPxekit(t *testing.T) {
 	defer func() { _ = remove() }()
 	// Not multiples of 1468 or of 512, so every transfer ends in a short block.
 	efi, kernel, initrd := random(t, 200_003), random(t, 300_001), random(t, 100_001)
+	inv, err := pxe.NewStaticInventory(pxe.InventorySpec{
+		Profiles: map[string]pxe.Profile{"storm": {Kernel: "vmlinuz", Initrd: "initrd.gz", Args: []string{"console=ttyS0"}}},
+		Default:  "storm",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := pxe.New(pxe.Config{
 		Interface: h.SrvIf,
 		NetNS:     "/var/run/netns/" + h.Srv.Name(),
 		Addr:      netip.MustParseAddr(harness.ServerIP),
 		Subnet: dhcp.Subnet{Prefix: netip.MustParsePrefix(harness.Prefix), LeaseTime: time.Hour,
 			Pools: []dhcp.Range{{Start: netip.MustParseAddr(harness.PoolStart), End: netip.MustParseAddr(harness.PoolEnd)}}},
-		IPXE:   fstest.MapFS{"ipxe.efi": {Data: efi}},
-		Assets: fstest.MapFS{"vmlinuz": {Data: kernel}, "initrd.gz": {Data: initrd}},
-		Inventory: pxe.Inventory{
-			Profiles: map[string]pxe.Profile{"storm": {Kernel: "vmlinuz", Initrd: "initrd.gz", Args: []string{"console=ttyS0"}}},
-			Default:  "storm",
-		},
-		Logger: slog.New(slog.DiscardHandler),
+		IPXE:      fstest.MapFS{"ipxe.efi": {Data: efi}},
+		Assets:    fstest.MapFS{"vmlinuz": {Data: kernel}, "initrd.gz": {Data: initrd}},
+		Inventory: inv,
+		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
