@@ -313,11 +313,24 @@ func TestClientPacketsAgainstServer(t *testing.T) {
 	if !bytes.Equal(got, files["3000b"]) {
 		t.Errorf("got %d bytes, not the file's %d", len(got), len(files["3000b"]))
 	}
-	rrq, _ = Request{Op: OpRRQ, Filename: "missing", Mode: "octet"}.AppendBinary(nil)
-	if _, err := c.WriteToUDP(rrq, s.addr); err != nil {
+	// A new transfer ID for the next request, as a real client takes: from
+	// the port of the transfer that just ended, the server may still take
+	// it for a retransmitted RRQ of that transfer and drop it.
+	c2, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
 		t.Fatal(err)
 	}
-	pkt, _ = read()
+	defer c2.Close()
+	_ = c2.SetDeadline(time.Now().Add(time.Minute))
+	rrq, _ = Request{Op: OpRRQ, Filename: "missing", Mode: "octet"}.AppendBinary(nil)
+	if _, err := c2.WriteToUDP(rrq, s.addr); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := c2.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt = buf[:n]
 	if code, msg, err := ParseError(pkt); err != nil || code != ErrFileNotFound || msg == "" {
 		t.Errorf("missing file: %q: %d %q %v", pkt, code, msg, err)
 	}
