@@ -15,7 +15,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/pxekit/pxekit/internal/netnsrun"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // firmwareLab is a namespace with a bridge (192.0.2.1/24, the server's
@@ -87,7 +87,7 @@ func startQEMU(t *testing.T, ns, tap, mac string, args ...string) *syncBuf {
 // fetches the per-machine script URL we gave it over HTTP.
 func TestFirmwareSeaBIOSiPXE(t *testing.T) {
 	requireLab(t, [2]string{"qemu-system-x86_64", "qemu-system-x86"})
-	testenv.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
+	pxetest.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
 	ns, br, tap := firmwareLab(t)
 	captureRequests(t, ns, br, "seabios-ipxe")
 	const mac = "52:54:00:6b:13:e2"
@@ -135,7 +135,7 @@ func TestFirmwareSeaBIOSiPXE(t *testing.T) {
 // offer (it REQUESTs it) and be told ipxe.efi.
 func TestFirmwareOVMF(t *testing.T) {
 	requireLab(t, [2]string{"qemu-system-x86_64", "qemu-system-x86"})
-	testenv.RequireFile(t, "/usr/share/ovmf/OVMF.fd", "ovmf")
+	pxetest.RequireFile(t, "/usr/share/ovmf/OVMF.fd", "ovmf")
 	ns, br, tap := firmwareLab(t)
 	captureRequests(t, ns, br, "ovmf-pxe")
 	const mac = "52:54:00:69:d5:92"
@@ -171,11 +171,11 @@ func TestFirmwareOVMF(t *testing.T) {
 // that names an http:// URL and echoes option 60 "HTTPClient". Slow under
 // TCG (OVMF tries PXE over IPv4 and IPv6 first), so opt-in outside CI.
 func TestFirmwareOVMFHTTPBoot(t *testing.T) {
-	if !testenv.InCI() && os.Getenv("PXEKIT_SLOW") == "" {
+	if !pxetest.InCI() && os.Getenv("PXEKIT_SLOW") == "" {
 		t.Skip("slow firmware test: set PXEKIT_SLOW=1 (CI runs it)")
 	}
 	requireLab(t, [2]string{"qemu-system-x86_64", "qemu-system-x86"})
-	testenv.RequireFile(t, "/usr/share/ovmf/OVMF.fd", "ovmf")
+	pxetest.RequireFile(t, "/usr/share/ovmf/OVMF.fd", "ovmf")
 	ns, br, tap := firmwareLab(t)
 	captureRequests(t, ns, br, "ovmf-httpboot")
 	const mac = "52:54:00:69:d5:93"
@@ -236,7 +236,7 @@ func scriptServer(t *testing.T, ns string) <-chan string {
 // port 4011), and fetches the script.
 func TestFirmwareProxyDHCP(t *testing.T) {
 	requireLab(t, [2]string{"qemu-system-x86_64", "qemu-system-x86"}, [2]string{"dnsmasq", "dnsmasq-base"})
-	testenv.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
+	pxetest.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
 	hub, br, tap := firmwareLab(t)
 	sh(t, "ip", "-n", hub, "addr", "flush", "dev", br) // the hub only switches
 	dns, prx := netns(t), netns(t)

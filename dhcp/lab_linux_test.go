@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // Network namespaces for tests with real clients. Names carry the PID and a
@@ -59,11 +59,11 @@ func veth(t testing.TB, a, an, aAddr, b, bn, bAddr string) {
 // requireLab needs root and the named programs; in CI it fails instead.
 func requireLab(t testing.TB, cmds ...[2]string) map[string]string {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "ip", "iproute2")
+	pxetest.RequireRoot(t)
+	pxetest.RequireCmd(t, "ip", "iproute2")
 	paths := map[string]string{}
 	for _, c := range cmds {
-		paths[c[0]] = testenv.RequireCmd(t, c[0], c[1])
+		paths[c[0]] = pxetest.RequireCmd(t, c[0], c[1])
 	}
 	return paths
 }

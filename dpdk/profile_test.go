@@ -7,7 +7,7 @@ import (
 
 	"k8s.io/utils/cpuset"
 
-	"github.com/pxekit/pxekit/internal/golden"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // seedProfileConfig is seed 003's profile-1 as planner input: a 2-socket,
@@ -50,7 +50,7 @@ func TestPlanReproducesSeedProfile(t *testing.T) {
 	if !reflect.DeepEqual(p, seed) {
 		t.Errorf("planned profile differs from seed 003's profile-1:\n%s\nseed:\n%s", mustYAML(t, p), mustYAML(t, seed))
 	}
-	golden.Check(t, "performanceprofile.yaml", mustYAML(t, p))
+	pxetest.CheckGolden(t, "performanceprofile.yaml", mustYAML(t, p))
 }
 
 // With packed numbering (node0 = 0-19,40-59) the same rule reserves the

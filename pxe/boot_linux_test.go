@@ -20,15 +20,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pxekit/pxekit/dhcp"
-	"github.com/pxekit/pxekit/internal/lab"
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // bootLab is the project's own boot server in a lab netns, with a kernel
 // and busybox initramfs as assets, recording every boot event.
 type bootLab struct {
-	net    *lab.Network
+	net    *pxetest.Network
 	srv    *Server
 	dhcp   *dhcpCapture
 	mu     sync.Mutex
@@ -38,7 +37,7 @@ type bootLab struct {
 // labProfiles are two profiles whose kernel arguments differ, so a test can
 // tell from the guest's /proc/cmdline which one it booted.
 func labProfiles() map[string]Profile {
-	common := []string{"console=ttyS0", "panic=-1", "quiet", lab.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome"}
+	common := []string{"console=ttyS0", "panic=-1", "quiet", pxetest.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome"}
 	return map[string]Profile{
 		"alpha": {Kernel: "vmlinuz", Initrd: "initrd.gz", Args: append([]string{"pxekit.profile=alpha"}, common...)},
 		"beta":  {Kernel: "vmlinuz", Initrd: "initrd.gz", Args: append([]string{"pxekit.profile=beta", "pxekit.host={{.Hostname}}"}, common...)},
@@ -47,22 +46,22 @@ func labProfiles() map[string]Profile {
 
 func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLab {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
-	testenv.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
-	testenv.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
-	testenv.RequireFile(t, lab.OVMFImage, "ovmf")
-	testenv.RequireFile(t, "/bin/busybox", "busybox-static")
-	kernel := testenv.GuestKernel(t)
+	pxetest.RequireRoot(t)
+	pxetest.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
+	pxetest.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
+	pxetest.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
+	pxetest.RequireFile(t, pxetest.OVMFImage, "ovmf")
+	pxetest.RequireFile(t, "/bin/busybox", "busybox-static")
+	kernel := pxetest.GuestKernel(t)
 	vmlinuz, err := os.ReadFile(kernel.Vmlinuz)
 	if err != nil {
 		t.Fatal(err)
 	}
-	initrd, err := lab.Initramfs{ModulesDir: kernel.ModulesDir}.Bytes()
+	initrd, err := pxetest.Initramfs{ModulesDir: kernel.ModulesDir}.Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	lnet := lab.Setup(t)
+	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
 	bl := &bootLab{net: lnet}
 	srv, err := New(Config{
 		Interface: lnet.Bridge,
@@ -146,13 +145,13 @@ func (bl *bootLab) dump(t *testing.T) {
 // boot powers on one VM and checks, from its console, that /init ran with
 // exactly the profile's kernel arguments and phoned home, and from the event
 // stream that the whole boot path was walked for its MAC.
-func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Machine) {
+func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, m Machine) {
 	t.Helper()
 	tap, err := bl.net.AddTap()
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, err := lab.StartVM(ctx, lab.VMConfig{NetNS: bl.net.NS, Tap: tap, MAC: m.MAC, Firmware: fw,
+	vm, err := pxetest.StartVM(ctx, pxetest.VMConfig{NetNS: bl.net.NS, Tap: tap, MAC: m.MAC, Firmware: fw,
 		OnLine: func(l string) { t.Logf("%s: %s", m.Hostname, l) }})
 	if err != nil {
 		t.Fatal(err)
@@ -164,11 +163,11 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Ma
 			t.Logf("QEMU stderr: %s", vm.Stderr())
 		}
 	}()
-	if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+lab.MarkerStart+"$")); err != nil {
+	if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+pxetest.MarkerStart+"$")); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s %s: power-on to /init in %v", fw, m.MAC, time.Since(vm.Started()).Round(100*time.Millisecond))
-	got, err := vm.WaitFor(ctx, lab.CmdlineRE)
+	got, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +175,7 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Ma
 	if strings.TrimSpace(got[1]) != want {
 		t.Errorf("/proc/cmdline = %q\nwant the profile's %q", strings.TrimSpace(got[1]), want)
 	}
-	ph, err := vm.WaitFor(ctx, lab.PhoneHomeRE)
+	ph, err := vm.WaitFor(ctx, pxetest.PhoneHomeRE)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +192,7 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Ma
 		t.Fatalf("no lease for %s", m.MAC)
 	}
 	wantKinds := []EventKind{EventDiscovered, EventOffered, EventAcked}
-	if fw == lab.UEFIPXE {
+	if fw == pxetest.UEFIPXE {
 		wantKinds = append(wantKinds, EventTFTPSent)
 	}
 	wantKinds = append(wantKinds, EventScriptServed, EventAssetSent, EventAssetSent, EventPhonedHome)
@@ -276,7 +275,7 @@ type dhcpCapture struct {
 	replies []*dhcpv4.DHCPv4
 }
 
-func captureDHCP(t *testing.T, ns *lab.NetNS, ifname string) *dhcpCapture {
+func captureDHCP(t *testing.T, ns *pxetest.NetNS, ifname string) *dhcpCapture {
 	t.Helper()
 	var fd int
 	err := ns.Do(func() error {
@@ -371,10 +370,10 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // Under UEFI, iPXE hands the EFI stub load options that start with the
 // image's name, then initrd=<name> (the stub loads the initrd by that name);
 // the kernel keeps both in /proc/cmdline.
-func wantCmdline(t *testing.T, base string, m Machine, fw lab.Firmware) string {
+func wantCmdline(t *testing.T, base string, m Machine, fw pxetest.Firmware) string {
 	p := labProfiles()[m.Profile]
 	var args []string
-	if fw != lab.BIOS {
+	if fw != pxetest.BIOS {
 		args = append(args, ipxe.ImageName(p.Kernel), "initrd="+ipxe.ImageName(p.Initrd))
 	}
 	for _, a := range p.Args {
@@ -422,7 +421,7 @@ func TestBootBIOS(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t.Run(m.Hostname, func(t *testing.T) { bl.boot(t, ctx, lab.BIOS, m) })
+			t.Run(m.Hostname, func(t *testing.T) { bl.boot(t, ctx, pxetest.BIOS, m) })
 		}()
 	}
 	wg.Wait()
@@ -434,7 +433,7 @@ func TestBootUEFIPXE(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	m := Machine{MAC: net.HardwareAddr{0x52, 0x54, 0x00, 0x6b, 0x13, 0xe2}, Hostname: "node1", Profile: "beta"}
-	startBootLab(t, ctx, []Machine{m}).boot(t, ctx, lab.UEFIPXE, m)
+	startBootLab(t, ctx, []Machine{m}).boot(t, ctx, pxetest.UEFIPXE, m)
 }
 
 // TestBootUEFIHTTP: OVMF's UEFI HTTP boot; DHCP answers HTTPClient with
@@ -443,5 +442,5 @@ func TestBootUEFIHTTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	m := Machine{MAC: net.HardwareAddr{0x52, 0x54, 0x00, 0x69, 0xd5, 0x92}, Hostname: "node2", Profile: "alpha"}
-	startBootLab(t, ctx, []Machine{m}).boot(t, ctx, lab.UEFIHTTP, m)
+	startBootLab(t, ctx, []Machine{m}).boot(t, ctx, pxetest.UEFIHTTP, m)
 }

@@ -18,7 +18,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 var (
@@ -212,7 +212,7 @@ func TestAssetsRangeETagAndEvents(t *testing.T) {
 // curl, a real client, fetches byte ranges and whole files from a real
 // listener on loopback.
 func TestCurlRanges(t *testing.T) {
-	curl := testenv.RequireCmd(t, "curl", "curl")
+	curl := pxetest.RequireCmd(t, "curl", "curl")
 	data := make([]byte, 3<<20)
 	for i := range data {
 		data[i] = byte(rand.IntN(256))

@@ -14,30 +14,29 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/dhcp"
-	"github.com/pxekit/pxekit/internal/lab"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // raLab is a boot server on a lab bridge and a client namespace with a
 // veth port on that bridge, from which rdisc6 solicits a router.
 type raLab struct {
 	srv   *Server
-	cli   *lab.NetNS
+	cli   *pxetest.NetNS
 	cliIf string
 }
 
 func startRALab(t *testing.T, routerAdvert bool) *raLab {
 	t.Helper()
-	testenv.RequireRoot(t)
-	lnet := lab.Setup(t)
-	cli, err := lab.NewNetNS("prc")
+	pxetest.RequireRoot(t)
+	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
+	cli, err := pxetest.NewNetNS("prc")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
 	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
 	port, peer := "prp"+id, "prc"+id
-	if err := lnet.NS.AddVeth(port, peer, lnet.Bridge); err != nil {
+	if err := lnet.NS.AddVeth(pxetest.Veth{Name: port, Peer: peer, Bridge: lnet.Bridge}); err != nil {
 		t.Fatal(err)
 	}
 	if err := lnet.NS.MoveLink(peer, cli); err != nil {
@@ -84,11 +83,11 @@ func startRALab(t *testing.T, routerAdvert bool) *raLab {
 // advertisement came.
 func (rl *raLab) rdisc6(t *testing.T, retries int) (string, bool) {
 	t.Helper()
-	bin := testenv.RequireCmd(t, "rdisc6", "ndisc6")
+	bin := pxetest.RequireCmd(t, "rdisc6", "ndisc6")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	cmd := lab.CommandContext(ctx, bin, "-1", "-r", fmt.Sprint(retries), "-w", "1000", rl.cliIf)
+	cmd := pxetest.CommandContext(ctx, bin, "-1", "-r", fmt.Sprint(retries), "-w", "1000", rl.cliIf)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := rl.cli.Run(cmd)
 	return out.String(), err == nil

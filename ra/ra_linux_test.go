@@ -20,14 +20,13 @@ import (
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
-	"github.com/pxekit/pxekit/internal/lab"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // link is a veth pair between a server and a client namespace, both ends
 // with a usable link-local address.
 type link struct {
-	srv, cli         *lab.NetNS
+	srv, cli         *pxetest.NetNS
 	srvIf, cliIf     string
 	srvMAC, cliMAC   net.HardwareAddr
 	srvLL, cliLL     netip.Addr
@@ -37,21 +36,21 @@ type link struct {
 
 func newLink(t *testing.T) *link {
 	t.Helper()
-	testenv.RequireRoot(t)
+	pxetest.RequireRoot(t)
 	l := &link{}
 	var err error
-	if l.srv, err = lab.NewNetNS("ras"); err != nil {
+	if l.srv, err = pxetest.NewNetNS("ras"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.srv.Close() })
-	if l.cli, err = lab.NewNetNS("rac"); err != nil {
+	if l.cli, err = pxetest.NewNetNS("rac"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.cli.Close() })
 	l.srvPath, l.cliPath = "/var/run/netns/"+l.srv.Name(), "/var/run/netns/"+l.cli.Name()
 	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
 	l.srvIf, l.cliIf = "ras"+id, "rac"+id
-	if err := l.srv.AddVeth(l.srvIf, l.cliIf, ""); err != nil {
+	if err := l.srv.AddVeth(pxetest.Veth{Name: l.srvIf, Peer: l.cliIf}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.srv.MoveLink(l.cliIf, l.cli); err != nil {
@@ -159,14 +158,14 @@ func waitStats(t *testing.T, r *Responder, what string, cond func(Stats) bool) S
 // namespace and must see an advertisement that configures nothing and comes
 // from the server's link-local address and MAC.
 func TestRdisc6(t *testing.T) {
-	rdisc6 := testenv.RequireCmd(t, "rdisc6", "ndisc6")
+	rdisc6 := pxetest.RequireCmd(t, "rdisc6", "ndisc6")
 	l := newLink(t)
 	r, ev := serve(t, l, Config{Interval: time.Hour})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	cmd := lab.CommandContext(ctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf)
+	cmd := pxetest.CommandContext(ctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := l.cli.Run(cmd); err != nil {
 		t.Fatalf("rdisc6: %v\n%s", err, out.String())
@@ -218,7 +217,7 @@ func newRawSender(t *testing.T, l *link) *rawSender {
 }
 
 // newRawSenderIn sends to dst out of link index in ns.
-func newRawSenderIn(t *testing.T, ns *lab.NetNS, index int, dst netip.Addr) *rawSender {
+func newRawSenderIn(t *testing.T, ns *pxetest.NetNS, index int, dst netip.Addr) *rawSender {
 	t.Helper()
 	s := &rawSender{index: index, dst: dst}
 	err := ns.Do(func() error {
@@ -389,7 +388,7 @@ func TestOtherInterface(t *testing.T) {
 	r, _ := serve(t, l, Config{Interval: time.Hour})
 	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
 	other, peer := "rax"+id, "ray"+id
-	if err := l.srv.AddVeth(other, peer, ""); err != nil {
+	if err := l.srv.AddVeth(pxetest.Veth{Name: other, Peer: peer}); err != nil {
 		t.Fatal(err)
 	}
 	h := nlHandle(t, l.srvPath)

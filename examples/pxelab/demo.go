@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // demoTimeout bounds a whole demo: TCG boots take 20–70 s, more on a busy
@@ -26,17 +26,17 @@ const demoTimeout = 10 * time.Minute
 // requirement is a file a Debian package ships.
 type requirement struct{ path, pkg string }
 
-func demoRequirements(fw lab.Firmware) []requirement {
+func demoRequirements(fw pxetest.Firmware) []requirement {
 	reqs := []requirement{
 		{"qemu-system-x86_64", "qemu-system-x86"},
 		{"/usr/lib/ipxe/undionly.kpxe", "ipxe"},
 		{"/usr/lib/ipxe/ipxe.efi", "ipxe"},
 		{"/bin/busybox", "busybox-static"},
 	}
-	if fw == lab.BIOS {
+	if fw == pxetest.BIOS {
 		reqs = append(reqs, requirement{"/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu"})
 	} else {
-		reqs = append(reqs, requirement{lab.OVMFImage, "ovmf"})
+		reqs = append(reqs, requirement{pxetest.OVMFImage, "ovmf"})
 	}
 	return reqs
 }
@@ -70,7 +70,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	fw, err := lab.ParseFirmware(*fwName)
+	fw, err := pxetest.ParseFirmware(*fwName)
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab demo: %v\n", err)
 		return 2
@@ -105,7 +105,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runDemo does the demo's work; everything it creates is removed when it
 // returns, on success, failure or Ctrl-C alike.
-func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz, modules string, quiet bool, stdout, stderr io.Writer) error {
+func runDemo(ctx context.Context, fw pxetest.Firmware, mac net.HardwareAddr, vmlinuz, modules string, quiet bool, stdout, stderr io.Writer) error {
 	tmp, err := os.MkdirTemp("", "pxelab-")
 	if err != nil {
 		return err
@@ -116,7 +116,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 	if err != nil {
 		return err
 	}
-	err = lab.Initramfs{ModulesDir: modules}.Write(f)
+	err = pxetest.Initramfs{ModulesDir: modules}.Write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -124,7 +124,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 		return fmt.Errorf("initramfs: %w", err)
 	}
 
-	lnet, err := lab.NewNetwork("pxelab")
+	lnet, err := pxetest.NewNetwork(pxetest.NetworkConfig{Name: "pxelab"})
 	if err != nil {
 		return fmt.Errorf("lab network: %w", err)
 	}
@@ -135,7 +135,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 		iface: lnet.Bridge, netns: filepath.Join("/var/run/netns", lnet.NS.Name()),
 		pool:   "192.0.2.100-192.0.2.199",
 		kernel: vmlinuz, initrd: initrd,
-		cmdline:  "console=ttyS0 panic=-1 quiet " + lab.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome",
+		cmdline:  "console=ttyS0 panic=-1 quiet " + pxetest.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome",
 		httpPort: 8080,
 		state:    filepath.Join(tmp, "state"),
 		machines: listFlag{mac.String() + "=default"},
@@ -180,7 +180,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 		return err
 	}
 	var consoleMu sync.Mutex
-	vm, err := lab.StartVM(ctx, lab.VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
+	vm, err := pxetest.StartVM(ctx, pxetest.VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
 		OnLine: func(l string) {
 			if quiet || strings.TrimSpace(l) == "" {
 				return
@@ -197,7 +197,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 
 	initSeen := make(chan time.Duration, 1)
 	go func() {
-		if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+lab.MarkerStart+"$")); err == nil {
+		if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+pxetest.MarkerStart+"$")); err == nil {
 			initSeen <- time.Since(vm.Started())
 		}
 	}()

@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/lab"
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -77,10 +76,10 @@ func events(t *testing.T, out string) []pxe.Event {
 // serve in a lab namespace: curl, from a host on the lab bridge, gets the
 // machine's script, and stdout carries the event as one JSON line.
 func TestServeInNetNS(t *testing.T) {
-	testenv.RequireRoot(t)
-	curl := testenv.RequireCmd(t, "curl", "curl")
-	testenv.RequireFile(t, "/usr/lib/ipxe/undionly.kpxe", "ipxe")
-	lnet := lab.Setup(t)
+	pxetest.RequireRoot(t)
+	curl := pxetest.RequireCmd(t, "curl", "curl")
+	pxetest.RequireFile(t, "/usr/lib/ipxe/undionly.kpxe", "ipxe")
+	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
 	dir := t.TempDir()
 	kernel := filepath.Join(dir, "vmlinuz")
 	if err := os.WriteFile(kernel, []byte("not really a kernel"), 0o644); err != nil {
@@ -137,9 +136,9 @@ func TestServeInNetNS(t *testing.T) {
 // The demo, as `make demo` runs it: a VM boots over the network and phones
 // home, and the namespace is gone afterwards.
 func TestDemo(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
-	testenv.GuestKernel(t)
+	pxetest.RequireRoot(t)
+	pxetest.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
+	pxetest.GuestKernel(t)
 	before := netnsList(t)
 	var out, errb syncBuffer
 	code := run(context.Background(), []string{"demo", "--quiet", "--mac", "52:54:00:de:00:42"}, &out, &errb)

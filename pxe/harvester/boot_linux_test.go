@@ -17,10 +17,9 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/dhcp"
-	"github.com/pxekit/pxekit/internal/lab"
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/pxe/iscdhcp"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // The guest stands in for Harvester's installer: it reads
@@ -41,7 +40,7 @@ var (
 )
 
 type harvLab struct {
-	net    *lab.Network
+	net    *pxetest.Network
 	srv    *pxe.Server
 	mu     sync.Mutex
 	events []pxe.Event
@@ -61,18 +60,18 @@ func (l lockedBuf) Write(p []byte) (int, error) {
 
 func startHarvLab(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.BootPolicy) *harvLab {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
-	testenv.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
-	testenv.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
-	testenv.RequireFile(t, lab.OVMFImage, "ovmf")
-	testenv.RequireFile(t, "/bin/busybox", "busybox-static")
-	kernel := testenv.GuestKernel(t)
+	pxetest.RequireRoot(t)
+	pxetest.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
+	pxetest.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
+	pxetest.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
+	pxetest.RequireFile(t, pxetest.OVMFImage, "ovmf")
+	pxetest.RequireFile(t, "/bin/busybox", "busybox-static")
+	kernel := pxetest.GuestKernel(t)
 	vmlinuz, err := os.ReadFile(kernel.Vmlinuz)
 	if err != nil {
 		t.Fatal(err)
 	}
-	initrd, err := lab.Initramfs{ModulesDir: kernel.ModulesDir, Commands: guestCommands}.Bytes()
+	initrd, err := pxetest.Initramfs{ModulesDir: kernel.ModulesDir, Commands: guestCommands}.Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +86,7 @@ func startHarvLab(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.Boo
 	if err != nil {
 		t.Fatal(err)
 	}
-	lnet := lab.Setup(t)
+	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
 	hl := &harvLab{net: lnet}
 	srv, err := pxe.New(pxe.Config{
 		Interface: lnet.Bridge,
@@ -139,14 +138,14 @@ func startHarvLab(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.Boo
 // boot powers on node n and checks, from the guest's console, that it got
 // its own config through the URL on its kernel command line and was
 // refused the other node's.
-func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, n Node, wantMode Mode) {
+func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, n Node, wantMode Mode) {
 	t.Helper()
 	tap, err := hl.net.AddTap()
 	if err != nil {
 		t.Fatal(err)
 	}
 	mac := mustMAC(t, n.MAC)
-	vm, err := lab.StartVM(ctx, lab.VMConfig{NetNS: hl.net.NS, Tap: tap, MAC: mac, Firmware: fw,
+	vm, err := pxetest.StartVM(ctx, pxetest.VMConfig{NetNS: hl.net.NS, Tap: tap, MAC: mac, Firmware: fw,
 		OnLine: func(l string) { t.Logf("%s: %s", n.Hostname, l) }})
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +156,7 @@ func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, n No
 			t.Logf("QEMU stderr: %s", vm.Stderr())
 		}
 	}()
-	got, err := vm.WaitFor(ctx, lab.CmdlineRE)
+	got, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +168,7 @@ func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, n No
 			t.Errorf("/proc/cmdline lacks %s:\n%s", want, cmdline)
 		}
 	}
-	if fw != lab.BIOS && !strings.Contains(cmdline, "initrd=harvester-v1.1.0-initrd-amd64") {
+	if fw != pxetest.BIOS && !strings.Contains(cmdline, "initrd=harvester-v1.1.0-initrd-amd64") {
 		t.Errorf("UEFI boot without initrd=: %s", cmdline)
 	}
 	cfg, err := vm.WaitFor(ctx, configRE)
@@ -243,7 +242,7 @@ func TestBootBIOS(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t.Run(n.Hostname, func(t *testing.T) { hl.boot(t, ctx, lab.BIOS, n, mode) })
+			t.Run(n.Hostname, func(t *testing.T) { hl.boot(t, ctx, pxetest.BIOS, n, mode) })
 		}()
 	}
 	wg.Wait()
@@ -268,7 +267,7 @@ func TestBootUEFIHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	hl := startHarvLab(t, ctx, c, conf.Policy(ServerURL))
-	hl.boot(t, ctx, lab.UEFIHTTP, c.Nodes[0], ModeCreate)
+	hl.boot(t, ctx, pxetest.UEFIHTTP, c.Nodes[0], ModeCreate)
 	hl.checkNoSecrets(t, c)
 }
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/golden"
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func readSeed(t *testing.T, name string) string {
@@ -66,7 +66,7 @@ func TestScriptsMatchSeedCorrected(t *testing.T) {
 					t.Errorf("EFI lint: %v", problems)
 				}
 			}
-			golden.Check(t, tc.file+"-"+v, got)
+			pxetest.CheckGolden(t, tc.file+"-"+v, got)
 		})
 	}
 }
@@ -128,7 +128,7 @@ func TestSeedConfigsFromPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden.Check(t, file, out)
+		pxetest.CheckGolden(t, file, out)
 		back, err := Parse(out)
 		if err != nil || !reflect.DeepEqual(*back, n.Config) {
 			t.Errorf("%s does not round-trip: %v", file, err)
