@@ -127,7 +127,7 @@ func CheckCleanup(t testing.TB, test, failpoint string) {
 		t.Errorf("network namespace left by the failed %s: %s", test, name)
 		_ = netns.DeleteNamed(name)
 	}
-	t.Logf("child %s failed at %s as asked, created %d namespaces and started %d processes; none left",
+	t.Logf("child %s failed at %s as asked, its log named %d namespaces it created and %d processes it started; none left",
 		test, failpoint, len(created), strings.Count(log, "pxetest: started "))
 }
 

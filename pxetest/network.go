@@ -47,6 +47,7 @@ type Network struct {
 	mu    sync.Mutex
 	taps  int
 	hosts []*NetNS
+	logf  func(format string, args ...any) // the test's log, for TempNetwork's
 }
 
 // NewNetwork creates the namespace, its bridge and the server address on
@@ -90,6 +91,7 @@ func TempNetwork(tb testing.TB, cfg NetworkConfig) *Network {
 		tb.Fatal(err)
 	}
 	tb.Logf("pxetest: netns %s", n.NS.Name())
+	n.logf = tb.Logf
 	tb.Cleanup(func() {
 		if err := n.Close(); err != nil {
 			tb.Error(err)
@@ -133,6 +135,9 @@ func (n *Network) AddHost(prefix string, addr netip.Prefix) (*Host, error) {
 	port := fmt.Sprintf("port%d", len(n.hosts))
 	n.hosts = append(n.hosts, ns)
 	n.mu.Unlock()
+	if n.logf != nil {
+		n.logf("pxetest: netns %s (host on %s, %s)", ns.Name(), port, n.Bridge)
+	}
 	h := &Host{NS: ns, Link: "eth0", Addr: addr}
 	if err := n.NS.AddVeth(Veth{Name: port, Bridge: n.Bridge, Peer: h.Link, PeerNS: ns, PeerAddr: addr}); err != nil {
 		return nil, err
