@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,11 +26,10 @@ import (
 // bootLab is the project's own boot server in a lab netns, with a kernel
 // and busybox initramfs as assets, recording every boot event.
 type bootLab struct {
-	net    *pxetest.Network
+	lab    *pxetest.BootLab
 	srv    *Server
 	dhcp   *dhcpCapture
-	mu     sync.Mutex
-	events []Event
+	events pxetest.Recorder[Event]
 }
 
 // labProfiles are two profiles whose kernel arguments differ, so a test can
@@ -46,26 +44,12 @@ func labProfiles() map[string]Profile {
 
 func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLab {
 	t.Helper()
-	pxetest.RequireRoot(t)
-	pxetest.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
-	pxetest.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
-	pxetest.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
-	pxetest.RequireFile(t, pxetest.OVMFImage, "ovmf")
-	pxetest.RequireFile(t, "/bin/busybox", "busybox-static")
-	kernel := pxetest.GuestKernel(t)
-	vmlinuz, err := os.ReadFile(kernel.Vmlinuz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	initrd, err := pxetest.Initramfs{ModulesDir: kernel.ModulesDir}.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
-	bl := &bootLab{net: lnet}
+	pxetest.RequireFile(t, pxetest.IPXEEFI, "ipxe")
+	lab := pxetest.NewBootLab(t, pxetest.Initramfs{})
+	bl := &bootLab{lab: lab}
 	srv, err := New(Config{
-		Interface: lnet.Bridge,
-		NetNS:     filepath.Join("/var/run/netns", lnet.NS.Name()),
+		Interface: lab.Bridge,
+		NetNS:     lab.NS.Path(),
 		Subnet: dhcp.Subnet{
 			Pools:     []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
 			LeaseTime: 10 * time.Minute,
@@ -73,60 +57,29 @@ func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLa
 		LeaseFile: filepath.Join(t.TempDir(), "leases.db"),
 		HTTPPort:  8080,
 		Assets: fstest.MapFS{
-			"vmlinuz":   {Data: vmlinuz, ModTime: time.Now()},
-			"initrd.gz": {Data: initrd, ModTime: time.Now()},
+			"vmlinuz":   {Data: lab.Vmlinuz, ModTime: time.Now()},
+			"initrd.gz": {Data: lab.Initrd, ModTime: time.Now()},
 		},
 		Inventory: Inventory{Machines: machines, Profiles: labProfiles()},
 		// The lab bridge has no IPv6 router: answering iPXE's router
 		// solicitation spares its IPv6 autoconfiguration wait.
 		RouterAdvertisement: true,
-		Logger:              slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:              pxetest.Logger(t, slog.LevelWarn),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bl.srv = srv
-	bl.dhcp = captureDHCP(t, lnet.NS, lnet.Bridge)
-	sctx, cancel := context.WithCancel(ctx)
-	events := srv.Subscribe(sctx)
-	go func() {
-		for e := range events {
-			bl.mu.Lock()
-			bl.events = append(bl.events, e)
-			bl.mu.Unlock()
-		}
-	}()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("boot server: %v", err)
-		}
-	})
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("boot server: %v", err)
-	case <-ctx.Done():
-		t.Fatal("boot server not ready")
-	}
+	bl.dhcp = captureDHCP(t, lab.NS, lab.Bridge)
+	go bl.events.Record(srv.Subscribe(ctx))
+	pxetest.Serve(t, srv)
 	return bl
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // kindsFor returns the kinds of events seen for mac, in order.
 func (bl *bootLab) kindsFor(mac net.HardwareAddr) []EventKind {
-	bl.mu.Lock()
-	defer bl.mu.Unlock()
 	var kinds []EventKind
-	for _, e := range bl.events {
+	for _, e := range bl.events.All() {
 		if e.MAC == mac.String() {
 			kinds = append(kinds, e.Kind)
 		}
@@ -135,9 +88,7 @@ func (bl *bootLab) kindsFor(mac net.HardwareAddr) []EventKind {
 }
 
 func (bl *bootLab) dump(t *testing.T) {
-	bl.mu.Lock()
-	defer bl.mu.Unlock()
-	for _, e := range bl.events {
+	for _, e := range bl.events.All() {
 		t.Logf("event %s %s %s", e.MAC, e.Kind, e.Detail)
 	}
 }
@@ -147,20 +98,11 @@ func (bl *bootLab) dump(t *testing.T) {
 // stream that the whole boot path was walked for its MAC.
 func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, m Machine) {
 	t.Helper()
-	tap, err := bl.net.AddTap()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := pxetest.StartVM(ctx, pxetest.VMConfig{NetNS: bl.net.NS, Tap: tap, MAC: m.MAC, Firmware: fw,
+	vm := bl.lab.StartVM(t, ctx, pxetest.VMConfig{MAC: m.MAC, Firmware: fw,
 		OnLine: func(l string) { t.Logf("%s: %s", m.Hostname, l) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(vm.Stop)
 	defer func() {
 		if t.Failed() {
 			bl.dump(t)
-			t.Logf("QEMU stderr: %s", vm.Stderr())
 		}
 	}()
 	if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+pxetest.MarkerStart+"$")); err != nil {
@@ -197,8 +139,7 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, 
 	}
 	wantKinds = append(wantKinds, EventScriptServed, EventAssetSent, EventAssetSent, EventPhonedHome)
 	waitEvents(t, ctx, bl, m.MAC, wantKinds)
-	bl.mu.Lock()
-	for _, e := range bl.events {
+	for _, e := range bl.events.All() {
 		if e.MAC == m.MAC.String() && e.Kind == EventPhonedHome && !strings.Contains(e.Detail, lease.IP.String()) {
 			t.Errorf("phoned home %q, not from its lease %s", e.Detail, lease.IP)
 		}
@@ -211,7 +152,6 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, 
 			}
 		}
 	}
-	bl.mu.Unlock()
 	bl.checkFastIPXE(t, m.MAC)
 }
 
@@ -225,13 +165,11 @@ func (bl *bootLab) checkFastIPXE(t *testing.T, mac net.HardwareAddr) {
 	t.Helper()
 	ll := eui64LinkLocal(mac)
 	var answered bool
-	bl.mu.Lock()
-	for _, e := range bl.events {
+	for _, e := range bl.events.All() {
 		if e.Kind == EventRouterAdvert && (e.MAC == mac.String() || strings.Contains(e.Detail, "solicited by "+ll.String()+",")) {
 			answered = true
 		}
 	}
-	bl.mu.Unlock()
 	if !answered {
 		t.Errorf("no router advertisement answered %s (%s); RA stats %+v", mac, ll, bl.srv.RA().Stats())
 	}

@@ -1,12 +1,10 @@
 package pxe
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,30 +25,20 @@ type raLab struct {
 
 func startRALab(t *testing.T, routerAdvert bool) *raLab {
 	t.Helper()
-	pxetest.RequireRoot(t)
 	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
-	cli, err := pxetest.NewNetNS("prc")
+	cli, err := lnet.AddHost("prc", netip.Prefix{})
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
-	port, peer := "prp"+id, "prc"+id
-	if err := lnet.NS.AddVeth(pxetest.Veth{Name: port, Peer: peer, Bridge: lnet.Bridge}); err != nil {
-		t.Fatal(err)
-	}
-	if err := lnet.NS.MoveLink(peer, cli); err != nil {
 		t.Fatal(err)
 	}
 	// rdisc6 cannot send until the link-local address has passed
 	// duplicate address detection.
-	if _, err := cli.WaitLinkLocal(peer, 15*time.Second); err != nil {
+	if _, err := cli.NS.WaitLinkLocal(cli.Link, 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	rl := &raLab{cli: cli, cliIf: peer}
+	rl := &raLab{cli: cli.NS, cliIf: cli.Link}
 	srv, err := New(Config{
 		Interface:           lnet.Bridge,
-		NetNS:               filepath.Join("/var/run/netns", lnet.NS.Name()),
+		NetNS:               lnet.NS.Path(),
 		Subnet:              dhcp.Subnet{Pools: []dhcp.Range{{Start: lnet.ServerAddr().Next(), End: lnet.ServerAddr().Next().Next()}}},
 		HTTPPort:            8080,
 		TFTPPort:            6969,
@@ -62,20 +50,7 @@ func startRALab(t *testing.T, routerAdvert bool) *raLab {
 		t.Fatal(err)
 	}
 	rl.srv = srv
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("Serve: %v", err)
-	}
+	pxetest.Serve(t, srv)
 	return rl
 }
 
@@ -86,11 +61,8 @@ func (rl *raLab) rdisc6(t *testing.T, retries int) (string, bool) {
 	bin := pxetest.RequireCmd(t, "rdisc6", "ndisc6")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out bytes.Buffer
-	cmd := pxetest.CommandContext(ctx, bin, "-1", "-r", fmt.Sprint(retries), "-w", "1000", rl.cliIf)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := rl.cli.Run(cmd)
-	return out.String(), err == nil
+	out, err := pxetest.Run(t, rl.cli, pxetest.CommandContext(ctx, bin, "-1", "-r", fmt.Sprint(retries), "-w", "1000", rl.cliIf))
+	return out, err == nil
 }
 
 // TestRouterAdvertisementOn: with Config.RouterAdvertisement a host on the
