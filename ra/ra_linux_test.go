@@ -4,19 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
@@ -26,116 +21,65 @@ import (
 // link is a veth pair between a server and a client namespace, both ends
 // with a usable link-local address.
 type link struct {
-	srv, cli         *pxetest.NetNS
-	srvIf, cliIf     string
-	srvMAC, cliMAC   net.HardwareAddr
-	srvLL, cliLL     netip.Addr
-	cliIndex         int
-	srvPath, cliPath string
+	srv, cli       *pxetest.NetNS
+	srvIf, cliIf   string
+	srvMAC, cliMAC net.HardwareAddr
+	srvLL, cliLL   netip.Addr
+	cliIndex       int
 }
 
 func newLink(t *testing.T) *link {
 	t.Helper()
-	pxetest.RequireRoot(t)
-	l := &link{}
-	var err error
-	if l.srv, err = pxetest.NewNetNS("ras"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.srv.Close() })
-	if l.cli, err = pxetest.NewNetNS("rac"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.cli.Close() })
-	l.srvPath, l.cliPath = "/var/run/netns/"+l.srv.Name(), "/var/run/netns/"+l.cli.Name()
-	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
-	l.srvIf, l.cliIf = "ras"+id, "rac"+id
-	if err := l.srv.AddVeth(pxetest.Veth{Name: l.srvIf, Peer: l.cliIf}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.srv.MoveLink(l.cliIf, l.cli); err != nil {
-		t.Fatal(err)
-	}
-	sh := nlHandle(t, l.srvPath)
-	ch := nlHandle(t, l.cliPath)
-	peer, err := ch.LinkByName(l.cliIf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.cliIndex = peer.Attrs().Index
-	srvLink, err := sh.LinkByName(l.srvIf)
-	if err != nil {
+	l := &link{srv: pxetest.TempNetNS(t, "ras"), cli: pxetest.TempNetNS(t, "rac"), srvIf: "ras0", cliIf: "rac0"}
+	if err := l.srv.AddVeth(pxetest.Veth{Name: l.srvIf, Peer: l.cliIf, PeerNS: l.cli}); err != nil {
 		t.Fatal(err)
 	}
 	// Duplicate address detection takes a second or two after link up.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var e1, e2 error
-		l.srvLL, l.srvMAC, e1 = linkLocal(sh, srvLink.Attrs().Index)
-		l.cliLL, l.cliMAC, e2 = linkLocal(ch, l.cliIndex)
-		if e1 == nil && e2 == nil {
-			return l
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no link-local addresses: server %v, client %v", e1, e2)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var err error
+	if l.srvLL, err = l.srv.WaitLinkLocal(l.srvIf, 15*time.Second); err != nil {
+		t.Fatal(err)
 	}
+	if l.cliLL, err = l.cli.WaitLinkLocal(l.cliIf, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l.srvMAC, err = l.srv.HardwareAddr(l.srvIf); err != nil {
+		t.Fatal(err)
+	}
+	if l.cliMAC, err = l.cli.HardwareAddr(l.cliIf); err != nil {
+		t.Fatal(err)
+	}
+	l.cliIndex = linkIndex(t, l.cli, l.cliIf)
+	return l
 }
 
-func nlHandle(t *testing.T, path string) *netlink.Handle {
+// linkIndex is the interface index of name in ns.
+func linkIndex(t *testing.T, ns *pxetest.NetNS, name string) int {
 	t.Helper()
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
+	var index int
+	if err := ns.Do(func() error {
+		ifi, err := net.InterfaceByName(name)
+		if err == nil {
+			index = ifi.Index
+		}
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
+	return index
 }
 
 // serve runs a responder on the server end until the test ends.
-func serve(t *testing.T, l *link, cfg Config) (*Responder, *eventLog) {
+func serve(t *testing.T, l *link, cfg Config) (*Responder, *pxetest.Recorder[Event]) {
 	t.Helper()
-	ev := &eventLog{}
-	cfg.Interface, cfg.NetNS, cfg.OnEvent = l.srvIf, l.srvPath, ev.add
+	ev := &pxetest.Recorder[Event]{}
+	cfg.Interface, cfg.NetNS, cfg.OnEvent = l.srvIf, l.srv.Path(), ev.Add
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	select {
-	case <-r.Ready():
-	case err := <-done:
-		t.Fatalf("Serve: %v", err)
-	}
+	pxetest.Serve(t, r)
 	return r, ev
-}
-
-type eventLog struct {
-	mu  sync.Mutex
-	evs []Event
-}
-
-func (e *eventLog) add(ev Event) { e.mu.Lock(); e.evs = append(e.evs, ev); e.mu.Unlock() }
-
-func (e *eventLog) all() []Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]Event(nil), e.evs...)
 }
 
 // waitStats polls until cond holds on the counters.
@@ -164,13 +108,10 @@ func TestRdisc6(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out bytes.Buffer
-	cmd := pxetest.CommandContext(ctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := l.cli.Run(cmd); err != nil {
-		t.Fatalf("rdisc6: %v\n%s", err, out.String())
+	got, err := pxetest.Run(t, l.cli, pxetest.CommandContext(ctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf))
+	if err != nil {
+		t.Fatalf("rdisc6: %v\n%s", err, got)
 	}
-	got := out.String()
 	t.Logf("rdisc6:\n%s", got)
 	for _, re := range []string{
 		`Stateful address conf\.\s*:\s*No`,
@@ -192,14 +133,14 @@ func TestRdisc6(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 	var seen bool
-	for _, e := range ev.all() {
+	for _, e := range ev.All() {
 		// rdisc6 sends no source link-layer option (iPXE does).
 		if e.Answered && e.Solicitation.Source == l.cliLL && e.Dest == l.cliLL {
 			seen = true
 		}
 	}
 	if !seen {
-		t.Errorf("no answered solicitation from %s in events %+v", l.cliLL, ev.all())
+		t.Errorf("no answered solicitation from %s in events %+v", l.cliLL, ev.All())
 	}
 }
 
@@ -294,7 +235,7 @@ func TestMalformedSolicitations(t *testing.T) {
 		t.Errorf("valid solicitations = %d, want 2", s.Solicitations)
 	}
 	dests := map[netip.Addr]bool{}
-	for _, e := range ev.all() {
+	for _, e := range ev.All() {
 		dests[e.Dest] = e.Answered
 		if e.Solicitation.Source == l.cliLL && !bytes.Equal(e.Solicitation.LinkAddr, l.cliMAC) {
 			t.Errorf("solicitation from %s: link address %s, want %s", l.cliLL, e.Solicitation.LinkAddr, l.cliMAC)
@@ -386,30 +327,19 @@ func TestFlood(t *testing.T) {
 func TestOtherInterface(t *testing.T) {
 	l := newLink(t)
 	r, _ := serve(t, l, Config{Interval: time.Hour})
-	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
-	other, peer := "rax"+id, "ray"+id
+	other, peer := "rax0", "ray0"
 	if err := l.srv.AddVeth(pxetest.Veth{Name: other, Peer: peer}); err != nil {
-		t.Fatal(err)
-	}
-	h := nlHandle(t, l.srvPath)
-	pl, err := h.LinkByName(peer)
-	if err != nil {
 		t.Fatal(err)
 	}
 	// The kernel sends on a link only once it has left duplicate address
 	// detection.
-	var src netip.Addr
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if src, _, err = linkLocal(h, pl.Attrs().Index); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", peer, err)
-		}
+	src, err := l.srv.WaitLinkLocal(peer, 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
 	// To all-nodes, which every link has joined (all-routers only the
 	// responder's): so it reaches the socket, from the wrong link.
-	snd := newRawSenderIn(t, l.srv, pl.Attrs().Index, allNodes)
+	snd := newRawSenderIn(t, l.srv, linkIndex(t, l.srv, peer), allNodes)
 	snd.send(t, src, 255, rs(0))
 	s := waitStats(t, r, "other-interface drop", func(s Stats) bool { return s.Dropped[DropOtherInterface] >= 1 })
 	if s.Solicitations != 0 || s.Answered != 0 {
