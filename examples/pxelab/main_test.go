@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,19 +42,6 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the event printer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func events(t *testing.T, out string) []pxe.Event {
 	t.Helper()
 	var evs []pxe.Event
@@ -78,7 +64,7 @@ func events(t *testing.T, out string) []pxe.Event {
 func TestServeInNetNS(t *testing.T) {
 	pxetest.RequireRoot(t)
 	curl := pxetest.RequireCmd(t, "curl", "curl")
-	pxetest.RequireFile(t, "/usr/lib/ipxe/undionly.kpxe", "ipxe")
+	pxetest.RequireFile(t, pxetest.IPXEBIOS, "ipxe")
 	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
 	dir := t.TempDir()
 	kernel := filepath.Join(dir, "vmlinuz")
@@ -86,7 +72,7 @@ func TestServeInNetNS(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out pxetest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--netns", lnet.NS.Name(), "--interface", lnet.Bridge,
@@ -101,7 +87,7 @@ func TestServeInNetNS(t *testing.T) {
 		cmd := exec.Command(curl, "-sS", "--fail", url)
 		var stdout bytes.Buffer
 		cmd.Stdout = &stdout
-		err := lnet.NS.Run(cmd)
+		_, err := pxetest.Run(t, lnet.NS, cmd)
 		if err == nil {
 			body = stdout.Bytes()
 			break
@@ -115,7 +101,7 @@ func TestServeInNetNS(t *testing.T) {
 		t.Errorf("script:\n%s\nwant line %q", body, want)
 	}
 	// An unknown machine is denied with --deny-unknown.
-	if err := lnet.NS.Run(exec.Command(curl, "-sS", "--fail", "http://192.0.2.1:8080/boot.ipxe?mac=52:54:00:00:00:99")); err == nil {
+	if _, err := pxetest.Run(t, lnet.NS, exec.Command(curl, "-sS", "--fail", "http://192.0.2.1:8080/boot.ipxe?mac=52:54:00:00:00:99")); err == nil {
 		t.Error("unknown machine got a script despite --deny-unknown")
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -136,11 +122,13 @@ func TestServeInNetNS(t *testing.T) {
 // The demo, as `make demo` runs it: a VM boots over the network and phones
 // home, and the namespace is gone afterwards.
 func TestDemo(t *testing.T) {
-	pxetest.RequireRoot(t)
-	pxetest.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
+	pxetest.RequireFirmware(t, pxetest.BIOS)
+	pxetest.RequireFile(t, pxetest.Busybox, "busybox-static")
+	pxetest.RequireFile(t, pxetest.IPXEBIOS, "ipxe")
+	pxetest.RequireFile(t, pxetest.IPXEEFI, "ipxe")
 	pxetest.GuestKernel(t)
 	before := netnsList(t)
-	var out, errb syncBuffer
+	var out, errb pxetest.Buffer
 	code := run(context.Background(), []string{"demo", "--quiet", "--mac", "52:54:00:de:00:42"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("demo exited %d:\n%s", code, errb.String())

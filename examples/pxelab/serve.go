@@ -17,6 +17,7 @@ import (
 
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
 )
 
@@ -126,7 +127,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		if !ok {
 			return pxe.Config{}, fmt.Errorf("--machine %q: want MAC=PROFILE", m)
 		}
-		mac, err := parseMAC(macStr)
+		mac, err := macaddr.Parse(macStr)
 		if err != nil {
 			return pxe.Config{}, fmt.Errorf("--machine %q: %v", m, err)
 		}
