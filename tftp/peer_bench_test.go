@@ -48,11 +48,9 @@ func BenchmarkPeers(b *testing.B) {
 	}
 	hpaPort := probe.LocalAddr().(*net.UDPAddr).Port
 	probe.Close()
-	hpa := exec.Command(tftpd, "-L", "-a", "127.0.0.1:"+strconv.Itoa(hpaPort), "-s", dir, "-u", "root")
-	if err := hpa.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = hpa.Process.Kill(); _ = hpa.Wait() }()
+	// In its own process group, killed with the transfer children it
+	// forks when the benchmark ends.
+	pxetest.Start(b, nil, exec.Command(tftpd, "-L", "-a", "127.0.0.1:"+strconv.Itoa(hpaPort), "-s", dir, "-u", "root"))
 
 	out := filepath.Join(b.TempDir(), "got")
 	fetch := func(b *testing.B, port int, name string, opts ...string) {
