@@ -73,25 +73,9 @@ func TestFirmwareSeaBIOSiPXE(t *testing.T) {
 	const mac = "52:54:00:6b:13:e2"
 
 	gets := scriptServer(t, lnet.NS)
-	var events pxetest.Recorder[Event]
-	s := newTestServer(t, func(c *Config) {
-		c.NetNS = lnet.NS.Path()
-		c.Interfaces = []string{lnet.Bridge}
-		c.ServerID = mustAddr("192.0.2.1")
-		c.OnEvent = events.Add
-	})
-	s.now = time.Now
-	pxetest.Serve(t, s)
+	s, events := serveIn(t, lnet.NS, lnet.Bridge, func(c *Config) { c.ServerID = mustAddr("192.0.2.1") })
 	vm := startVM(t, lnet, pxetest.BIOS, mac)
-
-	select {
-	case u := <-gets:
-		if u != "/boot.ipxe mac="+mac {
-			t.Errorf("iPXE fetched %q", u)
-		}
-	case <-time.After(240 * time.Second): // bounds a hung emulator under TCG
-		t.Fatalf("iPXE never fetched the script; server %+v\n%s", s.Stats(), vm.Console())
-	}
+	waitScriptGet(t, gets, mac, func() string { return fmt.Sprintf("server %+v\n%s", s.Stats(), vm.Console()) })
 	var acked []Event
 	for _, e := range events.All() {
 		if e.Type == EventAcked {
@@ -104,6 +88,20 @@ func TestFirmwareSeaBIOSiPXE(t *testing.T) {
 	l, ok := s.LeaseByMAC(acked[0].MAC)
 	if !ok || !s.cfg.Subnets[0].Pools[0].Contains(l.IP) {
 		t.Fatalf("lease %+v", l)
+	}
+}
+
+// waitScriptGet waits for iPXE's script request and checks it is the one
+// for mac; state describes the lab when none comes.
+func waitScriptGet(t *testing.T, gets <-chan string, mac string, state func() string) {
+	t.Helper()
+	select {
+	case u := <-gets:
+		if u != "/boot.ipxe mac="+mac {
+			t.Errorf("iPXE fetched %q", u)
+		}
+	case <-time.After(240 * time.Second): // bounds a hung emulator under TCG
+		t.Fatalf("iPXE never fetched the script; %s", state())
 	}
 }
 
@@ -123,16 +121,9 @@ func TestFirmwareOVMF(t *testing.T) {
 	lnet := firmwareLab(t, pxetest.UEFIPXE)
 	captureRequests(t, lnet.NS, lnet.Bridge, "ovmf-pxe")
 	const mac = "52:54:00:69:d5:92"
-	var events pxetest.Recorder[Event]
-	s := newTestServer(t, func(c *Config) {
-		c.NetNS = lnet.NS.Path()
-		c.Interfaces = []string{lnet.Bridge}
-		c.OnEvent = events.Add
-	})
-	s.now = time.Now
-	pxetest.Serve(t, s)
+	s, events := serveIn(t, lnet.NS, lnet.Bridge, nil)
 	vm := startVM(t, lnet, pxetest.UEFIPXE, mac)
-	e, err := firstAck(t, &events, 300*time.Second, func(Event) bool { return true })
+	e, err := firstAck(t, events, 300*time.Second, func(Event) bool { return true })
 	if err != nil {
 		t.Fatalf("OVMF never requested our offer (%v); server %+v\n%s", err, s.Stats(), vm.Console())
 	}
@@ -154,16 +145,9 @@ func TestFirmwareOVMFHTTPBoot(t *testing.T) {
 	lnet := firmwareLab(t, pxetest.UEFIPXE)
 	captureRequests(t, lnet.NS, lnet.Bridge, "ovmf-httpboot")
 	const mac = "52:54:00:69:d5:93"
-	var events pxetest.Recorder[Event]
-	s := newTestServer(t, func(c *Config) {
-		c.NetNS = lnet.NS.Path()
-		c.Interfaces = []string{lnet.Bridge}
-		c.OnEvent = events.Add
-	})
-	s.now = time.Now
-	pxetest.Serve(t, s)
+	s, events := serveIn(t, lnet.NS, lnet.Bridge, nil)
 	vm := startVM(t, lnet, pxetest.UEFIPXE, mac)
-	e, err := firstAck(t, &events, 400*time.Second, func(e Event) bool { return e.Client.IsHTTPClient() })
+	e, err := firstAck(t, events, 400*time.Second, func(e Event) bool { return e.Client.IsHTTPClient() })
 	if err != nil {
 		t.Fatalf("OVMF never asked for HTTP boot (%v); server %+v\n%s", err, s.Stats(), vm.Console())
 	}
@@ -200,40 +184,18 @@ func scriptServer(t *testing.T, ns *pxetest.NetNS) <-chan string {
 // port 4011), and fetches the script.
 func TestFirmwareProxyDHCP(t *testing.T) {
 	pxetest.RequireFirmware(t, pxetest.BIOS)
-	// The hub only switches; dnsmasq and the proxy are hosts on it.
-	hub := pxetest.TempNetwork(t, pxetest.NetworkConfig{Name: "dhy", Switch: true})
-	dns, err := hub.AddHost("dhyd", mustPrefix("192.0.2.2/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prx, err := hub.AddHost("dhyp", mustPrefix("192.0.2.1/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, dns, prx := proxyLab(t, "dhy")
 	dm := pxetest.StartDnsmasq(t, dns.NS, dns.Link, "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h")
 
 	gets := scriptServer(t, prx.NS)
 	const mac = "52:54:00:6b:13:e4"
-	var events pxetest.Recorder[Event]
-	s := newTestServer(t, func(c *Config) {
+	s, events := serveIn(t, prx.NS, prx.Link, func(c *Config) {
 		c.ProxyDHCP = true
 		c.Subnets = nil
 		c.ServerID = mustAddr("192.0.2.1")
-		c.NetNS = prx.NS.Path()
-		c.Interfaces = []string{prx.Link}
-		c.OnEvent = events.Add
 	})
-	s.now = time.Now
-	pxetest.Serve(t, s)
 	vm := startVM(t, hub, pxetest.BIOS, mac)
-	select {
-	case u := <-gets:
-		if u != "/boot.ipxe mac="+mac {
-			t.Errorf("iPXE fetched %q", u)
-		}
-	case <-time.After(240 * time.Second): // bounds a hung emulator under TCG
-		t.Fatalf("iPXE never fetched the script; server %+v\n%s\n%s", s.Stats(), vm.Console(), dm.Output())
-	}
+	waitScriptGet(t, gets, mac, func() string { return fmt.Sprintf("server %+v\n%s\n%s", s.Stats(), vm.Console(), dm.Output()) })
 	if !strings.Contains(dm.Output(), "DHCPACK") || !strings.Contains(dm.Output(), mac) {
 		t.Errorf("dnsmasq did not give the address:\n%s", dm.Output())
 	}

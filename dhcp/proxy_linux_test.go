@@ -20,30 +20,14 @@ import (
 // port 67 and again on port 4011, as PXE firmware asks after it is
 // configured.
 func TestProxyDHCPBesideDnsmasq(t *testing.T) {
-	// The client runs on the bridge of a switch; dnsmasq and the proxy
-	// are hosts on it.
-	hub := pxetest.TempNetwork(t, pxetest.NetworkConfig{Name: "dhx", Switch: true})
-	dns, err := hub.AddHost("dhxd", mustPrefix("192.0.2.2/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prx, err := hub.AddHost("dhxp", mustPrefix("192.0.2.1/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, dns, prx := proxyLab(t, "dhx")
 	dm := pxetest.StartDnsmasq(t, dns.NS, dns.Link, "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h", "--dhcp-option=3,192.0.2.2")
 
-	var rec pxetest.Recorder[Event]
-	s := newTestServer(t, func(c *Config) {
+	s, rec := serveIn(t, prx.NS, prx.Link, func(c *Config) {
 		c.ProxyDHCP = true
 		c.Subnets = nil
 		c.ServerID = netip.Addr{} // learned from the interface: 192.0.2.1
-		c.NetNS = prx.NS.Path()
-		c.Interfaces = []string{prx.Link}
-		c.OnEvent = rec.Add
 	})
-	s.now = time.Now
-	pxetest.Serve(t, s)
 
 	// What BIOS PXE firmware sends. "require subnet-mask" makes dhclient
 	// pass over the proxy's offer (no address, no mask), as firmware does
@@ -91,7 +75,7 @@ timeout 30;
 		dhcpv4.WithOption(dhcpv4.OptClassIdentifier("PXEClient:Arch:00000:UNDI:002001")),
 		dhcpv4.WithOption(dhcpv4.OptClientArch(iana.INTEL_X86PC)))
 	var ack *dhcpv4.DHCPv4
-	err = hub.NS.Do(func() error {
+	err := hub.NS.Do(func() error {
 		c, err := net.ListenPacket("udp4", ip.String()+":0")
 		if err != nil {
 			return err

@@ -119,13 +119,19 @@ func TempNetNS(tb testing.TB, prefix string) *NetNS {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Logf("pxetest: netns %s", n.Name())
+	closeAtEnd(tb, n.Name(), n.Close)
+	return n
+}
+
+// closeAtEnd logs the namespace's name (CheckCleanup reads it) and calls
+// closeFn when the test ends.
+func closeAtEnd(tb testing.TB, name string, closeFn func() error) {
+	tb.Logf("pxetest: netns %s", name)
 	tb.Cleanup(func() {
-		if err := n.Close(); err != nil {
+		if err := closeFn(); err != nil {
 			tb.Error(err)
 		}
 	})
-	return n
 }
 
 // Do runs fn with the calling goroutine's thread inside the namespace:

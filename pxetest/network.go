@@ -90,13 +90,8 @@ func TempNetwork(tb testing.TB, cfg NetworkConfig) *Network {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Logf("pxetest: netns %s", n.NS.Name())
 	n.logf = tb.Logf
-	tb.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
+	closeAtEnd(tb, n.NS.Name(), n.Close)
 	return n
 }
 

@@ -30,14 +30,22 @@ func dialFrom(t *testing.T, ns *NetNS, addr string) string {
 	return string(got)
 }
 
-// greet accepts one connection on ln and writes hello to it.
-func greet(ln net.Listener) {
+// greeter listens on addr (port 0: any) inside ns until the test ends,
+// writes hello to the first connection, and returns the address it got.
+func greeter(t *testing.T, ns *NetNS, addr string) string {
+	t.Helper()
+	ln, err := ns.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		if c, err := ln.Accept(); err == nil {
 			c.Write([]byte("hello"))
 			c.Close()
 		}
 	}()
+	return ln.Addr().String()
 }
 
 // TestAddHost: a host is a namespace of its own whose eth0 sits on the
@@ -49,13 +57,7 @@ func TestAddHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := lnet.NS.Listen("tcp", "192.0.2.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	greet(ln)
-	if got := dialFrom(t, h.NS, ln.Addr().String()); got != "hello" {
+	if got := dialFrom(t, h.NS, greeter(t, lnet.NS, "192.0.2.1:0")); got != "hello" {
 		t.Errorf("host → server: %q", got)
 	}
 	out, err := Run(t, lnet.NS, exec.Command(RequireCmd(t, "ip", "iproute2"), "-o", "link", "show", "master", "br0"))
@@ -90,13 +92,7 @@ func TestSwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := a.NS.Listen("tcp", "192.0.2.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	greet(ln)
-	if got := dialFrom(t, b.NS, ln.Addr().String()); got != "hello" {
+	if got := dialFrom(t, b.NS, greeter(t, a.NS, "192.0.2.1:0")); got != "hello" {
 		t.Errorf("host b → host a across the switch: %q", got)
 	}
 }
@@ -109,13 +105,7 @@ func TestVethToNamespace(t *testing.T) {
 		Peer: "vb", PeerNS: b, PeerAddr: netip.MustParsePrefix("192.0.2.2/24")}); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := b.Listen("tcp", "192.0.2.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	greet(ln)
-	if got := dialFrom(t, a, ln.Addr().String()); got != "hello" {
+	if got := dialFrom(t, a, greeter(t, b, "192.0.2.2:0")); got != "hello" {
 		t.Errorf("a → b: %q", got)
 	}
 	if _, err := b.HardwareAddr("vb"); err != nil {
