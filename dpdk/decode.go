@@ -3,7 +3,7 @@ package dpdk
 import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 // DecodeProfile decodes one YAML (or JSON) document into a PerformanceProfile
@@ -13,7 +13,7 @@ import (
 // be, even with errors, so a linter can still validate the rest.
 func DecodeProfile(doc []byte) (*PerformanceProfile, field.ErrorList) {
 	p := &PerformanceProfile{}
-	errs := kyaml.Decode(doc, p)
+	errs := strictyaml.Decode(doc, p)
 	if syntaxOnly(errs) {
 		return nil, errs
 	}
@@ -26,7 +26,7 @@ func DecodeProfile(doc []byte) (*PerformanceProfile, field.ErrorList) {
 // reported as unknown.
 func DecodeMachineConfigPool(doc []byte) (*MachineConfigPool, field.ErrorList) {
 	p := &MachineConfigPool{}
-	errs := kyaml.Decode(doc, p)
+	errs := strictyaml.Decode(doc, p)
 	if syntaxOnly(errs) {
 		return nil, errs
 	}
@@ -36,7 +36,7 @@ func DecodeMachineConfigPool(doc []byte) (*MachineConfigPool, field.ErrorList) {
 // syntaxOnly reports whether the document could not be read at all.
 func syntaxOnly(errs field.ErrorList) bool {
 	for _, e := range errs {
-		if e.Origin == kyaml.OriginSyntax {
+		if e.Origin == strictyaml.OriginSyntax {
 			return true
 		}
 	}

@@ -1,5 +1,6 @@
 // Package dpdk declares what a node and a VM need to run DPDK workloads under
-// KubeVirt on OpenShift (seed 003, "configure the cluster for DPDK"):
+// KubeVirt on OpenShift (OpenShift Virtualization's "configure the cluster
+// for DPDK" procedure, whose objects are reproduced here):
 //
 //   - the Node Tuning Operator's PerformanceProfile (performance.openshift.io/v2)
 //     as small typed structs, with the operator's admission rules
@@ -13,10 +14,10 @@
 //     hugepages from a node's real topology, read from sysfs through an
 //     [io/fs.FS] ([ReadTopology], [PlanCPUs]);
 //   - the DPDK VirtualMachine (dedicated CPUs, hugepages, CRI-O annotations,
-//     SR-IOV NIC) as options for a vmspec builder or a built VM ([WithDPDK],
-//     [ApplyVM], [NewVM], [ValidateDPDKVM]), and its guest tuning as cloud-init,
-//     inline or in a Secret past KubeVirt's 2048-byte limit ([GuestTuningFor],
-//     [AttachUserData]).
+//     SR-IOV NIC) as a vmspec.Option ([WithDPDK], [NewVM]) or applied to a
+//     built VM ([ApplyVM]), checked by [ValidateDPDKVM], and its guest
+//     tuning as cloud-init, inline or in a Secret past KubeVirt's 2048-byte
+//     limit ([GuestTuningFor], [AttachUserData]).
 //
 // The package is declarative: it opens no socket and touches no netlink; the
 // only host input is the sysfs topology, and that goes through an fs.FS so

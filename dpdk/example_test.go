@@ -7,9 +7,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/dpdk"
+	"github.com/pxekit/pxekit/vmspec"
 )
 
-// Seed 003's profile-1 from the node's topology: a 2-socket, 40-core,
+// The documented profile-1 from the node's topology: a 2-socket, 40-core,
 // 80-thread machine, 2 whole cores per NUMA node for housekeeping, 32 1G
 // pages on node 0.
 func ExamplePlanCPUs() {
@@ -19,8 +20,7 @@ func ExamplePlanCPUs() {
 		fmt.Println(err)
 		return
 	}
-	p, _, err := dpdk.NewProfile(dpdk.ProfileConfig{Name: "profile-1", Role: "worker-dpdk", Plan: plan,
-		TopologyPolicy: dpdk.TopologyPolicySingleNUMANode, UserLevelNetworking: true})
+	p, err := dpdk.NewProfile("profile-1", "worker-dpdk", plan).WithTopologyPolicy(dpdk.TopologyPolicySingleNUMANode).WithUserLevelNetworking(true).Build()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -101,10 +101,15 @@ spec:
 	// spec.hugepages.pages[0].size: Unsupported value: "1Gi": supported values: "2M", "1G"
 }
 
-// Seed 003's MachineConfigPool and the label that puts a node in it.
+// The documented MachineConfigPool and the label that puts a node in it.
 func ExampleNewMachineConfigPool() {
 	fmt.Println(dpdk.LabelNodeCommand("<node_name>", "worker-dpdk"))
-	out, _ := yaml.Marshal(dpdk.NewMachineConfigPool("worker-dpdk"))
+	pool, err := dpdk.NewMachineConfigPool("worker-dpdk").Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, _ := yaml.Marshal(pool)
 	fmt.Print(string(out))
 	// Output:
 	// oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""
@@ -128,7 +133,7 @@ func ExampleNewMachineConfigPool() {
 }
 
 // The HyperConverged annotation for profile-1's runtime class, with the
-// seed's warning.
+// documentation's warning.
 func ExampleRuntimeClassAnnotation() {
 	k, v, warning, err := dpdk.RuntimeClassAnnotation(dpdk.RuntimeClassName("profile-1"))
 	if err != nil {
@@ -139,13 +144,13 @@ func ExampleRuntimeClassAnnotation() {
 	fmt.Println("warning:", warning)
 	// Output:
 	// kubevirt.kubevirt.io/jsonpatch: [{"op":"add","path":"/spec/configuration/defaultRuntimeClass","value":"performance-profile-1"}]
-	// warning: the kubevirt.kubevirt.io/jsonpatch annotation on the HyperConverged CR changes a global setting: every VM created after it runs with this runtime class; setting it breaks support for the OpenShift Virtualization instance and belongs on test clusters only (a support exception exists for best performance)
+	// warning: metadata.annotations[kubevirt.kubevirt.io/jsonpatch]: the kubevirt.kubevirt.io/jsonpatch annotation on the HyperConverged CR changes a global setting: every VM created after it runs with this runtime class; setting it breaks support for the OpenShift Virtualization instance and belongs on test clusters only (a support exception exists for best performance)
 }
 
-// Seed 003's rhel-dpdk-vm guest steps, derived from the VM: 10 vCPUs keep
+// The documented rhel-dpdk-vm guest steps, derived from the VM: 10 vCPUs keep
 // 0-1 for housekeeping.
 func ExampleGuestTuningFor() {
-	vm, err := dpdk.NewVM(dpdk.SeedVMName, "dpdk-checkup-ns", dpdk.SeedVMConfig())
+	vm, err := dpdk.NewVM(dpdk.RHELDPDKVMName, dpdk.RHELDPDKVMConfig()).WithNamespace("dpdk-checkup-ns").Build()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -166,4 +171,27 @@ func ExampleGuestTuningFor() {
 	// dnf install -y driverctl
 	// driverctl set-override 0000:07:00.0 vfio-pci
 	// true true
+}
+
+// The DPDK settings as an option of a vmspec builder, beside the VM's own
+// disk: the VM is validated as any other, problems come back at their
+// paths.
+func ExampleWithDPDK() {
+	cfg := dpdk.VMConfig{Cores: 2, GuestMemory: "4Gi", NIC: "nic-east", NetworkName: "dpdk-net", PCIAddress: "0000:07:00.0"}
+	vm, err := vmspec.NewVM("dpdk-vm").WithPodNetwork().
+		WithContainerDisk("rootdisk", "quay.io/containerdisks/fedora", vmspec.Bootable()).
+		With(dpdk.WithDPDK(cfg)).Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c := vm.Spec.Template.Spec.Domain.CPU
+	fmt.Println(c.Sockets, c.Cores, c.Threads, c.DedicatedCPUPlacement, vm.Spec.Template.Spec.Domain.Memory.Hugepages.PageSize)
+
+	cfg.GuestMemory = "3584Mi"
+	_, err = vmspec.NewVM("dpdk-vm").With(dpdk.WithDPDK(cfg)).Build()
+	fmt.Println(err)
+	// Output:
+	// 1 2 2 true 1Gi
+	// spec.template.spec.domain.memory.guest: Invalid value: "3584Mi": must be a positive multiple of the hugepage size 1Gi
 }

@@ -6,26 +6,30 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/cpuset"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 // NoCloudUserDataLimit is KubeVirt's limit on inline cloudInitNoCloud
 // userData; more goes into a Secret (userDataSecretRef).
 const NoCloudUserDataLimit = 2048
 
-// GuestTuningConfig is seed 003's guest configuration of a RHEL DPDK VM.
+// GuestTuningConfig is the guest configuration of a RHEL DPDK VM: hugepages,
+// the cpu-partitioning tuned profile and the vfio-pci override of its NICs.
 type GuestTuningConfig struct {
-	// VCPUs is the guest's vCPU count (seed: 10).
+	// VCPUs is the guest's vCPU count (rhel-dpdk-vm: 10).
 	VCPUs int
 	// HousekeepingCPUs is how many vCPUs (from 0) tuned keeps for the OS;
-	// 0 means 2, one vCPU core (seed: 0-1).
+	// 0 means 2, one vCPU core (rhel-dpdk-vm: 0-1).
 	HousekeepingCPUs int
-	// Hugepages is the guest's 1G hugepage count (seed: 8).
+	// Hugepages is the guest's 1G hugepage count (rhel-dpdk-vm: 8).
 	Hugepages int
-	// PCIAddresses are the NICs to bind to vfio-pci with driverctl (seed:
-	// 0000:07:00.0).
+	// PCIAddresses are the NICs to bind to vfio-pci with driverctl
+	// (rhel-dpdk-vm: 0000:07:00.0).
 	PCIAddresses []string
 	// ExtraRunCmd are commands appended to runcmd, before the reboot.
 	ExtraRunCmd []string
@@ -57,7 +61,7 @@ func GuestTuningFor(vm *kubevirtv1.VirtualMachine) (GuestTuningConfig, error) {
 }
 
 // IsolatedCores is tuned's isolated_cores: every vCPU but the housekeeping
-// ones (seed: "2-9" for 10 vCPUs).
+// ones (rhel-dpdk-vm: "2-9" for 10 vCPUs).
 func (g GuestTuningConfig) IsolatedCores() (string, error) {
 	hk := g.HousekeepingCPUs
 	if hk == 0 {
@@ -76,7 +80,7 @@ func (g GuestTuningConfig) IsolatedCores() (string, error) {
 	return cpuset.New(ids...).String(), nil
 }
 
-// Commands are seed 003's guest steps as shell commands, in order: the
+// Commands are the guest's tuning steps as shell commands, in order: the
 // hugepage kernel arguments (grubby), the cpu-partitioning tuned profile with
 // isolated_cores, and the driverctl vfio-pci override of each NIC.
 func (g GuestTuningConfig) Commands() ([]string, error) {
@@ -110,7 +114,7 @@ func (g GuestTuningConfig) Commands() ([]string, error) {
 
 // UserData renders the guest tuning as #cloud-config: runcmd runs the
 // Commands once on first boot, then power_state reboots the guest so the
-// kernel arguments and tuned profile take effect (seed step 5).
+// kernel arguments and tuned profile take effect (the procedure's last step).
 func (g GuestTuningConfig) UserData() (string, error) {
 	cmds, err := g.Commands()
 	if err != nil {
@@ -127,14 +131,15 @@ func (g GuestTuningConfig) UserData() (string, error) {
 	return "#cloud-config\n" + string(b), nil
 }
 
-// Warnings are surprising but accepted settings: guest hugepages that take
-// all of the guest's memory (seed 003 reserves 8 1G pages in an 8Gi guest,
-// leaving the OS almost nothing).
-func (g GuestTuningConfig) Warnings(guestMemory *resource.Quantity) []string {
-	var w []string
+// Warnings are surprising but accepted settings: guest hugepages that take all of
+// the guest's memory (the documented rhel-dpdk-vm reserves 8 1G pages in an 8Gi
+// guest, leaving the OS almost nothing). The warning is at the configuration's
+// field, hugepages.
+func (g GuestTuningConfig) Warnings(guestMemory *resource.Quantity) []validation.Warning {
+	var w []validation.Warning
 	if guestMemory != nil && g.Hugepages > 0 {
 		if gi := guestMemory.Value() >> 30; int64(g.Hugepages) >= gi {
-			w = append(w, fmt.Sprintf("guest hugepages=%d of 1G take all %s of guest memory; the guest kernel cannot allocate them all and the OS is left without memory — reserve fewer or give the VM more memory", g.Hugepages, guestMemory.String()))
+			w = append(w, validation.Warnf(field.NewPath("hugepages"), "guest hugepages=%d of 1G take all %s of guest memory; the guest kernel cannot allocate them all and the OS is left without memory — reserve fewer or give the VM more memory", g.Hugepages, guestMemory.String()))
 		}
 	}
 	return w

@@ -11,12 +11,12 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/pxetest"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
-func TestGuestTuningSeed(t *testing.T) {
-	vm, err := NewVM(SeedVMName, "", SeedVMConfig())
+func TestGuestTuningRHELDPDKVM(t *testing.T) {
+	vm, err := NewVM(RHELDPDKVMName, RHELDPDKVMConfig()).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,9 +34,9 @@ func TestGuestTuningSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strings.Split(strings.TrimSpace(string(readSeed(t, "guest-commands.txt"))), "\n")
+	want := strings.Split(strings.TrimSpace(string(readUpstream(t, "guest-commands.txt"))), "\n")
 	if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
-		t.Errorf("commands:\n%s\nseed:\n%s", strings.Join(cmds, "\n"), strings.Join(want, "\n"))
+		t.Errorf("commands:\n%s\ndocumented:\n%s", strings.Join(cmds, "\n"), strings.Join(want, "\n"))
 	}
 	ud, err := g.UserData()
 	if err != nil {
@@ -56,8 +56,8 @@ func TestGuestTuningSeed(t *testing.T) {
 	if strings.Join(doc.RunCmd, "\n") != strings.Join(want, "\n") || doc.PowerState["mode"] != "reboot" {
 		t.Errorf("cloud-config runcmd %q power_state %v", doc.RunCmd, doc.PowerState)
 	}
-	// The seed's 8 1G pages in an 8Gi guest leave the OS nothing.
-	if w := g.Warnings(vm.Spec.Template.Spec.Domain.Memory.Guest); len(w) != 1 || !strings.Contains(w[0], "hugepages=8") {
+	// The documentation's 8 1G pages in an 8Gi guest leave the OS nothing.
+	if w := g.Warnings(vm.Spec.Template.Spec.Domain.Memory.Guest); len(w) != 1 || w[0].Field != "hugepages" || !strings.Contains(w[0].Message, "hugepages=8") {
 		t.Errorf("warnings = %v", w)
 	}
 }
@@ -67,9 +67,9 @@ func TestIsolatedCoresFollowVCPUs(t *testing.T) {
 		cores, threads uint32
 		want           string
 	}{{1, 2, ""}, {2, 2, "2-3"}, {8, 2, "2-15"}, {4, 1, "1-3"}} {
-		cfg := SeedVMConfig()
+		cfg := RHELDPDKVMConfig()
 		cfg.Cores, cfg.Threads = c.cores, c.threads
-		vm, err := NewVM("v", "", cfg)
+		vm, err := NewVM("v", cfg).Build()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestIsolatedCoresFollowVCPUs(t *testing.T) {
 }
 
 func TestGuestTuningOverLimitGoesToSecret(t *testing.T) {
-	vm, err := NewVM(SeedVMName, "dpdk-checkup-ns", SeedVMConfig())
+	vm, err := NewVM(RHELDPDKVMName, RHELDPDKVMConfig()).WithNamespace("dpdk-checkup-ns").Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestGuestTuningOverLimitGoesToSecret(t *testing.T) {
 		t.Errorf("no secretRef in\n%s", out)
 	}
 	var back kubevirtv1.VirtualMachine
-	if errs := kyaml.Decode(out, &back); len(errs) > 0 {
+	if errs := strictyaml.Decode(out, &back); len(errs) > 0 {
 		t.Error(errs)
 	}
 	// Attaching again replaces the volume rather than adding one.
@@ -147,7 +147,7 @@ func TestGuestTuningErrors(t *testing.T) {
 }
 
 // TestGuestTuningCloudInitSchema has cloud-init itself check the user data
-// against its schema (runcmd, power_state), for the seed VM and for a large
+// against its schema (runcmd, power_state), for the documented VM and for a large
 // configuration that goes into a Secret.
 func TestGuestTuningCloudInitSchema(t *testing.T) {
 	ci := pxetest.RequireCmd(t, "cloud-init", "cloud-init")
@@ -159,12 +159,12 @@ func TestGuestTuningCloudInitSchema(t *testing.T) {
 		out, err := exec.Command(ci, "schema", "-c", path).CombinedOutput()
 		return string(out), err
 	}
-	seed := GuestTuningConfig{VCPUs: 10, Hugepages: 8, PCIAddresses: []string{SeedPCIAddress}}
+	documented := GuestTuningConfig{VCPUs: 10, Hugepages: 8, PCIAddresses: []string{RHELDPDKPCIAddress}}
 	big := GuestTuningConfig{VCPUs: 64, HousekeepingCPUs: 4, Hugepages: 48, ExtraRunCmd: []string{"systemctl enable --now dpdk-app"}}
 	for i := 0; i < 40; i++ {
 		big.PCIAddresses = append(big.PCIAddresses, fmt.Sprintf("0000:%02x:00.0", 8+i))
 	}
-	for name, g := range map[string]GuestTuningConfig{"seed": seed, "big": big} {
+	for name, g := range map[string]GuestTuningConfig{"documented": documented, "big": big} {
 		ud, err := g.UserData()
 		if err != nil {
 			t.Fatal(err)

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/util/validation"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
-// HyperConverged names and the annotation seed 003 sets on it.
+// HyperConverged names and the annotation that sets the default runtime
+// class on it.
 const (
 	// JSONPatchAnnotation carries JSON patches the HyperConverged operator
 	// applies to the KubeVirt CR it manages.
@@ -19,19 +23,20 @@ const (
 	HCOName      = "kubevirt-hyperconverged"
 )
 
-// RuntimeClassWarning is seed 003's note on the annotation: it changes a
+// RuntimeClassWarning is OpenShift's warning about the annotation: it changes a
 // global setting for every VM created afterwards and voids support.
 const RuntimeClassWarning = "the kubevirt.kubevirt.io/jsonpatch annotation on the HyperConverged CR changes a global setting: every VM created after it runs with this runtime class; setting it breaks support for the OpenShift Virtualization instance and belongs on test clusters only (a support exception exists for best performance)"
 
 // RuntimeClassAnnotation returns the HyperConverged annotation that makes
-// runtimeClass (a PerformanceProfile's status.runtimeClass, see
-// RuntimeClassName) the default runtime class of virt-launcher pods, and the
-// seed's warning. The value is a JSON patch in which the class name is a JSON
-// string: the seed prints the placeholder unquoted ("value": <name>), which
+// runtimeClass (a PerformanceProfile's status.runtimeClass, see RuntimeClassName)
+// the default runtime class of virt-launcher pods, and the warning that goes with
+// it ([RuntimeClassWarning], at the annotation's path in the HyperConverged CR).
+// The value is a JSON patch in which the class name is a JSON string: OpenShift's
+// documentation prints the placeholder unquoted ("value": <name>), which
 // substituted literally is not JSON.
-func RuntimeClassAnnotation(runtimeClass string) (key, value string, warning string, err error) {
-	if msgs := validation.IsDNS1123Subdomain(runtimeClass); len(msgs) > 0 {
-		return "", "", "", fmt.Errorf("runtime class %q: %s", runtimeClass, strings.Join(msgs, "; "))
+func RuntimeClassAnnotation(runtimeClass string) (key, value string, warning validation.Warning, err error) {
+	if msgs := k8svalidation.IsDNS1123Subdomain(runtimeClass); len(msgs) > 0 {
+		return "", "", validation.Warning{}, fmt.Errorf("runtime class %q: %s", runtimeClass, strings.Join(msgs, "; "))
 	}
 	patch := []struct {
 		Op    string `json:"op"`
@@ -40,13 +45,14 @@ func RuntimeClassAnnotation(runtimeClass string) (key, value string, warning str
 	}{{"add", "/spec/configuration/defaultRuntimeClass", runtimeClass}}
 	b, err := json.Marshal(patch)
 	if err != nil {
-		return "", "", "", err
+		return "", "", validation.Warning{}, err
 	}
-	return JSONPatchAnnotation, string(b), RuntimeClassWarning, nil
+	w := validation.Warnf(field.NewPath("metadata", "annotations").Key(JSONPatchAnnotation), "%s", RuntimeClassWarning)
+	return JSONPatchAnnotation, string(b), w, nil
 }
 
-// AnnotateHCOCommand is the `oc annotate` command of seed 003 step 6 for a
-// runtime class, with the patch single-quoted for a POSIX shell.
+// AnnotateHCOCommand is the `oc annotate` command that sets the annotation
+// for a runtime class, with the patch single-quoted for a POSIX shell.
 func AnnotateHCOCommand(runtimeClass string) (string, error) {
 	k, v, _, err := RuntimeClassAnnotation(runtimeClass)
 	if err != nil {

@@ -10,9 +10,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-func readSeed(t *testing.T, name string) []byte {
+func readUpstream(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "seed", name))
+	b, err := os.ReadFile(filepath.Join("testdata", "upstream", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,4 +45,14 @@ func mustRead(tb testing.TB, path string) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// mustPool is the built custom pool for role.
+func mustPool(tb testing.TB, role string) *MachineConfigPool {
+	tb.Helper()
+	p, err := NewMachineConfigPool(role).Build()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }

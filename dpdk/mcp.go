@@ -9,8 +9,9 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 // MachineConfigPool API identity and the label keys it uses.
@@ -51,8 +52,8 @@ type MachineConfigPoolSpec struct {
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 }
 
-// NodeRoleLabel is the label that puts a node into a role, the one seed 003
-// sets with `oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""`.
+// NodeRoleLabel is the label that puts a node into a role, the one set
+// with `oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""`.
 func NodeRoleLabel(role string) (key, value string) {
 	return NodeRoleDomain + "/" + role, ""
 }
@@ -63,12 +64,20 @@ func LabelNodeCommand(node, role string) string {
 	return fmt.Sprintf("oc label node %s %s=\"\"", node, k)
 }
 
-// NewMachineConfigPool returns seed 003's custom pool for role (seed:
-// "worker-dpdk"): it renders the worker MachineConfigs plus the role's own
-// (the PerformanceProfile's), for the nodes labelled with the role.
-func NewMachineConfigPool(role string) *MachineConfigPool {
+// MachineConfigPoolBuilder builds a custom MachineConfigPool; Build
+// validates it.
+type MachineConfigPoolBuilder struct {
+	p MachineConfigPool
+}
+
+// NewMachineConfigPool starts the custom pool for role (e.g. worker-dpdk):
+// it renders the worker MachineConfigs plus the role's own (the
+// PerformanceProfile's), for the nodes labelled with the role
+// ([NodeRoleLabel]).
+func NewMachineConfigPool(role string) *MachineConfigPoolBuilder {
 	key, val := NodeRoleLabel(role)
-	p := &MachineConfigPool{}
+	b := &MachineConfigPoolBuilder{}
+	p := &b.p
 	p.APIVersion, p.Kind = PoolAPIVersion, PoolKind
 	p.Name = role
 	p.Labels = map[string]string{RoleLabel: role}
@@ -78,32 +87,38 @@ func NewMachineConfigPool(role string) *MachineConfigPool {
 		}},
 	}
 	p.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{key: val}}
-	return p
+	return b
 }
 
-// ValidateMachineConfigPool checks a pool offline: apiVersion/kind, a DNS-1123
-// name, both selectors present, non-empty and well formed; maxUnavailable an
-// integer or a percentage.
+// WithMaxUnavailable sets how many nodes of the pool may update at once: a
+// count ("1") or a percentage ("10%").
+func (b *MachineConfigPoolBuilder) WithMaxUnavailable(v string) *MachineConfigPoolBuilder {
+	m := intstr.Parse(v)
+	b.p.Spec.MaxUnavailable = &m
+	return b
+}
+
+// Build returns the pool and one error listing every problem
+// [ValidateMachineConfigPool] finds, with its field path; the pool is
+// returned even when there are problems. The pool is a
+// copy: changing the builder afterwards does not change it.
+func (b *MachineConfigPoolBuilder) Build() (*MachineConfigPool, error) {
+	p := deepCopy(&b.p)
+	return p, ValidateMachineConfigPool(p).ToAggregate()
+}
+
+// poolType is what ValidateMachineConfigPool checks apiVersion, kind and
+// metadata against: a MachineConfigPool is cluster-scoped.
+var poolType = validation.ObjectType{Kind: PoolKind, APIVersions: []string{PoolAPIVersion}, ClusterScoped: true}
+
+// ValidateMachineConfigPool checks a pool offline: apiVersion, kind and
+// metadata as for every object; both selectors present, non-empty and well
+// formed; maxUnavailable an integer or a percentage.
 func ValidateMachineConfigPool(p *MachineConfigPool) field.ErrorList {
-	var errs field.ErrorList
 	if p == nil {
-		return field.ErrorList{field.Required(field.NewPath(""), "no MachineConfigPool")}
+		return field.ErrorList{field.Required(nil, "no MachineConfigPool")}
 	}
-	if p.APIVersion != "" && p.APIVersion != PoolAPIVersion {
-		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), p.APIVersion, []string{PoolAPIVersion}))
-	}
-	if p.Kind != "" && p.Kind != PoolKind {
-		errs = append(errs, field.NotSupported(field.NewPath("kind"), p.Kind, []string{PoolKind}))
-	}
-	name := field.NewPath("metadata", "name")
-	if p.Name == "" {
-		errs = append(errs, field.Required(name, ""))
-	} else {
-		for _, m := range validation.IsDNS1123Subdomain(p.Name) {
-			errs = append(errs, field.Invalid(name, p.Name, m))
-		}
-	}
-	errs = append(errs, metav1validation.ValidateLabels(p.Labels, field.NewPath("metadata", "labels"))...)
+	errs := poolType.Validate(p.TypeMeta, &p.ObjectMeta)
 	spec := field.NewPath("spec")
 	for _, s := range []struct {
 		name string
@@ -130,8 +145,8 @@ func ValidateMachineConfigPool(p *MachineConfigPool) field.ErrorList {
 // from landing on a pool's nodes (the operator labels its MachineConfigs with
 // machineConfigLabel, default machineconfiguration.openshift.io/role=<role of
 // the profile's nodeSelector>, and its KubeletConfig selects pools by
-// machineConfigPoolSelector, same default) — the wiring seed 003 relies on
-// between worker-dpdk and profile-1.
+// machineConfigPoolSelector, same default) — the wiring between a custom pool
+// such as worker-dpdk and its profile such as profile-1.
 func CheckProfilePool(p *PerformanceProfile, pool *MachineConfigPool) field.ErrorList {
 	var errs field.ErrorList
 	if p == nil || pool == nil || len(p.Spec.NodeSelector) != 1 {

@@ -13,17 +13,17 @@ import (
 	"github.com/pxekit/pxekit/pxetest"
 )
 
-func TestMachineConfigPoolMatchesSeed(t *testing.T) {
-	got := NewMachineConfigPool("worker-dpdk")
-	seed, errs := DecodeMachineConfigPool(readSeed(t, "machineconfigpool.yaml"))
+func TestMachineConfigPoolMatchesDocs(t *testing.T) {
+	got := mustPool(t, "worker-dpdk")
+	documented, errs := DecodeMachineConfigPool(readUpstream(t, "machineconfigpool.yaml"))
 	if len(errs) > 0 {
-		t.Fatalf("seed pool does not decode: %v", errs)
+		t.Fatalf("documented pool does not decode: %v", errs)
 	}
-	if !reflect.DeepEqual(got, seed) {
-		t.Errorf("pool differs from seed:\n%s\nseed:\n%s", mustYAML(t, got), mustYAML(t, seed))
+	if !reflect.DeepEqual(got, documented) {
+		t.Errorf("pool differs from documented:\n%s\ndocumented:\n%s", mustYAML(t, got), mustYAML(t, documented))
 	}
-	if errs := ValidateMachineConfigPool(seed); len(errs) > 0 {
-		t.Errorf("seed pool rejected: %v", errs)
+	if errs := ValidateMachineConfigPool(documented); len(errs) > 0 {
+		t.Errorf("documented pool rejected: %v", errs)
 	}
 	pxetest.CheckGolden(t, "machineconfigpool.yaml", mustYAML(t, got))
 	if got := LabelNodeCommand("<node_name>", "worker-dpdk"); got != `oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""` {
@@ -32,7 +32,7 @@ func TestMachineConfigPoolMatchesSeed(t *testing.T) {
 }
 
 func TestValidateMachineConfigPool(t *testing.T) {
-	p := NewMachineConfigPool("worker-dpdk")
+	p := mustPool(t, "worker-dpdk")
 	p.Name = "Worker_DPDK"
 	p.Spec.NodeSelector = &metav1.LabelSelector{}
 	p.Spec.MachineConfigSelector.MatchExpressions[0].Operator = "Within"
@@ -43,7 +43,7 @@ func TestValidateMachineConfigPool(t *testing.T) {
 			t.Errorf("no error at %s: %v", path, errs)
 		}
 	}
-	p = NewMachineConfigPool("worker-dpdk")
+	p = mustPool(t, "worker-dpdk")
 	p.Spec.MaxUnavailable = ptr(intstr.FromInt32(2))
 	if errs := ValidateMachineConfigPool(p); len(errs) > 0 {
 		t.Errorf("maxUnavailable 2 rejected: %v", errs)
@@ -51,7 +51,7 @@ func TestValidateMachineConfigPool(t *testing.T) {
 }
 
 func TestDecodeMachineConfigPoolUnknownField(t *testing.T) {
-	doc := strings.Replace(string(readSeed(t, "machineconfigpool.yaml")), "machineConfigSelector:", "machineconfigSelector:", 1)
+	doc := strings.Replace(string(readUpstream(t, "machineconfigpool.yaml")), "machineConfigSelector:", "machineconfigSelector:", 1)
 	_, errs := DecodeMachineConfigPool([]byte(doc))
 	if !errAt(errs, "spec.machineconfigSelector", "machineConfigSelector") {
 		t.Errorf("misspelt selector: %v", errs)
@@ -59,10 +59,10 @@ func TestDecodeMachineConfigPoolUnknownField(t *testing.T) {
 }
 
 func TestCheckProfilePool(t *testing.T) {
-	profile, _ := seedProfile(t)
-	pool := NewMachineConfigPool("worker-dpdk")
+	profile, _ := profile1(t)
+	pool := mustPool(t, "worker-dpdk")
 	if errs := CheckProfilePool(profile, pool); len(errs) > 0 {
-		t.Errorf("seed profile and pool do not fit: %v", errs)
+		t.Errorf("documented profile and pool do not fit: %v", errs)
 	}
 	// The pool label is what the profile's KubeletConfig finds the pool by.
 	pool.Labels = nil
@@ -70,13 +70,13 @@ func TestCheckProfilePool(t *testing.T) {
 		t.Errorf("missing pool label: %v", errs)
 	}
 	// A pool that only renders its own role loses the worker base config.
-	pool = NewMachineConfigPool("worker-dpdk")
+	pool = mustPool(t, "worker-dpdk")
 	pool.Spec.MachineConfigSelector.MatchExpressions[0].Values = []string{"worker-dpdk"}
 	if errs := CheckProfilePool(profile, pool); !errAt(errs, "spec.machineConfigSelector", "worker MachineConfigs") {
 		t.Errorf("pool without worker configs: %v", errs)
 	}
 	// A pool for other nodes.
-	pool = NewMachineConfigPool("worker-cnf")
+	pool = mustPool(t, "worker-cnf")
 	errs := CheckProfilePool(profile, pool)
 	if !errAt(errs, "spec.nodeSelector", "does not take the nodes") || !errAt(errs, "spec.machineConfigSelector", "does not select the profile's MachineConfigs") {
 		t.Errorf("mismatched pool: %v", errs)
@@ -92,7 +92,7 @@ func TestRuntimeClassAnnotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k != "kubevirt.kubevirt.io/jsonpatch" || !strings.Contains(warn, "global setting") || !strings.Contains(warn, "test clusters") {
+	if k != "kubevirt.kubevirt.io/jsonpatch" || warn.Field != "metadata.annotations[kubevirt.kubevirt.io/jsonpatch]" || !strings.Contains(warn.Message, "global setting") || !strings.Contains(warn.Message, "test clusters") {
 		t.Errorf("key %q warning %q", k, warn)
 	}
 	var patch []map[string]any
@@ -103,14 +103,14 @@ func TestRuntimeClassAnnotation(t *testing.T) {
 	if !reflect.DeepEqual(patch, want) {
 		t.Errorf("patch = %v", patch)
 	}
-	// The seed's placeholder, substituted as printed, is not JSON: the
-	// reason the value is quoted.
-	seed := string(readSeed(t, "hco-annotate.sh"))
-	i := strings.Index(seed, "'[")
-	seedVal := strings.TrimSuffix(strings.TrimSpace(seed[i+1:]), "'")
-	seedVal = strings.Replace(seedVal, "<runtimeclass_name>", rc, 1)
-	if json.Valid([]byte(seedVal)) {
-		t.Errorf("seed's substituted value unexpectedly valid: %s", seedVal)
+	// The documentation's placeholder, substituted as printed, is not JSON:
+	// the reason the value is quoted.
+	documented := string(readUpstream(t, "hco-annotate.sh"))
+	i := strings.Index(documented, "'[")
+	printedVal := strings.TrimSuffix(strings.TrimSpace(documented[i+1:]), "'")
+	printedVal = strings.Replace(printedVal, "<runtimeclass_name>", rc, 1)
+	if json.Valid([]byte(printedVal)) {
+		t.Errorf("documentation's substituted value unexpectedly valid: %s", printedVal)
 	}
 	cmd, err := AnnotateHCOCommand(rc)
 	if err != nil {
@@ -137,7 +137,7 @@ func TestRuntimeClassAnnotation(t *testing.T) {
 }
 
 func FuzzDecodeProfile(f *testing.F) {
-	f.Add(string(mustRead(f, "testdata/seed/performanceprofile.yaml")))
+	f.Add(string(mustRead(f, "testdata/upstream/performanceprofile.yaml")))
 	f.Add("spec:\n  cpu: {reserved: '0', isolated: 1-3}\n  nodeSelector: {a/b: ''}\n")
 	f.Add("spec:\n  hugepages: {pages: [{size: 1G, node: -1, count: 2}, {size: 1G, count: 2}]}\n")
 	f.Add("spec: [\n")
@@ -158,7 +158,7 @@ func FuzzDecodeProfile(f *testing.F) {
 }
 
 func FuzzDecodeMachineConfigPool(f *testing.F) {
-	f.Add(string(mustRead(f, "testdata/seed/machineconfigpool.yaml")))
+	f.Add(string(mustRead(f, "testdata/upstream/machineconfigpool.yaml")))
 	f.Add("spec: {maxUnavailable: 1, nodeSelector: {matchLabels: {'a/b': ''}}}\n")
 	f.Add("metadata: {labels: [1]}\n")
 	f.Fuzz(func(t *testing.T, doc string) {
@@ -170,13 +170,13 @@ func FuzzDecodeMachineConfigPool(f *testing.F) {
 			return
 		}
 		ValidateMachineConfigPool(p)
-		prof, _, _ := NewProfile(ProfileConfig{Name: "x", Role: "worker-dpdk", Plan: Plan{Reserved: mustSet("0"), Isolated: mustSet("1")}})
+		prof, _ := NewProfile("x", "worker-dpdk", Plan{Reserved: mustSet("0"), Isolated: mustSet("1")}).Build()
 		CheckProfilePool(prof, p)
 	})
 }
 
 func TestDecodeMachineConfigPoolWithStatus(t *testing.T) {
-	doc := string(readSeed(t, "machineconfigpool.yaml")) + "status:\n  machineCount: 2\n  conditions: [{type: Updated, status: \"True\"}]\n"
+	doc := string(readUpstream(t, "machineconfigpool.yaml")) + "status:\n  machineCount: 2\n  conditions: [{type: Updated, status: \"True\"}]\n"
 	p, errs := DecodeMachineConfigPool([]byte(doc))
 	if len(errs) > 0 || p == nil || len(p.Status) == 0 {
 		t.Errorf("pool read back from a cluster: %v, %v", p, errs)
@@ -201,5 +201,32 @@ func TestAnnotateCommandShellQuoting(t *testing.T) {
 	want := []string{"annotate", "--overwrite", "-n", "openshift-cnv", "hco", "kubevirt-hyperconverged", k + "=" + v}
 	if got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"); !reflect.DeepEqual(got, want) {
 		t.Errorf("the shell passes %q, want %q", got, want)
+	}
+}
+
+// The pool builder validates what it builds; the profile builder hands out
+// a profile it no longer changes.
+func TestBuilders(t *testing.T) {
+	pool, err := NewMachineConfigPool("worker-dpdk").WithMaxUnavailable("10%").Build()
+	if err != nil || pool.Spec.MaxUnavailable.String() != "10%" {
+		t.Errorf("maxUnavailable 10%%: %v, %v", pool, err)
+	}
+	if _, err := NewMachineConfigPool("worker-dpdk").WithMaxUnavailable("150%").Build(); err == nil || !strings.Contains(err.Error(), "spec.maxUnavailable") {
+		t.Errorf("maxUnavailable 150%%: %v", err)
+	}
+	if _, err := NewMachineConfigPool("Worker_DPDK").Build(); err == nil || !strings.Contains(err.Error(), "metadata.name") {
+		t.Errorf("bad role: %v", err)
+	}
+	b := NewProfile("p", "worker-dpdk", Plan{Reserved: mustSet("0-1"), Isolated: mustSet("2-7")})
+	p, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.WithTopologyPolicy(TopologyPolicyRestricted).WithRealTimeKernel(true)
+	if p.Spec.NUMA != nil || p.Spec.RealTimeKernel != nil {
+		t.Errorf("the built profile changed with its builder: %+v", p.Spec)
+	}
+	if _, err := b.WithTopologyPolicy("strict").Build(); err == nil || !strings.Contains(err.Error(), "spec.numa.topologyPolicy") {
+		t.Errorf("bad topology policy: %v", err)
 	}
 }

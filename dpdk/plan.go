@@ -1,10 +1,14 @@
 package dpdk
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/cpuset"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 // PlanConfig says how to split a node's CPUs and hugepages.
@@ -19,7 +23,8 @@ type PlanConfig struct {
 	// in HugepageNodes; 0 allocates none.
 	HugepagesPerNode int32
 	// HugepageNodes are the NUMA nodes that get hugepages; nil means every
-	// node. Seed 003 puts all 32 1G pages on node 0, the node of its NIC.
+	// node. Put them on the NUMA node of the NIC, as profile-1 puts all
+	// its 32 1G pages on node 0.
 	HugepageNodes []int
 }
 
@@ -97,62 +102,86 @@ func PlanCPUs(t Topology, cfg PlanConfig) (Plan, error) {
 	return p, nil
 }
 
-// ProfileConfig is what a PerformanceProfile for DPDK nodes needs besides the
-// CPU plan.
-type ProfileConfig struct {
-	// Name of the profile (seed: "profile-1").
-	Name string
-	// Role is the node role the profile targets (seed: "worker-dpdk"); the
-	// node selector is node-role.kubernetes.io/<Role>: "".
-	Role string
-	// Plan gives spec.cpu and spec.hugepages.
-	Plan Plan
-	// TopologyPolicy is spec.numa.topologyPolicy (seed: single-numa-node);
-	// empty leaves it to the operator (best-effort).
-	TopologyPolicy string
-	// UserLevelNetworking sets NIC queues to the reserved CPU count (seed: true).
-	UserLevelNetworking bool
-	// RealTimeKernel installs the RT kernel.
-	RealTimeKernel bool
+// ProfileBuilder builds a PerformanceProfile for DPDK nodes; Build
+// validates it.
+type ProfileBuilder struct {
+	p PerformanceProfile
 }
 
-// NewProfile builds a PerformanceProfile from a plan and validates it with
-// ValidateProfile; the error lists every problem with its field path.
-func NewProfile(cfg ProfileConfig) (*PerformanceProfile, []string, error) {
-	p := &PerformanceProfile{}
+// NewProfile starts a PerformanceProfile called name (e.g. profile-1) for
+// the nodes of role (e.g. worker-dpdk: the node selector is
+// node-role.kubernetes.io/<role>: ""), with plan's CPU sets and hugepages
+// (see [PlanCPUs]).
+func NewProfile(name, role string, plan Plan) *ProfileBuilder {
+	b := &ProfileBuilder{}
+	p := &b.p
 	p.APIVersion, p.Kind = ProfileAPIVersion, ProfileKind
-	p.Name = cfg.Name
-	key, val := NodeRoleLabel(cfg.Role)
+	p.Name = name
+	key, val := NodeRoleLabel(role)
 	p.Spec.NodeSelector = map[string]string{key: val}
-	p.Spec.CPU = &CPU{Reserved: ptr(cfg.Plan.Reserved.String()), Isolated: ptr(cfg.Plan.Isolated.String())}
-	if len(cfg.Plan.Hugepages) > 0 {
-		p.Spec.HugePages = &HugePages{DefaultHugePagesSize: ptr(cfg.Plan.HugepageSize), Pages: cfg.Plan.Hugepages}
+	p.Spec.CPU = &CPU{Reserved: ptr(plan.Reserved.String()), Isolated: ptr(plan.Isolated.String())}
+	if len(plan.Hugepages) > 0 {
+		p.Spec.HugePages = &HugePages{DefaultHugePagesSize: ptr(plan.HugepageSize), Pages: slices.Clone(plan.Hugepages)}
 	}
-	if cfg.UserLevelNetworking {
-		p.Spec.Net = &Net{UserLevelNetworking: ptr(true)}
-	}
-	if cfg.TopologyPolicy != "" {
-		p.Spec.NUMA = &NUMA{TopologyPolicy: ptr(cfg.TopologyPolicy)}
-	}
-	if cfg.RealTimeKernel {
-		p.Spec.RealTimeKernel = &RealTimeKernel{Enabled: ptr(true)}
-	}
-	errs, warns := ValidateProfile(p)
-	if err := errs.ToAggregate(); err != nil {
-		return nil, warns, err
-	}
-	return p, warns, nil
+	return b
 }
 
-// CheckAgainstTopology reports CPUs of the profile's spec.cpu that the node
-// does not have, and online CPUs that none of reserved, isolated, offlined or
-// shared covers (the operator's documented requirement that reserved ∪
-// isolated include every online CPU). It assumes ValidateProfile passed.
-func CheckAgainstTopology(p *PerformanceProfile, t Topology) []string {
-	var probs []string
+// WithTopologyPolicy sets spec.numa.topologyPolicy, one of the
+// TopologyPolicy constants (single-numa-node keeps a DPDK pod's CPUs,
+// hugepages and VF on one NUMA node); unset, the operator uses best-effort.
+func (b *ProfileBuilder) WithTopologyPolicy(policy string) *ProfileBuilder {
+	b.p.Spec.NUMA = &NUMA{TopologyPolicy: ptr(policy)}
+	return b
+}
+
+// WithUserLevelNetworking sets spec.net.userLevelNetworking: NIC queues
+// are set to the number of reserved CPUs.
+func (b *ProfileBuilder) WithUserLevelNetworking(on bool) *ProfileBuilder {
+	b.p.Spec.Net = &Net{UserLevelNetworking: ptr(on)}
+	return b
+}
+
+// WithRealTimeKernel sets spec.realTimeKernel.enabled: the nodes boot the
+// real-time kernel.
+func (b *ProfileBuilder) WithRealTimeKernel(on bool) *ProfileBuilder {
+	b.p.Spec.RealTimeKernel = &RealTimeKernel{Enabled: ptr(on)}
+	return b
+}
+
+// Build returns the profile and one error listing every problem
+// [ValidateProfile] finds, with its field path; the profile is returned
+// even when there are problems. Warnings come from
+// ValidateProfile. The profile is a copy: changing the builder afterwards
+// does not change it.
+func (b *ProfileBuilder) Build() (*PerformanceProfile, error) {
+	p := deepCopy(&b.p)
+	errs, _ := ValidateProfile(p)
+	return p, errs.ToAggregate()
+}
+
+// deepCopy copies one of this package's objects, nested pointers, maps and
+// slices included. They are plain data that marshals and back, so it
+// cannot fail.
+func deepCopy[T any](v *T) *T {
+	b, _ := json.Marshal(v)
+	out := new(T)
+	_ = json.Unmarshal(b, out)
+	return out
+}
+
+// CheckAgainstTopology warns, each at its field path, about CPUs of the
+// profile's spec.cpu that the node does not have, online CPUs that none of
+// reserved, isolated, offlined or shared covers (the operator's documented
+// requirement that reserved ∪ isolated include every online CPU), and
+// hugepages on a NUMA node the node does not have. The operator accepts
+// such a profile; on this node it does not do what it says. It assumes
+// ValidateProfile passed.
+func CheckAgainstTopology(p *PerformanceProfile, t Topology) []validation.Warning {
+	var probs []validation.Warning
 	if p == nil || p.Spec.CPU == nil {
 		return nil
 	}
+	cpuPath := field.NewPath("spec", "cpu")
 	online := t.CPUs()
 	covered := cpuset.New()
 	for _, f := range []struct {
@@ -167,18 +196,18 @@ func CheckAgainstTopology(p *PerformanceProfile, t Topology) []string {
 			continue
 		}
 		if extra := cs.Difference(online); !extra.IsEmpty() {
-			probs = append(probs, fmt.Sprintf("spec.cpu.%s: CPUs %s are not online on this node", f.name, extra))
+			probs = append(probs, validation.Warnf(cpuPath.Child(f.name), "CPUs %s are not online on this node", extra))
 		}
 		covered = covered.Union(cs)
 	}
 	if miss := online.Difference(covered); !miss.IsEmpty() {
-		probs = append(probs, fmt.Sprintf("spec.cpu: online CPUs %s are neither reserved, isolated, offlined nor shared", miss))
+		probs = append(probs, validation.Warnf(cpuPath, "online CPUs %s are neither reserved, isolated, offlined nor shared", miss))
 	}
 	if h := p.Spec.HugePages; h != nil {
 		for i, pg := range h.Pages {
 			if pg.Node != nil {
 				if _, ok := t.Node(int(*pg.Node)); !ok {
-					probs = append(probs, fmt.Sprintf("spec.hugepages.pages[%d].node: NUMA node %d does not exist on this node", i, *pg.Node))
+					probs = append(probs, validation.Warnf(field.NewPath("spec", "hugepages", "pages").Index(i).Child("node"), "NUMA node %d does not exist on this node", *pg.Node))
 				}
 			}
 		}

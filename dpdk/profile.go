@@ -152,7 +152,7 @@ type HardwareTuning struct {
 	ReservedCpuFreq *int32 `json:"reservedCpuFreq,omitempty"`
 }
 
-// ProfileStatus is PerformanceProfile.status; RuntimeClass is what seed 003
+// ProfileStatus is PerformanceProfile.status; RuntimeClass is what one
 // reads back with `oc get ... -o=jsonpath='{.status.runtimeClass}'`.
 type ProfileStatus struct {
 	// RuntimeClass is the RuntimeClass the operator created.

@@ -1,6 +1,7 @@
 package dpdk
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,11 +11,11 @@ import (
 	"github.com/pxekit/pxekit/pxetest"
 )
 
-// seedProfileConfig is seed 003's profile-1 as planner input: a 2-socket,
+// profile1 is the documented profile-1 as planner input: a 2-socket,
 // 20-cores-per-socket, 2-threads-per-core machine whose BIOS interleaves
 // sockets (node0 = even CPUs), 2 whole cores reserved per NUMA node, 32 1G
 // pages on node 0.
-func seedProfile(t *testing.T) (*PerformanceProfile, Plan) {
+func profile1(t *testing.T) (*PerformanceProfile, Plan) {
 	t.Helper()
 	topo, err := SyntheticTopology(2, 20, 2, LayoutInterleaved)
 	if err != nil {
@@ -24,31 +25,30 @@ func seedProfile(t *testing.T) (*PerformanceProfile, Plan) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, warns, err := NewProfile(ProfileConfig{Name: "profile-1", Role: "worker-dpdk", Plan: plan,
-		TopologyPolicy: TopologyPolicySingleNUMANode, UserLevelNetworking: true})
+	p, err := NewProfile("profile-1", "worker-dpdk", plan).WithTopologyPolicy(TopologyPolicySingleNUMANode).WithUserLevelNetworking(true).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(warns) > 0 {
-		t.Errorf("warnings for the seed profile: %v", warns)
+	if _, warns := ValidateProfile(p); len(warns) > 0 {
+		t.Errorf("warnings for the documented profile: %v", warns)
 	}
 	return p, plan
 }
 
-func TestPlanReproducesSeedProfile(t *testing.T) {
-	p, plan := seedProfile(t)
+func TestPlanReproducesProfile1(t *testing.T) {
+	p, plan := profile1(t)
 	if got := plan.Reserved.String(); got != "0-3,40-43" {
 		t.Errorf("reserved = %s, want 0-3,40-43", got)
 	}
 	if got := plan.Isolated.String(); got != "4-39,44-79" {
 		t.Errorf("isolated = %s, want 4-39,44-79", got)
 	}
-	seed, errs := DecodeProfile(readSeed(t, "performanceprofile.yaml"))
+	documented, errs := DecodeProfile(readUpstream(t, "performanceprofile.yaml"))
 	if len(errs) > 0 {
-		t.Fatalf("seed profile does not decode: %v", errs)
+		t.Fatalf("documented profile does not decode: %v", errs)
 	}
-	if !reflect.DeepEqual(p, seed) {
-		t.Errorf("planned profile differs from seed 003's profile-1:\n%s\nseed:\n%s", mustYAML(t, p), mustYAML(t, seed))
+	if !reflect.DeepEqual(p, documented) {
+		t.Errorf("planned profile differs from the documented profile-1:\n%s\ndocumented:\n%s", mustYAML(t, p), mustYAML(t, documented))
 	}
 	pxetest.CheckGolden(t, "performanceprofile.yaml", mustYAML(t, p))
 }
@@ -66,30 +66,30 @@ func TestPlanPackedNumbering(t *testing.T) {
 	}
 }
 
-func TestSeedProfileValid(t *testing.T) {
-	p, errs := DecodeProfile(readSeed(t, "performanceprofile.yaml"))
+func TestProfile1Valid(t *testing.T) {
+	p, errs := DecodeProfile(readUpstream(t, "performanceprofile.yaml"))
 	if len(errs) > 0 {
 		t.Fatalf("decode: %v", errs)
 	}
 	if errs, _ := ValidateProfile(p); len(errs) > 0 {
-		t.Fatalf("seed profile rejected: %v", errs)
+		t.Fatalf("documented profile rejected: %v", errs)
 	}
 	topo, _ := SyntheticTopology(2, 20, 2, LayoutInterleaved)
 	if probs := CheckAgainstTopology(p, topo); len(probs) > 0 {
-		t.Errorf("seed profile does not fit a 2x20x2 node: %v", probs)
+		t.Errorf("documented profile does not fit a 2x20x2 node: %v", probs)
 	}
-	// On a 1-socket, 2-CPU node the seed's sets do not fit.
+	// On a 1-socket, 2-CPU node the documentation's sets do not fit.
 	small, _ := SyntheticTopology(1, 2, 1, LayoutPacked)
 	probs := CheckAgainstTopology(p, small)
-	if len(probs) == 0 || !strings.Contains(strings.Join(probs, "\n"), "spec.cpu.isolated: CPUs 4-39,44-79 are not online") {
+	if len(probs) == 0 || probs[0].String() != "spec.cpu.reserved: CPUs 2-3,40-43 are not online on this node" ||
+		!strings.Contains(fmt.Sprint(probs), "spec.cpu.isolated: CPUs 4-39,44-79 are not online") {
 		t.Errorf("CheckAgainstTopology on a 2-CPU node = %v", probs)
 	}
 }
 
 func TestValidateProfileRules(t *testing.T) {
 	base := func() *PerformanceProfile {
-		p, _, err := NewProfile(ProfileConfig{Name: "p", Role: "worker-dpdk",
-			Plan: Plan{Reserved: mustSet("0-1"), Isolated: mustSet("2-7")}})
+		p, err := NewProfile("p", "worker-dpdk", Plan{Reserved: mustSet("0-1"), Isolated: mustSet("2-7")}).Build()
 		if err != nil {
 			panic(err)
 		}
@@ -224,16 +224,16 @@ spec:
 }
 
 func TestProfileWarnings(t *testing.T) {
-	p, _ := seedProfile(t)
+	p, _ := profile1(t)
 	p.Spec.NUMA = nil
 	p.Spec.HugePages.Pages[0].Count = 0
 	errs, warns := ValidateProfile(p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	w := strings.Join(warns, "\n")
-	if !strings.Contains(w, "spec.numa.topologyPolicy: unset") || !strings.Contains(w, "spec.hugepages.pages[0].count: 0") {
-		t.Errorf("warnings = %q", w)
+	if len(warns) != 2 || warns[0].Field != "spec.hugepages.pages[0].count" || warns[1].Field != "spec.numa.topologyPolicy" ||
+		!strings.HasPrefix(warns[1].Message, "unset") || !strings.HasPrefix(warns[0].Message, "0, so no 1G pages") {
+		t.Errorf("warnings = %q", warns)
 	}
 }
 

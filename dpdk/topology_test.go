@@ -131,7 +131,7 @@ func TestPlanThisHost(t *testing.T) {
 	}
 	t.Logf("reserved %s isolated %s", plan.Reserved, plan.Isolated)
 	checkPlan(t, topo, plan, 1)
-	p, _, err := NewProfile(ProfileConfig{Name: "this-host", Role: "worker-dpdk", Plan: plan})
+	p, err := NewProfile("this-host", "worker-dpdk", plan).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestPlanProperties(t *testing.T) {
 			t.Fatalf("%dx%dx%d offline %s reserve %d: %v", sockets, cores, threads, offline, n, err)
 		}
 		checkPlan(t, read, plan, n)
-		p, _, err := NewProfile(ProfileConfig{Name: "gen", Role: "worker-dpdk", Plan: plan, TopologyPolicy: TopologyPolicySingleNUMANode})
+		p, err := NewProfile("gen", "worker-dpdk", plan).WithTopologyPolicy(TopologyPolicySingleNUMANode).Build()
 		if err != nil {
 			t.Fatalf("planned profile rejected: %v", err)
 		}

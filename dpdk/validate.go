@@ -7,10 +7,16 @@ import (
 	"strconv"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/util/validation"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/cpuset"
+
+	"github.com/pxekit/pxekit/validation"
 )
+
+// profileType is what ValidateProfile checks apiVersion, kind and metadata
+// against: a PerformanceProfile is cluster-scoped.
+var profileType = validation.ObjectType{Kind: ProfileKind, APIVersions: []string{ProfileAPIVersion}, ClusterScoped: true}
 
 var hexID16 = regexp.MustCompile(`^0x[0-9a-fA-F]{1,4}$`)
 
@@ -28,26 +34,12 @@ var hexID16 = regexp.MustCompile(`^0x[0-9a-fA-F]{1,4}$`)
 // kernelPageSize 4k; a known topologyPolicy; userLevelNetworking needs
 // reserved CPUs; net device IDs as 0x + up to 4 hex digits; workloadHints and
 // hardwareTuning consistency.
-func ValidateProfile(p *PerformanceProfile) (field.ErrorList, []string) {
-	var errs field.ErrorList
-	var warns []string
+func ValidateProfile(p *PerformanceProfile) (field.ErrorList, []validation.Warning) {
+	var warns []validation.Warning
 	if p == nil {
-		return field.ErrorList{field.Required(field.NewPath(""), "no PerformanceProfile")}, nil
+		return field.ErrorList{field.Required(nil, "no PerformanceProfile")}, nil
 	}
-	if p.APIVersion != "" && p.APIVersion != ProfileAPIVersion {
-		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), p.APIVersion, []string{ProfileAPIVersion}))
-	}
-	if p.Kind != "" && p.Kind != ProfileKind {
-		errs = append(errs, field.NotSupported(field.NewPath("kind"), p.Kind, []string{ProfileKind}))
-	}
-	name := field.NewPath("metadata", "name")
-	if p.Name == "" {
-		errs = append(errs, field.Required(name, ""))
-	} else {
-		for _, m := range validation.IsDNS1123Subdomain(p.Name) {
-			errs = append(errs, field.Invalid(name, p.Name, m))
-		}
-	}
+	errs := profileType.Validate(p.TypeMeta, &p.ObjectMeta)
 	spec := field.NewPath("spec")
 	errs = append(errs, validateCPU(p.Spec.CPU, spec.Child("cpu"))...)
 	errs = append(errs, validateSelectors(&p.Spec, spec)...)
@@ -79,7 +71,7 @@ func ValidateProfile(p *PerformanceProfile) (field.ErrorList, []string) {
 	}
 	if (p.Spec.NUMA == nil || p.Spec.NUMA.TopologyPolicy == nil) && p.Spec.Net != nil &&
 		p.Spec.Net.UserLevelNetworking != nil && *p.Spec.Net.UserLevelNetworking {
-		warns = append(warns, "spec.numa.topologyPolicy: unset, so the operator uses best-effort: a DPDK pod's CPUs, hugepages and VF may land on different NUMA nodes; single-numa-node keeps them together")
+		warns = append(warns, validation.Warnf(spec.Child("numa", "topologyPolicy"), "unset, so the operator uses best-effort: a DPDK pod's CPUs, hugepages and VF may land on different NUMA nodes; single-numa-node keeps them together"))
 	}
 	return errs, warns
 }
@@ -173,10 +165,10 @@ func validateSelectors(s *ProfileSpec, p *field.Path) field.ErrorList {
 		return errs
 	}
 	for k, v := range s.NodeSelector {
-		for _, m := range validation.IsQualifiedName(k) {
+		for _, m := range k8svalidation.IsQualifiedName(k) {
 			errs = append(errs, field.Invalid(ns.Key(k), k, m))
 		}
-		for _, m := range validation.IsValidLabelValue(v) {
+		for _, m := range k8svalidation.IsValidLabelValue(v) {
 			errs = append(errs, field.Invalid(ns.Key(k), v, m))
 		}
 		if s.MachineConfigLabel == nil || s.MachineConfigPoolSelector == nil {
@@ -200,9 +192,9 @@ func SplitRoleLabel(key string) (domain, role string, err error) {
 	return d, r, nil
 }
 
-func validateHugePages(h *HugePages, p *field.Path) (field.ErrorList, []string) {
+func validateHugePages(h *HugePages, p *field.Path) (field.ErrorList, []validation.Warning) {
 	var errs field.ErrorList
-	var warns []string
+	var warns []validation.Warning
 	if h == nil {
 		return nil, nil
 	}
@@ -227,7 +219,7 @@ func validateHugePages(h *HugePages, p *field.Path) (field.ErrorList, []string) 
 		if pg.Count < 0 {
 			errs = append(errs, field.Invalid(pp.Child("count"), pg.Count, "must not be negative"))
 		} else if pg.Count == 0 {
-			warns = append(warns, fmt.Sprintf("%s: 0, so no %s pages are allocated", pp.Child("count"), pg.Size))
+			warns = append(warns, validation.Warnf(pp.Child("count"), "0, so no %s pages are allocated", pg.Size))
 		}
 		k := key{pg.Size, -1}
 		if pg.Node != nil {

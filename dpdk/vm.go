@@ -2,9 +2,11 @@ package dpdk
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
@@ -27,43 +29,46 @@ func CRIOAnnotations() map[string]string {
 	return map[string]string{AnnotationCPULoadBalancing: "disable", AnnotationCPUQuota: "disable", AnnotationIRQLoadBalancing: "disable"}
 }
 
-// VMConfig describes the DPDK part of a VirtualMachine (seed 003's
-// rhel-dpdk-vm).
+// VMConfig describes the DPDK part of a VirtualMachine (for OpenShift
+// Virtualization's rhel-dpdk-vm, see [RHELDPDKVMConfig]).
 type VMConfig struct {
-	// Cores is the number of vCPU cores (seed: 5); with Threads 2 the VM has
-	// 2*Cores vCPUs, all in one socket so they come from one NUMA node.
+	// Cores is the number of vCPU cores (rhel-dpdk-vm: 5); with Threads 2 the
+	// VM has 2*Cores vCPUs, all in one socket so they come from one NUMA
+	// node.
 	Cores uint32
 	// Threads per core; 0 means 2, pairs of host hyperthreads.
 	Threads uint32
 	// HugepageSize backs guest memory: "1Gi" (default) or "2Mi".
 	HugepageSize string
-	// GuestMemory is spec.domain.memory.guest (seed: "8Gi"); a multiple of
-	// HugepageSize.
+	// GuestMemory is spec.domain.memory.guest (rhel-dpdk-vm: "8Gi"); a
+	// multiple of HugepageSize.
 	GuestMemory string
-	// NIC is the SR-IOV interface name (seed: "nic-east").
+	// NIC is the SR-IOV interface name (rhel-dpdk-vm: "nic-east").
 	NIC string
 	// NetworkName is the SR-IOV NetworkAttachmentDefinition (Multus network)
-	// name (seed: "dpdk-net"); "namespace/name" works too.
+	// name (rhel-dpdk-vm: "dpdk-net"); "namespace/name" works too.
 	NetworkName string
-	// PCIAddress is the guest PCI address of the VF (seed: "0000:07:00.0"),
-	// the address the guest's driverctl override names.
+	// PCIAddress is the guest PCI address of the VF (rhel-dpdk-vm:
+	// "0000:07:00.0"), the address the guest's driverctl override names.
 	PCIAddress string
 	// NoPodNetwork drops the masquerade interface on the pod network.
 	NoPodNetwork bool
 }
 
-// Seed 003's values for the DPDK VM.
+// The names of OpenShift Virtualization's RHEL DPDK VM (rhel-dpdk-vm): the
+// VM, its SR-IOV interface, the network it is on and the VF's guest PCI
+// address.
 const (
-	SeedVMName      = "rhel-dpdk-vm"
-	SeedNIC         = "nic-east"
-	SeedNetworkName = "dpdk-net"
-	SeedPCIAddress  = "0000:07:00.0"
+	RHELDPDKVMName      = "rhel-dpdk-vm"
+	RHELDPDKNIC         = "nic-east"
+	RHELDPDKNetworkName = "dpdk-net"
+	RHELDPDKPCIAddress  = "0000:07:00.0"
 )
 
-// SeedVMConfig is seed 003's rhel-dpdk-vm: 5 cores x 2 threads, 8Gi of 1Gi
-// hugepages, SR-IOV NIC nic-east on dpdk-net at 0000:07:00.0.
-func SeedVMConfig() VMConfig {
-	return VMConfig{Cores: 5, Threads: 2, HugepageSize: "1Gi", GuestMemory: "8Gi", NIC: SeedNIC, NetworkName: SeedNetworkName, PCIAddress: SeedPCIAddress}
+// RHELDPDKVMConfig is OpenShift Virtualization's rhel-dpdk-vm: 5 cores x 2
+// threads, 8Gi of 1Gi hugepages, SR-IOV NIC nic-east on dpdk-net at 0000:07:00.0.
+func RHELDPDKVMConfig() VMConfig {
+	return VMConfig{Cores: 5, Threads: 2, HugepageSize: "1Gi", GuestMemory: "8Gi", NIC: RHELDPDKNIC, NetworkName: RHELDPDKNetworkName, PCIAddress: RHELDPDKPCIAddress}
 }
 
 var pciAddressRE = regexp.MustCompile(`^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[01][0-9a-fA-F]\.[0-7]$`)
@@ -84,63 +89,83 @@ func (c VMConfig) VCPUs() int {
 	return int(c.Cores * c.Threads)
 }
 
-func (c VMConfig) validate() field.ErrorList {
+// Validate checks the configuration with paths relative to it (cores,
+// guestMemory, pciAddress): at least one core, a 1Gi or 2Mi hugepage size
+// (empty means 1Gi), guest memory a positive multiple of it, an interface
+// and a network name, and a PCI address of the form dddd:bb:ss.f if given.
+func (c VMConfig) Validate() field.ErrorList {
+	return c.withDefaults().check(func(name string) *field.Path { return field.NewPath(name) })
+}
+
+// check validates c (defaults applied) and reports each problem at the path
+// at returns for the configuration field's JSON-style name.
+func (c VMConfig) check(at func(name string) *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	p := field.NewPath("VMConfig")
 	if c.Cores < 1 {
-		errs = append(errs, field.Invalid(p.Child("Cores"), c.Cores, "must be at least 1"))
+		errs = append(errs, field.Invalid(at("cores"), c.Cores, "must be at least 1"))
 	}
-	if c.HugepageSize != "1Gi" && c.HugepageSize != "2Mi" {
-		errs = append(errs, field.NotSupported(p.Child("HugepageSize"), c.HugepageSize, []string{"1Gi", "2Mi"}))
+	pageOK := c.HugepageSize == "1Gi" || c.HugepageSize == "2Mi"
+	if !pageOK {
+		errs = append(errs, field.NotSupported(at("hugepageSize"), c.HugepageSize, []string{"1Gi", "2Mi"}))
 	}
-	page, perr := resource.ParseQuantity(c.HugepageSize)
-	pageOK := perr == nil && (c.HugepageSize == "1Gi" || c.HugepageSize == "2Mi")
 	mem, err := resource.ParseQuantity(c.GuestMemory)
+	page := resource.MustParse("1Gi")
+	if c.HugepageSize == "2Mi" {
+		page = resource.MustParse("2Mi")
+	}
 	switch {
 	case err != nil:
-		errs = append(errs, field.Invalid(p.Child("GuestMemory"), c.GuestMemory, err.Error()))
+		errs = append(errs, field.Invalid(at("guestMemory"), c.GuestMemory, err.Error()))
 	case pageOK && (mem.Value() <= 0 || mem.Value()%page.Value() != 0):
-		errs = append(errs, field.Invalid(p.Child("GuestMemory"), c.GuestMemory, "must be a positive multiple of the hugepage size "+c.HugepageSize))
+		errs = append(errs, field.Invalid(at("guestMemory"), c.GuestMemory, "must be a positive multiple of the hugepage size "+c.HugepageSize))
 	}
 	if c.NIC == "" {
-		errs = append(errs, field.Required(p.Child("NIC"), ""))
+		errs = append(errs, field.Required(at("nic"), "the SR-IOV interface's name"))
 	}
 	if c.NetworkName == "" {
-		errs = append(errs, field.Required(p.Child("NetworkName"), ""))
+		errs = append(errs, field.Required(at("networkName"), "the SR-IOV network's NetworkAttachmentDefinition"))
 	}
 	if c.PCIAddress != "" && !pciAddressRE.MatchString(c.PCIAddress) {
-		errs = append(errs, field.Invalid(p.Child("PCIAddress"), c.PCIAddress, "must be a PCI address dddd:bb:ss.f"))
+		errs = append(errs, field.Invalid(at("pciAddress"), c.PCIAddress, "must be a PCI address dddd:bb:ss.f"))
 	}
 	return errs
 }
 
-// ApplyVM makes vm a DPDK VM: it sets the CRI-O annotations on the template,
-// one socket of Cores x Threads dedicated vCPUs with an isolated emulator
-// thread, guest memory backed by hugepages, network interface multiqueue, a
-// virtio RNG, and the SR-IOV interface with its guest PCI address and Multus
-// network — each at its API path (spec.template.spec.domain.devices...,
-// spec.template.spec.domain.memory...), where seed 003 misplaces several.
-// An interface or network of the same name is replaced. It works on any VM,
-// for instance one vmspec built.
-func ApplyVM(vm *kubevirtv1.VirtualMachine, cfg VMConfig) error {
-	if vm == nil {
-		return fmt.Errorf("dpdk.ApplyVM: nil VirtualMachine")
+// inVMI returns where each configuration field lands in the VMI spec at sp,
+// so that a problem with it is reported there.
+func (c VMConfig) inVMI(sp *field.Path) func(name string) *field.Path {
+	dp := sp.Child("domain")
+	return func(name string) *field.Path {
+		switch name {
+		case "cores":
+			return dp.Child("cpu", "cores")
+		case "hugepageSize":
+			return dp.Child("memory", "hugepages", "pageSize")
+		case "guestMemory":
+			return dp.Child("memory", "guest")
+		case "nic":
+			return dp.Child("devices", "interfaces")
+		case "networkName":
+			return sp.Child("networks").Key(c.NIC).Child("multus", "networkName")
+		case "pciAddress":
+			return dp.Child("devices", "interfaces").Key(c.NIC).Child("pciAddress")
+		}
+		return sp
 	}
+}
+
+// apply makes the VMI of meta and spec (at path sp) a DPDK one; see ApplyVM.
+// An invalid cfg changes nothing.
+func apply(meta *metav1.ObjectMeta, spec *kubevirtv1.VirtualMachineInstanceSpec, cfg VMConfig, sp *field.Path) field.ErrorList {
 	cfg = cfg.withDefaults()
-	if err := cfg.validate().ToAggregate(); err != nil {
-		return err
+	if errs := cfg.check(cfg.inVMI(sp)); len(errs) > 0 {
+		return errs
 	}
-	if vm.Spec.Template == nil {
-		vm.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
+	if meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
 	}
-	t := vm.Spec.Template
-	if t.ObjectMeta.Annotations == nil {
-		t.ObjectMeta.Annotations = map[string]string{}
-	}
-	for k, v := range CRIOAnnotations() {
-		t.ObjectMeta.Annotations[k] = v
-	}
-	d := &t.Spec.Domain
+	maps.Copy(meta.Annotations, CRIOAnnotations())
+	d := &spec.Domain
 	d.CPU = &kubevirtv1.CPU{Sockets: 1, Cores: cfg.Cores, Threads: cfg.Threads, DedicatedCPUPlacement: true, IsolateEmulatorThread: true}
 	mem := resource.MustParse(cfg.GuestMemory)
 	if d.Memory == nil {
@@ -151,13 +176,36 @@ func ApplyVM(vm *kubevirtv1.VirtualMachine, cfg VMConfig) error {
 	d.Devices.NetworkInterfaceMultiQueue = ptr(true)
 	d.Devices.Rng = &kubevirtv1.Rng{}
 	iface, network := sriov.VMInterface(cfg.NIC, cfg.NetworkName, "", cfg.PCIAddress)
-	if !cfg.NoPodNetwork && !hasPodNetwork(t.Spec.Networks) {
+	if !cfg.NoPodNetwork && !hasPodNetwork(spec.Networks) {
 		d.Devices.Interfaces = append([]kubevirtv1.Interface{*kubevirtv1.DefaultMasqueradeNetworkInterface()}, d.Devices.Interfaces...)
-		t.Spec.Networks = append([]kubevirtv1.Network{*kubevirtv1.DefaultPodNetwork()}, t.Spec.Networks...)
+		spec.Networks = append([]kubevirtv1.Network{*kubevirtv1.DefaultPodNetwork()}, spec.Networks...)
 	}
 	d.Devices.Interfaces = replaceIface(d.Devices.Interfaces, iface)
-	t.Spec.Networks = replaceNetwork(t.Spec.Networks, network)
-	return nil
+	spec.Networks = replaceNetwork(spec.Networks, network)
+	// What apply set holds by construction; the VF rules also concern the
+	// interfaces the VMI had already (two of them at one PCI address).
+	return sriov.ValidateVMSRIOVInterfaces(spec, sp)
+}
+
+// ApplyVM makes vm a DPDK VM: it sets the CRI-O annotations on the template,
+// one socket of Cores x Threads dedicated vCPUs with an isolated emulator
+// thread, guest memory backed by hugepages, network interface multiqueue, a
+// virtio RNG, the SR-IOV interface with its guest PCI address and Multus
+// network, and the pod network unless cfg.NoPodNetwork or one is there —
+// each at its API path (spec.template.spec.domain.devices...,
+// spec.template.spec.domain.memory...). An interface or network of the same
+// name is replaced. It works on any VM; [WithDPDK] does the same inside a
+// vmspec builder. The error lists every problem at its path in vm; an
+// invalid cfg leaves vm unchanged.
+func ApplyVM(vm *kubevirtv1.VirtualMachine, cfg VMConfig) error {
+	if vm == nil {
+		return fmt.Errorf("dpdk.ApplyVM: nil VirtualMachine")
+	}
+	if vm.Spec.Template == nil {
+		vm.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
+	}
+	t := vm.Spec.Template
+	return apply(&t.ObjectMeta, &t.Spec, cfg, field.NewPath("spec", "template", "spec")).ToAggregate()
 }
 
 func hasPodNetwork(ns []kubevirtv1.Network) bool {
@@ -189,55 +237,27 @@ func replaceNetwork(list []kubevirtv1.Network, n kubevirtv1.Network) []kubevirtv
 	return append(list, n)
 }
 
-// WithDPDK adds the DPDK settings to a vmspec builder, the same ones ApplyVM
-// sets on a built VM: the CRI-O annotations, one socket of Cores x Threads
-// dedicated vCPUs with an isolated emulator thread, hugepage-backed guest
-// memory, network interface multiqueue, an RNG and the SR-IOV NIC with its
-// guest PCI address. The pod network is the caller's choice (WithPodNetwork).
-// Problems in cfg surface from the builder's BuildVM, with their field paths.
-func WithDPDK(b *vmspec.Builder, cfg VMConfig) *vmspec.Builder {
-	cfg = cfg.withDefaults()
-	annotations := CRIOAnnotations()
-	for _, k := range []string{AnnotationCPULoadBalancing, AnnotationCPUQuota, AnnotationIRQLoadBalancing} {
-		b = b.WithTemplateAnnotation(k, annotations[k])
+// WithDPDK is the vmspec option that makes a VM (its template) or VMI a
+// DPDK one, with the settings ApplyVM sets on a built VM:
+//
+//	vm, err := vmspec.NewVM("dpdk-vm").WithPodNetwork().With(dpdk.WithDPDK(cfg)).Build()
+//
+// Problems in cfg come back from Build at the paths where the values go
+// (spec.template.spec.domain.memory.guest), and the option then changes
+// nothing.
+func WithDPDK(cfg VMConfig) vmspec.Option {
+	return func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
+		return apply(&vmi.ObjectMeta, &vmi.Spec, cfg, field.NewPath("spec"))
 	}
-	var nicOpts []vmspec.NICOption
-	if cfg.PCIAddress != "" {
-		nicOpts = append(nicOpts, vmspec.PCIAddress(cfg.PCIAddress))
-	}
-	return b.WithCPUTopology(1, cfg.Cores, cfg.Threads).
-		WithDedicatedCPUs(true).
-		WithHugepages(cfg.HugepageSize).
-		WithGuestMemory(cfg.GuestMemory).
-		WithSRIOVNIC(cfg.NIC, cfg.NetworkName, nicOpts...).
-		WithNetworkInterfaceMultiqueue().
-		WithRNG()
 }
 
-// NewVM returns a DPDK VirtualMachine built with vmspec: runStrategy Always
-// (seed 003 uses the deprecated spec.running), the pod network unless
-// cfg.NoPodNetwork, and WithDPDK's settings — validated by vmspec (KubeVirt's
-// admission rules) and ValidateDPDKVM. Add disks and cloud-init
-// (AttachUserData) to it, or use WithDPDK on your own builder.
-func NewVM(name, namespace string, cfg VMConfig) (*kubevirtv1.VirtualMachine, error) {
-	if errs := cfg.withDefaults().validate(); len(errs) > 0 {
-		return nil, fmt.Errorf("dpdk VM %s: %w", name, errs.ToAggregate())
-	}
-	b := vmspec.New(name).WithRunStrategy(kubevirtv1.RunStrategyAlways)
-	if namespace != "" {
-		b = b.WithNamespace(namespace)
-	}
-	if !cfg.NoPodNetwork {
-		b = b.WithPodNetwork()
-	}
-	vm, err := WithDPDK(b, cfg).BuildVM()
-	if err != nil {
-		return nil, fmt.Errorf("dpdk VM %s: %w", name, err)
-	}
-	if errs := ValidateDPDKVM(vm); len(errs) > 0 {
-		return nil, fmt.Errorf("dpdk VM %s: %w", name, errs.ToAggregate())
-	}
-	return vm, nil
+// NewVM starts a vmspec builder for a DPDK VirtualMachine called name:
+// vmspec.NewVM(name).With(WithDPDK(cfg)), which includes the pod network
+// unless cfg.NoPodNetwork. Add a namespace, disks and cloud-init
+// (AttachUserData on the built VM) as to any vmspec builder; Build
+// validates it with KubeVirt's admission rules.
+func NewVM(name string, cfg VMConfig) *vmspec.VMBuilder {
+	return vmspec.NewVM(name).With(WithDPDK(cfg))
 }
 
 // ValidateDPDKVM checks what a VM needs to run DPDK well, beyond KubeVirt's

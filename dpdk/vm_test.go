@@ -8,16 +8,16 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/pxetest"
+	"github.com/pxekit/pxekit/strictyaml"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
-// seedVM is seed 003's rhel-dpdk-vm built by this package, with its guest
+// rhelDPDKVM is the documented rhel-dpdk-vm built by this package, with its guest
 // tuning attached as cloud-init.
-func seedVM(t *testing.T) *kubevirtv1.VirtualMachine {
+func rhelDPDKVM(t *testing.T) *kubevirtv1.VirtualMachine {
 	t.Helper()
-	vm, err := NewVM(SeedVMName, "", SeedVMConfig())
+	vm, err := NewVM(RHELDPDKVMName, RHELDPDKVMConfig()).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,32 +30,32 @@ func seedVM(t *testing.T) *kubevirtv1.VirtualMachine {
 		t.Fatal(err)
 	}
 	if sec, err := AttachUserData(vm, ud, "rhel-dpdk-vm-tuning"); err != nil || sec != nil {
-		t.Fatalf("seed guest tuning should fit inline: secret %v, %v", sec, err)
+		t.Fatalf("documented guest tuning should fit inline: secret %v, %v", sec, err)
 	}
 	return vm
 }
 
-// calloutRE matches the seed's callout markers ("sockets: 1 4" is sockets 1,
-// callout 4) that the document's text rendering left after the values.
+// calloutRE matches the documentation's callout markers ("sockets: 1 4" is
+// sockets 1, callout 4) that the document's text rendering left after the values.
 var calloutRE = regexp.MustCompile(`(?m)^(\s*[A-Za-z.-]+: \S+) [0-9]$`)
 
-func TestSeedVMAsPrintedRejected(t *testing.T) {
-	seed := readSeed(t, "rhel-dpdk-vm.yaml")
+func TestRHELDPDKVMAsPrintedRejected(t *testing.T) {
+	documented := readUpstream(t, "rhel-dpdk-vm.yaml")
 	var vm kubevirtv1.VirtualMachine
-	errs := kyaml.Decode(seed, &vm)
-	if len(errs) != 1 || errs[0].Origin != kyaml.OriginSyntax || !strings.Contains(errs[0].Detail, "line 28") {
-		t.Fatalf("seed as printed: want one YAML syntax error at line 28 (networkInterfaceMultiqueue inside the interfaces list), got %v", errs)
+	errs := strictyaml.Decode(documented, &vm)
+	if len(errs) != 1 || errs[0].Origin != strictyaml.OriginSyntax || !strings.Contains(errs[0].Detail, "line 28") {
+		t.Fatalf("the documented VM as printed: want one YAML syntax error at line 28 (networkInterfaceMultiqueue inside the interfaces list), got %v", errs)
 	}
 	// vmspec's decoder (what vmlint runs) refuses it the same way.
-	if obj, errs := vmspec.Decode(seed); obj != nil || len(errs) == 0 || !strings.Contains(errs[0].Detail, "line 28") {
-		t.Errorf("vmspec.Decode on the seed VM: %v, %v", obj, errs)
+	if obj, errs := vmspec.Decode(documented); obj != nil || len(errs) == 0 || !strings.Contains(errs[0].Detail, "line 28") {
+		t.Errorf("vmspec.Decode on the documentation VM: %v, %v", obj, errs)
 	}
 	// Without the callouts and with that line's indentation repaired, the
 	// misplaced fields show up at their paths, each with where it belongs.
-	fixed := calloutRE.ReplaceAll(seed, []byte("$1"))
+	fixed := calloutRE.ReplaceAll(documented, []byte("$1"))
 	fixed = regexp.MustCompile(`(?m)^          (networkInterfaceMultiqueue|rng)`).ReplaceAll(fixed, []byte("        $1"))
 	vm = kubevirtv1.VirtualMachine{}
-	errs = kyaml.Decode(fixed, &vm)
+	errs = strictyaml.Decode(fixed, &vm)
 	for path, belongs := range map[string]string{
 		"spec.template.spec.domain.interfaces":                 "spec.template.spec.domain.devices.interfaces",
 		"spec.template.spec.domain.networkInterfaceMultiqueue": "spec.template.spec.domain.devices.networkInterfaceMultiqueue",
@@ -69,24 +69,24 @@ func TestSeedVMAsPrintedRejected(t *testing.T) {
 	// What did decode is not a DPDK VM: no hugepages, no SR-IOV interface.
 	verrs := ValidateDPDKVM(&vm)
 	if !errAt(verrs, "spec.template.spec.domain.memory.hugepages", "") || !errAt(verrs, "spec.template.spec.domain.devices.interfaces", "SR-IOV") {
-		t.Errorf("repaired seed VM: %v", verrs)
+		t.Errorf("repaired documented VM: %v", verrs)
 	}
 	// Moving memory into the domain still leaves guest inside hugepages.
 	moved := strings.Replace(string(fixed), "\n      memory:\n        hugepages:\n          pageSize: 1Gi\n          guest: 8Gi\n",
 		"\n        memory:\n          hugepages:\n            pageSize: 1Gi\n            guest: 8Gi\n", 1)
 	vm = kubevirtv1.VirtualMachine{}
-	errs = kyaml.Decode([]byte(moved), &vm)
+	errs = strictyaml.Decode([]byte(moved), &vm)
 	if !errAt(errs, "spec.template.spec.domain.memory.hugepages.guest", "spec.template.spec.domain.memory.guest") {
 		t.Errorf("guest under hugepages: %v", errs)
 	}
 }
 
 func TestDPDKVMCorrected(t *testing.T) {
-	vm := seedVM(t)
+	vm := rhelDPDKVM(t)
 	out := mustYAML(t, vm)
 	pxetest.CheckGolden(t, "rhel-dpdk-vm.yaml", out)
 	var back kubevirtv1.VirtualMachine
-	if errs := kyaml.Decode(out, &back); len(errs) > 0 {
+	if errs := strictyaml.Decode(out, &back); len(errs) > 0 {
 		t.Fatalf("our VM does not decode strictly: %v", errs)
 	}
 	if errs := ValidateDPDKVM(&back); len(errs) > 0 {
@@ -100,7 +100,7 @@ func TestDPDKVMCorrected(t *testing.T) {
 	if errs, warns := vmspec.Validate(obj); len(errs) > 0 || len(warns) > 0 {
 		t.Errorf("vmspec rejects our VM: %v %v", errs, warns)
 	}
-	// Every value of the seed, at its correct path.
+	// Every value of the documentation, at its correct path.
 	var m map[string]any
 	if err := yaml.Unmarshal(out, &m); err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestApplyVMOnExistingVM(t *testing.T) {
 	vm.Name = "x"
 	vm.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
 	vm.Spec.Template.ObjectMeta.Annotations = map[string]string{"keep": "me"}
-	cfg := SeedVMConfig()
+	cfg := RHELDPDKVMConfig()
 	if err := ApplyVM(vm, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestApplyVMOnExistingVM(t *testing.T) {
 	if errs := ValidateDPDKVM(vm); len(errs) > 0 {
 		t.Error(errs)
 	}
-	if err := ApplyVM(nil, SeedVMConfig()); err == nil {
+	if err := ApplyVM(nil, RHELDPDKVMConfig()); err == nil {
 		t.Error("ApplyVM(nil) accepted")
 	}
 	for name, bad := range map[string]VMConfig{
@@ -180,16 +180,16 @@ func TestApplyVMOnExistingVM(t *testing.T) {
 		"zero page":     {Cores: 1, HugepageSize: "0", GuestMemory: "8Gi", NIC: "n", NetworkName: "net"},
 		"zero memory":   {Cores: 1, GuestMemory: "0", NIC: "n", NetworkName: "net"},
 	} {
-		if _, err := NewVM("x", "", bad); err == nil {
+		if _, err := NewVM("x", bad).Build(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 }
 
 func TestWithDPDKOnBuilder(t *testing.T) {
-	b := vmspec.New("dpdk-pxe").WithNamespace("dpdk-checkup-ns").WithPodNetwork().
+	b := vmspec.NewVM("dpdk-pxe").WithNamespace("dpdk-checkup-ns").WithPodNetwork().
 		WithContainerDisk("rootdisk", "registry.example/rhel:9", vmspec.Bootable())
-	vm, err := WithDPDK(b, SeedVMConfig()).BuildVM()
+	vm, err := b.With(WithDPDK(RHELDPDKVMConfig())).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,22 +205,22 @@ func TestWithDPDKOnBuilder(t *testing.T) {
 	// The same settings as ApplyVM on a bare VM.
 	applied := &kubevirtv1.VirtualMachine{}
 	applied.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
-	if err := ApplyVM(applied, SeedVMConfig()); err != nil {
+	if err := ApplyVM(applied, RHELDPDKVMConfig()); err != nil {
 		t.Fatal(err)
 	}
 	vm.Spec.Template.Spec.Domain.Devices.Disks, vm.Spec.Template.Spec.Volumes = nil, nil
 	if a, b := mustYAML(t, applied.Spec.Template), mustYAML(t, vm.Spec.Template); string(a) != string(b) {
 		t.Errorf("ApplyVM and WithDPDK differ:\n%s\n---\n%s", a, b)
 	}
-	cfg := SeedVMConfig()
+	cfg := RHELDPDKVMConfig()
 	cfg.PCIAddress = "07:00.0"
-	if _, err := WithDPDK(vmspec.New("x").WithPodNetwork(), cfg).BuildVM(); err == nil || !strings.Contains(err.Error(), "pciAddress") {
+	if _, err := vmspec.NewVM("x").WithPodNetwork().With(WithDPDK(cfg)).Build(); err == nil || !strings.Contains(err.Error(), "pciAddress") {
 		t.Errorf("bad PCI address through the builder: %v", err)
 	}
 }
 
 func TestValidateDPDKVMRules(t *testing.T) {
-	vm := seedVM(t)
+	vm := rhelDPDKVM(t)
 	d := &vm.Spec.Template.Spec.Domain
 	d.CPU.Sockets = 2
 	d.CPU.DedicatedCPUPlacement = false
@@ -298,7 +298,7 @@ func FuzzValidateDPDKVM(f *testing.F) {
 	f.Add("spec: {}\n")
 	f.Fuzz(func(t *testing.T, doc string) {
 		var vm kubevirtv1.VirtualMachine
-		if errs := kyaml.Decode([]byte(doc), &vm); len(errs) > 0 {
+		if errs := strictyaml.Decode([]byte(doc), &vm); len(errs) > 0 {
 			return
 		}
 		ValidateDPDKVM(&vm)
@@ -310,4 +310,51 @@ func FuzzValidateDPDKVM(f *testing.F) {
 			AttachUserData(&vm, ud, "s")
 		}
 	})
+}
+
+// VMConfig.Validate names its own fields; through a builder or ApplyVM the
+// same problems are reported where the values would go, and nothing is
+// applied.
+func TestVMConfigProblemPaths(t *testing.T) {
+	bad := VMConfig{HugepageSize: "1G", GuestMemory: "eight", PCIAddress: "07:00.0"}
+	var got []string
+	for _, e := range bad.Validate() {
+		got = append(got, e.Field)
+	}
+	if want := []string{"cores", "hugepageSize", "guestMemory", "nic", "networkName", "pciAddress"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Validate paths %q, want %q", got, want)
+	}
+	if errs := RHELDPDKVMConfig().Validate(); len(errs) > 0 {
+		t.Errorf("the rhel-dpdk-vm configuration: %v", errs)
+	}
+	odd := RHELDPDKVMConfig()
+	odd.GuestMemory, odd.PCIAddress = "1536Mi", "07:00.0"
+	vm, err := vmspec.NewVM("x").With(WithDPDK(odd)).Build()
+	for _, want := range []string{
+		`spec.template.spec.domain.memory.guest: Invalid value: "1536Mi": must be a positive multiple of the hugepage size 1Gi`,
+		`spec.template.spec.domain.devices.interfaces[nic-east].pciAddress: Invalid value: "07:00.0"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("VM builder: %v, want %q", err, want)
+		}
+	}
+	if vm.Spec.Template.Spec.Domain.CPU != nil || len(vm.Spec.Template.ObjectMeta.Annotations) != 0 {
+		t.Errorf("an invalid configuration was applied: %+v", vm.Spec.Template)
+	}
+	if _, err := vmspec.NewVMI("x").With(WithDPDK(odd)).Build(); err == nil || !strings.Contains(err.Error(), "spec.domain.memory.guest: Invalid value") {
+		t.Errorf("VMI builder: %v", err)
+	}
+	if err := ApplyVM(&kubevirtv1.VirtualMachine{}, odd); err == nil || !strings.Contains(err.Error(), "spec.template.spec.domain.memory.guest") {
+		t.Errorf("ApplyVM: %v", err)
+	}
+}
+
+// The VF rules cover the interfaces a VM had before the option: two VFs at
+// one guest PCI address are refused.
+func TestWithDPDKSharedPCIAddress(t *testing.T) {
+	_, err := vmspec.NewVM("x").WithSRIOVNIC("nic-west", "west-net", vmspec.PCIAddress("0000:07:00.0")).
+		With(WithDPDK(RHELDPDKVMConfig())).Build()
+	if err == nil || !strings.Contains(err.Error(), "spec.template.spec.domain.devices.interfaces[2].pciAddress: Duplicate value") {
+		t.Errorf("shared PCI address: %v", err)
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,8 +16,8 @@ import (
 )
 
 // CNI plugin types for a VM bridge network. OpenShift Virtualization ships the
-// upstream bridge and tuning plugins renamed cnv-bridge and cnv-tuning; the
-// seeds use those names, upstream clusters use bridge and tuning.
+// upstream bridge and tuning plugins renamed cnv-bridge and cnv-tuning;
+// upstream clusters use bridge and tuning.
 const (
 	PluginCNVBridge = "cnv-bridge"
 	PluginBridge    = "bridge"
@@ -23,7 +25,7 @@ const (
 	PluginTuning    = "tuning"
 )
 
-// DefaultCNIVersion is the cniVersion the seeds' NADs declare.
+// DefaultCNIVersion is the cniVersion OpenShift Virtualization's NADs declare.
 const DefaultCNIVersion = "0.3.1"
 
 // IsBridgePlugin reports whether t names the Linux bridge CNI plugin.
@@ -35,7 +37,7 @@ func IsTuningPlugin(t string) bool { return t == PluginCNVTuning || t == PluginT
 // BridgeNetConf is the bridge (cnv-bridge) CNI plugin's configuration, with
 // the keys of containernetworking/plugins' bridge NetConf. Fields whose
 // plugin default is not the zero value are pointers, so that an explicit
-// false (preserveDefaultVlan: false in seed 003) survives a round trip.
+// false (preserveDefaultVlan: false) survives a round trip.
 type BridgeNetConf struct {
 	// CNIVersion and Name are set on a single-plugin config; in a conflist
 	// they belong to the list.
@@ -93,7 +95,7 @@ func TrunkRange(min, max int) VLANTrunk { return VLANTrunk{MinID: &min, MaxID: &
 
 // TuningNetConf is the tuning (cnv-tuning) CNI plugin's configuration. It is
 // a chained plugin: it changes the interface the previous plugin created
-// (seed 001 chains it so that a VM's custom MAC address is applied).
+// (chained after the bridge, it applies a VM's custom MAC address).
 type TuningNetConf struct {
 	// CNIVersion and Name are set on a single-plugin config only.
 	CNIVersion string `json:"cniVersion,omitempty"`
@@ -147,7 +149,8 @@ type NetConf struct {
 	Name       string
 	CNIVersion string
 	// IsList is true for a conflist (a "plugins" key).
-	IsList  bool
+	IsList bool
+	// Plugins are the network's plugins in the order they run.
 	Plugins []Plugin
 }
 
@@ -235,12 +238,7 @@ func typedPlugin(typ string, raw []byte, path *field.Path) Plugin {
 // vlanTrunk, at the element's index).
 func decodeKeys(keys map[string]json.RawMessage, into any, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		obj, _ := json.Marshal(map[string]json.RawMessage{k: keys[k]})
 		err := json.Unmarshal(obj, into)
 		var te *json.UnmarshalTypeError
@@ -310,7 +308,7 @@ func jsonValue(raw json.RawMessage) any {
 func unknownKeys(keys map[string]json.RawMessage, known []string) []string {
 	var out []string
 	for k := range keys {
-		if !contains(commonCNIKeys, k) && !contains(known, k) {
+		if !slices.Contains(commonCNIKeys, k) && !slices.Contains(known, k) {
 			out = append(out, k)
 		}
 	}
@@ -318,18 +316,10 @@ func unknownKeys(keys map[string]json.RawMessage, known []string) []string {
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // jsonError turns a JSON error into a ConfigError with a line and column and,
 // where the offending text looks like a documentation callout left in the
-// JSON (seed 001's `"cnv-tuning" (1)`, seed 003's `"cnv-bridge", 4`), says so.
+// JSON (`"cnv-tuning" (1)` or `"cnv-bridge", 4`, as the documentation's
+// pages render them), says so.
 func jsonError(data []byte, err error) error {
 	var se *json.SyntaxError
 	if !errors.As(err, &se) {
@@ -378,8 +368,8 @@ func calloutAt(data []byte, off int) string {
 		}
 		i++
 	}
-	// A callout is followed by the next JSON token or the end. (YAML folds the
-	// seeds' single-quoted multi-line config into one line, so the end of a
+	// A callout is followed by the next JSON token or the end. (YAML folds a
+	// single-quoted multi-line config into one line, so the end of a
 	// line cannot be relied on.)
 	j := i
 	for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\r' || rest[j] == '\n') {

@@ -9,15 +9,15 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// The corrected seeds decode and validate without a finding, and decoding
-// them gives the builders' values.
-func TestCleanSeedsDecodeAndValidate(t *testing.T) {
+// The corrected documentation manifests decode and validate without a finding,
+// and decoding them gives the builders' values.
+func TestCleanManifestsDecodeAndValidate(t *testing.T) {
 	for _, tc := range []struct {
 		file string
-		b    *BridgeNAD
+		b    *BridgeNADBuilder
 	}{
-		{"seed001-pxe-net-conf.clean.yaml", seed001NAD()},
-		{"seed003-bridge-nad.clean.yaml", seed003NAD()},
+		{"pxe-net-conf.clean.yaml", pxeNetConfNAD()},
+		{"bridge-nad.clean.yaml", bridgeNetworkNAD()},
 	} {
 		nad, errs := DecodeNAD(readTestdata(t, tc.file))
 		if len(errs) > 0 {
@@ -31,7 +31,8 @@ func TestCleanSeedsDecodeAndValidate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := ParseConfig(tc.b.Config())
+		built, _ := tc.b.Build()
+		want, err := ParseConfig(built.Spec.Config)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,39 +43,40 @@ func TestCleanSeedsDecodeAndValidate(t *testing.T) {
 			t.Errorf("%s: parsed config %+v, builder's %+v", tc.file, got, want)
 		}
 	}
-	p, errs := DecodePolicy(readTestdata(t, "seed003-br1-eth1-policy.clean.yaml"))
+	p, errs := DecodePolicy(readTestdata(t, "br1-eth1-policy.clean.yaml"))
 	if len(errs) > 0 {
 		t.Errorf("policy decode: %v", errs)
 	}
 	if errs := ValidatePolicy(p); len(errs) > 0 {
 		t.Errorf("policy validate: %v", errs)
 	}
-	if want := seed003Policy().Policy(); !reflect.DeepEqual(p, want) {
+	if want, _ := br1Eth1Policy().Build(); !reflect.DeepEqual(p, want) {
 		t.Errorf("decoded policy %+v, built %+v", p, want)
 	}
 }
 
-// TestSeedSlips: the seeds as printed are not valid objects. pxekit reports
-// each slip with its path and a message a user can act on.
-//   - seed 001's NAD: the callout "(1)" inside spec.config makes it invalid
+// TestDocumentationSlips: the documentation's manifests as printed are not valid
+// objects. pxekit reports each slip with its path and a message a user can act
+// on.
+//   - the documented NAD: the callout "(1)" inside spec.config makes it invalid
 //     JSON; Multus would fail the VM's pod with a JSON parse error.
-//   - seed 003's NAD: the callout numbers after values ("cnv-bridge", 4) and
+//   - the documented NAD: the callout numbers after values ("cnv-bridge", 4) and
 //     the <placeholders> make the config invalid JSON and the name invalid.
-//   - seed 003's NNCP: YAML takes "enabled: false 6" as the string "false 6"
+//   - the documented NNCP: YAML takes "enabled: false 6" as the string "false 6"
 //     (not a boolean) and "name: br1 2" as an interface name with a space.
-func TestSeedSlips(t *testing.T) {
+func TestDocumentationSlips(t *testing.T) {
 	type finding struct{ path, contains string }
 	for _, tc := range []struct {
 		file           string
 		decode, verify []finding
 	}{
 		{
-			file:   "seed001-pxe-net-conf.yaml",
+			file:   "pxe-net-conf.yaml",
 			decode: []finding{{"spec.config", `"(1)" looks like a documentation callout`}},
 			verify: []finding{{"spec.config", "invalid character '('"}},
 		},
 		{
-			file:   "seed003-bridge-nad.yaml",
+			file:   "bridge-nad.yaml",
 			decode: []finding{{"spec.config", `"3" looks like a documentation callout`}},
 			verify: []finding{
 				{"metadata.name", `"<bridge-network> 1"`},
@@ -82,7 +84,7 @@ func TestSeedSlips(t *testing.T) {
 			},
 		},
 		{
-			file: "seed003-br1-eth1-policy.yaml",
+			file: "br1-eth1-policy.yaml",
 			decode: []finding{
 				{"spec.desiredState.interfaces[0].ipv4.enabled", `"false 6"`},
 				{"spec.desiredState.interfaces[0].bridge.options.stp.enabled", `"false 7"`},
@@ -130,7 +132,7 @@ func TestSeedSlips(t *testing.T) {
 // errors or nothing, never a panic; a document that decodes and validates
 // cleanly survives a YAML round trip unchanged.
 func FuzzDecodePolicy(f *testing.F) {
-	for _, name := range []string{"seed003-br1-eth1-policy.yaml", "seed003-br1-eth1-policy.clean.yaml"} {
+	for _, name := range []string{"br1-eth1-policy.yaml", "br1-eth1-policy.clean.yaml"} {
 		b, err := os.ReadFile("testdata/" + name)
 		if err != nil {
 			f.Fatal(err)
@@ -163,7 +165,7 @@ func FuzzDecodePolicy(f *testing.F) {
 // FuzzDecodeNAD: any YAML document decodes strictly and validates into
 // errors, warnings or nothing, never a panic.
 func FuzzDecodeNAD(f *testing.F) {
-	for _, name := range []string{"seed001-pxe-net-conf.yaml", "seed001-pxe-net-conf.clean.yaml", "seed003-bridge-nad.yaml", "seed003-bridge-nad.clean.yaml"} {
+	for _, name := range []string{"pxe-net-conf.yaml", "pxe-net-conf.clean.yaml", "bridge-nad.yaml", "bridge-nad.clean.yaml"} {
 		b, err := os.ReadFile("testdata/" + name)
 		if err != nil {
 			f.Fatal(err)
@@ -182,7 +184,7 @@ func FuzzDecodeNAD(f *testing.F) {
 }
 
 // An nmstate key outside pxekit's typed subset is refused with a message
-// that says why; a typo still gets kyaml's suggestion.
+// that says why; a typo still gets strictyaml's suggestion.
 func TestDecodePolicyUnknownKeys(t *testing.T) {
 	doc := []byte(`apiVersion: nmstate.io/v1
 kind: NodeNetworkConfigurationPolicy

@@ -8,9 +8,9 @@ import (
 	"github.com/pxekit/pxekit/netattach"
 )
 
-// Seed 001: the pxe-net-conf NAD that puts a PXE-booting VM on node bridge
-// br1, with cnv-tuning chained so that the VM's own MAC address (the one the
-// PXE server knows) is applied.
+// From OpenShift's documentation: the pxe-net-conf NAD that puts a PXE-booting VM
+// on node bridge br1, with cnv-tuning chained so that the VM's own MAC address
+// (the one the PXE server knows) is applied.
 func ExampleNewBridgeNAD() {
 	nad, err := netattach.NewBridgeNAD("pxe-net-conf", "br1").
 		WithL2IPAM().
@@ -45,9 +45,10 @@ func ExampleNewBridgeNAD() {
 	//     }
 }
 
-// Seed 003: a bridge NAD on VLAN 100 with MAC spoof checking, and the
-// resourceName annotation that keeps VMs on nodes that have the bridge.
-func ExampleBridgeNAD_WithVLAN() {
+// From OpenShift's documentation: a bridge NAD on VLAN 100 with MAC spoof
+// checking, and the resourceName annotation that keeps VMs on nodes that have the
+// bridge.
+func ExampleBridgeNADBuilder_WithVLAN() {
 	nad, err := netattach.NewBridgeNAD("bridge-network", "br1").
 		WithMACSpoofCheck(true).
 		WithVLAN(100).
@@ -73,8 +74,9 @@ func ExampleBridgeNAD_WithVLAN() {
 	// }
 }
 
-// Seed 003: the br1-eth1-policy NodeNetworkConfigurationPolicy that creates
-// Linux bridge br1 with node NIC eth1 as its port.
+// From OpenShift's documentation: the br1-eth1-policy
+// NodeNetworkConfigurationPolicy that creates Linux bridge br1 with node NIC eth1
+// as its port.
 func ExampleNewBridgePolicy() {
 	p, err := netattach.NewBridgePolicy("br1-eth1-policy", "br1").
 		WithDescription("Linux bridge with eth1 as a port").
@@ -109,7 +111,7 @@ func ExampleNewBridgePolicy() {
 }
 
 // ValidateNAD reports every problem with its path inside spec.config, and
-// warns about IPAM in a VM's NAD as seed 003 does.
+// warns about IPAM in a VM's NAD, as OpenShift's documentation does.
 func ExampleValidateNAD() {
 	nad, _ := netattach.NewBridgeNAD("trunk", "br1").Build()
 	nad.Spec.Config = `{"cniVersion":"0.3.1","name":"trunk","plugins":[` +

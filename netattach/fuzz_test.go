@@ -9,8 +9,8 @@ import (
 // validated, gives errors or nothing, never a panic; what parses cleanly
 // parses again to the same plugin types.
 func FuzzParseConfig(f *testing.F) {
-	f.Add(seed001NAD().Config())
-	f.Add(seed003NAD().Config())
+	f.Add(pxeNetConfNAD().config())
+	f.Add(bridgeNetworkNAD().config())
 	f.Add(`{ "cniVersion": "0.3.1", "name": "pxe-net-conf", "plugins": [ { "type": "cnv-bridge", "bridge": "br1", "ipam": {} }, { "type": "cnv-tuning" (1) } ] }`)
 	f.Add(bridgeConf(`"vlanTrunk":[{"id":1},{"minID":"7","maxID":3},{}],"vlan":9`))
 	f.Add(listConf(`"mac":"zz","sysctl":{"kernel.x":"1"},"mtu":-1`))

@@ -1,6 +1,10 @@
 package netattach
 
-import "k8s.io/apimachinery/pkg/util/validation/field"
+import (
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/validation"
+)
 
 func errStrings(errs field.ErrorList) []string {
 	out := make([]string, len(errs))
@@ -10,7 +14,7 @@ func errStrings(errs field.ErrorList) []string {
 	return out
 }
 
-func warnStrings(ws []Warning) []string {
+func warnStrings(ws []validation.Warning) []string {
 	out := make([]string, len(ws))
 	for i, w := range ws {
 		out[i] = w.String()

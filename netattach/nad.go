@@ -8,10 +8,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// BridgeNAD builds a NetworkAttachmentDefinition that attaches VMs to a Linux
-// bridge on the node: a bridge (cnv-bridge) plugin, optionally followed by a
-// tuning (cnv-tuning) plugin in a conflist.
-type BridgeNAD struct {
+// BridgeNADBuilder builds a NetworkAttachmentDefinition that attaches VMs to
+// a Linux bridge on the node: a bridge (cnv-bridge) plugin, optionally
+// followed by a tuning (cnv-tuning) plugin in a conflist.
+type BridgeNADBuilder struct {
 	name, namespace string
 	cniVersion      string
 	bridge          BridgeNetConf
@@ -23,10 +23,10 @@ type BridgeNAD struct {
 }
 
 // NewBridgeNAD starts a NAD named name for node bridge bridge, with the
-// cnv-bridge plugin type the seeds use and cniVersion 0.3.1. The config
-// carries no IPAM section unless WithIPAM or WithL2IPAM adds one.
-func NewBridgeNAD(name, bridge string) *BridgeNAD {
-	return &BridgeNAD{
+// cnv-bridge plugin type of OpenShift Virtualization and cniVersion 0.3.1. The
+// config carries no IPAM section unless WithIPAM or WithL2IPAM adds one.
+func NewBridgeNAD(name, bridge string) *BridgeNADBuilder {
+	return &BridgeNADBuilder{
 		name:       name,
 		cniVersion: DefaultCNIVersion,
 		bridge:     BridgeNetConf{Type: PluginCNVBridge, Bridge: bridge},
@@ -34,63 +34,75 @@ func NewBridgeNAD(name, bridge string) *BridgeNAD {
 }
 
 // WithNamespace sets metadata.namespace (the NAD must be in the VM's namespace).
-func (b *BridgeNAD) WithNamespace(ns string) *BridgeNAD { b.namespace = ns; return b }
+func (b *BridgeNADBuilder) WithNamespace(ns string) *BridgeNADBuilder { b.namespace = ns; return b }
 
 // WithPluginType sets the bridge plugin type: PluginCNVBridge (default, as
 // OpenShift Virtualization names it) or PluginBridge (upstream). A tuning
 // plugin added without a type follows: cnv-tuning or tuning.
-func (b *BridgeNAD) WithPluginType(t string) *BridgeNAD { b.bridge.Type = t; return b }
+func (b *BridgeNADBuilder) WithPluginType(t string) *BridgeNADBuilder { b.bridge.Type = t; return b }
 
 // WithCNIVersion sets the config's cniVersion.
-func (b *BridgeNAD) WithCNIVersion(v string) *BridgeNAD { b.cniVersion = v; return b }
+func (b *BridgeNADBuilder) WithCNIVersion(v string) *BridgeNADBuilder { b.cniVersion = v; return b }
 
 // WithVLAN makes the VM's bridge port an access port of VLAN id (1..4094).
-func (b *BridgeNAD) WithVLAN(id int) *BridgeNAD { b.bridge.VLAN = id; return b }
+func (b *BridgeNADBuilder) WithVLAN(id int) *BridgeNADBuilder { b.bridge.VLAN = id; return b }
 
 // WithVLANTrunk makes the VM's bridge port a trunk of the given ids and
 // ranges (see TrunkID, TrunkRange); exclusive with WithVLAN.
-func (b *BridgeNAD) WithVLANTrunk(t ...VLANTrunk) *BridgeNAD {
+func (b *BridgeNADBuilder) WithVLANTrunk(t ...VLANTrunk) *BridgeNADBuilder {
 	b.bridge.VLANTrunk = append(b.bridge.VLANTrunk, t...)
 	return b
 }
 
 // WithMACSpoofCheck sets macspoofchk: only the VM interface's own MAC may
 // leave (needs nftables on the node).
-func (b *BridgeNAD) WithMACSpoofCheck(on bool) *BridgeNAD { b.bridge.MACSpoofChk = &on; return b }
+func (b *BridgeNADBuilder) WithMACSpoofCheck(on bool) *BridgeNADBuilder {
+	b.bridge.MACSpoofChk = &on
+	return b
+}
 
 // WithPreserveDefaultVLAN sets preserveDefaultVlan (plugin default true):
 // whether the port also stays in the bridge's default VLAN.
-func (b *BridgeNAD) WithPreserveDefaultVLAN(on bool) *BridgeNAD {
+func (b *BridgeNADBuilder) WithPreserveDefaultVLAN(on bool) *BridgeNADBuilder {
 	b.bridge.PreserveDefaultVLAN = &on
 	return b
 }
 
 // WithMTU sets the bridge plugin's mtu for the VM's veth pair.
-func (b *BridgeNAD) WithMTU(mtu int) *BridgeNAD { b.bridge.MTU = mtu; return b }
+func (b *BridgeNADBuilder) WithMTU(mtu int) *BridgeNADBuilder { b.bridge.MTU = mtu; return b }
 
-// WithL2IPAM adds the empty "ipam": {} section of seed 001: L2 only, no
+// WithL2IPAM adds an empty "ipam": {} section: L2 only, no
 // address management (the form VMs support).
-func (b *BridgeNAD) WithL2IPAM() *BridgeNAD { b.bridge.IPAM = json.RawMessage(`{}`); return b }
+func (b *BridgeNADBuilder) WithL2IPAM() *BridgeNADBuilder {
+	b.bridge.IPAM = json.RawMessage(`{}`)
+	return b
+}
 
 // WithIPAM sets a free-form IPAM section (e.g. host-local). ValidateNAD warns
-// about it: IPAM in a VM's NAD is not supported (seed 003).
-func (b *BridgeNAD) WithIPAM(raw json.RawMessage) *BridgeNAD { b.bridge.IPAM = raw; return b }
+// about it: IPAM in a VM's NAD is not supported.
+func (b *BridgeNADBuilder) WithIPAM(raw json.RawMessage) *BridgeNADBuilder {
+	b.bridge.IPAM = raw
+	return b
+}
 
-// WithTuning chains a tuning plugin after the bridge (seed 001: cnv-tuning
-// applies a VM's custom MAC), which turns the config into a conflist. An
+// WithTuning chains a tuning plugin after the bridge (cnv-tuning applies a
+// VM's custom MAC), which turns the config into a conflist. An
 // empty t.Type becomes cnv-tuning or tuning to match the bridge type.
-func (b *BridgeNAD) WithTuning(t TuningNetConf) *BridgeNAD { b.tuning = &t; return b }
+func (b *BridgeNADBuilder) WithTuning(t TuningNetConf) *BridgeNADBuilder { b.tuning = &t; return b }
 
-// AsConfList emits a conflist ("plugins") even without a tuning plugin.
-func (b *BridgeNAD) AsConfList() *BridgeNAD { b.list = true; return b }
+// WithConfList emits a conflist ("plugins") even without a tuning plugin.
+func (b *BridgeNADBuilder) WithConfList() *BridgeNADBuilder { b.list = true; return b }
 
 // WithResourceNameAnnotation adds k8s.v1.cni.cncf.io/resourceName:
 // bridge.network.kubevirt.io/<bridge>, so VMs only run on nodes that have
 // the bridge.
-func (b *BridgeNAD) WithResourceNameAnnotation() *BridgeNAD { b.resourceName = true; return b }
+func (b *BridgeNADBuilder) WithResourceNameAnnotation() *BridgeNADBuilder {
+	b.resourceName = true
+	return b
+}
 
 // WithAnnotations adds metadata annotations.
-func (b *BridgeNAD) WithAnnotations(a map[string]string) *BridgeNAD {
+func (b *BridgeNADBuilder) WithAnnotations(a map[string]string) *BridgeNADBuilder {
 	if b.annotations == nil {
 		b.annotations = map[string]string{}
 	}
@@ -99,7 +111,7 @@ func (b *BridgeNAD) WithAnnotations(a map[string]string) *BridgeNAD {
 }
 
 // WithLabels adds metadata labels.
-func (b *BridgeNAD) WithLabels(l map[string]string) *BridgeNAD {
+func (b *BridgeNADBuilder) WithLabels(l map[string]string) *BridgeNADBuilder {
 	if b.labels == nil {
 		b.labels = map[string]string{}
 	}
@@ -107,8 +119,8 @@ func (b *BridgeNAD) WithLabels(l map[string]string) *BridgeNAD {
 	return b
 }
 
-// Config returns the CNI config JSON (spec.config), indented for reading.
-func (b *BridgeNAD) Config() string {
+// config returns the CNI config JSON (spec.config), indented for reading.
+func (b *BridgeNADBuilder) config() string {
 	br := b.bridge
 	if !b.list && b.tuning == nil {
 		br.CNIVersion, br.Name = b.cniVersion, b.name
@@ -134,10 +146,11 @@ func (b *BridgeNAD) Config() string {
 	return string(out)
 }
 
-// Build returns the NAD, or every problem ValidateNAD finds as one error
-// (a field.ErrorList aggregate). Warnings do not fail Build; call
-// ValidateNAD on the result to see them.
-func (b *BridgeNAD) Build() (*nadv1.NetworkAttachmentDefinition, error) {
+// Build returns the NAD and one error (a field.ErrorList aggregate) listing
+// every problem ValidateNAD finds; the NAD is returned even when there are
+// problems. Warnings do not fail Build; call ValidateNAD on the result to
+// see them.
+func (b *BridgeNADBuilder) Build() (*nadv1.NetworkAttachmentDefinition, error) {
 	nad := &nadv1.NetworkAttachmentDefinition{
 		TypeMeta: metav1.TypeMeta{APIVersion: NADAPIVersion, Kind: NADKind},
 		ObjectMeta: metav1.ObjectMeta{
@@ -145,7 +158,7 @@ func (b *BridgeNAD) Build() (*nadv1.NetworkAttachmentDefinition, error) {
 			Namespace: b.namespace,
 			Labels:    maps.Clone(b.labels),
 		},
-		Spec: nadv1.NetworkAttachmentDefinitionSpec{Config: b.Config()},
+		Spec: nadv1.NetworkAttachmentDefinitionSpec{Config: b.config()},
 	}
 	if len(b.annotations) > 0 || b.resourceName {
 		nad.Annotations = maps.Clone(b.annotations)
@@ -156,8 +169,6 @@ func (b *BridgeNAD) Build() (*nadv1.NetworkAttachmentDefinition, error) {
 			nad.Annotations[ResourceNameAnnotation] = BridgeResourcePrefix + b.bridge.Bridge
 		}
 	}
-	if errs, _ := ValidateNAD(nad); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return nad, nil
+	errs, _ := ValidateNAD(nad)
+	return nad, errs.ToAggregate()
 }

@@ -12,13 +12,13 @@ import (
 // NNCPKind is the kind of a NodeNetworkConfigurationPolicy.
 const NNCPKind = "NodeNetworkConfigurationPolicy"
 
-// BridgePolicy builds a NodeNetworkConfigurationPolicy that creates a Linux
-// bridge on the selected nodes (seed 003's br1-eth1-policy). The bridge is
-// up, without IPv4 and without STP unless told otherwise: a bridge that
-// carries VM traffic usually has no host address, and STP would hold new
-// ports in the listening state for ~30 s, delaying a PXE boot past its DHCP
-// timeouts.
-type BridgePolicy struct {
+// BridgePolicyBuilder builds a NodeNetworkConfigurationPolicy that creates a
+// Linux bridge on the selected nodes (OpenShift Virtualization's
+// br1-eth1-policy). The bridge is up, without IPv4 and without STP unless told
+// otherwise: a bridge that carries VM traffic usually has no host address, and
+// STP would hold new ports in the listening state for ~30 s, delaying a PXE boot
+// past its DHCP timeouts.
+type BridgePolicyBuilder struct {
 	name           string
 	nodeSelector   map[string]string
 	maxUnavailable string
@@ -27,8 +27,8 @@ type BridgePolicy struct {
 }
 
 // NewBridgePolicy starts a policy named name that creates Linux bridge bridge.
-func NewBridgePolicy(name, bridge string) *BridgePolicy {
-	return &BridgePolicy{
+func NewBridgePolicy(name, bridge string) *BridgePolicyBuilder {
+	return &BridgePolicyBuilder{
 		name: name,
 		bridge: Interface{
 			Name:   bridge,
@@ -41,25 +41,28 @@ func NewBridgePolicy(name, bridge string) *BridgePolicy {
 }
 
 // WithDescription sets the bridge's human-readable description.
-func (b *BridgePolicy) WithDescription(d string) *BridgePolicy { b.bridge.Description = d; return b }
+func (b *BridgePolicyBuilder) WithDescription(d string) *BridgePolicyBuilder {
+	b.bridge.Description = d
+	return b
+}
 
 // WithState sets the bridge's state: StateUp (default), StateDown or
 // StateAbsent (removes it).
-func (b *BridgePolicy) WithState(s string) *BridgePolicy { b.bridge.State = s; return b }
+func (b *BridgePolicyBuilder) WithState(s string) *BridgePolicyBuilder { b.bridge.State = s; return b }
 
 // WithSTP turns the spanning tree protocol on or off (default off).
-func (b *BridgePolicy) WithSTP(on bool) *BridgePolicy {
+func (b *BridgePolicyBuilder) WithSTP(on bool) *BridgePolicyBuilder {
 	b.bridge.Bridge.Options = &BridgeOptions{STP: &STPOptions{Enabled: on}}
 	return b
 }
 
 // WithMTU sets the bridge's MTU (e.g. 9000 for jumbo frames); the ports need
 // at least the same MTU.
-func (b *BridgePolicy) WithMTU(mtu int) *BridgePolicy { b.bridge.MTU = mtu; return b }
+func (b *BridgePolicyBuilder) WithMTU(mtu int) *BridgePolicyBuilder { b.bridge.MTU = mtu; return b }
 
 // WithIPv4Address gives the bridge a static IPv4 address (e.g. for a PXE
 // server on the node), replacing the default "ipv4: enabled: false".
-func (b *BridgePolicy) WithIPv4Address(p netip.Prefix) *BridgePolicy {
+func (b *BridgePolicyBuilder) WithIPv4Address(p netip.Prefix) *BridgePolicyBuilder {
 	if b.bridge.IPv4 == nil || !b.bridge.IPv4.Enabled {
 		b.bridge.IPv4 = &IPConfig{Enabled: true}
 	}
@@ -68,7 +71,7 @@ func (b *BridgePolicy) WithIPv4Address(p netip.Prefix) *BridgePolicy {
 }
 
 // WithIPv4DHCP makes the bridge take its IPv4 address by DHCP.
-func (b *BridgePolicy) WithIPv4DHCP() *BridgePolicy {
+func (b *BridgePolicyBuilder) WithIPv4DHCP() *BridgePolicyBuilder {
 	if b.bridge.IPv4 == nil || !b.bridge.IPv4.Enabled {
 		b.bridge.IPv4 = &IPConfig{Enabled: true}
 	}
@@ -77,14 +80,14 @@ func (b *BridgePolicy) WithIPv4DHCP() *BridgePolicy {
 }
 
 // WithPort enslaves node interface name to the bridge (no VLAN filtering).
-func (b *BridgePolicy) WithPort(name string) *BridgePolicy {
+func (b *BridgePolicyBuilder) WithPort(name string) *BridgePolicyBuilder {
 	b.bridge.Bridge.Port = append(b.bridge.Bridge.Port, BridgePort{Name: name})
 	return b
 }
 
 // WithAccessPort enslaves name as an access port of VLAN tag: its frames
 // enter and leave untagged. Any VLAN port turns on VLAN filtering.
-func (b *BridgePolicy) WithAccessPort(name string, tag int) *BridgePolicy {
+func (b *BridgePolicyBuilder) WithAccessPort(name string, tag int) *BridgePolicyBuilder {
 	b.bridge.Bridge.Port = append(b.bridge.Bridge.Port, BridgePort{
 		Name: name, VLAN: &BridgePortVLAN{Mode: VLANModeAccess, Tag: tag},
 	})
@@ -93,7 +96,7 @@ func (b *BridgePolicy) WithAccessPort(name string, tag int) *BridgePolicy {
 
 // WithTrunkPort enslaves name as a trunk carrying tags (see TagID,
 // TagRange), tagged.
-func (b *BridgePolicy) WithTrunkPort(name string, tags ...TrunkTag) *BridgePolicy {
+func (b *BridgePolicyBuilder) WithTrunkPort(name string, tags ...TrunkTag) *BridgePolicyBuilder {
 	b.bridge.Bridge.Port = append(b.bridge.Bridge.Port, BridgePort{
 		Name: name, VLAN: &BridgePortVLAN{Mode: VLANModeTrunk, TrunkTags: tags},
 	})
@@ -102,7 +105,7 @@ func (b *BridgePolicy) WithTrunkPort(name string, tags ...TrunkTag) *BridgePolic
 
 // WithNativeTrunkPort is WithTrunkPort with native VLAN native carried
 // untagged (enable-native).
-func (b *BridgePolicy) WithNativeTrunkPort(name string, native int, tags ...TrunkTag) *BridgePolicy {
+func (b *BridgePolicyBuilder) WithNativeTrunkPort(name string, native int, tags ...TrunkTag) *BridgePolicyBuilder {
 	b.bridge.Bridge.Port = append(b.bridge.Bridge.Port, BridgePort{
 		Name: name, VLAN: &BridgePortVLAN{Mode: VLANModeTrunk, Tag: native, EnableNative: true, TrunkTags: tags},
 	})
@@ -112,7 +115,7 @@ func (b *BridgePolicy) WithNativeTrunkPort(name string, native int, tags ...Trun
 // WithVLANPort creates VLAN interface <base>.<id> on base and enslaves it to
 // the bridge, so the bridge carries that one VLAN untagged (the usual way to
 // put a PXE bridge on a tagged uplink).
-func (b *BridgePolicy) WithVLANPort(base string, id int) *BridgePolicy {
+func (b *BridgePolicyBuilder) WithVLANPort(base string, id int) *BridgePolicyBuilder {
 	name := fmt.Sprintf("%s.%d", base, id)
 	b.extra = append(b.extra, Interface{
 		Name: name, Type: TypeVLAN, State: StateUp,
@@ -122,7 +125,7 @@ func (b *BridgePolicy) WithVLANPort(base string, id int) *BridgePolicy {
 }
 
 // WithNodeSelector limits the policy to nodes with these labels.
-func (b *BridgePolicy) WithNodeSelector(sel map[string]string) *BridgePolicy {
+func (b *BridgePolicyBuilder) WithNodeSelector(sel map[string]string) *BridgePolicyBuilder {
 	if b.nodeSelector == nil {
 		b.nodeSelector = map[string]string{}
 	}
@@ -132,7 +135,10 @@ func (b *BridgePolicy) WithNodeSelector(sel map[string]string) *BridgePolicy {
 
 // WithMaxUnavailable sets how many nodes may apply the policy at once (a
 // count or a percentage such as "50%").
-func (b *BridgePolicy) WithMaxUnavailable(v string) *BridgePolicy { b.maxUnavailable = v; return b }
+func (b *BridgePolicyBuilder) WithMaxUnavailable(v string) *BridgePolicyBuilder {
+	b.maxUnavailable = v
+	return b
+}
 
 // TagID returns a trunk tag for one VLAN id.
 func TagID(id int) TrunkTag { return TrunkTag{ID: id} }
@@ -140,9 +146,9 @@ func TagID(id int) TrunkTag { return TrunkTag{ID: id} }
 // TagRange returns a trunk tag for the inclusive VLAN range min..max.
 func TagRange(min, max int) TrunkTag { return TrunkTag{IDRange: &IDRange{Min: min, Max: max}} }
 
-// Policy returns the policy without validating it. It is a deep copy: the
-// caller may change it without changing the builder.
-func (b *BridgePolicy) Policy() *NodeNetworkConfigurationPolicy {
+// policy returns the policy, a deep copy: the caller may change it without
+// changing the builder.
+func (b *BridgePolicyBuilder) policy() *NodeNetworkConfigurationPolicy {
 	// VLAN interfaces first: nmstate orders the work itself, but a reader
 	// sees the ports defined before the bridge that uses them.
 	ifaces := append(append([]Interface(nil), b.extra...), b.bridge)
@@ -163,12 +169,11 @@ func (b *BridgePolicy) Policy() *NodeNetworkConfigurationPolicy {
 	return out
 }
 
-// Build returns the policy, or every problem ValidatePolicy finds as one
-// error (a field.ErrorList aggregate).
-func (b *BridgePolicy) Build() (*NodeNetworkConfigurationPolicy, error) {
-	p := b.Policy()
-	if errs := ValidatePolicy(p); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return p, nil
+// Build returns the policy and one error (a field.ErrorList aggregate)
+// listing every problem ValidatePolicy finds; the policy is returned even
+// when there are problems. It is a copy: changing it does not change the
+// builder, nor the other way round.
+func (b *BridgePolicyBuilder) Build() (*NodeNetworkConfigurationPolicy, error) {
+	p := b.policy()
+	return p, ValidatePolicy(p).ToAggregate()
 }

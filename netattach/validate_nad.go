@@ -2,14 +2,16 @@ package netattach
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/containernetworking/cni/pkg/version"
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/macaddr"
+	"github.com/pxekit/pxekit/validation"
 )
 
 // NAD object identity.
@@ -24,76 +26,49 @@ const (
 	BridgeResourcePrefix = "bridge.network.kubevirt.io/"
 )
 
-// IPAMWarning is seed 003's warning about IPAM in a VM bridge NAD.
+// nadType is what ValidateNAD checks apiVersion, kind and metadata against.
+var nadType = validation.ObjectType{Kind: NADKind, APIVersions: []string{NADAPIVersion}}
+
+// IPAMWarning is OpenShift Virtualization's warning about IPAM in a VM
+// bridge NAD.
 const IPAMWarning = "configuring IP address management (IPAM) in a virtual machine's network attachment definition is not supported"
-
-// Warning is a problem that does not make an object invalid but that a user
-// should see, with the path of the field it is about.
-type Warning struct {
-	// Field is the field path, e.g. spec.config.plugins[0].ipam.
-	Field string
-	// Detail says what happens and what to do.
-	Detail string
-}
-
-// String returns "field: detail".
-func (w Warning) String() string {
-	if w.Field == "" {
-		return w.Detail
-	}
-	return w.Field + ": " + w.Detail
-}
-
-func warn(p *field.Path, format string, args ...any) Warning {
-	return Warning{Field: p.String(), Detail: fmt.Sprintf(format, args...)}
-}
 
 // PluginValidator checks one plugin of a NAD config whose type pxekit does not
 // know (the sriov package provides one for "sriov"). raw is the plugin's JSON
 // and path its field path (spec.config or spec.config.plugins[i]).
-type PluginValidator func(raw []byte, path *field.Path) (field.ErrorList, []Warning)
+type PluginValidator func(raw []byte, path *field.Path) (field.ErrorList, []validation.Warning)
 
 // NADValidator validates NetworkAttachmentDefinitions. Plugins adds checks for
 // plugin types beyond bridge and tuning, keyed by CNI type; plugins of other
 // types are only checked for what every CNI config needs.
 type NADValidator struct {
+	// Plugins are the extra checks, keyed by CNI plugin type (e.g. "sriov").
 	Plugins map[string]PluginValidator
 }
 
 // ValidateNAD validates nad with the bridge and tuning rules only. See
 // NADValidator.Validate.
-func ValidateNAD(nad *nadv1.NetworkAttachmentDefinition) (field.ErrorList, []Warning) {
+func ValidateNAD(nad *nadv1.NetworkAttachmentDefinition) (field.ErrorList, []validation.Warning) {
 	return NADValidator{}.Validate(nad)
 }
 
 // Validate reports every problem of nad at once: object metadata, spec.config
 // parsed as Multus parses it (libcni), and the bridge/tuning plugin rules of
 // the upstream plugins, each with its field path inside the config
-// (spec.config.plugins[0].vlan). IPAM in a bridge plugin is a warning (seed
-// 003: not supported for VMs), as are keys a plugin ignores.
-func (v NADValidator) Validate(nad *nadv1.NetworkAttachmentDefinition) (field.ErrorList, []Warning) {
+// (spec.config.plugins[0].vlan). IPAM in a bridge plugin is a warning (not
+// supported for VMs), as are keys a plugin ignores.
+func (v NADValidator) Validate(nad *nadv1.NetworkAttachmentDefinition) (field.ErrorList, []validation.Warning) {
 	var errs field.ErrorList
-	var warns []Warning
+	var warns []validation.Warning
 	if nad == nil {
 		return field.ErrorList{field.Required(nil, "NetworkAttachmentDefinition is nil")}, nil
 	}
-	if nad.APIVersion != "" && nad.APIVersion != NADAPIVersion {
-		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), nad.APIVersion, []string{NADAPIVersion}))
-	}
-	if nad.Kind != "" && nad.Kind != NADKind {
-		errs = append(errs, field.NotSupported(field.NewPath("kind"), nad.Kind, []string{NADKind}))
-	}
+	errs = append(errs, nadType.Validate(nad.TypeMeta, &nad.ObjectMeta)...)
 	md := field.NewPath("metadata")
-	errs = append(errs, validateObjectName(nad.Name, md.Child("name"))...)
-	if nad.Namespace != "" {
-		for _, m := range validation.IsDNS1123Label(nad.Namespace) {
-			errs = append(errs, field.Invalid(md.Child("namespace"), nad.Namespace, m))
-		}
-	}
 
 	cfgPath := field.NewPath("spec", "config")
 	if strings.TrimSpace(nad.Spec.Config) == "" {
-		warns = append(warns, warn(cfgPath, "empty: Multus then looks for a CNI config file named %q on each node", nad.Name))
+		warns = append(warns, validation.Warnf(cfgPath, "empty: Multus then looks for a CNI config file named %q on each node", nad.Name))
 		return errs, warns
 	}
 	nc, err := parseConfig(nad.Spec.Config, cfgPath)
@@ -103,11 +78,11 @@ func (v NADValidator) Validate(nad *nadv1.NetworkAttachmentDefinition) (field.Er
 	if nc.Name == "" {
 		errs = append(errs, field.Required(cfgPath.Child("name"), "the CNI network name"))
 	} else if nad.Name != "" && nc.Name != nad.Name {
-		warns = append(warns, warn(cfgPath.Child("name"), "%q differs from metadata.name %q; keeping them equal is recommended", nc.Name, nad.Name))
+		warns = append(warns, validation.Warnf(cfgPath.Child("name"), "%q differs from metadata.name %q; keeping them equal is recommended", nc.Name, nad.Name))
 	}
 	switch {
 	case nc.CNIVersion == "":
-		warns = append(warns, warn(cfgPath.Child("cniVersion"), "not set; the runtime assumes 0.1.0, which has no chained plugins"))
+		warns = append(warns, validation.Warnf(cfgPath.Child("cniVersion"), "not set; the runtime assumes 0.1.0, which has no chained plugins"))
 	default:
 		if _, err := version.GreaterThanOrEqualTo(nc.CNIVersion, "0.1.0"); err != nil {
 			errs = append(errs, field.Invalid(cfgPath.Child("cniVersion"), nc.CNIVersion, "must be a CNI spec version such as "+DefaultCNIVersion))
@@ -122,7 +97,7 @@ func (v NADValidator) Validate(nad *nadv1.NetworkAttachmentDefinition) (field.Er
 		}
 		errs = append(errs, p.TypeErrors...)
 		for _, k := range p.UnknownKeys {
-			warns = append(warns, warn(pp.Child(k), "unknown key: the %s plugin ignores it", p.Type))
+			warns = append(warns, validation.Warnf(pp.Child(k), "unknown key: the %s plugin ignores it", p.Type))
 		}
 		switch {
 		case p.Bridge != nil:
@@ -137,7 +112,7 @@ func (v NADValidator) Validate(nad *nadv1.NetworkAttachmentDefinition) (field.Er
 			}
 			errs = append(errs, validateTuning(p.Tuning, pp)...)
 			if p.Tuning.Mac != "" {
-				warns = append(warns, warn(pp.Child("mac"), "every pod and VM attached to this NAD gets this same MAC; give each VM its own in spec.domain.devices.interfaces[].macAddress (the tuning plugin applies it)"))
+				warns = append(warns, validation.Warnf(pp.Child("mac"), "every pod and VM attached to this NAD gets this same MAC; give each VM its own in spec.domain.devices.interfaces[].macAddress (the tuning plugin applies it)"))
 			}
 		default:
 			if check := v.Plugins[p.Type]; check != nil {
@@ -161,23 +136,11 @@ func (v NADValidator) Validate(nad *nadv1.NetworkAttachmentDefinition) (field.Er
 	return errs, warns
 }
 
-// validateObjectName checks a Kubernetes object name (DNS-1123 subdomain).
-func validateObjectName(name string, p *field.Path) field.ErrorList {
-	if name == "" {
-		return field.ErrorList{field.Required(p, "")}
-	}
+func validateBridge(c *BridgeNetConf, p *field.Path) (field.ErrorList, []validation.Warning) {
 	var errs field.ErrorList
-	for _, m := range validation.IsDNS1123Subdomain(name) {
-		errs = append(errs, field.Invalid(p, name, m))
-	}
-	return errs
-}
-
-func validateBridge(c *BridgeNetConf, p *field.Path) (field.ErrorList, []Warning) {
-	var errs field.ErrorList
-	var warns []Warning
+	var warns []validation.Warning
 	if c.Bridge == "" {
-		warns = append(warns, warn(p.Child("bridge"), "not set: the plugin creates and uses a bridge named cni0, not a node bridge"))
+		warns = append(warns, validation.Warnf(p.Child("bridge"), "not set: the plugin creates and uses a bridge named cni0, not a node bridge"))
 	} else {
 		errs = append(errs, validateIfName(c.Bridge, p.Child("bridge"))...)
 	}
@@ -215,16 +178,16 @@ func validateBridge(c *BridgeNetConf, p *field.Path) (field.ErrorList, []Warning
 	errs = append(errs, validateMTU(c.MTU, p.Child("mtu"), true)...)
 	// The plugin only looks at preserveDefaultVlan when it sets a VLAN.
 	if c.PreserveDefaultVLAN != nil && c.VLAN == 0 && len(c.VLANTrunk) == 0 {
-		warns = append(warns, warn(p.Child("preserveDefaultVlan"), "has no effect without vlan or vlanTrunk"))
+		warns = append(warns, validation.Warnf(p.Child("preserveDefaultVlan"), "has no effect without vlan or vlanTrunk"))
 	}
 	if hasIPAM(c.IPAM) {
-		warns = append(warns, warn(p.Child("ipam"), "%s", IPAMWarning))
+		warns = append(warns, validation.Warnf(p.Child("ipam"), "%s", IPAMWarning))
 	}
 	return errs, warns
 }
 
-// hasIPAM reports whether an ipam section asks for address management; the
-// seeds' "ipam": {} is the L2-only form and asks for none.
+// hasIPAM reports whether an ipam section asks for address management;
+// "ipam": {} is the L2-only form and asks for none.
 func hasIPAM(raw json.RawMessage) bool {
 	if len(raw) == 0 {
 		return false
@@ -239,12 +202,12 @@ func hasIPAM(raw json.RawMessage) bool {
 func validateTuning(c *TuningNetConf, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if c.Mac != "" {
-		hw, err := net.ParseMAC(c.Mac)
+		_, err := macaddr.ParseUnicast(c.Mac)
 		switch {
-		case err != nil || len(hw) != 6:
-			errs = append(errs, field.Invalid(p.Child("mac"), c.Mac, "must be a MAC address such as de:00:00:00:00:de"))
-		case hw[0]&1 == 1:
+		case errors.Is(err, macaddr.ErrMulticast):
 			errs = append(errs, field.Invalid(p.Child("mac"), c.Mac, "must be a unicast address (the multicast bit of the first octet is set)"))
+		case err != nil:
+			errs = append(errs, field.Invalid(p.Child("mac"), c.Mac, "must be a MAC address such as de:00:00:00:00:de"))
 		}
 	}
 	errs = append(errs, validateMTU(c.MTU, p.Child("mtu"), true)...)

@@ -8,6 +8,8 @@ import (
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 func nadWithConfig(name, config string) *nadv1.NetworkAttachmentDefinition {
@@ -183,14 +185,14 @@ func assertFindings(t *testing.T, kind string, got, want []string) {
 // (how the sriov package plugs in), with the plugin's path.
 func TestNADValidatorPluginHook(t *testing.T) {
 	v := NADValidator{Plugins: map[string]PluginValidator{
-		"sriov": func(raw []byte, path *field.Path) (field.ErrorList, []Warning) {
+		"sriov": func(raw []byte, path *field.Path) (field.ErrorList, []validation.Warning) {
 			var c struct {
 				VLAN int `json:"vlan"`
 			}
 			if err := json.Unmarshal(raw, &c); err != nil || c.VLAN > 4095 {
 				return field.ErrorList{field.Invalid(path.Child("vlan"), c.VLAN, "must be 0..4095")}, nil
 			}
-			return nil, []Warning{{Field: path.String(), Detail: "checked"}}
+			return nil, []validation.Warning{validation.Warnf(path, "checked")}
 		},
 	}}
 	errs, warns := v.Validate(nadWithConfig("net", `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"sriov","vlan":5000},{"type":"tuning"}]}`))
@@ -242,9 +244,9 @@ func TestBridgeNADBuilder(t *testing.T) {
 	if nc, _ := ParseConfig(single.Spec.Config); nc.IsList || nc.Name != "plain" || nc.CNIVersion != DefaultCNIVersion {
 		t.Errorf("single config = %+v", nc)
 	}
-	list, _ := NewBridgeNAD("plain", "br1").AsConfList().Build()
+	list, _ := NewBridgeNAD("plain", "br1").WithConfList().Build()
 	if nc, _ := ParseConfig(list.Spec.Config); !nc.IsList || len(nc.Plugins) != 1 {
-		t.Errorf("AsConfList config = %+v", nc)
+		t.Errorf("WithConfList config = %+v", nc)
 	}
 
 	_, err = NewBridgeNAD("Bad_Name", "bridge-name-too-long").WithVLAN(4095).WithVLANTrunk(TrunkID(1)).Build()
@@ -255,5 +257,18 @@ func TestBridgeNADBuilder(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Build error %q does not mention %s", err, want)
 		}
+	}
+}
+
+// Build returns what it built even when it reports problems, so a caller
+// can still print or inspect it.
+func TestBuildReturnsObjectWithProblems(t *testing.T) {
+	nad, err := NewBridgeNAD("pxe", "br1").WithVLAN(5000).Build()
+	if err == nil || !strings.Contains(err.Error(), "spec.config.vlan") || nad == nil || nad.Name != "pxe" {
+		t.Errorf("NAD %v, error %v", nad, err)
+	}
+	p, err := NewBridgePolicy("Bad_Name", "br1").Build()
+	if err == nil || !strings.Contains(err.Error(), "metadata.name") || p == nil || p.Spec.DesiredState.Interfaces[0].Name != "br1" {
+		t.Errorf("policy %v, error %v", p, err)
 	}
 }

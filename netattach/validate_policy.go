@@ -8,6 +8,8 @@ import (
 
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 // ValidatePolicy reports every problem of a NodeNetworkConfigurationPolicy at
@@ -20,18 +22,7 @@ func ValidatePolicy(p *NodeNetworkConfigurationPolicy) field.ErrorList {
 	if p == nil {
 		return field.ErrorList{field.Required(nil, "NodeNetworkConfigurationPolicy is nil")}
 	}
-	var errs field.ErrorList
-	if p.APIVersion != "" && p.APIVersion != NMStateAPIVersion {
-		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), p.APIVersion, []string{NMStateAPIVersion}))
-	}
-	if p.Kind != "" && p.Kind != NNCPKind {
-		errs = append(errs, field.NotSupported(field.NewPath("kind"), p.Kind, []string{NNCPKind}))
-	}
-	md := field.NewPath("metadata")
-	errs = append(errs, validateObjectName(p.Name, md.Child("name"))...)
-	if p.Namespace != "" {
-		errs = append(errs, field.Forbidden(md.Child("namespace"), "a NodeNetworkConfigurationPolicy is cluster-scoped"))
-	}
+	errs := policyType.Validate(p.TypeMeta, &p.ObjectMeta)
 	spec := field.NewPath("spec")
 	errs = append(errs, metav1validation.ValidateLabels(p.Spec.NodeSelector, spec.Child("nodeSelector"))...)
 	if mu := p.Spec.MaxUnavailable; mu != "" && !validMaxUnavailable(mu) {
@@ -39,6 +30,10 @@ func ValidatePolicy(p *NodeNetworkConfigurationPolicy) field.ErrorList {
 	}
 	return append(errs, ValidateState(&p.Spec.DesiredState, spec.Child("desiredState"))...)
 }
+
+// policyType is what ValidatePolicy checks apiVersion, kind and metadata
+// against.
+var policyType = validation.ObjectType{Kind: NNCPKind, APIVersions: []string{NMStateAPIVersion}, ClusterScoped: true}
 
 func validMaxUnavailable(s string) bool {
 	if pct, ok := strings.CutSuffix(s, "%"); ok {
@@ -48,6 +43,10 @@ func validMaxUnavailable(s string) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n >= 1
 }
+
+// Validate checks the desired state with ValidatePolicy's rules, paths
+// relative to it (interfaces[0].bridge.port[1].vlan.tag).
+func (s State) Validate() field.ErrorList { return ValidateState(&s, nil) }
 
 // ValidateState checks an nmstate desired state at path (the same rules as
 // ValidatePolicy, for a State built or decoded on its own, as netattach/host

@@ -6,18 +6,18 @@ import (
 )
 
 // Each rule of ValidatePolicy, valid and invalid, on a policy built from the
-// seed 003 builder and then changed.
+// The documented builder and then changed.
 func TestValidatePolicyRules(t *testing.T) {
 	bridge := func(p *NodeNetworkConfigurationPolicy) *Interface {
 		return &p.Spec.DesiredState.Interfaces[len(p.Spec.DesiredState.Interfaces)-1]
 	}
 	for _, tc := range []struct {
 		name   string
-		build  *BridgePolicy
+		build  *BridgePolicyBuilder
 		mutate func(*NodeNetworkConfigurationPolicy)
 		want   []string
 	}{
-		{name: "seed 003 ok", build: seed003Policy()},
+		{name: "the documented ok", build: br1Eth1Policy()},
 		{name: "apiVersion", mutate: func(p *NodeNetworkConfigurationPolicy) { p.APIVersion = "nmstate.io/v1beta1" },
 			want: []string{`apiVersion: Unsupported value: "nmstate.io/v1beta1"`}},
 		{name: "kind", mutate: func(p *NodeNetworkConfigurationPolicy) { p.Kind = "NodeNetworkState" },
@@ -28,12 +28,12 @@ func TestValidatePolicyRules(t *testing.T) {
 			want: []string{`metadata.name: Invalid value: "Br1_Policy"`}},
 		{name: "cluster-scoped", mutate: func(p *NodeNetworkConfigurationPolicy) { p.Namespace = "default" },
 			want: []string{"metadata.namespace: Forbidden: a NodeNetworkConfigurationPolicy is cluster-scoped"}},
-		{name: "nodeSelector ok", build: seed003Policy().WithNodeSelector(map[string]string{"node-role.kubernetes.io/worker": ""})},
-		{name: "nodeSelector invalid", build: seed003Policy().WithNodeSelector(map[string]string{"bad key!": "x"}),
+		{name: "nodeSelector ok", build: br1Eth1Policy().WithNodeSelector(map[string]string{"node-role.kubernetes.io/worker": ""})},
+		{name: "nodeSelector invalid", build: br1Eth1Policy().WithNodeSelector(map[string]string{"bad key!": "x"}),
 			want: []string{"spec.nodeSelector: Invalid value: \"bad key!\""}},
-		{name: "maxUnavailable ok", build: seed003Policy().WithMaxUnavailable("50%")},
-		{name: "maxUnavailable count ok", build: seed003Policy().WithMaxUnavailable("3")},
-		{name: "maxUnavailable bad", build: seed003Policy().WithMaxUnavailable("150%"),
+		{name: "maxUnavailable ok", build: br1Eth1Policy().WithMaxUnavailable("50%")},
+		{name: "maxUnavailable count ok", build: br1Eth1Policy().WithMaxUnavailable("3")},
+		{name: "maxUnavailable bad", build: br1Eth1Policy().WithMaxUnavailable("150%"),
 			want: []string{`spec.maxUnavailable: Invalid value: "150%"`}},
 		{name: "no interfaces", mutate: func(p *NodeNetworkConfigurationPolicy) { p.Spec.DesiredState.Interfaces = nil },
 			want: []string{"spec.desiredState.interfaces: Required value"}},
@@ -53,28 +53,28 @@ func TestValidatePolicyRules(t *testing.T) {
 			want: []string{"spec.desiredState.interfaces[0].type: Required value"}},
 		{name: "type unsupported", mutate: func(p *NodeNetworkConfigurationPolicy) { bridge(p).Type = "ovs-bridge" },
 			want: []string{`spec.desiredState.interfaces[0].type: Unsupported value: "ovs-bridge"`}},
-		{name: "state down ok", build: seed003Policy().WithState(StateDown)},
-		{name: "state absent ok", build: seed003Policy().WithState(StateAbsent)},
-		{name: "state unsupported", build: seed003Policy().WithState("enabled"),
+		{name: "state down ok", build: br1Eth1Policy().WithState(StateDown)},
+		{name: "state absent ok", build: br1Eth1Policy().WithState(StateAbsent)},
+		{name: "state unsupported", build: br1Eth1Policy().WithState("enabled"),
 			want: []string{`spec.desiredState.interfaces[0].state: Unsupported value: "enabled"`}},
-		{name: "mtu jumbo ok", build: seed003Policy().WithMTU(9000)},
-		{name: "mtu 68 ok", build: seed003Policy().WithMTU(68)},
-		{name: "mtu too small", build: seed003Policy().WithMTU(67),
+		{name: "mtu jumbo ok", build: br1Eth1Policy().WithMTU(9000)},
+		{name: "mtu 68 ok", build: br1Eth1Policy().WithMTU(68)},
+		{name: "mtu too small", build: br1Eth1Policy().WithMTU(67),
 			want: []string{"spec.desiredState.interfaces[0].mtu: Invalid value: 67: must be between 68 and 65535"}},
-		{name: "mtu too big", build: seed003Policy().WithMTU(65536),
+		{name: "mtu too big", build: br1Eth1Policy().WithMTU(65536),
 			want: []string{"spec.desiredState.interfaces[0].mtu: Invalid value: 65536"}},
-		{name: "jumbo bridge and port ok", build: seed003Policy().WithMTU(9000), mutate: func(p *NodeNetworkConfigurationPolicy) {
+		{name: "jumbo bridge and port ok", build: br1Eth1Policy().WithMTU(9000), mutate: func(p *NodeNetworkConfigurationPolicy) {
 			p.Spec.DesiredState.Interfaces = append(p.Spec.DesiredState.Interfaces, Interface{Name: "eth1", Type: TypeEthernet, State: StateUp, MTU: 9000})
 		}},
-		{name: "jumbo bridge on a 1500 port", build: seed003Policy().WithMTU(9000), mutate: func(p *NodeNetworkConfigurationPolicy) {
+		{name: "jumbo bridge on a 1500 port", build: br1Eth1Policy().WithMTU(9000), mutate: func(p *NodeNetworkConfigurationPolicy) {
 			p.Spec.DesiredState.Interfaces = append(p.Spec.DesiredState.Interfaces, Interface{Name: "eth1", Type: TypeEthernet, State: StateUp, MTU: 1500})
 		}, want: []string{"spec.desiredState.interfaces[0].mtu: Invalid value: 9000: port[0] eth1 has mtu 1500: a bridge takes the smallest MTU of its ports"}},
 		{name: "jumbo vlan on a 1500 base", build: NewBridgePolicy("p", "br1").WithVLANPort("eth1", 10), mutate: func(p *NodeNetworkConfigurationPolicy) {
 			p.Spec.DesiredState.Interfaces[0].MTU = 9000
 			p.Spec.DesiredState.Interfaces = append(p.Spec.DesiredState.Interfaces, Interface{Name: "eth1", Type: TypeEthernet, MTU: 1500})
 		}, want: []string{"spec.desiredState.interfaces[0].mtu: Invalid value: 9000: base-iface eth1 has mtu 1500: a VLAN interface cannot exceed its base"}},
-		{name: "ipv4 static ok", build: seed003Policy().WithIPv4Address(netip.MustParsePrefix("192.0.2.1/24"))},
-		{name: "ipv4 dhcp ok", build: seed003Policy().WithIPv4DHCP()},
+		{name: "ipv4 static ok", build: br1Eth1Policy().WithIPv4Address(netip.MustParsePrefix("192.0.2.1/24"))},
+		{name: "ipv4 dhcp ok", build: br1Eth1Policy().WithIPv4DHCP()},
 		{name: "ipv4 bad address", mutate: func(p *NodeNetworkConfigurationPolicy) {
 			bridge(p).IPv4 = &IPConfig{Enabled: true, Address: []IPAddress{{IP: "192.0.2.300", PrefixLength: 24}}}
 		}, want: []string{`spec.desiredState.interfaces[0].ipv4.address[0].ip: Invalid value: "192.0.2.300": must be an IPv4 address`}},
@@ -157,9 +157,9 @@ func TestValidatePolicyRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.build
 			if b == nil {
-				b = seed003Policy()
+				b = br1Eth1Policy()
 			}
-			p := b.Policy()
+			p, _ := b.Build()
 			if tc.mutate != nil {
 				tc.mutate(p)
 			}
@@ -189,13 +189,22 @@ func TestBridgePolicyVLANPort(t *testing.T) {
 	if br := ifs[1]; br.Name != "br-pxe" || br.MTU != 9000 || len(br.Bridge.Port) != 1 || br.Bridge.Port[0].Name != "eth1.100" {
 		t.Errorf("bridge = %+v", br)
 	}
-	// Policy returns a copy: changing it does not change the builder.
+	// Build returns a copy: changing it does not change the builder.
 	b := NewBridgePolicy("pxe", "br-pxe").WithPort("eth1").WithIPv4Address(netip.MustParsePrefix("192.0.2.1/24"))
-	first := b.Policy()
+	first, _ := b.Build()
 	first.Spec.DesiredState.Interfaces[0].Bridge.Port[0].Name = "x"
 	first.Spec.DesiredState.Interfaces[0].IPv4.Address[0].IP = "192.0.2.9"
-	second := b.Policy().Spec.DesiredState.Interfaces[0]
+	again, _ := b.Build()
+	second := again.Spec.DesiredState.Interfaces[0]
 	if second.Bridge.Port[0].Name != "eth1" || second.IPv4.Address[0].IP != "192.0.2.1" {
 		t.Errorf("builder state shared with its output: %+v", second)
 	}
+}
+
+// A desired state validates on its own with paths relative to it, as
+// netattach/host and hostnet take it.
+func TestStateValidate(t *testing.T) {
+	s := State{Interfaces: []Interface{{Name: "br1", Type: TypeLinuxBridge, Bridge: &BridgeConfig{Port: []BridgePort{{Name: "eth1", VLAN: &BridgePortVLAN{Mode: VLANModeAccess}}}}}}}
+	assertFindings(t, "error", errStrings(s.Validate()), []string{"interfaces[0].bridge.port[0].vlan.tag: Required value"})
+	assertFindings(t, "error", errStrings(State{}.Validate()), []string{"interfaces: Required value"})
 }

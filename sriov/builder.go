@@ -1,6 +1,9 @@
 package sriov
 
 import (
+	"encoding/json"
+	"maps"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -21,7 +24,8 @@ func NewNodePolicy(name, resourceName string) *NodePolicyBuilder {
 	return b
 }
 
-// WithNamespace sets metadata.namespace (the operator's namespace).
+// WithNamespace sets metadata.namespace, and takes it as the operator's
+// namespace when Build validates (only policies there are used).
 func (b *NodePolicyBuilder) WithNamespace(ns string) *NodePolicyBuilder {
 	b.p.Namespace = ns
 	b.opts.OperatorNamespace = ns
@@ -31,16 +35,20 @@ func (b *NodePolicyBuilder) WithNamespace(ns string) *NodePolicyBuilder {
 // WithOptions sets the validation options Build uses.
 func (b *NodePolicyBuilder) WithOptions(o Options) *NodePolicyBuilder { b.opts = o; return b }
 
-// WithNodeSelector sets spec.nodeSelector.
+// WithNodeSelector adds labels to spec.nodeSelector: the policy configures
+// the nodes that carry all of them.
 func (b *NodePolicyBuilder) WithNodeSelector(sel map[string]string) *NodePolicyBuilder {
-	b.p.Spec.NodeSelector = sel
+	if b.p.Spec.NodeSelector == nil {
+		b.p.Spec.NodeSelector = map[string]string{}
+	}
+	maps.Copy(b.p.Spec.NodeSelector, sel)
 	return b
 }
 
-// WithNumVfs sets spec.numVfs.
-func (b *NodePolicyBuilder) WithNumVfs(n int) *NodePolicyBuilder { b.p.Spec.NumVfs = n; return b }
+// WithNumVFs sets spec.numVfs, the VFs created on each selected PF.
+func (b *NodePolicyBuilder) WithNumVFs(n int) *NodePolicyBuilder { b.p.Spec.NumVfs = n; return b }
 
-// WithMTU sets spec.mtu.
+// WithMTU sets spec.mtu, the MTU of the VFs.
 func (b *NodePolicyBuilder) WithMTU(mtu int) *NodePolicyBuilder { b.p.Spec.Mtu = mtu; return b }
 
 // WithPriority sets spec.priority (0..99, lower wins).
@@ -86,14 +94,13 @@ func (b *NodePolicyBuilder) WithESwitchMode(m string) *NodePolicyBuilder {
 	return b
 }
 
-// Build returns the policy, or one error listing every problem with its
-// field path. Warnings are available from ValidateNodePolicy.
+// Build returns the policy and one error listing every problem with its
+// field path; the policy is returned even when there are problems. Warnings are available from ValidateNodePolicy. The policy is
+// a copy: changing the builder afterwards does not change it.
 func (b *NodePolicyBuilder) Build() (*SriovNetworkNodePolicy, error) {
-	p := b.p
-	if errs, _ := ValidateNodePolicy(&p, b.opts); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return &p, nil
+	p := deepCopy(&b.p)
+	errs, _ := ValidateNodePolicy(p, b.opts)
+	return p, errs.ToAggregate()
 }
 
 // NetworkBuilder builds a SriovNetwork; Build validates it.
@@ -113,6 +120,15 @@ func NewNetwork(name, resourceName string) *NetworkBuilder {
 	return b
 }
 
+// WithNamespace sets metadata.namespace, and takes it as the operator's
+// namespace when Build validates (only a network there may name another
+// networkNamespace).
+func (b *NetworkBuilder) WithNamespace(ns string) *NetworkBuilder {
+	b.n.Namespace = ns
+	b.opts.OperatorNamespace = ns
+	return b
+}
+
 // WithOptions sets the validation options Build uses.
 func (b *NetworkBuilder) WithOptions(o Options) *NetworkBuilder { b.opts = o; return b }
 
@@ -122,17 +138,18 @@ func (b *NetworkBuilder) WithNetworkNamespace(ns string) *NetworkBuilder {
 	return b
 }
 
-// WithVLAN sets spec.vlan and spec.vlanQoS.
-func (b *NetworkBuilder) WithVLAN(vlan, qos int) *NetworkBuilder {
-	b.n.Spec.Vlan, b.n.Spec.VlanQoS = vlan, qos
-	return b
-}
+// WithVLAN sets spec.vlan, the VF's VLAN (0..4094; 0 leaves it untagged).
+func (b *NetworkBuilder) WithVLAN(id int) *NetworkBuilder { b.n.Spec.Vlan = id; return b }
+
+// WithVLANQoS sets spec.vlanQoS, the 802.1p priority (0..7) of a VLAN.
+func (b *NetworkBuilder) WithVLANQoS(qos int) *NetworkBuilder { b.n.Spec.VlanQoS = qos; return b }
 
 // WithVLANProto sets spec.vlanProto (802.1q or 802.1ad).
 func (b *NetworkBuilder) WithVLANProto(p string) *NetworkBuilder { b.n.Spec.VlanProto = p; return b }
 
-// WithSpoofChk sets spec.spoofChk to "on" or "off".
-func (b *NetworkBuilder) WithSpoofChk(on bool) *NetworkBuilder {
+// WithMACSpoofCheck sets spec.spoofChk to "on" or "off": whether only the
+// VF's own MAC may leave it.
+func (b *NetworkBuilder) WithMACSpoofCheck(on bool) *NetworkBuilder {
 	b.n.Spec.SpoofChk = onOff(on)
 	return b
 }
@@ -155,23 +172,27 @@ func (b *NetworkBuilder) WithTxRates(minMbps, maxMbps int) *NetworkBuilder {
 	return b
 }
 
-// WithCapabilities sets spec.capabilities (a JSON object of booleans).
-func (b *NetworkBuilder) WithCapabilities(js string) *NetworkBuilder {
-	b.n.Spec.Capabilities = js
+// WithCapabilities sets spec.capabilities, a JSON object of booleans such
+// as {"mac": true}.
+func (b *NetworkBuilder) WithCapabilities(raw json.RawMessage) *NetworkBuilder {
+	b.n.Spec.Capabilities = string(raw)
 	return b
 }
 
-// WithIPAM sets spec.ipam (the CNI ipam JSON object).
-func (b *NetworkBuilder) WithIPAM(js string) *NetworkBuilder { b.n.Spec.IPAM = js; return b }
+// WithIPAM sets spec.ipam, the CNI ipam section (e.g. host-local). The CRD
+// keeps it as a string; the operator copies it into the NAD's config.
+func (b *NetworkBuilder) WithIPAM(raw json.RawMessage) *NetworkBuilder {
+	b.n.Spec.IPAM = string(raw)
+	return b
+}
 
-// Build returns the network, or one error listing every problem with its
-// field path.
+// Build returns the network and one error listing every problem with its
+// field path; the network is returned even when there are problems. Warnings are available from ValidateNetwork. The network is a
+// copy: changing the builder afterwards does not change it.
 func (b *NetworkBuilder) Build() (*SriovNetwork, error) {
-	n := b.n
-	if errs, _ := ValidateNetwork(&n, b.opts); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return &n, nil
+	n := deepCopy(&b.n)
+	errs, _ := ValidateNetwork(n, b.opts)
+	return n, errs.ToAggregate()
 }
 
 func onOff(on bool) string {
@@ -179,4 +200,13 @@ func onOff(on bool) string {
 		return On
 	}
 	return Off
+}
+
+// deepCopy copies one of this package's objects, nested maps and slices
+// included. They are plain data that marshals and back, so it cannot fail.
+func deepCopy[T any](v *T) *T {
+	b, _ := json.Marshal(v)
+	out := new(T)
+	_ = json.Unmarshal(b, out)
+	return out
 }

@@ -3,7 +3,7 @@ package sriov
 import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 // DecodeNodePolicy decodes one YAML (or JSON) SriovNetworkNodePolicy
@@ -13,7 +13,7 @@ import (
 // the document allows even when there are errors.
 func DecodeNodePolicy(doc []byte) (*SriovNetworkNodePolicy, field.ErrorList) {
 	p := &SriovNetworkNodePolicy{}
-	errs := kyaml.Decode(doc, p)
+	errs := strictyaml.Decode(doc, p)
 	return p, explain(errs)
 }
 
@@ -23,11 +23,12 @@ func DecodeNodePolicy(doc []byte) (*SriovNetworkNodePolicy, field.ErrorList) {
 // says to quote it.
 func DecodeNetwork(doc []byte) (*SriovNetwork, field.ErrorList) {
 	n := &SriovNetwork{}
-	errs := kyaml.Decode(doc, n)
+	errs := strictyaml.Decode(doc, n)
 	return n, explain(errs)
 }
 
-// explain adds seed 003's advice to the type errors of the quoted fields.
+// explain says to quote the values of the on/off fields in their type
+// errors.
 func explain(errs field.ErrorList) field.ErrorList {
 	for _, e := range errs {
 		if e.Type != field.ErrorTypeTypeInvalid {

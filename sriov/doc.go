@@ -1,5 +1,5 @@
-// Package sriov types the SR-IOV Network Operator's objects that seed 003
-// uses to put VMs on SR-IOV networks — SriovNetworkNodePolicy and
+// Package sriov types the SR-IOV Network Operator's objects that put VMs on
+// SR-IOV networks — SriovNetworkNodePolicy and
 // SriovNetwork (apiVersion sriovnetwork.openshift.io/v1) — checks them with
 // the operator's admission rules before a node drains for nothing, renders
 // the NetworkAttachmentDefinition the operator derives from a SriovNetwork,

@@ -1,17 +1,18 @@
 package sriov_test
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/pxekit/pxekit/sriov"
 )
 
-// Seed 003's DPDK node policy: 4 VFs of an Intel X710 (8086:1572) on eno3,
+// The documented DPDK node policy: 4 VFs of an Intel X710 (8086:1572) on eno3,
 // bound to vfio-pci for OpenShift Virtualization.
 func ExampleNewNodePolicy() {
 	p, err := sriov.NewNodePolicy("policy-1", "intel_nics_dpdk").
 		WithDeviceType(sriov.DeviceTypeVfioPCI).
-		WithMTU(9000).WithNumVfs(4).WithPriority(99).
+		WithMTU(9000).WithNumVFs(4).WithPriority(99).
 		WithNIC("8086", "1572").WithPFNames("eno3").WithRootDevices("0000:19:00.2").
 		WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"}).
 		Build()
@@ -44,13 +45,13 @@ func ExampleNewNodePolicy() {
 	//   resourceName: intel_nics_dpdk
 }
 
-// Seed 003's dpdk-sriovnetwork and the NetworkAttachmentDefinition the
+// The documented dpdk-sriovnetwork and the NetworkAttachmentDefinition the
 // operator creates from it in dpdk-checkup-ns.
 func ExampleRenderNAD() {
 	n, err := sriov.NewNetwork("dpdk-sriovnetwork", "intel_nics_dpdk").
 		WithNetworkNamespace("dpdk-checkup-ns").
-		WithVLAN(1019, 0).WithSpoofChk(false).WithTrust(true).
-		WithIPAM(`{
+		WithVLAN(1019).WithMACSpoofCheck(false).WithTrust(true).
+		WithIPAM(json.RawMessage(`{
   "type": "host-local",
   "subnet": "10.56.217.0/24",
   "rangeStart": "10.56.217.171",
@@ -59,7 +60,7 @@ func ExampleRenderNAD() {
     "dst": "0.0.0.0/0"
   }],
   "gateway": "10.56.217.1"
-}`).Build()
+}`)).Build()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -78,8 +79,8 @@ func ExampleRenderNAD() {
 	// { "cniVersion":"1.0.0", "name":"dpdk-sriovnetwork","type":"sriov","vlan":1019,"spoofchk":"off","trust":"on","vlanQoS":0,"ipam":{"type":"host-local","subnet":"10.56.217.0/24","rangeStart":"10.56.217.171","rangeEnd":"10.56.217.181","routes":[{"dst":"0.0.0.0/0"}],"gateway":"10.56.217.1"} }
 }
 
-// Seed 003 warns that spoofChk and trust must be quoted: unquoted, YAML
-// reads a boolean and the operator rejects the object.
+// OpenShift's documentation warns that spoofChk and trust must be quoted:
+// unquoted, YAML reads a boolean and the operator rejects the object.
 func ExampleDecodeNetwork() {
 	_, errs := sriov.DecodeNetwork([]byte(`apiVersion: sriovnetwork.openshift.io/v1
 kind: SriovNetwork

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-func addSeeds(f *testing.F) {
-	for _, name := range []string{"seed003-policy-1.yaml", "seed003-dpdk-sriovnetwork.yaml", "seed003-sriovnetwork-all-fields.yaml", "unquoted-spoofchk.yaml"} {
+func addCorpus(f *testing.F) {
+	for _, name := range []string{"policy-1.yaml", "dpdk-sriovnetwork.yaml", "sriovnetwork-all-fields.yaml", "unquoted-spoofchk.yaml"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -26,7 +26,7 @@ func addSeeds(f *testing.F) {
 // FuzzDecodeNodePolicy: any document decodes and validates without panic,
 // and a policy that validates prints as YAML that decodes back to itself.
 func FuzzDecodeNodePolicy(f *testing.F) {
-	addSeeds(f)
+	addCorpus(f)
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		p, derrs := DecodeNodePolicy(doc)
 		verrs, _ := ValidateNodePolicy(p, Options{})
@@ -54,7 +54,7 @@ func FuzzDecodeNodePolicy(f *testing.F) {
 // panic, and the NAD of a valid network carries a JSON CNI config of type
 // sriov.
 func FuzzDecodeNetwork(f *testing.F) {
-	addSeeds(f)
+	addCorpus(f)
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		n, derrs := DecodeNetwork(doc)
 		verrs, _ := ValidateNetwork(n, Options{})

@@ -5,9 +5,13 @@ import "strings"
 // NIC is one entry of the operator's supported-nic-ids ConfigMap: a vendor,
 // the PF device id and the VF device id, all lower-case hex.
 type NIC struct {
-	Name     string
-	Vendor   string
+	// Name is the ConfigMap key, e.g. Intel_i40e_XXV710.
+	Name string
+	// Vendor is the PCI vendor id, e.g. 8086.
+	Vendor string
+	// PFDevice is the device id of the physical function.
 	PFDevice string
+	// VFDevice is the device id of its virtual functions.
 	VFDevice string
 }
 
@@ -17,7 +21,7 @@ const (
 	VendorMellanox = "15b3"
 )
 
-// MellanoxMaxVFs is the most VFs seed 003 allows on a Mellanox NIC.
+// MellanoxMaxVFs is the most VFs OpenShift supports on a Mellanox NIC.
 const MellanoxMaxVFs = 127
 
 // DefaultSupportedNICs returns the operator's default supported-nic-ids list

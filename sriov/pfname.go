@@ -9,10 +9,12 @@ import (
 // PFName is one nicSelector.pfNames entry: a PF netdev name and, written
 // "name#first-last", the range of its VFs the policy takes.
 type PFName struct {
+	// Name is the PF netdev name, e.g. eno3.
 	Name string
 	// HasRange reports whether a "#first-last" range was given; without one
 	// the policy takes every VF.
-	HasRange    bool
+	HasRange bool
+	// First and Last are the inclusive VF index range, when HasRange.
 	First, Last int
 }
 

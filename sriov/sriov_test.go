@@ -38,18 +38,18 @@ func hasField(errs field.ErrorList, f string) bool {
 	return false
 }
 
-func TestSeedPolicy1(t *testing.T) {
-	p, errs := DecodeNodePolicy(readFile(t, "seed003-policy-1.yaml"))
+func TestPolicy1(t *testing.T) {
+	p, errs := DecodeNodePolicy(readFile(t, "policy-1.yaml"))
 	if len(errs) > 0 {
 		t.Fatalf("decode: %v", errs)
 	}
 	verrs, warns := ValidateNodePolicy(p, Options{})
 	if len(verrs) > 0 {
-		t.Fatalf("seed 003 policy-1 must be valid: %v", verrs)
+		t.Fatalf("the documented policy-1 must be valid: %v", verrs)
 	}
-	// pfNames and rootDevices both given: seed 003 says they must name the
-	// same device, which only the node can check.
-	if len(warns) != 1 || !strings.Contains(warns[0], "same devices") {
+	// pfNames and rootDevices both given: the documentation says they must
+	// name the same device, which only the node can check.
+	if len(warns) != 1 || warns[0].Field != "spec.nicSelector" || !strings.Contains(warns[0].Message, "same devices") {
 		t.Errorf("warnings = %q, want the pfNames/rootDevices one", warns)
 	}
 	if p.Spec.DeviceType != DeviceTypeVfioPCI || p.Spec.NumVfs != 4 || p.Spec.Mtu != 9000 || p.Spec.NicSelector.DeviceID != "1572" {
@@ -72,9 +72,9 @@ func TestSeedPolicy1(t *testing.T) {
 	}
 }
 
-func TestBuilderMatchesSeedPolicy1(t *testing.T) {
+func TestBuilderMatchesPolicy1(t *testing.T) {
 	built, err := NewNodePolicy("policy-1", "intel_nics_dpdk").
-		WithNumVfs(4).WithMTU(9000).WithPriority(99).
+		WithNumVFs(4).WithMTU(9000).WithPriority(99).
 		WithDeviceType(DeviceTypeVfioPCI).
 		WithNIC("8086", "1572").WithPFNames("eno3").WithRootDevices("0000:19:00.2").
 		WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"}).
@@ -82,26 +82,26 @@ func TestBuilderMatchesSeedPolicy1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed, _ := DecodeNodePolicy(readFile(t, "seed003-policy-1.yaml"))
+	documented, _ := DecodeNodePolicy(readFile(t, "policy-1.yaml"))
 	a, _ := MarshalYAML(built)
-	b, _ := MarshalYAML(seed)
+	b, _ := MarshalYAML(documented)
 	if string(a) != string(b) {
-		t.Errorf("builder output differs from seed 003:\n%s\n---\n%s", a, b)
+		t.Errorf("builder output differs from the documented:\n%s\n---\n%s", a, b)
 	}
 }
 
-// The NAD the operator renders from seed 003's dpdk-sriovnetwork. The
+// The NAD the operator renders from the documented dpdk-sriovnetwork. The
 // expected config is derived by hand from the operator's template
 // (bindata/manifests/cni-config/sriov/sriov-cni-config.yaml): the template
 // sits in a single-quoted YAML scalar, so its line breaks fold to spaces,
 // and the {{- -}} actions eat the rest.
-func TestSeedDPDKNetworkNAD(t *testing.T) {
-	n, errs := DecodeNetwork(readFile(t, "seed003-dpdk-sriovnetwork.yaml"))
+func TestDPDKNetworkNAD(t *testing.T) {
+	n, errs := DecodeNetwork(readFile(t, "dpdk-sriovnetwork.yaml"))
 	if len(errs) > 0 {
 		t.Fatalf("decode: %v", errs)
 	}
 	if verrs, warns := ValidateNetwork(n, Options{}); len(verrs) > 0 || len(warns) > 0 {
-		t.Fatalf("seed 003 dpdk-sriovnetwork must be valid: %v %q", verrs, warns)
+		t.Fatalf("the documented dpdk-sriovnetwork must be valid: %v %q", verrs, warns)
 	}
 	nad, err := RenderNAD(n, RenderOptions{})
 	if err != nil {
@@ -130,7 +130,7 @@ func TestSeedDPDKNetworkNAD(t *testing.T) {
 }
 
 func TestAllFieldsNAD(t *testing.T) {
-	n, errs := DecodeNetwork(readFile(t, "seed003-sriovnetwork-all-fields.yaml"))
+	n, errs := DecodeNetwork(readFile(t, "sriovnetwork-all-fields.yaml"))
 	if len(errs) > 0 {
 		t.Fatalf("decode: %v", errs)
 	}
@@ -138,7 +138,7 @@ func TestAllFieldsNAD(t *testing.T) {
 	if len(verrs) > 0 {
 		t.Fatal(verrs)
 	}
-	if len(warns) != 1 || !strings.Contains(warns[0], "minTxRate") {
+	if len(warns) != 1 || warns[0].Field != "spec.minTxRate" || !strings.Contains(warns[0].Message, "Intel") {
 		t.Errorf("want the Intel minTxRate warning, got %q", warns)
 	}
 	nad, err := RenderNAD(n, RenderOptions{ResourcePrefix: "example.com"})
@@ -194,7 +194,7 @@ func TestUnquotedOnOff(t *testing.T) {
 }
 
 func TestDecodeUnknownField(t *testing.T) {
-	doc := strings.Replace(string(readFile(t, "seed003-policy-1.yaml")), "numVfs:", "numVF:", 1)
+	doc := strings.Replace(string(readFile(t, "policy-1.yaml")), "numVfs:", "numVF:", 1)
 	_, errs := DecodeNodePolicy([]byte(doc))
 	if !hasField(errs, "spec.numVF") {
 		t.Errorf("want an unknown-field error at spec.numVF, got %v", errs)
@@ -202,7 +202,7 @@ func TestDecodeUnknownField(t *testing.T) {
 }
 
 func validPolicy() *SriovNetworkNodePolicy {
-	p, _ := NewNodePolicy("p", "intel_nics").WithNumVfs(8).WithNIC("8086", "158b").
+	p, _ := NewNodePolicy("p", "intel_nics").WithNumVFs(8).WithNIC("8086", "158b").
 		WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"}).Build()
 	return p
 }
@@ -301,7 +301,7 @@ func TestPolicyWarnings(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if len(warns) != 2 {
+	if len(warns) != 2 || warns[0].Field != "metadata.namespace" || warns[1].Field != "spec.nicSelector" {
 		t.Errorf("want the namespace and the rootDevices-alone warnings, got %q", warns)
 	}
 }
@@ -394,5 +394,47 @@ func TestParsePFName(t *testing.T) {
 		if _, err := ParsePFName(bad, 8); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// The builders take JSON as json.RawMessage, VLAN and QoS separately, add
+// node-selector labels, and hand out objects the builder no longer
+// changes.
+func TestBuilderOptions(t *testing.T) {
+	sel := map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"}
+	pb := NewNodePolicy("p", "intel_nics").WithNumVFs(8).WithNIC("8086", "158b").
+		WithNodeSelector(sel).WithNodeSelector(map[string]string{"node-role.kubernetes.io/worker-dpdk": ""}).
+		WithPFNames("eno3#0-3")
+	p, err := pb.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Spec.NodeSelector) != 2 || len(sel) != 1 {
+		t.Errorf("nodeSelector %v (caller's map now %v): want both labels, the caller's map untouched", p.Spec.NodeSelector, sel)
+	}
+	pb.WithPFNames("eno4").WithNodeSelector(map[string]string{"x": "y"})
+	if len(p.Spec.NicSelector.PfNames) != 1 || len(p.Spec.NodeSelector) != 2 {
+		t.Errorf("the built policy changed with the builder: %+v", p.Spec)
+	}
+
+	n, err := NewNetwork("net", "intel_nics").WithNamespace("sriov").WithNetworkNamespace("vms").
+		WithVLAN(100).WithVLANQoS(3).WithMACSpoofCheck(true).
+		WithCapabilities(json.RawMessage(`{"mac": true}`)).
+		WithIPAM(json.RawMessage(`{"type": "static"}`)).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Namespace != "sriov" || n.Spec.Vlan != 100 || n.Spec.VlanQoS != 3 || n.Spec.SpoofChk != On ||
+		n.Spec.Capabilities != `{"mac": true}` || n.Spec.IPAM != `{"type": "static"}` {
+		t.Errorf("network %+v %+v", n.ObjectMeta, n.Spec)
+	}
+	// The namespace given is the operator's: another one may not name a
+	// networkNamespace.
+	if _, err := NewNetwork("net", "intel_nics").WithNetworkNamespace("vms").WithOptions(Options{OperatorNamespace: "sriov"}).Build(); err == nil ||
+		!strings.Contains(err.Error(), "spec.networkNamespace") {
+		t.Errorf("networkNamespace outside the operator's namespace: %v", err)
+	}
+	if _, err := NewNetwork("net", "intel_nics").WithVLANQoS(2).Build(); err == nil || !strings.Contains(err.Error(), "spec.vlanQoS") {
+		t.Errorf("QoS without a VLAN: %v", err)
 	}
 }

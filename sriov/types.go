@@ -45,6 +45,7 @@ type SriovNetworkNodePolicy struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec says which NICs get VFs and how.
 	Spec SriovNetworkNodePolicySpec `json:"spec"`
 	// Status is kept opaque so that objects read back from a cluster decode.
 	Status json.RawMessage `json:"status,omitempty"`
@@ -108,6 +109,7 @@ type SriovNetwork struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec is the network on the VFs.
 	Spec SriovNetworkSpec `json:"spec"`
 	// Status is kept opaque so that objects read back from a cluster decode.
 	Status json.RawMessage `json:"status,omitempty"`

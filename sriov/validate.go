@@ -7,8 +7,10 @@ import (
 	"strings"
 	"unicode"
 
-	"k8s.io/apimachinery/pkg/util/validation"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 // Options tune validation to a cluster. The zero value is OpenShift's
@@ -48,44 +50,26 @@ var (
 // IsPCIAddress reports whether s is a full PCI address, "0000:19:00.2".
 func IsPCIAddress(s string) bool { return pciAddrRE.MatchString(s) }
 
-func checkTypeMeta(apiVersion, kind, want string, errs field.ErrorList) field.ErrorList {
-	if apiVersion != "" && apiVersion != APIVersion {
-		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), apiVersion, []string{APIVersion}))
-	}
-	if kind != "" && kind != want {
-		errs = append(errs, field.NotSupported(field.NewPath("kind"), kind, []string{want}))
-	}
-	return errs
-}
-
-func checkName(name string, errs field.ErrorList) field.ErrorList {
-	p := field.NewPath("metadata", "name")
-	if name == "" {
-		return append(errs, field.Required(p, "every object needs a name"))
-	}
-	for _, m := range validation.IsDNS1123Subdomain(name) {
-		errs = append(errs, field.Invalid(p, name, m))
-	}
-	return errs
-}
+// The apiVersion, kind and metadata the validators check.
+var (
+	nodePolicyType = validation.ObjectType{Kind: KindNodePolicy, APIVersions: []string{APIVersion}}
+	networkType    = validation.ObjectType{Kind: KindNetwork, APIVersions: []string{APIVersion}}
+)
 
 // ValidateNodePolicy checks a SriovNetworkNodePolicy with the operator's
-// admission rules that need no cluster state, the CRD's schema, and seed
-// 003's notes. It returns every error with its field path, and warnings for
-// what the operator admits but will not do what the author likely meant.
-// Rules that need the node's NICs (Intel numVfs ≤ sriov_totalvfs, the
-// selector matching a NIC) are checked by sriov/host when the policy is
-// applied.
-func ValidateNodePolicy(p *SriovNetworkNodePolicy, opts Options) (field.ErrorList, []string) {
-	var errs field.ErrorList
-	var warns []string
+// admission rules that need no cluster state, the CRD's schema, and the notes of
+// OpenShift's documentation. It returns every error with its field path, and
+// warnings for what the operator admits but will not do what the author likely
+// meant. Rules that need the node's NICs (Intel numVfs ≤ sriov_totalvfs, the
+// selector matching a NIC) are checked by sriov/host when the policy is applied.
+func ValidateNodePolicy(p *SriovNetworkNodePolicy, opts Options) (field.ErrorList, []validation.Warning) {
+	var warns []validation.Warning
 	if p == nil {
 		return field.ErrorList{field.Required(field.NewPath("spec"), "no policy")}, nil
 	}
-	errs = checkTypeMeta(p.APIVersion, p.Kind, KindNodePolicy, errs)
-	errs = checkName(p.Name, errs)
+	errs := nodePolicyType.Validate(p.TypeMeta, &p.ObjectMeta)
 	if p.Namespace != "" && p.Namespace != opts.namespace() {
-		warns = append(warns, fmt.Sprintf("metadata.namespace: %s is created but not used: only policies in %s are respected", p.Name, opts.namespace()))
+		warns = append(warns, validation.Warnf(field.NewPath("metadata", "namespace"), "%s is created but not used: only policies in %s are respected", p.Name, opts.namespace()))
 	}
 
 	s := &p.Spec
@@ -99,10 +83,10 @@ func ValidateNodePolicy(p *SriovNetworkNodePolicy, opts Options) (field.ErrorLis
 		errs = append(errs, field.Required(sp.Child("nodeSelector"), "select the nodes to configure (e.g. feature.node.kubernetes.io/network-sriov.capable: \"true\")"))
 	}
 	for k, v := range s.NodeSelector {
-		for _, m := range validation.IsQualifiedName(k) {
+		for _, m := range k8svalidation.IsQualifiedName(k) {
 			errs = append(errs, field.Invalid(sp.Child("nodeSelector").Key(k), k, m))
 		}
-		for _, m := range validation.IsValidLabelValue(v) {
+		for _, m := range k8svalidation.IsValidLabelValue(v) {
 			errs = append(errs, field.Invalid(sp.Child("nodeSelector").Key(k), v, m))
 		}
 	}
@@ -166,7 +150,7 @@ func ValidateNodePolicy(p *SriovNetworkNodePolicy, opts Options) (field.ErrorLis
 	return errs, warns
 }
 
-func validateNicSelector(s *SriovNetworkNodePolicySpec, np *field.Path, opts Options, errs field.ErrorList, warns []string) (field.ErrorList, []string) {
+func validateNicSelector(s *SriovNetworkNodePolicySpec, np *field.Path, opts Options, errs field.ErrorList, warns []validation.Warning) (field.ErrorList, []validation.Warning) {
 	n := &s.NicSelector
 	if n.Vendor == "" && n.DeviceID == "" && len(n.PfNames) == 0 && len(n.RootDevices) == 0 && n.NetFilter == "" {
 		errs = append(errs, field.Required(np, "at least one of vendor, deviceID, pfNames, rootDevices or netFilter has to be defined"))
@@ -183,7 +167,7 @@ func validateNicSelector(s *SriovNetworkNodePolicySpec, np *field.Path, opts Opt
 			errs = append(errs, field.Invalid(np.Child("deviceID"), n.DeviceID, "device is not supported"))
 		}
 	}
-	// Seed 003: a Mellanox NIC takes at most 127 VFs. Known statically when
+	// A Mellanox NIC takes at most 127 VFs. Known statically when
 	// the vendor is given or the device id is Mellanox's only.
 	mellanox := strings.EqualFold(n.Vendor, VendorMellanox)
 	if n.Vendor == "" && n.DeviceID != "" {
@@ -218,13 +202,13 @@ func validateNicSelector(s *SriovNetworkNodePolicySpec, np *field.Path, opts Opt
 		errs = append(errs, field.Invalid(np.Child("netFilter"), n.NetFilter, `must be "openstack/NetworkID:<uuid>" or "aws/NetworkID:<id>"`))
 	}
 	if len(n.RootDevices) > 0 && n.Vendor == "" && n.DeviceID == "" && len(n.PfNames) == 0 {
-		// Seed 003: with rootDevices, also give vendor, deviceID or pfNames.
-		warns = append(warns, "spec.nicSelector: rootDevices is given without vendor, deviceID or pfNames; also give one of them so the operator selects exactly the NIC you mean")
+		// With rootDevices, give vendor, deviceID or pfNames as well.
+		warns = append(warns, validation.Warnf(np, "rootDevices is given without vendor, deviceID or pfNames; also give one of them so the operator selects exactly the NIC you mean"))
 	}
 	if len(n.RootDevices) > 0 && len(n.PfNames) > 0 {
 		// All selectors must match the same PF, or nothing is selected;
 		// only the node can tell (sriov/host checks it when applying).
-		warns = append(warns, "spec.nicSelector: pfNames and rootDevices are both given: they must name the same devices, or the policy selects nothing")
+		warns = append(warns, validation.Warnf(np, "pfNames and rootDevices are both given: they must name the same devices, or the policy selects nothing"))
 	}
 	return errs, warns
 }
@@ -303,18 +287,16 @@ func selectorsIntersect(a, b map[string]string) bool {
 	return true
 }
 
-// ValidateNetwork checks a SriovNetwork with the CRD's schema, the
-// operator's webhook rules, the sriov CNI's own load-time rules and seed
-// 003's notes, and returns every error with its field path plus warnings
+// ValidateNetwork checks a SriovNetwork with the CRD's schema, the operator's
+// webhook rules, the sriov CNI's own load-time rules and the notes of OpenShift's
+// documentation, and returns every error with its field path plus warnings
 // (minTxRate on Intel NICs).
-func ValidateNetwork(n *SriovNetwork, opts Options) (field.ErrorList, []string) {
-	var errs field.ErrorList
-	var warns []string
+func ValidateNetwork(n *SriovNetwork, opts Options) (field.ErrorList, []validation.Warning) {
+	var warns []validation.Warning
 	if n == nil {
 		return field.ErrorList{field.Required(field.NewPath("spec"), "no network")}, nil
 	}
-	errs = checkTypeMeta(n.APIVersion, n.Kind, KindNetwork, errs)
-	errs = checkName(n.Name, errs)
+	errs := networkType.Validate(n.TypeMeta, &n.ObjectMeta)
 	s := &n.Spec
 	sp := field.NewPath("spec")
 	if s.ResourceName == "" {
@@ -327,7 +309,7 @@ func ValidateNetwork(n *SriovNetwork, opts Options) (field.ErrorList, []string) 
 			errs = append(errs, field.Invalid(sp.Child("networkNamespace"), s.NetworkNamespace,
 				fmt.Sprintf("can't be specified if the resource is not in the %s namespace", opts.namespace())))
 		}
-		for _, m := range validation.IsDNS1123Label(s.NetworkNamespace) {
+		for _, m := range k8svalidation.IsDNS1123Label(s.NetworkNamespace) {
 			errs = append(errs, field.Invalid(sp.Child("networkNamespace"), s.NetworkNamespace, m))
 		}
 	}
@@ -363,7 +345,7 @@ func ValidateNetwork(n *SriovNetwork, opts Options) (field.ErrorList, []string) 
 		if *s.MinTxRate < 0 {
 			errs = append(errs, field.Invalid(sp.Child("minTxRate"), *s.MinTxRate, "must be at least 0"))
 		}
-		warns = append(warns, "spec.minTxRate: Intel NICs do not support minTxRate (BZ#1772847); the VF setup fails on them")
+		warns = append(warns, validation.Warnf(sp.Child("minTxRate"), "Intel NICs do not support minTxRate (BZ#1772847); the VF setup fails on them"))
 	}
 	if s.MaxTxRate != nil && *s.MaxTxRate < 0 {
 		errs = append(errs, field.Invalid(sp.Child("maxTxRate"), *s.MaxTxRate, "must be at least 0"))

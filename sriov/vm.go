@@ -1,19 +1,21 @@
 package sriov
 
 import (
-	"net"
+	"errors"
 	"regexp"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // KubeVirt's own PCI address pattern (DDDD:BB:DD.F).
 var kubevirtPCIRE = regexp.MustCompile(`^([\da-fA-F]{4}):([\da-fA-F]{2}):([\da-fA-F]{2})\.([0-7])$`)
 
-// VMInterface returns the interface/network pair seed 003 adds to a VM to
-// put it on an SR-IOV network: `sriov: {}` bound to a Multus network whose
+// VMInterface returns the interface/network pair that puts a VM on an
+// SR-IOV network: `sriov: {}` bound to a Multus network whose
 // networkName is the NAD the operator rendered (namespace/name or name).
 // mac and pciAddress are optional ("" leaves them to KubeVirt).
 func VMInterface(name, nadName, mac, pciAddress string) (kubevirtv1.Interface, kubevirtv1.Network) {
@@ -80,13 +82,13 @@ func ValidateVMSRIOVInterfaces(spec *kubevirtv1.VirtualMachineInstanceSpec, fldP
 			errs = append(errs, field.Invalid(p.Child("pciAddress"), iface.PciAddress, "must be a PCI address like 0000:07:00.0"))
 		}
 		if iface.MacAddress != "" {
-			mac, err := net.ParseMAC(iface.MacAddress)
+			_, err := macaddr.ParseUnicast(iface.MacAddress)
 			switch {
-			case err != nil:
+			case errors.Is(err, macaddr.ErrSyntax):
 				errs = append(errs, field.Invalid(p.Child("macAddress"), iface.MacAddress, "malformed MAC address"))
-			case len(mac) != 6:
+			case errors.Is(err, macaddr.ErrLength):
 				errs = append(errs, field.Invalid(p.Child("macAddress"), iface.MacAddress, "must be a 6-byte MAC address"))
-			case mac[0]&1 == 1:
+			case errors.Is(err, macaddr.ErrMulticast):
 				errs = append(errs, field.Invalid(p.Child("macAddress"), iface.MacAddress, "a multicast MAC cannot be set on a VF"))
 			}
 		}

@@ -8,9 +8,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Seed 003's DPDK VM: masquerade on the pod network plus nic-east, an
+// The documented DPDK VM: masquerade on the pod network plus nic-east, an
 // SR-IOV interface at PCI 0000:07:00.0 on the dpdk-net NAD.
-const seedDPDKVMI = `
+const rhelDPDKVMISpec = `
 domain:
   devices:
     interfaces:
@@ -28,13 +28,13 @@ networks:
   name: nic-east
 `
 
-func TestSeedDPDKVMInterfaces(t *testing.T) {
+func TestRHELDPDKVMInterfaces(t *testing.T) {
 	var spec kubevirtv1.VirtualMachineInstanceSpec
-	if err := yaml.UnmarshalStrict([]byte(seedDPDKVMI), &spec); err != nil {
+	if err := yaml.UnmarshalStrict([]byte(rhelDPDKVMISpec), &spec); err != nil {
 		t.Fatal(err)
 	}
 	if errs := ValidateVMSRIOVInterfaces(&spec, field.NewPath("spec", "template", "spec")); len(errs) > 0 {
-		t.Fatalf("seed 003 DPDK VM must pass: %v", errs)
+		t.Fatalf("the documented DPDK VM must pass: %v", errs)
 	}
 	iface, netw := VMInterface("nic-east", "dpdk-net", "", "0000:07:00.0")
 	if iface.SRIOV == nil || netw.Multus == nil || netw.Multus.NetworkName != "dpdk-net" || iface.PciAddress != spec.Domain.Devices.Interfaces[1].PciAddress {
@@ -46,7 +46,7 @@ func TestVMSRIOVRules(t *testing.T) {
 	root := field.NewPath("spec", "template", "spec")
 	mk := func() *kubevirtv1.VirtualMachineInstanceSpec {
 		var spec kubevirtv1.VirtualMachineInstanceSpec
-		if err := yaml.UnmarshalStrict([]byte(seedDPDKVMI), &spec); err != nil {
+		if err := yaml.UnmarshalStrict([]byte(rhelDPDKVMISpec), &spec); err != nil {
 			t.Fatal(err)
 		}
 		return &spec

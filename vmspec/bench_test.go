@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-func BenchmarkDecodeSeed001(b *testing.B) {
-	doc, err := os.ReadFile("testdata/seed001-vmi-pxe-boot.yaml")
+func BenchmarkDecodePXEBootVMI(b *testing.B) {
+	doc, err := os.ReadFile("testdata/vmi-pxe-boot.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -20,7 +20,7 @@ func BenchmarkDecodeSeed001(b *testing.B) {
 
 // The error path builds the index of where every field name belongs.
 func BenchmarkDecodeMisplacedDPDK(b *testing.B) {
-	doc, err := os.ReadFile("testdata/seed003-rhel-dpdk-vm.stage2.yaml")
+	doc, err := os.ReadFile("testdata/rhel-dpdk-vm.stage2.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -31,9 +31,9 @@ func BenchmarkDecodeMisplacedDPDK(b *testing.B) {
 	}
 }
 
-func BenchmarkBuildAndValidateSeed001(b *testing.B) {
+func BenchmarkBuildAndValidatePXEBootVMI(b *testing.B) {
 	for b.Loop() {
-		if _, err := seed001().BuildVMI(); err != nil {
+		if _, err := pxeBootVMI().Build(); err != nil {
 			b.Fatal(err)
 		}
 	}

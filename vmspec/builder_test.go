@@ -10,16 +10,19 @@ import (
 	k8sv1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 	"sigs.k8s.io/yaml"
 )
 
-// seed001 builds seed 001's vmi-pxe-boot template.
-func seed001() *Builder {
-	return New("vmi-pxe-boot").
+// pxeBootVMI builds the documented vmi-pxe-boot template.
+func pxeBootVMI() *VMIBuilder { return pxeBoot(NewVMI("vmi-pxe-boot")) }
+
+func pxeBoot[T Kind](b *Builder[T]) *Builder[T] {
+	return b.
 		WithAPIVersion(APIVersionV1Alpha3).
-		WithLabel("special", "vmi-pxe-boot").
+		WithLabels(map[string]string{"special": "vmi-pxe-boot"}).
 		WithPodNetwork().
 		WithPXENIC("pxe-net", "pxe-net-conf", "de:00:00:00:00:de").
 		WithContainerDisk("containerdisk", "kubevirt/fedora-cloud-container-disk-demo", Bootable()).
@@ -66,9 +69,9 @@ func semantic(t *testing.T, y []byte) any {
 	return norm(tree)
 }
 
-func assertSameAsSeed(t *testing.T, obj any, seedFile string) {
+func assertSameAsDoc(t *testing.T, obj any, file string) {
 	t.Helper()
-	seed, err := os.ReadFile(seedFile)
+	documented, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,40 +79,40 @@ func assertSameAsSeed(t *testing.T, obj any, seedFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, w := semantic(t, got), semantic(t, seed); !reflect.DeepEqual(g, w) {
+	if g, w := semantic(t, got), semantic(t, documented); !reflect.DeepEqual(g, w) {
 		gj, _ := json.MarshalIndent(g, "", " ")
 		wj, _ := json.MarshalIndent(w, "", " ")
-		t.Errorf("builder output differs from %s\n--- built:\n%s\n--- seed:\n%s", seedFile, gj, wj)
+		t.Errorf("builder output differs from %s\n--- built:\n%s\n--- documented:\n%s", file, gj, wj)
 	}
 }
 
-func TestSeed001VMIReproduced(t *testing.T) {
-	vmi, err := seed001().BuildVMI()
+func TestPXEBootVMIReproduced(t *testing.T) {
+	vmi, err := pxeBootVMI().Build()
 	if err != nil {
-		t.Fatalf("BuildVMI: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
-	assertSameAsSeed(t, vmi, "testdata/seed001-vmi-pxe-boot.yaml")
-	// The seed's own YAML decodes strictly and passes admission.
-	b, _ := os.ReadFile("testdata/seed001-vmi-pxe-boot.yaml")
+	assertSameAsDoc(t, vmi, "testdata/vmi-pxe-boot.yaml")
+	// The documentation's own YAML decodes strictly and passes admission.
+	b, _ := os.ReadFile("testdata/vmi-pxe-boot.yaml")
 	obj, errs := Decode(b)
 	if len(errs) != 0 {
-		t.Fatalf("Decode(seed 001): %v", errs)
+		t.Fatalf("Decode: %v", errs)
 	}
 	if errs, warns := Validate(obj); len(errs)+len(warns) != 0 {
-		t.Errorf("Validate(seed 001) = %v, %v", errs, warns)
+		t.Errorf("Validate = %v, %v", errs, warns)
 	}
 	if !reflect.DeepEqual(obj, vmi) {
-		t.Errorf("decoded seed and built VMI differ:\n%#v\n%#v", obj, vmi)
+		t.Errorf("decoded documented and built VMI differ:\n%#v\n%#v", obj, vmi)
 	}
 }
 
-// Seed 003's DPDK VM, with its slips corrected, from the builder.
-func TestSeed003DPDKVMReproduced(t *testing.T) {
-	vm, err := New("rhel-dpdk-vm").
+// The documented DPDK VM, with its slips corrected, from the builder.
+func TestRHELDPDKVMReproduced(t *testing.T) {
+	vm, err := NewVM("rhel-dpdk-vm").
 		WithRunning(true).
-		WithTemplateAnnotation("cpu-load-balancing.crio.io", "disable").
-		WithTemplateAnnotation("cpu-quota.crio.io", "disable").
-		WithTemplateAnnotation("irq-load-balancing.crio.io", "disable").
+		WithTemplateAnnotations(map[string]string{"cpu-load-balancing.crio.io": "disable"}).
+		WithTemplateAnnotations(map[string]string{"cpu-quota.crio.io": "disable"}).
+		WithTemplateAnnotations(map[string]string{"irq-load-balancing.crio.io": "disable"}).
 		WithCPUTopology(1, 5, 2).
 		WithDedicatedCPUs(true).
 		WithPodNetwork().
@@ -117,17 +120,16 @@ func TestSeed003DPDKVMReproduced(t *testing.T) {
 		WithNetworkInterfaceMultiqueue().
 		WithRNG().
 		WithHugepages("1Gi").
-		WithGuestMemory("8Gi").
-		BuildVM()
+		WithGuestMemory("8Gi").Build()
 	if err != nil {
-		t.Fatalf("BuildVM: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
-	assertSameAsSeed(t, vm, "testdata/seed003-rhel-dpdk-vm.fixed.yaml")
+	assertSameAsDoc(t, vm, "testdata/rhel-dpdk-vm.fixed.yaml")
 }
 
-// Seed 004's RHEL 9 VM (placeholders filled in) from the builder: a
+// The documented RHEL 9 VM (placeholders filled in) from the builder: a
 // DataVolume cloned from a DataSource, UEFI with SMM, LiveMigrate.
-func TestSeed004RHELVMReproduced(t *testing.T) {
+func TestRHELVMReproduced(t *testing.T) {
 	ns := "openshift-virtualization-os-images"
 	dv := kubevirtv1.DataVolumeTemplateSpec{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "cdi.kubevirt.io/v1beta1", Kind: "DataVolume"},
@@ -140,11 +142,11 @@ func TestSeed004RHELVMReproduced(t *testing.T) {
 		},
 	}
 	smm := true
-	vm, err := New("rhel9-vm").
-		WithLabel("app", "rhel9-vm").
+	vm, err := NewVM("rhel9-vm").
+		WithLabels(map[string]string{"app": "rhel9-vm"}).
 		WithRunning(false).
 		WithDataVolumeTemplate(dv).
-		WithTemplateLabel("kubevirt.io/domain", "rhel9-vm").
+		WithTemplateLabels(map[string]string{"kubevirt.io/domain": "rhel9-vm"}).
 		WithCPUTopology(2, 1, 1).
 		WithDataVolume("rootdisk", "rhel9-vm").
 		WithCloudInitNoCloud("cloudinitdisk", "#cloud-config\nuser: cloud-user\npassword: 'changeme'\nchpasswd: { expire: False }").
@@ -152,32 +154,31 @@ func TestSeed004RHELVMReproduced(t *testing.T) {
 		WithRNG().
 		WithMemory("8Gi").
 		WithEvictionStrategy(kubevirtv1.EvictionStrategyLiveMigrate).
-		// The seed writes efi: {} (secure boot by default) and enables SMM
-		// itself; WithSpec writes exactly that.
-		WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
-			s.Domain.Features = &kubevirtv1.Features{SMM: &kubevirtv1.FeatureState{Enabled: &smm}}
-			s.Domain.Firmware = &kubevirtv1.Firmware{Bootloader: &kubevirtv1.Bootloader{EFI: &kubevirtv1.EFI{}}}
-		}).
-		BuildVM()
+		// The documentation writes efi: {} (secure boot by default) and
+		// enables SMM itself; an Option writes exactly that.
+		With(func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
+			vmi.Spec.Domain.Features = &kubevirtv1.Features{SMM: &kubevirtv1.FeatureState{Enabled: &smm}}
+			vmi.Spec.Domain.Firmware = &kubevirtv1.Firmware{Bootloader: &kubevirtv1.Bootloader{EFI: &kubevirtv1.EFI{}}}
+			return nil
+		}).Build()
 	if err != nil {
-		t.Fatalf("BuildVM: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
-	assertSameAsSeed(t, vm, "testdata/seed004-rhel-vm.filled.yaml")
+	assertSameAsDoc(t, vm, "testdata/rhel-vm.filled.yaml")
 }
 
 func TestBootOrderAssignment(t *testing.T) {
 	// Disks added before NICs still boot after them; explicit numbers are
 	// kept and skipped.
-	vmi, err := New("boot").
+	vmi, err := NewVMI("boot").
 		WithContainerDisk("root", "img", Bootable()).
 		WithEmptyDisk("scratch", "1Gi", DiskBootOrder(2)).
 		WithContainerDisk("data", "img", Bootable()).
 		WithPodNetwork().
 		WithPXENIC("pxe0", "net0", "de:00:00:00:00:01").
-		WithPXENIC("pxe1", "net1", "de:00:00:00:00:02").
-		BuildVMI()
+		WithPXENIC("pxe1", "net1", "de:00:00:00:00:02").Build()
 	if err != nil {
-		t.Fatalf("BuildVMI: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
 	orders := map[string]uint{}
 	for _, d := range vmi.Spec.Domain.Devices.Disks {
@@ -197,14 +198,13 @@ func TestBootOrderAssignment(t *testing.T) {
 }
 
 func TestBuildReportsEveryProblemOnce(t *testing.T) {
-	_, err := New("Bad_Name").
+	_, err := NewVM("Bad_Name").
 		WithMemory("lots").
 		WithPXENIC("pxe", "", "de:00:00:00:00", NICBootOrder(1)).
 		WithContainerDisk("root", "img", DiskBootOrder(1), Bus("ide")).
-		WithEmptyDisk("scratch", "").
-		BuildVM()
+		WithEmptyDisk("scratch", "").Build()
 	if err == nil {
-		t.Fatal("BuildVM accepted a broken VM")
+		t.Fatal("Build accepted a broken VM")
 	}
 	msg := err.Error()
 	for _, want := range []string{
@@ -222,10 +222,10 @@ func TestBuildReportsEveryProblemOnce(t *testing.T) {
 	}
 }
 
-func TestBuildVMDefaults(t *testing.T) {
-	vm, err := New("vm1").WithNamespace("lab").WithLabel("app", "x").WithTemplateLabel("special", "key").
+func TestVMBuildDefaults(t *testing.T) {
+	vm, err := NewVM("vm1").WithNamespace("lab").WithLabels(map[string]string{"app": "x"}).WithTemplateLabels(map[string]string{"special": "key"}).
 		WithPodNetwork(Ports(TCP(22))).WithMemory("1Gi").WithContainerDisk("root", "img", Bootable()).
-		WithUEFI(false).WithNICModel("e1000e").BuildVM()
+		WithUEFI(false).WithNICModel("e1000e").Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,30 +246,60 @@ func TestBuildVMDefaults(t *testing.T) {
 		t.Errorf("firmware: %+v", tpl.Domain.Firmware.Bootloader)
 	}
 	// Building twice gives equal objects: the builder keeps no state from a build.
-	vm2, _ := New("vm1").WithNamespace("lab").WithLabel("app", "x").WithTemplateLabel("special", "key").
+	vm2, _ := NewVM("vm1").WithNamespace("lab").WithLabels(map[string]string{"app": "x"}).WithTemplateLabels(map[string]string{"special": "key"}).
 		WithPodNetwork(Ports(TCP(22))).WithMemory("1Gi").WithContainerDisk("root", "img", Bootable()).
-		WithUEFI(false).WithNICModel("e1000e").BuildVM()
+		WithUEFI(false).WithNICModel("e1000e").Build()
 	if !reflect.DeepEqual(vm, vm2) {
 		t.Error("two identical builds differ")
 	}
 }
 
-func TestWithSpecEscapeHatch(t *testing.T) {
-	vmi, err := seed001().WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
-		s.Hostname = "pxe-client"
-	}).BuildVMI()
-	if err != nil || vmi.Spec.Hostname != "pxe-client" {
-		t.Fatalf("WithSpec not applied: %v %q", err, vmi.Spec.Hostname)
+// An Option edits the VMI (a VM's template) after the builder's own
+// settings; what it sets is validated, and what it reports comes back at
+// the field's path in the object built.
+func TestOptions(t *testing.T) {
+	hostname := func(h string) Option {
+		return func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
+			vmi.Spec.Hostname = h
+			return nil
+		}
 	}
-	_, err = seed001().WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Hostname = "Not_A_Label" }).BuildVMI()
+	vmi, err := pxeBootVMI().With(hostname("pxe-client")).Build()
+	if err != nil || vmi.Spec.Hostname != "pxe-client" {
+		t.Fatalf("option not applied: %v %q", err, vmi.Spec.Hostname)
+	}
+	_, err = pxeBootVMI().With(hostname("Not_A_Label")).Build()
 	if err == nil || !strings.Contains(err.Error(), "spec.hostname") {
-		t.Errorf("WithSpec result not validated: %v", err)
+		t.Errorf("option's result not validated: %v", err)
+	}
+	complain := func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
+		if vmi.Labels["special"] != "vmi-pxe-boot" || vmi.Name != "vmi-pxe-boot" {
+			t.Errorf("the option sees labels %v, name %q", vmi.Labels, vmi.Name)
+		}
+		vmi.Annotations = map[string]string{"added": "by option"}
+		return field.ErrorList{
+			field.Invalid(field.NewPath("spec", "domain", "cpu", "cores"), 0, "from the option"),
+			field.Invalid(field.NewPath("metadata", "annotations"), "x", "from the option"),
+		}
+	}
+	_, err = pxeBootVMI().With(complain).Build()
+	if err == nil || !strings.Contains(err.Error(), "spec.domain.cpu.cores: Invalid value: 0: from the option") {
+		t.Errorf("a VMI's option error: %v", err)
+	}
+	vm, err := pxeBoot(NewVM("vmi-pxe-boot")).WithTemplateLabels(map[string]string{"special": "vmi-pxe-boot"}).With(complain).Build()
+	for _, want := range []string{"spec.template.spec.domain.cpu.cores: Invalid value: 0: from the option", "spec.template.metadata.annotations: Invalid value"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("a VM's option error: %v, want %q", err, want)
+		}
+	}
+	if vm.Spec.Template.ObjectMeta.Annotations["added"] != "by option" || vm.Annotations != nil {
+		t.Errorf("the option's annotation belongs on the template: %v / %v", vm.Spec.Template.ObjectMeta.Annotations, vm.Annotations)
 	}
 }
 
 func TestCloudInitNetworkData(t *testing.T) {
 	nd := "version: 2\nethernets:\n  eth1:\n    dhcp4: true\n"
-	vmi, err := New("ci").WithPodNetwork().WithMemory("1Gi").WithCloudInitNetworkData(nd).BuildVMI()
+	vmi, err := NewVMI("ci").WithPodNetwork().WithMemory("1Gi").WithCloudInitNetworkData(nd).Build()
 	if err != nil {
 		t.Fatal(err)
 	}

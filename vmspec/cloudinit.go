@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// CloudConfig is cloud-init user data in #cloud-config form with the
-// fields seeds 001, 003 and 004 use (the web console's cloud-init fields:
+// CloudConfig is cloud-init user data in #cloud-config form with the fields
+// OpenShift Virtualization's manifests use (the web console's cloud-init fields:
 // hostname, authorized SSH keys; the RHEL template's user, password and
 // chpasswd). Render it with [CloudConfig.Render].
 type CloudConfig struct {
@@ -25,8 +25,8 @@ type CloudConfig struct {
 	User string
 	// Password is the user's password.
 	Password string
-	// ExpirePassword, when false, keeps the password from expiring at
-	// first login (chpasswd: {expire: false}, as seed 004 writes). Nil
+	// ExpirePassword, when false, keeps the password from expiring at first
+	// login (chpasswd: {expire: false}, as the RHEL template writes). Nil
 	// leaves cloud-init's default.
 	ExpirePassword *bool
 	// SSHAuthorizedKeys are public keys copied to the user's
@@ -103,8 +103,8 @@ func sshKeyLooksValid(k string) bool {
 	return strings.HasPrefix(t, "ssh-") || strings.HasPrefix(t, "ecdsa-") || strings.HasPrefix(t, "sk-")
 }
 
-// ShellScript returns user data that cloud-init runs as a script, as seed
-// 001 does (#!/bin/bash, then echo "fedora" | passwd fedora --stdin).
+// ShellScript returns user data that cloud-init runs as a script, as the
+// PXE template does (#!/bin/bash, then echo "fedora" | passwd fedora --stdin).
 // script is the body; a missing shebang line gets #!/bin/bash.
 func ShellScript(script string) string {
 	if strings.HasPrefix(script, "#!") {
@@ -114,7 +114,7 @@ func ShellScript(script string) string {
 }
 
 // NetworkData is cloud-init network configuration version 2 (netplan
-// form), one entry per guest interface: seed 003's dhcp4 and static
+// form), one entry per guest interface: dhcp4 and static
 // address examples and its dual-stack pod network.
 type NetworkData struct {
 	// Ethernets are the guest interfaces, in order (eth0, eth1, ...).
@@ -242,9 +242,9 @@ func (n NetworkData) Render() (string, error) {
 }
 
 // DefaultVMIPv6NetworkCIDR is KubeVirt's default for a pod network's
-// vmIPv6NetworkCIDR (spec.networks[].pod.vmIPv6NetworkCIDR). Seed 003
-// prints it as fd10:0:2::2/120, the VM's address in it; both name the
-// same /120.
+// vmIPv6NetworkCIDR (spec.networks[].pod.vmIPv6NetworkCIDR). OpenShift's
+// documentation prints it as fd10:0:2::2/120, the VM's address in it; both name
+// the same /120.
 const DefaultVMIPv6NetworkCIDR = "fd10:0:2::/120"
 
 // PodIPv6 returns the static IPv6 address (with its prefix length) and the
@@ -270,7 +270,7 @@ func PodIPv6(cidr string) (addr netip.Prefix, gateway netip.Addr, err error) {
 	return netip.PrefixFrom(gateway.Next(), p.Bits()), gateway, nil
 }
 
-// DualStackNetworkData is seed 003's dual-stack masquerade configuration
+// DualStackNetworkData is the dual-stack masquerade configuration
 // for the guest interface iface (eth0 when ""): IPv4 by DHCP from
 // KubeVirt, plus the static IPv6 address and gateway [PodIPv6] derives
 // from vmIPv6NetworkCIDR.
@@ -329,7 +329,7 @@ func CloudInitNoCloudSource(userData, networkData, secretName string) (*kubevirt
 
 // WithCloudInitSource adds a cloud-init NoCloud disk with a prepared
 // source (from [CloudInitNoCloudSource]).
-func (b *Builder) WithCloudInitSource(name string, src *kubevirtv1.CloudInitNoCloudSource, opts ...DiskOption) *Builder {
+func (b *Builder[T]) WithCloudInitSource(name string, src *kubevirtv1.CloudInitNoCloudSource, opts ...DiskOption) *Builder[T] {
 	if src == nil {
 		src = &kubevirtv1.CloudInitNoCloudSource{}
 	}

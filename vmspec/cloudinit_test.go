@@ -23,10 +23,10 @@ func sameYAML(t *testing.T, got, want string) bool {
 	return reflect.DeepEqual(g, w)
 }
 
-// Seed 003's networkData examples (callout numbers removed: as printed,
-// "eth1: 1" makes them invalid YAML, see TestSeedManifests) are what the
+// The documented networkData examples (callout numbers removed: as printed,
+// "eth1: 1" makes them invalid YAML, see TestDocumentationManifests) are what the
 // builders render.
-func TestNetworkDataSeed003(t *testing.T) {
+func TestNetworkDataDocs(t *testing.T) {
 	tests := []struct {
 		name string
 		nd   func() (NetworkData, error)
@@ -42,8 +42,9 @@ func TestNetworkDataSeed003(t *testing.T) {
 		// vmIPv6NetworkCIDR.
 		{"dual-stack default", func() (NetworkData, error) { return DualStackNetworkData("", "") },
 			"version: 2\nethernets:\n  eth0:\n    dhcp4: true\n    addresses: [ fd10:0:2::2/120 ]\n    gateway6: fd10:0:2::1\n"},
-		// The seed names the default fd10:0:2::2/120: the same network.
-		{"dual-stack as the seed writes the CIDR", func() (NetworkData, error) { return DualStackNetworkData("eth0", "fd10:0:2::2/120") },
+		// The documentation names the default fd10:0:2::2/120: the same
+		// network.
+		{"dual-stack as the documentation writes the CIDR", func() (NetworkData, error) { return DualStackNetworkData("eth0", "fd10:0:2::2/120") },
 			"version: 2\nethernets:\n  eth0:\n    dhcp4: true\n    addresses: [ fd10:0:2::2/120 ]\n    gateway6: fd10:0:2::1\n"},
 	}
 	for _, tc := range tests {
@@ -121,8 +122,8 @@ func TestNetworkDataRules(t *testing.T) {
 	}
 }
 
-// Seed 004's cloud-config for the RHEL VM, and the web console's fields.
-func TestCloudConfigSeed004(t *testing.T) {
+// The documented cloud-config for the RHEL VM, and the web console's fields.
+func TestCloudConfigRHELTemplate(t *testing.T) {
 	f := false
 	got, err := CloudConfig{User: "cloud-user", Password: "changeme", ExpirePassword: &f}.Render()
 	if err != nil {
@@ -131,7 +132,8 @@ func TestCloudConfigSeed004(t *testing.T) {
 	if !strings.HasPrefix(got, "#cloud-config\n") {
 		t.Errorf("no #cloud-config header:\n%s", got)
 	}
-	// As seed 004 writes it (placeholder filled in, callout removed).
+	// As the RHEL template writes it (placeholder filled in, callout
+	// removed).
 	want := "#cloud-config\nuser: cloud-user\npassword: 'changeme'\nchpasswd: { expire: False }\n"
 	if !sameYAML(t, got, want) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
@@ -144,7 +146,7 @@ func TestCloudConfigSeed004(t *testing.T) {
 	if !sameYAML(t, got, want) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
-	// Seed 001's script.
+	// The documented script.
 	if s := ShellScript("echo \"fedora\" | passwd fedora --stdin\n"); s != "#!/bin/bash\necho \"fedora\" | passwd fedora --stdin\n" {
 		t.Errorf("ShellScript = %q", s)
 	}
@@ -202,8 +204,8 @@ func TestCloudInitSecretFallback(t *testing.T) {
 	if string(sec.Data[SecretKeyUserData]) != big || sec.Name != "web-cloudinit" || sec.Kind != "Secret" {
 		t.Errorf("Secret: %+v", sec)
 	}
-	vm, err := New("web").WithPodNetwork().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).
-		WithCloudInitSource("cloudinitdisk", src).WithMemory("1Gi").BuildVM()
+	vm, err := NewVM("web").WithPodNetwork().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).
+		WithCloudInitSource("cloudinitdisk", src).WithMemory("1Gi").Build()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package vmspec
 
 import (
 	"fmt"
+	"slices"
 
 	k8sv1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -11,7 +12,8 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 )
 
-// Flavor is a preset of CPUs and memory (seed 004's wizard field).
+// Flavor is a preset of CPUs and memory (a field of the web console's
+// VM wizard).
 type Flavor string
 
 // The flavors of KubeVirt's common templates, and Custom (set CPU and
@@ -52,7 +54,7 @@ const (
 // WithFlavor sizes the VM as the common templates do: the flavor's CPUs
 // as sockets of one single-threaded core, and its memory as the request.
 // Custom and unknown flavors are errors: use [Builder.WithCustomFlavor].
-func (b *Builder) WithFlavor(f Flavor) *Builder {
+func (b *Builder[T]) WithFlavor(f Flavor) *Builder[T] {
 	cpus, mem, ok := f.Resources()
 	if !ok {
 		b.errs = append(b.errs, field.NotSupported(field.NewPath("spec", "domain", "cpu"), f, []Flavor{FlavorTiny, FlavorSmall, FlavorMedium, FlavorLarge}).WithOrigin("flavor"))
@@ -60,19 +62,19 @@ func (b *Builder) WithFlavor(f Flavor) *Builder {
 	}
 	b.WithCPUTopology(cpus, 1, 1)
 	b.request(k8sv1.ResourceMemory, mem)
-	return b.WithTemplateAnnotation(FlavorAnnotation, string(f))
+	return b.WithTemplateAnnotations(map[string]string{FlavorAnnotation: string(f)})
 }
 
 // WithCustomFlavor sizes the VM with cpus sockets and memory (e.g. "3Gi").
-func (b *Builder) WithCustomFlavor(cpus uint32, memory string) *Builder {
+func (b *Builder[T]) WithCustomFlavor(cpus uint32, memory string) *Builder[T] {
 	if cpus == 0 {
 		b.errs = append(b.errs, field.Invalid(field.NewPath("spec", "domain", "cpu", "sockets"), 0, "a VM needs at least one CPU"))
 	}
 	b.WithCPUTopology(cpus, 1, 1).WithMemory(memory)
-	return b.WithTemplateAnnotation(FlavorAnnotation, "custom")
+	return b.WithTemplateAnnotations(map[string]string{FlavorAnnotation: "custom"})
 }
 
-// WorkloadProfile tunes a VM for its use (seed 004).
+// WorkloadProfile tunes a VM for its use.
 type WorkloadProfile string
 
 // The workload profiles of the wizard.
@@ -91,11 +93,13 @@ const (
 // WithWorkloadProfile applies what the common templates set for a
 // workload profile and records it in the vm.kubevirt.io/workload
 // annotation.
-func (b *Builder) WithWorkloadProfile(p WorkloadProfile) *Builder {
+func (b *Builder[T]) WithWorkloadProfile(p WorkloadProfile) *Builder[T] {
 	switch p {
 	case WorkloadDesktop:
-		b.WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
-			s.Domain.Devices.Inputs = append(s.Domain.Devices.Inputs, kubevirtv1.Input{Type: kubevirtv1.InputTypeTablet, Bus: kubevirtv1.InputBusVirtio, Name: "tablet"})
+		b.With(func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
+			d := &vmi.Spec.Domain.Devices
+			d.Inputs = append(d.Inputs, kubevirtv1.Input{Type: kubevirtv1.InputTypeTablet, Bus: kubevirtv1.InputBusVirtio, Name: "tablet"})
+			return nil
 		})
 	case WorkloadServer:
 	case WorkloadHighPerformance:
@@ -103,22 +107,24 @@ func (b *Builder) WithWorkloadProfile(p WorkloadProfile) *Builder {
 		shared := kubevirtv1.IOThreadsPolicyShared
 		b.spec.Domain.IOThreadsPolicy = &shared
 		// Read the bootable disks at build time: they may be added later.
-		b.WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+		b.With(func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
 			t := true
-			for i := range s.Domain.Devices.Disks {
-				if contains(b.bootDisks, s.Domain.Devices.Disks[i].Name) {
-					s.Domain.Devices.Disks[i].DedicatedIOThread = &t
+			disks := vmi.Spec.Domain.Devices.Disks
+			for i := range disks {
+				if slices.Contains(b.bootDisks, disks[i].Name) {
+					disks[i].DedicatedIOThread = &t
 				}
 			}
+			return nil
 		})
 	default:
 		b.errs = append(b.errs, field.NotSupported(field.NewPath("metadata", "annotations").Key(WorkloadAnnotation), p, []WorkloadProfile{WorkloadDesktop, WorkloadServer, WorkloadHighPerformance}))
 		return b
 	}
-	return b.WithTemplateAnnotation(WorkloadAnnotation, string(p))
+	return b.WithTemplateAnnotations(map[string]string{WorkloadAnnotation: string(p)})
 }
 
-// SourceKind is where a VM's operating system comes from (seed 004).
+// SourceKind is where a VM's operating system comes from.
 type SourceKind string
 
 // The wizard's sources.
@@ -133,6 +139,8 @@ const (
 // adds a bootable disk named "rootdisk"; a PXE source adds nothing (add a
 // PXE NIC with [Builder.WithPXENIC]).
 type Source struct {
+	// Kind is where the operating system comes from; the fields below
+	// belong to one kind each.
 	Kind SourceKind
 	// URL is an HTTP(S) or S3 image for SourceURL, imported by CDI into a
 	// DataVolume of Size.
@@ -147,11 +155,11 @@ type Source struct {
 // RootDiskName is the bootable disk a URL, Container or Disk source adds.
 const RootDiskName = "rootdisk"
 
-// WithSource sets the VM's boot source and checks seed 004's
+// WithSource sets the VM's boot source and checks the web console's
 // bootable-disk rule at build time: a PXE VM needs a PXE NIC and, only if
 // it has disks, exactly one bootable disk; the other sources boot their
 // rootdisk.
-func (b *Builder) WithSource(src Source) *Builder {
+func (b *Builder[T]) WithSource(src Source) *Builder[T] {
 	b.source = src.Kind
 	p := field.NewPath("spec", "volumes").Index(len(b.spec.Volumes))
 	switch src.Kind {
@@ -183,7 +191,7 @@ func (b *Builder) WithSource(src Source) *Builder {
 	return b
 }
 
-// ValidateBootableDisk applies seed 004's rule to a VMI spec at p for a
+// ValidateBootableDisk applies the web console's rule to a VMI spec at p for a
 // VM provisioned from source: with PXE, an interface must boot (have a
 // bootOrder) and, only when there are disks, exactly one disk is bootable
 // (has a bootOrder); with the other sources exactly one disk is bootable.
@@ -209,22 +217,22 @@ func ValidateBootableDisk(source SourceKind, s *kubevirtv1.VirtualMachineInstanc
 		}
 	}
 	if bootable != 1 {
-		errs = append(errs, field.Invalid(dp.Child("disks"), bootable, fmt.Sprintf("exactly one disk must be bootable (have a bootOrder) with a %s source, found %d (seed 004)", source, bootable)))
+		errs = append(errs, field.Invalid(dp.Child("disks"), bootable, fmt.Sprintf("exactly one disk must be bootable (have a bootOrder) with a %s source, found %d", source, bootable)))
 	}
 	return errs
 }
 
 // WithEphemeralPVC adds an ephemeral disk: a local copy-on-write image
 // over the PVC claimName, which stays unchanged; writes are discarded when
-// the VM stops, restarts or is deleted (seed 004).
-func (b *Builder) WithEphemeralPVC(name, claimName string, opts ...DiskOption) *Builder {
+// the VM stops, restarts or is deleted.
+func (b *Builder[T]) WithEphemeralPVC(name, claimName string, opts ...DiskOption) *Builder[T] {
 	b.addDisk(name, kubevirtv1.VolumeSource{Ephemeral: &kubevirtv1.EphemeralVolumeSource{
 		PersistentVolumeClaim: &k8sv1.PersistentVolumeClaimVolumeSource{ClaimName: claimName},
 	}}, opts)
 	return b
 }
 
-// Storage settings the wizard offers (seed 004).
+// Storage settings the wizard offers.
 var (
 	volumeModes = []k8sv1.PersistentVolumeMode{k8sv1.PersistentVolumeFilesystem, k8sv1.PersistentVolumeBlock}
 	accessModes = []k8sv1.PersistentVolumeAccessMode{k8sv1.ReadWriteOnce, k8sv1.ReadOnlyMany, k8sv1.ReadWriteMany}
@@ -263,11 +271,11 @@ func (v *validator) dataVolumeTemplate(dv *kubevirtv1.DataVolumeTemplateSpec, p 
 		return
 	}
 	for i, m := range modes {
-		if !contains(accessModes, m) {
+		if !slices.Contains(accessModes, m) {
 			v.err(field.NotSupported(stp.Child("accessModes").Index(i), m, accessModes))
 		}
 	}
-	if mode != nil && !contains(volumeModes, *mode) {
+	if mode != nil && !slices.Contains(volumeModes, *mode) {
 		v.err(field.NotSupported(stp.Child("volumeMode"), *mode, volumeModes))
 	}
 }

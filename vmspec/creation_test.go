@@ -26,7 +26,7 @@ func TestFlavors(t *testing.T) {
 		cpus uint32
 		mem  string
 	}{{FlavorTiny, 1, "1Gi"}, {FlavorSmall, 1, "2Gi"}, {FlavorMedium, 1, "4Gi"}, {FlavorLarge, 2, "8Gi"}} {
-		vm, err := New("sized").WithFlavor(tc.f).WithPodNetwork().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).BuildVM()
+		vm, err := NewVM("sized").WithFlavor(tc.f).WithPodNetwork().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).Build()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,14 +41,14 @@ func TestFlavors(t *testing.T) {
 			t.Errorf("%s: annotations %v", tc.f, vm.Spec.Template.ObjectMeta.Annotations)
 		}
 	}
-	if _, err := New("x").WithFlavor(FlavorCustom).WithPodNetwork().BuildVM(); err == nil || !strings.Contains(err.Error(), `Unsupported value: "Custom"`) {
+	if _, err := NewVM("x").WithFlavor(FlavorCustom).WithPodNetwork().Build(); err == nil || !strings.Contains(err.Error(), `Unsupported value: "Custom"`) {
 		t.Errorf("Custom without sizes: %v", err)
 	}
-	vm, err := New("x").WithCustomFlavor(3, "6Gi").WithPodNetwork().BuildVM()
+	vm, err := NewVM("x").WithCustomFlavor(3, "6Gi").WithPodNetwork().Build()
 	if err != nil || vm.Spec.Template.Spec.Domain.CPU.Sockets != 3 {
 		t.Errorf("custom: %v", err)
 	}
-	if _, err := New("x").WithCustomFlavor(0, "6Gi").WithPodNetwork().BuildVM(); err == nil {
+	if _, err := NewVM("x").WithCustomFlavor(0, "6Gi").WithPodNetwork().Build(); err == nil {
 		t.Error("zero CPUs accepted")
 	}
 }
@@ -56,9 +56,9 @@ func TestFlavors(t *testing.T) {
 func TestWorkloadProfiles(t *testing.T) {
 	build := func(p WorkloadProfile) (*kubevirtv1.VirtualMachine, error) {
 		// The profile comes before the disks: it applies to them all the same.
-		return New("w").WithFlavor(FlavorSmall).WithWorkloadProfile(p).WithPodNetwork().
+		return NewVM("w").WithFlavor(FlavorSmall).WithWorkloadProfile(p).WithPodNetwork().
 			WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).
-			WithCloudInitNoCloud("cloudinitdisk", "#cloud-config\n").BuildVM()
+			WithCloudInitNoCloud("cloudinitdisk", "#cloud-config\n").Build()
 	}
 	vm, err := build(WorkloadDesktop)
 	if err != nil {
@@ -90,34 +90,34 @@ func TestWorkloadProfiles(t *testing.T) {
 	}
 }
 
-// Seed 004's bootable-disk rule, per source.
+// The documented bootable-disk rule, per source.
 func TestSourcesBootableDisk(t *testing.T) {
 	tests := []struct {
 		name string
-		b    *Builder
+		b    *VMBuilder
 		errs []string
 	}{
-		{"PXE without disks", New("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01"), nil},
-		{"PXE with one bootable disk", New("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").WithPVC("root", "root", Bootable()), nil},
-		{"PXE with a disk, none bootable", New("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").WithPVC("root", "root"),
+		{"PXE without disks", NewVM("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01"), nil},
+		{"PXE with one bootable disk", NewVM("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").WithPVC("root", "root", Bootable()), nil},
+		{"PXE with a disk, none bootable", NewVM("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").WithPVC("root", "root"),
 			[]string{"spec.template.spec.domain.devices.disks: Invalid value: 0: exactly one disk must be bootable"}},
-		{"PXE with two bootable disks", New("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").WithPVC("a", "a", Bootable()).WithPVC("b", "b", Bootable()),
+		{"PXE with two bootable disks", NewVM("p").WithSource(Source{Kind: SourcePXE}).WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").WithPVC("a", "a", Bootable()).WithPVC("b", "b", Bootable()),
 			[]string{"spec.template.spec.domain.devices.disks: Invalid value: 2"}},
-		{"PXE without a PXE NIC", New("p").WithSource(Source{Kind: SourcePXE}).WithPodNetwork(),
+		{"PXE without a PXE NIC", NewVM("p").WithSource(Source{Kind: SourcePXE}).WithPodNetwork(),
 			[]string{"spec.template.spec.domain.devices.interfaces: Required value: a PXE source needs a NIC"}},
-		{"container", New("c").WithSource(Source{Kind: SourceContainer, Image: "kubevirt/cirros-registry-disk-demo"}).WithPodNetwork(), nil},
-		{"container image missing", New("c").WithSource(Source{Kind: SourceContainer}).WithPodNetwork(), []string{"containerDisk.image: Required value"}},
-		{"disk", New("d").WithSource(Source{Kind: SourceDisk, ClaimName: "golden"}).WithPodNetwork(), nil},
-		{"URL", New("u").WithSource(Source{Kind: SourceURL, URL: "https://example.com/fedora.qcow2", Size: "20Gi"}).WithPodNetwork(), nil},
-		{"URL without size", New("u").WithSource(Source{Kind: SourceURL, URL: "https://example.com/fedora.qcow2"}).WithPodNetwork(),
+		{"container", NewVM("c").WithSource(Source{Kind: SourceContainer, Image: "kubevirt/cirros-registry-disk-demo"}).WithPodNetwork(), nil},
+		{"container image missing", NewVM("c").WithSource(Source{Kind: SourceContainer}).WithPodNetwork(), []string{"containerDisk.image: Required value"}},
+		{"disk", NewVM("d").WithSource(Source{Kind: SourceDisk, ClaimName: "golden"}).WithPodNetwork(), nil},
+		{"URL", NewVM("u").WithSource(Source{Kind: SourceURL, URL: "https://example.com/fedora.qcow2", Size: "20Gi"}).WithPodNetwork(), nil},
+		{"URL without size", NewVM("u").WithSource(Source{Kind: SourceURL, URL: "https://example.com/fedora.qcow2"}).WithPodNetwork(),
 			[]string{"spec.template.spec.volumes[0].dataVolume.storage: Invalid value: \"\"", "with a URL source, found 0"}},
-		{"container plus another bootable disk", New("c").WithSource(Source{Kind: SourceContainer, Image: "x/y"}).WithPVC("data", "data", Bootable()).WithPodNetwork(),
+		{"container plus another bootable disk", NewVM("c").WithSource(Source{Kind: SourceContainer, Image: "x/y"}).WithPVC("data", "data", Bootable()).WithPodNetwork(),
 			[]string{"exactly one disk must be bootable (have a bootOrder) with a Container source, found 2"}},
-		{"unknown source", New("x").WithSource(Source{Kind: "ISO"}).WithPodNetwork(), []string{`Unsupported value: "ISO"`, "exactly one disk must be bootable"}},
+		{"unknown source", NewVM("x").WithSource(Source{Kind: "ISO"}).WithPodNetwork(), []string{`Unsupported value: "ISO"`, "exactly one disk must be bootable"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			vm, err := tc.b.WithMemory("1Gi").BuildVM()
+			vm, err := tc.b.WithMemory("1Gi").Build()
 			var got []string
 			if err != nil {
 				got = strings.Split(strings.Trim(err.Error(), "[]"), ", spec.")
@@ -142,11 +142,11 @@ func TestSourcesBootableDisk(t *testing.T) {
 
 // Volume types and DataVolume template storage settings.
 func TestVolumeRules(t *testing.T) {
-	vm, err := New("e").WithPodNetwork().WithEphemeralPVC("root", "golden", Bootable()).WithMemory("1Gi").BuildVM()
+	vm, err := NewVM("e").WithPodNetwork().WithEphemeralPVC("root", "golden", Bootable()).WithMemory("1Gi").Build()
 	if err != nil || vm.Spec.Template.Spec.Volumes[0].Ephemeral.PersistentVolumeClaim.ClaimName != "golden" {
 		t.Fatalf("ephemeral: %v", err)
 	}
-	if _, err := New("e").WithPodNetwork().WithEphemeralPVC("root", "").WithMemory("1Gi").BuildVM(); err == nil || !strings.Contains(err.Error(), "ephemeral.persistentVolumeClaim.claimName: Required value") {
+	if _, err := NewVM("e").WithPodNetwork().WithEphemeralPVC("root", "").WithMemory("1Gi").Build(); err == nil || !strings.Contains(err.Error(), "ephemeral.persistentVolumeClaim.claimName: Required value") {
 		t.Errorf("ephemeral without claim: %v", err)
 	}
 	block, bad := k8sv1.PersistentVolumeBlock, k8sv1.PersistentVolumeMode("Raw")
@@ -175,26 +175,39 @@ func TestVolumeRules(t *testing.T) {
 		dv := okDV()
 		dv.Name = "root"
 		tc.mutate(&dv.Spec)
-		vm, _ := New("dv").WithPodNetwork().WithDataVolumeTemplate(dv).WithDataVolume("root", "root", Bootable()).WithMemory("1Gi").BuildVM()
+		vm, _ := NewVM("dv").WithPodNetwork().WithDataVolumeTemplate(dv).WithDataVolume("root", "root", Bootable()).WithMemory("1Gi").Build()
 		errs, _ := ValidateVM(vm)
 		t.Run(tc.name, func(t *testing.T) { checkRule(t, errs, nil, tc.errs, nil) })
 	}
 }
 
-// Seed 004's supported NIC models and disk interfaces: others KubeVirt
+// The documented supported NIC models and disk interfaces: others KubeVirt
 // takes are warned about.
 func TestWizardModelsAndBuses(t *testing.T) {
 	tests := []struct {
-		b     *Builder
+		b     *VMBuilder
 		warns []string
 	}{
-		{New("a").WithPodNetwork(Model("virtio")).WithPVC("root", "root", Bus("sata")).WithBridgeNIC("lan", "lan", "02:00:00:00:00:05", Model("e1000e")), nil},
-		{New("b").WithPodNetwork(Model("rtl8139")), []string{"interfaces[0].model: model rtl8139 is accepted by KubeVirt but the supported NIC models are virtio and e1000e"}},
-		{New("c").WithPodNetwork().WithPVC("root", "root", Bus("usb")), []string{"disks[0].disk.bus: usb is accepted by KubeVirt but the supported disk interfaces are virtio, sata and scsi"}},
+		{NewVM("a").WithPodNetwork(Model("virtio")).WithPVC("root", "root", Bus("sata")).WithBridgeNIC("lan", "lan", "02:00:00:00:00:05", Model("e1000e")), nil},
+		{NewVM("b").WithPodNetwork(Model("rtl8139")), []string{"interfaces[0].model: model rtl8139 is accepted by KubeVirt but the supported NIC models are virtio and e1000e"}},
+		{NewVM("c").WithPodNetwork().WithPVC("root", "root", Bus("usb")), []string{"disks[0].disk.bus: usb is accepted by KubeVirt but the supported disk interfaces are virtio, sata and scsi"}},
 	}
 	for _, tc := range tests {
-		vm, _ := tc.b.WithMemory("1Gi").BuildVM()
+		vm, _ := tc.b.WithMemory("1Gi").Build()
 		errs, warns := ValidateVM(vm)
 		checkRule(t, errs, warns, nil, tc.warns)
+	}
+}
+
+// An unknown workload profile is reported at the template's annotation,
+// where the profile is recorded.
+func TestUnknownWorkloadProfile(t *testing.T) {
+	_, err := NewVM("w").WithWorkloadProfile("gaming").WithPodNetwork().WithMemory("1Gi").Build()
+	if err == nil || !strings.Contains(err.Error(), `spec.template.metadata.annotations[vm.kubevirt.io/workload]: Unsupported value: "gaming"`) {
+		t.Errorf("VM: %v", err)
+	}
+	_, err = NewVMI("w").WithWorkloadProfile("gaming").WithPodNetwork().WithMemory("1Gi").Build()
+	if err == nil || !strings.Contains(err.Error(), `metadata.annotations[vm.kubevirt.io/workload]: Unsupported value: "gaming"`) || strings.Contains(err.Error(), "spec.template") {
+		t.Errorf("VMI: %v", err)
 	}
 }

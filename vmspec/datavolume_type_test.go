@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// Seed 004: a dataVolume volume takes type dataVolume or "" only; any other
-// type (persistentVolumeClaim, say) keeps the VM from starting.
+// From OpenShift's documentation: a dataVolume volume takes type dataVolume or ""
+// only; any other type (persistentVolumeClaim, say) keeps the VM from starting.
 func TestDataVolumeType(t *testing.T) {
 	doc := func(typ string) []byte {
 		return []byte(`apiVersion: kubevirt.io/v1

@@ -11,7 +11,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 // Kinds [Decode] accepts.
@@ -33,7 +33,7 @@ const (
 // caller can also run [Validate] on it. Decode does not run the admission
 // rules itself.
 func Decode(doc []byte) (any, field.ErrorList) {
-	apiVersion, kind, err := kyaml.TypeOf(doc)
+	apiVersion, kind, err := strictyaml.TypeOf(doc)
 	if err != nil {
 		// Re-run the strict decode for its precise errors (syntax line,
 		// missing fields); TypeOf only says something is wrong.
@@ -41,7 +41,7 @@ func Decode(doc []byte) (any, field.ErrorList) {
 			APIVersion string `json:"apiVersion"`
 			Kind       string `json:"kind"`
 		}
-		if errs := kyaml.Decode(doc, &probe); len(errs) > 0 && errs[0].Origin == kyaml.OriginSyntax {
+		if errs := strictyaml.Decode(doc, &probe); len(errs) > 0 && errs[0].Origin == strictyaml.OriginSyntax {
 			return nil, errs[:1]
 		}
 	}
@@ -64,7 +64,7 @@ func Decode(doc []byte) (any, field.ErrorList) {
 	default:
 		return nil, append(errs, field.NotSupported(field.NewPath("kind"), kind, []string{KindVM, KindVMI}))
 	}
-	errs = append(errs, dataVolumeTypes(doc, kyaml.Decode(doc, obj))...)
+	errs = append(errs, dataVolumeTypes(doc, strictyaml.Decode(doc, obj))...)
 	return obj, errs
 }
 
@@ -107,7 +107,7 @@ func statusIsZero(obj any) bool {
 // field of OpenShift's VM templates that KubeVirt's API does not have.
 var dataVolumeTypeRE = regexp.MustCompile(`^spec(\.template\.spec)?\.volumes\[(\d+)\]\.dataVolume\.type$`)
 
-// dataVolumeTypes applies seed 004's rule for dataVolume volumes: "type"
+// dataVolumeTypes applies the documented rule for dataVolume volumes: "type"
 // may be "dataVolume" or "" (both mean the default and are dropped on
 // decode); any other value, such as persistentVolumeClaim, keeps the VM from
 // starting, so it is an error with the supported values.

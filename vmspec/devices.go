@@ -11,7 +11,7 @@ type NICOption func(*kubevirtv1.Interface)
 
 // MAC sets the interface's MAC address (macAddress). A PXE server that maps
 // machines by MAC needs one: without it KubeVirt assigns a MAC that does
-// not survive a restart (seed 001).
+// not survive a restart.
 func MAC(mac string) NICOption {
 	return func(i *kubevirtv1.Interface) { i.MacAddress = mac }
 }
@@ -22,7 +22,7 @@ func Model(model string) NICOption {
 }
 
 // PCIAddress places the interface at a guest PCI address such as
-// 0000:07:00.0 (seed 003's SR-IOV NIC).
+// 0000:07:00.0 (the documented SR-IOV NIC).
 func PCIAddress(addr string) NICOption {
 	return func(i *kubevirtv1.Interface) { i.PciAddress = addr }
 }
@@ -41,7 +41,7 @@ func Ports(ports ...kubevirtv1.Port) NICOption {
 // TCP is a forwarded TCP port for [Ports].
 func TCP(port int32) kubevirtv1.Port { return kubevirtv1.Port{Port: port} }
 
-func (b *Builder) addNIC(ifc kubevirtv1.Interface, net kubevirtv1.Network, opts []NICOption) {
+func (b *Builder[T]) addNIC(ifc kubevirtv1.Interface, net kubevirtv1.Network, opts []NICOption) {
 	for _, o := range opts {
 		if o != nil {
 			o(&ifc)
@@ -54,7 +54,7 @@ func (b *Builder) addNIC(ifc kubevirtv1.Interface, net kubevirtv1.Network, opts 
 // WithPodNetwork connects the VM to the cluster's pod network through an
 // interface and network both named "default", with masquerade binding (the
 // only binding recommended there). Give [Ports] to forward only some ports.
-func (b *Builder) WithPodNetwork(opts ...NICOption) *Builder {
+func (b *Builder[T]) WithPodNetwork(opts ...NICOption) *Builder[T] {
 	b.addNIC(
 		kubevirtv1.Interface{Name: PodNetworkName, InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Masquerade: &kubevirtv1.InterfaceMasquerade{}}},
 		kubevirtv1.Network{Name: PodNetworkName, NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}},
@@ -67,7 +67,7 @@ func (b *Builder) WithPodNetwork(opts ...NICOption) *Builder {
 // "name" or "namespace/name"), MAC mac ("" lets KubeVirt pick a
 // non-persistent one), and the first boot order. PXE NICs boot before every
 // disk, in the order they were added.
-func (b *Builder) WithPXENIC(name, networkName, mac string, opts ...NICOption) *Builder {
+func (b *Builder[T]) WithPXENIC(name, networkName, mac string, opts ...NICOption) *Builder[T] {
 	b.addBridgeNIC(name, networkName, mac, opts)
 	b.pxeNICs = append(b.pxeNICs, name)
 	return b
@@ -75,12 +75,12 @@ func (b *Builder) WithPXENIC(name, networkName, mac string, opts ...NICOption) *
 
 // WithBridgeNIC adds a secondary interface with bridge binding on the
 // Multus network networkName, without a boot order.
-func (b *Builder) WithBridgeNIC(name, networkName, mac string, opts ...NICOption) *Builder {
+func (b *Builder[T]) WithBridgeNIC(name, networkName, mac string, opts ...NICOption) *Builder[T] {
 	b.addBridgeNIC(name, networkName, mac, opts)
 	return b
 }
 
-func (b *Builder) addBridgeNIC(name, networkName, mac string, opts []NICOption) {
+func (b *Builder[T]) addBridgeNIC(name, networkName, mac string, opts []NICOption) {
 	b.addNIC(
 		kubevirtv1.Interface{Name: name, MacAddress: mac, InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}},
 		multus(name, networkName),
@@ -90,7 +90,7 @@ func (b *Builder) addBridgeNIC(name, networkName, mac string, opts []NICOption) 
 // WithSRIOVNIC adds an SR-IOV virtual function as an interface (binding
 // sriov: {}) on the Multus network networkName (the NAD an SriovNetwork
 // generates). [PCIAddress] and [MAC] are the usual options.
-func (b *Builder) WithSRIOVNIC(name, networkName string, opts ...NICOption) *Builder {
+func (b *Builder[T]) WithSRIOVNIC(name, networkName string, opts ...NICOption) *Builder[T] {
 	b.addNIC(
 		kubevirtv1.Interface{Name: name, InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{SRIOV: &kubevirtv1.InterfaceSRIOV{}}},
 		multus(name, networkName),
@@ -112,7 +112,7 @@ type diskSettings struct {
 }
 
 // Bootable makes the disk boot after the PXE NICs: the builder gives it the
-// next free boot order (seed 001's containerdisk gets 2).
+// next free boot order (the documented containerdisk gets 2).
 func Bootable() DiskOption {
 	return func(d *diskSettings) { d.bootable = true }
 }
@@ -132,7 +132,7 @@ func ReadOnly() DiskOption {
 	return func(d *diskSettings) { d.disk.Disk.ReadOnly = true }
 }
 
-func (b *Builder) addDisk(name string, src kubevirtv1.VolumeSource, opts []DiskOption) {
+func (b *Builder[T]) addDisk(name string, src kubevirtv1.VolumeSource, opts []DiskOption) {
 	d := diskSettings{disk: kubevirtv1.Disk{Name: name, DiskDevice: kubevirtv1.DiskDevice{Disk: &kubevirtv1.DiskTarget{Bus: kubevirtv1.DiskBusVirtio}}}}
 	for _, o := range opts {
 		if o != nil {
@@ -148,23 +148,23 @@ func (b *Builder) addDisk(name string, src kubevirtv1.VolumeSource, opts []DiskO
 
 // WithContainerDisk adds a disk backed by a container image (ephemeral:
 // discarded when the VM stops).
-func (b *Builder) WithContainerDisk(name, image string, opts ...DiskOption) *Builder {
+func (b *Builder[T]) WithContainerDisk(name, image string, opts ...DiskOption) *Builder[T] {
 	b.addDisk(name, kubevirtv1.VolumeSource{ContainerDisk: &kubevirtv1.ContainerDiskSource{Image: image}}, opts)
 	return b
 }
 
 // WithCloudInitNoCloud adds a cloud-init NoCloud disk carrying userData
 // (at most 2048 bytes; larger data belongs in a Secret).
-func (b *Builder) WithCloudInitNoCloud(name, userData string, opts ...DiskOption) *Builder {
+func (b *Builder[T]) WithCloudInitNoCloud(name, userData string, opts ...DiskOption) *Builder[T] {
 	b.addDisk(name, kubevirtv1.VolumeSource{CloudInitNoCloud: &kubevirtv1.CloudInitNoCloudSource{UserData: userData}}, opts)
 	b.cloudInitName = name
 	return b
 }
 
-// WithCloudInitNetworkData sets networkData (netplan v2, seed 003's dhcp4
+// WithCloudInitNetworkData sets networkData (netplan v2, the documented dhcp4
 // or static addresses) on the cloud-init NoCloud disk, adding a disk named
 // "cloudinitdisk" if there is none yet.
-func (b *Builder) WithCloudInitNetworkData(networkData string) *Builder {
+func (b *Builder[T]) WithCloudInitNetworkData(networkData string) *Builder[T] {
 	if b.cloudInitName == "" {
 		b.WithCloudInitNoCloud("cloudinitdisk", "")
 	}
@@ -177,7 +177,7 @@ func (b *Builder) WithCloudInitNetworkData(networkData string) *Builder {
 }
 
 // WithPVC adds a disk on an existing PersistentVolumeClaim.
-func (b *Builder) WithPVC(name, claimName string, opts ...DiskOption) *Builder {
+func (b *Builder[T]) WithPVC(name, claimName string, opts ...DiskOption) *Builder[T] {
 	b.addDisk(name, kubevirtv1.VolumeSource{PersistentVolumeClaim: &kubevirtv1.PersistentVolumeClaimVolumeSource{
 		PersistentVolumeClaimVolumeSource: k8sv1.PersistentVolumeClaimVolumeSource{ClaimName: claimName},
 	}}, opts)
@@ -186,14 +186,14 @@ func (b *Builder) WithPVC(name, claimName string, opts ...DiskOption) *Builder {
 
 // WithDataVolume adds a disk on a CDI DataVolume (imported, cloned or
 // uploaded; the VM waits for it to be ready).
-func (b *Builder) WithDataVolume(name, dataVolumeName string, opts ...DiskOption) *Builder {
+func (b *Builder[T]) WithDataVolume(name, dataVolumeName string, opts ...DiskOption) *Builder[T] {
 	b.addDisk(name, kubevirtv1.VolumeSource{DataVolume: &kubevirtv1.DataVolumeSource{Name: dataVolumeName}}, opts)
 	return b
 }
 
 // WithEmptyDisk adds a sparse scratch disk of the given capacity (e.g.
 // "10Gi"); the capacity is required.
-func (b *Builder) WithEmptyDisk(name, capacity string, opts ...DiskOption) *Builder {
+func (b *Builder[T]) WithEmptyDisk(name, capacity string, opts ...DiskOption) *Builder[T] {
 	src := &kubevirtv1.EmptyDiskSource{}
 	if capacity != "" {
 		if q, ok := b.quantity(field.NewPath("spec", "volumes").Index(len(b.spec.Volumes)).Child("emptyDisk", "capacity"), capacity); ok {

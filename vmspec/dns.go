@@ -10,7 +10,7 @@ import (
 )
 
 // SecondaryDNSName returns the name KubeSecondaryDNS serves for a VM's
-// interface on a secondary network (seed 003):
+// interface on a secondary network:
 // <interface>.<vm>.<namespace>.vm.<cluster FQDN>, e.g.
 // example-nic.example-vm.example-namespace.vm.openshift.example.com.
 // Interface, VM and namespace names become DNS labels, so each must be a

@@ -8,15 +8,16 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 )
 
-// Seed 003 §10.18.8.2: ssh you@example-nic.example-vm.example-namespace.vm.openshift.example.com
-func TestSecondaryDNSNameSeed003(t *testing.T) {
+// From OpenShift's documentation: ssh
+// you@example-nic.example-vm.example-namespace.vm.openshift.example.com
+func TestSecondaryDNSNameDocs(t *testing.T) {
 	got, err := SecondaryDNSName("example-nic", "example-vm", "example-namespace", "openshift.example.com")
 	if err != nil || got != "example-nic.example-vm.example-namespace.vm.openshift.example.com" {
 		t.Errorf("got %q, %v", got, err)
 	}
-	// The seed's oc get vm output, with the callout after the network
-	// name removed, gives the same name from the VM.
-	doc, err := os.ReadFile("testdata/seed003-example-vm-fqdn.yaml")
+	// The documentation's oc get vm output, with the callout after the
+	// network name removed, gives the same name from the VM.
+	doc, err := os.ReadFile("testdata/example-vm-fqdn.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,13 @@ import (
 	"github.com/pxekit/pxekit/vmspec"
 )
 
-// Seed 003: expose vm-ephemeral's ssh port as NodePort 30000; the selector
-// comes from the VM's template labels.
+// From OpenShift's documentation: expose vm-ephemeral's ssh port as NodePort
+// 30000; the selector comes from the VM's template labels.
 func ExampleNewService() {
-	vm, _ := vmspec.New("vm-ephemeral").WithNamespace("example-namespace").WithRunning(false).
-		WithTemplateLabel("special", "key").WithPodNetwork().
+	vm, _ := vmspec.NewVM("vm-ephemeral").WithNamespace("example-namespace").WithRunning(false).
+		WithTemplateLabels(map[string]string{"special": "key"}).WithPodNetwork().
 		WithContainerDisk("containerdisk", "quay.io/containerdisks/fedora", vmspec.Bootable()).
-		WithMemory("1Gi").BuildVM()
+		WithMemory("1Gi").Build()
 	svc, err := vmspec.NewService(vm, vmspec.ServiceSpec{
 		Name: "vmservice", Type: k8sv1.ServiceTypeNodePort, ExternalTrafficPolicy: k8sv1.ServiceExternalTrafficPolicyCluster,
 		Ports: []k8sv1.ServicePort{{NodePort: 30000, Port: 27017, Protocol: k8sv1.ProtocolTCP, TargetPort: intstr.FromInt32(22)}},
@@ -46,7 +46,7 @@ func ExampleNewService() {
 	//   loadBalancer: {}
 }
 
-// Seed 003's dual-stack VM: IPv4 by DHCP, the static IPv6 address and
+// The documented dual-stack VM: IPv4 by DHCP, the static IPv6 address and
 // gateway from the default vmIPv6NetworkCIDR.
 func ExampleDualStackNetworkData() {
 	nd, _ := vmspec.DualStackNetworkData("eth0", "")
@@ -62,7 +62,8 @@ func ExampleDualStackNetworkData() {
 	// version: 2
 }
 
-// Seed 003: the name KubeSecondaryDNS serves for a secondary interface.
+// From OpenShift's documentation: the name KubeSecondaryDNS serves for a
+// secondary interface.
 func ExampleSecondaryDNSName() {
 	name, _ := vmspec.SecondaryDNSName("example-nic", "example-vm", "example-namespace", "openshift.example.com")
 	fmt.Println(name)
@@ -70,8 +71,8 @@ func ExampleSecondaryDNSName() {
 	// example-nic.example-vm.example-namespace.vm.openshift.example.com
 }
 
-// Seed 003: a VMI's interfaces and their IPs, as oc describe vmi shows
-// them.
+// From OpenShift's documentation: a VMI's interfaces and their IPs, as oc
+// describe vmi shows them.
 func ExampleInterfaceAddressesYAML() {
 	nics, _ := vmspec.InterfaceAddressesYAML([]byte(`apiVersion: kubevirt.io/v1
 kind: VirtualMachineInstance
@@ -91,18 +92,18 @@ status:
 	// default eth0 0a:58:0a:f4:00:25 [10.244.0.37/24 fe80::858:aff:fef4:25/64]
 }
 
-// Seed 004: a tiny server VM provisioned by PXE with no disk at all needs
-// no bootable disk.
+// From OpenShift's documentation: a tiny server VM provisioned by PXE with no
+// disk at all needs no bootable disk.
 func ExampleBuilder_WithSource() {
-	_, err := vmspec.New("pxe-only").WithSource(vmspec.Source{Kind: vmspec.SourcePXE}).
+	_, err := vmspec.NewVM("pxe-only").WithSource(vmspec.Source{Kind: vmspec.SourcePXE}).
 		WithFlavor(vmspec.FlavorTiny).WithWorkloadProfile(vmspec.WorkloadServer).
-		WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").BuildVM()
+		WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:01").Build()
 	fmt.Println(err)
-	_, err = vmspec.New("pxe-disk").WithSource(vmspec.Source{Kind: vmspec.SourcePXE}).
+	_, err = vmspec.NewVM("pxe-disk").WithSource(vmspec.Source{Kind: vmspec.SourcePXE}).
 		WithFlavor(vmspec.FlavorTiny).
-		WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:02").WithPVC("data", "data").BuildVM()
+		WithPXENIC("pxe", "pxe-net-conf", "02:00:00:00:00:02").WithPVC("data", "data").Build()
 	fmt.Println(err)
 	// Output:
 	// <nil>
-	// spec.template.spec.domain.devices.disks: Invalid value: 0: exactly one disk must be bootable (have a bootOrder) with a PXE source, found 0 (seed 004)
+	// spec.template.spec.domain.devices.disks: Invalid value: 0: exactly one disk must be bootable (have a bootOrder) with a PXE source, found 0
 }

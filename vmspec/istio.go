@@ -2,6 +2,7 @@ package vmspec
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -9,11 +10,11 @@ import (
 )
 
 // IstioInjectAnnotation on a VM's template (a VMI's metadata) asks Istio
-// to inject its sidecar proxy into the virt-launcher pod (seed 003).
+// to inject its sidecar proxy into the virt-launcher pod.
 const IstioInjectAnnotation = "sidecar.istio.io/inject"
 
 // IstioProxyPorts are the ports Istio's sidecar proxy listens on in the
-// pod; a VM must not forward them (seed 003): 15000 admin, 15001
+// pod; a VM must not forward them: 15000 admin, 15001
 // outbound, 15006 inbound, 15008 HBONE tunnel, 15020 merged metrics,
 // 15021 health, 15090 Envoy Prometheus telemetry.
 var IstioProxyPorts = []int32{15000, 15001, 15006, 15008, 15020, 15021, 15090}
@@ -21,8 +22,8 @@ var IstioProxyPorts = []int32{15000, 15001, 15006, 15008, 15020, 15021, 15090}
 // WithIstioSidecar sets sidecar.istio.io/inject: "true" on the VMI the
 // object runs, adding the VM to the service mesh. Validation then requires
 // masquerade on the pod network and refuses Istio's own ports.
-func (b *Builder) WithIstioSidecar() *Builder {
-	return b.WithTemplateAnnotation(IstioInjectAnnotation, "true")
+func (b *Builder[T]) WithIstioSidecar() *Builder[T] {
+	return b.WithTemplateAnnotations(map[string]string{IstioInjectAnnotation: "true"})
 }
 
 // istio checks a VMI spec whose pod carries the injection annotation.
@@ -53,13 +54,13 @@ func (v *validator) istio(annotations map[string]string, s *kubevirtv1.VirtualMa
 			masq = true
 		}
 		for j, port := range ifc.Ports {
-			if contains(IstioProxyPorts, port.Port) {
+			if slices.Contains(IstioProxyPorts, port.Port) {
 				v.err(field.Forbidden(ip.Index(i).Child("ports").Index(j).Child("port"),
-					fmt.Sprintf("port %d is used by the Istio sidecar proxy (%v); choose another one (seed 003)", port.Port, IstioProxyPorts)))
+					fmt.Sprintf("port %d is used by the Istio sidecar proxy (%v); choose another one", port.Port, IstioProxyPorts)))
 			}
 		}
 	}
 	if !masq {
-		v.err(field.Invalid(p, val, "the Istio sidecar needs the VM on the pod network with masquerade binding (seed 003)"))
+		v.err(field.Invalid(p, val, "the Istio sidecar needs the VM on the pod network with masquerade binding"))
 	}
 }

@@ -20,21 +20,21 @@ type macReserver interface {
 	Reserve(namespace, vm, iface, mac string) error
 }
 
-// WithMACPool makes [Builder.BuildVM] give every interface without a
+// WithMACPool makes Build of a VirtualMachine give every interface without a
 // macAddress one from pool, the same one on every build (KubeMacPool's
-// behaviour, seed 003), and, if the pool can reserve, record the MACs
+// behaviour), and, if the pool can reserve, record the MACs
 // given explicitly so it never hands them out twice. namespaceLabels are
 // the labels of the VM's namespace: mutatevirtualmachines.kubemacpool.io=
-// ignore turns the pool off. BuildVMI does not use the pool: KubeMacPool
-// does not handle VMIs created on their own.
-func (b *Builder) WithMACPool(pool MACAllocator, namespaceLabels map[string]string) *Builder {
+// ignore turns the pool off. A VMI builder does not use the pool:
+// KubeMacPool does not handle VMIs created on their own.
+func (b *Builder[T]) WithMACPool(pool MACAllocator, namespaceLabels map[string]string) *Builder[T] {
 	b.macPool = pool
 	b.macPoolOff = !macpool.Enabled(namespaceLabels)
 	return b
 }
 
 // assignMACs fills in and reserves MACs of a VM's template from the pool.
-func (b *Builder) assignMACs(vm *kubevirtv1.VirtualMachine) field.ErrorList {
+func (b *Builder[T]) assignMACs(vm *kubevirtv1.VirtualMachine) field.ErrorList {
 	if b.macPool == nil || b.macPoolOff || vm.Spec.Template == nil {
 		return nil
 	}

@@ -16,22 +16,22 @@ func TestBuilderMACPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func(name string, labels map[string]string, pxeMAC string) (*Builder, error) {
-		b := New(name).WithNamespace("lab").WithMACPool(pool, labels).
+	build := func(name string, labels map[string]string, pxeMAC string) (*VMBuilder, error) {
+		b := NewVM(name).WithNamespace("lab").WithMACPool(pool, labels).
 			WithPodNetwork().WithPXENIC("pxe", "pxe-net-conf", pxeMAC).WithMemory("1Gi")
-		_, err := b.BuildVM()
+		_, err := b.Build()
 		return b, err
 	}
 	b, err := build("web", nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, _ := b.BuildVM()
+	vm, _ := b.Build()
 	ifs := vm.Spec.Template.Spec.Domain.Devices.Interfaces
 	if ifs[0].MacAddress == "" || ifs[1].MacAddress == "" || ifs[0].MacAddress == ifs[1].MacAddress {
 		t.Fatalf("MACs %q %q", ifs[0].MacAddress, ifs[1].MacAddress)
 	}
-	vm2, _ := b.BuildVM()
+	vm2, _ := b.Build()
 	if vm2.Spec.Template.Spec.Domain.Devices.Interfaces[1].MacAddress != ifs[1].MacAddress {
 		t.Error("MAC changed between builds")
 	}
@@ -45,16 +45,16 @@ func TestBuilderMACPool(t *testing.T) {
 	}
 	// Opted-out namespace: no MAC assigned.
 	b, _ = build("legacy", map[string]string{macpool.IgnoreLabel: macpool.IgnoreValue}, "")
-	vm, _ = b.BuildVM()
+	vm, _ = b.Build()
 	if m := vm.Spec.Template.Spec.Domain.Devices.Interfaces[1].MacAddress; m != "" {
 		t.Errorf("opted-out namespace got %s", m)
 	}
-	vmi, _ := New("standalone").WithMACPool(pool, nil).WithPodNetwork().WithMemory("1Gi").BuildVMI()
+	vmi, _ := NewVMI("standalone").WithMACPool(pool, nil).WithPodNetwork().WithMemory("1Gi").Build()
 	if m := vmi.Spec.Domain.Devices.Interfaces[0].MacAddress; m != "" {
 		t.Errorf("VMI got %s from the pool", m)
 	}
 	// A failing allocator is an error at the interface.
-	_, err = New("x").WithMACPool(failing{}, nil).WithPodNetwork().WithMemory("1Gi").BuildVM()
+	_, err = NewVM("x").WithMACPool(failing{}, nil).WithPodNetwork().WithMemory("1Gi").Build()
 	if err == nil || !strings.Contains(err.Error(), "spec.template.spec.domain.devices.interfaces[0].macAddress: Internal error: pool empty") {
 		t.Errorf("failing pool: %v", err)
 	}

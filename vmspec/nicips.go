@@ -8,10 +8,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // NICAddress is what a VMI's status reports about one interface: the
-// figures seed 003 reads with oc describe vmi.
+// figures oc describe vmi shows.
 type NICAddress struct {
 	// Name is the VM interface (and network) name, e.g. default. Empty
 	// for an interface only the guest agent knows about.
@@ -40,7 +42,7 @@ func InterfaceAddresses(vmi *kubevirtv1.VirtualMachineInstance) ([]NICAddress, f
 		ip := p.Index(i)
 		n := NICAddress{Name: s.Name, InterfaceName: s.InterfaceName}
 		if s.MAC != "" {
-			mac, err := net.ParseMAC(s.MAC)
+			mac, err := macaddr.Parse(s.MAC)
 			if err != nil {
 				errs = append(errs, field.Invalid(ip.Child("mac"), s.MAC, "not a MAC address"))
 			} else {
@@ -99,7 +101,7 @@ func InterfaceAddressesYAML(doc []byte) ([]NICAddress, field.ErrorList) {
 }
 
 // DescribeInterfaces renders interfaces the way oc describe vmi prints
-// status.interfaces (seed 003): per interface its Interface Name, Ip
+// status.interfaces: per interface its Interface Name, Ip
 // Address (the primary), Ip Addresses, Mac and Name, values aligned,
 // empty ones left out.
 func DescribeInterfaces(nics []NICAddress) string {

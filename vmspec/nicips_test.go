@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// Seed 003's oc describe vmi output: the status it comes from
-// (testdata/seed003-vmi-status.yaml) gives per interface the name,
-// guest interface name, MAC and every IP, and renders back to the seed's
+// The documented oc describe vmi output: the status it comes from
+// (testdata/vmi-status.yaml) gives per interface the name,
+// guest interface name, MAC and every IP, and renders back to the documentation's
 // lines exactly.
-func TestInterfaceAddressesSeed003(t *testing.T) {
-	doc, err := os.ReadFile("testdata/seed003-vmi-status.yaml")
+func TestInterfaceAddressesDescribeVMI(t *testing.T) {
+	doc, err := os.ReadFile("testdata/vmi-status.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,14 +28,14 @@ func TestInterfaceAddressesSeed003(t *testing.T) {
 	if n := nics[2]; n.Name != "" || n.InterfaceName != "v1" || len(n.IPs) != 6 || n.IPs[4].String() != "2001:db8:0:f101::1/64" {
 		t.Errorf("v1: %+v", n)
 	}
-	seed, err := os.ReadFile("testdata/seed003-describe-vmi.txt")
+	documented, err := os.ReadFile("testdata/describe-vmi.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The page indents the block by four spaces and elides what comes
 	// before it with "# ...".
 	var want []string
-	for _, l := range strings.Split(strings.TrimRight(string(seed), "\n"), "\n") {
+	for _, l := range strings.Split(strings.TrimRight(string(documented), "\n"), "\n") {
 		l = strings.TrimPrefix(l, "    ")
 		if l != "# ..." {
 			want = append(want, l)
@@ -86,7 +86,7 @@ status:
 // FuzzInterfaceAddressesYAML: any document either fails cleanly or gives
 // interfaces whose addresses are valid.
 func FuzzInterfaceAddressesYAML(f *testing.F) {
-	if b, err := os.ReadFile("testdata/seed003-vmi-status.yaml"); err == nil {
+	if b, err := os.ReadFile("testdata/vmi-status.yaml"); err == nil {
 		f.Add(b)
 	}
 	f.Add([]byte("apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nstatus:\n  interfaces:\n  - ipAddresses: [\"::1/200\"]\n"))

@@ -6,14 +6,15 @@ import kubevirtv1 "kubevirt.io/api/core/v1"
 // VirtualMachine.
 type Action string
 
-// The virtctl commands of seed 004's run strategy table.
+// The virtctl commands of the run strategy table of OpenShift
+// Virtualization's documentation.
 const (
 	ActionStart   Action = "start"
 	ActionStop    Action = "stop"
 	ActionRestart Action = "restart"
 )
 
-// runStrategyTable is seed 004's table: the runStrategy a VM has after each
+// runStrategyTable is that table: the runStrategy a VM has after each
 // command. A missing entry is the table's "-": the command does not apply
 // (virtctl refuses it: the VM is already running, or not running).
 var runStrategyTable = map[kubevirtv1.VirtualMachineRunStrategy]map[Action]kubevirtv1.VirtualMachineRunStrategy{
@@ -36,7 +37,7 @@ var runStrategyTable = map[kubevirtv1.VirtualMachineRunStrategy]map[Action]kubev
 }
 
 // RunStrategyAfter returns the runStrategy a VirtualMachine has after
-// virtctl runs action on it, following seed 004's transition table. ok is
+// virtctl runs action on it, following that transition table. ok is
 // false where the table has "-" (the command does not apply in that
 // state) and for strategies the table does not cover; the strategy is then
 // returned unchanged.

@@ -6,9 +6,9 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 )
 
-// Seed 004's table, row by row: initial strategy, then the strategy after
+// The documented table, row by row: initial strategy, then the strategy after
 // start, stop and restart ("-" where the command does not apply).
-func TestRunStrategyAfterSeed004(t *testing.T) {
+func TestRunStrategyAfterTable(t *testing.T) {
 	table := [][4]string{
 		{"Always", "-", "Halted", "Always"},
 		{"RerunOnFailure", "-", "Halted", "RerunOnFailure"},

@@ -9,11 +9,12 @@ import (
 	k8sv1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/validation"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
+	"github.com/pxekit/pxekit/validation"
 )
 
 // KindService is the kind [DecodeService] reads.
@@ -26,7 +27,7 @@ const (
 	NodePortMax = 32767
 )
 
-// ServiceSpec describes a Service that exposes a VM (seed 003): its type,
+// ServiceSpec describes a Service that exposes a VM: its type,
 // ports and IP families. The selector is the VM's template labels unless
 // Selector is set.
 type ServiceSpec struct {
@@ -76,8 +77,7 @@ func NewService(vm *kubevirtv1.VirtualMachine, spec ServiceSpec) (*k8sv1.Service
 		p := spec.IPFamilyPolicy
 		svc.Spec.IPFamilyPolicy = &p
 	}
-	errs, _ := ValidateService(svc, vm)
-	if len(errs) > 0 {
+	if errs := ValidateService(svc, vm); len(errs) > 0 {
 		return svc, errs.ToAggregate()
 	}
 	return svc, nil
@@ -87,10 +87,10 @@ func NewService(vm *kubevirtv1.VirtualMachine, spec ServiceSpec) (*k8sv1.Service
 // strictly, as [Decode] reads VMs: unknown fields, wrong types and syntax
 // errors are reported with their path or line.
 func DecodeService(doc []byte) (*k8sv1.Service, field.ErrorList) {
-	apiVersion, kind, _ := kyaml.TypeOf(doc)
+	apiVersion, kind, _ := strictyaml.TypeOf(doc)
 	svc := &k8sv1.Service{}
-	errs := kyaml.Decode(doc, svc)
-	if len(errs) > 0 && errs[0].Origin == kyaml.OriginSyntax {
+	errs := strictyaml.Decode(doc, svc)
+	if len(errs) > 0 && errs[0].Origin == strictyaml.OriginSyntax {
 		return nil, errs[:1]
 	}
 	if apiVersion != "v1" {
@@ -110,6 +110,10 @@ func DecodeService(doc []byte) (*k8sv1.Service, field.ErrorList) {
 	return svc, errs
 }
 
+// serviceType is what ValidateService takes: a Service's name is a DNS-1035
+// label (it becomes a DNS name of the cluster).
+var serviceType = validation.ObjectType{Kind: KindService, APIVersions: []string{"v1"}, NameRule: k8svalidation.IsDNS1035Label}
+
 var (
 	serviceTypes     = []k8sv1.ServiceType{k8sv1.ServiceTypeClusterIP, k8sv1.ServiceTypeNodePort, k8sv1.ServiceTypeLoadBalancer}
 	trafficPolicies  = []k8sv1.ServiceExternalTrafficPolicy{k8sv1.ServiceExternalTrafficPolicyCluster, k8sv1.ServiceExternalTrafficPolicyLocal}
@@ -119,32 +123,18 @@ var (
 )
 
 // ValidateService checks a Service that exposes a VM: the API server's
-// rules for what seed 003 uses (type, ports, nodePort range, names, IP
+// rules for what exposing a VM uses (type, ports, nodePort range, names, IP
 // family policy and families, externalTrafficPolicy only for NodePort and
 // LoadBalancer) and, when vm is given, that the Service is in the VM's
 // namespace, that its selector matches spec.template.metadata.labels, and
 // that each targetPort is one the VM forwards when its pod interface lists
-// ports. Warnings cover what is accepted but does not do what was meant.
-func ValidateService(svc *k8sv1.Service, vm *kubevirtv1.VirtualMachine) (field.ErrorList, []Warning) {
+// ports.
+func ValidateService(svc *k8sv1.Service, vm *kubevirtv1.VirtualMachine) field.ErrorList {
 	if svc == nil {
-		return field.ErrorList{field.Required(nil, "no Service")}, nil
+		return field.ErrorList{field.Required(nil, "no Service")}
 	}
 	v := &validator{}
-	mp := field.NewPath("metadata")
-	if svc.Name == "" && svc.GenerateName == "" {
-		v.err(field.Required(mp.Child("name"), "name or generateName is required"))
-	}
-	for _, msg := range validation.IsDNS1035Label(svc.Name) {
-		if svc.Name != "" {
-			v.err(field.Invalid(mp.Child("name"), svc.Name, msg))
-		}
-	}
-	if svc.Namespace != "" {
-		for _, msg := range validation.IsDNS1123Label(svc.Namespace) {
-			v.err(field.Invalid(mp.Child("namespace"), svc.Namespace, msg))
-		}
-	}
-	v.labelsAndAnnotations(&svc.ObjectMeta, mp)
+	v.err(serviceType.Validate(svc.TypeMeta, &svc.ObjectMeta)...)
 
 	sp := field.NewPath("spec")
 	s := &svc.Spec
@@ -152,7 +142,7 @@ func ValidateService(svc *k8sv1.Service, vm *kubevirtv1.VirtualMachine) (field.E
 	if typ == "" {
 		typ = k8sv1.ServiceTypeClusterIP
 	}
-	if !contains(serviceTypes, typ) {
+	if !slices.Contains(serviceTypes, typ) {
 		if typ == k8sv1.ServiceTypeExternalName {
 			v.err(field.NotSupported(sp.Child("type"), typ, serviceTypes).WithOrigin("vm"))
 			v.errs[len(v.errs)-1].Detail = "an ExternalName Service selects no pods; expose a VM with ClusterIP, NodePort or LoadBalancer"
@@ -163,10 +153,10 @@ func ValidateService(svc *k8sv1.Service, vm *kubevirtv1.VirtualMachine) (field.E
 	v.servicePorts(s, typ, sp.Child("ports"))
 	if s.ExternalTrafficPolicy != "" {
 		switch {
-		case !contains(trafficPolicies, s.ExternalTrafficPolicy):
+		case !slices.Contains(trafficPolicies, s.ExternalTrafficPolicy):
 			v.err(field.NotSupported(sp.Child("externalTrafficPolicy"), s.ExternalTrafficPolicy, trafficPolicies))
-		case contains(serviceTypes, typ) && typ != k8sv1.ServiceTypeNodePort && typ != k8sv1.ServiceTypeLoadBalancer:
-			v.err(field.Invalid(sp.Child("externalTrafficPolicy"), s.ExternalTrafficPolicy, "may only be set for NodePort and LoadBalancer services (seed 003)"))
+		case slices.Contains(serviceTypes, typ) && typ != k8sv1.ServiceTypeNodePort && typ != k8sv1.ServiceTypeLoadBalancer:
+			v.err(field.Invalid(sp.Child("externalTrafficPolicy"), s.ExternalTrafficPolicy, "may only be set for NodePort and LoadBalancer services"))
 		}
 	}
 	v.ipFamilies(s, sp)
@@ -177,16 +167,16 @@ func ValidateService(svc *k8sv1.Service, vm *kubevirtv1.VirtualMachine) (field.E
 	if vm != nil {
 		v.serviceForVM(svc, vm)
 	}
-	return v.errs, v.warns
+	return v.errs
 }
 
 func validateSelectorLabels(sel map[string]string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, k := range slices.Sorted(maps.Keys(sel)) {
-		for _, msg := range validation.IsQualifiedName(k) {
+		for _, msg := range k8svalidation.IsQualifiedName(k) {
 			errs = append(errs, field.Invalid(p, k, msg))
 		}
-		for _, msg := range validation.IsValidLabelValue(sel[k]) {
+		for _, msg := range k8svalidation.IsValidLabelValue(sel[k]) {
 			errs = append(errs, field.Invalid(p.Key(k), sel[k], msg))
 		}
 	}
@@ -210,27 +200,27 @@ func (v *validator) servicePorts(s *k8sv1.ServiceSpec, typ k8sv1.ServiceType, p 
 				v.err(field.Duplicate(pp.Child("name"), port.Name))
 			}
 			names[port.Name] = true
-			for _, msg := range validation.IsDNS1123Label(port.Name) {
+			for _, msg := range k8svalidation.IsDNS1123Label(port.Name) {
 				v.err(field.Invalid(pp.Child("name"), port.Name, msg))
 			}
 		}
-		for _, msg := range validation.IsValidPortNum(int(port.Port)) {
+		for _, msg := range k8svalidation.IsValidPortNum(int(port.Port)) {
 			v.err(field.Invalid(pp.Child("port"), port.Port, msg))
 		}
 		proto := port.Protocol
 		if proto == "" {
 			proto = k8sv1.ProtocolTCP
 		}
-		if !contains(svcProtocols, proto) {
+		if !slices.Contains(svcProtocols, proto) {
 			v.err(field.NotSupported(pp.Child("protocol"), port.Protocol, svcProtocols))
 		}
 		switch tp := port.TargetPort; {
 		case tp.Type == intstr.String:
-			for _, msg := range validation.IsValidPortName(tp.StrVal) {
+			for _, msg := range k8svalidation.IsValidPortName(tp.StrVal) {
 				v.err(field.Invalid(pp.Child("targetPort"), tp.StrVal, msg))
 			}
 		case tp.IntVal != 0:
-			for _, msg := range validation.IsValidPortNum(int(tp.IntVal)) {
+			for _, msg := range k8svalidation.IsValidPortNum(int(tp.IntVal)) {
 				v.err(field.Invalid(pp.Child("targetPort"), tp.IntVal, msg))
 			}
 		}
@@ -253,7 +243,7 @@ func (v *validator) servicePorts(s *k8sv1.ServiceSpec, typ k8sv1.ServiceType, p 
 
 func (v *validator) ipFamilies(s *k8sv1.ServiceSpec, sp *field.Path) {
 	fp := sp.Child("ipFamilies")
-	if s.IPFamilyPolicy != nil && !contains(ipFamilyPolicies, *s.IPFamilyPolicy) {
+	if s.IPFamilyPolicy != nil && !slices.Contains(ipFamilyPolicies, *s.IPFamilyPolicy) {
 		v.err(field.NotSupported(sp.Child("ipFamilyPolicy"), *s.IPFamilyPolicy, ipFamilyPolicies))
 	}
 	if len(s.IPFamilies) > 2 {
@@ -263,7 +253,7 @@ func (v *validator) ipFamilies(s *k8sv1.ServiceSpec, sp *field.Path) {
 	seen := map[k8sv1.IPFamily]bool{}
 	for i, f := range s.IPFamilies {
 		switch {
-		case !contains(ipFamilies, f):
+		case !slices.Contains(ipFamilies, f):
 			v.err(field.NotSupported(fp.Index(i), f, ipFamilies))
 		case seen[f]:
 			v.err(field.Duplicate(fp.Index(i), f))

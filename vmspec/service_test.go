@@ -8,6 +8,7 @@ import (
 	k8sv1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 )
 
@@ -20,23 +21,23 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
-// seedEphemeralVM is seed 003's vm-ephemeral, labelled for the Service.
-func seedEphemeralVM(t *testing.T) *kubevirtv1.VirtualMachine {
+// ephemeralVM is the documented vm-ephemeral, labelled for the Service.
+func ephemeralVM(t *testing.T) *kubevirtv1.VirtualMachine {
 	t.Helper()
-	vm, err := New("vm-ephemeral").WithNamespace("example-namespace").WithRunning(false).
-		WithTemplateLabel("special", "key").
+	vm, err := NewVM("vm-ephemeral").WithNamespace("example-namespace").WithRunning(false).
+		WithTemplateLabels(map[string]string{"special": "key"}).
 		WithPodNetwork().WithContainerDisk("containerdisk", "quay.io/containerdisks/fedora", Bootable()).
-		WithMemory("1Gi").BuildVM()
+		WithMemory("1Gi").Build()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return vm
 }
 
-// Seed 003's vmservice: NodePort 30000 → port 27017 → the VM's ssh port
-// 22, selecting special: key. Built from the VM, it is the seed's Service.
-func TestServiceSeedVMService(t *testing.T) {
-	vm := seedEphemeralVM(t)
+// The documented vmservice: NodePort 30000 → port 27017 → the VM's ssh port 22,
+// selecting special: key. Built from the VM, it is the documentation's Service.
+func TestServiceVMService(t *testing.T) {
+	vm := ephemeralVM(t)
 	svc, err := NewService(vm, ServiceSpec{
 		Name:                  "vmservice",
 		Type:                  k8sv1.ServiceTypeNodePort,
@@ -46,20 +47,20 @@ func TestServiceSeedVMService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, errs := DecodeService(readFile(t, "seed003-vmservice.nocallouts.yaml"))
+	want, errs := DecodeService(readFile(t, "vmservice.nocallouts.yaml"))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	if !equality.Semantic.DeepEqual(svc, want) {
 		out, _ := ToYAML(svc)
-		t.Errorf("built Service differs from the seed's:\n%s", out)
+		t.Errorf("built Service differs from the documentation's:\n%s", out)
 	}
-	if errs, _ := ValidateService(want, vm); len(errs) > 0 {
-		t.Errorf("seed Service against its VM: %v", errs)
+	if errs := ValidateService(want, vm); len(errs) > 0 {
+		t.Errorf("documented Service against its VM: %v", errs)
 	}
 	// As printed, the callout numbers land inside the values.
-	got, errs := DecodeService(readFile(t, "seed003-vmservice.yaml"))
-	verrs, _ := ValidateService(got, vm)
+	got, errs := DecodeService(readFile(t, "vmservice.yaml"))
+	verrs := ValidateService(got, vm)
 	errs = append(errs, verrs...)
 	checkRule(t, errs, nil, []string{
 		`spec.ports[0].nodePort: Invalid value: "30000 4": must be of type integer, got string`,
@@ -75,43 +76,43 @@ func TestServiceSeedVMService(t *testing.T) {
 	}, nil)
 }
 
-// Seed 003's Istio VM and its Service. The VM as printed lacks the volume
-// of its cloudinitdisk disk (TestSeedManifests); built with one, it is the
-// seed's VM plus that volume.
-func TestIstioSeed(t *testing.T) {
-	vm, err := New("vm-istio").WithLabel("kubevirt.io/vm", "vm-istio").
-		WithTemplateLabel("kubevirt.io/vm", "vm-istio").WithTemplateLabel("app", "vm-istio").
+// The documented Istio VM and its Service. The VM as printed lacks the volume of
+// its cloudinitdisk disk (TestDocumentationManifests); built with one, it is the
+// documentation's VM plus that volume.
+func TestIstioVM(t *testing.T) {
+	vm, err := NewVM("vm-istio").WithLabels(map[string]string{"kubevirt.io/vm": "vm-istio"}).
+		WithTemplateLabels(map[string]string{"kubevirt.io/vm": "vm-istio"}).WithTemplateLabels(map[string]string{"app": "vm-istio"}).
 		WithIstioSidecar().
 		WithPodNetwork().
 		WithContainerDisk("containerdisk", "registry:5000/kubevirt/fedora-cloud-container-disk-demo:devel").
 		WithCloudInitNoCloud("cloudinitdisk", ShellScript("echo \"fedora\" | passwd fedora --stdin\n")).
-		WithMemory("1024M").WithTerminationGracePeriod(180).BuildVM()
+		WithMemory("1024M").WithTerminationGracePeriod(180).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, errs := Decode(readFile(t, "seed003-vm-istio.fixed.yaml"))
+	obj, errs := Decode(readFile(t, "vm-istio.fixed.yaml"))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	if !equality.Semantic.DeepEqual(vm, obj) {
 		out, _ := ToYAML(vm)
-		t.Errorf("built VM differs from the seed's:\n%s", out)
+		t.Errorf("built VM differs from the documentation's:\n%s", out)
 	}
 	svc, err := NewService(vm, ServiceSpec{Selector: map[string]string{"app": "vm-istio"},
 		Ports: []k8sv1.ServicePort{{Port: 8080, Name: "http", Protocol: k8sv1.ProtocolTCP}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, errs := DecodeService(readFile(t, "seed003-vm-istio-service.nocallouts.yaml"))
+	want, errs := DecodeService(readFile(t, "vm-istio-service.nocallouts.yaml"))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	if !equality.Semantic.DeepEqual(svc, want) {
 		out, _ := ToYAML(svc)
-		t.Errorf("built Service differs from the seed's:\n%s", out)
+		t.Errorf("built Service differs from the documentation's:\n%s", out)
 	}
-	got, errs := DecodeService(readFile(t, "seed003-vm-istio-service.yaml"))
-	verrs, _ := ValidateService(got, vm)
+	got, errs := DecodeService(readFile(t, "vm-istio-service.yaml"))
+	verrs := ValidateService(got, vm)
 	checkRule(t, append(errs, verrs...), nil, []string{
 		`spec.selector[app]: Invalid value: "vm-istio 1": a valid label must be`,
 		`spec.selector[app]: Invalid value: "vm-istio 1": does not match`,
@@ -120,14 +121,14 @@ func TestIstioSeed(t *testing.T) {
 
 // One row per Service rule.
 func TestServiceRules(t *testing.T) {
-	vm, err := New("web").WithNamespace("lab").WithTemplateLabel("app", "web").
+	vm, err := NewVM("web").WithNamespace("lab").WithTemplateLabels(map[string]string{"app": "web"}).
 		WithPodNetwork(Ports(TCP(22), kubevirtv1.Port{Name: "dns", Port: 53, Protocol: "UDP"})).
-		WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi").BuildVM()
+		WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi").Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	open, err := New("open").WithNamespace("lab").WithTemplateLabel("app", "web").WithPodNetwork().
-		WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi").BuildVM()
+	open, err := NewVM("open").WithNamespace("lab").WithTemplateLabels(map[string]string{"app": "web"}).WithPodNetwork().
+		WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi").Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestServiceRules(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewService(tc.vm, tc.spec)
-			errs, _ := ValidateService(mustService(tc.vm, tc.spec), tc.vm)
+			errs := ValidateService(mustService(tc.vm, tc.spec), tc.vm)
 			checkRule(t, errs, nil, tc.errs, nil)
 			if (err != nil) != (len(tc.errs) > 0) {
 				t.Errorf("NewService error %v", err)
@@ -182,9 +183,9 @@ func TestServiceRules(t *testing.T) {
 	// A Service in another namespace selects nothing of the VM.
 	svc := mustService(vm, ServiceSpec{Ports: []k8sv1.ServicePort{tcp(22, 22)}})
 	svc.Namespace = "other"
-	errs, _ := ValidateService(svc, vm)
+	errs := ValidateService(svc, vm)
 	checkRule(t, errs, nil, []string{`metadata.namespace: Invalid value: "other": must be the VM's namespace "lab"`}, nil)
-	if errs, _ := ValidateService(nil, nil); len(errs) != 1 {
+	if errs := ValidateService(nil, nil); len(errs) != 1 {
 		t.Errorf("nil Service: %v", errs)
 	}
 }
@@ -194,14 +195,17 @@ func mustService(vm *kubevirtv1.VirtualMachine, spec ServiceSpec) *k8sv1.Service
 	return svc
 }
 
+// mesh is a VM or VMI in the Istio service mesh.
+func mesh[T Kind](b *Builder[T]) *Builder[T] {
+	return b.WithIstioSidecar().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi")
+}
+
 // Istio's rules: masquerade on the pod network, none of the proxy's ports.
 func TestIstioRules(t *testing.T) {
-	base := func() *Builder {
-		return New("mesh").WithIstioSidecar().WithContainerDisk("root", "quay.io/containerdisks/fedora", Bootable()).WithMemory("1Gi")
-	}
+	base := func() *VMBuilder { return mesh(NewVM("mesh")) }
 	tests := []struct {
 		name  string
-		b     *Builder
+		b     *VMBuilder
 		errs  []string
 		warns []string
 	}{
@@ -213,22 +217,23 @@ func TestIstioRules(t *testing.T) {
 		{"no pod network", base().WithBridgeNIC("lan", "lan-conf", "02:00:00:00:00:01"), []string{
 			`spec.template.metadata.annotations[sidecar.istio.io/inject]: Invalid value: "true": the Istio sidecar needs the VM on the pod network with masquerade binding`,
 		}, nil},
-		{"bridge on the pod network", base().WithSpec(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
-			s.Domain.Devices.Interfaces = []kubevirtv1.Interface{{Name: "default", InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}}}
-			s.Networks = []kubevirtv1.Network{{Name: "default", NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}}}
+		{"bridge on the pod network", base().With(func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
+			vmi.Spec.Domain.Devices.Interfaces = []kubevirtv1.Interface{{Name: "default", InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}}}
+			vmi.Spec.Networks = []kubevirtv1.Network{{Name: "default", NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}}}
+			return nil
 		}), []string{`annotations[sidecar.istio.io/inject]: Invalid value: "true": the Istio sidecar needs`}, []string{"interfaces[0].bridge: bridge binding on the pod network"}},
-		{"not a boolean", base().WithPodNetwork().WithTemplateAnnotation(IstioInjectAnnotation, "yes"), nil, []string{`annotations[sidecar.istio.io/inject]: "yes" is not a boolean`}},
-		{"off", base().WithBridgeNIC("lan", "lan-conf", "02:00:00:00:00:01").WithTemplateAnnotation(IstioInjectAnnotation, "false"), nil, nil},
+		{"not a boolean", base().WithPodNetwork().WithTemplateAnnotations(map[string]string{IstioInjectAnnotation: "yes"}), nil, []string{`annotations[sidecar.istio.io/inject]: "yes" is not a boolean`}},
+		{"off", base().WithBridgeNIC("lan", "lan-conf", "02:00:00:00:00:01").WithTemplateAnnotations(map[string]string{IstioInjectAnnotation: "false"}), nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			vm, _ := tc.b.BuildVM()
+			vm, _ := tc.b.Build()
 			errs, warns := ValidateVM(vm)
 			checkRule(t, errs, warns, tc.errs, tc.warns)
 		})
 	}
 	// A VMI carries the annotation on its own metadata.
-	vmi, _ := base().WithPodNetwork(Ports(TCP(15021))).BuildVMI()
+	vmi, _ := mesh(NewVMI("mesh")).WithPodNetwork(Ports(TCP(15021))).Build()
 	errs, _ := ValidateVMI(vmi)
 	checkRule(t, errs, nil, []string{"spec.domain.devices.interfaces[0].ports[0].port: Forbidden: port 15021"}, nil)
 }
@@ -267,7 +272,7 @@ func TestDecodeServiceKinds(t *testing.T) {
 // a Service that decodes cleanly prints as YAML that decodes to the same
 // Service.
 func FuzzDecodeService(f *testing.F) {
-	for _, n := range []string{"seed003-vmservice.yaml", "seed003-vmservice.nocallouts.yaml", "seed003-vm-istio-service.yaml"} {
+	for _, n := range []string{"vmservice.yaml", "vmservice.nocallouts.yaml", "vm-istio-service.yaml"} {
 		f.Add(readFile(f, n))
 	}
 	f.Add([]byte("apiVersion: v1\nkind: Service\nspec:\n  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv6, IPv4]\n  ports: [{port: 80, targetPort: http}]\n"))
@@ -279,7 +284,7 @@ func FuzzDecodeService(f *testing.F) {
 		if svc == nil {
 			return
 		}
-		verrs, _ := ValidateService(svc, nil)
+		verrs := ValidateService(svc, nil)
 		for _, e := range append(errs, verrs...) {
 			_ = e.Error()
 		}

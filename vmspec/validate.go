@@ -2,10 +2,11 @@ package vmspec
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"net"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	k8sv1 "k8s.io/api/core/v1"
@@ -13,25 +14,14 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
-	"k8s.io/apimachinery/pkg/util/validation"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/macaddr"
+	"github.com/pxekit/pxekit/strictyaml"
+	"github.com/pxekit/pxekit/validation"
 )
-
-// Warning is a problem that does not stop the API server from accepting an
-// object but that the seeds warn about (a dropped port, a MAC that changes
-// on restart, a deprecated field).
-type Warning struct {
-	// Field is the field path the warning is about.
-	Field string
-	// Message says what happens and what to do.
-	Message string
-}
-
-// String renders the warning as "path: message".
-func (w Warning) String() string { return w.Field + ": " + w.Message }
 
 // Limits KubeVirt v1.9.0's admission enforces.
 const (
@@ -44,7 +34,7 @@ const (
 )
 
 // Ports libvirt uses on the pod network: traffic to them never reaches the
-// guest (seed 003).
+// guest.
 var reservedPorts = map[int32]bool{49152: true, 49153: true}
 
 var (
@@ -55,7 +45,7 @@ var (
 // Interface models KubeVirt accepts.
 var validModels = []string{"e1000", "e1000e", "igb", "ne2k_pci", "pcnet", "rtl8139", "virtio"}
 
-// NIC models seed 004's wizard supports.
+// NIC models the web console's VM wizard offers.
 var wizardModels = []string{"virtio", "e1000e"}
 
 // Run strategies a VirtualMachine accepts.
@@ -67,7 +57,7 @@ var validRunStrategies = []kubevirtv1.VirtualMachineRunStrategy{
 // Validate checks a *VirtualMachineInstance or *VirtualMachine (or either
 // by value) with [ValidateVMI] or [ValidateVM]; anything else is an
 // internal error.
-func Validate(obj any) (field.ErrorList, []Warning) {
+func Validate(obj any) (field.ErrorList, []validation.Warning) {
 	switch o := obj.(type) {
 	case *kubevirtv1.VirtualMachineInstance:
 		return ValidateVMI(o)
@@ -85,13 +75,12 @@ func Validate(obj any) (field.ErrorList, []Warning) {
 // admission webhook would, offline: metadata names and labels, devices,
 // volumes, networks, boot order, CPU and memory. It returns every error at
 // once, each with its field path, plus warnings.
-func ValidateVMI(vmi *kubevirtv1.VirtualMachineInstance) (field.ErrorList, []Warning) {
+func ValidateVMI(vmi *kubevirtv1.VirtualMachineInstance) (field.ErrorList, []validation.Warning) {
 	if vmi == nil {
 		return field.ErrorList{field.Required(nil, "no VirtualMachineInstance")}, nil
 	}
 	v := &validator{}
-	v.typeMeta(vmi.TypeMeta, "VirtualMachineInstance")
-	v.objectMeta(&vmi.ObjectMeta, field.NewPath("metadata"))
+	v.object(vmiType, vmi.TypeMeta, &vmi.ObjectMeta)
 	v.spec(&vmi.Spec, field.NewPath("spec"))
 	v.istio(vmi.Annotations, &vmi.Spec, field.NewPath("metadata", "annotations"), field.NewPath("spec"))
 	return v.errs, v.warns
@@ -100,13 +89,12 @@ func ValidateVMI(vmi *kubevirtv1.VirtualMachineInstance) (field.ErrorList, []War
 // ValidateVM checks a VirtualMachine: its metadata, running/runStrategy,
 // dataVolumeTemplates and its template (metadata and, with [ValidateVMI]'s
 // rules, spec.template.spec).
-func ValidateVM(vm *kubevirtv1.VirtualMachine) (field.ErrorList, []Warning) {
+func ValidateVM(vm *kubevirtv1.VirtualMachine) (field.ErrorList, []validation.Warning) {
 	if vm == nil {
 		return field.ErrorList{field.Required(nil, "no VirtualMachine")}, nil
 	}
 	v := &validator{}
-	v.typeMeta(vm.TypeMeta, "VirtualMachine")
-	v.objectMeta(&vm.ObjectMeta, field.NewPath("metadata"))
+	v.object(vmType, vm.TypeMeta, &vm.ObjectMeta)
 	sp := field.NewPath("spec")
 	switch {
 	case vm.Spec.Running != nil && vm.Spec.RunStrategy != nil:
@@ -116,21 +104,16 @@ func ValidateVM(vm *kubevirtv1.VirtualMachine) (field.ErrorList, []Warning) {
 	case vm.Spec.Running != nil:
 		v.warn(sp.Child("running"), "spec.running is deprecated; use spec.runStrategy (Always for true, Halted for false)")
 	}
-	if rs := vm.Spec.RunStrategy; rs != nil && !contains(validRunStrategies, *rs) {
+	if rs := vm.Spec.RunStrategy; rs != nil && !slices.Contains(validRunStrategies, *rs) {
 		v.err(field.NotSupported(sp.Child("runStrategy"), *rs, validRunStrategies))
 	}
 	dvNames := map[string]bool{}
 	for i, dv := range vm.Spec.DataVolumeTemplates {
 		p := sp.Child("dataVolumeTemplates").Index(i).Child("metadata", "name")
-		switch {
-		case dv.Name == "":
-			v.err(field.Required(p, ""))
-		case dvNames[dv.Name]:
+		if dvNames[dv.Name] && dv.Name != "" {
 			v.err(field.Duplicate(p, dv.Name))
-		default:
-			for _, msg := range validation.IsDNS1123Subdomain(dv.Name) {
-				v.err(field.Invalid(p, dv.Name, msg))
-			}
+		} else {
+			v.err(validation.ObjectName(dv.Name, p)...)
 		}
 		dvNames[dv.Name] = true
 		v.dataVolumeTemplate(&vm.Spec.DataVolumeTemplates[i], sp.Child("dataVolumeTemplates").Index(i))
@@ -166,54 +149,32 @@ func ValidateVM(vm *kubevirtv1.VirtualMachine) (field.ErrorList, []Warning) {
 
 type validator struct {
 	errs  field.ErrorList
-	warns []Warning
+	warns []validation.Warning
 }
 
 func (v *validator) err(e ...*field.Error) { v.errs = append(v.errs, e...) }
 
 func (v *validator) warn(p *field.Path, msg string) {
-	v.warns = append(v.warns, Warning{Field: p.String(), Message: msg})
+	v.warns = append(v.warns, validation.Warning{Field: p.String(), Message: msg})
 }
 
-func contains[T comparable](list []T, x T) bool {
-	for _, y := range list {
-		if x == y {
-			return true
-		}
-	}
-	return false
-}
+// The apiVersions and kinds Validate takes.
+var (
+	vmiType = validation.ObjectType{Kind: KindVMI, APIVersions: []string{APIVersionV1, APIVersionV1Alpha3}}
+	vmType  = validation.ObjectType{Kind: KindVM, APIVersions: []string{APIVersionV1, APIVersionV1Alpha3}}
+)
 
-func (v *validator) typeMeta(tm metav1.TypeMeta, kind string) {
-	if tm.APIVersion != "" && tm.APIVersion != APIVersionV1 && tm.APIVersion != APIVersionV1Alpha3 {
-		v.err(field.NotSupported(field.NewPath("apiVersion"), tm.APIVersion, []string{APIVersionV1, APIVersionV1Alpha3}))
+// object checks what every object gets (apiVersion, kind, metadata), then
+// warns about names and namespaces the platform takes but its tools refuse.
+func (v *validator) object(t validation.ObjectType, tm metav1.TypeMeta, m *metav1.ObjectMeta) {
+	v.err(t.Validate(tm, m)...)
+	p := field.NewPath("metadata")
+	if m.Name != "" && len(k8svalidation.IsDNS1123Subdomain(m.Name)) == 0 && strings.Contains(m.Name, ".") {
+		v.warn(p.Child("name"), "the web console refuses '.' in VM names (it takes a-z, 0-9 and '-' only)")
 	}
-	if tm.Kind != "" && tm.Kind != kind {
-		v.err(field.NotSupported(field.NewPath("kind"), tm.Kind, []string{kind}))
+	if strings.HasPrefix(m.Namespace, "openshift-") || m.Namespace == "openshift" {
+		v.warn(p.Child("namespace"), "do not create virtual machines in openshift-* namespaces; use a namespace of your own")
 	}
-}
-
-func (v *validator) objectMeta(m *metav1.ObjectMeta, p *field.Path) {
-	if m.Name == "" && m.GenerateName == "" {
-		v.err(field.Required(p.Child("name"), "name or generateName is required"))
-	} else if m.Name != "" {
-		msgs := validation.IsDNS1123Subdomain(m.Name)
-		for _, msg := range msgs {
-			v.err(field.Invalid(p.Child("name"), m.Name, msg))
-		}
-		if len(msgs) == 0 && strings.Contains(m.Name, ".") {
-			v.warn(p.Child("name"), "the web console refuses '.' in VM names (seed 004: a-z, 0-9 and '-' only)")
-		}
-	}
-	if m.Namespace != "" {
-		for _, msg := range validation.IsDNS1123Label(m.Namespace) {
-			v.err(field.Invalid(p.Child("namespace"), m.Namespace, msg))
-		}
-		if strings.HasPrefix(m.Namespace, "openshift-") || m.Namespace == "openshift" {
-			v.warn(p.Child("namespace"), "do not create virtual machines in openshift-* namespaces (seed 004); use a namespace of your own")
-		}
-	}
-	v.labelsAndAnnotations(m, p)
 }
 
 func (v *validator) labelsAndAnnotations(m *metav1.ObjectMeta, p *field.Path) {
@@ -243,7 +204,7 @@ func (v *validator) spec(s *kubevirtv1.VirtualMachineInstanceSpec, p *field.Path
 		v.err(field.Invalid(p.Child("terminationGracePeriodSeconds"), *s.TerminationGracePeriodSeconds, "must be greater than or equal to 0"))
 	}
 	if s.Hostname != "" {
-		for _, msg := range validation.IsDNS1123Label(s.Hostname) {
+		for _, msg := range k8svalidation.IsDNS1123Label(s.Hostname) {
 			v.err(field.Invalid(p.Child("hostname"), s.Hostname, msg))
 		}
 	}
@@ -305,9 +266,9 @@ func (v *validator) volumes(vols []kubevirtv1.Volume, p *field.Path) map[string]
 			if _, dup := byName[vol.Name]; dup {
 				v.err(field.Duplicate(vp.Child("name"), vol.Name))
 			}
-			// Seed 004: disk names are lowercase alphanumerics, '-' and '.',
+			// Disk names are lowercase alphanumerics, '-' and '.',
 			// at most 253 characters, alphanumeric at both ends.
-			for _, msg := range validation.IsDNS1123Subdomain(vol.Name) {
+			for _, msg := range k8svalidation.IsDNS1123Subdomain(vol.Name) {
 				v.err(field.Invalid(vp.Child("name"), vol.Name, msg))
 			}
 			byName[vol.Name] = vol
@@ -338,7 +299,7 @@ func (v *validator) volumes(vols []kubevirtv1.Volume, p *field.Path) map[string]
 			}
 		case vol.Ephemeral != nil:
 			if vol.Ephemeral.PersistentVolumeClaim == nil || vol.Ephemeral.PersistentVolumeClaim.ClaimName == "" {
-				v.err(field.Required(vp.Child("ephemeral", "persistentVolumeClaim", "claimName"), "an ephemeral volume is backed by a PVC (seed 004)"))
+				v.err(field.Required(vp.Child("ephemeral", "persistentVolumeClaim", "claimName"), "an ephemeral volume is backed by a PVC"))
 			}
 		case vol.DataVolume != nil:
 			if vol.DataVolume.Name == "" {
@@ -390,8 +351,8 @@ func (v *validator) cloudInitYAML(p *field.Path, data string) {
 		return
 	}
 	var tree any
-	for _, e := range kyaml.Decode([]byte(data), &tree) {
-		if e.Origin == kyaml.OriginSyntax {
+	for _, e := range strictyaml.Decode([]byte(data), &tree) {
+		if e.Origin == strictyaml.OriginSyntax {
 			v.warn(p, "is not valid YAML ("+e.Detail+"); cloud-init in the guest will ignore it")
 			return
 		}
@@ -448,7 +409,7 @@ func (v *validator) disks(s *kubevirtv1.VirtualMachineInstanceSpec, sp *field.Pa
 		case d.Disk != nil:
 			v.bus(dp.Child("disk", "bus"), d.Disk.Bus, diskBuses)
 			if d.Disk.Bus == kubevirtv1.DiskBusUSB {
-				v.warn(dp.Child("disk", "bus"), "usb is accepted by KubeVirt but the supported disk interfaces are virtio, sata and scsi (seed 004)")
+				v.warn(dp.Child("disk", "bus"), "usb is accepted by KubeVirt but the supported disk interfaces are virtio, sata and scsi")
 			}
 		case d.LUN != nil:
 			v.bus(dp.Child("lun", "bus"), d.LUN.Bus, diskBuses)
@@ -476,7 +437,7 @@ func usedByFilesystem(s *kubevirtv1.VirtualMachineInstanceSpec, name string) boo
 }
 
 func (v *validator) bus(p *field.Path, bus kubevirtv1.DiskBus, valid []kubevirtv1.DiskBus) {
-	if bus != "" && !contains(valid, bus) {
+	if bus != "" && !slices.Contains(valid, bus) {
 		v.err(field.NotSupported(p, bus, valid))
 	}
 }
@@ -563,17 +524,17 @@ func (v *validator) networks(s *kubevirtv1.VirtualMachineInstanceSpec, p *field.
 			case ifc.SRIOV != nil && n.Multus == nil:
 				v.err(field.Invalid(fp.Child("sriov"), ifc.Name, "sriov binding needs a multus network (the SriovNetwork's NetworkAttachmentDefinition)"))
 			case ifc.Bridge != nil && n.Pod != nil:
-				v.warn(fp.Child("bridge"), "bridge binding on the pod network breaks live migration and may be disabled by the cluster; masquerade is the recommended binding there (seed 004)")
+				v.warn(fp.Child("bridge"), "bridge binding on the pod network breaks live migration and may be disabled by the cluster; masquerade is the recommended binding there")
 			}
 		}
 		if ifc.DeprecatedSlirp != nil || ifc.DeprecatedMacvtap != nil || ifc.DeprecatedPasst != nil {
 			v.err(field.Forbidden(fp, "slirp, macvtap and passt bindings were removed in KubeVirt v1.3; use masquerade, bridge, sriov or a binding plugin"))
 		}
 		switch {
-		case ifc.Model != "" && !contains(validModels, ifc.Model):
+		case ifc.Model != "" && !slices.Contains(validModels, ifc.Model):
 			v.err(field.NotSupported(fp.Child("model"), ifc.Model, validModels))
-		case ifc.Model != "" && ifc.SRIOV == nil && !contains(wizardModels, ifc.Model):
-			v.warn(fp.Child("model"), fmt.Sprintf("model %s is accepted by KubeVirt but the supported NIC models are virtio and e1000e (seeds 003, 004)", ifc.Model))
+		case ifc.Model != "" && ifc.SRIOV == nil && !slices.Contains(wizardModels, ifc.Model):
+			v.warn(fp.Child("model"), fmt.Sprintf("model %s is accepted by KubeVirt but the supported NIC models are virtio and e1000e", ifc.Model))
 		}
 		if ifc.SRIOV != nil && ifc.Model != "" {
 			v.warn(fp.Child("model"), "an SR-IOV interface is a passed-through VF; its model is ignored")
@@ -598,11 +559,11 @@ func (v *validator) nadName(p *field.Path, s string) {
 		name, ns = ns, ""
 	}
 	if hasNS {
-		for _, msg := range validation.IsDNS1123Label(ns) {
+		for _, msg := range k8svalidation.IsDNS1123Label(ns) {
 			v.err(field.Invalid(p, s, "namespace: "+msg))
 		}
 	}
-	for _, msg := range validation.IsDNS1123Subdomain(name) {
+	for _, msg := range k8svalidation.IsDNS1123Subdomain(name) {
 		v.err(field.Invalid(p, s, msg))
 	}
 }
@@ -610,17 +571,24 @@ func (v *validator) nadName(p *field.Path, s string) {
 func (v *validator) mac(p *field.Path, ifc *kubevirtv1.Interface, n *kubevirtv1.Network) {
 	if ifc.MacAddress == "" {
 		if n != nil && n.Multus != nil && ifc.SRIOV == nil || ifc.BootOrder != nil {
-			v.warn(p, "no macAddress: KubeVirt assigns one that is not persistent across restarts (seed 001); set one if a PXE or DHCP server keys on it")
+			v.warn(p, "no macAddress: KubeVirt assigns one that is not persistent across restarts; set one if a PXE or DHCP server keys on it")
 		}
 		return
 	}
-	hw, err := net.ParseMAC(ifc.MacAddress)
+	_, err := macaddr.ParseUnicast(ifc.MacAddress)
 	switch {
-	case err != nil:
+	case errors.Is(err, macaddr.ErrSyntax):
 		v.err(field.Invalid(p, ifc.MacAddress, "malformed MAC address; write six colon-separated hex bytes, e.g. de:00:00:00:00:de"))
-	case len(hw) != 6:
-		v.err(field.Invalid(p, ifc.MacAddress, fmt.Sprintf("MAC address has %d bytes; an Ethernet NIC needs 6", len(hw))))
-	case hw[0]&1 == 1:
+	case errors.Is(err, macaddr.ErrLength):
+		// A well-formed address of another length: two hex digits a byte.
+		n := len(strings.Map(func(r rune) rune {
+			if strings.ContainsRune("0123456789abcdefABCDEF", r) {
+				return r
+			}
+			return -1
+		}, ifc.MacAddress)) / 2
+		v.err(field.Invalid(p, ifc.MacAddress, fmt.Sprintf("MAC address has %d bytes; an Ethernet NIC needs 6", n)))
+	case errors.Is(err, macaddr.ErrMulticast):
 		v.err(field.Invalid(p, ifc.MacAddress, "multicast MAC address; a NIC needs a unicast one (first byte even)"))
 	case ifc.Masquerade != nil && ifc.MacAddress == "02:00:00:00:00:00":
 		v.err(field.Invalid(p, ifc.MacAddress, "the requested MAC address is reserved for the in-pod bridge; choose another one"))
@@ -642,7 +610,7 @@ func (v *validator) ports(fp *field.Path, ifc *kubevirtv1.Interface, n *kubevirt
 		case port.Port < 0 || port.Port > 65535:
 			v.err(field.Invalid(pp.Child("port"), port.Port, "must be in range 0 < port < 65536"))
 		case reservedPorts[port.Port]:
-			v.warn(pp.Child("port"), fmt.Sprintf("port %d is reserved by libvirt; incoming traffic to it is dropped (seed 003)", port.Port))
+			v.warn(pp.Child("port"), fmt.Sprintf("port %d is reserved by libvirt; incoming traffic to it is dropped", port.Port))
 		}
 		if port.Protocol != "" && port.Protocol != "TCP" && port.Protocol != "UDP" {
 			v.err(field.NotSupported(pp.Child("protocol"), port.Protocol, []string{"TCP", "UDP"}))
@@ -652,7 +620,7 @@ func (v *validator) ports(fp *field.Path, ifc *kubevirtv1.Interface, n *kubevirt
 				v.err(field.Duplicate(pp.Child("name"), port.Name))
 			}
 			names[port.Name] = true
-			for _, msg := range validation.IsValidPortName(port.Name) {
+			for _, msg := range k8svalidation.IsValidPortName(port.Name) {
 				v.err(field.Invalid(pp.Child("name"), port.Name, msg))
 			}
 		}
@@ -745,7 +713,7 @@ func (v *validator) cpu(s *kubevirtv1.VirtualMachineInstanceSpec, dp *field.Path
 		}
 	}
 	if c.Sockets > 1 {
-		v.warn(cp.Child("sockets"), "with dedicated CPUs, one socket keeps every vCPU on one NUMA node (seed 003)")
+		v.warn(cp.Child("sockets"), "with dedicated CPUs, one socket keeps every vCPU on one NUMA node")
 	}
 }
 

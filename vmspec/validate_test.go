@@ -8,13 +8,15 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/pxekit/pxekit/validation"
 )
 
 func baseVMI(t *testing.T) *kubevirtv1.VirtualMachineInstance {
 	t.Helper()
-	vmi, err := seed001().BuildVMI()
+	vmi, err := pxeBootVMI().Build()
 	if err != nil {
-		t.Fatalf("seed 001 VMI invalid: %v", err)
+		t.Fatalf("the documented VMI invalid: %v", err)
 	}
 	return vmi
 }
@@ -28,7 +30,7 @@ type ruleCase struct {
 	warns  []string // substrings, each must match one warning
 }
 
-func checkRule(t *testing.T, errs field.ErrorList, warns []Warning, wantErrs, wantWarns []string) {
+func checkRule(t *testing.T, errs field.ErrorList, warns []validation.Warning, wantErrs, wantWarns []string) {
 	t.Helper()
 	if len(errs) != len(wantErrs) {
 		t.Errorf("got %d errors, want %d:\n%s", len(errs), len(wantErrs), errList(errs))
@@ -67,7 +69,7 @@ func errList(errs field.ErrorList) string {
 func TestValidateVMIRules(t *testing.T) {
 	devs := func(v *kubevirtv1.VirtualMachineInstance) *kubevirtv1.Devices { return &v.Spec.Domain.Devices }
 	tests := []ruleCase{
-		{name: "seed 001 is valid", mutate: func(*kubevirtv1.VirtualMachineInstance) {}},
+		{name: "the PXE template is valid", mutate: func(*kubevirtv1.VirtualMachineInstance) {}},
 		// Boot order.
 		{name: "boot order 0", mutate: func(v *kubevirtv1.VirtualMachineInstance) { devs(v).Disks[0].BootOrder = uptr(0) },
 			errs: []string{"spec.domain.devices.disks[0].bootOrder: Invalid value: 0: must have a boot order > 0"}},
@@ -95,7 +97,7 @@ func TestValidateVMIRules(t *testing.T) {
 			v.Spec.Volumes[0].Name = "Container_Disk"
 			devs(v).Disks[0].Name = "Container_Disk"
 		}, errs: []string{`spec.volumes[0].name: Invalid value: "Container_Disk": a lowercase RFC 1123 subdomain`}},
-		{name: "disk names may contain dots (seed 004)", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
+		{name: "disk names may contain dots", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
 			v.Spec.Volumes[0].Name = "root.disk"
 			devs(v).Disks[0].Name = "root.disk"
 		}},
@@ -224,7 +226,7 @@ func TestValidateVMIRules(t *testing.T) {
 			v.Spec.Domain.Memory = &kubevirtv1.Memory{Hugepages: &kubevirtv1.Hugepages{PageSize: "1Gi"}}
 			v.Spec.Domain.Resources.Requests[k8sv1.ResourceMemory] = resource.MustParse("1536Mi")
 		}, errs: []string{"spec.domain.resources.requests.memory: Invalid value: 1610612736: is not a multiple of the hugepages page size 1Gi"}},
-		{name: "hugepages: memory below page size (seed's 1024M < 1Gi)", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
+		{name: "hugepages: memory below page size (documentation's 1024M < 1Gi)", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
 			v.Spec.Domain.Memory = &kubevirtv1.Memory{Hugepages: &kubevirtv1.Hugepages{PageSize: "1Gi"}}
 		}, errs: []string{"spec.domain.resources.requests.memory: Invalid value: 1024000000: must be equal to or larger than the hugepages page size 1Gi"}},
 		{name: "hugepages sized by guest memory", mutate: func(v *kubevirtv1.VirtualMachineInstance) {
@@ -295,7 +297,7 @@ func TestValidateVMIRules(t *testing.T) {
 
 func TestValidateVMRules(t *testing.T) {
 	base := func(t *testing.T) *kubevirtv1.VirtualMachine {
-		vm, err := seed001().WithAPIVersion(APIVersionV1).BuildVM()
+		vm, err := pxeBoot(NewVM("vmi-pxe-boot")).WithAPIVersion(APIVersionV1).Build()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +356,7 @@ func TestValidateDispatch(t *testing.T) {
 	if errs, _ := Validate(*vmi); len(errs) != 0 {
 		t.Errorf("Validate(VMI value): %v", errs)
 	}
-	vm, _ := seed001().BuildVM()
+	vm, _ := pxeBoot(NewVM("vmi-pxe-boot")).Build()
 	if errs, _ := Validate(vm); len(errs) != 0 {
 		t.Errorf("Validate(*VM): %v", errs)
 	}

@@ -4,11 +4,11 @@ package main
 
 import "os"
 
-// Seed 003: the desiredState of br1-eth1-policy, given a name, becomes the
-// NodeNetworkConfigurationPolicy a cluster applies (the same file drives
-// `hostnet apply` on a lab host).
+// From OpenShift's documentation: the desiredState of br1-eth1-policy, given a
+// name, becomes the NodeNetworkConfigurationPolicy a cluster applies (the same
+// file drives `hostnet apply` on a lab host).
 func Example_nncp() {
-	run([]string{"nncp", "-f", "testdata/seed003-desiredstate.yaml", "-name", "br1-eth1-policy"}, os.Stdout, os.Stderr)
+	run([]string{"nncp", "-f", "testdata/desiredstate.yaml", "-name", "br1-eth1-policy"}, os.Stdout, os.Stderr)
 	// Output:
 	// apiVersion: nmstate.io/v1
 	// kind: NodeNetworkConfigurationPolicy

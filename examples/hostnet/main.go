@@ -2,7 +2,8 @@
 
 // Command hostnet sets up a Linux bridge and VLANs on this host, or in a
 // network namespace, from the same nmstate policy a cluster gets as a
-// NodeNetworkConfigurationPolicy (seed 003's br1-eth1-policy):
+// NodeNetworkConfigurationPolicy (OpenShift Virtualization's br1-eth1-policy,
+// say):
 //
 //	hostnet plan   -f policy.yaml [-netns NAME]   print the steps
 //	hostnet apply  -f policy.yaml [-netns NAME]   make them (rolled back on failure)
@@ -35,9 +36,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/netattach/host"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 func main() {
@@ -104,7 +105,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "hostnet %s: unexpected arguments %q\n", cmd, fs.Args())
 		return 2
 	}
-	h := &host.Host{NetNS: *nsName}
+	h := &host.Host{NetNS: *nsName, Logger: slog.New(slog.DiscardHandler)}
 	if *verbose {
 		h.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
@@ -220,7 +221,7 @@ type policyFile struct {
 // NodeNetworkConfigurationPolicy or its desiredState alone. Problems come
 // with their field paths (relative to the file's root).
 func loadPolicy(data []byte) (*policyFile, field.ErrorList) {
-	docs := kyaml.SplitDocuments(data)
+	docs := strictyaml.SplitDocuments(data)
 	switch {
 	case len(docs) == 0:
 		return &policyFile{doc: data}, field.ErrorList{field.Required(field.NewPath("interfaces"), "the file is empty")}
@@ -230,7 +231,7 @@ func loadPolicy(data []byte) (*policyFile, field.ErrorList) {
 	}
 	doc := docs[0].Data
 	pf := &policyFile{doc: doc}
-	if _, kind, err := kyaml.TypeOf(doc); err == nil {
+	if _, kind, err := strictyaml.TypeOf(doc); err == nil {
 		if kind != "NodeNetworkConfigurationPolicy" {
 			return pf, field.ErrorList{field.NotSupported(field.NewPath("kind"), kind, []string{"NodeNetworkConfigurationPolicy"})}
 		}
@@ -242,9 +243,9 @@ func loadPolicy(data []byte) (*policyFile, field.ErrorList) {
 		}
 		return pf, errs
 	}
-	errs := kyaml.Decode(doc, &pf.state)
+	errs := strictyaml.Decode(doc, &pf.state)
 	if len(errs) == 0 {
-		errs = netattach.ValidateState(&pf.state, nil)
+		errs = pf.state.Validate()
 	}
 	if len(errs) == 0 && len(pf.state.Interfaces) == 0 {
 		errs = field.ErrorList{field.Required(field.NewPath("interfaces"), "a desiredState lists its interfaces")}
@@ -254,9 +255,9 @@ func loadPolicy(data []byte) (*policyFile, field.ErrorList) {
 
 // printErrors prints field errors as file:line: error, one a line.
 func printErrors(w io.Writer, file string, pf *policyFile, errs field.ErrorList) {
-	var idx *kyaml.LineIndex
+	var idx *strictyaml.LineIndex
 	if pf != nil {
-		idx = kyaml.IndexLines(pf.doc)
+		idx = strictyaml.IndexLines(pf.doc)
 	}
 	for _, e := range errs {
 		line := 0

@@ -46,16 +46,16 @@ func sameYAML(t *testing.T, got, want []byte) {
 	}
 }
 
-// TestNNCP: `hostnet nncp` prints seed 003's NodeNetworkConfigurationPolicy,
+// TestNNCP: `hostnet nncp` prints the documented NodeNetworkConfigurationPolicy,
 // from its desiredState plus a name, or from the NNCP itself.
 func TestNNCP(t *testing.T) {
-	want, err := os.ReadFile("testdata/seed003-br1-eth1-policy.yaml")
+	want, err := os.ReadFile("testdata/br1-eth1-policy.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{
-		{"nncp", "-f", "testdata/seed003-desiredstate.yaml", "-name", "br1-eth1-policy"},
-		{"nncp", "-f", "testdata/seed003-br1-eth1-policy.yaml"},
+		{"nncp", "-f", "testdata/desiredstate.yaml", "-name", "br1-eth1-policy"},
+		{"nncp", "-f", "testdata/br1-eth1-policy.yaml"},
 	} {
 		code, out, errOut := runCmd(args...)
 		if code != 0 {
@@ -63,7 +63,7 @@ func TestNNCP(t *testing.T) {
 		}
 		sameYAML(t, []byte(out), want)
 	}
-	code, _, errOut := runCmd("nncp", "-f", "testdata/seed003-desiredstate.yaml")
+	code, _, errOut := runCmd("nncp", "-f", "testdata/desiredstate.yaml")
 	if code != 2 || !strings.Contains(errOut, "-name") {
 		t.Errorf("nncp without a name: exit %d, %q", code, errOut)
 	}
@@ -123,7 +123,7 @@ func TestPlanApplyRemove(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
 	ip("-n", ns, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1peer")
 
-	for _, file := range []string{"testdata/seed003-desiredstate.yaml", "testdata/seed003-br1-eth1-policy.yaml"} {
+	for _, file := range []string{"testdata/desiredstate.yaml", "testdata/br1-eth1-policy.yaml"} {
 		code, out, errOut := runCmd("plan", "-f", file, "-netns", ns)
 		if code != 0 {
 			t.Fatalf("plan: exit %d: %s", code, errOut)
@@ -133,7 +133,7 @@ func TestPlanApplyRemove(t *testing.T) {
 			t.Errorf("plan -f %s printed:\n%s\nwant:\n%s", file, out, want)
 		}
 	}
-	code, out, errOut := runCmd("apply", "-f", "testdata/seed003-br1-eth1-policy.yaml", "-netns", ns)
+	code, out, errOut := runCmd("apply", "-f", "testdata/br1-eth1-policy.yaml", "-netns", ns)
 	if code != 0 || !strings.HasSuffix(out, "applied 4 step(s)\n") {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
 	}
@@ -143,10 +143,10 @@ func TestPlanApplyRemove(t *testing.T) {
 	if l := ip("-n", ns, "-d", "link", "show", "br1"); !strings.Contains(l, "stp_state 0") || !strings.Contains(l, ",UP") {
 		t.Errorf("br1 not up with STP off:\n%s", l)
 	}
-	if code, out, _ := runCmd("plan", "-f", "testdata/seed003-desiredstate.yaml", "-netns", ns); code != 0 || !strings.Contains(out, "nothing to do") {
+	if code, out, _ := runCmd("plan", "-f", "testdata/desiredstate.yaml", "-netns", ns); code != 0 || !strings.Contains(out, "nothing to do") {
 		t.Errorf("plan after apply: exit %d\n%s", code, out)
 	}
-	if code, out, errOut := runCmd("remove", "-f", "testdata/seed003-desiredstate.yaml", "-netns", ns); code != 0 || !strings.Contains(out, "delete br1 bridge") {
+	if code, out, errOut := runCmd("remove", "-f", "testdata/desiredstate.yaml", "-netns", ns); code != 0 || !strings.Contains(out, "delete br1 bridge") {
 		t.Errorf("remove: exit %d\n%s%s", code, out, errOut)
 	}
 	if out, err := exec.Command("ip", "-n", ns, "link", "show", "br1").CombinedOutput(); err == nil {
@@ -155,8 +155,8 @@ func TestPlanApplyRemove(t *testing.T) {
 
 	// A port that is not there: exit 1, with the file's line and path.
 	ip("-n", ns, "link", "del", "eth1")
-	code, _, errOut = runCmd("apply", "-f", "testdata/seed003-br1-eth1-policy.yaml", "-netns", ns)
-	if code != 1 || !strings.Contains(errOut, `seed003-br1-eth1-policy.yaml:21: spec.desiredState.interfaces[0].bridge.port[0].name: Not found: "eth1"`) {
+	code, _, errOut = runCmd("apply", "-f", "testdata/br1-eth1-policy.yaml", "-netns", ns)
+	if code != 1 || !strings.Contains(errOut, `br1-eth1-policy.yaml:21: spec.desiredState.interfaces[0].bridge.port[0].name: Not found: "eth1"`) {
 		t.Errorf("missing port: exit %d, stderr %q", code, errOut)
 	}
 }
@@ -164,7 +164,7 @@ func TestPlanApplyRemove(t *testing.T) {
 // FuzzLoadPolicy feeds arbitrary files to the policy decoder: an error or a
 // policy, never a panic.
 func FuzzLoadPolicy(f *testing.F) {
-	for _, p := range []string{"testdata/seed003-desiredstate.yaml", "testdata/seed003-br1-eth1-policy.yaml"} {
+	for _, p := range []string{"testdata/desiredstate.yaml", "testdata/br1-eth1-policy.yaml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

@@ -1,14 +1,15 @@
 // Command kubevirt-pxe prints the Kubernetes objects that PXE-boot a KubeVirt
-// virtual machine instance from a Linux bridge on its node (seed 001): the
+// virtual machine instance from a Linux bridge on its node, as OpenShift
+// Virtualization's PXE booting procedure does: the
 // NetworkAttachmentDefinition for the PXE network and the
 // VirtualMachineInstance with the PXE NIC first in the boot order, as one
 // multi-document YAML stream for `kubectl apply -f -`. With -node-port it
-// also prints the nmstate policy that creates the bridge (seed 003); with
+// also prints the nmstate policy that creates the bridge; with
 // -kind VirtualMachine it prints a VirtualMachine whose template is that VMI.
 //
-// With no flags the output is seed 001's pxe-net-conf NAD and vmi-pxe-boot
-// template. Flags change the names, the MAC the PXE server knows, the bridge,
-// the VLAN, the container disk image and the KubeVirt apiVersion:
+// With no flags the output is that procedure's pxe-net-conf NAD and vmi-pxe-boot
+// template. Flags change the names, the MAC the PXE server knows, the bridge, the
+// VLAN, the container disk image and the KubeVirt apiVersion:
 //
 //	kubevirt-pxe -name pxe1 -mac de:00:00:00:00:01 -vlan 100 -api-version kubevirt.io/v1
 package main
@@ -34,7 +35,8 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// options are the command's flags; their defaults are seed 001's values.
+// options are the command's flags; their defaults are the values of the
+// PXE booting procedure.
 type options struct {
 	name, namespace string
 	mac             string
@@ -64,12 +66,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.vlan, "vlan", 0, "VLAN of the PXE network on the bridge (1..4094; 0: untagged)")
 	fs.StringVar(&o.image, "image", "kubevirt/fedora-cloud-container-disk-demo", "container disk image booted after provisioning (boot order 2)")
 	fs.StringVar(&o.memory, "memory", "1024M", "memory request")
-	fs.StringVar(&o.apiVersion, "api-version", "kubevirt.io/v1alpha3", "apiVersion of the VMI: seed 001 writes kubevirt.io/v1alpha3; current clusters serve kubevirt.io/v1")
+	fs.StringVar(&o.apiVersion, "api-version", "kubevirt.io/v1alpha3", "apiVersion of the VMI: the documented template writes kubevirt.io/v1alpha3; current clusters serve kubevirt.io/v1")
 	fs.StringVar(&o.cniType, "cni", netattach.PluginCNVBridge, "bridge CNI plugin type: cnv-bridge (OpenShift Virtualization) or bridge (upstream)")
 	fs.BoolVar(&o.tuning, "tuning", true, "chain the tuning plugin so the VM's custom MAC is applied")
-	fs.StringVar(&o.kind, "kind", kindVMI, "VirtualMachineInstance (seed 001) or VirtualMachine (the same VMI as its template, kept running by -run-strategy)")
+	fs.StringVar(&o.kind, "kind", kindVMI, "VirtualMachineInstance or VirtualMachine (the same VMI as its template, kept running by -run-strategy)")
 	fs.StringVar(&o.runStrategy, "run-strategy", string(kubevirtv1.RunStrategyAlways), "runStrategy of a VirtualMachine: Always, RerunOnFailure, Manual, Halted or Once")
-	fs.StringVar(&o.nodePort, "node-port", "", "also print the nmstate NodeNetworkConfigurationPolicy that creates the bridge with this node NIC as its port (seed 003's br1-eth1-policy for eth1)")
+	fs.StringVar(&o.nodePort, "node-port", "", "also print the nmstate NodeNetworkConfigurationPolicy that creates the bridge with this node NIC as its port (the documented br1-eth1-policy for eth1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -174,9 +176,9 @@ func perLine(kind string, err error) error {
 	return errors.Join(errs...)
 }
 
-// marshal renders obj as YAML. A status is written as "status: {}", as seed
-// 001 does: a new object has none (the API server ignores it on create), but
-// kubevirt.io/api's status struct would print zero-valued fields.
+// marshal renders obj as YAML. A status is written as "status: {}", as the
+// documented template does: a new object has none (the API server ignores it on
+// create), but kubevirt.io/api's status struct would print zero-valued fields.
 func marshal(obj any) ([]byte, error) {
 	j, err := json.Marshal(obj)
 	if err != nil {

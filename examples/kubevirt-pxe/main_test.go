@@ -11,15 +11,15 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/strictyaml"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
 // semantic turns one YAML document into a generic value for deep comparison:
 // YAML → JSON → any, with a NAD's spec.config parsed as JSON as well and
-// null values dropped (kubectl treats "creationTimestamp: null", which seed
-// 001's template carries, as absent; pxekit does not print it).
+// null values dropped (kubectl treats "creationTimestamp: null", which the
+// documented template carries, as absent; pxekit does not print it).
 func semantic(t *testing.T, doc []byte) any {
 	t.Helper()
 	j, err := yaml.YAMLToJSON(doc)
@@ -65,7 +65,7 @@ func dropNulls(v any) any {
 func docs(t *testing.T, out []byte) [][]byte {
 	t.Helper()
 	var ds [][]byte
-	for _, d := range kyaml.SplitDocuments(out) {
+	for _, d := range strictyaml.SplitDocuments(out) {
 		ds = append(ds, d.Data)
 	}
 	return ds
@@ -83,7 +83,7 @@ func runOK(t *testing.T, args ...string) []byte {
 
 // Without -mac KubeVirt picks a MAC that does not survive a restart, so a
 // PXE server's inventory cannot know it: the objects are printed with a
-// warning (seed 001).
+// warning.
 func TestNoMACWarns(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-mac", ""}, &out, &errOut); code != 0 {
@@ -97,30 +97,31 @@ func TestNoMACWarns(t *testing.T) {
 	}
 }
 
-// With its defaults the command prints seed 001's objects. The differences
-// from the seed text, both deliberate: the NAD's "(1)" callout is not JSON
-// and is left out (the seed as printed is invalid, see netattach); the
-// template's "creationTimestamp: null" is not printed (it means absent).
-func TestDefaultsReproduceSeed001(t *testing.T) {
+// With its defaults the command prints the documented objects. The differences
+// from the documentation text, both deliberate: the NAD's "(1)" callout is not
+// JSON and is left out (the documentation as printed is invalid, see netattach);
+// the template's "creationTimestamp: null" is not printed (it means absent).
+func TestDefaultsReproducePXEExample(t *testing.T) {
 	ds := docs(t, runOK(t))
 	if len(ds) != 2 {
 		t.Fatalf("got %d documents, want NAD and VMI", len(ds))
 	}
-	for i, seed := range []string{"seed001-pxe-net-conf.clean.yaml", "seed001-vmi-pxe-boot.yaml"} {
-		want, err := os.ReadFile("testdata/" + seed)
+	for i, documented := range []string{"pxe-net-conf.clean.yaml", "vmi-pxe-boot.yaml"} {
+		want, err := os.ReadFile("testdata/" + documented)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if g, w := semantic(t, ds[i]), semantic(t, want); !reflect.DeepEqual(g, w) {
 			gj, _ := json.MarshalIndent(g, "", "  ")
 			wj, _ := json.MarshalIndent(w, "", "  ")
-			t.Errorf("document %d differs from %s\n--- printed:\n%s\n--- seed:\n%s", i+1, seed, gj, wj)
+			t.Errorf("document %d differs from %s\n--- printed:\n%s\n--- documented:\n%s", i+1, documented, gj, wj)
 		}
 	}
-	// The verbatim seed NAD differs only by the callout the decoder rejects.
-	verbatim, _ := os.ReadFile("testdata/seed001-pxe-net-conf.yaml")
+	// The verbatim documented NAD differs only by the callout the decoder
+	// rejects.
+	verbatim, _ := os.ReadFile("testdata/pxe-net-conf.yaml")
 	if _, errs := netattach.DecodeNAD(verbatim); len(errs) != 1 || !strings.Contains(errs[0].Error(), `"(1)" looks like a documentation callout`) {
-		t.Errorf("verbatim seed NAD: %v", errs)
+		t.Errorf("verbatim documented NAD: %v", errs)
 	}
 }
 
@@ -152,7 +153,7 @@ func TestFlags(t *testing.T) {
 	}
 
 	var vmi kubevirtv1.VirtualMachineInstance
-	if errs := kyaml.Decode(ds[1], &vmi); len(errs) > 0 {
+	if errs := strictyaml.Decode(ds[1], &vmi); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	ifc := vmi.Spec.Domain.Devices.Interfaces[1]
@@ -190,18 +191,18 @@ func TestBadValues(t *testing.T) {
 }
 
 // -node-port adds the policy that creates the bridge, first in the stream;
-// for br1 and eth1 it is seed 003's br1-eth1-policy.
+// for br1 and eth1 it is the documented br1-eth1-policy.
 func TestNodePortPolicy(t *testing.T) {
 	ds := docs(t, runOK(t, "-node-port", "eth1"))
 	if len(ds) != 3 {
 		t.Fatalf("got %d documents, want policy, NAD and VMI", len(ds))
 	}
-	want, err := os.ReadFile("testdata/seed003-br1-eth1-policy.clean.yaml")
+	want, err := os.ReadFile("testdata/br1-eth1-policy.clean.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if g, w := semantic(t, ds[0]), semantic(t, want); !reflect.DeepEqual(g, w) {
-		t.Errorf("policy differs from seed 003:\n%s", ds[0])
+		t.Errorf("policy differs from the documented br1-eth1-policy:\n%s", ds[0])
 	}
 	p, errs := netattach.DecodePolicy(ds[0])
 	if len(errs) > 0 || len(netattach.ValidatePolicy(p)) > 0 {
@@ -234,7 +235,7 @@ func TestKindVirtualMachine(t *testing.T) {
 		t.Errorf("runStrategy = %v", vm.Spec.RunStrategy)
 	}
 	var vmi kubevirtv1.VirtualMachineInstance
-	if errs := kyaml.Decode(vmiDocs[1], &vmi); len(errs) > 0 {
+	if errs := strictyaml.Decode(vmiDocs[1], &vmi); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	if !reflect.DeepEqual(vm.Spec.Template.Spec, vmi.Spec) || vm.Spec.Template.ObjectMeta.Labels["special"] != "vmi-pxe-boot" {

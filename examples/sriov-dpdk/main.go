@@ -1,24 +1,26 @@
-// Command sriov-dpdk prints every object of seed 003's SR-IOV and DPDK
-// procedure for a node, ready for `oc apply -f -`:
+// Command sriov-dpdk prints every object of OpenShift Virtualization's
+// SR-IOV and DPDK procedure for a node, ready for `oc apply -f -`:
 //
 //	SriovNetworkNodePolicy (VFs bound to vfio-pci), SriovNetwork, the
 //	NetworkAttachmentDefinition the SR-IOV operator renders from it,
 //	MachineConfigPool worker-dpdk, PerformanceProfile (CPU sets planned from
 //	the node's topology), the HyperConverged runtime-class annotation (as
-//	the oc command, with the seed's warning), and the DPDK VirtualMachine
+//	the oc command, with OpenShift's warning), and the DPDK VirtualMachine
 //	with its guest tuning as cloud-init (plus its Secret when the tuning
 //	outgrows KubeVirt's inline limit).
 //
-// The topology comes from flags (-sockets, -cores, -threads, -layout) or
-// from a sysfs tree (-sysfs /sys for this host). The default flags reproduce
-// the seed's objects; where the seed is malformed the output is corrected and
-// each correction is listed on stderr, with the warnings.
+// The topology comes from flags (-sockets, -cores, -threads, -layout) or from a
+// sysfs tree (-sysfs /sys for this host). The default flags reproduce the objects
+// of OpenShift Virtualization's SR-IOV and DPDK procedure; where those are
+// malformed the output is corrected and each correction is listed on stderr, with
+// the warnings.
 //
-//	sriov-dpdk                                  # seed 003
+//	sriov-dpdk                                  # the documented objects
 //	sriov-dpdk -sysfs /sys -reserved-cores 1    # this host's topology
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,14 +34,15 @@ import (
 
 	"github.com/pxekit/pxekit/dpdk"
 	"github.com/pxekit/pxekit/sriov"
+	"github.com/pxekit/pxekit/validation"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// seedIPAM is seed 003's host-local IPAM of dpdk-sriovnetwork.
-const seedIPAM = `{
+// dpdkNetworkIPAM is the host-local IPAM of the documented dpdk-sriovnetwork.
+const dpdkNetworkIPAM = `{
   "type": "host-local",
   "subnet": "10.56.217.0/24",
   "rangeStart": "10.56.217.171",
@@ -98,13 +101,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.network, "network", "dpdk-sriovnetwork", "SriovNetwork (and NAD) name")
 	fs.StringVar(&c.namespace, "namespace", "dpdk-checkup-ns", "namespace of the NAD and the VM")
 	fs.IntVar(&c.vlan, "vlan", 1019, "VF VLAN")
-	fs.StringVar(&c.ipam, "ipam", seedIPAM, "CNI IPAM JSON of the SriovNetwork")
-	fs.StringVar(&c.vm, "vm", dpdk.SeedVMName, "VirtualMachine name")
+	fs.StringVar(&c.ipam, "ipam", dpdkNetworkIPAM, "CNI IPAM JSON of the SriovNetwork")
+	fs.StringVar(&c.vm, "vm", dpdk.RHELDPDKVMName, "VirtualMachine name")
 	fs.IntVar(&c.vmCores, "vm-cores", 5, "VM cores (one socket)")
 	fs.IntVar(&c.vmThreads, "vm-threads", 2, "VM threads per core")
 	fs.StringVar(&c.vmMemory, "vm-memory", "8Gi", "VM guest memory, backed by 1Gi hugepages")
-	fs.StringVar(&c.nic, "nic", dpdk.SeedNIC, "VM SR-IOV interface name")
-	fs.StringVar(&c.pci, "pci", dpdk.SeedPCIAddress, "guest PCI address of the VF")
+	fs.StringVar(&c.nic, "nic", dpdk.RHELDPDKNIC, "VM SR-IOV interface name")
+	fs.StringVar(&c.pci, "pci", dpdk.RHELDPDKPCIAddress, "guest PCI address of the VF")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -139,9 +142,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // corrections and warnings for stderr.
 func render(c config) (string, []string, error) {
 	var notes []string
-	warn := func(ws ...string) {
+	warn := func(ws ...validation.Warning) {
 		for _, w := range ws {
-			notes = append(notes, "warning: "+w)
+			notes = append(notes, "warning: "+w.String())
 		}
 	}
 	topo, source, err := topology(c)
@@ -163,33 +166,40 @@ func render(c config) (string, []string, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	profile, pw, err := dpdk.NewProfile(dpdk.ProfileConfig{Name: c.profile, Role: c.role, Plan: plan,
-		TopologyPolicy: c.topology, UserLevelNetworking: true})
+	pb := dpdk.NewProfile(c.profile, c.role, plan).WithUserLevelNetworking(true)
+	if c.topology != "" {
+		pb = pb.WithTopologyPolicy(c.topology)
+	}
+	profile, err := pb.Build()
 	if err != nil {
 		return "", nil, err
 	}
+	_, pw := dpdk.ValidateProfile(profile)
 	warn(pw...)
-	pool := dpdk.NewMachineConfigPool(c.role)
-	if errs := append(dpdk.ValidateMachineConfigPool(pool), dpdk.CheckProfilePool(profile, pool)...); len(errs) > 0 {
+	pool, err := dpdk.NewMachineConfigPool(c.role).Build()
+	if err != nil {
+		return "", nil, err
+	}
+	if errs := dpdk.CheckProfilePool(profile, pool); len(errs) > 0 {
 		return "", nil, errs.ToAggregate()
 	}
 
-	pb := sriov.NewNodePolicy(c.policy, c.resource).
+	npb := sriov.NewNodePolicy(c.policy, c.resource).
 		WithDeviceType(sriov.DeviceTypeVfioPCI).
-		WithMTU(c.mtu).WithNumVfs(c.numVFs).WithPriority(c.priority).
+		WithMTU(c.mtu).WithNumVFs(c.numVFs).WithPriority(c.priority).
 		WithNIC(c.vendor, c.device).WithPFNames(c.pf).
 		WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"})
 	if c.rootDevice != "" {
-		pb = pb.WithRootDevices(c.rootDevice)
+		npb = npb.WithRootDevices(c.rootDevice)
 	}
-	policy, err := pb.Build()
+	policy, err := npb.Build()
 	if err != nil {
 		return "", nil, err
 	}
 	_, sw := sriov.ValidateNodePolicy(policy, sriov.Options{})
 	warn(sw...)
 	network, err := sriov.NewNetwork(c.network, c.resource).WithNetworkNamespace(c.namespace).
-		WithVLAN(c.vlan, 0).WithSpoofChk(false).WithTrust(true).WithIPAM(c.ipam).Build()
+		WithVLAN(c.vlan).WithMACSpoofCheck(false).WithTrust(true).WithIPAM(json.RawMessage(c.ipam)).Build()
 	if err != nil {
 		return "", nil, err
 	}
@@ -203,11 +213,11 @@ func render(c config) (string, []string, error) {
 	if c.vmCores < 1 || c.vmThreads < 1 {
 		return "", nil, fmt.Errorf("-vm-cores and -vm-threads must be at least 1")
 	}
-	vmCfg := dpdk.SeedVMConfig()
+	vmCfg := dpdk.RHELDPDKVMConfig()
 	vmCfg.Cores, vmCfg.Threads, vmCfg.GuestMemory = uint32(c.vmCores), uint32(c.vmThreads), c.vmMemory
 	vmCfg.NIC, vmCfg.PCIAddress = c.nic, c.pci
 	vmCfg.NetworkName = nad.Name // the NAD lives in the VM's namespace
-	vm, err := dpdk.NewVM(c.vm, nad.Namespace, vmCfg)
+	vm, err := dpdk.NewVM(c.vm, vmCfg).WithNamespace(nad.Namespace).Build()
 	if err != nil {
 		return "", nil, err
 	}
@@ -233,7 +243,7 @@ func render(c config) (string, []string, error) {
 	warn(rcWarning)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Seed 003 SR-IOV and DPDK objects for role %s.\n# Topology (%s):\n", c.role, source)
+	fmt.Fprintf(&b, "# SR-IOV and DPDK objects for role %s.\n# Topology (%s):\n", c.role, source)
 	for _, l := range strings.Split(strings.TrimSpace(topo.String()), "\n") {
 		fmt.Fprintf(&b, "#   %s\n", l)
 	}
@@ -248,7 +258,7 @@ func render(c config) (string, []string, error) {
 		return "", nil, err
 	}
 	hco += fmt.Sprintf("# or, as a merge patch:\n#   oc patch hco %s -n %s --type merge -p '%s'\n", dpdk.HCOName, dpdk.HCONamespace, mergePatch)
-	hco += "# WARNING: " + rcWarning + "\n"
+	hco += "# WARNING: " + rcWarning.Message + "\n"
 	docs := []struct {
 		head string
 		obj  any
@@ -273,8 +283,8 @@ func render(c config) (string, []string, error) {
 	return b.String(), notes, nil
 }
 
-// corrections are the places the default output departs from the seed's
-// text because the seed's own objects are malformed or inconsistent.
+// corrections are the places the default output departs from the
+// documented objects because those are malformed or inconsistent.
 func corrections(nadName string) []string {
 	c := []string{
 		"rhel-dpdk-vm: the callout markers printed after values (\"sockets: 1 4\", \"cores: 5 5\", \"pageSize: 1Gi 6\", \"networkName: dpdk-net 7\", \"disable 1\"...) are not part of the values",
@@ -285,9 +295,9 @@ func corrections(nadName string) []string {
 		"rhel-dpdk-vm: spec.running (deprecated) replaced by spec.runStrategy: Always",
 		"rhel-dpdk-vm: model: virtio dropped from the SR-IOV interface: the guest sees the VF itself, the model only applies to emulated NICs",
 		"rhel-dpdk-vm: the guest tuning steps (grubby, tuned cpu-partitioning, driverctl) run from cloud-init and end with a reboot, instead of by hand",
-		"HyperConverged annotation: the runtime class is a JSON string in the patch (the seed's unquoted <runtimeclass_name> is not JSON once substituted)",
+		"HyperConverged annotation: the runtime class is a JSON string in the patch (the documentation's unquoted <runtimeclass_name> is not JSON once substituted)",
 	}
-	if nadName != dpdk.SeedNetworkName {
+	if nadName != dpdk.RHELDPDKNetworkName {
 		c = append(c, "rhel-dpdk-vm: networkName "+nadName+" instead of dpdk-net: no NAD dpdk-net exists; the SR-IOV operator renders the NAD from the SriovNetwork, here "+nadName+", and the VM is placed in that NAD's namespace")
 	}
 	out := make([]string, len(c))

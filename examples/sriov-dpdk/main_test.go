@@ -15,12 +15,12 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/pxekit/pxekit/dpdk"
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/pxetest"
 	"github.com/pxekit/pxekit/sriov"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
-// calloutRE strips the seed's callout markers ("networkNamespace:
+// calloutRE strips the documentation's callout markers ("networkNamespace:
 // dpdk-checkup-ns 1") that its text rendering left after values.
 var calloutRE = regexp.MustCompile(`(?m)^(\s*[A-Za-z.-]+: \S+) [0-9]+$`)
 
@@ -37,8 +37,8 @@ func runOK(t *testing.T, args ...string) (string, string) {
 func byKind(t *testing.T, out string) map[string][]byte {
 	t.Helper()
 	docs := map[string][]byte{}
-	for _, d := range kyaml.SplitDocuments([]byte(out)) {
-		_, kind, err := kyaml.TypeOf(d.Data)
+	for _, d := range strictyaml.SplitDocuments([]byte(out)) {
+		_, kind, err := strictyaml.TypeOf(d.Data)
 		if err != nil {
 			t.Fatalf("document %d: %v\n%s", d.Index, err, d.Data)
 		}
@@ -50,7 +50,7 @@ func byKind(t *testing.T, out string) map[string][]byte {
 	return docs
 }
 
-func seed(t *testing.T, name string) []byte {
+func upstream(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -59,7 +59,7 @@ func seed(t *testing.T, name string) []byte {
 	return calloutRE.ReplaceAll(b, []byte("$1"))
 }
 
-func TestDefaultsReproduceSeed(t *testing.T) {
+func TestDefaultsReproduceDocs(t *testing.T) {
 	out, notes := runOK(t)
 	docs := byKind(t, out)
 	if len(docs) != 6 {
@@ -67,31 +67,31 @@ func TestDefaultsReproduceSeed(t *testing.T) {
 	}
 
 	gotPolicy, errs := sriov.DecodeNodePolicy(docs["SriovNetworkNodePolicy"])
-	wantPolicy, errs2 := sriov.DecodeNodePolicy(seed(t, "seed-policy-1.yaml"))
+	wantPolicy, errs2 := sriov.DecodeNodePolicy(upstream(t, "policy-1.yaml"))
 	if len(errs)+len(errs2) > 0 || !reflect.DeepEqual(gotPolicy, wantPolicy) {
-		t.Errorf("policy differs from seed's policy-1 (%v %v)", errs, errs2)
+		t.Errorf("policy differs from documentation's policy-1 (%v %v)", errs, errs2)
 	}
 	gotNet, errs := sriov.DecodeNetwork(docs["SriovNetwork"])
-	wantNet, errs2 := sriov.DecodeNetwork(seed(t, "seed-dpdk-sriovnetwork.yaml"))
+	wantNet, errs2 := sriov.DecodeNetwork(upstream(t, "dpdk-sriovnetwork.yaml"))
 	if len(errs)+len(errs2) > 0 || !reflect.DeepEqual(gotNet, wantNet) {
-		t.Errorf("network differs from seed's dpdk-sriovnetwork (%v %v)", errs, errs2)
+		t.Errorf("network differs from documentation's dpdk-sriovnetwork (%v %v)", errs, errs2)
 	}
 	gotPool, errs := dpdk.DecodeMachineConfigPool(docs["MachineConfigPool"])
-	wantPool, errs2 := dpdk.DecodeMachineConfigPool(seed(t, "seed-worker-dpdk.yaml"))
+	wantPool, errs2 := dpdk.DecodeMachineConfigPool(upstream(t, "worker-dpdk.yaml"))
 	if len(errs)+len(errs2) > 0 || !reflect.DeepEqual(gotPool, wantPool) {
-		t.Errorf("pool differs from seed's worker-dpdk (%v %v)", errs, errs2)
+		t.Errorf("pool differs from documentation's worker-dpdk (%v %v)", errs, errs2)
 	}
-	// The profile is the seed's, byte for byte.
-	if got, want := string(docs["PerformanceProfile"]), string(seed(t, "seed-profile-1.yaml")); got != want {
-		t.Errorf("profile:\n%s\nseed:\n%s", got, want)
+	// The profile is the documentation's, byte for byte.
+	if got, want := string(docs["PerformanceProfile"]), string(upstream(t, "profile-1.yaml")); got != want {
+		t.Errorf("profile:\n%s\ndocumented:\n%s", got, want)
 	}
 
 	var nad nadv1.NetworkAttachmentDefinition
-	if errs := kyaml.Decode(docs["NetworkAttachmentDefinition"], &nad); len(errs) > 0 {
+	if errs := strictyaml.Decode(docs["NetworkAttachmentDefinition"], &nad); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	var vm kubevirtv1.VirtualMachine
-	if errs := kyaml.Decode(docs["VirtualMachine"], &vm); len(errs) > 0 {
+	if errs := strictyaml.Decode(docs["VirtualMachine"], &vm); len(errs) > 0 {
 		t.Fatalf("VM does not decode strictly: %v", errs)
 	}
 	if errs := dpdk.ValidateDPDKVM(&vm); len(errs) > 0 {
@@ -121,14 +121,15 @@ func TestDefaultsReproduceSeed(t *testing.T) {
 		"correction: rhel-dpdk-vm: guest moved from memory.hugepages.guest",
 		"correction: rhel-dpdk-vm: networkName dpdk-sriovnetwork instead of dpdk-net",
 		"correction: HyperConverged annotation: the runtime class is a JSON string",
-		"warning: guest hugepages=8 of 1G take all 8Gi",
+		"warning: hugepages: guest hugepages=8 of 1G take all 8Gi",
 	} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, notes)
 		}
 	}
 	// Only this tool's own corrections are pinned: the objects are compared
-	// with the seed above, and other packages word their own warnings.
+	// with the documentation above, and other packages word their own
+	// warnings.
 	var corr []string
 	for _, l := range strings.Split(notes, "\n") {
 		if strings.HasPrefix(l, "correction: ") {
@@ -224,8 +225,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-hugepage-nodes", "0,x"}, 1, "-hugepage-nodes"},
 		{[]string{"-hugepage-nodes", "7"}, 1, "NUMA node 7"},
 		{[]string{"-topology-policy", "strict"}, 1, "spec.numa.topologyPolicy"},
-		{[]string{"-vm-memory", "1536Mi"}, 1, "GuestMemory"},
-		{[]string{"-pci", "07:00.0"}, 1, "PCIAddress"},
+		{[]string{"-vm-memory", "1536Mi"}, 1, "domain.memory.guest"},
+		{[]string{"-pci", "07:00.0"}, 1, "pciAddress"},
 		{[]string{"-vendor", "1234"}, 1, "vendor"},
 		{[]string{"-sysfs", "/nonexistent"}, 1, "sysfs"},
 	} {
@@ -240,7 +241,7 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// TestVMLint runs the real vmlint binary on the seed's rhel-dpdk-vm as
+// TestVMLint runs the real vmlint binary on the documentation's rhel-dpdk-vm as
 // printed (rejected: a YAML syntax error at line 28) and on this tool's
 // whole output (accepted: exit 0, every kind checked, warnings only).
 func TestVMLint(t *testing.T) {
@@ -262,9 +263,9 @@ func TestVMLint(t *testing.T) {
 		}
 		return 0, string(b)
 	}
-	rc, findings := lint("testdata/seed-rhel-dpdk-vm.yaml")
-	if rc != 1 || !strings.Contains(findings, "seed-rhel-dpdk-vm.yaml:1:28:") {
-		t.Errorf("vmlint on the seed VM: exit %d\n%s\nwant exit 1 with the syntax error at line 28", rc, findings)
+	rc, findings := lint("testdata/rhel-dpdk-vm.yaml")
+	if rc != 1 || !strings.Contains(findings, "rhel-dpdk-vm.yaml:1:28:") {
+		t.Errorf("vmlint on the documentation VM: exit %d\n%s\nwant exit 1 with the syntax error at line 28", rc, findings)
 	}
 	out, _ := runOK(t)
 	ours := filepath.Join(dir, "sriov-dpdk.yaml")

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/strictyaml"
 )
 
 // A NAD's spec.config is JSON inside a YAML string. Written as a literal
@@ -106,7 +106,7 @@ var configSyntaxLine = regexp.MustCompile(`^line (\d+) column \d+`)
 
 // nadConfigLines returns a function giving the document line of a finding
 // inside a NAD's literal-block spec.config (0: use the default line).
-func nadConfigLines(doc []byte, idx *kyaml.LineIndex) func(path, detail string) int {
+func nadConfigLines(doc []byte, idx *strictyaml.LineIndex) func(path, detail string) int {
 	none := func(string, string) int { return 0 }
 	keyLine := idx.Line("spec.config")
 	docLines := strings.Split(string(doc), "\n")

@@ -28,9 +28,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/dpdk"
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/sriov"
+	"github.com/pxekit/pxekit/strictyaml"
+	"github.com/pxekit/pxekit/validation"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
@@ -38,13 +39,9 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// warning is a non-fatal finding with the path it is about.
-type warning struct {
-	Field, Detail string
-}
-
-// checkFunc decodes and validates one document of a kind.
-type checkFunc func(doc []byte) (field.ErrorList, []warning)
+// checkFunc decodes and validates one document of a kind: the errors, and
+// the warnings every pxekit validator returns beside them.
+type checkFunc func(doc []byte) (field.ErrorList, []validation.Warning)
 
 // checkers is the dispatch table: kind → check. A package that can decode
 // and validate a kind adds one line here.
@@ -65,34 +62,30 @@ func checkers() map[string]checkFunc {
 // checkKubeVirt checks a VirtualMachine or VirtualMachineInstance
 // (kubevirt.io/v1 or v1alpha3) with vmspec's strict decoder and KubeVirt's
 // admission rules.
-func checkKubeVirt(doc []byte) (field.ErrorList, []warning) {
+func checkKubeVirt(doc []byte) (field.ErrorList, []validation.Warning) {
 	obj, errs := vmspec.Decode(doc)
 	if obj == nil {
 		return errs, nil
 	}
 	verrs, warns := vmspec.Validate(obj)
-	out := make([]warning, len(warns))
-	for i, w := range warns {
-		out[i] = warning{w.Field, w.Message}
-	}
-	return append(errs, verrs...), out
+	return append(errs, verrs...), warns
 }
 
 // checkService checks a Service exposing a VM on its own (the VM it
 // selects may be in another file).
-func checkService(doc []byte) (field.ErrorList, []warning) {
+func checkService(doc []byte) (field.ErrorList, []validation.Warning) {
 	svc, errs := vmspec.DecodeService(doc)
 	if svc == nil {
 		return errs, nil
 	}
-	verrs, _ := vmspec.ValidateService(svc, nil)
+	verrs := vmspec.ValidateService(svc, nil)
 	return append(errs, verrs...), nil
 }
 
-func checkNAD(doc []byte) (field.ErrorList, []warning) {
+func checkNAD(doc []byte) (field.ErrorList, []validation.Warning) {
 	nad, errs := netattach.DecodeNAD(doc)
 	verrs, warns := netattach.NADValidator{Plugins: nadPlugins()}.Validate(nad)
-	return append(errs, verrs...), fromNetattach(warns)
+	return append(errs, verrs...), warns
 }
 
 // nadPlugins are checks for NAD plugin types beyond bridge and tuning.
@@ -100,53 +93,32 @@ func nadPlugins() map[string]netattach.PluginValidator {
 	return nil
 }
 
-func checkPolicy(doc []byte) (field.ErrorList, []warning) {
+func checkPolicy(doc []byte) (field.ErrorList, []validation.Warning) {
 	p, errs := netattach.DecodePolicy(doc)
 	return append(errs, netattach.ValidatePolicy(p)...), nil
 }
 
-func checkSriovNodePolicy(doc []byte) (field.ErrorList, []warning) {
+func checkSriovNodePolicy(doc []byte) (field.ErrorList, []validation.Warning) {
 	p, errs := sriov.DecodeNodePolicy(doc)
 	verrs, warns := sriov.ValidateNodePolicy(p, sriov.Options{})
-	return append(errs, verrs...), fromStrings(warns)
+	return append(errs, verrs...), warns
 }
 
-func checkSriovNetwork(doc []byte) (field.ErrorList, []warning) {
+func checkSriovNetwork(doc []byte) (field.ErrorList, []validation.Warning) {
 	n, errs := sriov.DecodeNetwork(doc)
 	verrs, warns := sriov.ValidateNetwork(n, sriov.Options{})
-	return append(errs, verrs...), fromStrings(warns)
+	return append(errs, verrs...), warns
 }
 
-func checkProfile(doc []byte) (field.ErrorList, []warning) {
+func checkProfile(doc []byte) (field.ErrorList, []validation.Warning) {
 	p, errs := dpdk.DecodeProfile(doc)
 	verrs, warns := dpdk.ValidateProfile(p)
-	return append(errs, verrs...), fromStrings(warns)
+	return append(errs, verrs...), warns
 }
 
-func checkPool(doc []byte) (field.ErrorList, []warning) {
+func checkPool(doc []byte) (field.ErrorList, []validation.Warning) {
 	p, errs := dpdk.DecodeMachineConfigPool(doc)
 	return append(errs, dpdk.ValidateMachineConfigPool(p)...), nil
-}
-
-// fromStrings converts warnings written as "path: detail" (or just
-// "detail") so that their path gets a line.
-func fromStrings(ws []string) []warning {
-	out := make([]warning, len(ws))
-	for i, w := range ws {
-		out[i] = warning{Detail: w}
-		if path, detail, ok := strings.Cut(w, ": "); ok && path != "" && !strings.ContainsAny(path, " \t\"") {
-			out[i] = warning{Field: path, Detail: detail}
-		}
-	}
-	return out
-}
-
-func fromNetattach(ws []netattach.Warning) []warning {
-	out := make([]warning, len(ws))
-	for i, w := range ws {
-		out[i] = warning{w.Field, w.Detail}
-	}
-	return out
 }
 
 // finding is one line of output.
@@ -184,7 +156,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			failed = true
 			continue
 		}
-		inputs = append(inputs, input{shown, lint(data, func(d kyaml.Document, kind string) { r.collect(shown, d, kind) })})
+		inputs = append(inputs, input{shown, lint(data, func(d strictyaml.Document, kind string) { r.collect(shown, d, kind) })})
 	}
 	cross := r.check()
 	for _, in := range inputs {
@@ -216,23 +188,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // lint checks every document of a stream and hands each document of a known
 // kind to seen (for the checks across documents).
-func lint(data []byte, seen func(kyaml.Document, string)) []finding {
+func lint(data []byte, seen func(strictyaml.Document, string)) []finding {
 	table := checkers()
 	var out []finding
-	docs := kyaml.SplitDocuments(data)
+	docs := strictyaml.SplitDocuments(data)
 	if len(docs) == 0 {
 		return []finding{{doc: 1, warning: true, text: "no YAML documents"}}
 	}
 	for _, d := range docs {
 		out = append(out, lintDoc(table, d)...)
-		if _, kind, err := kyaml.TypeOf(d.Data); err == nil && table[kind] != nil {
+		if _, kind, err := strictyaml.TypeOf(d.Data); err == nil && table[kind] != nil {
 			seen(d, kind)
 		}
 	}
 	return out
 }
 
-func lintDoc(table map[string]checkFunc, d kyaml.Document) []finding {
+func lintDoc(table map[string]checkFunc, d strictyaml.Document) []finding {
 	fileLine := func(l int) int {
 		if l == 0 {
 			return 0
@@ -240,12 +212,12 @@ func lintDoc(table map[string]checkFunc, d kyaml.Document) []finding {
 		return d.Line + l - 1
 	}
 	n := d.Index + 1
-	_, kind, err := kyaml.TypeOf(d.Data)
+	_, kind, err := strictyaml.TypeOf(d.Data)
 	if err != nil {
 		l := lineOf(err.Error())
 		return []finding{{doc: n, line: fileLine(l), text: stripLine(err.Error(), l)}}
 	}
-	idx := kyaml.IndexLines(d.Data)
+	idx := strictyaml.IndexLines(d.Data)
 	check := table[kind]
 	if check == nil {
 		kinds := make([]string, 0, len(table))
@@ -281,21 +253,17 @@ func lintDoc(table map[string]checkFunc, d kyaml.Document) []finding {
 		out = append(out, finding{doc: n, line: fileLine(line), text: text})
 	}
 	for _, w := range warns {
-		text := w.Detail
-		if w.Field != "" {
-			text = w.Field + ": " + w.Detail
-		}
 		line := idx.Line(w.Field)
-		if l := refine(w.Field, w.Detail); l > 0 {
+		if l := refine(w.Field, w.Message); l > 0 {
 			line = l
 		}
-		out = append(out, finding{doc: n, line: fileLine(line), warning: true, text: text})
+		out = append(out, finding{doc: n, line: fileLine(line), warning: true, text: w.String()})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].line < out[j].line })
 	return out
 }
 
-// lineOf reads the line number of a "line N: ..." message (kyaml's syntax
+// lineOf reads the line number of a "line N: ..." message (strictyaml's syntax
 // errors), or 0.
 func lineOf(msg string) int {
 	var l int

@@ -10,99 +10,102 @@ import (
 
 const dnsMsg = `a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`
 
-// The seeds' YAML as printed, and corrected, with the exact findings vmlint
-// reports. The verbatim seeds carry documentation callout markers ("(1)",
-// " 4") and placeholders that make them invalid; see netattach/testdata.
+// The documentation's YAML as printed, and corrected, with the exact findings
+// vmlint reports. The verbatim manifests carry the callout markers the
+// pages print ("(1)", " 4") and placeholders that make them invalid; see
+// netattach/testdata.
 func TestLintFiles(t *testing.T) {
 	for _, tc := range []struct {
 		file string
 		code int
 		want []string
 	}{
-		{"seed001-pxe-net-conf.clean.yaml", 0, nil},
-		{"seed003-br1-eth1-policy.clean.yaml", 0, nil},
-		{"seed003-bridge-nad.clean.yaml", 0, nil},
-		{"seed003-dpdk-mcp.yaml", 0, nil},
-		{"seed003-dpdk-performance-profile.yaml", 0, nil},
-		{"seed001-pxe-net-conf.yaml", 1, []string{
-			`seed001-pxe-net-conf.yaml:1:6: spec.config: Invalid value: line 1 column 141 near "type\": \"cnv-tuning\" (1) } ] }": invalid JSON: invalid character '(' after object key:value pair ("(1)" looks like a documentation callout marker left in the JSON; remove it)`,
+		{"pxe-net-conf.clean.yaml", 0, nil},
+		{"br1-eth1-policy.clean.yaml", 0, nil},
+		{"bridge-nad.clean.yaml", 0, nil},
+		{"dpdk-mcp.yaml", 0, nil},
+		{"dpdk-performance-profile.yaml", 0, nil},
+		{"pxe-net-conf.yaml", 1, []string{
+			`pxe-net-conf.yaml:1:6: spec.config: Invalid value: line 1 column 141 near "type\": \"cnv-tuning\" (1) } ] }": invalid JSON: invalid character '(' after object key:value pair ("(1)" looks like a documentation callout marker left in the JSON; remove it)`,
 		}},
-		{"seed003-bridge-nad.yaml", 1, []string{
-			`seed003-bridge-nad.yaml:1:4: metadata.name: Invalid value: "<bridge-network> 1": ` + dnsMsg,
-			`seed003-bridge-nad.yaml:1:8: spec.config: Invalid value: line 1 column 54 near "\"<bridge-network>\", 3 \"type\": ": invalid JSON: invalid character '3' looking for beginning of object key string ("3" looks like a documentation callout marker left in the JSON; remove it)`,
+		{"bridge-nad.yaml", 1, []string{
+			`bridge-nad.yaml:1:4: metadata.name: Invalid value: "<bridge-network> 1": ` + dnsMsg,
+			`bridge-nad.yaml:1:8: spec.config: Invalid value: line 1 column 54 near "\"<bridge-network>\", 3 \"type\": ": invalid JSON: invalid character '3' looking for beginning of object key string ("3" looks like a documentation callout marker left in the JSON; remove it)`,
 		}},
-		{"seed003-br1-eth1-policy.yaml", 1, []string{
-			`seed003-br1-eth1-policy.yaml:1:4: metadata.name: Invalid value: "br1-eth1-policy 1": ` + dnsMsg,
-			`seed003-br1-eth1-policy.yaml:1:8: spec.desiredState.interfaces[0].name: Invalid value: "br1 2": must not contain '/', ':' or whitespace`,
-			`seed003-br1-eth1-policy.yaml:1:10: spec.desiredState.interfaces[0].type: Unsupported value: "linux-bridge 4": supported values: "linux-bridge", "vlan", "ethernet"`,
-			`seed003-br1-eth1-policy.yaml:1:11: spec.desiredState.interfaces[0].state: Unsupported value: "up 5": supported values: "up", "down", "absent"`,
-			`seed003-br1-eth1-policy.yaml:1:13: spec.desiredState.interfaces[0].ipv4.enabled: Invalid value: "false 6": must be of type boolean, got string`,
-			`seed003-br1-eth1-policy.yaml:1:17: spec.desiredState.interfaces[0].bridge.options.stp.enabled: Invalid value: "false 7": must be of type boolean, got string`,
-			`seed003-br1-eth1-policy.yaml:1:19: spec.desiredState.interfaces[0].bridge.port[0].name: Invalid value: "eth1 8": must not contain '/', ':' or whitespace`,
+		{"br1-eth1-policy.yaml", 1, []string{
+			`br1-eth1-policy.yaml:1:4: metadata.name: Invalid value: "br1-eth1-policy 1": ` + dnsMsg,
+			`br1-eth1-policy.yaml:1:8: spec.desiredState.interfaces[0].name: Invalid value: "br1 2": must not contain '/', ':' or whitespace`,
+			`br1-eth1-policy.yaml:1:10: spec.desiredState.interfaces[0].type: Unsupported value: "linux-bridge 4": supported values: "linux-bridge", "vlan", "ethernet"`,
+			`br1-eth1-policy.yaml:1:11: spec.desiredState.interfaces[0].state: Unsupported value: "up 5": supported values: "up", "down", "absent"`,
+			`br1-eth1-policy.yaml:1:13: spec.desiredState.interfaces[0].ipv4.enabled: Invalid value: "false 6": must be of type boolean, got string`,
+			`br1-eth1-policy.yaml:1:17: spec.desiredState.interfaces[0].bridge.options.stp.enabled: Invalid value: "false 7": must be of type boolean, got string`,
+			`br1-eth1-policy.yaml:1:19: spec.desiredState.interfaces[0].bridge.port[0].name: Invalid value: "eth1 8": must not contain '/', ':' or whitespace`,
 		}},
 		{"warnings-only.yaml", 0, []string{
 			`warnings-only.yaml:1:15: warning: spec.config.macSpoofChk: unknown key: the bridge plugin ignores it`,
 			`warnings-only.yaml:1:16: warning: spec.config.ipam: configuring IP address management (IPAM) in a virtual machine's network attachment definition is not supported`,
 		}},
-		// KubeVirt seeds (checked by package vmspec; wording pinned as a
-		// prefix). seed 001's VMI template is valid as printed.
-		{"seed001-vmi-pxe-boot.yaml", 0, nil},
+		// KubeVirt documentation manifests (checked by package vmspec;
+		// wording pinned as a prefix). The documented VMI template is
+		// valid as printed.
+		{"vmi-pxe-boot.yaml", 0, nil},
 		// The DPDK VM: "networkInterfaceMultiqueue" is indented as if it were
 		// a list item of interfaces, which is not YAML.
-		{"seed003-dpdk-vm.yaml", 1, []string{
-			`seed003-dpdk-vm.yaml:1:28: did not find expected '-' indicator`,
+		{"dpdk-vm.yaml", 1, []string{
+			`dpdk-vm.yaml:1:28: did not find expected '-' indicator`,
 		}},
 		// The same with the callouts removed and that line dedented: now the
 		// schema speaks, and every misplaced field says where it belongs.
-		{"seed003-dpdk-vm.syntax-fixed.yaml", 1, []string{
-			`seed003-dpdk-vm.syntax-fixed.yaml:1:6: warning: spec.running: ...`,
-			`seed003-dpdk-vm.syntax-fixed.yaml:1:21: spec.template.spec.domain.interfaces: Forbidden: unknown field "interfaces" (it belongs at spec.template.spec.domain.devices.interfaces)...`,
-			`seed003-dpdk-vm.syntax-fixed.yaml:1:28: spec.template.spec.domain.networkInterfaceMultiqueue: Forbidden: unknown field "networkInterfaceMultiqueue" (it belongs at spec.template.spec.domain.devices.networkInterfaceMultiqueue)...`,
-			`seed003-dpdk-vm.syntax-fixed.yaml:1:29: spec.template.spec.domain.rng: Forbidden: unknown field "rng" (it belongs at spec.template.spec.domain.devices.rng)...`,
-			`seed003-dpdk-vm.syntax-fixed.yaml:1:30: spec.template.spec.memory: Forbidden: unknown field "memory" (it belongs at spec.template.spec.domain.memory)...`,
-			`seed003-dpdk-vm.syntax-fixed.yaml:1:35: spec.template.spec.networks[0].name: Invalid value: "default"...`,
-			`seed003-dpdk-vm.syntax-fixed.yaml:1:39: spec.template.spec.networks[1].name: Invalid value: "nic-east"...`,
+		{"dpdk-vm.syntax-fixed.yaml", 1, []string{
+			`dpdk-vm.syntax-fixed.yaml:1:6: warning: spec.running: ...`,
+			`dpdk-vm.syntax-fixed.yaml:1:21: spec.template.spec.domain.interfaces: Forbidden: unknown field "interfaces" (it belongs at spec.template.spec.domain.devices.interfaces)...`,
+			`dpdk-vm.syntax-fixed.yaml:1:28: spec.template.spec.domain.networkInterfaceMultiqueue: Forbidden: unknown field "networkInterfaceMultiqueue" (it belongs at spec.template.spec.domain.devices.networkInterfaceMultiqueue)...`,
+			`dpdk-vm.syntax-fixed.yaml:1:29: spec.template.spec.domain.rng: Forbidden: unknown field "rng" (it belongs at spec.template.spec.domain.devices.rng)...`,
+			`dpdk-vm.syntax-fixed.yaml:1:30: spec.template.spec.memory: Forbidden: unknown field "memory" (it belongs at spec.template.spec.domain.memory)...`,
+			`dpdk-vm.syntax-fixed.yaml:1:35: spec.template.spec.networks[0].name: Invalid value: "default"...`,
+			`dpdk-vm.syntax-fixed.yaml:1:39: spec.template.spec.networks[1].name: Invalid value: "nic-east"...`,
 		}},
 		// The Istio VM: `"true" 2` (a callout after a quoted scalar) is not
 		// YAML; without the callouts its disk cloudinitdisk has no volume.
-		{"seed003-istio-vm.yaml", 1, []string{
-			`seed003-istio-vm.yaml:1:15: did not find expected key`,
+		{"istio-vm.yaml", 1, []string{
+			`istio-vm.yaml:1:15: did not find expected key`,
 		}},
-		{"seed003-istio-vm.clean.yaml", 1, []string{
-			`seed003-istio-vm.clean.yaml:1:28: spec.template.spec.domain.devices.disks[1].name: Invalid value: "cloudinitdisk"...`,
+		{"istio-vm.clean.yaml", 1, []string{
+			`istio-vm.clean.yaml:1:28: spec.template.spec.domain.devices.disks[1].name: Invalid value: "cloudinitdisk"...`,
 		}},
 		// The RHEL VM template: placeholders, a callout in a label and one
 		// inside the cloud-config, which cloud-init would then ignore.
-		{"seed004-rhel-vm.yaml", 1, []string{
-			`seed004-rhel-vm.yaml:1:4: metadata.labels: Invalid value: "<vm_name> 1"...`,
-			`seed004-rhel-vm.yaml:1:6: metadata.name: Invalid value: "<vm_name>"...`,
-			`seed004-rhel-vm.yaml:1:12: spec.dataVolumeTemplates[0].metadata.name: Invalid value: "<vm_name>"...`,
-			`seed004-rhel-vm.yaml:1:22: warning: spec.running: ...`,
-			`seed004-rhel-vm.yaml:1:25: spec.template.metadata.labels: Invalid value: "<vm_name>"...`,
-			`seed004-rhel-vm.yaml:1:63: warning: spec.template.spec.volumes[1].cloudInitNoCloud.userData: ...`,
+		{"rhel-vm.yaml", 1, []string{
+			`rhel-vm.yaml:1:4: metadata.labels: Invalid value: "<vm_name> 1"...`,
+			`rhel-vm.yaml:1:6: metadata.name: Invalid value: "<vm_name>"...`,
+			`rhel-vm.yaml:1:12: spec.dataVolumeTemplates[0].metadata.name: Invalid value: "<vm_name>"...`,
+			`rhel-vm.yaml:1:22: warning: spec.running: ...`,
+			`rhel-vm.yaml:1:25: spec.template.metadata.labels: Invalid value: "<vm_name>"...`,
+			`rhel-vm.yaml:1:63: warning: spec.template.spec.volumes[1].cloudInitNoCloud.userData: ...`,
 		}},
 		// RunStrategy with a capital R is not a field of the CRD.
-		{"seed004-runstrategy-vm.yaml", 1, []string{
-			`seed004-runstrategy-vm.yaml:1: metadata.name: Required value...`,
-			`seed004-runstrategy-vm.yaml:1:3: spec.runStrategy: Required value...`,
-			`seed004-runstrategy-vm.yaml:1:4: spec.RunStrategy: Forbidden: unknown field "RunStrategy"; did you mean "runStrategy"?...`,
-			`seed004-runstrategy-vm.yaml:1:5: spec.template: Required value...`,
+		{"runstrategy-vm.yaml", 1, []string{
+			`runstrategy-vm.yaml:1: metadata.name: Required value...`,
+			`runstrategy-vm.yaml:1:3: spec.runStrategy: Required value...`,
+			`runstrategy-vm.yaml:1:4: spec.RunStrategy: Forbidden: unknown field "RunStrategy"; did you mean "runStrategy"?...`,
+			`runstrategy-vm.yaml:1:5: spec.template: Required value...`,
 		}},
-		// SR-IOV seeds (checked by package sriov; its wording is its own, so
-		// only location and path are pinned here: "..." ends a prefix).
-		{"seed003-sriov-node-policy.yaml", 1, []string{
+		// SR-IOV documentation manifests (checked by package sriov; its
+		// wording is its own, so only location and path are pinned here:
+		// "..." ends a prefix).
+		{"sriov-node-policy.yaml", 1, []string{
 			// `"true" 4`: a quoted scalar followed by a callout is not YAML.
-			`seed003-sriov-node-policy.yaml:1:9: did not find expected key`,
+			`sriov-node-policy.yaml:1:9: did not find expected key`,
 		}},
-		{"seed003-sriov-network.yaml", 1, []string{
-			`seed003-sriov-network.yaml:1:10: did not find expected key`,
+		{"sriov-network.yaml", 1, []string{
+			`sriov-network.yaml:1:10: did not find expected key`,
 		}},
-		{"seed003-dpdk-node-policy.yaml", 0, []string{
-			`seed003-dpdk-node-policy.yaml:1:12: warning: spec.nicSelector: ...`,
+		{"dpdk-node-policy.yaml", 0, []string{
+			`dpdk-node-policy.yaml:1:12: warning: spec.nicSelector: ...`,
 		}},
-		{"seed003-dpdk-sriovnetwork.yaml", 1, []string{
-			`seed003-dpdk-sriovnetwork.yaml:1:18: spec.networkNamespace: Invalid value: "dpdk-checkup-ns 1"...`,
-			`seed003-dpdk-sriovnetwork.yaml:1:19: spec.resourceName: Invalid value: "intel_nics_dpdk 2"...`,
+		{"dpdk-sriovnetwork.yaml", 1, []string{
+			`dpdk-sriovnetwork.yaml:1:18: spec.networkNamespace: Invalid value: "dpdk-checkup-ns 1"...`,
+			`dpdk-sriovnetwork.yaml:1:19: spec.resourceName: Invalid value: "intel_nics_dpdk 2"...`,
 		}},
 		{"block-config.yaml", 1, []string{
 			`block-config.yaml:1:11: spec.config.plugins[0].vlan: Invalid value: 5000: must be between 0 and 4094 (0: untagged)`,
@@ -197,23 +200,23 @@ func supportedKinds() []string {
 	return ks
 }
 
-// Links between documents, across files: seed 003's policy creates br1, seed
-// 001's NAD uses it and seed 001's VMI uses the NAD — clean together. Each
+// Links between documents, across files: the documented policy creates br1,
+// the PXE NAD uses it and the PXE VMI uses the NAD — clean together. Each
 // broken link is a warning at the field that makes it.
 func TestCrossReferences(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := runIn(t, "testdata", []string{"seed003-br1-eth1-policy.clean.yaml", "seed001-pxe-net-conf.clean.yaml", "seed001-vmi-pxe-boot.yaml"}, nil, &out, &errOut)
+	code := runIn(t, "testdata", []string{"br1-eth1-policy.clean.yaml", "pxe-net-conf.clean.yaml", "vmi-pxe-boot.yaml"}, nil, &out, &errOut)
 	if code != 0 || out.Len() > 0 {
-		t.Errorf("seed stack: exit %d\n%s", code, out.String())
+		t.Errorf("documented stack: exit %d\n%s", code, out.String())
 	}
 
 	out.Reset()
-	code = run([]string{"seed001-vmi-pxe-boot.yaml", "seed003-bridge-nad.clean.yaml"}, nil, &out, &errOut)
+	code = run([]string{"vmi-pxe-boot.yaml", "bridge-nad.clean.yaml"}, nil, &out, &errOut)
 	if code != 0 {
 		t.Errorf("exit %d, want 0 (warnings only)", code)
 	}
 	assertLines(t, out.String(), []string{
-		`seed001-vmi-pxe-boot.yaml:1:35: warning: spec.networks[1].multus.networkName: no NetworkAttachmentDefinition "pxe-net-conf" in the files checked: it must already exist in the cluster`,
+		`vmi-pxe-boot.yaml:1:35: warning: spec.networks[1].multus.networkName: no NetworkAttachmentDefinition "pxe-net-conf" in the files checked: it must already exist in the cluster`,
 	})
 
 	out.Reset()

@@ -7,8 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
 	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/strictyaml"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
@@ -26,8 +26,8 @@ type refs struct {
 
 type source struct {
 	file string
-	doc  kyaml.Document
-	idx  *kyaml.LineIndex
+	doc  strictyaml.Document
+	idx  *strictyaml.LineIndex
 }
 
 func (s source) finding(path string, format string, args ...any) (string, finding) {
@@ -58,8 +58,8 @@ type bridgeUse struct {
 
 // collect records what one document defines and uses. Documents that do not
 // decode are skipped: their errors are already reported.
-func (r *refs) collect(file string, d kyaml.Document, kind string) {
-	src := source{file: file, doc: d, idx: kyaml.IndexLines(d.Data)}
+func (r *refs) collect(file string, d strictyaml.Document, kind string) {
+	src := source{file: file, doc: d, idx: strictyaml.IndexLines(d.Data)}
 	switch kind {
 	case netattach.NADKind:
 		nad, errs := netattach.DecodeNAD(d.Data)
@@ -164,8 +164,9 @@ func (r *refs) check() map[string][]finding {
 			case !ok:
 				add(u.src.finding(u.path, "no NodeNetworkConfigurationPolicy in the files checked creates bridge %q: it must already exist on the nodes", u.bridge))
 			case mtu > 0 && u.mtu > mtu:
-				// Jumbo frames (seed 003): the VM's side cannot be larger
-				// than the bridge, or large frames are dropped there.
+				// Jumbo frames: the VM's side cannot be larger
+				// than the bridge, or large frames are dropped
+				// there.
 				mp := strings.TrimSuffix(u.path, "bridge") + "mtu"
 				add(u.src.finding(mp, "%d is larger than the mtu %d of bridge %q in its NodeNetworkConfigurationPolicy: frames larger than %d cannot cross the bridge", u.mtu, mtu, u.bridge, mtu))
 			}

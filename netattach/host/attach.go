@@ -12,6 +12,7 @@ import (
 
 // VLANRange is an inclusive range of VLAN ids (a bridge CNI vlanTrunk entry).
 type VLANRange struct {
+	// Min and Max are the first and last VLAN id (1..4094).
 	Min, Max int
 }
 
@@ -28,7 +29,7 @@ type PortAttachment struct {
 	// VLAN is the access VLAN (1–4094); 0 means none.
 	VLAN int
 	// PreserveDefaultVLAN keeps VLAN 1 on the port; nil means true, the
-	// bridge CNI's default (seed 003's NAD sets it false).
+	// bridge CNI's default (the documented NAD sets it false).
 	PreserveDefaultVLAN *bool
 	// Trunk lists tagged VLAN ranges (the CNI's vlanTrunk).
 	Trunk []VLANRange

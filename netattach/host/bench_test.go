@@ -26,14 +26,14 @@ func benchNetns(b *testing.B) string {
 	return name
 }
 
-// BenchmarkApplyRemoveSeed003: one apply of br1-eth1-policy plus its
+// BenchmarkApplyRemoveBr1Eth1Policy: one apply of br1-eth1-policy plus its
 // removal, per op.
-func BenchmarkApplyRemoveSeed003(b *testing.B) {
+func BenchmarkApplyRemoveBr1Eth1Policy(b *testing.B) {
 	ns := benchNetns(b)
 	if out, err := exec.Command("ip", "-n", ns, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1peer").CombinedOutput(); err != nil {
 		b.Fatalf("veth: %v: %s", err, out)
 	}
-	policy := loadSeedPolicy(b)
+	policy := loadBr1Eth1Policy(b)
 	h := &Host{NetNS: ns}
 	ctx := context.Background()
 	for b.Loop() {

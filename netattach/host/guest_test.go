@@ -113,7 +113,7 @@ func guestLink(t *testing.T, h *netlink.Handle, name string) netlink.Link {
 	return l
 }
 
-// vlanPolicy is seed 003's bridge with what a VLAN-carrying node needs: eth1
+// vlanPolicy is the documented bridge with what a VLAN-carrying node needs: eth1
 // an access port in VLAN 100, eth2 a trunk of 200-202, the host on VLAN 100
 // through an 8021q link on the bridge, jumbo frames throughout.
 func vlanPolicy() netattach.State {
@@ -195,7 +195,7 @@ func TestGuestVLANPolicy(t *testing.T) {
 	}
 }
 
-// TestGuestAttachCNI attaches VM ports the bridge CNI way (seed 003's NAD:
+// TestGuestAttachCNI attaches VM ports the bridge CNI way (the documented NAD:
 // vlan 100, preserveDefaultVlan false) and with the CNI defaults.
 func TestGuestAttachCNI(t *testing.T) {
 	vmtest.GuestOnly(t, "TestGuestKernel")
@@ -345,7 +345,7 @@ func vmNetns(t *testing.T, hostNH *netlink.Handle, port, suffix, addr string) ne
 	return vns
 }
 
-// TestGuestVLANTraffic is the point of seed 003's "the PXE server must be on
+// TestGuestVLANTraffic is the point of the documented "the PXE server must be on
 // the same VLAN as the bridge": with the policy applied, a VM on the VLAN
 // 100 access port reaches the host's address on br1.100 (UDP both ways),
 // and a VM on another VLAN's access port does not.

@@ -93,15 +93,15 @@ func links(t *testing.T, ns string) map[string]ipLink {
 	return m
 }
 
-func loadSeedPolicy(t testing.TB) netattach.State {
+func loadBr1Eth1Policy(t testing.TB) netattach.State {
 	t.Helper()
-	b, err := os.ReadFile("testdata/seed003-br1-eth1-policy.yaml")
+	b, err := os.ReadFile("testdata/br1-eth1-policy.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var nncp netattach.NodeNetworkConfigurationPolicy
 	if err := yaml.UnmarshalStrict(b, &nncp); err != nil {
-		t.Fatalf("seed policy: %v", err)
+		t.Fatalf("documented policy: %v", err)
 	}
 	return nncp.Spec.DesiredState
 }

@@ -27,7 +27,8 @@ type Host struct {
 	// (as `ip netns add NAME` makes it) or a path to a namespace file such
 	// as /proc/PID/ns/net. Empty means the calling thread's own namespace.
 	NetNS string
-	// Logger receives one record per step applied or undone; nil discards.
+	// Logger receives one record per step applied or undone; nil means
+	// slog.Default(). To silence it, pass slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
 
 	// beforeStep, when set (tests only), runs before step i of an Apply;
@@ -141,7 +142,7 @@ func (h *Host) logger() *slog.Logger {
 	if h.Logger != nil {
 		return h.Logger
 	}
-	return slog.New(slog.DiscardHandler)
+	return slog.Default()
 }
 
 // nsPath resolves Host.NetNS to a file ("" stays "").

@@ -3,9 +3,11 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -17,14 +19,14 @@ import (
 	"github.com/pxekit/pxekit/netattach"
 )
 
-// TestSeed003BridgePolicy applies seed 003's br1-eth1-policy to a veth named
+// TestBr1Eth1Policy applies the documented br1-eth1-policy to a veth named
 // eth1 in a fresh namespace: bridge up, STP off, eth1 enslaved, no IPv4; a
 // second apply does nothing; Remove leaves the namespace as it was.
-func TestSeed003BridgePolicy(t *testing.T) {
+func TestBr1Eth1Policy(t *testing.T) {
 	ns := newNetns(t)
 	addVeth(t, ns, "eth1", "eth1peer")
 	before := links(t, ns)
-	policy := loadSeedPolicy(t)
+	policy := loadBr1Eth1Policy(t)
 	h := &Host{NetNS: ns}
 	ctx := context.Background()
 
@@ -114,9 +116,9 @@ func keys(m map[string]ipLink) []string {
 	return out
 }
 
-// TestSeed003ConvergesExistingBridge: a br1 someone made by hand, with STP
-// on, an IPv4 address and a stray port, is brought to the seed policy.
-func TestSeed003ConvergesExistingBridge(t *testing.T) {
+// TestBr1Eth1PolicyConvergesExistingBridge: a br1 someone made by hand, with STP
+// on, an IPv4 address and a stray port, is brought to the documentation policy.
+func TestBr1Eth1PolicyConvergesExistingBridge(t *testing.T) {
 	ns := newNetns(t)
 	addVeth(t, ns, "eth1", "eth1peer")
 	addVeth(t, ns, "stray", "straypeer")
@@ -125,7 +127,7 @@ func TestSeed003ConvergesExistingBridge(t *testing.T) {
 	ipIn(t, ns, "link", "set", "stray", "master", "br1")
 	h := &Host{NetNS: ns}
 	ctx := context.Background()
-	plan, err := h.Plan(ctx, loadSeedPolicy(t))
+	plan, err := h.Plan(ctx, loadBr1Eth1Policy(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,12 +153,12 @@ func TestSeed003ConvergesExistingBridge(t *testing.T) {
 	if l["stray"].Master != "" || l["eth1"].Master != "br1" {
 		t.Errorf("stray master %q, eth1 master %q", l["stray"].Master, l["eth1"].Master)
 	}
-	if p, err := h.Plan(ctx, loadSeedPolicy(t)); err != nil || !p.Empty() {
+	if p, err := h.Plan(ctx, loadBr1Eth1Policy(t)); err != nil || !p.Empty() {
 		t.Errorf("not converged: %v %v", p, err)
 	}
 }
 
-// TestJumboMTUAndAddresses: seed 003's jumbo frames on a bridge over eth1
+// TestJumboMTUAndAddresses: the documented jumbo frames on a bridge over eth1
 // (MTU 9000 on both), a static lab address, STP default (on, as
 // NetworkManager creates bridges).
 func TestJumboMTUAndAddresses(t *testing.T) {
@@ -248,7 +250,8 @@ func TestRollback(t *testing.T) {
 			Options: &netattach.BridgeOptions{STP: &netattach.STPOptions{Enabled: false}},
 			Port:    []netattach.BridgePort{{Name: "eth1"}, {Name: "eth2"}}}},
 	}}
-	h := &Host{NetNS: ns}
+	var logs bytes.Buffer
+	h := &Host{NetNS: ns, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	h.beforeStep = func(i int, st Step) {
 		if st.String() == "set-master eth2 -> br1" {
 			ipIn(t, ns, "link", "del", "eth2")
@@ -273,6 +276,11 @@ func TestRollback(t *testing.T) {
 	if !strings.Contains(err.Error(), `step 4/`) || !strings.Contains(err.Error(), "set-master eth2 -> br1") {
 		t.Errorf("error does not name the step: %q", err)
 	}
+	// The logger saw each step applied, the failure, and each undo.
+	if l := logs.String(); strings.Count(l, "msg=applied") != 3 || strings.Count(l, `msg="rolled back"`) != 3 ||
+		!strings.Contains(l, `msg="apply failed" netns=`+ns+` step=4`) {
+		t.Errorf("log:\n%s", l)
+	}
 	after := links(t, ns)
 	if _, ok := after["br1"]; ok {
 		t.Error("br1 survived the rollback")
@@ -289,7 +297,7 @@ func TestRollback(t *testing.T) {
 func TestConcurrentApply(t *testing.T) {
 	ns := newNetns(t)
 	addVeth(t, ns, "eth1", "eth1peer")
-	policy := loadSeedPolicy(t)
+	policy := loadBr1Eth1Policy(t)
 	ctx := context.Background()
 	plan, err := (&Host{NetNS: ns}).Plan(ctx, policy)
 	if err != nil {
@@ -353,7 +361,7 @@ func TestApplyWaitsForOtherProcess(t *testing.T) {
 	ctx := context.Background()
 	busy := make(chan struct{}, 2)
 	h := &Host{NetNS: ns, lockBusy: func() { busy <- struct{}{} }}
-	plan, err := h.Plan(ctx, loadSeedPolicy(t))
+	plan, err := h.Plan(ctx, loadBr1Eth1Policy(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,9 +127,9 @@ func TestAttachPortNoVLAN(t *testing.T) {
 	}
 }
 
-// TestPermissionDenied runs Plan+Apply of the seed policy in a child process
-// without CAP_NET_ADMIN (uid nobody), started inside the test's namespace,
-// and checks the error tells the user what is missing.
+// TestPermissionDenied runs Plan+Apply of the documentation policy in a child
+// process without CAP_NET_ADMIN (uid nobody), started inside the test's
+// namespace, and checks the error tells the user what is missing.
 func TestPermissionDenied(t *testing.T) {
 	if os.Getenv("PXEKIT_HOST_NOCAP_CHILD") == "1" {
 		return // the child's work is in TestPermissionChild
@@ -154,7 +154,7 @@ func TestPermissionDenied(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "testdata"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, "testdata/seed003-br1-eth1-policy.yaml", filepath.Join(dir, "testdata", "seed003-br1-eth1-policy.yaml"))
+	copyFile(t, "testdata/br1-eth1-policy.yaml", filepath.Join(dir, "testdata", "br1-eth1-policy.yaml"))
 	cmd := exec.Command(bin, "-test.run=^TestPermissionChild$", "-test.v")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PXEKIT_HOST_NOCAP_CHILD=1")
@@ -205,7 +205,7 @@ func TestPermissionChild(t *testing.T) {
 		t.Skip("runs only as TestPermissionDenied's child")
 	}
 	h := &Host{} // the child's own namespace: the parent's test netns
-	plan, err := h.Plan(context.Background(), loadSeedPolicy(t))
+	plan, err := h.Plan(context.Background(), loadBr1Eth1Policy(t))
 	if err != nil {
 		t.Fatalf("plan (reading needs no privilege): %v", err)
 	}

@@ -195,7 +195,7 @@ func (p *planner) planBridge(i int, in netattach.Interface) {
 	}
 	// VLAN filtering is turned on when a port has VLAN settings (nmstate).
 	// It is never turned off here: the bridge CNI turns it on for VMs'
-	// access ports on a bridge whose policy has no VLANs (seed 003).
+	// access ports on a bridge whose policy has no VLANs.
 	if in.Bridge != nil && !l.VLANFilter {
 		for _, port := range in.Bridge.Port {
 			if port.VLAN != nil {

@@ -5,6 +5,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -339,12 +340,12 @@ func portVLANDiff(cur, want map[uint16]vlanFlags, exact bool, drop []uint16) []v
 	var ch []vlanChange
 	// Additions first: adding the new PVID moves the PVID off the old VLAN,
 	// so the port never goes through a moment without an untagged VLAN.
-	for _, id := range sortedIDs(want) {
+	for _, id := range slices.Sorted(maps.Keys(want)) {
 		if f, ok := cur[id]; !ok || f != want[id] {
 			ch = append(ch, vlanChange{id: id, f: want[id], add: true})
 		}
 	}
-	for _, id := range sortedIDs(cur) {
+	for _, id := range slices.Sorted(maps.Keys(cur)) {
 		if _, wanted := want[id]; wanted {
 			continue
 		}
@@ -355,19 +356,10 @@ func portVLANDiff(cur, want map[uint16]vlanFlags, exact bool, drop []uint16) []v
 	return ch
 }
 
-func sortedIDs(m map[uint16]vlanFlags) []uint16 {
-	ids := make([]uint16, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
 // describeVLANs prints a VLAN set compactly: "100 pvid untagged", "10-20,30".
 func describeVLANs(m map[uint16]vlanFlags) string {
 	var parts []string
-	ids := sortedIDs(m)
+	ids := slices.Sorted(maps.Keys(m))
 	for i := 0; i < len(ids); {
 		j := i
 		for j+1 < len(ids) && ids[j+1] == ids[j]+1 && m[ids[j+1]] == m[ids[i]] {

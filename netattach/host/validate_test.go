@@ -44,8 +44,8 @@ func TestValidate(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", want, strings.ReplaceAll(got, ", ", "\n"))
 		}
 	}
-	if errs := Validate(loadSeedPolicy(t)); len(errs) != 0 {
-		t.Errorf("seed 003 policy invalid: %v", errs)
+	if errs := Validate(loadBr1Eth1Policy(t)); len(errs) != 0 {
+		t.Errorf("the documented policy invalid: %v", errs)
 	}
 }
 

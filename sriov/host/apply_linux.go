@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -23,10 +24,22 @@ type ApplyOptions struct {
 	// NodeLabels, when non-nil, are this node's labels: a policy whose
 	// nodeSelector does not match them is not applied.
 	NodeLabels map[string]string
+	// Logger receives one record per change made (numVfs, a VF's driver,
+	// an MTU); nil means slog.Default(). To silence it, pass
+	// slog.New(slog.DiscardHandler).
+	Logger *slog.Logger
+}
+
+func (o ApplyOptions) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }
 
 // AppliedPF is one PF a policy selected, as read after applying it.
 type AppliedPF struct {
+	// PF is the PF as read back.
 	PF PF
 	// Selected are the VF indexes the policy owns (its pfNames range, or
 	// all).
@@ -37,7 +50,7 @@ type AppliedPF struct {
 // the webhook's per-NIC rules: every given criterion must match, and the
 // NIC model must be supported (unless opts.DevMode). It reports at their
 // field paths a pfNames entry and a rootDevices entry that name
-// different devices — seed 003 requires them to point at the same one.
+// different devices — they must point at the same one.
 func SelectPFs(pfs []PF, sel sriov.NicSelector, opts sriov.Options) ([]PF, field.ErrorList) {
 	var errs field.ErrorList
 	np := field.NewPath("spec", "nicSelector")
@@ -149,6 +162,7 @@ func ApplyNodePolicy(s Sysfs, p *sriov.SriovNetworkNodePolicy, opts ApplyOptions
 
 func applyPF(s Sysfs, p *sriov.SriovNetworkNodePolicy, pf PF, opts ApplyOptions) (*AppliedPF, error) {
 	spec := &p.Spec
+	log := opts.logger().With("policy", p.Name, "pf", pf.PCIAddress)
 	if spec.NumVfs > pf.TotalVFs {
 		return nil, &NumVFsError{PF: pf.PCIAddress, Want: spec.NumVfs, Total: pf.TotalVFs, Got: pf.NumVFs}
 	}
@@ -158,6 +172,8 @@ func applyPF(s Sysfs, p *sriov.SriovNetworkNodePolicy, pf PF, opts ApplyOptions)
 		}
 	} else if err := s.SetNumVFs(pf.PCIAddress, spec.NumVfs); err != nil {
 		return nil, err
+	} else if pf.NumVFs != spec.NumVfs {
+		log.Info("set numvfs", "from", pf.NumVFs, "to", spec.NumVfs)
 	}
 	cur, err := s.PF(pf.PCIAddress)
 	if err != nil {
@@ -173,7 +189,7 @@ func applyPF(s Sysfs, p *sriov.SriovNetworkNodePolicy, pf PF, opts ApplyOptions)
 	var errs []error
 	if spec.Mtu > 0 {
 		for _, n := range cur.Netdevs {
-			if err := setMTUAtLeast(opts.Netlink, n, spec.Mtu); err != nil {
+			if err := setMTUAtLeast(opts.Netlink, n, spec.Mtu, log); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -188,11 +204,15 @@ func applyPF(s Sysfs, p *sriov.SriovNetworkNodePolicy, pf PF, opts ApplyOptions)
 		case sriov.DeviceTypeVfioPCI:
 			if err := s.BindDriver(vf.PCIAddress, VfioPCI); err != nil {
 				errs = append(errs, err)
+			} else if vf.Driver != VfioPCI {
+				log.Info("bound VF", "vf", vf.PCIAddress, "driver", VfioPCI, "was", vf.Driver)
 			}
 		default:
 			if vf.Driver == "" || vf.Driver == VfioPCI {
 				if err := s.BindDefaultDriver(vf.PCIAddress); err != nil {
 					errs = append(errs, err)
+				} else {
+					log.Info("bound VF to its default driver", "vf", vf.PCIAddress, "driver", s.Driver(vf.PCIAddress), "was", vf.Driver)
 				}
 			}
 		}
@@ -207,6 +227,8 @@ func applyPF(s Sysfs, p *sriov.SriovNetworkNodePolicy, pf PF, opts ApplyOptions)
 				for _, n := range vf.Netdevs {
 					if err := setMTU(opts.Netlink, n, spec.Mtu); err != nil {
 						errs = append(errs, err)
+					} else {
+						log.Info("set mtu", "link", n, "mtu", spec.Mtu)
 					}
 				}
 			}
@@ -220,7 +242,7 @@ func applyPF(s Sysfs, p *sriov.SriovNetworkNodePolicy, pf PF, opts ApplyOptions)
 }
 
 // setMTUAtLeast raises a PF's MTU to mtu (a VF cannot exceed its PF's).
-func setMTUAtLeast(h *netlink.Handle, name string, mtu int) error {
+func setMTUAtLeast(h *netlink.Handle, name string, mtu int, log *slog.Logger) error {
 	l, err := h.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("sriov/host: %s: %w", name, err)
@@ -231,6 +253,7 @@ func setMTUAtLeast(h *netlink.Handle, name string, mtu int) error {
 	if err := h.LinkSetMTU(l, mtu); err != nil {
 		return fmt.Errorf("sriov/host: %s: mtu %d refused: %w", name, mtu, err)
 	}
+	log.Info("raised PF mtu", "link", name, "from", l.Attrs().MTU, "to", mtu)
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package host
 
 import (
+	"bytes"
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
 
@@ -105,5 +108,64 @@ func TestApplyNodePolicyRefusals(t *testing.T) {
 				t.Error("a refused policy changed numvfs")
 			}
 		})
+	}
+}
+
+// Every change ApplyNodePolicy makes is logged on the given logger.
+func TestApplyNodePolicyLogs(t *testing.T) {
+	k := lab(t)
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	p := igbPolicy(2, "ens1")
+	p.Spec.DeviceType = sriov.DeviceTypeVfioPCI
+	if _, err := ApplyNodePolicy(k.sysfs(), p, ApplyOptions{Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"msg=\"set numvfs\" policy=igb pf=", "from=0 to=2", "msg=\"bound VF\"", "driver=vfio-pci was=igbvf"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	// Applied again, nothing changes and nothing is logged.
+	buf.Reset()
+	if _, err := ApplyNodePolicy(k.sysfs(), p, ApplyOptions{Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("second apply logged:\n%s", buf.String())
+	}
+}
+
+func TestVFConfigValidate(t *testing.T) {
+	vlan, neg, lo, hi := 100, -1, 200, 100
+	multicast, _ := net.ParseMAC("01:00:5e:00:00:01")
+	eui64, _ := net.ParseMAC("02:00:00:00:00:00:00:01")
+	unicast, _ := net.ParseMAC("02:00:00:00:03:fb")
+	if errs := (VFConfig{MAC: unicast, VLAN: &vlan, QoS: 3, Proto: VLANProto8021AD, MaxTxRate: &hi, LinkState: sriov.LinkStateAuto}).Validate(); len(errs) > 0 {
+		t.Errorf("valid config: %v", errs)
+	}
+	for _, c := range []struct {
+		cfg  VFConfig
+		want string
+	}{
+		{VFConfig{MAC: multicast}, "macAddress"},
+		{VFConfig{MAC: eui64}, "macAddress"},
+		{VFConfig{VLAN: &neg}, "vlan"},
+		{VFConfig{QoS: 2}, "vlan"},
+		{VFConfig{VLAN: &vlan, QoS: 8}, "vlanQoS"},
+		{VFConfig{VLAN: &vlan, Proto: "qinq"}, "vlanProto"},
+		{VFConfig{MaxTxRate: &neg}, "maxTxRate"},
+		{VFConfig{MinTxRate: &lo, MaxTxRate: &hi}, "minTxRate"},
+		{VFConfig{LinkState: "up"}, "linkState"},
+	} {
+		errs := c.cfg.Validate()
+		if len(errs) != 1 || errs[0].Field != c.want {
+			t.Errorf("%+v: %v, want one error at %s", c.cfg, errs, c.want)
+		}
+	}
+	// A refused config never reaches the kernel.
+	if _, err := ConfigureVF(nil, "eno3", 0, VFConfig{LinkState: "up"}); err == nil || !strings.Contains(err.Error(), "linkState") {
+		t.Errorf("ConfigureVF: %v", err)
 	}
 }

@@ -11,10 +11,12 @@ const VfioPCI = "vfio-pci"
 
 // DriverError is a failed driver bind.
 type DriverError struct {
+	// PCIAddress is the device.
 	PCIAddress string
 	Want       string // "" means the device's default driver
 	Got        string // the driver bound after the attempt, "" for none
-	Err        error
+	// Err is the kernel's answer, if any.
+	Err error
 }
 
 // Error says what was asked, what the kernel answered and what is bound or

@@ -8,12 +8,12 @@ import (
 	"github.com/pxekit/pxekit/sriov/host"
 )
 
-// The VF settings seed 003's dpdk-sriovnetwork asks for, as ConfigureVF
+// The VF settings the documented dpdk-sriovnetwork asks for, as ConfigureVF
 // applies them to one VF (the MAC comes from the VM or pod).
 func ExampleVFConfigFromNetwork() {
 	n, err := sriov.NewNetwork("dpdk-sriovnetwork", "intel_nics_dpdk").
 		WithNetworkNamespace("dpdk-checkup-ns").
-		WithVLAN(1019, 0).WithSpoofChk(false).WithTrust(true).Build()
+		WithVLAN(1019).WithMACSpoofCheck(false).WithTrust(true).Build()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -28,7 +28,7 @@ func ExampleVFConfigFromNetwork() {
 	// mac 02:00:00:00:03:fb vlan 1019 qos 0 spoofchk false trust true
 }
 
-// Which PFs of a node seed 003's DPDK policy (policy-1) selects: vendor,
+// Which PFs of a node the documented DPDK policy (policy-1) selects: vendor,
 // device, name and PCI address must all match, and the model must be one
 // the operator supports.
 func ExampleSelectPFs() {

@@ -19,10 +19,10 @@ import (
 	"github.com/pxekit/pxekit/sriov"
 )
 
-// Seed 003's dpdk-sriovnetwork, embedded: the guest has no testdata dir.
+// The documented dpdk-sriovnetwork, embedded: the guest has no testdata dir.
 //
-//go:embed testdata/seed003-dpdk-sriovnetwork.yaml
-var seedDPDKNetwork []byte
+//go:embed testdata/dpdk-sriovnetwork.yaml
+var dpdkNetworkDoc []byte
 
 // TestIgbSRIOV runs against real SR-IOV: QEMU 10's igb (an emulated Intel
 // 82576, 8086:10c9, 7 VFs) under the backports 6.12 kernel's igb, igbvf and
@@ -72,7 +72,7 @@ func guestIgb(t *testing.T) {
 	}
 
 	t.Run("apply netdevice policy", func(t *testing.T) {
-		p, err := sriov.NewNodePolicy("igb-netdevice", "igb_vfs").WithNumVfs(2).
+		p, err := sriov.NewNodePolicy("igb-netdevice", "igb_vfs").WithNumVFs(2).
 			WithNIC("8086", "10c9").WithPFNames(pf.Name()).
 			WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"}).Build()
 		if err != nil {
@@ -117,8 +117,8 @@ func guestIgb(t *testing.T) {
 	})
 
 	mac, _ := net.ParseMAC("02:00:00:00:03:fb")
-	t.Run("VF0 as seed 003 dpdk-sriovnetwork", func(t *testing.T) {
-		n, errs := sriov.DecodeNetwork(seedDPDKNetwork)
+	t.Run("VF0 as the documented dpdk-sriovnetwork", func(t *testing.T) {
+		n, errs := sriov.DecodeNetwork(dpdkNetworkDoc)
 		if len(errs) > 0 {
 			t.Fatal(errs)
 		}
@@ -142,8 +142,8 @@ func guestIgb(t *testing.T) {
 	t.Run("refusals per field", func(t *testing.T) {
 		// igb's ndo_set_vf_bw: a max rate needs the PF link up (it is
 		// checked against the link speed), a min rate is always EINVAL —
-		// seed 003's "Intel NICs do not support minTxRate" — and igb has
-		// no ndo_set_vf_link_state at all.
+		// The documented "Intel NICs do not support minTxRate" — and igb
+		// has no ndo_set_vf_link_state at all.
 		l, err := h.LinkByName(pf.Name())
 		if err != nil {
 			t.Fatal(err)
@@ -225,7 +225,7 @@ func guestIgb(t *testing.T) {
 	})
 
 	t.Run("apply vfio-pci policy with a VF range", func(t *testing.T) {
-		p, err := sriov.NewNodePolicy("igb-dpdk", "igb_dpdk").WithNumVfs(3).
+		p, err := sriov.NewNodePolicy("igb-dpdk", "igb_dpdk").WithNumVFs(3).
 			WithDeviceType(sriov.DeviceTypeVfioPCI).WithNIC("8086", "10c9").
 			WithPFNames(pf.Name() + "#1-1").WithRootDevices(pf.PCIAddress).
 			WithNodeSelector(map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"}).Build()
@@ -240,7 +240,8 @@ func guestIgb(t *testing.T) {
 		if vfs[0].Driver != "igbvf" || vfs[1].Driver != VfioPCI || !slices.Equal(res[0].Selected, []int{1}) {
 			t.Errorf("drivers %s/%s selected %v, want igbvf/vfio-pci [1]", vfs[0].Driver, vfs[1].Driver, res[0].Selected)
 		}
-		// The mismatch seed 003 warns about, caught on the node.
+		// The mismatch OpenShift's documentation warns about, caught on
+		// the node.
 		p.Spec.NicSelector.RootDevices = []string{"0000:00:1f.0"}
 		if _, err := ApplyNodePolicy(s, p, ApplyOptions{Netlink: h}); err == nil {
 			t.Error("pfNames and rootDevices naming different devices was applied")

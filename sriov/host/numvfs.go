@@ -9,7 +9,8 @@ import (
 
 // NumVFsError is a refused change of sriov_numvfs.
 type NumVFsError struct {
-	PF   string // PCI address
+	PF string // PCI address
+	// Want is the numVfs asked for.
 	Want int
 	// Total is sriov_totalvfs.
 	Total int

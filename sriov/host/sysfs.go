@@ -50,6 +50,7 @@ func (s Sysfs) NetPath(name string) string {
 
 // PF is a physical function with SR-IOV capability.
 type PF struct {
+	// PCIAddress is the PF's address, e.g. 0000:19:00.2.
 	PCIAddress string
 	// Netdevs are the PF's network interfaces (usually one).
 	Netdevs []string
@@ -58,8 +59,10 @@ type PF struct {
 	Driver  string // "" when unbound
 	// NUMANode is -1 when the platform does not say.
 	NUMANode int
+	// TotalVFs is sriov_totalvfs, the most VFs the device can have.
 	TotalVFs int
-	NumVFs   int
+	// NumVFs is sriov_numvfs, the VFs it has now.
+	NumVFs int
 	// VFs are the VFs that exist now, by index.
 	VFs []VF
 }
@@ -74,11 +77,14 @@ func (p PF) Name() string {
 
 // VF is a virtual function of a PF.
 type VF struct {
-	Index      int
+	// Index is the VF's number on its PF (virtfnN).
+	Index int
+	// PCIAddress is the VF's own PCI address.
 	PCIAddress string
-	Vendor     string
-	Device     string
-	Driver     string // "" when unbound, "vfio-pci", "igbvf", ...
+	// Vendor and Device are the VF's hex PCI ids.
+	Vendor string
+	Device string
+	Driver string // "" when unbound, "vfio-pci", "igbvf", ...
 	// Netdevs are the VF's interfaces; none when bound to vfio-pci.
 	Netdevs []string
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/sriov"
 )
 
@@ -34,6 +36,7 @@ const (
 // VFConfig is what to set on one VF; nil/empty fields are left alone.
 // Field names follow SriovNetwork's spec.
 type VFConfig struct {
+	// MAC is the VF's MAC address.
 	MAC net.HardwareAddr
 	// VLAN 0..4094 (0 removes the tag) with QoS 0..7 and Proto
 	// ("" = 802.1Q without sending the protocol attribute).
@@ -48,6 +51,56 @@ type VFConfig struct {
 	MaxTxRate *int
 	// LinkState is "auto", "enable" or "disable".
 	LinkState string
+}
+
+// Validate checks the configuration without touching a VF, with paths
+// named as the Refusal fields are (vlan, vlanQoS, minTxRate): a 6-byte
+// unicast MAC, VLAN 0..4094 with QoS 0..7 (a QoS needs the VLAN), a known
+// VLAN protocol, rates not negative and min ≤ max when max is set, and a
+// known link state.
+func (c VFConfig) Validate() field.ErrorList {
+	var errs field.ErrorList
+	if c.MAC != nil {
+		if len(c.MAC) != 6 {
+			errs = append(errs, field.Invalid(field.NewPath("macAddress"), c.MAC.String(), macaddr.ErrLength.Error()))
+		} else if !macaddr.IsUnicast(c.MAC) {
+			errs = append(errs, field.Invalid(field.NewPath("macAddress"), c.MAC.String(), "a multicast MAC cannot be set on a VF"))
+		}
+	}
+	if c.VLAN != nil && (*c.VLAN < 0 || *c.VLAN > 4094) {
+		errs = append(errs, field.Invalid(field.NewPath("vlan"), *c.VLAN, "must be between 0 and 4094"))
+	}
+	switch {
+	case c.QoS < 0 || c.QoS > 7:
+		errs = append(errs, field.Invalid(field.NewPath("vlanQoS"), c.QoS, "must be between 0 and 7"))
+	case c.QoS != 0 && c.VLAN == nil:
+		errs = append(errs, field.Required(field.NewPath("vlan"), "a vlanQoS is set with its VLAN"))
+	}
+	switch c.Proto {
+	case "", VLANProto8021Q, VLANProto8021AD:
+		if c.Proto != "" && c.VLAN == nil {
+			errs = append(errs, field.Required(field.NewPath("vlan"), "a vlanProto is set with its VLAN"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(field.NewPath("vlanProto"), c.Proto, []string{VLANProto8021Q, VLANProto8021AD}))
+	}
+	for _, r := range []struct {
+		name string
+		v    *int
+	}{{"minTxRate", c.MinTxRate}, {"maxTxRate", c.MaxTxRate}} {
+		if r.v != nil && *r.v < 0 {
+			errs = append(errs, field.Invalid(field.NewPath(r.name), *r.v, "must be at least 0 (0: no limit)"))
+		}
+	}
+	if c.MinTxRate != nil && c.MaxTxRate != nil && *c.MaxTxRate > 0 && *c.MinTxRate > *c.MaxTxRate {
+		errs = append(errs, field.Invalid(field.NewPath("minTxRate"), *c.MinTxRate, fmt.Sprintf("must not exceed maxTxRate (%d)", *c.MaxTxRate)))
+	}
+	switch c.LinkState {
+	case "", sriov.LinkStateAuto, sriov.LinkStateEnable, sriov.LinkStateDisable:
+	default:
+		errs = append(errs, field.NotSupported(field.NewPath("linkState"), c.LinkState, []string{sriov.LinkStateAuto, sriov.LinkStateEnable, sriov.LinkStateDisable}))
+	}
+	return errs
 }
 
 // VFConfigFromNetwork is the VF configuration the sriov CNI applies for a
@@ -80,7 +133,10 @@ func VFConfigFromNetwork(n *sriov.SriovNetwork, mac net.HardwareAddr) VFConfig {
 
 // VFState is a VF's configuration as the PF reports it over netlink.
 type VFState struct {
-	ID        int
+	// ID is the VF index.
+	ID int
+	// MAC, VLAN, QoS, Proto, SpoofChk, Trust, the rates (Mbps) and
+	// LinkState are as VFConfig names them.
 	MAC       net.HardwareAddr
 	VLAN      int
 	QoS       int
@@ -106,8 +162,11 @@ type Refusal struct {
 // VFError lists, per field, what the driver refused for one VF; the
 // fields not listed took effect.
 type VFError struct {
-	PF      string
-	VF      int
+	// PF is the PF netdev.
+	PF string
+	// VF is the VF index.
+	VF int
+	// Refused lists what did not take effect.
 	Refused []Refusal
 }
 
@@ -170,11 +229,15 @@ func findVF(link netlink.Link, vf int) (VFState, error) {
 }
 
 // ConfigureVF sets cfg on VF vf of PF netdev pf, every field even when an
-// earlier one fails, then reads the VF back. It returns the state read
+// earlier one fails, then reads the VF back. A cfg that Validate refuses
+// is returned as that field.ErrorList aggregate, and nothing is set. It returns the state read
 // back and, if anything did not take effect, a *VFError listing each
 // refused field with the kernel's reason (igb, for one, refuses a rate
 // while the link has no speed and has no link-state operation at all).
 func ConfigureVF(h *netlink.Handle, pf string, vf int, cfg VFConfig) (VFState, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return VFState{}, errs.ToAggregate()
+	}
 	link, err := h.LinkByName(pf)
 	if err != nil {
 		return VFState{}, fmt.Errorf("sriov/host: PF %s: %w", pf, err)

@@ -1,5 +1,5 @@
 // Package macpool hands out MAC addresses to VM NICs from a range, in the
-// spirit of KubeMacPool (seed 003): each NIC of each VM gets a MAC no other
+// spirit of KubeMacPool: each NIC of each VM gets a MAC no other
 // NIC holds, keeps it across restarts (allocations persist through a
 // [Store]) and gives it back when the VM is deleted. Namespaces labelled
 // mutatevirtualmachines.kubemacpool.io=ignore opt out. A [Pool] is safe
@@ -15,10 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // IgnoreLabel is the namespace label that turns the pool off for the VMs
-// of that namespace when its value is IgnoreValue (seed 003).
+// of that namespace when its value is IgnoreValue.
 const (
 	IgnoreLabel = "mutatevirtualmachines.kubemacpool.io"
 	IgnoreValue = "ignore"
@@ -159,12 +161,9 @@ func New(start, end string, store Store) (*Pool, error) {
 }
 
 func parse(s string) (uint64, error) {
-	hw, err := net.ParseMAC(s)
+	hw, err := macaddr.Parse(s)
 	if err != nil {
 		return 0, err
-	}
-	if len(hw) != 6 {
-		return 0, fmt.Errorf("%s is not a 6-byte MAC", s)
 	}
 	var v uint64
 	for _, b := range hw {

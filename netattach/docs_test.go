@@ -9,12 +9,12 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// The seed manifests are in testdata twice: verbatim (the YAML block of the
-// seed, de-indented) and ".clean": the same with the documentation callout
-// markers removed and, for seed 003's NAD, the placeholders <bridge-network>
-// and <bridge-interface> filled in with bridge-network and br1 (the bridge of
-// seed 003's own policy). The verbatim files are not valid objects; the
-// decoder must say why (TestSeedSlips).
+// The documentation's manifests are in testdata twice: verbatim (the YAML
+// block of the page, de-indented) and ".clean": the same with the callout
+// markers removed and, for the bridge NAD, the placeholders <bridge-network>
+// and <bridge-interface> filled in with bridge-network and br1 (the bridge
+// br1-eth1-policy creates). The verbatim files are not valid objects; the
+// decoder must say why (TestDocumentationSlips).
 
 func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
@@ -50,25 +50,25 @@ func semantic(t *testing.T, y []byte) any {
 	return v
 }
 
-func assertSameManifest(t *testing.T, got any, seedFile string) {
+func assertSameManifest(t *testing.T, got any, file string) {
 	t.Helper()
 	y, err := yaml.Marshal(got)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := semantic(t, readTestdata(t, seedFile))
+	want := semantic(t, readTestdata(t, file))
 	if g := semantic(t, y); !reflect.DeepEqual(g, want) {
 		gj, _ := json.MarshalIndent(g, "", "  ")
 		wj, _ := json.MarshalIndent(want, "", "  ")
-		t.Errorf("built manifest differs from %s\n--- built:\n%s\n--- seed:\n%s", seedFile, gj, wj)
+		t.Errorf("built manifest differs from %s\n--- built:\n%s\n--- documented:\n%s", file, gj, wj)
 	}
 }
 
-func seed001NAD() *BridgeNAD {
+func pxeNetConfNAD() *BridgeNADBuilder {
 	return NewBridgeNAD("pxe-net-conf", "br1").WithL2IPAM().WithTuning(TuningNetConf{})
 }
 
-func seed003NAD() *BridgeNAD {
+func bridgeNetworkNAD() *BridgeNADBuilder {
 	return NewBridgeNAD("bridge-network", "br1").
 		WithMACSpoofCheck(true).
 		WithVLAN(100).
@@ -76,28 +76,28 @@ func seed003NAD() *BridgeNAD {
 		WithResourceNameAnnotation()
 }
 
-func seed003Policy() *BridgePolicy {
+func br1Eth1Policy() *BridgePolicyBuilder {
 	return NewBridgePolicy("br1-eth1-policy", "br1").
 		WithDescription("Linux bridge with eth1 as a port").
 		WithPort("eth1")
 }
 
-func TestBuildersReproduceSeeds(t *testing.T) {
-	nad1, err := seed001NAD().Build()
+func TestBuildersReproduceDocs(t *testing.T) {
+	nad1, err := pxeNetConfNAD().Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSameManifest(t, nad1, "seed001-pxe-net-conf.clean.yaml")
+	assertSameManifest(t, nad1, "pxe-net-conf.clean.yaml")
 
-	nad3, err := seed003NAD().Build()
+	nad3, err := bridgeNetworkNAD().Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSameManifest(t, nad3, "seed003-bridge-nad.clean.yaml")
+	assertSameManifest(t, nad3, "bridge-nad.clean.yaml")
 
-	pol, err := seed003Policy().Build()
+	pol, err := br1Eth1Policy().Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSameManifest(t, pol, "seed003-br1-eth1-policy.clean.yaml")
+	assertSameManifest(t, pol, "br1-eth1-policy.clean.yaml")
 }

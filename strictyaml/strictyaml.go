@@ -1,14 +1,16 @@
-// Package kyaml decodes Kubernetes-style YAML strictly into Go types that
-// carry JSON tags (the kubevirt.io/api, k8s.io/api and pxekit types).
+// Package strictyaml decodes Kubernetes-style YAML strictly into Go types
+// that carry JSON tags (the kubevirt.io/api, k8s.io/api and pxekit types).
 //
 // It reports problems the way the API server's strict field validation
 // does, but all of them at once and with more help: every unknown field with
 // its full JSON path and, when a field of that name exists elsewhere in the
-// type, where it belongs; type mismatches with their path; duplicate keys;
-// YAML syntax errors with their line. [LineIndex] maps any field path (from
-// [Decode] or from a validator) back to a line of the document, so a linter
-// can print file:doc:line.
-package kyaml
+// type, where it belongs ("it belongs at spec.domain.devices.interfaces") or
+// which field was meant ("did you mean \"bootOrder\"?"); type mismatches
+// with their path; duplicate keys; YAML syntax errors with their line.
+// [LineIndex] maps any field path (from [Decode] or from a validator) back to
+// the line it is written on, and [SplitDocuments] cuts a multi-document
+// stream, so a linter can print file:doc:line for every finding.
+package strictyaml
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package kyaml
+package strictyaml
 
 import (
 	"fmt"

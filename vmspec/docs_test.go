@@ -6,16 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/kyaml"
+	"github.com/pxekit/pxekit/strictyaml"
+	"github.com/pxekit/pxekit/validation"
 )
 
-// The seeds' VM manifests as printed (testdata/README.md says which is
+// The documentation's VM manifests as printed (testdata/README.md says which is
 // which), and what KubeVirt would say about each: its CRD schema (strict
 // Decode) and its admission webhook (Validate). Several have documentation
 // slips: callout numbers the page renders after values, YAML flattened onto
 // one line, fields at the wrong level, a disk without a volume, invalid
 // cloud-init YAML. Every one is caught here, with its path or line.
-func TestSeedManifests(t *testing.T) {
+func TestDocumentationManifests(t *testing.T) {
 	tests := []struct {
 		file    string
 		snippet bool           // a fragment: pasted at the top of a VMI
@@ -23,31 +24,33 @@ func TestSeedManifests(t *testing.T) {
 		lines   map[string]int // error path (or "" for syntax) -> line in the file
 		warns   []string
 	}{
-		// Seed 001: the template is valid as written.
-		{file: "seed001-vmi-pxe-boot.yaml"},
+		// The PXE booting procedure: the template is valid as written.
+		{file: "vmi-pxe-boot.yaml"},
 		// Its snippets are fragments: pasted at the top level they are
 		// misplaced, and Decode says where each belongs.
-		{file: "seed001-snippet-interfaces.yaml", snippet: true,
+		{file: "snippet-interfaces.yaml", snippet: true,
 			errs: []string{`interfaces: Forbidden: unknown field "interfaces" (it belongs at spec.domain.devices.interfaces)`}},
-		{file: "seed001-snippet-disks.yaml", snippet: true,
+		{file: "snippet-disks.yaml", snippet: true,
 			errs: []string{`devices: Forbidden: unknown field "devices" (it belongs at spec.domain.devices)`}},
-		{file: "seed001-snippet-networks.yaml", snippet: true,
+		{file: "snippet-networks.yaml", snippet: true,
 			errs: []string{`networks: Forbidden: unknown field "networks" (it belongs at spec.networks)`}},
-		// Seed 000 prints the same YAML flattened onto one line.
-		{file: "seed000-vmi-pxe-boot-flattened.yaml",
+		// Its Chinese translation prints the same YAML flattened onto one
+		// line.
+		{file: "vmi-pxe-boot.oneline.yaml",
 			errs:  []string{"line 1: mapping values are not allowed in this context"},
 			lines: map[string]int{"": 1}},
-		{file: "seed000-snippet-interfaces.yaml",
+		{file: "snippet-interfaces.oneline.yaml",
 			errs: []string{"line 1: block sequence entries are not allowed in this context"}},
 
-		// Seed 003. Callouts after a flow value are YAML syntax errors.
-		{file: "seed003-masquerade-vm.yaml", errs: []string{"line 7: did not find expected key"}, lines: map[string]int{"": 7}},
-		{file: "seed003-ipv6-vm.yaml", errs: []string{"line 6: did not find expected key"}},
-		{file: "seed003-sriov-vm.yaml", errs: []string{"line 8: did not find expected key"}},
-		{file: "seed003-vm-istio.yaml", errs: []string{"line 15: did not find expected key"}, lines: map[string]int{"": 15}},
+		// Virtual machine networking. Callouts after a flow value are
+		// YAML syntax errors.
+		{file: "masquerade-vm.yaml", errs: []string{"line 7: did not find expected key"}, lines: map[string]int{"": 7}},
+		{file: "ipv6-vm.yaml", errs: []string{"line 6: did not find expected key"}},
+		{file: "sriov-vm.yaml", errs: []string{"line 8: did not find expected key"}},
+		{file: "vm-istio.yaml", errs: []string{"line 15: did not find expected key"}, lines: map[string]int{"": 15}},
 		// Without the callouts, the masquerade and SR-IOV snippets put a
 		// VMI spec straight into a VirtualMachine's spec.
-		{file: "seed003-masquerade-vm.nocallouts.yaml",
+		{file: "masquerade-vm.nocallouts.yaml",
 			errs: []string{
 				"apiVersion: Required value",
 				`spec.domain: Forbidden: unknown field "domain" (it belongs at spec.template.spec.domain)`,
@@ -55,7 +58,7 @@ func TestSeedManifests(t *testing.T) {
 				"metadata.name: Required value", "spec.runStrategy: Required value", "spec.template: Required value",
 			},
 			lines: map[string]int{"spec.domain": 3, "spec.networks": 10}},
-		{file: "seed003-sriov-vm.nocallouts.yaml",
+		{file: "sriov-vm.nocallouts.yaml",
 			errs: []string{
 				"apiVersion: Required value",
 				`spec.domain: Forbidden: unknown field "domain" (it belongs at spec.template.spec.domain)`,
@@ -63,14 +66,14 @@ func TestSeedManifests(t *testing.T) {
 				"metadata.name: Required value", "spec.runStrategy: Required value", "spec.template: Required value",
 			}},
 		// The istio VM declares a cloudinitdisk disk but no volume for it.
-		{file: "seed003-vm-istio.nocallouts.yaml",
+		{file: "vm-istio.nocallouts.yaml",
 			errs:  []string{`spec.template.spec.domain.devices.disks[1].name: Invalid value: "cloudinitdisk": no volume of this name`},
 			lines: map[string]int{"spec.template.spec.domain.devices.disks[1].name": 28}},
 		// The DPDK VM: interfaces, networkInterfaceMultiqueue and rng lost
 		// their "devices:" parent, so the YAML does not even parse...
-		{file: "seed003-rhel-dpdk-vm.yaml", errs: []string{"line 28: did not find expected '-' indicator"}, lines: map[string]int{"": 28}},
+		{file: "rhel-dpdk-vm.yaml", errs: []string{"line 28: did not find expected '-' indicator"}, lines: map[string]int{"": 28}},
 		// ...and with the list indented back, they and memory are misplaced.
-		{file: "seed003-rhel-dpdk-vm.stage2.yaml",
+		{file: "rhel-dpdk-vm.stage2.yaml",
 			errs: []string{
 				`spec.template.spec.domain.interfaces: Forbidden: unknown field "interfaces" (it belongs at spec.template.spec.domain.devices.interfaces)`,
 				`spec.template.spec.domain.networkInterfaceMultiqueue: Forbidden: unknown field "networkInterfaceMultiqueue" (it belongs at spec.template.spec.domain.devices.networkInterfaceMultiqueue)`,
@@ -82,13 +85,13 @@ func TestSeedManifests(t *testing.T) {
 			lines: map[string]int{"spec.template.spec.domain.interfaces": 21, "spec.template.spec.domain.networkInterfaceMultiqueue": 28,
 				"spec.template.spec.domain.rng": 29, "spec.template.spec.memory": 30, "spec.template.spec.networks[1].name": 39},
 			warns: []string{"spec.running: spec.running is deprecated"}},
-		{file: "seed003-rhel-dpdk-vm.fixed.yaml",
+		{file: "rhel-dpdk-vm.fixed.yaml",
 			warns: []string{"spec.running: spec.running is deprecated", "interfaces[1].model: an SR-IOV interface is a passed-through VF"}},
 		// Callouts after plain values end up inside the values.
-		{file: "seed003-vm-ephemeral.yaml",
+		{file: "vm-ephemeral.yaml",
 			errs:  []string{`spec.template.metadata.labels: Invalid value: "key 1"`},
 			warns: []string{"spec.running: spec.running is deprecated"}},
-		{file: "seed003-example-vm-fqdn.yaml",
+		{file: "example-vm-fqdn.yaml",
 			errs: []string{
 				`spec.template.spec.networks[0].name: Invalid value: "example-nic 1": network name can only contain`,
 				`spec.template.spec.domain.devices.interfaces[0].name: Invalid value: "example-nic": no network of this name`,
@@ -96,7 +99,7 @@ func TestSeedManifests(t *testing.T) {
 			},
 			warns: []string{"spec.running: spec.running is deprecated"}},
 		// Placeholders (<default>) are not names.
-		{file: "seed003-bridge-vm.yaml",
+		{file: "bridge-vm.yaml",
 			errs: []string{
 				`metadata.name: Invalid value: "<example-vm>"`,
 				"spec.runStrategy: Required value",
@@ -111,16 +114,16 @@ func TestSeedManifests(t *testing.T) {
 			}},
 		// The networkData examples are not valid YAML themselves: the
 		// callout turns "eth1:" into a scalar with children.
-		{file: "seed003-networkdata-dhcp.yaml",
+		{file: "networkdata-dhcp.yaml",
 			errs:  []string{"apiVersion: Required value", "metadata.name: Required value", "spec.runStrategy: Required value", "spec.template.spec.volumes[0].name: Required value"},
 			warns: []string{"spec.template.spec.volumes[0].cloudInitNoCloud.networkData: is not valid YAML (line 4: mapping values are not allowed in this context)"}},
-		{file: "seed003-networkdata-static.yaml",
+		{file: "networkdata-static.yaml",
 			errs:  []string{"apiVersion: Required value", "metadata.name: Required value", "spec.runStrategy: Required value", "spec.template.spec.volumes[0].name: Required value"},
 			warns: []string{"spec.template.spec.volumes[0].cloudInitNoCloud.networkData: is not valid YAML (line 4: mapping values are not allowed in this context)"}},
 
-		// Seed 004: the RHEL VM as printed (placeholders, a callout inside
-		// the cloud-config)...
-		{file: "seed004-rhel-vm.yaml",
+		// Creating virtual machines: the RHEL VM as printed
+		// (placeholders, a callout inside the cloud-config)...
+		{file: "rhel-vm.yaml",
 			errs: []string{
 				`metadata.name: Invalid value: "<vm_name>"`,
 				`metadata.labels: Invalid value: "<vm_name> 1"`,
@@ -130,9 +133,9 @@ func TestSeedManifests(t *testing.T) {
 			warns: []string{"spec.running: spec.running is deprecated",
 				"spec.template.spec.volumes[1].cloudInitNoCloud.userData: is not valid YAML (line 3: did not find expected key)"}},
 		// ...and filled in: valid, running is only deprecated.
-		{file: "seed004-rhel-vm.filled.yaml", warns: []string{"spec.running: spec.running is deprecated"}},
+		{file: "rhel-vm.filled.yaml", warns: []string{"spec.running: spec.running is deprecated"}},
 		// RunStrategy written with a capital R.
-		{file: "seed004-runstrategy.yaml",
+		{file: "runstrategy.yaml",
 			errs: []string{`spec.RunStrategy: Forbidden: unknown field "RunStrategy"; did you mean "runStrategy"?`,
 				"metadata.name: Required value", "spec.runStrategy: Required value", "spec.template: Required value"},
 			lines: map[string]int{"spec.RunStrategy": 4}},
@@ -147,13 +150,13 @@ func TestSeedManifests(t *testing.T) {
 				doc = wrapSnippet(doc)
 			}
 			obj, errs := Decode(doc)
-			var warns []Warning
+			var warns []validation.Warning
 			if obj != nil {
 				verrs, w := Validate(obj)
 				errs, warns = append(errs, verrs...), w
 			}
 			checkRule(t, errs, warns, tc.errs, tc.warns)
-			idx := kyaml.IndexLines(doc)
+			idx := strictyaml.IndexLines(doc)
 			for path, want := range tc.lines {
 				found := false
 				for _, e := range errs {
@@ -211,4 +214,18 @@ func typeName(v any) string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// wrapSnippet puts a documented fragment (a few lines cut out of a VMI, still
+// indented as in the document) at the top level of a VMI, which is where a
+// reader pasting it as-is would put it.
+func wrapSnippet(b []byte) []byte {
+	lines := strings.Split(string(b), "\n")
+	indent := len(lines[0]) - len(strings.TrimLeft(lines[0], " "))
+	for i, l := range lines {
+		if len(l) >= indent {
+			lines[i] = l[indent:]
+		}
+	}
+	return []byte("apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata:\n  name: snippet\n" + strings.Join(lines, "\n"))
 }

@@ -1,4 +1,4 @@
-package kyaml
+package strictyaml
 
 import (
 	"bytes"
@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +36,7 @@ import (
 func Decode(doc []byte, into any) field.ErrorList {
 	rv := reflect.ValueOf(into)
 	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return field.ErrorList{field.InternalError(nil, fmt.Errorf("kyaml.Decode needs a non-nil pointer, got %T", into))}
+		return field.ErrorList{field.InternalError(nil, fmt.Errorf("strictyaml.Decode needs a non-nil pointer, got %T", into))}
 	}
 	js, ferr := toJSON(doc)
 	if ferr != nil {
@@ -223,7 +225,7 @@ func (w *walker) walk(v any, t reflect.Type, p *field.Path) {
 		for _, f := range fields {
 			byName[f.name] = f
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			f, ok := byName[k]
 			if !ok {
 				w.unknown(p, k, fields)
@@ -237,7 +239,7 @@ func (w *walker) walk(v any, t reflect.Type, p *field.Path) {
 			w.typeErr(p, v, "object")
 			return
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			w.walkMapKey(k, t.Key(), p)
 			w.walk(m[k], t.Elem(), p.Key(k))
 		}
@@ -344,15 +346,6 @@ func (w *walker) walkMapKey(k string, kt reflect.Type, p *field.Path) {
 			w.errs = append(w.errs, field.Invalid(p.Key(k), k, "map key must be a non-negative integer"))
 		}
 	}
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func cleanUnmarshalErr(err error) string {
