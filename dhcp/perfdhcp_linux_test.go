@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // perfdhcpResult is what perfdhcp's final report says.
@@ -45,28 +47,24 @@ func parsePerfdhcp(out string) perfdhcpResult {
 // server and perfdhcp's report. Bounded by -n and -p.
 func runPerfdhcp(t *testing.T, mutate func(*Config), args ...string) (*Server, perfdhcpResult) {
 	t.Helper()
-	srv, cli := netns(t), netns(t)
-	sif, cif := labName("ps"), labName("pc")
-	veth(t, srv, sif, "192.0.2.1/24", cli, cif, "192.0.2.2/24")
-	s := newTestServer(t, func(c *Config) {
-		c.NetNS = "/var/run/netns/" + srv
-		c.Interfaces = []string{sif}
+	perfdhcp := pxetest.RequireCmd(t, "perfdhcp", "kea-admin")
+	s, cli, cif := labServer(t, func(c *Config) {
 		c.Subnets[0].Pools = []Range{{mustAddr("192.0.2.10"), mustAddr("192.0.2.250")}}
 		if mutate != nil {
 			mutate(c)
 		}
 	})
-	s.now = time.Now
-	serve(t, s)
-	cmd := exec.Command("ip", append(append([]string{"netns", "exec", cli, "perfdhcp", "-4", "-l", "192.0.2.2", "-L", "67"}, args...), "192.0.2.1")...)
-	b, _ := cmd.CombinedOutput() // exits non-zero when anything dropped: judged below
-	return s, parsePerfdhcp(string(b))
+	if err := cli.AddAddr(cif, mustPrefix("192.0.2.2/24")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(perfdhcp, append(append([]string{"-4", "-l", "192.0.2.2", "-L", "67"}, args...), "192.0.2.1")...)
+	out, _ := pxetest.Run(t, cli, cmd) // exits non-zero when anything dropped: judged below
+	return s, parsePerfdhcp(out)
 }
 
 // Relayed load: every exchange perfdhcp starts completes. perfdhcp sends as
 // a relay agent (giaddr 192.0.2.2) and listens on 67 for the answers.
 func TestPerfdhcpRelayed(t *testing.T) {
-	requireLab(t, [2]string{"perfdhcp", "kea-admin"})
 	// Modest rate, generous drop and exit-wait times: the check is that
 	// every exchange completes, on a CI machine that may be busy.
 	s, r := runPerfdhcp(t, nil, "-r", "100", "-R", "200", "-n", "500", "-p", "40", "-W", "8000000", "-d", "8")
@@ -101,7 +99,6 @@ func TestPerfdhcpRate(t *testing.T) {
 	if os.Getenv("PXEKIT_PERF") == "" {
 		t.Skip("set PXEKIT_PERF=1 to measure perfdhcp throughput")
 	}
-	requireLab(t, [2]string{"perfdhcp", "kea-admin"})
 	rate := os.Getenv("PXEKIT_PERF_RATE")
 	if rate == "" {
 		rate = "10000"

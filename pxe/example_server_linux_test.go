@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/dhcp"
-	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // A boot server on a lab bridge inside a network namespace: the inventory
@@ -24,7 +24,7 @@ import (
 // from inside the namespace, as iPXE would after DHCP, while the server's
 // events are watched. (It needs root; see TestMain.)
 func ExampleServer() {
-	lnet, err := lab.NewNetwork("pxeex")
+	lnet, err := pxetest.NewNetwork(pxetest.NetworkConfig{Name: "pxeex"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -94,7 +94,7 @@ func ExampleServer() {
 // nsGet fetches rawURL with HTTP/1.1 from inside ns. The connection is
 // dialled on the namespace's thread: http.Client would dial from another
 // goroutine, in the caller's namespace.
-func nsGet(ns *lab.NetNS, rawURL string) (string, string, error) {
+func nsGet(ns *pxetest.NetNS, rawURL string) (string, string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "", "", err

@@ -18,8 +18,8 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/macaddr"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 var (
@@ -225,7 +225,7 @@ func TestAssetsRangeETagAndEvents(t *testing.T) {
 // curl, a real client, fetches byte ranges and whole files from a real
 // listener on loopback.
 func TestCurlRanges(t *testing.T) {
-	curl := testenv.RequireCmd(t, "curl", "curl")
+	curl := pxetest.RequireCmd(t, "curl", "curl")
 	data := make([]byte, 3<<20)
 	for i := range data {
 		data[i] = byte(rand.IntN(256))

@@ -11,15 +11,15 @@ import (
 	"testing/fstest"
 
 	"github.com/pxekit/pxekit/dhcp"
-	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // A running server answers from the inventory as it is at each request:
 // a machine added, changed or removed shows in the very next script
 // fetched over the lab bridge, with no restart.
 func TestInventoryChangesWithoutRestart(t *testing.T) {
-	lnet := lab.Setup(t)
+	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
 	inv, err := pxe.NewStaticInventory(pxe.InventorySpec{Profiles: map[string]pxe.Profile{
 		"install": {Kernel: "vmlinuz", Args: []string{"mode=install"}},
 		"rescue":  {Kernel: "vmlinuz", Args: []string{"mode=rescue"}},

@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // TestMain skips ExampleServer where it cannot run: an example has no
@@ -14,7 +14,7 @@ import (
 // CI it always runs (and fails there if it cannot).
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if !testenv.InCI() && os.Geteuid() != 0 {
+	if !pxetest.InCI() && os.Geteuid() != 0 {
 		skip := "^ExampleServer$"
 		if f := flag.Lookup("test.skip"); f != nil {
 			if cur := f.Value.String(); cur != "" {

@@ -21,7 +21,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // testRoot writes the files a test serves: random contents of the given
@@ -144,7 +144,7 @@ func serveConn(t *testing.T, cfg Config, conn net.PacketConn) *served {
 // blocks). tftp-hpa exits 0 even on errors, so its output is returned too.
 func tftpHPA(t *testing.T, addr *net.UDPAddr, name string) ([]byte, string) {
 	t.Helper()
-	testenv.RequireCmd(t, "tftp", "tftp-hpa")
+	pxetest.RequireCmd(t, "tftp", "tftp-hpa")
 	out := filepath.Join(t.TempDir(), "got")
 	cmd := exec.Command("tftp", "-m", "binary", addr.IP.String(), strconv.Itoa(addr.Port), "-c", "get", name, out)
 	msg, err := cmd.CombinedOutput()
@@ -159,7 +159,7 @@ func tftpHPA(t *testing.T, addr *net.UDPAddr, name string) ([]byte, string) {
 // "tsize 0"); it returns the contents, the output and whether it succeeded.
 func atftp(t *testing.T, addr *net.UDPAddr, name string, opts ...string) ([]byte, string, bool) {
 	t.Helper()
-	testenv.RequireCmd(t, "atftp", "atftp")
+	pxetest.RequireCmd(t, "atftp", "atftp")
 	out := filepath.Join(t.TempDir(), "got")
 	args := []string{"--get", "-r", name, "-l", out}
 	for _, o := range opts {
@@ -314,7 +314,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestWriteRefused(t *testing.T) {
-	testenv.RequireCmd(t, "tftp", "tftp-hpa")
+	pxetest.RequireCmd(t, "tftp", "tftp-hpa")
 	dir, _ := testRoot(t)
 	s := serve(t, Config{Root: os.DirFS(dir)})
 	local := filepath.Join(t.TempDir(), "upload")
@@ -727,7 +727,7 @@ func TestSocketClosedUnderServer(t *testing.T) {
 func TestIPv6(t *testing.T) {
 	conn, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
-		testenv.Missing(t, "IPv6 loopback (::1)", "enable IPv6 on lo")
+		pxetest.Missing(t, "IPv6 loopback (::1)", "enable IPv6 on lo")
 	}
 	dir, files := testRoot(t, 1<<20)
 	s := serveConn(t, Config{Root: os.DirFS(dir), MaxWindowSize: 16}, conn)
@@ -785,7 +785,7 @@ func TestClientAbortAfterOACK(t *testing.T) {
 // netascii (tftp-hpa's "ascii" mode): line ends travel as CR LF and come
 // back as the file had them.
 func TestNetascii(t *testing.T) {
-	testenv.RequireCmd(t, "tftp", "tftp-hpa")
+	pxetest.RequireCmd(t, "tftp", "tftp-hpa")
 	dir := t.TempDir()
 	text := []byte("#!ipxe\nchain http://192.0.2.1/boot.ipxe\r\nboot\n")
 	if err := os.WriteFile(filepath.Join(dir, "boot.txt"), text, 0o644); err != nil {

@@ -15,8 +15,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/pxekit/pxekit/dpdk"
-	"github.com/pxekit/pxekit/internal/golden"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 	"github.com/pxekit/pxekit/sriov"
 	"github.com/pxekit/pxekit/strictyaml"
 )
@@ -137,7 +136,7 @@ func TestDefaultsReproduceDocs(t *testing.T) {
 			corr = append(corr, l)
 		}
 	}
-	golden.Check(t, "corrections.txt", []byte(strings.Join(corr, "\n")+"\n"))
+	pxetest.CheckGolden(t, "corrections.txt", []byte(strings.Join(corr, "\n")+"\n"))
 }
 
 // TestThisHost plans from this machine's /sys.
@@ -246,11 +245,11 @@ func TestBadFlags(t *testing.T) {
 // printed (rejected: a YAML syntax error at line 28) and on this tool's
 // whole output (accepted: exit 0, every kind checked, warnings only).
 func TestVMLint(t *testing.T) {
-	goBin := testenv.RequireCmd(t, "go", "golang-go")
+	goBin := pxetest.RequireCmd(t, "go", "golang-go")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "vmlint")
 	build := exec.Command(goBin, "build", "-o", bin, "./examples/vmlint")
-	build.Dir = testenv.RepoRoot()
+	build.Dir = pxetest.ModuleRoot(t)
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building vmlint: %v\n%s", err, b)
 	}

@@ -15,9 +15,9 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/golden"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func loadCluster(t *testing.T) *Cluster {
@@ -124,7 +124,7 @@ func TestInventoryScripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden.Check(t, fmt.Sprintf("served-%s-%s.ipxe", n.Hostname, fw), got)
+			pxetest.CheckGolden(t, fmt.Sprintf("served-%s-%s.ipxe", n.Hostname, fw), got)
 			if !strings.Contains(string(got), "harvester.install.config_url=http://192.0.2.1/machines/"+n.MACAddr.String()+"/config-"+string(n.Mode)+".yaml") {
 				t.Errorf("%s %s script:\n%s", n.Hostname, fw, got)
 			}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/golden"
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // readGuide reads a file of the Harvester PXE install guide (testdata/install-guide).
@@ -67,7 +67,7 @@ func TestScriptsMatchGuideCorrected(t *testing.T) {
 					t.Errorf("EFI lint: %v", problems)
 				}
 			}
-			golden.Check(t, tc.file+"-"+v, got)
+			pxetest.CheckGolden(t, tc.file+"-"+v, got)
 		})
 	}
 }
@@ -129,7 +129,7 @@ func TestGuideConfigsFromPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden.Check(t, file, out)
+		pxetest.CheckGolden(t, file, out)
 		back, err := Parse(out)
 		if err != nil || !reflect.DeepEqual(*back, n.Config) {
 			t.Errorf("%s does not round-trip: %v", file, err)

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // The lab link's addresses: every server listens on ServerIP, every
@@ -47,7 +47,7 @@ type Options struct {
 type Harness struct {
 	Options
 	Log      *slog.Logger
-	Srv, Cli *lab.NetNS
+	Srv, Cli *pxetest.NetNS
 	SrvIf    string // veth end in Srv, ServerIP/24
 	CliIf    string // veth end in Cli, ClientIP/24
 	Dir      string // scratch, removed by Close; readable by the peers' unprivileged workers
@@ -74,10 +74,10 @@ func New(ctx context.Context, o Options, log *slog.Logger) (h *Harness, err erro
 	if err = os.Chmod(h.Dir, 0o755); err != nil { // atftpd and nginx workers read it
 		return nil, err
 	}
-	if h.Srv, err = lab.NewNetNS("pxkb-s"); err != nil {
+	if h.Srv, err = pxetest.NewNetNS("pxkb-s"); err != nil {
 		return nil, err
 	}
-	if h.Cli, err = lab.NewNetNS("pxkb-c"); err != nil {
+	if h.Cli, err = pxetest.NewNetNS("pxkb-c"); err != nil {
 		return nil, err
 	}
 	sfx := randHex(3)
@@ -127,12 +127,12 @@ func (h *Harness) SelfCmd(ctx context.Context, role string, args ...string) *exe
 
 // StartSelf starts this binary in role in ns; the Proc is named
 // pxekit-<role>.
-func (h *Harness) StartSelf(ns *lab.NetNS, role string, args ...string) (*Proc, error) {
+func (h *Harness) StartSelf(ns *pxetest.NetNS, role string, args ...string) (*Proc, error) {
 	return Start(ns, Command{Name: h.self, Args: append([]string{"-role", role}, args...), Label: "pxekit-" + role})
 }
 
 // Start starts name args in ns (see the package function Start).
-func (h *Harness) Start(ns *lab.NetNS, name string, args ...string) (*Proc, error) {
+func (h *Harness) Start(ns *pxetest.NetNS, name string, args ...string) (*Proc, error) {
 	return Start(ns, Command{Name: name, Args: args})
 }
 

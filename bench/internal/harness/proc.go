@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // Command is a process to start in a namespace.
@@ -65,7 +65,7 @@ func (l *lockedBuf) String() string {
 // with the harness (Pdeathsig) even if the harness itself is killed, and
 // runs with GOMAXPROCS=2, as every server of the comparison gets two
 // cores.
-func Start(ns *lab.NetNS, c Command) (*Proc, error) {
+func Start(ns *pxetest.NetNS, c Command) (*Proc, error) {
 	cmd := exec.Command(c.Name, c.Args...)
 	name := c.Label
 	if name == "" {
@@ -143,7 +143,7 @@ func (p *Proc) Exited() error {
 
 // Run runs a client command in ns (nil: here) and returns its combined
 // output.
-func Run(ctx context.Context, ns *lab.NetNS, name string, args ...string) (string, error) {
+func Run(ctx context.Context, ns *pxetest.NetNS, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -189,7 +189,7 @@ func WaitReady(ctx context.Context, probe func() error, procs ...*Proc) error {
 
 // DialTCP is a probe for WaitReady: addr accepts TCP connections from
 // inside ns.
-func DialTCP(ns *lab.NetNS, addr string) func() error {
+func DialTCP(ns *pxetest.NetNS, addr string) func() error {
 	return func() error {
 		return ns.Do(func() error {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -203,7 +203,7 @@ func DialTCP(ns *lab.NetNS, addr string) func() error {
 
 // UDPBound is a probe for WaitReady: something listens on UDP port in ns
 // (unlike a DHCP exchange, it takes no lease).
-func UDPBound(ctx context.Context, ns *lab.NetNS, port string) func() error {
+func UDPBound(ctx context.Context, ns *pxetest.NetNS, port string) func() error {
 	return func() error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // Setup is New for a test: it needs root and iproute2 (skipping outside
@@ -14,9 +14,9 @@ import (
 // ends.
 func Setup(tb testing.TB) *Harness {
 	tb.Helper()
-	testenv.RequireRoot(tb)
-	testenv.RequireCmd(tb, "ip", "iproute2")
-	testenv.RequireCmd(tb, "ss", "iproute2")
+	pxetest.RequireRoot(tb)
+	pxetest.RequireCmd(tb, "ip", "iproute2")
+	pxetest.RequireCmd(tb, "ss", "iproute2")
 	h, err := New(context.Background(), Options{Out: tb.TempDir(), Quick: true}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)

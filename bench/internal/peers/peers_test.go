@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func TestKea(t *testing.T) {
@@ -84,7 +84,7 @@ func TestKea(t *testing.T) {
 // dnsmasqTest has dnsmasq itself check a command line.
 func dnsmasqTest(t *testing.T, args []string) {
 	t.Helper()
-	testenv.RequireCmd(t, "dnsmasq", "dnsmasq-base")
+	pxetest.RequireCmd(t, "dnsmasq", "dnsmasq-base")
 	if out, err := exec.Command("dnsmasq", append([]string{"--test"}, args...)...).CombinedOutput(); err != nil {
 		t.Errorf("dnsmasq rejects %q: %v: %s", args, err, out)
 	}
@@ -163,7 +163,7 @@ func TestTFTPServers(t *testing.T) {
 }
 
 func TestNginx(t *testing.T) {
-	nginx := testenv.RequireCmd(t, "nginx", "nginx-light")
+	nginx := pxetest.RequireCmd(t, "nginx", "nginx-light")
 	dir := t.TempDir()
 	n := Nginx{Dir: dir, Listen: "127.0.0.1:8080", Root: dir, KeepaliveRequests: 1000000}
 	conf := n.Config()

@@ -29,9 +29,9 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/roles"
-	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // bootTimeout bounds one boot: under TCG on a loaded machine a UEFI
@@ -60,7 +60,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	}
 	for file, pkg := range map[string]string{
 		"/usr/lib/ipxe/qemu/efi-virtio.rom": "ipxe-qemu",
-		lab.OVMFImage:                       "ovmf",
+		pxetest.OVMFImage:                   "ovmf",
 		"/bin/busybox":                      "busybox-static",
 	} {
 		if _, err := os.Stat(file); err != nil {
@@ -75,7 +75,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	if in.vmlinuz, err = os.ReadFile(vmlinuz); err != nil {
 		return nil, err
 	}
-	if in.initrd, err = (lab.Initramfs{ModulesDir: modules}).Bytes(); err != nil {
+	if in.initrd, err = (pxetest.Initramfs{ModulesDir: modules}).Bytes(); err != nil {
 		return nil, err
 	}
 	if in.ipxe, err = ipxe.Locate(); err != nil && in.ipxe[ipxe.IPXEEFI] == "" {
@@ -85,16 +85,16 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	ctx, cancel := context.WithTimeout(ctx, partBudget)
 	defer cancel()
 	// BIOS boots take half as long as UEFI ones: a third pair fits.
-	reps := map[lab.Firmware]int{lab.BIOS: 3, lab.UEFIPXE: 2}
+	reps := map[pxetest.Firmware]int{pxetest.BIOS: 3, pxetest.UEFIPXE: 2}
 	if h.Quick {
-		reps = map[lab.Firmware]int{lab.BIOS: 1, lab.UEFIPXE: 1}
+		reps = map[pxetest.Firmware]int{pxetest.BIOS: 1, pxetest.UEFIPXE: 1}
 	}
 	deadline, _ := ctx.Deadline()
 	var (
 		rows []report.Row
 		errs []error
 	)
-	for _, fw := range []lab.Firmware{lab.BIOS, lab.UEFIPXE} {
+	for _, fw := range []pxetest.Firmware{pxetest.BIOS, pxetest.UEFIPXE} {
 		var runs []bootRun
 		pairTime := 2 * time.Minute // a guess until a pair has run
 		for i := range reps[fw] {
@@ -242,10 +242,10 @@ type servers struct {
 
 // boot powers one VM on against stack in a fresh namespace and waits
 // for /init. QEMU, the servers and the namespace are gone when it returns.
-func boot(ctx context.Context, h *harness.Harness, in inputs, fw lab.Firmware, stack string, rep int) (r bootRun, err error) {
+func boot(ctx context.Context, h *harness.Harness, in inputs, fw pxetest.Firmware, stack string, rep int) (r bootRun, err error) {
 	ctx, cancel := context.WithTimeout(ctx, bootTimeout)
 	defer cancel()
-	lnet, err := lab.NewNetwork("pxkq")
+	lnet, err := pxetest.NewNetwork(pxetest.NetworkConfig{Name: "pxkq"})
 	if err != nil {
 		return r, err
 	}
@@ -266,7 +266,7 @@ func boot(ctx context.Context, h *harness.Harness, in inputs, fw lab.Firmware, s
 	if err := os.Chmod(dir, 0o755); err != nil { // nginx workers read it
 		return r, err
 	}
-	mac := lab.NewMAC()
+	mac := pxetest.NewMAC()
 	tl := &timeline{}
 	var st *servers
 	if stack == baseline {
@@ -281,8 +281,8 @@ func boot(ctx context.Context, h *harness.Harness, in inputs, fw lab.Firmware, s
 
 	var initAt time.Time
 	var mu sync.Mutex
-	initRE := regexp.MustCompile("^" + lab.MarkerStart + "$")
-	vm, err := lab.StartVM(ctx, lab.VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
+	initRE := regexp.MustCompile("^" + pxetest.MarkerStart + "$")
+	vm, err := pxetest.StartVM(ctx, pxetest.VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
 		OnLine: func(l string) {
 			now := time.Now()
 			tl.add(now, "console", l)
@@ -309,7 +309,7 @@ func boot(ctx context.Context, h *harness.Harness, in inputs, fw lab.Firmware, s
 	if _, err := vm.WaitFor(ctx, initRE); err != nil {
 		return fail(err)
 	}
-	m, err := vm.WaitFor(ctx, lab.CmdlineRE)
+	m, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
 	if err != nil {
 		return fail(err)
 	}
@@ -334,7 +334,7 @@ func boot(ctx context.Context, h *harness.Harness, in inputs, fw lab.Firmware, s
 	return r, nil
 }
 
-func timelineName(fw lab.Firmware, stack string, rep int) string {
+func timelineName(fw pxetest.Firmware, stack string, rep int) string {
 	return fmt.Sprintf("qemu-%s-%s-%d.log", fw, strings.ReplaceAll(stack, "+", "-"), rep)
 }
 
@@ -351,7 +351,7 @@ func renderTimeline(start time.Time, stamps []stamp) string {
 // hands iPXE (user class "iPXE") the script's URL; nginx serves the script,
 // kernel and initrd. The script is pxekit's own rendering of the same
 // profile, so the guest gets byte-identical kernel arguments.
-func startBaseline(ctx context.Context, lnet *lab.Network, dir string, in inputs, mac net.HardwareAddr, tl *timeline) (*servers, error) {
+func startBaseline(ctx context.Context, lnet *pxetest.Network, dir string, in inputs, mac net.HardwareAddr, tl *timeline) (*servers, error) {
 	base := "http://" + lnet.ServerAddr().String()
 	m := pxe.Machine{MAC: mac, Hostname: "qemu", Profile: "storm"}
 	tftpRoot := filepath.Join(dir, "tftp")
@@ -462,7 +462,7 @@ func parseMsec(l string) (time.Time, string, bool) {
 // with pxe.Config.NetNS would measure its single-port TFTP mode, which
 // only exists for namespaced tests.) The server's boot events, read from
 // its /events stream, go on the timeline.
-func startPxekit(ctx context.Context, h *harness.Harness, lnet *lab.Network, dir string, in inputs, fw lab.Firmware, stack string, rep int, tl *timeline) (*servers, error) {
+func startPxekit(ctx context.Context, h *harness.Harness, lnet *pxetest.Network, dir string, in inputs, fw pxetest.Firmware, stack string, rep int, tl *timeline) (*servers, error) {
 	assets := filepath.Join(dir, "assets")
 	if err := os.MkdirAll(assets, 0o755); err != nil {
 		return nil, err

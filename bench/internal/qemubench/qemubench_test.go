@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // loadTimeline reads back a timeline a run wrote (renderTimeline's
@@ -37,14 +37,14 @@ func loadTimeline(t *testing.T, name string, start time.Time) []stamp {
 }
 
 // fixtureRun is one boot of the fixtures as the part records it.
-func fixtureRun(t *testing.T, fw lab.Firmware, stack string) bootRun {
+func fixtureRun(t *testing.T, fw pxetest.Firmware, stack string) bootRun {
 	t.Helper()
 	start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	stamps := loadTimeline(t, timelineName(fw, stack, 1), start)
 	r := bootRun{stack: stack, rep: 1, started: start, marks: milestones(start, stamps, fw), qemuShare: 0.5}
 	r.toInit = r.marks[msInit]
 	for _, s := range stamps {
-		if c, ok := strings.CutPrefix(s.text, lab.MarkerCmdline); ok && s.src == "console" {
+		if c, ok := strings.CutPrefix(s.text, pxetest.MarkerCmdline); ok && s.src == "console" {
 			r.cmdline = c
 		}
 	}
@@ -60,7 +60,7 @@ func TestMilestones(t *testing.T) {
 		"uefi pxekit": {msDiscover: 3.466, msAck: 7.589, msNBP: 7.687, msDiscIPXE: 13.944, msAckIPXE: 13.947, msIfconf: 14.010,
 			msScript: 14.021, msKernel: 14.311, msInitrd: 14.400, msInit: 18.335},
 	}
-	for _, fw := range []lab.Firmware{lab.BIOS, lab.UEFIPXE} {
+	for _, fw := range []pxetest.Firmware{pxetest.BIOS, pxetest.UEFIPXE} {
 		for _, stack := range []string{baseline, "pxekit"} {
 			r := fixtureRun(t, fw, stack)
 			name := fw.String() + " " + stack
@@ -77,7 +77,7 @@ func TestMilestones(t *testing.T) {
 					t.Errorf("%s: phase %s: %v s, %v (marks %v)", name, p.name, s, ok, r.marks)
 				}
 			}
-			if _, ok := r.marks[msNBP]; ok != (fw != lab.BIOS) {
+			if _, ok := r.marks[msNBP]; ok != (fw != pxetest.BIOS) {
 				t.Errorf("%s: NBP milestone %v", name, ok)
 			}
 			if sum, ok := r.serverSecs(fw); !ok || sum <= 0 || sum >= r.toInit.Seconds() {
@@ -91,8 +91,8 @@ func TestMilestones(t *testing.T) {
 }
 
 func TestFirmwareRows(t *testing.T) {
-	runs := []bootRun{fixtureRun(t, lab.UEFIPXE, baseline), fixtureRun(t, lab.UEFIPXE, "pxekit")}
-	rows := firmwareRows(lab.UEFIPXE, runs)
+	runs := []bootRun{fixtureRun(t, pxetest.UEFIPXE, baseline), fixtureRun(t, pxetest.UEFIPXE, "pxekit")}
+	rows := firmwareRows(pxetest.UEFIPXE, runs)
 	if len(rows) != 2 {
 		t.Fatalf("%d rows", len(rows))
 	}
@@ -114,18 +114,18 @@ func TestFirmwareRows(t *testing.T) {
 	}
 	// Boots that started different kernel command lines compare nothing.
 	runs[1].cmdline += " extra"
-	if r := firmwareRows(lab.UEFIPXE, runs)[0]; !r.Failed || !strings.Contains(r.Note, "kernel command lines differ") {
+	if r := firmwareRows(pxetest.UEFIPXE, runs)[0]; !r.Failed || !strings.Contains(r.Note, "kernel command lines differ") {
 		t.Errorf("differing command lines: %+v", r)
 	}
-	if firmwareRows(lab.BIOS, nil) != nil {
+	if firmwareRows(pxetest.BIOS, nil) != nil {
 		t.Error("rows without runs")
 	}
 }
 
 func TestWritePhases(t *testing.T) {
 	dir := t.TempDir()
-	runs := []bootRun{fixtureRun(t, lab.BIOS, baseline), fixtureRun(t, lab.BIOS, "pxekit")}
-	if err := writePhases(dir, lab.BIOS, runs); err != nil {
+	runs := []bootRun{fixtureRun(t, pxetest.BIOS, baseline), fixtureRun(t, pxetest.BIOS, "pxekit")}
+	if err := writePhases(dir, pxetest.BIOS, runs); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "qemu-bios-phases.md"))

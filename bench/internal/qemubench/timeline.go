@@ -13,7 +13,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/stats"
-	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // A milestone of the boot path, found on the timeline the same way for
@@ -69,7 +69,7 @@ var ifconfRE = regexp.MustCompile(`^Configuring \(net0 .*\bok$`)
 
 // milestones finds each milestone's first occurrence (ack-ipxe: the last
 // ACK before the script), as time since power-on.
-func milestones(start time.Time, stamps []stamp, fw lab.Firmware) map[string]time.Duration {
+func milestones(start time.Time, stamps []stamp, fw pxetest.Firmware) map[string]time.Duration {
 	m := map[string]time.Duration{}
 	first := func(name string, f func(stamp) bool) {
 		if i := slices.IndexFunc(stamps, f); i >= 0 {
@@ -78,14 +78,14 @@ func milestones(start time.Time, stamps []stamp, fw lab.Firmware) map[string]tim
 	}
 	first(msDiscover, isDiscover)
 	first(msAck, isAck)
-	if fw != lab.BIOS {
+	if fw != pxetest.BIOS {
 		first(msNBP, isNBP)
 	}
 	first(msScript, isScript)
 	first(msIfconf, func(s stamp) bool { return s.src == "console" && ifconfRE.MatchString(s.text) })
 	first(msKernel, isAsset("vmlinuz"))
 	first(msInitrd, isAsset("initrd.gz"))
-	first(msInit, func(s stamp) bool { return s.src == "console" && s.text == lab.MarkerStart })
+	first(msInit, func(s stamp) bool { return s.src == "console" && s.text == pxetest.MarkerStart })
 	if nbp, ok := m[msNBP]; ok {
 		for _, s := range stamps {
 			if d := s.t.Sub(start); d > nbp && isDiscover(s) {
@@ -112,8 +112,8 @@ type phase struct {
 	server         bool
 }
 
-func phases(fw lab.Firmware) []phase {
-	if fw == lab.BIOS {
+func phases(fw pxetest.Firmware) []phase {
+	if fw == pxetest.BIOS {
 		// QEMU's BIOS ROM is iPXE: its DHCP is the only one.
 		return []phase{
 			{"firmware to DHCPDISCOVER", "", msDiscover, false},
@@ -177,7 +177,7 @@ func medianPhase(runs []bootRun, p phase) (float64, bool) {
 }
 
 // serverSecs is the sum of the run's server phases (false: one missing).
-func (r bootRun) serverSecs(fw lab.Firmware) (float64, bool) {
+func (r bootRun) serverSecs(fw pxetest.Firmware) (float64, bool) {
 	var sum float64
 	for _, p := range phases(fw) {
 		if !p.server {
@@ -198,7 +198,7 @@ func (r bootRun) serverSecs(fw lab.Firmware) (float64, bool) {
 // server controls, which the other helpers' load on the shared CPU
 // disturbs far less than the guest's own work. Every boot must have
 // started the same kernel command line, or the comparison is void.
-func firmwareRows(fw lab.Firmware, runs []bootRun) []report.Row {
+func firmwareRows(fw pxetest.Firmware, runs []bootRun) []report.Row {
 	if len(runs) == 0 {
 		return nil
 	}
@@ -269,7 +269,7 @@ func fmtSecs(v []float64) string {
 
 // writePhases writes qemu-<fw>-phases.md: every boot's milestones, so a
 // reader can see which step of which run cost the time.
-func writePhases(out string, fw lab.Firmware, runs []bootRun) error {
+func writePhases(out string, fw pxetest.Firmware, runs []bootRun) error {
 	var b strings.Builder
 	ps := phases(fw)
 	fmt.Fprintf(&b, "# QEMU %s boot phases (seconds)\n\nMilestones from the servers' records and the console; timelines in qemu-%s-*.log.\n\n| stack | run | power-on → /init | server CPU s | QEMU CPU share |", fw, fw)
@@ -291,7 +291,7 @@ func writePhases(out string, fw lab.Firmware, runs []bootRun) error {
 	return os.WriteFile(filepath.Join(out, fmt.Sprintf("qemu-%s-phases.md", fw)), []byte(b.String()), 0o644)
 }
 
-// qemuCPU finds the QEMU process booting the VM with mac (lab.VM does not
+// qemuCPU finds the QEMU process booting the VM with mac (pxetest.VM does not
 // expose it) and returns its CPU time.
 func qemuCPU(mac net.HardwareAddr) (time.Duration, bool) {
 	pid, ok := procfs.FindPID("qemu-system", "mac="+mac.String())

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/golden"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func TestRatioAndVerdict(t *testing.T) {
@@ -56,9 +56,9 @@ func fixture(t *testing.T) *Results {
 func TestRenderings(t *testing.T) {
 	res := fixture(t)
 	md, table, svg := res.Markdown(), res.Table(), res.SVG()
-	golden.Check(t, "results.md", []byte(md))
-	golden.Check(t, "table.txt", []byte(table))
-	golden.Check(t, "chart.svg", []byte(svg))
+	pxetest.CheckGolden(t, "results.md", []byte(md))
+	pxetest.CheckGolden(t, "table.txt", []byte(table))
+	pxetest.CheckGolden(t, "chart.svg", []byte(svg))
 
 	// One Markdown line per row, the pipe inside a note escaped.
 	if n := strings.Count(md, "\n| "); n != len(res.Rows)+2 {

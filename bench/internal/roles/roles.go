@@ -25,8 +25,8 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/stormclient"
 	"github.com/pxekit/pxekit/dhcp"
-	"github.com/pxekit/pxekit/internal/lab"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 	"github.com/pxekit/pxekit/tftp"
 )
 
@@ -200,7 +200,7 @@ func serveTFTP(ctx context.Context, dir string) error {
 func StormProfile() pxe.Profile {
 	return pxe.Profile{
 		Kernel: "vmlinuz", Initrd: "initrd.gz",
-		Args: []string{"console=ttyS0", "panic=-1", "quiet", lab.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome"},
+		Args: []string{"console=ttyS0", "panic=-1", "quiet", pxetest.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome"},
 	}
 }
 

@@ -14,9 +14,9 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/dhcpload"
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/stormclient"
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // The test binary runs the roles the tests start, as the comparison's
@@ -43,7 +43,7 @@ func TestMainErrors(t *testing.T) {
 // namespace, the clients in the clients'.
 func TestRoles(t *testing.T) {
 	h := harness.Setup(t)
-	testenv.RequireCmd(t, "atftp", "atftp")
+	pxetest.RequireCmd(t, "atftp", "atftp")
 	ctx := context.Background()
 
 	t.Run("tftp", func(t *testing.T) {
@@ -107,7 +107,7 @@ func TestRoles(t *testing.T) {
 	t.Run("pxe and storm", func(t *testing.T) {
 		found, err := ipxe.Locate()
 		if found[ipxe.IPXEEFI] == "" {
-			testenv.Missing(t, "ipxe.efi", "apt-get install ipxe")
+			pxetest.Missing(t, "ipxe.efi", "apt-get install ipxe")
 		}
 		efi, err := os.ReadFile(found[ipxe.IPXEEFI])
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/roles"
 	"github.com/pxekit/pxekit/bench/internal/stormclient"
 	"github.com/pxekit/pxekit/dhcp"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func TestMain(m *testing.M) { roles.RunTests(m) }
@@ -63,9 +63,9 @@ func TestNotes(t *testing.T) {
 func TestRun(t *testing.T) {
 	h := harness.Setup(t)
 	for cmd, pkg := range map[string]string{"dnsmasq": "dnsmasq-base", "in.tftpd": "tftpd-hpa", "nginx": "nginx-light"} {
-		testenv.RequireCmd(t, cmd, pkg)
+		pxetest.RequireCmd(t, cmd, pkg)
 	}
-	testenv.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
+	pxetest.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
 	rows, err := Run(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)

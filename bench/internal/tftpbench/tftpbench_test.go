@@ -7,7 +7,7 @@ import (
 
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/roles"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func TestMain(m *testing.M) { roles.RunTests(m) }
@@ -45,8 +45,8 @@ func TestCasesAndRows(t *testing.T) {
 // transfer's, and pxekit's is there for every case.
 func TestRun(t *testing.T) {
 	h := harness.Setup(t)
-	testenv.RequireCmd(t, "atftp", "atftp")
-	testenv.RequireCmd(t, "in.tftpd", "tftpd-hpa")
+	pxetest.RequireCmd(t, "atftp", "atftp")
+	pxetest.RequireCmd(t, "in.tftpd", "tftpd-hpa")
 	rs, err := Run(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,10 @@
-package lab
+package pxetest
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pxekit/pxekit/internal/consoleline"
 	"io"
 	"net"
 	"os"
@@ -13,8 +12,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
+	"testing"
 	"time"
+
+	"github.com/pxekit/pxekit/internal/consoleline"
 )
 
 // Firmware is how a VM network-boots.
@@ -56,13 +57,17 @@ func ParseFirmware(s string) (Firmware, error) {
 	case "uefi-http":
 		return UEFIHTTP, nil
 	}
-	return 0, fmt.Errorf("lab: unknown firmware %q (want bios, uefi or uefi-http)", s)
+	return 0, fmt.Errorf("pxetest: unknown firmware %q (want bios, uefi or uefi-http)", s)
 }
 
-// OVMFImage is the combined OVMF image in Debian's ovmf package. QEMU 10
-// boots it with -bios (verified here); the variable store is then volatile,
-// which a network-booting lab VM does not mind.
-const OVMFImage = "/usr/share/ovmf/OVMF.fd"
+// image is the firmware file QEMU needs for f: the iPXE ROM SeaBIOS runs,
+// or OVMF.
+func (f Firmware) image() string {
+	if f == BIOS {
+		return IPXEROM
+	}
+	return OVMFImage
+}
 
 // VMConfig describes a network-booting VM.
 type VMConfig struct {
@@ -78,6 +83,9 @@ type VMConfig struct {
 	MemoryMB int
 	// QEMU is the emulator binary (default qemu-system-x86_64 on PATH).
 	QEMU string
+	// OVMF is the UEFI image for UEFIPXE and UEFIHTTP (default OVMFImage,
+	// from Debian's ovmf package).
+	OVMF string
 	// ExtraArgs are appended to QEMU's command line.
 	ExtraArgs []string
 	// OnLine, if set, is called for each console line as it arrives
@@ -92,25 +100,22 @@ type VM struct {
 	cancel  context.CancelFunc
 	started time.Time
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on every line and at exit
-	lines   []string
-	stderr  strings.Builder
-	exited  bool
-	exitErr error
+	lines   Recorder[string] // closed when QEMU exits
+	stderr  Buffer
+	exitErr error // set before done is closed
 	done    chan struct{}
 }
 
 // Args returns QEMU's command line arguments for cfg (without the binary).
 func (cfg VMConfig) Args() ([]string, error) {
 	if cfg.Tap == "" {
-		return nil, errors.New("lab: VMConfig.Tap is empty")
+		return nil, errors.New("pxetest: VMConfig.Tap is empty")
 	}
 	if len(cfg.MAC) != 6 {
-		return nil, fmt.Errorf("lab: VMConfig.MAC %q is not a 6-byte MAC", cfg.MAC)
+		return nil, fmt.Errorf("pxetest: VMConfig.MAC %q is not a 6-byte MAC", cfg.MAC)
 	}
 	if cfg.MAC[0]&1 == 1 {
-		return nil, fmt.Errorf("lab: VMConfig.MAC %s is a multicast address", cfg.MAC)
+		return nil, fmt.Errorf("pxetest: VMConfig.MAC %s is a multicast address", cfg.MAC)
 	}
 	mem := cfg.MemoryMB
 	if mem <= 0 {
@@ -126,10 +131,14 @@ func (cfg VMConfig) Args() ([]string, error) {
 	case BIOS:
 		args = append(args, "-boot", "n", "-device", nic)
 	case UEFIPXE, UEFIHTTP:
+		ovmf := cfg.OVMF
+		if ovmf == "" {
+			ovmf = OVMFImage
+		}
 		// romfile= (empty) keeps QEMU's iPXE EFI ROM off the NIC, so the
 		// firmware's own network stack boots.
 		args = append(args,
-			"-bios", OVMFImage,
+			"-bios", ovmf,
 			"-device", nic+",romfile=",
 			// OVMF's boot options otherwise try PXEv4, PXEv6, HTTPv4, HTTPv6
 			// in turn, each waiting out its DHCP timeout.
@@ -138,7 +147,7 @@ func (cfg VMConfig) Args() ([]string, error) {
 			args = append(args, "-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n")
 		}
 	default:
-		return nil, fmt.Errorf("lab: unknown firmware %v", cfg.Firmware)
+		return nil, fmt.Errorf("pxetest: unknown firmware %v", cfg.Firmware)
 	}
 	return append(args, cfg.ExtraArgs...), nil
 }
@@ -146,13 +155,13 @@ func (cfg VMConfig) Args() ([]string, error) {
 // StartVM boots a VM in cfg.NetNS. Cancelling ctx (or Stop) kills QEMU.
 func StartVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 	if cfg.NetNS == nil {
-		return nil, errors.New("lab: VMConfig.NetNS is nil")
+		return nil, errors.New("pxetest: VMConfig.NetNS is nil")
 	}
 	qemu := cfg.QEMU
 	if qemu == "" {
 		var err error
 		if qemu, err = exec.LookPath("qemu-system-x86_64"); err != nil {
-			return nil, fmt.Errorf("lab: qemu-system-x86_64 not found (apt-get install qemu-system-x86): %w", err)
+			return nil, fmt.Errorf("pxetest: qemu-system-x86_64 not found (apt-get install qemu-system-x86): %w", err)
 		}
 	}
 	args, err := cfg.Args()
@@ -160,14 +169,20 @@ func StartVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 		return nil, err
 	}
 	if cfg.Firmware != BIOS {
-		if _, err := os.Stat(OVMFImage); err != nil {
-			return nil, fmt.Errorf("lab: UEFI firmware (apt-get install ovmf): %w", err)
+		// SeaBIOS's iPXE ROM is QEMU's to find (its own message says
+		// which); OVMF is named on the command line.
+		img, how := cfg.OVMF, "VMConfig.OVMF"
+		if img == "" {
+			img, how = OVMFImage, "apt-get install "+debianPackage[OVMFImage]
+		}
+		if _, err := os.Stat(img); err != nil {
+			return nil, fmt.Errorf("pxetest: %s firmware (%s): %w", cfg.Firmware, how, err)
 		}
 	}
-	vm := &VM{changed: make(chan struct{}), done: make(chan struct{})}
+	vm := &VM{done: make(chan struct{})}
 	ctx, vm.cancel = context.WithCancel(ctx)
 	vm.cmd = CommandContext(ctx, qemu, args...)
-	vm.cmd.Stderr = &lockedWriter{mu: &vm.mu, w: &vm.stderr}
+	vm.cmd.Stderr = &vm.stderr
 	out, err := vm.cmd.StdoutPipe()
 	if err != nil {
 		vm.cancel()
@@ -176,10 +191,45 @@ func StartVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 	vm.started = time.Now()
 	if err := cfg.NetNS.Start(vm.cmd); err != nil {
 		vm.cancel()
-		return nil, fmt.Errorf("lab: starting QEMU in netns %s: %w", cfg.NetNS.Name(), err)
+		return nil, fmt.Errorf("pxetest: starting QEMU in netns %s: %w", cfg.NetNS.Name(), err)
 	}
 	go vm.read(out, cfg.OnLine)
 	return vm, nil
+}
+
+// StartVM boots a VM on the network for the rest of the test: it adds a tap
+// (unless cfg.Tap names one), fills in NetNS, a random MAC when cfg.MAC is
+// nil, and an OnLine that logs the console through tb when cfg has none.
+// QEMU is stopped when the test ends; a failed test logs its stderr.
+func (n *Network) StartVM(tb testing.TB, ctx context.Context, cfg VMConfig) *VM {
+	tb.Helper()
+	if cfg.Tap == "" {
+		tap, err := n.AddTap()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg.Tap = tap
+	}
+	cfg.NetNS = n.NS
+	if cfg.MAC == nil {
+		cfg.MAC = NewMAC()
+	}
+	if cfg.OnLine == nil {
+		mac := cfg.MAC.String()
+		cfg.OnLine = func(l string) { tb.Logf("vm %s: %s", mac, l) }
+	}
+	vm, err := StartVM(ctx, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("pxetest: started QEMU (pid %d, own process group, %s firmware, MAC %s) in netns %s", vm.cmd.Process.Pid, cfg.Firmware, cfg.MAC, n.NS.Name())
+	tb.Cleanup(func() {
+		vm.Stop()
+		if tb.Failed() {
+			tb.Logf("vm %s: QEMU stderr: %s", cfg.MAC, strings.TrimSpace(vm.Stderr()))
+		}
+	})
+	return vm
 }
 
 func (vm *VM) read(r io.Reader, onLine func(string)) {
@@ -190,35 +240,19 @@ func (vm *VM) read(r io.Reader, onLine func(string)) {
 		if onLine != nil {
 			onLine(line)
 		}
-		vm.mu.Lock()
-		vm.lines = append(vm.lines, line)
-		close(vm.changed)
-		vm.changed = make(chan struct{})
-		vm.mu.Unlock()
+		vm.lines.Add(line)
 	}
 	_, _ = io.Copy(io.Discard, r)
-	err := vm.cmd.Wait()
-	vm.mu.Lock()
-	vm.exited, vm.exitErr = true, err
-	close(vm.changed)
-	vm.changed = make(chan struct{})
-	vm.mu.Unlock()
+	vm.exitErr = vm.cmd.Wait()
+	vm.lines.Close(fmt.Errorf("pxetest: QEMU exited (%v); stderr: %s", vm.exitErr, strings.TrimSpace(vm.Stderr())))
 	close(vm.done)
 }
 
 // Console returns the console lines received so far, joined by newlines.
-func (vm *VM) Console() string {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	return strings.Join(vm.lines, "\n")
-}
+func (vm *VM) Console() string { return strings.Join(vm.lines.All(), "\n") }
 
 // Stderr returns what QEMU wrote on stderr (warnings, errors).
-func (vm *VM) Stderr() string {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	return vm.stderr.String()
-}
+func (vm *VM) Stderr() string { return vm.stderr.String() }
 
 // Started is when QEMU was started (power-on), for boot timings.
 func (vm *VM) Started() time.Time { return vm.started }
@@ -226,26 +260,14 @@ func (vm *VM) Started() time.Time { return vm.started }
 // WaitFor waits until a console line (any since power-on) matches re and
 // returns its submatches. It fails when ctx ends or QEMU exits first.
 func (vm *VM) WaitFor(ctx context.Context, re *regexp.Regexp) ([]string, error) {
-	next := 0
-	for {
-		vm.mu.Lock()
-		for ; next < len(vm.lines); next++ {
-			if m := re.FindStringSubmatch(vm.lines[next]); m != nil {
-				vm.mu.Unlock()
-				return m, nil
-			}
+	line, err := vm.lines.First(ctx, re.MatchString)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("pxetest: console did not match %q: %w", re, err)
 		}
-		exited, exitErr, changed := vm.exited, vm.exitErr, vm.changed
-		vm.mu.Unlock()
-		if exited {
-			return nil, fmt.Errorf("lab: QEMU exited (%v) before the console matched %q; stderr: %s", exitErr, re, strings.TrimSpace(vm.Stderr()))
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("lab: console did not match %q: %w", re, ctx.Err())
-		}
+		return nil, fmt.Errorf("%w before the console matched %q", err, re)
 	}
+	return re.FindStringSubmatch(line), nil
 }
 
 // Wait waits for QEMU to exit (the guest powered off, with -no-reboot) and
@@ -253,12 +275,10 @@ func (vm *VM) WaitFor(ctx context.Context, re *regexp.Regexp) ([]string, error) 
 func (vm *VM) Wait(ctx context.Context) error {
 	select {
 	case <-vm.done:
+		return vm.exitErr
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	return vm.exitErr
 }
 
 // Stop kills QEMU (if still running) and waits for it. It is safe to call
@@ -266,16 +286,4 @@ func (vm *VM) Wait(ctx context.Context) error {
 func (vm *VM) Stop() {
 	vm.cancel()
 	<-vm.done
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-// Write writes p under the lock.
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

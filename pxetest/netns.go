@@ -1,15 +1,17 @@
-package lab
+package pxetest
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -18,11 +20,21 @@ import (
 )
 
 // NetNS is a named network namespace the lab created (ip netns list shows
-// it). Close deletes it.
+// it, ip -n NAME works on it). Close deletes it.
 type NetNS struct {
 	name   string
 	handle netns.NsHandle
 }
+
+// netnsDir is where iproute2 and netns.NewNamed bind-mount named
+// namespaces.
+const netnsDir = "/var/run/netns"
+
+// NetNSPrefixEnv names an environment variable whose value, when set,
+// starts the name of every namespace NewNetNS creates: a run whose
+// namespaces must be told apart from everyone else's (CheckCleanup's child)
+// sets it.
+const NetNSPrefixEnv = "PXETEST_NETNS_PREFIX"
 
 // NewNetNS creates a network namespace named prefix-<random hex> (unique, so
 // parallel runs do not collide) with its loopback up. The calling goroutine's
@@ -35,9 +47,9 @@ func NewNetNS(prefix string) (*NetNS, error) {
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, err
 	}
-	name := prefix + "-" + hex.EncodeToString(rnd[:])
-	if len(name) > 32 {
-		return nil, fmt.Errorf("lab: netns name %q too long", name)
+	name := os.Getenv(NetNSPrefixEnv) + prefix + "-" + hex.EncodeToString(rnd[:])
+	if len(name) > 64 {
+		return nil, fmt.Errorf("pxetest: netns name %q too long", name)
 	}
 	var ns netns.NsHandle
 	err := onThread(func() error {
@@ -48,7 +60,7 @@ func NewNetNS(prefix string) (*NetNS, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("lab: creating netns %s: %w", name, err)
+		return nil, fmt.Errorf("pxetest: creating netns %s: %w", name, err)
 	}
 	n := &NetNS{name: name, handle: ns}
 	if err := n.Do(func() error {
@@ -64,7 +76,7 @@ func NewNetNS(prefix string) (*NetNS, error) {
 		return h.LinkSetUp(lo)
 	}); err != nil {
 		n.Close()
-		return nil, fmt.Errorf("lab: netns %s: loopback up: %w", name, err)
+		return nil, fmt.Errorf("pxetest: netns %s: loopback up: %w", name, err)
 	}
 	return n, nil
 }
@@ -83,7 +95,7 @@ func onThread(fn func() error) error {
 	defer orig.Close()
 	ferr := fn()
 	if err := netns.Set(orig); err != nil {
-		return errors.Join(ferr, fmt.Errorf("lab: restoring the thread's netns: %w", err))
+		return errors.Join(ferr, fmt.Errorf("pxetest: restoring the thread's netns: %w", err))
 	}
 	runtime.UnlockOSThread()
 	return ferr
@@ -92,13 +104,43 @@ func onThread(fn func() error) error {
 // Name is the namespace's name (for ip -n NAME, ip netns exec NAME).
 func (n *NetNS) Name() string { return n.name }
 
+// Path is the namespace's bind mount, /var/run/netns/NAME: what the
+// NetNS fields of pxekit's server configs (pxe, dhcp, ra) take.
+func (n *NetNS) Path() string { return filepath.Join(netnsDir, n.name) }
+
+// TempNetNS creates a namespace named prefix-<random> for the test and
+// deletes it when the test ends (after the processes Start started in it
+// are killed, since cleanups run last-in first-out). It needs root:
+// outside CI it skips without it.
+func TempNetNS(tb testing.TB, prefix string) *NetNS {
+	tb.Helper()
+	RequireRoot(tb)
+	n, err := NewNetNS(prefix)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	closeAtEnd(tb, n.Name(), n.Close)
+	return n
+}
+
+// closeAtEnd logs the namespace's name (CheckCleanup reads it) and calls
+// closeFn when the test ends.
+func closeAtEnd(tb testing.TB, name string, closeFn func() error) {
+	tb.Logf("pxetest: netns %s", name)
+	tb.Cleanup(func() {
+		if err := closeFn(); err != nil {
+			tb.Error(err)
+		}
+	})
+}
+
 // Do runs fn with the calling goroutine's thread inside the namespace:
 // sockets it opens (net.Listen, netlink) and links it creates belong to the
 // namespace. Goroutines fn starts do NOT inherit it.
 func (n *NetNS) Do(fn func() error) error {
 	return onThread(func() error {
 		if err := netns.Set(n.handle); err != nil {
-			return fmt.Errorf("lab: entering netns %s: %w", n.name, err)
+			return fmt.Errorf("pxetest: entering netns %s: %w", n.name, err)
 		}
 		return fn()
 	})
@@ -106,8 +148,13 @@ func (n *NetNS) Do(fn func() error) error {
 
 // Start starts cmd inside the namespace: the child is forked from a thread
 // in it, so it inherits the namespace (like ip netns exec, without /etc/netns
-// bind mounts).
+// bind mounts). A nil NetNS starts cmd where the caller is. Build cmd with
+// CommandContext to have it in a process group of its own; in a test, the
+// package-level Start also kills it when the test ends.
 func (n *NetNS) Start(cmd *exec.Cmd) error {
+	if n == nil {
+		return cmd.Start()
+	}
 	return n.Do(cmd.Start)
 }
 
@@ -164,15 +211,15 @@ func (n *NetNS) AddBridge(name string, addrs ...netip.Prefix) error {
 	return n.netlinkDo(func(h *netlink.Handle) error {
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
 		if err := h.LinkAdd(br); err != nil {
-			return fmt.Errorf("lab: bridge %s: %w", name, err)
+			return fmt.Errorf("pxetest: bridge %s: %w", name, err)
 		}
 		for _, a := range addrs {
 			if err := h.AddrAdd(br, &netlink.Addr{IPNet: prefixToIPNet(a)}); err != nil {
-				return fmt.Errorf("lab: bridge %s: address %s: %w", name, a, err)
+				return fmt.Errorf("pxetest: bridge %s: address %s: %w", name, a, err)
 			}
 		}
 		if err := h.LinkSetUp(br); err != nil {
-			return fmt.Errorf("lab: bridge %s up: %w", name, err)
+			return fmt.Errorf("pxetest: bridge %s up: %w", name, err)
 		}
 		return nil
 	})
@@ -191,33 +238,65 @@ func (n *NetNS) AddTap(name, bridge string) error {
 		tap := &netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: name}, Mode: netlink.TUNTAP_MODE_TAP,
 			Flags: netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR}
 		if err := h.LinkAdd(tap); err != nil {
-			return fmt.Errorf("lab: tap %s: %w", name, err)
+			return fmt.Errorf("pxetest: tap %s: %w", name, err)
 		}
 		return n.attach(h, name, bridge)
 	})
 }
 
-// AddVeth creates a veth pair name/peer in the namespace, enslaves name to
-// bridge (if not empty) and brings both up. Give peer an address with
-// AddAddr to make it a host on the lab network.
-func (n *NetNS) AddVeth(name, peer, bridge string) error {
-	for _, s := range []string{name, peer} {
+// Veth describes a veth pair for NetNS.AddVeth: one end in the namespace
+// AddVeth is called on, the other there too or in PeerNS.
+type Veth struct {
+	// Name is this end's name; Bridge, if set, is a bridge in the same
+	// namespace it becomes a port of; Addr, if valid, is its address.
+	Name   string
+	Bridge string
+	Addr   netip.Prefix
+	// Peer is the other end's name, created in PeerNS (nil: the same
+	// namespace), with address PeerAddr if that is valid.
+	Peer     string
+	PeerNS   *NetNS
+	PeerAddr netip.Prefix
+}
+
+// AddVeth creates the veth pair v, enslaves its Name end to v.Bridge (if
+// set), gives each end its address (if set) and brings both up. A peer in
+// another namespace makes that namespace a host on this one's link.
+func (n *NetNS) AddVeth(v Veth) error {
+	for _, s := range []string{v.Name, v.Peer} {
 		if err := checkIfName(s); err != nil {
 			return err
 		}
 	}
-	return n.netlinkDo(func(h *netlink.Handle) error {
-		if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer}); err != nil {
-			return fmt.Errorf("lab: veth %s/%s: %w", name, peer, err)
+	peerNS := v.PeerNS
+	if peerNS == nil {
+		peerNS = n
+	}
+	err := n.netlinkDo(func(h *netlink.Handle) error {
+		link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: v.Name}, PeerName: v.Peer}
+		if peerNS != n {
+			link.PeerNamespace = netlink.NsFd(peerNS.handle)
 		}
-		if err := n.attach(h, name, bridge); err != nil {
-			return err
+		if err := h.LinkAdd(link); err != nil {
+			return fmt.Errorf("pxetest: veth %s/%s: %w", v.Name, v.Peer, err)
 		}
-		p, err := h.LinkByName(peer)
-		if err != nil {
-			return err
+		if v.Addr.IsValid() {
+			if err := n.addAddr(h, v.Name, v.Addr); err != nil {
+				return err
+			}
 		}
-		return h.LinkSetUp(p)
+		return n.attach(h, v.Name, v.Bridge)
+	})
+	if err != nil {
+		return err
+	}
+	return peerNS.netlinkDo(func(h *netlink.Handle) error {
+		if v.PeerAddr.IsValid() {
+			if err := peerNS.addAddr(h, v.Peer, v.PeerAddr); err != nil {
+				return err
+			}
+		}
+		return peerNS.attach(h, v.Peer, "")
 	})
 }
 
@@ -229,14 +308,14 @@ func (n *NetNS) attach(h *netlink.Handle, name, bridge string) error {
 	if bridge != "" {
 		br, err := h.LinkByName(bridge)
 		if err != nil {
-			return fmt.Errorf("lab: bridge %s: %w", bridge, err)
+			return fmt.Errorf("pxetest: bridge %s: %w", bridge, err)
 		}
 		if err := h.LinkSetMaster(l, br); err != nil {
-			return fmt.Errorf("lab: %s master %s: %w", name, bridge, err)
+			return fmt.Errorf("pxetest: %s master %s: %w", name, bridge, err)
 		}
 	}
 	if err := h.LinkSetUp(l); err != nil {
-		return fmt.Errorf("lab: %s up: %w", name, err)
+		return fmt.Errorf("pxetest: %s up: %w", name, err)
 	}
 	return nil
 }
@@ -252,7 +331,7 @@ func (n *NetNS) MoveLink(name string, to *NetNS) error {
 		return h.LinkSetNsFd(l, int(to.handle))
 	})
 	if err != nil {
-		return fmt.Errorf("lab: move %s to netns %s: %w", name, to.name, err)
+		return fmt.Errorf("pxetest: move %s to netns %s: %w", name, to.name, err)
 	}
 	return to.netlinkDo(func(h *netlink.Handle) error {
 		l, err := h.LinkByName(name)
@@ -285,7 +364,7 @@ func (n *NetNS) WaitLinkLocal(link string, timeout time.Duration) (netip.Addr, e
 				}
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("lab: %s in netns %s: no usable link-local address after %v: %v", link, n.name, timeout, addrs)
+				return fmt.Errorf("pxetest: %s in netns %s: no usable link-local address after %v: %v", link, n.name, timeout, addrs)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -295,13 +374,18 @@ func (n *NetNS) WaitLinkLocal(link string, timeout time.Duration) (netip.Addr, e
 
 // AddAddr adds an address to a link in the namespace.
 func (n *NetNS) AddAddr(link string, addr netip.Prefix) error {
-	return n.netlinkDo(func(h *netlink.Handle) error {
-		l, err := h.LinkByName(link)
-		if err != nil {
-			return err
-		}
-		return h.AddrAdd(l, &netlink.Addr{IPNet: prefixToIPNet(addr)})
-	})
+	return n.netlinkDo(func(h *netlink.Handle) error { return n.addAddr(h, link, addr) })
+}
+
+func (n *NetNS) addAddr(h *netlink.Handle, link string, addr netip.Prefix) error {
+	l, err := h.LinkByName(link)
+	if err != nil {
+		return err
+	}
+	if err := h.AddrAdd(l, &netlink.Addr{IPNet: prefixToIPNet(addr)}); err != nil {
+		return fmt.Errorf("pxetest: %s in netns %s: address %s: %w", link, n.name, addr, err)
+	}
+	return nil
 }
 
 // HardwareAddr is the MAC address of a link in the namespace.
@@ -336,7 +420,7 @@ func (n *NetNS) MACOf(ip netip.Addr) (net.HardwareAddr, error) {
 				return nil
 			}
 		}
-		return fmt.Errorf("lab: no neighbour entry for %s in netns %s", ip, n.name)
+		return fmt.Errorf("pxetest: no neighbour entry for %s in netns %s", ip, n.name)
 	})
 	return mac, err
 }
@@ -358,23 +442,15 @@ func (n *NetNS) Close() error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if err != nil {
-		return fmt.Errorf("lab: deleting netns %s: %w", n.name, err)
+		return fmt.Errorf("pxetest: deleting netns %s: %w", n.name, err)
 	}
 	n.name = ""
 	return nil
 }
 
-// CommandContext is exec.CommandContext for a command to Start or Run in
-// the namespace; it is killed when ctx ends and waited for at most 5 s more.
-func CommandContext(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.WaitDelay = 5 * time.Second
-	return cmd
-}
-
 func checkIfName(name string) error {
 	if name == "" || len(name) > unix.IFNAMSIZ-1 {
-		return fmt.Errorf("lab: interface name %q: want 1 to %d bytes", name, unix.IFNAMSIZ-1)
+		return fmt.Errorf("pxetest: interface name %q: want 1 to %d bytes", name, unix.IFNAMSIZ-1)
 	}
 	return nil
 }

@@ -1,30 +1,21 @@
-package lab
+package pxetest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/pxekit/pxekit/internal/testenv"
 )
-
-// phoneHome is one request the guest's /init made to the phone-home URL.
-type phoneHome struct {
-	remote  netip.Addr
-	claimed string           // ?mac= the guest sent
-	arpMAC  net.HardwareAddr // what the server's neighbour table says
-}
 
 // standIn is a minimal boot server for the harness test: dnsmasq for DHCP
 // (and TFTP) plus net/http for the iPXE script, kernel, initramfs and the
@@ -33,21 +24,20 @@ type standIn struct {
 	base    string // http://192.0.2.1:PORT
 	cmdline string // kernel arguments the script passes
 	token   string // random, in the config URL and the config
+	dnsmasq *Process
+	homes   PhoneHomes
 
 	mu     sync.Mutex
-	homes  []phoneHome
 	served []string
-	dnsLog strings.Builder
 }
 
-func startStandIn(t *testing.T, ctx context.Context, lnet *Network, kernel testenv.Kernel, initrd []byte) *standIn {
+func startStandIn(t *testing.T, lab *BootLab) *standIn {
 	t.Helper()
-	dnsmasq := testenv.RequireCmd(t, "dnsmasq", "dnsmasq-base")
-	ln, err := lnet.NS.Listen("tcp", netip.AddrPortFrom(lnet.ServerAddr(), 0).String())
+	ln, err := lab.NS.Listen("tcp", netip.AddrPortFrom(lab.ServerAddr(), 0).String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &standIn{base: "http://" + ln.Addr().String()}
+	s := &standIn{base: "http://" + ln.Addr().String(), homes: PhoneHomes{NS: lab.NS}}
 	var tok [6]byte
 	_, _ = rand.Read(tok[:])
 	s.token = hex.EncodeToString(tok[:])
@@ -62,25 +52,15 @@ func startStandIn(t *testing.T, ctx context.Context, lnet *Network, kernel teste
 	mux.HandleFunc("/boot-efi.ipxe", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "#!ipxe\nkernel %s/vmlinuz initrd=initrd.gz %s\ninitrd %s/initrd.gz\nboot\n", s.base, s.cmdline, s.base)
 	})
-	mux.HandleFunc("/ipxe.efi", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, ipxeEFI) })
-	mux.HandleFunc("/vmlinuz", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, kernel.Vmlinuz) })
+	mux.HandleFunc("/ipxe.efi", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, IPXEEFI) })
+	mux.HandleFunc("/vmlinuz", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, lab.Kernel.Vmlinuz) })
 	mux.HandleFunc("/initrd.gz", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeContent(w, r, "initrd.gz", time.Time{}, strings.NewReader(string(initrd)))
+		http.ServeContent(w, r, "initrd.gz", time.Time{}, strings.NewReader(string(lab.Initrd)))
 	})
 	mux.HandleFunc("/config/{token}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "config-for-%s\n", r.PathValue("token"))
 	})
-	mux.HandleFunc("/phonehome", func(w http.ResponseWriter, r *http.Request) {
-		ap, _ := netip.ParseAddrPort(r.RemoteAddr)
-		mac, err := lnet.NS.MACOf(ap.Addr())
-		if err != nil {
-			t.Logf("phone-home from %s: %v", ap.Addr(), err)
-		}
-		s.mu.Lock()
-		s.homes = append(s.homes, phoneHome{remote: ap.Addr(), claimed: r.URL.Query().Get("mac"), arpMAC: mac})
-		s.mu.Unlock()
-		fmt.Fprintln(w, "welcome")
-	})
+	mux.Handle("/phonehome", &s.homes)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.served = append(s.served, r.URL.Path)
@@ -91,18 +71,14 @@ func startStandIn(t *testing.T, ctx context.Context, lnet *Network, kernel teste
 	t.Cleanup(func() { srv.Close() })
 
 	dir := t.TempDir()
-	efi, err := os.ReadFile(ipxeEFI)
+	efi, err := os.ReadFile(IPXEEFI)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "ipxe.efi"), efi, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := CommandContext(ctx, dnsmasq,
-		"--no-daemon", "--conf-file=/dev/null", "--user=root", "--port=0", "--log-dhcp",
-		"--interface="+lnet.Bridge, "--bind-interfaces",
-		"--pid-file="+filepath.Join(dir, "dnsmasq.pid"),
-		"--dhcp-leasefile="+filepath.Join(dir, "leases"),
+	s.dnsmasq = StartDnsmasq(t, lab.NS, lab.Bridge,
 		"--dhcp-range=192.0.2.100,192.0.2.199,255.255.255.0,10m",
 		// iPXE (user class "iPXE") gets the script URL; UEFI HTTP clients
 		// (vendor class HTTPClient, answered with option 60 HTTPClient) get
@@ -119,25 +95,7 @@ func startStandIn(t *testing.T, ctx context.Context, lnet *Network, kernel teste
 		"--dhcp-boot=tag:!ipxe,tag:!httpclient,tag:!efi64,undionly.kpxe",
 		"--enable-tftp", "--tftp-root="+dir,
 	)
-	cmd.Stdout = &lockedWriter{mu: &s.mu, w: &s.dnsLog}
-	cmd.Stderr = cmd.Stdout
-	if err := lnet.NS.Start(cmd); err != nil {
-		t.Fatalf("dnsmasq: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
 	return s
-}
-
-// ipxeEFI is Debian's (package ipxe) iPXE for x86-64 UEFI.
-const ipxeEFI = "/usr/lib/ipxe/ipxe.efi"
-
-func (s *standIn) dnsmasqLog() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dnsLog.String()
 }
 
 // TestFirmwareBootPhonesHome boots real firmware in a netns against
@@ -147,48 +105,23 @@ func (s *standIn) dnsmasqLog() string {
 // the console that /init ran with exactly the script's kernel arguments,
 // and from the server that the phone-home request came from the VM's MAC.
 func TestFirmwareBootPhonesHome(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
-	testenv.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
-	testenv.RequireFile(t, ipxeEFI, "ipxe")
-	testenv.RequireFile(t, OVMFImage, "ovmf")
-	testenv.RequireFile(t, "/bin/busybox", "busybox-static")
-	kernel := testenv.GuestKernel(t)
+	RequireFile(t, IPXEEFI, "ipxe")
 	for _, fw := range []Firmware{BIOS, UEFIPXE, UEFIHTTP} {
-		t.Run(fw.String(), func(t *testing.T) { testFirmwareBoot(t, fw, kernel) })
+		t.Run(fw.String(), func(t *testing.T) { testFirmwareBoot(t, fw) })
 	}
 }
 
-func testFirmwareBoot(t *testing.T, fw Firmware, kernel testenv.Kernel) {
-
+func testFirmwareBoot(t *testing.T, fw Firmware) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	lnet := Setup(t)
 	// Commands is how an installer-like guest (Harvester) fetches its
 	// config from a kernel argument.
-	initrd, err := Initramfs{ModulesDir: kernel.ModulesDir, Commands: []string{
+	lab := NewBootLab(t, Initramfs{Commands: []string{
 		`cfg=$(arg pxekit.config) && timeout 60 wget -q -O /tmp/cfg "$cfg" && echo "CONFIG: $(cat /tmp/cfg)"`,
-	}}.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := startStandIn(t, ctx, lnet, kernel, initrd)
-	tap, err := lnet.AddTap()
-	if err != nil {
-		t.Fatal(err)
-	}
+	}})
+	srv := startStandIn(t, lab)
 	mac := NewMAC()
-	vm, err := StartVM(ctx, VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
-		OnLine: func(l string) { t.Log("vm: " + l) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(vm.Stop)
-	defer func() {
-		if t.Failed() {
-			t.Logf("dnsmasq:\n%s\nQEMU stderr:\n%s", srv.dnsmasqLog(), vm.Stderr())
-		}
-	}()
+	vm := lab.StartVM(t, ctx, VMConfig{MAC: mac, Firmware: fw})
 
 	if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+MarkerStart+"$")); err != nil {
 		t.Fatal(err)
@@ -221,21 +154,22 @@ func testFirmwareBoot(t *testing.T, fw Firmware, kernel testenv.Kernel) {
 	}
 	t.Logf("%s: power-on to power-off in %v", fw, time.Since(vm.Started()).Round(100*time.Millisecond))
 
+	homes := srv.homes.All()
 	srv.mu.Lock()
-	homes, served := srv.homes, srv.served
+	served := srv.served
 	srv.mu.Unlock()
 	if len(homes) != 1 {
 		t.Fatalf("phone-home requests: %+v, want 1", homes)
 	}
 	h := homes[0]
-	if !DefaultPrefix().Contains(h.remote) {
-		t.Errorf("phone-home from %s, outside the lab subnet", h.remote)
+	if !DefaultPrefix().Contains(h.Remote) {
+		t.Errorf("phone-home from %s, outside the lab subnet", h.Remote)
 	}
-	if h.arpMAC.String() != mac.String() {
-		t.Errorf("phone-home from %s whose neighbour entry is %q, want the VM's MAC %s", h.remote, h.arpMAC, mac)
+	if h.Neighbor.String() != mac.String() {
+		t.Errorf("phone-home from %s whose neighbour entry is %q, want the VM's MAC %s", h.Remote, h.Neighbor, mac)
 	}
-	if h.claimed != mac.String() {
-		t.Errorf("guest reported mac=%q, want %s", h.claimed, mac)
+	if h.MAC.String() != mac.String() {
+		t.Errorf("guest reported mac=%q, want %s", h.MAC, mac)
 	}
 	paths := []string{"/boot.ipxe", "/vmlinuz", "/initrd.gz", "/phonehome"}
 	switch fw {
@@ -246,15 +180,11 @@ func testFirmwareBoot(t *testing.T, fw Firmware, kernel testenv.Kernel) {
 		paths[0] = "/boot-efi.ipxe"
 	}
 	for _, want := range paths {
-		found := false
-		for _, p := range served {
-			found = found || p == want
-		}
-		if !found {
+		if !slices.Contains(served, want) {
 			t.Errorf("HTTP requests %v: %s missing", served, want)
 		}
 	}
-	if log := srv.dnsmasqLog(); !strings.Contains(strings.ToLower(log), "dhcpack(br0)") || !strings.Contains(strings.ToLower(log), strings.ToLower(mac.String())) {
+	if log := srv.dnsmasq.Output(); !strings.Contains(strings.ToLower(log), "dhcpack(br0)") || !strings.Contains(strings.ToLower(log), strings.ToLower(mac.String())) {
 		t.Errorf("dnsmasq log shows no DHCPACK for %s:\n%s", mac, log)
 	}
 }

@@ -1,4 +1,4 @@
-package lab
+package pxetest
 
 import (
 	"context"
@@ -6,15 +6,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/pxekit/pxekit/internal/testenv"
 )
 
 // TestVMQEMUFailsEarly: a QEMU that refuses its command line ends WaitFor
 // with an error carrying QEMU's own message, instead of a hang.
 func TestVMQEMUFailsEarly(t *testing.T) {
-	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
-	lnet := Setup(t)
+	RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
+	lnet := TempNetwork(t, NetworkConfig{})
 	tap, err := lnet.AddTap()
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +32,8 @@ func TestVMQEMUFailsEarly(t *testing.T) {
 // TestVMCancel: cancelling the VM's context kills a running QEMU (firmware
 // looking for a boot server that is not there) and WaitFor reports it.
 func TestVMCancel(t *testing.T) {
-	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
-	lnet := Setup(t)
+	RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
+	lnet := TempNetwork(t, NetworkConfig{})
 	tap, err := lnet.AddTap()
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +62,7 @@ func TestVMCancel(t *testing.T) {
 	var ctxErr error
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	cancel2()
-	_, ctxErr = (&VM{changed: make(chan struct{}), done: make(chan struct{})}).WaitFor(ctx2, regexp.MustCompile("x"))
+	_, ctxErr = (&VM{}).WaitFor(ctx2, regexp.MustCompile("x"))
 	if !errors.Is(ctxErr, context.Canceled) {
 		t.Errorf("WaitFor with a cancelled context: %v", ctxErr)
 	}

@@ -1,4 +1,4 @@
-package lab
+package pxetest
 
 import (
 	"bytes"
@@ -14,8 +14,6 @@ import (
 	"testing"
 
 	"github.com/cavaliergopher/cpio"
-
-	"github.com/pxekit/pxekit/internal/testenv"
 )
 
 func TestVMConfigArgs(t *testing.T) {
@@ -85,8 +83,8 @@ func TestNewMAC(t *testing.T) {
 // TestInitramfsContents reads the archive back: busybox, the /init script,
 // the udhcpc script and the virtio modules in dependency order.
 func TestInitramfsContents(t *testing.T) {
-	testenv.RequireFile(t, "/bin/busybox", "busybox-static")
-	k := testenv.GuestKernel(t)
+	RequireFile(t, "/bin/busybox", "busybox-static")
+	k := GuestKernel(t)
 	c := Initramfs{ModulesDir: k.ModulesDir, Commands: []string{`echo "EXTRA: $(arg pxekit.extra)"`},
 		Files: map[string][]byte{"/etc/motd": []byte("hi\n")}}
 	data, err := c.Bytes()
@@ -141,7 +139,7 @@ func TestInitramfsContents(t *testing.T) {
 // TestInitScriptRuns runs the generated /init's helper function with the
 // real busybox sh: arg NAME extracts kernel arguments.
 func TestInitScriptArgFunction(t *testing.T) {
-	bb := testenv.RequireFile(t, "/bin/busybox", "busybox-static")
+	bb := RequireFile(t, "/bin/busybox", "busybox-static")
 	script := Initramfs{}.Script()
 	i := strings.Index(script, "arg() {")
 	fn := script[i : i+strings.Index(script[i:], "\n")]
@@ -163,7 +161,7 @@ func TestInitScriptArgFunction(t *testing.T) {
 // TestNetNS checks the namespace plumbing: links are created inside (not on
 // the host), commands and listeners run inside, and Close removes it.
 func TestNetNS(t *testing.T) {
-	lnet := Setup(t)
+	lnet := TempNetwork(t, NetworkConfig{})
 	name := lnet.NS.Name()
 	if _, err := os.Stat("/run/netns/" + name); err != nil {
 		t.Fatalf("netns %s not mounted: %v", name, err)
@@ -172,7 +170,7 @@ func TestNetNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := lnet.NS.AddVeth("vhost0", "vpeer0", lnet.Bridge); err != nil {
+	if err := lnet.NS.AddVeth(Veth{Name: "vhost0", Peer: "vpeer0", Bridge: lnet.Bridge}); err != nil {
 		t.Fatal(err)
 	}
 	peer := netip.MustParsePrefix("192.0.2.2/24")
@@ -180,7 +178,7 @@ func TestNetNS(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A real peer inside the namespace: ip(8) from iproute2 lists the links.
-	ipBin := testenv.RequireCmd(t, "ip", "iproute2")
+	ipBin := RequireCmd(t, "ip", "iproute2")
 	var out bytes.Buffer
 	cmd := exec.Command(ipBin, "-o", "link", "show")
 	cmd.Stdout = &out
@@ -234,7 +232,7 @@ func TestNetNS(t *testing.T) {
 }
 
 func TestCheckIfName(t *testing.T) {
-	lnet := Setup(t)
+	lnet := TempNetwork(t, NetworkConfig{})
 	if err := lnet.NS.AddTap("a-name-longer-than-15", ""); err == nil || !strings.Contains(err.Error(), "15 bytes") {
 		t.Errorf("long name: %v", err)
 	}
