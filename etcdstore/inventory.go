@@ -290,7 +290,8 @@ func encodeInventory(spec pxe.InventorySpec) (map[string][]byte, error) {
 	return out, nil
 }
 
-// GetInventory reads the inventory etcd holds now.
+// GetInventory reads the inventory etcd holds now. When it does not
+// validate, the error says why and the spec is what could be read.
 func (c *Cluster) GetInventory(ctx context.Context) (pxe.InventorySpec, error) {
 	rctx, cancel := c.reqCtx(ctx)
 	defer cancel()
@@ -302,7 +303,14 @@ func (c *Cluster) GetInventory(ctx context.Context) (pxe.InventorySpec, error) {
 	for _, kv := range resp.Kvs {
 		raw[strings.TrimPrefix(string(kv.Key), c.invPrefix())] = kv.Value
 	}
-	return decodeInventory(raw)
+	spec, err := decodeInventory(raw)
+	if err != nil {
+		return spec, err
+	}
+	if errs := spec.Validate(); len(errs) > 0 {
+		return spec, fmt.Errorf("etcdstore: inventory in etcd: %w", errs.ToAggregate())
+	}
+	return spec, nil
 }
 
 // PutInventory replaces the inventory with spec, once spec validates:
