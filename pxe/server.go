@@ -97,6 +97,13 @@ type Config struct {
 
 	// Logger receives logs (default slog.Default()).
 	Logger *slog.Logger
+
+	// Several boot servers sharing one state (package etcdstore builds
+	// both). LeaseStore, when set, persists leases instead of LeaseFile;
+	// the server does not close it. Sharing splits the DHCP clients
+	// between the servers that share LeaseStore (dhcp.Config.Sharing).
+	LeaseStore dhcp.Store
+	Sharing    dhcp.Sharing
 }
 
 // DefaultTFTPWindowSize is the TFTP window granted when Config says
@@ -128,6 +135,9 @@ func (c Config) Validate() field.ErrorList {
 	}
 	if len(c.URLKey) > 0 && len(c.URLKey) < MinURLKeyLen {
 		errs = append(errs, field.Invalid(field.NewPath("urlKey"), fmt.Sprintf("%d bytes", len(c.URLKey)), fmt.Sprintf("must have at least %d bytes", MinURLKeyLen)))
+	}
+	if c.LeaseStore != nil && c.LeaseFile != "" {
+		errs = append(errs, field.Forbidden(field.NewPath("leaseStore"), "set either leaseStore or leaseFile, not both"))
 	}
 	if c.URLTTL < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("urlTTL"), c.URLTTL.String(), "must not be negative"))
@@ -261,6 +271,8 @@ func (s *Server) dhcpConfig(prefix netip.Prefix) dhcp.Config {
 		Subnets:      []dhcp.Subnet{subnet},
 		Reservations: s.cfg.Reservations,
 		LeaseFile:    s.cfg.LeaseFile,
+		Store:        s.cfg.LeaseStore,
+		Sharing:      s.cfg.Sharing,
 		ProxyDHCP:    s.cfg.ProxyDHCP,
 		Boot:         s.bootPolicy(),
 		OnEvent:      s.dhcpEvent,
