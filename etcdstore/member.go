@@ -55,7 +55,9 @@ type memberRecord struct {
 var ErrMemberExists = errors.New("etcdstore: a live member has this ID")
 
 // Join makes this server a member named id (unique in the cluster: its
-// server address, say) until Close. ttl 0 means DefaultMemberTTL.
+// server address, say) until Close. ttl 0 means DefaultMemberTTL. While a
+// live member holds id, Join waits up to three TTLs for it to go, then
+// fails with ErrMemberExists.
 func (c *Cluster) Join(ctx context.Context, id string, ttl time.Duration) (*Member, error) {
 	if id == "" || strings.Contains(id, "/") {
 		return nil, fmt.Errorf("etcdstore: member ID %q: must be non-empty and have no /", id)
@@ -69,7 +71,23 @@ func (c *Cluster) Join(ctx context.Context, id string, ttl time.Duration) (*Memb
 	m := &Member{c: c, id: id, ttl: ttl}
 	empty := []string{}
 	m.live.Store(&empty)
-	lease, err := m.register(ctx)
+	// A server restarted right after a crash finds its old key until
+	// that incarnation's lease runs out (etcd renews every lease to its
+	// full TTL when a leader is elected, so after an etcd restart too):
+	// wait for it, up to three TTLs.
+	var lease clientv3.LeaseID
+	var err error
+	for end := time.Now().Add(3 * ttl); ; {
+		lease, err = m.register(ctx)
+		if !errors.Is(err, ErrMemberExists) || time.Now().After(end) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(ttl / 4):
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

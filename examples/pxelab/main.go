@@ -3,13 +3,18 @@
 //	pxelab serve --interface IF --pool START-END [--kernel K --initrd I --cmdline C]
 //	             [--ipxe-dir D] [--state DIR] [--http-port N] [--machine MAC=PROFILE]...
 //	             [--profile NAME=CMDLINE]... [--deny-unknown] [--netns NAME]
+//	             [--etcd URLS [--etcd-prefix P] [--etcd-ca F --etcd-cert F --etcd-key F]
+//	              [--etcd-user U --etcd-password-file F] [--etcd-member ID]] [--lease-time D]
 //	pxelab demo  [--firmware bios|uefi|uefi-http] [--mac M] [--kernel-dir D]
+//	pxelab inventory get|apply [-f FILE] --etcd URLS [--etcd-... as serve]
 //
 // serve answers real clients on IF (the server address is IF's); demo makes a
 // network namespace with a bridge and a tap, builds a busybox initramfs,
 // serves it with Debian's cloud kernel and boots QEMU with real firmware,
 // printing the boot events and the guest's console until the guest phones
-// home. Both print one boot event per line on stdout as JSON.
+// home. Both print one boot event per line on stdout as JSON. With --etcd,
+// serve shares its leases and inventory with the other servers on the same
+// etcd prefix; inventory reads and writes that inventory.
 package main
 
 import (
@@ -22,14 +27,20 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 const usage = `usage:
   pxelab serve --interface IF --pool START-END [flags]   serve real clients on IF
   pxelab demo [--firmware bios|uefi|uefi-http] [--mac M]  boot a QEMU VM in a lab netns
+  pxelab inventory get|apply [-f FILE] --etcd URLS         the inventory in etcd, as YAML
 run "pxelab serve -h" or "pxelab demo -h" for flags`
 
 // run is main without the process: tests call it.
@@ -43,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return demo(ctx, args[1:], stdout, stderr)
+	case "inventory":
+		return inventory(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return 0
