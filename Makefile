@@ -4,6 +4,8 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-client udhcpc \
              tftp-hpa atftp curl kea-admin dnsmasq-base tftpd-hpa nginx-light iproute2 cloud-init ndisc6
+# Several boot servers sharing one state: the etcd cluster of the etcdstore tests.
+APT_PKGS  += etcd-server
 
 .PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
 
