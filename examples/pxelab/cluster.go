@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -151,9 +150,7 @@ func inventory(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "pxelab inventory apply: -f FILE is required")
 		return 2
 	}
-	if netns != "" && !strings.Contains(netns, "/") {
-		netns = filepath.Join("/var/run/netns", netns)
-	}
+	netns = netnsPath(netns)
 	cfg, err := e.config(netns, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab inventory: %v\n", err)

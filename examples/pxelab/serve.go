@@ -186,9 +186,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		}
 		leaseFile = filepath.Join(o.state, "leases.db")
 	}
-	if o.netns != "" && !strings.Contains(o.netns, "/") {
-		o.netns = filepath.Join("/var/run/netns", o.netns)
-	}
+	o.netns = netnsPath(o.netns)
 	o.inventory = inv
 	level := slog.LevelInfo
 	if o.verbose {
@@ -264,4 +262,13 @@ func (f filesFS) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
 	return os.Open(p)
+}
+
+// netnsPath is a namespace given by name (ip netns list) or path, as a
+// path.
+func netnsPath(ns string) string {
+	if ns != "" && !strings.Contains(ns, "/") {
+		return filepath.Join("/var/run/netns", ns)
+	}
+	return ns
 }
