@@ -34,6 +34,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil { // New checked the same config
 		tftpConn.Close()
 		httpLn.Close()
+		s.closeDHCPConn()
 		s.dhcp.Close()
 		return fmt.Errorf("pxe: %w", err)
 	}
@@ -55,20 +56,43 @@ func (s *Server) Serve(ctx context.Context) error {
 // listen opens the TFTP socket and the HTTP listener in the namespace:
 // a socket belongs to the namespace it was opened in.
 func (s *Server) listen() (tftpConn net.PacketConn, httpLn net.Listener, err error) {
+	tftpConn, httpLn = s.cfg.TFTPConn, s.cfg.HTTPListener
 	err = netnsrun.Run(s.cfg.NetNS, func() error {
 		var err error
-		tftpConn, err = net.ListenPacket("udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(s.cfg.TFTPPort)).String())
-		if err != nil {
-			return fmt.Errorf("tftp: %w", err)
+		if tftpConn == nil {
+			tftpConn, err = net.ListenPacket("udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(s.cfg.TFTPPort)).String())
+			if err != nil {
+				return fmt.Errorf("tftp: %w", err)
+			}
 		}
-		httpLn, err = net.Listen("tcp4", netip.AddrPortFrom(s.addr, uint16(s.cfg.HTTPPort)).String())
-		if err != nil {
-			tftpConn.Close()
-			return fmt.Errorf("http: %w", err)
+		if httpLn == nil {
+			httpLn, err = net.Listen("tcp4", netip.AddrPortFrom(s.addr, uint16(s.cfg.HTTPPort)).String())
+			if err != nil {
+				return fmt.Errorf("http: %w", err)
+			}
 		}
 		return nil
 	})
-	return tftpConn, httpLn, err
+	if err != nil {
+		// Handed-in sockets are closed too: Serve owns them.
+		if tftpConn != nil {
+			tftpConn.Close()
+		}
+		if httpLn != nil {
+			httpLn.Close()
+		}
+		s.closeDHCPConn()
+		return nil, nil, err
+	}
+	return tftpConn, httpLn, nil
+}
+
+// closeDHCPConn closes a handed-in DHCP socket when Serve fails before
+// the DHCP server runs (which would have closed it).
+func (s *Server) closeDHCPConn() {
+	if s.cfg.DHCPConn != nil {
+		s.cfg.DHCPConn.Close()
+	}
 }
 
 // serveHTTP runs the HTTP server on ln in g until ctx is done, then shuts
@@ -77,7 +101,7 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listen
 	// IdleTimeout closes keep-alive connections that firmware left open
 	// once it jumped into the kernel; without it each booted machine
 	// would hold one until the server stops.
-	srv := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ConnContext: connContext}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -34,7 +34,7 @@
 //		srv, err := pxe.New(pxe.Config{
 //			Interface: lab.Bridge,
 //			NetNS:     lab.NS.Path(),
-//			Subnet:    dhcp.Subnet{Pools: []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}},
+//			Subnets: []dhcp.Subnet{{Pools: []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}}},
 //			Assets:    fstest.MapFS{"vmlinuz": {Data: lab.Vmlinuz}, "initrd.gz": {Data: lab.Initrd}},
 //			Inventory: inv,
 //			Logger: pxetest.Logger(t, slog.LevelWarn),

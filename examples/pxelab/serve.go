@@ -172,7 +172,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	return pxe.Config{
 		Interface: o.iface,
 		NetNS:     o.netns,
-		Subnet:    dhcp.Subnet{Pools: []dhcp.Range{rng}},
+		Subnets:   []dhcp.Subnet{{Pools: []dhcp.Range{rng}}},
 		LeaseFile: leaseFile,
 		// Off unless asked: on a network with an IPv6 router it would
 		// tell hosts there is no DHCPv6.
