@@ -195,9 +195,9 @@ func (c Config) withDefaults() (Config, error) {
 
 // Server is a boot server. Create it with New, run it with Serve.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	bus  Bus
+	cfg Config
+	log *slog.Logger
+	bus Bus
 	// http is the boot routes' handler and live the parts of the config
 	// that Reload may swap (Inventory, Assets, Boot, URLKey, URLTTL);
 	// each request and DHCP decision loads the current ones.
