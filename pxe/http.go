@@ -45,6 +45,8 @@ type handler struct {
 	// urlTTL is their lifetime.
 	urlKey []byte
 	urlTTL time.Duration
+	// done, when closed, ends the event streams (the server is stopping).
+	done <-chan struct{}
 	// now is the clock for signatures (time.Now when nil).
 	now func() time.Time
 	// tmpl keeps the profiles' parsed templates across requests.
@@ -139,7 +141,7 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
-	h.bus.publishMAC(mac, EventScriptServed, "profile="+m.Profile+" firmware="+fw.String())
+	h.bus.Publish(Event{Kind: EventScriptServed, MAC: mac, Detail: "profile=" + m.Profile + " firmware=" + fw.String(), Firmware: fw.String()})
 }
 
 func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, small *smallFiles, name string) {
@@ -154,7 +156,7 @@ func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, smal
 	}
 	switch {
 	case status == http.StatusOK || status == http.StatusPartialContent:
-		h.bus.publishMAC(mac, EventAssetSent, fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status))
+		h.bus.Publish(Event{Kind: EventAssetSent, MAC: mac, Detail: fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status), Path: r.URL.Path})
 	case status == http.StatusForbidden || status == http.StatusBadRequest:
 		h.bus.publishMAC(mac, EventDenied, fmt.Sprintf("%s (status %d)", r.URL.Path, status))
 	}
@@ -204,7 +206,7 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
-	h.bus.publishMAC(mac, EventConfigServed, name)
+	h.bus.Publish(Event{Kind: EventConfigServed, MAC: mac, Detail: name, Path: r.URL.Path})
 }
 
 func (h *handler) phoneHome(w http.ResponseWriter, r *http.Request) {
@@ -257,7 +259,17 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		flusher.Flush()
 	}
 	enc := json.NewEncoder(w)
-	for e := range events {
+	for {
+		var e Event
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			e = ev
+		case <-h.done:
+			return
+		}
 		if filter != nil && !macaddr.Equal(filter, e.MAC) {
 			continue
 		}

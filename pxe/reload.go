@@ -18,6 +18,7 @@ func (s *Server) newHandler(cfg Config) *handler {
 		log:      s.log,
 		urlKey:   cfg.URLKey,
 		urlTTL:   cfg.URLTTL,
+		done:     s.streamsDone,
 	}
 }
 
@@ -37,6 +38,11 @@ func (s *Server) newHandler(cfg Config) *handler {
 func (s *Server) Reload(next Config) error {
 	errs := next.Validate()
 	errs = append(errs, s.fixed(next)...)
+	if len(errs) == 0 {
+		// With the interface's network known, subnets and reservations
+		// are checked together.
+		errs = (Config{Subnets: s.subnets(next.Subnets), Reservations: next.Reservations, ProxyDHCP: next.ProxyDHCP}).validateSubnets()
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("pxe: reload refused: %w", errs.ToAggregate())
 	}

@@ -38,7 +38,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.dhcp.Close()
 		return fmt.Errorf("pxe: %w", err)
 	}
+	s.tftpSrv.Store(t)
 	g, gctx := errgroup.WithContext(ctx)
+	go s.track(gctx)
+	go func() { <-gctx.Done(); s.stopping.Store(true) }()
 	g.Go(func() error { return s.dhcp.Serve(gctx) })
 	g.Go(func() error { return t.Serve(gctx) })
 	if s.cfg.RouterAdvertisement {
@@ -101,8 +104,11 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listen
 	// IdleTimeout closes keep-alive connections that firmware left open
 	// once it jumped into the kernel; without it each booted machine
 	// would hold one until the server stops.
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: s.service, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ConnContext: connContext}
+	// Downloads in flight get the grace to finish; event streams never
+	// would, so they end as the shutdown begins.
+	srv.RegisterOnShutdown(func() { close(s.streamsDone) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
@@ -111,10 +117,21 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listen
 	})
 	g.Go(func() error {
 		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
-		return srv.Shutdown(shutdownCtx)
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			s.log.Warn("http: requests still running after the shutdown grace were cut off", "grace", s.cfg.ShutdownGrace)
+			return srv.Close()
+		}
+		return nil
 	})
+}
+
+// track feeds the boot tracker from the event stream until ctx is done.
+func (s *Server) track(ctx context.Context) {
+	for e := range s.bus.Subscribe(ctx) {
+		s.tracker.Observe(e)
+	}
 }
 
 // announceReady closes Ready once the DHCP server (and the responder, when

@@ -110,7 +110,21 @@ type Config struct {
 	DHCPConn     net.PacketConn
 	TFTPConn     net.PacketConn
 	HTTPListener net.Listener
+
+	// Running as a service. Metrics, when set, is served at PathMetrics
+	// (package pxe/metrics makes one for Prometheus; pxe itself depends on
+	// no metrics library). ShutdownGrace bounds how long TFTP transfers
+	// and HTTP requests still running when Serve's context is cancelled
+	// may take to finish (default DefaultShutdownGrace); then they are
+	// cut off.
+	Metrics       http.Handler
+	ShutdownGrace time.Duration
 }
+
+// DefaultShutdownGrace is Config.ShutdownGrace's default: a 100 MB image
+// over a slow link still finishes, and a stop still ends within a
+// systemd TimeoutStopSec.
+const DefaultShutdownGrace = 30 * time.Second
 
 // DefaultTFTPWindowSize is the TFTP window granted when Config says
 // nothing: it covers what edk2 asks for (4) with room for clients that
@@ -153,9 +167,13 @@ func (c Config) Validate() field.ErrorList {
 	if len(c.URLKey) > 0 && len(c.URLKey) < MinURLKeyLen {
 		errs = append(errs, field.Invalid(field.NewPath("urlKey"), fmt.Sprintf("%d bytes", len(c.URLKey)), fmt.Sprintf("must have at least %d bytes", MinURLKeyLen)))
 	}
+	if c.ShutdownGrace < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("shutdownGrace"), c.ShutdownGrace.String(), "must not be negative"))
+	}
 	if c.URLTTL < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("urlTTL"), c.URLTTL.String(), "must not be negative"))
 	}
+	errs = append(errs, c.validateSubnets()...)
 	if v, ok := c.Inventory.(interface{ Validate() field.ErrorList }); ok {
 		for _, e := range v.Validate() {
 			e.Field = field.NewPath("inventory").String() + "." + e.Field
@@ -164,6 +182,42 @@ func (c Config) Validate() field.ErrorList {
 	}
 	return errs
 }
+
+// validateSubnets checks Subnets and Reservations as the DHCP server
+// will. A subnet that takes the interface's network is checked once New
+// knows it; until then the others are checked one by one.
+func (c Config) validateSubnets() field.ErrorList {
+	check := func(subnets []dhcp.Subnet, res []dhcp.Reservation) field.ErrorList {
+		var out field.ErrorList
+		for _, e := range (dhcp.Config{Subnets: subnets, Reservations: res, ProxyDHCP: c.ProxyDHCP, Boot: noBoot}).Validate() {
+			if strings.HasPrefix(e.Field, "subnets") || strings.HasPrefix(e.Field, "reservations") {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	all := true
+	for _, sn := range c.Subnets {
+		all = all && sn.Prefix.IsValid()
+	}
+	if all && len(c.Subnets) > 0 {
+		return check(c.Subnets, c.Reservations)
+	}
+	var errs field.ErrorList
+	for i, sn := range c.Subnets {
+		if !sn.Prefix.IsValid() {
+			continue
+		}
+		for _, e := range check([]dhcp.Subnet{sn}, nil) {
+			e.Field = field.NewPath("subnets").Index(i).String() + strings.TrimPrefix(e.Field, "subnets[0]")
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
+// noBoot stands for a boot policy where only its presence is checked.
+func noBoot(dhcp.Client) dhcp.BootDecision { return dhcp.BootDecision{} }
 
 // withDefaults fills what a zero Config leaves open.
 func (c Config) withDefaults() (Config, error) {
@@ -179,6 +233,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.URLTTL == 0 {
 		c.URLTTL = time.Hour
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
 	}
 	if c.Inventory == nil {
 		c.Inventory = &StaticInventory{}
@@ -214,6 +271,18 @@ type Server struct {
 	tftp    tftp.Config // Serve adds the socket
 	ready   chan struct{}
 	started atomic.Bool
+
+	// What running as a service adds: the TFTP server Serve runs (for its
+	// counters), the HTTP counters, the boot tracker behind the dashboard,
+	// ServiceHandler, and whether Serve's context is done.
+	tftpSrv   atomic.Pointer[tftp.Server]
+	httpStats httpCounters
+	tracker   *BootTracker
+	service   http.Handler
+	stopping  atomic.Bool
+	// streamsDone is closed when the HTTP server shuts down: event
+	// streams end then.
+	streamsDone chan struct{}
 }
 
 // New checks cfg, finds the interface's address (inside Config.NetNS) and
@@ -228,7 +297,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pxe: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), streamsDone: make(chan struct{})}
 	err = netnsrun.Run(cfg.NetNS, func() error {
 		var err error
 		s.addr, s.prefix, err = interfaceAddr(cfg.Interface, cfg.Addr)
@@ -243,6 +312,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.live.Store(&cfg)
 	s.http.Store(s.newHandler(cfg))
+	s.tracker = NewBootTracker(s.Inventory)
+	s.service = s.newServiceHandler()
 	s.tftp = s.tftpConfig()
 	if errs := s.tftp.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("pxe: tftp: %w", errs.ToAggregate())
@@ -330,6 +401,7 @@ func (s *Server) tftpConfig() tftp.Config {
 		// namespace, so a lab netns needs no single-port mode (which
 		// would also rule out windowsize).
 		MaxWindowSize: s.cfg.TFTPWindowSize,
+		ShutdownGrace: s.cfg.ShutdownGrace,
 		Logger:        s.log.With("server", "tftp"),
 		OnEvent:       s.tftpEvent,
 		MACForIP:      s.macForIP,
@@ -369,7 +441,7 @@ func (s *Server) Subscribe(ctx context.Context) <-chan Event { return s.bus.Subs
 // boot routes (PathScript, PathAssets, ...), always the ones of the
 // current config (Reload).
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.http.Load().ServeHTTP(w, r) })
+	return s.httpStats.counted(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.http.Load().ServeHTTP(w, r) }))
 }
 
 // Ready is closed once Serve listens on every socket.
