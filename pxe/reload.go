@@ -31,7 +31,7 @@ func (s *Server) newHandler(cfg Config) *handler {
 // was built on — the interface, namespace, address, ports, TFTP window,
 // proxy mode, lease file, router advertisements, the sockets and the iPXE
 // builds — cannot change while it serves: next must repeat them (IPXE and
-// the sockets are not compared; the ones New got stay), or Reload refuses
+// the sockets and LeaseStore are not compared; the ones New got stay), or Reload refuses
 // it. A next that does not validate, or that changes one of those, is
 // refused whole with every problem under its field path, and the server
 // keeps serving the config it had.

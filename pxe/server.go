@@ -119,6 +119,10 @@ type Config struct {
 	// cut off.
 	Metrics       http.Handler
 	ShutdownGrace time.Duration
+	// LeaseStore, when set, persists leases instead of LeaseFile: a store
+	// the program built (one shared by several boot servers, say). The
+	// server does not close it.
+	LeaseStore dhcp.Store
 }
 
 // DefaultShutdownGrace is Config.ShutdownGrace's default: a 100 MB image
@@ -166,6 +170,9 @@ func (c Config) Validate() field.ErrorList {
 	}
 	if len(c.URLKey) > 0 && len(c.URLKey) < MinURLKeyLen {
 		errs = append(errs, field.Invalid(field.NewPath("urlKey"), fmt.Sprintf("%d bytes", len(c.URLKey)), fmt.Sprintf("must have at least %d bytes", MinURLKeyLen)))
+	}
+	if c.LeaseStore != nil && c.LeaseFile != "" {
+		errs = append(errs, field.Forbidden(field.NewPath("leaseStore"), "set either leaseStore or leaseFile, not both"))
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("shutdownGrace"), c.ShutdownGrace.String(), "must not be negative"))
@@ -339,6 +346,7 @@ func (s *Server) dhcpConfig() dhcp.Config {
 		Subnets:      s.subnets(s.cfg.Subnets),
 		Reservations: s.cfg.Reservations,
 		LeaseFile:    s.cfg.LeaseFile,
+		Store:        s.cfg.LeaseStore,
 		ProxyDHCP:    s.cfg.ProxyDHCP,
 		Boot:         s.bootPolicy(),
 		OnEvent:      s.dhcpEvent,
