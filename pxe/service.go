@@ -85,6 +85,10 @@ func readOnly(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
+// IsReady reports what PathReadyz answers: true once every listener is up
+// and the leases are loaded, false before and once Serve is stopping.
+func (s *Server) IsReady() bool { return s.notReady() == "" }
+
 // notReady says what is missing before the server is ready, "" once it
 // is.
 func (s *Server) notReady() string {
