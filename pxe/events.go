@@ -39,6 +39,12 @@ const (
 	EventRouterAdvert EventKind = "router-advert"
 )
 
+// EventKinds lists every kind of boot event.
+func EventKinds() []EventKind {
+	return []EventKind{EventDiscovered, EventOffered, EventAcked, EventNAK, EventDeclined, EventTFTPSent, EventScriptServed,
+		EventAssetSent, EventConfigServed, EventPhonedHome, EventDenied, EventRouterAdvert}
+}
+
 // Event is one step of one machine's boot. In JSON (Server.Subscribe's
 // consumers, /events) it is {"time", "kind", "mac", "detail"}, the MAC as
 // "aa:bb:cc:dd:ee:ff", or "" when the requester could not be tied to a

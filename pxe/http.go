@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,7 +28,7 @@ const (
 	PathIPXE      = "/ipxe/"     // iPXE binaries, for UEFI HTTP boot
 	PathMachines  = "/machines/" // /machines/<mac>/<file>: per-machine files, that machine only
 	PathPhoneHome = "/phonehome" // ?mac=...: the booted OS reports back
-	PathEvents    = "/events"    // boot events: JSON lines, or SSE with Accept: text/event-stream
+	PathEvents    = "/events"    // boot events: JSON lines, or SSE with Accept: text/event-stream; ?mac=, ?for=30s, ?until=KIND
 )
 
 // handler serves the boot server's HTTP side. It is separate from Server so
@@ -233,15 +235,36 @@ func (h *handler) deny(w http.ResponseWriter, mac net.HardwareAddr, code int, de
 }
 
 // events streams boot events as JSON lines, or as server-sent events when
-// the client asks for text/event-stream, until the client goes away.
+// the client asks for text/event-stream, until the client goes away. Two
+// parameters end it sooner, for a client that wants a stream that ends (a
+// script waiting for a machine, a headless browser): ?for= a Go duration
+// such as 30s, and ?until= an event kind, after the first event of that
+// kind (of the ?mac= machine, if given) is sent.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	var filter net.HardwareAddr
-	if s := r.URL.Query().Get("mac"); s != "" {
+	q := r.URL.Query()
+	if s := q.Get("mac"); s != "" {
 		var err error
 		if filter, err = macaddr.Parse(s); err != nil {
 			http.Error(w, "mac: "+err.Error(), http.StatusBadRequest)
 			return
 		}
+	}
+	var until <-chan time.Time
+	if s := q.Get("for"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			http.Error(w, "for: want a positive duration such as 30s, got "+strconv.Quote(s), http.StatusBadRequest)
+			return
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		until = t.C
+	}
+	untilKind := EventKind(q.Get("until"))
+	if untilKind != "" && !slices.Contains(EventKinds(), untilKind) {
+		http.Error(w, fmt.Sprintf("until: %q is not an event kind (%v)", untilKind, EventKinds()), http.StatusBadRequest)
+		return
 	}
 	// Subscribe before the headers go out: a client that publishes (or
 	// triggers a boot) as soon as it sees the response must not miss events.
@@ -269,6 +292,8 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 			e = ev
 		case <-h.done:
 			return
+		case <-until:
+			return
 		}
 		if filter != nil && !macaddr.Equal(filter, e.MAC) {
 			continue
@@ -288,6 +313,9 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		}
 		if flusher != nil {
 			flusher.Flush()
+		}
+		if untilKind != "" && e.Kind == untilKind {
+			return
 		}
 	}
 }

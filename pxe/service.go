@@ -112,7 +112,10 @@ func (s *Server) dashboard(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
-	_, _ = w.Write([]byte(strings.Replace(dashboardPage, dashboardStateMarker, string(state), 1)))
+	kinds, _ := json.Marshal(EventKinds())
+	page := strings.Replace(dashboardPage, dashboardStateMarker, string(state), 1)
+	page = strings.Replace(page, "/*PXEKIT-KINDS*/[]", string(kinds), 1)
+	_, _ = w.Write([]byte(page))
 }
 
 // DashboardState is what the dashboard shows.
