@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -195,10 +196,20 @@ func ParseConfig(data []byte) (*ConfigFile, field.ErrorList) {
 		return f, field.ErrorList{e}
 	}
 	errs := strictyaml.Decode(data, f)
-	if len(errs) > 0 {
-		return f, errs
+	for _, e := range errs {
+		if e.Origin == strictyaml.OriginSyntax {
+			return f, errs // nothing decoded to validate
+		}
 	}
-	return f, f.Validate()
+	// What decoded is validated too, so every problem shows at once; a
+	// value that did not decode is not reported again as missing.
+	decoded := slices.Clone(errs)
+	for _, e := range f.Validate() {
+		if !slices.ContainsFunc(decoded, func(d *field.Error) bool { return e.Field == d.Field || strings.HasPrefix(e.Field, d.Field+".") }) {
+			errs = append(errs, e)
+		}
+	}
+	return f, errs
 }
 
 // LoadConfig reads and checks the config file at path; its errors are a
@@ -336,7 +347,8 @@ func (f *ConfigFile) convert() (Config, field.ErrorList) {
 	for i, r := range f.Reservations {
 		mac, err := macaddr.ParseUnicast(r.MAC)
 		if err != nil {
-			errs = append(errs, field.Invalid(field.NewPath("reservations").Index(i).Child("mac"), r.MAC, err.Error()))
+			msg := strings.TrimPrefix(err.Error(), strconv.Quote(r.MAC)+": ")
+			errs = append(errs, field.Invalid(field.NewPath("reservations").Index(i).Child("mac"), r.MAC, msg))
 			continue
 		}
 		cfg.Reservations = append(cfg.Reservations, dhcp.Reservation{MAC: mac, IP: r.IP, Hostname: r.Hostname})

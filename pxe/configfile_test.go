@@ -80,8 +80,8 @@ tls: {certFile: tls.crt}
 log: {level: loud}
 `
 	_, errs := ParseConfig([]byte(doc))
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "subnets[0].leasetime") || !strings.Contains(errs[0].Error(), `did you mean "leaseTime"`) {
-		t.Fatalf("unknown field: %v, want subnets[0].leasetime with a hint", errs)
+	if len(errs) != 11 || !strings.Contains(errs[0].Error(), "subnets[0].leasetime") || !strings.Contains(errs[0].Error(), `did you mean "leaseTime"`) {
+		t.Fatalf("unknown field: %v, want subnets[0].leasetime with a hint, then the 10 other problems", errs)
 	}
 	doc = strings.Replace(doc, "leasetime", "leaseTime", 1)
 	path := filepath.Join(t.TempDir(), "pxekit.yaml")
