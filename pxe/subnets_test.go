@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // loopServer is a boot server on loopback sockets handed in through
@@ -72,61 +72,30 @@ func startLoopServer(t *testing.T, cfg Config) *loopServer {
 	return &loopServer{srv: srv, dhcp: dc.LocalAddr(), http: "http://" + hl.Addr().String(), tftp: tc.LocalAddr()}
 }
 
-// relayClient is a DHCP relay agent on loopback: it forwards a client's
-// request with giaddr set and RFC 3527 link selection naming the client's
-// link, and asks for the reply on its own port (RFC 8357).
+// relayClient is pxetest.RelayClient failing the test on an error.
 type relayClient struct {
-	t    *testing.T
-	conn net.PacketConn
-	to   net.Addr
+	t *testing.T
+	*pxetest.RelayClient
 }
 
 func newRelay(t *testing.T, to net.Addr) *relayClient {
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	must(t, err)
-	t.Cleanup(func() { c.Close() })
-	return &relayClient{t: t, conn: c, to: to}
+	return &relayClient{t, pxetest.NewRelayClient(t, to)}
 }
 
-// exchange relays req from link and returns the server's reply.
 func (r *relayClient) exchange(req *dhcpv4.DHCPv4, link netip.Addr) *dhcpv4.DHCPv4 {
 	r.t.Helper()
-	req.GatewayIPAddr = net.IPv4(127, 0, 0, 1)
-	l4 := link.As4()
-	req.UpdateOption(dhcpv4.OptRelayAgentInfo(
-		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(5), l4[:]),
-		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(19), nil),
-	))
-	if _, err := r.conn.WriteTo(req.ToBytes(), r.to); err != nil {
-		r.t.Fatal(err)
-	}
-	buf := make([]byte, 1500)
-	r.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, _, err := r.conn.ReadFrom(buf)
-	if err != nil {
-		r.t.Fatalf("no reply to the relayed %s from %s: %v", req.MessageType(), link, err)
-	}
-	p, err := dhcpv4.FromBytes(buf[:n])
+	p, err := r.Exchange(req, link)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	return p
 }
 
-// dora takes a lease for mac on link through the relay.
 func (r *relayClient) dora(mac net.HardwareAddr, link netip.Addr) (offer, ack *dhcpv4.DHCPv4) {
 	r.t.Helper()
-	d, err := dhcpv4.NewDiscovery(mac)
-	must(r.t, err)
-	offer = r.exchange(d, link)
-	if offer.MessageType() != dhcpv4.MessageTypeOffer {
-		r.t.Fatalf("%s on %s: got %s, want an OFFER", mac, link, offer.MessageType())
-	}
-	req, err := dhcpv4.NewRequestFromOffer(offer)
-	must(r.t, err)
-	ack = r.exchange(req, link)
-	if ack.MessageType() != dhcpv4.MessageTypeAck {
-		r.t.Fatalf("%s on %s: got %s, want an ACK", mac, link, ack.MessageType())
+	offer, ack, err := r.DORA(mac, link)
+	if err != nil {
+		r.t.Fatal(err)
 	}
 	return offer, ack
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,76 +255,10 @@ func (l *serviceLab) waitScript(t *testing.T, want string) {
 	}
 }
 
-// dhcpClient speaks to the server as a relay agent on loopback does: giaddr
-// set, the lab link selected (RFC 3527), replies to its own port (RFC 8357).
-type dhcpClient struct {
-	conn net.PacketConn
-	to   net.Addr
-	buf  []byte
-}
-
-func newDHCPClient(t *testing.T, to net.Addr) *dhcpClient {
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &dhcpClient{conn: c, to: to, buf: make([]byte, 1500)}
-}
-
-func (c *dhcpClient) exchange(req *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, error) {
-	req.GatewayIPAddr = net.IPv4(127, 0, 0, 1)
-	req.UpdateOption(dhcpv4.OptRelayAgentInfo(
-		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(5), []byte{192, 0, 2, 0}),
-		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(19), nil)))
-	// A client retransmits; so does this one, as a relay forwards each.
-	for try := 0; try < 4; try++ {
-		if _, err := c.conn.WriteTo(req.ToBytes(), c.to); err != nil {
-			return nil, err
-		}
-		c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-		for {
-			n, _, err := c.conn.ReadFrom(c.buf)
-			if err != nil {
-				break // timed out: send again
-			}
-			r, err := dhcpv4.FromBytes(c.buf[:n])
-			if err == nil && r.TransactionID == req.TransactionID {
-				return r, nil
-			}
-		}
-	}
-	return nil, fmt.Errorf("no reply to %s", req.MessageType())
-}
-
-// dora takes a lease and returns its ACK.
-func (c *dhcpClient) dora(mac net.HardwareAddr) (*dhcpv4.DHCPv4, error) {
-	d, err := dhcpv4.NewDiscovery(mac)
-	if err != nil {
-		return nil, err
-	}
-	offer, err := c.exchange(d)
-	if err != nil {
-		return nil, err
-	}
-	if offer.MessageType() != dhcpv4.MessageTypeOffer {
-		return nil, fmt.Errorf("%s: got %s to a DISCOVER", mac, offer.MessageType())
-	}
-	req, err := dhcpv4.NewRequestFromOffer(offer)
-	if err != nil {
-		return nil, err
-	}
-	ack, err := c.exchange(req)
-	if err != nil {
-		return nil, err
-	}
-	if ack.MessageType() != dhcpv4.MessageTypeAck {
-		return nil, fmt.Errorf("%s: got %s to a REQUEST", mac, ack.MessageType())
-	}
-	return ack, nil
-}
-
 func sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// labLink is the link the relayed clients are on: the file's subnet.
+var labLink = netip.MustParseAddr("192.0.2.0")
 
 // The boot server as a service, in the middle of a storm: DHCP clients
 // taking and renewing leases, tftp-hpa and curl downloading over and over,
@@ -367,10 +302,10 @@ func TestServiceReloadDuringStorm(t *testing.T) {
 	reloading.Store(true)
 	acks := make([][]*dhcpv4.DHCPv4, dhcpWorkers)
 	for w := range dhcpWorkers {
-		c := newDHCPClient(t, l.dhcpAddr)
+		c := pxetest.NewRelayClient(t, l.dhcpAddr)
 		wg.Go(func() {
 			for i := 0; i < dhcpMax && reloading.Load(); i++ {
-				ack, err := c.dora(net.HardwareAddr{0x52, 0x54, 0x00, 0xbb, byte(w), byte(i)})
+				_, ack, err := c.DORA(net.HardwareAddr{0x52, 0x54, 0x00, 0xbb, byte(w), byte(i)}, labLink)
 				if err != nil {
 					dhcpFail.Add(1)
 					fail("dhcp: %v", err)
@@ -452,14 +387,14 @@ func TestServiceReloadDuringStorm(t *testing.T) {
 	wg.Wait()
 
 	// Every lease taken during the storm is still its client's.
-	c := newDHCPClient(t, l.dhcpAddr)
+	c := pxetest.NewRelayClient(t, l.dhcpAddr)
 	for _, list := range acks {
 		for _, ack := range list {
 			renew, err := dhcpv4.NewRenewFromAck(ack)
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := c.exchange(renew)
+			r, err := c.Exchange(renew, labLink)
 			if err != nil || r.MessageType() != dhcpv4.MessageTypeAck || !r.YourIPAddr.Equal(ack.YourIPAddr) {
 				fail("renewal of %s for %s after the reloads: %v %v", ack.YourIPAddr, ack.ClientHWAddr, r, err)
 				continue

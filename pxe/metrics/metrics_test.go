@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
@@ -99,21 +98,8 @@ func checkMetrics(t *testing.T, scrape string) {
 // promtool's lint.
 func TestScrapeAfterTraffic(t *testing.T) {
 	srv, base, dhcpAddr, tftpAddr := loopback(t)
-	relay, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
 	d, _ := dhcpv4.NewDiscovery(net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1})
-	d.GatewayIPAddr = net.IPv4(127, 0, 0, 1)
-	d.UpdateOption(dhcpv4.OptRelayAgentInfo(
-		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(5), []byte{192, 0, 2, 0}),
-		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(19), nil)))
-	if _, err := relay.WriteTo(d.ToBytes(), dhcpAddr); err != nil {
-		t.Fatal(err)
-	}
-	relay.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, _, err := relay.ReadFrom(make([]byte, 1500)); err != nil {
+	if _, err := pxetest.NewRelayClient(t, dhcpAddr).Exchange(d, netip.MustParseAddr("192.0.2.0")); err != nil {
 		t.Fatalf("no OFFER: %v", err)
 	}
 	pxetest.RequireCmd(t, "tftp", "tftp-hpa")
