@@ -428,13 +428,7 @@ func TestServiceReloadDuringStorm(t *testing.T) {
 
 	// A graceful stop: a download started before SIGTERM completes.
 	slow := exec.Command(curl, "-sS", "--fail", "--limit-rate", "2M", l.httpURL+"/assets/vmlinuz")
-	var body bytes.Buffer
-	slow.Stdout = &body
-	if err := slow.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	l.proc.Signal(syscall.SIGTERM)
+	body := l.stopDuring(t, slow)
 	l.waitNotify(t, "STOPPING=1")
 	if err := slow.Wait(); err != nil || sum(body.Bytes()) != wantKernel {
 		t.Errorf("a download in flight at SIGTERM: %v, %d of %d bytes", err, body.Len(), len(l.kernel))
@@ -442,6 +436,20 @@ func TestServiceReloadDuringStorm(t *testing.T) {
 	if err := l.proc.Wait(); err != nil {
 		t.Errorf("pxelab after SIGTERM: %v\nstderr:\n%s", err, l.stderr.String())
 	}
+}
+
+// stopDuring starts download, lets it get going and sends pxelab SIGTERM;
+// the download's output collects in the buffer returned.
+func (l *serviceLab) stopDuring(t *testing.T, download *exec.Cmd) *bytes.Buffer {
+	t.Helper()
+	var body bytes.Buffer
+	download.Stdout = &body
+	if err := download.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	l.proc.Signal(syscall.SIGTERM)
+	return &body
 }
 
 // The stop is bounded: a download slower than shutdownGrace is cut off
@@ -462,13 +470,7 @@ func TestServiceStopIsBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	slow := exec.CommandContext(ctx, curl, "-sS", "--limit-rate", "100K", l.httpURL+"/assets/vmlinuz")
-	var body bytes.Buffer
-	slow.Stdout = &body
-	if err := slow.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	l.proc.Signal(syscall.SIGTERM)
+	body := l.stopDuring(t, slow)
 	if err := l.proc.Wait(); err != nil {
 		t.Errorf("pxelab after SIGTERM with a download still running: %v\nstderr:\n%s", err, l.stderr.String())
 	}
