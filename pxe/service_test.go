@@ -64,6 +64,17 @@ func TestServiceRoutes(t *testing.T) {
 	if !st.Server.Ready || len(st.Machines) != 2 || len(st.Counters.DHCP.Subnets) != 2 {
 		t.Errorf("dashboard state %+v", st)
 	}
+	// A refusal shows among the dashboard's denials.
+	if code, _ := get(t, ls.http+PathScript); code != http.StatusBadRequest {
+		t.Errorf("script without a MAC: %d, want 400", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ls.srv.DashboardState().Denials) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused script request is not among the dashboard's denials")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	counts := map[HTTPRoute]map[int]uint64{}
 	for _, c := range ls.srv.HTTPStats() {
 		if counts[c.Route] == nil {

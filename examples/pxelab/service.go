@@ -10,11 +10,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/pxe/metrics"
@@ -37,6 +40,9 @@ type fileService struct {
 	log     *slog.Logger
 	srv     *pxe.Server
 	release func()
+	// first is the file the server started with: what it says of the iPXE
+	// builds and TLS needs a restart to change.
+	first *pxe.ConfigFile
 	// stamp is what the file looked like when last read.
 	stamp fileStamp
 }
@@ -77,7 +83,7 @@ func serveFile(ctx context.Context, o *serveOptions, fl *flag.FlagSet, stdout, s
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 2
 	}
-	s.log, s.release = cfg.Logger, release
+	s.log, s.release, s.first = cfg.Logger, release, f
 	m := metrics.New()
 	if f.Metrics == nil || *f.Metrics {
 		cfg.Metrics = m
@@ -261,7 +267,12 @@ func (s *fileService) reload(why string) {
 	start := time.Now()
 	s.notify.reloading()
 	defer s.notifyLog("READY=1")
-	_, cfg, release, err := s.load()
+	f, cfg, release, err := s.load()
+	if err == nil {
+		if err = s.restartOnly(f); err != nil {
+			release()
+		}
+	}
 	if err != nil {
 		s.log.Error("config reload refused; the old config keeps serving", "why", why, "err", err)
 		s.notifyLog("STATUS=reload refused: " + firstLine(err.Error()))
@@ -281,6 +292,23 @@ func (s *fileService) reload(why string) {
 	time.AfterFunc(time.Minute, old)
 	s.log.Info("config reloaded", "why", why, "took", since(start))
 	s.notifyLog("STATUS=serving " + s.srv.BaseURL() + " (reloaded " + time.Now().Format(time.TimeOnly) + ")")
+}
+
+// restartOnly refuses a file that changes what the server cannot change
+// while it serves and pxe.Server.Reload does not compare: the iPXE builds
+// and TLS.
+func (s *fileService) restartOnly(f *pxe.ConfigFile) error {
+	var errs field.ErrorList
+	if f.Path(f.Directories.IPXE) != s.first.Path(s.first.Directories.IPXE) {
+		errs = append(errs, field.Forbidden(field.NewPath("directories", "ipxe"), "cannot change while serving: restart to apply"))
+	}
+	if !reflect.DeepEqual(f.TLS, s.first.TLS) {
+		errs = append(errs, field.Forbidden(field.NewPath("tls"), "cannot change while serving: restart to apply"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s: %w", s.path, errs.ToAggregate())
+	}
+	return nil
 }
 
 func firstLine(s string) string {

@@ -467,6 +467,21 @@ func TestServiceStopIsBounded(t *testing.T) {
 	l.shutdownGrace = "1s"
 	l.write(t, l.config("pxekit.rev=0", 250))
 	l.start(t)
+	// Another iPXE directory needs a restart: the reload is refused.
+	if err := os.CopyFS(filepath.Join(l.dir, "ipxe2"), os.DirFS(filepath.Join(l.dir, "ipxe"))); err != nil {
+		t.Fatal(err)
+	}
+	l.write(t, strings.Replace(l.config("pxekit.rev=1", 250), "ipxe: ipxe", "ipxe: ipxe2", 1))
+	l.proc.Signal(syscall.SIGHUP)
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(l.stderr.String(), "directories.ipxe: Forbidden: cannot change while serving"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("a new iPXE directory was not refused:\n%s", l.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := l.script(t); !strings.Contains(s, "pxekit.rev=0") {
+		t.Errorf("after the refused reload the script is\n%s\nwant the running config's", s)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	slow := exec.CommandContext(ctx, curl, "-sS", "--limit-rate", "100K", l.httpURL+"/assets/vmlinuz")
