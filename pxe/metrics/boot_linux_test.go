@@ -113,7 +113,14 @@ func TestBootMetricsAndDashboard(t *testing.T) {
 		}
 		live <- out
 	}()
-	time.Sleep(2 * time.Second) // let it load and subscribe before power-on
+	// Power on once the page was served (then its stream opens at once).
+	for deadline := time.Now().Add(time.Minute); !served(srv, pxe.RouteDashboard); {
+		if time.Now().After(deadline) {
+			t.Fatal("Chromium never loaded the dashboard")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
 
 	mac := net.HardwareAddr{0x52, 0x54, 0x00, 0xda, 0x5b, 0x01}
 	vm := lab.StartVM(t, ctx, pxetest.VMConfig{MAC: mac, Firmware: pxetest.BIOS})
@@ -193,4 +200,14 @@ func TestBootMetricsAndDashboard(t *testing.T) {
 	if t.Failed() {
 		t.Logf("scrape:\n%s", out)
 	}
+}
+
+// served reports whether route has answered a request with 200.
+func served(srv *pxe.Server, route pxe.HTTPRoute) bool {
+	for _, c := range srv.HTTPStats() {
+		if c.Route == route && c.Status == 200 && c.Requests > 0 {
+			return true
+		}
+	}
+	return false
 }
