@@ -115,13 +115,15 @@ func (t *table) countsBySubnet(now time.Time) []SubnetStats {
 	return out
 }
 
-// CommitBuckets are the upper bounds of Stats.CommitLatency's buckets:
-// from an in-memory store's microseconds to a slow disk's fsync.
-var CommitBuckets = []time.Duration{
-	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
-	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
-	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
-	500 * time.Millisecond, time.Second,
+// CommitBuckets returns the upper bounds of Stats.CommitLatency's
+// buckets: from an in-memory store's microseconds to a slow disk's fsync.
+func CommitBuckets() []time.Duration {
+	return []time.Duration{
+		50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+		time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
+		25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+		500 * time.Millisecond, time.Second,
+	}
 }
 
 // Histogram is a distribution of durations: Counts[i] counts the

@@ -81,12 +81,12 @@ func TestReconfigureRefusesInvalidAndKeepsOld(t *testing.T) {
 }
 
 func TestCommitLatencyIsRecorded(t *testing.T) {
-	h := newHistogram(CommitBuckets)
+	h := newHistogram(CommitBuckets())
 	h.observe(30 * time.Microsecond)
 	h.observe(3 * time.Millisecond)
 	h.observe(2 * time.Second)
 	got := h.snapshot()
-	if got.Count != 3 || got.Counts[0] != 1 || got.Counts[6] != 1 || got.Counts[len(CommitBuckets)] != 1 {
+	if got.Count != 3 || got.Counts[0] != 1 || got.Counts[6] != 1 || got.Counts[len(CommitBuckets())] != 1 {
 		t.Errorf("histogram %+v, want one in the first bucket, one in (2.5ms,5ms], one above every bound", got)
 	}
 	if got.Sum != 30*time.Microsecond+3*time.Millisecond+2*time.Second {

@@ -30,9 +30,12 @@ import (
 	"github.com/pxekit/pxekit/pxe"
 )
 
-// PhaseBuckets are the boot phase histograms' upper bounds, in seconds:
-// from a DHCP exchange's tenth of a second to an installer's ten minutes.
-var PhaseBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600}
+// PhaseBuckets returns the boot phase histograms' upper bounds, in
+// seconds: from a DHCP exchange's tenth of a second to an installer's ten
+// minutes.
+func PhaseBuckets() []float64 {
+	return []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600}
+}
 
 // Metrics is the boot server's Prometheus registry and its /metrics
 // handler. Create it with New, hand it to pxe.Config.Metrics, and attach
@@ -52,7 +55,7 @@ func New() *Metrics {
 	m.phases = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "pxekit_boot_phase_duration_seconds",
 		Help:    "How long each phase of a network boot took (dhcp: DISCOVER to ACK; script: to iPXE's script; kernel, initrd: to their downloads; phone-home: to the booted system's report), by the firmware that started the boot.",
-		Buckets: PhaseBuckets,
+		Buckets: PhaseBuckets(),
 	}, []string{"phase", "firmware"})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pxekit_boot_events_total",
@@ -227,7 +230,7 @@ func commitHistogram(h dhcp.Histogram) prometheus.Metric {
 		buckets[b.Seconds()] = cum
 	}
 	if h.Bounds == nil {
-		for _, b := range dhcp.CommitBuckets {
+		for _, b := range dhcp.CommitBuckets() {
 			buckets[b.Seconds()] = 0
 		}
 	}
