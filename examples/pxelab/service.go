@@ -55,20 +55,22 @@ type fileStamp struct {
 
 // fileFlags are the flags that can override the file; the rest describe
 // an inventory or a profile, which the file holds.
-var fileFlags = []string{"interface", "netns", "http-port", "ipxe-dir", "state", "ipv6-ra", "pool", "deny-unknown", "v"}
+func fileFlags() []string {
+	return []string{"interface", "netns", "http-port", "ipxe-dir", "state", "ipv6-ra", "pool", "deny-unknown", "v"}
+}
 
 func serveFile(ctx context.Context, o *serveOptions, fl *flag.FlagSet, stdout, stderr io.Writer) int {
 	s := &fileService{path: o.configFile, o: o, set: map[string]bool{}, stderr: stderr, notify: newNotifier()}
 	var bad []string
 	fl.Visit(func(f *flag.Flag) {
 		s.set[f.Name] = true
-		if f.Name != "c" && f.Name != "config" && !slices.Contains(fileFlags, f.Name) {
+		if f.Name != "c" && f.Name != "config" && !slices.Contains(fileFlags(), f.Name) {
 			bad = append(bad, "--"+f.Name)
 		}
 	})
 	if len(bad) > 0 {
 		fmt.Fprintf(stderr, "pxelab serve: %s: with -c the config file holds the profiles and machines (flags that may override it: --%s)\n",
-			strings.Join(bad, ", "), strings.Join(fileFlags, ", --"))
+			strings.Join(bad, ", "), strings.Join(fileFlags(), ", --"))
 		return 2
 	}
 	socks, err := activatedSockets()
