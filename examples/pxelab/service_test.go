@@ -430,7 +430,7 @@ func TestServiceReloadDuringStorm(t *testing.T) {
 	slow := exec.Command(curl, "-sS", "--fail", "--limit-rate", "2M", l.httpURL+"/assets/vmlinuz")
 	body := l.stopDuring(t, slow)
 	l.waitNotify(t, "STOPPING=1")
-	if err := slow.Wait(); err != nil || sum(body.Bytes()) != wantKernel {
+	if err := slow.Wait(); err != nil || sum([]byte(body.String())) != wantKernel {
 		t.Errorf("a download in flight at SIGTERM: %v, %d of %d bytes", err, body.Len(), len(l.kernel))
 	}
 	if err := l.proc.Wait(); err != nil {
@@ -438,18 +438,22 @@ func TestServiceReloadDuringStorm(t *testing.T) {
 	}
 }
 
-// stopDuring starts download, lets it get going and sends pxelab SIGTERM;
-// the download's output collects in the buffer returned.
-func (l *serviceLab) stopDuring(t *testing.T, download *exec.Cmd) *bytes.Buffer {
+// stopDuring starts download, waits for its first bytes and sends pxelab
+// SIGTERM; the download's output collects in the buffer returned.
+func (l *serviceLab) stopDuring(t *testing.T, download *exec.Cmd) *pxetest.Buffer {
 	t.Helper()
-	var body bytes.Buffer
-	download.Stdout = &body
+	body := &pxetest.Buffer{}
+	download.Stdout = body
 	if err := download.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); body.Len() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the download never started")
+		}
+	}
 	l.proc.Signal(syscall.SIGTERM)
-	return &body
+	return body
 }
 
 // The stop is bounded: a download slower than shutdownGrace is cut off
