@@ -23,27 +23,6 @@ import (
 	"github.com/pxekit/pxekit/pxetest"
 )
 
-// asPxelabEnv makes the test binary run pxelab's main with the arguments
-// after "--": the servers of the cluster test are processes of their own,
-// so one can be killed with SIGKILL.
-const asPxelabEnv = "PXELAB_TEST_AS_MAIN"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(asPxelabEnv) == "1" {
-		args := os.Args[1:]
-		for i, a := range args {
-			if a == "--" {
-				args = args[i+1:]
-				break
-			}
-		}
-		ctx, stop := signalContext()
-		defer stop()
-		os.Exit(run(ctx, args, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
 // clusterLab is a segment with boot servers on it, each also linked to a
 // three-member etcd on a network of its own (192.0.2.128/26), and DHCP
 // clients that come and go.
@@ -146,8 +125,7 @@ func newClusterLab(t *testing.T, servers int, kernel, initrd []byte) *clusterLab
 // start runs server s as a process of its own and waits until it serves.
 func (l *clusterLab) start(s *labServer) {
 	l.t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, s.args...)...)
-	cmd.Env = append(os.Environ(), asPxelabEnv+"=1")
+	cmd := exec.Command(l.bin(), s.args...)
 	s.mu.Lock()
 	if s.proc != nil {
 		s.outs = append(s.outs, s.proc.Output())
@@ -284,8 +262,7 @@ func (l *clusterLab) leasesInEtcd() map[netip.Addr]dhcp.Lease {
 
 func (l *clusterLab) pxelab(ns *pxetest.NetNS, stdin []byte, args ...string) string {
 	l.t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), asPxelabEnv+"=1")
+	cmd := exec.Command(l.bin(), args...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	out, err := pxetest.Run(l.t, ns, cmd)
 	if err != nil {
@@ -553,4 +530,15 @@ func TestClusterBootsWithOneServerDown(t *testing.T) {
 	if phoned != 2 {
 		t.Errorf("the live server saw %d phone-homes, want 2:\n%s", phoned, l.servers[1].output())
 	}
+}
+
+// bin is pxelab, built once: the servers are processes of their own, so
+// one can be killed with SIGKILL.
+func (l *clusterLab) bin() string {
+	l.t.Helper()
+	b, err := pxelabBinary()
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return b
 }

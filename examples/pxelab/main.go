@@ -5,8 +5,16 @@
 //	             [--profile NAME=CMDLINE]... [--deny-unknown] [--netns NAME]
 //	             [--etcd URLS [--etcd-prefix P] [--etcd-ca F --etcd-cert F --etcd-key F]
 //	              [--etcd-user U --etcd-password-file F] [--etcd-member ID]] [--lease-time D]
+//	pxelab serve -c FILE [flags that override it]
 //	pxelab demo  [--firmware bios|uefi|uefi-http] [--mac M] [--kernel-dir D]
 //	pxelab inventory get|apply [-f FILE] --etcd URLS [--etcd-... as serve]
+//
+// serve -c runs the boot server from a config file (pxe.ConfigFile; examples
+// in config/) as a service: SIGHUP or a change of the file reloads it (a file
+// with errors is refused and the old config keeps serving), SIGTERM stops it
+// gracefully, systemd hears READY=1/RELOADING=1/STOPPING=1 (sd_notify) and may
+// pass its sockets (socket activation; units in systemd/). It serves
+// /metrics, /healthz, /readyz and a live dashboard at /.
 //
 // serve answers real clients on IF (the server address is IF's); demo makes a
 // network namespace with a bridge and a tap, builds a busybox initramfs,
@@ -27,18 +35,14 @@ import (
 )
 
 func main() {
-	ctx, stop := signalContext()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// signalContext ends on SIGINT or SIGTERM.
-func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
 const usage = `usage:
   pxelab serve --interface IF --pool START-END [flags]   serve real clients on IF
+  pxelab serve -c FILE [flags]                          serve from a config file, as a service
   pxelab demo [--firmware bios|uefi|uefi-http] [--mac M]  boot a QEMU VM in a lab netns
   pxelab inventory get|apply [-f FILE] --etcd URLS         the inventory in etcd, as YAML
 run "pxelab serve -h" or "pxelab demo -h" for flags`
