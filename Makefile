@@ -7,6 +7,8 @@ APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-cl
 # Running as a service: headless Chromium for the dashboard, promtool (in
 # prometheus) for the metrics, systemd-analyze for the unit files.
 APT_PKGS  += chromium prometheus systemd
+# Several boot servers sharing one state: the etcd cluster of the etcdstore tests.
+APT_PKGS  += etcd-server
 
 .PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
 
