@@ -11,7 +11,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
+	"strings"
 
 	"go.uber.org/mock/gomock"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -22,8 +24,10 @@ import (
 	v1 "kubevirt.io/api/core/v1"
 	cdifake "kubevirt.io/client-go/containerizeddataimporter/fake"
 	"kubevirt.io/client-go/kubecli"
+	"kubevirt.io/client-go/log"
 
 	"kubevirt.io/kubevirt/pkg/defaults"
+	instancetypeWebhooks "kubevirt.io/kubevirt/pkg/instancetype/webhooks/vm"
 	"kubevirt.io/kubevirt/pkg/network/admitter"
 	"kubevirt.io/kubevirt/pkg/testutils"
 	webhookutils "kubevirt.io/kubevirt/pkg/util/webhooks"
@@ -31,7 +35,6 @@ import (
 	"kubevirt.io/kubevirt/pkg/virt-api/webhooks/mutating-webhook/mutators"
 	"kubevirt.io/kubevirt/pkg/virt-api/webhooks/validating-webhook/admitters"
 	virtconfig "kubevirt.io/kubevirt/pkg/virt-config"
-	instancetypeWebhooks "kubevirt.io/kubevirt/pkg/instancetype/webhooks/vm"
 )
 
 // Cause is one reason for a refusal, as the webhook reports it.
@@ -92,6 +95,9 @@ func New(enabled, disabled []string) *Oracle {
 			DisabledFeatureGates: disabled,
 		},
 	}
+	// The admission code logs what it ignores (a DataSource not found):
+	// noise in test output.
+	log.Log.SetIOWriter(io.Discard)
 	config, _, _ := testutils.NewFakeClusterConfigUsingKVConfig(kvConfig)
 	ctrl := gomock.NewController(reporter{})
 	client := kubecli.NewMockKubevirtClient(ctrl)
@@ -140,6 +146,11 @@ func (o *Oracle) reviewVMI(vmi *v1.VirtualMachineInstance) (v Verdict) {
 	if err != nil {
 		return Verdict{Error: err.Error()}
 	}
+	raw = withoutNulls(raw)
+	vmi = &v1.VirtualMachineInstance{}
+	if err := json.Unmarshal(raw, vmi); err != nil {
+		return Verdict{Error: err.Error()}
+	}
 	// Mutating webhook (VMIsMutator.Mutate on CREATE, without presets).
 	if resp := webhookutils.ValidateSchema(v1.VirtualMachineInstanceGroupVersionKind, raw); resp != nil {
 		return verdict(resp)
@@ -151,6 +162,7 @@ func (o *Oracle) reviewVMI(vmi *v1.VirtualMachineInstance) (v Verdict) {
 	if err != nil {
 		return Verdict{Error: err.Error()}
 	}
+	raw = withoutNulls(raw)
 	ar := review(webhooks.VirtualMachineInstanceGroupVersionResource, vmi.Namespace, raw)
 	return verdict(o.vmi.Admit(context.Background(), ar))
 }
@@ -159,6 +171,11 @@ func (o *Oracle) reviewVM(vm *v1.VirtualMachine) (v Verdict) {
 	defer recoverInto(&v)
 	raw, err := json.Marshal(vm)
 	if err != nil {
+		return Verdict{Error: err.Error()}
+	}
+	raw = withoutNulls(raw)
+	vm = &v1.VirtualMachine{}
+	if err := json.Unmarshal(raw, vm); err != nil {
 		return Verdict{Error: err.Error()}
 	}
 	// Mutating webhook (VMsMutator.Mutate on CREATE: no instancetype, so
@@ -174,6 +191,7 @@ func (o *Oracle) reviewVM(vm *v1.VirtualMachine) (v Verdict) {
 	if err != nil {
 		return Verdict{Error: err.Error()}
 	}
+	raw = withoutNulls(raw)
 	ar := review(webhooks.VirtualMachineGroupVersionResource, vm.Namespace, raw)
 	return verdict(o.vm.Admit(context.Background(), ar))
 }
@@ -184,6 +202,41 @@ func recoverInto(v *Verdict) {
 	if r := recover(); r != nil {
 		*v = Verdict{Error: fmt.Sprintf("panic: %v", r)}
 	}
+}
+
+// withoutNulls drops the null values of a JSON object. The typed Go
+// objects marshal unset non-pointer-omitempty fields (apiGroup of a
+// dataSourceRef, the template of a VM) as null; a manifest leaves them out,
+// and the API server prunes nulls of non-nullable fields before the
+// webhooks see the object.
+func withoutNulls(raw []byte) []byte {
+	var tree any
+	if err := json.Unmarshal(raw, &tree); err != nil {
+		return raw
+	}
+	var strip func(any) any
+	strip = func(x any) any {
+		switch t := x.(type) {
+		case map[string]any:
+			for k, v := range t {
+				if v == nil {
+					delete(t, k)
+				} else {
+					t[k] = strip(v)
+				}
+			}
+		case []any:
+			for i := range t {
+				t[i] = strip(t[i])
+			}
+		}
+		return x
+	}
+	out, err := json.Marshal(strip(tree))
+	if err != nil {
+		return raw
+	}
+	return out
 }
 
 func review(gvr metav1.GroupVersionResource, namespace string, raw []byte) *admissionv1.AdmissionReview {
@@ -203,7 +256,13 @@ func verdict(resp *admissionv1.AdmissionResponse) Verdict {
 	if resp.Result != nil {
 		if resp.Result.Details != nil {
 			for _, c := range resp.Result.Details.Causes {
-				v.Causes = append(v.Causes, Cause{Field: c.Field, Message: c.Message})
+				f := c.Field
+				// Schema errors carry their path in the message only:
+				// "spec.dnsPolicy in body should be one of [...]".
+				if before, _, ok := strings.Cut(c.Message, " in body "); ok && f == "" {
+					f = before
+				}
+				v.Causes = append(v.Causes, Cause{Field: f, Message: c.Message})
 			}
 		}
 		if len(v.Causes) == 0 && !resp.Allowed {
