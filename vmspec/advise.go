@@ -172,7 +172,16 @@ var (
 // provision: a sourceRef to something other than a DataSource, a pvc
 // without a size, unknown access and volume modes.
 func (v *validator) dataVolumeTemplateAdvice(dvs []kubevirtv1.DataVolumeTemplateSpec, p *field.Path) {
+	names := map[string]bool{}
 	for i, dv := range dvs {
+		np := p.Index(i).Child("metadata", "name")
+		switch {
+		case dv.Name != "" && names[dv.Name]:
+			v.warn(np, fmt.Sprintf("%q is the name of another DataVolume template; virt-controller creates only one", dv.Name))
+		case dv.Name != "" && len(k8svalidation.IsDNS1123Subdomain(dv.Name)) > 0:
+			v.warn(np, fmt.Sprintf("%q cannot name a DataVolume (%s); virt-controller cannot create it", dv.Name, strings.Join(k8svalidation.IsDNS1123Subdomain(dv.Name), "; ")))
+		}
+		names[dv.Name] = true
 		sp := p.Index(i).Child("spec")
 		s := &dv.Spec
 		if r := s.SourceRef; r != nil && r.Kind != "DataSource" {

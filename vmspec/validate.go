@@ -73,9 +73,10 @@ func (c Validator) ValidateVMI(vmi *kubevirtv1.VirtualMachineInstance) (field.Er
 	v := &validator{gates: c}
 	v.object(vmiType, vmi.TypeMeta, &vmi.ObjectMeta)
 	sp := field.NewPath("spec")
-	v.limits(&vmi.Spec, sp)
-	v.schemaSpec(&vmi.Spec, sp)
-	if len(v.errs) > 0 {
+	// The API server's schema checks end the check as they end a request;
+	// metadata errors do not, so that one run shows what the webhook
+	// would say next.
+	if v.stage(func() { v.limits(&vmi.Spec, sp); v.schemaSpec(&vmi.Spec, sp) }) {
 		return v.errs, v.warns
 	}
 	v.advise(&vmi.Spec, sp)
@@ -113,13 +114,14 @@ func (c Validator) ValidateVM(vm *kubevirtv1.VirtualMachine) (field.ErrorList, [
 	v.object(vmType, vm.TypeMeta, &vm.ObjectMeta)
 	sp := field.NewPath("spec")
 	tp := sp.Child("template")
-	if vm.Spec.Template != nil {
-		v.limits(&vm.Spec.Template.Spec, tp.Child("spec"))
-	} else {
-		v.err(field.Required(tp, "a VirtualMachine needs the template of the VMI it runs"))
-	}
-	v.schemaVM(vm, sp)
-	if len(v.errs) > 0 {
+	if v.stage(func() {
+		if vm.Spec.Template != nil {
+			v.limits(&vm.Spec.Template.Spec, tp.Child("spec"))
+		} else {
+			v.err(field.Required(tp, "a VirtualMachine needs the template of the VMI it runs"))
+		}
+		v.schemaVM(vm, sp)
+	}) {
 		return v.errs, v.warns
 	}
 	if vm.Spec.Running != nil && vm.Spec.RunStrategy == nil {
