@@ -86,8 +86,12 @@ func both(ms ...specMut) specMut {
 	}
 }
 
-func pod(s *kubevirtv1.VirtualMachineInstanceSpec) *kubevirtv1.Interface { return &devs(s).Interfaces[0] }
-func pxe(s *kubevirtv1.VirtualMachineInstanceSpec) *kubevirtv1.Interface { return &devs(s).Interfaces[1] }
+func pod(s *kubevirtv1.VirtualMachineInstanceSpec) *kubevirtv1.Interface {
+	return &devs(s).Interfaces[0]
+}
+func pxe(s *kubevirtv1.VirtualMachineInstanceSpec) *kubevirtv1.Interface {
+	return &devs(s).Interfaces[1]
+}
 
 func addVolume(name string, src kubevirtv1.VolumeSource) specMut {
 	return func(s *kubevirtv1.VirtualMachineInstanceSpec) {
@@ -119,7 +123,9 @@ var rules = []rule{
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.DNSPolicy = "Default" }, refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.DNSPolicy = "Nope" }, path: "spec.dnsPolicy"},
 	{id: "schema-pull-policy", section: "Schema", upstream: "webhookutils.ValidateSchema (util/webhooks)", check: "schemaSpec", what: "a containerDisk's imagePullPolicy is Always, IfNotPresent or Never",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Volumes[0].ContainerDisk.ImagePullPolicy = "Never" },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Volumes[0].ContainerDisk.ImagePullPolicy = "Sometimes" }, path: "spec.volumes.containerDisk.imagePullPolicy"},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.Volumes[0].ContainerDisk.ImagePullPolicy = "Sometimes"
+		}, path: "spec.volumes.containerDisk.imagePullPolicy"},
 	{id: "schema-template", section: "Schema", vm: true, upstream: "webhookutils.ValidateSchema (util/webhooks); ValidateVirtualMachineSpec (virt-api/webhooks/validating-webhook/admitters/vms-admitter.go)", check: "ValidateVM", what: "a VM has a template",
 		vmAccept: func(*kubevirtv1.VirtualMachine) {}, vmRefuse: func(vm *kubevirtv1.VirtualMachine) { vm.Spec.Template = nil }, path: "spec.template"},
 	{id: "schema-dv-access-mode", section: "Schema", vm: true, upstream: "webhookutils.ValidateSchema (util/webhooks)", check: "schemaVM", what: "a dataVolumeTemplate's access modes are the schema's",
@@ -167,18 +173,26 @@ var rules = []rule{
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pxe(s).Bridge = nil }, path: "spec.domain.devices.interfaces[1]"},
 	{id: "net-masquerade", section: "Network", upstream: "validateMasqueradeBinding (network/admitter/binding.go)", check: "networks", what: "masquerade only on the pod network (reported at the name), and not with MAC 02:00:00:00:00:00",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pod(s).MacAddress = "02:00:00:00:00:01" },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pxe(s).Bridge, pxe(s).Masquerade = nil, &kubevirtv1.InterfaceMasquerade{} }, path: "spec.domain.devices.interfaces[1].name"},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			pxe(s).Bridge, pxe(s).Masquerade = nil, &kubevirtv1.InterfaceMasquerade{}
+		}, path: "spec.domain.devices.interfaces[1].name"},
 	{id: "net-masquerade-mac", section: "Network", upstream: "validateMasqueradeBinding (network/admitter/binding.go)", check: "networks", what: "masquerade does not take the in-pod bridge's MAC",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pxe(s).MacAddress = "02:00:00:00:00:00" },
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pod(s).MacAddress = "02:00:00:00:00:00" }, path: "spec.domain.devices.interfaces[0].macAddress"},
 	{id: "net-bridge-pod", section: "Network", upstream: "validateBridgeBinding (network/admitter/binding.go)", check: "networks (a warning in adviseInterface)", what: "bridge on the pod network only if permitBridgeInterfaceOnPodNetwork (true by default: accepted, pxekit warns)",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pod(s).Masquerade, pod(s).Bridge = nil, &kubevirtv1.InterfaceBridge{} },
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			pod(s).Masquerade, pod(s).Bridge = nil, &kubevirtv1.InterfaceBridge{}
+		},
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			pod(s).Masquerade, pod(s).Bridge, pod(s).Binding = nil, &kubevirtv1.InterfaceBridge{}, &kubevirtv1.PluginBinding{Name: "x"}
 		}, path: "spec.domain.devices.interfaces[0]"},
 	{id: "net-passt", section: "Network", upstream: "validatePasstBinding (network/admitter/passt.go)", check: "networks", what: "passtBinding (beta gate PasstBinding) only on the pod network",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pod(s).Masquerade, pod(s).PasstBinding = nil, &kubevirtv1.InterfacePasstBinding{} },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pxe(s).Bridge, pxe(s).PasstBinding = nil, &kubevirtv1.InterfacePasstBinding{} }, path: "spec.domain.devices.interfaces[1].name"},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			pod(s).Masquerade, pod(s).PasstBinding = nil, &kubevirtv1.InterfacePasstBinding{}
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			pxe(s).Bridge, pxe(s).PasstBinding = nil, &kubevirtv1.InterfacePasstBinding{}
+		}, path: "spec.domain.devices.interfaces[1].name"},
 	{id: "net-name-unique", section: "Network", upstream: "validateNetworkNameUnique (network/admitter/netiface.go)", check: "networks", what: "network names are unique",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {},
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Networks = append(s.Networks, s.Networks[1]) }, path: "spec.networks[2].name"},
@@ -212,7 +226,9 @@ var rules = []rule{
 			devs(s).Interfaces = append(devs(s).Interfaces, kubevirtv1.Interface{Name: "orphan", InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}})
 		}, path: "spec.domain.devices.interfaces[2].name"},
 	{id: "net-iface-name", section: "Network", upstream: "validateInterfaceNameFormat (network/admitter/netiface.go)", check: "interfaceFields", what: "interface names are letters, digits, '-' and '_'",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pxe(s).Name, s.Networks[1].Name = "PXE_net-1", "PXE_net-1" },
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			pxe(s).Name, s.Networks[1].Name = "PXE_net-1", "PXE_net-1"
+		},
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pxe(s).Name, s.Networks[1].Name = "pxe.net", "pxe.net" }, path: "spec.domain.devices.interfaces[1].name"},
 	{id: "net-model", section: "Network", upstream: "validateInterfaceModel (network/admitter/netiface.go)", check: "interfaceFields", what: "model is e1000, e1000e, igb, ne2k_pci, pcnet, rtl8139 or virtio",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pxe(s).Model = "igb" }, refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pxe(s).Model = "vmxnet3" }, path: "spec.domain.devices.interfaces[1].model"},
@@ -227,15 +243,23 @@ var rules = []rule{
 			pod(s).Ports = []kubevirtv1.Port{{Name: "ssh", Port: 22}}
 			pxe(s).Ports = []kubevirtv1.Port{{Name: "ssh", Port: 0}}
 		},
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pod(s).Ports = []kubevirtv1.Port{{Name: "ssh", Port: 22}, {Name: "ssh", Port: 2222}} },
-		path:   "spec.domain.devices.interfaces[0].ports[1].name"},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			pod(s).Ports = []kubevirtv1.Port{{Name: "ssh", Port: 22}, {Name: "ssh", Port: 2222}}
+		},
+		path: "spec.domain.devices.interfaces[0].ports[1].name"},
 	{id: "net-port-ranges", section: "Network", upstream: "validatePortRangesConfiguration (network/admitter/netiface.go)", check: "portRanges", what: "portRanges need the PortRangesSpec gate; then masquerade, no ports beside them, at most 10, valid and not overlapping",
-		gates:  []string{GatePortRangesSpec},
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pod(s).PortRanges = []kubevirtv1.PortRange{{Protocol: "TCP", Start: 1000, End: 2000}} },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pod(s).PortRanges = []kubevirtv1.PortRange{{Protocol: "TCP", Start: 1000, End: 2000}} },
-		path:   "spec.domain.devices.interfaces[0].name"},
+		gates: []string{GatePortRangesSpec},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			pod(s).PortRanges = []kubevirtv1.PortRange{{Protocol: "TCP", Start: 1000, End: 2000}}
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			pod(s).PortRanges = []kubevirtv1.PortRange{{Protocol: "TCP", Start: 1000, End: 2000}}
+		},
+		path: "spec.domain.devices.interfaces[0].name"},
 	{id: "net-dhcp", section: "Network", upstream: "validateDHCPOptions (network/admitter/netiface.go)", check: "interfaceFields", what: "NTP servers are IPv4; private options unique and in 224-254 (reported at spec)",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { pxe(s).DHCPOptions = &kubevirtv1.DHCPOptions{NTPServers: []string{"192.0.2.123"}} },
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			pxe(s).DHCPOptions = &kubevirtv1.DHCPOptions{NTPServers: []string{"192.0.2.123"}}
+		},
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			pxe(s).DHCPOptions = &kubevirtv1.DHCPOptions{PrivateOptions: []kubevirtv1.DHCPPrivateOptions{{Option: 100, Value: "x"}}}
 		}, path: "spec"},
@@ -256,7 +280,9 @@ var rules = []rule{
 			setLim(s, k8sv1.ResourceMemory, "2Gi")
 			memOf(s).Hugepages = &kubevirtv1.Hugepages{PageSize: "1Gi"}
 		},
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { memOf(s).Hugepages = &kubevirtv1.Hugepages{PageSize: "2Mi"} }, path: "spec.domain.resources.requests.memory"},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			memOf(s).Hugepages = &kubevirtv1.Hugepages{PageSize: "2Mi"}
+		}, path: "spec.domain.resources.requests.memory"},
 	{id: "spec-reserved-overhead", section: "Spec", upstream: "validateReservedOverheadMemlock (vmi-create-admitter.go)", check: "memory", what: "memory.reservedOverhead needs the ReservedOverheadMemlock gate",
 		gates: []string{GateReservedOverheadMemlock},
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
@@ -266,11 +292,18 @@ var rules = []rule{
 			memOf(s).ReservedOverhead = &kubevirtv1.ReservedOverhead{AddedOverhead: p(q("100Mi"))}
 		}, path: "spec.domain.memory.reservedOverhead"},
 	{id: "spec-guest-limit", section: "Spec", upstream: "validateGuestMemoryLimit (vmi-create-admitter.go)", check: "(off)", what: "guest memory not above the limit: off with v1.9.0's default rollout strategy LiveUpdate, so a guest above the limit is accepted",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { setLim(s, k8sv1.ResourceMemory, "2G"); memOf(s).Guest = p(q("3G")) },
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			setLim(s, k8sv1.ResourceMemory, "2G")
+			memOf(s).Guest = p(q("3G"))
+		},
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { setLim(s, k8sv1.ResourceMemory, "-1") }, path: "spec.domain.resources.limits.memory"},
 	{id: "spec-machine", section: "Spec", upstream: "validateEmulatedMachine (vmi-create-admitter.go)", check: "machine", what: "the machine type matches the architecture's emulated machines (amd64: q35*, pc-q35*)",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Domain.Machine = &kubevirtv1.Machine{Type: "pc-q35-rhel9.4.0"} },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Domain.Machine = &kubevirtv1.Machine{Type: "pc-i440fx-2.12"} }, path: "spec.domain.machine.type"},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.Domain.Machine = &kubevirtv1.Machine{Type: "pc-q35-rhel9.4.0"}
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.Domain.Machine = &kubevirtv1.Machine{Type: "pc-i440fx-2.12"}
+		}, path: "spec.domain.machine.type"},
 	{id: "spec-acpi", section: "Spec", upstream: "validateFirmwareACPI (vmi-create-admitter.go)", check: "acpi", what: "firmware.acpi names a SLIC or MSDM secret volume (reported under spec.acpi)",
 		accept: both(func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			s.Domain.Firmware = &kubevirtv1.Firmware{ACPI: &kubevirtv1.ACPI{SlicNameRef: "slic"}}
@@ -279,8 +312,14 @@ var rules = []rule{
 			s.Domain.Firmware = &kubevirtv1.Firmware{ACPI: &kubevirtv1.ACPI{SlicNameRef: "slic"}}
 		}, path: "spec.acpi.slicNameRef"},
 	{id: "spec-cpu-resources", section: "Spec", upstream: "validateCPURequestNotNegative, validateCPULimitNotNegative, validateCpuRequestDoesNotExceedLimit (vmi-create-admitter.go)", check: "cpuResources", what: "CPU request and limit not negative; the request not above the limit",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { setReq(s, k8sv1.ResourceCPU, "500m"); setLim(s, k8sv1.ResourceCPU, "1") },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { setReq(s, k8sv1.ResourceCPU, "2"); setLim(s, k8sv1.ResourceCPU, "1") }, path: "spec.domain.resources.requests.cpu"},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			setReq(s, k8sv1.ResourceCPU, "500m")
+			setLim(s, k8sv1.ResourceCPU, "1")
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			setReq(s, k8sv1.ResourceCPU, "2")
+			setLim(s, k8sv1.ResourceCPU, "1")
+		}, path: "spec.domain.resources.requests.cpu"},
 	{id: "spec-dedicated-memory", section: "Spec", upstream: "validateCpuPinning: validateMemoryIsProvided, validateMemoryRequestsAndLimits (vmi-create-admitter.go)", check: "dedicatedCPU", what: "dedicated CPUs: memory given; request equal to limit",
 		accept: dedicated("2"),
 		refuse: both(dedicated("2"), func(s *kubevirtv1.VirtualMachineInstanceSpec) { setLim(s, k8sv1.ResourceMemory, "2G") }), path: "spec.domain.resources.requests.memory"},
@@ -303,15 +342,21 @@ var rules = []rule{
 			cpuOf(s).NUMA = &kubevirtv1.NUMA{GuestMappingPassthrough: &kubevirtv1.NUMAGuestMappingPassthrough{}}
 		}, path: "spec.domain.cpu.numa.guestMappingPassthrough"},
 	{id: "spec-cpu-features", section: "Spec", upstream: "validateCPUFeaturePolicies (vmi-create-admitter.go)", check: "cpuFeatures", what: "a CPU feature's policy is force, require, optional, disable or forbid",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { cpuOf(s).Features = []kubevirtv1.CPUFeature{{Name: "vmx", Policy: "require"}} },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { cpuOf(s).Features = []kubevirtv1.CPUFeature{{Name: "vmx", Policy: "sometimes"}} },
-		path:   "spec.domain.cpu.features[0].policy"},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			cpuOf(s).Features = []kubevirtv1.CPUFeature{{Name: "vmx", Policy: "require"}}
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			cpuOf(s).Features = []kubevirtv1.CPUFeature{{Name: "vmx", Policy: "sometimes"}}
+		},
+		path: "spec.domain.cpu.features[0].policy"},
 	{id: "spec-cpu-hotplug", section: "Spec", upstream: "validateCPUHotplug (vmi-create-admitter.go)", check: "cpuFeatures", what: "sockets not above maxSockets",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { c := cpuOf(s); c.Sockets, c.MaxSockets = 2, 4 },
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { c := cpuOf(s); c.Sockets, c.MaxSockets = 4, 2 }, path: "spec.domain.cpu.sockets"},
 	{id: "spec-start-strategy", section: "Spec", upstream: "validateStartStrategy (vmi-create-admitter.go)", check: "startStrategy", what: "startStrategy is Paused, without a livenessProbe",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.StartStrategy = p(kubevirtv1.StartStrategyPaused) },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.StartStrategy = p(kubevirtv1.StartStrategy("Running")) }, path: "spec.startStrategy"},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.StartStrategy = p(kubevirtv1.StartStrategy("Running"))
+		}, path: "spec.startStrategy"},
 	{id: "spec-realtime", section: "Spec", upstream: "validateRealtime (vmi-create-admitter.go)", check: "realtime", what: "realtime needs dedicated CPUs and NUMA guest mapping passthrough",
 		accept: both(dedicated("2"), func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			cpuOf(s).Realtime = &kubevirtv1.Realtime{}
@@ -325,8 +370,10 @@ var rules = []rule{
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			devs(s).Disks = append(devs(s).Disks, kubevirtv1.Disk{Name: "iso", DiskDevice: kubevirtv1.DiskDevice{CDRom: &kubevirtv1.CDRomTarget{}}})
 		},
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks = append(devs(s).Disks, kubevirtv1.Disk{Name: "nothing"}) },
-		path:   "spec.domain.devices.disks[2].name"},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).Disks = append(devs(s).Disks, kubevirtv1.Disk{Name: "nothing"})
+		},
+		path: "spec.domain.devices.disks[2].name"},
 	{id: "spec-lun", section: "Spec", upstream: "validateBootOrder (vmi-create-admitter.go)", check: "bootOrder", what: "a LUN is a PVC or DataVolume",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			s.Volumes[1].CloudInitNoCloud, s.Volumes[1].PersistentVolumeClaim = nil, &kubevirtv1.PersistentVolumeClaimVolumeSource{PersistentVolumeClaimVolumeSource: k8sv1.PersistentVolumeClaimVolumeSource{ClaimName: "lun"}}
@@ -342,11 +389,19 @@ var rules = []rule{
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {},
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].BootOrder = p(uint(1)) }, path: "spec.domain.devices.interfaces[1].bootOrder"},
 	{id: "spec-inputs", section: "Spec", upstream: "validateInputDevices (vmi-create-admitter.go)", check: "inputs", what: "inputs are tablets on the usb or virtio bus",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Inputs = []kubevirtv1.Input{{Name: "t", Type: "tablet", Bus: "virtio"}} },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Inputs = []kubevirtv1.Input{{Name: "t", Type: "keyboard"}} }, path: "spec.domain.devices.inputs[0].type"},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).Inputs = []kubevirtv1.Input{{Name: "t", Type: "tablet", Bus: "virtio"}}
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).Inputs = []kubevirtv1.Input{{Name: "t", Type: "keyboard"}}
+		}, path: "spec.domain.devices.inputs[0].type"},
 	{id: "spec-io-threads", section: "Spec", upstream: "validateIOThreadsPolicy (vmi-create-admitter.go)", check: "ioThreads", what: "ioThreadsPolicy is shared, auto or supplementalPool (with a positive count, reported at ioThreads.count)",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Domain.IOThreadsPolicy = p(kubevirtv1.IOThreadsPolicyAuto) },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Domain.IOThreadsPolicy = p(kubevirtv1.IOThreadsPolicySupplementalPool) }, path: "spec.domain.ioThreads.count"},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.Domain.IOThreadsPolicy = p(kubevirtv1.IOThreadsPolicyAuto)
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.Domain.IOThreadsPolicy = p(kubevirtv1.IOThreadsPolicySupplementalPool)
+		}, path: "spec.domain.ioThreads.count"},
 	{id: "spec-probes", section: "Spec", upstream: "validateProbe, appendStatusCauseForProbeNotAllowedWithNoPodNetworkPresent (vmi-create-admitter.go)", check: "probes", what: "a probe has exactly one handler; httpGet and tcpSocket need the pod network",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			s.ReadinessProbe = &kubevirtv1.Probe{Handler: kubevirtv1.Handler{TCPSocket: &k8sv1.TCPSocketAction{Port: intstr.FromInt32(22)}}}
@@ -356,22 +411,36 @@ var rules = []rule{
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {},
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].CDRom = &kubevirtv1.CDRomTarget{} }, path: "spec.domain.devices.disks[1]"},
 	{id: "spec-disk-bus", section: "Spec", upstream: "validateBusSupport (storage/admitters/disks.go)", check: "disks", what: "bus virtio, sata, scsi or usb; no virtio CD-ROM; no read-only sata disk (a VMI's disks without a bus default to sata); dedicated IO threads only on virtio",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].Disk = &kubevirtv1.DiskTarget{Bus: "scsi", ReadOnly: true} },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].Disk = &kubevirtv1.DiskTarget{ReadOnly: true} }, path: "spec.domain.devices.disks[1].disk.bus"},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).Disks[1].Disk = &kubevirtv1.DiskTarget{Bus: "scsi", ReadOnly: true}
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).Disks[1].Disk = &kubevirtv1.DiskTarget{ReadOnly: true}
+		}, path: "spec.domain.devices.disks[1].disk.bus"},
 	{id: "spec-disk-pci", section: "Spec", upstream: "validatePciAddress (storage/admitters/disks.go)", check: "disks", what: "a disk PCI address needs virtio and parses (reported under spec.domain.devices.disks.domain.devices.disks.disk[i])",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].Disk = &kubevirtv1.DiskTarget{Bus: "virtio", PciAddress: "0000:07:00.0"} },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].Disk = &kubevirtv1.DiskTarget{Bus: "sata", PciAddress: "0000:07:00.0"} },
-		path:   "spec.domain.devices.disks.domain.devices.disks.disk[1].pciAddress"},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).Disks[1].Disk = &kubevirtv1.DiskTarget{Bus: "virtio", PciAddress: "0000:07:00.0"}
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).Disks[1].Disk = &kubevirtv1.DiskTarget{Bus: "sata", PciAddress: "0000:07:00.0"}
+		},
+		path: "spec.domain.devices.disks.domain.devices.disks.disk[1].pciAddress"},
 	{id: "spec-disk-serial", section: "Spec", upstream: "validateSerialNumValue, validateSerialNumLength (storage/admitters/disks.go)", check: "disks", what: "a serial is [A-Za-z0-9_.+-], at most 256 characters",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].Serial = "SN-1.2" },
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].Serial = "SN 1" }, path: "spec.domain.devices.disks[1].serial"},
 	{id: "spec-disk-cache-io", section: "Spec", upstream: "validateCacheMode, validateIOMode, validateErrorPolicy (storage/admitters/disks.go)", check: "disks", what: "cache none, writethrough or writeback; io native or threads (reported under the doubled disks path); errorPolicy stop, ignore, report or enospace",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].Cache, devs(s).Disks[1].IO = "none", "native" },
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).Disks[1].Cache, devs(s).Disks[1].IO = "none", "native"
+		},
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].IO = "io_uring" }, path: "spec.domain.devices.disks.domain.devices.disks[1].io"},
 	{id: "spec-disk-name", section: "Spec", upstream: "validateDiskNameAsContainerName (storage/admitters/disks.go)", check: "disks", what: "a disk name is a DNS-1123 label (it names a container); also the disks the defaults add for volumes",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Volumes[1].Name, devs(s).Disks[1].Name = "cloud-init", "cloud-init" },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.Volumes[1].Name, devs(s).Disks[1].Name = "cloud.init", "cloud.init" },
-		path:   "spec.domain.devices.disks.domain.devices.disks[1].name"},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.Volumes[1].Name, devs(s).Disks[1].Name = "cloud-init", "cloud-init"
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.Volumes[1].Name, devs(s).Disks[1].Name = "cloud.init", "cloud.init"
+		},
+		path: "spec.domain.devices.disks.domain.devices.disks[1].name"},
 	{id: "spec-block-size", section: "Spec", upstream: "validateBlockSize (storage/admitters/disks.go)", check: "blockSize", what: "custom block sizes: not with matchVolume, logical ≤ physical, 512 logical on sata, powers of 2 in 512-2097152",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			devs(s).Disks[0].BlockSize = &kubevirtv1.BlockSize{Custom: &kubevirtv1.CustomBlockSize{Logical: 512, Physical: 4096}}
@@ -429,15 +498,25 @@ var rules = []rule{
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			s.DNSPolicy, s.DNSConfig = "None", &k8sv1.PodDNSConfig{Nameservers: []string{"192.0.2.53"}}
 		},
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.DNSPolicy, s.DNSConfig = "None", &k8sv1.PodDNSConfig{} }, path: "nameservers"},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.DNSPolicy, s.DNSConfig = "None", &k8sv1.PodDNSConfig{}
+		}, path: "nameservers"},
 	{id: "spec-eviction", section: "Spec", upstream: "validateLiveMigration (vmi-create-admitter.go)", check: "evictionStrategy", what: "evictionStrategy is LiveMigrate, LiveMigrateIfPossible, None or External",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.EvictionStrategy = p(kubevirtv1.EvictionStrategyExternal) },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { s.EvictionStrategy = p(kubevirtv1.EvictionStrategy("Sometimes")) }, path: "spec.evictionStrategy"},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.EvictionStrategy = p(kubevirtv1.EvictionStrategyExternal)
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			s.EvictionStrategy = p(kubevirtv1.EvictionStrategy("Sometimes"))
+		}, path: "spec.evictionStrategy"},
 	{id: "spec-gated-devices", section: "Spec", upstream: "validateMDEVRamFB, validateHostDevicesWithPassthroughEnabled, validateSoundDevices, validateVSOCK, validateDownwardMetrics, validateFilesystemsWithVirtIOFSEnabled, validateVideoConfig, validateRebootPolicy (vmi-create-admitter.go)", check: "devicesGated", what: "one ramfb GPU display; hostDevices (HostDevices gate, reported at spec.HostDevices); sound ich9 or ac97 with a name (spec.Sound); VSOCK, downwardMetrics, virtiofs on PVCs and rebootPolicy (RebootPolicy, beta) need their gates; video needs a graphics device (spec.video)",
-		gates:  []string{GateHostDevices},
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).HostDevices = []kubevirtv1.HostDevice{{Name: "gpu", DeviceName: "nvidia.com/GP100"}} },
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).HostDevices = []kubevirtv1.HostDevice{{Name: "gpu", DeviceName: "nvidia.com/GP100"}} },
-		path:   "spec.HostDevices"},
+		gates: []string{GateHostDevices},
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).HostDevices = []kubevirtv1.HostDevice{{Name: "gpu", DeviceName: "nvidia.com/GP100"}}
+		},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).HostDevices = []kubevirtv1.HostDevice{{Name: "gpu", DeviceName: "nvidia.com/GP100"}}
+		},
+		path: "spec.HostDevices"},
 	{id: "spec-launch-security", section: "Spec", upstream: "validateLaunchSecurity, ValidateLaunchSecurityAmd64 (virt-api/webhooks/amd64.go)", check: "launchSecurity", what: "one of sev, snp, tdx with its gate (SEV beta), EFI without secure boot (SEV, SNP), without persistent EFI (SNP, TDX), no SMM (TDX), attestation with startStrategy Paused, no NIC that boots",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			pxe(s).BootOrder = nil
@@ -449,7 +528,9 @@ var rules = []rule{
 			s.Domain.LaunchSecurity = &kubevirtv1.LaunchSecurity{SEV: &kubevirtv1.SEV{}}
 		}, path: "spec.launchSecurity"},
 	{id: "spec-panic-devices", section: "Spec", upstream: "validatePanicDevices (vmi-create-admitter.go)", check: "panicDevices", what: "panic devices hyperv, isa or pvpanic; none on s390x",
-		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).PanicDevices = []kubevirtv1.PanicDevice{{Model: p(kubevirtv1.Isa)}} },
+		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			devs(s).PanicDevices = []kubevirtv1.PanicDevice{{Model: p(kubevirtv1.Isa)}}
+		},
 		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			devs(s).PanicDevices = []kubevirtv1.PanicDevice{{Model: p(kubevirtv1.PanicDeviceModel("s390"))}}
 		}, path: "spec.domain.devices.panicDevices[0].model"},
@@ -468,7 +549,9 @@ var rules = []rule{
 			delete(s.Domain.Resources.Requests, k8sv1.ResourceMemory)
 			memOf(s).Guest = p(q("1Gi"))
 		},
-		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) { delete(s.Domain.Resources.Requests, k8sv1.ResourceMemory) }, path: "<nil>"},
+		refuse: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
+			delete(s.Domain.Resources.Requests, k8sv1.ResourceMemory)
+		}, path: "<nil>"},
 	{id: "vmi-hyperv", section: "VMI", upstream: "ValidateVirtualMachineInstanceHypervMode (virt-api/webhooks/hyperv.go)", check: "hyperv", what: "hyperv features and hypervPassthrough exclude each other",
 		accept: func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			s.Domain.Features = &kubevirtv1.Features{HypervPassthrough: &kubevirtv1.HyperVPassthrough{Enabled: p(true)}}
@@ -596,7 +679,9 @@ var defaultCases = []defaultCase{
 		}},
 	{"default-cpu-request", "setDefaultResourceRequests (defaults/defaults.go)", "a CPU request equal to the CPU limit when only the limit is set",
 		func(s *kubevirtv1.VirtualMachineInstanceSpec) { setLim(s, k8sv1.ResourceCPU, "2") },
-		func(s *kubevirtv1.VirtualMachineInstanceSpec) bool { return s.Domain.Resources.Requests.Cpu().Value() == 2 }},
+		func(s *kubevirtv1.VirtualMachineInstanceSpec) bool {
+			return s.Domain.Resources.Requests.Cpu().Value() == 2
+		}},
 	{"default-guest-memory", "setGuestMemory (defaults/defaults.go)", "domain.memory.guest from the memory request, else the limit, else the hugepages page size",
 		func(s *kubevirtv1.VirtualMachineInstanceSpec) {
 			delete(s.Domain.Resources.Requests, k8sv1.ResourceMemory)
@@ -626,7 +711,9 @@ var defaultCases = []defaultCase{
 		}},
 	{"default-vmi-disk-bus", "v1.SetObjectDefaults_VirtualMachineInstance, SetAmd64Defaults (defaults/amd64.go)", "VMI only: a disk target for disks without one, sata for buses left empty",
 		func(s *kubevirtv1.VirtualMachineInstanceSpec) { devs(s).Disks[1].Disk = nil },
-		func(s *kubevirtv1.VirtualMachineInstanceSpec) bool { return devs(s).Disks[1].Disk.Bus == kubevirtv1.DiskBusSATA }},
+		func(s *kubevirtv1.VirtualMachineInstanceSpec) bool {
+			return devs(s).Disks[1].Disk.Bus == kubevirtv1.DiskBusSATA
+		}},
 	{"default-vmi-hotplug", "setupHotplug (defaults/defaults.go)", "VMI only, LiveUpdate rollout: maxSockets four times the sockets (at most 512 vCPUs), maxGuest four times the guest memory",
 		func(s *kubevirtv1.VirtualMachineInstanceSpec) { setReq(s, k8sv1.ResourceMemory, "1Gi") },
 		func(s *kubevirtv1.VirtualMachineInstanceSpec) bool {
