@@ -155,10 +155,10 @@ func (v *validator) cloudInitYAML(p *field.Path, user, network string) {
 // that the VMI created from it will be refused for.
 func (v *validator) labelsAndAnnotations(m *metav1.ObjectMeta, p *field.Path) {
 	for _, e := range metav1validation.ValidateLabels(m.Labels, p.Child("labels")) {
-		v.warn(p.Child("labels"), e.Error()+": the VMI created from this template will be refused")
+		v.warn(p.Child("labels"), e.ErrorBody()+": the VMI created from this template will be refused")
 	}
 	for _, e := range apivalidation.ValidateAnnotations(m.Annotations, p.Child("annotations")) {
-		v.warn(p.Child("annotations"), e.Error()+": the VMI created from this template will be refused")
+		v.warn(p.Child("annotations"), e.ErrorBody()+": the VMI created from this template will be refused")
 	}
 }
 

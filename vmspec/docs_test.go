@@ -95,7 +95,7 @@ func TestDocumentationManifests(t *testing.T) {
 		// KubeVirt takes a VM whose template has an invalid label; the VMI
 		// made from it is refused.
 		{file: "vm-ephemeral.yaml",
-			warns: []string{"spec.running: spec.running is deprecated", `spec.template.metadata.labels: spec.template.metadata.labels: Invalid value: "key 1"`}},
+			warns: []string{"spec.running: spec.running is deprecated", `spec.template.metadata.labels: Invalid value: "key 1"`}},
 		{file: "example-vm-fqdn.yaml",
 			errs: []string{
 				`spec.template.spec.domain.devices.interfaces[0].name: Invalid value: "example-nic": no network of this name`,
@@ -132,7 +132,7 @@ func TestDocumentationManifests(t *testing.T) {
 			},
 			warns: []string{"spec.running: spec.running is deprecated",
 				`spec.dataVolumeTemplates[0].metadata.name: "<vm_name>" cannot name a DataVolume`,
-				`spec.template.metadata.labels: spec.template.metadata.labels: Invalid value: "<vm_name>"`,
+				`spec.template.metadata.labels: Invalid value: "<vm_name>"`,
 				"spec.template.spec.volumes[1].cloudInitNoCloud.userData: is not valid YAML (line 3: did not find expected key)"}},
 		// ...and filled in: valid, running is only deprecated.
 		{file: "rhel-vm.filled.yaml", warns: []string{"spec.running: spec.running is deprecated"}},
