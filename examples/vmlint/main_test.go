@@ -119,6 +119,19 @@ func TestLintFiles(t *testing.T) {
 		{"jumbo.yaml", 0, []string{
 			`jumbo.yaml:2:23: warning: spec.config.mtu: 9000 is larger than the mtu 1500 of bridge "br1" in its NodeNetworkConfigurationPolicy: frames larger than 1500 cannot cross the bridge`,
 		}},
+		// What KubeVirt v1.9.0 accepts (the defaults complete the VMs) and
+		// refuses, at the paths its webhook prints.
+		{"kubevirt-accepts.yaml", 0, []string{
+			`kubevirt-accepts.yaml:2:39: warning: spec.domain.devices.interfaces[1].ports: ports are only used on the pod network...`,
+		}},
+		{"kubevirt-refuses.yaml", 1, []string{
+			`kubevirt-refuses.yaml:1:8: spec.runStrategy: Forbidden: the DecentralizedLiveMigration feature gate is not enabled in the KubeVirt CR`,
+			`kubevirt-refuses.yaml:2:23: spec.domain: Invalid value: "secureBoot": EFI secure boot (the default with efi) needs SMM...`,
+			`kubevirt-refuses.yaml:3:46: spec.domain.devices.disks[0].disk.bus: Invalid value: "sata": a sata disk cannot be read-only`,
+			`kubevirt-refuses.yaml:4:59: spec[0].bootOrder: Invalid value: 0: interface 0 must have a boot order > 0, if supplied`,
+			`kubevirt-refuses.yaml:4:64: spec.domain.devices.disks.domain.devices.disks[0].name: Invalid value: "root.disk": must not contain dots`,
+			`kubevirt-refuses.yaml:4:66: warning: spec.domain.devices.interfaces[0].macAddress: no macAddress...`,
+		}},
 		{"multi.yaml", 1, []string{
 			`multi.yaml:3:41: kind: Unsupported value: "ConfigMap": vmlint checks ` + strings.Join(supportedKinds(), ", "),
 			`multi.yaml:4:52: spec.confg: Forbidden: unknown field "confg"...`,
