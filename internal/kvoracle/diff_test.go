@@ -67,23 +67,36 @@ func disagreement(o Object, want Verdict, errs field.ErrorList) string {
 	return ""
 }
 
-func judge(o Object) (Verdict, field.ErrorList) {
-	oracle := defaultOracle()
-	if o.VM != nil {
-		errs, _ := vmspec.ValidateVM(o.VM)
-		return oracle.Review(o.VM), errs
-	}
-	errs, _ := vmspec.ValidateVMI(o.VMI)
-	return oracle.Review(o.VMI), errs
+// clusters are the configurations objects are judged under: v1.9.0's
+// defaults, every alpha gate the rules depend on switched on, and the beta
+// gates switched off.
+var clusters = []vmspec.Validator{
+	{},
+	{FeatureGates: []string{vmspec.GateDecentralizedLiveMigration, vmspec.GateNetworkDevicesWithDRA, vmspec.GatePortRangesSpec,
+		vmspec.GateHostDisk, vmspec.GateDownwardMetrics, vmspec.GateHostDevices, vmspec.GateVSOCK, vmspec.GateVirtIOFSStorageVolumes,
+		vmspec.GateIgnition, vmspec.GateSidecar, vmspec.GateReservedOverheadMemlock, vmspec.GateWorkloadEncryptionTDX}},
+	{DisabledFeatureGates: []string{vmspec.GateDeclarativeHotplugVolumes, vmspec.GatePasstBinding, vmspec.GateRebootPolicy, vmspec.GateWorkloadEncryptionSEV}},
 }
 
-var shared *Oracle
+var oracles = map[int]*Oracle{}
 
-func defaultOracle() *Oracle {
-	if shared == nil {
-		shared = New(nil, nil)
+func oracleFor(i int) *Oracle {
+	if oracles[i] == nil {
+		oracles[i] = New(clusters[i].FeatureGates, clusters[i].DisabledFeatureGates)
 	}
-	return shared
+	return oracles[i]
+}
+
+func defaultOracle() *Oracle { return oracleFor(0) }
+
+// judge returns KubeVirt's and pxekit's verdicts on o in cluster c.
+func judge(o Object, c int) (Verdict, field.ErrorList) {
+	if o.VM != nil {
+		errs, _ := clusters[c].ValidateVM(o.VM)
+		return oracleFor(c).Review(o.VM), errs
+	}
+	errs, _ := clusters[c].ValidateVMI(o.VMI)
+	return oracleFor(c).Review(o.VMI), errs
 }
 
 // TestDifferential generates -kvoracle.n objects and requires pxekit and
@@ -97,7 +110,13 @@ func TestDifferential(t *testing.T) {
 	)
 	for range *flagN {
 		o := g.Next(0.8)
-		want, errs := judge(o)
+		// Most objects meet the default cluster; one in five each of the
+		// others.
+		c := 0
+		if r := g.pick(10); r >= 6 {
+			c = 1 + r%2
+		}
+		want, errs := judge(o, c)
 		n++
 		if !want.Allowed {
 			refused++
@@ -111,16 +130,16 @@ func TestDifferential(t *testing.T) {
 				validAccepted++
 			}
 		}
-		c := perMutation[o.Mutation]
-		c[0]++
+		pm := perMutation[o.Mutation]
+		pm[0]++
 		if d := disagreement(o, want, errs); d != "" {
-			c[1]++
+			pm[1]++
 			if len(failures) < 40 {
-				failures = append(failures, fmt.Sprintf("#%d %s: %s", n, o.Mutation, d))
+				failures = append(failures, fmt.Sprintf("#%d %s (cluster %d): %s", n, o.Mutation, c, d))
 			}
 			dump(t, n, o)
 		}
-		perMutation[o.Mutation] = c
+		perMutation[o.Mutation] = pm
 	}
 	agreed := n
 	for _, c := range perMutation {
@@ -171,9 +190,9 @@ func FuzzDifferential(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, seed uint64) {
 		g := NewGen(seed)
-		for range 4 {
+		for i := range 4 {
 			o := g.Next(0.9)
-			want, errs := judge(o)
+			want, errs := judge(o, i%len(clusters))
 			if d := disagreement(o, want, errs); d != "" {
 				t.Fatalf("%s: %s", o.Mutation, d)
 			}
