@@ -6,6 +6,7 @@ APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-cl
              tftp-hpa atftp curl kea-admin dnsmasq-base tftpd-hpa nginx-light iproute2 cloud-init ndisc6
 
 .PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
+.PHONY: kvoracle kvoracle-long kvoracle-fuzz
 
 all: build
 
@@ -39,6 +40,7 @@ lint: fmt-check vet
 ## test: what CI runs after .ci/run's installs.
 test: testdeps fmt-check vet
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
+	@$(MAKE) --no-print-directory kvoracle
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 ## fuzz: every Fuzz target, briefly (scripts/fuzz.sh).
@@ -61,6 +63,22 @@ bench-deps: deps
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p >/dev/null; fi; done
 	@if [ ! -x .cache/bench/atftpd/usr/sbin/atftpd ]; then \
 	  d=$$(mktemp -d) && (cd $$d && apt-get download atftpd >/dev/null) && dpkg -x $$d/atftpd_*.deb .cache/bench/atftpd && rm -rf $$d; fi
+
+## kvoracle: vmspec against KubeVirt v1.9.0's own admission code, on
+## KVORACLE_N generated objects and every VM/VMI manifest in testdata. A
+## test-only module of its own (outside ./...); its first build compiles much
+## of KubeVirt, minutes on two cores.
+KVORACLE_N ?= 2000
+kvoracle:
+	cd internal/kvoracle && $(GO) vet . && $(GO) test -count=1 -timeout 30m -kvoracle.n=$(KVORACLE_N) .
+
+## kvoracle-long: the same on 20,000 objects, printing the figures.
+kvoracle-long:
+	cd internal/kvoracle && $(GO) test -count=1 -timeout 60m -v -run 'TestDifferential|TestDocumentsAgree' -kvoracle.n=20000 .
+
+## kvoracle-fuzz: the oracle module's fuzz target (FuzzDifferential).
+kvoracle-fuzz:
+	cd internal/kvoracle && FUZZTIME=$(FUZZTIME) GO=$(GO) ../../scripts/fuzz.sh
 
 demo: testdeps
 	$(GO) run ./examples/pxelab demo
