@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/dpdk"
+	"github.com/pxekit/pxekit/hco"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/sriov"
 	"github.com/pxekit/pxekit/strictyaml"
@@ -56,6 +57,7 @@ func checkers() map[string]checkFunc {
 		dpdk.ProfileKind:         checkProfile,
 		dpdk.PoolKind:            checkPool,
 		vmspec.KindService:       checkService,
+		hco.Kind:                 checkHCO,
 	}
 }
 
@@ -80,6 +82,13 @@ func checkService(doc []byte) (field.ErrorList, []validation.Warning) {
 	}
 	verrs := vmspec.ValidateService(svc, nil)
 	return append(errs, verrs...), nil
+}
+
+// checkHCO checks the HyperConverged CR's secondary DNS settings.
+func checkHCO(doc []byte) (field.ErrorList, []validation.Warning) {
+	hc, errs := hco.Decode(doc)
+	verrs, warns := hco.Validate(hc)
+	return append(errs, verrs...), warns
 }
 
 func checkNAD(doc []byte) (field.ErrorList, []validation.Warning) {

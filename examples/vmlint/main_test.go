@@ -132,6 +132,13 @@ func TestLintFiles(t *testing.T) {
 			`kubevirt-refuses.yaml:4:64: spec.domain.devices.disks.domain.devices.disks[0].name: Invalid value: "root.disk": must not contain dots`,
 			`kubevirt-refuses.yaml:4:66: warning: spec.domain.devices.interfaces[0].macAddress: no macAddress...`,
 		}},
+		// The HyperConverged CR of the secondary DNS procedure: the
+		// callout after the quoted IP is not YAML; after the boolean it
+		// makes a string of it.
+		{"hco-secondary-dns.yaml", 1, []string{`hco-secondary-dns.yaml:1:9: did not find expected key`}},
+		{"hco-secondary-dns.clean.yaml", 1, []string{
+			`hco-secondary-dns.clean.yaml:2:18: spec.featureGates.deployKubeSecondaryDNS: Invalid value: "true 1": must be of type boolean, got string`,
+		}},
 		{"multi.yaml", 1, []string{
 			`multi.yaml:3:41: kind: Unsupported value: "ConfigMap": vmlint checks ` + strings.Join(supportedKinds(), ", "),
 			`multi.yaml:4:52: spec.confg: Forbidden: unknown field "confg"...`,
