@@ -25,6 +25,8 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/dpdk"
@@ -58,6 +60,7 @@ func checkers() map[string]checkFunc {
 		dpdk.PoolKind:            checkPool,
 		vmspec.KindService:       checkService,
 		hco.Kind:                 checkHCO,
+		"Namespace":              checkNamespace,
 	}
 }
 
@@ -82,6 +85,16 @@ func checkService(doc []byte) (field.ErrorList, []validation.Warning) {
 	}
 	verrs := vmspec.ValidateService(svc, nil)
 	return append(errs, verrs...), nil
+}
+
+// namespaceType: a Namespace's name is a DNS-1123 label.
+var namespaceType = validation.ObjectType{Kind: "Namespace", APIVersions: []string{"v1"}, ClusterScoped: true, NameRule: k8svalidation.IsDNS1123Label}
+
+// checkNamespace checks a Namespace a stream creates for its objects.
+func checkNamespace(doc []byte) (field.ErrorList, []validation.Warning) {
+	var ns corev1.Namespace
+	errs := strictyaml.Decode(doc, &ns)
+	return append(errs, namespaceType.Validate(ns.TypeMeta, &ns.ObjectMeta)...), nil
 }
 
 // checkHCO checks the HyperConverged CR's secondary DNS settings.
