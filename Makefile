@@ -6,7 +6,7 @@ APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-cl
              tftp-hpa atftp curl kea-admin dnsmasq-base tftpd-hpa nginx-light iproute2 cloud-init ndisc6
 
 .PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
-.PHONY: kvoracle kvoracle-long kvoracle-fuzz
+.PHONY: kvoracle kvoracle-long kvoracle-fuzz sriovoracle
 
 all: build
 
@@ -41,6 +41,7 @@ lint: fmt-check vet
 test: testdeps fmt-check vet
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 	@$(MAKE) --no-print-directory kvoracle
+	@$(MAKE) --no-print-directory sriovoracle
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 ## fuzz: every Fuzz target, briefly (scripts/fuzz.sh).
@@ -75,6 +76,12 @@ kvoracle:
 ## kvoracle-long: the same on 20,000 objects, printing the figures.
 kvoracle-long:
 	cd internal/kvoracle && $(GO) test -count=1 -timeout 60m -v -run 'TestDifferential|TestDocumentsAgree' -kvoracle.n=20000 .
+
+## sriovoracle: sriov's validation against the SR-IOV Network Operator
+## v1.6.0's webhook and its CRD schemas (a test-only module of its own).
+SRIOVORACLE_N ?= 4000
+sriovoracle:
+	cd internal/sriovoracle && $(GO) vet . && $(GO) test -count=1 -timeout 20m -sriovoracle.n=$(SRIOVORACLE_N) .
 
 ## kvoracle-fuzz: the oracle module's fuzz target (FuzzDifferential).
 kvoracle-fuzz:
