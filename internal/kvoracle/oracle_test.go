@@ -3,8 +3,8 @@ package kvoracle
 import (
 	"testing"
 
-	"sigs.k8s.io/yaml"
 	v1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 )
 
 const receiverVM = `

@@ -100,7 +100,9 @@ func (g *gen) policy(i int, mutate bool) (string, string) {
 			{"vendor", func() { f["vendor"], f["deviceID"] = g.oneOf(`"1af4"`, `"14e4"`, `"8086"`, `"abcd"`), "" }},
 			{"device", func() { f["deviceID"] = g.oneOf(`"0000"`, `"1593"`, `"101b"`, `"158a"`) }},
 			{"device-only", func() { f["vendor"], f["deviceID"] = "", g.oneOf(`"158b"`, `"ffff"`) }},
-			{"pf-range", func() { f["pfNames"] = g.oneOf(`["ens1f0#0-3"]`, `["ens1f0#2-1"]`, `["ens1f0#0-99"]`, `["ens1f0#a-2"]`, `["ens1f0#0"]`, `["ens1f0#0-1#2"]`) }},
+			{"pf-range", func() {
+				f["pfNames"] = g.oneOf(`["ens1f0#0-3"]`, `["ens1f0#2-1"]`, `["ens1f0#0-99"]`, `["ens1f0#a-2"]`, `["ens1f0#0"]`, `["ens1f0#0-1#2"]`)
+			}},
 			{"rdma", func() { f["deviceType"], f["isRdma"] = g.oneOf("vfio-pci", "netdevice"), "true" }},
 			{"link-type", func() {
 				f["linkType"] = g.oneOf("eth", "ib", "IB", "ethernet")

@@ -129,4 +129,3 @@ func (o *Oracle) Review(doc []byte) (v Verdict) {
 	}
 	return v
 }
-
