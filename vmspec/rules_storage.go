@@ -255,20 +255,21 @@ func (v *validator) cloudInit(p *field.Path, user, userB64 string, userRef *k8sv
 		return n, size
 	}
 	nUser, userLen := count(user, userB64, userRef, p.Child("userDataBase64"))
-	if nUser > 1 {
-		v.err(field.Invalid(p, "", "set only one of userData, userDataBase64 and secretRef"))
-	}
-	if userLen > CloudInitMaxLen {
-		v.err(field.TooLong(p, userLen, CloudInitMaxLen).WithOrigin("userData"))
-		v.errs[len(v.errs)-1].Detail = fmt.Sprintf("userData has %d bytes, more than the %d KubeVirt takes inline; put it in a Secret (secretRef)", userLen, CloudInitMaxLen)
-	}
 	nNet, netLen := count(netData, netB64, netRef, p.Child("networkDataBase64"))
-	if nNet > 1 {
-		v.err(field.Invalid(p, "", "set only one of networkData, networkDataBase64 and networkDataSecretRef"))
-	}
-	if netLen > CloudInitMaxLen {
-		v.err(field.TooLong(p, netLen, CloudInitMaxLen).WithOrigin("networkData"))
-		v.errs[len(v.errs)-1].Detail = fmt.Sprintf("networkData has %d bytes, more than the %d KubeVirt takes inline; put it in a Secret (networkDataSecretRef)", netLen, CloudInitMaxLen)
+	for _, k := range []struct {
+		n, size             int
+		name, fields, inRef string
+	}{
+		{nUser, userLen, "userData", "userData, userDataBase64 and secretRef", "secretRef"},
+		{nNet, netLen, "networkData", "networkData, networkDataBase64 and networkDataSecretRef", "networkDataSecretRef"},
+	} {
+		if k.n > 1 {
+			v.err(field.Invalid(p, "", "set only one of "+k.fields))
+		}
+		if k.size > CloudInitMaxLen {
+			v.err(field.TooLong(p, k.size, CloudInitMaxLen).WithOrigin(k.name))
+			v.errs[len(v.errs)-1].Detail = fmt.Sprintf("%s has %d bytes, more than the %d KubeVirt takes inline; put it in a Secret (%s)", k.name, k.size, CloudInitMaxLen, k.inRef)
+		}
 	}
 	if nUser+nNet == 0 {
 		v.err(field.Required(p, "needs userData or networkData (inline, base64 or from a Secret)"))

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,13 +124,8 @@ func (g *gen) policy(i int, mutate bool) (string, string) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "apiVersion: sriovnetwork.openshift.io/v1\nkind: SriovNetworkNodePolicy\nmetadata:\n  name: policy-%d\n  namespace: openshift-sriov-network-operator\nspec:\n", i)
-	keys := make([]string, 0, len(f))
-	for k := range f {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	sel := ""
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(f)) {
 		v := f[k]
 		switch {
 		case v == "":
@@ -181,12 +176,7 @@ func (g *gen) network(i int, mutate bool) (string, string) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "apiVersion: sriovnetwork.openshift.io/v1\nkind: SriovNetwork\nmetadata:\n  name: net-%d\n  namespace: openshift-sriov-network-operator\nspec:\n", i)
-	keys := make([]string, 0, len(f))
-	for k := range f {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(f)) {
 		fmt.Fprintf(&b, "  %s: %s\n", k, f[k])
 	}
 	return b.String(), name
@@ -253,13 +243,8 @@ func TestDifferential(t *testing.T) {
 		per[key] = c
 	}
 	t.Logf("%d objects: %d refused by the operator, %d refused by pxekit by the webhook's node-dependent rules; agreement %d/%d (%.2f %%)", len(docs), refused, dynamic, len(docs)-disagree, len(docs), 100*float64(len(docs)-disagree)/float64(len(docs)))
-	keys := make([]string, 0, len(per))
-	for k := range per {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b bytes.Buffer
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(per)) {
 		fmt.Fprintf(&b, "  %-48s %5d objects, %d disagreements\n", k, per[k][0], per[k][1])
 	}
 	t.Log("\n" + b.String())
