@@ -316,7 +316,7 @@ func validateNetwork(n *SriovNetwork, opts Options) (errs, later field.ErrorList
 	s := &n.Spec
 	sp := field.NewPath("spec")
 	warn := func(p *field.Path, format string, args ...any) {
-		later = append(later, field.Invalid(p, "", fmt.Sprintf(format, args...)))
+		later = append(later, field.Invalid(p, field.OmitValueType{}, fmt.Sprintf(format, args...)))
 	}
 	if !resourceNameRE.MatchString(s.ResourceName) {
 		warn(sp.Child("resourceName"), "%q: no SriovNetworkNodePolicy can have this resource name (^[a-zA-Z0-9_]+$), so no VF is ever allocated", s.ResourceName)
