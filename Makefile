@@ -4,6 +4,9 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-client udhcpc \
              tftp-hpa atftp curl kea-admin dnsmasq-base tftpd-hpa nginx-light iproute2 cloud-init ndisc6
+# Running as a service: headless Chromium for the dashboard, promtool (in
+# prometheus) for the metrics, systemd-analyze for the unit files.
+APT_PKGS  += chromium prometheus systemd
 
 .PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
 .PHONY: kvoracle kvoracle-long kvoracle-fuzz sriovoracle
@@ -38,6 +41,11 @@ vet:
 lint: fmt-check vet
 
 ## test: what CI runs after .ci/run's installs.
+# Tests keep what a person looks at afterwards (the dashboard's screenshots)
+# in bench/out/artifacts; CI prints where.
+PXEKIT_ARTIFACTS ?= $(CURDIR)/bench/out/artifacts
+export PXEKIT_ARTIFACTS
+
 test: testdeps fmt-check vet
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 	@$(MAKE) --no-print-directory kvoracle

@@ -14,15 +14,17 @@ import (
 // does too) and run it with Server.Serve.
 type Config struct {
 	// Interfaces names the links to serve on. Empty means every link that
-	// has an IPv4 address inside one of Subnets. Ignored when Conn is set.
+	// has an IPv4 address inside one of Subnets. With Conn set no socket is
+	// bound to them, but they still are the links whose addresses answer.
 	Interfaces []string
 	// NetNS is the path of a network namespace (e.g. /var/run/netns/lab)
 	// in which the server opens its sockets and looks up its interfaces.
 	// Empty means the caller's namespace.
 	NetNS string
 	// Conn, when set, is used instead of opening a socket on port 67: the
-	// caller owns where it listens (tests, socket activation). A
-	// *net.UDPConn gets IP_PKTINFO so replies leave the receiving link.
+	// caller chooses where it listens (tests, socket activation, a relay
+	// port). A *net.UDPConn gets IP_PKTINFO so replies leave the receiving
+	// link. Serve closes it when it returns.
 	Conn net.PacketConn
 	// ListenAddr overrides 0.0.0.0:67 when the server opens its own socket.
 	ListenAddr netip.AddrPort

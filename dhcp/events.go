@@ -5,26 +5,33 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/pxekit/pxekit/internal/dropcount"
 )
 
-// EventType is a step of a machine's DHCP conversation.
-type EventType string
+// EventKind is a step of a machine's DHCP conversation.
+type EventKind string
 
 // Boot events, keyed by MAC.
 const (
-	EventDiscovered EventType = "discovered" // a DISCOVER arrived
-	EventOffered    EventType = "offered"    // an OFFER was sent
-	EventAcked      EventType = "acked"      // an ACK was sent (lease committed first)
-	EventNAK        EventType = "nak"        // a NAK was sent
-	EventDeclined   EventType = "declined"   // the client declined an address
-	EventReleased   EventType = "released"   // the client released its address
-	EventInformed   EventType = "informed"   // an INFORM was answered
+	EventDiscovered EventKind = "discovered" // a DISCOVER arrived
+	EventOffered    EventKind = "offered"    // an OFFER was sent
+	EventAcked      EventKind = "acked"      // an ACK was sent (lease committed first)
+	EventNAK        EventKind = "nak"        // a NAK was sent
+	EventDeclined   EventKind = "declined"   // the client declined an address
+	EventReleased   EventKind = "released"   // the client released its address
+	EventInformed   EventKind = "informed"   // an INFORM was answered
 )
 
 // Event is one boot event for one machine.
 type Event struct {
-	Type EventType
-	MAC  net.HardwareAddr
+	// Time is when the request was handled.
+	Time time.Time
+	Kind EventKind
+	// MAC is the client's hardware address (chaddr).
+	MAC net.HardwareAddr
 	// IP is the address offered, acknowledged, declined or released.
 	IP netip.Addr
 	// Client is the request's classification.
@@ -35,8 +42,6 @@ type Event struct {
 	Reason string
 	// Proxy is true for proxyDHCP answers.
 	Proxy bool
-	// Time is when the request was handled.
-	Time time.Time
 }
 
 // DropReason says why a packet got no answer.
@@ -45,30 +50,28 @@ type DropReason string
 // Drop reasons counted in Stats.Dropped.
 const (
 	DropMalformed     DropReason = "malformed"      // not a decodable DHCP packet
-	DropNotRequest    DropReason = "not_request"    // op code is not BOOTREQUEST
-	DropBadHWAddr     DropReason = "bad_hwaddr"     // chaddr length 0 or over 16
-	DropUnknownType   DropReason = "unknown_type"   // no or unsupported message type
-	DropQueueFull     DropReason = "queue_full"     // workers busy, queue full
-	DropClientRate    DropReason = "client_rate"    // one MAC sent too much
-	DropRelayRate     DropReason = "relay_rate"     // one relay sent too much
-	DropNoSubnet      DropReason = "no_subnet"      // no subnet for the link or relay
-	DropNoServerID    DropReason = "no_server_id"   // no address to answer from
-	DropPoolFull      DropReason = "pool_full"      // no free address
-	DropNotForUs      DropReason = "not_for_us"     // REQUEST for another server
-	DropNotPXE        DropReason = "not_pxe"        // proxyDHCP: not a PXE client
-	DropPolicy        DropReason = "policy_ignore"  // the boot policy said ignore
-	DropNoLease       DropReason = "no_lease"       // RELEASE/DECLINE of a lease not held
-	DropStoreError    DropReason = "store_error"    // lease commit failed; client retries
-	DropSendError     DropReason = "send_error"     // the reply could not be sent
-	DropUnknownClient DropReason = "unknown_client" // a REQUEST from a client we have no record of
+	DropNotRequest    DropReason = "not-request"    // op code is not BOOTREQUEST
+	DropBadHWAddr     DropReason = "bad-hwaddr"     // chaddr length 0 or over 16
+	DropUnknownType   DropReason = "unknown-type"   // no or unsupported message type
+	DropQueueFull     DropReason = "queue-full"     // workers busy, queue full
+	DropClientRate    DropReason = "client-rate"    // one MAC sent too much
+	DropRelayRate     DropReason = "relay-rate"     // one relay sent too much
+	DropNoSubnet      DropReason = "no-subnet"      // no subnet for the link or relay
+	DropNoServerID    DropReason = "no-server-id"   // no address to answer from
+	DropPoolFull      DropReason = "pool-full"      // no free address
+	DropNotForUs      DropReason = "not-for-us"     // REQUEST for another server
+	DropNotPXE        DropReason = "not-pxe"        // proxyDHCP: not a PXE client
+	DropPolicy        DropReason = "policy-ignore"  // the boot policy said ignore
+	DropNoLease       DropReason = "no-lease"       // RELEASE/DECLINE of a lease not held
+	DropStoreError    DropReason = "store-error"    // lease commit failed; client retries
+	DropSendError     DropReason = "send-error"     // the reply could not be sent
+	DropUnknownClient DropReason = "unknown-client" // a REQUEST from a client we have no record of
 )
 
-const numDropReasons = 17
-
-// allDropReasons lists every reason in counter order (a function, not a
-// package variable: no global mutable state).
-func allDropReasons() [numDropReasons]DropReason {
-	return [numDropReasons]DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient}
+// dropReasons lists every reason (a function, not a package variable: no
+// global mutable state).
+func dropReasons() []DropReason {
+	return []DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient}
 }
 
 // Stats is a snapshot of the server's counters.
@@ -90,19 +93,43 @@ type Stats struct {
 	// records they carried (LeaseWrites/Commits is the group-commit batch).
 	Commits     uint64
 	LeaseWrites uint64
+
+	// Requests counts the requests decoded, by message type ("discover",
+	// "request", "decline", "release", "inform"), before any was dropped
+	// for a rate or a missing subnet.
+	Requests map[string]uint64
+	// Subnets are the address counts of each subnet, in Config order.
+	Subnets []SubnetStats
+	// CommitLatency is how long each store commit took (CommitBuckets).
+	CommitLatency Histogram
 }
 
 type counters struct {
 	received, replied, offers, acks, naks, declines, releases, informs atomic.Uint64
 	commits, leaseWrites                                               atomic.Uint64
-	dropped                                                            [numDropReasons]atomic.Uint64
+	dropped                                                            *dropcount.Counts[DropReason]
+	requests                                                           *dropcount.Counts[string]
+	commitLatency                                                      *histogram
 }
 
-func (c *counters) drop(r DropReason) {
-	for i, x := range allDropReasons() {
-		if x == r {
-			c.dropped[i].Add(1)
-			return
-		}
+// requestTypes are the message types Stats.Requests counts.
+var requestTypes = []string{"discover", "request", "decline", "release", "inform"}
+
+// requestType names a request's message type as Stats.Requests does.
+func requestType(mt dhcpv4.MessageType) string {
+	switch mt {
+	case dhcpv4.MessageTypeDiscover:
+		return "discover"
+	case dhcpv4.MessageTypeRequest:
+		return "request"
+	case dhcpv4.MessageTypeDecline:
+		return "decline"
+	case dhcpv4.MessageTypeRelease:
+		return "release"
+	case dhcpv4.MessageTypeInform:
+		return "inform"
 	}
+	return ""
 }
+
+func (c *counters) drop(r DropReason) { c.dropped.Add(r) }

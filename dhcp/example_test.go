@@ -3,6 +3,7 @@ package dhcp_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -14,10 +15,11 @@ import (
 	"github.com/pxekit/pxekit/dhcp"
 )
 
-// Seed 002's ISC dhcpd configuration as a pxekit server: one subnet, and
-// two groups (CREATE for node1, JOIN for node2) that pick the boot file by
-// user class iPXE, vendor class HTTPClient and option 93.
-func Example_seed002HarvesterGroups() {
+// The Harvester CREATE/JOIN groups of an ISC dhcpd.conf as a pxekit
+// server: one subnet, and two groups (CREATE for node1, JOIN for node2)
+// that pick the boot file by user class iPXE, vendor class HTTPClient and
+// option 93.
+func Example_harvesterGroups() {
 	mac := func(s string) net.HardwareAddr { m, _ := net.ParseMAC(s); return m }
 	group := func(mode string) dhcp.DefaultPolicy {
 		return dhcp.DefaultPolicy{
@@ -82,8 +84,8 @@ func Example_seed002HarvesterGroups() {
 	// 52:54:00:69:d5:92 iPXE BIOS → http://10.100.0.10/harvester/ipxe-join
 }
 
-// Seed 003: jumbo frames. Guests whose DHCP client reads option 26 take the
-// MTU from the server; a value below the IPv4 minimum is refused.
+// Jumbo frames: guests whose DHCP client reads option 26 take the MTU from
+// the server; a value below the IPv4 minimum is refused.
 func ExampleSubnet_mtu() {
 	cfg := dhcp.Config{
 		ServerID: netip.MustParseAddr("192.0.2.1"),
@@ -115,43 +117,80 @@ func ExampleConfig_proxyDHCP() {
 	// Output: <nil> 0
 }
 
-// A lab boot server: DHCP on a bridge inside a network namespace, leases in
-// a bbolt file, boot events printed per machine, and the lease table used
-// to map an HTTP client's address back to its MAC. (Needs root and the
-// namespace, so it is compiled but not run.)
+// A DHCP server on an unprivileged loopback port (Config.Conn), so it needs
+// no root, answering a DISCOVER the way a relay agent forwards one: giaddr
+// set, link selection (RFC 3527) naming the subnet, and relay source port
+// (RFC 8357) so the OFFER comes back to the port it was sent from. The
+// client is iPXE, so the boot policy hands it its script URL.
 func ExampleServer_Serve() {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Events come from the server's workers, beside the reply: collect
+	// them to print in order.
+	events := make(chan dhcp.Event, 8)
 	s, err := dhcp.New(dhcp.Config{
-		NetNS:      "/var/run/netns/pxelab",
-		Interfaces: []string{"br0"},
-		ServerID:   netip.MustParseAddr("192.0.2.1"),
+		Conn:     conn,
+		ServerID: netip.MustParseAddr("192.0.2.1"),
 		Subnets: []dhcp.Subnet{{
-			Prefix:  netip.MustParsePrefix("192.0.2.0/24"),
-			Pools:   []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
-			Routers: []netip.Addr{netip.MustParseAddr("192.0.2.1")},
-			MTU:     9000,
+			Prefix: netip.MustParsePrefix("192.0.2.0/24"),
+			Pools:  []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
 		}},
-		Reservations: []dhcp.Reservation{{MAC: net.HardwareAddr{0x52, 0x54, 0, 0x6b, 0x13, 0xe2}, IP: netip.MustParseAddr("192.0.2.11"), Hostname: "node1"}},
-		LeaseFile:    "/var/lib/pxelab/leases.db",
-		Boot: dhcp.DefaultPolicy{
-			HTTPBootURL: "http://192.0.2.1/ipxe.efi",
-			ScriptURL:   "http://192.0.2.1/boot.ipxe?mac={mac}",
-		}.Decide,
-		OnEvent: func(e dhcp.Event) { fmt.Println(e.MAC, e.Type, e.IP, e.Boot.Filename) },
+		Boot:    dhcp.DefaultPolicy{ScriptURL: "http://192.0.2.1/boot.ipxe?mac={mac}"}.Decide,
+		OnEvent: func(e dhcp.Event) { events <- e },
+		Logger:  slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		<-s.Ready()
-		// Later, in the HTTP handler: which machine is asking?
-		if l, ok := s.LeaseByIP(netip.MustParseAddr("192.0.2.11")); ok {
-			fmt.Println("script for", l.MAC)
-		}
-	}()
-	if err := s.Serve(ctx); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	<-s.Ready()
+
+	relay, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
 		fmt.Println(err)
+		return
 	}
+	defer relay.Close()
+	mac := net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
+	d, _ := dhcpv4.NewDiscovery(mac, dhcpv4.WithUserClass("iPXE", false))
+	d.GatewayIPAddr = net.IPv4(127, 0, 0, 1)
+	d.UpdateOption(dhcpv4.OptRelayAgentInfo(
+		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(5), []byte{192, 0, 2, 0}), // link selection
+		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(19), nil),                 // relay source port
+	))
+	if _, err := relay.WriteTo(d.ToBytes(), conn.LocalAddr()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	relay.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 1500)
+	n, _, err := relay.ReadFrom(buf)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	offer, err := dhcpv4.FromBytes(buf[:n])
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(offer.MessageType(), offer.YourIPAddr, offer.BootFileName)
+	for range 2 {
+		e := <-events
+		fmt.Println("event:", e.Kind, e.MAC, e.IP)
+	}
+	cancel()
+	fmt.Println("stopped:", <-done)
+	// Output:
+	// OFFER 192.0.2.100 http://192.0.2.1/boot.ipxe?mac=52:54:00:12:34:56
+	// event: discovered 52:54:00:12:34:56 invalid IP
+	// event: offered 52:54:00:12:34:56 192.0.2.100
+	// stopped: <nil>
 }

@@ -13,13 +13,13 @@ import (
 // real firmware (SeaBIOS+iPXE, OVMF PXE and HTTP, ARM64, iPXE on UEFI), a
 // Linux client, renewals, releases, declines and relayed requests.
 func FuzzHandle(f *testing.F) {
-	seeds := []*dhcpv4.DHCPv4{}
+	corpus := []*dhcpv4.DHCPv4{}
 	for i, m := range []dhcpv4.Modifier{seabiosIPXE, ovmfPXE, ovmfHTTP, arm64PXE, ipxeEFI, func(*dhcpv4.DHCPv4) {}} {
 		d, _ := dhcpv4.NewDiscovery(net.HardwareAddr{0x52, 0x54, 0, 0, 0x30, byte(i)}, m)
-		seeds = append(seeds, d)
+		corpus = append(corpus, d)
 		r, _ := dhcpv4.New(dhcpv4.WithHwAddr(d.ClientHWAddr), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), m,
 			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(192, 0, 2, 100+byte(i)))))
-		seeds = append(seeds, r)
+		corpus = append(corpus, r)
 	}
 	relayed, _ := dhcpv4.NewDiscovery(net.HardwareAddr{0x52, 0x54, 0, 0, 0x31, 1}, dhcpv4.WithRelay(net.IPv4(192, 0, 2, 254)),
 		dhcpv4.WithOption(dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(subLinkSelection), []byte{192, 0, 2, 0}))))
@@ -31,15 +31,15 @@ func FuzzHandle(f *testing.F) {
 		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(192, 0, 2, 101))))
 	inf, _ := dhcpv4.New(dhcpv4.WithHwAddr(net.HardwareAddr{0x52, 0x54, 0, 0, 0x31, 3}), dhcpv4.WithMessageType(dhcpv4.MessageTypeInform),
 		dhcpv4.WithClientIP(net.IPv4(192, 0, 2, 9)))
-	seeds = append(seeds, relayed, renew, rel, dec, inf)
-	for _, d := range seeds {
+	corpus = append(corpus, relayed, renew, rel, dec, inf)
+	for _, d := range corpus {
 		f.Add(d.ToBytes(), false)
 		f.Add(d.ToBytes(), true)
 	}
 	f.Add([]byte{1, 1, 6, 0}, false)
 	f.Fuzz(func(t *testing.T, pkt []byte, proxyMode bool) {
 		// A fresh server per input keeps every finding reproducible. It
-		// already holds a lease for the seeds' first client, so renewals,
+		// already holds a lease for the corpus' first client, so renewals,
 		// releases and declines reach the table.
 		s := newTestServer(t, func(c *Config) {
 			if proxyMode {

@@ -69,6 +69,7 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 	default:
 		return outcome{}, DropUnknownType
 	}
+	s.cnt.requests.Add(requestType(mt))
 	c := ClientFromPacket(p)
 	var lk link
 	if in.ifIndex > 0 {
@@ -97,8 +98,8 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 		return outcome{}, DropNoServerID
 	}
 	mac := string(p.ClientHWAddr)
-	ev := func(t EventType, ip netip.Addr, b BootDecision) Event {
-		return Event{Type: t, MAC: c.MAC, IP: ip, Client: c, Boot: b, Time: now}
+	ev := func(t EventKind, ip netip.Addr, b BootDecision) Event {
+		return Event{Kind: t, MAC: c.MAC, IP: ip, Client: c, Boot: b, Time: now}
 	}
 	reqSID := addrOpt(p, dhcpv4.OptionServerIdentifier)
 
@@ -253,7 +254,7 @@ func (s *Server) handleProxy(p *dhcpv4.DHCPv4, mt dhcpv4.MessageType, c Client, 
 	if t == dhcpv4.MessageTypeAck {
 		et = EventAcked
 	}
-	o.events = []Event{{Type: et, MAC: c.MAC, Client: c, Boot: boot, Proxy: true, Time: now}}
+	o.events = []Event{{Kind: et, MAC: c.MAC, Client: c, Boot: boot, Proxy: true, Time: now}}
 	return o, ""
 }
 
@@ -261,7 +262,7 @@ func (s *Server) nak(p *dhcpv4.DHCPv4, in inbound, sid netip.Addr, c Client, why
 	r := s.reply(p, dhcpv4.MessageTypeNak, sid)
 	r.UpdateOption(dhcpv4.OptMessage(why))
 	o := s.route(p, r, in, true)
-	o.events = []Event{{Type: EventNAK, MAC: c.MAC, Client: c, Reason: why, Time: now}}
+	o.events = []Event{{Kind: EventNAK, MAC: c.MAC, Client: c, Reason: why, Time: now}}
 	return o, ""
 }
 
@@ -296,9 +297,12 @@ func (s *Server) reply(p *dhcpv4.DHCPv4, t dhcpv4.MessageType, sid netip.Addr) *
 	return r
 }
 
-func (s *Server) leaseTime(sub int) time.Duration {
-	if lt := s.cfg.Subnets[sub].LeaseTime; lt > 0 {
-		return lt
+func (s *Server) leaseTime(sub int) time.Duration { return leaseTimeOf(s.cfg.Subnets[sub]) }
+
+// leaseTimeOf is sn's lease time, or the default.
+func leaseTimeOf(sn Subnet) time.Duration {
+	if sn.LeaseTime > 0 {
+		return sn.LeaseTime
 	}
 	return time.Hour
 }

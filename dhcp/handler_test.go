@@ -146,10 +146,10 @@ func TestConcurrentDiscoversNeverShareAnAddress(t *testing.T) {
 	wg.Wait()
 	// The pool (100) is now held by offers: the 101st client gets nothing.
 	if _, _, why := exchange(t, s, discover(t, "52:54:00:00:02:00"), inbound{}, t0.Add(time.Second)); why != DropPoolFull {
-		t.Fatalf("101st client: %q, want pool_full", why)
+		t.Fatalf("101st client: %q, want pool-full", why)
 	}
 	if s.Stats().Dropped[DropPoolFull] != 1 {
-		t.Errorf("pool_full not counted: %+v", s.Stats().Dropped)
+		t.Errorf("pool-full not counted: %+v", s.Stats().Dropped)
 	}
 	// Offers are held only briefly: after the hold a new client fits.
 	if r, _, why := exchange(t, s, discover(t, "52:54:00:00:02:00"), inbound{}, t0.Add(31*time.Second)); r == nil {

@@ -1,92 +1,71 @@
 package dhcp
 
 import (
-	"context"
-	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
-// Network namespaces for tests with real clients. Names carry the PID and a
-// counter: other packages' tests run at the same time on this machine.
+// Tests with real clients run the server in a network namespace of its
+// own (pxetest: removed, with every process started in it, when the test
+// ends).
 
-var labSeq atomic.Int32
-
-func labName(prefix string) string {
-	return fmt.Sprintf("%s%d%d", prefix, os.Getpid()%100000, labSeq.Add(1))
-}
-
-func sh(t testing.TB, args ...string) string {
+// labServer starts a server in a new namespace on a veth whose peer is in
+// a second namespace for the client. It returns the client namespace and
+// interface.
+func labServer(t *testing.T, mutate func(*Config)) (*Server, *pxetest.NetNS, string) {
 	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	srv, cli := pxetest.TempNetNS(t, "dhs"), pxetest.TempNetNS(t, "dhc")
+	if err := srv.AddVeth(pxetest.Veth{Name: "srv0", Addr: mustPrefix("192.0.2.1/24"), Peer: "cli0", PeerNS: cli}); err != nil {
+		t.Fatal(err)
 	}
-	return string(out)
+	// No event recording: the perfdhcp tests measure this server.
+	s := startIn(t, srv, "srv0", nil, mutate)
+	return s, cli, "cli0"
 }
 
-// netns creates a namespace with lo up and removes it when the test ends.
-func netns(t testing.TB) string {
+// serveIn runs a server on link in ns until the test ends, on the real
+// clock, recording its events.
+func serveIn(t *testing.T, ns *pxetest.NetNS, link string, mutate func(*Config)) (*Server, *pxetest.Recorder[Event]) {
 	t.Helper()
-	n := labName("dh")
-	sh(t, "ip", "netns", "add", n)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
-	sh(t, "ip", "-n", n, "link", "set", "lo", "up")
-	return n
+	events := &pxetest.Recorder[Event]{}
+	return startIn(t, ns, link, events, mutate), events
 }
 
-// veth links namespace a (interface an, address aAddr if not empty) to b
-// (interface bn, address bAddr if not empty), both up.
-func veth(t testing.TB, a, an, aAddr, b, bn, bAddr string) {
+// startIn is serveIn with the recorder given (nil: none).
+func startIn(t *testing.T, ns *pxetest.NetNS, link string, events *pxetest.Recorder[Event], mutate func(*Config)) *Server {
 	t.Helper()
-	sh(t, "ip", "-n", a, "link", "add", an, "type", "veth", "peer", "name", bn, "netns", b)
-	for _, x := range [][3]string{{a, an, aAddr}, {b, bn, bAddr}} {
-		if x[2] != "" {
-			sh(t, "ip", "-n", x[0], "addr", "add", x[2], "dev", x[1])
+	s := newTestServer(t, func(c *Config) {
+		c.NetNS = ns.Path()
+		c.Interfaces = []string{link}
+		if events != nil {
+			c.OnEvent = events.Add
 		}
-		sh(t, "ip", "-n", x[0], "link", "set", x[1], "up")
-	}
-}
-
-// requireLab needs root and the named programs; in CI it fails instead.
-func requireLab(t testing.TB, cmds ...[2]string) map[string]string {
-	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "ip", "iproute2")
-	paths := map[string]string{}
-	for _, c := range cmds {
-		paths[c[0]] = testenv.RequireCmd(t, c[0], c[1])
-	}
-	return paths
-}
-
-// serve runs s until the test ends and waits for it to listen.
-func serve(t testing.TB, s *Server) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+		if mutate != nil {
+			mutate(c)
 		}
 	})
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not start")
+	s.now = time.Now
+	pxetest.Serve(t, s)
+	return s
+}
+
+// proxyLab is a switch with two hosts on it: 192.0.2.2 for dnsmasq, which
+// owns the addresses, and 192.0.2.1 for our server in proxyDHCP mode. A
+// client runs on the switch's bridge, or a VM on a tap of it.
+func proxyLab(t *testing.T, name string) (hub *pxetest.Network, dns, prx *pxetest.Host) {
+	t.Helper()
+	hub = pxetest.TempNetwork(t, pxetest.NetworkConfig{Name: name, Switch: true})
+	var err error
+	if dns, err = hub.AddHost(name+"d", mustPrefix("192.0.2.2/24")); err != nil {
+		t.Fatal(err)
 	}
+	if prx, err = hub.AddHost(name+"p", mustPrefix("192.0.2.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	return hub, dns, prx
 }
 
 // waitFor polls cond until it holds or the deadline passes. The deadline
@@ -100,25 +79,6 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// syncBuf collects a child process's output; safe to read while the
-// process still writes.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }

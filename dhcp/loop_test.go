@@ -33,7 +33,7 @@ func TestQueueBoundCountsEveryDroppedDatagram(t *testing.T) {
 	}
 	st := s.Stats()
 	if st.Received != 7 || st.Dropped[DropQueueFull] != 3 || len(jobs) != 2 {
-		t.Fatalf("received %d, queue_full %d, queued reads %d; want 7, 3, 2", st.Received, st.Dropped[DropQueueFull], len(jobs))
+		t.Fatalf("received %d, queue-full %d, queued reads %d; want 7, 3, 2", st.Received, st.Dropped[DropQueueFull], len(jobs))
 	}
 }
 
@@ -51,7 +51,7 @@ func TestBatchedRepliesAllLeaveAndFailuresAreCounted(t *testing.T) {
 	}
 	defer cli.Close()
 	s := newTestServer(t, nil)
-	l := s.wrap(srv, false, false)
+	l := s.wrap(srv, false)
 	if l.pc == nil {
 		t.Fatal("no control-message conn on a UDP socket")
 	}
@@ -63,7 +63,7 @@ func TestBatchedRepliesAllLeaveAndFailuresAreCounted(t *testing.T) {
 		if i == 2 {
 			dst = netip.AddrPortFrom(netip.IPv4Unspecified(), 0) // refused by the kernel
 		}
-		out.add(l, outcome{reply: p, dst: dst, events: []Event{{Type: EventOffered}}})
+		out.add(l, outcome{reply: p, dst: dst, events: []Event{{Kind: EventOffered}}})
 	}
 	s.flush(&out)
 	got := map[byte]bool{}

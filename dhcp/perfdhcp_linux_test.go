@@ -3,41 +3,24 @@ package dhcp
 import (
 	"os"
 	"os/exec"
-	"regexp"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pxekit/pxekit/pxetest"
 )
 
-// perfdhcpResult is what perfdhcp's final report says.
+// perfdhcpResult is perfdhcp's final report and its whole output.
 type perfdhcpResult struct {
-	sent, received [2]int // [DISCOVER/OFFER, REQUEST/ACK]
-	drops          [2]int
-	out            string
+	pxetest.PerfdhcpReport
+	out string
 }
 
-var (
-	reSent  = regexp.MustCompile(`(?m)^sent packets: (\d+)`)
-	reRecv  = regexp.MustCompile(`(?m)^received packets: (\d+)`)
-	reDrops = regexp.MustCompile(`(?m)^drops: (\d+)`)
-)
-
 func parsePerfdhcp(out string) perfdhcpResult {
-	r := perfdhcpResult{out: out}
-	for i, m := range reSent.FindAllStringSubmatch(out, 2) {
-		r.sent[i], _ = strconv.Atoi(m[1])
-	}
-	for i, m := range reRecv.FindAllStringSubmatch(out, 2) {
-		r.received[i], _ = strconv.Atoi(m[1])
-	}
-	for i, m := range reDrops.FindAllStringSubmatch(out, 2) {
-		r.drops[i], _ = strconv.Atoi(m[1])
-	}
-	return r
+	return perfdhcpResult{PerfdhcpReport: pxetest.ParsePerfdhcp(out), out: out}
 }
 
 // runPerfdhcp runs perfdhcp as a relay (giaddr = its own address) in its
@@ -45,37 +28,33 @@ func parsePerfdhcp(out string) perfdhcpResult {
 // server and perfdhcp's report. Bounded by -n and -p.
 func runPerfdhcp(t *testing.T, mutate func(*Config), args ...string) (*Server, perfdhcpResult) {
 	t.Helper()
-	srv, cli := netns(t), netns(t)
-	sif, cif := labName("ps"), labName("pc")
-	veth(t, srv, sif, "192.0.2.1/24", cli, cif, "192.0.2.2/24")
-	s := newTestServer(t, func(c *Config) {
-		c.NetNS = "/var/run/netns/" + srv
-		c.Interfaces = []string{sif}
+	perfdhcp := pxetest.RequireCmd(t, "perfdhcp", "kea-admin")
+	s, cli, cif := labServer(t, func(c *Config) {
 		c.Subnets[0].Pools = []Range{{mustAddr("192.0.2.10"), mustAddr("192.0.2.250")}}
 		if mutate != nil {
 			mutate(c)
 		}
 	})
-	s.now = time.Now
-	serve(t, s)
-	cmd := exec.Command("ip", append(append([]string{"netns", "exec", cli, "perfdhcp", "-4", "-l", "192.0.2.2", "-L", "67"}, args...), "192.0.2.1")...)
-	b, _ := cmd.CombinedOutput() // exits non-zero when anything dropped: judged below
-	return s, parsePerfdhcp(string(b))
+	if err := cli.AddAddr(cif, mustPrefix("192.0.2.2/24")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(perfdhcp, append(append([]string{"-4", "-l", "192.0.2.2", "-L", "67"}, args...), "192.0.2.1")...)
+	out, _ := pxetest.Run(t, cli, cmd) // exits non-zero when anything dropped: judged below
+	return s, parsePerfdhcp(out)
 }
 
 // Relayed load: every exchange perfdhcp starts completes. perfdhcp sends as
 // a relay agent (giaddr 192.0.2.2) and listens on 67 for the answers.
 func TestPerfdhcpRelayed(t *testing.T) {
-	requireLab(t, [2]string{"perfdhcp", "kea-admin"})
 	// Modest rate, generous drop and exit-wait times: the check is that
 	// every exchange completes, on a CI machine that may be busy.
 	s, r := runPerfdhcp(t, nil, "-r", "100", "-R", "200", "-n", "500", "-p", "40", "-W", "8000000", "-d", "8")
 	t.Logf("perfdhcp:\n%s", r.out)
-	if r.sent[0] != 500 || r.received[0] != r.sent[0] || r.sent[1] != r.received[0] || r.received[1] != r.sent[1] || r.drops != [2]int{} {
-		t.Fatalf("not every exchange completed: sent %v received %v drops %v; server %+v", r.sent, r.received, r.drops, s.Stats())
+	if r.Sent[0] != 500 || r.Received[0] != r.Sent[0] || r.Sent[1] != r.Received[0] || r.Received[1] != r.Sent[1] || r.Drops != [2]int{} {
+		t.Fatalf("not every exchange completed: sent %v received %v drops %v; server %+v", r.Sent, r.Received, r.Drops, s.Stats())
 	}
 	st := s.Stats()
-	if st.Acks != uint64(r.received[1]) || len(st.Dropped) != 0 {
+	if st.Acks != uint64(r.Received[1]) || len(st.Dropped) != 0 {
 		t.Errorf("server stats %+v", st)
 	}
 	// 200 simulated clients came back again and again: each kept one
@@ -101,7 +80,6 @@ func TestPerfdhcpRate(t *testing.T) {
 	if os.Getenv("PXEKIT_PERF") == "" {
 		t.Skip("set PXEKIT_PERF=1 to measure perfdhcp throughput")
 	}
-	requireLab(t, [2]string{"perfdhcp", "kea-admin"})
 	rate := os.Getenv("PXEKIT_PERF_RATE")
 	if rate == "" {
 		rate = "10000"
@@ -130,6 +108,6 @@ func TestPerfdhcpRate(t *testing.T) {
 		t.Logf("server CPU: %v for %d ACKs + %d OFFERs = %v per DORA (%.0f DORA/s per core)", cpu, st.Acks, st.Offers,
 			cpu/time.Duration(st.Acks), float64(st.Acks)/cpu.Seconds())
 	}
-	t.Logf("rate %s: sent %v received %v drops %v; server %+v", rate, r.sent, r.received, r.drops, st)
+	t.Logf("rate %s: sent %v received %v drops %v; server %+v", rate, r.Sent, r.Received, r.Drops, st)
 	t.Logf("perfdhcp:\n%s", strings.TrimSpace(r.out))
 }

@@ -47,8 +47,8 @@ type DefaultPolicy struct {
 	// the binary again, which loops, so set it.
 	ScriptURL string
 	// ScriptURLEFI, when set, is used instead of ScriptURL for UEFI iPXE
-	// (seed 002 serves ipxe-create-efi vs ipxe-create: UEFI kernels need
-	// initrd= on the command line).
+	// (a Harvester install serves ipxe-create-efi vs ipxe-create: UEFI
+	// kernels need initrd= on the command line).
 	ScriptURLEFI string
 }
 
@@ -80,7 +80,7 @@ func (p DefaultPolicy) Decide(c Client) BootDecision {
 		d.Filename = orDefault(p.UEFIFile, "ipxe.efi")
 	default:
 		// Arch 0 and firmware that does not say: BIOS is the safe guess
-		// (ISC's "else undionly.kpxe" in seed 002).
+		// (the "else undionly.kpxe" of a typical ISC dhcpd.conf).
 		d.Filename = orDefault(p.BIOSFile, "undionly.kpxe")
 	}
 	return d

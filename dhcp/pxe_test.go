@@ -90,9 +90,9 @@ func TestDefaultPolicyFollowsTheBootTable(t *testing.T) {
 	}
 }
 
-// Seed 002: the CREATE group serves ipxe-create-efi to UEFI iPXE and
+// The Harvester CREATE group serves ipxe-create-efi to UEFI iPXE and
 // ipxe-create otherwise; firmware gets ipxe.efi or undionly.kpxe.
-func TestSeed002ScriptPerArch(t *testing.T) {
+func TestHarvesterCreateScriptPerArch(t *testing.T) {
 	p := DefaultPolicy{
 		ScriptURL:    "http://10.100.0.10/harvester/ipxe-create",
 		ScriptURLEFI: "http://10.100.0.10/harvester/ipxe-create-efi",
@@ -165,11 +165,11 @@ func TestPolicyIgnore(t *testing.T) {
 }
 
 func TestEventsKeyedByMAC(t *testing.T) {
-	var got []EventType
+	var got []EventKind
 	s := newTestServer(t, func(c *Config) {
 		c.OnEvent = func(e Event) {
 			if e.MAC.String() == "52:54:00:00:13:01" {
-				got = append(got, e.Type)
+				got = append(got, e.Kind)
 			}
 		}
 	})

@@ -2,7 +2,9 @@ package dhcp
 
 import (
 	"context"
+	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,8 +12,9 @@ import (
 )
 
 // The serving loop on an injected loopback socket (no root): a relayed DORA
-// completes, counters move, and cancelling the context stops Serve without
-// closing a socket the caller owns.
+// completes, counters move, and cancelling the context stops Serve, which
+// closes the socket it was handed (as http.Server.Serve closes its
+// listener).
 func TestServeInjectedConnAndGracefulStop(t *testing.T) {
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -40,28 +43,40 @@ func TestServeInjectedConnAndGracefulStop(t *testing.T) {
 	if _, err := rc.dora(mustMAC("52:54:00:00:50:02")); err != nil {
 		t.Fatal(err)
 	}
-	st := s.Stats()
-	if st.Received != 5 || st.Replied != 4 || st.Offers != 2 || st.Acks != 2 || st.Dropped[DropMalformed] != 1 || st.Commits == 0 {
-		t.Errorf("stats %+v", st)
-	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// The caller's socket is still usable, reads included.
-	if _, err := conn.WriteTo([]byte{0}, c.LocalAddr()); err != nil {
-		t.Fatalf("Serve closed the injected conn: %v", err)
+	// Read once Serve has returned: a reply is counted after it left, so
+	// the client can hold the ACK before the counter moves.
+	st := s.Stats()
+	if st.Received != 5 || st.Replied != 4 || st.Offers != 2 || st.Acks != 2 || st.Dropped[DropMalformed] != 1 || st.Commits == 0 {
+		t.Errorf("stats %+v", st)
 	}
-	c.WriteTo([]byte{1}, conn.LocalAddr())
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, _, err := conn.ReadFrom(make([]byte, 10)); err != nil {
-		t.Fatalf("injected conn unreadable after Serve: %v", err)
+	// The handed-in socket is closed.
+	if _, err := conn.WriteTo([]byte{0}, c.LocalAddr()); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write on Config.Conn after Serve returned: %v, want net.ErrClosed", err)
 	}
-	conn.SetReadDeadline(time.Time{})
 	// And a stopped server answers nothing more.
 	d, _ := dhcpv4.NewDiscovery(mustMAC("52:54:00:00:50:03"))
 	if _, err := rc.exchange(d, dhcpv4.MessageTypeOffer); err == nil {
 		t.Fatal("answer after Serve returned")
+	}
+}
+
+// A server that cannot start still closes the socket it was handed.
+func TestServeClosesConnOnStartFailure(t *testing.T) {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s := newTestServer(t, func(c *Config) { c.Conn = conn; c.Interfaces = []string{"no-such-link0"} })
+	if err := s.Serve(context.Background()); err == nil || !strings.Contains(err.Error(), "no-such-link0") {
+		t.Fatalf("Serve with a missing interface: %v", err)
+	}
+	if _, err := conn.WriteTo([]byte{0}, conn.LocalAddr()); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write on Config.Conn after a failed Serve: %v, want net.ErrClosed", err)
 	}
 }
 

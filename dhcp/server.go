@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/pxekit/pxekit/internal/dropcount"
 	"github.com/pxekit/pxekit/internal/netnsrun"
 )
 
@@ -33,10 +34,14 @@ type Server struct {
 	relayLimit  *limiter
 	cnt         counters
 	now         func() time.Time
+	// mu guards what Reconfigure swaps (cfg.Subnets, cfg.Reservations,
+	// subOpts and the table's subnets): packets are answered under the
+	// read lock.
+	mu sync.RWMutex
 	// links is filled by Serve before any worker starts and read-only
 	// afterwards.
 	links map[int]link
-	// subOpts are each subnet's encoded options (read-only).
+	// subOpts are each subnet's encoded options (swapped by Reconfigure).
 	subOpts []dhcpv4.Options
 	ready   chan struct{}
 	bufs    sync.Pool
@@ -53,7 +58,6 @@ type listener struct {
 	conn  net.PacketConn
 	pc    *ipv4.PacketConn // nil when the conn gives no control messages
 	proxy bool
-	own   bool
 }
 
 // pending is a reply waiting for its lease writes to be committed.
@@ -118,6 +122,9 @@ func New(cfg Config) (*Server, error) {
 	for i, sn := range cfg.Subnets {
 		s.subOpts = append(s.subOpts, subnetOptions(sn, s.leaseTime(i)))
 	}
+	s.cnt.dropped = dropcount.New(dropReasons()...)
+	s.cnt.requests = dropcount.New(requestTypes...)
+	s.cnt.commitLatency = newHistogram(CommitBuckets())
 	s.bufs.New = func() any { b := make([]byte, 4096); return &b }
 	s.batches.New = func() any { return &batch{in: make([]inbound, 0, readBatch)} }
 	if s.store == nil && cfg.LeaseFile != "" {
@@ -176,14 +183,13 @@ func (s *Server) Stats() Stats {
 		Informs:     s.cnt.informs.Load(),
 		Commits:     s.cnt.commits.Load(),
 		LeaseWrites: s.cnt.leaseWrites.Load(),
-		Dropped:     map[DropReason]uint64{},
+		Dropped:     s.cnt.dropped.Snapshot(),
 	}
-	for i, r := range allDropReasons() {
-		if v := s.cnt.dropped[i].Load(); v > 0 {
-			st.Dropped[r] = v
-		}
-	}
-	st.ActiveLeases, st.PoolFree, st.PoolSize = s.table.counts(s.now())
+	st.Requests = s.cnt.requests.Snapshot()
+	st.CommitLatency = s.cnt.commitLatency.snapshot()
+	now := s.now()
+	st.ActiveLeases, st.PoolFree, st.PoolSize = s.table.counts(now)
+	st.Subnets = s.table.countsBySubnet(now)
 	return st
 }
 
@@ -207,7 +213,8 @@ func (s *Server) Leases() []Lease {
 // Serve answers requests until ctx is cancelled, then stops gracefully:
 // reading stops, queued requests are answered, pending lease writes are
 // committed, and the lease file (if the server opened it) is closed. It can
-// run once.
+// run once. Like http.Server.Serve with its listener, it closes
+// Config.Conn when it returns, also when it fails to start.
 func (s *Server) Serve(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("dhcp: Serve called twice")
@@ -215,6 +222,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer s.closeStore()
 	ls, err := s.open()
 	if err != nil {
+		if s.cfg.Conn != nil {
+			s.cfg.Conn.Close()
+		}
 		return err
 	}
 	jobs := make(chan *batch, s.cfg.QueueLen)
@@ -236,8 +246,8 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	<-ctx.Done()
 	for _, l := range ls {
-		// A past deadline wakes a blocked read without closing a conn the
-		// caller owns.
+		// A past deadline wakes a blocked read; the socket stays open
+		// until the queued requests are answered on it.
 		l.conn.SetReadDeadline(time.Unix(1, 0))
 	}
 	readers.Wait()
@@ -246,11 +256,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	close(commits)
 	<-committerDone
 	for _, l := range ls {
-		if l.own {
-			l.conn.Close()
-		} else {
-			l.conn.SetReadDeadline(time.Time{}) // hand the caller's conn back as it came
-		}
+		l.conn.Close()
 	}
 	s.log.Info("dhcp: stopped")
 	return nil
@@ -266,7 +272,7 @@ func (s *Server) open() ([]*listener, error) {
 		}
 		s.links = links
 		if s.cfg.Conn != nil {
-			ls = append(ls, s.wrap(s.cfg.Conn, false, false))
+			ls = append(ls, s.wrap(s.cfg.Conn, false))
 		} else {
 			addr := s.cfg.ListenAddr
 			if !addr.IsValid() {
@@ -276,7 +282,7 @@ func (s *Server) open() ([]*listener, error) {
 			if err != nil {
 				return err
 			}
-			ls = append(ls, s.wrap(c, false, true))
+			ls = append(ls, s.wrap(c, false))
 		}
 		if s.cfg.ProxyDHCP && s.cfg.ProxyPort > 0 {
 			a := netip.IPv4Unspecified()
@@ -291,13 +297,14 @@ func (s *Server) open() ([]*listener, error) {
 			if err != nil {
 				return err
 			}
-			ls = append(ls, s.wrap(c, true, true))
+			ls = append(ls, s.wrap(c, true))
 		}
 		return nil
 	})
 	if err != nil {
+		// Config.Conn is closed by Serve.
 		for _, l := range ls {
-			if l.own {
+			if l.conn != s.cfg.Conn {
 				l.conn.Close()
 			}
 		}
@@ -306,8 +313,8 @@ func (s *Server) open() ([]*listener, error) {
 	return ls, nil
 }
 
-func (s *Server) wrap(c net.PacketConn, proxy, own bool) *listener {
-	l := &listener{conn: c, proxy: proxy, own: own}
+func (s *Server) wrap(c net.PacketConn, proxy bool) *listener {
+	l := &listener{conn: c, proxy: proxy}
 	if uc, ok := c.(*net.UDPConn); ok {
 		pc := ipv4.NewPacketConn(uc)
 		if err := pc.SetControlMessage(ipv4.FlagInterface, true); err == nil {

@@ -11,8 +11,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/golden"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 	"github.com/pxekit/pxekit/strictyaml"
 )
 
@@ -43,7 +42,7 @@ func TestGuestTuningRHELDPDKVM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "guest-tuning.cloud-config", []byte(ud))
+	pxetest.CheckGolden(t, "guest-tuning.cloud-config", []byte(ud))
 	if !strings.HasPrefix(ud, "#cloud-config\n") || len(ud) > NoCloudUserDataLimit {
 		t.Errorf("user data (%d bytes) not an inline #cloud-config", len(ud))
 	}
@@ -151,7 +150,7 @@ func TestGuestTuningErrors(t *testing.T) {
 // against its schema (runcmd, power_state), for the documented VM and for a large
 // configuration that goes into a Secret.
 func TestGuestTuningCloudInitSchema(t *testing.T) {
-	ci := testenv.RequireCmd(t, "cloud-init", "cloud-init")
+	ci := pxetest.RequireCmd(t, "cloud-init", "cloud-init")
 	check := func(name, userData string) (string, error) {
 		path := filepath.Join(t.TempDir(), name)
 		if err := os.WriteFile(path, []byte(userData), 0o644); err != nil {

@@ -10,8 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/pxekit/pxekit/internal/golden"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func TestMachineConfigPoolMatchesDocs(t *testing.T) {
@@ -26,7 +25,7 @@ func TestMachineConfigPoolMatchesDocs(t *testing.T) {
 	if errs := ValidateMachineConfigPool(documented); len(errs) > 0 {
 		t.Errorf("documented pool rejected: %v", errs)
 	}
-	golden.Check(t, "machineconfigpool.yaml", mustYAML(t, got))
+	pxetest.CheckGolden(t, "machineconfigpool.yaml", mustYAML(t, got))
 	if got := LabelNodeCommand("<node_name>", "worker-dpdk"); got != `oc label node <node_name> node-role.kubernetes.io/worker-dpdk=""` {
 		t.Errorf("label command = %s", got)
 	}
@@ -117,7 +116,7 @@ func TestRuntimeClassAnnotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "hco-annotate.sh", []byte(cmd+"\n"))
+	pxetest.CheckGolden(t, "hco-annotate.sh", []byte(cmd+"\n"))
 	mp, err := HCOAnnotationPatch(rc)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +187,7 @@ func TestDecodeMachineConfigPoolWithStatus(t *testing.T) {
 // POSIX shell, with printf standing in for oc, and checks the shell hands oc
 // the annotation exactly.
 func TestAnnotateCommandShellQuoting(t *testing.T) {
-	sh := testenv.RequireCmd(t, "sh", "dash")
+	sh := pxetest.RequireCmd(t, "sh", "dash")
 	cmd, err := AnnotateHCOCommand("performance-profile-1")
 	if err != nil {
 		t.Fatal(err)

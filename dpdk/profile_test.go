@@ -8,7 +8,7 @@ import (
 
 	"k8s.io/utils/cpuset"
 
-	"github.com/pxekit/pxekit/internal/golden"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // profile1 is the documented profile-1 as planner input: a 2-socket,
@@ -50,7 +50,7 @@ func TestPlanReproducesProfile1(t *testing.T) {
 	if !reflect.DeepEqual(p, documented) {
 		t.Errorf("planned profile differs from the documented profile-1:\n%s\ndocumented:\n%s", mustYAML(t, p), mustYAML(t, documented))
 	}
-	golden.Check(t, "performanceprofile.yaml", mustYAML(t, p))
+	pxetest.CheckGolden(t, "performanceprofile.yaml", mustYAML(t, p))
 }
 
 // With packed numbering (node0 = 0-19,40-59) the same rule reserves the

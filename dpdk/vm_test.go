@@ -8,7 +8,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/golden"
+	"github.com/pxekit/pxekit/pxetest"
 	"github.com/pxekit/pxekit/strictyaml"
 	"github.com/pxekit/pxekit/vmspec"
 )
@@ -84,7 +84,7 @@ func TestRHELDPDKVMAsPrintedRejected(t *testing.T) {
 func TestDPDKVMCorrected(t *testing.T) {
 	vm := rhelDPDKVM(t)
 	out := mustYAML(t, vm)
-	golden.Check(t, "rhel-dpdk-vm.yaml", out)
+	pxetest.CheckGolden(t, "rhel-dpdk-vm.yaml", out)
 	var back kubevirtv1.VirtualMachine
 	if errs := strictyaml.Decode(out, &back); len(errs) > 0 {
 		t.Fatalf("our VM does not decode strictly: %v", errs)

@@ -101,7 +101,7 @@ func (c *Cmdline) Clone() *Cmdline {
 
 // WithInitrd returns a copy with initrd=<name> in front for every name not
 // already given: UEFI's Linux stub loads only the initrds named on the
-// command line (seed 002: "initrd=harvester-<version>-initrd" is required).
+// command line (Harvester's PXE install guide: "initrd=harvester-<version>-initrd" is required).
 func (c *Cmdline) WithInitrd(names ...string) *Cmdline {
 	out := &Cmdline{errs: append(field.ErrorList(nil), c.errs...)}
 	for _, n := range names {

@@ -8,7 +8,8 @@
 // refused with an error naming the line and argument, never quoted in a
 // way the firmware might read differently. For EFI clients, Script.Linux
 // names every initrd on the kernel command line (initrd=<name>), which
-// UEFI's Linux stub requires (seed 002).
+// UEFI's Linux stub requires (Harvester's PXE install guide says so for
+// its UEFI script).
 //
 // Lint checks a script from elsewhere the way a machine would fail on it,
 // and Locate finds iPXE builds (undionly.kpxe, ipxe.efi, snponly.efi)

@@ -11,7 +11,7 @@ import (
 	"github.com/pxekit/pxekit/ipxe"
 )
 
-// Seed 002's Harvester CREATE script for a UEFI client: the initrd is
+// The Harvester PXE install guide's CREATE script for a UEFI client: the initrd is
 // named on the kernel command line.
 func ExampleScript_Linux() {
 	cmd, err := ipxe.ParseCmdline("ip=dhcp net.ifnames=1 rd.cos.disable rd.noverifyssl console=tty1")
@@ -50,7 +50,7 @@ func ExampleCmdline_Set() {
 	// [cmdline[2]: Invalid value: "hostname=node1 init=/bin/sh": value: whitespace at byte 5 would split it into two arguments, cmdline[3]: Invalid value: "harvester.install.config_url=http://10.100.0.10/c.yaml\nchain http://elsewhere/": value: newline at byte 25 would start a new iPXE command]
 }
 
-// A menu choosing between the seed's CREATE and JOIN scripts.
+// A menu choosing between the Harvester CREATE and JOIN scripts.
 func ExampleScript_Choose() {
 	s := ipxe.NewScript().
 		DHCP(3).
@@ -78,8 +78,8 @@ func ExampleScript_Choose() {
 	// chain http://10.100.0.10/harvester/ipxe-join
 }
 
-// Linting seed 002's BIOS script as if a UEFI client ran it finds what the
-// seed warns about.
+// Linting the Harvester guide's BIOS script as if a UEFI client ran it
+// finds what the guide warns about.
 func ExampleLint() {
 	script := `#!ipxe
 kernel harvester-<version>-vmlinuz ip=dhcp console=tty1

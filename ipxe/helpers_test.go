@@ -5,10 +5,10 @@ import (
 	"io/fs"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
-func requireFile(t *testing.T, p string) { testenv.RequireFile(t, p, "ipxe") }
+func requireFile(t *testing.T, p string) { pxetest.RequireFile(t, p, "ipxe") }
 
 func readAll(fsys fs.FS, name string) ([]byte, error) {
 	f, err := fsys.Open(name)

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// harvester builds seed 002's profile for a mode ("create" or "join").
+// harvester builds the Harvester PXE install guide's profile for a mode ("create" or "join").
 func harvester(mode string, fw Firmware) ([]byte, error) {
 	cmd, err := ParseCmdline("ip=dhcp net.ifnames=1 rd.cos.disable rd.noverifyssl console=tty1")
 	if err != nil {
@@ -49,10 +49,10 @@ func TestGoldenHarvester(t *testing.T) {
 			opts = append(opts, ForEFI())
 		}
 		if probs := Lint(string(want), opts...); len(probs) != 0 {
-			t.Errorf("seed script %s has lint problems: %v", c.golden, probs)
+			t.Errorf("the guide's script %s has lint problems: %v", c.golden, probs)
 		}
 	}
-	// The BIOS script is what seed 002 warns about for UEFI.
+	// The BIOS script is what the guide warns about for UEFI.
 	bios, _ := os.ReadFile(filepath.Join("testdata", "harvester-create.ipxe"))
 	probs := Lint(string(bios), ForEFI())
 	if len(probs) != 1 || probs[0].Line != 2 || !strings.Contains(probs[0].Msg, "initrd=harvester-<version>-initrd") {
@@ -192,7 +192,7 @@ func TestLocateDebian(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range Binaries {
+	for _, b := range Binaries() {
 		if filepath.Dir(found[b]) != "/usr/lib/ipxe" {
 			t.Errorf("%s found at %q", b, found[b])
 		}

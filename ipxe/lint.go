@@ -2,6 +2,7 @@ package ipxe
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -88,7 +89,7 @@ func Lint(script string, opts ...LintOption) []Problem {
 		}
 		if cfg.efi {
 			for _, n := range initrds {
-				if !contains(kernelArgs, "initrd="+n) {
+				if !slices.Contains(kernelArgs, "initrd="+n) {
 					add(kernelLine, "kernel lacks initrd=%s: UEFI clients load only the initrds named on the command line", n)
 				}
 			}
@@ -193,13 +194,4 @@ func positional(args []string) []string {
 		args = args[2:]
 	}
 	return args
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

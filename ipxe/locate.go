@@ -21,8 +21,9 @@ const (
 	SNPOnlyEFI   Binary = "snponly.efi"   // UEFI x86-64 using the firmware's SNP driver only
 )
 
-// Binaries lists the builds Locate looks for.
-var Binaries = []Binary{UndionlyKPXE, IPXEEFI, SNPOnlyEFI}
+// Binaries lists the builds Locate looks for (a function, not a package
+// variable: no global state a caller could change).
+func Binaries() []Binary { return []Binary{UndionlyKPXE, IPXEEFI, SNPOnlyEFI} }
 
 // DefaultDirs are where distributions install iPXE builds: Debian and
 // Ubuntu's ipxe package (/usr/lib/ipxe), Fedora/RHEL's ipxe-bootimgs and
@@ -48,7 +49,7 @@ func Locate(dirs ...string) (map[Binary]string, error) {
 	}
 	found := map[Binary]string{}
 	var missing []string
-	for _, b := range Binaries {
+	for _, b := range Binaries() {
 	search:
 		for _, d := range dirs {
 			for _, name := range aliases[b] {
@@ -123,7 +124,7 @@ func (d *binDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	}
 	d.read = true
 	var out []fs.DirEntry
-	for _, b := range Binaries {
+	for _, b := range Binaries() {
 		if p, ok := d.b[b]; ok {
 			if fi, err := os.Stat(p); err == nil {
 				out = append(out, fs.FileInfoToDirEntry(renamed{fi, string(b)}))

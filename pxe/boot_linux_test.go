@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,25 +19,24 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pxekit/pxekit/dhcp"
-	"github.com/pxekit/pxekit/internal/lab"
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/macaddr"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // bootLab is the project's own boot server in a lab netns, with a kernel
 // and busybox initramfs as assets, recording every boot event.
 type bootLab struct {
-	net    *lab.Network
+	lab    *pxetest.BootLab
 	srv    *Server
 	dhcp   *dhcpCapture
-	mu     sync.Mutex
-	events []Event
+	events pxetest.Recorder[Event]
 }
 
 // labProfiles are two profiles whose kernel arguments differ, so a test can
 // tell from the guest's /proc/cmdline which one it booted.
 func labProfiles() map[string]Profile {
-	common := []string{"console=ttyS0", "panic=-1", "quiet", lab.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome"}
+	common := []string{"console=ttyS0", "panic=-1", "quiet", pxetest.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome"}
 	return map[string]Profile{
 		"alpha": {Kernel: "vmlinuz", Initrd: "initrd.gz", Args: append([]string{"pxekit.profile=alpha"}, common...)},
 		"beta":  {Kernel: "vmlinuz", Initrd: "initrd.gz", Args: append([]string{"pxekit.profile=beta", "pxekit.host={{.Hostname}}"}, common...)},
@@ -47,88 +45,47 @@ func labProfiles() map[string]Profile {
 
 func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLab {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
-	testenv.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
-	testenv.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
-	testenv.RequireFile(t, lab.OVMFImage, "ovmf")
-	testenv.RequireFile(t, "/bin/busybox", "busybox-static")
-	kernel := testenv.GuestKernel(t)
-	vmlinuz, err := os.ReadFile(kernel.Vmlinuz)
+	pxetest.RequireFile(t, pxetest.IPXEEFI, "ipxe")
+	lab := pxetest.NewBootLab(t, pxetest.Initramfs{})
+	bl := &bootLab{lab: lab}
+	inv, err := NewStaticInventory(InventorySpec{Machines: machines, Profiles: labProfiles()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	initrd, err := lab.Initramfs{ModulesDir: kernel.ModulesDir}.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lnet := lab.Setup(t)
-	bl := &bootLab{net: lnet}
 	srv, err := New(Config{
-		Interface: lnet.Bridge,
-		NetNS:     filepath.Join("/var/run/netns", lnet.NS.Name()),
-		Subnet: dhcp.Subnet{
+		Interface: lab.Bridge,
+		NetNS:     lab.NS.Path(),
+		Subnets: []dhcp.Subnet{{
 			Pools:     []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
 			LeaseTime: 10 * time.Minute,
-		},
+		}},
 		LeaseFile: filepath.Join(t.TempDir(), "leases.db"),
 		HTTPPort:  8080,
 		Assets: fstest.MapFS{
-			"vmlinuz":   {Data: vmlinuz, ModTime: time.Now()},
-			"initrd.gz": {Data: initrd, ModTime: time.Now()},
+			"vmlinuz":   {Data: lab.Vmlinuz, ModTime: time.Now()},
+			"initrd.gz": {Data: lab.Initrd, ModTime: time.Now()},
 		},
-		Inventory: Inventory{Machines: machines, Profiles: labProfiles()},
+		Inventory: inv,
 		// The lab bridge has no IPv6 router: answering iPXE's router
 		// solicitation spares its IPv6 autoconfiguration wait.
 		RouterAdvertisement: true,
-		Logger:              slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:              pxetest.Logger(t, slog.LevelWarn),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bl.srv = srv
-	bl.dhcp = captureDHCP(t, lnet.NS, lnet.Bridge)
-	sctx, cancel := context.WithCancel(ctx)
-	events := srv.Subscribe(sctx)
-	go func() {
-		for e := range events {
-			bl.mu.Lock()
-			bl.events = append(bl.events, e)
-			bl.mu.Unlock()
-		}
-	}()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("boot server: %v", err)
-		}
-	})
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("boot server: %v", err)
-	case <-ctx.Done():
-		t.Fatal("boot server not ready")
-	}
+	bl.dhcp = captureDHCP(t, lab.NS, lab.Bridge)
+	go bl.events.Record(srv.Subscribe(ctx))
+	pxetest.Serve(t, srv)
 	return bl
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // kindsFor returns the kinds of events seen for mac, in order.
 func (bl *bootLab) kindsFor(mac net.HardwareAddr) []EventKind {
-	bl.mu.Lock()
-	defer bl.mu.Unlock()
 	var kinds []EventKind
-	for _, e := range bl.events {
-		if e.MAC == mac.String() {
+	for _, e := range bl.events.All() {
+		if macaddr.Equal(e.MAC, mac) {
 			kinds = append(kinds, e.Kind)
 		}
 	}
@@ -136,9 +93,7 @@ func (bl *bootLab) kindsFor(mac net.HardwareAddr) []EventKind {
 }
 
 func (bl *bootLab) dump(t *testing.T) {
-	bl.mu.Lock()
-	defer bl.mu.Unlock()
-	for _, e := range bl.events {
+	for _, e := range bl.events.All() {
 		t.Logf("event %s %s %s", e.MAC, e.Kind, e.Detail)
 	}
 }
@@ -146,29 +101,20 @@ func (bl *bootLab) dump(t *testing.T) {
 // boot powers on one VM and checks, from its console, that /init ran with
 // exactly the profile's kernel arguments and phoned home, and from the event
 // stream that the whole boot path was walked for its MAC.
-func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Machine) {
+func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, m Machine) {
 	t.Helper()
-	tap, err := bl.net.AddTap()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := lab.StartVM(ctx, lab.VMConfig{NetNS: bl.net.NS, Tap: tap, MAC: m.MAC, Firmware: fw,
+	vm := bl.lab.StartVM(t, ctx, pxetest.VMConfig{MAC: m.MAC, Firmware: fw,
 		OnLine: func(l string) { t.Logf("%s: %s", m.Hostname, l) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(vm.Stop)
 	defer func() {
 		if t.Failed() {
 			bl.dump(t)
-			t.Logf("QEMU stderr: %s", vm.Stderr())
 		}
 	}()
-	if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+lab.MarkerStart+"$")); err != nil {
+	if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+pxetest.MarkerStart+"$")); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s %s: power-on to /init in %v", fw, m.MAC, time.Since(vm.Started()).Round(100*time.Millisecond))
-	got, err := vm.WaitFor(ctx, lab.CmdlineRE)
+	got, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +122,7 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Ma
 	if strings.TrimSpace(got[1]) != want {
 		t.Errorf("/proc/cmdline = %q\nwant the profile's %q", strings.TrimSpace(got[1]), want)
 	}
-	ph, err := vm.WaitFor(ctx, lab.PhoneHomeRE)
+	ph, err := vm.WaitFor(ctx, pxetest.PhoneHomeRE)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,17 +139,16 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Ma
 		t.Fatalf("no lease for %s", m.MAC)
 	}
 	wantKinds := []EventKind{EventDiscovered, EventOffered, EventAcked}
-	if fw == lab.UEFIPXE {
+	if fw == pxetest.UEFIPXE {
 		wantKinds = append(wantKinds, EventTFTPSent)
 	}
 	wantKinds = append(wantKinds, EventScriptServed, EventAssetSent, EventAssetSent, EventPhonedHome)
 	waitEvents(t, ctx, bl, m.MAC, wantKinds)
-	bl.mu.Lock()
-	for _, e := range bl.events {
-		if e.MAC == m.MAC.String() && e.Kind == EventPhonedHome && !strings.Contains(e.Detail, lease.IP.String()) {
+	for _, e := range bl.events.All() {
+		if macaddr.Equal(e.MAC, m.MAC) && e.Kind == EventPhonedHome && !strings.Contains(e.Detail, lease.IP.String()) {
 			t.Errorf("phoned home %q, not from its lease %s", e.Detail, lease.IP)
 		}
-		if e.MAC == m.MAC.String() && e.Kind == EventTFTPSent {
+		if macaddr.Equal(e.MAC, m.MAC) && e.Kind == EventTFTPSent {
 			// edk2's PXE asks for windowsize 4 (PcdPxeTftpWindowSize);
 			// the default TFTPWindowSize grants it.
 			t.Logf("%s: %s", e.Kind, e.Detail)
@@ -212,7 +157,6 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, m Ma
 			}
 		}
 	}
-	bl.mu.Unlock()
 	bl.checkFastIPXE(t, m.MAC)
 }
 
@@ -226,13 +170,11 @@ func (bl *bootLab) checkFastIPXE(t *testing.T, mac net.HardwareAddr) {
 	t.Helper()
 	ll := eui64LinkLocal(mac)
 	var answered bool
-	bl.mu.Lock()
-	for _, e := range bl.events {
-		if e.Kind == EventRouterAdvert && (e.MAC == mac.String() || strings.Contains(e.Detail, "solicited by "+ll.String()+",")) {
+	for _, e := range bl.events.All() {
+		if e.Kind == EventRouterAdvert && (macaddr.Equal(e.MAC, mac) || strings.Contains(e.Detail, "solicited by "+ll.String()+",")) {
 			answered = true
 		}
 	}
-	bl.mu.Unlock()
 	if !answered {
 		t.Errorf("no router advertisement answered %s (%s); RA stats %+v", mac, ll, bl.srv.RA().Stats())
 	}
@@ -276,7 +218,7 @@ type dhcpCapture struct {
 	replies []*dhcpv4.DHCPv4
 }
 
-func captureDHCP(t *testing.T, ns *lab.NetNS, ifname string) *dhcpCapture {
+func captureDHCP(t *testing.T, ns *pxetest.NetNS, ifname string) *dhcpCapture {
 	t.Helper()
 	var fd int
 	err := ns.Do(func() error {
@@ -371,10 +313,10 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // Under UEFI, iPXE hands the EFI stub load options that start with the
 // image's name, then initrd=<name> (the stub loads the initrd by that name);
 // the kernel keeps both in /proc/cmdline.
-func wantCmdline(t *testing.T, base string, m Machine, fw lab.Firmware) string {
+func wantCmdline(t *testing.T, base string, m Machine, fw pxetest.Firmware) string {
 	p := labProfiles()[m.Profile]
 	var args []string
-	if fw != lab.BIOS {
+	if fw != pxetest.BIOS {
 		args = append(args, ipxe.ImageName(p.Kernel), "initrd="+ipxe.ImageName(p.Initrd))
 	}
 	for _, a := range p.Args {
@@ -422,7 +364,7 @@ func TestBootBIOS(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t.Run(m.Hostname, func(t *testing.T) { bl.boot(t, ctx, lab.BIOS, m) })
+			t.Run(m.Hostname, func(t *testing.T) { bl.boot(t, ctx, pxetest.BIOS, m) })
 		}()
 	}
 	wg.Wait()
@@ -434,7 +376,7 @@ func TestBootUEFIPXE(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	m := Machine{MAC: net.HardwareAddr{0x52, 0x54, 0x00, 0x6b, 0x13, 0xe2}, Hostname: "node1", Profile: "beta"}
-	startBootLab(t, ctx, []Machine{m}).boot(t, ctx, lab.UEFIPXE, m)
+	startBootLab(t, ctx, []Machine{m}).boot(t, ctx, pxetest.UEFIPXE, m)
 }
 
 // TestBootUEFIHTTP: OVMF's UEFI HTTP boot; DHCP answers HTTPClient with
@@ -443,5 +385,5 @@ func TestBootUEFIHTTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	m := Machine{MAC: net.HardwareAddr{0x52, 0x54, 0x00, 0x69, 0xd5, 0x92}, Hostname: "node2", Profile: "alpha"}
-	startBootLab(t, ctx, []Machine{m}).boot(t, ctx, lab.UEFIHTTP, m)
+	startBootLab(t, ctx, []Machine{m}).boot(t, ctx, pxetest.UEFIHTTP, m)
 }

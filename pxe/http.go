@@ -11,11 +11,14 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // HTTP paths the boot server answers.
@@ -25,13 +28,13 @@ const (
 	PathIPXE      = "/ipxe/"     // iPXE binaries, for UEFI HTTP boot
 	PathMachines  = "/machines/" // /machines/<mac>/<file>: per-machine files, that machine only
 	PathPhoneHome = "/phonehome" // ?mac=...: the booted OS reports back
-	PathEvents    = "/events"    // boot events: JSON lines, or SSE with Accept: text/event-stream
+	PathEvents    = "/events"    // boot events: JSON lines, or SSE with Accept: text/event-stream; ?mac=, ?for=30s, ?until=KIND
 )
 
 // handler serves the boot server's HTTP side. It is separate from Server so
 // callers can mount it in their own mux (Server.Handler).
 type handler struct {
-	inv     *Inventory
+	inv     Inventory
 	assets  fs.FS
 	ipxe    fs.FS
 	bus     *Bus
@@ -44,6 +47,8 @@ type handler struct {
 	// urlTTL is their lifetime.
 	urlKey []byte
 	urlTTL time.Duration
+	// done, when closed, ends the event streams (the server is stopping).
+	done <-chan struct{}
 	// now is the clock for signatures (time.Now when nil).
 	now func() time.Time
 	// tmpl keeps the profiles' parsed templates across requests.
@@ -99,7 +104,7 @@ func (h *handler) requester(r *http.Request) (netip.Addr, net.HardwareAddr) {
 // q is the request's parsed query (parsed once per request).
 func (h *handler) machineMAC(r *http.Request, q url.Values) (net.HardwareAddr, error) {
 	if s := q.Get("mac"); s != "" {
-		return parseMAC(s)
+		return macaddr.Parse(s)
 	}
 	if _, mac := h.requester(r); mac != nil {
 		return mac, nil
@@ -138,7 +143,7 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
-	h.bus.publishMAC(mac, EventScriptServed, "profile="+m.Profile+" firmware="+fw.String())
+	h.bus.Publish(Event{Kind: EventScriptServed, MAC: mac, Detail: "profile=" + m.Profile + " firmware=" + fw.String(), Firmware: fw.String()})
 }
 
 func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, small *smallFiles, name string) {
@@ -153,7 +158,7 @@ func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, smal
 	}
 	switch {
 	case status == http.StatusOK || status == http.StatusPartialContent:
-		h.bus.publishMAC(mac, EventAssetSent, fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status))
+		h.bus.Publish(Event{Kind: EventAssetSent, MAC: mac, Detail: fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status), Path: r.URL.Path})
 	case status == http.StatusForbidden || status == http.StatusBadRequest:
 		h.bus.publishMAC(mac, EventDenied, fmt.Sprintf("%s (status %d)", r.URL.Path, status))
 	}
@@ -169,7 +174,7 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 		http.NotFound(w, r)
 		return
 	}
-	mac, err := parseMAC(macStr)
+	mac, err := macaddr.Parse(macStr)
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -183,7 +188,7 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 			h.deny(w, mac, http.StatusForbidden, fmt.Sprintf("file %s requested by %s: %v", name, ip, err))
 			return
 		}
-	} else if reqMAC == nil || !macEqual(reqMAC, mac) {
+	} else if reqMAC == nil || !macaddr.Equal(reqMAC, mac) {
 		// The event names the machine whose file was asked for, and who
 		// asked, never the content.
 		h.deny(w, mac, http.StatusForbidden, fmt.Sprintf("file %s requested by %s (lease MAC %v)", name, ip, reqMAC))
@@ -203,7 +208,7 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
-	h.bus.publishMAC(mac, EventConfigServed, name)
+	h.bus.Publish(Event{Kind: EventConfigServed, MAC: mac, Detail: name, Path: r.URL.Path})
 }
 
 func (h *handler) phoneHome(w http.ResponseWriter, r *http.Request) {
@@ -230,8 +235,37 @@ func (h *handler) deny(w http.ResponseWriter, mac net.HardwareAddr, code int, de
 }
 
 // events streams boot events as JSON lines, or as server-sent events when
-// the client asks for text/event-stream, until the client goes away.
+// the client asks for text/event-stream, until the client goes away. Two
+// parameters end it sooner, for a client that wants a stream that ends (a
+// script waiting for a machine, a headless browser): ?for= a Go duration
+// such as 30s, and ?until= an event kind, after the first event of that
+// kind (of the ?mac= machine, if given) is sent.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	var filter net.HardwareAddr
+	q := r.URL.Query()
+	if s := q.Get("mac"); s != "" {
+		var err error
+		if filter, err = macaddr.Parse(s); err != nil {
+			http.Error(w, "mac: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	var until <-chan time.Time
+	if s := q.Get("for"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			http.Error(w, "for: want a positive duration such as 30s, got "+strconv.Quote(s), http.StatusBadRequest)
+			return
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		until = t.C
+	}
+	untilKind := EventKind(q.Get("until"))
+	if untilKind != "" && !slices.Contains(EventKinds(), untilKind) {
+		http.Error(w, fmt.Sprintf("until: %q is not an event kind (%v)", untilKind, EventKinds()), http.StatusBadRequest)
+		return
+	}
 	// Subscribe before the headers go out: a client that publishes (or
 	// triggers a boot) as soon as it sees the response must not miss events.
 	events := h.bus.Subscribe(r.Context())
@@ -247,10 +281,21 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	if flusher != nil {
 		flusher.Flush()
 	}
-	filter := r.URL.Query().Get("mac")
 	enc := json.NewEncoder(w)
-	for e := range events {
-		if filter != "" && !strings.EqualFold(filter, e.MAC) {
+	for {
+		var e Event
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			e = ev
+		case <-h.done:
+			return
+		case <-until:
+			return
+		}
+		if filter != nil && !macaddr.Equal(filter, e.MAC) {
 			continue
 		}
 		if sse {
@@ -269,18 +314,14 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		if flusher != nil {
 			flusher.Flush()
 		}
+		if untilKind != "" && e.Kind == untilKind {
+			return
+		}
 	}
-}
-
-func macString(mac net.HardwareAddr) string {
-	if mac == nil {
-		return ""
-	}
-	return mac.String()
 }
 
 // Bounds of a smallFiles cache: files up to maxSmallFile bytes (menus,
-// scripts, preseed and kickstart files), maxSmallFiles bytes in all. Larger
+// scripts, kickstart and Debian installer answer files), maxSmallFiles bytes in all. Larger
 // files keep going to the socket with sendfile.
 const (
 	maxSmallFile  = 64 << 10

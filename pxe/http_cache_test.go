@@ -103,9 +103,9 @@ func TestSmallAssetStillBeingWritten(t *testing.T) {
 func TestSmallAssetHeadersRangesFromMemory(t *testing.T) {
 	h, dir := assetDirHandler(t)
 	data := []byte(strings.Repeat("0123456789", 1000))
-	mt := writeAged(t, dir, "seed.txt", data, time.Hour)
+	mt := writeAged(t, dir, "answers.txt", data, time.Hour)
 	for i := range 3 {
-		code, body, hdr := getAsset(t, h, "seed.txt", nil)
+		code, body, hdr := getAsset(t, h, "answers.txt", nil)
 		if code != 200 || body != string(data) {
 			t.Fatalf("fetch %d: %d, %d bytes", i, code, len(body))
 		}
@@ -113,20 +113,20 @@ func TestSmallAssetHeadersRangesFromMemory(t *testing.T) {
 		if hdr.Get("Etag") != wantTag || hdr.Get("Last-Modified") != mt.UTC().Format(http.TimeFormat) {
 			t.Fatalf("fetch %d: Etag %q Last-Modified %q, want %s %s", i, hdr.Get("Etag"), hdr.Get("Last-Modified"), wantTag, mt.UTC().Format(http.TimeFormat))
 		}
-		if code, body, _ := getAsset(t, h, "seed.txt", map[string]string{"Range": "bytes=9995-"}); code != http.StatusPartialContent || body != "56789" {
+		if code, body, _ := getAsset(t, h, "answers.txt", map[string]string{"Range": "bytes=9995-"}); code != http.StatusPartialContent || body != "56789" {
 			t.Fatalf("fetch %d: range: %d %q", i, code, body)
 		}
-		if code, _, _ := getAsset(t, h, "seed.txt", map[string]string{"If-None-Match": wantTag}); code != http.StatusNotModified {
+		if code, _, _ := getAsset(t, h, "answers.txt", map[string]string{"If-None-Match": wantTag}); code != http.StatusNotModified {
 			t.Fatalf("fetch %d: If-None-Match: %d", i, code)
 		}
-		if code, _, _ := getAsset(t, h, "seed.txt", map[string]string{"If-Modified-Since": mt.UTC().Format(http.TimeFormat)}); code != http.StatusNotModified {
+		if code, _, _ := getAsset(t, h, "answers.txt", map[string]string{"If-Modified-Since": mt.UTC().Format(http.TimeFormat)}); code != http.StatusNotModified {
 			t.Fatalf("fetch %d: If-Modified-Since: %d", i, code)
 		}
-		if code, body, _ := getAsset(t, h, "seed.txt", map[string]string{"If-Modified-Since": mt.Add(-time.Hour).UTC().Format(http.TimeFormat)}); code != 200 || body != string(data) {
+		if code, body, _ := getAsset(t, h, "answers.txt", map[string]string{"If-Modified-Since": mt.Add(-time.Hour).UTC().Format(http.TimeFormat)}); code != 200 || body != string(data) {
 			t.Fatalf("fetch %d: If-Modified-Since an hour earlier: %d, %d bytes", i, code, len(body))
 		}
 	}
-	if _, ok := h.assetFiles.files["seed.txt"]; !ok {
+	if _, ok := h.assetFiles.files["answers.txt"]; !ok {
 		t.Error("a settled 10 kB file is not kept in memory")
 	}
 }

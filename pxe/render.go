@@ -3,7 +3,6 @@ package pxe
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -196,16 +195,4 @@ func renderFile(c *templateCache, m Machine, p Profile, name, baseURL string) ([
 		return nil, fmt.Errorf("profile %s: file %s: %w", m.Profile, name, err)
 	}
 	return []byte(out), nil
-}
-
-// parseMAC accepts the forms iPXE and people write: aa:bb:.., aa-bb-.. .
-func parseMAC(s string) (net.HardwareAddr, error) {
-	mac, err := net.ParseMAC(strings.ReplaceAll(s, "-", ":"))
-	if err != nil {
-		return nil, err
-	}
-	if len(mac) != 6 {
-		return nil, fmt.Errorf("%q is not a 6-byte Ethernet address", s)
-	}
-	return mac, nil
 }

@@ -20,7 +20,7 @@ func stormMAC(n int) net.HardwareAddr {
 // still get its own values, never the previous requester's.
 func TestScriptTemplatesCachedPerMachine(t *testing.T) {
 	h, _ := testHandler(t, nil)
-	h.inv.Default = "create"
+	must(t, staticInv(h).SetDefault("create"))
 	for range 2 { // the second round renders from the cache
 		for _, n := range []int{1, 2, 3} {
 			mac := stormMAC(n)
@@ -46,7 +46,7 @@ func TestScriptTemplatesCachedPerMachine(t *testing.T) {
 func TestScriptTemplateCacheFollowsProfileText(t *testing.T) {
 	h, _ := testHandler(t, nil)
 	for _, mode := range []string{"join", "rescue"} {
-		h.inv.Profiles["join"] = Profile{Script: "#!ipxe\nkernel {{.BaseURL}}/assets/vmlinuz mode=" + mode + "\nboot\n"}
+		must(t, staticInv(h).SetProfile("join", Profile{Script: "#!ipxe\nkernel {{.BaseURL}}/assets/vmlinuz mode=" + mode + "\nboot\n"}))
 		w := do(h, "GET", "/boot.ipxe?mac="+macB.String(), "192.0.2.99:4000", nil)
 		if w.Code != 200 || !strings.Contains(w.Body.String(), "mode="+mode+"\n") {
 			t.Fatalf("mode %s: %d\n%s", mode, w.Code, w.Body)
@@ -58,8 +58,8 @@ func TestScriptTemplateCacheFollowsProfileText(t *testing.T) {
 // named, cached or not.
 func TestScriptTemplateErrorsRepeat(t *testing.T) {
 	h, _ := testHandler(t, nil)
-	h.inv.Profiles["create"] = Profile{Kernel: "vmlinuz", Args: []string{"quiet", "x={{.Vars.nope}}"}}
-	h.inv.Profiles["join"] = Profile{Kernel: "vmlinuz", Args: []string{"x={{.Vars"}}
+	must(t, staticInv(h).SetProfile("create", Profile{Kernel: "vmlinuz", Args: []string{"quiet", "x={{.Vars.nope}}"}}))
+	must(t, staticInv(h).SetProfile("join", Profile{Kernel: "vmlinuz", Args: []string{"x={{.Vars"}}))
 	for range 2 {
 		for _, mac := range []net.HardwareAddr{macA, macB} {
 			w := do(h, "GET", "/boot.ipxe?mac="+mac.String(), "192.0.2.99:4000", nil)
@@ -83,7 +83,7 @@ func TestScriptTemplateErrorsRepeat(t *testing.T) {
 // Many machines at once (run with -race): each script names its machine.
 func TestScriptRenderConcurrent(t *testing.T) {
 	h, _ := testHandler(t, nil)
-	h.inv.Default = "create"
+	must(t, staticInv(h).SetDefault("create"))
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for g := range 8 {
@@ -133,7 +133,7 @@ func TestRenderScriptMatchesHandler(t *testing.T) {
 	}
 }
 
-// BenchmarkScriptRender is issue 11's "script render" hot path: one
+// BenchmarkScriptRender is the script-render hot path of a boot storm: one
 // /boot.ipxe request for another machine each time, through the handler
 // (MAC parse, inventory lookup, template execution, argument quoting, event).
 func BenchmarkScriptRender(b *testing.B) {
@@ -145,9 +145,13 @@ func BenchmarkScriptRender(b *testing.B) {
 		{"script", "join"}, // a whole-script template
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			inv := testInventory()
-			inv.Default, inv.Machines = tc.profile, nil
-			h := &handler{inv: &inv, bus: &Bus{}, baseURL: "http://192.0.2.1:8080", log: slog.New(slog.DiscardHandler)}
+			spec := testInventory()
+			spec.Default, spec.Machines = tc.profile, nil
+			inv, err := NewStaticInventory(spec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := &handler{inv: inv, bus: &Bus{}, baseURL: "http://192.0.2.1:8080", log: slog.New(slog.DiscardHandler)}
 			targets := make([]string, 4096)
 			for i := range targets {
 				targets[i] = "/boot.ipxe?mac=" + stormMAC(i).String()
@@ -170,7 +174,10 @@ func BenchmarkScriptRender(b *testing.B) {
 // parses its templates on every call (it has no server to keep them), and
 // the server's, which parses each once.
 func BenchmarkRenderScript(b *testing.B) {
-	inv := testInventory()
+	inv, err := NewStaticInventory(testInventory())
+	if err != nil {
+		b.Fatal(err)
+	}
 	m, p, err := inv.Lookup(macA)
 	if err != nil {
 		b.Fatal(err)

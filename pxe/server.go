@@ -11,8 +11,10 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/internal/netnsrun"
@@ -20,12 +22,6 @@ import (
 	"github.com/pxekit/pxekit/ra"
 	"github.com/pxekit/pxekit/tftp"
 )
-
-// EventRouterAdvert is published when the router-advertisement responder
-// (Config.RouterAdvertisement) answers a machine's router solicitation; the
-// detail names the solicitor's link-local address. MAC is the solicitation's
-// source link-layer address (empty when it carried none).
-const EventRouterAdvert EventKind = "router-advert"
 
 // Config composes a DHCP, a TFTP and an HTTP server on one interface into a
 // boot server.
@@ -41,9 +37,12 @@ type Config struct {
 	// server, and the host of every URL handed out.
 	Addr netip.Addr
 
-	// Subnet is what DHCP hands out. Prefix defaults to the interface's
-	// network; Pools must be given unless ProxyDHCP is set.
-	Subnet dhcp.Subnet
+	// Subnets are what DHCP hands out: the interface's own network and
+	// any number of networks behind DHCP relays (their giaddr picks the
+	// subnet). One subnet may leave Prefix unset: it gets the
+	// interface's network. No subnet at all means that one, empty. Pools
+	// must be given unless ProxyDHCP is set.
+	Subnets []dhcp.Subnet
 	// Reservations pin MACs to addresses.
 	Reservations []dhcp.Reservation
 	// ProxyDHCP serves boot information only, beside another DHCP server
@@ -61,9 +60,9 @@ type Config struct {
 	// without an IPv6 router. Default off.
 	RouterAdvertisement bool
 
-	// HTTPPort is the HTTP port (default 80). TFTPPort is the TFTP port
-	// (default 69).
+	// HTTPPort is the HTTP port (default 80).
 	HTTPPort int
+	// TFTPPort is the TFTP port (default 69).
 	TFTPPort int
 	// TFTPWindowSize is the largest RFC 7440 windowsize granted to a TFTP
 	// client that asks for one (edk2's PXE asks for 4 by default; SeaBIOS's
@@ -77,7 +76,9 @@ type Config struct {
 	IPXE fs.FS
 	// Assets holds kernels, initrds and images served under /assets/.
 	Assets fs.FS
-	// Inventory maps machines to profiles.
+	// Inventory maps machines to profiles; it is asked on every DHCP and
+	// HTTP request, so a change shows on the next one. Nil is an empty
+	// inventory: every machine is denied.
 	Inventory Inventory
 
 	// Boot, when set, replaces the default boot policy (for instance one
@@ -85,7 +86,7 @@ type Config struct {
 	// client, known or not. In the filename it returns, "{base}" becomes
 	// the server's HTTP root (http://ADDR[:PORT]) and "{mac}" the client's
 	// MAC, so a policy can point at this server's own URLs (PathScript,
-	// PathIPXE) before the address is known.
+	// PathIPXE) without knowing its address.
 	Boot dhcp.BootPolicy
 	// URLKey, when set (at least MinURLKeyLen bytes), signs the
 	// per-machine file URLs that scripts get from {{.FileURL "name"}}: such
@@ -99,362 +100,378 @@ type Config struct {
 
 	// Logger receives logs (default slog.Default()).
 	Logger *slog.Logger
+
+	// Sockets the caller opened (systemd socket activation, tests): when
+	// set, the server serves on them instead of opening its own, and Serve
+	// closes them when it returns, as http.Server.Serve closes its
+	// listener. DHCPConn is port 67's socket (dhcp.Config.Conn), TFTPConn
+	// port 69's, HTTPListener the HTTP port's; HTTPPort still names the
+	// port in the URLs handed out.
+	DHCPConn     net.PacketConn
+	TFTPConn     net.PacketConn
+	HTTPListener net.Listener
+
+	// Running as a service. Metrics, when set, is served at PathMetrics
+	// (package pxe/metrics makes one for Prometheus; pxe itself depends on
+	// no metrics library). ShutdownGrace bounds how long TFTP transfers
+	// and HTTP requests still running when Serve's context is cancelled
+	// may take to finish (default DefaultShutdownGrace); then they are
+	// cut off.
+	Metrics       http.Handler
+	ShutdownGrace time.Duration
+	// LeaseStore, when set, persists leases instead of LeaseFile: a store
+	// the program built (one shared by several boot servers, say). The
+	// server does not close it.
+	LeaseStore dhcp.Store
 }
 
-// Server is a running boot server. Create it with New, run it with Serve.
-type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	bus  Bus
-	http *handler
-
-	mu     sync.RWMutex
-	dhcp   *dhcp.Server
-	ra     *ra.Responder
-	ready  chan struct{}
-	closed bool
-}
+// DefaultShutdownGrace is Config.ShutdownGrace's default: a 100 MB image
+// over a slow link still finishes, and a stop still ends within a
+// systemd TimeoutStopSec.
+const DefaultShutdownGrace = 30 * time.Second
 
 // DefaultTFTPWindowSize is the TFTP window granted when Config says
 // nothing: it covers what edk2 asks for (4) with room for clients that
 // ask more, and keeps a lost window's resend small.
 const DefaultTFTPWindowSize = 16
 
-// New checks cfg and returns a server ready to Serve.
-func New(cfg Config) (*Server, error) {
-	if cfg.Interface == "" {
-		return nil, errors.New("pxe: Interface is required")
+// Validate reports every problem in c with its field path. An inventory
+// that validates itself (StaticInventory does) is checked too, under
+// "inventory".
+func (c Config) Validate() field.ErrorList {
+	var errs field.ErrorList
+	if c.Interface == "" {
+		errs = append(errs, field.Required(field.NewPath("interface"), "the link to serve on"))
 	}
-	if err := cfg.Inventory.Validate(); err != nil {
-		return nil, fmt.Errorf("pxe: inventory: %w", err)
+	if c.Addr.IsValid() && !c.Addr.Is4() {
+		errs = append(errs, field.Invalid(field.NewPath("addr"), c.Addr.String(), "must be an IPv4 address"))
 	}
-	if cfg.HTTPPort == 0 {
-		cfg.HTTPPort = 80
+	for _, p := range []struct {
+		name string
+		v    int
+	}{{"httpPort", c.HTTPPort}, {"tftpPort", c.TFTPPort}} {
+		if p.v < 0 || p.v > 65535 {
+			errs = append(errs, field.Invalid(field.NewPath(p.name), p.v, "must be 0 (the default) or a port"))
+		}
 	}
-	if cfg.TFTPPort == 0 {
-		cfg.TFTPPort = 69
+	unset := -1
+	for i, sn := range c.Subnets {
+		if sn.Prefix.IsValid() {
+			continue
+		}
+		if unset >= 0 {
+			errs = append(errs, field.Required(field.NewPath("subnets").Index(i).Child("prefix"),
+				fmt.Sprintf("only one subnet may take the interface's network (subnets[%d] does)", unset)))
+		}
+		unset = i
 	}
-	switch {
-	case cfg.TFTPWindowSize == 0:
-		cfg.TFTPWindowSize = DefaultTFTPWindowSize
-	case cfg.TFTPWindowSize < 0:
-		cfg.TFTPWindowSize = 0 // tftp: 0 grants no window
-	case cfg.TFTPWindowSize > 65535:
-		return nil, fmt.Errorf("pxe: TFTPWindowSize %d is over 65535", cfg.TFTPWindowSize)
+	if c.TFTPWindowSize < -1 || c.TFTPWindowSize > 65535 {
+		errs = append(errs, field.Invalid(field.NewPath("tftpWindowSize"), c.TFTPWindowSize, "must be -1 (lock-step), 0 (the default) or at most 65535"))
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	if len(c.URLKey) > 0 && len(c.URLKey) < MinURLKeyLen {
+		errs = append(errs, field.Invalid(field.NewPath("urlKey"), fmt.Sprintf("%d bytes", len(c.URLKey)), fmt.Sprintf("must have at least %d bytes", MinURLKeyLen)))
 	}
-	if len(cfg.URLKey) > 0 && len(cfg.URLKey) < MinURLKeyLen {
-		return nil, fmt.Errorf("pxe: URLKey has %d bytes, want at least %d", len(cfg.URLKey), MinURLKeyLen)
+	if c.LeaseStore != nil && c.LeaseFile != "" {
+		errs = append(errs, field.Forbidden(field.NewPath("leaseStore"), "set either leaseStore or leaseFile, not both"))
 	}
-	if cfg.URLTTL <= 0 {
-		cfg.URLTTL = time.Hour
+	if c.ShutdownGrace < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("shutdownGrace"), c.ShutdownGrace.String(), "must not be negative"))
 	}
-	if cfg.IPXE == nil {
+	if c.URLTTL < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("urlTTL"), c.URLTTL.String(), "must not be negative"))
+	}
+	errs = append(errs, c.validateSubnets()...)
+	if v, ok := c.Inventory.(interface{ Validate() field.ErrorList }); ok {
+		for _, e := range v.Validate() {
+			e.Field = field.NewPath("inventory").String() + "." + e.Field
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
+// validateSubnets checks Subnets and Reservations as the DHCP server
+// will. A subnet that takes the interface's network is checked once New
+// knows it; until then the others are checked one by one.
+func (c Config) validateSubnets() field.ErrorList {
+	check := func(subnets []dhcp.Subnet, res []dhcp.Reservation) field.ErrorList {
+		var out field.ErrorList
+		for _, e := range (dhcp.Config{Subnets: subnets, Reservations: res, ProxyDHCP: c.ProxyDHCP, Boot: noBoot}).Validate() {
+			if strings.HasPrefix(e.Field, "subnets") || strings.HasPrefix(e.Field, "reservations") {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	all := true
+	for _, sn := range c.Subnets {
+		all = all && sn.Prefix.IsValid()
+	}
+	if all && len(c.Subnets) > 0 {
+		return check(c.Subnets, c.Reservations)
+	}
+	var errs field.ErrorList
+	for i, sn := range c.Subnets {
+		if !sn.Prefix.IsValid() {
+			continue
+		}
+		for _, e := range check([]dhcp.Subnet{sn}, nil) {
+			e.Field = field.NewPath("subnets").Index(i).String() + strings.TrimPrefix(e.Field, "subnets[0]")
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
+// noBoot stands for a boot policy where only its presence is checked.
+func noBoot(dhcp.Client) dhcp.BootDecision { return dhcp.BootDecision{} }
+
+// withDefaults fills what a zero Config leaves open.
+func (c Config) withDefaults() (Config, error) {
+	if c.HTTPPort == 0 {
+		c.HTTPPort = 80
+	}
+	if c.TFTPPort == 0 {
+		c.TFTPPort = 69
+	}
+	c.TFTPWindowSize = windowOf(c.TFTPWindowSize) // tftp: 0 grants no window
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.URLTTL == 0 {
+		c.URLTTL = time.Hour
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
+	if c.Inventory == nil {
+		c.Inventory = &StaticInventory{}
+	}
+	if c.IPXE == nil {
 		found, err := ipxe.Locate()
 		if len(found) == 0 {
-			return nil, fmt.Errorf("pxe: no iPXE builds (apt-get install ipxe, or set Config.IPXE): %w", err)
+			return c, fmt.Errorf("no iPXE builds (apt-get install ipxe, or set Config.IPXE): %w", err)
 		}
-		cfg.IPXE = ipxe.BinaryFS(found)
+		c.IPXE = ipxe.BinaryFS(found)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
-	s.http = &handler{
-		inv:      &s.cfg.Inventory,
-		assets:   cfg.Assets,
-		ipxe:     cfg.IPXE,
-		bus:      &s.bus,
-		macForIP: s.macForIP,
-		log:      cfg.Logger,
-		urlKey:   cfg.URLKey,
-		urlTTL:   cfg.URLTTL,
+	return c, nil
+}
+
+// Server is a boot server. Create it with New, run it with Serve.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	bus Bus
+	// http is the boot routes' handler and live the parts of the config
+	// that Reload may swap (Inventory, Assets, Boot, URLKey, URLTTL);
+	// each request and DHCP decision loads the current ones.
+	http atomic.Pointer[handler]
+	live atomic.Pointer[Config]
+	// addr and base are the server's address and HTTP root, resolved by
+	// New; prefix is the interface's network.
+	addr   netip.Addr
+	prefix netip.Prefix
+	base   string
+
+	dhcp    *dhcp.Server
+	ra      *ra.Responder
+	tftp    tftp.Config // Serve adds the socket
+	ready   chan struct{}
+	started atomic.Bool
+
+	// What running as a service adds: the TFTP server Serve runs (for its
+	// counters), the HTTP counters, the boot tracker behind the dashboard,
+	// ServiceHandler, and whether Serve's context is done.
+	tftpSrv   atomic.Pointer[tftp.Server]
+	httpStats httpCounters
+	tracker   *BootTracker
+	service   http.Handler
+	stopping  atomic.Bool
+	// streamsDone is closed when the HTTP server shuts down: event
+	// streams end then.
+	streamsDone chan struct{}
+}
+
+// New checks cfg, finds the interface's address (inside Config.NetNS) and
+// builds the DHCP server and the router-advertisement responder. It opens
+// the lease file, but no socket: Serve does. A server that never serves
+// should be closed with Close.
+func New(cfg Config) (*Server, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("pxe: invalid config: %w", errs.ToAggregate())
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("pxe: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), streamsDone: make(chan struct{})}
+	err = netnsrun.Run(cfg.NetNS, func() error {
+		var err error
+		s.addr, s.prefix, err = interfaceAddr(cfg.Interface, cfg.Addr)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pxe: %w", err)
+	}
+	s.base = "http://" + s.addr.String()
+	if cfg.HTTPPort != 80 {
+		s.base += ":" + strconv.Itoa(cfg.HTTPPort)
+	}
+	s.live.Store(&cfg)
+	s.http.Store(s.newHandler(cfg))
+	s.tracker = NewBootTracker(s.Inventory)
+	s.service = s.newServiceHandler()
+	s.tftp = s.tftpConfig()
+	if errs := s.tftp.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("pxe: tftp: %w", errs.ToAggregate())
+	}
+	if s.ra, err = ra.New(s.raConfig()); err != nil {
+		return nil, fmt.Errorf("pxe: %w", err)
+	}
+	// Last: dhcp.New opens the lease file, which the errors above would
+	// leave open.
+	if s.dhcp, err = dhcp.New(s.dhcpConfig()); err != nil {
+		return nil, fmt.Errorf("pxe: dhcp: %w", err)
 	}
 	return s, nil
 }
 
+// dhcpConfig is the DHCP server of the boot server on the interface's
+// network prefix.
+func (s *Server) dhcpConfig() dhcp.Config {
+	return dhcp.Config{
+		Interfaces:   []string{s.cfg.Interface},
+		NetNS:        s.cfg.NetNS,
+		ServerID:     s.addr,
+		Subnets:      s.subnets(s.cfg.Subnets),
+		Reservations: s.cfg.Reservations,
+		LeaseFile:    s.cfg.LeaseFile,
+		Store:        s.cfg.LeaseStore,
+		ProxyDHCP:    s.cfg.ProxyDHCP,
+		Boot:         s.bootPolicy(),
+		OnEvent:      s.dhcpEvent,
+		Logger:       s.log.With("server", "dhcp"),
+		Conn:         s.cfg.DHCPConn,
+	}
+}
+
+// subnets is what DHCP serves of cfg: the subnet without a prefix gets the
+// interface's network, and proxyDHCP hands out no pools.
+func (s *Server) subnets(in []dhcp.Subnet) []dhcp.Subnet {
+	if len(in) == 0 {
+		in = []dhcp.Subnet{{}}
+	}
+	out := make([]dhcp.Subnet, len(in))
+	for i, sn := range in {
+		if !sn.Prefix.IsValid() {
+			sn.Prefix = s.prefix
+		}
+		if s.cfg.ProxyDHCP {
+			sn.Pools = nil
+		}
+		out[i] = sn
+	}
+	return out
+}
+
+// bootPolicy is Config.Boot with {base} and {mac} filled in, or the
+// default policy pointing at this server for machines the inventory
+// knows.
+func (s *Server) bootPolicy() dhcp.BootPolicy {
+	policy := dhcp.DefaultPolicy{
+		TFTPServer:   s.addr,
+		HTTPBootURL:  s.base + PathIPXE + string(ipxe.IPXEEFI),
+		ScriptURL:    s.base + PathScript + "?mac={mac}",
+		ScriptURLEFI: s.base + PathScript + "?mac={mac}&fw=efi",
+	}
+	return func(c dhcp.Client) dhcp.BootDecision {
+		live := s.live.Load()
+		if live.Boot != nil {
+			d := live.Boot(c)
+			d.Filename = strings.NewReplacer("{base}", s.base, "{mac}", c.MAC.String()).Replace(d.Filename)
+			return d
+		}
+		// Unknown machines without a default profile still get an
+		// address, but nothing to boot: the way dnsmasq treats untagged
+		// hosts.
+		if _, _, err := live.Inventory.Lookup(c.MAC); err != nil {
+			return dhcp.BootDecision{}
+		}
+		return policy.Decide(c)
+	}
+}
+
+// tftpConfig is the TFTP server of iPXE builds; Serve adds its socket.
+func (s *Server) tftpConfig() tftp.Config {
+	return tftp.Config{
+		Root: s.cfg.IPXE,
+		// Per-transfer sockets are opened in the listening socket's
+		// namespace, so a lab netns needs no single-port mode (which
+		// would also rule out windowsize).
+		MaxWindowSize: s.cfg.TFTPWindowSize,
+		ShutdownGrace: s.cfg.ShutdownGrace,
+		Logger:        s.log.With("server", "tftp"),
+		OnEvent:       s.tftpEvent,
+		MACForIP:      s.macForIP,
+	}
+}
+
+// raConfig is the router-advertisement responder on the interface.
+func (s *Server) raConfig() ra.Config {
+	return ra.Config{
+		Interface: s.cfg.Interface,
+		NetNS:     s.cfg.NetNS,
+		OnEvent:   s.raEvent,
+		Logger:    s.log.With("server", "ra"),
+	}
+}
+
+// Close releases what New opened (the lease file) for a server that never
+// served; Serve releases it when it returns.
+func (s *Server) Close() error { return s.dhcp.Close() }
+
 // SignedFileURL returns a URL for machine mac's per-profile file name that
-// any requester may fetch until ttl has passed. It needs Config.URLKey and
-// a running server (the URL's host is known once Ready).
+// any requester may fetch until ttl has passed. It needs Config.URLKey.
 func (s *Server) SignedFileURL(mac net.HardwareAddr, name string, ttl time.Duration) (string, error) {
-	if len(s.cfg.URLKey) == 0 {
+	key := s.live.Load().URLKey
+	if len(key) == 0 {
 		return "", errors.New("pxe: no URLKey configured")
 	}
-	base := s.BaseURL()
-	if base == "" {
-		return "", errors.New("pxe: server is not ready")
-	}
 	p := MachineFilePath(mac.String(), name)
-	return base + p + "?" + SignPath(s.cfg.URLKey, p, time.Now().Add(ttl)), nil
+	return s.base + p + "?" + SignPath(key, p, time.Now().Add(ttl)), nil
 }
 
 // Subscribe returns the boot events published from now on, until ctx is
 // done.
 func (s *Server) Subscribe(ctx context.Context) <-chan Event { return s.bus.Subscribe(ctx) }
 
-// Handler is the HTTP side, to mount in another server if wanted. Its URLs
-// are only right once Serve has resolved the server's address.
-func (s *Server) Handler() http.Handler { return s.http }
+// Handler is the HTTP side, to mount in another server if wanted: the
+// boot routes (PathScript, PathAssets, ...), always the ones of the
+// current config (Reload).
+func (s *Server) Handler() http.Handler {
+	return s.httpStats.counted(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.http.Load().ServeHTTP(w, r) }))
+}
 
-// Ready is closed once every socket listens.
+// Ready is closed once Serve listens on every socket.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // BaseURL is the HTTP root handed to clients, e.g. http://192.0.2.1:8080.
-// It is empty until Ready.
-func (s *Server) BaseURL() string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.http.baseURL
-}
+func (s *Server) BaseURL() string { return s.base }
 
-// RA returns the router-advertisement responder once Serve has built it
-// (nil before, and when Config.RouterAdvertisement is off), for its
-// counters.
-func (s *Server) RA() *ra.Responder {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.ra
-}
+// DHCP returns the DHCP server, for its leases and counters.
+func (s *Server) DHCP() *dhcp.Server { return s.dhcp }
 
-// DHCP returns the DHCP server once Serve has built it (nil before), for
-// its leases and counters.
-func (s *Server) DHCP() *dhcp.Server {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.dhcp
-}
+// RA returns the router-advertisement responder, for its counters. It is
+// served only when Config.RouterAdvertisement is on; otherwise its counters
+// stay at zero.
+func (s *Server) RA() *ra.Responder { return s.ra }
 
 func (s *Server) macForIP(ip netip.Addr) (net.HardwareAddr, bool) {
-	d := s.DHCP()
-	if d == nil {
-		return nil, false
-	}
-	l, ok := d.LeaseByIP(ip)
+	l, ok := s.dhcp.LeaseByIP(ip)
 	if !ok || len(l.MAC) == 0 {
 		return nil, false
 	}
 	return l.MAC, true
-}
-
-// Serve runs DHCP, TFTP and HTTP until ctx is cancelled, then stops them
-// gracefully. An error from any of them stops all three.
-func (s *Server) Serve(ctx context.Context) error {
-	var (
-		addr     netip.Addr
-		prefix   netip.Prefix
-		tftpConn net.PacketConn
-		httpLn   net.Listener
-	)
-	// Sockets belong to the namespace they were opened in, so everything
-	// that opens one or looks up the link happens inside it.
-	err := netnsrun.Run(s.cfg.NetNS, func() error {
-		var err error
-		addr, prefix, err = interfaceAddr(s.cfg.Interface, s.cfg.Addr)
-		if err != nil {
-			return err
-		}
-		tftpConn, err = net.ListenPacket("udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(s.cfg.TFTPPort)).String())
-		if err != nil {
-			return fmt.Errorf("tftp: %w", err)
-		}
-		httpLn, err = net.Listen("tcp4", netip.AddrPortFrom(addr, uint16(s.cfg.HTTPPort)).String())
-		if err != nil {
-			tftpConn.Close()
-			return fmt.Errorf("http: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("pxe: %w", err)
-	}
-	base := "http://" + addr.String()
-	if s.cfg.HTTPPort != 80 {
-		base += ":" + strconv.Itoa(s.cfg.HTTPPort)
-	}
-
-	subnet := s.cfg.Subnet
-	if !subnet.Prefix.IsValid() {
-		subnet.Prefix = prefix
-	}
-	policy := dhcp.DefaultPolicy{
-		TFTPServer:   addr,
-		HTTPBootURL:  base + PathIPXE + string(ipxe.IPXEEFI),
-		ScriptURL:    base + PathScript + "?mac={mac}",
-		ScriptURLEFI: base + PathScript + "?mac={mac}&fw=efi",
-	}
-	inv := &s.cfg.Inventory
-	dcfg := dhcp.Config{
-		Interfaces:   []string{s.cfg.Interface},
-		NetNS:        s.cfg.NetNS,
-		ServerID:     addr,
-		Subnets:      []dhcp.Subnet{subnet},
-		Reservations: s.cfg.Reservations,
-		LeaseFile:    s.cfg.LeaseFile,
-		ProxyDHCP:    s.cfg.ProxyDHCP,
-		Boot: func(c dhcp.Client) dhcp.BootDecision {
-			// Unknown machines without a default profile still get an
-			// address, but nothing to boot: the way dnsmasq treats
-			// untagged hosts.
-			if s.cfg.Boot != nil {
-				d := s.cfg.Boot(c)
-				d.Filename = strings.NewReplacer("{base}", base, "{mac}", c.MAC.String()).Replace(d.Filename)
-				return d
-			}
-			if inv.Default == "" && !inv.Known(c.MAC) {
-				return dhcp.BootDecision{}
-			}
-			return policy.Decide(c)
-		},
-		OnEvent: s.dhcpEvent,
-		Logger:  s.log.With("server", "dhcp"),
-	}
-	if s.cfg.ProxyDHCP {
-		dcfg.Subnets[0].Pools = nil
-	}
-	d, err := dhcp.New(dcfg)
-	if err != nil {
-		tftpConn.Close()
-		httpLn.Close()
-		return fmt.Errorf("pxe: dhcp: %w", err)
-	}
-	t, err := tftp.New(tftp.Config{
-		Root: s.cfg.IPXE,
-		// Per-transfer sockets are opened in the listening socket's
-		// namespace, so a lab netns needs no single-port mode (which
-		// would also rule out windowsize).
-		MaxWindowSize: s.cfg.TFTPWindowSize,
-		Logger:        s.log.With("server", "tftp"),
-		OnEvent:       s.tftpEvent,
-		MACForIP:      s.macForIP,
-	})
-	if err != nil {
-		tftpConn.Close()
-		httpLn.Close()
-		return fmt.Errorf("pxe: tftp: %w", err)
-	}
-	var adv *ra.Responder
-	if s.cfg.RouterAdvertisement {
-		adv, err = ra.New(ra.Config{
-			Interface: s.cfg.Interface,
-			NetNS:     s.cfg.NetNS,
-			OnEvent:   s.raEvent,
-			Logger:    s.log.With("server", "ra"),
-		})
-		if err != nil {
-			tftpConn.Close()
-			httpLn.Close()
-			return fmt.Errorf("pxe: %w", err)
-		}
-	}
-	s.mu.Lock()
-	s.dhcp = d
-	s.ra = adv
-	s.http.baseURL = base
-	s.mu.Unlock()
-
-	// IdleTimeout closes keep-alive connections that firmware left open
-	// once it jumped into the kernel; without it each booted machine
-	// would hold one until the server stops.
-	srv := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ConnContext: connContext}
-	g, gctx := newGroup(ctx)
-	g.Go(func() error { return d.Serve(gctx) })
-	g.Go(func() error { return t.ServeConn(gctx, tftpConn) })
-	if adv != nil {
-		g.Go(func() error { return adv.Serve(gctx) })
-	}
-	g.Go(func() error {
-		if err := srv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return srv.Shutdown(shutdownCtx)
-	})
-	go func() {
-		if adv != nil {
-			select {
-			case <-adv.Ready():
-			case <-gctx.Done():
-				return
-			}
-		}
-		select {
-		case <-d.Ready():
-			s.log.Info("boot server ready", "interface", s.cfg.Interface, "addr", addr, "http", base)
-			close(s.ready)
-		case <-gctx.Done():
-		}
-	}()
-	err = g.Wait()
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-func (s *Server) dhcpEvent(e dhcp.Event) {
-	var kind EventKind
-	detail := ""
-	switch e.Type {
-	case dhcp.EventDiscovered:
-		kind = EventDiscovered
-		detail = describeClient(e.Client)
-	case dhcp.EventOffered:
-		kind, detail = EventOffered, e.IP.String()
-	case dhcp.EventAcked:
-		kind, detail = EventAcked, e.IP.String()
-	case dhcp.EventNAK:
-		kind, detail = EventNak, e.Reason
-	case dhcp.EventDeclined:
-		kind, detail = EventDeclined, e.IP.String()
-	default:
-		return
-	}
-	if e.Boot.Filename != "" && (kind == EventOffered || kind == EventAcked) {
-		detail += " boot=" + e.Boot.Filename
-	}
-	if e.Proxy {
-		detail += " (proxyDHCP)"
-	}
-	s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: kind, Detail: detail})
-}
-
-func (s *Server) raEvent(e ra.Event) {
-	if !e.Answered {
-		return // rate-limited or unsendable: counted in RA().Stats()
-	}
-	s.bus.Publish(Event{Time: e.Time, MAC: macString(e.Solicitation.LinkAddr), Kind: EventRouterAdvert,
-		Detail: "solicited by " + e.Solicitation.Source.String() + ", answered to " + e.Dest.String()})
-}
-
-func describeClient(c dhcp.Client) string {
-	switch {
-	case c.IsIPXE():
-		return fmt.Sprintf("iPXE arch=%d", c.Arch())
-	case c.IsHTTPClient():
-		return fmt.Sprintf("UEFI HTTP boot arch=%d", c.Arch())
-	case c.IsPXE():
-		return fmt.Sprintf("PXE arch=%d", c.Arch())
-	}
-	return "not PXE"
-}
-
-func (s *Server) tftpEvent(e tftp.Event) {
-	switch e.Kind {
-	case tftp.EventSent:
-		detail := fmt.Sprintf("%s %d bytes in %s (blksize %d", e.File, e.Bytes, e.Duration.Round(time.Millisecond), e.BlockSize)
-		if e.WindowSize > 0 {
-			detail += fmt.Sprintf(", windowsize %d", e.WindowSize)
-		}
-		s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: EventTFTPSent, Detail: detail + ")"})
-	case tftp.EventRefused:
-		s.bus.Publish(Event{Time: e.Time, MAC: macString(e.MAC), Kind: EventDenied,
-			Detail: fmt.Sprintf("tftp %s: %v", e.File, e.Err)})
-	}
 }
 
 // interfaceAddr finds name's IPv4 address (want, if given, must be one of
@@ -487,34 +504,4 @@ func interfaceAddr(name string, want netip.Addr) (netip.Addr, netip.Prefix, erro
 		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s does not have %s", name, want)
 	}
 	return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s has no IPv4 address", name)
-}
-
-// group runs functions until the first fails or ctx is done, then cancels
-// the rest and returns the first error.
-type group struct {
-	wg     sync.WaitGroup
-	cancel context.CancelFunc
-	once   sync.Once
-	err    error
-}
-
-func newGroup(ctx context.Context) (*group, context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	return &group{cancel: cancel}, ctx
-}
-
-func (g *group) Go(fn func() error) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		if err := fn(); err != nil {
-			g.once.Do(func() { g.err = err; g.cancel() })
-		}
-	}()
-}
-
-func (g *group) Wait() error {
-	g.wg.Wait()
-	g.cancel()
-	return g.err
 }

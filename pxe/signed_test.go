@@ -3,6 +3,7 @@ package pxe
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -21,11 +22,9 @@ func TestSignedFileURL(t *testing.T) {
 	h, bus := testHandler(t, nil)
 	now := time.Unix(1_900_000_000, 0)
 	h.urlKey, h.urlTTL, h.now = testKey, time.Hour, func() time.Time { return now }
-	inv := *h.inv
-	p := inv.Profiles["create"]
-	p.Args = append(p.Args, `cfg={{.FileURL "config.yaml"}}`)
-	inv.Profiles = map[string]Profile{"create": p, "join": inv.Profiles["join"]}
-	h.inv = &inv
+	_, p, _ := h.inv.Lookup(macA)
+	p.Args = append(slices.Clone(p.Args), `cfg={{.FileURL "config.yaml"}}`)
+	must(t, staticInv(h).SetProfile("create", p))
 
 	w := do(h, "GET", "/boot.ipxe?mac=52:54:00:6b:13:e2", "192.0.2.10:4000", nil)
 	if w.Code != 200 {
@@ -115,7 +114,7 @@ func TestFileURLUnsigned(t *testing.T) {
 }
 
 func TestNewRejectsShortURLKey(t *testing.T) {
-	if _, err := New(Config{Interface: "lo", URLKey: []byte("short"), IPXE: fstest.MapFS{}}); err == nil || !strings.Contains(err.Error(), "URLKey") {
+	if _, err := New(Config{Interface: "lo", URLKey: []byte("short"), IPXE: fstest.MapFS{}}); err == nil || !strings.Contains(err.Error(), "urlKey: Invalid value") {
 		t.Errorf("New with a 5-byte key: %v", err)
 	}
 }
@@ -127,7 +126,7 @@ func TestNewTFTPWindowSize(t *testing.T) {
 	}{{0, DefaultTFTPWindowSize, false}, {-1, 0, false}, {64, 64, false}, {70000, 0, true}} {
 		s, err := New(Config{Interface: "lo", TFTPWindowSize: c.in, IPXE: fstest.MapFS{}})
 		if c.err {
-			if err == nil || !strings.Contains(err.Error(), "TFTPWindowSize") {
+			if err == nil || !strings.Contains(err.Error(), "tftpWindowSize: Invalid value") {
 				t.Errorf("TFTPWindowSize %d: %v, want an error naming the field", c.in, err)
 			}
 			continue

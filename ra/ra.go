@@ -24,7 +24,8 @@
 // within a token-bucket rate limit so a flood of solicitations never becomes
 // a flood of advertisements. One unsolicited advertisement goes to ff02::1
 // at start and then every Config.Interval. Everything dropped is counted by
-// reason in Stats.
+// reason in Stats, and each valid solicitation is reported through
+// Config.OnEvent as advertised or dropped.
 package ra
 
 import (
@@ -36,11 +37,13 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/internal/netnsrun"
 )
@@ -74,6 +77,11 @@ type Config struct {
 	// (/var/run/netns/NAME) in which the socket is opened and Interface is
 	// looked up. The calling process stays where it is.
 	NetNS string
+	// Conn, when set, is the ICMPv6 socket to serve on
+	// (net.ListenPacket("ip6:ipv6-icmp", "::"), opened in the namespace of
+	// Interface) instead of one Serve opens; Serve sets its filter and
+	// options, and closes it when it returns.
+	Conn net.PacketConn
 	// Interval is the period of unsolicited advertisements (default
 	// DefaultInterval).
 	Interval time.Duration
@@ -83,21 +91,36 @@ type Config struct {
 	ReplyRate  float64
 	ReplyBurst int
 	// OnEvent, when set, is called for every valid solicitation, answered
-	// or not. It must not block.
+	// (EventAdvertised) or not (EventDropped). It runs on the read loop: it
+	// must not block.
 	OnEvent func(Event)
 	// Logger receives logs (default slog.Default()).
 	Logger *slog.Logger
 }
 
+// EventKind says what became of a valid Router Solicitation.
+type EventKind string
+
+// Event kinds.
+const (
+	EventAdvertised EventKind = "advertised" // an advertisement went to Dest
+	EventDropped    EventKind = "dropped"    // no answer; Reason says why
+)
+
 // Event reports one valid Router Solicitation and what became of it.
 type Event struct {
-	Time         time.Time
-	Solicitation Solicitation
-	// Answered is true when an advertisement went to Dest; otherwise
-	// Reason says why not.
-	Answered bool
-	Dest     netip.Addr
-	Reason   DropReason
+	Time time.Time
+	Kind EventKind
+	// MAC is the solicitation's source link-layer address option: the
+	// solicitor's MAC, nil when it sent none (rdisc6 does not; iPXE does).
+	MAC net.HardwareAddr
+	// Source is the solicitor's IPv6 address (:: before it has one).
+	Source netip.Addr
+	// Dest is where the advertisement went, or would have gone: Source,
+	// or ff02::1 for a solicitation from ::.
+	Dest netip.Addr
+	// Reason says why an EventDropped solicitation got no answer.
+	Reason DropReason
 }
 
 // Stats are a responder's counters.
@@ -115,22 +138,39 @@ type Stats struct {
 // Responder is a Router Advertisement responder. Create it with New, run it
 // with Serve.
 type Responder struct {
-	cfg   Config
-	log   *slog.Logger
-	ready chan struct{}
+	cfg     Config
+	log     *slog.Logger
+	ready   chan struct{}
+	started atomic.Bool
 
 	mu    sync.Mutex
 	stats Stats
 	rate  bucket
 }
 
-// New checks cfg and returns a responder ready to Serve.
-func New(cfg Config) (*Responder, error) {
-	if cfg.Interface == "" {
-		return nil, errors.New("ra: Interface is required")
+// Validate reports every problem in c with its field path.
+func (c Config) Validate() field.ErrorList {
+	var errs field.ErrorList
+	if c.Interface == "" {
+		errs = append(errs, field.Required(field.NewPath("interface"), "the link to advertise on"))
 	}
-	if cfg.Interval < 0 || cfg.ReplyRate < 0 || cfg.ReplyBurst < 0 {
-		return nil, errors.New("ra: Interval, ReplyRate and ReplyBurst must not be negative")
+	if c.Interval < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("interval"), c.Interval.String(), "must not be negative"))
+	}
+	if c.ReplyRate < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("replyRate"), c.ReplyRate, "must not be negative"))
+	}
+	if c.ReplyBurst < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("replyBurst"), c.ReplyBurst, "must not be negative"))
+	}
+	return errs
+}
+
+// New checks cfg and returns a responder ready to Serve. It opens no
+// socket: Serve does.
+func New(cfg Config) (*Responder, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("ra: invalid config: %w", errs.ToAggregate())
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultInterval
@@ -182,10 +222,17 @@ type conn struct {
 }
 
 // Serve answers solicitations until ctx is cancelled, then closes its
-// socket and returns nil.
+// socket (Config.Conn too, also when it fails to start) and returns nil.
+// It can run once.
 func (r *Responder) Serve(ctx context.Context) error {
+	if !r.started.CompareAndSwap(false, true) {
+		return errors.New("ra: Serve called twice")
+	}
 	c, err := r.open()
 	if err != nil {
+		if r.cfg.Conn != nil {
+			r.cfg.Conn.Close()
+		}
 		return fmt.Errorf("ra: %w", err)
 	}
 	defer c.nl.Close()
@@ -257,19 +304,18 @@ func (r *Responder) answer(c *conn, sol Solicitation, now time.Time) {
 	r.stats.Solicitations++
 	ok := r.rate.take(now)
 	r.mu.Unlock()
-	ev := Event{Time: now, Solicitation: sol, Dest: dst}
+	ev := Event{Time: now, Kind: EventAdvertised, MAC: sol.LinkAddr, Source: sol.Source, Dest: dst}
 	why := DropRate
 	if ok {
 		why = r.send(c, dst)
 	}
 	if why != "" {
 		r.drop(why)
-		ev.Reason = why
+		ev.Kind, ev.Reason = EventDropped, why
 	} else {
 		r.mu.Lock()
 		r.stats.Answered++
 		r.mu.Unlock()
-		ev.Answered = true
 	}
 	if r.cfg.OnEvent != nil {
 		r.cfg.OnEvent(ev)
@@ -332,10 +378,12 @@ func (r *Responder) open() (*conn, error) {
 		if c.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
 			return fmt.Errorf("netlink: %w", err)
 		}
-		pc, err := net.ListenPacket("ip6:ipv6-icmp", "::")
-		if err != nil {
-			c.nl.Close()
-			return err
+		pc := r.cfg.Conn
+		if pc == nil {
+			if pc, err = net.ListenPacket("ip6:ipv6-icmp", "::"); err != nil {
+				c.nl.Close()
+				return err
+			}
 		}
 		p := ipv6.NewPacketConn(pc)
 		// Only solicitations reach the socket: the kernel filters the rest.

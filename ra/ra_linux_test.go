@@ -4,139 +4,83 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
-	"github.com/pxekit/pxekit/internal/lab"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // link is a veth pair between a server and a client namespace, both ends
 // with a usable link-local address.
 type link struct {
-	srv, cli         *lab.NetNS
-	srvIf, cliIf     string
-	srvMAC, cliMAC   net.HardwareAddr
-	srvLL, cliLL     netip.Addr
-	cliIndex         int
-	srvPath, cliPath string
+	srv, cli       *pxetest.NetNS
+	srvIf, cliIf   string
+	srvMAC, cliMAC net.HardwareAddr
+	srvLL, cliLL   netip.Addr
+	cliIndex       int
 }
 
 func newLink(t *testing.T) *link {
 	t.Helper()
-	testenv.RequireRoot(t)
-	l := &link{}
-	var err error
-	if l.srv, err = lab.NewNetNS("ras"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.srv.Close() })
-	if l.cli, err = lab.NewNetNS("rac"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.cli.Close() })
-	l.srvPath, l.cliPath = "/var/run/netns/"+l.srv.Name(), "/var/run/netns/"+l.cli.Name()
-	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
-	l.srvIf, l.cliIf = "ras"+id, "rac"+id
-	if err := l.srv.AddVeth(l.srvIf, l.cliIf, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.srv.MoveLink(l.cliIf, l.cli); err != nil {
-		t.Fatal(err)
-	}
-	sh := nlHandle(t, l.srvPath)
-	ch := nlHandle(t, l.cliPath)
-	peer, err := ch.LinkByName(l.cliIf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.cliIndex = peer.Attrs().Index
-	srvLink, err := sh.LinkByName(l.srvIf)
-	if err != nil {
+	l := &link{srv: pxetest.TempNetNS(t, "ras"), cli: pxetest.TempNetNS(t, "rac"), srvIf: "ras0", cliIf: "rac0"}
+	if err := l.srv.AddVeth(pxetest.Veth{Name: l.srvIf, Peer: l.cliIf, PeerNS: l.cli}); err != nil {
 		t.Fatal(err)
 	}
 	// Duplicate address detection takes a second or two after link up.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var e1, e2 error
-		l.srvLL, l.srvMAC, e1 = linkLocal(sh, srvLink.Attrs().Index)
-		l.cliLL, l.cliMAC, e2 = linkLocal(ch, l.cliIndex)
-		if e1 == nil && e2 == nil {
-			return l
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no link-local addresses: server %v, client %v", e1, e2)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var err error
+	if l.srvLL, err = l.srv.WaitLinkLocal(l.srvIf, 15*time.Second); err != nil {
+		t.Fatal(err)
 	}
+	if l.cliLL, err = l.cli.WaitLinkLocal(l.cliIf, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l.srvMAC, err = l.srv.HardwareAddr(l.srvIf); err != nil {
+		t.Fatal(err)
+	}
+	if l.cliMAC, err = l.cli.HardwareAddr(l.cliIf); err != nil {
+		t.Fatal(err)
+	}
+	l.cliIndex = linkIndex(t, l.cli, l.cliIf)
+	return l
 }
 
-func nlHandle(t *testing.T, path string) *netlink.Handle {
+// linkIndex is the interface index of name in ns.
+func linkIndex(t *testing.T, ns *pxetest.NetNS, name string) int {
 	t.Helper()
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
+	var index int
+	if err := ns.Do(func() error {
+		ifi, err := net.InterfaceByName(name)
+		if err == nil {
+			index = ifi.Index
+		}
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
+	return index
 }
 
 // serve runs a responder on the server end until the test ends.
-func serve(t *testing.T, l *link, cfg Config) (*Responder, *eventLog) {
+func serve(t *testing.T, l *link, cfg Config) (*Responder, *pxetest.Recorder[Event]) {
 	t.Helper()
-	ev := &eventLog{}
-	cfg.Interface, cfg.NetNS, cfg.OnEvent = l.srvIf, l.srvPath, ev.add
+	ev := &pxetest.Recorder[Event]{}
+	cfg.Interface, cfg.NetNS, cfg.OnEvent = l.srvIf, l.srv.Path(), ev.Add
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	select {
-	case <-r.Ready():
-	case err := <-done:
-		t.Fatalf("Serve: %v", err)
-	}
+	pxetest.Serve(t, r)
 	return r, ev
-}
-
-type eventLog struct {
-	mu  sync.Mutex
-	evs []Event
-}
-
-func (e *eventLog) add(ev Event) { e.mu.Lock(); e.evs = append(e.evs, ev); e.mu.Unlock() }
-
-func (e *eventLog) all() []Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]Event(nil), e.evs...)
 }
 
 // waitStats polls until cond holds on the counters.
@@ -159,19 +103,16 @@ func waitStats(t *testing.T, r *Responder, what string, cond func(Stats) bool) S
 // namespace and must see an advertisement that configures nothing and comes
 // from the server's link-local address and MAC.
 func TestRdisc6(t *testing.T) {
-	rdisc6 := testenv.RequireCmd(t, "rdisc6", "ndisc6")
+	rdisc6 := pxetest.RequireCmd(t, "rdisc6", "ndisc6")
 	l := newLink(t)
 	r, ev := serve(t, l, Config{Interval: time.Hour})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out bytes.Buffer
-	cmd := lab.CommandContext(ctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := l.cli.Run(cmd); err != nil {
-		t.Fatalf("rdisc6: %v\n%s", err, out.String())
+	got, err := pxetest.Run(t, l.cli, pxetest.CommandContext(ctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf))
+	if err != nil {
+		t.Fatalf("rdisc6: %v\n%s", err, got)
 	}
-	got := out.String()
 	t.Logf("rdisc6:\n%s", got)
 	for _, re := range []string{
 		`Stateful address conf\.\s*:\s*No`,
@@ -193,14 +134,14 @@ func TestRdisc6(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 	var seen bool
-	for _, e := range ev.all() {
+	for _, e := range ev.All() {
 		// rdisc6 sends no source link-layer option (iPXE does).
-		if e.Answered && e.Solicitation.Source == l.cliLL && e.Dest == l.cliLL {
+		if e.Kind == EventAdvertised && e.Source == l.cliLL && e.Dest == l.cliLL && e.MAC == nil {
 			seen = true
 		}
 	}
 	if !seen {
-		t.Errorf("no answered solicitation from %s in events %+v", l.cliLL, ev.all())
+		t.Errorf("no answered solicitation from %s in events %+v", l.cliLL, ev.All())
 	}
 }
 
@@ -218,7 +159,7 @@ func newRawSender(t *testing.T, l *link) *rawSender {
 }
 
 // newRawSenderIn sends to dst out of link index in ns.
-func newRawSenderIn(t *testing.T, ns *lab.NetNS, index int, dst netip.Addr) *rawSender {
+func newRawSenderIn(t *testing.T, ns *pxetest.NetNS, index int, dst netip.Addr) *rawSender {
 	t.Helper()
 	s := &rawSender{index: index, dst: dst}
 	err := ns.Do(func() error {
@@ -295,10 +236,10 @@ func TestMalformedSolicitations(t *testing.T) {
 		t.Errorf("valid solicitations = %d, want 2", s.Solicitations)
 	}
 	dests := map[netip.Addr]bool{}
-	for _, e := range ev.all() {
-		dests[e.Dest] = e.Answered
-		if e.Solicitation.Source == l.cliLL && !bytes.Equal(e.Solicitation.LinkAddr, l.cliMAC) {
-			t.Errorf("solicitation from %s: link address %s, want %s", l.cliLL, e.Solicitation.LinkAddr, l.cliMAC)
+	for _, e := range ev.All() {
+		dests[e.Dest] = e.Kind == EventAdvertised
+		if e.Source == l.cliLL && !bytes.Equal(e.MAC, l.cliMAC) {
+			t.Errorf("solicitation from %s: MAC %s, want its link-layer option's %s", l.cliLL, e.MAC, l.cliMAC)
 		}
 	}
 	if !dests[allNodes] || !dests[l.cliLL] {
@@ -313,7 +254,7 @@ func TestFlood(t *testing.T) {
 	l := newLink(t)
 	const burst = 5
 	// One token per hour after the burst: the test cannot earn another.
-	r, _ := serve(t, l, Config{Interval: time.Hour, ReplyRate: 1.0 / 3600, ReplyBurst: burst})
+	r, ev := serve(t, l, Config{Interval: time.Hour, ReplyRate: 1.0 / 3600, ReplyBurst: burst})
 
 	// The client listens for advertisements unicast to it.
 	var pc *ipv6.PacketConn
@@ -380,6 +321,22 @@ func TestFlood(t *testing.T) {
 		t.Errorf("client received %d unicast advertisements, server answered %d", unicast, s.Answered)
 	}
 	t.Logf("%d solicitations sent, %d received, %d answered, %d rate-dropped", n, s.Solicitations, s.Answered, s.Dropped[DropRate])
+	// Every valid solicitation is one event: advertised, or dropped with
+	// the rate limit as its reason.
+	var advertised, rateDropped uint64
+	for _, e := range ev.All() {
+		switch {
+		case e.Kind == EventAdvertised:
+			advertised++
+		case e.Kind == EventDropped && e.Reason == DropRate:
+			rateDropped++
+		default:
+			t.Errorf("unexpected event %+v", e)
+		}
+	}
+	if advertised != s.Answered || rateDropped != s.Dropped[DropRate] {
+		t.Errorf("events: %d advertised, %d rate-dropped; stats say %d and %d", advertised, rateDropped, s.Answered, s.Dropped[DropRate])
+	}
 }
 
 // TestOtherInterface: a solicitation that reaches the namespace on another
@@ -387,33 +344,60 @@ func TestFlood(t *testing.T) {
 func TestOtherInterface(t *testing.T) {
 	l := newLink(t)
 	r, _ := serve(t, l, Config{Interval: time.Hour})
-	id := fmt.Sprintf("%x", os.Getpid()%0xffff)
-	other, peer := "rax"+id, "ray"+id
-	if err := l.srv.AddVeth(other, peer, ""); err != nil {
-		t.Fatal(err)
-	}
-	h := nlHandle(t, l.srvPath)
-	pl, err := h.LinkByName(peer)
-	if err != nil {
+	other, peer := "rax0", "ray0"
+	if err := l.srv.AddVeth(pxetest.Veth{Name: other, Peer: peer}); err != nil {
 		t.Fatal(err)
 	}
 	// The kernel sends on a link only once it has left duplicate address
 	// detection.
-	var src netip.Addr
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if src, _, err = linkLocal(h, pl.Attrs().Index); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", peer, err)
-		}
+	src, err := l.srv.WaitLinkLocal(peer, 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
 	// To all-nodes, which every link has joined (all-routers only the
 	// responder's): so it reaches the socket, from the wrong link.
-	snd := newRawSenderIn(t, l.srv, pl.Attrs().Index, allNodes)
+	snd := newRawSenderIn(t, l.srv, linkIndex(t, l.srv, peer), allNodes)
 	snd.send(t, src, 255, rs(0))
 	s := waitStats(t, r, "other-interface drop", func(s Stats) bool { return s.Dropped[DropOtherInterface] >= 1 })
 	if s.Solicitations != 0 || s.Answered != 0 {
 		t.Errorf("a solicitation from another link was taken: %+v", s)
+	}
+}
+
+// TestConn: a responder on an ICMPv6 socket the caller opened in the
+// server namespace answers rdisc6, and Serve closes that socket when it
+// returns.
+func TestConn(t *testing.T) {
+	rdisc6 := pxetest.RequireCmd(t, "rdisc6", "ndisc6")
+	l := newLink(t)
+	var conn net.PacketConn
+	if err := l.srv.Do(func() error {
+		var err error
+		conn, err = net.ListenPacket("ip6:ipv6-icmp", "::")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r, err := New(Config{Interface: l.srvIf, NetNS: l.srv.Path(), Conn: conn, Interval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Serve(ctx) }()
+	<-r.Ready()
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	if out, err := pxetest.Run(t, l.cli, pxetest.CommandContext(rctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf)); err != nil {
+		t.Fatalf("rdisc6 got no advertisement on Config.Conn: %v\n%s", err, out)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, err := conn.WriteTo([]byte{128, 0, 0, 0}, &net.IPAddr{IP: net.IPv6loopback}); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("write on Config.Conn after Serve returned: %v, want net.ErrClosed", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/pxekit/pxekit/internal/golden"
+	"github.com/pxekit/pxekit/pxetest"
 	"github.com/pxekit/pxekit/validation"
 )
 
@@ -61,7 +61,7 @@ func TestPolicy1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "policy-1.yaml", out)
+	pxetest.CheckGolden(t, "policy-1.yaml", out)
 	// What we print decodes back to the same policy.
 	back, errs := DecodeNodePolicy(out)
 	if len(errs) > 0 {
@@ -128,7 +128,7 @@ func TestDPDKNetworkNAD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "dpdk-sriovnetwork-nad.yaml", out)
+	pxetest.CheckGolden(t, "dpdk-sriovnetwork-nad.yaml", out)
 }
 
 func TestAllFieldsNAD(t *testing.T) {

@@ -28,17 +28,17 @@ func BenchmarkSend(b *testing.B) {
 			mode = "singlePort"
 		}
 		b.Run(mode, func(b *testing.B) {
-			srv, err := New(Config{Root: os.DirFS(dir), SinglePort: single})
+			conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 			if err != nil {
 				b.Fatal(err)
 			}
-			conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			srv, err := New(Config{Conn: conn, Root: os.DirFS(dir), SinglePort: single})
 			if err != nil {
 				b.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { done <- srv.ServeConn(ctx, conn) }()
+			go func() { done <- srv.Serve(ctx) }()
 			defer func() { cancel(); <-done }()
 			for _, name := range []string{"1m", "32m"} {
 				for _, bs := range []int{512, 1468} {
@@ -80,17 +80,17 @@ func BenchmarkSend(b *testing.B) {
 // whole transfer (server and client), not one block.
 func BenchmarkBlockSend(b *testing.B) {
 	dir, files := testRoot(b, 1<<20)
-	srv, err := New(Config{Root: os.DirFS(dir)})
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	srv, err := New(Config{Conn: conn, Root: os.DirFS(dir)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(ctx, conn) }()
+	go func() { done <- srv.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
 	srvAddr := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	for _, bs := range []int{512, 1468} {

@@ -9,7 +9,8 @@
 //   - paths are cleaned (CleanPath): a leading "/" is stripped, "\" becomes
 //     "/", and "..", NUL and control characters are refused; symbolic links
 //     that leave the root are refused too. Refusals get an ERROR packet with
-//     code 2 (access violation), are counted in Stats and logged;
+//     code 2 (access violation), are counted in Stats (DropPathRefused) and
+//     logged;
 //   - write requests get ERROR code 2: the server is read-only;
 //   - blksize is clamped so a DATA packet (payload + 4-byte header + UDP +
 //     IP) fits the MTU of the interface the request came in on;
@@ -32,9 +33,14 @@
 // requests that passed its checks, rewritten with the options it should
 // honour (blksize, tsize).
 //
+// Serve listens on Config.Addr, or serves a socket the caller opened
+// (Config.Conn: one made in another network namespace, or handed over by
+// socket activation), and closes it when it returns.
+//
 // Every finished, failed, aborted or refused request produces an Event,
 // carrying the client's MAC when Config.MACForIP (the DHCP lease table)
-// knows it.
+// knows it. Requests that start no transfer are counted by DropReason in
+// Stats.
 //
 // Source addresses: in single-port mode pin/tftp answers from the
 // listening socket; listen on the address given to clients (next-server).

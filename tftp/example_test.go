@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"testing/fstest"
@@ -13,16 +14,23 @@ import (
 	"github.com/pxekit/pxekit/tftp"
 )
 
-// Serve iPXE to firmware: the server runs on an injected socket, knows
-// client MACs from the DHCP leases, and reports each transfer.
-func ExampleServer_ServeConn() {
+// Serve iPXE to firmware: the server runs on a socket the caller opened
+// (Config.Conn), knows client MACs from the DHCP leases, and reports each
+// transfer.
+func ExampleServer_Serve() {
 	root := fstest.MapFS{"ipxe.efi": {Data: make([]byte, 100000)}}
 	leases := map[netip.Addr]net.HardwareAddr{
 		netip.MustParseAddr("127.0.0.1"): {0x52, 0x54, 0x00, 0x6b, 0x13, 0xe2},
 	}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
 	events := make(chan tftp.Event, 4)
 	srv, err := tftp.New(tftp.Config{
+		Conn:    conn,
 		Root:    root,
+		Logger:  slog.New(slog.DiscardHandler),
 		OnEvent: func(e tftp.Event) { events <- e },
 		MACForIP: func(a netip.Addr) (net.HardwareAddr, bool) {
 			mac, ok := leases[a]
@@ -32,13 +40,9 @@ func ExampleServer_ServeConn() {
 	if err != nil {
 		panic(err)
 	}
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- srv.ServeConn(ctx, conn) }()
+	go func() { done <- srv.Serve(ctx) }()
 
 	// A client, as UEFI firmware would ask: blksize 1468.
 	c, _ := pin.NewClient(conn.LocalAddr().String())
@@ -55,15 +59,15 @@ func ExampleServer_ServeConn() {
 	_, err = c.Receive("../../etc/passwd", "octet")
 	fmt.Println(err != nil)
 	e = <-events
-	fmt.Println(e.Kind, e.Code, e.Err)
+	fmt.Println(e.Kind, e.Reason, e.Code, e.Err)
 
 	cancel()
-	fmt.Println(<-done, srv.Stats().Sent, srv.Stats().PathRefused)
+	fmt.Println(<-done, srv.Stats().Sent, srv.Stats().Dropped)
 	// Output:
 	// 100000 sent ipxe.efi 100000 1468 52:54:00:6b:13:e2
 	// true
-	// refused 2 path refused: "../../etc/passwd" climbs out with ".."
-	// <nil> 1 1
+	// refused path-refused 2 path refused: "../../etc/passwd" climbs out with ".."
+	// <nil> 1 map[path-refused:1]
 }
 
 func ExampleCleanPath() {

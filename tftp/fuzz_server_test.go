@@ -22,18 +22,18 @@ func FuzzServerDatagram(f *testing.F) {
 	f.Add([]byte{0xff})
 
 	root := fstest.MapFS{"f": {Data: make([]byte, 3000)}}
-	srv, err := New(Config{Root: root, Timeout: 20 * time.Millisecond, Retries: 1, MaxTransfers: 1 << 20, MaxWindowSize: 8,
-		ShutdownGrace: 10 * time.Millisecond})
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		f.Fatal(err)
 	}
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	srv, err := New(Config{Conn: conn, Root: root, Timeout: 20 * time.Millisecond, Retries: 1, MaxTransfers: 1 << 20, MaxWindowSize: 8,
+		ShutdownGrace: 10 * time.Millisecond})
 	if err != nil {
 		f.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(ctx, conn) }()
+	go func() { done <- srv.Serve(ctx) }()
 	f.Cleanup(func() { cancel(); <-done })
 	addr := conn.LocalAddr()
 	probe := rrq("probe-missing", "octet")

@@ -63,7 +63,7 @@ func (r *rawClient) recv() (Opcode, uint16, []byte) {
 
 func (r *rawClient) ack(blk uint16) {
 	r.t.Helper()
-	if _, err := r.c.WriteTo([]byte{0, 4, byte(blk >> 8), byte(blk)}, r.server); err != nil {
+	if _, err := r.c.WriteTo(AppendACK(nil, blk), r.server); err != nil {
 		r.t.Fatal(err)
 	}
 }

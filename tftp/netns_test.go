@@ -15,7 +15,7 @@ import (
 
 	"github.com/vishvananda/netns"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // listenInNetns opens a UDP socket inside the named network namespace from
@@ -85,9 +85,9 @@ func fragCreates(t *testing.T, ns string) int {
 // opened in the listening socket's namespace (the client, inside it, gets
 // nothing otherwise).
 func TestBlockSizeFitsLinkMTU(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "ip", "iproute2")
-	testenv.RequireCmd(t, "atftp", "atftp")
+	pxetest.RequireRoot(t)
+	pxetest.RequireCmd(t, "ip", "iproute2")
+	pxetest.RequireCmd(t, "atftp", "atftp")
 	name := fmt.Sprintf("pxtftp-%d-%d", os.Getpid(), rand.IntN(1e6))
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)

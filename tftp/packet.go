@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -116,21 +117,28 @@ func ParseRequest(b []byte) (Request, error) {
 	default:
 		return r, fmt.Errorf("mode: unsupported %q (want octet or netascii)", fields[1])
 	}
-	opts := fields[2:]
-	if len(opts)%2 != 0 {
-		return r, fmt.Errorf("options[%d] %q: missing value", len(opts)/2, opts[len(opts)-1])
+	r.Options, err = parseOptions(fields[2:])
+	return r, err
+}
+
+// parseOptions pairs NUL-separated fields into options, names lower-cased,
+// the first of a repeated name kept.
+func parseOptions(fields []string) ([]Option, error) {
+	if len(fields)%2 != 0 {
+		return nil, fmt.Errorf("options[%d] %q: missing value", len(fields)/2, fields[len(fields)-1])
 	}
-	for i := 0; i < len(opts); i += 2 {
-		name := strings.ToLower(opts[i])
+	var opts []Option
+	for i := 0; i < len(fields); i += 2 {
+		name := strings.ToLower(fields[i])
 		if name == "" {
-			return r, fmt.Errorf("options[%d]: empty name", i/2)
+			return nil, fmt.Errorf("options[%d]: empty name", i/2)
 		}
-		if _, dup := r.Option(name); dup {
+		if slices.ContainsFunc(opts, func(o Option) bool { return o.Name == name }) {
 			continue // RFC 2347 says nothing; keep the first, as tftpd-hpa does
 		}
-		r.Options = append(r.Options, Option{Name: name, Value: opts[i+1]})
+		opts = append(opts, Option{Name: name, Value: fields[i+1]})
 	}
-	return r, nil
+	return opts, nil
 }
 
 // splitNUL splits NUL-terminated strings; the last one must be terminated.
@@ -230,7 +238,12 @@ func (r Request) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.BigEndian.AppendUint16(b, uint16(r.Op))
 	b = append(append(b, r.Filename...), 0)
 	b = append(append(b, r.Mode...), 0)
-	for i, o := range r.Options {
+	return appendOptions(b, r.Options)
+}
+
+// appendOptions encodes options as NUL-terminated name and value pairs.
+func appendOptions(b []byte, opts []Option) ([]byte, error) {
+	for i, o := range opts {
 		if o.Name == "" || strings.IndexByte(o.Name, 0) >= 0 || strings.IndexByte(o.Value, 0) >= 0 {
 			return b, fmt.Errorf("options[%d]: empty name or NUL inside", i)
 		}
@@ -252,4 +265,85 @@ func AppendError(b []byte, code ErrorCode, msg string) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(OpERROR))
 	b = binary.BigEndian.AppendUint16(b, uint16(code))
 	return append(append(b, msg...), 0)
+}
+
+// The client's side of a transfer: the packets a server sends (OACK, DATA,
+// ERROR) decoded, and the ACK a client answers with encoded.
+
+// errNotPacket is what the Parse functions return for a packet of another
+// opcode or one too short for its header.
+var errNotPacket = errors.New("packet: wrong opcode or shorter than its header")
+
+// OpcodeOf is the opcode a packet starts with, 0 (no TFTP opcode) when it
+// is shorter than one.
+func OpcodeOf(b []byte) Opcode {
+	if len(b) < 2 {
+		return 0
+	}
+	return Opcode(binary.BigEndian.Uint16(b))
+}
+
+// AppendACK encodes an ACK of block onto b (block 0 acknowledges an OACK).
+func AppendACK(b []byte, block uint16) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(OpACK))
+	return binary.BigEndian.AppendUint16(b, block)
+}
+
+// ParseACK decodes an ACK's block number. Bytes after it are ignored, as
+// the server has always done.
+func ParseACK(b []byte) (uint16, error) {
+	if len(b) < 4 || OpcodeOf(b) != OpACK {
+		return 0, errNotPacket
+	}
+	return binary.BigEndian.Uint16(b[2:]), nil
+}
+
+// ParseData decodes a DATA packet: its block number and payload, which is
+// b's own memory (valid until b is reused).
+func ParseData(b []byte) (block uint16, data []byte, err error) {
+	if len(b) < tftpHeader || OpcodeOf(b) != OpDATA {
+		return 0, nil, errNotPacket
+	}
+	return binary.BigEndian.Uint16(b[2:]), b[tftpHeader:], nil
+}
+
+// AppendOACK encodes an option acknowledgement (RFC 2347) onto b, the
+// options in the order given.
+func AppendOACK(b []byte, opts []Option) ([]byte, error) {
+	b = binary.BigEndian.AppendUint16(b, uint16(OpOACK))
+	return appendOptions(b, opts)
+}
+
+// ParseOACK decodes an option acknowledgement: the options in the order
+// the server sent them, names lower-cased, the first of a repeated name
+// kept. An OACK without options decodes to none. Errors name the option
+// that is wrong; it never panics, whatever the input.
+func ParseOACK(b []byte) ([]Option, error) {
+	if OpcodeOf(b) != OpOACK {
+		return nil, errNotPacket
+	}
+	var fields []string
+	for b = b[2:]; len(b) > 0; {
+		i := indexNUL(b)
+		if i < 0 {
+			return nil, fmt.Errorf("options[%d]: missing NUL terminator", len(fields)/2)
+		}
+		fields = append(fields, string(b[:i]))
+		b = b[i+1:]
+	}
+	return parseOptions(fields)
+}
+
+// ParseError decodes an ERROR packet: its code and message. A message
+// without its NUL terminator is taken whole, since the packet ends the
+// transfer either way.
+func ParseError(b []byte) (ErrorCode, string, error) {
+	if len(b) < 4 || OpcodeOf(b) != OpERROR {
+		return 0, "", errNotPacket
+	}
+	msg := b[4:]
+	if i := indexNUL(msg); i >= 0 {
+		msg = msg[:i]
+	}
+	return ErrorCode(binary.BigEndian.Uint16(b[2:])), string(msg), nil
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // BenchmarkPeers fetches the same files with the same client (atftp) from
@@ -21,23 +21,23 @@ import (
 //
 //	go test -run '^$' -bench Peers ./tftp
 func BenchmarkPeers(b *testing.B) {
-	testenv.RequireRoot(b) // in.tftpd chroots into its directory
-	atftpPath := testenv.RequireCmd(b, "atftp", "atftp")
-	tftpd := testenv.RequireCmd(b, "in.tftpd", "tftpd-hpa")
+	pxetest.RequireRoot(b) // in.tftpd chroots into its directory
+	atftpPath := pxetest.RequireCmd(b, "atftp", "atftp")
+	tftpd := pxetest.RequireCmd(b, "in.tftpd", "tftpd-hpa")
 	dir, files := testRoot(b, 1<<20, 32<<20)
 
 	// pxekit on an ephemeral port.
-	srv, err := New(Config{Root: os.DirFS(dir), MaxWindowSize: 64})
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	srv, err := New(Config{Conn: conn, Root: os.DirFS(dir), MaxWindowSize: 64})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(ctx, conn) }()
+	go func() { done <- srv.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
 	pxekitPort := conn.LocalAddr().(*net.UDPAddr).Port
 
@@ -48,11 +48,9 @@ func BenchmarkPeers(b *testing.B) {
 	}
 	hpaPort := probe.LocalAddr().(*net.UDPAddr).Port
 	probe.Close()
-	hpa := exec.Command(tftpd, "-L", "-a", "127.0.0.1:"+strconv.Itoa(hpaPort), "-s", dir, "-u", "root")
-	if err := hpa.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = hpa.Process.Kill(); _ = hpa.Wait() }()
+	// In its own process group, killed with the transfer children it
+	// forks when the benchmark ends.
+	pxetest.Start(b, nil, exec.Command(tftpd, "-L", "-a", "127.0.0.1:"+strconv.Itoa(hpaPort), "-s", dir, "-u", "root"))
 
 	out := filepath.Join(b.TempDir(), "got")
 	fetch := func(b *testing.B, port int, name string, opts ...string) {

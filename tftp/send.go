@@ -42,16 +42,6 @@ func (s *sender) aborted() bool {
 	}
 }
 
-// appendOACK encodes an option acknowledgement.
-func appendOACK(b []byte, opts []Option) []byte {
-	b = binary.BigEndian.AppendUint16(b, uint16(OpOACK))
-	for _, o := range opts {
-		b = append(append(b, o.Name...), 0)
-		b = append(append(b, o.Value...), 0)
-	}
-	return b
-}
-
 // errPeer is an ERROR packet from the client: nothing is sent back.
 type errPeer struct {
 	code ErrorCode
@@ -74,6 +64,7 @@ func (s *sender) serve() {
 		var pe *errPeer
 		if !errors.As(err, &pe) {
 			_ = s.conn.send(AppendError(nil, ErrUndefined, err.Error()))
+			f.s.c.sentError(ErrUndefined)
 		}
 	}
 	var attrs []any
@@ -104,7 +95,11 @@ func readBuffer(size int64) int {
 func (s *sender) run() error {
 	recv := make([]byte, 1024)
 	if len(s.oack) > 0 {
-		if err := s.oackPhase(appendOACK(nil, s.oack), recv); err != nil {
+		pkt, err := AppendOACK(nil, s.oack)
+		if err != nil {
+			return err
+		}
+		if err := s.oackPhase(pkt, recv); err != nil {
 			return err
 		}
 	}
@@ -161,6 +156,7 @@ func (s *sender) run() error {
 			if retries++; retries > s.retries {
 				return fmt.Errorf("no ACK for block %d after %d tries", base, retries)
 			}
+			s.f.s.c.retransmitted.Add(next - base)
 			continue
 		}
 		if err != nil {
@@ -192,6 +188,7 @@ func (s *sender) oackPhase(pkt, recv []byte) error {
 		if tries >= s.retries {
 			return fmt.Errorf("no ACK for the OACK after %d tries", tries+1)
 		}
+		s.f.s.c.retransmitted.Add(1)
 	}
 }
 
@@ -213,25 +210,17 @@ func (s *sender) waitACK(recv []byte, lo, hi uint64) (uint64, error) {
 			}
 			return 0, err
 		}
-		if n >= 4 {
-			switch Opcode(binary.BigEndian.Uint16(recv)) {
-			case OpACK:
-				blk := binary.BigEndian.Uint16(recv[2:])
-				for i := hi; i >= lo; i-- {
-					if uint16(i) == blk {
-						return i, nil
-					}
-					if i == 0 {
-						break
-					}
+		if blk, err := ParseACK(recv[:n]); err == nil {
+			for i := hi; i >= lo; i-- {
+				if uint16(i) == blk {
+					return i, nil
 				}
-			case OpERROR:
-				msg := recv[4:n]
-				if i := indexNUL(msg); i >= 0 {
-					msg = msg[:i]
+				if i == 0 {
+					break
 				}
-				return 0, &errPeer{code: ErrorCode(binary.BigEndian.Uint16(recv[2:])), msg: string(msg)}
 			}
+		} else if code, msg, err := ParseError(recv[:n]); err == nil {
+			return 0, &errPeer{code: code, msg: msg}
 		}
 		// A stale ACK, an empty datagram or junk: wait for the rest of
 		// the timeout.

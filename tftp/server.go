@@ -1,26 +1,24 @@
 package tftp
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	pin "github.com/pin/tftp/v3"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/pxekit/pxekit/internal/dropcount"
 )
 
 // Defaults for a zero Config.
@@ -39,8 +37,14 @@ type Config struct {
 	// os.Root also enforces it in the kernel lookup.
 	Root fs.FS
 	// Addr is the UDP address Serve listens on; DefaultAddr when empty.
-	// ServeConn ignores it.
+	// Ignored when Conn is set.
 	Addr string
+	// Conn, when set, is the UDP socket Serve reads requests on instead of
+	// listening on Addr: the caller chooses where it listens (a socket
+	// opened in another network namespace, socket activation, tests). On
+	// Linux per-transfer sockets are opened in Conn's namespace. Serve
+	// closes it when it returns.
+	Conn net.PacketConn
 	// MaxBlockSize caps the negotiated blksize. Zero means the link MTU of
 	// the interface the request came in on is the only cap.
 	MaxBlockSize int
@@ -75,8 +79,8 @@ type Config struct {
 	// windowsize and timeout are not negotiated, and a blksize under 512
 	// is not granted.
 	SinglePort bool
-	// Logger receives one record per transfer and per refused request;
-	// nothing is logged when nil.
+	// Logger receives one record per transfer and per refused request
+	// (default slog.Default(); slog.New(slog.DiscardHandler) silences it).
 	Logger *slog.Logger
 	// OnEvent, when set, is called for every transfer and refused request,
 	// from the serving goroutines: it must be safe for concurrent use and
@@ -87,8 +91,8 @@ type Config struct {
 	MACForIP func(netip.Addr) (net.HardwareAddr, bool)
 }
 
-// Validate reports every invalid field of c.
-func (c Config) Validate() error {
+// Validate reports every invalid field of c with its field path.
+func (c Config) Validate() field.ErrorList {
 	var errs field.ErrorList
 	if c.Root == nil {
 		errs = append(errs, field.Required(field.NewPath("root"), "a file system to serve"))
@@ -109,75 +113,22 @@ func (c Config) Validate() error {
 	if c.MaxTransfers < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("maxTransfers"), c.MaxTransfers, "must not be negative"))
 	}
-	return errs.ToAggregate()
+	return errs
 }
 
-// EventKind says what happened to a request.
-type EventKind string
-
-// Event kinds.
-const (
-	EventSent    EventKind = "sent"    // the whole file was acknowledged
-	EventFailed  EventKind = "failed"  // a transfer started and did not finish
-	EventRefused EventKind = "refused" // the request got an ERROR packet
-	EventBusy    EventKind = "busy"    // dropped: MaxTransfers reached
-	// EventAborted: the client ended the transfer with an ERROR packet.
-	// UEFI firmware does so after the OACK when it only wanted the size
-	// (tsize), before asking again for the file.
-	EventAborted EventKind = "aborted"
-)
-
-// Event describes one request: a finished or failed transfer, or a refusal.
-type Event struct {
-	Time      time.Time
-	Kind      EventKind
-	Peer      netip.AddrPort
-	MAC       net.HardwareAddr // from Config.MACForIP; nil when unknown
-	File      string           // the cleaned path, or the name as sent when refused before cleaning
-	Size      int64            // file size
-	Bytes     int64            // bytes sent (on the wire: more than Size in netascii)
-	BlockSize int              // negotiated block size
-	// WindowSize is the RFC 7440 window granted; 0 for a lock-step transfer.
-	WindowSize int
-	Duration   time.Duration
-	Code       ErrorCode // the code of the ERROR packet sent (EventRefused)
-	Err        error     // why it failed or was refused
-}
-
-// Stats are counters since the Server was created.
-type Stats struct {
-	Requests     uint64 // RRQ and WRQ packets seen on the listening socket
-	Sent         uint64 // transfers completed
-	Failed       uint64 // transfers started but not completed
-	Aborted      uint64 // transfers the client ended with an ERROR packet
-	BytesSent    uint64
-	WriteRefused uint64 // WRQs refused
-	PathRefused  uint64 // traversal, control characters, symlinks out of the root
-	NotFound     uint64 // no such file, or not a regular file
-	Malformed    uint64 // request packets that do not parse
-	Busy         uint64 // requests dropped at MaxTransfers or while shutting down
-	Duplicate    uint64 // retransmitted requests for a transfer already running
-	Stray        uint64 // non-request packets on the listening socket
-	Active       int64  // transfers running now
-}
-
-type counters struct {
-	requests, sent, failed, aborted, bytes, write, path, notFound, malformed, busy, dup, stray atomic.Uint64
-	active                                                                                     atomic.Int64
-}
-
-// Server is a read-only TFTP server. Create it with New; it may serve
-// several sockets at once, sharing its limits and counters.
+// Server is a read-only TFTP server. Create it with New, run it with
+// Serve.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	c   counters
+	cfg     Config
+	log     *slog.Logger
+	c       counters
+	started atomic.Bool
 }
 
-// New checks cfg and returns a Server.
+// New checks cfg and returns a Server. It opens no socket: Serve does.
 func New(cfg Config) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("tftp: invalid config: %w", errs.ToAggregate())
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
@@ -194,39 +145,30 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = DefaultShutdownGrace
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, log: log}, nil
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.c.dropped = dropcount.New(dropReasons()...)
+	return s, nil
 }
 
-// Stats returns a snapshot of the counters.
-func (s *Server) Stats() Stats {
-	c := &s.c
-	return Stats{
-		Requests: c.requests.Load(), Sent: c.sent.Load(), Failed: c.failed.Load(), Aborted: c.aborted.Load(),
-		BytesSent: c.bytes.Load(), WriteRefused: c.write.Load(), PathRefused: c.path.Load(),
-		NotFound: c.notFound.Load(), Malformed: c.malformed.Load(), Busy: c.busy.Load(),
-		Duplicate: c.dup.Load(), Stray: c.stray.Load(), Active: c.active.Load(),
-	}
-}
-
-// Serve listens on Config.Addr and serves until ctx is cancelled; see
-// ServeConn.
+// Serve serves requests arriving on Config.Conn, or on a socket it opens on
+// Config.Addr, until ctx is cancelled; then it stops taking requests, lets
+// running transfers finish for up to Config.ShutdownGrace, and returns nil
+// once they are all done. It closes the socket before returning. It can
+// run once.
 func (s *Server) Serve(ctx context.Context) error {
-	conn, err := net.ListenPacket("udp", s.cfg.Addr)
-	if err != nil {
-		return err
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("tftp: Serve called twice")
 	}
-	return s.ServeConn(ctx, conn)
-}
-
-// ServeConn serves requests arriving on conn, a UDP socket, until ctx is
-// cancelled, then stops taking requests, lets running transfers finish for
-// up to Config.ShutdownGrace, and returns nil once they are all done. It
-// closes conn before returning.
-func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
+	conn := s.cfg.Conn
+	if conn == nil {
+		var err error
+		if conn, err = net.ListenPacket("udp", s.cfg.Addr); err != nil {
+			return fmt.Errorf("tftp: %w", err)
+		}
+	}
 	f := newFront(s, conn)
 	if !s.cfg.SinglePort {
 		return f.serve(ctx)
@@ -281,12 +223,12 @@ func (f *front) loop() error {
 			return err
 		}
 		if src == nil || n < 2 {
-			f.s.c.stray.Add(1)
+			f.s.c.drop(DropStray)
 			continue
 		}
 		op := Opcode(binary.BigEndian.Uint16(f.buf))
 		if op != OpRRQ && op != OpWRQ {
-			f.s.c.stray.Add(1)
+			f.s.c.drop(DropStray)
 			continue
 		}
 		f.admit(f.buf[:n], src, dst, ifIndex, 0)
@@ -297,65 +239,6 @@ func (f *front) isDraining() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.draining
-}
-
-// servePin serves in single-port mode, through pin/tftp.
-func (f *front) servePin(ctx context.Context) error {
-	defer func() { f.stopGrace() }()
-	s := f.s
-	ps := pin.NewServer(f.handleRead, nil)
-	ps.SetHook(pinHook{f})
-	ps.SetTimeout(s.cfg.Timeout)
-	ps.SetRetries(s.cfg.Retries)
-	// pin/tftp sleeps up to a second before each retransmission by default;
-	// the ACK timeout already spaced it.
-	ps.SetBackoff(func(int) time.Duration { return 0 })
-	// The front end clamps blksize to the link MTU itself (pin/tftp's own
-	// clamp forgets the 4-byte DATA header and swaps the IPv4/IPv6
-	// overheads in single-port mode).
-	ps.SetBlockSizeNegotiation(false)
-	ps.EnableSinglePort()
-	// Single-port mode reads every packet into a buffer of this size, so
-	// keep it no larger than what may be negotiated.
-	ps.SetBlockSize(f.maxBlock())
-	errc := make(chan error, 1)
-	go func() { errc <- ps.Serve(f) }()
-
-	select {
-	case err := <-errc:
-		f.closeConn()
-		return err
-	case <-f.dead:
-		// Close first: in single-port mode pin/tftp's Shutdown does not,
-		// and its loop waits in ReadFrom for the close.
-		f.closeConn()
-		ps.Shutdown()
-		<-errc
-		return f.deadErr
-	case <-ctx.Done():
-	}
-
-	f.drain()
-	f.graceTimer()
-	ps.Shutdown()
-	<-errc
-	f.closeConn()
-	return nil
-}
-
-// pinHook receives pin/tftp's failure reports. Transfer outcomes are taken
-// from the read handler instead; what matters here is a request pin/tftp
-// could not start (zero stats), so its slot is released.
-type pinHook struct{ f *front }
-
-// OnSuccess ignores pin/tftp's success report: handleRead emits the event.
-func (h pinHook) OnSuccess(pin.TransferStats) {}
-
-// OnFailure releases a request pin/tftp could not start.
-func (h pinHook) OnFailure(st pin.TransferStats, err error) {
-	if st.Filename == "" {
-		h.f.handoverFailed(err)
-	}
 }
 
 // transfer is a request the front end admitted: path checked, file open.
@@ -446,43 +329,6 @@ func (f *front) maxBlock() int {
 	return MaxBlockSize
 }
 
-// ReadFrom is what pin/tftp's loop reads in single-port mode: admitted
-// requests (rewritten) and the ACKs of running transfers.
-func (f *front) ReadFrom(p []byte) (int, net.Addr, error) {
-	f.mu.Lock()
-	f.handed = nil
-	f.mu.Unlock()
-	for {
-		n, src, ifIndex, dst, err := f.read()
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				return 0, nil, err // pin/tftp's single-port shutdown relies on it
-			}
-			select {
-			case <-f.closed:
-				return 0, nil, err
-			default:
-			}
-			// The socket broke under us: let ServeConn stop pin/tftp, and
-			// do not let its loop spin on the error meanwhile.
-			f.deadOnce.Do(func() { f.deadErr = err; close(f.dead) })
-			<-f.closed
-			return 0, nil, err
-		}
-		if src == nil || n < 2 {
-			f.s.c.stray.Add(1)
-			continue
-		}
-		op := Opcode(binary.BigEndian.Uint16(f.buf))
-		if op != OpRRQ && op != OpWRQ {
-			return copy(p, f.buf[:n]), src, nil
-		}
-		if pkt, ok := f.admit(f.buf[:n], src, dst, ifIndex, len(p)); ok {
-			return copy(p, pkt), src, nil
-		}
-	}
-}
-
 func (f *front) read() (int, *net.UDPAddr, int, net.IP, error) {
 	var (
 		n     int
@@ -533,108 +379,83 @@ func (f *front) linkLimit(ifIndex int, src *net.UDPAddr) int {
 	return max(DefaultBlockSize, min(limit, mtu-overhead))
 }
 
-// admit checks a request and returns the packet pin/tftp should see, or
-// refuses it (ERROR packet or drop) and returns false.
+// admit checks a request and opens its file. Outside single-port mode it
+// starts the transfer's sender and returns false; in single-port mode it
+// returns the packet pin/tftp should see. A request that fails a check is
+// refused (ERROR packet) or dropped, and counted by reason.
 func (f *front) admit(pkt []byte, src *net.UDPAddr, dst net.IP, ifIndex, room int) ([]byte, bool) {
+	f.s.c.requests.Add(1)
+	req, t, ok := f.accept(pkt, src)
+	if !ok {
+		return nil, false
+	}
+	if f.single {
+		return f.handOver(req, t, src, ifIndex, room)
+	}
+	window := 0 // not negotiated: lock-step
+	if win, ok := req.WindowSize(); ok && f.s.cfg.MaxWindowSize > 1 && req.Mode == "octet" {
+		window = min(win, f.s.cfg.MaxWindowSize)
+	}
+	f.startSender(req, src, dst, ifIndex, t, window)
+	return nil, false
+}
+
+// accept parses and checks a request, takes a transfer slot and opens the
+// file.
+func (f *front) accept(pkt []byte, src *net.UDPAddr) (Request, *transfer, bool) {
 	s := f.s
-	s.c.requests.Add(1)
 	peer := src.AddrPort()
 	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
 	key := src.String()
 
 	req, err := ParseRequest(pkt)
 	if err != nil {
-		s.c.malformed.Add(1)
-		f.refuse(src, peer, "", ErrIllegalOperation, fmt.Errorf("malformed request: %w", err))
-		return nil, false
+		f.refuse(src, peer, "", ErrIllegalOperation, DropMalformed, fmt.Errorf("malformed request: %w", err))
+		return req, nil, false
 	}
 	if req.Op == OpWRQ {
-		s.c.write.Add(1)
-		f.refuse(src, peer, req.Filename, ErrAccessViolation, errors.New("write requests refused: read-only server"))
-		return nil, false
+		f.refuse(src, peer, req.Filename, ErrAccessViolation, DropWriteRequest, errors.New("write requests refused: read-only server"))
+		return req, nil, false
 	}
 	f.mu.Lock()
 	draining := f.draining
 	_, dup := f.active[key]
 	f.mu.Unlock()
 	if draining {
-		s.c.busy.Add(1)
-		return nil, false
+		s.c.drop(DropBusy)
+		return req, nil, false
 	}
 	if dup {
 		// The client sent its request again before our first packet came
 		// back; the running transfer answers it.
-		s.c.dup.Add(1)
-		return nil, false
+		s.c.drop(DropDuplicate)
+		return req, nil, false
 	}
 	name, err := CleanPath(req.Filename)
 	if err == nil {
 		err = checkSymlinks(s.cfg.Root, name)
 	}
 	if err != nil {
-		s.c.path.Add(1)
-		f.refuse(src, peer, req.Filename, ErrAccessViolation, err)
-		return nil, false
+		f.refuse(src, peer, req.Filename, ErrAccessViolation, DropPathRefused, err)
+		return req, nil, false
 	}
 	if !f.acquire() {
-		s.c.busy.Add(1)
+		s.c.drop(DropBusy)
 		s.log.Warn("tftp request dropped: too many transfers", "peer", peer, "file", name, "max", s.cfg.MaxTransfers)
-		f.emit(Event{Kind: EventBusy, Peer: peer, File: name, Err: errors.New("too many transfers")})
-		return nil, false
+		f.emit(Event{Kind: EventBusy, Peer: peer, File: name, Reason: DropBusy, Err: errors.New("too many transfers")})
+		return req, nil, false
 	}
 	file, size, code, err := f.open(name)
 	if err != nil {
 		f.release()
+		why := DropPathRefused
 		if code == ErrFileNotFound {
-			s.c.notFound.Add(1)
-		} else {
-			s.c.path.Add(1)
+			why = DropNotFound
 		}
-		f.refuse(src, peer, name, code, err)
-		return nil, false
+		f.refuse(src, peer, name, code, why, err)
+		return req, nil, false
 	}
-
-	if !f.single {
-		window := 0 // not negotiated: lock-step
-		if win, ok := req.WindowSize(); ok && s.cfg.MaxWindowSize > 1 && req.Mode == "octet" {
-			window = min(win, s.cfg.MaxWindowSize)
-		}
-		f.startSender(req, src, dst, ifIndex, &transfer{key: key, peer: peer, name: name, file: file, size: size, mode: req.Mode}, window)
-		return nil, false
-	}
-
-	blksize := DefaultBlockSize
-	var opts []Option
-	if want, ok := req.BlockSize(); ok {
-		n := min(want, f.linkLimit(ifIndex, src))
-		// pin/tftp cannot send blocks under 512 bytes; leaving the option
-		// out makes both sides use 512, which RFC 2347 allows.
-		if n >= DefaultBlockSize {
-			blksize = n
-			opts = append(opts, Option{Name: "blksize", Value: strconv.Itoa(n)})
-		}
-	}
-	if _, ok := req.TransferSize(); ok {
-		opts = append(opts, Option{Name: "tsize", Value: "0"}) // the handler sets the size
-	}
-	out, err := Request{Op: OpRRQ, Filename: name, Mode: req.Mode, Options: opts}.AppendBinary(f.out[:0])
-	if err == nil && len(out) > room {
-		err = fmt.Errorf("request of %d bytes does not fit pin/tftp's %d-byte buffer", len(out), room)
-	}
-	if err != nil {
-		file.Close()
-		f.release()
-		s.c.malformed.Add(1)
-		f.refuse(src, peer, name, ErrIllegalOperation, err)
-		return nil, false
-	}
-	f.out = out
-	t := &transfer{key: key, peer: peer, name: name, file: file, size: size, blksize: blksize, mode: req.Mode}
-	f.mu.Lock()
-	f.active[key] = t
-	f.handed = t
-	f.mu.Unlock()
-	return out, true
+	return req, &transfer{key: key, peer: peer, name: name, file: file, size: size, mode: req.Mode}, true
 }
 
 func (f *front) open(name string) (fs.File, int64, ErrorCode, error) {
@@ -692,65 +513,18 @@ func (f *front) finish(t *transfer) {
 	f.release()
 }
 
-// handoverFailed runs when pin/tftp could not start the request just
-// handed to it (it reports that with empty stats, before reading again).
-func (f *front) handoverFailed(err error) {
-	f.mu.Lock()
-	t := f.handed
-	f.handed = nil
-	if t == nil || t.started {
-		f.mu.Unlock()
-		return
-	}
-	f.mu.Unlock()
-	f.finish(t)
-	f.s.c.failed.Add(1)
-	f.s.log.Error("tftp transfer could not start", "peer", t.peer, "file", t.name, "err", err)
-	f.emit(Event{Kind: EventFailed, Peer: t.peer, File: t.name, Size: t.size, BlockSize: t.blksize, Err: err})
-}
-
-// handleRead is pin/tftp's read handler: it sends the file the front end
-// opened for this peer.
-func (f *front) handleRead(filename string, rf io.ReaderFrom) error {
-	ot, ok := rf.(pin.OutgoingTransfer)
-	if !ok {
-		return errors.New("pin/tftp transfer without a remote address")
-	}
-	ra := ot.RemoteAddr()
-	f.mu.Lock()
-	t := f.active[ra.String()]
-	if t != nil {
-		t.started = true
-	}
-	f.mu.Unlock()
-	if t == nil || t.name != filename {
-		return fmt.Errorf("no admitted request for %s from %s", filename, ra.String())
-	}
-	defer f.finish(t)
-	ot.SetSize(t.size)
-	start := time.Now()
-	// Buffer file reads: one read(2) per 64 KB instead of one per block.
-	r := bufio.NewReaderSize(t.file, 64<<10)
-	n, err := rf.ReadFrom(&abortReader{r: r, abort: f.abort})
-	ev := Event{Peer: t.peer, File: t.name, Size: t.size, Bytes: n, BlockSize: t.blksize, Duration: time.Since(start)}
-	f.s.c.bytes.Add(uint64(n))
-	// In netascii, n counts the bytes on the wire (CR LF for LF).
-	if err == nil && t.mode == "octet" && n != t.size {
-		err = fmt.Errorf("sent %d of %d bytes: the file changed", n, t.size)
-	}
-	f.report(ev, err)
-	// pin/tftp already sent the ERROR packet for a failed transfer;
-	// returning nil keeps it from reporting the failure twice.
-	return nil
-}
-
-func (f *front) refuse(src *net.UDPAddr, peer netip.AddrPort, file string, code ErrorCode, err error) {
+// refuse answers a request with an ERROR packet, and counts and reports
+// it.
+func (f *front) refuse(src *net.UDPAddr, peer netip.AddrPort, file string, code ErrorCode, why DropReason, err error) {
+	f.s.c.drop(why)
 	pkt := AppendError(nil, code, err.Error())
 	if _, werr := f.conn.WriteTo(pkt, src); werr != nil {
 		f.s.log.Debug("tftp error packet not sent", "peer", peer, "err", werr)
+	} else {
+		f.s.c.sentError(code)
 	}
 	f.s.log.Warn("tftp request refused", "peer", peer, "file", file, "code", int(code), "err", err)
-	f.emit(Event{Kind: EventRefused, Peer: peer, File: file, Code: code, Err: err})
+	f.emit(Event{Kind: EventRefused, Peer: peer, File: file, Code: code, Reason: why, Err: err})
 }
 
 func (f *front) emit(ev Event) {
@@ -785,44 +559,8 @@ func (f *front) closeConn() {
 	})
 }
 
-// The rest makes front a net.PacketConn for pin/tftp.
-
-// WriteTo sends on the listening socket (single-port mode's transfers).
-func (f *front) WriteTo(p []byte, addr net.Addr) (int, error) { return f.conn.WriteTo(p, addr) }
-
-// Close is called by pin/tftp's Shutdown.
-func (f *front) Close() error { f.closeConn(); return nil }
-
-// LocalAddr is the listening address.
-func (f *front) LocalAddr() net.Addr { return f.conn.LocalAddr() }
-
-// SetDeadline passes through to the socket.
-func (f *front) SetDeadline(t time.Time) error { return f.conn.SetDeadline(t) }
-
-// SetReadDeadline passes through to the socket.
-func (f *front) SetReadDeadline(t time.Time) error { return f.conn.SetReadDeadline(t) }
-
-// SetWriteDeadline passes through to the socket.
-func (f *front) SetWriteDeadline(t time.Time) error { return f.conn.SetWriteDeadline(t) }
-
 // errShuttingDown aborts transfers still running when ShutdownGrace ends.
 var errShuttingDown = errors.New("server shutting down")
-
-// abortReader ends a transfer once the shutdown grace period is over.
-type abortReader struct {
-	r     io.Reader
-	abort <-chan struct{}
-}
-
-// Read fails once the grace period is over, else reads on.
-func (a *abortReader) Read(p []byte) (int, error) {
-	select {
-	case <-a.abort:
-		return 0, errShuttingDown
-	default:
-	}
-	return a.r.Read(p)
-}
 
 // report counts, logs and emits the outcome of a transfer.
 func (f *front) report(ev Event, err error, attrs ...any) {

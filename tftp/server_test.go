@@ -18,9 +18,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // testRoot writes the files a test serves: random contents of the given
@@ -95,7 +96,7 @@ type served struct {
 	srv  *Server
 	addr *net.UDPAddr
 	ev   *eventLog
-	stop func() // cancels and waits for ServeConn to return
+	stop func() // cancels and waits for Serve to return
 	done chan error
 }
 
@@ -113,13 +114,14 @@ func serveConn(t *testing.T, cfg Config, conn net.PacketConn) *served {
 	t.Helper()
 	ev := newEventLog()
 	cfg.OnEvent = ev.add
+	cfg.Conn = conn
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &served{srv: srv, addr: conn.LocalAddr().(*net.UDPAddr), ev: ev, done: make(chan error, 1)}
-	go func() { s.done <- srv.ServeConn(ctx, conn) }()
+	go func() { s.done <- srv.Serve(ctx) }()
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
@@ -127,10 +129,10 @@ func serveConn(t *testing.T, cfg Config, conn net.PacketConn) *served {
 			select {
 			case err := <-s.done:
 				if err != nil {
-					t.Errorf("ServeConn: %v", err)
+					t.Errorf("Serve: %v", err)
 				}
 			case <-time.After(2 * time.Minute):
-				t.Errorf("ServeConn did not return after cancel")
+				t.Errorf("Serve did not return after cancel")
 			}
 		})
 	}
@@ -142,7 +144,7 @@ func serveConn(t *testing.T, cfg Config, conn net.PacketConn) *served {
 // blocks). tftp-hpa exits 0 even on errors, so its output is returned too.
 func tftpHPA(t *testing.T, addr *net.UDPAddr, name string) ([]byte, string) {
 	t.Helper()
-	testenv.RequireCmd(t, "tftp", "tftp-hpa")
+	pxetest.RequireCmd(t, "tftp", "tftp-hpa")
 	out := filepath.Join(t.TempDir(), "got")
 	cmd := exec.Command("tftp", "-m", "binary", addr.IP.String(), strconv.Itoa(addr.Port), "-c", "get", name, out)
 	msg, err := cmd.CombinedOutput()
@@ -157,7 +159,7 @@ func tftpHPA(t *testing.T, addr *net.UDPAddr, name string) ([]byte, string) {
 // "tsize 0"); it returns the contents, the output and whether it succeeded.
 func atftp(t *testing.T, addr *net.UDPAddr, name string, opts ...string) ([]byte, string, bool) {
 	t.Helper()
-	testenv.RequireCmd(t, "atftp", "atftp")
+	pxetest.RequireCmd(t, "atftp", "atftp")
 	out := filepath.Join(t.TempDir(), "got")
 	args := []string{"--get", "-r", name, "-l", out}
 	for _, o := range opts {
@@ -274,8 +276,8 @@ func TestRefusals(t *testing.T) {
 					t.Errorf("%q: tftp-hpa got %d bytes and said %q; want error code 2 (access violation)", name, len(got), msg)
 				}
 			}
-			if n := s.srv.Stats().PathRefused; n != 8 {
-				t.Errorf("PathRefused = %d, want 8", n)
+			if n := s.srv.Stats().Dropped[DropPathRefused]; n != 8 {
+				t.Errorf("dropped %s = %d, want 8", DropPathRefused, n)
 			}
 			got, msg, ok := atftp(t, s.addr, "../../etc/passwd")
 			if ok || len(got) != 0 || !strings.Contains(msg, `climbs out with ".."`) {
@@ -299,7 +301,7 @@ func TestRefusals(t *testing.T) {
 			for _, e := range s.ev.all() {
 				if e.Kind == EventRefused {
 					refused++
-					if e.Err == nil || e.Code == 0 {
+					if e.Err == nil || e.Code == 0 || e.Reason == "" {
 						t.Errorf("refusal event without a reason: %+v", e)
 					}
 				}
@@ -307,12 +309,15 @@ func TestRefusals(t *testing.T) {
 			if refused != 11 {
 				t.Errorf("%d refusal events, want 11", refused)
 			}
+			if got := s.srv.Stats().ErrorsSent; got[ErrAccessViolation] != 9 || got[ErrFileNotFound] != 2 || len(got) != 2 {
+				t.Errorf("ERROR packets sent by code %v, want 9 access violations and 2 file-not-found", got)
+			}
 		})
 	}
 }
 
 func TestWriteRefused(t *testing.T) {
-	testenv.RequireCmd(t, "tftp", "tftp-hpa")
+	pxetest.RequireCmd(t, "tftp", "tftp-hpa")
 	dir, _ := testRoot(t)
 	s := serve(t, Config{Root: os.DirFS(dir)})
 	local := filepath.Join(t.TempDir(), "upload")
@@ -326,7 +331,7 @@ func TestWriteRefused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "upload")); err == nil {
 		t.Error("the upload was written")
 	}
-	if st := s.srv.Stats(); st.WriteRefused != 1 {
+	if st := s.srv.Stats(); st.Dropped[DropWriteRequest] != 1 {
 		t.Errorf("stats %+v, want 1 write refused", st)
 	}
 }
@@ -404,7 +409,7 @@ func TestShutdownLetsTransfersFinish(t *testing.T) {
 			waitFor(t, func() bool { return s.srv.Stats().Active == 1 })
 			select {
 			case <-stopped:
-				t.Fatal("ServeConn returned while a transfer was running")
+				t.Fatal("Serve returned while a transfer was running")
 			default:
 			}
 			close(g.open)
@@ -479,7 +484,7 @@ func TestMaxTransfersDropsAndRecovers(t *testing.T) {
 	if _, err := c.WriteTo(req, s.addr); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return s.srv.Stats().Busy == 1 })
+	waitFor(t, func() bool { return s.srv.Stats().Dropped[DropBusy] == 1 })
 	if e := s.ev.wait(t, EventBusy); e.File != "slow" {
 		t.Errorf("busy event %+v", e)
 	}
@@ -513,7 +518,18 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	_, err := New(Config{MaxBlockSize: 100, Timeout: -1, MaxTransfers: -2})
+	bad := Config{MaxBlockSize: 100, Timeout: -1, MaxTransfers: -2}
+	var fields []string
+	for _, e := range bad.Validate() {
+		fields = append(fields, e.Field)
+	}
+	if got := strings.Join(fields, " "); got != "root maxBlockSize timeout maxTransfers" {
+		t.Errorf("Validate paths %q, want root maxBlockSize timeout maxTransfers", got)
+	}
+	if errs := (Config{Root: fstest.MapFS{}}).Validate(); len(errs) != 0 {
+		t.Errorf("a Config with only Root: %v", errs)
+	}
+	_, err := New(bad)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -521,6 +537,31 @@ func TestConfigValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v lacks %q", err, want)
 		}
+	}
+}
+
+// A nil Logger logs to slog.Default(), as the other servers of pxekit do.
+func TestNilLoggerIsDefault(t *testing.T) {
+	var logs bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	s := serve(t, Config{Root: fstest.MapFS{}})
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WriteTo(rrq("missing", "octet"), s.addr); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, _, err := c.ReadFrom(make([]byte, 512)); err != nil {
+		t.Fatal(err)
+	}
+	s.stop() // the log is complete once Serve has returned
+	if !strings.Contains(logs.String(), "tftp request refused") {
+		t.Errorf("default logger got %q, want the refusal", logs.String())
 	}
 }
 
@@ -650,9 +691,14 @@ func TestWindowRecovery(t *testing.T) {
 	if ev.Bytes != int64(len(data)) {
 		t.Errorf("event %+v, want %d bytes", ev, len(data))
 	}
+	// Only the window that timed out counts as resent; 3 and 4 went again
+	// because the client asked.
+	if n := s.srv.Stats().Retransmitted; n != 4 {
+		t.Errorf("Retransmitted = %d, want 4 (blocks 7-10 after their timeout)", n)
+	}
 }
 
-// A socket closed under the server ends ServeConn with the error instead
+// A socket closed under the server ends Serve with the error instead
 // of spinning or hanging.
 func TestSocketClosedUnderServer(t *testing.T) {
 	for _, single := range []bool{false, true} {
@@ -660,12 +706,12 @@ func TestSocketClosedUnderServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := New(Config{Root: os.DirFS(t.TempDir()), SinglePort: single})
+		srv, err := New(Config{Conn: conn, Root: os.DirFS(t.TempDir()), SinglePort: single})
 		if err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
-		go func() { done <- srv.ServeConn(context.Background(), conn) }()
+		go func() { done <- srv.Serve(context.Background()) }()
 		// Let the server block in its read first (a request answers once it does).
 		probe, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		_, _ = probe.WriteTo(rrq("missing", "octet"), conn.LocalAddr())
@@ -678,10 +724,10 @@ func TestSocketClosedUnderServer(t *testing.T) {
 		select {
 		case err := <-done:
 			if err == nil {
-				t.Errorf("singlePort=%v: ServeConn returned nil after its socket broke", single)
+				t.Errorf("singlePort=%v: Serve returned nil after its socket broke", single)
 			}
 		case <-time.After(time.Minute):
-			t.Fatalf("singlePort=%v: ServeConn still running after its socket was closed", single)
+			t.Fatalf("singlePort=%v: Serve still running after its socket was closed", single)
 		}
 	}
 }
@@ -689,7 +735,7 @@ func TestSocketClosedUnderServer(t *testing.T) {
 func TestIPv6(t *testing.T) {
 	conn, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
-		testenv.Missing(t, "IPv6 loopback (::1)", "enable IPv6 on lo")
+		pxetest.Missing(t, "IPv6 loopback (::1)", "enable IPv6 on lo")
 	}
 	dir, files := testRoot(t, 1<<20)
 	s := serveConn(t, Config{Root: os.DirFS(dir), MaxWindowSize: 16}, conn)
@@ -747,7 +793,7 @@ func TestClientAbortAfterOACK(t *testing.T) {
 // netascii (tftp-hpa's "ascii" mode): line ends travel as CR LF and come
 // back as the file had them.
 func TestNetascii(t *testing.T) {
-	testenv.RequireCmd(t, "tftp", "tftp-hpa")
+	pxetest.RequireCmd(t, "tftp", "tftp-hpa")
 	dir := t.TempDir()
 	text := []byte("#!ipxe\nchain http://192.0.2.1/boot.ipxe\r\nboot\n")
 	if err := os.WriteFile(filepath.Join(dir, "boot.txt"), text, 0o644); err != nil {

@@ -40,11 +40,11 @@ func TestRenderRedactsUnlessAsked(t *testing.T) {
 	}
 }
 
-// With --dhcpd-conf, the hosts of seed 002's dhcpd.conf become the nodes
+// With --dhcpd-conf, the hosts of the install guide's dhcpd.conf become the nodes
 // (node1 creates because its group boots ipxe-create), and the policy
-// points the seed's nginx URLs at this server.
+// points the guide's nginx URLs at this server.
 func TestDHCPDConf(t *testing.T) {
-	src, err := os.ReadFile("testdata/seed002-dhcpd-httpboot.conf")
+	src, err := os.ReadFile("testdata/harvester-dhcpd-httpboot.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestDHCPDConf(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	err = run(context.Background(), []string{"render", "--cluster", "testdata/cluster.yaml", "--dhcpd-conf", "testdata/seed002-dhcpd-httpboot.conf"}, &out)
+	err = run(context.Background(), []string{"render", "--cluster", "testdata/cluster.yaml", "--dhcpd-conf", "testdata/harvester-dhcpd-httpboot.conf"}, &out)
 	if err != nil || !strings.Contains(out.String(), "note: line 29") {
 		t.Errorf("render with dhcpd.conf: %v\n%s", err, out.String())
 	}

@@ -16,7 +16,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func runCmd(args ...string) (code int, stdout, stderr string) {
@@ -108,8 +108,8 @@ func TestBadInput(t *testing.T) {
 // TestPlanApplyRemove drives the command in a namespace with a veth named
 // eth1, as a user would, and checks the result with iproute2.
 func TestPlanApplyRemove(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "ip", "iproute2")
+	pxetest.RequireRoot(t)
+	pxetest.RequireCmd(t, "ip", "iproute2")
 	ns := fmt.Sprintf("pxhostnet%d-%x", os.Getpid(), rand.Uint32())
 	ip := func(args ...string) string {
 		t.Helper()
@@ -185,8 +185,8 @@ func FuzzLoadPolicy(f *testing.F) {
 // TestAttach attaches a VM-side veth the bridge CNI way through the command;
 // with a VLAN, a kernel without VLAN filtering gets a clear refusal.
 func TestAttach(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "ip", "iproute2")
+	pxetest.RequireRoot(t)
+	pxetest.RequireCmd(t, "ip", "iproute2")
 	ns := fmt.Sprintf("pxhostnetA%d-%x", os.Getpid(), rand.Uint32())
 	for _, args := range [][]string{
 		{"netns", "add", ns},

@@ -15,8 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/lab"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // demoTimeout bounds a whole demo: TCG boots take 20–70 s, more on a busy
@@ -26,17 +27,17 @@ const demoTimeout = 10 * time.Minute
 // requirement is a file a Debian package ships.
 type requirement struct{ path, pkg string }
 
-func demoRequirements(fw lab.Firmware) []requirement {
+func demoRequirements(fw pxetest.Firmware) []requirement {
 	reqs := []requirement{
 		{"qemu-system-x86_64", "qemu-system-x86"},
-		{"/usr/lib/ipxe/undionly.kpxe", "ipxe"},
-		{"/usr/lib/ipxe/ipxe.efi", "ipxe"},
-		{"/bin/busybox", "busybox-static"},
+		{pxetest.IPXEBIOS, "ipxe"},
+		{pxetest.IPXEEFI, "ipxe"},
+		{pxetest.Busybox, "busybox-static"},
 	}
-	if fw == lab.BIOS {
-		reqs = append(reqs, requirement{"/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu"})
+	if fw == pxetest.BIOS {
+		reqs = append(reqs, requirement{pxetest.IPXEROM, "ipxe-qemu"})
 	} else {
-		reqs = append(reqs, requirement{lab.OVMFImage, "ovmf"})
+		reqs = append(reqs, requirement{pxetest.OVMFImage, "ovmf"})
 	}
 	return reqs
 }
@@ -65,17 +66,17 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	fwName := fl.String("firmware", "bios", "bios (SeaBIOS + iPXE ROM), uefi (OVMF PXE) or uefi-http (OVMF HTTP boot)")
 	macStr := fl.String("mac", "52:54:00:de:00:01", "the VM's MAC address")
-	kernelDir := fl.String("kernel-dir", "", "unpacked Debian kernel package (default .cache/kernel/cloud of this repository)")
+	kernelDir := fl.String("kernel-dir", "", "unpacked Debian kernel package (default $PXEKIT_KERNEL_DIR/cloud, or .cache/kernel/cloud of this repository)")
 	quiet := fl.Bool("quiet", false, "do not print the guest's console")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	fw, err := lab.ParseFirmware(*fwName)
+	fw, err := pxetest.ParseFirmware(*fwName)
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab demo: %v\n", err)
 		return 2
 	}
-	mac, err := parseMAC(*macStr)
+	mac, err := macaddr.Parse(*macStr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab demo: --mac: %v\n", err)
 		return 2
@@ -89,14 +90,17 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			strings.Join(missing, " "), strings.Join(missing, " "))
 		return 1
 	}
-	vmlinuz, modules, err := findKernel(*kernelDir)
+	kernel, err := pxetest.FindKernel("cloud")
+	if *kernelDir != "" {
+		kernel, err = pxetest.KernelAt(*kernelDir)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab demo: %v\n", err)
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
-	if err := runDemo(ctx, fw, mac, vmlinuz, modules, *quiet, stdout, stderr); err != nil {
+	if err := runDemo(ctx, fw, mac, kernel, *quiet, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "pxelab demo: %v\n", err)
 		return 1
 	}
@@ -105,7 +109,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runDemo does the demo's work; everything it creates is removed when it
 // returns, on success, failure or Ctrl-C alike.
-func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz, modules string, quiet bool, stdout, stderr io.Writer) error {
+func runDemo(ctx context.Context, fw pxetest.Firmware, mac net.HardwareAddr, kernel pxetest.Kernel, quiet bool, stdout, stderr io.Writer) error {
 	tmp, err := os.MkdirTemp("", "pxelab-")
 	if err != nil {
 		return err
@@ -116,7 +120,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 	if err != nil {
 		return err
 	}
-	err = lab.Initramfs{ModulesDir: modules}.Write(f)
+	err = pxetest.Initramfs{ModulesDir: kernel.ModulesDir}.Write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -124,7 +128,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 		return fmt.Errorf("initramfs: %w", err)
 	}
 
-	lnet, err := lab.NewNetwork("pxelab")
+	lnet, err := pxetest.NewNetwork(pxetest.NetworkConfig{Name: "pxelab"})
 	if err != nil {
 		return fmt.Errorf("lab network: %w", err)
 	}
@@ -132,10 +136,10 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 	fmt.Fprintf(stderr, "pxelab: network namespace %s, bridge %s %s\n", lnet.NS.Name(), lnet.Bridge, lnet.Server)
 
 	o := serveOptions{
-		iface: lnet.Bridge, netns: filepath.Join("/var/run/netns", lnet.NS.Name()),
+		iface: lnet.Bridge, netns: lnet.NS.Path(),
 		pool:   "192.0.2.100-192.0.2.199",
-		kernel: vmlinuz, initrd: initrd,
-		cmdline:  "console=ttyS0 panic=-1 quiet " + lab.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome",
+		kernel: kernel.Vmlinuz, initrd: initrd,
+		cmdline:  "console=ttyS0 panic=-1 quiet " + pxetest.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome",
 		httpPort: 8080,
 		state:    filepath.Join(tmp, "state"),
 		machines: listFlag{mac.String() + "=default"},
@@ -147,7 +151,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 	if err != nil {
 		return err
 	}
-	srv, err := pxe.New(cfg)
+	srv, err := o.server(cfg)
 	if err != nil {
 		return err
 	}
@@ -169,7 +173,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 	home := make(chan pxe.Event, 1)
 	var once sync.Once
 	stopEvents := printEvents(ctx, srv, stdout, func(e pxe.Event) {
-		if e.Kind == pxe.EventPhonedHome && e.MAC == mac.String() {
+		if e.Kind == pxe.EventPhonedHome && macaddr.Equal(e.MAC, mac) {
 			once.Do(func() { home <- e })
 		}
 	})
@@ -180,7 +184,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 		return err
 	}
 	var consoleMu sync.Mutex
-	vm, err := lab.StartVM(ctx, lab.VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
+	vm, err := pxetest.StartVM(ctx, pxetest.VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
 		OnLine: func(l string) {
 			if quiet || strings.TrimSpace(l) == "" {
 				return
@@ -197,7 +201,7 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 
 	initSeen := make(chan time.Duration, 1)
 	go func() {
-		if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+lab.MarkerStart+"$")); err == nil {
+		if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+pxetest.MarkerStart+"$")); err == nil {
 			initSeen <- time.Since(vm.Started())
 		}
 	}()
@@ -227,51 +231,4 @@ func runDemo(ctx context.Context, fw lab.Firmware, mac net.HardwareAddr, vmlinuz
 		}
 		return errors.New("interrupted")
 	}
-}
-
-// findKernel locates an unpacked Debian kernel package: the given dir, or
-// .cache/kernel/cloud in this repository (make testdeps puts it there).
-func findKernel(dir string) (vmlinuz, modules string, err error) {
-	if dir == "" {
-		root, rerr := repoRoot()
-		if rerr != nil {
-			return "", "", fmt.Errorf("no --kernel-dir and %v", rerr)
-		}
-		dir = filepath.Join(root, ".cache", "kernel", "cloud")
-	}
-	vm, _ := filepath.Glob(filepath.Join(dir, "boot", "vmlinuz-*"))
-	mods, _ := filepath.Glob(filepath.Join(dir, "lib", "modules", "*"))
-	if len(vm) == 0 || len(mods) == 0 {
-		return "", "", fmt.Errorf("no Debian kernel unpacked in %s: run `make testdeps` (scripts/fetch-kernel.sh cloud)", dir)
-	}
-	return vm[0], mods[0], nil
-}
-
-// repoRoot finds the module root from the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the pxekit repository")
-		}
-		dir = parent
-	}
-}
-
-func parseMAC(s string) (net.HardwareAddr, error) {
-	mac, err := net.ParseMAC(strings.ReplaceAll(s, "-", ":"))
-	if err != nil {
-		return nil, err
-	}
-	if len(mac) != 6 {
-		return nil, fmt.Errorf("%q is not a 6-byte Ethernet address", s)
-	}
-	return mac, nil
 }

@@ -10,13 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/lab"
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -32,7 +30,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.9-192.0.2.1", "--kernel", "/etc/hostname"}, 2, "START ≤ END"},
 		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9"}, 2, "--kernel is required"},
 		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9", "--kernel", "/etc/hostname", "--machine", "zz=default"}, 2, `--machine "zz=default"`},
-		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9", "--kernel", "/etc/hostname", "--machine", "52:54:00:00:00:01=nope"}, 1, `"nope" is not a profile`},
+		{[]string{"serve", "--interface", "lo", "--pool", "192.0.2.1-192.0.2.9", "--kernel", "/etc/hostname", "--machine", "52:54:00:00:00:01=nope"}, 1, `"nope": is not a profile`},
 		{[]string{"demo", "--firmware", "floppy"}, 2, "floppy"},
 		{[]string{"demo", "--mac", "1:2"}, 2, "--mac"},
 	} {
@@ -43,19 +41,6 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
-
-// syncBuffer is a bytes.Buffer safe for the event printer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func events(t *testing.T, out string) []pxe.Event {
 	t.Helper()
@@ -77,17 +62,17 @@ func events(t *testing.T, out string) []pxe.Event {
 // serve in a lab namespace: curl, from a host on the lab bridge, gets the
 // machine's script, and stdout carries the event as one JSON line.
 func TestServeInNetNS(t *testing.T) {
-	testenv.RequireRoot(t)
-	curl := testenv.RequireCmd(t, "curl", "curl")
-	testenv.RequireFile(t, "/usr/lib/ipxe/undionly.kpxe", "ipxe")
-	lnet := lab.Setup(t)
+	pxetest.RequireRoot(t)
+	curl := pxetest.RequireCmd(t, "curl", "curl")
+	pxetest.RequireFile(t, pxetest.IPXEBIOS, "ipxe")
+	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
 	dir := t.TempDir()
 	kernel := filepath.Join(dir, "vmlinuz")
 	if err := os.WriteFile(kernel, []byte("not really a kernel"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out pxetest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--netns", lnet.NS.Name(), "--interface", lnet.Bridge,
@@ -102,7 +87,7 @@ func TestServeInNetNS(t *testing.T) {
 		cmd := exec.Command(curl, "-sS", "--fail", url)
 		var stdout bytes.Buffer
 		cmd.Stdout = &stdout
-		err := lnet.NS.Run(cmd)
+		_, err := pxetest.Run(t, lnet.NS, cmd)
 		if err == nil {
 			body = stdout.Bytes()
 			break
@@ -116,7 +101,7 @@ func TestServeInNetNS(t *testing.T) {
 		t.Errorf("script:\n%s\nwant line %q", body, want)
 	}
 	// An unknown machine is denied with --deny-unknown.
-	if err := lnet.NS.Run(exec.Command(curl, "-sS", "--fail", "http://192.0.2.1:8080/boot.ipxe?mac=52:54:00:00:00:99")); err == nil {
+	if _, err := pxetest.Run(t, lnet.NS, exec.Command(curl, "-sS", "--fail", "http://192.0.2.1:8080/boot.ipxe?mac=52:54:00:00:00:99")); err == nil {
 		t.Error("unknown machine got a script despite --deny-unknown")
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -126,8 +111,8 @@ func TestServeInNetNS(t *testing.T) {
 	}
 	var served, denied bool
 	for _, e := range events(t, out.String()) {
-		served = served || (e.Kind == pxe.EventScriptServed && e.MAC == "52:54:00:12:34:56")
-		denied = denied || (e.Kind == pxe.EventDenied && e.MAC == "52:54:00:00:00:99")
+		served = served || (e.Kind == pxe.EventScriptServed && e.MAC.String() == "52:54:00:12:34:56")
+		denied = denied || (e.Kind == pxe.EventDenied && e.MAC.String() == "52:54:00:00:00:99")
 	}
 	if !served || !denied {
 		t.Errorf("events on stdout lack script-served/denied:\n%s", out.String())
@@ -137,11 +122,13 @@ func TestServeInNetNS(t *testing.T) {
 // The demo, as `make demo` runs it: a VM boots over the network and phones
 // home, and the namespace is gone afterwards.
 func TestDemo(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
-	testenv.GuestKernel(t)
+	pxetest.RequireFirmware(t, pxetest.BIOS)
+	pxetest.RequireFile(t, pxetest.Busybox, "busybox-static")
+	pxetest.RequireFile(t, pxetest.IPXEBIOS, "ipxe")
+	pxetest.RequireFile(t, pxetest.IPXEEFI, "ipxe")
+	pxetest.GuestKernel(t)
 	before := netnsList(t)
-	var out, errb syncBuffer
+	var out, errb pxetest.Buffer
 	code := run(context.Background(), []string{"demo", "--quiet", "--mac", "52:54:00:de:00:42"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("demo exited %d:\n%s", code, errb.String())
@@ -149,7 +136,7 @@ func TestDemo(t *testing.T) {
 	var kinds []pxe.EventKind
 	var advertised bool
 	for _, e := range events(t, out.String()) {
-		if e.MAC == "52:54:00:de:00:42" {
+		if e.MAC.String() == "52:54:00:de:00:42" {
 			kinds = append(kinds, e.Kind)
 		}
 		// The VM is the only host on the demo's network.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
 )
 
@@ -32,6 +33,11 @@ type serveOptions struct {
 	httpPort                                                    int
 	machines, profiles                                          listFlag
 	denyUnknown, verbose, routerAdvert                          bool
+	// inventory is what config makes of --machine and --profile.
+	inventory pxe.InventorySpec
+
+	// configFile is -c FILE: serve from a config file instead (service.go).
+	configFile string
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -52,6 +58,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.BoolVar(&o.denyUnknown, "deny-unknown", false, "give machines not named by --machine an address but nothing to boot")
 	fl.BoolVar(&o.routerAdvert, "ipv6-ra", false, "answer IPv6 router solicitations with an advertisement that configures nothing (no prefix, lifetime 0, no DHCPv6), so iPXE does not wait ~13 s for a router; only on a boot network without an IPv6 router")
 	fl.BoolVar(&o.verbose, "v", false, "log at debug level on stderr")
+	// Running from a config file, as a service (service.go).
+	fl.StringVar(&o.configFile, "c", "", "serve from this config file (reloaded on SIGHUP and when it changes); the flags given override it")
+	fl.StringVar(&o.configFile, "config", "", "same as -c")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -59,12 +68,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pxelab serve: unexpected arguments %q\n", fl.Args())
 		return 2
 	}
+	if o.configFile != "" {
+		return serveFile(ctx, &o, fl, stdout, stderr)
+	}
 	cfg, err := o.config(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 2
 	}
-	srv, err := pxe.New(cfg)
+	srv, err := o.server(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 1
@@ -79,7 +91,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// config turns the options into a boot server configuration.
+// server builds the boot server: cfg with the inventory the options name.
+func (o *serveOptions) server(cfg pxe.Config) (*pxe.Server, error) {
+	inv, err := pxe.NewStaticInventory(o.inventory)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Inventory = inv
+	return pxe.New(cfg)
+}
+
+// config turns the options into a boot server configuration, and
+// o.inventory into what the inventory will hold; server checks that.
 func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.iface == "" {
 		return pxe.Config{}, errors.New("--interface is required")
@@ -108,7 +131,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.initrd != "" {
 		def.Initrd = filepath.Base(o.initrd)
 	}
-	inv := pxe.Inventory{Profiles: map[string]pxe.Profile{"default": def}}
+	inv := pxe.InventorySpec{Profiles: map[string]pxe.Profile{"default": def}}
 	if !o.denyUnknown {
 		inv.Default = "default"
 	}
@@ -126,7 +149,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		if !ok {
 			return pxe.Config{}, fmt.Errorf("--machine %q: want MAC=PROFILE", m)
 		}
-		mac, err := parseMAC(macStr)
+		mac, err := macaddr.Parse(macStr)
 		if err != nil {
 			return pxe.Config{}, fmt.Errorf("--machine %q: %v", m, err)
 		}
@@ -150,6 +173,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.netns != "" && !strings.Contains(o.netns, "/") {
 		o.netns = filepath.Join("/var/run/netns", o.netns)
 	}
+	o.inventory = inv
 	level := slog.LevelInfo
 	if o.verbose {
 		level = slog.LevelDebug
@@ -157,7 +181,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	return pxe.Config{
 		Interface: o.iface,
 		NetNS:     o.netns,
-		Subnet:    dhcp.Subnet{Pools: []dhcp.Range{rng}},
+		Subnets:   []dhcp.Subnet{{Pools: []dhcp.Range{rng}}},
 		LeaseFile: leaseFile,
 		// Off unless asked: on a network with an IPv6 router it would
 		// tell hosts there is no DHCPv6.
@@ -165,7 +189,6 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		HTTPPort:            o.httpPort,
 		IPXE:                ipxeFS,
 		Assets:              files,
-		Inventory:           inv,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}, nil
 }

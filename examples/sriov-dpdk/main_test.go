@@ -16,8 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/dpdk"
-	"github.com/pxekit/pxekit/internal/golden"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 	"github.com/pxekit/pxekit/sriov"
 	"github.com/pxekit/pxekit/strictyaml"
 )
@@ -157,7 +156,7 @@ func TestDefaultsReproduceDocs(t *testing.T) {
 			corr = append(corr, l)
 		}
 	}
-	golden.Check(t, "corrections.txt", []byte(strings.Join(corr, "\n")+"\n"))
+	pxetest.CheckGolden(t, "corrections.txt", []byte(strings.Join(corr, "\n")+"\n"))
 }
 
 // TestThisHost plans from this machine's /sys.
@@ -300,11 +299,11 @@ func TestBadFlags(t *testing.T) {
 // printed (rejected: a YAML syntax error at line 28) and on this tool's
 // whole output (accepted: exit 0, every kind checked, warnings only).
 func TestVMLint(t *testing.T) {
-	goBin := testenv.RequireCmd(t, "go", "golang-go")
+	goBin := pxetest.RequireCmd(t, "go", "golang-go")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "vmlint")
 	build := exec.Command(goBin, "build", "-o", bin, "./examples/vmlint")
-	build.Dir = testenv.RepoRoot()
+	build.Dir = pxetest.ModuleRoot(t)
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building vmlint: %v\n%s", err, b)
 	}

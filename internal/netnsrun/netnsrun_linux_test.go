@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func nsInode(t *testing.T) string {
@@ -24,7 +24,7 @@ func nsInode(t *testing.T) string {
 // Inside, fn sees the named namespace (its own inode, and only its own
 // links); the caller's thread is where it was before and after.
 func TestRunEntersAndLeaves(t *testing.T) {
-	testenv.RequireRoot(t)
+	pxetest.RequireRoot(t)
 	name := "pxk-nsrun"
 	exec.Command("ip", "netns", "del", name).Run()
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {

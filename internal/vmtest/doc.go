@@ -25,7 +25,7 @@
 //
 //	func TestVLANFiltering(t *testing.T) {
 //		vmtest.Run(t, vmtest.Config{
-//			Kernel:  testenv.GuestKernel(t),
+//			Kernel:  pxetest.GuestKernel(t),
 //			Modules: []string{"8021q", "bridge", "veth"},
 //		}, func(t *testing.T) {
 //			// netlink.NewHandle(unix.NETLINK_ROUTE), create a bridge with
@@ -37,7 +37,7 @@
 // guest test starts with GuestOnly so that on the host it skips:
 //
 //	func TestSRIOV(t *testing.T) { // host driver
-//		vmtest.Run(t, vmtest.Config{Kernel: testenv.GuestKernelFlavor(t, "bpo"),
+//		vmtest.Run(t, vmtest.Config{Kernel: pxetest.GuestKernelFlavor(t, "bpo"),
 //			Modules: []string{"igb", "igbvf"}, QEMUArgs: []string{"-device", "igb"},
 //			TestRun: "^TestGuestSRIOV"}, nil)
 //	}

@@ -5,16 +5,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // requireQEMUDevice needs a QEMU that emulates device (igb needs QEMU ≥ 8.0,
 // from bookworm-backports).
 func requireQEMUDevice(t *testing.T, device string) {
 	t.Helper()
-	qemu := testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
+	qemu := pxetest.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
 	out, err := exec.Command(qemu, "-device", "help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `name "`+device+`"`) {
-		testenv.Missing(t, "QEMU device "+device, "install qemu-system-x86 ≥ 8.0 from bookworm-backports (make testdeps)")
+		pxetest.Missing(t, "QEMU device "+device, "install qemu-system-x86 ≥ 8.0 from bookworm-backports (make testdeps)")
 	}
 }

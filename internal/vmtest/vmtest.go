@@ -22,16 +22,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/internal/vmtest/initramfs"
 	"github.com/pxekit/pxekit/internal/vmtest/kmod"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // Config describes the guest a host test boots.
 type Config struct {
-	// Kernel is the guest kernel: testenv.GuestKernel(t) (6.1 cloud) or
-	// testenv.GuestKernelFlavor(t, "bpo") (6.12 generic: igb, vfio).
-	Kernel testenv.Kernel
+	// Kernel is the guest kernel: pxetest.GuestKernel(t) (6.1 cloud) or
+	// pxetest.GuestKernelFlavor(t, "bpo") (6.12 generic: igb, vfio).
+	Kernel pxetest.Kernel
 	// Modules are loaded in the guest before the tests run, each after the
 	// modules it depends on (read from .modinfo; built-ins are skipped).
 	Modules []string
@@ -134,11 +134,11 @@ func exactPattern(name string) string {
 // pattern).
 func boot(t *testing.T, cfg Config, pattern, exact string) (Result, error) {
 	t.Helper()
-	qemu := testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
+	qemu := pxetest.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
 	if cfg.Kernel.Vmlinuz == "" {
-		return Result{ExitCode: -1}, errors.New("vmtest: Config.Kernel is empty (use testenv.GuestKernel(t))")
+		return Result{ExitCode: -1}, errors.New("vmtest: Config.Kernel is empty (use pxetest.GuestKernel(t))")
 	}
-	testenv.RequireFile(t, cfg.Kernel.Vmlinuz, "linux-image (make testdeps)")
+	pxetest.RequireFile(t, cfg.Kernel.Vmlinuz, "linux-image (make testdeps)")
 
 	timeout := cfg.Timeout
 	if timeout <= 0 {
@@ -349,7 +349,7 @@ func writeInitramfs(dst, bin string, cfg Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	if testenv.InCI() {
+	if pxetest.InCI() {
 		// Missing() in the guest must fail, as on the host.
 		env = append(env, "CI=true")
 	}
@@ -409,9 +409,9 @@ func addTestdata(w *initramfs.Writer, src, dst string) error {
 
 // guestKernelPlaceholder mirrors the booted kernel's layout (empty files)
 // under /.vmtest/kernel and points PXEKIT_KERNEL_DIR there, so the
-// testenv.GuestKernel(t) call in a Config literal — evaluated again in the
+// pxetest.GuestKernel(t) call in a Config literal — evaluated again in the
 // guest — finds "its" kernel instead of skipping the guest test.
-func guestKernelPlaceholder(w *initramfs.Writer, k testenv.Kernel) ([]string, error) {
+func guestKernelPlaceholder(w *initramfs.Writer, k pxetest.Kernel) ([]string, error) {
 	flavorDir := filepath.Dir(filepath.Dir(k.Vmlinuz)) // <root>/<flavor>
 	root := "/.vmtest/kernel/" + filepath.Base(flavorDir)
 	if err := w.File(root+"/boot/"+filepath.Base(k.Vmlinuz), nil, 0o644); err != nil {
@@ -448,7 +448,7 @@ func testBinary(t *testing.T) (string, error) {
 	b := v.(*build)
 	b.once.Do(func() {
 		sum := sha256.Sum256([]byte(dir))
-		cache := filepath.Join(testenv.RepoRoot(), ".cache", "vmtest")
+		cache := filepath.Join(pxetest.ModuleRoot(t), ".cache", "vmtest")
 		if b.err = os.MkdirAll(cache, 0o755); b.err != nil {
 			return
 		}

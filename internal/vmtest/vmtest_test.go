@@ -11,7 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // vlanModules is the load order TESTING.md verified for VLAN and bridge
@@ -23,7 +23,7 @@ var vlanModules = []string{"8021q", "bridge", "veth"}
 // reading them back through netlink in the guest kernel.
 func TestBridgeVLANInGuest(t *testing.T) {
 	Run(t, Config{
-		Kernel:  testenv.GuestKernel(t),
+		Kernel:  pxetest.GuestKernel(t),
 		Modules: vlanModules,
 		Append:  "pxekit.vmtest=append-works",
 	}, func(t *testing.T) {
@@ -116,14 +116,14 @@ func TestBridgeVLANInGuest(t *testing.T) {
 // (what vfio-pci needs) and checks the PF offers 7 VFs and sits in an
 // IOMMU group.
 func TestIGBSRIOVInGuest(t *testing.T) {
-	if testing.Short() && !testenv.InCI() {
+	if testing.Short() && !pxetest.InCI() {
 		t.Skip("about a minute under TCG; skipped with -short")
 	}
 	if !InGuest() {
 		requireQEMUDevice(t, "igb")
 	}
 	Run(t, Config{
-		Kernel:  testenv.GuestKernelFlavor(t, "bpo"),
+		Kernel:  pxetest.GuestKernelFlavor(t, "bpo"),
 		Modules: []string{"igb", "vfio-pci"},
 		// No netdev: the NIC needs no link for SR-IOV.
 		QEMUArgs: []string{"-device", "intel-iommu", "-device", "igb"},
@@ -162,7 +162,7 @@ func TestGuestFailureIsReported(t *testing.T) {
 	if InGuest() {
 		t.Skip("host-side driver")
 	}
-	res, err := boot(t, Config{Kernel: testenv.GuestKernel(t), Quiet: true}, "^TestGuestFailsOnPurpose$", "")
+	res, err := boot(t, Config{Kernel: pxetest.GuestKernel(t), Quiet: true}, "^TestGuestFailsOnPurpose$", "")
 	if err == nil {
 		t.Fatalf("boot of a failing guest test returned no error; console:\n%s", res.Console)
 	}

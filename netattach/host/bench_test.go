@@ -9,15 +9,15 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // benchNetns is newNetns for benchmarks.
 func benchNetns(b *testing.B) string {
 	b.Helper()
-	testenv.RequireRoot(b)
-	testenv.RequireCmd(b, "ip", "iproute2")
+	pxetest.RequireRoot(b)
+	pxetest.RequireCmd(b, "ip", "iproute2")
 	name := fmt.Sprintf("pxhostb%d", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		b.Fatalf("ip netns add: %v: %s", err, out)

@@ -18,9 +18,9 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/internal/vmtest"
 	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // TestGuestKernel boots the Debian cloud kernel (which has 8021q and bridge
@@ -30,7 +30,7 @@ func TestGuestKernel(t *testing.T) {
 		t.Skip("host-side driver")
 	}
 	vmtest.Run(t, vmtest.Config{
-		Kernel:  testenv.GuestKernel(t),
+		Kernel:  pxetest.GuestKernel(t),
 		Modules: []string{"llc", "stp", "garp", "mrp", "8021q", "bridge", "veth"},
 		TestRun: "^TestGuest[A-Z]",
 	}, nil)

@@ -13,16 +13,16 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/netattach"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // newNetns makes a network namespace with a unique name (other engineers'
 // tests run at the same time) and removes it when the test ends.
 func newNetns(t *testing.T) string {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "ip", "iproute2")
+	pxetest.RequireRoot(t)
+	pxetest.RequireCmd(t, "ip", "iproute2")
 	name := fmt.Sprintf("pxhost%d-%x", os.Getpid(), rand.Uint32())
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v: %s", name, err, out)

@@ -13,7 +13,7 @@ import (
 )
 
 // Release names the files of one Harvester release as its release page
-// ships them. Seed 002's scripts say rootfs.squashfs and
+// ships them. The PXE install guide's scripts say rootfs.squashfs and
 // harvester-<version>-vmlinuz while the files it tells you to download are
 // harvester-<version>-rootfs-amd64.squashfs and
 // harvester-<version>-vmlinuz-amd64; every URL here is derived from these
@@ -62,7 +62,8 @@ func (r Release) ISO() string { return "harvester-" + r.Version + "-" + r.arch()
 // Files lists every file of the release a PXE install serves.
 func (r Release) Files() []string { return []string{r.ISO(), r.Kernel(), r.Initrd(), r.RootFS()} }
 
-// BootOptions are the optional kernel arguments of seed 002.
+// BootOptions are the optional kernel arguments the PXE install guide
+// describes.
 type BootOptions struct {
 	// DHCPRetry adds rd.net.dhcp.retry=<n>: dracut retries DHCP n times
 	// instead of failing the boot.
@@ -78,7 +79,7 @@ type BootOptions struct {
 	Extra []string
 }
 
-// KernelArgs returns the kernel arguments of seed 002's scripts for a root
+// KernelArgs returns the kernel arguments of the PXE install guide's scripts for a root
 // filesystem and a config at these URLs, with the options applied.
 func KernelArgs(rootfsURL, configURL string, o BootOptions) (*ipxe.Cmdline, error) {
 	var errs field.ErrorList
@@ -110,7 +111,7 @@ func KernelArgs(rootfsURL, configURL string, o BootOptions) (*ipxe.Cmdline, erro
 	for i, a := range o.Extra {
 		name, value, hasValue := strings.Cut(a, "=")
 		if name == "ip" || name == "initrd" || name == "root" || strings.HasPrefix(name, "harvester.install.config_url") {
-			// Harvester supports only one ip= (seed 002); initrd= and
+			// Harvester supports only one ip= (its install guide says so); initrd= and
 			// root= are derived from the release.
 			errs = append(errs, field.Duplicate(p.Child("extra").Index(i), a))
 			continue
@@ -131,12 +132,12 @@ func KernelArgs(rootfsURL, configURL string, o BootOptions) (*ipxe.Cmdline, erro
 }
 
 // ScriptOptions place a standalone iPXE script in an HTTP tree such as
-// seed 002's nginx layout.
+// the PXE install guide's nginx layout.
 type ScriptOptions struct {
 	// AssetURL is where the release's files are served, e.g.
 	// http://10.100.0.10/harvester. The kernel and initrd are named
 	// relative to the script (iPXE resolves them against the script's URL,
-	// as the seed does) unless AbsoluteAssets is set.
+	// as the guide does) unless AbsoluteAssets is set.
 	AssetURL string
 	// ConfigURL is the node's Harvester config.
 	ConfigURL string
@@ -145,7 +146,7 @@ type ScriptOptions struct {
 	BootOptions
 }
 
-// Script renders seed 002's iPXE script for a release: kernel with the
+// Script renders the PXE install guide's iPXE script for a release: kernel with the
 // Harvester arguments, initrd, boot. For UEFI (fw == ipxe.EFI) the kernel
 // line also names the initrd (initrd=<name>), without which UEFI's Linux
 // stub boots with no initrd.
@@ -168,7 +169,7 @@ func Script(r Release, fw ipxe.Firmware, o ScriptOptions) ([]byte, error) {
 	return ipxe.NewScript().Linux(ipxe.Linux{Kernel: kernel, Initrds: []string{initrd}, Cmdline: args}, fw).Build()
 }
 
-// ServerURL points a boot file name from seed 002's dhcpd.conf at a pxe
+// ServerURL points a boot file name from the PXE install guide's dhcpd.conf at a pxe
 // boot server, for pxe.Config.Boot with pxe/iscdhcp: the node's script
 // (.../ipxe-create, .../ipxe-join-efi, ...) becomes the server's per-machine
 // script, .../ipxe.efi its iPXE binary for UEFI HTTP boot; TFTP names stay.

@@ -1,14 +1,12 @@
 package harvester
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -17,10 +15,10 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/dhcp"
-	"github.com/pxekit/pxekit/internal/lab"
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/pxe/iscdhcp"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // The guest stands in for Harvester's installer: it reads
@@ -41,41 +39,16 @@ var (
 )
 
 type harvLab struct {
-	net    *lab.Network
+	lab    *pxetest.BootLab
 	srv    *pxe.Server
-	mu     sync.Mutex
-	events []pxe.Event
-	logs   bytes.Buffer
-}
-
-type lockedBuf struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+	events pxetest.Recorder[pxe.Event]
+	logs   pxetest.Buffer
 }
 
 func startHarvLab(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.BootPolicy) *harvLab {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireCmd(t, "qemu-system-x86_64", "qemu-system-x86")
-	testenv.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
-	testenv.RequireFile(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu")
-	testenv.RequireFile(t, lab.OVMFImage, "ovmf")
-	testenv.RequireFile(t, "/bin/busybox", "busybox-static")
-	kernel := testenv.GuestKernel(t)
-	vmlinuz, err := os.ReadFile(kernel.Vmlinuz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	initrd, err := lab.Initramfs{ModulesDir: kernel.ModulesDir, Commands: guestCommands}.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	pxetest.RequireFile(t, pxetest.IPXEEFI, "ipxe")
+	lab := pxetest.NewBootLab(t, pxetest.Initramfs{Commands: guestCommands})
 	// The test kernel must talk on the serial console; Harvester's
 	// arguments stay as they are.
 	c.Boot.Extra = []string{"console=ttyS0", "panic=-1"}
@@ -87,77 +60,41 @@ func startHarvLab(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.Boo
 	if err != nil {
 		t.Fatal(err)
 	}
-	lnet := lab.Setup(t)
-	hl := &harvLab{net: lnet}
+	hl := &harvLab{lab: lab}
 	srv, err := pxe.New(pxe.Config{
-		Interface: lnet.Bridge,
-		NetNS:     filepath.Join("/var/run/netns", lnet.NS.Name()),
-		Subnet: dhcp.Subnet{
+		Interface: lab.Bridge,
+		NetNS:     lab.NS.Path(),
+		Subnets: []dhcp.Subnet{{
 			Pools:     []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
 			LeaseTime: 10 * time.Minute,
-		},
+		}},
 		HTTPPort: 8080,
 		Assets: fstest.MapFS{
-			plan.Release.Kernel(): {Data: vmlinuz, ModTime: time.Now()},
-			plan.Release.Initrd(): {Data: initrd, ModTime: time.Now()},
+			plan.Release.Kernel(): {Data: lab.Vmlinuz, ModTime: time.Now()},
+			plan.Release.Initrd(): {Data: lab.Initrd, ModTime: time.Now()},
 		},
 		Inventory: inv,
 		Boot:      policy,
-		Logger:    slog.New(slog.NewTextHandler(lockedBuf{&hl.mu, &hl.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:    slog.New(slog.NewTextHandler(&hl.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hl.srv = srv
-	sctx, cancel := context.WithCancel(ctx)
-	events := srv.Subscribe(sctx)
-	go func() {
-		for e := range events {
-			hl.mu.Lock()
-			hl.events = append(hl.events, e)
-			hl.mu.Unlock()
-		}
-	}()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("boot server: %v", err)
-		}
-	})
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("boot server: %v", err)
-	case <-ctx.Done():
-		t.Fatal("boot server not ready")
-	}
+	go hl.events.Record(srv.Subscribe(ctx))
+	pxetest.Serve(t, srv)
 	return hl
 }
 
 // boot powers on node n and checks, from the guest's console, that it got
 // its own config through the URL on its kernel command line and was
 // refused the other node's.
-func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, n Node, wantMode Mode) {
+func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, n Node, wantMode Mode) {
 	t.Helper()
-	tap, err := hl.net.AddTap()
-	if err != nil {
-		t.Fatal(err)
-	}
 	mac := mustMAC(t, n.MAC)
-	vm, err := lab.StartVM(ctx, lab.VMConfig{NetNS: hl.net.NS, Tap: tap, MAC: mac, Firmware: fw,
+	vm := hl.lab.StartVM(t, ctx, pxetest.VMConfig{MAC: mac, Firmware: fw,
 		OnLine: func(l string) { t.Logf("%s: %s", n.Hostname, l) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(vm.Stop)
-	defer func() {
-		if t.Failed() {
-			t.Logf("QEMU stderr: %s", vm.Stderr())
-		}
-	}()
-	got, err := vm.WaitFor(ctx, lab.CmdlineRE)
+	got, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +106,7 @@ func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, n No
 			t.Errorf("/proc/cmdline lacks %s:\n%s", want, cmdline)
 		}
 	}
-	if fw != lab.BIOS && !strings.Contains(cmdline, "initrd=harvester-v1.1.0-initrd-amd64") {
+	if fw != pxetest.BIOS && !strings.Contains(cmdline, "initrd=harvester-v1.1.0-initrd-amd64") {
 		t.Errorf("UEFI boot without initrd=: %s", cmdline)
 	}
 	cfg, err := vm.WaitFor(ctx, configRE)
@@ -189,14 +126,12 @@ func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, n No
 	if err := vm.Wait(ctx); err != nil {
 		t.Errorf("QEMU after power-off: %v", err)
 	}
-	hl.mu.Lock()
-	defer hl.mu.Unlock()
 	served, denied := false, false
-	for _, e := range hl.events {
-		if e.MAC == mac.String() && e.Kind == pxe.EventConfigServed {
+	for _, e := range hl.events.All() {
+		if macaddr.Equal(e.MAC, mac) && e.Kind == pxe.EventConfigServed {
 			served = true
 		}
-		if e.Kind == pxe.EventDenied && e.MAC != mac.String() && strings.Contains(e.Detail, "config-") {
+		if e.Kind == pxe.EventDenied && !macaddr.Equal(e.MAC, mac) && strings.Contains(e.Detail, "config-") {
 			denied = true
 		}
 	}
@@ -208,10 +143,9 @@ func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw lab.Firmware, n No
 // checkNoSecrets greps every log line and event for the cluster's token
 // and password.
 func (hl *harvLab) checkNoSecrets(t *testing.T, c *Cluster) {
-	hl.mu.Lock()
-	defer hl.mu.Unlock()
+	events := hl.events.All()
 	var ev strings.Builder
-	for _, e := range hl.events {
+	for _, e := range events {
 		fmt.Fprintf(&ev, "%+v\n", e)
 	}
 	for _, s := range []string{c.Token, c.Password} {
@@ -219,8 +153,8 @@ func (hl *harvLab) checkNoSecrets(t *testing.T, c *Cluster) {
 			t.Errorf("secret %q in logs or events", s)
 		}
 	}
-	if len(hl.events) == 0 || hl.logs.Len() == 0 {
-		t.Errorf("no events (%d) or logs (%d bytes) captured", len(hl.events), hl.logs.Len())
+	if len(events) == 0 || hl.logs.Len() == 0 {
+		t.Errorf("no events (%d) or logs (%d bytes) captured", len(events), hl.logs.Len())
 	}
 }
 
@@ -230,7 +164,7 @@ func labCluster(t *testing.T) *Cluster {
 	return c
 }
 
-// TestBootBIOS: seed 002's node1 (CREATE) and node2 (JOIN) boot at once
+// TestBootBIOS: the install guide's node1 (CREATE) and node2 (JOIN) boot at once
 // through SeaBIOS and QEMU's iPXE ROM.
 func TestBootBIOS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -243,7 +177,7 @@ func TestBootBIOS(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t.Run(n.Hostname, func(t *testing.T) { hl.boot(t, ctx, lab.BIOS, n, mode) })
+			t.Run(n.Hostname, func(t *testing.T) { hl.boot(t, ctx, pxetest.BIOS, n, mode) })
 		}()
 	}
 	wg.Wait()
@@ -251,7 +185,7 @@ func TestBootBIOS(t *testing.T) {
 }
 
 // TestBootUEFIHTTP: node1 (CREATE) through OVMF's UEFI HTTP boot → iPXE →
-// the UEFI script with initrd=. DHCP answers as seed 002's dhcpd.conf (UEFI
+// the UEFI script with initrd=. DHCP answers as the install guide's dhcpd.conf (UEFI
 // HTTP boot variant, imported by pxe/iscdhcp) says: the elsif HTTPClient
 // branch hands out ipxe.efi with option 60 "HTTPClient", then the iPXE
 // branch the create script — both pointed at this server.
@@ -259,7 +193,7 @@ func TestBootUEFIHTTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c := labCluster(t)
-	src, err := os.ReadFile("testdata/seed002/dhcpd-httpboot.conf")
+	src, err := os.ReadFile("testdata/install-guide/dhcpd-httpboot.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,13 +202,13 @@ func TestBootUEFIHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	hl := startHarvLab(t, ctx, c, conf.Policy(ServerURL))
-	hl.boot(t, ctx, lab.UEFIHTTP, c.Nodes[0], ModeCreate)
+	hl.boot(t, ctx, pxetest.UEFIHTTP, c.Nodes[0], ModeCreate)
 	hl.checkNoSecrets(t, c)
 }
 
 func mustMAC(t *testing.T, s string) net.HardwareAddr {
 	t.Helper()
-	m, err := net.ParseMAC(s)
+	m, err := macaddr.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
 )
 
@@ -101,7 +102,8 @@ type PlannedNode struct {
 	Role    Role             // what Harvester will make of it
 	Config  Config           // its installation config (holds the secrets)
 	// ConfigFile is the name the config is served under
-	// (config-create.yaml or config-join.yaml, as in seed 002).
+	// (config-create.yaml or config-join.yaml, as in the Harvester PXE
+	// install guide).
 	ConfigFile string
 }
 
@@ -154,8 +156,8 @@ func (c *Cluster) Plan() (*Plan, error) {
 	zoned := false
 	for i, n := range c.Nodes {
 		p := np.Index(i)
-		mac, err := net.ParseMAC(n.MAC)
-		if err != nil || len(mac) != 6 {
+		mac, err := macaddr.Parse(n.MAC)
+		if err != nil {
 			errs = append(errs, field.Invalid(p.Child("mac"), n.MAC, "must be an Ethernet MAC like 52:54:00:6b:13:e2"))
 		} else if j, dup := seenMAC[mac.String()]; dup {
 			errs = append(errs, field.Duplicate(p.Child("mac"), fmt.Sprintf("%s (also nodes[%d])", n.MAC, j)))
@@ -251,7 +253,7 @@ func (p *Plan) assignRoles(zoned bool) {
 // Node returns the planned node with this MAC.
 func (p *Plan) Node(mac net.HardwareAddr) (PlannedNode, bool) {
 	for _, n := range p.Nodes {
-		if n.MACAddr.String() == mac.String() {
+		if macaddr.Equal(n.MACAddr, mac) {
 			return n, true
 		}
 	}
@@ -272,11 +274,12 @@ func RenderConfig(n PlannedNode, baseURL string, redact bool) ([]byte, error) {
 
 // Inventory turns the plan into the boot server's inventory: one profile
 // per node (named after its hostname) booting the release's kernel and
-// initrd from /assets/, with seed 002's kernel arguments, and the node's
-// config served at /machines/<mac>/config-<mode>.yaml to that machine
-// only (or through a signed URL when the server has a URLKey).
-func (p *Plan) Inventory() (pxe.Inventory, error) {
-	inv := pxe.Inventory{Profiles: map[string]pxe.Profile{}}
+// initrd from /assets/, with the Harvester PXE install's kernel arguments,
+// and the node's config served at /machines/<mac>/config-<mode>.yaml to
+// that machine only (or through a signed URL when the server has a
+// URLKey).
+func (p *Plan) Inventory() (*pxe.StaticInventory, error) {
+	inv := pxe.InventorySpec{Profiles: map[string]pxe.Profile{}}
 	for _, n := range p.Nodes {
 		o := p.Boot
 		if p.modeArg {
@@ -287,7 +290,7 @@ func (p *Plan) Inventory() (pxe.Inventory, error) {
 		const rootPH, cfgPH = "http://rootfs.invalid/r", "http://config.invalid/c"
 		args, err := KernelArgs(rootPH, cfgPH, o)
 		if err != nil {
-			return pxe.Inventory{}, fmt.Errorf("node %s: %w", n.Hostname, err)
+			return nil, fmt.Errorf("node %s: %w", n.Hostname, err)
 		}
 		var out []string
 		for _, a := range args.Args() {
@@ -302,7 +305,7 @@ func (p *Plan) Inventory() (pxe.Inventory, error) {
 		}
 		yml, err := n.Config.YAML()
 		if err != nil {
-			return pxe.Inventory{}, err
+			return nil, err
 		}
 		// The config is a template for the boot server: every byte of it
 		// is a quoted literal except the server's address, so a password
@@ -325,10 +328,7 @@ func (p *Plan) Inventory() (pxe.Inventory, error) {
 		}
 		inv.Machines = append(inv.Machines, pxe.Machine{MAC: n.MACAddr, Hostname: n.Hostname, Profile: n.Hostname})
 	}
-	if err := inv.Validate(); err != nil {
-		return pxe.Inventory{}, err
-	}
-	return inv, nil
+	return pxe.NewStaticInventory(inv)
 }
 
 // RenderScript is node n's iPXE script from a boot server at baseURL, as

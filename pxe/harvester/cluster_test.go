@@ -15,9 +15,9 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/pxekit/pxekit/internal/golden"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func loadCluster(t *testing.T) *Cluster {
@@ -110,7 +110,7 @@ func TestPlanErrors(t *testing.T) {
 	}
 }
 
-// The inventory's scripts, for BIOS and UEFI, are seed 002's with the boot
+// The inventory's scripts, for BIOS and UEFI, are the install guide's with the boot
 // server's URLs: kernel, initrd and rootfs from /assets/ under their real
 // names, the config at /machines/<mac>/config-<mode>.yaml.
 func TestInventoryScripts(t *testing.T) {
@@ -124,7 +124,7 @@ func TestInventoryScripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden.Check(t, fmt.Sprintf("served-%s-%s.ipxe", n.Hostname, fw), got)
+			pxetest.CheckGolden(t, fmt.Sprintf("served-%s-%s.ipxe", n.Hostname, fw), got)
 			if !strings.Contains(string(got), "harvester.install.config_url=http://192.0.2.1/machines/"+n.MACAddr.String()+"/config-"+string(n.Mode)+".yaml") {
 				t.Errorf("%s %s script:\n%s", n.Hostname, fw, got)
 			}

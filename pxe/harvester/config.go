@@ -10,6 +10,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
+
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // Mode is the installation mode: build a new cluster or join one.
@@ -288,7 +290,7 @@ func (in *Install) validateVIP(p *field.Path) field.ErrorList {
 		}
 	}
 	if in.VIPHwAddr != "" {
-		if m, err := net.ParseMAC(in.VIPHwAddr); err != nil || len(m) != 6 {
+		if _, err := macaddr.Parse(in.VIPHwAddr); err != nil {
 			errs = append(errs, field.Invalid(p.Child("vip_hw_addr"), in.VIPHwAddr, "must be a MAC address like 52:54:00:ec:0e:0b"))
 		}
 	}
@@ -309,7 +311,7 @@ func (n *Network) validate(p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(ip.Child("name"), ifc.Name, "must be a Linux interface name (at most 15 characters, no '/', ':' or spaces)"))
 		}
 		if ifc.HwAddr != "" {
-			if _, err := net.ParseMAC(ifc.HwAddr); err != nil {
+			if _, err := macaddr.Parse(ifc.HwAddr); err != nil {
 				errs = append(errs, field.Invalid(ip.Child("hwAddr"), ifc.HwAddr, "must be a MAC address"))
 			}
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/pxekit/pxekit/pxe/harvester"
 )
 
-// Seed 002's UEFI script for the CREATE node, served by nginx from
+// The PXE install guide's UEFI script for the CREATE node, served by nginx from
 // http://10.100.0.10/harvester/: initrd= is on the kernel line, and every
 // file is named as the release ships it.
 func ExampleScript() {
@@ -26,7 +26,7 @@ func ExampleScript() {
 	// boot
 }
 
-// Seed 002's two nodes, and two more: the first creates the cluster, the
+// The install guide's two nodes, and two more: the first creates the cluster, the
 // rest join at the VIP, and the first two joiners become management nodes.
 func ExampleCluster_Plan() {
 	c := harvester.Cluster{

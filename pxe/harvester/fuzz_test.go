@@ -10,7 +10,7 @@ import (
 // and re-rendering a parsed config never panics; what it renders parses back.
 func FuzzParse(f *testing.F) {
 	for _, n := range []string{"config-create.yaml", "config-join.yaml", "config-create.as-printed.yaml"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "seed002", n))
+		b, err := os.ReadFile(filepath.Join("testdata", "install-guide", n))
 		if err != nil {
 			f.Fatal(err)
 		}

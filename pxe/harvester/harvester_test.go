@@ -7,33 +7,34 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/golden"
 	"github.com/pxekit/pxekit/ipxe"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
-func readSeed(t *testing.T, name string) string {
+// readGuide reads a file of the Harvester PXE install guide (testdata/install-guide).
+func readGuide(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "seed002", name))
+	b, err := os.ReadFile(filepath.Join("testdata", "install-guide", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
 }
 
-var seedRelease = Release{Version: "v1.1.0"}
+var guideRelease = Release{Version: "v1.1.0"}
 
-// The seed's three scripts, with <version> filled in and its file-name
-// slips corrected, are exactly what Script builds. The corrections are the
-// seed's errors: its kernel, initrd and rootfs names (harvester-<v>-vmlinuz,
+// The install guide's three scripts, with <version> filled in and its
+// file-name slips corrected, are exactly what Script builds. The
+// corrections are the guide's errors: its kernel, initrd and rootfs names (harvester-<v>-vmlinuz,
 // harvester-<v>-initrd, rootfs.squashfs) are not the names of the files it
 // tells you to download (…-vmlinuz-amd64, …-initrd-amd64,
 // harvester-<v>-rootfs-amd64.squashfs), so its scripts would 404.
-func TestScriptsMatchSeedCorrected(t *testing.T) {
-	v := seedRelease.Version
+func TestScriptsMatchGuideCorrected(t *testing.T) {
+	v := guideRelease.Version
 	fix := strings.NewReplacer(
-		"harvester-<version>-vmlinuz", seedRelease.Kernel(),
-		"harvester-<version>-initrd", seedRelease.Initrd(),
-		"/harvester/rootfs.squashfs", "/harvester/"+seedRelease.RootFS(),
+		"harvester-<version>-vmlinuz", guideRelease.Kernel(),
+		"harvester-<version>-initrd", guideRelease.Initrd(),
+		"/harvester/rootfs.squashfs", "/harvester/"+guideRelease.RootFS(),
 	)
 	for _, tc := range []struct {
 		file, config string
@@ -44,16 +45,16 @@ func TestScriptsMatchSeedCorrected(t *testing.T) {
 		{"ipxe-create-efi", "config-create.yaml", ipxe.EFI},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			seed := readSeed(t, tc.file)
-			got, err := Script(seedRelease, tc.fw, ScriptOptions{
+			guide := readGuide(t, tc.file)
+			got, err := Script(guideRelease, tc.fw, ScriptOptions{
 				AssetURL:  "http://10.100.0.10/harvester/",
 				ConfigURL: "http://10.100.0.10/harvester/" + tc.config,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := fix.Replace(seed); string(got) != want {
-				t.Errorf("script:\n%s\nwant (seed, corrected):\n%s", got, want)
+			if want := fix.Replace(guide); string(got) != want {
+				t.Errorf("script:\n%s\nwant (the guide's, corrected):\n%s", got, want)
 			}
 			if strings.Contains(string(got), "/rootfs.squashfs") || strings.Contains(string(got), "-vmlinuz ") {
 				t.Errorf("script names a file the release does not ship:\n%s", got)
@@ -66,7 +67,7 @@ func TestScriptsMatchSeedCorrected(t *testing.T) {
 					t.Errorf("EFI lint: %v", problems)
 				}
 			}
-			golden.Check(t, tc.file+"-"+v, got)
+			pxetest.CheckGolden(t, tc.file+"-"+v, got)
 		})
 	}
 }
@@ -101,34 +102,34 @@ func TestKernelArgsOptions(t *testing.T) {
 	}
 }
 
-// The seed's configs (indentation restored) parse, validate, and are what
-// the cluster plan of the same two nodes produces.
-func TestSeedConfigsFromPlan(t *testing.T) {
+// The install guide's configs (indentation restored) parse, validate, and
+// are what the cluster plan of the same two nodes produces.
+func TestGuideConfigsFromPlan(t *testing.T) {
 	cl := loadCluster(t)
 	plan, err := cl.Plan()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, file := range []string{"config-create.yaml", "config-join.yaml"} {
-		seed, err := Parse([]byte(readSeed(t, file)))
+		guide, err := Parse([]byte(readGuide(t, file)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if errs := seed.Validate(); len(errs) > 0 {
+		if errs := guide.Validate(); len(errs) > 0 {
 			t.Errorf("%s: %v", file, errs)
 		}
 		n := plan.Nodes[i]
 		if n.ConfigFile != file {
 			t.Errorf("node %s serves %s, want %s", n.Hostname, n.ConfigFile, file)
 		}
-		if !reflect.DeepEqual(*seed, n.Config) {
-			t.Errorf("%s:\nplan %+v\nseed %+v", file, n.Config, *seed)
+		if !reflect.DeepEqual(*guide, n.Config) {
+			t.Errorf("%s:\nplan  %+v\nguide %+v", file, n.Config, *guide)
 		}
 		out, err := RenderConfig(n, "http://10.100.0.10", false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden.Check(t, file, out)
+		pxetest.CheckGolden(t, file, out)
 		back, err := Parse(out)
 		if err != nil || !reflect.DeepEqual(*back, n.Config) {
 			t.Errorf("%s does not round-trip: %v", file, err)
@@ -136,10 +137,11 @@ func TestSeedConfigsFromPlan(t *testing.T) {
 	}
 }
 
-// The seed as printed (flattened, with a note as management_interface's
-// value) is refused with the field it breaks, not half-read.
-func TestSeedConfigAsPrintedRejected(t *testing.T) {
-	_, err := Parse([]byte(strings.ReplaceAll(readSeed(t, "config-create.as-printed.yaml"), "<version>", "v1.1.0")))
+// The guide's config as printed (flattened, with a note as
+// management_interface's value) is refused with the field it breaks, not
+// half-read.
+func TestGuideConfigAsPrintedRejected(t *testing.T) {
+	_, err := Parse([]byte(strings.ReplaceAll(readGuide(t, "config-create.as-printed.yaml"), "<version>", "v1.1.0")))
 	// Flattened, install's "mode: create" and bond_options' "mode:
 	// balance-tlb" land in one map: YAML refuses the duplicate key.
 	if err == nil || !strings.Contains(err.Error(), `line 19: key "mode" already set`) {

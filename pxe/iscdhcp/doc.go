@@ -1,5 +1,5 @@
-// Package iscdhcp imports an ISC dhcpd.conf — the subset seed 002 uses to
-// PXE-boot Harvester — into a pxe boot policy, a DHCP subnet and an
+// Package iscdhcp imports an ISC dhcpd.conf — the subset Harvester's PXE
+// install guide uses to PXE-boot Harvester — into a pxe boot policy, a DHCP subnet and an
 // inventory, so operators keep the configuration they have while ISC dhcpd
 // (end of life) goes.
 //

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,7 +51,7 @@ func (c *Config) Evaluate(cl dhcp.Client, addr netip.Addr) Result {
 			r.Host = h
 			var up []*Scope
 			for sc := h.Scope; sc != nil; sc = sc.Parent {
-				if !contains(chain, sc) {
+				if !slices.Contains(chain, sc) {
 					up = append(up, sc)
 				}
 			}
@@ -64,15 +65,6 @@ func (c *Config) Evaluate(cl dhcp.Client, addr netip.Addr) Result {
 		c.exec(sc.body, cl, &r)
 	}
 	return r
-}
-
-func contains(l []*Scope, s *Scope) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *Config) subnetFor(addr, relay netip.Addr) *Subnet {
@@ -245,7 +237,7 @@ func (c *Config) Policy(rewrite func(string) string) dhcp.BootPolicy {
 
 // ScriptName is the iPXE script a host is sent to: the last path element
 // of the filename it gets as iPXE on BIOS (user class "iPXE", arch 0),
-// e.g. "ipxe-create" for seed 002's first group. Empty when that is not a
+// e.g. "ipxe-create" for the first group of Harvester's PXE install guide. Empty when that is not a
 // URL.
 func (c *Config) ScriptName(h *Host) string {
 	r := c.Evaluate(dhcp.Client{MAC: h.MAC, UserClasses: []string{"iPXE"}, Archs: []dhcp.Arch{dhcp.ArchBIOS}}, h.FixedAddress)
@@ -257,16 +249,16 @@ func (c *Config) ScriptName(h *Host) string {
 
 // Inventory maps every host to the profile named like its script
 // (ScriptName), which profiles must have.
-func (c *Config) Inventory(profiles map[string]pxe.Profile) (pxe.Inventory, error) {
-	inv := pxe.Inventory{Profiles: profiles}
+func (c *Config) Inventory(profiles map[string]pxe.Profile) (*pxe.StaticInventory, error) {
+	inv := pxe.InventorySpec{Profiles: profiles}
 	for _, h := range c.Hosts {
 		name := c.ScriptName(h)
 		if _, ok := profiles[name]; !ok {
-			return pxe.Inventory{}, fmt.Errorf("host %s (line %d): boots script %q, which is not a profile", h.Name, h.Scope.Line, name)
+			return nil, fmt.Errorf("host %s (line %d): boots script %q, which is not a profile", h.Name, h.Scope.Line, name)
 		}
 		inv.Machines = append(inv.Machines, pxe.Machine{MAC: h.MAC, Hostname: h.Name, Profile: name})
 	}
-	return inv, inv.Validate()
+	return pxe.NewStaticInventory(inv)
 }
 
 // DHCPSubnet is the subnet containing addr (or the only one) as the dhcp

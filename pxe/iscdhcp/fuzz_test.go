@@ -12,7 +12,7 @@ import (
 // FuzzParse: any text is imported or refused with line-numbered problems,
 // never a panic; an imported config evaluates for any client.
 func FuzzParse(f *testing.F) {
-	for _, n := range []string{"seed002-dhcpd.conf", "seed002-dhcpd-httpboot.conf"} {
+	for _, n := range []string{"harvester-dhcpd.conf", "harvester-dhcpd-httpboot.conf"} {
 		b, err := os.ReadFile(filepath.Join("testdata", n))
 		if err != nil {
 			f.Fatal(err)

@@ -34,7 +34,8 @@ var (
 	unknown = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
 )
 
-// iscExpect is what ISC dhcpd answers under seed 002's files, written
+// iscExpect is what ISC dhcpd answers under the Harvester PXE install
+// guide's files, written
 // down from reading them with ISC's rules, independent of the parser:
 //
 //   - a client whose MAC matches no host declaration gets only the global
@@ -63,7 +64,7 @@ func iscExpect(file string, mac net.HardwareAddr, arch int, ipxe bool, vendor st
 		}
 		return "http://10.100.0.10/harvester/ipxe-" + group, ""
 	}
-	if file == "seed002-dhcpd-httpboot.conf" && group == "create" && vendor == "HTTPClient" {
+	if file == "harvester-dhcpd-httpboot.conf" && group == "create" && vendor == "HTTPClient" {
 		return "http://10.100.0.10/harvester/ipxe.efi", "HTTPClient"
 	}
 	if arch == 7 {
@@ -74,10 +75,10 @@ func iscExpect(file string, mac net.HardwareAddr, arch int, ipxe bool, vendor st
 
 // Every combination of MAC (group 1, group 2, unknown) × arch (0, 7, 9,
 // 16) × iPXE user class or not × vendor class PXEClient / HTTPClient gets
-// the filename (and option 60) ISC dhcpd gives, for both of seed 002's
+// the filename (and option 60) ISC dhcpd gives, for both of the guide's
 // configurations.
-func TestSeedTable(t *testing.T) {
-	for _, file := range []string{"seed002-dhcpd.conf", "seed002-dhcpd-httpboot.conf"} {
+func TestHarvesterGuideTable(t *testing.T) {
+	for _, file := range []string{"harvester-dhcpd.conf", "harvester-dhcpd-httpboot.conf"} {
 		c := load(t, file)
 		policy := c.Policy(nil)
 		n := 0
@@ -110,9 +111,9 @@ func TestSeedTable(t *testing.T) {
 	}
 }
 
-// A few rows spelled out, as a reader of the seed would check them.
-func TestSeedSpotChecks(t *testing.T) {
-	c := load(t, "seed002-dhcpd-httpboot.conf")
+// A few rows spelled out, as a reader of the guide would check them.
+func TestHarvesterGuideSpotChecks(t *testing.T) {
+	c := load(t, "harvester-dhcpd-httpboot.conf")
 	for _, tc := range []struct {
 		cl   dhcp.Client
 		want string
@@ -120,7 +121,7 @@ func TestSeedSpotChecks(t *testing.T) {
 		{dhcp.Client{MAC: node1, Archs: []dhcp.Arch{7}, UserClasses: []string{"iPXE"}}, "http://10.100.0.10/harvester/ipxe-create-efi"},
 		{dhcp.Client{MAC: node2, Archs: []dhcp.Arch{0}, UserClasses: []string{"iPXE"}}, "http://10.100.0.10/harvester/ipxe-join"},
 		{dhcp.Client{MAC: node1, Archs: []dhcp.Arch{16}, VendorClass: "HTTPClient:Arch:00016:UNDI:003001"}, "http://10.100.0.10/harvester/ipxe.efi"},
-		// The seed's slip: the join group has no HTTPClient branch, so a
+		// The guide's slip: the join group has no HTTPClient branch, so a
 		// UEFI HTTP client there is handed the BIOS loader.
 		{dhcp.Client{MAC: node2, Archs: []dhcp.Arch{16}, VendorClass: "HTTPClient:Arch:00016:UNDI:003001"}, "undionly.kpxe"},
 		// ...and so is an x86-64 UEFI that reports arch 9.
@@ -135,8 +136,8 @@ func TestSeedSpotChecks(t *testing.T) {
 	}
 }
 
-func TestSeedSubnetAndInventory(t *testing.T) {
-	c := load(t, "seed002-dhcpd.conf")
+func TestHarvesterGuideSubnetAndInventory(t *testing.T) {
+	c := load(t, "harvester-dhcpd.conf")
 	sn, err := c.DHCPSubnet(netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +161,7 @@ func TestSeedSubnetAndInventory(t *testing.T) {
 	if _, err := c.Inventory(map[string]pxe.Profile{"ipxe-create": {Kernel: "k"}}); err == nil || !strings.Contains(err.Error(), "ipxe-join") {
 		t.Errorf("missing profile: %v", err)
 	}
-	// The seed gives TFTP file names with no next-server: reported.
+	// The guide gives TFTP file names with no next-server: reported.
 	if len(c.Warnings) == 0 || !strings.Contains(c.Warnings[0].String(), "next-server") {
 		t.Errorf("warnings %v", c.Warnings)
 	}
@@ -237,7 +238,7 @@ func TestSyntaxErrors(t *testing.T) {
 	}
 }
 
-// Semantics beyond the seed: ISC's != with a missing option, or/not,
+// Semantics beyond the guide's files: ISC's != with a missing option, or/not,
 // substring past the end, next-server, lease time, fixed-address, and a
 // host's own filename overriding its group's.
 func TestSemantics(t *testing.T) {

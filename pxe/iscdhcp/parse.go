@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pxekit/pxekit/macaddr"
 )
 
 // Problem is one thing in a dhcpd.conf that the import cannot honour, at
@@ -552,8 +554,8 @@ func (p *parser) host(parent *Scope, t token) {
 		if tk.kind == tWord && tk.text == "hardware" {
 			p.next()
 			typ, mac := p.next(), p.next()
-			hw, err := net.ParseMAC(mac.text)
-			if typ.text != "ethernet" || err != nil || len(hw) != 6 {
+			hw, err := macaddr.Parse(mac.text)
+			if typ.text != "ethernet" || err != nil {
 				p.errf(tk.line, "hardware: want \"hardware ethernet aa:bb:cc:dd:ee:ff;\", found %s %s", typ, mac)
 			} else {
 				h.MAC = hw

@@ -14,8 +14,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/pxekit/pxekit/internal/testenv"
 	"github.com/pxekit/pxekit/internal/vmtest"
+	"github.com/pxekit/pxekit/pxetest"
 	"github.com/pxekit/pxekit/sriov"
 )
 
@@ -31,7 +31,7 @@ var dpdkNetworkDoc []byte
 // step needs the state of the one before).
 func TestIgbSRIOV(t *testing.T) {
 	vmtest.Run(t, vmtest.Config{
-		Kernel:  testenv.GuestKernelFlavor(t, "bpo"),
+		Kernel:  pxetest.GuestKernelFlavor(t, "bpo"),
 		Modules: []string{"igb", "igbvf", "vfio-pci"},
 		// intel-iommu before the NIC so the NIC sits behind it. vfio-pci
 		// needs only DMA remapping (it gives each VF an IOMMU group, and

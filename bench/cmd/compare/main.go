@@ -2,12 +2,15 @@
 // Kea and dnsmasq for DHCP, tftpd-hpa and atftpd for TFTP, nginx for HTTP —
 // with the same client and the same load, back to back in one run, and
 // prints a table of absolute figures and ratios, writes it as Markdown and
-// JSON, and draws an SVG chart of the ratios (issue 11).
+// JSON, and draws an SVG chart of the ratios.
 //
-// Everything runs in two network namespaces it creates and removes: the
-// servers in one (192.0.2.1 on a veth), the clients in the other
-// (192.0.2.2). The pxekit servers run as child processes of this binary
-// (-role ...), so their peak RSS is their own and kill -9 hits only them.
+// Everything runs in two network namespaces it creates and removes
+// (bench/internal/harness): the servers in one (192.0.2.1 on a veth), the
+// clients in the other (192.0.2.2). The pxekit servers and the harness's
+// own clients run as child processes of this binary (-role ..., see
+// bench/internal/roles), so a server's peak RSS is its own and kill -9
+// hits only it. Each part is a package of its own: dhcpbench, tftpbench,
+// httpbench, stormbench, memorybench, qemubench.
 //
 // Usage (root):
 //
@@ -26,38 +29,63 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pxekit/pxekit/bench/internal/dhcpbench"
+	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/httpbench"
+	"github.com/pxekit/pxekit/bench/internal/memorybench"
+	"github.com/pxekit/pxekit/bench/internal/qemubench"
+	"github.com/pxekit/pxekit/bench/internal/report"
+	"github.com/pxekit/pxekit/bench/internal/roles"
+	"github.com/pxekit/pxekit/bench/internal/stormbench"
+	"github.com/pxekit/pxekit/bench/internal/tftpbench"
 )
 
-// options are the command-line settings of a comparison run.
-type options struct {
-	out     string
-	only    map[string]bool
-	quick   bool
-	pprof   bool
-	timeout time.Duration
+// part is one part of a run, by the name -only knows it by.
+type part struct {
+	name string
+	run  func(context.Context, *harness.Harness) ([]report.Row, error)
+}
+
+// parts are every part, in the order a run runs them.
+var parts = []part{
+	{"dhcp", dhcpbench.Run},
+	{"tftp", tftpbench.Run},
+	{"http", httpbench.Run},
+	{"storm", stormbench.Run},
+	{"memory", memorybench.Run},
+	{"qemu", qemubench.Run},
 }
 
 func main() {
 	// A child role (-role NAME as the first argument) has its own flags.
-	if len(os.Args) > 2 && os.Args[1] == "-role" {
-		os.Exit(runRole(os.Args[2], os.Args[3:]))
+	if code, ok := roles.Child(os.Args); ok {
+		os.Exit(code)
+	}
+	var names []string
+	for _, p := range parts {
+		names = append(names, p.name)
 	}
 	out := flag.String("out", "bench/out", "directory for results.md, results.json, chart.svg and profiles")
-	only := flag.String("only", "dhcp,tftp,http,storm,memory,qemu", "comma-separated parts to run")
+	only := flag.String("only", strings.Join(names, ","), "comma-separated parts to run")
 	quick := flag.Bool("quick", false, "shorter runs (for a smoke test of the harness)")
 	pprof := flag.Bool("pprof", true, "write CPU profiles of the pxekit servers to -out")
 	timeout := flag.Duration("timeout", 45*time.Minute, "the whole run stops after this")
 	flag.Parse()
 
-	o := options{out: *out, only: map[string]bool{}, quick: *quick, pprof: *pprof, timeout: *timeout}
+	selected := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		if p = strings.TrimSpace(p); p != "" {
-			o.only[p] = true
+			if !slices.Contains(names, p) {
+				fmt.Fprintf(os.Stderr, "compare: -only: no part %q (parts: %s)\n", p, strings.Join(names, ", "))
+				os.Exit(2)
+			}
+			selected[p] = true
 		}
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	ctx, cancelT := context.WithTimeout(ctx, o.timeout)
-	err := run(ctx, o)
+	ctx, cancelT := context.WithTimeout(ctx, *timeout)
+	err := run(ctx, harness.Options{Out: *out, Quick: *quick, PProf: *pprof}, selected)
 	cancelT()
 	cancel()
 	if err != nil {
@@ -66,36 +94,25 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, o options) error {
+// run runs the selected parts in one harness, writing the results after
+// each so partial results survive a later failure or a timeout.
+func run(ctx context.Context, o harness.Options, selected map[string]bool) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (network namespaces, servers on port 67/69/80)")
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	h, err := newHarness(ctx, o, log)
+	h, err := harness.New(ctx, o, log)
 	if err != nil {
 		return err
 	}
-	defer h.close()
+	defer h.Close()
 
-	var res results
-	res.Started = time.Now().UTC()
-	res.Host = hostInfo()
-	parts := []struct {
-		name string
-		fn   func(context.Context, *harness) ([]Row, error)
-	}{
-		{"dhcp", benchDHCP},
-		{"tftp", benchTFTP},
-		{"http", benchHTTP},
-		{"storm", benchStorm},
-		{"memory", benchMemory},
-		{"qemu", benchQEMU},
-	}
+	res := report.Results{Started: time.Now().UTC(), Host: report.Host()}
 	for _, p := range parts {
-		if !o.only[p.name] {
+		if !selected[p.name] {
 			continue
 		}
 		if ctx.Err() != nil {
@@ -104,28 +121,27 @@ func run(ctx context.Context, o options) error {
 		}
 		start := time.Now()
 		log.Info("part", "name", p.name)
-		rows, err := p.fn(ctx, h)
+		rows, err := p.run(ctx, h)
 		res.Rows = append(res.Rows, rows...)
 		if err != nil {
 			log.Error("part failed", "name", p.name, "err", err)
 			res.Errors = append(res.Errors, p.name+": "+err.Error())
 		}
 		log.Info("part done", "name", p.name, "took", time.Since(start).Round(time.Second))
-		// Partial results survive a later failure or a timeout.
-		if err := res.write(o.out); err != nil {
+		if err := res.Write(o.Out); err != nil {
 			return err
 		}
 	}
 	res.Finished = time.Now().UTC()
-	if err := res.write(o.out); err != nil {
+	if err := res.Write(o.Out); err != nil {
 		return err
 	}
-	fmt.Print(res.table())
-	fmt.Printf("\nwrote %s/results.md, results.json, chart.svg\n", o.out)
+	fmt.Print(res.Table())
+	fmt.Printf("\nwrote %s/results.md, results.json, chart.svg\n", o.Out)
 	if len(res.Errors) > 0 {
 		return fmt.Errorf("%d part(s) failed: %s", len(res.Errors), strings.Join(res.Errors, "; "))
 	}
-	if slices.ContainsFunc(res.Rows, func(r Row) bool { return r.Failed }) {
+	if slices.ContainsFunc(res.Rows, func(r report.Row) bool { return r.Failed }) {
 		return fmt.Errorf("a correctness check failed (see the table)")
 	}
 	return nil

@@ -1,4 +1,4 @@
-package kmod
+package kmod_test
 
 import (
 	"bytes"
@@ -8,12 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pxekit/pxekit/internal/testenv"
+	"github.com/pxekit/pxekit/internal/vmtest/kmod"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 func TestParseModinfo(t *testing.T) {
 	sec := []byte("license=GPL\x00\x00\x00depends=stp,llc\x00alias=rtnl-link-bridge\x00name=bridge\x00vermagic=6.1.0 SMP mod_unload \x00")
-	info, err := ParseModinfo(sec)
+	info, err := kmod.ParseModinfo(sec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,22 +22,22 @@ func TestParseModinfo(t *testing.T) {
 		t.Errorf("got %+v", info)
 	}
 	// "depends=" empty: no dependencies. Dashes normalize.
-	info, err = ParseModinfo([]byte("depends=\x00name=x\x00"))
+	info, err = kmod.ParseModinfo([]byte("depends=\x00name=x\x00"))
 	if err != nil || len(info.Depends) != 0 {
 		t.Errorf("empty depends: %+v, %v", info, err)
 	}
-	info, _ = ParseModinfo([]byte("depends=vfio-pci-core,vfio"))
+	info, _ = kmod.ParseModinfo([]byte("depends=vfio-pci-core,vfio"))
 	if !slices.Equal(info.Depends, []string{"vfio_pci_core", "vfio"}) {
 		t.Errorf("depends = %v", info.Depends)
 	}
-	_, err = ParseModinfo([]byte("license=GPL\x00garbage\x00"))
+	_, err = kmod.ParseModinfo([]byte("license=GPL\x00garbage\x00"))
 	if err == nil || !strings.Contains(err.Error(), "offset 12") {
 		t.Errorf("want an error naming offset 12, got %v", err)
 	}
 }
 
 func TestReadModinfoRejectsNonELF(t *testing.T) {
-	if _, err := ReadModinfo(bytes.NewReader([]byte("not an ELF file at all"))); err == nil {
+	if _, err := kmod.ReadModinfo(bytes.NewReader([]byte("not an ELF file at all"))); err == nil {
 		t.Fatal("no error for a non-ELF file")
 	}
 	self, err := os.Executable()
@@ -48,13 +49,13 @@ func TestReadModinfoRejectsNonELF(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := ReadModinfo(f); err == nil || !strings.Contains(err.Error(), "no .modinfo") {
+	if _, err := kmod.ReadModinfo(f); err == nil || !strings.Contains(err.Error(), "no .modinfo") {
 		t.Errorf("an ELF program without .modinfo: got %v", err)
 	}
 }
 
 // checkOrder asserts every module comes after the modules it depends on.
-func checkOrder(t *testing.T, mods []Module) {
+func checkOrder(t *testing.T, mods []kmod.Module) {
 	t.Helper()
 	pos := map[string]int{}
 	for i, m := range mods {
@@ -72,7 +73,7 @@ func checkOrder(t *testing.T, mods []Module) {
 	}
 }
 
-func names(mods []Module) []string {
+func names(mods []kmod.Module) []string {
 	var out []string
 	for _, m := range mods {
 		out = append(out, m.Name)
@@ -83,8 +84,8 @@ func names(mods []Module) []string {
 // TestResolveCloudKernel resolves the VLAN/bridge set on Debian's cloud
 // kernel: 8021q needs garp and mrp, bridge needs stp and llc, per .modinfo.
 func TestResolveCloudKernel(t *testing.T) {
-	k := testenv.GuestKernel(t)
-	ix, err := Open(k.ModulesDir)
+	k := pxetest.GuestKernel(t)
+	ix, err := kmod.Open(k.ModulesDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +122,8 @@ func TestResolveCloudKernel(t *testing.T) {
 // TestResolveBackportsXZ reads .ko.xz modules of the backports kernel: igb
 // pulls in dca and i2c-algo-bit; "vfio-pci" and "vfio_pci" are the same.
 func TestResolveBackportsXZ(t *testing.T) {
-	k := testenv.GuestKernelFlavor(t, "bpo")
-	ix, err := Open(k.ModulesDir)
+	k := pxetest.GuestKernelFlavor(t, "bpo")
+	ix, err := kmod.Open(k.ModulesDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,11 +142,11 @@ func TestResolveBackportsXZ(t *testing.T) {
 		if !strings.HasSuffix(m.Path, ".ko.xz") {
 			continue
 		}
-		img, err := Image(m.Path)
+		img, err := kmod.Image(m.Path)
 		if err != nil {
 			t.Fatalf("%s: %v", m.Path, err)
 		}
-		info, err := ReadModinfo(bytes.NewReader(img))
+		info, err := kmod.ReadModinfo(bytes.NewReader(img))
 		if err != nil || info.Name != m.Name {
 			t.Errorf("%s decompressed: name %q, %v; want %q", filepath.Base(m.Path), info.Name, err, m.Name)
 		}
@@ -157,7 +158,7 @@ func TestImageRejectsUnknownCompression(t *testing.T) {
 	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Image(p); err == nil {
+	if _, err := kmod.Image(p); err == nil {
 		t.Fatal("no error for .ko.zst")
 	}
 }
@@ -167,7 +168,7 @@ func FuzzParseModinfo(f *testing.F) {
 	f.Add([]byte("\x00\x00=\x00"))
 	f.Add([]byte("depends=,,a-b\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		info, err := ParseModinfo(data)
+		info, err := kmod.ParseModinfo(data)
 		if err != nil {
 			return
 		}
@@ -183,6 +184,6 @@ func FuzzReadModinfo(f *testing.F) {
 	f.Add([]byte("\x7fELF\x02\x01\x01"))
 	f.Add([]byte("not elf"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = ReadModinfo(bytes.NewReader(data)) // must not panic
+		_, _ = kmod.ReadModinfo(bytes.NewReader(data)) // must not panic
 	})
 }

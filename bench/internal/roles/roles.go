@@ -1,0 +1,266 @@
+// Package roles is the child side of the comparison: the comparison's
+// binary re-executes itself as "-role NAME flags..." inside a namespace,
+// to run a pxekit server (so its peak RSS is its own and kill -9 hits only
+// it) or a client (so its sockets are in the clients' namespace).
+package roles
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pxekit/pxekit/bench/internal/dhcpload"
+	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/stormclient"
+	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxetest"
+	"github.com/pxekit/pxekit/tftp"
+)
+
+// The roles, by the name after -role.
+const (
+	// DHCP is pxekit's DHCP server (-iface, -dir for the lease file).
+	DHCP = "dhcp"
+	// TFTP is pxekit's TFTP server on harness.ServerIP:69 (-dir, the root).
+	TFTP = "tftp"
+	// PXE is the whole boot server, DHCP + TFTP + HTTP (-iface, -dir with
+	// assets/ and the lease file; -stats, -ra).
+	PXE = "pxe"
+	// Storm boots machines against harness.ServerIP (-clients, -spread,
+	// -deadline, -want) and writes its report to -out.
+	Storm = "storm"
+	// DHCPLoad runs the batched DORA client against harness.ServerIP
+	// (-rate, -secs, -clients, -drop) and prints its report.
+	DHCPLoad = "dhcpload"
+)
+
+// CPUProfile is the flag that makes a role write its CPU profile to
+// o.Out/name.cpu.pprof, when o.PProf is on (none otherwise).
+func CPUProfile(o harness.Options, name string) []string {
+	if !o.PProf {
+		return nil
+	}
+	return []string{"-cpuprofile", filepath.Join(o.Out, name+".cpu.pprof")}
+}
+
+// RunTests is TestMain for a package whose tests start roles: the test
+// binary, re-executed as a role, runs it instead of the tests.
+func RunTests(m *testing.M) {
+	if code, ok := Child(os.Args); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// Child runs a role when args (os.Args) ask for one, "-role NAME" first,
+// and returns its exit code; ok is false for any other command line. The
+// comparison's main calls it first, as does TestMain of every package
+// whose tests start roles.
+func Child(args []string) (code int, ok bool) {
+	if len(args) < 3 || args[1] != "-role" {
+		return 0, false
+	}
+	return Main(args[2], args[3:], os.Stdout, os.Stderr), true
+}
+
+// Main runs role with its flags until it is done or gets SIGTERM, and
+// returns its exit code: a dhcpload report goes to stdout, errors to
+// stderr.
+func Main(role string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(role, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	iface := fs.String("iface", "", "interface to serve on")
+	dir := fs.String("dir", "", "root directory (files, assets, lease file)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile here")
+	stats := fs.String("stats", "", "pxe: write the DHCP server's counters and the boot events by kind here (JSON) on exit")
+	routerAdvert := fs.Bool("ra", false, "pxe: answer IPv6 router solicitations (pxe.Config.RouterAdvertisement)")
+	clients := fs.Int("clients", 1000, "storm, dhcpload: machines to boot, clients to simulate")
+	spread := fs.Duration("spread", time.Second, "storm: the machines power on over this long")
+	deadline := fs.Duration("deadline", 150*time.Second, "storm: a machine not booted by then failed")
+	want := fs.String("want", "", "storm: name=size:crc32hex,... of every file a machine may fetch")
+	out := fs.String("out", "", "storm: write the report here (JSON)")
+	rate := fs.Int("rate", 1000, "dhcpload: DORA exchanges offered per second")
+	secs := fs.Int("secs", 5, "dhcpload: seconds of load")
+	drop := fs.Duration("drop", 2*time.Second, "dhcpload: an exchange not done by then is lost")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer cancel()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	server, relay := netip.MustParseAddr(harness.ServerIP), netip.MustParseAddr(harness.ClientIP)
+	var err error
+	switch role {
+	case DHCP:
+		err = serveDHCP(ctx, log, *iface, *dir)
+	case TFTP:
+		err = serveTFTP(ctx, *dir)
+	case PXE:
+		err = servePXE(ctx, log, *iface, *dir, *stats, *routerAdvert)
+	case Storm:
+		var w map[string]stormclient.File
+		if w, err = stormclient.ParseWant(*want); err == nil {
+			var rep *stormclient.Report
+			rep, err = stormclient.Run(ctx, stormclient.Config{Server: server, Relay: relay,
+				Clients: *clients, Spread: *spread, Deadline: *deadline, Want: w})
+			if err == nil {
+				err = writeJSON(*out, rep)
+			}
+		}
+	case DHCPLoad:
+		var r *dhcpload.Report
+		r, err = dhcpload.Run(ctx, dhcpload.Config{Server: server, Relay: relay, Rate: *rate, Secs: *secs, Clients: *clients, Drop: *drop})
+		if err == nil {
+			err = json.NewEncoder(stdout).Encode(r)
+		}
+	default:
+		err = fmt.Errorf("unknown role %q", role)
+	}
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, role+":", err)
+		return 1
+	}
+	return 0
+}
+
+// writeJSON writes v as JSON to path.
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// subnet is the lab's, with the pool every DHCP server of the comparison
+// hands out.
+func subnet() dhcp.Subnet {
+	return dhcp.Subnet{Prefix: netip.MustParsePrefix(harness.Prefix), LeaseTime: time.Hour,
+		Pools: []dhcp.Range{{Start: netip.MustParseAddr(harness.PoolStart), End: netip.MustParseAddr(harness.PoolEnd)}}}
+}
+
+// serveDHCP is pxekit's DHCP server as a user would deploy it for this
+// load: leases in the bbolt file (fsync'd group commit before each ACK),
+// no per-MAC rate limit because perfdhcp's 240 simulated clients each come
+// back hundreds of times a second.
+func serveDHCP(ctx context.Context, log *slog.Logger, iface, dir string) error {
+	s, err := dhcp.New(dhcp.Config{
+		Interfaces: []string{iface},
+		Subnets:    []dhcp.Subnet{subnet()},
+		LeaseFile:  filepath.Join(dir, "pxekit-leases.db"),
+		ClientRate: -1,
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// serveTFTP is pxekit's TFTP server with RFC 7440 windowsize up to 64,
+// logging as it does by default (slog.Default, every transfer at Info).
+func serveTFTP(ctx context.Context, dir string) error {
+	root, r, err := tftp.Dir(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	s, err := tftp.New(tftp.Config{Root: root, Addr: harness.ServerIP + ":69", MaxWindowSize: 64})
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// StormProfile is what the pxe role boots every machine with: the
+// assets/vmlinuz and assets/initrd.gz of its -dir, and the arguments of
+// the lab's guest (its /init phones home). The peers' static scripts are
+// rendered from it too, so both stacks hand a machine the same bytes.
+func StormProfile() pxe.Profile {
+	return pxe.Profile{
+		Kernel: "vmlinuz", Initrd: "initrd.gz",
+		Args: []string{"console=ttyS0", "panic=-1", "quiet", pxetest.DefaultPhoneHomeArg + "={{.BaseURL}}/phonehome"},
+	}
+}
+
+// servePXE is the whole boot server (DHCP + TFTP + HTTP) with the storm's
+// inventory: every machine gets StormProfile. The DHCP server keeps its
+// default per-MAC rate limit (pxe.Config has no knob for it): the storm
+// checks that well-behaved machines never hit it. With stats set, the
+// counters are written there when the server stops.
+func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, routerAdvert bool) error {
+	// Every machine boots the storm profile: the default of an inventory that
+	// lists none.
+	inv, err := pxe.NewStaticInventory(pxe.InventorySpec{
+		Profiles: map[string]pxe.Profile{"storm": StormProfile()},
+		Default:  "storm",
+	})
+	if err != nil {
+		return err
+	}
+	s, err := pxe.New(pxe.Config{
+		Interface:           iface,
+		Addr:                netip.MustParseAddr(harness.ServerIP),
+		Subnets:             []dhcp.Subnet{subnet()},
+		LeaseFile:           filepath.Join(dir, "pxe-leases.db"),
+		RouterAdvertisement: routerAdvert,
+		HTTPPort:            80,
+		TFTPPort:            69,
+		Assets:              os.DirFS(filepath.Join(dir, "assets")),
+		Inventory:           inv,
+		Logger:              log,
+	})
+	if err != nil {
+		return err
+	}
+	// The boot events, counted by kind, are the server's own account of
+	// the TFTP transfers, scripts and assets it finished and the requests
+	// it refused (pxe.Server has no TFTP counters to read). The bus drops
+	// events for a slow subscriber, so the counts are a floor.
+	events := map[pxe.EventKind]uint64{}
+	counted := make(chan struct{})
+	if stats != "" {
+		ch := s.Subscribe(ctx)
+		go func() {
+			defer close(counted)
+			for e := range ch {
+				events[e.Kind]++
+			}
+		}()
+	} else {
+		close(counted)
+	}
+	err = s.Serve(ctx)
+	if d := s.DHCP(); stats != "" && d != nil {
+		<-counted
+		err = errors.Join(err, writeJSON(stats, PXEStats{DHCP: d.Stats(), Events: events}))
+	}
+	return err
+}
+
+// PXEStats is what the pxe role writes on exit with -stats.
+type PXEStats struct {
+	DHCP   dhcp.Stats               `json:"dhcp"`
+	Events map[pxe.EventKind]uint64 `json:"events"`
+}

@@ -1,0 +1,163 @@
+package pxetest
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+)
+
+// Lab subnet defaults: TEST-NET-1, never routed anywhere.
+var (
+	defaultPrefix = netip.MustParsePrefix("192.0.2.0/24")
+	defaultServer = netip.PrefixFrom(netip.MustParseAddr("192.0.2.1"), defaultPrefix.Bits())
+)
+
+// DefaultPrefix is the lab subnet, 192.0.2.0/24 (TEST-NET-1).
+func DefaultPrefix() netip.Prefix { return defaultPrefix }
+
+// NetworkConfig describes a lab network. The zero value is the usual lab:
+// namespace pxk-<random>, bridge br0 with 192.0.2.1/24 on it.
+type NetworkConfig struct {
+	// Name prefixes the namespace's name (default "pxk").
+	Name string
+	// Bridge is the bridge's name (default "br0").
+	Bridge string
+	// Server is the boot server's address on the bridge (default
+	// 192.0.2.1/24).
+	Server netip.Prefix
+	// Switch leaves the bridge without an address: it only switches
+	// between its taps and the hosts AddHost puts on it (a proxyDHCP lab
+	// where the DHCP server and the boot server are separate hosts).
+	Switch bool
+}
+
+// Network is a lab network: a fresh network namespace holding a bridge with
+// the server address on it, taps for VMs and hosts (namespaces of their own
+// on a veth) on that bridge. Everything lives in namespaces, so nothing
+// touches the host's interfaces.
+type Network struct {
+	NS     *NetNS
+	Bridge string       // bridge name inside NS ("br0")
+	Server netip.Prefix // server address on the bridge (192.0.2.1/24); invalid for a Switch
+
+	mu    sync.Mutex
+	taps  int
+	hosts []*NetNS
+	logf  func(format string, args ...any) // the test's log, for TempNetwork's
+}
+
+// NewNetwork creates the namespace, its bridge and the server address on
+// it, as cfg says. Close removes it all.
+func NewNetwork(cfg NetworkConfig) (*Network, error) {
+	if cfg.Name == "" {
+		cfg.Name = "pxk"
+	}
+	if cfg.Bridge == "" {
+		cfg.Bridge = "br0"
+	}
+	if !cfg.Server.IsValid() && !cfg.Switch {
+		cfg.Server = defaultServer
+	}
+	if cfg.Switch {
+		cfg.Server = netip.Prefix{}
+	}
+	ns, err := NewNetNS(cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	n := &Network{NS: ns, Bridge: cfg.Bridge, Server: cfg.Server}
+	var addrs []netip.Prefix
+	if cfg.Server.IsValid() {
+		addrs = append(addrs, cfg.Server)
+	}
+	if err := ns.AddBridge(n.Bridge, addrs...); err != nil {
+		ns.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// TempNetwork is NewNetwork for a test: it needs root (skipping outside CI,
+// failing in CI) and removes the namespaces when the test ends.
+func TempNetwork(tb testing.TB, cfg NetworkConfig) *Network {
+	tb.Helper()
+	RequireRoot(tb)
+	n, err := NewNetwork(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n.logf = tb.Logf
+	closeAtEnd(tb, n.NS.Name(), n.Close)
+	return n
+}
+
+// ServerAddr is the server's address on the bridge (192.0.2.1).
+func (n *Network) ServerAddr() netip.Addr { return n.Server.Addr() }
+
+// AddTap creates the next tap (tap0, tap1, …) on the bridge for a VM.
+func (n *Network) AddTap() (string, error) {
+	n.mu.Lock()
+	name := fmt.Sprintf("tap%d", n.taps)
+	n.taps++
+	n.mu.Unlock()
+	if err := n.NS.AddTap(name, n.Bridge); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// Host is a machine on the lab network: a namespace of its own whose link
+// is a veth peer of a port on the bridge.
+type Host struct {
+	NS   *NetNS
+	Link string       // the host's end of the veth, "eth0"
+	Addr netip.Prefix // its address, if it was given one
+}
+
+// AddHost creates a host named prefix-<random> on the bridge, its link
+// eth0 carrying addr (none when addr is the zero Prefix). Network.Close
+// removes it.
+func (n *Network) AddHost(prefix string, addr netip.Prefix) (*Host, error) {
+	ns, err := NewNetNS(prefix)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	port := fmt.Sprintf("port%d", len(n.hosts))
+	n.hosts = append(n.hosts, ns)
+	n.mu.Unlock()
+	if n.logf != nil {
+		n.logf("pxetest: netns %s (host on %s, %s)", ns.Name(), port, n.Bridge)
+	}
+	h := &Host{NS: ns, Link: "eth0", Addr: addr}
+	if err := n.NS.AddVeth(Veth{Name: port, Bridge: n.Bridge, Peer: h.Link, PeerNS: ns, PeerAddr: addr}); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Close removes the hosts and the namespace with everything in it.
+func (n *Network) Close() error {
+	n.mu.Lock()
+	hosts := n.hosts
+	n.hosts = nil
+	n.mu.Unlock()
+	var errs []error
+	for _, h := range hosts {
+		errs = append(errs, h.Close())
+	}
+	return errors.Join(append(errs, n.NS.Close())...)
+}
+
+// NewMAC returns a random locally administered unicast MAC (02:xx:…), so
+// VMs never collide with real hardware addresses.
+func NewMAC() net.HardwareAddr {
+	mac := make(net.HardwareAddr, 6)
+	_, _ = rand.Read(mac[1:])
+	mac[0] = 0x02
+	return mac
+}
