@@ -778,7 +778,9 @@ const rulesHeader = `# KubeVirt v1.9.0 admission rules in vmspec
 
 What KubeVirt v1.9.0's API server and admission webhooks check when a
 VirtualMachine or VirtualMachineInstance is created, and where vmspec checks
-the same: the upstream function (under pkg/ of kubevirt.io/kubevirt v1.9.0),
+the same: the upstream function (under pkg/ of kubevirt.io/kubevirt v1.9.0;
+vmi-create-admitter.go and vms-admitter.go are in
+virt-api/webhooks/validating-webhook/admitters),
 the pxekit function, the field path the webhook reports a refusal at, and the
 test that shows an accepted and a refused object. Written by
 ` + "`go test ./vmspec -run TestRuleTable -update`" + ` from the inventory in
