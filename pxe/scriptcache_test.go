@@ -68,12 +68,7 @@ func TestScriptCacheFollowsInventory(t *testing.T) {
 // A script with signed URLs is signed anew for every request: a kept copy
 // would hand out a signature that expires from the first request on.
 func TestScriptSignedNotKept(t *testing.T) {
-	h, _ := testHandler(t, nil)
-	now := time.Unix(1_900_000_000, 0)
-	h.urlKey, h.urlTTL, h.now = testKey, time.Hour, func() time.Time { return now }
-	_, p, _ := h.inv.Lookup(macA)
-	p.Args = append(slices.Clone(p.Args), `cfg={{.FileURL "config.yaml"}}`)
-	must(t, staticInv(h).SetProfile("create", p))
+	h, _, now := signingHandler(t)
 	for _, exp := range []string{"1900003600", "1900007200"} {
 		_, body := scriptFor(t, h, "/boot.ipxe?mac=52:54:00:6b:13:e2")
 		var got string
@@ -87,9 +82,9 @@ func TestScriptSignedNotKept(t *testing.T) {
 			}
 		}
 		if got != exp {
-			t.Fatalf("expires=%q, want %s (now %v)", got, exp, now)
+			t.Fatalf("expires=%q, want %s (now %v)", got, exp, *now)
 		}
-		now = now.Add(time.Hour)
+		*now = now.Add(time.Hour)
 	}
 }
 

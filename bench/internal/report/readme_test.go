@@ -1,8 +1,6 @@
 package report
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,14 +10,7 @@ import (
 // nothing outside the markers changes; rewriting twice gives the same
 // README.
 func TestRewriteReadme(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("testdata", "results.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := fixture(t)
 	res.Machine = "Example CPU @ 2.00GHz, 2 cores, Linux 6.12.57"
 	readme := []byte("# title\n\nbefore\n" + ReadmeBegin + "\n| stale | table |\n" + ReadmeEnd + "\nafter\n")
 	out, err := RewriteReadme(readme, res)
