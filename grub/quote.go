@@ -6,7 +6,7 @@ import (
 )
 
 // Quote renders s as one GRUB word with the same value: single-quoted,
-// where GRUB expands nothing, and each single quote written as '\'' (end
+// where GRUB expands nothing, and each single quote written as '\” (end
 // the quote, an escaped quote, start again).
 func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
