@@ -6,8 +6,10 @@ import (
 )
 
 // Quote renders s as one GRUB word with the same value: single-quoted,
-// where GRUB expands nothing, and each single quote written as '\” (end
-// the quote, an escaped quote, start again).
+// where GRUB expands nothing, with each single quote of s closing the
+// quote, following as an escaped quote and opening the quote again:
+//
+//	it's → 'it'\''s'
 func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
