@@ -28,12 +28,22 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.dhcp.Close()
 		return fmt.Errorf("pxe: %w", err)
 	}
+	httpsLn, err := s.listenHTTPS()
+	if err != nil {
+		tftpConn.Close()
+		httpLn.Close()
+		s.dhcp.Close()
+		return fmt.Errorf("pxe: %w", err)
+	}
 	tcfg := s.tftp
 	tcfg.Conn = tftpConn
 	t, err := tftp.New(tcfg)
 	if err != nil { // New checked the same config
 		tftpConn.Close()
 		httpLn.Close()
+		if httpsLn != nil {
+			httpsLn.Close()
+		}
 		s.dhcp.Close()
 		return fmt.Errorf("pxe: %w", err)
 	}
@@ -44,6 +54,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		g.Go(func() error { return s.ra.Serve(gctx) })
 	}
 	s.serveHTTP(gctx, g, httpLn)
+	if httpsLn != nil {
+		s.serveHTTPS(gctx, g, httpsLn)
+	}
 	go s.announceReady(gctx)
 	err = g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {

@@ -2,6 +2,7 @@ package pxe
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -97,6 +98,38 @@ type Config struct {
 
 	// Logger receives logs (default slog.Default()).
 	Logger *slog.Logger
+
+	// Secure Boot and HTTPS (secureboot.go, tls.go). Machines whose
+	// profile is of kind ProfileSecureBoot boot through shim and GRUB.
+
+	// SecureBoot holds the signed loaders, grub.Shim and grub.GRUB
+	// (shimx64.efi, grubx64.efi), served over TFTP beside the iPXE builds
+	// and under PathSecureBoot. Nil locates Debian's shim-signed and
+	// grub-efi-amd64-signed (grub.Locate).
+	SecureBoot fs.FS
+	// SecureBootHTTP is what UEFI HTTP boot clients of a Secure Boot
+	// profile download (default SecureBootDiskImage).
+	SecureBootHTTP SecureBootHTTP
+	// TLSCertFile and TLSKeyFile are the PEM certificate chain and key of
+	// an HTTPS listener on HTTPSPort; TLSCertificate is the same in
+	// memory, and TLSLabCA a directory whose lab CA (pxe/labca.Open,
+	// created there if absent) issues one for Addr at New, writing the
+	// CA for firmware (cacerts.esl) beside it. Set one of the three to
+	// serve HTTPS. The certificate must name Addr as an IP SAN: UEFI
+	// firmware checks it.
+	TLSCertFile, TLSKeyFile string
+	TLSCertificate          *tls.Certificate
+	TLSLabCA                string
+	// HTTPSPort is the HTTPS port (default 443).
+	HTTPSPort int
+	// HTTPSBoot hands UEFI HTTP boot clients https:// URLs. Their firmware
+	// must trust the certificate's CA (OVMF reads it from fw_cfg
+	// etc/edk2/https/cacerts); one that does not fails to boot.
+	HTTPSBoot bool
+	// FilesHTTPSOnly serves per-machine files (Profile.Files: installer
+	// configs, which carry tokens and passwords) over HTTPS only: FileURL
+	// hands out https:// URLs and a request over plain HTTP is denied.
+	FilesHTTPSOnly bool
 }
 
 // DefaultTFTPWindowSize is the TFTP window granted when Config says
@@ -132,6 +165,7 @@ func (c Config) Validate() field.ErrorList {
 	if c.URLTTL < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("urlTTL"), c.URLTTL.String(), "must not be negative"))
 	}
+	errs = append(errs, c.validateSecure()...)
 	if v, ok := c.Inventory.(interface{ Validate() field.ErrorList }); ok {
 		for _, e := range v.Validate() {
 			e.Field = field.NewPath("inventory").String() + "." + e.Field
@@ -164,6 +198,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Inventory == nil {
 		c.Inventory = &StaticInventory{}
 	}
+	c = c.secureDefaults()
 	if c.IPXE == nil {
 		found, err := ipxe.Locate()
 		if len(found) == 0 {
@@ -190,6 +225,13 @@ type Server struct {
 	tftp    tftp.Config // Serve adds the socket
 	ready   chan struct{}
 	started atomic.Bool
+
+	// httpsBase is the HTTPS root ("" without HTTPS), tls the HTTPS
+	// listener's configuration; sbMissing is why no Secure Boot loaders
+	// were found.
+	httpsBase string
+	tls       *tls.Config
+	sbMissing error
 }
 
 // New checks cfg, finds the interface's address (inside Config.NetNS) and
@@ -229,6 +271,10 @@ func New(cfg Config) (*Server, error) {
 		urlKey:   cfg.URLKey,
 		urlTTL:   cfg.URLTTL,
 	}
+	if err := s.setupTLS(); err != nil {
+		return nil, fmt.Errorf("pxe: %w", err)
+	}
+	s.setupSecureBoot()
 	s.tftp = s.tftpConfig()
 	if errs := s.tftp.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("pxe: tftp: %w", errs.ToAggregate())
@@ -285,12 +331,21 @@ func (s *Server) bootPolicy() dhcp.BootPolicy {
 		ScriptURL:    s.base + PathScript + "?mac={mac}",
 		ScriptURLEFI: s.base + PathScript + "?mac={mac}&fw=efi",
 	}
+	if s.cfg.HTTPSBoot {
+		policy.HTTPBootURL = s.httpsBase + PathIPXE + string(ipxe.IPXEEFI)
+	}
 	return func(c dhcp.Client) dhcp.BootDecision {
 		// Unknown machines without a default profile still get an
 		// address, but nothing to boot: the way dnsmasq treats untagged
 		// hosts.
-		if _, _, err := s.cfg.Inventory.Lookup(c.MAC); err != nil {
+		_, p, err := s.cfg.Inventory.Lookup(c.MAC)
+		if err != nil {
 			return dhcp.BootDecision{}
+		}
+		if p.Kind == ProfileSecureBoot {
+			if d, ok := s.secureBootDecision(c); ok {
+				return d
+			}
 		}
 		return policy.Decide(c)
 	}
@@ -299,7 +354,8 @@ func (s *Server) bootPolicy() dhcp.BootPolicy {
 // tftpConfig is the TFTP server of iPXE builds; Serve adds its socket.
 func (s *Server) tftpConfig() tftp.Config {
 	return tftp.Config{
-		Root: s.cfg.IPXE,
+		// The iPXE builds, and the Secure Boot chain's files beside them.
+		Root: tftpRoot{h: s.http, ipxe: s.cfg.IPXE},
 		// Per-transfer sockets are opened in the listening socket's
 		// namespace, so a lab netns needs no single-port mode (which
 		// would also rule out windowsize).
