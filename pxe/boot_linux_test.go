@@ -81,10 +81,10 @@ func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLa
 	return bl
 }
 
-// kindsFor returns the kinds of events seen for mac, in order.
-func (bl *bootLab) kindsFor(mac net.HardwareAddr) []EventKind {
+// kindsFor returns the kinds of the events recorded for mac, in order.
+func kindsFor(events *pxetest.Recorder[Event], mac net.HardwareAddr) []EventKind {
 	var kinds []EventKind
-	for _, e := range bl.events.All() {
+	for _, e := range events.All() {
 		if macaddr.Equal(e.MAC, mac) {
 			kinds = append(kinds, e.Kind)
 		}
@@ -143,7 +143,7 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, 
 		wantKinds = append(wantKinds, EventTFTPSent)
 	}
 	wantKinds = append(wantKinds, EventScriptServed, EventAssetSent, EventAssetSent, EventPhonedHome)
-	waitEvents(t, ctx, bl, m.MAC, wantKinds)
+	waitEvents(t, ctx, &bl.events, m.MAC, wantKinds)
 	for _, e := range bl.events.All() {
 		if macaddr.Equal(e.MAC, m.MAC) && e.Kind == EventPhonedHome && !strings.Contains(e.Detail, lease.IP.String()) {
 			t.Errorf("phoned home %q, not from its lease %s", e.Detail, lease.IP)
@@ -330,10 +330,10 @@ func wantCmdline(t *testing.T, base string, m Machine, fw pxetest.Firmware) stri
 }
 
 // waitEvents waits until mac's events contain want as a subsequence.
-func waitEvents(t *testing.T, ctx context.Context, bl *bootLab, mac net.HardwareAddr, want []EventKind) {
+func waitEvents(t *testing.T, ctx context.Context, events *pxetest.Recorder[Event], mac net.HardwareAddr, want []EventKind) {
 	t.Helper()
 	for {
-		got := bl.kindsFor(mac)
+		got := kindsFor(events, mac)
 		i := 0
 		for _, k := range got {
 			if i < len(want) && k == want[i] {
