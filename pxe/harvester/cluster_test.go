@@ -15,6 +15,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/pxekit/pxekit/grub"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/pxetest"
@@ -128,6 +129,48 @@ func TestInventoryScripts(t *testing.T) {
 			if !strings.Contains(string(got), "harvester.install.config_url=http://192.0.2.1/machines/"+n.MACAddr.String()+"/config-"+string(n.Mode)+".yaml") {
 				t.Errorf("%s %s script:\n%s", n.Hostname, fw, got)
 			}
+		}
+	}
+}
+
+// With boot.secureBoot every node's profile is a Secure Boot one, and its
+// grub.cfg passes the same Harvester arguments as its iPXE script (GRUB
+// loads the initrd itself: no initrd=).
+func TestInventorySecureBoot(t *testing.T) {
+	c := loadCluster(t)
+	c.Boot.SecureBoot = true
+	plan, err := c.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := plan.Inventory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range plan.Nodes {
+		if _, p, _ := inv.Lookup(n.MACAddr); p.Kind != pxe.ProfileSecureBoot {
+			t.Errorf("%s: profile kind %q", n.Hostname, p.Kind)
+		}
+		got, err := plan.RenderGRUB(n, "http://192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pxetest.CheckGolden(t, fmt.Sprintf("served-%s-secureboot.grub.cfg", n.Hostname), got)
+		if probs := grub.Lint(string(got), grub.ForSecureBoot()); len(probs) > 0 {
+			t.Errorf("%s grub.cfg: %v", n.Hostname, probs)
+		}
+		script, err := plan.RenderScript(n, "http://192.0.2.1", ipxe.BIOS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Fields(strings.Split(string(script), "\n")[1])[2:] // kernel URL args...
+		for _, a := range args {
+			if !strings.Contains(string(got), grub.Quote(a)) {
+				t.Errorf("%s: grub.cfg lacks the script's argument %s", n.Hostname, a)
+			}
+		}
+		if strings.Contains(string(got), "initrd=") {
+			t.Errorf("%s: grub.cfg names an initrd= argument", n.Hostname)
 		}
 	}
 }
