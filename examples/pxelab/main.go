@@ -3,7 +3,9 @@
 //	pxelab serve --interface IF --pool START-END [--kernel K --initrd I --cmdline C]
 //	             [--ipxe-dir D] [--state DIR] [--http-port N] [--machine MAC=PROFILE]...
 //	             [--profile NAME=CMDLINE]... [--deny-unknown] [--netns NAME]
-//	pxelab demo  [--firmware bios|uefi|uefi-http] [--mac M] [--kernel-dir D]
+//	             [--secure-boot [--secure-boot-dir D]] [--tls-cert F --tls-key F | --tls-lab-ca DIR]
+//	             [--https-port N] [--https-boot] [--files-https-only]
+//	pxelab demo  [--firmware bios|uefi|uefi-http|uefi-secureboot|uefi-secureboot-http] [--mac M] [--kernel-dir D]
 //
 // serve answers real clients on IF (the server address is IF's); demo makes a
 // network namespace with a bridge and a tap, builds a busybox initramfs,
@@ -29,7 +31,8 @@ func main() {
 
 const usage = `usage:
   pxelab serve --interface IF --pool START-END [flags]   serve real clients on IF
-  pxelab demo [--firmware bios|uefi|uefi-http] [--mac M]  boot a QEMU VM in a lab netns
+  pxelab demo [--firmware bios|uefi|uefi-http|uefi-secureboot|uefi-secureboot-http] [--mac M]
+                                                          boot a QEMU VM in a lab netns
 run "pxelab serve -h" or "pxelab demo -h" for flags`
 
 // run is main without the process: tests call it.

@@ -188,3 +188,69 @@ func netnsList(t *testing.T) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// The Secure Boot and HTTPS flags reach the boot server's configuration:
+// every profile becomes a Secure Boot one, the lab CA directory and the
+// HTTPS settings are set, and the flags refuse what cannot go together.
+func TestServeSecureFlags(t *testing.T) {
+	dir := t.TempDir()
+	o := serveOptions{iface: "lo", pool: "192.0.2.1-192.0.2.9", kernel: "/etc/hostname", profiles: listFlag{"rescue=single"},
+		secure: secureOptions{secureBoot: true, tlsLabCA: dir, httpsPort: 8443, httpsBoot: true, filesHTTPSOnly: true}}
+	cfg, err := o.config(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range o.inventory.Profiles {
+		if p.Kind != pxe.ProfileSecureBoot {
+			t.Errorf("--secure-boot: profile %s is of kind %q", name, p.Kind)
+		}
+	}
+	if cfg.TLSLabCA != dir || cfg.HTTPSPort != 8443 || !cfg.HTTPSBoot || !cfg.FilesHTTPSOnly || cfg.TLSCertFile != "" {
+		t.Errorf("HTTPS settings: %+v", cfg)
+	}
+	for _, tt := range []struct {
+		s    secureOptions
+		want string
+	}{
+		{secureOptions{tlsCert: "c.pem"}, "--tls-cert and --tls-key go together"},
+		{secureOptions{tlsCert: "c.pem", tlsKey: "k.pem", tlsLabCA: dir}, "not both"},
+		{secureOptions{secureBootDir: t.TempDir()}, "--secure-boot-dir: Secure Boot loaders not found"},
+	} {
+		o := serveOptions{iface: "lo", pool: "192.0.2.1-192.0.2.9", kernel: "/etc/hostname", secure: tt.s}
+		if _, err := o.config(io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want %q", tt.s, err, tt.want)
+		}
+	}
+	var errb bytes.Buffer
+	run(context.Background(), []string{"serve", "-h"}, io.Discard, &errb)
+	for _, f := range []string{"-secure-boot", "-tls-cert", "-tls-key", "-tls-lab-ca", "-https-port", "-https-boot", "-files-https-only"} {
+		if !strings.Contains(errb.String(), f) {
+			t.Errorf("serve -h lacks %s", f)
+		}
+	}
+}
+
+// pxelab demo --firmware uefi-secureboot: the VM boots through shim, GRUB
+// and Debian's signed kernel with Secure Boot enforced, and says so.
+func TestDemoSecureBoot(t *testing.T) {
+	pxetest.RequireSecureBoot(t)
+	pxetest.RequireFile(t, pxetest.Busybox, "busybox-static")
+	pxetest.RequireFile(t, pxetest.IPXEBIOS, "ipxe")
+	pxetest.RequireFile(t, pxetest.IPXEEFI, "ipxe")
+	pxetest.GuestKernel(t)
+	var out, errb pxetest.Buffer
+	code := run(context.Background(), []string{"demo", "--quiet", "--firmware", "uefi-secureboot", "--mac", "52:54:00:de:00:43"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("demo exited %d:\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "the guest says Secure Boot is enabled (firmware variable SecureBoot=1") {
+		t.Errorf("no Secure Boot summary:\n%s", errb.String())
+	}
+	var grubCfg bool
+	for _, e := range events(t, out.String()) {
+		grubCfg = grubCfg || e.Kind == pxe.EventScriptServed && strings.Contains(e.Detail, "grub.cfg")
+	}
+	if !grubCfg {
+		t.Errorf("no grub.cfg served:\n%s", out.String())
+	}
+}

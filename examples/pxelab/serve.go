@@ -35,6 +35,9 @@ type serveOptions struct {
 	denyUnknown, verbose, routerAdvert                          bool
 	// inventory is what config makes of --machine and --profile.
 	inventory pxe.InventorySpec
+
+	// Secure Boot and HTTPS (secure.go).
+	secure secureOptions
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -55,6 +58,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.BoolVar(&o.denyUnknown, "deny-unknown", false, "give machines not named by --machine an address but nothing to boot")
 	fl.BoolVar(&o.routerAdvert, "ipv6-ra", false, "answer IPv6 router solicitations with an advertisement that configures nothing (no prefix, lifetime 0, no DHCPv6), so iPXE does not wait ~13 s for a router; only on a boot network without an IPv6 router")
 	fl.BoolVar(&o.verbose, "v", false, "log at debug level on stderr")
+	o.secure.flags(fl)
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -72,6 +76,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 1
 	}
+	o.secure.announce(stderr)
 	stopEvents := printEvents(ctx, srv, stdout, nil)
 	err = srv.Serve(ctx)
 	stopEvents()
@@ -169,7 +174,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.verbose {
 		level = slog.LevelDebug
 	}
-	return pxe.Config{
+	cfg := pxe.Config{
 		Interface: o.iface,
 		NetNS:     o.netns,
 		Subnet:    dhcp.Subnet{Pools: []dhcp.Range{rng}},
@@ -181,7 +186,11 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		IPXE:                ipxeFS,
 		Assets:              files,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-	}, nil
+	}
+	if err := o.secure.apply(&cfg, &o.inventory); err != nil {
+		return pxe.Config{}, err
+	}
+	return cfg, nil
 }
 
 func parsePool(s string) (dhcp.Range, error) {
