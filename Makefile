@@ -4,6 +4,9 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-client udhcpc \
              tftp-hpa atftp curl kea-admin dnsmasq-base tftpd-hpa nginx-light iproute2 cloud-init ndisc6
+# Secure Boot: the signed shim and network GRUB the boot server serves, sbsigntool (sbverify and
+# sbattach check the unsigned kernel copy), mtools and dosfstools read the boot disk images back.
+APT_PKGS  += shim-signed grub-efi-amd64-signed sbsigntool mtools dosfstools
 
 .PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
 
