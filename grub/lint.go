@@ -141,6 +141,13 @@ func Lint(cfg string, opts ...LintOption) []Problem {
 	// whose "{" is on a later line.
 	expectBrace := false
 	var flush func()
+	// rest checks the command after a keyword (if true, then echo).
+	rest := func(args []Token) {
+		if len(args) > 0 {
+			cmd = args
+			flush()
+		}
+	}
 	flush = func() {
 		defer func() { cmd = nil }()
 		if len(cmd) == 0 {
@@ -170,19 +177,13 @@ func Lint(cfg string, opts ...LintOption) []Problem {
 				} else {
 					stack = append(stack, open{"loop", name.Line})
 				}
-				if len(args) > 0 {
-					cmd = args
-					flush()
-				}
+				rest(args)
 				return
 			case "then", "else", "elif":
 				if top() != "if" {
 					add(name.Line, "%q without a matching if", name.Text)
 				}
-				if len(args) > 0 {
-					cmd = args
-					flush()
-				}
+				rest(args)
 				return
 			case "fi":
 				pop("if", name.Line, "fi")
@@ -194,10 +195,7 @@ func Lint(cfg string, opts ...LintOption) []Problem {
 				if top() != "loop" {
 					add(name.Line, "\"do\" without a matching for, while or until")
 				}
-				if len(args) > 0 {
-					cmd = args
-					flush()
-				}
+				rest(args)
 				return
 			case "done":
 				pop("loop", name.Line, "done")
@@ -209,10 +207,7 @@ func Lint(cfg string, opts ...LintOption) []Problem {
 				expectBrace = true
 				return
 			case "!":
-				if len(args) > 0 {
-					cmd = args
-					flush()
-				}
+				rest(args)
 				return
 			}
 		}

@@ -35,14 +35,12 @@ func DefaultDirs() []string { return []string{"/usr/lib/shim", "/usr/lib/grub/x8
 // /grub as its prefix). A directory of one's own may hold them under the
 // served names. Debian's unsigned /usr/lib/shim/shimx64.efi is not taken:
 // the .signed file is looked for first, and Locate checks the signature.
-func aliases() map[string][]string {
-	return map[string][]string{
-		string(Shim): {"shimx64.efi.signed", string(Shim)},
-		string(GRUB): {"grubnetx64.efi.signed", string(GRUB)},
+func aliases() map[Binary][]string {
+	return map[Binary][]string{
+		Shim: {"shimx64.efi.signed", string(Shim)},
+		GRUB: {"grubnetx64.efi.signed", string(GRUB)},
 	}
 }
-
-func names() []string { return []string{string(Shim), string(GRUB)} }
 
 // Locate finds shim and the network GRUB in dirs, or in DefaultDirs when
 // none are given, and checks that both are signed PE images and that
@@ -53,11 +51,7 @@ func Locate(dirs ...string) (map[Binary]string, error) {
 	if len(dirs) == 0 {
 		dirs = DefaultDirs()
 	}
-	got, missing := binfs.Find(names(), aliases(), dirs)
-	found := map[Binary]string{}
-	for n, p := range got {
-		found[Binary(n)] = p
-	}
+	found, missing := binfs.Find(Binaries(), aliases(), dirs)
 	if len(missing) > 0 {
 		return found, fmt.Errorf("Secure Boot loaders not found: %s (looked in %s; on Debian: apt-get install shim-signed grub-efi-amd64-signed)",
 			strings.Join(missing, ", "), strings.Join(dirs, ", "))
@@ -81,13 +75,7 @@ func Locate(dirs ...string) (map[Binary]string, error) {
 
 // BinaryFS serves located loaders under their names, flat: a TFTP or HTTP
 // directory with shimx64.efi and grubx64.efi side by side, as shim wants.
-func BinaryFS(found map[Binary]string) fs.FS {
-	m := map[string]string{}
-	for b, p := range found {
-		m[string(b)] = p
-	}
-	return binfs.FS(names(), m)
-}
+func BinaryFS(found map[Binary]string) fs.FS { return binfs.FS(Binaries(), found) }
 
 // Signed reports whether the PE image at path carries an Authenticode
 // signature (a certificate table, the security data directory): what

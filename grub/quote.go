@@ -76,20 +76,9 @@ func Words(script string) ([]Token, error) {
 				i++
 			}
 			continue
-		case c == ';':
-			toks = append(toks, Token{Kind: TokenSemicolon, Text: ";", Line: line})
-			i++
-			continue
-		case c == '{':
-			toks = append(toks, Token{Kind: TokenLBrace, Text: "{", Line: line})
-			i++
-			continue
-		case c == '}':
-			toks = append(toks, Token{Kind: TokenRBrace, Text: "}", Line: line})
-			i++
-			continue
-		case c == '|' || c == '&' || c == '<' || c == '>':
-			toks = append(toks, Token{Kind: TokenReserved, Text: string(c), Line: line})
+		}
+		if k, ok := operator(c); ok {
+			toks = append(toks, Token{Kind: k, Text: string(c), Line: line})
 			i++
 			continue
 		}
@@ -104,13 +93,25 @@ func Words(script string) ([]Token, error) {
 	return toks, nil
 }
 
+// operator is the kind of a byte that is a token by itself.
+func operator(c byte) (TokenKind, bool) {
+	switch c {
+	case ';':
+		return TokenSemicolon, true
+	case '{':
+		return TokenLBrace, true
+	case '}':
+		return TokenRBrace, true
+	case '|', '&', '<', '>':
+		return TokenReserved, true
+	}
+	return 0, false
+}
+
 // isWordEnd reports a byte that ends an unquoted word.
 func isWordEnd(c byte) bool {
-	switch c {
-	case ' ', '\t', '\r', '\n', ';', '{', '}', '|', '&', '<', '>':
-		return true
-	}
-	return false
+	_, op := operator(c)
+	return op || c == ' ' || c == '\t' || c == '\r' || c == '\n'
 }
 
 // word reads one word starting at i: its value, where it ends, how many

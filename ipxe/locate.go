@@ -30,20 +30,12 @@ func DefaultDirs() []string {
 }
 
 // aliases are the file names distributions use for each build.
-func aliases() map[string][]string {
-	return map[string][]string{
-		string(UndionlyKPXE): {"undionly.kpxe"},
-		string(IPXEEFI):      {"ipxe.efi", "ipxe-x86_64.efi", "ipxe-snp-x86_64.efi"},
-		string(SNPOnlyEFI):   {"snponly.efi", "ipxe-snponly-x86_64.efi", "snponly-x86_64.efi"},
+func aliases() map[Binary][]string {
+	return map[Binary][]string{
+		UndionlyKPXE: {"undionly.kpxe"},
+		IPXEEFI:      {"ipxe.efi", "ipxe-x86_64.efi", "ipxe-snp-x86_64.efi"},
+		SNPOnlyEFI:   {"snponly.efi", "ipxe-snponly-x86_64.efi", "snponly-x86_64.efi"},
 	}
-}
-
-func names() []string {
-	var out []string
-	for _, b := range Binaries() {
-		out = append(out, string(b))
-	}
-	return out
 }
 
 // Locate finds the iPXE builds in dirs, or in DefaultDirs when none are
@@ -54,11 +46,7 @@ func Locate(dirs ...string) (map[Binary]string, error) {
 	if len(dirs) == 0 {
 		dirs = DefaultDirs()
 	}
-	got, missing := binfs.Find(names(), aliases(), dirs)
-	found := map[Binary]string{}
-	for n, p := range got {
-		found[Binary(n)] = p
-	}
+	found, missing := binfs.Find(Binaries(), aliases(), dirs)
 	if len(missing) > 0 {
 		return found, fmt.Errorf("iPXE builds not found: %s (looked in %s; on Debian: apt-get install ipxe)",
 			strings.Join(missing, ", "), strings.Join(dirs, ", "))
@@ -69,10 +57,4 @@ func Locate(dirs ...string) (map[Binary]string, error) {
 // BinaryFS serves located builds under their canonical names, flat, so a
 // TFTP or HTTP root can hand out "ipxe.efi" whatever the distribution
 // calls it.
-func BinaryFS(found map[Binary]string) fs.FS {
-	m := map[string]string{}
-	for b, p := range found {
-		m[string(b)] = p
-	}
-	return binfs.FS(names(), m)
-}
+func BinaryFS(found map[Binary]string) fs.FS { return binfs.FS(Binaries(), found) }

@@ -114,24 +114,7 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, 
 		t.Fatal(err)
 	}
 	t.Logf("%s %s: power-on to /init in %v", fw, m.MAC, time.Since(vm.Started()).Round(100*time.Millisecond))
-	got, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := wantCmdline(t, bl.srv.BaseURL(), m, fw)
-	if strings.TrimSpace(got[1]) != want {
-		t.Errorf("/proc/cmdline = %q\nwant the profile's %q", strings.TrimSpace(got[1]), want)
-	}
-	ph, err := vm.WaitFor(ctx, pxetest.PhoneHomeRE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ph[1] != "ok" {
-		t.Fatalf("guest phone-home %s (%s)", ph[1], ph[2])
-	}
-	if err := vm.Wait(ctx); err != nil {
-		t.Errorf("QEMU after power-off: %v", err)
-	}
+	checkGuest(t, ctx, vm, wantCmdline(t, bl.srv.BaseURL(), m, fw))
 	// The phone-home must come from the address the DHCP server leased to
 	// this MAC: the server ties it to the machine, not the guest's claim.
 	lease, ok := bl.srv.DHCP().LeaseByMAC(m.MAC)
@@ -158,6 +141,30 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, 
 		}
 	}
 	bl.checkFastIPXE(t, m.MAC)
+}
+
+// checkGuest checks, from the guest's console, that /init ran with exactly
+// the kernel command line want and phoned home, and that the guest then
+// powered off.
+func checkGuest(t *testing.T, ctx context.Context, vm *pxetest.VM, want string) {
+	t.Helper()
+	got, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(got[1]) != want {
+		t.Errorf("/proc/cmdline = %q\nwant the profile's %q", strings.TrimSpace(got[1]), want)
+	}
+	ph, err := vm.WaitFor(ctx, pxetest.PhoneHomeRE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ph[1] != "ok" {
+		t.Fatalf("guest phone-home %s (%s)", ph[1], ph[2])
+	}
+	if err := vm.Wait(ctx); err != nil {
+		t.Errorf("QEMU after power-off: %v", err)
+	}
 }
 
 // checkFastIPXE checks, as a user would, that this machine's iPXE was told

@@ -143,27 +143,10 @@ func (sl *sbLab) bootSigned(t *testing.T, ctx context.Context, cfg pxetest.VMCon
 	if sb[1] != "enabled" || sb[2] != "1" || !strings.Contains(sb[3], "[integrity]") {
 		t.Errorf("the guest says Secure Boot %s, SecureBoot variable %s, lockdown %q; want enabled, 1, [integrity]", sb[1], sb[2], sb[3])
 	}
-	got, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// GRUB puts BOOT_IMAGE=<the kernel's path> in front of the profile's
 	// arguments; nothing else.
-	want1 := "BOOT_IMAGE=" + kernel + " console=ttyS0 panic=-1 quiet pxekit.profile=" + m.Profile + " " +
-		pxetest.DefaultPhoneHomeArg + "=" + sl.srv.BaseURL() + "/phonehome"
-	if strings.TrimSpace(got[1]) != want1 {
-		t.Errorf("/proc/cmdline = %q\nwant %q", strings.TrimSpace(got[1]), want1)
-	}
-	ph, err := vm.WaitFor(ctx, pxetest.PhoneHomeRE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ph[1] != "ok" {
-		t.Fatalf("guest phone-home %s (%s)", ph[1], ph[2])
-	}
-	if err := vm.Wait(ctx); err != nil {
-		t.Errorf("QEMU after power-off: %v", err)
-	}
+	checkGuest(t, ctx, vm, "BOOT_IMAGE="+kernel+" console=ttyS0 panic=-1 quiet pxekit.profile="+m.Profile+" "+
+		pxetest.DefaultPhoneHomeArg+"="+sl.srv.BaseURL()+"/phonehome")
 	waitEvents(t, ctx, &sl.events, m.MAC, want)
 	for _, e := range sl.eventsFor(m.MAC) {
 		if e.Kind == EventDenied {

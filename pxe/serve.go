@@ -92,9 +92,15 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listen
 	// would hold one until the server stops.
 	srv := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ConnContext: connContext}
+	runHTTP(ctx, g, srv, "http", func() error { return srv.Serve(ln) })
+}
+
+// runHTTP runs srv in g (serve is its Serve or ServeTLS) until ctx is
+// done, then shuts it down.
+func runHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, name string, serve func() error) {
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
+		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		return nil
 	})

@@ -199,18 +199,7 @@ func (s *Server) serveHTTPS(ctx context.Context, g *errgroup.Group, ln net.Liste
 		// Failed handshakes become events (tlsConnState); what net/http
 		// would print about them goes to the debug log.
 		ErrorLog: slog.NewLogLogger(s.log.With("server", "https").Handler(), slog.LevelDebug)}
-	g.Go(func() error {
-		if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("https: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return srv.Shutdown(shutdownCtx)
-	})
+	runHTTP(ctx, g, srv, "https", func() error { return srv.ServeTLS(ln, "", "") })
 }
 
 // tlsConnState publishes a connection that closed before its TLS handshake

@@ -17,12 +17,12 @@ import (
 // every directory before the next one: the first directory that has a
 // non-empty regular file wins. It returns what it found (canonical name →
 // path) and the names it did not find, in the order of names.
-func Find(names []string, aliases map[string][]string, dirs []string) (found map[string]string, missing []string) {
-	found = map[string]string{}
+func Find[N ~string](names []N, aliases map[N][]string, dirs []string) (found map[N]string, missing []string) {
+	found = map[N]string{}
 	for _, n := range names {
 		candidates := aliases[n]
 		if len(candidates) == 0 {
-			candidates = []string{n}
+			candidates = []string{string(n)}
 		}
 	search:
 		for _, d := range dirs {
@@ -35,7 +35,7 @@ func Find(names []string, aliases map[string][]string, dirs []string) (found map
 			}
 		}
 		if found[n] == "" {
-			missing = append(missing, n)
+			missing = append(missing, string(n))
 		}
 	}
 	return found, missing
@@ -43,8 +43,15 @@ func Find(names []string, aliases map[string][]string, dirs []string) (found map
 
 // FS serves found (canonical name → path on disk) flat under the canonical
 // names; its root directory lists them in the order of names.
-func FS(names []string, found map[string]string) fs.FS {
-	return &binFS{names: append([]string(nil), names...), found: found}
+func FS[N ~string](names []N, found map[N]string) fs.FS {
+	b := &binFS{found: map[string]string{}}
+	for _, n := range names {
+		b.names = append(b.names, string(n))
+	}
+	for n, p := range found {
+		b.found[string(n)] = p
+	}
+	return b
 }
 
 type binFS struct {

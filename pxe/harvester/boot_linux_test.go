@@ -70,14 +70,7 @@ func startHarvLabWith(t *testing.T, ctx context.Context, c *Cluster, policy dhcp
 	// The test kernel must talk on the serial console; Harvester's
 	// arguments stay as they are.
 	c.Boot.Extra = []string{"console=ttyS0", "panic=-1"}
-	plan, err := c.Plan()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := plan.Inventory()
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, inv := planned(t, c)
 	hl := &harvLab{lab: lab}
 	cfg := pxe.Config{
 		Interface: lab.Bridge,

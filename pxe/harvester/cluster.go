@@ -347,15 +347,20 @@ func (p *Plan) Inventory() (*pxe.StaticInventory, error) {
 // RenderScript is node n's iPXE script from a boot server at baseURL, as
 // pxe serves it.
 func (p *Plan) RenderScript(n PlannedNode, baseURL string, fw ipxe.Firmware) ([]byte, error) {
-	inv, err := p.Inventory()
-	if err != nil {
-		return nil, err
-	}
-	m, prof, err := inv.Lookup(n.MACAddr)
+	m, prof, err := p.lookup(n)
 	if err != nil {
 		return nil, err
 	}
 	return pxe.RenderScript(m, prof, baseURL, fw)
+}
+
+// lookup is node n's machine and profile in the plan's inventory.
+func (p *Plan) lookup(n PlannedNode) (pxe.Machine, pxe.Profile, error) {
+	inv, err := p.Inventory()
+	if err != nil {
+		return pxe.Machine{}, pxe.Profile{}, err
+	}
+	return inv.Lookup(n.MACAddr)
 }
 
 // RenderGRUB is node n's grub.cfg from a boot server at baseURL, as pxe
@@ -363,11 +368,7 @@ func (p *Plan) RenderScript(n PlannedNode, baseURL string, fw ipxe.Firmware) ([]
 // (boot.secureBoot): the same kernel, initrd and arguments as its iPXE
 // script, read by GRUB.
 func (p *Plan) RenderGRUB(n PlannedNode, baseURL string) ([]byte, error) {
-	inv, err := p.Inventory()
-	if err != nil {
-		return nil, err
-	}
-	m, prof, err := inv.Lookup(n.MACAddr)
+	m, prof, err := p.lookup(n)
 	if err != nil {
 		return nil, err
 	}

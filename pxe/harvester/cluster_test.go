@@ -133,12 +133,9 @@ func TestInventoryScripts(t *testing.T) {
 	}
 }
 
-// With boot.secureBoot every node's profile is a Secure Boot one, and its
-// grub.cfg passes the same Harvester arguments as its iPXE script (GRUB
-// loads the initrd itself: no initrd=).
-func TestInventorySecureBoot(t *testing.T) {
-	c := loadCluster(t)
-	c.Boot.SecureBoot = true
+// planned plans c and makes the boot server's inventory of it.
+func planned(t *testing.T, c *Cluster) (*Plan, *pxe.StaticInventory) {
+	t.Helper()
 	plan, err := c.Plan()
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +144,16 @@ func TestInventorySecureBoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return plan, inv
+}
+
+// With boot.secureBoot every node's profile is a Secure Boot one, and its
+// grub.cfg passes the same Harvester arguments as its iPXE script (GRUB
+// loads the initrd itself: no initrd=).
+func TestInventorySecureBoot(t *testing.T) {
+	c := loadCluster(t)
+	c.Boot.SecureBoot = true
+	plan, inv := planned(t, c)
 	for _, n := range plan.Nodes {
 		if _, p, _ := inv.Lookup(n.MACAddr); p.Kind != pxe.ProfileSecureBoot {
 			t.Errorf("%s: profile kind %q", n.Hostname, p.Kind)
@@ -180,14 +187,7 @@ func TestInventorySecureBoot(t *testing.T) {
 func TestInventoryConfigIsLiteral(t *testing.T) {
 	c := loadCluster(t)
 	c.Password = `{{.MAC}}"}}{{`
-	plan, err := c.Plan()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := plan.Inventory()
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, inv := planned(t, c)
 	m, p, _ := inv.Lookup(plan.Nodes[0].MACAddr)
 	out, err := pxe.RenderFile(m, p, "config-create.yaml", "http://192.0.2.1")
 	if err != nil {
