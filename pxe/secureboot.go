@@ -214,8 +214,6 @@ func renderGRUB(c *templateCache, m Machine, p Profile, data ScriptData, l grubL
 type sbHandler struct {
 	// loaders holds grub.Shim and grub.GRUB; nil when none were found.
 	loaders fs.FS
-	// httpMode is what UEFI HTTP boot gets (SecureBootDiskImage default).
-	httpMode SecureBootHTTP
 	// server is the server's address, for (tftp,ADDR) in disk images.
 	server netip.Addr
 	// files is asset()'s cache for the loaders (they are larger than
@@ -323,7 +321,9 @@ func (h *handler) secureBoot(w http.ResponseWriter, r *http.Request) {
 		}
 		m, prof, _ := h.inv.Lookup(mac)
 		writeText(w, r, reportAnswer(f))
-		h.bus.publishMAC(mac, EventDenied, reportDetail(f, m, prof, "http"))
+		if r.Method != http.MethodHead {
+			h.bus.publishMAC(mac, EventDenied, reportDetail(f, m, prof, "http"))
+		}
 	}
 }
 
@@ -588,7 +588,7 @@ func (s *Server) setupSecureBoot() {
 			s.sbMissing = err
 		}
 	}
-	s.http.sb = sbHandler{loaders: loaders, httpMode: s.cfg.SecureBootHTTP, server: s.addr}
+	s.http.sb = sbHandler{loaders: loaders, server: s.addr}
 }
 
 // secureBootDecision is the Secure Boot chain's first stage for c, and

@@ -65,8 +65,8 @@ type Initramfs struct {
 	// built in).
 	ModulesDir string
 	// Modules to load, dependencies resolved from .modinfo (default
-	// NICModules(), and efivarfs when the kernel has it as a module, to
-	// read the firmware's SecureBoot variable).
+	// NICModules(), and under UEFI efivarfs when the kernel has it as a
+	// module, to read the firmware's SecureBoot variable).
 	Modules []string
 	// PhoneHomeArg names the kernel argument holding the phone-home URL
 	// (default DefaultPhoneHomeArg). No such argument: no phone-home.
@@ -117,12 +117,18 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
+# A newline first: the loader's last console line (iPXE's "... ok") may
+# still lack its own.
+echo
 echo "` + MarkerStart + `"
 echo "` + MarkerCmdline + `$(cat /proc/cmdline)"
 fail() { echo "` + MarkerError + `$*"; }
 # arg NAME: the value of kernel argument NAME=value.
 arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1"=*) echo "${w#*=}"; return 0;; esac; done; return 1; }
 for m in /lib/modules/*.ko; do [ -e "$m" ] || continue; insmod "$m" || fail "insmod $m"; done
+if [ -d /sys/firmware/efi ]; then
+	for m in /lib/modules/efi/*.ko; do [ -e "$m" ] || continue; insmod "$m" || fail "insmod $m"; done
+fi
 # Secure Boot as the kernel and the firmware see it.
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 sb=unknown
@@ -193,7 +199,7 @@ func (c Initramfs) Write(w io.Writer) error {
 	if _, err := os.Stat(bb); err != nil {
 		return fmt.Errorf("pxetest: busybox (apt-get install busybox-static): %w", err)
 	}
-	var mods []kmod.Module
+	var mods, efiMods []kmod.Module
 	if c.ModulesDir != "" {
 		names := c.Modules
 		if names == nil {
@@ -207,8 +213,10 @@ func (c Initramfs) Write(w io.Writer) error {
 			return fmt.Errorf("pxetest: %w", err)
 		}
 		if c.Modules == nil {
-			if efi, err := ix.Resolve("efivarfs"); err == nil {
-				mods = append(mods, efi...)
+			// Loaded only under UEFI (/init checks): elsewhere insmod
+			// fails with "No such device".
+			if efiMods, err = ix.Resolve("efivarfs"); err != nil {
+				efiMods = nil
 			}
 		}
 	}
@@ -231,6 +239,9 @@ func (c Initramfs) Write(w io.Writer) error {
 		return err
 	}
 	if _, err := iw.Modules("/lib/modules", mods); err != nil {
+		return err
+	}
+	if _, err := iw.Modules("/lib/modules/efi", efiMods); err != nil {
 		return err
 	}
 	names := make([]string, 0, len(c.Files))

@@ -254,3 +254,58 @@ func TestDemoSecureBoot(t *testing.T) {
 		t.Errorf("no grub.cfg served:\n%s", out.String())
 	}
 }
+
+// serve --secure-boot --tls-lab-ca: curl, trusting the lab CA's PEM file,
+// gets the machine's grub.cfg over HTTPS; the CA is there for firmware as
+// cacerts.esl, and serve said where.
+func TestServeSecureBootHTTPS(t *testing.T) {
+	pxetest.RequireRoot(t)
+	curl := pxetest.RequireCmd(t, "curl", "curl")
+	pxetest.RequireFile(t, pxetest.IPXEBIOS, "ipxe")
+	pxetest.RequireSecureBoot(t)
+	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
+	dir := t.TempDir()
+	kernel := filepath.Join(dir, "vmlinuz")
+	if err := os.WriteFile(kernel, []byte("not really a kernel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(dir, "ca")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb pxetest.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--netns", lnet.NS.Name(), "--interface", lnet.Bridge,
+			"--pool", "192.0.2.100-192.0.2.150", "--kernel", kernel, "--cmdline", "console=ttyS0",
+			"--http-port", "8080", "--secure-boot", "--tls-lab-ca", ca, "--https-port", "8443", "--files-https-only"}, &out, &errb)
+	}()
+	url := "https://192.0.2.1:8443/grub/52:54:00:12:34:56.cfg"
+	var body string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.Command(curl, "-sS", "--fail", "--cacert", filepath.Join(ca, "ca.pem"), url)
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		_, err := pxetest.Run(t, lnet.NS, cmd)
+		if err == nil {
+			body = stdout.String()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("curl %s: %v\n%s", url, err, errb.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(body, "if linux '/assets/vmlinuz' 'console=ttyS0' ; then") {
+		t.Errorf("grub.cfg over HTTPS:\n%s", body)
+	}
+	if _, err := os.Stat(filepath.Join(ca, "cacerts.esl")); err != nil {
+		t.Errorf("no CA for firmware: %v", err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d after cancel:\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "give clients "+filepath.Join(ca, "cacerts.esl")) {
+		t.Errorf("serve did not say where the CA is:\n%s", errb.String())
+	}
+}
