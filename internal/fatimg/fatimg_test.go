@@ -73,10 +73,10 @@ func readFile(t testing.TB, img *Image, p string) ([]byte, error) {
 	return nil, fmt.Errorf("%s: not found", p)
 }
 
-func payload(n int, seed byte) []byte {
+func payload(n int, mark byte) []byte {
 	b := make([]byte, n)
 	for i := range b {
-		b[i] = byte(i*7) ^ seed
+		b[i] = byte(i*7) ^ mark
 	}
 	return b
 }

@@ -151,9 +151,9 @@ func TestParseGUID(t *testing.T) {
 func FuzzParseSignatureList(f *testing.F) {
 	owner := LabOwner()
 	typ := CertX509()
-	seed := append(append([]byte(nil), typ[:]...), 44+3, 0, 0, 0, 0, 0, 0, 0, 19, 0, 0, 0)
-	seed = append(append(seed, owner[:]...), 1, 2, 3)
-	f.Add(seed)
+	list := append(append([]byte(nil), typ[:]...), 44+3, 0, 0, 0, 0, 0, 0, 0, 19, 0, 0, 0)
+	list = append(append(list, owner[:]...), 1, 2, 3)
+	f.Add(list)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sigs, err := ParseSignatureList(b)
