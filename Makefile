@@ -4,6 +4,11 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-client udhcpc \
              tftp-hpa atftp curl kea-admin dnsmasq-base tftpd-hpa nginx-light iproute2 cloud-init ndisc6
+# Running as a service: headless Chromium for the dashboard, promtool (in
+# prometheus) for the metrics, systemd-analyze for the unit files.
+APT_PKGS  += chromium prometheus systemd
+# Several boot servers sharing one state: the etcd cluster of the etcdstore tests.
+APT_PKGS  += etcd-server
 # Secure Boot: the signed shim and network GRUB the boot server serves, sbsigntool (sbverify and
 # sbattach check the unsigned kernel copy), mtools and dosfstools read the boot disk images back.
 APT_PKGS  += shim-signed grub-efi-amd64-signed sbsigntool mtools dosfstools
@@ -40,6 +45,11 @@ vet:
 lint: fmt-check vet
 
 ## test: what CI runs after .ci/run's installs.
+# Tests keep what a person looks at afterwards (the dashboard's screenshots)
+# in bench/out/artifacts; CI prints where.
+PXEKIT_ARTIFACTS ?= $(CURDIR)/bench/out/artifacts
+export PXEKIT_ARTIFACTS
+
 test: testdeps fmt-check vet
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s

@@ -25,19 +25,25 @@ import (
 
 // Server is a DHCPv4 server. Create it with New, run it with Serve.
 type Server struct {
-	cfg         Config
-	log         *slog.Logger
-	table       *table
-	store       Store
-	ownStore    *BoltStore
+	cfg      Config
+	log      *slog.Logger
+	table    *table
+	store    Store
+	ownStore *BoltStore
+	// shared is store when other servers write it too.
+	shared      SharedStore
 	clientLimit *limiter
 	relayLimit  *limiter
 	cnt         counters
 	now         func() time.Time
+	// mu guards what Reconfigure swaps (cfg.Subnets, cfg.Reservations,
+	// subOpts and the table's subnets): packets are answered under the
+	// read lock.
+	mu sync.RWMutex
 	// links is filled by Serve before any worker starts and read-only
 	// afterwards.
 	links map[int]link
-	// subOpts are each subnet's encoded options (read-only).
+	// subOpts are each subnet's encoded options (swapped by Reconfigure).
 	subOpts []dhcpv4.Options
 	ready   chan struct{}
 	bufs    sync.Pool
@@ -119,6 +125,8 @@ func New(cfg Config) (*Server, error) {
 		s.subOpts = append(s.subOpts, subnetOptions(sn, s.leaseTime(i)))
 	}
 	s.cnt.dropped = dropcount.New(dropReasons()...)
+	s.cnt.requests = dropcount.New(requestTypes...)
+	s.cnt.commitLatency = newHistogram(CommitBuckets())
 	s.bufs.New = func() any { b := make([]byte, 4096); return &b }
 	s.batches.New = func() any { return &batch{in: make([]inbound, 0, readBatch)} }
 	if s.store == nil && cfg.LeaseFile != "" {
@@ -143,6 +151,10 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("dhcp: skipped unreadable lease records", "err", err)
 	}
 	s.table.load(ls)
+	s.shared, _ = s.store.(SharedStore)
+	if sh := cfg.Sharing; sh != nil {
+		s.table.share = sh.Share
+	}
 	return s, nil
 }
 
@@ -177,9 +189,14 @@ func (s *Server) Stats() Stats {
 		Informs:     s.cnt.informs.Load(),
 		Commits:     s.cnt.commits.Load(),
 		LeaseWrites: s.cnt.leaseWrites.Load(),
+		Conflicts:   s.cnt.conflicts.Load(),
 		Dropped:     s.cnt.dropped.Snapshot(),
 	}
-	st.ActiveLeases, st.PoolFree, st.PoolSize = s.table.counts(s.now())
+	st.Requests = s.cnt.requests.Snapshot()
+	st.CommitLatency = s.cnt.commitLatency.snapshot()
+	now := s.now()
+	st.ActiveLeases, st.PoolFree, st.PoolSize = s.table.counts(now)
+	st.Subnets = s.table.countsBySubnet(now)
 	return st
 }
 
@@ -216,6 +233,16 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.cfg.Conn.Close()
 		}
 		return err
+	}
+	if s.shared != nil {
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		if err := s.watchShared(wctx); err != nil {
+			for _, l := range ls {
+				l.conn.Close()
+			}
+			return fmt.Errorf("dhcp: watch the shared lease store: %w", err)
+		}
 	}
 	jobs := make(chan *batch, s.cfg.QueueLen)
 	commits := make(chan pending, 2*s.cfg.MaxCommitBatch)

@@ -45,8 +45,8 @@ func ExampleServer() {
 	srv, err := pxe.New(pxe.Config{
 		Interface: lnet.Bridge,
 		NetNS:     lnet.NS.Path(),
-		Subnet: dhcp.Subnet{Pools: []dhcp.Range{{
-			Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}},
+		Subnets: []dhcp.Subnet{{Pools: []dhcp.Range{{
+			Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}}},
 		HTTPPort:  8080,
 		IPXE:      fstest.MapFS{"undionly.kpxe": {Data: []byte("an iPXE build")}},
 		Inventory: inv,

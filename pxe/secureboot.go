@@ -210,8 +210,9 @@ func renderGRUB(c *templateCache, m Machine, p Profile, data ScriptData, l grubL
 	return out, nil
 }
 
-// sbHandler is the Secure Boot side of the HTTP handler and the TFTP root.
-type sbHandler struct {
+// sbState is the Secure Boot side of the HTTP handler and the TFTP root,
+// shared by every handler a Reload builds.
+type sbState struct {
 	// loaders holds grub.Shim and grub.GRUB; nil when none were found.
 	loaders fs.FS
 	// server is the server's address, for (tftp,ADDR) in disk images.
@@ -458,15 +459,13 @@ func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
 
 // tftpRoot is the TFTP server's tree: the iPXE builds and the loaders at
 // the root, grub/grub.cfg and grub/<mac>.cfg, the report paths, and the
-// assets under assets/ (GRUB reads the kernel and initrd over TFTP).
-type tftpRoot struct {
-	h    *handler
-	ipxe fs.FS
-}
+// assets under assets/ (GRUB reads the kernel and initrd over TFTP), from
+// the configuration the server serves now.
+type tftpRoot struct{ s *Server }
 
 // Open opens name (already cleaned by the TFTP server).
 func (t tftpRoot) Open(name string) (fs.File, error) {
-	h := t.h
+	h := t.s.http.Load()
 	switch {
 	case name == strings.TrimPrefix(PathGRUB, "/")+"grub.cfg":
 		return newMemFile(name, grubDispatcher()), nil
@@ -494,7 +493,7 @@ func (t tftpRoot) Open(name string) (fs.File, error) {
 	case (name == string(grub.Shim) || name == string(grub.GRUB)) && h.sb.loaders != nil:
 		return h.sb.loaders.Open(name)
 	}
-	return t.ipxe.Open(name)
+	return t.s.cfg.IPXE.Open(name)
 }
 
 // newMemFile is an in-memory file for TFTP.
@@ -534,6 +533,7 @@ func optionalProbe(name string) bool {
 // chain as what they are (a grub.cfg served, a failure reported, a probe
 // for an optional file), and says whether it did.
 func (s *Server) tftpSecureBootEvent(e tftp.Event) bool {
+	inv := s.live.Load().Inventory
 	grubDir, reportDir := strings.TrimPrefix(PathGRUB, "/"), strings.TrimPrefix(PathReport, "/")
 	switch e.Kind {
 	case tftp.EventSent:
@@ -542,13 +542,13 @@ func (s *Server) tftpSecureBootEvent(e tftp.Event) bool {
 			if !ok {
 				return false
 			}
-			m, p, _ := s.cfg.Inventory.Lookup(mac)
+			m, p, _ := inv.Lookup(mac)
 			s.bus.Publish(Event{Time: e.Time, Kind: EventDenied, MAC: mac, Detail: reportDetail(f, m, p, "tftp")})
 			return true
 		}
 		if rest, ok := strings.CutPrefix(e.File, grubDir); ok {
 			if mac, ok := machineOf(rest, ".cfg"); ok {
-				m, _, _ := s.cfg.Inventory.Lookup(mac)
+				m, _, _ := inv.Lookup(mac)
 				s.bus.Publish(Event{Time: e.Time, Kind: EventScriptServed, MAC: mac, Detail: "grub.cfg profile=" + m.Profile + " over tftp"})
 				return true
 			}
@@ -588,14 +588,14 @@ func (s *Server) setupSecureBoot() {
 			s.sbMissing = err
 		}
 	}
-	s.http.sb = sbHandler{loaders: loaders, server: s.addr}
+	s.sb = &sbState{loaders: loaders, server: s.addr}
 }
 
 // secureBootDecision is the Secure Boot chain's first stage for c, and
 // whether c is a client it serves (x86-64 UEFI).
 func (s *Server) secureBootDecision(c dhcp.Client) (dhcp.BootDecision, bool) {
 	d, ok := dhcp.SecureBootPolicy{TFTPServer: s.addr, HTTPBootURL: s.secureBootURL()}.Decide(c)
-	if ok && s.http.sb.loaders == nil && s.http.sb.warned.CompareAndSwap(false, true) {
+	if ok && s.sb.loaders == nil && s.sb.warned.CompareAndSwap(false, true) {
 		s.log.Warn("a Secure Boot profile's machine asks to boot, but there is no shim and GRUB to serve", "mac", c.MAC.String(), "err", s.sbMissing)
 	}
 	return d, ok

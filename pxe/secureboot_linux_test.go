@@ -53,10 +53,10 @@ func startSBLab(t *testing.T, ctx context.Context, machines []Machine, mod func(
 	cfg := Config{
 		Interface: lab.Bridge,
 		NetNS:     lab.NS.Path(),
-		Subnet: dhcp.Subnet{
+		Subnets: []dhcp.Subnet{{
 			Pools:     []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
 			LeaseTime: 10 * time.Minute,
-		},
+		}},
 		HTTPPort: 8080,
 		Assets: fstest.MapFS{
 			"vmlinuz":          {Data: lab.Vmlinuz, ModTime: time.Now()},

@@ -335,7 +335,7 @@ func TestFilesHTTPSOnly(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	// 127.0.0.1 has no lease here: the handler's lease map is the DHCP
 	// server's, so ask as the machine would from its leased address.
-	s.http.macForIP = func(netip.Addr) (net.HardwareAddr, bool) { return macSB, true }
+	s.http.Load().macForIP = func(netip.Addr) (net.HardwareAddr, bool) { return macSB, true }
 	plain := do(h, "GET", "/machines/"+macSB.String()+"/config.yaml", "192.0.2.10:4000", nil)
 	if plain.Code != http.StatusForbidden {
 		t.Errorf("over plain HTTP: %d %q", plain.Code, plain.Body)

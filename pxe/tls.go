@@ -147,8 +147,6 @@ func (s *Server) setupTLS() error {
 	if s.cfg.HTTPSPort != DefaultHTTPSPort {
 		s.httpsBase += ":" + strconv.Itoa(s.cfg.HTTPSPort)
 	}
-	s.http.httpsBaseURL = s.httpsBase
-	s.http.filesHTTPSOnly = s.cfg.FilesHTTPSOnly
 	return nil
 }
 
@@ -194,12 +192,12 @@ func (s *Server) listenHTTPS() (net.Listener, error) {
 
 // serveHTTPS runs the HTTPS server on ln in g until ctx is done.
 func (s *Server) serveHTTPS(ctx context.Context, g *errgroup.Group, ln net.Listener) {
-	srv := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: s.service, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ConnContext: connContext, TLSConfig: s.tls, ConnState: s.tlsConnState,
 		// Failed handshakes become events (tlsConnState); what net/http
 		// would print about them goes to the debug log.
 		ErrorLog: slog.NewLogLogger(s.log.With("server", "https").Handler(), slog.LevelDebug)}
-	runHTTP(ctx, g, srv, "https", func() error { return srv.ServeTLS(ln, "", "") })
+	s.runHTTP(ctx, g, srv, "https", func() error { return srv.ServeTLS(ln, "", "") })
 }
 
 // tlsConnState publishes a connection that closed before its TLS handshake

@@ -31,8 +31,8 @@ func ovmfTLS(roots *x509.CertPool) *tls.Config {
 		CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_256_GCM_SHA384, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}}
 }
 
-// get fetches url from inside ns with cfg.
-func get(ns *pxetest.NetNS, url string, cfg *tls.Config) (int, string, *tls.ConnectionState, error) {
+// tlsGet fetches url from inside ns with cfg.
+func tlsGet(ns *pxetest.NetNS, url string, cfg *tls.Config) (int, string, *tls.ConnectionState, error) {
 	var code int
 	var body string
 	var state *tls.ConnectionState
@@ -76,7 +76,7 @@ func TestHTTPSListener(t *testing.T) {
 	}
 	srv, err := New(Config{
 		Interface: lnet.Bridge, NetNS: lnet.NS.Path(),
-		Subnet:   dhcp.Subnet{Pools: []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.110")}}},
+		Subnets:  []dhcp.Subnet{{Pools: []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.110")}}}},
 		HTTPPort: 8080, HTTPSPort: 8443, TLSLabCA: dir,
 		IPXE: fstest.MapFS{}, SecureBoot: sbLoaders(), Assets: sbAssets(), Inventory: inv,
 		Logger: pxetest.Logger(t, 0),
@@ -103,7 +103,7 @@ func TestHTTPSListener(t *testing.T) {
 	roots.AddCert(ca.Cert)
 
 	url := "https://192.0.2.1:8443/secureboot/shimx64.efi"
-	code, body, state, err := get(lnet.NS, url, ovmfTLS(roots))
+	code, body, state, err := tlsGet(lnet.NS, url, ovmfTLS(roots))
 	if err != nil || code != 200 || !strings.HasPrefix(body, "MZ shim") {
 		t.Fatalf("GET %s as OVMF would: %d %q %v", url, code, body, err)
 	}
@@ -125,7 +125,7 @@ func TestHTTPSListener(t *testing.T) {
 		ErrorLog: slog.NewLogLogger(pxetest.Logger(t, slog.LevelDebug).Handler(), slog.LevelDebug)}
 	go defaults.ServeTLS(ln, "", "")
 	t.Cleanup(func() { defaults.Close() })
-	if _, _, _, err := get(lnet.NS, "https://192.0.2.1:9443/secureboot/shimx64.efi", ovmfTLS(roots)); err == nil || !strings.Contains(err.Error(), "handshake failure") {
+	if _, _, _, err := tlsGet(lnet.NS, "https://192.0.2.1:9443/secureboot/shimx64.efi", ovmfTLS(roots)); err == nil || !strings.Contains(err.Error(), "handshake failure") {
 		t.Errorf("Go's default TLS configuration served OVMF's offer: %v", err)
 	}
 
@@ -137,7 +137,7 @@ func TestHTTPSListener(t *testing.T) {
 	otherRoots := x509.NewCertPool()
 	otherRoots.AddCert(other.Cert)
 	var uerr *tls.CertificateVerificationError
-	if _, _, _, err := get(lnet.NS, url, ovmfTLS(otherRoots)); !errors.As(err, &uerr) {
+	if _, _, _, err := tlsGet(lnet.NS, url, ovmfTLS(otherRoots)); !errors.As(err, &uerr) {
 		t.Errorf("a client trusting another CA: %v, want a certificate verification error", err)
 	}
 	if _, err := events.Wait(t.Context(), func(all []Event) bool {

@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/etcdstore"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
@@ -35,6 +37,13 @@ type serveOptions struct {
 	denyUnknown, verbose, routerAdvert                          bool
 	// inventory is what config makes of --machine and --profile.
 	inventory pxe.InventorySpec
+
+	// configFile is -c FILE: serve from a config file instead (service.go).
+	configFile string
+
+	// Several servers sharing leases and inventory in etcd (cluster.go).
+	etcd      etcdOptions
+	leaseTime time.Duration
 
 	// Secure Boot and HTTPS (secure.go).
 	secure secureOptions
@@ -58,6 +67,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.BoolVar(&o.denyUnknown, "deny-unknown", false, "give machines not named by --machine an address but nothing to boot")
 	fl.BoolVar(&o.routerAdvert, "ipv6-ra", false, "answer IPv6 router solicitations with an advertisement that configures nothing (no prefix, lifetime 0, no DHCPv6), so iPXE does not wait ~13 s for a router; only on a boot network without an IPv6 router")
 	fl.BoolVar(&o.verbose, "v", false, "log at debug level on stderr")
+	// Running from a config file, as a service (service.go).
+	fl.StringVar(&o.configFile, "c", "", "serve from this config file (reloaded on SIGHUP and when it changes); the flags given override it")
+	fl.StringVar(&o.configFile, "config", "", "same as -c")
+	// Sharing leases and inventory with other servers in etcd.
+	o.etcd.register(fl)
+	fl.StringVar(&o.etcd.member, "etcd-member", "", "this server's name among the servers sharing etcd (default: the interface's IPv4 address)")
+	fl.DurationVar(&o.etcd.memberTTL, "etcd-member-ttl", etcdstore.DefaultMemberTTL, "how long a dead server keeps its share of the clients")
+	fl.DurationVar(&o.leaseTime, "lease-time", 0, "DHCP lease time (default 1h; at least 10s); renewals come at half of it")
 	o.secure.flags(fl)
 	if err := fl.Parse(args); err != nil {
 		return 2
@@ -66,10 +83,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pxelab serve: unexpected arguments %q\n", fl.Args())
 		return 2
 	}
+	if o.configFile != "" {
+		return serveFile(ctx, &o, fl, stdout, stderr)
+	}
 	cfg, err := o.config(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 2
+	}
+	if o.etcd.endpoints != "" {
+		if len(o.machines) > 0 || len(o.profiles) > 0 {
+			fmt.Fprintln(stderr, "pxelab serve: with --etcd the inventory lives in etcd: write it with pxelab inventory apply, not --machine/--profile")
+			return 2
+		}
+		leave, err := o.cluster(ctx, &cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
+			return 1
+		}
+		defer leave()
 	}
 	srv, err := o.server(cfg)
 	if err != nil {
@@ -89,11 +121,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // server builds the boot server: cfg with the inventory the options name.
 func (o *serveOptions) server(cfg pxe.Config) (*pxe.Server, error) {
-	inv, err := pxe.NewStaticInventory(o.inventory)
-	if err != nil {
-		return nil, err
+	if cfg.Inventory == nil {
+		inv, err := pxe.NewStaticInventory(o.inventory)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Inventory = inv
 	}
-	cfg.Inventory = inv
 	return pxe.New(cfg)
 }
 
@@ -166,9 +200,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		}
 		leaseFile = filepath.Join(o.state, "leases.db")
 	}
-	if o.netns != "" && !strings.Contains(o.netns, "/") {
-		o.netns = filepath.Join("/var/run/netns", o.netns)
-	}
+	o.netns = netnsPath(o.netns)
 	o.inventory = inv
 	level := slog.LevelInfo
 	if o.verbose {
@@ -177,7 +209,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	cfg := pxe.Config{
 		Interface: o.iface,
 		NetNS:     o.netns,
-		Subnet:    dhcp.Subnet{Pools: []dhcp.Range{rng}},
+		Subnets:   []dhcp.Subnet{{Pools: []dhcp.Range{rng}, LeaseTime: o.leaseTime}},
 		LeaseFile: leaseFile,
 		// Off unless asked: on a network with an IPv6 router it would
 		// tell hosts there is no DHCPv6.
@@ -248,4 +280,13 @@ func (f filesFS) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
 	return os.Open(p)
+}
+
+// netnsPath is a namespace given by name (ip netns list) or path, as a
+// path.
+func netnsPath(ns string) string {
+	if ns != "" && !strings.Contains(ns, "/") {
+		return filepath.Join("/var/run/netns", ns)
+	}
+	return ns
 }
