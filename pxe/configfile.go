@@ -287,9 +287,15 @@ func (f *ConfigFile) Validate() field.ErrorList {
 	errs = append(errs, convErrs...)
 	// What Config.Validate checks, under the file's names.
 	rename := map[string]string{"httpPort": "http.port", "tftpPort": "tftp.port", "tftpWindowSize": "tftp.windowSize",
-		"addr": "address", "urlTTL": "urlSigning.ttl", "urlKey": "urlSigning.keyFile"}
+		"addr": "address", "urlTTL": "urlSigning.ttl", "urlKey": "urlSigning.keyFile",
+		"httpsPort": "tls.port", "httpsBoot": "tls.httpsBoot", "filesHTTPSOnly": "tls.filesHTTPSOnly"}
 	for _, e := range cfg.Validate() {
 		head, rest, _ := strings.Cut(e.Field, ".")
+		// The tls section's own shape (TLSSpec.Validate: certFile with
+		// keyFile, or labCA; the port's range) is judged there, once.
+		if head == "tlsKeyFile" || head == "tlsLabCA" || (head == "httpsPort" && e.Type == field.ErrorTypeInvalid) {
+			continue
+		}
 		if n, ok := rename[head]; ok {
 			e.Field = n
 			if rest != "" {
