@@ -9,6 +9,9 @@ APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-cl
 APT_PKGS  += chromium prometheus systemd
 # Several boot servers sharing one state: the etcd cluster of the etcdstore tests.
 APT_PKGS  += etcd-server
+# Secure Boot: the signed shim and network GRUB the boot server serves, sbsigntool (sbverify and
+# sbattach check the unsigned kernel copy), mtools and dosfstools read the boot disk images back.
+APT_PKGS  += shim-signed grub-efi-amd64-signed sbsigntool mtools dosfstools
 
 .PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
 .PHONY: kvoracle kvoracle-long kvoracle-fuzz sriovoracle

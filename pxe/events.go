@@ -223,6 +223,9 @@ func describeClient(c dhcp.Client) string {
 
 // tftpEvent publishes a finished or refused TFTP transfer.
 func (s *Server) tftpEvent(e tftp.Event) {
+	if s.tftpSecureBootEvent(e) {
+		return
+	}
 	switch e.Kind {
 	case tftp.EventSent:
 		detail := fmt.Sprintf("%s %d bytes in %s (blksize %d", e.File, e.Bytes, e.Duration.Round(time.Millisecond), e.BlockSize)

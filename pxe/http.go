@@ -56,6 +56,13 @@ type handler struct {
 	// assetFiles and ipxeFiles keep small files of assets and ipxe in
 	// memory.
 	assetFiles, ipxeFiles smallFiles
+
+	// Secure Boot and HTTPS (secureboot.go, tls.go).
+	sb *sbState
+	// httpsBaseURL is the HTTPS root ("" without HTTPS); filesHTTPSOnly
+	// refuses per-machine files over plain HTTP.
+	httpsBaseURL   string
+	filesHTTPSOnly bool
 }
 
 func (h *handler) clock() time.Time {
@@ -75,6 +82,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.asset(w, r, h.ipxe, &h.ipxeFiles, strings.TrimPrefix(p, PathIPXE))
 	case strings.HasPrefix(p, PathMachines):
 		h.machineFile(w, r, strings.TrimPrefix(p, PathMachines))
+	case strings.HasPrefix(p, PathSecureBoot), strings.HasPrefix(p, PathGRUB), strings.HasPrefix(p, PathReport):
+		h.secureBoot(w, r)
 	case p == PathPhoneHome:
 		h.phoneHome(w, r)
 	case p == PathEvents:
@@ -128,12 +137,7 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	if strings.EqualFold(q.Get("fw"), "efi") {
 		fw = ipxe.EFI
 	}
-	data := newScriptData(m, h.baseURL, fw)
-	if len(h.urlKey) > 0 {
-		exp := h.clock().Add(h.urlTTL)
-		data.sign = func(path string) string { return SignPath(h.urlKey, path, exp) }
-	}
-	out, err := renderScript(&h.tmpl, m, p, data, fw)
+	out, err := renderScript(&h.tmpl, m, p, h.scriptData(m, fw), fw)
 	if err != nil {
 		h.log.Error("render script", "mac", mac.String(), "err", err)
 		h.bus.publishMAC(mac, EventDenied, "script: "+err.Error())
@@ -144,6 +148,22 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
 	h.bus.Publish(Event{Kind: EventScriptServed, MAC: mac, Detail: "profile=" + m.Profile + " firmware=" + fw.String(), Firmware: fw.String()})
+}
+
+// scriptData is what m's templates see from this server: its roots, and
+// FileURL signing (Config.URLKey) and HTTPS (Config.FilesHTTPSOnly) as
+// configured.
+func (h *handler) scriptData(m Machine, fw ipxe.Firmware) ScriptData {
+	data := newScriptData(m, h.baseURL, fw)
+	data.HTTPSBaseURL = h.httpsBaseURL
+	if h.filesHTTPSOnly {
+		data.fileBase = h.httpsBaseURL
+	}
+	if len(h.urlKey) > 0 {
+		exp := h.clock().Add(h.urlTTL)
+		data.sign = func(path string) string { return SignPath(h.urlKey, path, exp) }
+	}
+	return data
 }
 
 func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, small *smallFiles, name string) {
@@ -180,6 +200,10 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 		return
 	}
 	ip, reqMAC := h.requester(r)
+	if h.filesHTTPSOnly && r.TLS == nil {
+		h.deny(w, mac, http.StatusForbidden, fmt.Sprintf("file %s requested by %s over plain HTTP: per-machine files are served over HTTPS only", name, ip))
+		return
+	}
 	q := r.URL.Query()
 	if q.Has(ParamSignature) || q.Has(ParamExpires) {
 		// A signed URL stands on its own: a bad one is refused even when
@@ -199,7 +223,7 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 		h.deny(w, mac, http.StatusForbidden, "file "+name+": "+err.Error())
 		return
 	}
-	out, err := renderFile(&h.tmpl, m, p, name, h.baseURL)
+	out, err := renderFile(&h.tmpl, m, p, name, h.scriptData(m, ipxe.BIOS))
 	if err != nil {
 		h.log.Warn("machine file", "mac", mac.String(), "file", name, "err", err)
 		http.NotFound(w, r)

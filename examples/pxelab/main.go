@@ -5,8 +5,10 @@
 //	             [--profile NAME=CMDLINE]... [--deny-unknown] [--netns NAME]
 //	             [--etcd URLS [--etcd-prefix P] [--etcd-ca F --etcd-cert F --etcd-key F]
 //	              [--etcd-user U --etcd-password-file F] [--etcd-member ID]] [--lease-time D]
+//	             [--secure-boot [--secure-boot-dir D]] [--tls-cert F --tls-key F | --tls-lab-ca DIR]
+//	             [--https-port N] [--https-boot] [--files-https-only]
 //	pxelab serve -c FILE [flags that override it]
-//	pxelab demo  [--firmware bios|uefi|uefi-http] [--mac M] [--kernel-dir D]
+//	pxelab demo  [--firmware bios|uefi|uefi-http|uefi-secureboot|uefi-secureboot-http] [--mac M] [--kernel-dir D]
 //	pxelab inventory get|apply [-f FILE] --etcd URLS [--etcd-... as serve]
 //
 // serve -c runs the boot server from a config file (pxe.ConfigFile; examples
@@ -43,7 +45,8 @@ func main() {
 const usage = `usage:
   pxelab serve --interface IF --pool START-END [flags]   serve real clients on IF
   pxelab serve -c FILE [flags]                          serve from a config file, as a service
-  pxelab demo [--firmware bios|uefi|uefi-http] [--mac M]  boot a QEMU VM in a lab netns
+  pxelab demo [--firmware bios|uefi|uefi-http|uefi-secureboot|uefi-secureboot-http] [--mac M]
+                                                          boot a QEMU VM in a lab netns
   pxelab inventory get|apply [-f FILE] --etcd URLS         the inventory in etcd, as YAML
 run "pxelab serve -h" or "pxelab demo -h" for flags`
 

@@ -44,6 +44,9 @@ type serveOptions struct {
 	// Several servers sharing leases and inventory in etcd (cluster.go).
 	etcd      etcdOptions
 	leaseTime time.Duration
+
+	// Secure Boot and HTTPS (secure.go).
+	secure secureOptions
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -72,6 +75,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&o.etcd.member, "etcd-member", "", "this server's name among the servers sharing etcd (default: the interface's IPv4 address)")
 	fl.DurationVar(&o.etcd.memberTTL, "etcd-member-ttl", etcdstore.DefaultMemberTTL, "how long a dead server keeps its share of the clients")
 	fl.DurationVar(&o.leaseTime, "lease-time", 0, "DHCP lease time (default 1h; at least 10s); renewals come at half of it")
+	o.secure.flags(fl)
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -104,6 +108,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 1
 	}
+	o.secure.announce(stderr)
 	stopEvents := printEvents(ctx, srv, stdout, nil)
 	err = srv.Serve(ctx)
 	stopEvents()
@@ -201,7 +206,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.verbose {
 		level = slog.LevelDebug
 	}
-	return pxe.Config{
+	cfg := pxe.Config{
 		Interface: o.iface,
 		NetNS:     o.netns,
 		Subnets:   []dhcp.Subnet{{Pools: []dhcp.Range{rng}, LeaseTime: o.leaseTime}},
@@ -213,7 +218,11 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		IPXE:                ipxeFS,
 		Assets:              files,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-	}, nil
+	}
+	if err := o.secure.apply(&cfg, &o.inventory); err != nil {
+		return pxe.Config{}, err
+	}
+	return cfg, nil
 }
 
 func parsePool(s string) (dhcp.Range, error) {
