@@ -174,6 +174,9 @@ func (s *Server) dhcpEvent(e dhcp.Event) {
 		detail += " (proxyDHCP)"
 	}
 	s.bus.Publish(Event{Time: e.Time, Kind: kind, MAC: e.MAC, Detail: detail})
+	if kind == EventOffered {
+		s.publishNothingToBoot(e)
+	}
 }
 
 func describeClient(c dhcp.Client) string {
