@@ -4,6 +4,8 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-client udhcpc \
              tftp-hpa atftp curl kea-admin dnsmasq-base tftpd-hpa nginx-light iproute2 cloud-init ndisc6
+# etcd for the real API server of the pxe/kubevirt and manifest tests
+APT_PKGS  += etcd-server
 
 .PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
 
@@ -21,11 +23,12 @@ deps:
 	  fi; \
 	else echo "not root: skipping apt-get install of $(APT_PKGS)"; fi
 
-## testdeps: packages, QEMU 10 from backports (igb SR-IOV) and the guest
-## kernels (cached in .cache/, gitignored).
+## testdeps: packages, QEMU 10 from backports (igb SR-IOV), the guest
+## kernels and kube-apiserver (cached in .cache/, gitignored).
 testdeps: deps
 	@if [ "$$(id -u)" = 0 ]; then ./scripts/add-backports.sh; fi
 	@./scripts/fetch-kernel.sh cloud bpo
+	@GO=$(GO) ./scripts/build-kube-apiserver.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

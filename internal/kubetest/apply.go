@@ -1,0 +1,313 @@
+package kubetest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+)
+
+//go:embed testdata/crds/*.yaml
+var crdFiles embed.FS
+
+// CRDFiles lists the CRD files of testdata/crds, by name.
+func CRDFiles() []string {
+	entries, _ := crdFiles.ReadDir("testdata/crds")
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// installCRDs creates the named CRD files (nil: all) and waits until each
+// is established and served.
+func (c *Cluster) installCRDs(names []string) {
+	c.tb.Helper()
+	if names == nil {
+		names = CRDFiles()
+	}
+	if len(names) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a bound for a hung server
+	defer cancel()
+	dyn := c.Dynamic()
+	var created []string
+	for _, name := range names {
+		data, err := crdFiles.ReadFile(path.Join("testdata/crds", name))
+		if err != nil {
+			c.tb.Fatalf("kubetest: CRD %s: %v", name, err)
+		}
+		docs, err := SplitYAML(data)
+		if err != nil {
+			c.tb.Fatalf("kubetest: CRD %s: %v", name, err)
+		}
+		for _, d := range docs {
+			obj := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(d, &obj.Object); err != nil {
+				c.tb.Fatalf("kubetest: CRD %s: %v", name, err)
+			}
+			unstructured.RemoveNestedField(obj.Object, "status")
+			if _, err := dyn.Resource(crdGVR).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+				c.tb.Fatalf("kubetest: create CRD %s: %v", name, err)
+			}
+			created = append(created, obj.GetName())
+		}
+	}
+	for _, name := range created {
+		for {
+			crd, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+			if err == nil && established(crd) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				c.tb.Fatalf("kubetest: CRD %s not established: %v", name, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+func established(crd *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// Dynamic returns the administrator's dynamic client.
+func (c *Cluster) Dynamic() dynamic.Interface {
+	d, err := dynamic.NewForConfig(c.Admin())
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	return d
+}
+
+// SplitYAML splits a multi-document YAML stream into its documents,
+// leaving out the ones that hold nothing but comments.
+func SplitYAML(stream []byte) ([][]byte, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(stream)))
+	var out [][]byte
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		var v any
+		if err := yaml.Unmarshal(doc, &v); err != nil {
+			return out, fmt.Errorf("document %d: %w", len(out)+1, err)
+		}
+		if v != nil {
+			out = append(out, doc)
+		}
+	}
+}
+
+// Result is the API server's verdict on one document of a stream.
+type Result struct {
+	// Doc is the document's 1-based position among the stream's objects.
+	Doc                   int
+	Kind, Namespace, Name string
+	// Err is the server's refusal, nil when it accepted the object.
+	Err error
+}
+
+// String is "Kind namespace/name" (or "Kind name" for a cluster-scoped
+// object).
+func (r Result) String() string {
+	if r.Namespace == "" {
+		return r.Kind + " " + r.Name
+	}
+	return r.Kind + " " + r.Namespace + "/" + r.Name
+}
+
+// DryRun applies every object of stream with server-side apply and
+// server-side dry run, as `kubectl apply --server-side --dry-run=server`
+// does, with strict field validation (kubectl's default): the server
+// decodes, defaults, validates against the CRD schema (CEL rules
+// included) and admits each object without storing it. Namespaced objects
+// without a namespace go to "default"; the namespaces the stream names are
+// created first, for real, since a dry run would not create them.
+func (c *Cluster) DryRun(ctx context.Context, stream []byte) ([]Result, error) {
+	docs, err := SplitYAML(stream)
+	if err != nil {
+		return nil, err
+	}
+	mapper, err := c.mapper()
+	if err != nil {
+		return nil, err
+	}
+	dyn := c.Dynamic()
+	type object struct {
+		obj *unstructured.Unstructured
+		gvr schema.GroupVersionResource
+		raw []byte
+	}
+	var objs []object
+	var namespaces []string
+	var results []Result
+	for i, d := range docs {
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(d, &obj.Object); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		gvk := obj.GroupVersionKind()
+		res := Result{Doc: i + 1, Kind: gvk.Kind, Name: obj.GetName(), Namespace: obj.GetNamespace()}
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			res.Err = err
+			results = append(results, res)
+			objs = append(objs, object{})
+			continue
+		}
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			if res.Namespace == "" {
+				res.Namespace = metav1.NamespaceDefault
+				obj.SetNamespace(res.Namespace)
+			}
+			if !slices.Contains(namespaces, res.Namespace) {
+				namespaces = append(namespaces, res.Namespace)
+			}
+		}
+		raw, err := json.Marshal(obj.Object)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, res)
+		objs = append(objs, object{obj: obj, gvr: m.Resource, raw: raw})
+	}
+	cs := c.Clientset()
+	for _, ns := range namespaces {
+		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, err
+		}
+	}
+	for i, o := range objs {
+		if o.obj == nil {
+			continue
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(o.gvr)
+		if ns := o.obj.GetNamespace(); ns != "" {
+			ri = dyn.Resource(o.gvr).Namespace(ns)
+		}
+		_, results[i].Err = ri.Patch(ctx, o.obj.GetName(), types.ApplyPatchType, o.raw, metav1.PatchOptions{
+			DryRun:          []string{metav1.DryRunAll},
+			FieldManager:    "pxekit-kubetest",
+			Force:           ptr.To(true),
+			FieldValidation: metav1.FieldValidationStrict,
+		})
+	}
+	return results, nil
+}
+
+// Create creates the objects of stream for real (namespaced ones without
+// a namespace in "default") and returns what the server made of them.
+func (c *Cluster) Create(ctx context.Context, stream []byte) ([]*unstructured.Unstructured, error) {
+	docs, err := SplitYAML(stream)
+	if err != nil {
+		return nil, err
+	}
+	mapper, err := c.mapper()
+	if err != nil {
+		return nil, err
+	}
+	dyn := c.Dynamic()
+	var out []*unstructured.Unstructured
+	for i, d := range docs {
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(d, &obj.Object); err != nil {
+			return out, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		gvk := obj.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return out, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			if obj.GetNamespace() == "" {
+				obj.SetNamespace(metav1.NamespaceDefault)
+			}
+			ri = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
+		}
+		got, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict})
+		if err != nil {
+			return out, fmt.Errorf("document %d (%s %s): %w", i+1, gvk.Kind, obj.GetName(), err)
+		}
+		out = append(out, got)
+	}
+	return out, nil
+}
+
+// mapper maps kinds to resources from the server's discovery, which lists
+// the installed CRDs.
+func (c *Cluster) mapper() (meta.RESTMapper, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(c.Admin())
+	if err != nil {
+		return nil, err
+	}
+	groups, err := restmapper.GetAPIGroupResources(memory.NewMemCacheClient(dc))
+	if err != nil {
+		return nil, err
+	}
+	return restmapper.NewDiscoveryRESTMapper(groups), nil
+}
+
+// RequireAccepted dry-runs stream (DryRun) and fails the test for every
+// object the server refuses, and when the stream holds no object. It
+// returns the results.
+func (c *Cluster) RequireAccepted(ctx context.Context, what string, stream []byte) []Result {
+	c.tb.Helper()
+	results, err := c.DryRun(ctx, stream)
+	if err != nil {
+		c.tb.Fatalf("%s: %v", what, err)
+	}
+	if len(results) == 0 {
+		c.tb.Fatalf("%s: no object in the stream:\n%s", what, stream)
+	}
+	var kinds []string
+	for _, r := range results {
+		if r.Err != nil {
+			c.tb.Errorf("%s: document %d, %s: refused by the API server: %v", what, r.Doc, r, r.Err)
+		}
+		kinds = append(kinds, r.String())
+	}
+	c.tb.Logf("%s: %d objects dry-run: %s", what, len(results), strings.Join(kinds, ", "))
+	return results
+}
