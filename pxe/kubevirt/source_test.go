@@ -160,7 +160,9 @@ func profileIs(name string) func(pxe.Machine, pxe.Profile, error) bool {
 }
 
 func deniedWith(substr string) func(pxe.Machine, pxe.Profile, error) bool {
-	return func(_ pxe.Machine, _ pxe.Profile, err error) bool { return err != nil && strings.Contains(err.Error(), substr) }
+	return func(_ pxe.Machine, _ pxe.Profile, err error) bool {
+		return err != nil && strings.Contains(err.Error(), substr)
+	}
 }
 
 // events waits until the object's Events include every reason of want and
