@@ -156,14 +156,34 @@ func (r Result) String() string {
 	return r.Kind + " " + r.Namespace + "/" + r.Name
 }
 
-// DryRun applies every object of stream with server-side apply and
-// server-side dry run, as `kubectl apply --server-side --dry-run=server`
-// does, with strict field validation (kubectl's default): the server
-// decodes, defaults, validates against the CRD schema (CEL rules
-// included) and admits each object without storing it. Namespaced objects
-// without a namespace go to "default"; the namespaces the stream names are
-// created first, for real, since a dry run would not create them.
-func (c *Cluster) DryRun(ctx context.Context, stream []byte) ([]Result, error) {
+// Mode is how DryRun sends an object.
+type Mode int
+
+const (
+	// ServerSideApply is `kubectl apply --server-side --dry-run=server`:
+	// an apply patch. Its schema check names the first unknown field of
+	// each object it finds one in.
+	ServerSideApply Mode = iota
+	// Create is `kubectl create --dry-run=server` (and what a client-side
+	// apply sends for a new object): a POST, whose strict decoding names
+	// every unknown field.
+	Create
+)
+
+func (m Mode) String() string {
+	if m == Create {
+		return "create"
+	}
+	return "server-side apply"
+}
+
+// DryRun sends every object of stream as mode says, with server-side dry
+// run and strict field validation (kubectl's default): the server decodes,
+// defaults, validates against the CRD schema (CEL rules included) and
+// admits each object without storing it. Namespaced objects without a
+// namespace go to "default"; the namespaces the stream names are created
+// first, for real, since a dry run would not create them.
+func (c *Cluster) DryRun(ctx context.Context, stream []byte, mode Mode) ([]Result, error) {
 	docs, err := SplitYAML(stream)
 	if err != nil {
 		return nil, err
@@ -225,6 +245,14 @@ func (c *Cluster) DryRun(ctx context.Context, stream []byte) ([]Result, error) {
 		var ri dynamic.ResourceInterface = dyn.Resource(o.gvr)
 		if ns := o.obj.GetNamespace(); ns != "" {
 			ri = dyn.Resource(o.gvr).Namespace(ns)
+		}
+		if mode == Create {
+			_, results[i].Err = ri.Create(ctx, o.obj, metav1.CreateOptions{
+				DryRun:          []string{metav1.DryRunAll},
+				FieldManager:    "pxekit-kubetest",
+				FieldValidation: metav1.FieldValidationStrict,
+			})
+			continue
 		}
 		_, results[i].Err = ri.Patch(ctx, o.obj.GetName(), types.ApplyPatchType, o.raw, metav1.PatchOptions{
 			DryRun:          []string{metav1.DryRunAll},
@@ -289,25 +317,28 @@ func (c *Cluster) mapper() (meta.RESTMapper, error) {
 	return restmapper.NewDiscoveryRESTMapper(groups), nil
 }
 
-// RequireAccepted dry-runs stream (DryRun) and fails the test for every
-// object the server refuses, and when the stream holds no object. It
-// returns the results.
-func (c *Cluster) RequireAccepted(ctx context.Context, what string, stream []byte) []Result {
+// RequireAccepted dry-runs stream both ways (DryRun with ServerSideApply
+// and with Create) and fails the test for every object the server
+// refuses either way, and when the stream holds no object.
+func (c *Cluster) RequireAccepted(ctx context.Context, what string, stream []byte) {
 	c.tb.Helper()
-	results, err := c.DryRun(ctx, stream)
-	if err != nil {
-		c.tb.Fatalf("%s: %v", what, err)
-	}
-	if len(results) == 0 {
-		c.tb.Fatalf("%s: no object in the stream:\n%s", what, stream)
-	}
-	var kinds []string
-	for _, r := range results {
-		if r.Err != nil {
-			c.tb.Errorf("%s: document %d, %s: refused by the API server: %v", what, r.Doc, r, r.Err)
+	for _, mode := range []Mode{ServerSideApply, Create} {
+		results, err := c.DryRun(ctx, stream, mode)
+		if err != nil {
+			c.tb.Fatalf("%s: %v", what, err)
 		}
-		kinds = append(kinds, r.String())
+		if len(results) == 0 {
+			c.tb.Fatalf("%s: no object in the stream:\n%s", what, stream)
+		}
+		var kinds []string
+		for _, r := range results {
+			if r.Err != nil {
+				c.tb.Errorf("%s: document %d, %s: refused by the API server (%s): %v", what, r.Doc, r, mode, r.Err)
+			}
+			kinds = append(kinds, r.String())
+		}
+		if mode == Create {
+			c.tb.Logf("%s: %d objects, dry run (%s and %s): %s", what, len(results), ServerSideApply, Create, strings.Join(kinds, ", "))
+		}
 	}
-	c.tb.Logf("%s: %d objects dry-run: %s", what, len(results), strings.Join(kinds, ", "))
-	return results
 }

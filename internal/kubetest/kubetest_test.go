@@ -66,7 +66,7 @@ spec:
         interfaces: []
         devices: {}
 `)
-		res, err := c.DryRun(ctx, stream)
+		res, err := c.DryRun(ctx, stream, ServerSideApply)
 		if err != nil {
 			t.Fatal(err)
 		}
