@@ -3,13 +3,18 @@
 //	pxelab serve --interface IF --pool START-END [--kernel K --initrd I --cmdline C]
 //	             [--ipxe-dir D] [--state DIR] [--http-port N] [--machine MAC=PROFILE]...
 //	             [--profile NAME=CMDLINE]... [--deny-unknown] [--netns NAME]
+//	             [--kubeconfig PATH [--namespace NS | --all-namespaces] [--profiles-configmap NAME]]
 //	pxelab demo  [--firmware bios|uefi|uefi-http] [--mac M] [--kernel-dir D]
 //
 // serve answers real clients on IF (the server address is IF's); demo makes a
 // network namespace with a bridge and a tap, builds a busybox initramfs,
 // serves it with Debian's cloud kernel and boots QEMU with real firmware,
 // printing the boot events and the guest's console until the guest phones
-// home. Both print one boot event per line on stdout as JSON.
+// home. Both print one boot event per line on stdout as JSON. With
+// --kubeconfig, serve takes its machines from KubeVirt (package
+// pxe/kubevirt): the VMs and VMIs whose PXE NIC has a MAC and a bootOrder
+// and whose pxekit.io/profile annotation names one of its profiles;
+// once a machine's install phones home it boots its disk.
 package main
 
 import (

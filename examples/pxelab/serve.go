@@ -35,6 +35,9 @@ type serveOptions struct {
 	denyUnknown, verbose, routerAdvert                          bool
 	// inventory is what config makes of --machine and --profile.
 	inventory pxe.InventorySpec
+
+	// kube takes the machines from a cluster (--kubeconfig).
+	kube kubeOptions
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -55,6 +58,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.BoolVar(&o.denyUnknown, "deny-unknown", false, "give machines not named by --machine an address but nothing to boot")
 	fl.BoolVar(&o.routerAdvert, "ipv6-ra", false, "answer IPv6 router solicitations with an advertisement that configures nothing (no prefix, lifetime 0, no DHCPv6), so iPXE does not wait ~13 s for a router; only on a boot network without an IPv6 router")
 	fl.BoolVar(&o.verbose, "v", false, "log at debug level on stderr")
+	o.kube.flags(fl)
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -67,7 +71,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 2
 	}
-	srv, err := o.server(cfg)
+	var srv *pxe.Server
+	stopKube := func() {}
+	if o.kube.kubeconfig != "" {
+		srv, stopKube, err = o.kube.server(ctx, cfg, o.inventory.Profiles)
+	} else {
+		srv, err = o.server(cfg)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 1
@@ -75,6 +85,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stopEvents := printEvents(ctx, srv, stdout, nil)
 	err = srv.Serve(ctx)
 	stopEvents()
+	stopKube()
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 1
@@ -97,6 +108,9 @@ func (o *serveOptions) server(cfg pxe.Config) (*pxe.Server, error) {
 func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.iface == "" {
 		return pxe.Config{}, errors.New("--interface is required")
+	}
+	if err := o.kube.check(o); err != nil {
+		return pxe.Config{}, err
 	}
 	if o.pool == "" {
 		return pxe.Config{}, errors.New("--pool START-END is required")
