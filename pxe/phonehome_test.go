@@ -110,3 +110,38 @@ func TestDeniedWhenNothingToBoot(t *testing.T) {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// An installed machine's iPXE under BIOS gets the local-boot script; a
+// UEFI client, or firmware that is not iPXE, gets no boot file, so its
+// boot manager goes on to the next boot option.
+func TestLocalBootPolicy(t *testing.T) {
+	spec := testInventory()
+	spec.Profiles[LocalBootProfile] = LocalBoot()
+	spec.Machines[0].Profile = LocalBootProfile
+	inv, err := NewStaticInventory(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{cfg: Config{Inventory: inv}, addr: netip.MustParseAddr("192.0.2.1"), base: "http://192.0.2.1"}
+	policy := s.bootPolicy()
+	for _, tt := range []struct {
+		name   string
+		client dhcp.Client
+		file   string
+	}{
+		{"iPXE under BIOS", dhcp.Client{VendorClass: "PXEClient:Arch:00000:UNDI:002001", UserClasses: []string{"iPXE"}}, "http://192.0.2.1/boot.ipxe?mac=52:54:00:6b:13:e2"},
+		{"BIOS PXE ROM", dhcp.Client{VendorClass: "PXEClient:Arch:00000:UNDI:002001", Archs: []dhcp.Arch{dhcp.ArchBIOS}}, ""},
+		{"UEFI PXE", dhcp.Client{VendorClass: "PXEClient:Arch:00007:UNDI:003001", Archs: []dhcp.Arch{dhcp.ArchEFIx64}}, ""},
+		{"iPXE under UEFI", dhcp.Client{VendorClass: "PXEClient:Arch:00007:UNDI:003001", Archs: []dhcp.Arch{dhcp.ArchEFIx64}, UserClasses: []string{"iPXE"}}, ""},
+		{"UEFI HTTP", dhcp.Client{VendorClass: "HTTPClient:Arch:00016:UNDI:003001", Archs: []dhcp.Arch{dhcp.ArchEFIx64HTTP}}, ""},
+	} {
+		tt.client.MAC = macA
+		if got := policy(tt.client).Filename; got != tt.file {
+			t.Errorf("%s: boot file %q, want %q", tt.name, got, tt.file)
+		}
+	}
+	// node2 installs: its UEFI firmware gets ipxe.efi as before.
+	if got := policy(dhcp.Client{MAC: macB, VendorClass: "PXEClient:Arch:00007:UNDI:003001", Archs: []dhcp.Arch{dhcp.ArchEFIx64}}).Filename; got == "" {
+		t.Error("a machine that installs got no boot file")
+	}
+}

@@ -289,7 +289,8 @@ func (s *Server) bootPolicy() dhcp.BootPolicy {
 		// Unknown machines without a default profile still get an
 		// address, but nothing to boot: the way dnsmasq treats untagged
 		// hosts.
-		if _, _, err := s.cfg.Inventory.Lookup(c.MAC); err != nil {
+		m, _, err := s.cfg.Inventory.Lookup(c.MAC)
+		if err != nil || firmwareBootsNext(m, c) {
 			return dhcp.BootDecision{}
 		}
 		return policy.Decide(c)
