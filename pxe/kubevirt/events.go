@@ -33,8 +33,9 @@ const StatusInstalled = "installed"
 
 // RecordEvents turns the boot server's events (pxe.Server.Subscribe) into
 // Kubernetes Events on the objects of the machines they are about, until
-// the channel is closed: discovered, script served (or local boot), kernel
-// sent and denied. Events of MACs no object names are not recorded: there
+// the channel is closed: discovered, script served (or local boot: the
+// local-boot script, or an offer without a boot file), kernel sent and
+// denied. Events of MACs no object names are not recorded: there
 // is nothing to record them on. Run it on a goroutine of its own.
 func (s *Source) RecordEvents(events <-chan pxe.Event) {
 	for e := range events {
@@ -60,6 +61,13 @@ func (s *Source) record(e pxe.Event) {
 		} else {
 			reason, msg = ReasonScriptServed, "iPXE script served: "+e.Detail
 		}
+	case pxe.EventOffered:
+		// An installed machine's UEFI or PXE firmware is offered no boot
+		// file (pxe.LocalBoot); offers with one say so in the detail.
+		if ent.err != nil || ent.machine.Profile != pxe.LocalBootProfile || strings.Contains(e.Detail, " boot=") {
+			return
+		}
+		reason, msg = ReasonLocalBoot, fmt.Sprintf("installed at %s: offered %s and no boot file, the firmware boots its next boot option", ent.objs[0].installed, e.Detail)
 	case pxe.EventAssetSent:
 		if ent.err != nil || ent.profile.Kernel == "" || !strings.HasPrefix(e.Detail, pxe.PathAssets+strings.TrimPrefix(ent.profile.Kernel, "/")+" ") {
 			return

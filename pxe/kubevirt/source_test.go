@@ -330,7 +330,7 @@ func TestSource(t *testing.T) {
 	})
 
 	t.Run("Events", func(t *testing.T) {
-		events := make(chan pxe.Event, 8)
+		events := make(chan pxe.Event, 16)
 		done := make(chan struct{})
 		go func() { l.src.RecordEvents(events); close(done) }()
 		m1 := mustMAC(mac1)
@@ -342,6 +342,9 @@ func TestSource(t *testing.T) {
 			{Kind: pxe.EventAssetSent, MAC: m1, Detail: "/assets/vmlinuz 100 bytes (status 200)"},
 			{Kind: pxe.EventDenied, MAC: mustMAC(mac2), Detail: "dhcp: nothing to boot"},
 			{Kind: pxe.EventDenied, MAC: mustMAC("52:54:00:00:00:99"), Detail: "nobody's"},
+			// vmi3 is installed: its firmware is offered no boot file.
+			{Kind: pxe.EventOffered, MAC: mustMAC(mac3), Detail: "192.0.2.103"},
+			{Kind: pxe.EventOffered, MAC: m1, Detail: "192.0.2.101 boot=http://192.0.2.1/boot.ipxe"},
 		} {
 			events <- e
 		}
@@ -363,6 +366,12 @@ func TestSource(t *testing.T) {
 		}
 		if strings.Contains(all, "initrd.gz") {
 			t.Errorf("the initrd recorded as the kernel:\n%s", all)
+		}
+		if lines := l.events("VirtualMachineInstance", "vmi3", kubevirt.ReasonLocalBoot); !strings.Contains(strings.Join(lines, "\n"), "offered 192.0.2.103 and no boot file") {
+			t.Errorf("vmi3 events:\n%s", strings.Join(lines, "\n"))
+		}
+		if strings.Contains(all, "LocalBoot") {
+			t.Errorf("an install offer recorded as a local boot:\n%s", all)
 		}
 		if lines := l.events("VirtualMachine", "vm2", kubevirt.ReasonBootDenied); !strings.Contains(strings.Join(lines, "\n"), "Warning BootDenied (x1, source pxekit): dhcp: nothing to boot") {
 			t.Errorf("vm2 events:\n%s", strings.Join(lines, "\n"))
