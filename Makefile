@@ -6,6 +6,9 @@ APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-cl
              tftp-hpa atftp curl kea-admin dnsmasq-base tftpd-hpa nginx-light iproute2 cloud-init ndisc6
 # etcd for the real API server of the pxe/kubevirt and manifest tests
 APT_PKGS  += etcd-server
+# Running as a service: headless Chromium for the dashboard, promtool (in
+# prometheus) for the metrics, systemd-analyze for the unit files.
+APT_PKGS  += chromium prometheus systemd
 
 .PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
 
@@ -40,6 +43,11 @@ vet:
 lint: fmt-check vet
 
 ## test: what CI runs after .ci/run's installs.
+# Tests keep what a person looks at afterwards (the dashboard's screenshots)
+# in bench/out/artifacts; CI prints where.
+PXEKIT_ARTIFACTS ?= $(CURDIR)/bench/out/artifacts
+export PXEKIT_ARTIFACTS
+
 test: testdeps fmt-check vet
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s

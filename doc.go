@@ -19,17 +19,21 @@
 //   - sriov: SriovNetworkNodePolicy and SriovNetwork with the operator's
 //     webhook rules, and the NetworkAttachmentDefinition the operator renders.
 //   - dpdk: PerformanceProfile, MachineConfigPool, CPU sets planned from NUMA
-//     topology, DPDK VMs and guest tuning.
+//     topology, DPDK VMs (a vmspec.Option) and guest tuning.
+//   - validation: the Warning type and the object checks they all share;
+//     strictyaml: the strict YAML decoding they all use.
 //
 // Serve and apply: Linux, real sockets and netlink.
 //
 //   - dhcp: a PXE-aware DHCPv4 server with pools, crash-safe leases,
 //     reservations, relay support and proxyDHCP.
 //   - tftp: a read-only TFTP server over an fs.FS.
+//   - ra: an IPv6 router-advertisement responder for boot networks with no
+//     IPv6 router.
 //   - ipxe: iPXE script and kernel command-line builders whose values cannot
 //     inject commands or arguments; script lint; iPXE binary locator.
-//   - pxe: the boot server composing dhcp, tftp and HTTP, with an inventory
-//     mapping machines to profiles and a stream of boot events.
+//   - pxe: the boot server composing dhcp, tftp and HTTP, with an Inventory
+//     interface mapping machines to profiles and a stream of boot events.
 //   - netattach/host and sriov/host: the same bridge and SR-IOV policy values,
 //     applied to a host or a network namespace.
 //
@@ -53,6 +57,15 @@
 // Every step is a boot event for the machine's MAC: discovered, offered,
 // acked, TFTP file sent, script served, asset sent, config served, phoned
 // home, denied.
+//
+// Every package follows one set of conventions (the README's Conventions
+// section): New...(name) builders finished by Build; Validate() returning a
+// field.ErrorList; servers built from a Config and run with Serve(ctx);
+// Event{Time, Kind, MAC}; a nil Logger meaning slog.Default().
+//
+// pxetest is the lab a project embedding pxekit uses in its own go test to
+// prove its server boots real firmware: network namespaces, QEMU with
+// SeaBIOS+iPXE or OVMF, a guest built at run time, phone-home.
 //
 // The examples directory holds runnable binaries: pxelab (a lab boot server
 // and a one-command QEMU network-boot demo), kubevirt-pxe, vmlint, hostnet,

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
 	"github.com/pxekit/pxekit/internal/dropcount"
 )
 
@@ -91,12 +93,43 @@ type Stats struct {
 	// records they carried (LeaseWrites/Commits is the group-commit batch).
 	Commits     uint64
 	LeaseWrites uint64
+
+	// Requests counts the requests decoded, by message type ("discover",
+	// "request", "decline", "release", "inform"), before any was dropped
+	// for a rate or a missing subnet.
+	Requests map[string]uint64
+	// Subnets are the address counts of each subnet, in Config order.
+	Subnets []SubnetStats
+	// CommitLatency is how long each store commit took (CommitBuckets).
+	CommitLatency Histogram
 }
 
 type counters struct {
 	received, replied, offers, acks, naks, declines, releases, informs atomic.Uint64
 	commits, leaseWrites                                               atomic.Uint64
 	dropped                                                            *dropcount.Counts[DropReason]
+	requests                                                           *dropcount.Counts[string]
+	commitLatency                                                      *histogram
+}
+
+// requestTypes are the message types Stats.Requests counts.
+var requestTypes = []string{"discover", "request", "decline", "release", "inform"}
+
+// requestType names a request's message type as Stats.Requests does.
+func requestType(mt dhcpv4.MessageType) string {
+	switch mt {
+	case dhcpv4.MessageTypeDiscover:
+		return "discover"
+	case dhcpv4.MessageTypeRequest:
+		return "request"
+	case dhcpv4.MessageTypeDecline:
+		return "decline"
+	case dhcpv4.MessageTypeRelease:
+		return "release"
+	case dhcpv4.MessageTypeInform:
+		return "inform"
+	}
+	return ""
 }
 
 func (c *counters) drop(r DropReason) { c.dropped.Add(r) }

@@ -69,6 +69,7 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 	default:
 		return outcome{}, DropUnknownType
 	}
+	s.cnt.requests.Add(requestType(mt))
 	c := ClientFromPacket(p)
 	var lk link
 	if in.ifIndex > 0 {
@@ -296,9 +297,12 @@ func (s *Server) reply(p *dhcpv4.DHCPv4, t dhcpv4.MessageType, sid netip.Addr) *
 	return r
 }
 
-func (s *Server) leaseTime(sub int) time.Duration {
-	if lt := s.cfg.Subnets[sub].LeaseTime; lt > 0 {
-		return lt
+func (s *Server) leaseTime(sub int) time.Duration { return leaseTimeOf(s.cfg.Subnets[sub]) }
+
+// leaseTimeOf is sn's lease time, or the default.
+func leaseTimeOf(sn Subnet) time.Duration {
+	if sn.LeaseTime > 0 {
+		return sn.LeaseTime
 	}
 	return time.Hour
 }

@@ -191,6 +191,10 @@ func (s *Server) safeHandle(in inbound) (o outcome, why DropReason) {
 			o, why = outcome{}, DropMalformed
 		}
 	}()
+	// The read lock keeps a Reconfigure from swapping the subnets under
+	// a packet being answered.
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.handle(in, s.now())
 }
 
@@ -225,7 +229,10 @@ func (s *Server) committer(commits <-chan pending) {
 				}
 			}
 		}
-		if err := s.store.Apply(ops); err != nil {
+		start := time.Now()
+		err := s.store.Apply(ops)
+		s.cnt.commitLatency.observe(time.Since(start))
+		if err != nil {
 			s.log.Error("dhcp: lease commit failed; replies withheld", "err", err, "leases", len(ops))
 			for range batch {
 				s.cnt.drop(DropStoreError)

@@ -3,9 +3,7 @@ package dhcp
 import (
 	"os"
 	"os/exec"
-	"regexp"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,31 +13,14 @@ import (
 	"github.com/pxekit/pxekit/pxetest"
 )
 
-// perfdhcpResult is what perfdhcp's final report says.
+// perfdhcpResult is perfdhcp's final report and its whole output.
 type perfdhcpResult struct {
-	sent, received [2]int // [DISCOVER/OFFER, REQUEST/ACK]
-	drops          [2]int
-	out            string
+	pxetest.PerfdhcpReport
+	out string
 }
 
-var (
-	reSent  = regexp.MustCompile(`(?m)^sent packets: (\d+)`)
-	reRecv  = regexp.MustCompile(`(?m)^received packets: (\d+)`)
-	reDrops = regexp.MustCompile(`(?m)^drops: (\d+)`)
-)
-
 func parsePerfdhcp(out string) perfdhcpResult {
-	r := perfdhcpResult{out: out}
-	for i, m := range reSent.FindAllStringSubmatch(out, 2) {
-		r.sent[i], _ = strconv.Atoi(m[1])
-	}
-	for i, m := range reRecv.FindAllStringSubmatch(out, 2) {
-		r.received[i], _ = strconv.Atoi(m[1])
-	}
-	for i, m := range reDrops.FindAllStringSubmatch(out, 2) {
-		r.drops[i], _ = strconv.Atoi(m[1])
-	}
-	return r
+	return perfdhcpResult{PerfdhcpReport: pxetest.ParsePerfdhcp(out), out: out}
 }
 
 // runPerfdhcp runs perfdhcp as a relay (giaddr = its own address) in its
@@ -69,11 +50,11 @@ func TestPerfdhcpRelayed(t *testing.T) {
 	// every exchange completes, on a CI machine that may be busy.
 	s, r := runPerfdhcp(t, nil, "-r", "100", "-R", "200", "-n", "500", "-p", "40", "-W", "8000000", "-d", "8")
 	t.Logf("perfdhcp:\n%s", r.out)
-	if r.sent[0] != 500 || r.received[0] != r.sent[0] || r.sent[1] != r.received[0] || r.received[1] != r.sent[1] || r.drops != [2]int{} {
-		t.Fatalf("not every exchange completed: sent %v received %v drops %v; server %+v", r.sent, r.received, r.drops, s.Stats())
+	if r.Sent[0] != 500 || r.Received[0] != r.Sent[0] || r.Sent[1] != r.Received[0] || r.Received[1] != r.Sent[1] || r.Drops != [2]int{} {
+		t.Fatalf("not every exchange completed: sent %v received %v drops %v; server %+v", r.Sent, r.Received, r.Drops, s.Stats())
 	}
 	st := s.Stats()
-	if st.Acks != uint64(r.received[1]) || len(st.Dropped) != 0 {
+	if st.Acks != uint64(r.Received[1]) || len(st.Dropped) != 0 {
 		t.Errorf("server stats %+v", st)
 	}
 	// 200 simulated clients came back again and again: each kept one
@@ -127,6 +108,6 @@ func TestPerfdhcpRate(t *testing.T) {
 		t.Logf("server CPU: %v for %d ACKs + %d OFFERs = %v per DORA (%.0f DORA/s per core)", cpu, st.Acks, st.Offers,
 			cpu/time.Duration(st.Acks), float64(st.Acks)/cpu.Seconds())
 	}
-	t.Logf("rate %s: sent %v received %v drops %v; server %+v", rate, r.sent, r.received, r.drops, st)
+	t.Logf("rate %s: sent %v received %v drops %v; server %+v", rate, r.Sent, r.Received, r.Drops, st)
 	t.Logf("perfdhcp:\n%s", strings.TrimSpace(r.out))
 }

@@ -100,6 +100,9 @@ timeout 30;
 		!ack.ServerIPAddr.Equal(net.IPv4(192, 0, 2, 1)) || ack.ClassIdentifier() != "PXEClient" {
 		t.Fatalf("4011 answer: %v", ack)
 	}
+	// A reply is counted after it left, so the client can hold the ACK
+	// before the counter moves.
+	waitFor(t, "the proxy to count its ACK", 10*time.Second, func() bool { return s.Stats().Acks >= 1 })
 	if st := s.Stats(); st.ActiveLeases != 0 || st.Acks != 1 {
 		t.Errorf("proxy stats %+v", st)
 	}

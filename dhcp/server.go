@@ -34,10 +34,14 @@ type Server struct {
 	relayLimit  *limiter
 	cnt         counters
 	now         func() time.Time
+	// mu guards what Reconfigure swaps (cfg.Subnets, cfg.Reservations,
+	// subOpts and the table's subnets): packets are answered under the
+	// read lock.
+	mu sync.RWMutex
 	// links is filled by Serve before any worker starts and read-only
 	// afterwards.
 	links map[int]link
-	// subOpts are each subnet's encoded options (read-only).
+	// subOpts are each subnet's encoded options (swapped by Reconfigure).
 	subOpts []dhcpv4.Options
 	ready   chan struct{}
 	bufs    sync.Pool
@@ -119,6 +123,8 @@ func New(cfg Config) (*Server, error) {
 		s.subOpts = append(s.subOpts, subnetOptions(sn, s.leaseTime(i)))
 	}
 	s.cnt.dropped = dropcount.New(dropReasons()...)
+	s.cnt.requests = dropcount.New(requestTypes...)
+	s.cnt.commitLatency = newHistogram(CommitBuckets())
 	s.bufs.New = func() any { b := make([]byte, 4096); return &b }
 	s.batches.New = func() any { return &batch{in: make([]inbound, 0, readBatch)} }
 	if s.store == nil && cfg.LeaseFile != "" {
@@ -179,7 +185,11 @@ func (s *Server) Stats() Stats {
 		LeaseWrites: s.cnt.leaseWrites.Load(),
 		Dropped:     s.cnt.dropped.Snapshot(),
 	}
-	st.ActiveLeases, st.PoolFree, st.PoolSize = s.table.counts(s.now())
+	st.Requests = s.cnt.requests.Snapshot()
+	st.CommitLatency = s.cnt.commitLatency.snapshot()
+	now := s.now()
+	st.ActiveLeases, st.PoolFree, st.PoolSize = s.table.counts(now)
+	st.Subnets = s.table.countsBySubnet(now)
 	return st
 }
 

@@ -121,6 +121,9 @@ func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 	return n, err
 }
 
+// Unwrap gives http.ResponseController the writer underneath.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
 // Flush passes through so the event stream can flush.
 func (c *countingWriter) Flush() {
 	if f, ok := c.ResponseWriter.(http.Flusher); ok {

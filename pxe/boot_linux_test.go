@@ -55,10 +55,10 @@ func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLa
 	srv, err := New(Config{
 		Interface: lab.Bridge,
 		NetNS:     lab.NS.Path(),
-		Subnet: dhcp.Subnet{
+		Subnets: []dhcp.Subnet{{
 			Pools:     []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
 			LeaseTime: 10 * time.Minute,
-		},
+		}},
 		LeaseFile: filepath.Join(t.TempDir(), "leases.db"),
 		HTTPPort:  8080,
 		Assets: fstest.MapFS{

@@ -10,10 +10,11 @@ import "github.com/pxekit/pxekit/dhcp"
 // away. A policy of the caller's (Config.Boot) decides for itself, so its
 // empty answers are not second-guessed.
 func (s *Server) publishNothingToBoot(e dhcp.Event) {
-	if s.cfg.Boot != nil || e.Boot.Filename != "" || !e.Client.IsPXE() {
+	live := s.live.Load()
+	if live.Boot != nil || e.Boot.Filename != "" || !e.Client.IsPXE() {
 		return
 	}
-	if _, _, err := s.cfg.Inventory.Lookup(e.MAC); err != nil {
+	if _, _, err := live.Inventory.Lookup(e.MAC); err != nil {
 		s.bus.Publish(Event{Time: e.Time, Kind: EventDenied, MAC: e.MAC, Detail: "dhcp: nothing to boot: " + err.Error()})
 	}
 }

@@ -50,6 +50,22 @@
 // carries an HMAC and an expiry (Config.URLTTL), and such a URL is served to
 // whoever holds it until then (SignPath, VerifySignedPath).
 //
+// # Running as a service
+//
+// ConfigFile is the boot server's config file, one YAML document decoded
+// strictly (ParseConfig, LoadConfig: every problem at once, with its line)
+// and turned into a Config by ConfigFile.Config; its TLS and store sections
+// are decoded for the program that serves to build on. Server.Reload
+// applies a new Config while serving (subnets, pools, options,
+// reservations, inventory, assets) without dropping a lease, a transfer or
+// a download, and refuses one that does not validate or changes what needs
+// a restart. Serve answers ServiceHandler: the boot routes beside a live
+// dashboard at PathDashboard (go:embed page, events over SSE), PathHealthz,
+// PathReadyz and Config.Metrics at PathMetrics (package pxe/metrics makes
+// one for Prometheus). BootTracker times each boot's phases from the event
+// stream. Sockets handed in (Config.DHCPConn, TFTPConn, HTTPListener) serve
+// socket activation; Config.ShutdownGrace bounds a graceful stop.
+//
 // # Running in a network namespace
 //
 // With Config.NetNS (/var/run/netns/NAME) the interface is looked up and

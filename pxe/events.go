@@ -39,6 +39,12 @@ const (
 	EventRouterAdvert EventKind = "router-advert"
 )
 
+// EventKinds lists every kind of boot event.
+func EventKinds() []EventKind {
+	return []EventKind{EventDiscovered, EventOffered, EventAcked, EventNAK, EventDeclined, EventTFTPSent, EventScriptServed,
+		EventAssetSent, EventConfigServed, EventPhonedHome, EventDenied, EventRouterAdvert}
+}
+
 // Event is one step of one machine's boot. In JSON (Server.Subscribe's
 // consumers, /events) it is {"time", "kind", "mac", "detail"}, the MAC as
 // "aa:bb:cc:dd:ee:ff", or "" when the requester could not be tied to a
@@ -50,19 +56,29 @@ type Event struct {
 	// tied to a machine.
 	MAC    net.HardwareAddr
 	Detail string
+	// Firmware names what asked, where the step tells: on discovered
+	// "bios", "uefi", "uefi-arm64", "uefi-http" (network-boot firmware) or
+	// "ipxe" (iPXE, already chain-loaded); on script-served the script's
+	// flavour, "bios" or "efi". Empty otherwise.
+	Firmware string
+	// Path is the file of a tftp-sent, asset-sent or config-served step
+	// (the TFTP path, the URL path); empty otherwise.
+	Path string
 }
 
 // eventJSON is Event's wire form.
 type eventJSON struct {
-	Time   time.Time `json:"time"`
-	Kind   EventKind `json:"kind"`
-	MAC    string    `json:"mac"`
-	Detail string    `json:"detail,omitempty"`
+	Time     time.Time `json:"time"`
+	Kind     EventKind `json:"kind"`
+	MAC      string    `json:"mac"`
+	Detail   string    `json:"detail,omitempty"`
+	Firmware string    `json:"firmware,omitempty"`
+	Path     string    `json:"path,omitempty"`
 }
 
 // MarshalJSON writes the event with its MAC as a string.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(eventJSON{Time: e.Time, Kind: e.Kind, MAC: macString(e.MAC), Detail: e.Detail})
+	return json.Marshal(eventJSON{Time: e.Time, Kind: e.Kind, MAC: macString(e.MAC), Detail: e.Detail, Firmware: e.Firmware, Path: e.Path})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -71,7 +87,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*e = Event{Time: w.Time, Kind: w.Kind, Detail: w.Detail}
+	*e = Event{Time: w.Time, Kind: w.Kind, Detail: w.Detail, Firmware: w.Firmware, Path: w.Path}
 	if w.MAC != "" {
 		mac, err := macaddr.Parse(w.MAC)
 		if err != nil {
@@ -152,10 +168,10 @@ func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
 // dhcpEvent publishes a DHCP server's event as a boot step.
 func (s *Server) dhcpEvent(e dhcp.Event) {
 	var kind EventKind
-	detail := ""
+	detail, fw := "", ""
 	switch e.Kind {
 	case dhcp.EventDiscovered:
-		kind, detail = EventDiscovered, describeClient(e.Client)
+		kind, detail, fw = EventDiscovered, describeClient(e.Client), clientFirmware(e.Client)
 	case dhcp.EventOffered:
 		kind, detail = EventOffered, e.IP.String()
 	case dhcp.EventAcked:
@@ -173,10 +189,27 @@ func (s *Server) dhcpEvent(e dhcp.Event) {
 	if e.Proxy {
 		detail += " (proxyDHCP)"
 	}
-	s.bus.Publish(Event{Time: e.Time, Kind: kind, MAC: e.MAC, Detail: detail})
+	s.bus.Publish(Event{Time: e.Time, Kind: kind, MAC: e.MAC, Detail: detail, Firmware: fw})
 	if kind == EventOffered {
 		s.publishNothingToBoot(e)
 	}
+}
+
+// clientFirmware names a DHCP client the way Event.Firmware does.
+func clientFirmware(c dhcp.Client) string {
+	switch {
+	case c.IsIPXE():
+		return "ipxe"
+	case c.IsHTTPClient():
+		return "uefi-http"
+	case !c.IsPXE():
+		return ""
+	case c.IsARM64():
+		return "uefi-arm64"
+	case c.IsUEFI():
+		return "uefi"
+	}
+	return "bios"
 }
 
 func describeClient(c dhcp.Client) string {
@@ -199,7 +232,7 @@ func (s *Server) tftpEvent(e tftp.Event) {
 		if e.WindowSize > 0 {
 			detail += fmt.Sprintf(", windowsize %d", e.WindowSize)
 		}
-		s.bus.Publish(Event{Time: e.Time, Kind: EventTFTPSent, MAC: e.MAC, Detail: detail + ")"})
+		s.bus.Publish(Event{Time: e.Time, Kind: EventTFTPSent, MAC: e.MAC, Detail: detail + ")", Path: e.File})
 	case tftp.EventRefused:
 		s.bus.Publish(Event{Time: e.Time, Kind: EventDenied, MAC: e.MAC, Detail: fmt.Sprintf("tftp %s: %v", e.File, e.Err)})
 	}

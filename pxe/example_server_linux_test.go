@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"testing/fstest"
 	"time"
 
@@ -45,9 +44,9 @@ func ExampleServer() {
 	}
 	srv, err := pxe.New(pxe.Config{
 		Interface: lnet.Bridge,
-		NetNS:     filepath.Join("/var/run/netns", lnet.NS.Name()),
-		Subnet: dhcp.Subnet{Pools: []dhcp.Range{{
-			Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}},
+		NetNS:     lnet.NS.Path(),
+		Subnets: []dhcp.Subnet{{Pools: []dhcp.Range{{
+			Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}}},
 		HTTPPort:  8080,
 		IPXE:      fstest.MapFS{"undionly.kpxe": {Data: []byte("an iPXE build")}},
 		Inventory: inv,

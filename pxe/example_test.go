@@ -88,3 +88,27 @@ func ExampleLocalBoot() {
 	// echo pxekit: installed, booting the next boot device
 	// exit 1
 }
+
+// A config file is decoded strictly and checked at once: each problem
+// with its path, and with LoadConfig its line.
+func ExampleParseConfig() {
+	_, errs := pxe.ParseConfig([]byte(`apiVersion: pxekit/v1alpha1
+kind: BootServer
+interface: br0
+subnets:
+  - prefix: 192.0.2.0/24
+    pools: [{start: 192.0.2.100, end: 192.0.2.199}]
+    leasetime: 1h
+profiles:
+  lab: {kernel: vmlinuz, initrd: initrd.gz}
+defaultProfile: lab
+machines:
+  - {mac: "52:54:00:12:34:56", profile: installer}
+`))
+	for _, e := range errs {
+		fmt.Println(e)
+	}
+	// Output:
+	// subnets[0].leasetime: Forbidden: unknown field "leasetime"; did you mean "leaseTime"?
+	// machines[0].profile: Invalid value: "installer": is not a profile (have lab)
+}

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,7 +28,7 @@ const (
 	PathIPXE      = "/ipxe/"     // iPXE binaries, for UEFI HTTP boot
 	PathMachines  = "/machines/" // /machines/<mac>/<file>: per-machine files, that machine only
 	PathPhoneHome = "/phonehome" // ?mac=...: the booted OS reports back
-	PathEvents    = "/events"    // boot events: JSON lines, or SSE with Accept: text/event-stream
+	PathEvents    = "/events"    // boot events: JSON lines, or SSE with Accept: text/event-stream; ?mac=, ?for=30s, ?until=KIND
 )
 
 // handler serves the boot server's HTTP side. It is separate from Server so
@@ -45,6 +47,8 @@ type handler struct {
 	// urlTTL is their lifetime.
 	urlKey []byte
 	urlTTL time.Duration
+	// done, when closed, ends the event streams (the server is stopping).
+	done <-chan struct{}
 	// now is the clock for signatures (time.Now when nil).
 	now func() time.Time
 	// tmpl keeps the profiles' parsed templates across requests.
@@ -139,7 +143,7 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
-	h.bus.publishMAC(mac, EventScriptServed, "profile="+m.Profile+" firmware="+fw.String())
+	h.bus.Publish(Event{Kind: EventScriptServed, MAC: mac, Detail: "profile=" + m.Profile + " firmware=" + fw.String(), Firmware: fw.String()})
 }
 
 func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, small *smallFiles, name string) {
@@ -154,7 +158,7 @@ func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, smal
 	}
 	switch {
 	case status == http.StatusOK || status == http.StatusPartialContent:
-		h.bus.publishMAC(mac, EventAssetSent, fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status))
+		h.bus.Publish(Event{Kind: EventAssetSent, MAC: mac, Detail: fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status), Path: r.URL.Path})
 	case status == http.StatusForbidden || status == http.StatusBadRequest:
 		h.bus.publishMAC(mac, EventDenied, fmt.Sprintf("%s (status %d)", r.URL.Path, status))
 	}
@@ -204,7 +208,7 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
-	h.bus.publishMAC(mac, EventConfigServed, name)
+	h.bus.Publish(Event{Kind: EventConfigServed, MAC: mac, Detail: name, Path: r.URL.Path})
 }
 
 func (h *handler) phoneHome(w http.ResponseWriter, r *http.Request) {
@@ -235,15 +239,36 @@ func (h *handler) deny(w http.ResponseWriter, mac net.HardwareAddr, code int, de
 }
 
 // events streams boot events as JSON lines, or as server-sent events when
-// the client asks for text/event-stream, until the client goes away.
+// the client asks for text/event-stream, until the client goes away. Two
+// parameters end it sooner, for a client that wants a stream that ends (a
+// script waiting for a machine, a headless browser): ?for= a Go duration
+// such as 30s, and ?until= an event kind, after the first event of that
+// kind (of the ?mac= machine, if given) is sent.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	var filter net.HardwareAddr
-	if s := r.URL.Query().Get("mac"); s != "" {
+	q := r.URL.Query()
+	if s := q.Get("mac"); s != "" {
 		var err error
 		if filter, err = macaddr.Parse(s); err != nil {
 			http.Error(w, "mac: "+err.Error(), http.StatusBadRequest)
 			return
 		}
+	}
+	var until <-chan time.Time
+	if s := q.Get("for"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			http.Error(w, "for: want a positive duration such as 30s, got "+strconv.Quote(s), http.StatusBadRequest)
+			return
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		until = t.C
+	}
+	untilKind := EventKind(q.Get("until"))
+	if untilKind != "" && !slices.Contains(EventKinds(), untilKind) {
+		http.Error(w, fmt.Sprintf("until: %q is not an event kind (%v)", untilKind, EventKinds()), http.StatusBadRequest)
+		return
 	}
 	// Subscribe before the headers go out: a client that publishes (or
 	// triggers a boot) as soon as it sees the response must not miss events.
@@ -261,7 +286,19 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		flusher.Flush()
 	}
 	enc := json.NewEncoder(w)
-	for e := range events {
+	for {
+		var e Event
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			e = ev
+		case <-h.done:
+			return
+		case <-until:
+			return
+		}
 		if filter != nil && !macaddr.Equal(filter, e.MAC) {
 			continue
 		}
@@ -280,6 +317,9 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		}
 		if flusher != nil {
 			flusher.Flush()
+		}
+		if untilKind != "" && e.Kind == untilKind {
+			return
 		}
 	}
 }

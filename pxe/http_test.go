@@ -288,6 +288,55 @@ func TestEventStream(t *testing.T) {
 	}
 }
 
+// ?for= and ?until= bound a stream: it ends by itself; a bad value is
+// refused, saying what it wants.
+func TestEventStreamFor(t *testing.T) {
+	h, _ := testHandler(t, nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/events?for=200ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Errorf("a bounded stream did not end cleanly: %v", err)
+	}
+	resp.Body.Close()
+	h2, bus := testHandler(t, nil)
+	srv2 := httptest.NewServer(h2)
+	defer srv2.Close()
+	done := make(chan []byte)
+	go func() {
+		resp, err := http.Get(srv2.URL + "/events?until=phoned-home&mac=" + macB.String())
+		if err != nil {
+			done <- nil
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		done <- b
+	}()
+	for got := false; !got; {
+		select {
+		case b := <-done:
+			if n := strings.Count(string(b), "\n"); n != 2 || !strings.Contains(string(b), `"kind":"phoned-home"`) {
+				t.Errorf("until=phoned-home ended with %d events:\n%s\nwant the acked and the phoned-home of macB", n, b)
+			}
+			got = true
+		case <-time.After(50 * time.Millisecond):
+			bus.Publish(Event{MAC: macA, Kind: EventPhonedHome}) // another machine's: the stream goes on
+			bus.Publish(Event{MAC: macB, Kind: EventAcked})
+			bus.Publish(Event{MAC: macB, Kind: EventPhonedHome})
+		}
+	}
+	for _, bad := range []string{"for=soon", "for=-1s", "for=0", "until=rebooted"} {
+		w := do(h, "GET", "/events?"+bad, "192.0.2.10:4000", nil)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), strings.Split(bad, "=")[0]+": ") {
+			t.Errorf("for=%s: %d %q, want 400 saying what it wants", bad, w.Code, w.Body.String())
+		}
+	}
+}
+
 func TestInventoryValidate(t *testing.T) {
 	inv := testInventory()
 	inv.Machines = append(inv.Machines, Machine{MAC: macA, Profile: "nope"}, Machine{MAC: net.HardwareAddr{1, 2}, Profile: "join"})

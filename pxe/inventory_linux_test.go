@@ -1,11 +1,9 @@
 package pxe_test
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -29,9 +27,9 @@ func TestInventoryChangesWithoutRestart(t *testing.T) {
 	}
 	srv, err := pxe.New(pxe.Config{
 		Interface: lnet.Bridge,
-		NetNS:     filepath.Join("/var/run/netns", lnet.NS.Name()),
-		Subnet: dhcp.Subnet{Pools: []dhcp.Range{{
-			Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}},
+		NetNS:     lnet.NS.Path(),
+		Subnets: []dhcp.Subnet{{Pools: []dhcp.Range{{
+			Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}}},
 		HTTPPort:  8080,
 		IPXE:      fstest.MapFS{"undionly.kpxe": {Data: []byte("an iPXE build")}},
 		Inventory: inv,
@@ -40,20 +38,7 @@ func TestInventoryChangesWithoutRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("Serve: %v", err)
-	}
+	pxetest.Serve(t, srv)
 	mac := net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
 	// script checks the answer: 403 for want "", else a kernel line that
 	// ends with want.

@@ -24,7 +24,7 @@ func TestLocalBootUEFI(t *testing.T) {
 	defer cancel()
 	mac := pxetest.NewMAC()
 	bl := startBootLab(t, ctx, nil)
-	inv := bl.srv.cfg.Inventory.(*StaticInventory)
+	inv := bl.srv.Inventory().(*StaticInventory)
 	must(t, inv.SetProfile(LocalBootProfile, LocalBoot()))
 	must(t, inv.SetMachine(Machine{MAC: mac, Hostname: "installed", Profile: LocalBootProfile}))
 	vm := bl.lab.StartVM(t, ctx, pxetest.VMConfig{Firmware: pxetest.UEFIPXE, MAC: mac})

@@ -83,7 +83,8 @@ func TestDeniedWhenNothingToBoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{cfg: Config{Inventory: inv}}
+	s := &Server{}
+	s.live.Store(&Config{Inventory: inv})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events := s.bus.Subscribe(ctx)
@@ -122,7 +123,8 @@ func TestLocalBootPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{cfg: Config{Inventory: inv}, addr: netip.MustParseAddr("192.0.2.1"), base: "http://192.0.2.1"}
+	s := &Server{addr: netip.MustParseAddr("192.0.2.1"), base: "http://192.0.2.1"}
+	s.live.Store(&Config{Inventory: inv})
 	policy := s.bootPolicy()
 	for _, tt := range []struct {
 		name   string

@@ -39,7 +39,7 @@ func startRALab(t *testing.T, routerAdvert bool) *raLab {
 	srv, err := New(Config{
 		Interface:           lnet.Bridge,
 		NetNS:               lnet.NS.Path(),
-		Subnet:              dhcp.Subnet{Pools: []dhcp.Range{{Start: lnet.ServerAddr().Next(), End: lnet.ServerAddr().Next().Next()}}},
+		Subnets:             []dhcp.Subnet{{Pools: []dhcp.Range{{Start: lnet.ServerAddr().Next(), End: lnet.ServerAddr().Next().Next()}}}},
 		HTTPPort:            8080,
 		TFTPPort:            6969,
 		IPXE:                fstest.MapFS{"undionly.kpxe": {Data: []byte("not iPXE")}},

@@ -34,10 +34,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil { // New checked the same config
 		tftpConn.Close()
 		httpLn.Close()
+		s.closeDHCPConn()
 		s.dhcp.Close()
 		return fmt.Errorf("pxe: %w", err)
 	}
+	s.tftpSrv.Store(t)
 	g, gctx := errgroup.WithContext(ctx)
+	go s.track(gctx)
+	go func() { <-gctx.Done(); s.stopping.Store(true) }()
 	g.Go(func() error { return s.dhcp.Serve(gctx) })
 	g.Go(func() error { return t.Serve(gctx) })
 	if s.cfg.RouterAdvertisement {
@@ -55,20 +59,43 @@ func (s *Server) Serve(ctx context.Context) error {
 // listen opens the TFTP socket and the HTTP listener in the namespace:
 // a socket belongs to the namespace it was opened in.
 func (s *Server) listen() (tftpConn net.PacketConn, httpLn net.Listener, err error) {
+	tftpConn, httpLn = s.cfg.TFTPConn, s.cfg.HTTPListener
 	err = netnsrun.Run(s.cfg.NetNS, func() error {
 		var err error
-		tftpConn, err = net.ListenPacket("udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(s.cfg.TFTPPort)).String())
-		if err != nil {
-			return fmt.Errorf("tftp: %w", err)
+		if tftpConn == nil {
+			tftpConn, err = net.ListenPacket("udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(s.cfg.TFTPPort)).String())
+			if err != nil {
+				return fmt.Errorf("tftp: %w", err)
+			}
 		}
-		httpLn, err = net.Listen("tcp4", netip.AddrPortFrom(s.addr, uint16(s.cfg.HTTPPort)).String())
-		if err != nil {
-			tftpConn.Close()
-			return fmt.Errorf("http: %w", err)
+		if httpLn == nil {
+			httpLn, err = net.Listen("tcp4", netip.AddrPortFrom(s.addr, uint16(s.cfg.HTTPPort)).String())
+			if err != nil {
+				return fmt.Errorf("http: %w", err)
+			}
 		}
 		return nil
 	})
-	return tftpConn, httpLn, err
+	if err != nil {
+		// Handed-in sockets are closed too: Serve owns them.
+		if tftpConn != nil {
+			tftpConn.Close()
+		}
+		if httpLn != nil {
+			httpLn.Close()
+		}
+		s.closeDHCPConn()
+		return nil, nil, err
+	}
+	return tftpConn, httpLn, nil
+}
+
+// closeDHCPConn closes a handed-in DHCP socket when Serve fails before
+// the DHCP server runs (which would have closed it).
+func (s *Server) closeDHCPConn() {
+	if s.cfg.DHCPConn != nil {
+		s.cfg.DHCPConn.Close()
+	}
 }
 
 // serveHTTP runs the HTTP server on ln in g until ctx is done, then shuts
@@ -77,8 +104,11 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listen
 	// IdleTimeout closes keep-alive connections that firmware left open
 	// once it jumped into the kernel; without it each booted machine
 	// would hold one until the server stops.
-	srv := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: s.service, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ConnContext: connContext}
+	// Downloads in flight get the grace to finish; event streams never
+	// would, so they end as the shutdown begins.
+	srv.RegisterOnShutdown(func() { close(s.streamsDone) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
@@ -87,10 +117,21 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listen
 	})
 	g.Go(func() error {
 		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
-		return srv.Shutdown(shutdownCtx)
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			s.log.Warn("http: requests still running after the shutdown grace were cut off", "grace", s.cfg.ShutdownGrace)
+			return srv.Close()
+		}
+		return nil
 	})
+}
+
+// track feeds the boot tracker from the event stream until ctx is done.
+func (s *Server) track(ctx context.Context) {
+	for e := range s.bus.Subscribe(ctx) {
+		s.tracker.Observe(e)
+	}
 }
 
 // announceReady closes Ready once the DHCP server (and the responder, when

@@ -37,9 +37,12 @@ type Config struct {
 	// server, and the host of every URL handed out.
 	Addr netip.Addr
 
-	// Subnet is what DHCP hands out. Prefix defaults to the interface's
-	// network; Pools must be given unless ProxyDHCP is set.
-	Subnet dhcp.Subnet
+	// Subnets are what DHCP hands out: the interface's own network and
+	// any number of networks behind DHCP relays (their giaddr picks the
+	// subnet). One subnet may leave Prefix unset: it gets the
+	// interface's network. No subnet at all means that one, empty. Pools
+	// must be given unless ProxyDHCP is set.
+	Subnets []dhcp.Subnet
 	// Reservations pin MACs to addresses.
 	Reservations []dhcp.Reservation
 	// ProxyDHCP serves boot information only, beside another DHCP server
@@ -97,7 +100,35 @@ type Config struct {
 
 	// Logger receives logs (default slog.Default()).
 	Logger *slog.Logger
+
+	// Sockets the caller opened (systemd socket activation, tests): when
+	// set, the server serves on them instead of opening its own, and Serve
+	// closes them when it returns, as http.Server.Serve closes its
+	// listener. DHCPConn is port 67's socket (dhcp.Config.Conn), TFTPConn
+	// port 69's, HTTPListener the HTTP port's; HTTPPort still names the
+	// port in the URLs handed out.
+	DHCPConn     net.PacketConn
+	TFTPConn     net.PacketConn
+	HTTPListener net.Listener
+
+	// Running as a service. Metrics, when set, is served at PathMetrics
+	// (package pxe/metrics makes one for Prometheus; pxe itself depends on
+	// no metrics library). ShutdownGrace bounds how long TFTP transfers
+	// and HTTP requests still running when Serve's context is cancelled
+	// may take to finish (default DefaultShutdownGrace); then they are
+	// cut off.
+	Metrics       http.Handler
+	ShutdownGrace time.Duration
+	// LeaseStore, when set, persists leases instead of LeaseFile: a store
+	// the program built (one shared by several boot servers, say). The
+	// server does not close it.
+	LeaseStore dhcp.Store
 }
+
+// DefaultShutdownGrace is Config.ShutdownGrace's default: a 100 MB image
+// over a slow link still finishes, and a stop still ends within a
+// systemd TimeoutStopSec.
+const DefaultShutdownGrace = 30 * time.Second
 
 // DefaultTFTPWindowSize is the TFTP window granted when Config says
 // nothing: it covers what edk2 asks for (4) with room for clients that
@@ -123,15 +154,33 @@ func (c Config) Validate() field.ErrorList {
 			errs = append(errs, field.Invalid(field.NewPath(p.name), p.v, "must be 0 (the default) or a port"))
 		}
 	}
+	unset := -1
+	for i, sn := range c.Subnets {
+		if sn.Prefix.IsValid() {
+			continue
+		}
+		if unset >= 0 {
+			errs = append(errs, field.Required(field.NewPath("subnets").Index(i).Child("prefix"),
+				fmt.Sprintf("only one subnet may take the interface's network (subnets[%d] does)", unset)))
+		}
+		unset = i
+	}
 	if c.TFTPWindowSize < -1 || c.TFTPWindowSize > 65535 {
 		errs = append(errs, field.Invalid(field.NewPath("tftpWindowSize"), c.TFTPWindowSize, "must be -1 (lock-step), 0 (the default) or at most 65535"))
 	}
 	if len(c.URLKey) > 0 && len(c.URLKey) < MinURLKeyLen {
 		errs = append(errs, field.Invalid(field.NewPath("urlKey"), fmt.Sprintf("%d bytes", len(c.URLKey)), fmt.Sprintf("must have at least %d bytes", MinURLKeyLen)))
 	}
+	if c.LeaseStore != nil && c.LeaseFile != "" {
+		errs = append(errs, field.Forbidden(field.NewPath("leaseStore"), "set either leaseStore or leaseFile, not both"))
+	}
+	if c.ShutdownGrace < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("shutdownGrace"), c.ShutdownGrace.String(), "must not be negative"))
+	}
 	if c.URLTTL < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("urlTTL"), c.URLTTL.String(), "must not be negative"))
 	}
+	errs = append(errs, c.validateSubnets()...)
 	if v, ok := c.Inventory.(interface{ Validate() field.ErrorList }); ok {
 		for _, e := range v.Validate() {
 			e.Field = field.NewPath("inventory").String() + "." + e.Field
@@ -141,6 +190,42 @@ func (c Config) Validate() field.ErrorList {
 	return errs
 }
 
+// validateSubnets checks Subnets and Reservations as the DHCP server
+// will. A subnet that takes the interface's network is checked once New
+// knows it; until then the others are checked one by one.
+func (c Config) validateSubnets() field.ErrorList {
+	check := func(subnets []dhcp.Subnet, res []dhcp.Reservation) field.ErrorList {
+		var out field.ErrorList
+		for _, e := range (dhcp.Config{Subnets: subnets, Reservations: res, ProxyDHCP: c.ProxyDHCP, Boot: noBoot}).Validate() {
+			if strings.HasPrefix(e.Field, "subnets") || strings.HasPrefix(e.Field, "reservations") {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	all := true
+	for _, sn := range c.Subnets {
+		all = all && sn.Prefix.IsValid()
+	}
+	if all && len(c.Subnets) > 0 {
+		return check(c.Subnets, c.Reservations)
+	}
+	var errs field.ErrorList
+	for i, sn := range c.Subnets {
+		if !sn.Prefix.IsValid() {
+			continue
+		}
+		for _, e := range check([]dhcp.Subnet{sn}, nil) {
+			e.Field = field.NewPath("subnets").Index(i).String() + strings.TrimPrefix(e.Field, "subnets[0]")
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
+// noBoot stands for a boot policy where only its presence is checked.
+func noBoot(dhcp.Client) dhcp.BootDecision { return dhcp.BootDecision{} }
+
 // withDefaults fills what a zero Config leaves open.
 func (c Config) withDefaults() (Config, error) {
 	if c.HTTPPort == 0 {
@@ -149,17 +234,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TFTPPort == 0 {
 		c.TFTPPort = 69
 	}
-	switch {
-	case c.TFTPWindowSize == 0:
-		c.TFTPWindowSize = DefaultTFTPWindowSize
-	case c.TFTPWindowSize < 0:
-		c.TFTPWindowSize = 0 // tftp: 0 grants no window
-	}
+	c.TFTPWindowSize = windowOf(c.TFTPWindowSize) // tftp: 0 grants no window
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	if c.URLTTL == 0 {
 		c.URLTTL = time.Hour
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
 	}
 	if c.Inventory == nil {
 		c.Inventory = &StaticInventory{}
@@ -176,20 +259,37 @@ func (c Config) withDefaults() (Config, error) {
 
 // Server is a boot server. Create it with New, run it with Serve.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	bus  Bus
-	http *handler
+	cfg Config
+	log *slog.Logger
+	bus Bus
+	// http is the boot routes' handler and live the parts of the config
+	// that Reload may swap (Inventory, Assets, Boot, URLKey, URLTTL);
+	// each request and DHCP decision loads the current ones.
+	http atomic.Pointer[handler]
+	live atomic.Pointer[Config]
 	// addr and base are the server's address and HTTP root, resolved by
-	// New.
-	addr netip.Addr
-	base string
+	// New; prefix is the interface's network.
+	addr   netip.Addr
+	prefix netip.Prefix
+	base   string
 
 	dhcp    *dhcp.Server
 	ra      *ra.Responder
 	tftp    tftp.Config // Serve adds the socket
 	ready   chan struct{}
 	started atomic.Bool
+
+	// What running as a service adds: the TFTP server Serve runs (for its
+	// counters), the HTTP counters, the boot tracker behind the dashboard,
+	// ServiceHandler, and whether Serve's context is done.
+	tftpSrv   atomic.Pointer[tftp.Server]
+	httpStats httpCounters
+	tracker   *BootTracker
+	service   http.Handler
+	stopping  atomic.Bool
+	// streamsDone is closed when the HTTP server shuts down: event
+	// streams end then.
+	streamsDone chan struct{}
 }
 
 // New checks cfg, finds the interface's address (inside Config.NetNS) and
@@ -204,11 +304,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pxe: %w", err)
 	}
-	var prefix netip.Prefix
-	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), streamsDone: make(chan struct{})}
 	err = netnsrun.Run(cfg.NetNS, func() error {
 		var err error
-		s.addr, prefix, err = interfaceAddr(cfg.Interface, cfg.Addr)
+		s.addr, s.prefix, err = interfaceAddr(cfg.Interface, cfg.Addr)
 		return err
 	})
 	if err != nil {
@@ -218,17 +317,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.HTTPPort != 80 {
 		s.base += ":" + strconv.Itoa(cfg.HTTPPort)
 	}
-	s.http = &handler{
-		inv:      cfg.Inventory,
-		assets:   cfg.Assets,
-		ipxe:     cfg.IPXE,
-		bus:      &s.bus,
-		baseURL:  s.base,
-		macForIP: s.macForIP,
-		log:      cfg.Logger,
-		urlKey:   cfg.URLKey,
-		urlTTL:   cfg.URLTTL,
-	}
+	s.live.Store(&cfg)
+	s.http.Store(s.newHandler(cfg))
+	s.tracker = NewBootTracker(s.Inventory)
+	s.service = s.newServiceHandler()
 	s.tftp = s.tftpConfig()
 	if errs := s.tftp.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("pxe: tftp: %w", errs.ToAggregate())
@@ -238,7 +330,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	// Last: dhcp.New opens the lease file, which the errors above would
 	// leave open.
-	if s.dhcp, err = dhcp.New(s.dhcpConfig(prefix)); err != nil {
+	if s.dhcp, err = dhcp.New(s.dhcpConfig()); err != nil {
 		return nil, fmt.Errorf("pxe: dhcp: %w", err)
 	}
 	return s, nil
@@ -246,39 +338,46 @@ func New(cfg Config) (*Server, error) {
 
 // dhcpConfig is the DHCP server of the boot server on the interface's
 // network prefix.
-func (s *Server) dhcpConfig(prefix netip.Prefix) dhcp.Config {
-	subnet := s.cfg.Subnet
-	if !subnet.Prefix.IsValid() {
-		subnet.Prefix = prefix
-	}
-	if s.cfg.ProxyDHCP {
-		subnet.Pools = nil
-	}
+func (s *Server) dhcpConfig() dhcp.Config {
 	return dhcp.Config{
 		Interfaces:   []string{s.cfg.Interface},
 		NetNS:        s.cfg.NetNS,
 		ServerID:     s.addr,
-		Subnets:      []dhcp.Subnet{subnet},
+		Subnets:      s.subnets(s.cfg.Subnets),
 		Reservations: s.cfg.Reservations,
 		LeaseFile:    s.cfg.LeaseFile,
+		Store:        s.cfg.LeaseStore,
 		ProxyDHCP:    s.cfg.ProxyDHCP,
 		Boot:         s.bootPolicy(),
 		OnEvent:      s.dhcpEvent,
 		Logger:       s.log.With("server", "dhcp"),
+		Conn:         s.cfg.DHCPConn,
 	}
+}
+
+// subnets is what DHCP serves of cfg: the subnet without a prefix gets the
+// interface's network, and proxyDHCP hands out no pools.
+func (s *Server) subnets(in []dhcp.Subnet) []dhcp.Subnet {
+	if len(in) == 0 {
+		in = []dhcp.Subnet{{}}
+	}
+	out := make([]dhcp.Subnet, len(in))
+	for i, sn := range in {
+		if !sn.Prefix.IsValid() {
+			sn.Prefix = s.prefix
+		}
+		if s.cfg.ProxyDHCP {
+			sn.Pools = nil
+		}
+		out[i] = sn
+	}
+	return out
 }
 
 // bootPolicy is Config.Boot with {base} and {mac} filled in, or the
 // default policy pointing at this server for machines the inventory
 // knows.
 func (s *Server) bootPolicy() dhcp.BootPolicy {
-	if s.cfg.Boot != nil {
-		return func(c dhcp.Client) dhcp.BootDecision {
-			d := s.cfg.Boot(c)
-			d.Filename = strings.NewReplacer("{base}", s.base, "{mac}", c.MAC.String()).Replace(d.Filename)
-			return d
-		}
-	}
 	policy := dhcp.DefaultPolicy{
 		TFTPServer:   s.addr,
 		HTTPBootURL:  s.base + PathIPXE + string(ipxe.IPXEEFI),
@@ -286,10 +385,16 @@ func (s *Server) bootPolicy() dhcp.BootPolicy {
 		ScriptURLEFI: s.base + PathScript + "?mac={mac}&fw=efi",
 	}
 	return func(c dhcp.Client) dhcp.BootDecision {
+		live := s.live.Load()
+		if live.Boot != nil {
+			d := live.Boot(c)
+			d.Filename = strings.NewReplacer("{base}", s.base, "{mac}", c.MAC.String()).Replace(d.Filename)
+			return d
+		}
 		// Unknown machines without a default profile still get an
 		// address, but nothing to boot: the way dnsmasq treats untagged
 		// hosts.
-		m, _, err := s.cfg.Inventory.Lookup(c.MAC)
+		m, _, err := live.Inventory.Lookup(c.MAC)
 		if err != nil || firmwareBootsNext(m, c) {
 			return dhcp.BootDecision{}
 		}
@@ -305,6 +410,7 @@ func (s *Server) tftpConfig() tftp.Config {
 		// namespace, so a lab netns needs no single-port mode (which
 		// would also rule out windowsize).
 		MaxWindowSize: s.cfg.TFTPWindowSize,
+		ShutdownGrace: s.cfg.ShutdownGrace,
 		Logger:        s.log.With("server", "tftp"),
 		OnEvent:       s.tftpEvent,
 		MACForIP:      s.macForIP,
@@ -328,19 +434,24 @@ func (s *Server) Close() error { return s.dhcp.Close() }
 // SignedFileURL returns a URL for machine mac's per-profile file name that
 // any requester may fetch until ttl has passed. It needs Config.URLKey.
 func (s *Server) SignedFileURL(mac net.HardwareAddr, name string, ttl time.Duration) (string, error) {
-	if len(s.cfg.URLKey) == 0 {
+	key := s.live.Load().URLKey
+	if len(key) == 0 {
 		return "", errors.New("pxe: no URLKey configured")
 	}
 	p := MachineFilePath(mac.String(), name)
-	return s.base + p + "?" + SignPath(s.cfg.URLKey, p, time.Now().Add(ttl)), nil
+	return s.base + p + "?" + SignPath(key, p, time.Now().Add(ttl)), nil
 }
 
 // Subscribe returns the boot events published from now on, until ctx is
 // done.
 func (s *Server) Subscribe(ctx context.Context) <-chan Event { return s.bus.Subscribe(ctx) }
 
-// Handler is the HTTP side, to mount in another server if wanted.
-func (s *Server) Handler() http.Handler { return s.http }
+// Handler is the HTTP side, to mount in another server if wanted: the
+// boot routes (PathScript, PathAssets, ...), always the ones of the
+// current config (Reload).
+func (s *Server) Handler() http.Handler {
+	return s.httpStats.counted(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.http.Load().ServeHTTP(w, r) }))
+}
 
 // Ready is closed once Serve listens on every socket.
 func (s *Server) Ready() <-chan struct{} { return s.ready }

@@ -34,7 +34,7 @@
 //		srv, err := pxe.New(pxe.Config{
 //			Interface: lab.Bridge,
 //			NetNS:     lab.NS.Path(),
-//			Subnet:    dhcp.Subnet{Pools: []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}},
+//			Subnets: []dhcp.Subnet{{Pools: []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}}},
 //			Assets:    fstest.MapFS{"vmlinuz": {Data: lab.Vmlinuz}, "initrd.gz": {Data: lab.Initrd}},
 //			Inventory: inv,
 //			Logger: pxetest.Logger(t, slog.LevelWarn),
@@ -102,7 +102,9 @@
 // pxe.Server, a dhcp.Server, an ra.Responder — until the test ends.
 // StartDnsmasq runs dnsmasq as a DHCP server; StartDhclient and
 // StartUdhcpc run real DHCP clients whose hook scripts record every lease
-// event (DHCPClient.WaitEvent). Recorder collects values from callbacks or
+// event (DHCPClient.WaitEvent); RelayClient speaks to a DHCP server on
+// loopback as a relay agent does, picking the client's link, so a server
+// with several subnets is tested without root. Recorder collects values from callbacks or
 // channels (a server's OnEvent, pxe.Server.Subscribe) for a test to wait
 // on; Buffer collects output; Logger sends slog records to the test log.
 //

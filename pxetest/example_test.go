@@ -141,8 +141,8 @@ func Example_bootPXE() {
 	srv, err := pxe.New(pxe.Config{
 		Interface: lnet.Bridge,
 		NetNS:     lnet.NS.Path(),
-		Subnet: dhcp.Subnet{Pools: []dhcp.Range{{
-			Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}},
+		Subnets: []dhcp.Subnet{{Pools: []dhcp.Range{{
+			Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}}}},
 		HTTPPort:            8080,
 		Assets:              fstest.MapFS{"vmlinuz": {Data: vmlinuz}, "initrd.gz": {Data: initrd}},
 		Inventory:           inv,

@@ -75,15 +75,31 @@ type Stats struct {
 	// Dropped counts packets on the listening socket that started no
 	// transfer, by reason.
 	Dropped map[DropReason]uint64
+	// Retransmitted counts packets sent again after their ACK timed out
+	// (DATA blocks and OACKs): how lossy the boot network is.
+	Retransmitted uint64
+	// ErrorsSent counts the ERROR packets the server sent, by code.
+	ErrorsSent map[ErrorCode]uint64
 }
 
 type counters struct {
-	requests, sent, failed, aborted, bytes atomic.Uint64
-	active                                 atomic.Int64
-	dropped                                *dropcount.Counts[DropReason]
+	requests, sent, failed, aborted, bytes, retransmitted atomic.Uint64
+	active                                                atomic.Int64
+	dropped                                               *dropcount.Counts[DropReason]
+	// errors counts ERROR packets by code; a code the RFCs do not define
+	// is counted as 0 (undefined).
+	errors [ErrOptionRefused + 1]atomic.Uint64
 }
 
 func (c *counters) drop(r DropReason) { c.dropped.Add(r) }
+
+// sentError counts an ERROR packet with code.
+func (c *counters) sentError(code ErrorCode) {
+	if int(code) >= len(c.errors) {
+		code = ErrUndefined
+	}
+	c.errors[code].Add(1)
+}
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
@@ -91,6 +107,12 @@ func (s *Server) Stats() Stats {
 	st := Stats{
 		Requests: c.requests.Load(), Sent: c.sent.Load(), Failed: c.failed.Load(), Aborted: c.aborted.Load(),
 		BytesSent: c.bytes.Load(), Active: c.active.Load(), Dropped: c.dropped.Snapshot(),
+		Retransmitted: c.retransmitted.Load(), ErrorsSent: map[ErrorCode]uint64{},
+	}
+	for code := range c.errors {
+		if n := c.errors[code].Load(); n > 0 {
+			st.ErrorsSent[ErrorCode(code)] = n
+		}
 	}
 	return st
 }

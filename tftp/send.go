@@ -64,6 +64,7 @@ func (s *sender) serve() {
 		var pe *errPeer
 		if !errors.As(err, &pe) {
 			_ = s.conn.send(AppendError(nil, ErrUndefined, err.Error()))
+			f.s.c.sentError(ErrUndefined)
 		}
 	}
 	var attrs []any
@@ -155,6 +156,7 @@ func (s *sender) run() error {
 			if retries++; retries > s.retries {
 				return fmt.Errorf("no ACK for block %d after %d tries", base, retries)
 			}
+			s.f.s.c.retransmitted.Add(next - base)
 			continue
 		}
 		if err != nil {
@@ -186,6 +188,7 @@ func (s *sender) oackPhase(pkt, recv []byte) error {
 		if tries >= s.retries {
 			return fmt.Errorf("no ACK for the OACK after %d tries", tries+1)
 		}
+		s.f.s.c.retransmitted.Add(1)
 	}
 }
 

@@ -520,6 +520,8 @@ func (f *front) refuse(src *net.UDPAddr, peer netip.AddrPort, file string, code 
 	pkt := AppendError(nil, code, err.Error())
 	if _, werr := f.conn.WriteTo(pkt, src); werr != nil {
 		f.s.log.Debug("tftp error packet not sent", "peer", peer, "err", werr)
+	} else {
+		f.s.c.sentError(code)
 	}
 	f.s.log.Warn("tftp request refused", "peer", peer, "file", file, "code", int(code), "err", err)
 	f.emit(Event{Kind: EventRefused, Peer: peer, File: file, Code: code, Reason: why, Err: err})

@@ -309,6 +309,9 @@ func TestRefusals(t *testing.T) {
 			if refused != 11 {
 				t.Errorf("%d refusal events, want 11", refused)
 			}
+			if got := s.srv.Stats().ErrorsSent; got[ErrAccessViolation] != 9 || got[ErrFileNotFound] != 2 || len(got) != 2 {
+				t.Errorf("ERROR packets sent by code %v, want 9 access violations and 2 file-not-found", got)
+			}
 		})
 	}
 }
@@ -687,6 +690,11 @@ func TestWindowRecovery(t *testing.T) {
 	ev := s.ev.wait(t, EventSent)
 	if ev.Bytes != int64(len(data)) {
 		t.Errorf("event %+v, want %d bytes", ev, len(data))
+	}
+	// Only the window that timed out counts as resent; 3 and 4 went again
+	// because the client asked.
+	if n := s.srv.Stats().Retransmitted; n != 4 {
+		t.Errorf("Retransmitted = %d, want 4 (blocks 7-10 after their timeout)", n)
 	}
 }
 

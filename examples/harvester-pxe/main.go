@@ -163,8 +163,9 @@ func serve(ctx context.Context, plan *harvester.Plan, conf *iscdhcp.Config, o se
 	if o.assets != "" {
 		cfg.Assets = os.DirFS(o.assets)
 	}
+	var subnet dhcp.Subnet
 	if conf != nil {
-		if cfg.Subnet, err = conf.DHCPSubnet(netip.Addr{}); err != nil {
+		if subnet, err = conf.DHCPSubnet(netip.Addr{}); err != nil {
 			return err
 		}
 		cfg.Reservations = conf.Reservations()
@@ -177,8 +178,9 @@ func serve(ctx context.Context, plan *harvester.Plan, conf *iscdhcp.Config, o se
 		if err1 != nil || err2 != nil {
 			return fmt.Errorf("--pool %q: want START-END", o.pool)
 		}
-		cfg.Subnet.Pools = []dhcp.Range{{Start: start, End: end}}
+		subnet.Pools = []dhcp.Range{{Start: start, End: end}}
 	}
+	cfg.Subnets = []dhcp.Subnet{subnet}
 	if o.sign {
 		cfg.URLKey = make([]byte, 32)
 		if _, err := rand.Read(cfg.URLKey); err != nil {

@@ -7,12 +7,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,21 +28,6 @@ import (
 	"github.com/pxekit/pxekit/pxetest"
 	"github.com/pxekit/pxekit/vmspec"
 )
-
-// mainEnv makes the test binary run as pxelab itself (run with its
-// arguments), so a test can start `pxelab serve` as a process of its own
-// inside a lab namespace.
-const mainEnv = "PXELAB_TEST_RUN_MAIN"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(mainEnv) == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
-	}
-	os.Exit(m.Run())
-}
 
 var vmGVR = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
 
@@ -166,10 +149,13 @@ data:
 		}
 	}
 	var out, logs pxetest.Buffer
-	cmd := exec.Command(os.Args[0], "serve", "--interface", lab.Bridge, "--pool", "192.0.2.100-192.0.2.150",
+	bin, err := pxelabBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--interface", lab.Bridge, "--pool", "192.0.2.100-192.0.2.150",
 		"--kernel", filepath.Join(dir, "vmlinuz"), "--initrd", filepath.Join(dir, "initrd.gz"), "--ipv6-ra",
 		"--kubeconfig", kubeconfig, "--profiles-configmap", "pxe-profiles")
-	cmd.Env = append(os.Environ(), mainEnv+"=1")
 	cmd.Stdout, cmd.Stderr = &out, &logs
 	serve := pxetest.Start(t, lab.NS, cmd)
 	t.Cleanup(func() {
@@ -386,6 +372,7 @@ func TestKubeFlags(t *testing.T) {
 		{[]string{"-A"}, 2, "need --kubeconfig"},
 		{[]string{"--kubeconfig", "/nonexistent", "--machine", "52:54:00:00:00:01=default"}, 2, "the machines come from the cluster"},
 		{[]string{"--kubeconfig", "/nonexistent"}, 1, "--kubeconfig: "},
+		{[]string{"--kubeconfig", "/nonexistent", "-c", "/nonexistent.yaml"}, 2, "do not mix"},
 	} {
 		var out, errb strings.Builder
 		code := run(context.Background(), append(slices.Clone(base), tt.args...), &out, &errb)

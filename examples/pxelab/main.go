@@ -4,7 +4,15 @@
 //	             [--ipxe-dir D] [--state DIR] [--http-port N] [--machine MAC=PROFILE]...
 //	             [--profile NAME=CMDLINE]... [--deny-unknown] [--netns NAME]
 //	             [--kubeconfig PATH [--namespace NS | --all-namespaces] [--profiles-configmap NAME]]
+//	pxelab serve -c FILE [flags that override it]
 //	pxelab demo  [--firmware bios|uefi|uefi-http] [--mac M] [--kernel-dir D]
+//
+// serve -c runs the boot server from a config file (pxe.ConfigFile; examples
+// in config/) as a service: SIGHUP or a change of the file reloads it (a file
+// with errors is refused and the old config keeps serving), SIGTERM stops it
+// gracefully, systemd hears READY=1/RELOADING=1/STOPPING=1 (sd_notify) and may
+// pass its sockets (socket activation; units in systemd/). It serves
+// /metrics, /healthz, /readyz and a live dashboard at /.
 //
 // serve answers real clients on IF (the server address is IF's); demo makes a
 // network namespace with a bridge and a tap, builds a busybox initramfs,
@@ -34,6 +42,7 @@ func main() {
 
 const usage = `usage:
   pxelab serve --interface IF --pool START-END [flags]   serve real clients on IF
+  pxelab serve -c FILE [flags]                          serve from a config file, as a service
   pxelab demo [--firmware bios|uefi|uefi-http] [--mac M]  boot a QEMU VM in a lab netns
 run "pxelab serve -h" or "pxelab demo -h" for flags`
 

@@ -36,6 +36,9 @@ type serveOptions struct {
 	// inventory is what config makes of --machine and --profile.
 	inventory pxe.InventorySpec
 
+	// configFile is -c FILE: serve from a config file instead (service.go).
+	configFile string
+
 	// kube takes the machines from a cluster (--kubeconfig).
 	kube kubeOptions
 }
@@ -58,6 +61,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.BoolVar(&o.denyUnknown, "deny-unknown", false, "give machines not named by --machine an address but nothing to boot")
 	fl.BoolVar(&o.routerAdvert, "ipv6-ra", false, "answer IPv6 router solicitations with an advertisement that configures nothing (no prefix, lifetime 0, no DHCPv6), so iPXE does not wait ~13 s for a router; only on a boot network without an IPv6 router")
 	fl.BoolVar(&o.verbose, "v", false, "log at debug level on stderr")
+	// Running from a config file, as a service (service.go).
+	fl.StringVar(&o.configFile, "c", "", "serve from this config file (reloaded on SIGHUP and when it changes); the flags given override it")
+	fl.StringVar(&o.configFile, "config", "", "same as -c")
 	o.kube.flags(fl)
 	if err := fl.Parse(args); err != nil {
 		return 2
@@ -65,6 +71,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "pxelab serve: unexpected arguments %q\n", fl.Args())
 		return 2
+	}
+	if o.configFile != "" {
+		if o.kube.kubeconfig != "" {
+			fmt.Fprintln(stderr, "pxelab serve: --kubeconfig and -c: a config file's machines and the cluster's do not mix yet; serve the cluster's with flags")
+			return 2
+		}
+		return serveFile(ctx, &o, fl, stdout, stderr)
 	}
 	cfg, err := o.config(stderr)
 	if err != nil {
@@ -186,7 +199,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	return pxe.Config{
 		Interface: o.iface,
 		NetNS:     o.netns,
-		Subnet:    dhcp.Subnet{Pools: []dhcp.Range{rng}},
+		Subnets:   []dhcp.Subnet{{Pools: []dhcp.Range{rng}}},
 		LeaseFile: leaseFile,
 		// Off unless asked: on a network with an IPv6 router it would
 		// tell hosts there is no DHCPv6.

@@ -64,10 +64,10 @@ func startHarvLab(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.Boo
 	srv, err := pxe.New(pxe.Config{
 		Interface: lab.Bridge,
 		NetNS:     lab.NS.Path(),
-		Subnet: dhcp.Subnet{
+		Subnets: []dhcp.Subnet{{
 			Pools:     []dhcp.Range{{Start: netip.MustParseAddr("192.0.2.100"), End: netip.MustParseAddr("192.0.2.199")}},
 			LeaseTime: 10 * time.Minute,
-		},
+		}},
 		HTTPPort: 8080,
 		Assets: fstest.MapFS{
 			plan.Release.Kernel(): {Data: lab.Vmlinuz, ModTime: time.Now()},

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"syscall"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/roles"
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // perfResult is perfdhcp's final report for one run, with the CPU the
@@ -74,24 +74,9 @@ func perDORA(d time.Duration, r perfResult) float64 {
 	return float64(d.Microseconds()) / float64(r.recv[1])
 }
 
-var (
-	rePSent  = regexp.MustCompile(`(?m)^sent packets: (\d+)`)
-	rePRecv  = regexp.MustCompile(`(?m)^received packets: (\d+)`)
-	rePDrops = regexp.MustCompile(`(?m)^drops: (\d+)`)
-)
-
 func parsePerf(out string) perfResult {
-	var r perfResult
-	for i, m := range rePSent.FindAllStringSubmatch(out, 2) {
-		r.sent[i], _ = strconv.Atoi(m[1])
-	}
-	for i, m := range rePRecv.FindAllStringSubmatch(out, 2) {
-		r.recv[i], _ = strconv.Atoi(m[1])
-	}
-	for i, m := range rePDrops.FindAllStringSubmatch(out, 2) {
-		r.drops[i], _ = strconv.Atoi(m[1])
-	}
-	return r
+	r := pxetest.ParsePerfdhcp(out)
+	return perfResult{sent: r.Sent, recv: r.Received, drops: r.Drops}
 }
 
 // perfdhcp runs perfdhcp as a relay agent (giaddr 192.0.2.2, listening on

@@ -222,7 +222,7 @@ func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, r
 	s, err := pxe.New(pxe.Config{
 		Interface:           iface,
 		Addr:                netip.MustParseAddr(harness.ServerIP),
-		Subnet:              subnet(),
+		Subnets:             []dhcp.Subnet{subnet()},
 		LeaseFile:           filepath.Join(dir, "pxe-leases.db"),
 		RouterAdvertisement: routerAdvert,
 		HTTPPort:            80,
