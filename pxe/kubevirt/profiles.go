@@ -11,20 +11,10 @@ import (
 	"github.com/pxekit/pxekit/strictyaml"
 )
 
-// profileDoc is a profile as a ConfigMap value writes it: pxe.Profile's
-// fields, lower-case.
-type profileDoc struct {
-	Kernel string            `json:"kernel,omitempty"`
-	Initrd string            `json:"initrd,omitempty"`
-	Args   []string          `json:"args,omitempty"`
-	Script string            `json:"script,omitempty"`
-	Files  map[string]string `json:"files,omitempty"`
-}
-
 // ParseProfiles reads the data of a profiles ConfigMap
 // (Config.ProfilesConfigMap): each key is a profile's name, each value a
 // YAML document with the profile's kernel, initrd, args, script and files,
-// as pxe.Profile has them:
+// as the boot server's config file writes a profile (pxe.ProfileSpec):
 //
 //	data:
 //	  install: |
@@ -45,7 +35,7 @@ func ParseProfiles(data map[string]string) (map[string]pxe.Profile, field.ErrorL
 			errs = append(errs, field.Forbidden(p, "the name of the profile installed machines get"))
 			continue
 		}
-		var d profileDoc
+		var d pxe.ProfileSpec
 		var docErrs field.ErrorList
 		for _, e := range strictyaml.Decode([]byte(data[name]), &d) {
 			if e.Field == "" {
