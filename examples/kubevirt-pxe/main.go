@@ -107,17 +107,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kubevirt-pxe:", err)
 		return 2
 	}
-	if o.rbac {
-		out, err := renderRBAC(o)
-		if err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				fmt.Fprintln(stderr, "kubevirt-pxe:", line)
-			}
-			return 2
-		}
-		stdout.Write(out)
-		return 0
-	}
 	out, warns, err := render(o)
 	for _, w := range warns {
 		fmt.Fprintln(stderr, "kubevirt-pxe: warning:", w)
@@ -136,6 +125,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 // (a MAC that KubeVirt picks and does not keep, IPAM in a VM's NAD) do not
 // stop it.
 func render(o *options) ([]byte, []string, error) {
+	if o.rbac {
+		out, err := renderRBAC(o)
+		return out, nil, err
+	}
 	nb := netattach.NewBridgeNAD(o.nad, o.bridge).
 		WithNamespace(o.namespace).
 		WithPluginType(o.cniType).
@@ -171,18 +164,24 @@ func render(o *options) ([]byte, []string, error) {
 		}
 		objs = append([]any{pol}, objs...)
 	}
+	out, err := stream(objs...)
+	return out, warns, err
+}
+
+// stream writes objs as one multi-document YAML stream.
+func stream(objs ...any) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, obj := range objs {
 		y, err := marshal(obj)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
 		buf.Write(y)
 	}
-	return buf.Bytes(), warns, nil
+	return buf.Bytes(), nil
 }
 
 // perLine splits a builder's aggregate error into one error per problem, each

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"bytes"
-
-	"github.com/pxekit/pxekit/pxe/kubevirt/rbac"
-)
+import "github.com/pxekit/pxekit/pxe/kubevirt/rbac"
 
 // renderRBAC prints what a cluster administrator applies for a boot server
 // that takes its machines from this cluster (pxelab serve --kubeconfig):
@@ -16,16 +12,9 @@ func renderRBAC(o *options) ([]byte, error) {
 	if err != nil {
 		return nil, perLine("RBAC", err)
 	}
-	var buf bytes.Buffer
-	for i, obj := range objs {
-		y, err := marshal(obj)
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		buf.Write(y)
+	all := make([]any, len(objs))
+	for i, o := range objs {
+		all[i] = o
 	}
-	return buf.Bytes(), nil
+	return stream(all...)
 }

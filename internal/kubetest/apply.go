@@ -184,52 +184,17 @@ func (m Mode) String() string {
 // namespace go to "default"; the namespaces the stream names are created
 // first, for real, since a dry run would not create them.
 func (c *Cluster) DryRun(ctx context.Context, stream []byte, mode Mode) ([]Result, error) {
-	docs, err := SplitYAML(stream)
+	objs, err := c.parse(stream)
 	if err != nil {
 		return nil, err
 	}
-	mapper, err := c.mapper()
-	if err != nil {
-		return nil, err
-	}
-	dyn := c.Dynamic()
-	type object struct {
-		obj *unstructured.Unstructured
-		gvr schema.GroupVersionResource
-		raw []byte
-	}
-	var objs []object
 	var namespaces []string
-	var results []Result
-	for i, d := range docs {
-		obj := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(d, &obj.Object); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i+1, err)
+	results := make([]Result, len(objs))
+	for i, o := range objs {
+		results[i] = Result{Doc: i + 1, Kind: o.obj.GetKind(), Name: o.obj.GetName(), Namespace: o.obj.GetNamespace(), Err: o.err}
+		if ns := o.obj.GetNamespace(); ns != "" && !slices.Contains(namespaces, ns) {
+			namespaces = append(namespaces, ns)
 		}
-		gvk := obj.GroupVersionKind()
-		res := Result{Doc: i + 1, Kind: gvk.Kind, Name: obj.GetName(), Namespace: obj.GetNamespace()}
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			res.Err = err
-			results = append(results, res)
-			objs = append(objs, object{})
-			continue
-		}
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			if res.Namespace == "" {
-				res.Namespace = metav1.NamespaceDefault
-				obj.SetNamespace(res.Namespace)
-			}
-			if !slices.Contains(namespaces, res.Namespace) {
-				namespaces = append(namespaces, res.Namespace)
-			}
-		}
-		raw, err := json.Marshal(obj.Object)
-		if err != nil {
-			return nil, err
-		}
-		results = append(results, res)
-		objs = append(objs, object{obj: obj, gvr: m.Resource, raw: raw})
 	}
 	cs := c.Clientset()
 	for _, ns := range namespaces {
@@ -239,22 +204,22 @@ func (c *Cluster) DryRun(ctx context.Context, stream []byte, mode Mode) ([]Resul
 		}
 	}
 	for i, o := range objs {
-		if o.obj == nil {
+		if o.err != nil {
 			continue
 		}
-		var ri dynamic.ResourceInterface = dyn.Resource(o.gvr)
-		if ns := o.obj.GetNamespace(); ns != "" {
-			ri = dyn.Resource(o.gvr).Namespace(ns)
-		}
 		if mode == Create {
-			_, results[i].Err = ri.Create(ctx, o.obj, metav1.CreateOptions{
+			_, results[i].Err = o.client.Create(ctx, o.obj, metav1.CreateOptions{
 				DryRun:          []string{metav1.DryRunAll},
 				FieldManager:    "pxekit-kubetest",
 				FieldValidation: metav1.FieldValidationStrict,
 			})
 			continue
 		}
-		_, results[i].Err = ri.Patch(ctx, o.obj.GetName(), types.ApplyPatchType, o.raw, metav1.PatchOptions{
+		raw, err := json.Marshal(o.obj.Object)
+		if err != nil {
+			return nil, err
+		}
+		_, results[i].Err = o.client.Patch(ctx, o.obj.GetName(), types.ApplyPatchType, raw, metav1.PatchOptions{
 			DryRun:          []string{metav1.DryRunAll},
 			FieldManager:    "pxekit-kubetest",
 			Force:           ptr.To(true),
@@ -267,6 +232,35 @@ func (c *Cluster) DryRun(ctx context.Context, stream []byte, mode Mode) ([]Resul
 // Create creates the objects of stream for real (namespaced ones without
 // a namespace in "default") and returns what the server made of them.
 func (c *Cluster) Create(ctx context.Context, stream []byte) ([]*unstructured.Unstructured, error) {
+	objs, err := c.parse(stream)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for i, o := range objs {
+		if o.err != nil {
+			return out, fmt.Errorf("document %d: %w", i+1, o.err)
+		}
+		got, err := o.client.Create(ctx, o.obj, metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict})
+		if err != nil {
+			return out, fmt.Errorf("document %d (%s %s): %w", i+1, o.obj.GetKind(), o.obj.GetName(), err)
+		}
+		out = append(out, got)
+	}
+	return out, nil
+}
+
+// object is one document of a stream, with the client of its resource
+// (in its namespace), or why it has none (a kind the server lacks).
+type object struct {
+	obj    *unstructured.Unstructured
+	client dynamic.ResourceInterface
+	err    error
+}
+
+// parse reads the objects of stream and maps each to its resource;
+// namespaced objects without a namespace are put in "default".
+func (c *Cluster) parse(stream []byte) ([]object, error) {
 	docs, err := SplitYAML(stream)
 	if err != nil {
 		return nil, err
@@ -276,31 +270,28 @@ func (c *Cluster) Create(ctx context.Context, stream []byte) ([]*unstructured.Un
 		return nil, err
 	}
 	dyn := c.Dynamic()
-	var out []*unstructured.Unstructured
+	objs := make([]object, len(docs))
 	for i, d := range docs {
-		obj := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(d, &obj.Object); err != nil {
-			return out, fmt.Errorf("document %d: %w", i+1, err)
+		o := &objs[i]
+		o.obj = &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(d, &o.obj.Object); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
-		gvk := obj.GroupVersionKind()
+		gvk := o.obj.GroupVersionKind()
 		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
-			return out, fmt.Errorf("document %d: %w", i+1, err)
+			o.err = err
+			continue
 		}
-		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		o.client = dyn.Resource(m.Resource)
 		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			if obj.GetNamespace() == "" {
-				obj.SetNamespace(metav1.NamespaceDefault)
+			if o.obj.GetNamespace() == "" {
+				o.obj.SetNamespace(metav1.NamespaceDefault)
 			}
-			ri = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
+			o.client = dyn.Resource(m.Resource).Namespace(o.obj.GetNamespace())
 		}
-		got, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict})
-		if err != nil {
-			return out, fmt.Errorf("document %d (%s %s): %w", i+1, gvk.Kind, obj.GetName(), err)
-		}
-		out = append(out, got)
 	}
-	return out, nil
+	return objs, nil
 }
 
 // mapper maps kinds to resources from the server's discovery, which lists

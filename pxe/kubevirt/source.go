@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -29,6 +28,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/pxekit/pxekit/pxe"
+	"github.com/pxekit/pxekit/pxe/kubevirt/rbac"
 	"github.com/pxekit/pxekit/vmspec"
 )
 
@@ -72,18 +72,8 @@ func (c Config) Validate() field.ErrorList {
 	if c.REST == nil {
 		errs = append(errs, field.Required(field.NewPath("rest"), "how to reach the API server"))
 	}
-	if c.Namespace == "" {
-		errs = append(errs, field.Required(field.NewPath("namespace"), "the server's namespace (its machines, its ConfigMap)"))
-	} else {
-		for _, msg := range utilvalidation.IsDNS1123Label(c.Namespace) {
-			errs = append(errs, field.Invalid(field.NewPath("namespace"), c.Namespace, msg))
-		}
-	}
-	if c.ProfilesConfigMap != "" {
-		for _, msg := range utilvalidation.IsDNS1123Subdomain(c.ProfilesConfigMap) {
-			errs = append(errs, field.Invalid(field.NewPath("profilesConfigMap"), c.ProfilesConfigMap, msg))
-		}
-	}
+	// The names the server's RBAC objects carry, checked as those are.
+	errs = append(errs, rbac.Options{Namespace: c.Namespace, ProfilesConfigMap: c.ProfilesConfigMap}.Validate()...)
 	if _, ok := c.Profiles[pxe.LocalBootProfile]; ok {
 		errs = append(errs, field.Forbidden(field.NewPath("profiles").Key(pxe.LocalBootProfile), "the name of the profile installed machines get"))
 	}

@@ -51,7 +51,7 @@ type Options struct {
 func (o Options) Validate() field.ErrorList {
 	var errs field.ErrorList
 	if o.Namespace == "" {
-		errs = append(errs, field.Required(field.NewPath("namespace"), "the namespace of the service account"))
+		errs = append(errs, field.Required(field.NewPath("namespace"), "the boot server's namespace"))
 	} else {
 		for _, msg := range validation.IsDNS1123Label(o.Namespace) {
 			errs = append(errs, field.Invalid(field.NewPath("namespace"), o.Namespace, msg))
