@@ -13,8 +13,10 @@ import (
 
 // An installed machine under UEFI: OVMF's PXE gets an address and no boot
 // file, gives up on its DHCP retries (a minute or two: the firmware waits
-// for an offer with a boot file), and its boot manager goes on to the next
-// boot option (the disk of a KubeVirt VM; in this lab, OVMF's HTTP boot).
+// for an offer with a boot file) and says it failed to load that boot
+// option, which is when its boot manager goes on to the next one (the
+// disk of a KubeVirt VM; in this lab, OVMF's HTTP boot, which the test
+// does not wait out).
 // The firmware mostly waits, so the test runs beside the others. (BIOS is
 // shown with a disk by pxelab's KubeVirt test: SeaBIOS boots it after
 // iPXE runs the local-boot script.)
@@ -33,9 +35,6 @@ func TestLocalBootUEFI(t *testing.T) {
 		t.Fatalf("the PXE boot option did not give up: %v", err)
 	}
 	t.Logf("power-on to the PXE boot option's failure: %v", time.Since(vm.Started()).Round(time.Millisecond))
-	if _, err := vm.WaitFor(ctx, regexp.MustCompile(`Start HTTP Boot over IPv4|BdsDxe: (loading|starting) Boot[0-9A-F]{4} "(EFI|UEFI (HTTPv4|Shell))`)); err != nil {
-		t.Fatalf("the boot manager did not go on to the next boot option: %v", err)
-	}
 	vm.Stop()
 	for _, e := range bl.events.All() {
 		if macaddr.Equal(e.MAC, mac) && (e.Kind == EventTFTPSent || e.Kind == EventScriptServed || e.Kind == EventDenied) {
