@@ -123,6 +123,9 @@ type Config struct {
 	// the program built (one shared by several boot servers, say). The
 	// server does not close it.
 	LeaseStore dhcp.Store
+	// Sharing splits the DHCP clients between the servers that share
+	// LeaseStore (dhcp.Config.Sharing; package etcdstore builds both).
+	Sharing dhcp.Sharing
 }
 
 // DefaultShutdownGrace is Config.ShutdownGrace's default: a 100 MB image
@@ -347,6 +350,7 @@ func (s *Server) dhcpConfig() dhcp.Config {
 		Reservations: s.cfg.Reservations,
 		LeaseFile:    s.cfg.LeaseFile,
 		Store:        s.cfg.LeaseStore,
+		Sharing:      s.cfg.Sharing,
 		ProxyDHCP:    s.cfg.ProxyDHCP,
 		Boot:         s.bootPolicy(),
 		OnEvent:      s.dhcpEvent,

@@ -102,5 +102,8 @@ func (k *kubeOptions) check(o *serveOptions) error {
 	if len(o.machines) > 0 {
 		return errors.New("--machine and --kubeconfig: the machines come from the cluster")
 	}
+	if o.etcd.endpoints != "" {
+		return errors.New("--etcd and --kubeconfig: an inventory in etcd and the cluster's machines do not mix yet")
+	}
 	return nil
 }

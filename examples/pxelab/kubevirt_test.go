@@ -373,6 +373,7 @@ func TestKubeFlags(t *testing.T) {
 		{[]string{"--kubeconfig", "/nonexistent", "--machine", "52:54:00:00:00:01=default"}, 2, "the machines come from the cluster"},
 		{[]string{"--kubeconfig", "/nonexistent"}, 1, "--kubeconfig: "},
 		{[]string{"--kubeconfig", "/nonexistent", "-c", "/nonexistent.yaml"}, 2, "do not mix"},
+		{[]string{"--kubeconfig", "/nonexistent", "--etcd", "http://127.0.0.1:2379"}, 2, "do not mix"},
 	} {
 		var out, errb strings.Builder
 		code := run(context.Background(), append(slices.Clone(base), tt.args...), &out, &errb)
