@@ -182,7 +182,10 @@ func (m Mode) String() string {
 // defaults, validates against the CRD schema (CEL rules included) and
 // admits each object without storing it. Namespaced objects without a
 // namespace go to "default"; the namespaces the stream names are created
-// first, for real, since a dry run would not create them.
+// first, for real, since a dry run would not create them, and a Namespace
+// the stream holds is applied for real (server-side apply, which an
+// existing one also takes), as `kubectl apply` of the stream would before
+// the objects in it.
 func (c *Cluster) DryRun(ctx context.Context, stream []byte, mode Mode) ([]Result, error) {
 	objs, err := c.parse(stream)
 	if err != nil {
@@ -196,6 +199,11 @@ func (c *Cluster) DryRun(ctx context.Context, stream []byte, mode Mode) ([]Resul
 			namespaces = append(namespaces, ns)
 		}
 	}
+	for i, o := range objs {
+		if o.err == nil && isNamespace(o.obj) {
+			results[i].Err = apply(ctx, o, nil)
+		}
+	}
 	cs := c.Clientset()
 	for _, ns := range namespaces {
 		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
@@ -204,7 +212,7 @@ func (c *Cluster) DryRun(ctx context.Context, stream []byte, mode Mode) ([]Resul
 		}
 	}
 	for i, o := range objs {
-		if o.err != nil {
+		if o.err != nil || isNamespace(o.obj) {
 			continue
 		}
 		if mode == Create {
@@ -215,18 +223,28 @@ func (c *Cluster) DryRun(ctx context.Context, stream []byte, mode Mode) ([]Resul
 			})
 			continue
 		}
-		raw, err := json.Marshal(o.obj.Object)
-		if err != nil {
-			return nil, err
-		}
-		_, results[i].Err = o.client.Patch(ctx, o.obj.GetName(), types.ApplyPatchType, raw, metav1.PatchOptions{
-			DryRun:          []string{metav1.DryRunAll},
-			FieldManager:    "pxekit-kubetest",
-			Force:           ptr.To(true),
-			FieldValidation: metav1.FieldValidationStrict,
-		})
+		results[i].Err = apply(ctx, o, []string{metav1.DryRunAll})
 	}
 	return results, nil
+}
+
+func isNamespace(obj *unstructured.Unstructured) bool {
+	return obj.GetAPIVersion() == "v1" && obj.GetKind() == "Namespace"
+}
+
+// apply server-side applies o, with dryRun if given.
+func apply(ctx context.Context, o object, dryRun []string) error {
+	raw, err := json.Marshal(o.obj.Object)
+	if err != nil {
+		return err
+	}
+	_, err = o.client.Patch(ctx, o.obj.GetName(), types.ApplyPatchType, raw, metav1.PatchOptions{
+		DryRun:          dryRun,
+		FieldManager:    "pxekit-kubetest",
+		Force:           ptr.To(true),
+		FieldValidation: metav1.FieldValidationStrict,
+	})
+	return err
 }
 
 // Create creates the objects of stream for real (namespaced ones without

@@ -42,6 +42,11 @@ func TestCluster(t *testing.T) {
 	t.Run("DryRun", func(t *testing.T) {
 		stream := []byte(`# a comment-only document first
 ---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: from-the-stream
+---
 apiVersion: kubevirt.io/v1
 kind: VirtualMachine
 metadata:
@@ -70,14 +75,23 @@ spec:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res) != 2 {
-			t.Fatalf("results %v, want two", res)
+		if len(res) != 3 {
+			t.Fatalf("results %v, want three", res)
 		}
-		if res[0].Err != nil || res[0].String() != "VirtualMachine default/good" {
-			t.Errorf("valid VM: %v %v", res[0], res[0].Err)
+		if res[0].Err != nil || res[0].String() != "Namespace from-the-stream" {
+			t.Errorf("namespace: %v %v", res[0], res[0].Err)
 		}
-		if res[1].Err == nil || !strings.Contains(res[1].Err.Error(), "spec.template.spec.domain.interfaces") {
-			t.Errorf("misplaced field: err = %v, want a refusal naming spec.template.spec.domain.interfaces", res[1].Err)
+		if res[1].Err != nil || res[1].String() != "VirtualMachine default/good" {
+			t.Errorf("valid VM: %v %v", res[1], res[1].Err)
+		}
+		if res[2].Err == nil || !strings.Contains(res[2].Err.Error(), "spec.template.spec.domain.interfaces") {
+			t.Errorf("misplaced field: err = %v, want a refusal naming spec.template.spec.domain.interfaces", res[2].Err)
+		}
+		// Run again, as a create: the Namespace applied the first time
+		// is taken again.
+		again, err := c.DryRun(ctx, stream, Create)
+		if err != nil || again[0].Err != nil || again[1].Err != nil || again[2].Err == nil {
+			t.Errorf("as a create: %v %v", again, err)
 		}
 		// A dry run stores nothing; the namespace it needed is real.
 		dyn := c.Dynamic()
@@ -86,8 +100,10 @@ spec:
 		if _, err := dyn.Resource(vm.Resource).Namespace("default").Get(ctx, "good", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("dry-run object stored: get = %v", err)
 		}
-		if _, err := c.Clientset().CoreV1().Namespaces().Get(ctx, "elsewhere", metav1.GetOptions{}); err != nil {
-			t.Errorf("namespace the stream names: %v", err)
+		for _, ns := range []string{"elsewhere", "from-the-stream"} {
+			if _, err := c.Clientset().CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+				t.Errorf("namespace %s: %v", ns, err)
+			}
 		}
 	})
 
