@@ -17,7 +17,7 @@ func TestObjectOf(t *testing.T) {
 	vm, err := vmspec.NewVM("vm1").WithNamespace("lab").WithPodNetwork().
 		WithBridgeNIC("data", "data-net", "52:54:00:00:00:0a", vmspec.NICBootOrder(3)).
 		WithPXENIC("pxe", "pxe-net", "52:54:00:00:00:0b").
-		WithPXEProfile("install").Build()
+		WithMemory("1Gi").WithPXEProfile("install").Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestObjectOf(t *testing.T) {
 		t.Errorf("VM: %+v", o)
 	}
 
-	vmi, err := vmspec.NewVMI("vmi1").WithPodNetwork().WithBridgeNIC("data", "data-net", "52:54:00:00:00:0c").Build()
+	vmi, err := vmspec.NewVMI("vmi1").WithPodNetwork().WithBridgeNIC("data", "data-net", "52:54:00:00:00:0c").WithMemory("1Gi").Build()
 	if err != nil {
 		t.Fatal(err)
 	}
