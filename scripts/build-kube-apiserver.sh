@@ -10,7 +10,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 GO=${GO:-go}
 src="$root/scripts/kube-apiserver"
 dest="$root/.cache/kube-apiserver"
-stamp=$(sha256sum "$0" "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-16)
+# The stamp hashes the contents only (not the paths), so the same inputs
+# from another checkout or another way of calling the script reuse the build.
+stamp=$(cat "$0" "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-16)
 if [ -x "$dest/kube-apiserver" ] && [ "$(cat "$dest/stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/internal/kubetest"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/pxe/kubevirt"
@@ -251,7 +252,7 @@ data:
 
 func mustMAC(t *testing.T, s string) net.HardwareAddr {
 	t.Helper()
-	m, err := net.ParseMAC(s)
+	m, err := macaddr.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/pxekit/pxekit/internal/kubetest"
+	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/pxe/kubevirt"
 	"github.com/pxekit/pxekit/pxe/kubevirt/rbac"
@@ -140,7 +141,7 @@ func (l *lab) delete(gvr schema.GroupVersionResource, name string) {
 // returns how long that took.
 func (l *lab) until(what, mac string, cond func(pxe.Machine, pxe.Profile, error) bool) time.Duration {
 	l.t.Helper()
-	hw, _ := net.ParseMAC(mac)
+	hw := mustMAC(mac)
 	start := time.Now()
 	deadline := start.Add(time.Minute) // a bound for a lost watch, not a timing check
 	for {
@@ -515,7 +516,7 @@ func checkAudit(t *testing.T, c *kubetest.Cluster, user string, opts rbac.Option
 }
 
 func mustMAC(s string) net.HardwareAddr {
-	m, err := net.ParseMAC(s)
+	m, err := macaddr.Parse(s)
 	if err != nil {
 		panic(err)
 	}
