@@ -39,6 +39,9 @@
 //     locator for the distribution's signed shim and GRUB.
 //   - pxe: the boot server composing dhcp, tftp and HTTP, with an Inventory
 //     interface mapping machines to profiles and a stream of boot events.
+//   - pxe/kubevirt: an Inventory that takes its machines from KubeVirt's
+//     VirtualMachines, installs each once and then boots it from its disk,
+//     with Kubernetes Events for the boot phases.
 //   - netattach/host and sriov/host: the same bridge and SR-IOV policy values,
 //     applied to a host or a network namespace.
 //

@@ -28,7 +28,14 @@
 // Replace while the server runs. A machine the inventory does not list
 // gets the default profile, or an address but nothing to boot and a 403
 // for its script. Packages pxe/harvester and pxe/iscdhcp produce static
-// inventories from a Harvester cluster plan and from an ISC dhcpd.conf.
+// inventories from a Harvester cluster plan and from an ISC dhcpd.conf;
+// package pxe/kubevirt is an inventory that watches KubeVirt.
+//
+// An inventory that is also a PhoneHomeHandler hears every report to
+// PathPhoneHome before the server answers it, and can record that a
+// machine finished installing; from then on it answers that machine with
+// the profile named LocalBootProfile (LocalBoot), so the machine boots
+// the next device of its boot order, its disk.
 //
 // # Events
 //

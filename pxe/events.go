@@ -190,6 +190,9 @@ func (s *Server) dhcpEvent(e dhcp.Event) {
 		detail += " (proxyDHCP)"
 	}
 	s.bus.Publish(Event{Time: e.Time, Kind: kind, MAC: e.MAC, Detail: detail, Firmware: fw})
+	if kind == EventOffered {
+		s.publishNothingToBoot(e)
+	}
 }
 
 // clientFirmware names a DHCP client the way Event.Firmware does.

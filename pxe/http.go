@@ -242,14 +242,18 @@ func (h *handler) phoneHome(w http.ResponseWriter, r *http.Request) {
 		h.deny(w, nil, http.StatusBadRequest, "phone home: "+err.Error())
 		return
 	}
-	ip, _ := h.requester(r)
+	ip, leaseMAC := h.requester(r)
 	detail := "from " + ip.String()
 	if s := q.Get("status"); s != "" {
 		detail += " status=" + s
 	}
+	h.bus.publishMAC(mac, EventPhonedHome, detail)
+	report := PhoneHomeReport{Time: h.clock(), MAC: mac, Addr: ip, LeaseMAC: leaseMAC, Status: q.Get("status")}
+	if !h.handlePhoneHome(w, r, report) {
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ok\n"))
-	h.bus.publishMAC(mac, EventPhonedHome, detail)
 }
 
 func (h *handler) deny(w http.ResponseWriter, mac net.HardwareAddr, code int, detail string) {

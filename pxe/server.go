@@ -449,8 +449,8 @@ func (s *Server) bootPolicy() dhcp.BootPolicy {
 		// Unknown machines without a default profile still get an
 		// address, but nothing to boot: the way dnsmasq treats untagged
 		// hosts.
-		_, p, err := live.Inventory.Lookup(c.MAC)
-		if err != nil {
+		m, p, err := live.Inventory.Lookup(c.MAC)
+		if err != nil || firmwareBootsNext(m, c) {
 			return dhcp.BootDecision{}
 		}
 		if p.Kind == ProfileSecureBoot {

@@ -43,6 +43,17 @@ func TestVMConfigArgs(t *testing.T) {
 		has(uefi, "-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n") {
 		t.Errorf("UEFI PXE args: %q", uefi)
 	}
+	// A KubeVirt boot order: the NIC's bootindex, no -boot n.
+	indexed, err := VMConfig{Tap: "tap0", MAC: mac, Firmware: BIOS, NICBootIndex: 1}.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has(indexed, "-boot", "n") || !has(indexed, "-device", "virtio-net-pci,netdev=n0,mac=02:00:00:00:00:de,bootindex=1") {
+		t.Errorf("BIOS args with NICBootIndex: %q", indexed)
+	}
+	if uefi, _ := (VMConfig{Tap: "tap0", MAC: mac, Firmware: UEFIPXE, NICBootIndex: 1}).Args(); !has(uefi, "-device", "virtio-net-pci,netdev=n0,mac=02:00:00:00:00:de,bootindex=1,romfile=") {
+		t.Errorf("UEFI args with NICBootIndex: %q", uefi)
+	}
 	http, err := VMConfig{Tap: "tap0", MAC: mac, Firmware: UEFIHTTP}.Args()
 	if err != nil {
 		t.Fatal(err)

@@ -128,6 +128,12 @@ type VMConfig struct {
 	HTTPSCACerts string
 	// ExtraArgs are appended to QEMU's command line.
 	ExtraArgs []string
+	// NICBootIndex, when above 0, is the NIC's bootindex instead of
+	// BIOS's -boot n: the firmware boots the devices that have one in
+	// their order, as libvirt starts a KubeVirt VM (interface bootOrder 1,
+	// disk bootOrder 2 is NICBootIndex 1 and a disk with bootindex=2 in
+	// ExtraArgs). SeaBIOS then boots the disk when iPXE exits.
+	NICBootIndex int
 	// OnLine, if set, is called for each console line as it arrives
 	// (escape sequences and \r removed), from the reader goroutine.
 	OnLine func(line string)
@@ -195,6 +201,10 @@ func (cfg VMConfig) Args() ([]string, error) {
 	nic := "virtio-net-pci,netdev=n0,mac=" + cfg.MAC.String()
 	switch cfg.Firmware {
 	case BIOS:
+		if cfg.NICBootIndex > 0 {
+			args = append(args, "-device", nic+",bootindex="+strconv.Itoa(cfg.NICBootIndex))
+			break
+		}
 		args = append(args, "-boot", "n", "-device", nic)
 	case UEFIPXE, UEFIHTTP, UEFISecureBoot, UEFISecureBootHTTP:
 		ovmf := cfg.OVMF
@@ -220,6 +230,9 @@ func (cfg VMConfig) Args() ([]string, error) {
 		}
 		// romfile= (empty) keeps QEMU's iPXE EFI ROM off the NIC, so the
 		// firmware's own network stack boots.
+		if cfg.NICBootIndex > 0 {
+			nic += ",bootindex=" + strconv.Itoa(cfg.NICBootIndex)
+		}
 		args = append(args,
 			"-device", nic+",romfile=",
 			// OVMF's boot options otherwise try PXEv4, PXEv6, HTTPv4, HTTPv6

@@ -3,6 +3,7 @@
 //	pxelab serve --interface IF --pool START-END [--kernel K --initrd I --cmdline C]
 //	             [--ipxe-dir D] [--state DIR] [--http-port N] [--machine MAC=PROFILE]...
 //	             [--profile NAME=CMDLINE]... [--deny-unknown] [--netns NAME]
+//	             [--kubeconfig PATH [--namespace NS | --all-namespaces] [--profiles-configmap NAME]]
 //	             [--etcd URLS [--etcd-prefix P] [--etcd-ca F --etcd-cert F --etcd-key F]
 //	              [--etcd-user U --etcd-password-file F] [--etcd-member ID]] [--lease-time D]
 //	             [--secure-boot [--secure-boot-dir D]] [--tls-cert F --tls-key F | --tls-lab-ca DIR]
@@ -24,7 +25,11 @@
 // printing the boot events and the guest's console until the guest phones
 // home. Both print one boot event per line on stdout as JSON. With --etcd,
 // serve shares its leases and inventory with the other servers on the same
-// etcd prefix; inventory reads and writes that inventory.
+// etcd prefix; inventory reads and writes that inventory. With
+// --kubeconfig, serve takes its machines from KubeVirt (package
+// pxe/kubevirt): the VMs and VMIs whose PXE NIC has a MAC and a bootOrder
+// and whose pxekit.io/profile annotation names one of its profiles;
+// once a machine's install phones home it boots its disk.
 package main
 
 import (
