@@ -110,7 +110,7 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, 
 			bl.dump(t)
 		}
 	}()
-	if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+pxetest.MarkerStart+"$")); err != nil {
+	if _, err := vm.WaitFor(ctx, regexp.MustCompile(pxetest.MarkerStart+"$")); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s %s: power-on to /init in %v", fw, m.MAC, time.Since(vm.Started()).Round(100*time.Millisecond))

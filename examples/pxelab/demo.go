@@ -216,7 +216,7 @@ func runDemo(ctx context.Context, fw pxetest.Firmware, mac net.HardwareAddr, ker
 
 	initSeen := make(chan time.Duration, 1)
 	go func() {
-		if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+pxetest.MarkerStart+"$")); err == nil {
+		if _, err := vm.WaitFor(ctx, regexp.MustCompile(pxetest.MarkerStart+"$")); err == nil {
 			initSeen <- time.Since(vm.Started())
 		}
 	}()
