@@ -28,12 +28,23 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.dhcp.Close()
 		return fmt.Errorf("pxe: %w", err)
 	}
+	httpsLn, err := s.listenHTTPS()
+	if err != nil {
+		tftpConn.Close()
+		httpLn.Close()
+		s.closeDHCPConn()
+		s.dhcp.Close()
+		return fmt.Errorf("pxe: %w", err)
+	}
 	tcfg := s.tftp
 	tcfg.Conn = tftpConn
 	t, err := tftp.New(tcfg)
 	if err != nil { // New checked the same config
 		tftpConn.Close()
 		httpLn.Close()
+		if httpsLn != nil {
+			httpsLn.Close()
+		}
 		s.closeDHCPConn()
 		s.dhcp.Close()
 		return fmt.Errorf("pxe: %w", err)
@@ -48,6 +59,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		g.Go(func() error { return s.ra.Serve(gctx) })
 	}
 	s.serveHTTP(gctx, g, httpLn)
+	if httpsLn != nil {
+		s.serveHTTPS(gctx, g, httpsLn)
+	}
 	go s.announceReady(gctx)
 	err = g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -109,9 +123,15 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listen
 	// Downloads in flight get the grace to finish; event streams never
 	// would, so they end as the shutdown begins.
 	srv.RegisterOnShutdown(func() { close(s.streamsDone) })
+	s.runHTTP(ctx, g, srv, "http", func() error { return srv.Serve(ln) })
+}
+
+// runHTTP runs srv in g (serve is its Serve or ServeTLS) until ctx is
+// done, then shuts it down within the shutdown grace.
+func (s *Server) runHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, name string, serve func() error) {
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
+		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		return nil
 	})
@@ -120,7 +140,7 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listen
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
 		if err := srv.Shutdown(shutdownCtx); err != nil {
-			s.log.Warn("http: requests still running after the shutdown grace were cut off", "grace", s.cfg.ShutdownGrace)
+			s.log.Warn(name+": requests still running after the shutdown grace were cut off", "grace", s.cfg.ShutdownGrace)
 			return srv.Close()
 		}
 		return nil

@@ -44,6 +44,11 @@ type serveOptions struct {
 	// Several servers sharing leases and inventory in etcd (cluster.go).
 	etcd      etcdOptions
 	leaseTime time.Duration
+
+	// Secure Boot and HTTPS (secure.go).
+	secure secureOptions
+	// kube takes the machines from a cluster (--kubeconfig).
+	kube kubeOptions
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -72,6 +77,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&o.etcd.member, "etcd-member", "", "this server's name among the servers sharing etcd (default: the interface's IPv4 address)")
 	fl.DurationVar(&o.etcd.memberTTL, "etcd-member-ttl", etcdstore.DefaultMemberTTL, "how long a dead server keeps its share of the clients")
 	fl.DurationVar(&o.leaseTime, "lease-time", 0, "DHCP lease time (default 1h; at least 10s); renewals come at half of it")
+	o.secure.flags(fl)
+	o.kube.flags(fl)
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -80,6 +87,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.configFile != "" {
+		if o.kube.kubeconfig != "" {
+			fmt.Fprintln(stderr, "pxelab serve: --kubeconfig and -c: a config file's machines and the cluster's do not mix yet; serve the cluster's with flags")
+			return 2
+		}
 		return serveFile(ctx, &o, fl, stdout, stderr)
 	}
 	cfg, err := o.config(stderr)
@@ -99,14 +110,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer leave()
 	}
-	srv, err := o.server(cfg)
+	var srv *pxe.Server
+	stopKube := func() {}
+	if o.kube.kubeconfig != "" {
+		srv, stopKube, err = o.kube.server(ctx, cfg, o.inventory.Profiles)
+	} else {
+		srv, err = o.server(cfg)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 1
 	}
+	o.secure.announce(stderr)
 	stopEvents := printEvents(ctx, srv, stdout, nil)
 	err = srv.Serve(ctx)
 	stopEvents()
+	stopKube()
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 1
@@ -131,6 +150,9 @@ func (o *serveOptions) server(cfg pxe.Config) (*pxe.Server, error) {
 func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.iface == "" {
 		return pxe.Config{}, errors.New("--interface is required")
+	}
+	if err := o.kube.check(o); err != nil {
+		return pxe.Config{}, err
 	}
 	if o.pool == "" {
 		return pxe.Config{}, errors.New("--pool START-END is required")
@@ -201,7 +223,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.verbose {
 		level = slog.LevelDebug
 	}
-	return pxe.Config{
+	cfg := pxe.Config{
 		Interface: o.iface,
 		NetNS:     o.netns,
 		Subnets:   []dhcp.Subnet{{Pools: []dhcp.Range{rng}, LeaseTime: o.leaseTime}},
@@ -213,7 +235,11 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		IPXE:                ipxeFS,
 		Assets:              files,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-	}, nil
+	}
+	if err := o.secure.apply(&cfg, &o.inventory); err != nil {
+		return pxe.Config{}, err
+	}
+	return cfg, nil
 }
 
 func parsePool(s string) (dhcp.Range, error) {
