@@ -70,6 +70,12 @@ bench: bench-deps
 	$(GO) build -o bench/out/compare ./bench/cmd/compare
 	./bench/out/compare -out bench/out
 
+## bench-readme: the README's figures table and bench/out/chart.svg, from
+## bench/out/results.json (the last make bench); never edited by hand.
+.PHONY: bench-readme
+bench-readme:
+	$(GO) run ./bench/cmd/readme -results bench/out/results.json -readme README.md -chart bench/out/chart.svg
+
 ## bench-deps: peers for make bench. atftpd conflicts with tftpd-hpa (both
 ## ship in.tftpd), so it is unpacked into .cache/bench, not installed.
 bench-deps: deps

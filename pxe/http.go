@@ -53,6 +53,8 @@ type handler struct {
 	now func() time.Time
 	// tmpl keeps the profiles' parsed templates across requests.
 	tmpl templateCache
+	// scripts keeps rendered scripts for the inventory's revision.
+	scripts scriptCache
 	// assetFiles and ipxeFiles keep small files of assets and ipxe in
 	// memory.
 	assetFiles, ipxeFiles smallFiles
@@ -122,32 +124,74 @@ func (h *handler) machineMAC(r *http.Request, q url.Values) (net.HardwareAddr, e
 }
 
 func (h *handler) script(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	mac, err := h.machineMAC(r, q)
+	mac, err := h.scriptMAC(r)
 	if err != nil {
 		h.deny(w, nil, http.StatusBadRequest, "script: "+err.Error())
 		return
 	}
+	fw := ipxe.BIOS
+	if strings.EqualFold(queryParam(r.URL.RawQuery, "fw"), "efi") {
+		fw = ipxe.EFI
+	}
+	// The revision is read before the lookup, so what is kept under it is
+	// never older than it.
+	rev := h.inv.Revision()
+	var s *renderedScript
+	key, keyed := scriptKey{fw: fw}, len(mac) == 6
+	if keyed {
+		key.mac = [6]byte(mac)
+		s = h.scripts.get(rev, key)
+	}
+	if s == nil {
+		if s = h.renderScript(w, mac, fw); s == nil {
+			return
+		}
+		if keyed && !s.signed {
+			h.scripts.put(rev, key, s)
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	// Set here, so a Connection: close request gets its FIN at once
+	// (finWithResponse).
+	w.Header().Set("Content-Length", strconv.Itoa(len(s.body)))
+	_, _ = w.Write(s.body)
+	h.bus.Publish(Event{Kind: EventScriptServed, MAC: mac, Detail: s.detail, Firmware: s.firmware})
+}
+
+// scriptMAC is machineMAC for the script, reading ?mac= without parsing
+// the whole query.
+func (h *handler) scriptMAC(r *http.Request) (net.HardwareAddr, error) {
+	if s := queryParam(r.URL.RawQuery, "mac"); s != "" {
+		return macaddr.Parse(s)
+	}
+	if _, mac := h.requester(r); mac != nil {
+		return mac, nil
+	}
+	return nil, fmt.Errorf("no mac parameter and no DHCP lease for %s", r.RemoteAddr)
+}
+
+// renderScript renders mac's script. On failure it answers the request
+// and returns nil.
+func (h *handler) renderScript(w http.ResponseWriter, mac net.HardwareAddr, fw ipxe.Firmware) *renderedScript {
 	m, p, err := h.inv.Lookup(mac)
 	if err != nil {
 		h.deny(w, mac, http.StatusForbidden, "script: "+err.Error())
-		return
+		return nil
 	}
-	fw := ipxe.BIOS
-	if strings.EqualFold(q.Get("fw"), "efi") {
-		fw = ipxe.EFI
+	data := h.scriptData(m, fw)
+	signed := false
+	if sign := data.sign; sign != nil {
+		data.sign = func(path string) string { signed = true; return sign(path) }
 	}
-	out, err := renderScript(&h.tmpl, m, p, h.scriptData(m, fw), fw)
+	out, err := renderScript(&h.tmpl, m, p, data, fw)
 	if err != nil {
 		h.log.Error("render script", "mac", mac.String(), "err", err)
 		h.bus.publishMAC(mac, EventDenied, "script: "+err.Error())
 		http.Error(w, "cannot render the boot script", http.StatusInternalServerError)
-		return
+		return nil
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(out)
-	h.bus.Publish(Event{Kind: EventScriptServed, MAC: mac, Detail: "profile=" + m.Profile + " firmware=" + fw.String(), Firmware: fw.String()})
+	return &renderedScript{body: out, detail: "profile=" + m.Profile + " firmware=" + fw.String(), firmware: fw.String(), signed: signed}
 }
 
 // scriptData is what m's templates see from this server: its roots, and

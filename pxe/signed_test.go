@@ -14,17 +14,26 @@ import (
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
-// A script rendered by a server with a URL key carries a signed config URL
-// that opens the file to any requester until it expires; a tampered,
-// foreign or expired one gets 403 and a denied event that does not leak the
-// signature.
-func TestSignedFileURL(t *testing.T) {
+// signingHandler is the test handler signing URLs with testKey for an
+// hour, on a clock set by the returned pointer (1,900,000,000 s), with
+// macA's profile carrying cfg={{.FileURL "config.yaml"}}.
+func signingHandler(t *testing.T) (*handler, *Bus, *time.Time) {
+	t.Helper()
 	h, bus := testHandler(t, nil)
 	now := time.Unix(1_900_000_000, 0)
 	h.urlKey, h.urlTTL, h.now = testKey, time.Hour, func() time.Time { return now }
 	_, p, _ := h.inv.Lookup(macA)
 	p.Args = append(slices.Clone(p.Args), `cfg={{.FileURL "config.yaml"}}`)
 	must(t, staticInv(h).SetProfile("create", p))
+	return h, bus, &now
+}
+
+// A script rendered by a server with a URL key carries a signed config URL
+// that opens the file to any requester until it expires; a tampered,
+// foreign or expired one gets 403 and a denied event that does not leak the
+// signature.
+func TestSignedFileURL(t *testing.T) {
+	h, bus, now := signingHandler(t)
 
 	w := do(h, "GET", "/boot.ipxe?mac=52:54:00:6b:13:e2", "192.0.2.10:4000", nil)
 	if w.Code != 200 {
@@ -74,7 +83,7 @@ func TestSignedFileURL(t *testing.T) {
 			t.Errorf("%s: event %+v", b.name, e)
 		}
 	}
-	now = now.Add(61 * time.Minute)
+	*now = now.Add(61 * time.Minute)
 	w = do(h, "GET", u.RequestURI(), "192.0.2.99:4000", nil)
 	if w.Code != 403 {
 		t.Errorf("expired URL: %d", w.Code)

@@ -110,7 +110,7 @@ func run(ctx context.Context, o harness.Options, selected map[string]bool) error
 	}
 	defer h.Close()
 
-	res := report.Results{Started: time.Now().UTC(), Host: report.Host()}
+	res := report.Results{Started: time.Now().UTC(), Host: report.Host(), Machine: report.Machine()}
 	for _, p := range parts {
 		if !selected[p.name] {
 			continue

@@ -70,8 +70,11 @@ type Results struct {
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished,omitzero"` // zero while the run goes on
 	Host     string    `json:"host"`
-	Rows     []Row     `json:"rows"`
-	Errors   []string  `json:"errors,omitempty"` // "part: error" of every part that failed
+	// Machine is the CPU model, cores and kernel (Machine()); empty in
+	// results written before it was recorded.
+	Machine string   `json:"machine,omitempty"`
+	Rows    []Row    `json:"rows"`
+	Errors  []string `json:"errors,omitempty"` // "part: error" of every part that failed
 }
 
 // Host describes the machine a run is on: OS, CPUs, Go version and load
