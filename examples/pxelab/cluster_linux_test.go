@@ -77,6 +77,12 @@ func (c *labClient) boundReason() string {
 }
 
 func newClusterLab(t *testing.T, servers int, kernel, initrd []byte) *clusterLab {
+	return newClusterLabTLS(t, servers, kernel, initrd, false)
+}
+
+// newClusterLabTLS is newClusterLab whose etcd serves clients over TLS
+// and requires client certificates when tls is set.
+func newClusterLabTLS(t *testing.T, servers int, kernel, initrd []byte, tls bool) *clusterLab {
 	pxetest.RequireRoot(t)
 	pxetest.RequireFile(t, etcdlab.Binary, "etcd-server")
 	pxetest.RequireCmd(t, "udhcpc", "udhcpc")
@@ -87,7 +93,7 @@ func newClusterLab(t *testing.T, servers int, kernel, initrd []byte) *clusterLab
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var err error
-	l.etcd, err = etcdlab.Start(ctx, etcdlab.Config{NS: l.etcdNet.NS, Addr: netip.MustParseAddr("192.0.2.129"), Dir: t.TempDir()})
+	l.etcd, err = etcdlab.Start(ctx, etcdlab.Config{NS: l.etcdNet.NS, Addr: netip.MustParseAddr("192.0.2.129"), Dir: t.TempDir(), TLS: tls})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,10 @@
 // printing the boot events and the guest's console until the guest phones
 // home. Both print one boot event per line on stdout as JSON. With --etcd,
 // serve shares its leases and inventory with the other servers on the same
-// etcd prefix; inventory reads and writes that inventory.
+// etcd prefix; inventory reads and writes that inventory. With -c, the
+// file's store.etcd section does what --etcd does (the --etcd flags
+// override it); the inventory is then the file's machines and profiles, or
+// etcd's when the file lists none.
 package main
 
 import (
