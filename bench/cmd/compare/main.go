@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/clusterbench"
 	"github.com/pxekit/pxekit/bench/internal/dhcpbench"
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/httpbench"
@@ -55,6 +56,8 @@ var parts = []part{
 	{"storm", stormbench.Run},
 	{"memory", memorybench.Run},
 	{"qemu", qemubench.Run},
+	// Several servers sharing one state: pxekit on etcd, Kea.
+	{"cluster", clusterbench.Run},
 }
 
 func main() {

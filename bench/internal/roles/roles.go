@@ -110,6 +110,7 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 	etcd := fs.String("etcd", "", "dhcp-etcd: comma-separated etcd client URLs")
 	member := fs.String("member", "", "dhcp-etcd: this server's name among those sharing etcd")
 	prefix := fs.String("prefix", "", "dhcp-etcd: etcd key prefix (default etcdstore's)")
+	addr := fs.String("addr", "", "dhcp-etcd: the address it listens on (port 67) and names itself by (option 54); default every address, the receiving link's")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -153,7 +154,7 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	case DHCPEtcd:
-		err = serveDHCPEtcd(ctx, log, *iface, *etcd, *member, *prefix)
+		err = serveDHCPEtcd(ctx, log, *iface, *etcd, *member, *prefix, *addr)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
@@ -233,9 +234,20 @@ func serveDHCP(ctx context.Context, log *slog.Logger, iface, dir string) error {
 // seen through the watch, new clients split between the live members by
 // a hash of their MAC (etcdstore.Member). As for serveDHCP, no per-MAC
 // rate limit.
-func serveDHCPEtcd(ctx context.Context, log *slog.Logger, iface, endpoints, member, prefix string) error {
+// With addr set it listens on addr:67 only and names itself addr, so two
+// of them can share one namespace and link.
+func serveDHCPEtcd(ctx context.Context, log *slog.Logger, iface, endpoints, member, prefix, addr string) error {
 	if endpoints == "" || member == "" {
 		return errors.New("-etcd and -member are required")
+	}
+	var listen netip.AddrPort
+	var id netip.Addr
+	if addr != "" {
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return fmt.Errorf("-addr: %w", err)
+		}
+		listen, id = netip.AddrPortFrom(a, 67), a
 	}
 	c, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: strings.Split(endpoints, ","), Prefix: prefix, Logger: log})
 	if err != nil {
@@ -252,6 +264,8 @@ func serveDHCPEtcd(ctx context.Context, log *slog.Logger, iface, endpoints, memb
 		Subnets:    []dhcp.Subnet{subnet()},
 		Store:      m.LeaseStore(),
 		Sharing:    m,
+		ListenAddr: listen,
+		ServerID:   id,
 		ClientRate: -1,
 		Logger:     log,
 	})
