@@ -136,46 +136,42 @@ type Failover struct {
 	Unanswered, Exchanges int
 }
 
-// longestGap is how long, from kill on, clients doing exchanges of kind
-// went unserved: the longest time with no exchange of kind completed
-// (end is the end of the run), or, when exchanges begun after the kill
-// went unanswered (those of the dead server's share, until the survivor
-// takes it over), the time from the kill to the first ACK of an exchange
-// begun after the last of them — the moment every client is served again.
-func longestGap(r *dhcpload.Report, kind dhcpload.Kind, kill, end int64) time.Duration {
-	done := []int64{kill, end}
-	lastFailed := int64(0)
+// longestGap is how long, from kill on, the clients the dead server
+// (victim) had served went unserved in exchanges of kind: for each such
+// client, the time from the kill to its first ACK of that kind afterwards
+// (the end of the run when none came), the longest of them. The load picks
+// a client at random for every exchange, so each comes back every
+// clients/rate seconds: that much of a gap is the load's, not the
+// failover's.
+func longestGap(r *dhcpload.Report, kind dhcpload.Kind, victim netip.Addr, kill, end int64) time.Duration {
+	var theirs = map[uint16]bool{}
 	for _, e := range r.Exchanges {
-		if e.Kind != kind {
-			continue
-		}
-		if e.Result == dhcpload.ResultACK && e.Done > kill && e.Done < end {
-			done = append(done, e.Done)
-		}
-		if e.Result != dhcpload.ResultACK && e.Sent > kill {
-			lastFailed = max(lastFailed, e.Sent)
+		if e.Result == dhcpload.ResultACK && e.Done > 0 && e.Done <= kill && e.Server == victim {
+			theirs[e.Client] = true
 		}
 	}
-	slices.Sort(done)
-	var gap int64
-	for i := 1; i < len(done); i++ {
-		gap = max(gap, done[i]-done[i-1])
-	}
-	if lastFailed > 0 {
-		back := end
-		for _, e := range r.Exchanges {
-			if e.Kind == kind && e.Result == dhcpload.ResultACK && e.Sent > lastFailed {
-				back = min(back, e.Done)
+	back := map[uint16]int64{}
+	for _, e := range r.Exchanges {
+		if e.Kind == kind && e.Result == dhcpload.ResultACK && e.Done > kill && theirs[e.Client] {
+			if t, ok := back[e.Client]; !ok || e.Done < t {
+				back[e.Client] = e.Done
 			}
 		}
-		gap = max(gap, back-kill)
+	}
+	var gap int64
+	for c := range theirs {
+		t, ok := back[c]
+		if !ok {
+			t = end
+		}
+		gap = max(gap, t-kill)
 	}
 	return time.Duration(gap)
 }
 
 // judge reads a recorded run, the kill at kill (Unix ns), and the verify
 // run of its leases.
-func judge(r *dhcpload.Report, kill int64, leases []dhcpload.Lease, v *dhcpload.Report) Failover {
+func judge(r *dhcpload.Report, victim netip.Addr, kill int64, leases []dhcpload.Lease, v *dhcpload.Report) Failover {
 	var f Failover
 	end := int64(0)
 	holder := map[netip.Addr]uint16{}
@@ -197,7 +193,7 @@ func judge(r *dhcpload.Report, kill int64, leases []dhcpload.Lease, v *dhcpload.
 			f.Unanswered++
 		}
 	}
-	f.DORAGap, f.RebindGap = longestGap(r, dhcpload.KindDORA, kill, end), longestGap(r, dhcpload.KindRebind, kill, end)
+	f.DORAGap, f.RebindGap = longestGap(r, dhcpload.KindDORA, victim, kill, end), longestGap(r, dhcpload.KindRebind, victim, kill, end)
 	want := map[uint16]netip.Addr{}
 	for _, l := range leases {
 		want[l.Client] = l.IP
@@ -231,8 +227,9 @@ func heldLeases(r *dhcpload.Report) []dhcpload.Lease {
 
 // killUnderLoad runs a recorded load of rate DORA/s (and rebinds) for
 // secs against servers, kills victim with SIGKILL after killAfter, then
-// rebinds every lease the run ACKed against the survivors.
-func killUnderLoad(ctx context.Context, h *harness.Harness, dir string, servers []string, victim *harness.Proc, rate, secs int, killAfter time.Duration) (Failover, error) {
+// rebinds every lease the run ACKed against the survivors. victimIP is
+// the victim's server identifier.
+func killUnderLoad(ctx context.Context, h *harness.Harness, dir string, servers []string, victim *harness.Proc, victimIP string, rate, secs int, killAfter time.Duration) (Failover, error) {
 	type res struct {
 		r   *dhcpload.Report
 		err error
@@ -263,7 +260,7 @@ func killUnderLoad(ctx context.Context, h *harness.Harness, dir string, servers 
 	if err != nil {
 		return Failover{}, err
 	}
-	return judge(got.r, kill, leases, v), nil
+	return judge(got.r, netip.MustParseAddr(victimIP), kill, leases, v), nil
 }
 
 // etcdPair starts a three-member etcd in the servers' namespace and two
@@ -365,7 +362,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		return nil, err
 	}
 	killRate := max(pairBest.rate/2, 250)
-	fo, err := killUnderLoad(ctx, h, dir, two, pair[0], killRate, killSecs, time.Duration(killSecs)*time.Second/3)
+	fo, err := killUnderLoad(ctx, h, dir, two, pair[0], harness.ServerIP, killRate, killSecs, time.Duration(killSecs)*time.Second/3)
 	stop()
 	if err != nil {
 		return nil, err
@@ -387,7 +384,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		return nil, err
 	}
 	haKillRate := max(haBest.rate/2, 250)
-	hfo, err := killUnderLoad(ctx, h, filepath.Join(dir, "kea-ha"), two, kps[0], haKillRate, killSecs, time.Duration(killSecs)*time.Second/3)
+	hfo, err := killUnderLoad(ctx, h, filepath.Join(dir, "kea-ha"), two, kps[0], harness.ServerIP, haKillRate, killSecs, time.Duration(killSecs)*time.Second/3)
 	kstop()
 	if err != nil {
 		return nil, err
