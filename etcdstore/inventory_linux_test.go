@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/pxekit/pxekit/internal/etcdlab"
 	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
@@ -20,25 +18,8 @@ import (
 func enableAuth(t *testing.T, lab *etcdlab.Cluster, ns *pxetest.NetNS) {
 	t.Helper()
 	c := open(t, lab, ns, Config{CAFile: lab.CA, CertFile: lab.ClientCert, KeyFile: lab.ClientKey})
-	ctx := context.Background()
-	cli := c.Client()
-	steps := []func() error{
-		func() error { _, err := cli.RoleAdd(ctx, "root"); return err },
-		func() error { _, err := cli.UserAdd(ctx, "root", "root-password"); return err },
-		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
-		func() error { _, err := cli.RoleAdd(ctx, "pxekit"); return err },
-		func() error {
-			_, err := cli.RoleGrantPermission(ctx, "pxekit", "/pxekit/", clientv3.GetPrefixRangeEnd("/pxekit/"), clientv3.PermissionType(clientv3.PermReadWrite))
-			return err
-		},
-		func() error { _, err := cli.UserAdd(ctx, "pxekit", "lab-password"); return err },
-		func() error { _, err := cli.UserGrantRole(ctx, "pxekit", "pxekit"); return err },
-		func() error { _, err := cli.AuthEnable(ctx); return err },
-	}
-	for i, s := range steps {
-		if err := s(); err != nil {
-			t.Fatalf("auth step %d: %v", i, err)
-		}
+	if err := etcdlab.EnableAuth(context.Background(), c.Client(), "/pxekit/", "pxekit", "lab-password"); err != nil {
+		t.Fatal(err)
 	}
 }
 

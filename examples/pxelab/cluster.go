@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -33,49 +34,156 @@ func (e *etcdOptions) register(fl *flag.FlagSet) {
 	fl.StringVar(&e.passwordFile, "etcd-password-file", "", "file holding the etcd user's password")
 }
 
+// spec is the etcd store the flags describe, as the config file's
+// store.etcd section would.
+func (e *etcdOptions) spec() *pxe.EtcdStoreSpec {
+	spec := &pxe.EtcdStoreSpec{Endpoints: strings.Split(e.endpoints, ","), Prefix: e.prefix}
+	if e.ca != "" || e.cert != "" || e.key != "" {
+		spec.TLS = &pxe.EtcdTLSSpec{CAFile: e.ca, CertFile: e.cert, KeyFile: e.key}
+	}
+	if e.user != "" || e.passwordFile != "" {
+		spec.Auth = &pxe.EtcdAuthSpec{Username: e.user, PasswordFile: e.passwordFile}
+	}
+	return spec
+}
+
 // config is the connection the flags describe.
 func (e *etcdOptions) config(netns string, log *slog.Logger) (etcdstore.Config, error) {
-	cfg := etcdstore.Config{
-		Endpoints: strings.Split(e.endpoints, ","),
-		Prefix:    e.prefix,
-		CAFile:    e.ca, CertFile: e.cert, KeyFile: e.key,
-		Username: e.user,
-		NetNS:    netns,
-		Logger:   log,
-	}
-	if e.passwordFile != "" {
-		b, err := os.ReadFile(e.passwordFile)
-		if err != nil {
-			return cfg, fmt.Errorf("--etcd-password-file: %w", err)
-		}
-		cfg.Password = strings.TrimSpace(string(b))
-	}
-	if errs := cfg.Validate(); len(errs) > 0 {
-		return cfg, fmt.Errorf("--etcd: %w", errs.ToAggregate())
+	cfg, err := etcdConfig(e.spec(), func(p string) string { return p }, netns, log)
+	if err != nil {
+		return cfg, fmt.Errorf("--etcd: %w", err)
 	}
 	return cfg, nil
 }
 
-// cluster joins the etcd cluster and fills cfg with what it shares: the
-// lease store, the split of clients, the inventory and the URL key. The
-// returned function leaves.
-func (o *serveOptions) cluster(ctx context.Context, cfg *pxe.Config) (func(), error) {
-	ecfg, err := o.etcd.config(o.netns, cfg.Logger.With("store", "etcd"))
-	if err != nil {
-		return nil, err
+// override applies the etcd flags given (set) to the config file's store
+// section: the flags override the file, and any of them puts the leases
+// in etcd. Files the flags name are made absolute, since the file's are
+// relative to the file.
+func (e *etcdOptions) override(st *pxe.StoreSpec, set map[string]bool) error {
+	given := false
+	for _, n := range etcdFileFlags() {
+		given = given || set[n]
 	}
+	if !given {
+		return nil
+	}
+	if st.Etcd == nil {
+		st.Etcd = &pxe.EtcdStoreSpec{}
+	}
+	st.BBolt = nil
+	spec := st.Etcd
+	abs := func(p string) (string, error) {
+		if p == "" {
+			return "", nil
+		}
+		return filepath.Abs(p)
+	}
+	if set["etcd"] {
+		spec.Endpoints = strings.Split(e.endpoints, ",")
+	}
+	if set["etcd-prefix"] {
+		spec.Prefix = e.prefix
+	}
+	for _, f := range []struct {
+		flag string
+		val  string
+		to   func(*pxe.EtcdTLSSpec) *string
+	}{
+		{"etcd-ca", e.ca, func(t *pxe.EtcdTLSSpec) *string { return &t.CAFile }},
+		{"etcd-cert", e.cert, func(t *pxe.EtcdTLSSpec) *string { return &t.CertFile }},
+		{"etcd-key", e.key, func(t *pxe.EtcdTLSSpec) *string { return &t.KeyFile }},
+	} {
+		if !set[f.flag] {
+			continue
+		}
+		if spec.TLS == nil {
+			spec.TLS = &pxe.EtcdTLSSpec{}
+		}
+		p, err := abs(f.val)
+		if err != nil {
+			return err
+		}
+		*f.to(spec.TLS) = p
+	}
+	if set["etcd-user"] || set["etcd-password-file"] {
+		if spec.Auth == nil {
+			spec.Auth = &pxe.EtcdAuthSpec{}
+		}
+		if set["etcd-user"] {
+			spec.Auth.Username = e.user
+		}
+		if set["etcd-password-file"] {
+			p, err := abs(e.passwordFile)
+			if err != nil {
+				return err
+			}
+			spec.Auth.PasswordFile = p
+		}
+	}
+	return nil
+}
+
+// etcdFileFlags are the etcd flags that override the config file's
+// store.etcd section (--etcd-member and --etcd-member-ttl have no place in
+// the file and apply as they are).
+func etcdFileFlags() []string {
+	return []string{"etcd", "etcd-prefix", "etcd-ca", "etcd-cert", "etcd-key", "etcd-user", "etcd-password-file"}
+}
+
+// etcdConfig maps a store.etcd section onto the etcd client's config;
+// path resolves the files it names (the config file's are relative to it).
+func etcdConfig(spec *pxe.EtcdStoreSpec, path func(string) string, netns string, log *slog.Logger) (etcdstore.Config, error) {
+	cfg := etcdstore.Config{
+		Endpoints:   spec.Endpoints,
+		Prefix:      spec.Prefix,
+		DialTimeout: spec.DialTimeout.Duration,
+		NetNS:       netns,
+		Logger:      log,
+	}
+	if t := spec.TLS; t != nil {
+		cfg.CAFile, cfg.CertFile, cfg.KeyFile = path(t.CAFile), path(t.CertFile), path(t.KeyFile)
+	}
+	if a := spec.Auth; a != nil {
+		cfg.Username = a.Username
+		if a.PasswordFile != "" {
+			b, err := os.ReadFile(path(a.PasswordFile))
+			if err != nil {
+				return cfg, fmt.Errorf("password file: %w", err)
+			}
+			cfg.Password = strings.TrimSpace(string(b))
+		}
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return cfg, errs.ToAggregate()
+	}
+	return cfg, nil
+}
+
+// clusterConn is this server's place in the etcd cluster: the connection,
+// its membership (lease store and split of clients), the inventory and
+// the URL key all servers share.
+type clusterConn struct {
+	c   *etcdstore.Cluster
+	m   *etcdstore.Member
+	inv *etcdstore.Inventory
+	key []byte
+}
+
+// join connects with ecfg and joins as member id (default: the first
+// IPv4 address of iface in netns).
+func join(ctx context.Context, ecfg etcdstore.Config, id string, ttl time.Duration, netns, iface string) (*clusterConn, error) {
 	c, err := etcdstore.Open(ctx, ecfg)
 	if err != nil {
 		return nil, err
 	}
-	id := o.etcd.member
 	if id == "" {
-		if id, err = interfaceIPv4(o.netns, o.iface); err != nil {
+		if id, err = interfaceIPv4(netns, iface); err != nil {
 			c.Close()
 			return nil, err
 		}
 	}
-	m, err := c.Join(ctx, id, o.etcd.memberTTL)
+	m, err := c.Join(ctx, id, ttl)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -93,9 +201,27 @@ func (o *serveOptions) cluster(ctx context.Context, cfg *pxe.Config) (func(), er
 		c.Close()
 		return nil, err
 	}
-	cfg.LeaseStore, cfg.Sharing, cfg.Inventory, cfg.URLKey, cfg.LeaseFile = m.LeaseStore(), m, inv, key, ""
-	cfg.Logger.Info("pxelab: serving with etcd", "member", id, "members", strings.Join(m.Members(), ","), "prefix", c.Prefix())
-	return func() { inv.Close(); m.Close(); c.Close() }, nil
+	ecfg.Logger.Info("pxelab: serving with etcd", "member", id, "members", strings.Join(m.Members(), ","), "prefix", c.Prefix())
+	return &clusterConn{c: c, m: m, inv: inv, key: key}, nil
+}
+
+// close leaves the cluster.
+func (cc *clusterConn) close() { cc.inv.Close(); cc.m.Close(); cc.c.Close() }
+
+// cluster joins the etcd cluster and fills cfg with what it shares: the
+// lease store, the split of clients, the inventory and the URL key. The
+// returned function leaves.
+func (o *serveOptions) cluster(ctx context.Context, cfg *pxe.Config) (func(), error) {
+	ecfg, err := o.etcd.config(o.netns, cfg.Logger.With("store", "etcd"))
+	if err != nil {
+		return nil, err
+	}
+	cc, err := join(ctx, ecfg, o.etcd.member, o.etcd.memberTTL, o.netns, o.iface)
+	if err != nil {
+		return nil, err
+	}
+	cfg.LeaseStore, cfg.Sharing, cfg.Inventory, cfg.URLKey, cfg.LeaseFile = cc.m.LeaseStore(), cc.m, cc.inv, cc.key, ""
+	return cc.close, nil
 }
 
 // interfaceIPv4 is the first IPv4 address of link (inside netns): the

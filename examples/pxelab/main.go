@@ -25,8 +25,11 @@
 // printing the boot events and the guest's console until the guest phones
 // home. Both print one boot event per line on stdout as JSON. With --etcd,
 // serve shares its leases and inventory with the other servers on the same
-// etcd prefix; inventory reads and writes that inventory. With
-// --kubeconfig, serve takes its machines from KubeVirt (package
+// etcd prefix; inventory reads and writes that inventory. With -c, the
+// file's store.etcd section does what --etcd does (the --etcd flags
+// override it); the inventory is then the file's machines and profiles, or
+// etcd's when the file lists none.
+// With --kubeconfig, serve takes its machines from KubeVirt (package
 // pxe/kubevirt): the VMs and VMIs whose PXE NIC has a MAC and a bootOrder
 // and whose pxekit.io/profile annotation names one of its profiles;
 // once a machine's install phones home it boots its disk.

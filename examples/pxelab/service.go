@@ -45,6 +45,12 @@ type fileService struct {
 	first *pxe.ConfigFile
 	// stamp is what the file looked like when last read.
 	stamp fileStamp
+
+	// ctx bounds joining etcd; cluster is this server's place there when
+	// the file's store is etcd, joined once and kept across reloads
+	// (store.etcd cannot change while serving).
+	ctx     context.Context
+	cluster *clusterConn
 }
 
 type fileStamp struct {
@@ -56,11 +62,18 @@ type fileStamp struct {
 // fileFlags are the flags that can override the file; the rest describe
 // an inventory or a profile, which the file holds.
 func fileFlags() []string {
-	return []string{"interface", "netns", "http-port", "ipxe-dir", "state", "ipv6-ra", "pool", "deny-unknown", "v"}
+	return append([]string{"interface", "netns", "http-port", "ipxe-dir", "state", "ipv6-ra", "pool", "deny-unknown", "v"},
+		// The etcd store (cluster.go): flags override store.etcd.
+		append(etcdFileFlags(), "etcd-member", "etcd-member-ttl")...)
 }
 
 func serveFile(ctx context.Context, o *serveOptions, fl *flag.FlagSet, stdout, stderr io.Writer) int {
-	s := &fileService{path: o.configFile, o: o, set: map[string]bool{}, stderr: stderr, notify: newNotifier()}
+	s := &fileService{path: o.configFile, o: o, set: map[string]bool{}, stderr: stderr, notify: newNotifier(), ctx: ctx}
+	defer func() {
+		if s.cluster != nil {
+			s.cluster.close()
+		}
+	}()
 	var bad []string
 	fl.Visit(func(f *flag.Flag) {
 		s.set[f.Name] = true
@@ -145,15 +158,48 @@ func (s *fileService) load() (*pxe.ConfigFile, pxe.Config, func(), error) {
 	if err := s.override(f); err != nil {
 		return nil, pxe.Config{}, nil, err
 	}
-	if f.Store.Etcd != nil {
-		return nil, pxe.Config{}, nil, fmt.Errorf("%s: store.etcd: this pxelab has no etcd lease store built in; use store.bbolt", s.path)
-	}
 	cfg, release, err := f.Config()
 	if err != nil {
 		return nil, pxe.Config{}, nil, err
 	}
 	cfg.Logger = s.logger(f)
+	if f.Store.Etcd != nil {
+		if err := s.shareEtcd(f, &cfg); err != nil {
+			release()
+			return nil, pxe.Config{}, nil, err
+		}
+	}
 	return f, cfg, release, nil
+}
+
+// shareEtcd puts the leases in the etcd cluster store.etcd names, as
+// --etcd does: every ACK claimed there, clients split between the live
+// servers, the URL key shared (unless the file names its own, which every
+// server reading the file shares too). The inventory is the file's
+// machines and profiles; a file that lists none serves the inventory in
+// etcd (pxelab inventory apply), seen by every server without restart.
+// The cluster is joined on the first load and kept across reloads.
+func (s *fileService) shareEtcd(f *pxe.ConfigFile, cfg *pxe.Config) error {
+	if s.cluster == nil {
+		ecfg, err := etcdConfig(f.Store.Etcd, f.Path, cfg.NetNS, cfg.Logger.With("store", "etcd"))
+		if err != nil {
+			return fmt.Errorf("%s: store.etcd: %w", s.path, err)
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+		defer cancel()
+		if s.cluster, err = join(ctx, ecfg, s.o.etcd.member, s.o.etcd.memberTTL, cfg.NetNS, cfg.Interface); err != nil {
+			return fmt.Errorf("%s: store.etcd: %w", s.path, err)
+		}
+	}
+	cc := s.cluster
+	cfg.LeaseStore, cfg.Sharing, cfg.LeaseFile = cc.m.LeaseStore(), cc.m, ""
+	if cfg.URLKey == nil {
+		cfg.URLKey = cc.key
+	}
+	if len(f.Profiles) == 0 && len(f.Machines) == 0 {
+		cfg.Inventory = cc.inv
+	}
+	return nil
 }
 
 // override applies the flags given on the command line to the file.
@@ -200,6 +246,9 @@ func (s *fileService) override(f *pxe.ConfigFile) error {
 	}
 	if s.set["deny-unknown"] && o.denyUnknown {
 		f.DefaultProfile = ""
+	}
+	if err := o.etcd.override(&f.Store, s.set); err != nil {
+		return err
 	}
 	if s.set["v"] && o.verbose {
 		f.Log.Level = "debug"
@@ -306,6 +355,9 @@ func (s *fileService) restartOnly(f *pxe.ConfigFile) error {
 	}
 	if f.Path(f.Directories.SecureBoot) != s.first.Path(s.first.Directories.SecureBoot) {
 		errs = append(errs, field.Forbidden(field.NewPath("directories", "secureBoot"), "cannot change while serving: restart to apply"))
+	}
+	if !reflect.DeepEqual(f.Store.Etcd, s.first.Store.Etcd) {
+		errs = append(errs, field.Forbidden(field.NewPath("store", "etcd"), "cannot change while serving: restart to apply"))
 	}
 	if !reflect.DeepEqual(f.TLS, s.first.TLS) {
 		errs = append(errs, field.Forbidden(field.NewPath("tls"), "cannot change while serving: restart to apply"))

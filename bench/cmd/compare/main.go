@@ -10,7 +10,8 @@
 // own clients run as child processes of this binary (-role ..., see
 // bench/internal/roles), so a server's peak RSS is its own and kill -9
 // hits only it. Each part is a package of its own: dhcpbench, tftpbench,
-// httpbench, stormbench, memorybench, qemubench.
+// httpbench, stormbench, memorybench, qemubench; clusterbench (-only
+// cluster: a pxekit pair on etcd against a Kea HA pair, kill -9 of one).
 //
 // Usage (root):
 //
@@ -30,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/clusterbench"
 	"github.com/pxekit/pxekit/bench/internal/dhcpbench"
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/httpbench"
@@ -55,6 +57,8 @@ var parts = []part{
 	{"storm", stormbench.Run},
 	{"memory", memorybench.Run},
 	{"qemu", qemubench.Run},
+	// Several servers sharing one state: pxekit on etcd, Kea.
+	{"cluster", clusterbench.Run},
 }
 
 func main() {

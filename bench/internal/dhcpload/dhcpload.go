@@ -7,11 +7,21 @@
 // in batches of sendmmsg/recvmmsg, at a few µs per exchange, so the server
 // is what runs out first. It parses only what it must: op, xid, yiaddr,
 // options 53 and 54.
+//
+// Like a relay agent with several helper addresses, it forwards every
+// request to each of Config.Servers, so it measures a pair of servers as
+// the clients of a rack see them: the first OFFER is taken, the REQUEST
+// names the server that made it. It can also send rebinding clients
+// (Config.RebindRate) and keep what each exchange got from whom and when
+// (Config.Record), which is how a failover is timed and its leases
+// checked; Config.Verify rebinds a given list of leases, to learn which
+// are still renewable.
 package dhcpload
 
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -24,22 +34,48 @@ import (
 
 // Config is one run of the load client.
 type Config struct {
-	Server netip.Addr // the DHCP server, on port 67
-	Relay  netip.Addr // the relay agent's address (giaddr), where the client listens on port 67
-	Rate   int        // DISCOVERs a second
-	Secs   int        // seconds of load
+	// Servers are the DHCP servers every request is relayed to, each on
+	// port 67.
+	Servers []netip.Addr
+	Relay   netip.Addr // the relay agent's address (giaddr), where the client listens on port 67
+	Rate    int        // DISCOVERs a second
+	Secs    int        // seconds of load
 	// Clients is how many simulated clients (MACs) the exchanges are
 	// spread over, at most 65535.
 	Clients int
 	// Drop is how long an exchange may take before it counts as lost.
 	Drop time.Duration
+	// RebindRate is how many rebinding REQUESTs a second (RFC 2131
+	// §4.4.5: ciaddr, no server identifier) go out beside the DISCOVERs,
+	// each from a client holding an address from an earlier exchange of
+	// the run.
+	RebindRate int
+	// Record keeps every exchange in Report.Exchanges.
+	Record bool
+	// Verify, when set, is the whole run: one rebinding REQUEST for each
+	// lease, at Rate, each sent again every Drop until answered, Tries
+	// times in all (default 3). Secs and RebindRate are not used; every
+	// exchange is recorded.
+	Verify []Lease
+	Tries  int
+}
+
+// Lease is an address a simulated client holds.
+type Lease struct {
+	Client uint16     `json:"client"`
+	IP     netip.Addr `json:"ip"`
 }
 
 // Validate checks that c can run.
 func (c Config) Validate() field.ErrorList {
 	var errs field.ErrorList
-	if !c.Server.Is4() {
-		errs = append(errs, field.Invalid(field.NewPath("server"), c.Server.String(), "must be an IPv4 address"))
+	if len(c.Servers) == 0 {
+		errs = append(errs, field.Required(field.NewPath("servers"), "at least one DHCP server"))
+	}
+	for i, s := range c.Servers {
+		if !s.Is4() {
+			errs = append(errs, field.Invalid(field.NewPath("servers").Index(i), s.String(), "must be an IPv4 address"))
+		}
 	}
 	if !c.Relay.Is4() {
 		errs = append(errs, field.Invalid(field.NewPath("relay"), c.Relay.String(), "must be an IPv4 address"))
@@ -47,7 +83,7 @@ func (c Config) Validate() field.ErrorList {
 	if c.Rate <= 0 {
 		errs = append(errs, field.Invalid(field.NewPath("rate"), c.Rate, "must be positive"))
 	}
-	if c.Secs <= 0 {
+	if c.Secs <= 0 && len(c.Verify) == 0 {
 		errs = append(errs, field.Invalid(field.NewPath("secs"), c.Secs, "must be positive"))
 	}
 	if c.Clients <= 0 || c.Clients > 65535 {
@@ -55,6 +91,17 @@ func (c Config) Validate() field.ErrorList {
 	}
 	if c.Drop < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("drop"), c.Drop.String(), "must not be negative"))
+	}
+	if c.RebindRate < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("rebindRate"), c.RebindRate, "must not be negative"))
+	}
+	if c.Tries < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("tries"), c.Tries, "must not be negative"))
+	}
+	for i, l := range c.Verify {
+		if !l.IP.Is4() {
+			errs = append(errs, field.Invalid(field.NewPath("verify").Index(i).Child("ip"), l.IP.String(), "must be an IPv4 address"))
+		}
 	}
 	return errs
 }
@@ -68,9 +115,60 @@ type Report struct {
 	Acks      int     `json:"acks"`
 	Naks      int     `json:"naks"`
 	SendSecs  float64 `json:"sendSecs"` // how long sending the DISCOVERs took (the run is client-bound when longer than secs)
+	// Rebinds, RebindAcks and RebindNaks count the rebinding REQUESTs
+	// and their answers.
+	Rebinds    int `json:"rebinds,omitempty"`
+	RebindAcks int `json:"rebindAcks,omitempty"`
+	RebindNaks int `json:"rebindNaks,omitempty"`
+	// Start is when the first request left, in Unix nanoseconds.
+	Start int64 `json:"start"`
+	// Exchanges, with Config.Record, is every exchange in the order they
+	// began; Extra the answers an exchange got after its first one
+	// (another server answering the same request).
+	Exchanges []Exchange `json:"exchanges,omitempty"`
+	Extra     []Exchange `json:"extra,omitempty"`
 }
 
-// Exchange states, one atomic per DISCOVER sent.
+// Kind is what an exchange is.
+type Kind string
+
+// The kinds of exchange.
+const (
+	KindDORA   Kind = "dora"   // DISCOVER, OFFER, REQUEST, ACK
+	KindRebind Kind = "rebind" // a rebinding REQUEST, and its ACK
+)
+
+// Result is how an exchange ended.
+type Result string
+
+// The results of an exchange.
+const (
+	ResultACK  Result = "ack"
+	ResultNAK  Result = "nak"
+	ResultNone Result = "none" // no answer within Drop (for a DORA: no OFFER, or no answer to the REQUEST)
+)
+
+// Exchange is one exchange as the client saw it.
+type Exchange struct {
+	Kind   Kind   `json:"kind"`
+	Client uint16 `json:"client"`
+	// Sent is when its first request left, Done when the ACK or NAK came
+	// (0: none), in Unix nanoseconds.
+	Sent int64 `json:"sent"`
+	Done int64 `json:"done,omitempty"`
+	// Server is the server identifier (option 54) of the answer, IP the
+	// address it ACKed.
+	Server netip.Addr `json:"server,omitzero"`
+	IP     netip.Addr `json:"ip,omitzero"`
+	Result Result     `json:"result"`
+}
+
+// MAC is the hardware address of simulated client c.
+func MAC(c uint16) net.HardwareAddr { m := mac(c); return m[:] }
+
+func mac(c uint16) [6]byte { return [6]byte{0x02, 0x4c, 0x44, 0, byte(c >> 8), byte(c)} }
+
+// Exchange states, one atomic per exchange.
 const (
 	stUnsent = iota
 	stDiscover
@@ -91,20 +189,25 @@ const (
 )
 
 // writeRequest writes a relayed DHCP request into b (bootpMin bytes): op 1,
-// hops 1, giaddr relay, chaddr mac, and the options for msgType.
-func writeRequest(b []byte, xid uint32, mac [6]byte, relay [4]byte, msgType byte, reqIP, server [4]byte) {
+// hops 1, ciaddr, giaddr relay, chaddr mac, the message type, the
+// requested address and server identifier when not zero, and a parameter
+// request list.
+func writeRequest(b []byte, xid uint32, mac [6]byte, relay [4]byte, msgType byte, reqIP, server, ciaddr [4]byte) {
 	clear(b)
 	b[0], b[1], b[2], b[3] = 1, 1, 6, 1
 	binary.BigEndian.PutUint32(b[4:], xid)
+	copy(b[12:16], ciaddr[:])
 	copy(b[24:28], relay[:])
 	copy(b[28:34], mac[:])
 	binary.BigEndian.PutUint32(b[236:], dhcpMagic)
 	i := 240
 	put := func(v ...byte) { i += copy(b[i:], v) }
 	put(optMsgType, 1, msgType)
-	if msgType == 3 { // REQUEST, selecting: the offered address and who offered it
+	if reqIP != [4]byte{} {
 		put(optReqIP, 4)
 		put(reqIP[:]...)
+	}
+	if server != [4]byte{} {
 		put(optServer, 4)
 		put(server[:]...)
 	}
@@ -149,7 +252,7 @@ func newBatch(size int) []ipv4.Message {
 	return ms
 }
 
-// writeAll sends ms[:n], again from where sendmmsg stopped.
+// writeAll sends ms, again from where sendmmsg stopped.
 func writeAll(pc *ipv4.PacketConn, ms []ipv4.Message) error {
 	for len(ms) > 0 {
 		k, err := pc.WriteBatch(ms, 0)
@@ -161,12 +264,110 @@ func writeAll(pc *ipv4.PacketConn, ms []ipv4.Message) error {
 	return nil
 }
 
-// Run offers c.Rate exchanges a second for c.Secs seconds, then waits
-// c.Drop for the last answers and counts what completed. Its one socket is
-// made in the calling thread's network namespace.
+// run is the state of one Run: one slot per exchange, indexed by xid -
+// base. The sender fills a slot before it publishes its state; the
+// receiver writes the answer's fields once its state change succeeded,
+// and they are read after the receiver has stopped.
+type run struct {
+	cfg   Config
+	pc    *ipv4.PacketConn
+	dsts  []*net.UDPAddr
+	relay [4]byte
+	base  uint32
+
+	state  []atomic.Uint32
+	kind   []Kind
+	client []uint16
+	ciaddr [][4]byte // a rebind's address
+	sent   []int64
+	done   []int64
+	server [][4]byte
+	ip     [][4]byte
+	extra  []Exchange
+	used   int // slots sent
+	// held is the address each client was last ACKed (0: none), for the
+	// rebinding clients.
+	held []atomic.Uint32
+}
+
+// toAll sends the first n messages of ms to every server.
+func (r *run) toAll(ms []ipv4.Message) error {
+	for _, d := range r.dsts {
+		for i := range ms {
+			ms[i].Addr = d
+		}
+		if err := writeAll(r.pc, ms); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// receive answers OFFERs with REQUESTs and records ACKs and NAKs until
+// the socket is closed.
+func (r *run) receive() error {
+	in, out := newBatch(1500), newBatch(bootpMin)
+	n := uint32(len(r.state))
+	for {
+		k, err := r.pc.ReadBatch(in, 0)
+		if err != nil {
+			return err
+		}
+		m := 0
+		for _, msg := range in[:k] {
+			xid, mt, yi, sid, ok := replyInfo(msg.Buffers[0][:msg.N])
+			idx := xid - r.base
+			if !ok || idx >= n {
+				continue
+			}
+			switch mt {
+			case 2: // OFFER: REQUEST it at once (a later OFFER is not taken)
+				if r.state[idx].CompareAndSwap(stDiscover, stRequest) {
+					writeRequest(out[m].Buffers[0], xid, mac(r.client[idx]), r.relay, 3, yi, sid, [4]byte{})
+					m++
+				}
+			case 5, 6: // ACK, NAK
+				now := time.Now().UnixNano()
+				st := uint32(stAck)
+				if mt == 6 {
+					st = stNak
+				}
+				if r.state[idx].CompareAndSwap(stRequest, st) {
+					r.done[idx], r.server[idx], r.ip[idx] = now, sid, yi
+					c := r.client[idx]
+					if mt == 5 {
+						r.held[c].Store(binary.BigEndian.Uint32(yi[:]))
+					} else {
+						r.held[c].Store(0)
+					}
+				} else if r.cfg.Record || len(r.cfg.Verify) > 0 {
+					e := Exchange{Kind: r.kind[idx], Client: r.client[idx], Sent: r.sent[idx], Done: now,
+						Server: netip.AddrFrom4(sid), Result: ResultNAK}
+					if mt == 5 {
+						e.IP, e.Result = netip.AddrFrom4(yi), ResultACK
+					}
+					r.extra = append(r.extra, e)
+				}
+			}
+		}
+		if m > 0 {
+			if err := r.toAll(out[:m]); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Run offers c.Rate exchanges a second for c.Secs seconds (and
+// c.RebindRate rebinds), then waits c.Drop for the last answers and
+// counts what completed; with c.Verify it rebinds those leases instead.
+// Its one socket is made in the calling thread's network namespace.
 func Run(ctx context.Context, c Config) (*Report, error) {
 	if errs := c.Validate(); len(errs) > 0 {
 		return nil, errs.ToAggregate()
+	}
+	if c.Tries == 0 {
+		c.Tries = 3
 	}
 	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.Relay, 67)))
 	if err != nil {
@@ -175,69 +376,65 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	defer conn.Close()
 	// Socket buffers stay at net.core.rmem_default, which the DHCP part
 	// raises for every client (SetReadBuffer would cap them at rmem_max).
-	pc := ipv4.NewPacketConn(conn)
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.Server, 67))
-	relay := c.Relay.As4()
-
-	n := c.Rate * c.Secs
-	state := make([]atomic.Uint32, n)
-	macOf := make([]uint16, n) // which simulated client each exchange is
-	base := rand.Uint32()
-	mac := func(c uint16) [6]byte { return [6]byte{0x02, 0x4c, 0x44, 0, byte(c >> 8), byte(c)} }
+	r := &run{cfg: c, pc: ipv4.NewPacketConn(conn), relay: c.Relay.As4(), base: rand.Uint32()}
+	for _, s := range c.Servers {
+		r.dsts = append(r.dsts, net.UDPAddrFromAddrPort(netip.AddrPortFrom(s, 67)))
+	}
+	nD, nR := c.Rate*c.Secs, c.RebindRate*c.Secs
+	if len(c.Verify) > 0 {
+		nD, nR = 0, len(c.Verify)
+	}
+	n := nD + nR
+	r.state = make([]atomic.Uint32, n)
+	r.kind, r.client, r.ciaddr = make([]Kind, n), make([]uint16, n), make([][4]byte, n)
+	r.sent, r.done = make([]int64, n), make([]int64, n)
+	r.server, r.ip = make([][4]byte, n), make([][4]byte, n)
+	r.held = make([]atomic.Uint32, 1<<16)
+	for i, l := range c.Verify {
+		r.kind[i], r.client[i], r.ciaddr[i] = KindRebind, l.Client, l.IP.As4()
+	}
 
 	recvErr := make(chan error, 1)
-	go func() {
-		in, out := newBatch(1500), newBatch(bootpMin)
-		for i := range out {
-			out[i].Addr = dst
+	go func() { recvErr <- r.receive() }()
+	stop := func() error {
+		conn.Close()
+		err := <-recvErr
+		if errors.Is(err, net.ErrClosed) {
+			return nil
 		}
-		for {
-			k, err := pc.ReadBatch(in, 0)
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			m := 0
-			for _, msg := range in[:k] {
-				xid, mt, yi, sid, ok := replyInfo(msg.Buffers[0][:msg.N])
-				idx := xid - base
-				if !ok || idx >= uint32(n) {
-					continue
-				}
-				switch mt {
-				case 2: // OFFER: REQUEST it at once
-					if state[idx].CompareAndSwap(stDiscover, stRequest) {
-						writeRequest(out[m].Buffers[0], xid, mac(macOf[idx]), relay, 3, yi, sid)
-						m++
-					}
-				case 5: // ACK
-					state[idx].CompareAndSwap(stRequest, stAck)
-				case 6: // NAK
-					state[idx].CompareAndSwap(stRequest, stNak)
-				}
-			}
-			if m > 0 {
-				if err := writeAll(pc, out[:m]); err != nil {
-					recvErr <- err
-					return
-				}
-			}
-		}
-	}()
+		return err
+	}
+	rep, err := r.send(ctx, recvErr, nD, nR)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	if err := stop(); err != nil {
+		return nil, err
+	}
+	r.count(rep)
+	return rep, nil
+}
 
+// send sends nD DISCOVERs at Rate and nR rebinds at RebindRate (or the
+// Verify list at Rate, resent Tries times), then waits for the answers.
+func (r *run) send(ctx context.Context, recvErr <-chan error, nD, nR int) (*Report, error) {
+	c := r.cfg
+	rebindRate := c.RebindRate
+	if len(c.Verify) > 0 {
+		rebindRate = c.Rate
+	}
 	// Open loop: every 250 µs, send what is due by now. Short ticks keep
 	// the bursts small (4 DISCOVERs at 16,000/s), close to an even
 	// stream, so a server that reads one packet at a time is not judged
 	// on bursts it would never see from a rack.
 	out := newBatch(bootpMin)
-	for i := range out {
-		out[i].Addr = dst
-	}
 	tick := time.NewTicker(250 * time.Microsecond)
 	defer tick.Stop()
 	start := time.Now()
-	sent := 0
-	for sent < n {
+	rep := &Report{Start: start.UnixNano()}
+	next, sentD, sentR := 0, 0, 0
+	for sentD < nD || sentR < nR {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -245,41 +442,149 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			return nil, err
 		case <-tick.C:
 		}
-		due := min(n, int(float64(c.Rate)*time.Since(start).Seconds()))
-		for sent < due {
+		el := time.Since(start).Seconds()
+		dueD, dueR := min(nD, int(float64(c.Rate)*el)), min(nR, int(float64(rebindRate)*el))
+		for sentD < dueD || sentR < dueR {
 			m := 0
-			for ; m < batch && sent < due; m++ {
-				client := uint16(rand.IntN(c.Clients))
-				macOf[sent] = client
-				state[sent].Store(stDiscover)
-				writeRequest(out[m].Buffers[0], base+uint32(sent), mac(client), relay, 1, [4]byte{}, [4]byte{})
-				sent++
+			for m < batch && (sentD < dueD || sentR < dueR) {
+				// Both kinds interleaved while both are due.
+				if sentD < dueD {
+					r.prepare(out[m].Buffers[0], next, KindDORA, uint16(rand.IntN(c.Clients)), [4]byte{})
+					next, m, sentD = next+1, m+1, sentD+1
+				}
+				if m == batch || sentR >= dueR {
+					continue
+				}
+				sentR++
+				cl, ip, ok := r.client[next], r.ciaddr[next], true
+				if len(c.Verify) == 0 {
+					// A client holding an address; none yet: skipped.
+					cl, ip, ok = r.holder(c.Clients)
+				}
+				if ok {
+					r.prepare(out[m].Buffers[0], next, KindRebind, cl, ip)
+					next, m = next+1, m+1
+				}
 			}
-			if err := writeAll(pc, out[:m]); err != nil {
+			if m == 0 {
+				continue
+			}
+			if err := r.toAll(out[:m]); err != nil {
 				return nil, err
 			}
 		}
 	}
-	r := &Report{Discovers: sent, SendSecs: time.Since(start).Seconds()}
-	select {
-	case <-time.After(c.Drop):
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	for i := range state {
-		switch state[i].Load() {
-		case stRequest:
-			r.Offers++
-			r.Requests++
-		case stAck:
-			r.Offers++
-			r.Requests++
-			r.Acks++
-		case stNak:
-			r.Offers++
-			r.Requests++
-			r.Naks++
+	rep.SendSecs = time.Since(start).Seconds()
+	r.used = next
+	wait := func() error {
+		select {
+		case <-time.After(c.Drop):
+			return nil
+		case err := <-recvErr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	return r, nil
+	for try := 1; try < c.Tries && len(c.Verify) > 0; try++ {
+		if err := wait(); err != nil {
+			return nil, err
+		}
+		if err := r.resend(out); err != nil {
+			return nil, err
+		}
+	}
+	if err := wait(); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// prepare fills slot i for a new exchange and writes its first request
+// into b.
+func (r *run) prepare(b []byte, i int, k Kind, client uint16, ciaddr [4]byte) {
+	r.kind[i], r.client[i], r.ciaddr[i], r.sent[i] = k, client, ciaddr, time.Now().UnixNano()
+	if k == KindDORA {
+		r.state[i].Store(stDiscover)
+		writeRequest(b, r.base+uint32(i), mac(client), r.relay, 1, [4]byte{}, [4]byte{}, [4]byte{})
+		return
+	}
+	r.state[i].Store(stRequest)
+	writeRequest(b, r.base+uint32(i), mac(client), r.relay, 3, [4]byte{}, [4]byte{}, ciaddr)
+}
+
+// resend sends the rebinds still unanswered again, with their xids.
+func (r *run) resend(out []ipv4.Message) error {
+	m := 0
+	for i := range r.used {
+		if r.state[i].Load() != stRequest {
+			continue
+		}
+		writeRequest(out[m].Buffers[0], r.base+uint32(i), mac(r.client[i]), r.relay, 3, [4]byte{}, [4]byte{}, r.ciaddr[i])
+		if m++; m == batch {
+			if err := r.toAll(out[:m]); err != nil {
+				return err
+			}
+			m = 0
+		}
+	}
+	if m > 0 {
+		return r.toAll(out[:m])
+	}
+	return nil
+}
+
+// holder picks a client that holds an address, trying a few at random.
+func (r *run) holder(clients int) (uint16, [4]byte, bool) {
+	for range 8 {
+		c := uint16(rand.IntN(clients))
+		if v := r.held[c].Load(); v != 0 {
+			var ip [4]byte
+			binary.BigEndian.PutUint32(ip[:], v)
+			return c, ip, true
+		}
+	}
+	return 0, [4]byte{}, false
+}
+
+// count fills rep from the slots, once the receiver has stopped.
+func (r *run) count(rep *Report) {
+	record := r.cfg.Record || len(r.cfg.Verify) > 0
+	for i := range r.used {
+		st := r.state[i].Load()
+		if r.kind[i] == KindRebind {
+			rep.Rebinds++
+			switch st {
+			case stAck:
+				rep.RebindAcks++
+			case stNak:
+				rep.RebindNaks++
+			}
+		} else {
+			rep.Discovers++
+			if st >= stRequest {
+				rep.Offers++
+				rep.Requests++
+			}
+			switch st {
+			case stAck:
+				rep.Acks++
+			case stNak:
+				rep.Naks++
+			}
+		}
+		if !record {
+			continue
+		}
+		e := Exchange{Kind: r.kind[i], Client: r.client[i], Sent: r.sent[i], Result: ResultNone}
+		switch st {
+		case stAck, stNak:
+			e.Done, e.Server, e.Result = r.done[i], netip.AddrFrom4(r.server[i]), ResultNAK
+			if st == stAck {
+				e.IP, e.Result = netip.AddrFrom4(r.ip[i]), ResultACK
+			}
+		}
+		rep.Exchanges = append(rep.Exchanges, e)
+	}
+	rep.Extra = r.extra
 }

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/stormclient"
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/etcdstore"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/pxetest"
 	"github.com/pxekit/pxekit/tftp"
@@ -42,9 +44,14 @@ const (
 	// Storm boots machines against harness.ServerIP (-clients, -spread,
 	// -deadline, -want) and writes its report to -out.
 	Storm = "storm"
-	// DHCPLoad runs the batched DORA client against harness.ServerIP
-	// (-rate, -secs, -clients, -drop) and prints its report.
+	// DHCPLoad runs the batched DORA client against harness.ServerIP, or
+	// the -servers it relays to (-rate, -secs, -clients, -drop,
+	// -rebind-rate, -record, -verify, -relay), and prints its report.
 	DHCPLoad = "dhcpload"
+	// DHCPEtcd is pxekit's DHCP server sharing its leases in etcd with
+	// others (-iface, -etcd, -member, -prefix): etcdstore's lease store
+	// and client split, as pxelab serve --etcd runs it.
+	DHCPEtcd = "dhcp-etcd"
 )
 
 // CPUProfile is the flag that makes a role write its CPU profile to
@@ -95,6 +102,15 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 	rate := fs.Int("rate", 1000, "dhcpload: DORA exchanges offered per second")
 	secs := fs.Int("secs", 5, "dhcpload: seconds of load")
 	drop := fs.Duration("drop", 2*time.Second, "dhcpload: an exchange not done by then is lost")
+	servers := fs.String("servers", harness.ServerIP, "dhcpload: comma-separated DHCP servers every request is relayed to")
+	relayAddr := fs.String("relay", harness.ClientIP, "dhcpload: the relay agent's address (giaddr)")
+	rebindRate := fs.Int("rebind-rate", 0, "dhcpload: rebinding REQUESTs a second from clients holding an address")
+	record := fs.Bool("record", false, "dhcpload: report every exchange")
+	verify := fs.String("verify", "", "dhcpload: rebind the leases in this JSON file ([{client, ip}]) instead")
+	etcd := fs.String("etcd", "", "dhcp-etcd: comma-separated etcd client URLs")
+	member := fs.String("member", "", "dhcp-etcd: this server's name among those sharing etcd")
+	prefix := fs.String("prefix", "", "dhcp-etcd: etcd key prefix (default etcdstore's)")
+	addr := fs.String("addr", "", "dhcp-etcd: the address it listens on (port 67) and names itself by (option 54); default every address, the receiving link's")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -109,7 +125,7 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
-	server, relay := netip.MustParseAddr(harness.ServerIP), netip.MustParseAddr(harness.ClientIP)
+	server := netip.MustParseAddr(harness.ServerIP)
 	var err error
 	switch role {
 	case DHCP:
@@ -122,18 +138,23 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 		var w map[string]stormclient.File
 		if w, err = stormclient.ParseWant(*want); err == nil {
 			var rep *stormclient.Report
-			rep, err = stormclient.Run(ctx, stormclient.Config{Server: server, Relay: relay,
+			rep, err = stormclient.Run(ctx, stormclient.Config{Server: server, Relay: netip.MustParseAddr(harness.ClientIP),
 				Clients: *clients, Spread: *spread, Deadline: *deadline, Want: w})
 			if err == nil {
 				err = writeJSON(*out, rep)
 			}
 		}
 	case DHCPLoad:
-		var r *dhcpload.Report
-		r, err = dhcpload.Run(ctx, dhcpload.Config{Server: server, Relay: relay, Rate: *rate, Secs: *secs, Clients: *clients, Drop: *drop})
-		if err == nil {
-			err = json.NewEncoder(stdout).Encode(r)
+		var cfg dhcpload.Config
+		if cfg, err = loadConfig(*servers, *relayAddr, *verify); err == nil {
+			cfg.Rate, cfg.Secs, cfg.Clients, cfg.Drop, cfg.RebindRate, cfg.Record = *rate, *secs, *clients, *drop, *rebindRate, *record
+			var r *dhcpload.Report
+			if r, err = dhcpload.Run(ctx, cfg); err == nil {
+				err = json.NewEncoder(stdout).Encode(r)
+			}
 		}
+	case DHCPEtcd:
+		err = serveDHCPEtcd(ctx, log, *iface, *etcd, *member, *prefix, *addr)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
@@ -142,6 +163,36 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// loadConfig is the dhcpload role's servers, relay address and list of
+// leases to verify.
+func loadConfig(servers, relay, verify string) (dhcpload.Config, error) {
+	var cfg dhcpload.Config
+	for _, s := range strings.Split(servers, ",") {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return cfg, fmt.Errorf("-servers: %w", err)
+		}
+		cfg.Servers = append(cfg.Servers, a)
+	}
+	var err error
+	if cfg.Relay, err = netip.ParseAddr(relay); err != nil {
+		return cfg, fmt.Errorf("-relay: %w", err)
+	}
+	if verify != "" {
+		b, err := os.ReadFile(verify)
+		if err != nil {
+			return cfg, err
+		}
+		if err := json.Unmarshal(b, &cfg.Verify); err != nil {
+			return cfg, fmt.Errorf("-verify %s: %w", verify, err)
+		}
+		if len(cfg.Verify) == 0 {
+			return cfg, fmt.Errorf("-verify %s: no lease to rebind", verify)
+		}
+	}
+	return cfg, nil
 }
 
 // writeJSON writes v as JSON to path.
@@ -169,6 +220,52 @@ func serveDHCP(ctx context.Context, log *slog.Logger, iface, dir string) error {
 		Interfaces: []string{iface},
 		Subnets:    []dhcp.Subnet{subnet()},
 		LeaseFile:  filepath.Join(dir, "pxekit-leases.db"),
+		ClientRate: -1,
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// serveDHCPEtcd is pxekit's DHCP server as one of several sharing etcd:
+// each ACK claimed in etcd before it leaves, the other servers' leases
+// seen through the watch, new clients split between the live members by
+// a hash of their MAC (etcdstore.Member). As for serveDHCP, no per-MAC
+// rate limit.
+// With addr set it listens on addr:67 only and names itself addr, so two
+// of them can share one namespace and link.
+func serveDHCPEtcd(ctx context.Context, log *slog.Logger, iface, endpoints, member, prefix, addr string) error {
+	if endpoints == "" || member == "" {
+		return errors.New("-etcd and -member are required")
+	}
+	var listen netip.AddrPort
+	var id netip.Addr
+	if addr != "" {
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return fmt.Errorf("-addr: %w", err)
+		}
+		listen, id = netip.AddrPortFrom(a, 67), a
+	}
+	c, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: strings.Split(endpoints, ","), Prefix: prefix, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := c.Join(ctx, member, 0)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	s, err := dhcp.New(dhcp.Config{
+		Interfaces: []string{iface},
+		Subnets:    []dhcp.Subnet{subnet()},
+		Store:      m.LeaseStore(),
+		Sharing:    m,
+		ListenAddr: listen,
+		ServerID:   id,
 		ClientRate: -1,
 		Logger:     log,
 	})
