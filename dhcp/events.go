@@ -112,6 +112,10 @@ type Stats struct {
 	Subnets []SubnetStats
 	// CommitLatency is how long each store commit took (CommitBuckets).
 	CommitLatency Histogram
+
+	// CommitErrors counts store commits that failed (a full disk, an I/O
+	// error); their replies were withheld and counted as DropStoreError.
+	CommitErrors uint64
 }
 
 type counters struct {
@@ -125,6 +129,8 @@ type counters struct {
 	// when it was last logged, in Unix nanoseconds).
 	conflicts                atomic.Uint64
 	refusedSince, refusedLog atomic.Int64
+	// commitErrors counts failed store commits.
+	commitErrors atomic.Uint64
 }
 
 // requestTypes are the message types Stats.Requests counts.

@@ -205,6 +205,7 @@ func (s *Server) committer(commits <-chan pending) {
 	batch := make([]pending, 0, s.cfg.MaxCommitBatch)
 	var ops []Op
 	var out outbox
+	var faults commitFaults
 	for p := range commits {
 		batch = append(batch[:0], p)
 	fill:
@@ -237,12 +238,10 @@ func (s *Server) committer(commits <-chan pending) {
 		err := s.store.Apply(ops)
 		s.cnt.commitLatency.observe(time.Since(start))
 		if err != nil {
-			s.log.Error("dhcp: lease commit failed; replies withheld", "err", err, "leases", len(ops))
-			for range batch {
-				s.cnt.drop(DropStoreError)
-			}
+			s.commitFailed(&faults, err, len(ops), len(batch))
 			continue
 		}
+		s.commitOK(&faults)
 		s.cnt.commits.Add(1)
 		s.cnt.leaseWrites.Add(uint64(len(ops)))
 		for _, q := range batch {

@@ -190,7 +190,9 @@ func (s *Server) Stats() Stats {
 		Commits:     s.cnt.commits.Load(),
 		LeaseWrites: s.cnt.leaseWrites.Load(),
 		Conflicts:   s.cnt.conflicts.Load(),
-		Dropped:     s.cnt.dropped.Snapshot(),
+		// Commit faults.
+		CommitErrors: s.cnt.commitErrors.Load(),
+		Dropped:      s.cnt.dropped.Snapshot(),
 	}
 	st.Requests = s.cnt.requests.Snapshot()
 	st.CommitLatency = s.cnt.commitLatency.snapshot()
