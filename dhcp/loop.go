@@ -206,6 +206,7 @@ func (s *Server) committer(commits <-chan pending) {
 	var ops []Op
 	var out outbox
 	var faults commitFaults
+	var steps wallSteps
 	for p := range commits {
 		batch = append(batch[:0], p)
 	fill:
@@ -224,16 +225,8 @@ func (s *Server) committer(commits <-chan pending) {
 			s.commitShared(batch, &out)
 			continue
 		}
-		ops = ops[:0]
-		for _, q := range batch {
-			for _, op := range q.o.ops {
-				// Write the address's current state, not the worker's
-				// snapshot: see table.persisted.
-				if l, ok := s.table.persisted(op.Lease.IP); ok {
-					ops = append(ops, Op{Lease: l})
-				}
-			}
-		}
+		var off time.Duration
+		ops, off = s.commitOps(ops[:0], batch, &steps)
 		start := time.Now()
 		err := s.store.Apply(ops)
 		s.cnt.commitLatency.observe(time.Since(start))
@@ -242,6 +235,7 @@ func (s *Server) committer(commits <-chan pending) {
 			continue
 		}
 		s.commitOK(&faults)
+		steps.written = off
 		s.cnt.commits.Add(1)
 		s.cnt.leaseWrites.Add(uint64(len(ops)))
 		for _, q := range batch {

@@ -36,6 +36,8 @@ type Server struct {
 	relayLimit  *limiter
 	cnt         counters
 	now         func() time.Time
+	// lclock is the lease clock now reads (Config.Clock).
+	lclock *leaseClock
 	// mu guards what Reconfigure swaps (cfg.Subnets, cfg.Reservations,
 	// subOpts and the table's subnets): packets are answered under the
 	// read lock.
@@ -117,10 +119,11 @@ func New(cfg Config) (*Server, error) {
 		store:       cfg.Store,
 		clientLimit: newLimiter(cfg.ClientRate, cfg.ClientBurst, 4096),
 		relayLimit:  newLimiter(cfg.RelayRate, cfg.RelayBurst, 256),
-		now:         time.Now,
+		lclock:      newLeaseClock(cfg.Clock),
 		links:       map[int]link{},
 		ready:       make(chan struct{}),
 	}
+	s.now = s.lclock.now
 	for i, sn := range cfg.Subnets {
 		s.subOpts = append(s.subOpts, subnetOptions(sn, s.leaseTime(i)))
 	}
