@@ -118,6 +118,10 @@ func (s *Server) batchReader(ctx context.Context, l *listener, jobs chan<- *batc
 // do not serve; false means the caller keeps the buffer.
 func (s *Server) admit(b *batch, data []byte, ifi int, src net.Addr) bool {
 	s.cnt.received.Add(1)
+	if oversized(len(data)) {
+		s.cnt.drop(DropOversized)
+		return false
+	}
 	if ifi > 0 && len(s.links) > 0 {
 		if _, ok := s.links[ifi]; !ok {
 			s.cnt.drop(DropNoSubnet)

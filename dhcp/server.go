@@ -130,7 +130,7 @@ func New(cfg Config) (*Server, error) {
 	s.cnt.dropped = dropcount.New(dropReasons()...)
 	s.cnt.requests = dropcount.New(requestTypes...)
 	s.cnt.commitLatency = newHistogram(CommitBuckets())
-	s.bufs.New = func() any { b := make([]byte, 4096); return &b }
+	s.bufs.New = func() any { b := make([]byte, maxDatagram); return &b }
 	s.batches.New = func() any { return &batch{in: make([]inbound, 0, readBatch)} }
 	if s.store == nil && cfg.LeaseFile != "" {
 		bs, err := OpenBoltStore(cfg.LeaseFile)
