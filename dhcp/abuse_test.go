@@ -1,7 +1,6 @@
 package dhcp
 
 import (
-	"context"
 	"math/rand/v2"
 	"net"
 	"testing"
@@ -18,26 +17,13 @@ import (
 // random MACs through one relay is cut at that relay's rate with the drops
 // counted, while a client behind another relay is still served.
 func TestAbusiveDatagrams(t *testing.T) {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newTestServer(t, func(c *Config) {
-		c.Conn = conn
-		c.RelayRate, c.RelayBurst = 100, 50
-	})
-	s.now = time.Now
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	<-s.Ready()
+	s, addr, stop := serveLoopback(t, func(c *Config) { c.RelayRate, c.RelayBurst = 100, 50 })
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	rc := &relayClient{conn: c, server: conn.LocalAddr()}
+	rc := &relayClient{conn: c, server: addr}
 
 	padded := func(mac string, size int) []byte {
 		d, _ := dhcpv4.NewDiscovery(mustMAC(mac))
@@ -45,7 +31,7 @@ func TestAbusiveDatagrams(t *testing.T) {
 		b := d.ToBytes()
 		return append(b, make([]byte, size-len(b))...) // pad after the end option
 	}
-	if _, err := c.WriteTo(padded("52:54:00:00:90:01", 9000), conn.LocalAddr()); err != nil {
+	if _, err := c.WriteTo(padded("52:54:00:00:90:01", 9000), addr); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the oversized datagram to be counted", 10*time.Second, func() bool {
@@ -84,7 +70,7 @@ func TestAbusiveDatagrams(t *testing.T) {
 		d.UpdateOption(dhcpv4.OptRelayAgentInfo(
 			dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(subLinkSelection), []byte{192, 0, 2, 0}),
 			dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(subRelaySourcePort), nil)))
-		fl.WriteTo(d.ToBytes(), conn.LocalAddr())
+		fl.WriteTo(d.ToBytes(), addr)
 	}
 	// The well-behaved client, behind the other relay, during the flood.
 	if _, err := rc.dora(mustMAC("52:54:00:00:90:04")); err != nil {
@@ -100,10 +86,7 @@ func TestAbusiveDatagrams(t *testing.T) {
 		last = n
 		return settled
 	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	st := s.Stats()
 	offered := st.Offers - before.Offers
 	limited := st.Dropped[DropRelayRate] - before.Dropped[DropRelayRate]

@@ -1,7 +1,6 @@
 package dhcp
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -56,34 +55,20 @@ func TestClockSteps(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "leases.db")
 	clk := &stepClock{wall: t0, mono: 1000 * time.Hour}
 	start := func() (*Server, *relayClient, func()) {
-		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := newTestServer(t, func(c *Config) {
-			c.Conn = conn
+		s, addr, stopServer := serveLoopback(t, func(c *Config) {
 			c.LeaseFile = file
 			c.Clock = clk
 			c.Subnets[0].Pools = []Range{{mustAddr("192.0.2.10"), mustAddr("192.0.2.29")}}
 		})
-		s.now = s.lclock.now // newTestServer pins it; this test is about the real one
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		done := make(chan error, 1)
-		go func() { done <- s.Serve(ctx) }()
-		<-s.Ready()
 		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		stop := func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
+			stopServer()
 			c.Close()
 		}
-		t.Cleanup(func() { cancel() })
-		return s, &relayClient{conn: c, server: conn.LocalAddr()}, stop
+		return s, &relayClient{conn: c, server: addr}, stop
 	}
 	held := map[netip.Addr]string{}
 	bind := func(rc *relayClient, s *Server, from, n int) {

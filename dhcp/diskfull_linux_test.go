@@ -1,8 +1,6 @@
 package dhcp
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,28 +12,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pxekit/pxekit/pxetest"
 )
-
-// syncBuffer is a log sink the server and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) count(s string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Count(w.b.String(), s)
-}
 
 // smallTmpfs mounts a tmpfs of size bytes for the test.
 func smallTmpfs(t *testing.T, size int) string {
@@ -78,23 +57,12 @@ func fill(t *testing.T, path string) {
 func TestDiskFullDuringCommit(t *testing.T) {
 	dir := smallTmpfs(t, 1<<20)
 	file := filepath.Join(dir, "leases.db")
-	logs := &syncBuffer{}
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newTestServer(t, func(c *Config) {
-		c.Conn = conn
+	logs := &pxetest.Buffer{}
+	s, addr, stop := serveLoopback(t, func(c *Config) {
 		c.LeaseFile = file
 		c.Subnets[0].Pools = []Range{{mustAddr("192.0.2.10"), mustAddr("192.0.2.250")}}
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
-	s.now = time.Now
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	<-s.Ready()
 
 	acked := map[string]netip.Addr{}
 	var mu sync.Mutex
@@ -110,7 +78,7 @@ func TestDiskFullDuringCommit(t *testing.T) {
 					return
 				}
 				defer c.Close()
-				rc := &relayClient{conn: c, server: conn.LocalAddr()}
+				rc := &relayClient{conn: c, server: addr}
 				ip, err := rc.dora(mustMAC(m))
 				if err != nil {
 					return
@@ -150,8 +118,8 @@ func TestDiskFullDuringCommit(t *testing.T) {
 	if st.Offers < uint64(len(before)+len(during)) {
 		t.Errorf("offers %d: the server stopped offering while the disk was full", st.Offers)
 	}
-	if n := logs.count("out of space"); n != 1 {
-		t.Errorf("%d out-of-space log lines over %d failed commits, want 1 per interval\n%s", n, st.CommitErrors, logs.b.String())
+	if n := strings.Count(logs.String(), "out of space"); n != 1 {
+		t.Errorf("%d out-of-space log lines over %d failed commits, want 1 per interval\n%s", n, st.CommitErrors, logs.String())
 	}
 	t.Logf("disk full: %d of %d clients acknowledged, %d commits failed, %d replies withheld",
 		len(okDuring), len(during), st.CommitErrors, st.Dropped[DropStoreError])
@@ -168,13 +136,10 @@ func TestDiskFullDuringCommit(t *testing.T) {
 	if ok := doraAll(missing); len(ok) != len(missing) {
 		t.Fatalf("after space returned: %d of %d acknowledged", len(ok), len(missing))
 	}
-	if logs.count("lease commits succeed again") != 1 {
-		t.Errorf("recovery not logged:\n%s", logs.b.String())
+	if strings.Count(logs.String(), "lease commits succeed again") != 1 {
+		t.Errorf("recovery not logged:\n%s", logs.String())
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 
 	bs, err := OpenBoltStore(file)
 	if err != nil {

@@ -7,9 +7,10 @@ import (
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // TestFloodOfDistinctNames: one client asks for 65,535 distinct files that
@@ -27,7 +28,7 @@ func TestFloodOfDistinctNames(t *testing.T) {
 	}
 	defer r.Close()
 	const maxTransfers = 16
-	logs := &syncLog{}
+	logs := &pxetest.Buffer{}
 	s := serve(t, Config{Root: root, MaxTransfers: maxTransfers, Timeout: 200 * time.Millisecond, Retries: 2,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	baseline := runtime.NumGoroutine()
@@ -78,7 +79,7 @@ func TestFloodOfDistinctNames(t *testing.T) {
 	if refused := st.Dropped[DropNotFound] + st.Dropped[DropBusy]; refused+st.Sent+st.Failed < st.Requests || st.Requests == 0 {
 		t.Errorf("%d requests read, %d refused", st.Requests, refused)
 	}
-	if n := logs.count("tftp request refused") + logs.count("too many transfers"); n > 50 {
+	if n := strings.Count(logs.String(), "tftp request refused") + strings.Count(logs.String(), "too many transfers"); n > 50 {
 		t.Errorf("%d refusal log lines for the flood, want them paced", n)
 	}
 	if st.Dropped[DropBusy] == 0 || st.Failed > maxTransfers+2 {
@@ -87,22 +88,4 @@ func TestFloodOfDistinctNames(t *testing.T) {
 	waitFor(t, func() bool {
 		return runtime.NumGoroutine() <= baseline+2
 	})
-}
-
-// syncLog is a log sink the server and the test share.
-type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncLog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncLog) count(s string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Count(w.b.String(), s)
 }
