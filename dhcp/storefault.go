@@ -16,7 +16,8 @@ const commitLogInterval = time.Minute
 type commitFaults struct {
 	since    int       // failed commits since the last success
 	withheld int       // replies withheld since the last success
-	logged   time.Time // when the failure was last logged
+	logged   time.Time // when a failure was last logged (kept across recoveries: a flapping store still logs once per interval)
+	unpaired bool      // a failure line was written and no recovery line since
 	first    error
 }
 
@@ -38,7 +39,7 @@ func (s *Server) commitFailed(f *commitFaults, err error, leases, replies int) {
 	if !f.logged.IsZero() && now.Sub(f.logged) < commitLogInterval {
 		return
 	}
-	f.logged = now
+	f.logged, f.unpaired = now, true
 	msg := "dhcp: lease commit failed; replies withheld until the store writes again"
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		msg = "dhcp: lease store is out of space; replies withheld until the store writes again"
@@ -46,11 +47,14 @@ func (s *Server) commitFailed(f *commitFaults, err error, leases, replies int) {
 	s.log.Error(msg, "err", err, "leases", leases, "failedCommits", f.since, "withheldReplies", f.withheld)
 }
 
-// commitOK notes a successful commit, logging the recovery once.
+// commitOK notes a successful commit, logging the recovery once for each
+// failure line.
 func (s *Server) commitOK(f *commitFaults) {
 	if f.since == 0 {
 		return
 	}
-	s.log.Info("dhcp: lease commits succeed again", "failedCommits", f.since, "withheldReplies", f.withheld, "firstErr", f.first)
-	*f = commitFaults{}
+	if f.unpaired {
+		s.log.Info("dhcp: lease commits succeed again", "failedCommits", f.since, "withheldReplies", f.withheld, "firstErr", f.first)
+	}
+	*f = commitFaults{logged: f.logged}
 }
