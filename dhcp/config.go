@@ -94,6 +94,11 @@ type Config struct {
 	OnEvent func(Event)
 	// Logger receives operational logs (default slog.Default()).
 	Logger *slog.Logger
+
+	// Clock is where the server reads time (nil: the host's clocks).
+	// Leases run on its monotonic time, so wall-clock steps do not move
+	// them; see Clock.
+	Clock Clock
 }
 
 // Subnet is one IPv4 network the server gives addresses on, with the

@@ -77,7 +77,7 @@ const (
 // dropReasons lists every reason (a function, not a package variable: no
 // global mutable state).
 func dropReasons() []DropReason {
-	return []DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient, DropStoreUnavailable, DropPeerClient, DropClaimLost, DropSuperseded}
+	return []DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient, DropStoreUnavailable, DropPeerClient, DropClaimLost, DropSuperseded, DropOversized}
 }
 
 // Stats is a snapshot of the server's counters.
@@ -112,6 +112,10 @@ type Stats struct {
 	Subnets []SubnetStats
 	// CommitLatency is how long each store commit took (CommitBuckets).
 	CommitLatency Histogram
+
+	// CommitErrors counts store commits that failed (a full disk, an I/O
+	// error); their replies were withheld and counted as DropStoreError.
+	CommitErrors uint64
 }
 
 type counters struct {
@@ -125,6 +129,8 @@ type counters struct {
 	// when it was last logged, in Unix nanoseconds).
 	conflicts                atomic.Uint64
 	refusedSince, refusedLog atomic.Int64
+	// commitErrors counts failed store commits.
+	commitErrors atomic.Uint64
 }
 
 // requestTypes are the message types Stats.Requests counts.

@@ -118,6 +118,10 @@ func (s *Server) batchReader(ctx context.Context, l *listener, jobs chan<- *batc
 // do not serve; false means the caller keeps the buffer.
 func (s *Server) admit(b *batch, data []byte, ifi int, src net.Addr) bool {
 	s.cnt.received.Add(1)
+	if oversized(len(data)) {
+		s.cnt.drop(DropOversized)
+		return false
+	}
 	if ifi > 0 && len(s.links) > 0 {
 		if _, ok := s.links[ifi]; !ok {
 			s.cnt.drop(DropNoSubnet)
@@ -205,6 +209,8 @@ func (s *Server) committer(commits <-chan pending) {
 	batch := make([]pending, 0, s.cfg.MaxCommitBatch)
 	var ops []Op
 	var out outbox
+	var faults commitFaults
+	var steps wallSteps
 	for p := range commits {
 		batch = append(batch[:0], p)
 	fill:
@@ -223,26 +229,17 @@ func (s *Server) committer(commits <-chan pending) {
 			s.commitShared(batch, &out)
 			continue
 		}
-		ops = ops[:0]
-		for _, q := range batch {
-			for _, op := range q.o.ops {
-				// Write the address's current state, not the worker's
-				// snapshot: see table.persisted.
-				if l, ok := s.table.persisted(op.Lease.IP); ok {
-					ops = append(ops, Op{Lease: l})
-				}
-			}
-		}
+		var off time.Duration
+		ops, off = s.commitOps(ops[:0], batch, &steps)
 		start := time.Now()
 		err := s.store.Apply(ops)
 		s.cnt.commitLatency.observe(time.Since(start))
 		if err != nil {
-			s.log.Error("dhcp: lease commit failed; replies withheld", "err", err, "leases", len(ops))
-			for range batch {
-				s.cnt.drop(DropStoreError)
-			}
+			s.commitFailed(&faults, err, len(ops), len(batch))
 			continue
 		}
+		s.commitOK(&faults)
+		steps.written = off
 		s.cnt.commits.Add(1)
 		s.cnt.leaseWrites.Add(uint64(len(ops)))
 		for _, q := range batch {

@@ -36,6 +36,8 @@ type Server struct {
 	relayLimit  *limiter
 	cnt         counters
 	now         func() time.Time
+	// lclock is the lease clock now reads (Config.Clock).
+	lclock *leaseClock
 	// mu guards what Reconfigure swaps (cfg.Subnets, cfg.Reservations,
 	// subOpts and the table's subnets): packets are answered under the
 	// read lock.
@@ -117,17 +119,18 @@ func New(cfg Config) (*Server, error) {
 		store:       cfg.Store,
 		clientLimit: newLimiter(cfg.ClientRate, cfg.ClientBurst, 4096),
 		relayLimit:  newLimiter(cfg.RelayRate, cfg.RelayBurst, 256),
-		now:         time.Now,
+		lclock:      newLeaseClock(cfg.Clock),
 		links:       map[int]link{},
 		ready:       make(chan struct{}),
 	}
+	s.now = s.lclock.now
 	for i, sn := range cfg.Subnets {
 		s.subOpts = append(s.subOpts, subnetOptions(sn, s.leaseTime(i)))
 	}
 	s.cnt.dropped = dropcount.New(dropReasons()...)
 	s.cnt.requests = dropcount.New(requestTypes...)
 	s.cnt.commitLatency = newHistogram(CommitBuckets())
-	s.bufs.New = func() any { b := make([]byte, 4096); return &b }
+	s.bufs.New = func() any { b := make([]byte, maxDatagram); return &b }
 	s.batches.New = func() any { return &batch{in: make([]inbound, 0, readBatch)} }
 	if s.store == nil && cfg.LeaseFile != "" {
 		bs, err := OpenBoltStore(cfg.LeaseFile)
@@ -190,7 +193,9 @@ func (s *Server) Stats() Stats {
 		Commits:     s.cnt.commits.Load(),
 		LeaseWrites: s.cnt.leaseWrites.Load(),
 		Conflicts:   s.cnt.conflicts.Load(),
-		Dropped:     s.cnt.dropped.Snapshot(),
+		// Commit faults.
+		CommitErrors: s.cnt.commitErrors.Load(),
+		Dropped:      s.cnt.dropped.Snapshot(),
 	}
 	st.Requests = s.cnt.requests.Snapshot()
 	st.CommitLatency = s.cnt.commitLatency.snapshot()

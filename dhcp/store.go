@@ -109,11 +109,17 @@ var leaseBucket = []byte("leases")
 // address. Each Apply is one transaction (one fsync), which is why the
 // server groups many lease writes into one Apply.
 type BoltStore struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string
 }
 
-// OpenBoltStore opens (or creates) the lease database at path.
+// OpenBoltStore opens (or creates) the lease database at path. A file that
+// is truncated, not a bbolt database, or of a newer schema is refused with a
+// *LeaseFileError that says what to do; it is never reset.
 func OpenBoltStore(path string) (*BoltStore, error) {
+	if err := checkBoltFile(path); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: 5 * time.Second,
 		// The freelist is rebuilt on open instead of written per commit:
@@ -121,8 +127,18 @@ func OpenBoltStore(path string) (*BoltStore, error) {
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 	})
+	if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrVersionMismatch) || errors.Is(err, bolt.ErrChecksum) {
+		return nil, &LeaseFileError{Path: path, Err: fmt.Errorf("%w: %v", ErrLeaseFileCorrupt, err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: open lease file %s: %w", path, err)
+	}
+	if err := checkSchema(db); err != nil {
+		db.Close()
+		if errors.Is(err, ErrLeaseFileNewer) || errors.Is(err, ErrLeaseFileCorrupt) {
+			return nil, &LeaseFileError{Path: path, Err: err}
+		}
+		return nil, fmt.Errorf("dhcp: lease file %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(leaseBucket)
@@ -131,7 +147,7 @@ func OpenBoltStore(path string) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("dhcp: lease file %s: %w", path, err)
 	}
-	return &BoltStore{db: db}, nil
+	return &BoltStore{db: db, path: path}, nil
 }
 
 // Load implements Store. A record that does not decode is skipped and
@@ -139,7 +155,7 @@ func OpenBoltStore(path string) (*BoltStore, error) {
 func (s *BoltStore) Load() ([]Lease, error) {
 	var out []Lease
 	var bad []error
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := safeView(s.db, func(tx *bolt.Tx) error {
 		return tx.Bucket(leaseBucket).ForEach(func(k, v []byte) error {
 			l, err := decodeLease(k, v)
 			if err != nil {
@@ -151,7 +167,7 @@ func (s *BoltStore) Load() ([]Lease, error) {
 		})
 	})
 	if err != nil {
-		return nil, err
+		return nil, &LeaseFileError{Path: s.path, Err: err}
 	}
 	return out, errors.Join(bad...)
 }

@@ -118,8 +118,10 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listen
 	// IdleTimeout closes keep-alive connections that firmware left open
 	// once it jumped into the kernel; without it each booted machine
 	// would hold one until the server stops.
-	srv := &http.Server{Handler: finWithResponse(s.service), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ConnContext: connContext}
+	srv := &http.Server{Handler: s.httpConns.handler(finWithResponse(s.service)), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ConnContext: connContext,
+		// Abuse bounds: see maxHeaderBytes and HTTPConnStats.
+		MaxHeaderBytes: maxHeaderBytes, ConnState: s.httpConns.connState}
 	// Downloads in flight get the grace to finish; event streams never
 	// would, so they end as the shutdown begins.
 	srv.RegisterOnShutdown(func() { close(s.streamsDone) })

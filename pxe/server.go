@@ -301,6 +301,8 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	bus Bus
+	// httpConns counts HTTP connections closed before a request.
+	httpConns connTracker
 	// http is the boot routes' handler and live the parts of the config
 	// that Reload may swap (Inventory, Assets, Boot, URLKey, URLTTL);
 	// each request and DHCP decision loads the current ones.

@@ -123,6 +123,8 @@ type Server struct {
 	log     *slog.Logger
 	c       counters
 	started atomic.Bool
+	// pace limits refusal log lines under a flood.
+	pace logPacer
 }
 
 // New checks cfg and returns a Server. It opens no socket: Serve does.
@@ -441,7 +443,9 @@ func (f *front) accept(pkt []byte, src *net.UDPAddr) (Request, *transfer, bool) 
 	}
 	if !f.acquire() {
 		s.c.drop(DropBusy)
-		s.log.Warn("tftp request dropped: too many transfers", "peer", peer, "file", name, "max", s.cfg.MaxTransfers)
+		if held, ok := s.pace.allow(DropBusy); ok {
+			s.log.Warn("tftp request dropped: too many transfers", "peer", peer, "file", name, "max", s.cfg.MaxTransfers, "suppressed", held)
+		}
 		f.emit(Event{Kind: EventBusy, Peer: peer, File: name, Reason: DropBusy, Err: errors.New("too many transfers")})
 		return req, nil, false
 	}
@@ -523,7 +527,9 @@ func (f *front) refuse(src *net.UDPAddr, peer netip.AddrPort, file string, code 
 	} else {
 		f.s.c.sentError(code)
 	}
-	f.s.log.Warn("tftp request refused", "peer", peer, "file", file, "code", int(code), "err", err)
+	if held, ok := f.s.pace.allow(why); ok {
+		f.s.log.Warn("tftp request refused", "peer", peer, "file", file, "code", int(code), "err", err, "suppressed", held)
+	}
 	f.emit(Event{Kind: EventRefused, Peer: peer, File: file, Code: code, Reason: why, Err: err})
 }
 

@@ -1,0 +1,91 @@
+package tftp
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pxekit/pxekit/pxetest"
+)
+
+// TestFloodOfDistinctNames: one client asks for 65,535 distinct files that
+// do not exist while 64 others start transfers of a real file and never
+// ACK. The server keeps no state per name (each is answered "not found"
+// and counted), runs at most MaxTransfers transfers (the rest counted
+// busy), tftp-hpa and atftp still fetch byte-identical files during the
+// flood, and once the abandoned transfers time out the goroutines are
+// back to where they were.
+func TestFloodOfDistinctNames(t *testing.T) {
+	dir, files := testRoot(t, 100000, 1<<20)
+	root, r, err := Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const maxTransfers = 16
+	logs := &pxetest.Buffer{}
+	s := serve(t, Config{Root: root, MaxTransfers: maxTransfers, Timeout: 200 * time.Millisecond, Retries: 2,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	baseline := runtime.NumGoroutine()
+
+	fl, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	fl.SetWriteBuffer(4 << 20)
+	floodDone := make(chan struct{})
+	go func() {
+		defer close(floodDone)
+		for i := range 65535 {
+			fl.WriteTo(rrq(fmt.Sprintf("flood/%05d.bin", i), "octet"), s.addr)
+			if i%128 == 127 {
+				time.Sleep(time.Millisecond) // let the reader keep up: the test counts what it read
+			}
+		}
+	}()
+	var stuck []*net.UDPConn
+	for range 64 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.WriteTo(rrq("1m", "octet"), s.addr)
+		stuck = append(stuck, c)
+	}
+	if got, msg := tftpHPA(t, s.addr, "100000b"); !bytes.Equal(got, files["100000b"]) {
+		t.Errorf("tftp-hpa during the flood: %d bytes, %q", len(got), msg)
+	}
+	if got, msg, ok := atftp(t, s.addr, "100000b", "blksize 1468"); !ok || !bytes.Equal(got, files["100000b"]) {
+		t.Errorf("atftp during the flood: %d bytes, %q", len(got), msg)
+	}
+	<-floodDone
+	waitFor(t, func() bool {
+		st := s.srv.Stats()
+		return st.Active == 0 && st.Dropped[DropNotFound] > 0 && st.Requests == st.Dropped[DropNotFound]+st.Dropped[DropBusy]+st.Dropped[DropDuplicate]+st.Sent+st.Failed+st.Aborted
+	})
+	st := s.srv.Stats()
+	t.Logf("flood: %d requests read, %d not found, %d busy, %d sent, %d failed", st.Requests, st.Dropped[DropNotFound], st.Dropped[DropBusy], st.Sent, st.Failed)
+	// Each name is refused, not found or (while every transfer slot is
+	// taken) busy: none starts a transfer or leaves state behind. (How
+	// many of the 65,535 the kernel delivers depends on the machine's load:
+	// a full socket buffer drops the rest.)
+	if refused := st.Dropped[DropNotFound] + st.Dropped[DropBusy]; refused+st.Sent+st.Failed < st.Requests || st.Requests == 0 {
+		t.Errorf("%d requests read, %d refused", st.Requests, refused)
+	}
+	if n := strings.Count(logs.String(), "tftp request refused") + strings.Count(logs.String(), "too many transfers"); n > 50 {
+		t.Errorf("%d refusal log lines for the flood, want them paced", n)
+	}
+	if st.Dropped[DropBusy] == 0 || st.Failed > maxTransfers+2 {
+		t.Errorf("transfers not bounded by MaxTransfers %d: %d busy, %d failed", maxTransfers, st.Dropped[DropBusy], st.Failed)
+	}
+	waitFor(t, func() bool {
+		return runtime.NumGoroutine() <= baseline+2
+	})
+}
