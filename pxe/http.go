@@ -39,6 +39,9 @@ type handler struct {
 	ipxe    fs.FS
 	bus     *Bus
 	baseURL string
+	// baseURL6 is the HTTP root for requests that came over IPv6 ("":
+	// no IPv6).
+	baseURL6 string
 	// macForIP maps a requester to the MAC its DHCP lease names; nil or
 	// false when unknown.
 	macForIP func(netip.Addr) (net.HardwareAddr, bool)
@@ -128,7 +131,10 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	if strings.EqualFold(q.Get("fw"), "efi") {
 		fw = ipxe.EFI
 	}
-	data := newScriptData(m, h.baseURL, fw)
+	data := newScriptData(m, h.baseFor(r), fw)
+	if ip, _ := h.requester(r); ip.IsValid() {
+		data.ClientAddr = ip.String()
+	}
 	if len(h.urlKey) > 0 {
 		exp := h.clock().Add(h.urlTTL)
 		data.sign = func(path string) string { return SignPath(h.urlKey, path, exp) }
@@ -199,7 +205,7 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 		h.deny(w, mac, http.StatusForbidden, "file "+name+": "+err.Error())
 		return
 	}
-	out, err := renderFile(&h.tmpl, m, p, name, h.baseURL)
+	out, err := renderFile(&h.tmpl, m, p, name, h.baseFor(r))
 	if err != nil {
 		h.log.Warn("machine file", "mac", mac.String(), "file", name, "err", err)
 		http.NotFound(w, r)
