@@ -317,9 +317,9 @@ type Server struct {
 	ownStore  *dhcp.BoltStore
 	storeOnce sync.Once
 	ra        *ra.Responder
-	tftp    tftp.Config // Serve adds the socket
-	ready   chan struct{}
-	started atomic.Bool
+	tftp      tftp.Config // Serve adds the socket
+	ready     chan struct{}
+	started   atomic.Bool
 
 	// What running as a service adds: the TFTP server Serve runs (for its
 	// counters), the HTTP counters, the boot tracker behind the dashboard,
