@@ -11,8 +11,9 @@
 //
 //   - vmspec: KubeVirt VirtualMachine and VirtualMachineInstance (PXE NIC,
 //     global boot order, disks, SR-IOV NIC, dedicated CPUs, hugepages),
-//     strict YAML decoding and offline validation mirroring KubeVirt's
-//     admission rules.
+//     strict YAML decoding and offline validation that agrees with KubeVirt
+//     v1.9.0's admission webhooks (defaults first, then every rule at the
+//     webhook's field path).
 //   - netattach: Multus NetworkAttachmentDefinitions (cnv-bridge/bridge with
 //     cnv-tuning/tuning) parsed back with libcni, and the nmstate
 //     NodeNetworkConfigurationPolicy for a Linux bridge.
@@ -20,6 +21,7 @@
 //     webhook rules, and the NetworkAttachmentDefinition the operator renders.
 //   - dpdk: PerformanceProfile, MachineConfigPool, CPU sets planned from NUMA
 //     topology, DPDK VMs (a vmspec.Option) and guest tuning.
+//   - hco: the HyperConverged CR's secondary DNS settings.
 //   - validation: the Warning type and the object checks they all share;
 //     strictyaml: the strict YAML decoding they all use.
 //

@@ -81,6 +81,14 @@ type Config struct {
 	ClientRate, RelayRate   float64
 	ClientBurst, RelayBurst int
 
+	// Sharing, when set, splits new clients between the servers that
+	// share Store (a SharedStore): this server answers only the DISCOVERs
+	// and INIT-REBOOT REQUESTs of the clients Sharing gives it, and takes
+	// new addresses from its part of each pool first. Nil answers every
+	// client (active-active on a shared store: the claims still keep an
+	// address from going to two clients).
+	Sharing Sharing
+
 	// OnEvent, when set, is called for every boot event. It runs on a
 	// worker goroutine: it must return quickly.
 	OnEvent func(Event)

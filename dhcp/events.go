@@ -66,12 +66,18 @@ const (
 	DropStoreError    DropReason = "store-error"    // lease commit failed; client retries
 	DropSendError     DropReason = "send-error"     // the reply could not be sent
 	DropUnknownClient DropReason = "unknown-client" // a REQUEST from a client we have no record of
+
+	// Servers sharing a store (SharedStore, Sharing).
+	DropStoreUnavailable DropReason = "store-unavailable" // the shared store cannot commit: nothing handed out or renewed
+	DropPeerClient       DropReason = "peer-client"       // another server of the cluster answers this new client
+	DropClaimLost        DropReason = "claim-lost"        // another server committed the address first and answered the client
+	DropSuperseded       DropReason = "superseded"        // a later decision for the address replaced this one before it was written
 )
 
 // dropReasons lists every reason (a function, not a package variable: no
 // global mutable state).
 func dropReasons() []DropReason {
-	return []DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient}
+	return []DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient, DropStoreUnavailable, DropPeerClient, DropClaimLost, DropSuperseded}
 }
 
 // Stats is a snapshot of the server's counters.
@@ -93,6 +99,10 @@ type Stats struct {
 	// records they carried (LeaseWrites/Commits is the group-commit batch).
 	Commits     uint64
 	LeaseWrites uint64
+	// Conflicts counts ACKs whose claim on a shared store lost to another
+	// server (answered with a NAK, or not at all when that server had
+	// answered the same client).
+	Conflicts uint64
 
 	// Requests counts the requests decoded, by message type ("discover",
 	// "request", "decline", "release", "inform"), before any was dropped
@@ -110,6 +120,11 @@ type counters struct {
 	dropped                                                            *dropcount.Counts[DropReason]
 	requests                                                           *dropcount.Counts[string]
 	commitLatency                                                      *histogram
+	// conflicts counts lost claims; refusedSince and refusedLog pace the
+	// store-unavailable log line (refusals since the store went away, and
+	// when it was last logged, in Unix nanoseconds).
+	conflicts                atomic.Uint64
+	refusedSince, refusedLog atomic.Int64
 }
 
 // requestTypes are the message types Stats.Requests counts.

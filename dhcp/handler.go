@@ -41,6 +41,9 @@ type outcome struct {
 	ifIndex int
 	ops     []Op // committed before the reply leaves
 	events  []Event
+	// lost, on a shared store, is the answer to send instead when the
+	// claim on ops fails: the NAK of an ACK.
+	lost *outcome
 }
 
 // link is what the server knows about one of its interfaces.
@@ -103,8 +106,16 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 	}
 	reqSID := addrOpt(p, dhcpv4.OptionServerIdentifier)
 
+	if (mt == dhcpv4.MessageTypeDiscover || mt == dhcpv4.MessageTypeRequest) && !s.available() {
+		s.unavailable(now)
+		return outcome{}, DropStoreUnavailable
+	}
+
 	switch mt {
 	case dhcpv4.MessageTypeDiscover:
+		if s.cfg.Sharing != nil && !s.cfg.Sharing.Serves(c.MAC) {
+			return outcome{}, DropPeerClient
+		}
 		evs := []Event{ev(EventDiscovered, netip.Addr{}, BootDecision{})}
 		var boot BootDecision
 		if s.cfg.Boot != nil {
@@ -146,6 +157,9 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 			}
 		case req.IsValid() && !ciaddr.IsValid(): // INIT-REBOOT
 			want = req
+			if s.cfg.Sharing != nil && !s.cfg.Sharing.Serves(c.MAC) {
+				return outcome{}, DropPeerClient
+			}
 		case ciaddr.IsValid(): // RENEWING (unicast) or REBINDING (broadcast)
 			want = ciaddr
 		default:
@@ -174,6 +188,10 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 		o := s.route(p, r, in, false)
 		o.ops = []Op{{Lease: l}}
 		o.events = []Event{ev(EventAcked, want, boot)}
+		if s.shared != nil {
+			n, _ := s.nak(p, in, sid, c, "address taken by another server", now)
+			o.lost = &n
+		}
 		return o, ""
 
 	case dhcpv4.MessageTypeDecline:

@@ -60,6 +60,9 @@ type table struct {
 	resMAC  map[string]Reservation // MAC → reservation
 	pools   []pool
 	subnets []Subnet
+	// share, when set, is Sharing.Share: where in each pool this server
+	// looks for a free address first.
+	share func() (i, n int)
 }
 
 func newTable(subnets []Subnet, res []Reservation) *table {
@@ -175,6 +178,13 @@ func (t *table) offer(mac string, subnet int, requested netip.Addr, now time.Tim
 		t.claim(requested, mac, subnet, stOffered, hold1)
 		return requested, nil
 	}
+	si, sn := 0, 1
+	if t.share != nil {
+		si, sn = t.share()
+		if sn < 1 || si < 0 || si >= sn {
+			si, sn = 0, 1
+		}
+	}
 	for i := range t.pools {
 		p := &t.pools[i]
 		if p.subnet != subnet {
@@ -182,11 +192,13 @@ func (t *table) offer(mac string, subnet int, requested netip.Addr, now time.Tim
 		}
 		size := uint32(p.r.Size())
 		base := ip4u(p.r.Start)
+		// Servers sharing a store start in different parts of the pool.
+		start := uint32(uint64(size) * uint64(si) / uint64(sn))
 		for k := uint32(0); k < size; k++ {
-			off := (p.cursor + k) % size
+			off := (start + p.cursor + k) % size
 			a := u2ip4(base + off)
 			if t.free(a, mac, now) {
-				p.cursor = (off + 1) % size
+				p.cursor = (off + size - start + 1) % size
 				t.claim(a, mac, subnet, stOffered, hold1)
 				return a, nil
 			}
@@ -350,4 +362,64 @@ func (t *table) persisted(a netip.Addr) (Lease, bool) {
 		return Lease{}, false
 	}
 	return e.lease(), true
+}
+
+// remote installs a record another server wrote (Change from a
+// SharedStore's watch). The address's holder here, if another MAC, loses
+// it (an offer of it is void); the MAC's index points at its newest
+// record, as load does.
+func (t *table) remote(c Change) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := c.Lease
+	if !l.IP.IsValid() {
+		return
+	}
+	old := t.byIP[l.IP]
+	if old != nil && t.byMAC[old.mac] == old && (c.Deleted || old.mac != string(l.MAC) || l.State == Declined) {
+		delete(t.byMAC, old.mac)
+	}
+	if c.Deleted {
+		delete(t.byIP, l.IP)
+		return
+	}
+	sub := t.subnetOf(l.IP)
+	if sub < 0 {
+		delete(t.byIP, l.IP)
+		return
+	}
+	e := old
+	if e == nil || e.mac != string(l.MAC) || l.State == Declined {
+		e = &entry{ip: l.IP, subnet: sub}
+		t.byIP[l.IP] = e
+	}
+	e.mac, e.clientID, e.hostname, e.expiry, e.state = string(l.MAC), l.ClientID, l.Hostname, l.Expiry, stBound
+	if l.State == Declined {
+		e.mac, e.state = "", stDeclined
+		return
+	}
+	if e.mac == "" {
+		return
+	}
+	if cur := t.byMAC[e.mac]; cur == nil || cur == e || !cur.expiry.After(e.expiry) || cur.state == stOffered {
+		if cur != nil && cur != e && cur.state == stOffered && t.byIP[cur.ip] == cur {
+			// Another server bound this client: our offer to it is moot.
+			delete(t.byIP, cur.ip)
+		}
+		t.byMAC[e.mac] = e
+	}
+}
+
+// still reports whether l is what memory holds for its address now, so a
+// write decided earlier is not committed over a later decision (this
+// server's or another's) for that address.
+func (t *table) still(l Lease) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.byIP[l.IP]
+	if e == nil || e.state == stOffered {
+		return false
+	}
+	c := e.lease()
+	return string(c.MAC) == string(l.MAC) && c.State == l.State && c.Expiry.Equal(l.Expiry)
 }

@@ -219,6 +219,10 @@ func (s *Server) committer(commits <-chan pending) {
 				break fill
 			}
 		}
+		if s.shared != nil {
+			s.commitShared(batch, &out)
+			continue
+		}
 		ops = ops[:0]
 		for _, q := range batch {
 			for _, op := range q.o.ops {

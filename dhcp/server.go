@@ -25,11 +25,13 @@ import (
 
 // Server is a DHCPv4 server. Create it with New, run it with Serve.
 type Server struct {
-	cfg         Config
-	log         *slog.Logger
-	table       *table
-	store       Store
-	ownStore    *BoltStore
+	cfg      Config
+	log      *slog.Logger
+	table    *table
+	store    Store
+	ownStore *BoltStore
+	// shared is store when other servers write it too.
+	shared      SharedStore
 	clientLimit *limiter
 	relayLimit  *limiter
 	cnt         counters
@@ -149,6 +151,10 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("dhcp: skipped unreadable lease records", "err", err)
 	}
 	s.table.load(ls)
+	s.shared, _ = s.store.(SharedStore)
+	if sh := cfg.Sharing; sh != nil {
+		s.table.share = sh.Share
+	}
 	return s, nil
 }
 
@@ -183,6 +189,7 @@ func (s *Server) Stats() Stats {
 		Informs:     s.cnt.informs.Load(),
 		Commits:     s.cnt.commits.Load(),
 		LeaseWrites: s.cnt.leaseWrites.Load(),
+		Conflicts:   s.cnt.conflicts.Load(),
 		Dropped:     s.cnt.dropped.Snapshot(),
 	}
 	st.Requests = s.cnt.requests.Snapshot()
@@ -226,6 +233,16 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.cfg.Conn.Close()
 		}
 		return err
+	}
+	if s.shared != nil {
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		if err := s.watchShared(wctx); err != nil {
+			for _, l := range ls {
+				l.conn.Close()
+			}
+			return fmt.Errorf("dhcp: watch the shared lease store: %w", err)
+		}
 	}
 	jobs := make(chan *batch, s.cfg.QueueLen)
 	commits := make(chan pending, 2*s.cfg.MaxCommitBatch)

@@ -126,6 +126,9 @@ type Config struct {
 	// the program built (one shared by several boot servers, say). The
 	// server does not close it.
 	LeaseStore dhcp.Store
+	// Sharing splits the DHCP clients between the servers that share
+	// LeaseStore (dhcp.Config.Sharing; package etcdstore builds both).
+	Sharing dhcp.Sharing
 
 	// IPv6 (ipv6.go). Subnets6, when set, runs a DHCPv6 server (package
 	// dhcp6) on Interface: stateful addresses from its pools, and option
@@ -399,6 +402,7 @@ func (s *Server) dhcpConfig() dhcp.Config {
 		Reservations: s.cfg.Reservations,
 		LeaseFile:    s.cfg.LeaseFile,
 		Store:        s.cfg.LeaseStore,
+		Sharing:      s.cfg.Sharing,
 		ProxyDHCP:    s.cfg.ProxyDHCP,
 		Boot:         s.bootPolicy(),
 		OnEvent:      s.dhcpEvent,

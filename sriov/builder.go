@@ -191,7 +191,10 @@ func (b *NetworkBuilder) WithIPAM(raw json.RawMessage) *NetworkBuilder {
 // copy: changing the builder afterwards does not change it.
 func (b *NetworkBuilder) Build() (*SriovNetwork, error) {
 	n := deepCopy(&b.n)
-	errs, _ := ValidateNetwork(n, b.opts)
+	// The builder refuses also what would only fail later (ValidateNetwork
+	// warns about it): it does not make a network that cannot work.
+	errs, later, _ := validateNetwork(n, b.opts)
+	errs = append(errs, later...)
 	return n, errs.ToAggregate()
 }
 

@@ -2,6 +2,7 @@ package sriov
 
 import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/strictyaml"
 )
@@ -14,6 +15,18 @@ import (
 func DecodeNodePolicy(doc []byte) (*SriovNetworkNodePolicy, field.ErrorList) {
 	p := &SriovNetworkNodePolicy{}
 	errs := strictyaml.Decode(doc, p)
+	if len(errs) == 0 {
+		// mtu 0 decodes as unset, but the CRD's schema (minimum 1) refuses
+		// it when it is written.
+		var tree struct {
+			Spec struct {
+				Mtu *int `json:"mtu"`
+			} `json:"spec"`
+		}
+		if yaml.Unmarshal(doc, &tree) == nil && tree.Spec.Mtu != nil && *tree.Spec.Mtu < 1 {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "mtu"), *tree.Spec.Mtu, "must be at least 1 (leave mtu out to keep the PF's)"))
+		}
+	}
 	return p, explain(errs)
 }
 

@@ -105,8 +105,8 @@ func ExampleValidateNodePolicy() {
 	p.Spec = sriov.SriovNetworkNodePolicySpec{
 		ResourceName: "mlx-nics",
 		NodeSelector: map[string]string{"feature.node.kubernetes.io/network-sriov.capable": "true"},
-		NumVfs:       128,
-		Priority:     100,
+		NumVfs:       129,
+		Priority:     10,
 		NicSelector:  sriov.NicSelector{Vendor: "15b3", PfNames: []string{"ens1f0#0-200"}},
 		DeviceType:   sriov.DeviceTypeVfioPCI,
 		IsRdma:       true,
@@ -117,7 +117,6 @@ func ExampleValidateNodePolicy() {
 	}
 	// Output:
 	// spec.resourceName
-	// spec.priority
 	// spec.numVfs
 	// spec.nicSelector.pfNames[0]
 	// spec.isRdma

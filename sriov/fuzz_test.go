@@ -57,7 +57,10 @@ func FuzzDecodeNetwork(f *testing.F) {
 	addCorpus(f)
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		n, derrs := DecodeNetwork(doc)
-		verrs, _ := ValidateNetwork(n, Options{})
+		// What ValidateNetwork only warns about (it fails later) keeps
+		// RenderNAD from rendering too.
+		verrs, later, _ := validateNetwork(n, Options{})
+		verrs = append(verrs, later...)
 		nad, err := RenderNAD(n, RenderOptions{})
 		if len(derrs) > 0 || len(verrs) > 0 {
 			if err == nil && len(verrs) > 0 {

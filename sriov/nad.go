@@ -34,8 +34,9 @@ type RenderOptions struct {
 // written byte for byte as the operator's template writes it. An invalid
 // network is not rendered: the error lists every problem.
 func RenderNAD(n *SriovNetwork, opts RenderOptions) (*nadv1.NetworkAttachmentDefinition, error) {
-	if errs, _ := ValidateNetwork(n, opts.Validation); len(errs) > 0 {
-		return nil, errs.ToAggregate()
+	// What ValidateNetwork only warns about breaks the rendering too.
+	if errs, later, _ := validateNetwork(n, opts.Validation); len(errs)+len(later) > 0 {
+		return nil, append(errs, later...).ToAggregate()
 	}
 	cfg, err := RenderCNIConfig(n)
 	if err != nil {

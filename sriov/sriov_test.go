@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/pxetest"
+	"github.com/pxekit/pxekit/validation"
 )
 
 func readFile(t *testing.T, name string) []byte {
@@ -266,15 +268,21 @@ func TestValidateNodePolicyRules(t *testing.T) {
 	}
 }
 
+// The webhook's findings come all at once; the CRD schema's, which the API
+// server checks first, end the check as they end the request.
 func TestValidateNodePolicyAllAtOnce(t *testing.T) {
 	p := validPolicy()
 	p.Spec.ResourceName = "a-b"
-	p.Spec.Priority = 120
 	p.Spec.DeviceType = DeviceTypeVfioPCI
 	p.Spec.IsRdma = true
+	p.Spec.NicSelector.PfNames = []string{"ens1f0#3-1"}
 	errs, _ := ValidateNodePolicy(p, Options{})
 	if len(errs) != 3 {
 		t.Errorf("want 3 errors at once, got %v", errs)
+	}
+	p.Spec.Priority = 120
+	if errs, _ := ValidateNodePolicy(p, Options{}); len(errs) != 1 || errs[0].Field != "spec.priority" {
+		t.Errorf("with a schema error: %v, want only spec.priority", errs)
 	}
 }
 
@@ -341,28 +349,31 @@ func TestValidateNetworkRules(t *testing.T) {
 		n.Name, n.Namespace = "net", DefaultOperatorNamespace
 		return n
 	}
+	// later: the API server takes it, the operator's rendering or the CNI
+	// fails: a warning, and RenderNAD refuses it.
 	cases := []struct {
 		name  string
 		mod   func(*SriovNetwork)
 		field string
+		later bool
 	}{
-		{"no resource", func(n *SriovNetwork) { n.Spec.ResourceName = "" }, "spec.resourceName"},
-		{"vlan 4095", func(n *SriovNetwork) { n.Spec.Vlan = 4095 }, "spec.vlan"},
-		{"vlanQoS 8", func(n *SriovNetwork) { n.Spec.VlanQoS = 8 }, "spec.vlanQoS"},
-		{"vlanQoS without vlan", func(n *SriovNetwork) { n.Spec.Vlan = 0; n.Spec.VlanQoS = 2 }, "spec.vlanQoS"},
-		{"vlanProto", func(n *SriovNetwork) { n.Spec.VlanProto = "qinq" }, "spec.vlanProto"},
-		{"spoofChk true", func(n *SriovNetwork) { n.Spec.SpoofChk = "true" }, "spec.spoofChk"},
-		{"trust yes", func(n *SriovNetwork) { n.Spec.Trust = "yes" }, "spec.trust"},
-		{"linkState up", func(n *SriovNetwork) { n.Spec.LinkState = "up" }, "spec.linkState"},
-		{"min over max", func(n *SriovNetwork) { n.Spec.MinTxRate, n.Spec.MaxTxRate = intp(200), intp(100) }, "spec.minTxRate"},
-		{"max negative", func(n *SriovNetwork) { n.Spec.MaxTxRate = intp(-1) }, "spec.maxTxRate"},
-		{"capabilities not bools", func(n *SriovNetwork) { n.Spec.Capabilities = `{"mac":"yes"}` }, "spec.capabilities"},
-		{"ipam not JSON", func(n *SriovNetwork) { n.Spec.IPAM = `{type: host-local}` }, "spec.ipam"},
-		{"ipam no type", func(n *SriovNetwork) { n.Spec.IPAM = `{"subnet":"192.0.2.0/24"}` }, "spec.ipam[type]"},
-		{"metaPlugins no type", func(n *SriovNetwork) { n.Spec.MetaPluginsConfig = `{"a":1}` }, "spec.metaPlugins"},
-		{"logFile quote", func(n *SriovNetwork) { n.Spec.LogFile = `/tmp/"x` }, "spec.logFile"},
-		{"networkNamespace outside operator ns", func(n *SriovNetwork) { n.Namespace = "default"; n.Spec.NetworkNamespace = "vms" }, "spec.networkNamespace"},
-		{"bad kind", func(n *SriovNetwork) { n.Kind = "SriovIBNetwork" }, "kind"},
+		{"no resource", func(n *SriovNetwork) { n.Spec.ResourceName = "" }, "spec.resourceName", true},
+		{"vlan 4095", func(n *SriovNetwork) { n.Spec.Vlan = 4095 }, "spec.vlan", false},
+		{"vlanQoS 8", func(n *SriovNetwork) { n.Spec.VlanQoS = 8 }, "spec.vlanQoS", false},
+		{"vlanQoS without vlan", func(n *SriovNetwork) { n.Spec.Vlan = 0; n.Spec.VlanQoS = 2 }, "spec.vlanQoS", true},
+		{"vlanProto", func(n *SriovNetwork) { n.Spec.VlanProto = "qinq" }, "spec.vlanProto", false},
+		{"spoofChk true", func(n *SriovNetwork) { n.Spec.SpoofChk = "true" }, "spec.spoofChk", false},
+		{"trust yes", func(n *SriovNetwork) { n.Spec.Trust = "yes" }, "spec.trust", false},
+		{"linkState up", func(n *SriovNetwork) { n.Spec.LinkState = "up" }, "spec.linkState", false},
+		{"min over max", func(n *SriovNetwork) { n.Spec.MinTxRate, n.Spec.MaxTxRate = intp(200), intp(100) }, "spec.minTxRate", true},
+		{"max negative", func(n *SriovNetwork) { n.Spec.MaxTxRate = intp(-1) }, "spec.maxTxRate", false},
+		{"capabilities not bools", func(n *SriovNetwork) { n.Spec.Capabilities = `{"mac":"yes"}` }, "spec.capabilities", true},
+		{"ipam not JSON", func(n *SriovNetwork) { n.Spec.IPAM = `{type: host-local}` }, "spec.ipam", true},
+		{"ipam no type", func(n *SriovNetwork) { n.Spec.IPAM = `{"subnet":"192.0.2.0/24"}` }, "spec.ipam[type]", true},
+		{"metaPlugins no type", func(n *SriovNetwork) { n.Spec.MetaPluginsConfig = `{"a":1}` }, "spec.metaPlugins", true},
+		{"logFile quote", func(n *SriovNetwork) { n.Spec.LogFile = `/tmp/"x` }, "spec.logFile", true},
+		{"networkNamespace outside operator ns", func(n *SriovNetwork) { n.Namespace = "default"; n.Spec.NetworkNamespace = "vms" }, "spec.networkNamespace", true},
+		{"bad kind", func(n *SriovNetwork) { n.Kind = "SriovIBNetwork" }, "kind", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -371,8 +382,11 @@ func TestValidateNetworkRules(t *testing.T) {
 				t.Fatalf("base network invalid: %v", errs)
 			}
 			c.mod(n)
-			errs, _ := ValidateNetwork(n, Options{})
-			if !hasField(errs, c.field) {
+			errs, warns := ValidateNetwork(n, Options{})
+			switch {
+			case c.later && (len(errs) > 0 || !slices.ContainsFunc(warns, func(w validation.Warning) bool { return w.Field == c.field })):
+				t.Errorf("want only a warning at %s, got %v %v", c.field, errs, warns)
+			case !c.later && !hasField(errs, c.field):
 				t.Errorf("want an error at %s, got %v", c.field, errs)
 			}
 			if _, err := RenderNAD(n, RenderOptions{}); err == nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -74,13 +75,41 @@ func ValidateNodePolicy(p *SriovNetworkNodePolicy, opts Options) (field.ErrorLis
 
 	s := &p.Spec
 	sp := field.NewPath("spec")
-	if s.ResourceName == "" {
-		errs = append(errs, field.Required(sp.Child("resourceName"), "the device plugin resource name"))
-	} else if !resourceNameRE.MatchString(s.ResourceName) {
-		errs = append(errs, field.Invalid(sp.Child("resourceName"), s.ResourceName, `contains invalid characters: must match ^[a-zA-Z0-9_]+$`))
-	}
+	// The API server checks the CRD's schema first; a policy it refuses
+	// never reaches the operator's webhook.
+	var schema field.ErrorList
 	if s.NodeSelector == nil {
-		errs = append(errs, field.Required(sp.Child("nodeSelector"), "select the nodes to configure (e.g. feature.node.kubernetes.io/network-sriov.capable: \"true\")"))
+		schema = append(schema, field.Required(sp.Child("nodeSelector"), "select the nodes to configure (e.g. feature.node.kubernetes.io/network-sriov.capable: \"true\")"))
+	}
+	if s.Priority < 0 || s.Priority > 99 {
+		schema = append(schema, field.Invalid(sp.Child("priority"), s.Priority, "must be between 0 and 99 (lower is higher priority)"))
+	}
+	if s.Mtu < 0 {
+		schema = append(schema, field.Invalid(sp.Child("mtu"), s.Mtu, "must be at least 1"))
+	}
+	if s.NumVfs < 0 {
+		schema = append(schema, field.Invalid(sp.Child("numVfs"), s.NumVfs, "must be at least 0"))
+	}
+	for _, e := range []struct {
+		name, v string
+		valid   []string
+	}{
+		{"deviceType", s.DeviceType, []string{DeviceTypeNetdevice, DeviceTypeVfioPCI}},
+		{"linkType", s.LinkType, []string{"eth", "ETH", "ib", "IB"}},
+		{"eSwitchMode", s.ESwitchMode, []string{ESwitchModeLegacy, ESwitchModeSwitchdev}},
+		{"vdpaType", s.VdpaType, []string{"virtio", "vhost"}},
+	} {
+		if e.v != "" && !slices.Contains(e.valid, e.v) {
+			schema = append(schema, field.NotSupported(sp.Child(e.name), e.v, e.valid))
+		}
+	}
+	if len(schema) > 0 {
+		return append(errs, schema...), warns
+	}
+	// The webhook's static rules, then the rules it applies with the
+	// node's NICs, which refuse whatever can select no NIC.
+	if !resourceNameRE.MatchString(s.ResourceName) {
+		errs = append(errs, field.Invalid(sp.Child("resourceName"), s.ResourceName, `contains invalid characters: must match ^[a-zA-Z0-9_]+$`))
 	}
 	for k, v := range s.NodeSelector {
 		for _, m := range k8svalidation.IsQualifiedName(k) {
@@ -90,54 +119,27 @@ func ValidateNodePolicy(p *SriovNetworkNodePolicy, opts Options) (field.ErrorLis
 			errs = append(errs, field.Invalid(sp.Child("nodeSelector").Key(k), v, m))
 		}
 	}
-	if s.Priority < 0 || s.Priority > 99 {
-		errs = append(errs, field.Invalid(sp.Child("priority"), s.Priority, "must be between 0 and 99 (lower is higher priority)"))
-	}
-	if s.Mtu < 0 {
-		errs = append(errs, field.Invalid(sp.Child("mtu"), s.Mtu, "must be at least 1"))
-	}
-	if s.NumVfs < 0 {
-		errs = append(errs, field.Invalid(sp.Child("numVfs"), s.NumVfs, "must be at least 0"))
-	} else if s.NumVfs == 0 {
+	if s.NumVfs == 0 {
 		// The webhook refuses numVfs 0 for any policy that selects a NIC.
 		errs = append(errs, field.Invalid(sp.Child("numVfs"), s.NumVfs, "numVfs 0 is not allowed"))
 	}
 
 	errs, warns = validateNicSelector(s, sp.Child("nicSelector"), opts, errs, warns)
 
-	switch s.DeviceType {
-	case "", DeviceTypeNetdevice, DeviceTypeVfioPCI:
-	default:
-		errs = append(errs, field.NotSupported(sp.Child("deviceType"), s.DeviceType, []string{DeviceTypeNetdevice, DeviceTypeVfioPCI}))
-	}
 	if s.DeviceType == DeviceTypeVfioPCI && s.IsRdma {
 		errs = append(errs, field.Invalid(sp.Child("isRdma"), true, "'deviceType: vfio-pci' conflicts with 'isRdma: true': set deviceType to netdevice or isRdma to false"))
-	}
-	switch s.LinkType {
-	case "", "eth", "ETH", "ib", "IB":
-	default:
-		errs = append(errs, field.NotSupported(sp.Child("linkType"), s.LinkType, []string{"eth", "ETH", "ib", "IB"}))
-	}
-	switch s.ESwitchMode {
-	case "", ESwitchModeLegacy, ESwitchModeSwitchdev:
-	default:
-		errs = append(errs, field.NotSupported(sp.Child("eSwitchMode"), s.ESwitchMode, []string{ESwitchModeLegacy, ESwitchModeSwitchdev}))
 	}
 	switchdev := s.ESwitchMode == ESwitchModeSwitchdev
 	if s.LinkType != "" && !strings.EqualFold(s.LinkType, LinkTypeETH) && switchdev {
 		errs = append(errs, field.Invalid(sp.Child("eSwitchMode"), s.ESwitchMode, "'eSwitchMode: switchdev' can be used only with ethernet links"))
 	}
-	switch s.VdpaType {
-	case "":
-	case "virtio", "vhost":
+	if s.VdpaType != "" {
 		if s.DeviceType != DeviceTypeNetdevice {
 			errs = append(errs, field.Invalid(sp.Child("vdpaType"), s.VdpaType, fmt.Sprintf("'deviceType: %s' conflicts with vdpaType: set deviceType to netdevice or remove vdpaType", s.DeviceType)))
 		}
 		if !switchdev {
 			errs = append(errs, field.Invalid(sp.Child("vdpaType"), s.VdpaType, "vdpa requires eSwitchMode switchdev"))
 		}
-	default:
-		errs = append(errs, field.NotSupported(sp.Child("vdpaType"), s.VdpaType, []string{"virtio", "vhost"}))
 	}
 	if len(s.Bridge) > 0 && string(s.Bridge) != "null" && string(s.Bridge) != "{}" {
 		if !switchdev {
@@ -287,30 +289,44 @@ func selectorsIntersect(a, b map[string]string) bool {
 	return true
 }
 
-// ValidateNetwork checks a SriovNetwork with the CRD's schema, the operator's
-// webhook rules, the sriov CNI's own load-time rules and the notes of OpenShift's
-// documentation, and returns every error with its field path plus warnings
+// ValidateNetwork checks a SriovNetwork. The operator's webhook does not
+// validate SriovNetworks, so the errors are the CRD schema's (the VLAN and
+// QoS ranges, the enumerations, rates not negative), which the API server
+// checks; what the operator or the sriov CNI refuses later (a resource name
+// no policy can have, a network namespace outside the operator's namespace,
+// vlanQoS or 802.1ad without a VLAN, min above max rate, JSON that does not
+// parse) is a warning, as are the notes of OpenShift's documentation
 // (minTxRate on Intel NICs).
 func ValidateNetwork(n *SriovNetwork, opts Options) (field.ErrorList, []validation.Warning) {
-	var warns []validation.Warning
-	if n == nil {
-		return field.ErrorList{field.Required(field.NewPath("spec"), "no network")}, nil
+	errs, later, warns := validateNetwork(n, opts)
+	for _, e := range later {
+		warns = append(warns, validation.Warning{Field: e.Field, Message: e.Detail})
 	}
-	errs := networkType.Validate(n.TypeMeta, &n.ObjectMeta)
+	return errs, warns
+}
+
+// validateNetwork returns what the API server refuses (errs), what makes
+// the operator's rendering or the sriov CNI fail later (later: warnings of
+// ValidateNetwork, errors of the builder and of RenderNAD), and warnings.
+func validateNetwork(n *SriovNetwork, opts Options) (errs, later field.ErrorList, warns []validation.Warning) {
+	if n == nil {
+		return field.ErrorList{field.Required(field.NewPath("spec"), "no network")}, nil, nil
+	}
+	errs = networkType.Validate(n.TypeMeta, &n.ObjectMeta)
 	s := &n.Spec
 	sp := field.NewPath("spec")
-	if s.ResourceName == "" {
-		errs = append(errs, field.Required(sp.Child("resourceName"), "the spec.resourceName of the SriovNetworkNodePolicy that makes the VFs"))
-	} else if !resourceNameRE.MatchString(s.ResourceName) {
-		errs = append(errs, field.Invalid(sp.Child("resourceName"), s.ResourceName, `no policy can have this resource name: must match ^[a-zA-Z0-9_]+$`))
+	warn := func(p *field.Path, format string, args ...any) {
+		later = append(later, field.Invalid(p, field.OmitValueType{}, fmt.Sprintf(format, args...)))
+	}
+	if !resourceNameRE.MatchString(s.ResourceName) {
+		warn(sp.Child("resourceName"), "%q: no SriovNetworkNodePolicy can have this resource name (^[a-zA-Z0-9_]+$), so no VF is ever allocated", s.ResourceName)
 	}
 	if s.NetworkNamespace != "" {
 		if n.Namespace != opts.namespace() {
-			errs = append(errs, field.Invalid(sp.Child("networkNamespace"), s.NetworkNamespace,
-				fmt.Sprintf("can't be specified if the resource is not in the %s namespace", opts.namespace())))
+			warn(sp.Child("networkNamespace"), "is ignored unless the SriovNetwork is in the %s namespace", opts.namespace())
 		}
-		for _, m := range k8svalidation.IsDNS1123Label(s.NetworkNamespace) {
-			errs = append(errs, field.Invalid(sp.Child("networkNamespace"), s.NetworkNamespace, m))
+		if msgs := k8svalidation.IsDNS1123Label(s.NetworkNamespace); len(msgs) > 0 {
+			warn(sp.Child("networkNamespace"), "%q cannot name a namespace (%s): the operator cannot create the NetworkAttachmentDefinition", s.NetworkNamespace, strings.Join(msgs, "; "))
 		}
 	}
 	if s.Vlan < 0 || s.Vlan > 4094 {
@@ -319,17 +335,16 @@ func ValidateNetwork(n *SriovNetwork, opts Options) (field.ErrorList, []validati
 	if s.VlanQoS < 0 || s.VlanQoS > 7 {
 		errs = append(errs, field.Invalid(sp.Child("vlanQoS"), s.VlanQoS, "must be between 0 and 7"))
 	} else if s.VlanQoS != 0 && s.Vlan == 0 {
-		// The sriov CNI refuses this when the pod starts.
-		errs = append(errs, field.Invalid(sp.Child("vlanQoS"), s.VlanQoS, "a non-zero vlan is needed to set vlanQoS"))
+		warn(sp.Child("vlanQoS"), "needs a non-zero vlan: the sriov CNI refuses it when the pod starts")
 	}
 	switch s.VlanProto {
 	case "":
 	case "802.1q", "802.1Q", "802.1ad", "802.1AD":
 		if s.Vlan == 0 && !strings.EqualFold(s.VlanProto, "802.1q") {
-			errs = append(errs, field.Invalid(sp.Child("vlanProto"), s.VlanProto, "a non-zero vlan is needed to set vlanProto 802.1ad"))
+			warn(sp.Child("vlanProto"), "802.1ad needs a non-zero vlan: the sriov CNI refuses it when the pod starts")
 		}
 	default:
-		errs = append(errs, field.NotSupported(sp.Child("vlanProto"), s.VlanProto, []string{"802.1q", "802.1ad"}))
+		errs = append(errs, field.NotSupported(sp.Child("vlanProto"), s.VlanProto, []string{"802.1q", "802.1Q", "802.1ad", "802.1AD"}))
 	}
 	for _, f := range []struct{ name, v string }{{"spoofChk", s.SpoofChk}, {"trust", s.Trust}} {
 		if f.v != "" && f.v != On && f.v != Off {
@@ -351,26 +366,29 @@ func ValidateNetwork(n *SriovNetwork, opts Options) (field.ErrorList, []validati
 		errs = append(errs, field.Invalid(sp.Child("maxTxRate"), *s.MaxTxRate, "must be at least 0"))
 	}
 	if s.MinTxRate != nil && s.MaxTxRate != nil && *s.MaxTxRate > 0 && *s.MinTxRate > *s.MaxTxRate {
-		errs = append(errs, field.Invalid(sp.Child("minTxRate"), *s.MinTxRate, fmt.Sprintf("must be less than or equal to maxTxRate (%d)", *s.MaxTxRate)))
+		warn(sp.Child("minTxRate"), "%d is above maxTxRate (%d): the VF setup fails", *s.MinTxRate, *s.MaxTxRate)
 	}
 	if s.Capabilities != "" {
 		var caps map[string]bool
 		if err := json.Unmarshal([]byte(s.Capabilities), &caps); err != nil {
-			errs = append(errs, field.Invalid(sp.Child("capabilities"), s.Capabilities, `must be a JSON object with boolean values, e.g. '{"mac": true}': `+err.Error()))
+			warn(sp.Child("capabilities"), `is not a JSON object with boolean values (e.g. '{"mac": true}'): %v; the operator cannot render the NetworkAttachmentDefinition`, err)
 		}
 	}
 	if s.IPAM != "" {
-		errs = validateIPAM(s.IPAM, sp.Child("ipam"), errs)
+		for _, e := range validateIPAM(s.IPAM, sp.Child("ipam"), nil) {
+			e.Detail += "; the operator cannot render a working NetworkAttachmentDefinition"
+			later = append(later, e)
+		}
 	}
 	if s.MetaPluginsConfig != "" {
 		var plugins []map[string]any
 		mp := sp.Child("metaPlugins")
 		if err := json.Unmarshal([]byte("["+s.MetaPluginsConfig+"]"), &plugins); err != nil {
-			errs = append(errs, field.Invalid(mp, s.MetaPluginsConfig, "must be one or more JSON plugin objects: "+err.Error()))
+			warn(mp, "is not one or more JSON plugin objects: %v; the operator cannot render the NetworkAttachmentDefinition", err)
 		} else {
 			for i, pl := range plugins {
 				if t, ok := pl["type"].(string); !ok || strings.TrimSpace(t) == "" {
-					errs = append(errs, field.Invalid(mp, s.MetaPluginsConfig, fmt.Sprintf("metaPlugins[%d] must have a non-empty string \"type\"", i)))
+					warn(mp, "metaPlugins[%d] has no non-empty string \"type\": the CNI chain fails", i)
 				}
 			}
 		}
@@ -381,11 +399,11 @@ func ValidateNetwork(n *SriovNetwork, opts Options) (field.ErrorList, []validati
 		errs = append(errs, field.NotSupported(sp.Child("logLevel"), s.LogLevel, []string{"panic", "error", "warning", "info", "debug"}))
 	}
 	if strings.ContainsAny(s.LogFile, "\"\\") {
-		errs = append(errs, field.Invalid(sp.Child("logFile"), s.LogFile, "must not contain quotes or backslashes"))
+		warn(sp.Child("logFile"), "contains quotes or backslashes: the rendered CNI config breaks")
 	} else if strings.ContainsFunc(s.LogFile, unicode.IsControl) {
-		errs = append(errs, field.Invalid(sp.Child("logFile"), s.LogFile, "must not contain control characters"))
+		warn(sp.Child("logFile"), "contains control characters: the rendered CNI config breaks")
 	}
-	return errs, warns
+	return errs, later, warns
 }
 
 func validateIPAM(ipam string, p *field.Path, errs field.ErrorList) field.ErrorList {

@@ -176,7 +176,7 @@ func TestBootOrderAssignment(t *testing.T) {
 		WithContainerDisk("data", "img", Bootable()).
 		WithPodNetwork().
 		WithPXENIC("pxe0", "net0", "de:00:00:00:00:01").
-		WithPXENIC("pxe1", "net1", "de:00:00:00:00:02").Build()
+		WithPXENIC("pxe1", "net1", "de:00:00:00:00:02").WithMemory("1Gi").Build()
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -210,10 +210,10 @@ func TestBuildReportsEveryProblemOnce(t *testing.T) {
 	for _, want := range []string{
 		`spec.template.spec.domain.resources.requests.memory: Invalid value: "lots"`,
 		`metadata.name: Invalid value: "Bad_Name"`,
-		`spec.template.spec.networks[0].multus.networkName: Required value`,
+		`spec.template.spec.networks[0]: Required value: a multus network needs networkName`,
 		`spec.template.spec.domain.devices.interfaces[0].macAddress: Invalid value: "de:00:00:00:00"`,
 		`spec.template.spec.domain.devices.disks[0].disk.bus: Unsupported value: "ide"`,
-		`spec.template.spec.domain.devices.interfaces[0].bootOrder: Invalid value: 1: boot order 1 is already set for spec.template.spec.domain.devices.disks[0].bootOrder`,
+		`spec.template.spec.domain.devices.interfaces[0].bootOrder: Invalid value: 1: boot order already set for another device`,
 		`spec.template.spec.volumes[1].emptyDisk.capacity: Required value`,
 	} {
 		if !strings.Contains(msg, want) {

@@ -212,7 +212,7 @@ func TestCloudInitSecretFallback(t *testing.T) {
 	// Inline, the same data is refused with the limit named.
 	vm.Spec.Template.Spec.Volumes[1].CloudInitNoCloud = &kubevirtv1.CloudInitNoCloudSource{UserData: big}
 	errs, _ := ValidateVM(vm)
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "spec.template.spec.volumes[1].cloudInitNoCloud.userData: Too long") {
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "spec.template.spec.volumes[1].cloudInitNoCloud: Too long: userData has 2502 bytes") {
 		t.Errorf("inline big data: %v", errs)
 	}
 }

@@ -154,30 +154,42 @@ func TestVolumeRules(t *testing.T) {
 		name   string
 		mutate func(*cdiv1.DataVolumeSpec)
 		errs   []string
+		warns  []string
 	}{
 		{"RWX block", func(s *cdiv1.DataVolumeSpec) {
 			s.Storage.AccessModes = []k8sv1.PersistentVolumeAccessMode{k8sv1.ReadWriteMany}
 			s.Storage.VolumeMode = &block
-		}, nil},
+		}, nil, nil},
+		// The schema's enums: refused, at paths without list indices.
 		{"bad modes", func(s *cdiv1.DataVolumeSpec) {
 			s.Storage.AccessModes = []k8sv1.PersistentVolumeAccessMode{"ReadWriteOncePod", "RWX"}
 			s.Storage.VolumeMode = &bad
-		}, []string{`storage.accessModes[1]: Unsupported value: "RWX"`, `storage.accessModes[0]: Unsupported value: "ReadWriteOncePod"`, `storage.volumeMode: Unsupported value: "Raw"`}},
-		{"no source", func(s *cdiv1.DataVolumeSpec) { s.SourceRef = nil }, []string{"spec.dataVolumeTemplates[0].spec: Required value"}},
+		}, []string{`spec.dataVolumeTemplates.spec.storage.accessModes: Unsupported value: "RWX"`, `spec.dataVolumeTemplates.spec.storage.volumeMode: Unsupported value: "Raw"`}, nil},
+		{"no source", func(s *cdiv1.DataVolumeSpec) { s.SourceRef = nil }, []string{"spec.dataVolumeTemplate[0].source.sourceRef: Required value"}, nil},
+		// KubeVirt takes a source beside a sourceRef and a sourceRef to any
+		// kind; CDI decides.
 		{"both sources", func(s *cdiv1.DataVolumeSpec) {
 			s.Source = &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}}
-		}, []string{"sourceRef: Invalid value"}},
-		{"sourceRef kind", func(s *cdiv1.DataVolumeSpec) { s.SourceRef.Kind = "PVC"; s.SourceRef.Name = "" }, []string{`sourceRef.kind: Unsupported value: "PVC"`, "sourceRef.name: Required value"}},
-		{"no storage", func(s *cdiv1.DataVolumeSpec) { s.Storage = nil }, []string{"spec.dataVolumeTemplates[0].spec.storage: Required value"}},
-		{"pvc without size", func(s *cdiv1.DataVolumeSpec) { s.Storage = nil; s.PVC = &k8sv1.PersistentVolumeClaimSpec{} }, []string{"pvc.resources.requests.storage: Required value"}},
+		}, nil, nil},
+		{"sourceRef kind", func(s *cdiv1.DataVolumeSpec) { s.SourceRef.Kind = "PVC" }, nil, []string{`spec.dataVolumeTemplates[0].spec.sourceRef.kind: "PVC": CDI clones from a DataSource only`}},
+		{"populated by dataSourceRef", func(s *cdiv1.DataVolumeSpec) {
+			s.SourceRef = nil
+			s.Storage.DataSourceRef = &k8sv1.TypedObjectReference{Kind: "VolumeSnapshot", Name: "snap"}
+		}, nil, nil},
+		{"dataSourceRef and a source", func(s *cdiv1.DataVolumeSpec) {
+			s.Storage.DataSourceRef = &k8sv1.TypedObjectReference{Kind: "VolumeSnapshot", Name: "snap"}
+		}, []string{"spec.dataVolumeTemplate[0].source: Invalid value"}, nil},
+		{"no storage", func(s *cdiv1.DataVolumeSpec) { s.Storage = nil }, []string{"spec.dataVolumeTemplate[0].PVC.Storage: Required value"}, nil},
+		{"pvc without size", func(s *cdiv1.DataVolumeSpec) { s.Storage = nil; s.PVC = &k8sv1.PersistentVolumeClaimSpec{} }, nil,
+			[]string{"spec.dataVolumeTemplates[0].spec.pvc.resources.requests.storage: a pvc without a size cannot be provisioned"}},
 	}
 	for _, tc := range tests {
 		dv := okDV()
 		dv.Name = "root"
 		tc.mutate(&dv.Spec)
 		vm, _ := NewVM("dv").WithPodNetwork().WithDataVolumeTemplate(dv).WithDataVolume("root", "root", Bootable()).WithMemory("1Gi").Build()
-		errs, _ := ValidateVM(vm)
-		t.Run(tc.name, func(t *testing.T) { checkRule(t, errs, nil, tc.errs, nil) })
+		errs, warns := ValidateVM(vm)
+		t.Run(tc.name, func(t *testing.T) { checkRule(t, errs, warns, tc.errs, tc.warns) })
 	}
 }
 

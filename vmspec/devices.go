@@ -142,6 +142,19 @@ func (b *Builder[T]) addDisk(name string, src kubevirtv1.VolumeSource, opts []Di
 	if d.bootable {
 		b.bootDisks = append(b.bootDisks, name)
 	}
+	// KubeVirt accepts these empty (validation only warns); the builder
+	// does not make a VM that cannot start.
+	vp := field.NewPath("spec", "volumes").Index(len(b.spec.Volumes))
+	switch {
+	case src.ContainerDisk != nil && src.ContainerDisk.Image == "":
+		b.errs = append(b.errs, field.Required(vp.Child("containerDisk", "image"), "a containerDisk needs an image"))
+	case src.EmptyDisk != nil && src.EmptyDisk.Capacity.Sign() <= 0:
+		b.errs = append(b.errs, field.Required(vp.Child("emptyDisk", "capacity"), "an emptyDisk needs a capacity, e.g. 10Gi"))
+	case src.PersistentVolumeClaim != nil && src.PersistentVolumeClaim.ClaimName == "":
+		b.errs = append(b.errs, field.Required(vp.Child("persistentVolumeClaim", "claimName"), "the PVC to mount"))
+	case src.Ephemeral != nil && (src.Ephemeral.PersistentVolumeClaim == nil || src.Ephemeral.PersistentVolumeClaim.ClaimName == ""):
+		b.errs = append(b.errs, field.Required(vp.Child("ephemeral", "persistentVolumeClaim", "claimName"), "an ephemeral volume is backed by a PVC"))
+	}
 	b.spec.Domain.Devices.Disks = append(b.spec.Domain.Devices.Disks, d.disk)
 	b.spec.Volumes = append(b.spec.Volumes, kubevirtv1.Volume{Name: name, VolumeSource: src})
 }

@@ -12,10 +12,18 @@
 // kubevirt.io/api object and one error listing every problem with its
 // field path; [ToYAML] prints what kubectl apply -f takes.
 //
-// [ValidateVMI], [ValidateVM] and [Validate] apply KubeVirt v1.9.0's
-// admission rules to objects built anywhere, returning every error at once
-// plus validation.Warning values where the platform silently changes
-// behaviour. [Decode] reads YAML strictly: an unknown or misplaced field is
-// an error naming its path and where it belongs, a syntax error names its
-// line.
+// [ValidateVMI], [ValidateVM] and [Validate] judge objects built anywhere as
+// KubeVirt v1.9.0's API server and admission webhooks do on CREATE, offline:
+// virt-api's defaults first ([DefaultVMI], [DefaultVM], [DefaultVMISpec]: a
+// disk for every volume, guest memory from the memory request or limit, the
+// CPU topology, the pod network, ...), then every rule of the VM and VMI
+// admitters and the network and storage admitters they call, each error at
+// the field path the webhook reports (RULES.md in this directory lists the
+// rules, their upstream functions and their tests). An error is exactly what
+// KubeVirt refuses; validation.Warning values are pxekit's advice about what
+// it accepts but what breaks later. Feature gates are those v1.9.0 ships;
+// a [Validator] selects others. internal/kvoracle compares these
+// verdicts with KubeVirt's own admission code on generated objects.
+// [Decode] reads YAML strictly: an unknown or misplaced field is an error
+// naming its path and where it belongs, a syntax error names its line.
 package vmspec

@@ -21,7 +21,8 @@ var IstioProxyPorts = []int32{15000, 15001, 15006, 15008, 15020, 15021, 15090}
 
 // WithIstioSidecar sets sidecar.istio.io/inject: "true" on the VMI the
 // object runs, adding the VM to the service mesh. Validation then requires
-// masquerade on the pod network and refuses Istio's own ports.
+// masquerade on the pod network and warns about Istio's own ports (KubeVirt
+// accepts both; the mesh breaks at run time).
 func (b *Builder[T]) WithIstioSidecar() *Builder[T] {
 	return b.WithTemplateAnnotations(map[string]string{IstioInjectAnnotation: "true"})
 }
@@ -55,12 +56,12 @@ func (v *validator) istio(annotations map[string]string, s *kubevirtv1.VirtualMa
 		}
 		for j, port := range ifc.Ports {
 			if slices.Contains(IstioProxyPorts, port.Port) {
-				v.err(field.Forbidden(ip.Index(i).Child("ports").Index(j).Child("port"),
-					fmt.Sprintf("port %d is used by the Istio sidecar proxy (%v); choose another one", port.Port, IstioProxyPorts)))
+				v.warn(ip.Index(i).Child("ports").Index(j).Child("port"),
+					fmt.Sprintf("port %d is used by the Istio sidecar proxy (%v); choose another one", port.Port, IstioProxyPorts))
 			}
 		}
 	}
 	if !masq {
-		v.err(field.Invalid(p, val, "the Istio sidecar needs the VM on the pod network with masquerade binding"))
+		v.warn(p, "the Istio sidecar needs the VM on the pod network with masquerade binding")
 	}
 }

@@ -201,6 +201,7 @@ func mesh[T Kind](b *Builder[T]) *Builder[T] {
 }
 
 // Istio's rules: masquerade on the pod network, none of the proxy's ports.
+// KubeVirt accepts both; the mesh breaks at run time, so they are warnings.
 func TestIstioRules(t *testing.T) {
 	base := func() *VMBuilder { return mesh(NewVM("mesh")) }
 	tests := []struct {
@@ -210,18 +211,18 @@ func TestIstioRules(t *testing.T) {
 		warns []string
 	}{
 		{"masquerade", base().WithPodNetwork(Ports(TCP(8080))), nil, nil},
-		{"proxy ports", base().WithPodNetwork(Ports(TCP(15001), TCP(80), TCP(15090))), []string{
-			"spec.template.spec.domain.devices.interfaces[0].ports[0].port: Forbidden: port 15001 is used by the Istio sidecar proxy",
-			"spec.template.spec.domain.devices.interfaces[0].ports[2].port: Forbidden: port 15090 is used by the Istio sidecar proxy",
-		}, nil},
-		{"no pod network", base().WithBridgeNIC("lan", "lan-conf", "02:00:00:00:00:01"), []string{
-			`spec.template.metadata.annotations[sidecar.istio.io/inject]: Invalid value: "true": the Istio sidecar needs the VM on the pod network with masquerade binding`,
-		}, nil},
+		{"proxy ports", base().WithPodNetwork(Ports(TCP(15001), TCP(80), TCP(15090))), nil, []string{
+			"spec.template.spec.domain.devices.interfaces[0].ports[0].port: port 15001 is used by the Istio sidecar proxy",
+			"spec.template.spec.domain.devices.interfaces[0].ports[2].port: port 15090 is used by the Istio sidecar proxy",
+		}},
+		{"no pod network", base().WithBridgeNIC("lan", "lan-conf", "02:00:00:00:00:01"), nil, []string{
+			`spec.template.metadata.annotations[sidecar.istio.io/inject]: the Istio sidecar needs the VM on the pod network with masquerade binding`,
+		}},
 		{"bridge on the pod network", base().With(func(vmi *kubevirtv1.VirtualMachineInstance) field.ErrorList {
 			vmi.Spec.Domain.Devices.Interfaces = []kubevirtv1.Interface{{Name: "default", InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}}}
 			vmi.Spec.Networks = []kubevirtv1.Network{{Name: "default", NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}}}
 			return nil
-		}), []string{`annotations[sidecar.istio.io/inject]: Invalid value: "true": the Istio sidecar needs`}, []string{"interfaces[0].bridge: bridge binding on the pod network"}},
+		}), nil, []string{`annotations[sidecar.istio.io/inject]: the Istio sidecar needs`, "interfaces[0].bridge: bridge binding on the pod network"}},
 		{"not a boolean", base().WithPodNetwork().WithTemplateAnnotations(map[string]string{IstioInjectAnnotation: "yes"}), nil, []string{`annotations[sidecar.istio.io/inject]: "yes" is not a boolean`}},
 		{"off", base().WithBridgeNIC("lan", "lan-conf", "02:00:00:00:00:01").WithTemplateAnnotations(map[string]string{IstioInjectAnnotation: "false"}), nil, nil},
 	}
@@ -234,8 +235,8 @@ func TestIstioRules(t *testing.T) {
 	}
 	// A VMI carries the annotation on its own metadata.
 	vmi, _ := mesh(NewVMI("mesh")).WithPodNetwork(Ports(TCP(15021))).Build()
-	errs, _ := ValidateVMI(vmi)
-	checkRule(t, errs, nil, []string{"spec.domain.devices.interfaces[0].ports[0].port: Forbidden: port 15021"}, nil)
+	errs, warns := ValidateVMI(vmi)
+	checkRule(t, errs, warns, nil, []string{"spec.domain.devices.interfaces[0].ports[0].port: port 15021"})
 }
 
 func TestDecodeServiceKinds(t *testing.T) {

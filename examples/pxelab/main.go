@@ -3,8 +3,11 @@
 //	pxelab serve --interface IF --pool START-END [--kernel K --initrd I --cmdline C]
 //	             [--ipxe-dir D] [--state DIR] [--http-port N] [--machine MAC=PROFILE]...
 //	             [--profile NAME=CMDLINE]... [--deny-unknown] [--netns NAME]
+//	             [--etcd URLS [--etcd-prefix P] [--etcd-ca F --etcd-cert F --etcd-key F]
+//	              [--etcd-user U --etcd-password-file F] [--etcd-member ID]] [--lease-time D]
 //	pxelab serve -c FILE [flags that override it]
 //	pxelab demo  [--firmware bios|uefi|uefi-http] [--mac M] [--kernel-dir D]
+//	pxelab inventory get|apply [-f FILE] --etcd URLS [--etcd-... as serve]
 //
 // serve -c runs the boot server from a config file (pxe.ConfigFile; examples
 // in config/) as a service: SIGHUP or a change of the file reloads it (a file
@@ -17,7 +20,9 @@
 // network namespace with a bridge and a tap, builds a busybox initramfs,
 // serves it with Debian's cloud kernel and boots QEMU with real firmware,
 // printing the boot events and the guest's console until the guest phones
-// home. Both print one boot event per line on stdout as JSON.
+// home. Both print one boot event per line on stdout as JSON. With --etcd,
+// serve shares its leases and inventory with the other servers on the same
+// etcd prefix; inventory reads and writes that inventory.
 package main
 
 import (
@@ -39,6 +44,7 @@ const usage = `usage:
   pxelab serve --interface IF --pool START-END [flags]   serve real clients on IF
   pxelab serve -c FILE [flags]                          serve from a config file, as a service
   pxelab demo [--firmware bios|uefi|uefi-http] [--mac M]  boot a QEMU VM in a lab netns
+  pxelab inventory get|apply [-f FILE] --etcd URLS         the inventory in etcd, as YAML
 run "pxelab serve -h" or "pxelab demo -h" for flags`
 
 // run is main without the process: tests call it.
@@ -52,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return demo(ctx, args[1:], stdout, stderr)
+	case "inventory":
+		return inventory(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return 0

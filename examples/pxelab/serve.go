@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/etcdstore"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/pxe"
@@ -38,6 +40,10 @@ type serveOptions struct {
 
 	// configFile is -c FILE: serve from a config file instead (service.go).
 	configFile string
+
+	// Several servers sharing leases and inventory in etcd (cluster.go).
+	etcd      etcdOptions
+	leaseTime time.Duration
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -61,6 +67,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Running from a config file, as a service (service.go).
 	fl.StringVar(&o.configFile, "c", "", "serve from this config file (reloaded on SIGHUP and when it changes); the flags given override it")
 	fl.StringVar(&o.configFile, "config", "", "same as -c")
+	// Sharing leases and inventory with other servers in etcd.
+	o.etcd.register(fl)
+	fl.StringVar(&o.etcd.member, "etcd-member", "", "this server's name among the servers sharing etcd (default: the interface's IPv4 address)")
+	fl.DurationVar(&o.etcd.memberTTL, "etcd-member-ttl", etcdstore.DefaultMemberTTL, "how long a dead server keeps its share of the clients")
+	fl.DurationVar(&o.leaseTime, "lease-time", 0, "DHCP lease time (default 1h; at least 10s); renewals come at half of it")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -75,6 +86,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 2
+	}
+	if o.etcd.endpoints != "" {
+		if len(o.machines) > 0 || len(o.profiles) > 0 {
+			fmt.Fprintln(stderr, "pxelab serve: with --etcd the inventory lives in etcd: write it with pxelab inventory apply, not --machine/--profile")
+			return 2
+		}
+		leave, err := o.cluster(ctx, &cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
+			return 1
+		}
+		defer leave()
 	}
 	srv, err := o.server(cfg)
 	if err != nil {
@@ -93,11 +116,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // server builds the boot server: cfg with the inventory the options name.
 func (o *serveOptions) server(cfg pxe.Config) (*pxe.Server, error) {
-	inv, err := pxe.NewStaticInventory(o.inventory)
-	if err != nil {
-		return nil, err
+	if cfg.Inventory == nil {
+		inv, err := pxe.NewStaticInventory(o.inventory)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Inventory = inv
 	}
-	cfg.Inventory = inv
 	return pxe.New(cfg)
 }
 
@@ -170,9 +195,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		}
 		leaseFile = filepath.Join(o.state, "leases.db")
 	}
-	if o.netns != "" && !strings.Contains(o.netns, "/") {
-		o.netns = filepath.Join("/var/run/netns", o.netns)
-	}
+	o.netns = netnsPath(o.netns)
 	o.inventory = inv
 	level := slog.LevelInfo
 	if o.verbose {
@@ -181,7 +204,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	return pxe.Config{
 		Interface: o.iface,
 		NetNS:     o.netns,
-		Subnets:   []dhcp.Subnet{{Pools: []dhcp.Range{rng}}},
+		Subnets:   []dhcp.Subnet{{Pools: []dhcp.Range{rng}, LeaseTime: o.leaseTime}},
 		LeaseFile: leaseFile,
 		// Off unless asked: on a network with an IPv6 router it would
 		// tell hosts there is no DHCPv6.
@@ -248,4 +271,13 @@ func (f filesFS) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
 	return os.Open(p)
+}
+
+// netnsPath is a namespace given by name (ip netns list) or path, as a
+// path.
+func netnsPath(ns string) string {
+	if ns != "" && !strings.Contains(ns, "/") {
+		return filepath.Join("/var/run/netns", ns)
+	}
+	return ns
 }

@@ -1,8 +1,9 @@
 // Command sriov-dpdk prints every object of OpenShift Virtualization's
 // SR-IOV and DPDK procedure for a node, ready for `oc apply -f -`:
 //
-//	SriovNetworkNodePolicy (VFs bound to vfio-pci), SriovNetwork, the
-//	NetworkAttachmentDefinition the SR-IOV operator renders from it,
+//	the Namespace of the network and the VM, SriovNetworkNodePolicy (VFs
+//	bound to vfio-pci), SriovNetwork (with, as comments, the
+//	NetworkAttachmentDefinition the SR-IOV operator renders from it),
 //	MachineConfigPool worker-dpdk, PerformanceProfile (CPU sets planned from
 //	the node's topology), the HyperConverged runtime-class annotation (as
 //	the oc command, with OpenShift's warning), and the DPDK VirtualMachine
@@ -30,6 +31,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/dpdk"
@@ -259,14 +261,32 @@ func render(c config) (string, []string, error) {
 	}
 	hco += fmt.Sprintf("# or, as a merge patch:\n#   oc patch hco %s -n %s --type merge -p '%s'\n", dpdk.HCOName, dpdk.HCONamespace, mergePatch)
 	hco += "# WARNING: " + rcWarning.Message + "\n"
+	// The namespace of the SriovNetwork's NAD, the VM and its Secret is
+	// the user's: created here, so that the stream applies to a cluster
+	// that has only the operators (whose namespaces the policy and the
+	// SriovNetwork use).
+	ns := struct {
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata"`
+	}{metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, metav1.ObjectMeta{Name: c.namespace}}
+	// The NAD is the operator's to create: shown as comments, never as a
+	// document oc apply would create (and the operator then overwrite).
+	nadYAML, err := yaml.Marshal(nad)
+	if err != nil {
+		return "", nil, err
+	}
+	nadNote := "# The SR-IOV operator renders this NetworkAttachmentDefinition from the\n# SriovNetwork above (for reference only; do not apply it):\n"
+	for _, l := range strings.Split(strings.TrimRight(string(nadYAML), "\n"), "\n") {
+		nadNote += referencePrefix + l + "\n"
+	}
 	docs := []struct {
 		head string
 		obj  any
 	}{
+		{"", ns},
 		{"", policy},
 		{"", network},
-		{"# The SR-IOV operator renders this NAD from the SriovNetwork above; shown for reference.\n", nad},
-		{"", pool},
+		{nadNote, pool},
 		{"", profile},
 		{"", secret},
 		{hco, vm},
@@ -306,6 +326,9 @@ func corrections(nadName string) []string {
 	}
 	return out
 }
+
+// referencePrefix starts each line of an object shown for reference only.
+const referencePrefix = "#  | "
 
 // doc writes one document: the separator, head comments, the object.
 func doc(b *strings.Builder, head string, obj any) error {

@@ -13,6 +13,7 @@ import (
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	kubevirtv1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/pxekit/pxekit/dpdk"
 	"github.com/pxekit/pxekit/pxetest"
@@ -59,12 +60,31 @@ func upstream(t *testing.T, name string) []byte {
 	return calloutRE.ReplaceAll(b, []byte("$1"))
 }
 
+// referenceNAD returns the NAD the output shows as comments.
+func referenceNAD(t *testing.T, out string) []byte {
+	t.Helper()
+	var b strings.Builder
+	in := false
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(l, referencePrefix):
+			in = true
+			b.WriteString(strings.TrimPrefix(l, referencePrefix) + "\n")
+		case in:
+			return []byte(b.String())
+		}
+	}
+	t.Fatal("no NetworkAttachmentDefinition shown for reference")
+	return nil
+}
+
 func TestDefaultsReproduceDocs(t *testing.T) {
 	out, notes := runOK(t)
 	docs := byKind(t, out)
 	if len(docs) != 6 {
-		t.Errorf("%d documents, want policy, network, NAD, pool, profile, VM (and no Secret)", len(docs))
+		t.Errorf("%d documents, want namespace, policy, network, pool, profile, VM (and no Secret)", len(docs))
 	}
+	docs["NetworkAttachmentDefinition"] = referenceNAD(t, out)
 
 	gotPolicy, errs := sriov.DecodeNodePolicy(docs["SriovNetworkNodePolicy"])
 	wantPolicy, errs2 := sriov.DecodeNodePolicy(upstream(t, "policy-1.yaml"))
@@ -140,6 +160,40 @@ func TestDefaultsReproduceDocs(t *testing.T) {
 }
 
 // TestThisHost plans from this machine's /sys.
+// The output applies as it is to a cluster that has only the operators: each
+// document is an object to create (the NAD the operator renders is only a
+// comment), and every namespace an object is in is created by an earlier
+// document or is an operator's.
+func TestAppliesToEmptyCluster(t *testing.T) {
+	for _, args := range [][]string{nil, {"-namespace", "lab-dpdk", "-network", "lab-net"}} {
+		out, _ := runOK(t, args...)
+		created := map[string]bool{sriov.DefaultOperatorNamespace: true}
+		for _, d := range strictyaml.SplitDocuments([]byte(out)) {
+			var obj struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+				Metadata   struct {
+					Name, Namespace string
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal(d.Data, &obj); err != nil || obj.APIVersion == "" || obj.Kind == "" || obj.Metadata.Name == "" {
+				t.Fatalf("%v: document %d is not an object to apply (%v):\n%s", args, d.Index+1, err, d.Data)
+			}
+			switch {
+			case obj.Kind == "NetworkAttachmentDefinition":
+				t.Errorf("%v: the NAD the operator renders is printed as a document", args)
+			case obj.Kind == "Namespace":
+				created[obj.Metadata.Name] = true
+			case obj.Metadata.Namespace != "" && !created[obj.Metadata.Namespace]:
+				t.Errorf("%v: %s %s is in namespace %q, which no earlier document creates", args, obj.Kind, obj.Metadata.Name, obj.Metadata.Namespace)
+			}
+		}
+		if args != nil && !created["lab-dpdk"] {
+			t.Errorf("%v: no Namespace lab-dpdk", args)
+		}
+	}
+}
+
 func TestThisHost(t *testing.T) {
 	if _, err := os.Stat("/sys/devices/system/cpu/online"); err != nil {
 		t.Skip("no sysfs CPU topology: " + err.Error())
@@ -276,7 +330,7 @@ func TestVMLint(t *testing.T) {
 	if rc != 0 {
 		t.Errorf("vmlint rejects our output (exit %d):\n%s", rc, findings)
 	}
-	for _, kind := range []string{"SriovNetworkNodePolicy", "SriovNetwork", "NetworkAttachmentDefinition", "MachineConfigPool", "PerformanceProfile", "VirtualMachine"} {
+	for _, kind := range []string{"SriovNetworkNodePolicy", "SriovNetwork", "MachineConfigPool", "PerformanceProfile", "VirtualMachine"} {
 		if strings.Contains(findings, fmt.Sprintf("kind: Unsupported value: %q", kind)) {
 			t.Errorf("vmlint does not check %s", kind)
 		}

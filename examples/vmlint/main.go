@@ -25,9 +25,12 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/dpdk"
+	"github.com/pxekit/pxekit/hco"
 	"github.com/pxekit/pxekit/netattach"
 	"github.com/pxekit/pxekit/sriov"
 	"github.com/pxekit/pxekit/strictyaml"
@@ -56,6 +59,8 @@ func checkers() map[string]checkFunc {
 		dpdk.ProfileKind:         checkProfile,
 		dpdk.PoolKind:            checkPool,
 		vmspec.KindService:       checkService,
+		hco.Kind:                 checkHCO,
+		"Namespace":              checkNamespace,
 	}
 }
 
@@ -80,6 +85,23 @@ func checkService(doc []byte) (field.ErrorList, []validation.Warning) {
 	}
 	verrs := vmspec.ValidateService(svc, nil)
 	return append(errs, verrs...), nil
+}
+
+// namespaceType: a Namespace's name is a DNS-1123 label.
+var namespaceType = validation.ObjectType{Kind: "Namespace", APIVersions: []string{"v1"}, ClusterScoped: true, NameRule: k8svalidation.IsDNS1123Label}
+
+// checkNamespace checks a Namespace a stream creates for its objects.
+func checkNamespace(doc []byte) (field.ErrorList, []validation.Warning) {
+	var ns corev1.Namespace
+	errs := strictyaml.Decode(doc, &ns)
+	return append(errs, namespaceType.Validate(ns.TypeMeta, &ns.ObjectMeta)...), nil
+}
+
+// checkHCO checks the HyperConverged CR's secondary DNS settings.
+func checkHCO(doc []byte) (field.ErrorList, []validation.Warning) {
+	hc, errs := hco.Decode(doc)
+	verrs, warns := hco.Validate(hc)
+	return append(errs, verrs...), warns
 }
 
 func checkNAD(doc []byte) (field.ErrorList, []validation.Warning) {
