@@ -44,6 +44,9 @@ type serveOptions struct {
 	// Several servers sharing leases and inventory in etcd (cluster.go).
 	etcd      etcdOptions
 	leaseTime time.Duration
+
+	// pool6 is --pool6: DHCPv6 beside DHCPv4, or alone (serve6.go).
+	pool6 string
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -72,6 +75,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&o.etcd.member, "etcd-member", "", "this server's name among the servers sharing etcd (default: the interface's IPv4 address)")
 	fl.DurationVar(&o.etcd.memberTTL, "etcd-member-ttl", etcdstore.DefaultMemberTTL, "how long a dead server keeps its share of the clients")
 	fl.DurationVar(&o.leaseTime, "lease-time", 0, "DHCP lease time (default 1h; at least 10s); renewals come at half of it")
+	// IPv6: DHCPv6 beside DHCPv4, or IPv6-only without --pool.
+	fl.StringVar(&o.pool6, "pool6", "", "DHCPv6 address range START-END inside the interface's IPv6 /64: boot over IPv6 too (IPv6-only without --pool); turns on router advertisements that say M and O")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -132,12 +137,16 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.iface == "" {
 		return pxe.Config{}, errors.New("--interface is required")
 	}
-	if o.pool == "" {
-		return pxe.Config{}, errors.New("--pool START-END is required")
+	if o.pool == "" && o.pool6 == "" {
+		return pxe.Config{}, errors.New("--pool START-END is required (or --pool6 START-END for an IPv6-only server)")
 	}
-	rng, err := parsePool(o.pool)
-	if err != nil {
-		return pxe.Config{}, err
+	var subnets []dhcp.Subnet
+	if o.pool != "" {
+		rng, err := parsePool(o.pool)
+		if err != nil {
+			return pxe.Config{}, err
+		}
+		subnets = []dhcp.Subnet{{Pools: []dhcp.Range{rng}, LeaseTime: o.leaseTime}}
 	}
 	if o.kernel == "" {
 		return pxe.Config{}, errors.New("--kernel is required")
@@ -201,10 +210,10 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.verbose {
 		level = slog.LevelDebug
 	}
-	return pxe.Config{
+	cfg := pxe.Config{
 		Interface: o.iface,
 		NetNS:     o.netns,
-		Subnets:   []dhcp.Subnet{{Pools: []dhcp.Range{rng}, LeaseTime: o.leaseTime}},
+		Subnets:   subnets,
 		LeaseFile: leaseFile,
 		// Off unless asked: on a network with an IPv6 router it would
 		// tell hosts there is no DHCPv6.
@@ -213,7 +222,8 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		IPXE:                ipxeFS,
 		Assets:              files,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-	}, nil
+	}
+	return cfg, o.config6(&cfg)
 }
 
 func parsePool(s string) (dhcp.Range, error) {
