@@ -59,7 +59,7 @@ func FuzzHandle(f *testing.F) {
 			c.RapidCommit = true
 			c.Reservations = []Reservation{{MAC: mustMAC("52:54:00:00:30:02"), IP: mustAddr("2001:db8::20")}}
 		})
-		s.table.bind(holderOf(Client{DUID: duidLLT(mac).ToBytes(), Source: linkLocal(mac)}), mustAddr("2001:db8::100"), 0, time.Hour, "", t0, true)
+		s.table.bind(holderOf(Client{DUID: duidLLT(mac).ToBytes(), Source: linkLocal(mac)}), mustAddr("2001:db8::100"), 0, time.Hour, "", t0, true, "")
 		src := netip.AddrPortFrom(linkLocal(mac), clientPort)
 		o, why := s.handle(inbound{data: pkt, src: src, ifIndex: 2}, t0)
 		if why != "" {

@@ -241,7 +241,7 @@ func (s *Server) assign(r *request, bind bool) {
 		ok := err == nil
 		if ok && bind {
 			var l dhcp.Lease
-			l, ok = s.table.bind(r.who, ip, r.sub, valid, r.c.Hostname, r.now, true)
+			l, ok = s.table.bind(r.who, ip, r.sub, valid, r.c.Hostname, r.now, true, iaKey(r.who.duid, ia.IaId))
 			if ok {
 				r.ops = append(r.ops, dhcp.Op{Lease: l})
 			}
@@ -275,7 +275,10 @@ func (s *Server) giveBack(r *request, decline bool) {
 		done := false
 		for _, a := range ia.Options.Addresses() {
 			ip, _ := netip.AddrFromSlice(a.IPv6Addr)
-			kind, act := EventReleased, s.table.release
+			by := iaKey(r.who.duid, ia.IaId)
+			kind, act := EventReleased, func(who holder, ip netip.Addr, now time.Time) (dhcp.Lease, bool) {
+				return s.table.release(who, ip, by, now)
+			}
 			if decline {
 				kind = EventDeclined
 				act = func(who holder, ip netip.Addr, now time.Time) (dhcp.Lease, bool) {

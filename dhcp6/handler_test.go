@@ -545,3 +545,35 @@ func TestReconfigure(t *testing.T) {
 		t.Error("a pool outside its prefix was accepted")
 	}
 }
+
+// OVMF's IPv6 stack releases its binding after its PXE client took the
+// same address (one MAC, one binding) and before the boot file is
+// fetched: that RELEASE must not end the PXE client's lease. The client
+// that bound it last still can release it.
+func TestReleaseByAnotherClientOfTheMachine(t *testing.T) {
+	s := newTestServer(t, nil)
+	mac := mustMAC("52:54:00:00:12:01")
+	stack := solicit(duidLLT(mac), 2, ovmfStack)
+	ip, stackRep := sarr(t, s, stack, from(mac))
+	pxeSol := solicit(duidLLT(mac), 1, ovmfPXE)
+	ip2, pxeRep := sarr(t, s, pxeSol, from(mac))
+	if ip != ip2 {
+		t.Fatalf("one machine got %s and %s", ip, ip2)
+	}
+	rel := requestFor(t, stack, stackRep)
+	rel.MessageType = dhcpv6.MessageTypeRelease
+	if _, o, why := exchange(t, s, rel, from(mac), t0); why != "" || len(o.ops) != 0 {
+		t.Fatalf("the stack's release: %v, ops %+v; want no lease change", why, o.ops)
+	}
+	if l, ok := s.LeaseByIP(ip); !ok || l.MAC.String() != mac.String() {
+		t.Fatalf("after the stack's release the PXE client's lease on %s is gone", ip)
+	}
+	rel = requestFor(t, pxeSol, pxeRep)
+	rel.MessageType = dhcpv6.MessageTypeRelease
+	if _, o, why := exchange(t, s, rel, from(mac), t0); why != "" || len(o.ops) != 1 {
+		t.Fatalf("the PXE client's release: %v, ops %+v", why, o.ops)
+	}
+	if _, ok := s.LeaseByIP(ip); ok {
+		t.Error("released by the client that bound it, the lease is still active")
+	}
+}

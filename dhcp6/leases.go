@@ -58,7 +58,16 @@ type entry struct {
 	expiry   time.Time
 	state    entryState
 	subnet   int
+	// boundBy is the DUID and IAID (iaKey) of the client that last bound
+	// the address. The machine's other clients share the binding (keyed
+	// by MAC), but only this one's RELEASE ends it: OVMF's IPv6 stack
+	// releases its own binding after its PXE client took the same address
+	// and before the boot file is fetched.
+	boundBy string
 }
+
+// iaKey names one client's IA_NA: its DUID and IAID.
+func iaKey(duid string, iaid [4]byte) string { return duid + "/" + string(iaid[:]) }
 
 func (e *entry) lease() dhcp.Lease {
 	l := dhcp.Lease{IP: e.ip, Hostname: e.hostname, Expiry: e.expiry, State: dhcp.Bound}
@@ -291,7 +300,7 @@ func (t *table) offer(who holder, subnet int, hint netip.Addr, now time.Time, ho
 // state, or a rapid-commit SOLICIT's fresh pick) when it is free and in a
 // pool or reserved to who; otherwise a must be what who holds or was
 // offered.
-func (t *table) bind(who holder, a netip.Addr, subnet int, valid time.Duration, hostname string, now time.Time, allowNew bool) (dhcp.Lease, bool) {
+func (t *table) bind(who holder, a netip.Addr, subnet int, valid time.Duration, hostname string, now time.Time, allowNew bool, by string) (dhcp.Lease, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.mayHold(a, who) {
@@ -309,6 +318,7 @@ func (t *table) bind(who holder, a netip.Addr, subnet int, valid time.Duration, 
 		}
 	}
 	e = t.claim(a, who, subnet, stBound, now.Add(valid))
+	e.boundBy = by
 	if hostname != "" {
 		e.hostname = hostname
 	}
@@ -327,11 +337,12 @@ func (t *table) holds(who holder, a netip.Addr, now time.Time) bool {
 }
 
 // release ends who's lease on a now; the record stays as a hint.
-func (t *table) release(who holder, a netip.Addr, now time.Time) (dhcp.Lease, bool) {
+func (t *table) release(who holder, a netip.Addr, by string, now time.Time) (dhcp.Lease, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.byIP[a]
-	if e == nil || e.who.key != who.key || e.state != stBound || !now.Before(e.expiry) {
+	if e == nil || e.who.key != who.key || e.state != stBound || !now.Before(e.expiry) ||
+		e.boundBy != "" && by != "" && e.boundBy != by {
 		return dhcp.Lease{}, false
 	}
 	e.expiry = now
