@@ -157,14 +157,18 @@ func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, smal
 		http.NotFound(w, r)
 		return
 	}
-	_, mac := h.requester(r)
+	ip, mac := h.requester(r)
 	n, status := serveFile(w, r, cachedFS{fsys, small}, name)
 	if r.Method == http.MethodHead {
 		return
 	}
 	switch {
 	case status == http.StatusOK || status == http.StatusPartialContent:
-		h.bus.Publish(Event{Kind: EventAssetSent, MAC: mac, Detail: fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status), Path: r.URL.Path})
+		detail := fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status)
+		if mac == nil && ip.IsValid() {
+			detail += " to " + ip.String() // no lease names the requester
+		}
+		h.bus.Publish(Event{Kind: EventAssetSent, MAC: mac, Detail: detail, Path: r.URL.Path})
 	case status == http.StatusForbidden || status == http.StatusBadRequest:
 		h.bus.publishMAC(mac, EventDenied, fmt.Sprintf("%s (status %d)", r.URL.Path, status))
 	}
