@@ -7,8 +7,12 @@ APT_PKGS  := qemu-system-x86 ipxe-qemu ipxe ovmf busybox-static cpio isc-dhcp-cl
 # Running as a service: headless Chromium for the dashboard, promtool (in
 # prometheus) for the metrics, systemd-analyze for the unit files.
 APT_PKGS  += chromium prometheus systemd
-# Several boot servers sharing one state: the etcd cluster of the etcdstore tests.
+# Several boot servers sharing one state: the etcd cluster of the etcdstore
+# tests; also the store of the real API server (pxe/kubevirt, manifest tests).
 APT_PKGS  += etcd-server
+# Secure Boot: the signed shim and network GRUB the boot server serves, sbsigntool (sbverify and
+# sbattach check the unsigned kernel copy), mtools and dosfstools read the boot disk images back.
+APT_PKGS  += shim-signed grub-efi-amd64-signed sbsigntool mtools dosfstools
 
 .PHONY: all build test test-short fmt-check vet lint fuzz bench bench-deps demo deps testdeps clean
 .PHONY: kvoracle kvoracle-long kvoracle-fuzz sriovoracle
@@ -27,11 +31,12 @@ deps:
 	  fi; \
 	else echo "not root: skipping apt-get install of $(APT_PKGS)"; fi
 
-## testdeps: packages, QEMU 10 from backports (igb SR-IOV) and the guest
-## kernels (cached in .cache/, gitignored).
+## testdeps: packages, QEMU 10 from backports (igb SR-IOV), the guest
+## kernels and kube-apiserver (cached in .cache/, gitignored).
 testdeps: deps
 	@if [ "$$(id -u)" = 0 ]; then ./scripts/add-backports.sh; fi
 	@./scripts/fetch-kernel.sh cloud bpo
+	@GO=$(GO) ./scripts/build-kube-apiserver.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

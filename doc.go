@@ -34,8 +34,14 @@
 //     IPv6 router.
 //   - ipxe: iPXE script and kernel command-line builders whose values cannot
 //     inject commands or arguments; script lint; iPXE binary locator.
+//   - grub: the grub.cfg of the Secure Boot chain (shim, GRUB, a signed
+//     kernel), quoted so that no value can inject a command; lint; a
+//     locator for the distribution's signed shim and GRUB.
 //   - pxe: the boot server composing dhcp, tftp and HTTP, with an Inventory
 //     interface mapping machines to profiles and a stream of boot events.
+//   - pxe/kubevirt: an Inventory that takes its machines from KubeVirt's
+//     VirtualMachines, installs each once and then boots it from its disk,
+//     with Kubernetes Events for the boot phases.
 //   - netattach/host and sriov/host: the same bridge and SR-IOV policy values,
 //     applied to a host or a network namespace.
 //
@@ -52,6 +58,8 @@
 //	         UEFI x86-64 (arch 7, 9)               → TFTP ipxe.efi
 //	         UEFI HTTP (arch 16, class HTTPClient) → http://…/ipxe/ipxe.efi
 //	         iPXE (user class "iPXE")              → http://…/boot.ipxe?mac=…
+//	         Secure Boot profile, UEFI            → TFTP shimx64.efi → grubx64.efi → grub.cfg,
+//	                                                or (HTTP boot) a disk image of that chain
 //	iPXE ── HTTP GET script ──▶ pxe: machine (MAC) → profile → rendered script
 //	iPXE ── HTTP GET kernel, initrd (Range) ──▶ pxe asset server
 //	installer ── HTTP GET config ──▶ pxe, served to that machine only

@@ -90,7 +90,7 @@ initrd harvester-<version>-initrd
 	}
 	// Output:
 	// line 2: kernel lacks initrd=harvester-<version>-initrd: UEFI clients load only the initrds named on the command line
-	// line 4: nothing boots: no boot, chain, imgexec, sanboot or autoboot command
+	// line 4: nothing boots: no boot, chain, imgexec, sanboot, autoboot or exit command
 }
 
 // Locate finds the builds a distribution installed, under whatever names

@@ -47,8 +47,10 @@ var commands = func() map[string]bool {
 	return m
 }()
 
-// bootCommands hand control to something else.
-var bootCommands = map[string]bool{"boot": true, "chain": true, "imgexec": true, "sanboot": true, "autoboot": true}
+// bootCommands hand control to something else. exit hands it back to the
+// firmware, which boots the next device of its boot order: the script of
+// a machine that boots from its disk.
+var bootCommands = map[string]bool{"boot": true, "chain": true, "imgexec": true, "sanboot": true, "autoboot": true, "exit": true}
 
 // Lint checks an iPXE script the way it would fail on a machine: no
 // "#!ipxe" magic line, unknown commands, goto to a missing label, a kernel,
@@ -159,7 +161,7 @@ func Lint(script string, opts ...LintOption) []Problem {
 		}
 	}
 	if !booted {
-		add(len(lines), "nothing boots: no boot, chain, imgexec, sanboot or autoboot command")
+		add(len(lines), "nothing boots: no boot, chain, imgexec, sanboot, autoboot or exit command")
 	}
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 	return probs

@@ -167,6 +167,19 @@ func (s *Script) Initrd(url string) *Script {
 // Boot boots the selected image.
 func (s *Script) Boot() *Script { return s.add("boot") }
 
+// Exit leaves iPXE with status code, handing the machine back to its
+// firmware, which boots the next device of its boot order. SeaBIOS does
+// so whatever the code; UEFI's boot manager goes on to the next boot
+// option only after an error (a code other than 0), while success makes
+// it stop at its menu.
+func (s *Script) Exit(code int) *Script {
+	if code < 0 || code > 255 {
+		s.errs = append(s.errs, field.Invalid(s.path("exit"), code, "must be 0..255"))
+		return s
+	}
+	return s.add("exit " + strconv.Itoa(code))
+}
+
 // Chain downloads and boots an image or script.
 func (s *Script) Chain(url string) *Script {
 	if s.word(s.path("chain").Child("url"), url) {

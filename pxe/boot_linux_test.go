@@ -81,10 +81,10 @@ func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLa
 	return bl
 }
 
-// kindsFor returns the kinds of events seen for mac, in order.
-func (bl *bootLab) kindsFor(mac net.HardwareAddr) []EventKind {
+// kindsFor returns the kinds of the events recorded for mac, in order.
+func kindsFor(events *pxetest.Recorder[Event], mac net.HardwareAddr) []EventKind {
 	var kinds []EventKind
-	for _, e := range bl.events.All() {
+	for _, e := range events.All() {
 		if macaddr.Equal(e.MAC, mac) {
 			kinds = append(kinds, e.Kind)
 		}
@@ -110,28 +110,11 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, 
 			bl.dump(t)
 		}
 	}()
-	if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+pxetest.MarkerStart+"$")); err != nil {
+	if _, err := vm.WaitFor(ctx, regexp.MustCompile(pxetest.MarkerStart+"$")); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s %s: power-on to /init in %v", fw, m.MAC, time.Since(vm.Started()).Round(100*time.Millisecond))
-	got, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := wantCmdline(t, bl.srv.BaseURL(), m, fw)
-	if strings.TrimSpace(got[1]) != want {
-		t.Errorf("/proc/cmdline = %q\nwant the profile's %q", strings.TrimSpace(got[1]), want)
-	}
-	ph, err := vm.WaitFor(ctx, pxetest.PhoneHomeRE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ph[1] != "ok" {
-		t.Fatalf("guest phone-home %s (%s)", ph[1], ph[2])
-	}
-	if err := vm.Wait(ctx); err != nil {
-		t.Errorf("QEMU after power-off: %v", err)
-	}
+	checkGuest(t, ctx, vm, wantCmdline(t, bl.srv.BaseURL(), m, fw))
 	// The phone-home must come from the address the DHCP server leased to
 	// this MAC: the server ties it to the machine, not the guest's claim.
 	lease, ok := bl.srv.DHCP().LeaseByMAC(m.MAC)
@@ -143,7 +126,7 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, 
 		wantKinds = append(wantKinds, EventTFTPSent)
 	}
 	wantKinds = append(wantKinds, EventScriptServed, EventAssetSent, EventAssetSent, EventPhonedHome)
-	waitEvents(t, ctx, bl, m.MAC, wantKinds)
+	waitEvents(t, ctx, &bl.events, m.MAC, wantKinds)
 	for _, e := range bl.events.All() {
 		if macaddr.Equal(e.MAC, m.MAC) && e.Kind == EventPhonedHome && !strings.Contains(e.Detail, lease.IP.String()) {
 			t.Errorf("phoned home %q, not from its lease %s", e.Detail, lease.IP)
@@ -158,6 +141,30 @@ func (bl *bootLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, 
 		}
 	}
 	bl.checkFastIPXE(t, m.MAC)
+}
+
+// checkGuest checks, from the guest's console, that /init ran with exactly
+// the kernel command line want and phoned home, and that the guest then
+// powered off.
+func checkGuest(t *testing.T, ctx context.Context, vm *pxetest.VM, want string) {
+	t.Helper()
+	got, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(got[1]) != want {
+		t.Errorf("/proc/cmdline = %q\nwant the profile's %q", strings.TrimSpace(got[1]), want)
+	}
+	ph, err := vm.WaitFor(ctx, pxetest.PhoneHomeRE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ph[1] != "ok" {
+		t.Fatalf("guest phone-home %s (%s)", ph[1], ph[2])
+	}
+	if err := vm.Wait(ctx); err != nil {
+		t.Errorf("QEMU after power-off: %v", err)
+	}
 }
 
 // checkFastIPXE checks, as a user would, that this machine's iPXE was told
@@ -330,10 +337,10 @@ func wantCmdline(t *testing.T, base string, m Machine, fw pxetest.Firmware) stri
 }
 
 // waitEvents waits until mac's events contain want as a subsequence.
-func waitEvents(t *testing.T, ctx context.Context, bl *bootLab, mac net.HardwareAddr, want []EventKind) {
+func waitEvents(t *testing.T, ctx context.Context, events *pxetest.Recorder[Event], mac net.HardwareAddr, want []EventKind) {
 	t.Helper()
 	for {
-		got := bl.kindsFor(mac)
+		got := kindsFor(events, mac)
 		i := 0
 		for _, k := range got {
 			if i < len(want) && k == want[i] {

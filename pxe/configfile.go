@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/grub"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/strictyaml"
@@ -69,6 +70,10 @@ type ConfigFile struct {
 	URLSigning *URLSigningSpec `json:"urlSigning,omitempty"`
 	TLS        *TLSSpec        `json:"tls,omitempty"`
 	Store      StoreSpec       `json:"store,omitzero"`
+
+	// SecureBootHTTP is what UEFI HTTP boot gets for a Secure Boot profile:
+	// "image" (the default) or "shim" (Config.SecureBootHTTP).
+	SecureBootHTTP SecureBootHTTP `json:"secureBootHTTP,omitempty"`
 
 	// ShutdownGrace bounds a graceful stop (Config.ShutdownGrace).
 	ShutdownGrace Duration `json:"shutdownGrace,omitzero"`
@@ -137,6 +142,9 @@ type DirectoriesSpec struct {
 	// IPXE holds undionly.kpxe, ipxe.efi, ... (default: Debian's ipxe
 	// package).
 	IPXE string `json:"ipxe,omitempty"`
+	// SecureBoot holds the signed shimx64.efi and grubx64.efi (default:
+	// Debian's shim-signed and grub-efi-amd64-signed).
+	SecureBoot string `json:"secureBoot,omitempty"`
 }
 
 // ProfileSpec is a Profile.
@@ -146,6 +154,8 @@ type ProfileSpec struct {
 	Args   []string          `json:"args,omitempty"`
 	Script string            `json:"script,omitempty"`
 	Files  map[string]string `json:"files,omitempty"`
+	// Kind is "ipxe" (the default) or "secureboot" (Profile.Kind).
+	Kind ProfileKind `json:"kind,omitempty"`
 }
 
 // MachineSpec is a Machine.
@@ -287,12 +297,18 @@ func (f *ConfigFile) Validate() field.ErrorList {
 	errs = append(errs, convErrs...)
 	// What Config.Validate checks, under the file's names.
 	rename := map[string]string{"httpPort": "http.port", "tftpPort": "tftp.port", "tftpWindowSize": "tftp.windowSize",
-		"addr": "address", "addr6": "address6", "urlTTL": "urlSigning.ttl", "urlKey": "urlSigning.keyFile"}
+		"addr": "address", "addr6": "address6", "urlTTL": "urlSigning.ttl", "urlKey": "urlSigning.keyFile",
+		"httpsPort": "tls.port", "httpsBoot": "tls.httpsBoot", "filesHTTPSOnly": "tls.filesHTTPSOnly"}
 	for _, e := range cfg.Validate() {
 		if covered6(e, convErrs) {
 			continue
 		}
 		head, rest, _ := strings.Cut(e.Field, ".")
+		// The tls section's own shape (TLSSpec.Validate: certFile with
+		// keyFile, or labCA; the port's range) is judged there, once.
+		if head == "tlsKeyFile" || head == "tlsLabCA" || (head == "httpsPort" && e.Type == field.ErrorTypeInvalid) {
+			continue
+		}
 		if n, ok := rename[head]; ok {
 			e.Field = n
 			if rest != "" {
@@ -373,6 +389,12 @@ func (f *ConfigFile) convert() (Config, field.ErrorList) {
 	if b := f.Store.BBolt; b != nil {
 		cfg.LeaseFile = f.path(b.Path)
 	}
+	// The HTTPS side (tls.go) and the Secure Boot loaders (secureboot.go).
+	if t := f.TLS; t != nil {
+		cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSLabCA = f.path(t.CertFile), f.path(t.KeyFile), f.path(t.LabCA)
+		cfg.HTTPSPort, cfg.HTTPSBoot, cfg.FilesHTTPSOnly = t.Port, t.HTTPSBoot, t.FilesHTTPSOnly
+	}
+	cfg.SecureBootHTTP = f.SecureBootHTTP
 	return cfg, errs
 }
 
@@ -390,7 +412,7 @@ func (f *ConfigFile) netnsPath() string {
 func (f *ConfigFile) inventorySpec() InventorySpec {
 	spec := InventorySpec{Profiles: make(map[string]Profile, len(f.Profiles)), Default: f.DefaultProfile}
 	for name, p := range f.Profiles {
-		spec.Profiles[name] = Profile{Kernel: p.Kernel, Initrd: p.Initrd, Args: p.Args, Script: p.Script, Files: p.Files}
+		spec.Profiles[name] = Profile{Kernel: p.Kernel, Initrd: p.Initrd, Args: p.Args, Script: p.Script, Files: p.Files, Kind: p.Kind}
 	}
 	for _, m := range f.Machines {
 		mac, _ := macaddr.Parse(m.MAC)
@@ -445,6 +467,14 @@ func (f *ConfigFile) Config() (cfg Config, release func(), err error) {
 		errs = append(errs, field.Invalid(field.NewPath("directories", "ipxe"), f.Directories.IPXE, fmt.Sprintf("no iPXE builds: %v", err)))
 	} else {
 		cfg.IPXE = ipxe.BinaryFS(found)
+	}
+	if d := f.Directories.SecureBoot; d != "" {
+		found, err := grub.Locate(f.path(d))
+		if err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("directories", "secureBoot"), d, err.Error()))
+		} else {
+			cfg.SecureBoot = grub.BinaryFS(found)
+		}
 	}
 	if s := f.URLSigning; s != nil {
 		key, err := os.ReadFile(f.path(s.KeyFile))

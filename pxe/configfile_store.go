@@ -7,8 +7,9 @@ import (
 )
 
 // The config file's TLS and lease-store sections. They are decoded and
-// checked here; what serves them is built by the program that serves: pxe
-// depends on no etcd client, and HTTPS is wired by the program too.
+// checked here; the TLS section becomes Config's TLS fields (ConfigFile.Config),
+// and the etcd store is built by the program that serves: pxe depends on no
+// etcd client.
 
 // TLSSpec is the config file's tls section: the certificate and key the
 // boot server's HTTPS side presents.
@@ -16,16 +17,38 @@ type TLSSpec struct {
 	// CertFile and KeyFile are PEM files, both or neither.
 	CertFile string `json:"certFile,omitempty"`
 	KeyFile  string `json:"keyFile,omitempty"`
-	// ClientCAFile, when set, is a PEM bundle of the CAs whose client
-	// certificates are accepted.
+	// ClientCAFile would be a PEM bundle of the CAs whose client
+	// certificates are accepted; Validate refuses it, as the boot
+	// server's clients (firmware) present none.
 	ClientCAFile string `json:"clientCAFile,omitempty"`
+
+	// The boot server's HTTPS side (Config's TLS fields). LabCA, instead of
+	// certFile and keyFile, is a directory whose lab CA issues the
+	// certificate (Config.TLSLabCA); Port is the HTTPS port (default 443);
+	// HTTPSBoot and FilesHTTPSOnly are Config's.
+	LabCA          string `json:"labCA,omitempty"`
+	Port           int    `json:"port,omitempty"`
+	HTTPSBoot      bool   `json:"httpsBoot,omitempty"`
+	FilesHTTPSOnly bool   `json:"filesHTTPSOnly,omitempty"`
 }
 
-// Validate checks that the certificate and key come together.
+// Validate checks that the certificate and key come together, or a lab
+// CA directory instead, and the port.
 func (t *TLSSpec) Validate() field.ErrorList {
 	var errs field.ErrorList
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		errs = append(errs, field.Required(field.NewPath("certFile"), "certFile and keyFile come together"))
+	}
+	if t.LabCA != "" && t.CertFile != "" {
+		errs = append(errs, field.Forbidden(field.NewPath("labCA"), "certFile and keyFile, or labCA: not both"))
+	}
+	// The boot server's clients are firmware, which presents no client
+	// certificate: a CA to check them by would lock every machine out.
+	if t.ClientCAFile != "" {
+		errs = append(errs, field.Forbidden(field.NewPath("clientCAFile"), "the boot server's HTTPS asks for no client certificate (UEFI firmware presents none)"))
+	}
+	if t.Port < 0 || t.Port > 65535 {
+		errs = append(errs, field.Invalid(field.NewPath("port"), t.Port, "must be 0 (the default) or a port"))
 	}
 	return errs
 }

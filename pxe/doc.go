@@ -28,7 +28,14 @@
 // Replace while the server runs. A machine the inventory does not list
 // gets the default profile, or an address but nothing to boot and a 403
 // for its script. Packages pxe/harvester and pxe/iscdhcp produce static
-// inventories from a Harvester cluster plan and from an ISC dhcpd.conf.
+// inventories from a Harvester cluster plan and from an ISC dhcpd.conf;
+// package pxe/kubevirt is an inventory that watches KubeVirt.
+//
+// An inventory that is also a PhoneHomeHandler hears every report to
+// PathPhoneHome before the server answers it, and can record that a
+// machine finished installing; from then on it answers that machine with
+// the profile named LocalBootProfile (LocalBoot), so the machine boots
+// the next device of its boot order, its disk.
 //
 // # Events
 //
@@ -49,6 +56,27 @@
 // signed URL instead: with Config.URLKey, {{.FileURL "name"}} in a template
 // carries an HMAC and an expiry (Config.URLTTL), and such a URL is served to
 // whoever holds it until then (SignPath, VerifySignedPath).
+//
+// # Secure Boot and HTTPS
+//
+// A profile of kind ProfileSecureBoot boots x86-64 UEFI machines through
+// the chain Secure Boot admits (package grub): UEFI PXE gets shimx64.efi
+// over TFTP, which loads grubx64.efi beside it, which reads PathGRUB
+// grub.cfg and from there the machine's own <mac>.cfg, rendered from the
+// same kernel, initrd and arguments as its boot.ipxe; GRUB reads the kernel
+// and initrd over TFTP under assets/ and boots the kernel only if shim
+// trusts its signature. UEFI HTTP boot gets a FAT disk image of the same
+// chain (SecureBootDiskImage), which the firmware boots as a RAM disk, or
+// shim itself (SecureBootShim). What GRUB reports (PathReport: a refused
+// kernel) becomes EventDenied. Config.SecureBoot holds the loaders (Debian's
+// signed packages by default).
+//
+// With a certificate (Config.TLSCertFile and TLSKeyFile, TLSCertificate, or
+// a lab CA directory, TLSLabCA) the server also serves HTTPS on HTTPSPort,
+// with TLS 1.2's RSA key exchange enabled for UEFI firmware.
+// Config.HTTPSBoot hands UEFI HTTP boot https URLs; Config.FilesHTTPSOnly
+// serves per-machine files over HTTPS only. A TLS handshake that does not
+// complete (firmware that does not trust the certificate) is EventDenied.
 //
 // # Running as a service
 //

@@ -190,6 +190,9 @@ func (s *Server) dhcpEvent(e dhcp.Event) {
 		detail += " (proxyDHCP)"
 	}
 	s.bus.Publish(Event{Time: e.Time, Kind: kind, MAC: e.MAC, Detail: detail, Firmware: fw})
+	if kind == EventOffered {
+		s.publishNothingToBoot(e)
+	}
 }
 
 // clientFirmware names a DHCP client the way Event.Firmware does.
@@ -223,6 +226,9 @@ func describeClient(c dhcp.Client) string {
 
 // tftpEvent publishes a finished or refused TFTP transfer.
 func (s *Server) tftpEvent(e tftp.Event) {
+	if s.tftpSecureBootEvent(e) {
+		return
+	}
 	switch e.Kind {
 	case tftp.EventSent:
 		detail := fmt.Sprintf("%s %d bytes in %s (blksize %d", e.File, e.Bytes, e.Duration.Round(time.Millisecond), e.BlockSize)

@@ -73,6 +73,22 @@ func ExampleStaticInventory() {
 	// inventory: profile: Invalid value: "nope": is not a profile (have install, rescue)
 }
 
+// What a machine gets once it is installed: a script that hands it back
+// to its firmware, which boots its disk (the next device of its boot
+// order).
+func ExampleLocalBoot() {
+	m := pxe.Machine{MAC: net.HardwareAddr{0x52, 0x54, 0x00, 0x6b, 0x13, 0xe2}, Hostname: "vm1", Profile: pxe.LocalBootProfile}
+	script, err := pxe.RenderScript(m, pxe.LocalBoot(), "http://192.0.2.1", ipxe.BIOS)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(string(script))
+	// Output:
+	// #!ipxe
+	// echo pxekit: installed, booting the next boot device
+	// exit 1
+}
+
 // A config file is decoded strictly and checked at once: each problem
 // with its path, and with LoadConfig its line.
 func ExampleParseConfig() {

@@ -59,6 +59,13 @@ type handler struct {
 	// assetFiles and ipxeFiles keep small files of assets and ipxe in
 	// memory.
 	assetFiles, ipxeFiles smallFiles
+
+	// Secure Boot and HTTPS (secureboot.go, tls.go).
+	sb *sbState
+	// httpsBaseURL is the HTTPS root ("" without HTTPS); filesHTTPSOnly
+	// refuses per-machine files over plain HTTP.
+	httpsBaseURL   string
+	filesHTTPSOnly bool
 }
 
 func (h *handler) clock() time.Time {
@@ -78,6 +85,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.asset(w, r, h.ipxe, &h.ipxeFiles, strings.TrimPrefix(p, PathIPXE))
 	case strings.HasPrefix(p, PathMachines):
 		h.machineFile(w, r, strings.TrimPrefix(p, PathMachines))
+	case strings.HasPrefix(p, PathSecureBoot), strings.HasPrefix(p, PathGRUB), strings.HasPrefix(p, PathReport):
+		h.secureBoot(w, r)
 	case p == PathPhoneHome:
 		h.phoneHome(w, r)
 	case p == PathEvents:
@@ -131,13 +140,10 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	if strings.EqualFold(q.Get("fw"), "efi") {
 		fw = ipxe.EFI
 	}
-	data := newScriptData(m, h.baseFor(r), fw)
+	data := h.scriptData(m, fw)
+	data.BaseURL = h.baseFor(r)
 	if ip, _ := h.requester(r); ip.IsValid() {
 		data.ClientAddr = ip.String()
-	}
-	if len(h.urlKey) > 0 {
-		exp := h.clock().Add(h.urlTTL)
-		data.sign = func(path string) string { return SignPath(h.urlKey, path, exp) }
 	}
 	out, err := renderScript(&h.tmpl, m, p, data, fw)
 	if err != nil {
@@ -150,6 +156,22 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
 	h.bus.Publish(Event{Kind: EventScriptServed, MAC: mac, Detail: "profile=" + m.Profile + " firmware=" + fw.String(), Firmware: fw.String()})
+}
+
+// scriptData is what m's templates see from this server: its roots, and
+// FileURL signing (Config.URLKey) and HTTPS (Config.FilesHTTPSOnly) as
+// configured.
+func (h *handler) scriptData(m Machine, fw ipxe.Firmware) ScriptData {
+	data := newScriptData(m, h.baseURL, fw)
+	data.HTTPSBaseURL = h.httpsBaseURL
+	if h.filesHTTPSOnly {
+		data.fileBase = h.httpsBaseURL
+	}
+	if len(h.urlKey) > 0 {
+		exp := h.clock().Add(h.urlTTL)
+		data.sign = func(path string) string { return SignPath(h.urlKey, path, exp) }
+	}
+	return data
 }
 
 func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, small *smallFiles, name string) {
@@ -190,6 +212,10 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 		return
 	}
 	ip, reqMAC := h.requester(r)
+	if h.filesHTTPSOnly && r.TLS == nil {
+		h.deny(w, mac, http.StatusForbidden, fmt.Sprintf("file %s requested by %s over plain HTTP: per-machine files are served over HTTPS only", name, ip))
+		return
+	}
 	q := r.URL.Query()
 	if q.Has(ParamSignature) || q.Has(ParamExpires) {
 		// A signed URL stands on its own: a bad one is refused even when
@@ -209,7 +235,9 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 		h.deny(w, mac, http.StatusForbidden, "file "+name+": "+err.Error())
 		return
 	}
-	out, err := renderFile(&h.tmpl, m, p, name, h.baseFor(r))
+	data := h.scriptData(m, ipxe.BIOS)
+	data.BaseURL = h.baseFor(r)
+	out, err := renderFile(&h.tmpl, m, p, name, data)
 	if err != nil {
 		h.log.Warn("machine file", "mac", mac.String(), "file", name, "err", err)
 		http.NotFound(w, r)
@@ -228,14 +256,18 @@ func (h *handler) phoneHome(w http.ResponseWriter, r *http.Request) {
 		h.deny(w, nil, http.StatusBadRequest, "phone home: "+err.Error())
 		return
 	}
-	ip, _ := h.requester(r)
+	ip, leaseMAC := h.requester(r)
 	detail := "from " + ip.String()
 	if s := q.Get("status"); s != "" {
 		detail += " status=" + s
 	}
+	h.bus.publishMAC(mac, EventPhonedHome, detail)
+	report := PhoneHomeReport{Time: h.clock(), MAC: mac, Addr: ip, LeaseMAC: leaseMAC, Status: q.Get("status")}
+	if !h.handlePhoneHome(w, r, report) {
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ok\n"))
-	h.bus.publishMAC(mac, EventPhonedHome, detail)
 }
 
 func (h *handler) deny(w http.ResponseWriter, mac net.HardwareAddr, code int, detail string) {

@@ -33,6 +33,10 @@ type Profile struct {
 	// as text/templates that see ScriptData. They are served at
 	// /machines/<mac>/<name> to that machine only.
 	Files map[string]string
+	// Kind is how the profile's machines boot: through iPXE
+	// (ProfileIPXE, the default) or, for x86-64 UEFI machines under
+	// Secure Boot, through shim and GRUB (ProfileSecureBoot).
+	Kind ProfileKind
 }
 
 // Machine is one known machine.
@@ -127,7 +131,7 @@ func (p Profile) validate(path *field.Path) field.ErrorList {
 	if p.Script == "" && p.Kernel == "" {
 		return field.ErrorList{field.Required(path, "needs a kernel or a script")}
 	}
-	return nil
+	return p.validateKind(path)
 }
 
 // StaticInventory is an Inventory held in memory: machines indexed by MAC,

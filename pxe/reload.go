@@ -20,6 +20,10 @@ func (s *Server) newHandler(cfg Config) *handler {
 		urlKey:   cfg.URLKey,
 		urlTTL:   cfg.URLTTL,
 		done:     s.streamsDone,
+
+		sb:             s.sb,
+		httpsBaseURL:   s.httpsBase,
+		filesHTTPSOnly: s.tls != nil && s.cfg.FilesHTTPSOnly,
 	}
 }
 
@@ -56,6 +60,7 @@ func (s *Server) Reload(next Config) error {
 	// keep what New resolved (the located iPXE builds) rather than look
 	// again.
 	next.IPXE = s.cfg.IPXE
+	next.SecureBoot, next.TLSCertificate = s.cfg.SecureBoot, s.cfg.TLSCertificate
 	next, err := next.withDefaults()
 	if err != nil {
 		return fmt.Errorf("pxe: reload refused: %w", err)
@@ -109,6 +114,20 @@ func (s *Server) fixed(next Config) field.ErrorList {
 	check("proxyDHCP", next.ProxyDHCP, cur.ProxyDHCP)
 	check("leaseFile", next.LeaseFile, cur.LeaseFile)
 	check("routerAdvertisement", next.RouterAdvertisement, cur.RouterAdvertisement)
+	// HTTPS and Secure Boot: the listener, its certificate and the URLs
+	// handed out are set up once (the loaders and an in-memory
+	// certificate are not compared; the ones New got stay).
+	secureBootHTTP := next.SecureBootHTTP
+	if secureBootHTTP == "" {
+		secureBootHTTP = SecureBootDiskImage
+	}
+	check("secureBootHTTP", secureBootHTTP, cur.SecureBootHTTP)
+	check("tlsCertFile", next.TLSCertFile, cur.TLSCertFile)
+	check("tlsKeyFile", next.TLSKeyFile, cur.TLSKeyFile)
+	check("tlsLabCA", next.TLSLabCA, cur.TLSLabCA)
+	check("httpsPort", def(next.HTTPSPort, DefaultHTTPSPort), cur.HTTPSPort)
+	check("httpsBoot", next.HTTPSBoot, cur.HTTPSBoot)
+	check("filesHTTPSOnly", next.FilesHTTPSOnly, cur.FilesHTTPSOnly)
 	// IPv6: whether DHCPv4 and DHCPv6 run is what the server was built
 	// on; so is its IPv6 address.
 	check("subnets6 (DHCPv6 on)", len(next.Subnets6) > 0, len(cur.Subnets6) > 0)

@@ -32,6 +32,16 @@ type ScriptData struct {
 	// over from the kernel command line (ip6={{.ClientAddr}}/64): the
 	// lease is the machine's, whichever stage holds it. Empty in files.
 	ClientAddr string
+	// HTTPSBaseURL is the server's HTTPS root (https://192.0.2.1:8443)
+	// when it serves HTTPS, else empty.
+	HTTPSBaseURL string
+	// SecureBoot is true in the grub.cfg of a Secure Boot profile (GRUB,
+	// not iPXE, reads the kernel arguments).
+	SecureBoot bool
+
+	// fileBase, when set, is the root FileURL uses instead of BaseURL
+	// (HTTPSBaseURL when per-machine files are served over HTTPS only).
+	fileBase string
 
 	// sign, when set, turns a path into a signed, expiring query (the
 	// server's Config.URLKey); FileURL uses it.
@@ -45,10 +55,14 @@ type ScriptData struct {
 // whose DHCP lease names this machine's MAC.
 func (d ScriptData) FileURL(name string) string {
 	p := MachineFilePath(d.MAC, name)
-	if d.sign != nil {
-		return d.BaseURL + p + "?" + d.sign(p)
+	base := d.BaseURL
+	if d.fileBase != "" {
+		base = d.fileBase
 	}
-	return d.BaseURL + p
+	if d.sign != nil {
+		return base + p + "?" + d.sign(p)
+	}
+	return base + p
 }
 
 func newScriptData(m Machine, baseURL string, fw ipxe.Firmware) ScriptData {
@@ -160,6 +174,25 @@ func renderScript(c *templateCache, m Machine, p Profile, data ScriptData, fw ip
 		}
 		return []byte(out), nil
 	}
+	cmd, err := profileCmdline(c, m, p, data)
+	if err != nil {
+		return nil, err
+	}
+	l := ipxe.Linux{Kernel: assetURL(baseURL, p.Kernel), Cmdline: cmd}
+	if p.Initrd != "" {
+		l.Initrds = []string{assetURL(baseURL, p.Initrd)}
+	}
+	out, err := ipxe.NewScript().Linux(l, fw).Build()
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", m.Profile, err)
+	}
+	return out, nil
+}
+
+// profileCmdline renders p's kernel arguments for m, each template
+// executed and every argument checked by ipxe.Cmdline: boot.ipxe and
+// grub.cfg pass the same arguments.
+func profileCmdline(c *templateCache, m Machine, p Profile, data ScriptData) (*ipxe.Cmdline, error) {
 	cmd := ipxe.NewCmdline()
 	for i, a := range p.Args {
 		v := a
@@ -175,28 +208,20 @@ func renderScript(c *templateCache, m Machine, p Profile, data ScriptData, fw ip
 			cmd.Flag(v)
 		}
 	}
-	l := ipxe.Linux{Kernel: assetURL(baseURL, p.Kernel), Cmdline: cmd}
-	if p.Initrd != "" {
-		l.Initrds = []string{assetURL(baseURL, p.Initrd)}
-	}
-	out, err := ipxe.NewScript().Linux(l, fw).Build()
-	if err != nil {
-		return nil, fmt.Errorf("profile %s: %w", m.Profile, err)
-	}
-	return out, nil
+	return cmd, nil
 }
 
 // RenderFile renders the per-machine file name of profile p for machine m.
 func RenderFile(m Machine, p Profile, name, baseURL string) ([]byte, error) {
-	return renderFile(nil, m, p, name, baseURL)
+	return renderFile(nil, m, p, name, newScriptData(m, baseURL, ipxe.BIOS))
 }
 
-func renderFile(c *templateCache, m Machine, p Profile, name, baseURL string) ([]byte, error) {
+func renderFile(c *templateCache, m Machine, p Profile, name string, data ScriptData) ([]byte, error) {
 	text, ok := p.Files[name]
 	if !ok {
 		return nil, fmt.Errorf("profile %s has no file %q", m.Profile, name)
 	}
-	out, err := c.exec(fmt.Sprintf("profile %s file %s", m.Profile, name), text, newScriptData(m, baseURL, ipxe.BIOS))
+	out, err := c.exec(fmt.Sprintf("profile %s file %s", m.Profile, name), text, data)
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: file %s: %w", m.Profile, name, err)
 	}

@@ -28,6 +28,16 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.Close()
 		return fmt.Errorf("pxe: %w", err)
 	}
+	httpsLn, err := s.listenHTTPS()
+	if err != nil {
+		tftpConn.Close()
+		for _, ln := range httpLns {
+			ln.Close()
+		}
+		s.closeDHCPConn()
+		s.Close()
+		return fmt.Errorf("pxe: %w", err)
+	}
 	tcfg := s.tftp
 	tcfg.Conn = tftpConn
 	t, err := tftp.New(tcfg)
@@ -35,6 +45,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		tftpConn.Close()
 		for _, ln := range httpLns {
 			ln.Close()
+		}
+		if httpsLn != nil {
+			httpsLn.Close()
 		}
 		s.closeDHCPConn()
 		s.Close()
@@ -57,6 +70,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		g.Go(func() error { return s.ra.Serve(gctx) })
 	}
 	s.serveHTTP(gctx, g, httpLns...)
+	if httpsLn != nil {
+		s.serveHTTPS(gctx, g, httpsLn)
+	}
 	go s.announceReady(gctx)
 	err = g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -135,20 +151,31 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, lns ...net.Li
 	// Downloads in flight get the grace to finish; event streams never
 	// would, so they end as the shutdown begins.
 	srv.RegisterOnShutdown(func() { close(s.streamsDone) })
-	for _, ln := range lns {
-		g.Go(func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("http: %w", err)
-			}
-			return nil
-		})
-	}
+	// One server on every listener (IPv4 and IPv6): one Shutdown.
+	s.runHTTP(ctx, g, srv, "http", func() error {
+		errc := make(chan error, len(lns))
+		for _, ln := range lns {
+			go func() { errc <- srv.Serve(ln) }()
+		}
+		return <-errc
+	})
+}
+
+// runHTTP runs srv in g (serve is its Serve or ServeTLS) until ctx is
+// done, then shuts it down within the shutdown grace.
+func (s *Server) runHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, name string, serve func() error) {
+	g.Go(func() error {
+		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	})
 	g.Go(func() error {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
 		if err := srv.Shutdown(shutdownCtx); err != nil {
-			s.log.Warn("http: requests still running after the shutdown grace were cut off", "grace", s.cfg.ShutdownGrace)
+			s.log.Warn(name+": requests still running after the shutdown grace were cut off", "grace", s.cfg.ShutdownGrace)
 			return srv.Close()
 		}
 		return nil

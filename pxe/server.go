@@ -2,6 +2,7 @@ package pxe
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -130,6 +131,39 @@ type Config struct {
 	// LeaseStore (dhcp.Config.Sharing; package etcdstore builds both).
 	Sharing dhcp.Sharing
 
+	// Secure Boot and HTTPS (secureboot.go, tls.go). Machines whose
+	// profile is of kind ProfileSecureBoot boot through shim and GRUB.
+	// These fields cannot change while serving (Reload).
+
+	// SecureBoot holds the signed loaders, grub.Shim and grub.GRUB
+	// (shimx64.efi, grubx64.efi), served over TFTP beside the iPXE builds
+	// and under PathSecureBoot. Nil locates Debian's shim-signed and
+	// grub-efi-amd64-signed (grub.Locate).
+	SecureBoot fs.FS
+	// SecureBootHTTP is what UEFI HTTP boot clients of a Secure Boot
+	// profile download (default SecureBootDiskImage).
+	SecureBootHTTP SecureBootHTTP
+	// TLSCertFile and TLSKeyFile are the PEM certificate chain and key of
+	// an HTTPS listener on HTTPSPort; TLSCertificate is the same in
+	// memory, and TLSLabCA a directory whose lab CA (pxe/labca.Open,
+	// created there if absent) issues one for Addr at New, writing the
+	// CA for firmware (cacerts.esl) beside it. Set one of the three to
+	// serve HTTPS. The certificate must name Addr as an IP SAN: UEFI
+	// firmware checks it.
+	TLSCertFile, TLSKeyFile string
+	TLSCertificate          *tls.Certificate
+	TLSLabCA                string
+	// HTTPSPort is the HTTPS port (default 443).
+	HTTPSPort int
+	// HTTPSBoot hands UEFI HTTP boot clients https:// URLs. Their firmware
+	// must trust the certificate's CA (OVMF reads it from fw_cfg
+	// etc/edk2/https/cacerts); one that does not fails to boot.
+	HTTPSBoot bool
+	// FilesHTTPSOnly serves per-machine files (Profile.Files: installer
+	// configs, which carry tokens and passwords) over HTTPS only: FileURL
+	// hands out https:// URLs and a request over plain HTTP is denied.
+	FilesHTTPSOnly bool
+
 	// IPv6 (ipv6.go). Subnets6, when set, runs a DHCPv6 server (package
 	// dhcp6) on Interface: stateful addresses from its pools, and option
 	// 59 boot file URLs for the IPv6 boot path (UEFI PXE → TFTP ipxe.efi,
@@ -216,6 +250,7 @@ func (c Config) Validate() field.ErrorList {
 		errs = append(errs, field.Invalid(field.NewPath("urlTTL"), c.URLTTL.String(), "must not be negative"))
 	}
 	errs = append(errs, c.validateSubnets()...)
+	errs = append(errs, c.validateSecure()...)
 	if v, ok := c.Inventory.(interface{ Validate() field.ErrorList }); ok {
 		for _, e := range v.Validate() {
 			e.Field = field.NewPath("inventory").String() + "." + e.Field
@@ -282,6 +317,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Inventory == nil {
 		c.Inventory = &StaticInventory{}
 	}
+	c = c.secureDefaults()
 	if c.IPXE == nil {
 		found, err := ipxe.Locate()
 		if len(found) == 0 {
@@ -335,6 +371,14 @@ type Server struct {
 	// streamsDone is closed when the HTTP server shuts down: event
 	// streams end then.
 	streamsDone chan struct{}
+
+	// httpsBase is the HTTPS root ("" without HTTPS), tls the HTTPS
+	// listener's configuration; sb the Secure Boot loaders and what
+	// every handler shares of them, sbMissing why none were found.
+	httpsBase string
+	tls       *tls.Config
+	sb        *sbState
+	sbMissing error
 }
 
 // New checks cfg, finds the interface's address (inside Config.NetNS) and
@@ -372,6 +416,10 @@ func New(cfg Config) (*Server, error) {
 	if s.ipv6Only() {
 		s.base = s.base6
 	}
+	if err := s.setupTLS(); err != nil {
+		return nil, fmt.Errorf("pxe: %w", err)
+	}
+	s.setupSecureBoot()
 	s.live.Store(&cfg)
 	s.http.Store(s.newHandler(cfg))
 	s.tracker = NewBootTracker(s.Inventory)
@@ -440,6 +488,9 @@ func (s *Server) bootPolicy() dhcp.BootPolicy {
 		ScriptURL:    s.base + PathScript + "?mac={mac}",
 		ScriptURLEFI: s.base + PathScript + "?mac={mac}&fw=efi",
 	}
+	if s.cfg.HTTPSBoot {
+		policy.HTTPBootURL = s.httpsBase + PathIPXE + string(ipxe.IPXEEFI)
+	}
 	return func(c dhcp.Client) dhcp.BootDecision {
 		live := s.live.Load()
 		if live.Boot != nil {
@@ -450,8 +501,14 @@ func (s *Server) bootPolicy() dhcp.BootPolicy {
 		// Unknown machines without a default profile still get an
 		// address, but nothing to boot: the way dnsmasq treats untagged
 		// hosts.
-		if _, _, err := live.Inventory.Lookup(c.MAC); err != nil {
+		m, p, err := live.Inventory.Lookup(c.MAC)
+		if err != nil || firmwareBootsNext(m, c) {
 			return dhcp.BootDecision{}
+		}
+		if p.Kind == ProfileSecureBoot {
+			if d, ok := s.secureBootDecision(c); ok {
+				return d
+			}
 		}
 		return policy.Decide(c)
 	}
@@ -460,7 +517,8 @@ func (s *Server) bootPolicy() dhcp.BootPolicy {
 // tftpConfig is the TFTP server of iPXE builds; Serve adds its socket.
 func (s *Server) tftpConfig() tftp.Config {
 	return tftp.Config{
-		Root: s.cfg.IPXE,
+		// The iPXE builds, and the Secure Boot chain's files beside them.
+		Root: tftpRoot{s: s},
 		// Per-transfer sockets are opened in the listening socket's
 		// namespace, so a lab netns needs no single-port mode (which
 		// would also rule out windowsize).

@@ -123,7 +123,7 @@ func testFirmwareBoot(t *testing.T, fw Firmware) {
 	mac := NewMAC()
 	vm := lab.StartVM(t, ctx, VMConfig{MAC: mac, Firmware: fw})
 
-	if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+MarkerStart+"$")); err != nil {
+	if _, err := vm.WaitFor(ctx, regexp.MustCompile(MarkerStart+"$")); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s: power-on to /init in %v", fw, time.Since(vm.Started()).Round(100*time.Millisecond))

@@ -3,7 +3,8 @@
 // server) calls it from its own tests: it builds a network namespace with a
 // bridge on the lab subnet 192.0.2.0/24, a busybox guest at run time, and
 // QEMU VMs that boot with real firmware — SeaBIOS with QEMU's iPXE ROM
-// (BIOS), OVMF's own PXE (UEFIPXE), OVMF's HTTP boot (UEFIHTTP) — against
+// (BIOS), OVMF's own PXE (UEFIPXE), OVMF's HTTP boot (UEFIHTTP), both with
+// Secure Boot enforced (UEFISecureBoot, UEFISecureBootHTTP) — against
 // whatever server the test runs in the namespace, then follows the boot on
 // the VM's serial console until the guest phones home. It also starts the
 // real peers such tests need (dnsmasq, dhclient, udhcpc), each in a process
@@ -97,6 +98,16 @@
 // Firmware; Network.StartVM does it for a test. VM.WaitFor waits for a
 // console line matching a pattern, reading the console live; VM.Wait waits
 // for the guest to power off.
+//
+// Secure Boot. UEFISecureBoot and UEFISecureBootHTTP boot OVMF with Secure
+// Boot enforced and Microsoft's keys (OVMFSecureBootCode as pflash, a
+// fresh copy of OVMFSecureBootVars for every VM, SMM), so only shim and
+// what it trusts runs; VMConfig.HTTPSCACerts hands the firmware the CAs it
+// trusts for HTTPS boot (an EFI_SIGNATURE_LIST file, as pxe/labca writes
+// it). The guest prints MarkerSecureBoot (SecureBootRE): what the kernel
+// and the firmware's SecureBoot variable say. RequireSecureBoot needs the
+// firmware and the signed shim and GRUB; StripSignature makes the unsigned
+// copy of a kernel that Secure Boot must refuse.
 //
 // Servers and peers. Serve runs anything with Serve(ctx) and Ready() — a
 // pxe.Server, a dhcp.Server, an ra.Responder — until the test ends.

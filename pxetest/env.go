@@ -70,6 +70,14 @@ const (
 	// Busybox is the static busybox of package busybox-static, the whole
 	// userland of the Initramfs guest.
 	Busybox = "/bin/busybox"
+	// OVMFSecureBootCode is OVMF built for Secure Boot (package ovmf; the
+	// .ms.fd name is a link to OVMF_CODE_4M.secboot.fd), booted as
+	// read-only pflash with SMM.
+	OVMFSecureBootCode = "/usr/share/OVMF/OVMF_CODE_4M.ms.fd"
+	// OVMFSecureBootVars is its variable store with Secure Boot enforced:
+	// PK and KEK Debian's and Microsoft's KEK CA 2011, db Microsoft's
+	// Windows Production PCA 2011 and UEFI CA 2011 (which signed shim).
+	OVMFSecureBootVars = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
 )
 
 // debianPackage names the package that ships each of the files above.
@@ -79,6 +87,9 @@ var debianPackage = map[string]string{
 	IPXEEFI:   "ipxe",
 	IPXEBIOS:  "ipxe",
 	Busybox:   "busybox-static",
+
+	OVMFSecureBootCode: "ovmf",
+	OVMFSecureBootVars: "ovmf",
 }
 
 // RequireFirmware needs root, qemu-system-x86_64 and the firmware images
@@ -89,7 +100,8 @@ func RequireFirmware(tb testing.TB, fws ...Firmware) {
 	RequireRoot(tb)
 	RequireCmd(tb, "qemu-system-x86_64", "qemu-system-x86")
 	for _, fw := range fws {
-		p := fw.image()
-		RequireFile(tb, p, debianPackage[p])
+		for _, p := range fw.images() {
+			RequireFile(tb, p, debianPackage[p])
+		}
 	}
 }

@@ -69,3 +69,36 @@ func FuzzModulePath(f *testing.F) {
 // modulePathRE matches the module paths FuzzModulePath writes into a
 // go.mod (the characters Go allows in one).
 var modulePathRE = regexp.MustCompile(`^[A-Za-z0-9._~/-]+$`)
+
+// FuzzStripSignature: any bytes are refused or stripped without a panic,
+// and a stripped image is shorter and has no signature left to strip.
+func FuzzStripSignature(f *testing.F) {
+	// A minimal PE32+ header: MZ, e_lfanew 0x40, PE\0\0, a COFF header,
+	// the optional header with 16 data directories, the security one
+	// naming 8 bytes at the end.
+	img := make([]byte, 0x40+24+112+16*8+8)
+	copy(img, "MZ")
+	img[0x3c] = 0x40
+	copy(img[0x40:], "PE\x00\x00")
+	opt := 0x40 + 24
+	img[opt], img[opt+1] = 0x0b, 0x02
+	img[opt+108] = 16
+	sec := opt + 112 + 4*8
+	end := len(img) - 8
+	img[sec], img[sec+1] = byte(end), byte(end>>8)
+	img[sec+4] = 8
+	f.Add(img)
+	f.Add([]byte("MZ"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := StripSignature(b)
+		if err != nil {
+			return
+		}
+		if len(out) >= len(b) {
+			t.Fatalf("stripped %d bytes to %d", len(b), len(out))
+		}
+		if _, err := StripSignature(out); err == nil {
+			t.Fatal("a stripped image still had a signature")
+		}
+	})
+}

@@ -23,6 +23,11 @@ const (
 	MarkerPhoneHome = "PXEKIT-PHONEHOME: " // followed by "ok <url>" or "failed <url>"
 	MarkerError     = "PXEKIT-ERROR: "     // a step of /init failed
 	MarkerDone      = "PXEKIT-DONE"        // about to power off
+	// MarkerSecureBoot is followed by "enabled", "disabled" or "unknown"
+	// (what the kernel logged: "secureboot: Secure boot enabled"), then
+	// "efivar=" and the value of the firmware's SecureBoot variable (1 on,
+	// 0 off, - unreadable) and "lockdown=" the kernel's lockdown modes.
+	MarkerSecureBoot = "PXEKIT-SECUREBOOT: "
 )
 
 // Console patterns for the markers, for VM.WaitFor.
@@ -31,6 +36,9 @@ var (
 	CmdlineRE = regexp.MustCompile(`^` + MarkerCmdline + `(.*)$`)
 	// PhoneHomeRE captures the phone-home outcome ("ok"/"failed") and URL.
 	PhoneHomeRE = regexp.MustCompile(`^` + MarkerPhoneHome + `(ok|failed) (\S*)`)
+	// SecureBootRE captures what the kernel said of Secure Boot, the
+	// firmware variable and the lockdown modes.
+	SecureBootRE = regexp.MustCompile(`^` + MarkerSecureBoot + `(enabled|disabled|unknown) efivar=(\S+) lockdown=(.*)$`)
 )
 
 // DefaultPhoneHomeArg is the kernel argument whose value is the URL the
@@ -65,7 +73,8 @@ type Initramfs struct {
 	// built in).
 	ModulesDir string
 	// Modules to load, dependencies resolved from .modinfo (default
-	// NICModules()).
+	// NICModules(), and under UEFI efivarfs when the kernel has it as a
+	// module, to read the firmware's SecureBoot variable).
 	Modules []string
 	// PhoneHomeArg names the kernel argument holding the phone-home URL
 	// (default DefaultPhoneHomeArg). No such argument: no phone-home.
@@ -116,12 +125,30 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
+# A newline first: the loader's last console line (iPXE's "... ok") may
+# still lack its own.
+echo
 echo "` + MarkerStart + `"
 echo "` + MarkerCmdline + `$(cat /proc/cmdline)"
 fail() { echo "` + MarkerError + `$*"; }
 # arg NAME: the value of kernel argument NAME=value.
 arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1"=*) echo "${w#*=}"; return 0;; esac; done; return 1; }
 for m in /lib/modules/*.ko; do [ -e "$m" ] || continue; insmod "$m" || fail "insmod $m"; done
+if [ -d /sys/firmware/efi ]; then
+	for m in /lib/modules/efi/*.ko; do [ -e "$m" ] || continue; insmod "$m" || fail "insmod $m"; done
+fi
+# Secure Boot as the kernel and the firmware see it.
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+sb=unknown
+case "$(dmesg | grep 'secureboot: Secure boot')" in *"Secure boot enabled"*) sb=enabled;; *"Secure boot disabled"*) sb=disabled;; esac
+efivar=-
+if [ -d /sys/firmware/efi/efivars ]; then
+	mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+	# 4 attribute bytes, then the value.
+	v=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+	[ -r "$v" ] && efivar=$(od -An -tu1 "$v" | awk '{print $5}')
+fi
+echo "` + MarkerSecureBoot + `$sb efivar=$efivar lockdown=$(cat /sys/kernel/security/lockdown 2>/dev/null)"
 ip link set lo up
 iface=
 for i in 1 2 3 4 5 6 7 8 9 10; do
@@ -193,7 +220,7 @@ func (c Initramfs) Write(w io.Writer) error {
 	if _, err := os.Stat(bb); err != nil {
 		return fmt.Errorf("pxetest: busybox (apt-get install busybox-static): %w", err)
 	}
-	var mods []kmod.Module
+	var mods, efiMods []kmod.Module
 	if c.ModulesDir != "" {
 		names := c.Modules
 		if names == nil {
@@ -205,6 +232,13 @@ func (c Initramfs) Write(w io.Writer) error {
 		}
 		if mods, err = ix.Resolve(names...); err != nil {
 			return fmt.Errorf("pxetest: %w", err)
+		}
+		if c.Modules == nil {
+			// Loaded only under UEFI (/init checks): elsewhere insmod
+			// fails with "No such device".
+			if efiMods, err = ix.Resolve("efivarfs"); err != nil {
+				efiMods = nil
+			}
 		}
 	}
 	iw := initramfs.NewWriter(w, initramfs.Options{Gzip: true})
@@ -226,6 +260,9 @@ func (c Initramfs) Write(w io.Writer) error {
 		return err
 	}
 	if _, err := iw.Modules("/lib/modules", mods); err != nil {
+		return err
+	}
+	if _, err := iw.Modules("/lib/modules/efi", efiMods); err != nil {
 		return err
 	}
 	names := make([]string, 0, len(c.Files))

@@ -44,12 +44,37 @@ func TestVMConfigArgs(t *testing.T) {
 		has(uefi, "-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n") {
 		t.Errorf("UEFI PXE args: %q", uefi)
 	}
+	// A KubeVirt boot order: the NIC's bootindex, no -boot n.
+	indexed, err := VMConfig{Tap: "tap0", MAC: mac, Firmware: BIOS, NICBootIndex: 1}.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has(indexed, "-boot", "n") || !has(indexed, "-device", "virtio-net-pci,netdev=n0,mac=02:00:00:00:00:de,bootindex=1") {
+		t.Errorf("BIOS args with NICBootIndex: %q", indexed)
+	}
+	if uefi, _ := (VMConfig{Tap: "tap0", MAC: mac, Firmware: UEFIPXE, NICBootIndex: 1}).Args(); !has(uefi, "-device", "virtio-net-pci,netdev=n0,mac=02:00:00:00:00:de,bootindex=1,romfile=") {
+		t.Errorf("UEFI args with NICBootIndex: %q", uefi)
+	}
 	http, err := VMConfig{Tap: "tap0", MAC: mac, Firmware: UEFIHTTP}.Args()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !has(http, "-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n") {
 		t.Errorf("UEFI HTTP args: %q", http)
+	}
+	sb, err := VMConfig{Tap: "tap0", MAC: mac, Firmware: UEFISecureBootHTTP, OVMFVars: "/tmp/vars.fd", HTTPSCACerts: "/tmp/ca.esl"}.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !has(sb, "-machine", "q35,smm=on") || !has(sb, "-global", "driver=cfi.pflash01,property=secure,value=on") ||
+		!has(sb, "-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+OVMFSecureBootCode) ||
+		!has(sb, "-drive", "if=pflash,format=raw,unit=1,file=/tmp/vars.fd") || has(sb, "-bios", OVMFImage) ||
+		!has(sb, "-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n") ||
+		!has(sb, "-fw_cfg", "name=etc/edk2/https/cacerts,file=/tmp/ca.esl") {
+		t.Errorf("Secure Boot HTTP args: %q", sb)
+	}
+	if !UEFISecureBoot.SecureBoot() || UEFIPXE.SecureBoot() {
+		t.Error("SecureBoot() is wrong")
 	}
 	// IPv6: IPv4 off (PXEv4 and HTTPv4 would each wait 60 s), PXEv6 kept
 	// (HTTPv6 only works after it), and the UUID iPXE's DUID is made of.
@@ -66,6 +91,7 @@ func TestVMConfigArgs(t *testing.T) {
 		t.Errorf("newUUID: %s", u)
 	}
 	for name, bad := range map[string]VMConfig{
+		"no vars":   {Tap: "tap0", MAC: mac, Firmware: UEFISecureBoot},
 		"no tap":    {MAC: mac},
 		"short MAC": {Tap: "tap0", MAC: mac[:5]},
 		"multicast": {Tap: "tap0", MAC: net.HardwareAddr{0x01, 0, 0x5e, 0, 0, 1}},
@@ -78,7 +104,7 @@ func TestVMConfigArgs(t *testing.T) {
 }
 
 func TestParseFirmware(t *testing.T) {
-	for _, f := range []Firmware{BIOS, UEFIPXE, UEFIHTTP, UEFIPXE6, UEFIHTTP6} {
+	for _, f := range []Firmware{BIOS, UEFIPXE, UEFIHTTP, UEFISecureBoot, UEFISecureBootHTTP, UEFIPXE6, UEFIHTTP6} {
 		if got, err := ParseFirmware(f.String()); err != nil || got != f {
 			t.Errorf("ParseFirmware(%q) = %v, %v", f, got, err)
 		}
@@ -124,7 +150,7 @@ func TestInitramfsContents(t *testing.T) {
 		}
 		b, _ := io.ReadAll(r)
 		files[h.Name], modes[h.Name] = b, h.Mode
-		if strings.HasPrefix(h.Name, "lib/modules/") {
+		if strings.HasPrefix(h.Name, "lib/modules/") && strings.HasSuffix(h.Name, ".ko") {
 			mods = append(mods, strings.TrimSuffix(filepath.Base(h.Name), ".ko")[3:])
 		}
 	}
@@ -139,11 +165,16 @@ func TestInitramfsContents(t *testing.T) {
 		t.Error("extra file or executable udhcpc script missing")
 	}
 	// The same set as NICModules, in the order .modinfo dictates
-	// (virtio_ring before virtio on 6.1), virtio_net last.
-	sorted, want := slices.Sorted(slices.Values(mods)), slices.Sorted(slices.Values(NICModules()))
-	if !slices.Equal(sorted, want) || mods[len(mods)-1] != "virtio_net" ||
+	// (virtio_ring before virtio on 6.1), virtio_net last; then efivarfs,
+	// for the firmware's SecureBoot variable, apart (/init loads it under
+	// UEFI only).
+	sorted, want := slices.Sorted(slices.Values(mods)), slices.Sorted(slices.Values(append(NICModules(), "efivarfs")))
+	if !slices.Equal(sorted, want) || mods[len(mods)-2] != "virtio_net" || mods[len(mods)-1] != "efivarfs" ||
 		slices.Index(mods, "virtio_ring") > slices.Index(mods, "virtio") {
 		t.Errorf("modules in archive order %v, want %v in dependency order", mods, want)
+	}
+	if _, ok := files["lib/modules/efi/00-efivarfs.ko"]; !ok {
+		t.Error("efivarfs is not in lib/modules/efi")
 	}
 	script := c.Script()
 	if i, j := strings.Index(script, "EXTRA:"), strings.Index(script, "arg pxekit.phonehome"); i < 0 || j < 0 || i > j {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,6 +33,15 @@ const (
 	// the server answers with option 60 "HTTPClient" and a URL. PXE over
 	// IPv4/IPv6 is switched off through fw_cfg so OVMF goes straight to it.
 	UEFIHTTP
+	// UEFISecureBoot is OVMF's PXE with Secure Boot enforced and
+	// Microsoft's keys enrolled (OVMFSecureBootCode, a fresh copy of
+	// OVMFSecureBootVars, SMM): it runs only what Microsoft's UEFI CA
+	// signed, such as shim, and shim only what its vendor signed.
+	UEFISecureBoot
+	// UEFISecureBootHTTP is UEFISecureBoot's firmware booting over UEFI
+	// HTTP (PXE switched off, as for UEFIHTTP); with VMConfig.HTTPSCACerts
+	// it trusts those CAs for https URLs.
+	UEFISecureBootHTTP
 	// UEFIPXE6 and UEFIHTTP6 boot OVMF over IPv6 only: IPv4 is switched
 	// off through fw_cfg (opt/org.tianocore/IPv4Support=n: no PXEv4, no
 	// HTTPv4, each of which would wait 60 s for a DHCPv4 server), leaving
@@ -50,7 +60,14 @@ const (
 	UEFIHTTP6
 )
 
-// String returns the name ParseFirmware accepts: bios, uefi, uefi-http.
+// SecureBoot reports firmware that enforces Secure Boot.
+func (f Firmware) SecureBoot() bool { return f == UEFISecureBoot || f == UEFISecureBootHTTP }
+
+// httpBoot reports firmware that boots over UEFI HTTP.
+func (f Firmware) httpBoot() bool { return f == UEFIHTTP || f == UEFISecureBootHTTP }
+
+// String returns the name ParseFirmware accepts: bios, uefi, uefi-http,
+// uefi-secureboot, uefi-secureboot-http.
 func (f Firmware) String() string {
 	switch f {
 	case BIOS:
@@ -59,6 +76,10 @@ func (f Firmware) String() string {
 		return "uefi"
 	case UEFIHTTP:
 		return "uefi-http"
+	case UEFISecureBoot:
+		return "uefi-secureboot"
+	case UEFISecureBootHTTP:
+		return "uefi-secureboot-http"
 	case UEFIPXE6:
 		return "uefi-pxe6"
 	case UEFIHTTP6:
@@ -68,7 +89,7 @@ func (f Firmware) String() string {
 }
 
 // ParseFirmware parses "bios", "uefi" (or "uefi-pxe"), "uefi-http",
-// "uefi-pxe6" and "uefi-http6".
+// "uefi-secureboot", "uefi-secureboot-http", "uefi-pxe6" and "uefi-http6".
 func ParseFirmware(s string) (Firmware, error) {
 	switch strings.ToLower(s) {
 	case "bios":
@@ -77,24 +98,31 @@ func ParseFirmware(s string) (Firmware, error) {
 		return UEFIPXE, nil
 	case "uefi-http":
 		return UEFIHTTP, nil
+	case "uefi-secureboot":
+		return UEFISecureBoot, nil
+	case "uefi-secureboot-http":
+		return UEFISecureBootHTTP, nil
 	case "uefi-pxe6":
 		return UEFIPXE6, nil
 	case "uefi-http6":
 		return UEFIHTTP6, nil
 	}
-	return 0, fmt.Errorf("pxetest: unknown firmware %q (want bios, uefi, uefi-http, uefi-pxe6 or uefi-http6)", s)
+	return 0, fmt.Errorf("pxetest: unknown firmware %q (want bios, uefi, uefi-http, uefi-secureboot, uefi-secureboot-http, uefi-pxe6 or uefi-http6)", s)
 }
 
 // IPv6 reports whether f boots over IPv6.
 func (f Firmware) IPv6() bool { return f == UEFIPXE6 || f == UEFIHTTP6 }
 
-// image is the firmware file QEMU needs for f: the iPXE ROM SeaBIOS runs,
-// or OVMF.
-func (f Firmware) image() string {
-	if f == BIOS {
-		return IPXEROM
+// images are the firmware files QEMU needs for f: the iPXE ROM SeaBIOS
+// runs, OVMF, or Secure Boot OVMF and its variable store.
+func (f Firmware) images() []string {
+	switch {
+	case f == BIOS:
+		return []string{IPXEROM}
+	case f.SecureBoot():
+		return []string{OVMFSecureBootCode, OVMFSecureBootVars}
 	}
-	return OVMFImage
+	return []string{OVMFImage}
 }
 
 // VMConfig describes a network-booting VM.
@@ -112,10 +140,27 @@ type VMConfig struct {
 	// QEMU is the emulator binary (default qemu-system-x86_64 on PATH).
 	QEMU string
 	// OVMF is the UEFI image for UEFIPXE and UEFIHTTP (default OVMFImage,
-	// from Debian's ovmf package).
+	// from Debian's ovmf package), or the code image for UEFISecureBoot
+	// and UEFISecureBootHTTP (default OVMFSecureBootCode).
 	OVMF string
+	// OVMFVars is the writable variable store Secure Boot firmware boots
+	// with. StartVM makes a fresh copy of OVMFSecureBootVars when it is
+	// empty (OVMF writes boot entries into the store on every boot, so
+	// each boot starts from a fresh one) and removes it when QEMU exits.
+	OVMFVars string
+	// HTTPSCACerts is an EFI_SIGNATURE_LIST file of the CAs the firmware
+	// trusts for HTTPS boot (pxe/labca writes one, cacerts.esl), passed
+	// as fw_cfg etc/edk2/https/cacerts. Without it OVMF trusts none and
+	// does not even connect to an https URL.
+	HTTPSCACerts string
 	// ExtraArgs are appended to QEMU's command line.
 	ExtraArgs []string
+	// NICBootIndex, when above 0, is the NIC's bootindex instead of
+	// BIOS's -boot n: the firmware boots the devices that have one in
+	// their order, as libvirt starts a KubeVirt VM (interface bootOrder 1,
+	// disk bootOrder 2 is NICBootIndex 1 and a disk with bootindex=2 in
+	// ExtraArgs). SeaBIOS then boots the disk when iPXE exits.
+	NICBootIndex int
 	// OnLine, if set, is called for each console line as it arrives
 	// (escape sequences and \r removed), from the reader goroutine.
 	OnLine func(line string)
@@ -136,6 +181,32 @@ type VM struct {
 	stderr  Buffer
 	exitErr error // set before done is closed
 	done    chan struct{}
+	// tmpDir holds the fresh variable store of Secure Boot firmware;
+	// removed when QEMU exits.
+	tmpDir string
+}
+
+// freshVars copies OVMFSecureBootVars into a new temporary directory.
+func freshVars() (vars, dir string, err error) {
+	b, err := os.ReadFile(OVMFSecureBootVars)
+	if err != nil {
+		return "", "", fmt.Errorf("pxetest: Secure Boot variable store (apt-get install ovmf): %w", err)
+	}
+	if dir, err = os.MkdirTemp("", "pxetest-vars-"); err != nil {
+		return "", "", err
+	}
+	vars = filepath.Join(dir, "OVMF_VARS.fd")
+	if err := os.WriteFile(vars, b, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return vars, dir, nil
+}
+
+func (vm *VM) removeTmp() {
+	if vm.tmpDir != "" {
+		os.RemoveAll(vm.tmpDir)
+	}
 }
 
 // Args returns QEMU's command line arguments for cfg (without the binary).
@@ -161,22 +232,50 @@ func (cfg VMConfig) Args() ([]string, error) {
 	nic := "virtio-net-pci,netdev=n0,mac=" + cfg.MAC.String()
 	switch cfg.Firmware {
 	case BIOS:
+		if cfg.NICBootIndex > 0 {
+			args = append(args, "-device", nic+",bootindex="+strconv.Itoa(cfg.NICBootIndex))
+			break
+		}
 		args = append(args, "-boot", "n", "-device", nic)
-	case UEFIPXE, UEFIHTTP:
+	case UEFIPXE, UEFIHTTP, UEFISecureBoot, UEFISecureBootHTTP:
 		ovmf := cfg.OVMF
-		if ovmf == "" {
-			ovmf = OVMFImage
+		if cfg.Firmware.SecureBoot() {
+			if ovmf == "" {
+				ovmf = OVMFSecureBootCode
+			}
+			if cfg.OVMFVars == "" {
+				return nil, errors.New("pxetest: Secure Boot firmware needs VMConfig.OVMFVars (StartVM makes a fresh copy)")
+			}
+			// Secure Boot OVMF keeps its variables in SMM-protected
+			// flash: q35 with SMM, the flash device in secure mode.
+			args[1] = "q35,smm=on"
+			args = append(args,
+				"-global", "driver=cfi.pflash01,property=secure,value=on",
+				"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+ovmf,
+				"-drive", "if=pflash,format=raw,unit=1,file="+cfg.OVMFVars)
+		} else {
+			if ovmf == "" {
+				ovmf = OVMFImage
+			}
+			args = append(args, "-bios", ovmf)
 		}
 		// romfile= (empty) keeps QEMU's iPXE EFI ROM off the NIC, so the
 		// firmware's own network stack boots.
+		if cfg.NICBootIndex > 0 {
+			nic += ",bootindex=" + strconv.Itoa(cfg.NICBootIndex)
+		}
 		args = append(args,
-			"-bios", ovmf,
 			"-device", nic+",romfile=",
 			// OVMF's boot options otherwise try PXEv4, PXEv6, HTTPv4, HTTPv6
 			// in turn, each waiting out its DHCP timeout.
 			"-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n")
-		if cfg.Firmware == UEFIHTTP {
+		if cfg.Firmware.httpBoot() {
 			args = append(args, "-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n")
+		}
+		if cfg.HTTPSCACerts != "" {
+			// QEMU warns that names not under opt/ are reserved; this
+			// one is where OVMF looks.
+			args = append(args, "-fw_cfg", "name=etc/edk2/https/cacerts,file="+cfg.HTTPSCACerts)
 		}
 	case UEFIPXE6, UEFIHTTP6:
 		args = append(args, ipv6Args(cfg, nic)...)
@@ -204,33 +303,44 @@ func StartVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 	if cfg.Firmware.IPv6() && cfg.UUID == "" {
 		cfg.UUID = newUUID()
 	}
-	args, err := cfg.Args()
-	if err != nil {
-		return nil, err
-	}
 	if cfg.Firmware != BIOS {
 		// SeaBIOS's iPXE ROM is QEMU's to find (its own message says
 		// which); OVMF is named on the command line.
 		img, how := cfg.OVMF, "VMConfig.OVMF"
 		if img == "" {
-			img, how = OVMFImage, "apt-get install "+debianPackage[OVMFImage]
+			img = cfg.Firmware.images()[0]
+			how = "apt-get install " + debianPackage[img]
 		}
 		if _, err := os.Stat(img); err != nil {
 			return nil, fmt.Errorf("pxetest: %s firmware (%s): %w", cfg.Firmware, how, err)
 		}
 	}
 	vm := &VM{done: make(chan struct{})}
+	if cfg.Firmware.SecureBoot() && cfg.OVMFVars == "" {
+		vars, dir, err := freshVars()
+		if err != nil {
+			return nil, err
+		}
+		cfg.OVMFVars, vm.tmpDir = vars, dir
+	}
+	args, err := cfg.Args()
+	if err != nil {
+		vm.removeTmp()
+		return nil, err
+	}
 	ctx, vm.cancel = context.WithCancel(ctx)
 	vm.cmd = CommandContext(ctx, qemu, args...)
 	vm.cmd.Stderr = &vm.stderr
 	out, err := vm.cmd.StdoutPipe()
 	if err != nil {
 		vm.cancel()
+		vm.removeTmp()
 		return nil, err
 	}
 	vm.started = time.Now()
 	if err := cfg.NetNS.Start(vm.cmd); err != nil {
 		vm.cancel()
+		vm.removeTmp()
 		return nil, fmt.Errorf("pxetest: starting QEMU in netns %s: %w", cfg.NetNS.Name(), err)
 	}
 	go vm.read(out, cfg.OnLine)
@@ -284,6 +394,7 @@ func (vm *VM) read(r io.Reader, onLine func(string)) {
 	}
 	_, _ = io.Copy(io.Discard, r)
 	vm.exitErr = vm.cmd.Wait()
+	vm.removeTmp()
 	vm.lines.Close(fmt.Errorf("pxetest: QEMU exited (%v); stderr: %s", vm.exitErr, strings.TrimSpace(vm.Stderr())))
 	close(vm.done)
 }

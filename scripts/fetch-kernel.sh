@@ -2,6 +2,7 @@
 # Fetches Debian kernels for guest-kernel tests and QEMU boots, unpacked under
 # .cache/kernel/<flavor>/ (boot/vmlinuz-* and lib/modules/<release>/):
 #   cloud  Debian 12's cloud kernel (small, fast to boot; virtio, bridge, 8021q)
+#          (signed by Debian: the Secure Boot tests boot it under shim)
 #   bpo    bookworm-backports' generic 6.12 kernel (igb/igbvf SR-IOV, vfio-pci)
 # Idempotent: nothing is downloaded when the kernel is already unpacked.
 # The bpo flavor needs the bookworm-backports suite (scripts/add-backports.sh).

@@ -7,6 +7,13 @@
 // also prints the nmstate policy that creates the bridge; with
 // -kind VirtualMachine it prints a VirtualMachine whose template is that VMI.
 //
+// With -profile NAME the VM or VMI carries the annotation pxekit.io/profile:
+// NAME, and a boot server that watches the cluster (pxelab serve
+// --kubeconfig) installs it with that profile, then boots its disk.
+// --rbac prints instead what that server runs as: its ServiceAccount,
+// Role and RoleBinding in -namespace (a ClusterRole and ClusterRoleBinding
+// with -all-namespaces).
+//
 // With no flags the output is that procedure's pxe-net-conf NAD and vmi-pxe-boot
 // template. Flags change the names, the MAC the PXE server knows, the bridge, the
 // VLAN, the container disk image and the KubeVirt apiVersion:
@@ -51,6 +58,9 @@ type options struct {
 	nodePort        string
 	kind            string
 	runStrategy     string
+	// The boot server's annotation and its RBAC (--rbac).
+	profile, serviceAccount, profilesConfigMap string
+	rbac, allNamespaces                        bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -72,6 +82,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.kind, "kind", kindVMI, "VirtualMachineInstance or VirtualMachine (the same VMI as its template, kept running by -run-strategy)")
 	fs.StringVar(&o.runStrategy, "run-strategy", string(kubevirtv1.RunStrategyAlways), "runStrategy of a VirtualMachine: Always, RerunOnFailure, Manual, Halted or Once")
 	fs.StringVar(&o.nodePort, "node-port", "", "also print the nmstate NodeNetworkConfigurationPolicy that creates the bridge with this node NIC as its port (the documented br1-eth1-policy for eth1)")
+	fs.StringVar(&o.profile, "profile", "", "annotate the VM or VMI pxekit.io/profile: PROFILE, the boot server profile it installs with")
+	fs.BoolVar(&o.rbac, "rbac", false, "print the boot server's ServiceAccount, Role and RoleBinding in -namespace instead")
+	fs.BoolVar(&o.allNamespaces, "all-namespaces", false, "with --rbac: the server serves every namespace (ClusterRole and ClusterRoleBinding)")
+	fs.StringVar(&o.serviceAccount, "service-account", "pxekit", "with --rbac: name of the service account, roles and bindings")
+	fs.StringVar(&o.profilesConfigMap, "profiles-configmap", "", "with --rbac: the ConfigMap the server reads its profiles from")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -110,6 +125,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 // (a MAC that KubeVirt picks and does not keep, IPAM in a VM's NAD) do not
 // stop it.
 func render(o *options) ([]byte, []string, error) {
+	if o.rbac {
+		out, err := renderRBAC(o)
+		return out, nil, err
+	}
 	nb := netattach.NewBridgeNAD(o.nad, o.bridge).
 		WithNamespace(o.namespace).
 		WithPluginType(o.cniType).
@@ -145,18 +164,24 @@ func render(o *options) ([]byte, []string, error) {
 		}
 		objs = append([]any{pol}, objs...)
 	}
+	out, err := stream(objs...)
+	return out, warns, err
+}
+
+// stream writes objs as one multi-document YAML stream.
+func stream(objs ...any) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, obj := range objs {
 		y, err := marshal(obj)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
 		buf.Write(y)
 	}
-	return buf.Bytes(), warns, nil
+	return buf.Bytes(), nil
 }
 
 // perLine splits a builder's aggregate error into one error per problem, each

@@ -53,7 +53,7 @@ func machine(o *options) (any, []validation.Warning, error) {
 
 // pxeBoot adds what the VMI is made of, for either kind of builder.
 func pxeBoot[T vmspec.Kind](b *vmspec.Builder[T], o *options) *vmspec.Builder[T] {
-	return b.
+	b.
 		WithAPIVersion(o.apiVersion).
 		WithNamespace(o.namespace).
 		WithTemplateLabels(map[string]string{"special": o.name}).
@@ -64,4 +64,10 @@ func pxeBoot[T vmspec.Kind](b *vmspec.Builder[T], o *options) *vmspec.Builder[T]
 		WithMachineType("").
 		WithMemory(o.memory).
 		WithTerminationGracePeriod(0)
+	if o.profile != "" {
+		// On the object's own metadata: the boot server reads the VM (or
+		// the bare VMI), not the VMIs a VM starts.
+		b.WithPXEProfile(o.profile)
+	}
+	return b
 }

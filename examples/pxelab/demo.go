@@ -34,9 +34,14 @@ func demoRequirements(fw pxetest.Firmware) []requirement {
 		{pxetest.IPXEEFI, "ipxe"},
 		{pxetest.Busybox, "busybox-static"},
 	}
-	if fw == pxetest.BIOS {
+	switch {
+	case fw == pxetest.BIOS:
 		reqs = append(reqs, requirement{pxetest.IPXEROM, "ipxe-qemu"})
-	} else {
+	case fw.SecureBoot():
+		reqs = append(reqs, requirement{pxetest.OVMFSecureBootCode, "ovmf"}, requirement{pxetest.OVMFSecureBootVars, "ovmf"},
+			requirement{"/usr/lib/shim/shimx64.efi.signed", "shim-signed"},
+			requirement{"/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed", "grub-efi-amd64-signed"})
+	default:
 		reqs = append(reqs, requirement{pxetest.OVMFImage, "ovmf"})
 	}
 	return reqs
@@ -64,7 +69,9 @@ func missingPackages(reqs []requirement) []string {
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("pxelab demo", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	fwName := fl.String("firmware", "bios", "bios (SeaBIOS + iPXE ROM), uefi (OVMF PXE) or uefi-http (OVMF HTTP boot)")
+	fwName := fl.String("firmware", "bios", "bios (SeaBIOS + iPXE ROM), uefi (OVMF PXE), uefi-http (OVMF HTTP boot), "+
+		"uefi-secureboot (OVMF PXE with Secure Boot enforced: shim, GRUB, Debian's signed kernel) or "+
+		"uefi-secureboot-http (the same over UEFI HTTPS boot, with a lab CA handed to the firmware)")
 	macStr := fl.String("mac", "52:54:00:de:00:01", "the VM's MAC address")
 	kernelDir := fl.String("kernel-dir", "", "unpacked Debian kernel package (default $PXEKIT_KERNEL_DIR/cloud, or .cache/kernel/cloud of this repository)")
 	quiet := fl.Bool("quiet", false, "do not print the guest's console")
@@ -147,6 +154,13 @@ func runDemo(ctx context.Context, fw pxetest.Firmware, mac net.HardwareAddr, ker
 		// answering iPXE's router solicitation saves its ~13 s wait.
 		routerAdvert: true,
 	}
+	// Secure Boot: the profile boots through shim and GRUB; over HTTP boot
+	// with HTTPS from a lab CA that the VM's firmware is given.
+	o.secure.secureBoot = fw.SecureBoot()
+	o.secure.httpsPort = 8443
+	if fw == pxetest.UEFISecureBootHTTP {
+		o.secure.tlsLabCA, o.secure.httpsBoot = filepath.Join(tmp, "ca"), true
+	}
 	cfg, err := o.config(io.Discard)
 	if err != nil {
 		return err
@@ -185,6 +199,7 @@ func runDemo(ctx context.Context, fw pxetest.Firmware, mac net.HardwareAddr, ker
 	}
 	var consoleMu sync.Mutex
 	vm, err := pxetest.StartVM(ctx, pxetest.VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
+		HTTPSCACerts: o.secure.labCAFirmwareFile,
 		OnLine: func(l string) {
 			if quiet || strings.TrimSpace(l) == "" {
 				return
@@ -201,7 +216,7 @@ func runDemo(ctx context.Context, fw pxetest.Firmware, mac net.HardwareAddr, ker
 
 	initSeen := make(chan time.Duration, 1)
 	go func() {
-		if _, err := vm.WaitFor(ctx, regexp.MustCompile("^"+pxetest.MarkerStart+"$")); err == nil {
+		if _, err := vm.WaitFor(ctx, regexp.MustCompile(pxetest.MarkerStart+"$")); err == nil {
 			initSeen <- time.Since(vm.Started())
 		}
 	}()
@@ -222,6 +237,16 @@ func runDemo(ctx context.Context, fw pxetest.Firmware, mac net.HardwareAddr, ker
 		}
 		fmt.Fprintf(stderr, "pxelab: %s booted over the network (%s): power-on to /init %s, to phone-home %s (%s)\n",
 			mac, fw, toInit.Round(100*time.Millisecond), toHome.Round(100*time.Millisecond), e.Detail)
+		if fw.SecureBoot() {
+			// What the guest's /init printed (pxetest.MarkerSecureBoot).
+			sb := "not reported"
+			for _, l := range strings.Split(vm.Console(), "\n") {
+				if m := pxetest.SecureBootRE.FindStringSubmatch(l); m != nil {
+					sb = m[1] + " (firmware variable SecureBoot=" + m[2] + ", lockdown " + m[3] + ")"
+				}
+			}
+			fmt.Fprintf(stderr, "pxelab: the guest says Secure Boot is %s\n", sb)
+		}
 		return nil
 	case err := <-vmDone:
 		return fmt.Errorf("the VM stopped before it phoned home (%v); QEMU said: %s", err, strings.TrimSpace(vm.Stderr()))

@@ -3,10 +3,13 @@
 //	pxelab serve --interface IF --pool START-END [--kernel K --initrd I --cmdline C]
 //	             [--ipxe-dir D] [--state DIR] [--http-port N] [--machine MAC=PROFILE]...
 //	             [--profile NAME=CMDLINE]... [--deny-unknown] [--netns NAME]
+//	             [--kubeconfig PATH [--namespace NS | --all-namespaces] [--profiles-configmap NAME]]
 //	             [--etcd URLS [--etcd-prefix P] [--etcd-ca F --etcd-cert F --etcd-key F]
 //	              [--etcd-user U --etcd-password-file F] [--etcd-member ID]] [--lease-time D]
+//	             [--secure-boot [--secure-boot-dir D]] [--tls-cert F --tls-key F | --tls-lab-ca DIR]
+//	             [--https-port N] [--https-boot] [--files-https-only]
 //	pxelab serve -c FILE [flags that override it]
-//	pxelab demo  [--firmware bios|uefi|uefi-http] [--mac M] [--kernel-dir D]
+//	pxelab demo  [--firmware bios|uefi|uefi-http|uefi-secureboot|uefi-secureboot-http] [--mac M] [--kernel-dir D]
 //	pxelab inventory get|apply [-f FILE] --etcd URLS [--etcd-... as serve]
 //
 // serve -c runs the boot server from a config file (pxe.ConfigFile; examples
@@ -22,7 +25,11 @@
 // printing the boot events and the guest's console until the guest phones
 // home. Both print one boot event per line on stdout as JSON. With --etcd,
 // serve shares its leases and inventory with the other servers on the same
-// etcd prefix; inventory reads and writes that inventory.
+// etcd prefix; inventory reads and writes that inventory. With
+// --kubeconfig, serve takes its machines from KubeVirt (package
+// pxe/kubevirt): the VMs and VMIs whose PXE NIC has a MAC and a bootOrder
+// and whose pxekit.io/profile annotation names one of its profiles;
+// once a machine's install phones home it boots its disk.
 package main
 
 import (
@@ -43,7 +50,8 @@ func main() {
 const usage = `usage:
   pxelab serve --interface IF --pool START-END [flags]   serve real clients on IF
   pxelab serve -c FILE [flags]                          serve from a config file, as a service
-  pxelab demo [--firmware bios|uefi|uefi-http] [--mac M]  boot a QEMU VM in a lab netns
+  pxelab demo [--firmware bios|uefi|uefi-http|uefi-secureboot|uefi-secureboot-http] [--mac M]
+                                                          boot a QEMU VM in a lab netns
   pxelab inventory get|apply [-f FILE] --etcd URLS         the inventory in etcd, as YAML
 run "pxelab serve -h" or "pxelab demo -h" for flags`
 

@@ -188,3 +188,124 @@ func netnsList(t *testing.T) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// The Secure Boot and HTTPS flags reach the boot server's configuration:
+// every profile becomes a Secure Boot one, the lab CA directory and the
+// HTTPS settings are set, and the flags refuse what cannot go together.
+func TestServeSecureFlags(t *testing.T) {
+	dir := t.TempDir()
+	o := serveOptions{iface: "lo", pool: "192.0.2.1-192.0.2.9", kernel: "/etc/hostname", profiles: listFlag{"rescue=single"},
+		secure: secureOptions{secureBoot: true, tlsLabCA: dir, httpsPort: 8443, httpsBoot: true, filesHTTPSOnly: true}}
+	cfg, err := o.config(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range o.inventory.Profiles {
+		if p.Kind != pxe.ProfileSecureBoot {
+			t.Errorf("--secure-boot: profile %s is of kind %q", name, p.Kind)
+		}
+	}
+	if cfg.TLSLabCA != dir || cfg.HTTPSPort != 8443 || !cfg.HTTPSBoot || !cfg.FilesHTTPSOnly || cfg.TLSCertFile != "" {
+		t.Errorf("HTTPS settings: %+v", cfg)
+	}
+	for _, tt := range []struct {
+		s    secureOptions
+		want string
+	}{
+		{secureOptions{tlsCert: "c.pem"}, "--tls-cert and --tls-key go together"},
+		{secureOptions{tlsCert: "c.pem", tlsKey: "k.pem", tlsLabCA: dir}, "not both"},
+		{secureOptions{secureBootDir: t.TempDir()}, "--secure-boot-dir: Secure Boot loaders not found"},
+	} {
+		o := serveOptions{iface: "lo", pool: "192.0.2.1-192.0.2.9", kernel: "/etc/hostname", secure: tt.s}
+		if _, err := o.config(io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want %q", tt.s, err, tt.want)
+		}
+	}
+	var errb bytes.Buffer
+	run(context.Background(), []string{"serve", "-h"}, io.Discard, &errb)
+	for _, f := range []string{"-secure-boot", "-tls-cert", "-tls-key", "-tls-lab-ca", "-https-port", "-https-boot", "-files-https-only"} {
+		if !strings.Contains(errb.String(), f) {
+			t.Errorf("serve -h lacks %s", f)
+		}
+	}
+}
+
+// pxelab demo --firmware uefi-secureboot: the VM boots through shim, GRUB
+// and Debian's signed kernel with Secure Boot enforced, and says so.
+func TestDemoSecureBoot(t *testing.T) {
+	pxetest.RequireSecureBoot(t)
+	pxetest.RequireFile(t, pxetest.Busybox, "busybox-static")
+	pxetest.RequireFile(t, pxetest.IPXEBIOS, "ipxe")
+	pxetest.RequireFile(t, pxetest.IPXEEFI, "ipxe")
+	pxetest.GuestKernel(t)
+	var out, errb pxetest.Buffer
+	code := run(context.Background(), []string{"demo", "--quiet", "--firmware", "uefi-secureboot", "--mac", "52:54:00:de:00:43"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("demo exited %d:\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "the guest says Secure Boot is enabled (firmware variable SecureBoot=1") {
+		t.Errorf("no Secure Boot summary:\n%s", errb.String())
+	}
+	var grubCfg bool
+	for _, e := range events(t, out.String()) {
+		grubCfg = grubCfg || e.Kind == pxe.EventScriptServed && strings.Contains(e.Detail, "grub.cfg")
+	}
+	if !grubCfg {
+		t.Errorf("no grub.cfg served:\n%s", out.String())
+	}
+}
+
+// serve --secure-boot --tls-lab-ca: curl, trusting the lab CA's PEM file,
+// gets the machine's grub.cfg over HTTPS; the CA is there for firmware as
+// cacerts.esl, and serve said where.
+func TestServeSecureBootHTTPS(t *testing.T) {
+	pxetest.RequireRoot(t)
+	curl := pxetest.RequireCmd(t, "curl", "curl")
+	pxetest.RequireFile(t, pxetest.IPXEBIOS, "ipxe")
+	pxetest.RequireSecureBoot(t)
+	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{})
+	dir := t.TempDir()
+	kernel := filepath.Join(dir, "vmlinuz")
+	if err := os.WriteFile(kernel, []byte("not really a kernel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(dir, "ca")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb pxetest.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--netns", lnet.NS.Name(), "--interface", lnet.Bridge,
+			"--pool", "192.0.2.100-192.0.2.150", "--kernel", kernel, "--cmdline", "console=ttyS0",
+			"--http-port", "8080", "--secure-boot", "--tls-lab-ca", ca, "--https-port", "8443", "--files-https-only"}, &out, &errb)
+	}()
+	url := "https://192.0.2.1:8443/grub/52:54:00:12:34:56.cfg"
+	var body string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.Command(curl, "-sS", "--fail", "--cacert", filepath.Join(ca, "ca.pem"), url)
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		_, err := pxetest.Run(t, lnet.NS, cmd)
+		if err == nil {
+			body = stdout.String()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("curl %s: %v\n%s", url, err, errb.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(body, "if linux '/assets/vmlinuz' 'console=ttyS0' ; then") {
+		t.Errorf("grub.cfg over HTTPS:\n%s", body)
+	}
+	if _, err := os.Stat(filepath.Join(ca, "cacerts.esl")); err != nil {
+		t.Errorf("no CA for firmware: %v", err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d after cancel:\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "give clients "+filepath.Join(ca, "cacerts.esl")) {
+		t.Errorf("serve did not say where the CA is:\n%s", errb.String())
+	}
+}

@@ -45,6 +45,11 @@ type serveOptions struct {
 	etcd      etcdOptions
 	leaseTime time.Duration
 
+	// Secure Boot and HTTPS (secure.go).
+	secure secureOptions
+	// kube takes the machines from a cluster (--kubeconfig).
+	kube kubeOptions
+
 	// pool6 is --pool6: DHCPv6 beside DHCPv4, or alone (serve6.go).
 	pool6 string
 }
@@ -75,6 +80,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&o.etcd.member, "etcd-member", "", "this server's name among the servers sharing etcd (default: the interface's IPv4 address)")
 	fl.DurationVar(&o.etcd.memberTTL, "etcd-member-ttl", etcdstore.DefaultMemberTTL, "how long a dead server keeps its share of the clients")
 	fl.DurationVar(&o.leaseTime, "lease-time", 0, "DHCP lease time (default 1h; at least 10s); renewals come at half of it")
+	o.secure.flags(fl)
+	o.kube.flags(fl)
 	// IPv6: DHCPv6 beside DHCPv4, or IPv6-only without --pool.
 	fl.StringVar(&o.pool6, "pool6", "", "DHCPv6 address range START-END inside the interface's IPv6 /64: boot over IPv6 too (IPv6-only without --pool); turns on router advertisements that say M and O")
 	if err := fl.Parse(args); err != nil {
@@ -85,6 +92,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.configFile != "" {
+		if o.kube.kubeconfig != "" {
+			fmt.Fprintln(stderr, "pxelab serve: --kubeconfig and -c: a config file's machines and the cluster's do not mix yet; serve the cluster's with flags")
+			return 2
+		}
 		return serveFile(ctx, &o, fl, stdout, stderr)
 	}
 	cfg, err := o.config(stderr)
@@ -104,14 +115,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer leave()
 	}
-	srv, err := o.server(cfg)
+	var srv *pxe.Server
+	stopKube := func() {}
+	if o.kube.kubeconfig != "" {
+		srv, stopKube, err = o.kube.server(ctx, cfg, o.inventory.Profiles)
+	} else {
+		srv, err = o.server(cfg)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 1
 	}
+	o.secure.announce(stderr)
 	stopEvents := printEvents(ctx, srv, stdout, nil)
 	err = srv.Serve(ctx)
 	stopEvents()
+	stopKube()
 	if err != nil {
 		fmt.Fprintf(stderr, "pxelab serve: %v\n", err)
 		return 1
@@ -136,6 +155,9 @@ func (o *serveOptions) server(cfg pxe.Config) (*pxe.Server, error) {
 func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if o.iface == "" {
 		return pxe.Config{}, errors.New("--interface is required")
+	}
+	if err := o.kube.check(o); err != nil {
+		return pxe.Config{}, err
 	}
 	if o.pool == "" && o.pool6 == "" {
 		return pxe.Config{}, errors.New("--pool START-END is required (or --pool6 START-END for an IPv6-only server)")
@@ -222,6 +244,9 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 		IPXE:                ipxeFS,
 		Assets:              files,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if err := o.secure.apply(&cfg, &o.inventory); err != nil {
+		return pxe.Config{}, err
 	}
 	return cfg, o.config6(&cfg)
 }

@@ -41,7 +41,7 @@ type fileService struct {
 	srv     *pxe.Server
 	release func()
 	// first is the file the server started with: what it says of the iPXE
-	// builds and TLS needs a restart to change.
+	// builds, the Secure Boot loaders and TLS needs a restart to change.
 	first *pxe.ConfigFile
 	// stamp is what the file looked like when last read.
 	stamp fileStamp
@@ -302,12 +302,15 @@ func (s *fileService) reload(why string) {
 }
 
 // restartOnly refuses a file that changes what the server cannot change
-// while it serves and pxe.Server.Reload does not compare: the iPXE builds
-// and TLS.
+// while it serves and pxe.Server.Reload does not compare: the iPXE builds,
+// the Secure Boot loaders and TLS.
 func (s *fileService) restartOnly(f *pxe.ConfigFile) error {
 	var errs field.ErrorList
 	if f.Path(f.Directories.IPXE) != s.first.Path(s.first.Directories.IPXE) {
 		errs = append(errs, field.Forbidden(field.NewPath("directories", "ipxe"), "cannot change while serving: restart to apply"))
+	}
+	if f.Path(f.Directories.SecureBoot) != s.first.Path(s.first.Directories.SecureBoot) {
+		errs = append(errs, field.Forbidden(field.NewPath("directories", "secureBoot"), "cannot change while serving: restart to apply"))
 	}
 	if !reflect.DeepEqual(f.TLS, s.first.TLS) {
 		errs = append(errs, field.Forbidden(field.NewPath("tls"), "cannot change while serving: restart to apply"))

@@ -1,3 +1,10 @@
+// The guest that stands in for Harvester's installer fetches its config
+// with busybox 1.35's wget, whose TLS 1.2 ClientHello carries no
+// signature_algorithms extension; Go 1.26 refuses such a client unless
+// tlssha1=1 (RFC 9155 made the extension mandatory). The installer's own
+// clients send it. This test binary alone allows the old client.
+//go:debug tlssha1=1
+
 package harvester
 
 import (
@@ -8,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +38,7 @@ var guestCommands = []string{
 	`if timeout 60 wget -q -O /tmp/config.yaml "$cfg"; then echo "HV-CONFIG: ok $(grep -E '^ *(hostname|mode):' /tmp/config.yaml | tr -s ' \n' ' ')"; else echo "HV-CONFIG: failed"; fi`,
 	`case "$mac" in 52:54:00:6b:13:e2) other=52:54:00:69:d5:92/config-join.yaml;; *) other=52:54:00:6b:13:e2/config-create.yaml;; esac`,
 	`ourl=$(echo "$cfg" | sed "s#/machines/.*#/machines/$other#")`,
-	`if timeout 60 wget -q -O /tmp/other "$ourl" 2>/tmp/err; then echo "HV-OTHER: served"; else echo "HV-OTHER: refused $(cat /tmp/err)"; fi`,
+	`if timeout 60 wget -q -O /tmp/other "$ourl" 2>/tmp/err; then echo "HV-OTHER: served"; else echo "HV-OTHER: refused $(tr "\n" " " </tmp/err)"; fi`,
 }
 
 var (
@@ -43,25 +51,28 @@ type harvLab struct {
 	srv    *pxe.Server
 	events pxetest.Recorder[pxe.Event]
 	logs   pxetest.Buffer
+	// fileBase is the root of the nodes' config URLs: the server's HTTP
+	// root, or its HTTPS one when configs are served over HTTPS only.
+	fileBase string
 }
 
 func startHarvLab(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.BootPolicy) *harvLab {
 	t.Helper()
+	return startHarvLabWith(t, ctx, c, policy, guestCommands, nil)
+}
+
+// startHarvLabWith is startHarvLab with the guest's commands and a change
+// to the server's configuration.
+func startHarvLabWith(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.BootPolicy, guest []string, mod func(*pxe.Config)) *harvLab {
+	t.Helper()
 	pxetest.RequireFile(t, pxetest.IPXEEFI, "ipxe")
-	lab := pxetest.NewBootLab(t, pxetest.Initramfs{Commands: guestCommands})
+	lab := pxetest.NewBootLab(t, pxetest.Initramfs{Commands: guest})
 	// The test kernel must talk on the serial console; Harvester's
 	// arguments stay as they are.
 	c.Boot.Extra = []string{"console=ttyS0", "panic=-1"}
-	plan, err := c.Plan()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := plan.Inventory()
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, inv := planned(t, c)
 	hl := &harvLab{lab: lab}
-	srv, err := pxe.New(pxe.Config{
+	cfg := pxe.Config{
 		Interface: lab.Bridge,
 		NetNS:     lab.NS.Path(),
 		Subnets: []dhcp.Subnet{{
@@ -76,11 +87,19 @@ func startHarvLab(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.Boo
 		Inventory: inv,
 		Boot:      policy,
 		Logger:    slog.New(slog.NewTextHandler(&hl.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := pxe.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hl.srv = srv
+	hl.fileBase = srv.BaseURL()
+	if cfg.FilesHTTPSOnly {
+		hl.fileBase = "https://192.0.2.1:" + strconv.Itoa(cfg.HTTPSPort)
+	}
 	go hl.events.Record(srv.Subscribe(ctx))
 	pxetest.Serve(t, srv)
 	return hl
@@ -91,9 +110,20 @@ func startHarvLab(t *testing.T, ctx context.Context, c *Cluster, policy dhcp.Boo
 // refused the other node's.
 func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, n Node, wantMode Mode) {
 	t.Helper()
+	hl.bootWith(t, ctx, fw, n, wantMode, nil)
+}
+
+// bootWith is boot that also hands every console line to onLine.
+func (hl *harvLab) bootWith(t *testing.T, ctx context.Context, fw pxetest.Firmware, n Node, wantMode Mode, onLine func(string)) {
+	t.Helper()
 	mac := mustMAC(t, n.MAC)
 	vm := hl.lab.StartVM(t, ctx, pxetest.VMConfig{MAC: mac, Firmware: fw,
-		OnLine: func(l string) { t.Logf("%s: %s", n.Hostname, l) }})
+		OnLine: func(l string) {
+			t.Logf("%s: %s", n.Hostname, l)
+			if onLine != nil {
+				onLine(l)
+			}
+		}})
 	got, err := vm.WaitFor(ctx, pxetest.CmdlineRE)
 	if err != nil {
 		t.Fatal(err)
@@ -101,12 +131,18 @@ func (hl *harvLab) boot(t *testing.T, ctx context.Context, fw pxetest.Firmware, 
 	cmdline := got[1]
 	for _, want := range []string{"ip=dhcp", "rd.cos.disable", "harvester.install.automatic=true",
 		"root=live:" + hl.srv.BaseURL() + "/assets/harvester-v1.1.0-rootfs-amd64.squashfs",
-		"harvester.install.config_url=" + hl.srv.BaseURL() + "/machines/" + mac.String() + "/config-" + string(wantMode) + ".yaml"} {
+		"harvester.install.config_url=" + hl.fileBase + "/machines/" + mac.String() + "/config-" + string(wantMode) + ".yaml"} {
 		if !strings.Contains(" "+cmdline+" ", " "+want+" ") {
 			t.Errorf("/proc/cmdline lacks %s:\n%s", want, cmdline)
 		}
 	}
-	if fw != pxetest.BIOS && !strings.Contains(cmdline, "initrd=harvester-v1.1.0-initrd-amd64") {
+	switch {
+	case fw.SecureBoot():
+		// GRUB loads the initrd itself and names the kernel BOOT_IMAGE.
+		if !strings.HasPrefix(cmdline, "BOOT_IMAGE=/assets/harvester-v1.1.0-vmlinuz-amd64 ") || strings.Contains(cmdline, "initrd=") {
+			t.Errorf("GRUB's kernel command line: %s", cmdline)
+		}
+	case fw != pxetest.BIOS && !strings.Contains(cmdline, "initrd=harvester-v1.1.0-initrd-amd64"):
 		t.Errorf("UEFI boot without initrd=: %s", cmdline)
 	}
 	cfg, err := vm.WaitFor(ctx, configRE)
@@ -203,6 +239,55 @@ func TestBootUEFIHTTP(t *testing.T) {
 	}
 	hl := startHarvLab(t, ctx, c, conf.Policy(ServerURL))
 	hl.boot(t, ctx, pxetest.UEFIHTTP, c.Nodes[0], ModeCreate)
+	hl.checkNoSecrets(t, c)
+}
+
+// TestBootSecureBoot: node1 (CREATE) with boot.secureBoot through OVMF with
+// Secure Boot enforced: shim → GRUB → its grub.cfg with the Harvester
+// arguments → the signed kernel, the guest confirming Secure Boot is on.
+// The nodes' configs are served over HTTPS only (a lab CA): the guest
+// fetches its own over HTTPS, is refused the other node's, and is refused
+// its own over plain HTTP.
+func TestBootSecureBoot(t *testing.T) {
+	pxetest.RequireSecureBoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c := labCluster(t)
+	c.Boot.SecureBoot = true
+	guest := append(append([]string(nil), guestCommands...),
+		`plain=$(echo "$cfg" | sed 's#^https://\([^/:]*\):8443/#http://\1:8080/#')`,
+		`if timeout 60 wget -q -O /tmp/plain "$plain" 2>/tmp/err; then echo "HV-PLAIN: served"; else echo "HV-PLAIN: refused $(tr "\n" " " </tmp/err)"; fi`)
+	hl := startHarvLabWith(t, ctx, c, nil, guest, func(cfg *pxe.Config) {
+		cfg.TLSLabCA, cfg.HTTPSPort, cfg.FilesHTTPSOnly = t.TempDir(), 8443, true
+	})
+	var plain []string
+	var sb []string
+	plainRE := regexp.MustCompile(`^HV-PLAIN: (.*)$`)
+	var mu sync.Mutex
+	n := c.Nodes[0]
+	hl.bootWith(t, ctx, pxetest.UEFISecureBoot, n, ModeCreate, func(l string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if m := plainRE.FindStringSubmatch(l); m != nil {
+			plain = append(plain, m[1])
+		}
+		if m := pxetest.SecureBootRE.FindStringSubmatch(l); m != nil {
+			sb = append(sb, m[1]+" efivar="+m[2])
+		}
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sb) != 1 || sb[0] != "enabled efivar=1" {
+		t.Errorf("the guest says Secure Boot: %q, want enabled efivar=1", sb)
+	}
+	if len(plain) != 1 || !strings.Contains(plain[0], "refused") || !strings.Contains(plain[0], "403") {
+		t.Errorf("its own config over plain HTTP: %q, want refused with 403", plain)
+	}
+	for _, e := range hl.events.All() {
+		if e.Kind == pxe.EventScriptServed && macaddr.Equal(e.MAC, mustMAC(t, n.MAC)) && !strings.Contains(e.Detail, "grub.cfg") {
+			t.Errorf("served an iPXE script to a Secure Boot node: %s", e.Detail)
+		}
+	}
 	hl.checkNoSecrets(t, c)
 }
 

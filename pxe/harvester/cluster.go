@@ -62,6 +62,12 @@ type ClusterBoot struct {
 	BootInterface string   `json:"bootInterface,omitempty"` // ip=<iface>:dhcp instead of ip=dhcp
 	ModeArg       bool     `json:"modeArg,omitempty"`       // add harvester.install.mode=<mode>
 	Extra         []string `json:"extra,omitempty"`         // further kernel arguments
+	// SecureBoot boots the nodes' UEFI firmware through the signed chain
+	// (pxe.ProfileSecureBoot: shim, GRUB, grub.cfg with the same
+	// arguments) instead of iPXE. The kernel must be signed by a key the
+	// served shim trusts: Harvester's kernel by SUSE's, with SUSE's shim
+	// and GRUB as pxe.Config.SecureBoot.
+	SecureBoot bool `json:"secureBoot,omitempty"`
 }
 
 // Node is one machine of the cluster. Fields left empty take the
@@ -114,6 +120,9 @@ type Plan struct {
 	Nodes   []PlannedNode // in installation order
 	// modeArg adds harvester.install.mode=<mode> to each node's arguments.
 	modeArg bool
+	// kind is the kind of every node's profile (pxe.ProfileSecureBoot
+	// with boot.secureBoot).
+	kind pxe.ProfileKind
 }
 
 // BaseURLPlaceholder stands for the boot server's HTTP root in planned
@@ -230,6 +239,9 @@ func (c *Cluster) Plan() (*Plan, error) {
 	if c.Boot.ModeArg {
 		plan.modeArg = true
 	}
+	if c.Boot.SecureBoot {
+		plan.kind = pxe.ProfileSecureBoot
+	}
 	return plan, nil
 }
 
@@ -321,6 +333,7 @@ func (p *Plan) Inventory() (*pxe.StaticInventory, error) {
 			}
 		}
 		inv.Profiles[n.Hostname] = pxe.Profile{
+			Kind:   p.kind,
 			Kernel: p.Release.Kernel(),
 			Initrd: p.Release.Initrd(),
 			Args:   out,
@@ -334,15 +347,32 @@ func (p *Plan) Inventory() (*pxe.StaticInventory, error) {
 // RenderScript is node n's iPXE script from a boot server at baseURL, as
 // pxe serves it.
 func (p *Plan) RenderScript(n PlannedNode, baseURL string, fw ipxe.Firmware) ([]byte, error) {
-	inv, err := p.Inventory()
-	if err != nil {
-		return nil, err
-	}
-	m, prof, err := inv.Lookup(n.MACAddr)
+	m, prof, err := p.lookup(n)
 	if err != nil {
 		return nil, err
 	}
 	return pxe.RenderScript(m, prof, baseURL, fw)
+}
+
+// lookup is node n's machine and profile in the plan's inventory.
+func (p *Plan) lookup(n PlannedNode) (pxe.Machine, pxe.Profile, error) {
+	inv, err := p.Inventory()
+	if err != nil {
+		return pxe.Machine{}, pxe.Profile{}, err
+	}
+	return inv.Lookup(n.MACAddr)
+}
+
+// RenderGRUB is node n's grub.cfg from a boot server at baseURL, as pxe
+// serves it to a node whose profile is of kind pxe.ProfileSecureBoot
+// (boot.secureBoot): the same kernel, initrd and arguments as its iPXE
+// script, read by GRUB.
+func (p *Plan) RenderGRUB(n PlannedNode, baseURL string) ([]byte, error) {
+	m, prof, err := p.lookup(n)
+	if err != nil {
+		return nil, err
+	}
+	return pxe.RenderGRUB(m, prof, baseURL)
 }
 
 // literal keeps a value that looks like a template action from being

@@ -15,6 +15,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/pxekit/pxekit/grub"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/pxe"
 	"github.com/pxekit/pxekit/pxetest"
@@ -132,11 +133,9 @@ func TestInventoryScripts(t *testing.T) {
 	}
 }
 
-// A password that looks like a template stays a password in the served
-// config: the config is a literal for the boot server, not a template.
-func TestInventoryConfigIsLiteral(t *testing.T) {
-	c := loadCluster(t)
-	c.Password = `{{.MAC}}"}}{{`
+// planned plans c and makes the boot server's inventory of it.
+func planned(t *testing.T, c *Cluster) (*Plan, *pxe.StaticInventory) {
+	t.Helper()
 	plan, err := c.Plan()
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +144,50 @@ func TestInventoryConfigIsLiteral(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return plan, inv
+}
+
+// With boot.secureBoot every node's profile is a Secure Boot one, and its
+// grub.cfg passes the same Harvester arguments as its iPXE script (GRUB
+// loads the initrd itself: no initrd=).
+func TestInventorySecureBoot(t *testing.T) {
+	c := loadCluster(t)
+	c.Boot.SecureBoot = true
+	plan, inv := planned(t, c)
+	for _, n := range plan.Nodes {
+		if _, p, _ := inv.Lookup(n.MACAddr); p.Kind != pxe.ProfileSecureBoot {
+			t.Errorf("%s: profile kind %q", n.Hostname, p.Kind)
+		}
+		got, err := plan.RenderGRUB(n, "http://192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pxetest.CheckGolden(t, fmt.Sprintf("served-%s-secureboot.grub.cfg", n.Hostname), got)
+		if probs := grub.Lint(string(got), grub.ForSecureBoot()); len(probs) > 0 {
+			t.Errorf("%s grub.cfg: %v", n.Hostname, probs)
+		}
+		script, err := plan.RenderScript(n, "http://192.0.2.1", ipxe.BIOS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Fields(strings.Split(string(script), "\n")[1])[2:] // kernel URL args...
+		for _, a := range args {
+			if !strings.Contains(string(got), grub.Quote(a)) {
+				t.Errorf("%s: grub.cfg lacks the script's argument %s", n.Hostname, a)
+			}
+		}
+		if strings.Contains(string(got), "initrd=") {
+			t.Errorf("%s: grub.cfg names an initrd= argument", n.Hostname)
+		}
+	}
+}
+
+// A password that looks like a template stays a password in the served
+// config: the config is a literal for the boot server, not a template.
+func TestInventoryConfigIsLiteral(t *testing.T) {
+	c := loadCluster(t)
+	c.Password = `{{.MAC}}"}}{{`
+	plan, inv := planned(t, c)
 	m, p, _ := inv.Lookup(plan.Nodes[0].MACAddr)
 	out, err := pxe.RenderFile(m, p, "config-create.yaml", "http://192.0.2.1")
 	if err != nil {

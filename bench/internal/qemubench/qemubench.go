@@ -281,7 +281,7 @@ func boot(ctx context.Context, h *harness.Harness, in inputs, fw pxetest.Firmwar
 
 	var initAt time.Time
 	var mu sync.Mutex
-	initRE := regexp.MustCompile("^" + pxetest.MarkerStart + "$")
+	initRE := regexp.MustCompile(pxetest.MarkerStart + "$")
 	vm, err := pxetest.StartVM(ctx, pxetest.VMConfig{NetNS: lnet.NS, Tap: tap, MAC: mac, Firmware: fw,
 		OnLine: func(l string) {
 			now := time.Now()
