@@ -140,6 +140,16 @@ func TestIPv6RealClients(t *testing.T) {
 		}
 	}
 
+	// dhclient -6 adds its address as a /128: the route to the link
+	// comes from the advertisement's on-link prefix, so b solicits one
+	// too rather than count on the kernel's solicitations at link-up
+	// having reached the server.
+	if _, err := b.NS.WaitLinkLocal(b.Link, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := pxetest.Run(t, b.NS, pxetest.CommandContext(ctx, rdisc6, "-1", "-r", "5", "-w", "1000", b.Link)); err != nil {
+		t.Fatalf("rdisc6 on b: %v\n%s", err, out)
+	}
 	a.lease(t)
 	b.lease(t)
 	for _, h := range []*host6{a, b} {
