@@ -146,18 +146,21 @@ func (c Client) Arch() Arch {
 }
 
 // IsUEFI reports whether the client's architecture is a UEFI one.
-func (c Client) IsUEFI() bool {
-	switch c.Arch() {
-	case ArchBIOS, ArchUnknown:
-		return false
+func (c Client) IsUEFI() bool { return c.Arch().IsUEFI() }
+
+// IsARM64 reports whether the client's architecture is 64-bit ARM.
+func (c Client) IsARM64() bool { return c.Arch().IsARM64() }
+
+// IsUEFI reports whether a is a UEFI architecture. DHCPv6 clients name
+// theirs with the same registry (option 61, RFC 5970), so package dhcp6
+// asks this too.
+func (a Arch) IsUEFI() bool {
+	switch a {
 	case ArchEFIIA32, ArchEFIx64, ArchEFIBC, ArchEFIARM32, ArchEFIARM64, 15, ArchEFIx64HTTP, 17, 18, ArchEFIARM64HTTP, 25, 26, 27, 28, 29:
 		return true
 	}
 	return false
 }
 
-// IsARM64 reports whether the client's architecture is 64-bit ARM.
-func (c Client) IsARM64() bool {
-	a := c.Arch()
-	return a == ArchEFIARM64 || a == ArchEFIARM64HTTP
-}
+// IsARM64 reports whether a is 64-bit ARM.
+func (a Arch) IsARM64() bool { return a == ArchEFIARM64 || a == ArchEFIARM64HTTP }

@@ -1,33 +1,21 @@
 package dhcp
 
 import (
-	"hash/maphash"
-	"sync"
 	"time"
+
+	"github.com/pxekit/pxekit/internal/ratelimit"
 )
 
-// limiter is a set of token buckets in a fixed-size table indexed by a
-// hash of the key (MAC or relay address). Memory stays bounded however
-// many keys a flood invents; two keys that share a slot share a budget,
-// which only makes the limit stricter for them.
-type limiter struct {
-	mu    sync.Mutex
-	rate  float64
-	burst float64
-	seed  maphash.Seed
-	slots []bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
+// limiter limits packets per MAC or per relay: internal/ratelimit's keyed
+// token buckets, shared with the DHCPv6 server. A nil limiter allows
+// everything.
+type limiter struct{ k *ratelimit.Keyed }
 
 func newLimiter(rate float64, burst, slots int) *limiter {
 	if rate < 0 {
 		return nil
 	}
-	return &limiter{rate: rate, burst: float64(burst), seed: maphash.MakeSeed(), slots: make([]bucket, slots)}
+	return &limiter{ratelimit.New(rate, burst, slots)}
 }
 
 // allow takes one token for key at now.
@@ -35,22 +23,5 @@ func (l *limiter) allow(key []byte, now time.Time) bool {
 	if l == nil {
 		return true
 	}
-	i := maphash.Bytes(l.seed, key) % uint64(len(l.slots))
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := &l.slots[i]
-	if b.last.IsZero() {
-		b.tokens = l.burst
-	} else if d := now.Sub(b.last); d > 0 {
-		b.tokens += d.Seconds() * l.rate
-		if b.tokens > l.burst {
-			b.tokens = l.burst
-		}
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return l.k.Allow(key, now)
 }

@@ -38,11 +38,14 @@ func (s LeaseState) String() string {
 	return fmt.Sprintf("state(%d)", uint8(s))
 }
 
-// Lease is one address record, the unit a Store keeps (keyed by IP).
+// Lease is one address record, the unit a Store keeps (keyed by IP). The
+// DHCPv6 server (package dhcp6) keeps its leases in the same records: IP is
+// then the IPv6 address, ClientID the client's DUID, and MAC the client's
+// link-layer address when it is known.
 type Lease struct {
 	IP       netip.Addr       `json:"ip"`                 // the address (the record's key)
 	MAC      net.HardwareAddr `json:"mac,omitempty"`      // holder; empty for a declined address
-	ClientID []byte           `json:"clientID,omitempty"` // option 61 as last sent
+	ClientID []byte           `json:"clientID,omitempty"` // option 61 as last sent (DHCPv6: the DUID)
 	Hostname string           `json:"hostname,omitempty"` // option 12, or the reservation's name
 	Expiry   time.Time        `json:"expiry"`             // end of the lease or of the quarantine
 	State    LeaseState       `json:"state"`
@@ -106,7 +109,8 @@ func (s *MemStore) Apply(ops []Op) error {
 var leaseBucket = []byte("leases")
 
 // BoltStore is the embedded default Store: a bbolt file with one record per
-// address. Each Apply is one transaction (one fsync), which is why the
+// address (keyed by its 4 or 16 bytes, so DHCPv4 and DHCPv6 leases share
+// one file). Each Apply is one transaction (one fsync), which is why the
 // server groups many lease writes into one Apply.
 type BoltStore struct {
 	db   *bolt.DB
@@ -177,9 +181,12 @@ func (s *BoltStore) Apply(ops []Op) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(leaseBucket)
 		for _, o := range ops {
-			k := o.Lease.IP.As4()
+			k := o.Lease.IP.Unmap().AsSlice()
+			if len(k) == 0 {
+				return fmt.Errorf("dhcp: lease record without an address")
+			}
 			if o.Delete {
-				if err := b.Delete(k[:]); err != nil {
+				if err := b.Delete(k); err != nil {
 					return err
 				}
 				continue
@@ -188,7 +195,7 @@ func (s *BoltStore) Apply(ops []Op) error {
 			if err != nil {
 				return err
 			}
-			if err := b.Put(k[:], v); err != nil {
+			if err := b.Put(k, v); err != nil {
 				return err
 			}
 		}
@@ -202,14 +209,15 @@ func (s *BoltStore) Close() error { return s.db.Close() }
 // decodeLease reads one stored record; the key must agree with the value.
 func decodeLease(k, v []byte) (Lease, error) {
 	var l Lease
-	if len(k) != 4 {
-		return l, fmt.Errorf("dhcp: lease record key %x: want 4 bytes", k)
+	key, ok := netip.AddrFromSlice(k)
+	if !ok {
+		return l, fmt.Errorf("dhcp: lease record key %x: want 4 or 16 bytes", k)
 	}
 	if err := json.Unmarshal(v, &l); err != nil {
-		return l, fmt.Errorf("dhcp: lease record %s: %w", netip.AddrFrom4([4]byte(k)), err)
+		return l, fmt.Errorf("dhcp: lease record %s: %w", key, err)
 	}
-	if l.IP != netip.AddrFrom4([4]byte(k)) {
-		return l, fmt.Errorf("dhcp: lease record %s: ip field says %s", netip.AddrFrom4([4]byte(k)), l.IP)
+	if l.IP != key {
+		return l, fmt.Errorf("dhcp: lease record %s: ip field says %s", key, l.IP)
 	}
 	if l.State != Bound && l.State != Declined {
 		return l, fmt.Errorf("dhcp: lease record %s: unknown state %d", l.IP, l.State)

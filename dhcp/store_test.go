@@ -79,14 +79,53 @@ func TestBoltSkipsCorruptRecords(t *testing.T) {
 	}
 }
 
+// DHCPv4 and DHCPv6 leases (package dhcp6 keeps its own in the same
+// records) live side by side in one file and come back as they went in.
+func TestBoltKeepsIPv4AndIPv6Leases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	bs, err := OpenBoltStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4 := Lease{IP: netip.MustParseAddr("192.0.2.100"), MAC: mustMAC("52:54:00:00:22:01"), Expiry: t0.Add(time.Hour).UTC(), State: Bound}
+	v6 := Lease{IP: netip.MustParseAddr("2001:db8::100"), MAC: mustMAC("52:54:00:00:22:01"), ClientID: []byte{0, 3, 0, 1, 0x52, 0x54, 0, 0, 0x22, 1},
+		Expiry: t0.Add(time.Hour).UTC(), State: Bound}
+	gone := Lease{IP: netip.MustParseAddr("2001:db8::101"), Expiry: t0.UTC(), State: Declined}
+	if err := bs.Apply([]Op{{Lease: v4}, {Lease: v6}, {Lease: gone}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.Apply([]Op{{Lease: gone, Delete: true}}); err != nil {
+		t.Fatal(err)
+	}
+	bs.Close()
+	if bs, err = OpenBoltStore(path); err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	ls, err := bs.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[netip.Addr]Lease{}
+	for _, l := range ls {
+		got[l.IP] = l
+	}
+	if len(ls) != 2 || got[v4.IP].MAC.String() != v4.MAC.String() || string(got[v6.IP].ClientID) != string(v6.ClientID) || !got[v6.IP].Expiry.Equal(v6.Expiry) {
+		t.Fatalf("loaded %+v, want the IPv4 and the IPv6 lease", ls)
+	}
+}
+
 func FuzzDecodeLease(f *testing.F) {
 	f.Add([]byte{192, 0, 2, 100}, []byte(`{"ip":"192.0.2.100","mac":"52:54:00:00:00:01","expiry":"2026-01-01T00:00:00Z","state":1}`))
 	f.Add([]byte{192, 0, 2, 100}, []byte(`{"ip":"192.0.2.101","state":1}`))
 	f.Add([]byte{1, 2, 3}, []byte(`{}`))
 	f.Add([]byte{192, 0, 2, 1}, []byte(`{"ip":"192.0.2.1","state":9}`))
+	v6 := netip.MustParseAddr("2001:db8::100").As16()
+	f.Add(v6[:], []byte(`{"ip":"2001:db8::100","clientID":"AAEAAQ==","expiry":"2026-01-01T00:00:00Z","state":1}`))
 	f.Fuzz(func(t *testing.T, k, v []byte) {
 		l, err := decodeLease(k, v)
-		if err == nil && (l.IP != netip.AddrFrom4([4]byte(k)) || (l.State != Bound && l.State != Declined)) {
+		key, _ := netip.AddrFromSlice(k)
+		if err == nil && (l.IP != key || (l.State != Bound && l.State != Declined)) {
 			t.Fatalf("accepted an inconsistent record %+v", l)
 		}
 	})

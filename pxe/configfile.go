@@ -81,6 +81,16 @@ type ConfigFile struct {
 	Metrics *bool   `json:"metrics,omitempty"`
 	Log     LogSpec `json:"log,omitzero"`
 
+	// IPv6 (configfile6.go). Subnets6 are the networks DHCPv6 serves
+	// (Config.Subnets6): with them TFTP and HTTP listen on IPv6 too and
+	// router advertisements (routerAdvertisement) say M; without subnets
+	// the server is IPv6-only. Reservations6 pin clients by DUID or MAC;
+	// Address6 is the server's IPv6 address (default the interface's first
+	// global one).
+	Subnets6      []Subnet6Spec      `json:"subnets6,omitempty"`
+	Reservations6 []Reservation6Spec `json:"reservations6,omitempty"`
+	Address6      netip.Addr         `json:"address6,omitzero"`
+
 	// file is where the file was read from, dir resolves relative names,
 	// lines maps field paths to lines.
 	file, dir string
@@ -287,9 +297,12 @@ func (f *ConfigFile) Validate() field.ErrorList {
 	errs = append(errs, convErrs...)
 	// What Config.Validate checks, under the file's names.
 	rename := map[string]string{"httpPort": "http.port", "tftpPort": "tftp.port", "tftpWindowSize": "tftp.windowSize",
-		"addr": "address", "urlTTL": "urlSigning.ttl", "urlKey": "urlSigning.keyFile",
+		"addr": "address", "addr6": "address6", "urlTTL": "urlSigning.ttl", "urlKey": "urlSigning.keyFile",
 		"httpsPort": "tls.port", "httpsBoot": "tls.httpsBoot", "filesHTTPSOnly": "tls.filesHTTPSOnly"}
 	for _, e := range cfg.Validate() {
+		if covered6(e, convErrs) {
+			continue
+		}
 		head, rest, _ := strings.Cut(e.Field, ".")
 		// The tls section's own shape (TLSSpec.Validate: certFile with
 		// keyFile, or labCA; the port's range) is judged there, once.
@@ -372,6 +385,7 @@ func (f *ConfigFile) convert() (Config, field.ErrorList) {
 	if f.URLSigning != nil {
 		cfg.URLTTL = f.URLSigning.TTL.Duration
 	}
+	errs = append(errs, f.convert6(&cfg)...)
 	if b := f.Store.BBolt; b != nil {
 		cfg.LeaseFile = f.path(b.Path)
 	}

@@ -235,7 +235,12 @@ func (s *Server) tftpEvent(e tftp.Event) {
 		if e.WindowSize > 0 {
 			detail += fmt.Sprintf(", windowsize %d", e.WindowSize)
 		}
-		s.bus.Publish(Event{Time: e.Time, Kind: EventTFTPSent, MAC: e.MAC, Detail: detail + ")", Path: e.File})
+		detail += ")"
+		if e.MAC == nil {
+			// No lease names the requester: say who it was.
+			detail += " to " + e.Peer.Addr().String()
+		}
+		s.bus.Publish(Event{Time: e.Time, Kind: EventTFTPSent, MAC: e.MAC, Detail: detail, Path: e.File})
 	case tftp.EventRefused:
 		s.bus.Publish(Event{Time: e.Time, Kind: EventDenied, MAC: e.MAC, Detail: fmt.Sprintf("tftp %s: %v", e.File, e.Err)})
 	}

@@ -39,6 +39,9 @@ type handler struct {
 	ipxe    fs.FS
 	bus     *Bus
 	baseURL string
+	// baseURL6 is the HTTP root for requests that came over IPv6 ("":
+	// no IPv6).
+	baseURL6 string
 	// macForIP maps a requester to the MAC its DHCP lease names; nil or
 	// false when unknown.
 	macForIP func(netip.Addr) (net.HardwareAddr, bool)
@@ -137,13 +140,18 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	// never older than it.
 	rev := h.inv.Revision()
 	var s *renderedScript
-	key, keyed := scriptKey{fw: fw}, len(mac) == 6
+	// The script names the server by the address family the request came
+	// in on, and may name the client's own address (ip6=…): both are part
+	// of what is kept.
+	base := h.baseFor(r)
+	client, _ := h.requester(r)
+	key, keyed := scriptKey{fw: fw, ipv6: base != h.baseURL, client: client}, len(mac) == 6
 	if keyed {
 		key.mac = [6]byte(mac)
 		s = h.scripts.get(rev, key)
 	}
 	if s == nil {
-		if s = h.renderScript(w, mac, fw); s == nil {
+		if s = h.renderScript(w, mac, fw, base, client); s == nil {
 			return
 		}
 		if keyed && !s.signed {
@@ -171,9 +179,9 @@ func (h *handler) scriptMAC(r *http.Request) (net.HardwareAddr, error) {
 	return nil, fmt.Errorf("no mac parameter and no DHCP lease for %s", r.RemoteAddr)
 }
 
-// renderScript renders mac's script. On failure it answers the request
-// and returns nil.
-func (h *handler) renderScript(w http.ResponseWriter, mac net.HardwareAddr, fw ipxe.Firmware) *renderedScript {
+// renderScript renders mac's script for a request to base from client. On
+// failure it answers the request and returns nil.
+func (h *handler) renderScript(w http.ResponseWriter, mac net.HardwareAddr, fw ipxe.Firmware, base string, client netip.Addr) *renderedScript {
 	m, p, err := h.inv.Lookup(mac)
 	if err != nil {
 		h.deny(w, mac, http.StatusForbidden, "script: "+err.Error())
@@ -183,6 +191,10 @@ func (h *handler) renderScript(w http.ResponseWriter, mac net.HardwareAddr, fw i
 	signed := false
 	if sign := data.sign; sign != nil {
 		data.sign = func(path string) string { signed = true; return sign(path) }
+	}
+	data.BaseURL = base
+	if client.IsValid() {
+		data.ClientAddr = client.String()
 	}
 	out, err := renderScript(&h.tmpl, m, p, data, fw)
 	if err != nil {
@@ -215,14 +227,18 @@ func (h *handler) asset(w http.ResponseWriter, r *http.Request, fsys fs.FS, smal
 		http.NotFound(w, r)
 		return
 	}
-	_, mac := h.requester(r)
+	ip, mac := h.requester(r)
 	n, status := serveFile(w, r, cachedFS{fsys, small}, name)
 	if r.Method == http.MethodHead {
 		return
 	}
 	switch {
 	case status == http.StatusOK || status == http.StatusPartialContent:
-		h.bus.Publish(Event{Kind: EventAssetSent, MAC: mac, Detail: fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status), Path: r.URL.Path})
+		detail := fmt.Sprintf("%s %d bytes (status %d)", r.URL.Path, n, status)
+		if mac == nil && ip.IsValid() {
+			detail += " to " + ip.String() // no lease names the requester
+		}
+		h.bus.Publish(Event{Kind: EventAssetSent, MAC: mac, Detail: detail, Path: r.URL.Path})
 	case status == http.StatusForbidden || status == http.StatusBadRequest:
 		h.bus.publishMAC(mac, EventDenied, fmt.Sprintf("%s (status %d)", r.URL.Path, status))
 	}
@@ -267,7 +283,9 @@ func (h *handler) machineFile(w http.ResponseWriter, r *http.Request, rest strin
 		h.deny(w, mac, http.StatusForbidden, "file "+name+": "+err.Error())
 		return
 	}
-	out, err := renderFile(&h.tmpl, m, p, name, h.scriptData(m, ipxe.BIOS))
+	data := h.scriptData(m, ipxe.BIOS)
+	data.BaseURL = h.baseFor(r)
+	out, err := renderFile(&h.tmpl, m, p, name, data)
 	if err != nil {
 		h.log.Warn("machine file", "mac", mac.String(), "file", name, "err", err)
 		http.NotFound(w, r)

@@ -14,6 +14,7 @@ func (s *Server) newHandler(cfg Config) *handler {
 		ipxe:     s.cfg.IPXE,
 		bus:      &s.bus,
 		baseURL:  s.base,
+		baseURL6: s.base6,
 		macForIP: s.macForIP,
 		log:      s.log,
 		urlKey:   cfg.URLKey,
@@ -27,14 +28,16 @@ func (s *Server) newHandler(cfg Config) *handler {
 }
 
 // Reload applies next while the server serves: its Subnets (pools,
-// options, lease times), Reservations, Inventory, Assets, Boot, URLKey and
-// URLTTL. Nothing in flight is dropped: DHCP keeps every lease and offer
+// options, lease times), Reservations, Subnets6, Reservations6 (and the
+// prefixes router advertisements name), Inventory, Assets, Boot, Boot6,
+// URLKey and URLTTL. Nothing in flight is dropped: DHCP keeps every lease and offer
 // (dhcp.Server.Reconfigure), a TFTP transfer or HTTP download that started
 // finishes from the file it opened, and a request that started before the
 // reload is answered under the config it started with. What the server
-// was built on — the interface, namespace, address, ports, TFTP window,
-// proxy mode, lease file, router advertisements, the sockets and the iPXE
-// builds — cannot change while it serves: next must repeat them (IPXE and
+// was built on — the interface, namespace, addresses, ports, TFTP window,
+// proxy mode, lease file, router advertisements, whether DHCPv4 and
+// DHCPv6 run, the sockets and the iPXE builds — cannot change while it
+// serves: next must repeat them (IPXE and
 // the sockets and LeaseStore are not compared; the ones New got stay), or Reload refuses
 // it. A next that does not validate, or that changes one of those, is
 // refused whole with every problem under its field path, and the server
@@ -45,7 +48,10 @@ func (s *Server) Reload(next Config) error {
 	if len(errs) == 0 {
 		// With the interface's network known, subnets and reservations
 		// are checked together.
-		errs = (Config{Subnets: s.subnets(next.Subnets), Reservations: next.Reservations, ProxyDHCP: next.ProxyDHCP}).validateSubnets()
+		if s.dhcp != nil {
+			errs = (Config{Subnets: s.subnets(next.Subnets), Reservations: next.Reservations, ProxyDHCP: next.ProxyDHCP}).validateSubnets()
+		}
+		errs = append(errs, (Config{Subnets6: s.subnets6(next.Subnets6), Reservations6: next.Reservations6}).validateSubnets6()...)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("pxe: reload refused: %w", errs.ToAggregate())
@@ -60,8 +66,20 @@ func (s *Server) Reload(next Config) error {
 		return fmt.Errorf("pxe: reload refused: %w", err)
 	}
 	next.Logger = s.log
-	if err := s.dhcp.Reconfigure(s.subnets(next.Subnets), next.Reservations); err != nil {
-		return fmt.Errorf("pxe: reload refused: %w", err)
+	if s.dhcp != nil {
+		if err := s.dhcp.Reconfigure(s.subnets(next.Subnets), next.Reservations); err != nil {
+			return fmt.Errorf("pxe: reload refused: %w", err)
+		}
+	}
+	if s.dhcp6 != nil {
+		// Checked above with the interface's network, as Reconfigure
+		// checks it: it cannot fail here after DHCPv4 took its part.
+		if err := s.dhcp6.Reconfigure(s.subnets6(next.Subnets6), next.Reservations6); err != nil {
+			return fmt.Errorf("pxe: reload refused: %w", err)
+		}
+		if err := s.ra.Reconfigure(true, true, s.onLinkPrefixes(next.Subnets6)); err != nil {
+			return fmt.Errorf("pxe: reload refused: %w", err)
+		}
 	}
 	s.live.Store(&next)
 	s.http.Store(s.newHandler(next))
@@ -110,6 +128,11 @@ func (s *Server) fixed(next Config) field.ErrorList {
 	check("httpsPort", def(next.HTTPSPort, DefaultHTTPSPort), cur.HTTPSPort)
 	check("httpsBoot", next.HTTPSBoot, cur.HTTPSBoot)
 	check("filesHTTPSOnly", next.FilesHTTPSOnly, cur.FilesHTTPSOnly)
+	// IPv6: whether DHCPv4 and DHCPv6 run is what the server was built
+	// on; so is its IPv6 address.
+	check("subnets6 (DHCPv6 on)", len(next.Subnets6) > 0, len(cur.Subnets6) > 0)
+	check("subnets (DHCPv4 on)", len(next.Subnets) > 0 || len(next.Subnets6) == 0, s.dhcp != nil)
+	check("addr6", next.Addr6, cur.Addr6)
 	return errs
 }
 

@@ -26,6 +26,12 @@ type ScriptData struct {
 	EFI bool
 	// Firmware is "efi" or "bios".
 	Firmware string
+	// ClientAddr is the address the script was asked for from: the one
+	// the machine's iPXE holds (its DHCP or DHCPv6 lease), e.g.
+	// 2001:db8::105. A guest with no DHCPv6 client of its own can take it
+	// over from the kernel command line (ip6={{.ClientAddr}}/64): the
+	// lease is the machine's, whichever stage holds it. Empty in files.
+	ClientAddr string
 	// HTTPSBaseURL is the server's HTTPS root (https://192.0.2.1:8443)
 	// when it serves HTTPS, else empty.
 	HTTPSBaseURL string

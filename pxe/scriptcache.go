@@ -1,6 +1,7 @@
 package pxe
 
 import (
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -34,11 +35,14 @@ type scriptGen struct {
 }
 
 // scriptKey is what a script depends on besides the inventory: the
-// machine and its firmware (the server's base URL is fixed per handler,
-// and a reload builds a new handler).
+// machine, its firmware, the address family it asked over (the server's
+// IPv4 or IPv6 base URL; both are fixed per handler, and a reload builds a
+// new handler) and the address it asked from.
 type scriptKey struct {
-	mac [6]byte
-	fw  ipxe.Firmware
+	mac    [6]byte
+	fw     ipxe.Firmware
+	ipv6   bool
+	client netip.Addr
 }
 
 // renderedScript is a script as sent, with what its event says.

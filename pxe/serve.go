@@ -23,17 +23,19 @@ func (s *Server) Serve(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("pxe: Serve called twice")
 	}
-	tftpConn, httpLn, err := s.listen()
+	tftpConn, httpLns, err := s.listen()
 	if err != nil {
-		s.dhcp.Close()
+		s.Close()
 		return fmt.Errorf("pxe: %w", err)
 	}
 	httpsLn, err := s.listenHTTPS()
 	if err != nil {
 		tftpConn.Close()
-		httpLn.Close()
+		for _, ln := range httpLns {
+			ln.Close()
+		}
 		s.closeDHCPConn()
-		s.dhcp.Close()
+		s.Close()
 		return fmt.Errorf("pxe: %w", err)
 	}
 	tcfg := s.tftp
@@ -41,24 +43,33 @@ func (s *Server) Serve(ctx context.Context) error {
 	t, err := tftp.New(tcfg)
 	if err != nil { // New checked the same config
 		tftpConn.Close()
-		httpLn.Close()
+		for _, ln := range httpLns {
+			ln.Close()
+		}
 		if httpsLn != nil {
 			httpsLn.Close()
 		}
 		s.closeDHCPConn()
-		s.dhcp.Close()
+		s.Close()
 		return fmt.Errorf("pxe: %w", err)
 	}
 	s.tftpSrv.Store(t)
+	// The lease file both DHCP servers share closes once both stopped.
+	defer s.closeStore()
 	g, gctx := errgroup.WithContext(ctx)
 	go s.track(gctx)
 	go func() { <-gctx.Done(); s.stopping.Store(true) }()
-	g.Go(func() error { return s.dhcp.Serve(gctx) })
+	if s.dhcp != nil {
+		g.Go(func() error { return s.dhcp.Serve(gctx) })
+	}
+	if s.dhcp6 != nil {
+		g.Go(func() error { return s.dhcp6.Serve(gctx) })
+	}
 	g.Go(func() error { return t.Serve(gctx) })
 	if s.cfg.RouterAdvertisement {
 		g.Go(func() error { return s.ra.Serve(gctx) })
 	}
-	s.serveHTTP(gctx, g, httpLn)
+	s.serveHTTP(gctx, g, httpLns...)
 	if httpsLn != nil {
 		s.serveHTTPS(gctx, g, httpsLn)
 	}
@@ -70,23 +81,37 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// listen opens the TFTP socket and the HTTP listener in the namespace:
-// a socket belongs to the namespace it was opened in.
-func (s *Server) listen() (tftpConn net.PacketConn, httpLn net.Listener, err error) {
-	tftpConn, httpLn = s.cfg.TFTPConn, s.cfg.HTTPListener
+// listen opens the TFTP socket and the HTTP listeners in the namespace:
+// a socket belongs to the namespace it was opened in. With IPv6 the TFTP
+// socket is dual-stack and HTTP listens on the IPv6 address too.
+func (s *Server) listen() (tftpConn net.PacketConn, httpLns []net.Listener, err error) {
+	tftpConn = s.cfg.TFTPConn
+	if s.cfg.HTTPListener != nil {
+		httpLns = append(httpLns, s.cfg.HTTPListener)
+	}
 	err = netnsrun.Run(s.cfg.NetNS, func() error {
 		var err error
 		if tftpConn == nil {
-			tftpConn, err = net.ListenPacket("udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(s.cfg.TFTPPort)).String())
-			if err != nil {
+			if tftpConn, err = s.listenTFTP(); err != nil {
 				return fmt.Errorf("tftp: %w", err)
 			}
 		}
-		if httpLn == nil {
-			httpLn, err = net.Listen("tcp4", netip.AddrPortFrom(s.addr, uint16(s.cfg.HTTPPort)).String())
+		if s.cfg.HTTPListener != nil {
+			return nil
+		}
+		for _, a := range []netip.Addr{s.addr, s.addr6} {
+			if !a.IsValid() {
+				continue
+			}
+			network := "tcp4"
+			if a.Is6() {
+				network = "tcp6"
+			}
+			ln, err := net.Listen(network, netip.AddrPortFrom(a, uint16(s.cfg.HTTPPort)).String())
 			if err != nil {
 				return fmt.Errorf("http: %w", err)
 			}
+			httpLns = append(httpLns, ln)
 		}
 		return nil
 	})
@@ -95,13 +120,13 @@ func (s *Server) listen() (tftpConn net.PacketConn, httpLn net.Listener, err err
 		if tftpConn != nil {
 			tftpConn.Close()
 		}
-		if httpLn != nil {
-			httpLn.Close()
+		for _, ln := range httpLns {
+			ln.Close()
 		}
 		s.closeDHCPConn()
 		return nil, nil, err
 	}
-	return tftpConn, httpLn, nil
+	return tftpConn, httpLns, nil
 }
 
 // closeDHCPConn closes a handed-in DHCP socket when Serve fails before
@@ -110,11 +135,14 @@ func (s *Server) closeDHCPConn() {
 	if s.cfg.DHCPConn != nil {
 		s.cfg.DHCPConn.Close()
 	}
+	if s.cfg.DHCP6Conn != nil {
+		s.cfg.DHCP6Conn.Close()
+	}
 }
 
-// serveHTTP runs the HTTP server on ln in g until ctx is done, then shuts
-// it down.
-func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listener) {
+// serveHTTP runs the HTTP server on lns in g until ctx is done, then
+// shuts it down.
+func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, lns ...net.Listener) {
 	// IdleTimeout closes keep-alive connections that firmware left open
 	// once it jumped into the kernel; without it each booted machine
 	// would hold one until the server stops.
@@ -125,7 +153,14 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listen
 	// Downloads in flight get the grace to finish; event streams never
 	// would, so they end as the shutdown begins.
 	srv.RegisterOnShutdown(func() { close(s.streamsDone) })
-	s.runHTTP(ctx, g, srv, "http", func() error { return srv.Serve(ln) })
+	// One server on every listener (IPv4 and IPv6): one Shutdown.
+	s.runHTTP(ctx, g, srv, "http", func() error {
+		errc := make(chan error, len(lns))
+		for _, ln := range lns {
+			go func() { errc <- srv.Serve(ln) }()
+		}
+		return <-errc
+	})
 }
 
 // runHTTP runs srv in g (serve is its Serve or ServeTLS) until ctx is
@@ -156,20 +191,26 @@ func (s *Server) track(ctx context.Context) {
 	}
 }
 
-// announceReady closes Ready once the DHCP server (and the responder, when
-// it runs) listens; TFTP and HTTP already do.
+// announceReady closes Ready once the DHCP servers (and the responder,
+// when it runs) listen; TFTP and HTTP already do.
 func (s *Server) announceReady(ctx context.Context) {
+	var waits []<-chan struct{}
 	if s.cfg.RouterAdvertisement {
+		waits = append(waits, s.ra.Ready())
+	}
+	if s.dhcp != nil {
+		waits = append(waits, s.dhcp.Ready())
+	}
+	if s.dhcp6 != nil {
+		waits = append(waits, s.dhcp6.Ready())
+	}
+	for _, w := range waits {
 		select {
-		case <-s.ra.Ready():
+		case <-w:
 		case <-ctx.Done():
 			return
 		}
 	}
-	select {
-	case <-s.dhcp.Ready():
-		s.log.Info("boot server ready", "interface", s.cfg.Interface, "addr", s.addr, "http", s.base)
-		close(s.ready)
-	case <-ctx.Done():
-	}
+	s.log.Info("boot server ready", "interface", s.cfg.Interface, "addr", s.addr, "addr6", s.addr6, "http", s.base)
+	close(s.ready)
 }

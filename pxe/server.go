@@ -10,14 +10,15 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/dhcp6"
 	"github.com/pxekit/pxekit/internal/netnsrun"
 	"github.com/pxekit/pxekit/ipxe"
 	"github.com/pxekit/pxekit/ra"
@@ -58,7 +59,9 @@ type Config struct {
 	// waiting about 13 s for a router. Lifetime 0 and no prefix mean no host
 	// routes through this server or takes an address from it, but M=O=0
 	// tells hosts the link has no DHCPv6: enable it only on a boot network
-	// without an IPv6 router. Default off.
+	// without an IPv6 router. Default off. With Subnets6 the
+	// advertisements say the opposite: M and O set, the subnets' prefixes
+	// on-link, so hosts ask DHCPv6 for their address.
 	RouterAdvertisement bool
 
 	// HTTPPort is the HTTP port (default 80).
@@ -160,6 +163,34 @@ type Config struct {
 	// configs, which carry tokens and passwords) over HTTPS only: FileURL
 	// hands out https:// URLs and a request over plain HTTP is denied.
 	FilesHTTPSOnly bool
+
+	// IPv6 (ipv6.go). Subnets6, when set, runs a DHCPv6 server (package
+	// dhcp6) on Interface: stateful addresses from its pools, and option
+	// 59 boot file URLs for the IPv6 boot path (UEFI PXE → TFTP ipxe.efi,
+	// UEFI HTTP boot → http://[…]/ipxe/ipxe.efi, iPXE → its script). One
+	// subnet may leave Prefix unset: it gets the interface's global IPv6
+	// network. TFTP and HTTP then listen on IPv6 too, and every URL handed
+	// to a client that came over IPv6 names the server by Addr6
+	// (http://[2001:db8::1]/…); the same per-machine files are served to
+	// the machine its DHCPv6 lease names. With RouterAdvertisement on, the
+	// advertisements set the M and O flags and name the on-link subnets'
+	// prefixes on-link but not autonomous, so iPXE and other hosts take
+	// their address from DHCPv6 (iPXE asks DHCPv6 only when told to by an
+	// advertisement). Without Subnets the server is IPv6-only: it runs no
+	// DHCPv4 and needs no IPv4 address. The leases share LeaseFile or
+	// LeaseStore with DHCPv4.
+	Subnets6      []dhcp6.Subnet
+	Reservations6 []dhcp6.Reservation
+	// Addr6 is the server's IPv6 address: TFTP and HTTP host of IPv6
+	// URLs (default: the interface's first global IPv6 address).
+	Addr6 netip.Addr
+	// Boot6, when set, replaces the default IPv6 boot policy, as Boot does
+	// for DHCPv4 ("{base}" becomes http://[ADDR6][:PORT], "{mac}" the
+	// client's MAC).
+	Boot6 dhcp6.BootPolicy
+	// DHCP6Conn is port 547's socket when the caller opened it
+	// (dhcp6.Config.Conn).
+	DHCP6Conn net.PacketConn
 }
 
 // DefaultShutdownGrace is Config.ShutdownGrace's default: a 100 MB image
@@ -183,6 +214,7 @@ func (c Config) Validate() field.ErrorList {
 	if c.Addr.IsValid() && !c.Addr.Is4() {
 		errs = append(errs, field.Invalid(field.NewPath("addr"), c.Addr.String(), "must be an IPv4 address"))
 	}
+	errs = append(errs, c.validateIPv6()...)
 	for _, p := range []struct {
 		name string
 		v    int
@@ -313,12 +345,22 @@ type Server struct {
 	addr   netip.Addr
 	prefix netip.Prefix
 	base   string
+	// addr6, prefix6 and base6 are the same for IPv6 (Subnets6), zero
+	// without it.
+	addr6   netip.Addr
+	prefix6 netip.Prefix
+	base6   string
 
-	dhcp    *dhcp.Server
-	ra      *ra.Responder
-	tftp    tftp.Config // Serve adds the socket
-	ready   chan struct{}
-	started atomic.Bool
+	// dhcp is nil when the server is IPv6-only; dhcp6 is nil without
+	// Subnets6. ownStore is the lease file both share, opened here.
+	dhcp      *dhcp.Server
+	dhcp6     *dhcp6.Server
+	ownStore  *dhcp.BoltStore
+	storeOnce sync.Once
+	ra        *ra.Responder
+	tftp      tftp.Config // Serve adds the socket
+	ready     chan struct{}
+	started   atomic.Bool
 
 	// What running as a service adds: the TFTP server Serve runs (for its
 	// counters), the HTTP counters, the boot tracker behind the dashboard,
@@ -356,15 +398,25 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), streamsDone: make(chan struct{})}
 	err = netnsrun.Run(cfg.NetNS, func() error {
 		var err error
-		s.addr, s.prefix, err = interfaceAddr(cfg.Interface, cfg.Addr)
+		if !s.ipv6Only() {
+			if s.addr, s.prefix, err = interfaceAddr(cfg.Interface, cfg.Addr); err != nil {
+				return err
+			}
+		}
+		if len(cfg.Subnets6) > 0 {
+			s.addr6, s.prefix6, err = interfaceAddr6(cfg.Interface, cfg.Addr6)
+		}
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pxe: %w", err)
 	}
-	s.base = "http://" + s.addr.String()
-	if cfg.HTTPPort != 80 {
-		s.base += ":" + strconv.Itoa(cfg.HTTPPort)
+	s.base = httpBase(s.addr, cfg.HTTPPort)
+	if s.addr6.IsValid() {
+		s.base6 = httpBase(s.addr6, cfg.HTTPPort)
+	}
+	if s.ipv6Only() {
+		s.base = s.base6
 	}
 	if err := s.setupTLS(); err != nil {
 		return nil, fmt.Errorf("pxe: %w", err)
@@ -381,10 +433,10 @@ func New(cfg Config) (*Server, error) {
 	if s.ra, err = ra.New(s.raConfig()); err != nil {
 		return nil, fmt.Errorf("pxe: %w", err)
 	}
-	// Last: dhcp.New opens the lease file, which the errors above would
-	// leave open.
-	if s.dhcp, err = dhcp.New(s.dhcpConfig()); err != nil {
-		return nil, fmt.Errorf("pxe: dhcp: %w", err)
+	// Last: the DHCP servers open the lease file, which the errors above
+	// would leave open.
+	if err := s.newDHCP(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -480,19 +532,33 @@ func (s *Server) tftpConfig() tftp.Config {
 	}
 }
 
-// raConfig is the router-advertisement responder on the interface.
+// raConfig is the router-advertisement responder on the interface; with
+// DHCPv6 it advertises the M and O flags and the on-link prefixes.
 func (s *Server) raConfig() ra.Config {
+	managed := len(s.cfg.Subnets6) > 0
 	return ra.Config{
-		Interface: s.cfg.Interface,
-		NetNS:     s.cfg.NetNS,
-		OnEvent:   s.raEvent,
-		Logger:    s.log.With("server", "ra"),
+		Interface:   s.cfg.Interface,
+		NetNS:       s.cfg.NetNS,
+		Managed:     managed,
+		OtherConfig: managed,
+		Prefixes:    s.onLinkPrefixes(s.cfg.Subnets6),
+		OnEvent:     s.raEvent,
+		Logger:      s.log.With("server", "ra"),
 	}
 }
 
 // Close releases what New opened (the lease file) for a server that never
 // served; Serve releases it when it returns.
-func (s *Server) Close() error { return s.dhcp.Close() }
+func (s *Server) Close() error {
+	if s.dhcp != nil {
+		s.dhcp.Close()
+	}
+	if s.dhcp6 != nil {
+		s.dhcp6.Close()
+	}
+	s.closeStore()
+	return nil
+}
 
 // SignedFileURL returns a URL for machine mac's per-profile file name that
 // any requester may fetch until ttl has passed. It needs Config.URLKey.
@@ -522,7 +588,8 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // BaseURL is the HTTP root handed to clients, e.g. http://192.0.2.1:8080.
 func (s *Server) BaseURL() string { return s.base }
 
-// DHCP returns the DHCP server, for its leases and counters.
+// DHCP returns the DHCP server, for its leases and counters; nil when the
+// server is IPv6-only.
 func (s *Server) DHCP() *dhcp.Server { return s.dhcp }
 
 // RA returns the router-advertisement responder, for its counters. It is
@@ -531,7 +598,14 @@ func (s *Server) DHCP() *dhcp.Server { return s.dhcp }
 func (s *Server) RA() *ra.Responder { return s.ra }
 
 func (s *Server) macForIP(ip netip.Addr) (net.HardwareAddr, bool) {
-	l, ok := s.dhcp.LeaseByIP(ip)
+	var l dhcp.Lease
+	ok := false
+	switch ip = ip.Unmap(); {
+	case ip.Is4() && s.dhcp != nil:
+		l, ok = s.dhcp.LeaseByIP(ip)
+	case ip.Is6() && s.dhcp6 != nil:
+		l, ok = s.dhcp6.LeaseByIP(ip)
+	}
 	if !ok || len(l.MAC) == 0 {
 		return nil, false
 	}
@@ -541,6 +615,12 @@ func (s *Server) macForIP(ip netip.Addr) (net.HardwareAddr, bool) {
 // interfaceAddr finds name's IPv4 address (want, if given, must be one of
 // them) and its network.
 func interfaceAddr(name string, want netip.Addr) (netip.Addr, netip.Prefix, error) {
+	return interfaceAddrOf(name, want, "IPv4 address", netip.Addr.Is4)
+}
+
+// interfaceAddrOf finds name's first address that is (want, if given,
+// must be one of them) and its network; what names the kind in errors.
+func interfaceAddrOf(name string, want netip.Addr, what string, is func(netip.Addr) bool) (netip.Addr, netip.Prefix, error) {
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s: %w", name, err)
@@ -555,7 +635,7 @@ func interfaceAddr(name string, want netip.Addr) (netip.Addr, netip.Prefix, erro
 			continue
 		}
 		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok || !ip.Unmap().Is4() {
+		if !ok || !is(ip.Unmap()) {
 			continue
 		}
 		ip = ip.Unmap()
@@ -567,5 +647,5 @@ func interfaceAddr(name string, want netip.Addr) (netip.Addr, netip.Prefix, erro
 	if want.IsValid() {
 		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s does not have %s", name, want)
 	}
-	return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s has no IPv4 address", name)
+	return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s has no %s", name, what)
 }

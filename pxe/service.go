@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/dhcp6"
 	"github.com/pxekit/pxekit/macaddr"
 	"github.com/pxekit/pxekit/ra"
 	"github.com/pxekit/pxekit/tftp"
@@ -142,6 +143,8 @@ type Counters struct {
 	HTTP []HTTPCount `json:"http"`
 	// EventsDropped counts events slow subscribers missed.
 	EventsDropped uint64 `json:"eventsDropped"`
+	// DHCP6 is the DHCPv6 server's, nil when it does not run.
+	DHCP6 *dhcp6.Stats `json:"dhcp6,omitempty"`
 }
 
 // DashboardState returns the machines (every one the inventory lists,
@@ -168,7 +171,7 @@ func (s *Server) DashboardState() DashboardState {
 	for i, m := range st.Machines {
 		if !m.Address.IsValid() {
 			if mac, err := macaddr.Parse(m.MAC); err == nil {
-				if l, ok := s.dhcp.LeaseByMAC(mac); ok {
+				if l, ok := s.leaseByMAC(mac); ok {
 					st.Machines[i].Address = l.IP
 				}
 			}
@@ -179,7 +182,14 @@ func (s *Server) DashboardState() DashboardState {
 
 // Counters returns a snapshot of every counter the boot server keeps.
 func (s *Server) Counters() Counters {
-	c := Counters{DHCP: s.dhcp.Stats(), RA: s.ra.Stats(), HTTP: s.HTTPStats(), EventsDropped: s.bus.Dropped()}
+	c := Counters{RA: s.ra.Stats(), HTTP: s.HTTPStats(), EventsDropped: s.bus.Dropped()}
+	if s.dhcp != nil {
+		c.DHCP = s.dhcp.Stats()
+	}
+	if s.dhcp6 != nil {
+		st := s.dhcp6.Stats()
+		c.DHCP6 = &st
+	}
 	if t := s.tftpSrv.Load(); t != nil {
 		c.TFTP = t.Stats()
 	}

@@ -21,6 +21,13 @@ type BootLab struct {
 // (TempNetwork with the default config).
 func NewBootLab(tb testing.TB, guest Initramfs) *BootLab {
 	tb.Helper()
+	return NewBootLabOn(tb, guest, NetworkConfig{})
+}
+
+// NewBootLabOn is NewBootLab on the network cfg describes: an IPv6 lab
+// (Server6: DefaultServer6(), NoIPv4 for IPv6 only), say.
+func NewBootLabOn(tb testing.TB, guest Initramfs, cfg NetworkConfig) *BootLab {
+	tb.Helper()
 	RequireFirmware(tb, BIOS, UEFIPXE, UEFIHTTP)
 	RequireFile(tb, Busybox, debianPackage[Busybox])
 	k := GuestKernel(tb)
@@ -35,5 +42,5 @@ func NewBootLab(tb testing.TB, guest Initramfs) *BootLab {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &BootLab{Network: TempNetwork(tb, NetworkConfig{}), Kernel: k, Vmlinuz: vmlinuz, Initrd: initrd}
+	return &BootLab{Network: TempNetwork(tb, cfg), Kernel: k, Vmlinuz: vmlinuz, Initrd: initrd}
 }

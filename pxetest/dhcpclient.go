@@ -31,14 +31,16 @@ type DHCPClient struct {
 // what lease it was handed.
 type LeaseEvent struct {
 	// Reason is why the hook ran, in the client's words: dhclient's
-	// PREINIT, BOUND, RENEW, REBOOT, RELEASE, …; udhcpc's deconfig, bound,
-	// renew, leasefail, ….
+	// PREINIT, BOUND, RENEW, REBOOT, RELEASE, … (BOUND6, RENEW6, … with
+	// -6); udhcpc's deconfig, bound, renew, leasefail, ….
 	Reason string
 	// IP is the leased address (invalid when the event carries none).
 	IP netip.Addr
 	// The lease's options, as the client hands them to its hook: Mask in
-	// dotted form, lists separated by spaces, LeaseTime in seconds,
-	// ServerID the DHCP server identifier, File the boot file name.
+	// dotted form (DHCPv6: the prefix length), lists separated by spaces,
+	// LeaseTime in seconds (DHCPv6: the valid lifetime), ServerID the DHCP
+	// server identifier (DHCPv6: its DUID), File the boot file name
+	// (DHCPv6: the boot file URL).
 	Mask, Routers, DNS, Domain, MTU, LeaseTime, ServerID, File string
 }
 
@@ -95,18 +97,50 @@ func newClient(tb testing.TB, kind, hook string) (*DHCPClient, string, string) {
 	return c, path, dir
 }
 
+// dhclient6Hook is dhclientHook for dhclient -6: the lease's address
+// (with its prefix length as Mask), DNS servers, domain search list,
+// valid lifetime, server DUID and boot file URL (option 59, when the
+// dhclient.conf asks for it as dhcp6.bootfile-url).
+const dhclient6Hook = `#!/bin/sh
+case $reason in
+PREINIT6) ip link set dev "$interface" up ;;
+BOUND6|REBOOT6) ip -6 addr add "$new_ip6_address/$new_ip6_prefixlen" dev "$interface" nodad ;;
+esac
+` + hookLine + ` "$reason" "$new_ip6_address" "$new_ip6_prefixlen" "" "$new_dhcp6_name_servers" "$new_dhcp6_domain_search" "" "$new_max_life" "$new_dhcp6_server_id" "$new_dhcp6_bootfile_url" >>HOOKLOG
+exit 0
+`
+
 // StartDhclient runs ISC dhclient (package isc-dhcp-client) in the
 // foreground on link in ns, with conf as its dhclient.conf and its lease
 // and pid files in a temporary directory. Release runs dhclient -r.
 func StartDhclient(tb testing.TB, ns *NetNS, link, conf string) *DHCPClient {
 	tb.Helper()
+	return startDhclient(tb, ns, link, conf, "-4", dhclientHook)
+}
+
+// StartDhclient6 is StartDhclient for DHCPv6 (dhclient -6, stateful: one
+// address, IA_NA): the hook reports BOUND6, RENEW6, RELEASE6, ... with
+// the address, prefix length, DNS servers, domain search list, valid
+// lifetime, server DUID and boot file URL. It waits first for link's
+// link-local address to leave duplicate address detection: dhclient -6
+// sends from it and gives up when it cannot.
+func StartDhclient6(tb testing.TB, ns *NetNS, link, conf string) *DHCPClient {
+	tb.Helper()
+	if _, err := ns.WaitLinkLocal(link, 10*time.Second); err != nil {
+		tb.Fatal(err)
+	}
+	return startDhclient(tb, ns, link, conf, "-6", dhclient6Hook)
+}
+
+func startDhclient(tb testing.TB, ns *NetNS, link, conf, family, hookScript string) *DHCPClient {
+	tb.Helper()
 	bin := RequireCmd(tb, "dhclient", "isc-dhcp-client")
-	c, hook, dir := newClient(tb, "dhclient", dhclientHook)
+	c, hook, dir := newClient(tb, "dhclient", hookScript)
 	cf := filepath.Join(dir, "dhclient.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	base := []string{"-4", "-v", "-sf", hook, "-lf", filepath.Join(dir, "leases"), "-pf", filepath.Join(dir, "pid"), "-cf", cf}
+	base := []string{family, "-v", "-sf", hook, "-lf", filepath.Join(dir, "leases"), "-pf", filepath.Join(dir, "pid"), "-cf", cf}
 	c.Process = Start(tb, ns, exec.Command(bin, append(base, "-d", link)...))
 	c.renew = func() error { return errors.New("pxetest: dhclient renews by itself at T1; it has no renew command") }
 	c.release = func() error {

@@ -19,7 +19,7 @@ const (
 	MarkerStart     = "PXEKIT-INIT-START"  // /init began: the kernel booted
 	MarkerCmdline   = "PXEKIT-CMDLINE: "   // followed by /proc/cmdline
 	MarkerNIC       = "PXEKIT-NIC: "       // followed by "<iface> <mac>"
-	MarkerDHCP      = "PXEKIT-DHCP: "      // followed by "<iface> <ip>" once leased
+	MarkerDHCP      = "PXEKIT-DHCP: "      // followed by "<iface> <ip>" once leased (or given IPv6Arg)
 	MarkerPhoneHome = "PXEKIT-PHONEHOME: " // followed by "ok <url>" or "failed <url>"
 	MarkerError     = "PXEKIT-ERROR: "     // a step of /init failed
 	MarkerDone      = "PXEKIT-DONE"        // about to power off
@@ -44,6 +44,14 @@ var (
 // DefaultPhoneHomeArg is the kernel argument whose value is the URL the
 // guest GETs (with ?mac=<its MAC> appended) once it has an address.
 const DefaultPhoneHomeArg = "pxekit.phonehome"
+
+// IPv6Arg is the kernel argument that gives the guest its IPv6 address
+// and prefix length (pxekit.ip6=2001:db8::105/64) instead of a DHCPv4
+// lease: busybox has no DHCPv6 client, so on an IPv6 network the guest
+// takes over the address iPXE leased for the machine (the boot server
+// puts it in the script: pxe's ScriptData.ClientAddr). /init then runs no
+// udhcpc and prints MarkerDHCP with that address.
+const IPv6Arg = "pxekit.ip6"
 
 // NICModules are the modules the cloud kernel needs for a virtio NIC, in
 // the load order kmod resolves from .modinfo.
@@ -153,7 +161,20 @@ if [ -z "$iface" ]; then
 else
 	mac=$(cat /sys/class/net/$iface/address)
 	echo "` + MarkerNIC + `$iface $mac"
-	udhcpc -i "$iface" -f -q -n -t 10 -T 3 -s /etc/udhcpc.script >/dev/null 2>&1 || fail "udhcpc on $iface: no lease"
+	ip6=$(arg ` + IPv6Arg + `)
+	if [ -n "$ip6" ]; then
+		# The address is the machine's lease: no duplicate address
+		# detection to wait out before wget may use it.
+		echo 0 >/proc/sys/net/ipv6/conf/$iface/accept_dad
+		ip link set "$iface" up
+		if ip -6 addr add "$ip6" dev "$iface"; then
+			echo "` + MarkerDHCP + `$iface ${ip6%/*}"
+		else
+			fail "ip -6 addr add $ip6 dev $iface"
+		fi
+	else
+		udhcpc -i "$iface" -f -q -n -t 10 -T 3 -s /etc/udhcpc.script >/dev/null 2>&1 || fail "udhcpc on $iface: no lease"
+	fi
 fi
 `)
 	for _, cmd := range c.Commands {

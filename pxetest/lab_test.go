@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -75,6 +76,20 @@ func TestVMConfigArgs(t *testing.T) {
 	if !UEFISecureBoot.SecureBoot() || UEFIPXE.SecureBoot() {
 		t.Error("SecureBoot() is wrong")
 	}
+	// IPv6: IPv4 off (PXEv4 and HTTPv4 would each wait 60 s), PXEv6 kept
+	// (HTTPv6 only works after it), and the UUID iPXE's DUID is made of.
+	pxe6, err := VMConfig{Tap: "tap0", MAC: mac, Firmware: UEFIPXE6, UUID: "2f6b2b5c-0d5e-4c53-9d36-1c6bd7c8a001"}.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !has(pxe6, "-fw_cfg", "name=opt/org.tianocore/IPv4Support,string=n") || has(pxe6, "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n") ||
+		!has(pxe6, "-uuid", "2f6b2b5c-0d5e-4c53-9d36-1c6bd7c8a001") || !has(pxe6, "-bios", OVMFImage) ||
+		!has(pxe6, "-device", "virtio-net-pci,netdev=n0,mac=02:00:00:00:00:de,romfile=") {
+		t.Errorf("UEFI PXE over IPv6 args: %q", pxe6)
+	}
+	if u := newUUID(); !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(u) || u == newUUID() {
+		t.Errorf("newUUID: %s", u)
+	}
 	for name, bad := range map[string]VMConfig{
 		"no vars":   {Tap: "tap0", MAC: mac, Firmware: UEFISecureBoot},
 		"no tap":    {MAC: mac},
@@ -89,7 +104,7 @@ func TestVMConfigArgs(t *testing.T) {
 }
 
 func TestParseFirmware(t *testing.T) {
-	for _, f := range []Firmware{BIOS, UEFIPXE, UEFIHTTP, UEFISecureBoot, UEFISecureBootHTTP} {
+	for _, f := range []Firmware{BIOS, UEFIPXE, UEFIHTTP, UEFISecureBoot, UEFISecureBootHTTP, UEFIPXE6, UEFIHTTP6} {
 		if got, err := ParseFirmware(f.String()); err != nil || got != f {
 			t.Errorf("ParseFirmware(%q) = %v, %v", f, got, err)
 		}

@@ -214,7 +214,7 @@ func (n *NetNS) AddBridge(name string, addrs ...netip.Prefix) error {
 			return fmt.Errorf("pxetest: bridge %s: %w", name, err)
 		}
 		for _, a := range addrs {
-			if err := h.AddrAdd(br, &netlink.Addr{IPNet: prefixToIPNet(a)}); err != nil {
+			if err := h.AddrAdd(br, labAddr(a)); err != nil {
 				return fmt.Errorf("pxetest: bridge %s: address %s: %w", name, a, err)
 			}
 		}
@@ -382,7 +382,7 @@ func (n *NetNS) addAddr(h *netlink.Handle, link string, addr netip.Prefix) error
 	if err != nil {
 		return err
 	}
-	if err := h.AddrAdd(l, &netlink.Addr{IPNet: prefixToIPNet(addr)}); err != nil {
+	if err := h.AddrAdd(l, labAddr(addr)); err != nil {
 		return fmt.Errorf("pxetest: %s in netns %s: address %s: %w", link, n.name, addr, err)
 	}
 	return nil
@@ -453,6 +453,18 @@ func checkIfName(name string) error {
 		return fmt.Errorf("pxetest: interface name %q: want 1 to %d bytes", name, unix.IFNAMSIZ-1)
 	}
 	return nil
+}
+
+// labAddr is p as netlink adds it. An IPv6 address skips duplicate
+// address detection (ip addr add … nodad): a lab address is the lab's
+// alone, and until DAD ends (a second or two) it could neither send nor
+// receive.
+func labAddr(p netip.Prefix) *netlink.Addr {
+	a := &netlink.Addr{IPNet: prefixToIPNet(p)}
+	if p.Addr().Is6() && !p.Addr().Is4In6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	return a
 }
 
 func prefixToIPNet(p netip.Prefix) *net.IPNet {

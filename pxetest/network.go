@@ -19,6 +19,10 @@ var (
 // DefaultPrefix is the lab subnet, 192.0.2.0/24 (TEST-NET-1).
 func DefaultPrefix() netip.Prefix { return defaultPrefix }
 
+// DefaultServer6 is the boot server's IPv6 address on an IPv6 lab network,
+// 2001:db8::1/64 (the documentation prefix, RFC 3849).
+func DefaultServer6() netip.Prefix { return netip.MustParsePrefix("2001:db8::1/64") }
+
 // NetworkConfig describes a lab network. The zero value is the usual lab:
 // namespace pxk-<random>, bridge br0 with 192.0.2.1/24 on it.
 type NetworkConfig struct {
@@ -33,6 +37,11 @@ type NetworkConfig struct {
 	// between its taps and the hosts AddHost puts on it (a proxyDHCP lab
 	// where the DHCP server and the boot server are separate hosts).
 	Switch bool
+	// Server6, when set, is the boot server's IPv6 address on the bridge
+	// too (DefaultServer6 for the usual IPv6 lab); NoIPv4 leaves the
+	// bridge without Server, for an IPv6-only lab.
+	Server6 netip.Prefix
+	NoIPv4  bool
 }
 
 // Network is a lab network: a fresh network namespace holding a bridge with
@@ -42,7 +51,10 @@ type NetworkConfig struct {
 type Network struct {
 	NS     *NetNS
 	Bridge string       // bridge name inside NS ("br0")
-	Server netip.Prefix // server address on the bridge (192.0.2.1/24); invalid for a Switch
+	Server netip.Prefix // server address on the bridge (192.0.2.1/24); invalid for a Switch or NoIPv4
+	// Server6 is the server's IPv6 address on the bridge, when
+	// NetworkConfig gave one.
+	Server6 netip.Prefix
 
 	mu    sync.Mutex
 	taps  int
@@ -63,16 +75,21 @@ func NewNetwork(cfg NetworkConfig) (*Network, error) {
 		cfg.Server = defaultServer
 	}
 	if cfg.Switch {
+		cfg.Server, cfg.Server6 = netip.Prefix{}, netip.Prefix{}
+	}
+	if cfg.NoIPv4 {
 		cfg.Server = netip.Prefix{}
 	}
 	ns, err := NewNetNS(cfg.Name)
 	if err != nil {
 		return nil, err
 	}
-	n := &Network{NS: ns, Bridge: cfg.Bridge, Server: cfg.Server}
+	n := &Network{NS: ns, Bridge: cfg.Bridge, Server: cfg.Server, Server6: cfg.Server6}
 	var addrs []netip.Prefix
-	if cfg.Server.IsValid() {
-		addrs = append(addrs, cfg.Server)
+	for _, a := range []netip.Prefix{cfg.Server, cfg.Server6} {
+		if a.IsValid() {
+			addrs = append(addrs, a)
+		}
 	}
 	if err := ns.AddBridge(n.Bridge, addrs...); err != nil {
 		ns.Close()
@@ -97,6 +114,10 @@ func TempNetwork(tb testing.TB, cfg NetworkConfig) *Network {
 
 // ServerAddr is the server's address on the bridge (192.0.2.1).
 func (n *Network) ServerAddr() netip.Addr { return n.Server.Addr() }
+
+// ServerAddr6 is the server's IPv6 address on the bridge (2001:db8::1),
+// invalid when it has none.
+func (n *Network) ServerAddr6() netip.Addr { return n.Server6.Addr() }
 
 // AddTap creates the next tap (tap0, tap1, …) on the bridge for a VM.
 func (n *Network) AddTap() (string, error) {

@@ -42,6 +42,22 @@ const (
 	// HTTP (PXE switched off, as for UEFIHTTP); with VMConfig.HTTPSCACerts
 	// it trusts those CAs for https URLs.
 	UEFISecureBootHTTP
+	// UEFIPXE6 and UEFIHTTP6 boot OVMF over IPv6 only: IPv4 is switched
+	// off through fw_cfg (opt/org.tianocore/IPv4Support=n: no PXEv4, no
+	// HTTPv4, each of which would wait 60 s for a DHCPv4 server), leaving
+	// PXE over IPv6, then HTTP boot over IPv6. UEFIPXE6 is OVMF's PXE
+	// (DHCPv6 arch 7, then TFTP from the option 59 tftp://[…] URL).
+	// UEFIHTTP6 is its HTTP boot (arch 16, vendor class HTTPClient): the
+	// VM starts the same way, and the server must give its PXEv6 attempt no
+	// boot file URL. OVMF 2022.11's HTTPv6 fails at once, sending no DHCPv6
+	// at all, when it is the first network attempt (within about 12 s of
+	// power-on: seen with IPv4Support=n, with HTTPv6 first in BootOrder,
+	// with a BootNext URI entry); after a PXEv6 attempt that gets no URL
+	// and gives up (about 13.7 s under TCG) it works. Each VM gets a
+	// random SMBIOS UUID (-uuid): iPXE's DHCPv6 client DUID is a DUID-UUID
+	// made from it, all zeros otherwise under QEMU.
+	UEFIPXE6
+	UEFIHTTP6
 )
 
 // SecureBoot reports firmware that enforces Secure Boot.
@@ -64,12 +80,16 @@ func (f Firmware) String() string {
 		return "uefi-secureboot"
 	case UEFISecureBootHTTP:
 		return "uefi-secureboot-http"
+	case UEFIPXE6:
+		return "uefi-pxe6"
+	case UEFIHTTP6:
+		return "uefi-http6"
 	}
 	return "Firmware(" + strconv.Itoa(int(f)) + ")"
 }
 
 // ParseFirmware parses "bios", "uefi" (or "uefi-pxe"), "uefi-http",
-// "uefi-secureboot" and "uefi-secureboot-http".
+// "uefi-secureboot", "uefi-secureboot-http", "uefi-pxe6" and "uefi-http6".
 func ParseFirmware(s string) (Firmware, error) {
 	switch strings.ToLower(s) {
 	case "bios":
@@ -82,9 +102,16 @@ func ParseFirmware(s string) (Firmware, error) {
 		return UEFISecureBoot, nil
 	case "uefi-secureboot-http":
 		return UEFISecureBootHTTP, nil
+	case "uefi-pxe6":
+		return UEFIPXE6, nil
+	case "uefi-http6":
+		return UEFIHTTP6, nil
 	}
-	return 0, fmt.Errorf("pxetest: unknown firmware %q (want bios, uefi, uefi-http, uefi-secureboot or uefi-secureboot-http)", s)
+	return 0, fmt.Errorf("pxetest: unknown firmware %q (want bios, uefi, uefi-http, uefi-secureboot, uefi-secureboot-http, uefi-pxe6 or uefi-http6)", s)
 }
+
+// IPv6 reports whether f boots over IPv6.
+func (f Firmware) IPv6() bool { return f == UEFIPXE6 || f == UEFIHTTP6 }
 
 // images are the firmware files QEMU needs for f: the iPXE ROM SeaBIOS
 // runs, OVMF, or Secure Boot OVMF and its variable store.
@@ -137,6 +164,10 @@ type VMConfig struct {
 	// OnLine, if set, is called for each console line as it arrives
 	// (escape sequences and \r removed), from the reader goroutine.
 	OnLine func(line string)
+	// UUID is the SMBIOS system UUID (-uuid), e.g.
+	// 2f6b2b5c-0d5e-4c53-9d36-1c6bd7c8a001; empty leaves QEMU's all-zero
+	// one, except for the IPv6 firmwares, which get a random one.
+	UUID string
 }
 
 // VM is a running QEMU. Its serial console is read live; Console returns
@@ -246,8 +277,13 @@ func (cfg VMConfig) Args() ([]string, error) {
 			// one is where OVMF looks.
 			args = append(args, "-fw_cfg", "name=etc/edk2/https/cacerts,file="+cfg.HTTPSCACerts)
 		}
+	case UEFIPXE6, UEFIHTTP6:
+		args = append(args, ipv6Args(cfg, nic)...)
 	default:
 		return nil, fmt.Errorf("pxetest: unknown firmware %v", cfg.Firmware)
+	}
+	if cfg.UUID != "" {
+		args = append(args, "-uuid", cfg.UUID)
 	}
 	return append(args, cfg.ExtraArgs...), nil
 }
@@ -263,6 +299,9 @@ func StartVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 		if qemu, err = exec.LookPath("qemu-system-x86_64"); err != nil {
 			return nil, fmt.Errorf("pxetest: qemu-system-x86_64 not found (apt-get install qemu-system-x86): %w", err)
 		}
+	}
+	if cfg.Firmware.IPv6() && cfg.UUID == "" {
+		cfg.UUID = newUUID()
 	}
 	if cfg.Firmware != BIOS {
 		// SeaBIOS's iPXE ROM is QEMU's to find (its own message says

@@ -1,8 +1,10 @@
 package ra
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
+	"time"
 )
 
 // ICMPv6 message types (RFC 4861 §4).
@@ -78,18 +80,50 @@ func ParseSolicitation(msg []byte, src netip.Addr, hopLimit int) (Solicitation, 
 	return s, ""
 }
 
-// advertisement encodes the Router Advertisement this package sends: cur
-// hop limit 0 (unspecified), M=0, O=0, router lifetime 0, reachable time
-// and retrans timer 0, one source link-layer address option with mac, no
-// prefix. The checksum stays 0: the kernel fills it in for ICMPv6 sockets.
-func advertisement(mac net.HardwareAddr) []byte {
-	b := make([]byte, 16, 16+8+len(mac))
+// Router Advertisement flags and Prefix Information (RFC 4861 §4.2,
+// §4.6.2).
+const (
+	flagManaged     = 0x80
+	flagOtherConfig = 0x40
+	optPrefixInfo   = 3
+	prefixOnLink    = 0x80
+	prefixAuto      = 0x40
+)
+
+// advertisement encodes the Router Advertisement this package sends by
+// default: cur hop limit 0 (unspecified), M=0, O=0, router lifetime 0,
+// reachable time and retrans timer 0, one source link-layer address option
+// with mac, no prefix. The checksum stays 0: the kernel fills it in for
+// ICMPv6 sockets.
+func advertisement(mac net.HardwareAddr) []byte { return advert{}.encode(mac) }
+
+// encode is the advertisement with a's flags and, after the source
+// link-layer address, one Prefix Information option per prefix: on-link,
+// not autonomous, valid and preferred for PrefixLifetime.
+func (a advert) encode(mac net.HardwareAddr) []byte {
+	b := make([]byte, 16, 16+8+len(mac)+32*len(a.prefixes))
 	b[0] = typeRouterAdvertisement
+	if a.managed {
+		b[5] |= flagManaged
+	}
+	if a.other {
+		b[5] |= flagOtherConfig
+	}
 	if len(mac) > 0 {
 		n := (2 + len(mac) + 7) / 8 * 8
 		opt := make([]byte, n)
 		opt[0], opt[1] = optSourceLinkAddr, byte(n/8)
 		copy(opt[2:], mac)
+		b = append(b, opt...)
+	}
+	life := uint32(PrefixLifetime / time.Second)
+	for _, p := range a.prefixes {
+		opt := make([]byte, 32)
+		opt[0], opt[1], opt[2], opt[3] = optPrefixInfo, 4, byte(p.Bits()), prefixOnLink
+		binary.BigEndian.PutUint32(opt[4:], life)
+		binary.BigEndian.PutUint32(opt[8:], life)
+		pfx := p.Masked().Addr().As16()
+		copy(opt[16:], pfx[:])
 		b = append(b, opt...)
 	}
 	return b

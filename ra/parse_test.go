@@ -77,6 +77,43 @@ func TestAdvertisement(t *testing.T) {
 	}
 }
 
+// With a DHCPv6 server on the link: M and O set, and each prefix on-link
+// but not autonomous, valid and preferred for a day.
+func TestAdvertisementManaged(t *testing.T) {
+	b := advert{managed: true, other: true, prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8::/64")}}.encode(macA)
+	want := []byte{
+		134, 0, 0, 0,
+		0, 0xc0, 0, 0, // M=1 O=1, router lifetime 0
+		0, 0, 0, 0,
+		0, 0, 0, 0,
+		1, 1, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+		3, 4, 64, 0x80, // prefix information, /64, L=1 A=0
+		0, 1, 0x51, 0x80, // valid lifetime 86400
+		0, 1, 0x51, 0x80, // preferred lifetime 86400
+		0, 0, 0, 0,
+		0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	}
+	if !bytes.Equal(b, want) {
+		t.Fatalf("advertisement\n got % x\nwant % x", b, want)
+	}
+	if b[27]&prefixAuto != 0 {
+		t.Error("autonomous flag set")
+	}
+	r, err := New(Config{Interface: "br0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reconfigure(true, false, []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}); err == nil {
+		t.Error("a prefix with host bits was accepted")
+	}
+	if err := r.Reconfigure(true, false, []netip.Prefix{netip.MustParsePrefix("fe80::/64")}); err == nil {
+		t.Error("a link-local prefix was accepted")
+	}
+	if r.msg.managed || len(r.msg.prefixes) > 0 {
+		t.Errorf("a refused change changed the advertisement: %+v", r.msg)
+	}
+}
+
 // TestBucket: the rate limit admits a burst, then one per 1/rate, and
 // never banks more than the burst.
 func TestBucket(t *testing.T) {

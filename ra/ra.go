@@ -1,22 +1,29 @@
 // Package ra answers IPv6 Router Solicitations on a boot network with a
-// Router Advertisement that tells hosts there is nothing to configure, so
-// network-boot firmware stops waiting for IPv6.
+// Router Advertisement that tells hosts how the link is configured — by
+// default that there is nothing to configure, so network-boot firmware
+// stops waiting for IPv6; with a DHCPv6 server on the link (Config.Managed)
+// that addresses come from DHCPv6.
 //
 // iPXE configures IPv6 beside DHCPv4 on every boot (ifconf/autoboot): it
 // solicits a router and, on a network without one, waits until its retry
 // timer gives up (about 13 s under QEMU TCG) before it moves on. An
 // advertisement with neither the M nor the O flag completes that at once
-// ("no DHCPv6 required").
+// ("no DHCPv6 required"); one with M set makes it ask DHCPv6 for an
+// address (stateful DHCPv6, which iPXE, OVMF and ISC dhclient speak).
 //
 // What is sent: ICMPv6 type 134 from the interface's link-local address with
-// hop limit 255, cur hop limit 0 (hosts keep theirs), M=0, O=0, router
-// lifetime 0, reachable time and retrans timer 0, the interface's MAC as
-// source link-layer address, and no prefix option.
+// hop limit 255, cur hop limit 0 (hosts keep theirs), the M and O flags of
+// Config, router lifetime 0, reachable time and retrans timer 0, the
+// interface's MAC as source link-layer address, and a Prefix Information
+// option for each of Config.Prefixes with the on-link flag set and the
+// autonomous flag clear: hosts reach those addresses directly, without a
+// router, but form no address of their own there (SLAAC) — theirs comes
+// from DHCPv6.
 //
-// Safety: router lifetime 0 and no prefix mean no host routes through this
-// responder or takes an address from it. But M=O=0 tells hosts that the link
-// has no DHCPv6, so enable it only on a boot network that has no IPv6 router
-// of its own.
+// Safety: router lifetime 0 means no host routes through this responder.
+// But M=O=0 tells hosts that the link has no DHCPv6, so enable it only on
+// a boot network that has no IPv6 router of its own (or one whose DHCPv6
+// this server is).
 //
 // Each valid solicitation (RFC 4861 §6.1.1: hop limit 255, code 0, at least
 // 8 bytes, well-formed options, no source link-layer option from ::) is
@@ -54,6 +61,10 @@ const (
 	// MaxRtrAdvInterval is 600 s, but a lab host that missed a reply
 	// should not wait that long.
 	DefaultInterval = 30 * time.Second
+	// PrefixLifetime is the valid and preferred lifetime of each
+	// advertised prefix: long beside the advertisement interval, so a
+	// host that misses some keeps the prefix on-link.
+	PrefixLifetime = 24 * time.Hour
 	// DefaultReplyRate and DefaultReplyBurst bound answers to
 	// solicitations. A boot storm is hundreds of iPXEs soliciting within
 	// seconds, and each one left unanswered waits ~13 s, so the bucket
@@ -90,6 +101,14 @@ type Config struct {
 	// DefaultReplyBurst). The rest are dropped and counted (DropRate).
 	ReplyRate  float64
 	ReplyBurst int
+	// Managed and OtherConfig are the advertisement's M and O flags: set
+	// M when a DHCPv6 server hands out addresses on the link (hosts then
+	// ask it for one), O when it serves other configuration only.
+	Managed, OtherConfig bool
+	// Prefixes are advertised as on-link (L=1) but not for
+	// autoconfiguration (A=0): the link's prefixes when DHCPv6 assigns the
+	// addresses in them. Each is valid for PrefixLifetime.
+	Prefixes []netip.Prefix
 	// OnEvent, when set, is called for every valid solicitation, answered
 	// (EventAdvertised) or not (EventDropped). It runs on the read loop: it
 	// must not block.
@@ -146,6 +165,15 @@ type Responder struct {
 	mu    sync.Mutex
 	stats Stats
 	rate  bucket
+	// msg is what is advertised (flags and prefixes), swapped by
+	// Reconfigure.
+	msg advert
+}
+
+// advert is what an advertisement says besides the MAC.
+type advert struct {
+	managed, other bool
+	prefixes       []netip.Prefix
 }
 
 // Validate reports every problem in c with its field path.
@@ -163,7 +191,32 @@ func (c Config) Validate() field.ErrorList {
 	if c.ReplyBurst < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("replyBurst"), c.ReplyBurst, "must not be negative"))
 	}
+	return append(errs, validatePrefixes(c.Prefixes)...)
+}
+
+func validatePrefixes(ps []netip.Prefix) field.ErrorList {
+	var errs field.ErrorList
+	for i, p := range ps {
+		if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().IsLinkLocalUnicast() || p.Addr().IsMulticast() {
+			errs = append(errs, field.Invalid(field.NewPath("prefixes").Index(i), p.String(), "must be a global or unique local IPv6 prefix"))
+		} else if p.Masked() != p {
+			errs = append(errs, field.Invalid(field.NewPath("prefixes").Index(i), p.String(), "has host bits set; the prefix is "+p.Masked().String()))
+		}
+	}
 	return errs
+}
+
+// Reconfigure changes what is advertised (the M and O flags and the
+// on-link prefixes) while the responder serves; the next advertisement,
+// solicited or not, carries it. On an error nothing changes.
+func (r *Responder) Reconfigure(managed, other bool, prefixes []netip.Prefix) error {
+	if errs := validatePrefixes(prefixes); len(errs) > 0 {
+		return fmt.Errorf("ra: invalid prefixes: %w", errs.ToAggregate())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msg = advert{managed: managed, other: other, prefixes: append([]netip.Prefix(nil), prefixes...)}
+	return nil
 }
 
 // New checks cfg and returns a responder ready to Serve. It opens no
@@ -190,6 +243,7 @@ func New(cfg Config) (*Responder, error) {
 		ready: make(chan struct{}),
 		stats: Stats{Dropped: map[DropReason]uint64{}},
 		rate:  bucket{rate: cfg.ReplyRate, burst: float64(cfg.ReplyBurst), tokens: float64(cfg.ReplyBurst)},
+		msg:   advert{managed: cfg.Managed, other: cfg.OtherConfig, prefixes: append([]netip.Prefix(nil), cfg.Prefixes...)},
 	}, nil
 }
 
@@ -336,7 +390,10 @@ func (r *Responder) send(c *conn, dst netip.Addr) DropReason {
 	// The zone is the index: a name would be looked up in the caller's
 	// namespace, not the socket's.
 	to := &net.IPAddr{IP: dst.AsSlice(), Zone: strconv.Itoa(c.index)}
-	if _, err := c.p.WriteTo(advertisement(mac), cm, to); err != nil {
+	r.mu.Lock()
+	msg := r.msg
+	r.mu.Unlock()
+	if _, err := c.p.WriteTo(msg.encode(mac), cm, to); err != nil {
 		r.log.Warn("sending router advertisement", "to", dst, "err", err)
 		return DropSendError
 	}

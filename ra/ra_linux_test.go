@@ -145,6 +145,39 @@ func TestRdisc6(t *testing.T) {
 	}
 }
 
+// TestRdisc6Managed: with a DHCPv6 server on the link the advertisement
+// says so (M and O), and names the prefix on-link without autonomous
+// configuration; a responder reconfigured while it serves advertises the
+// new settings at once.
+func TestRdisc6Managed(t *testing.T) {
+	rdisc6 := pxetest.RequireCmd(t, "rdisc6", "ndisc6")
+	l := newLink(t)
+	r, _ := serve(t, l, Config{Interval: time.Hour})
+	if err := r.Reconfigure(true, true, []netip.Prefix{netip.MustParsePrefix("2001:db8::/64")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := pxetest.Run(t, l.cli, pxetest.CommandContext(ctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf))
+	if err != nil {
+		t.Fatalf("rdisc6: %v\n%s", err, got)
+	}
+	t.Logf("rdisc6:\n%s", got)
+	for _, re := range []string{
+		`Stateful address conf\.\s*:\s*Yes`,
+		`Stateful other conf\.\s*:\s*Yes`,
+		`Router lifetime\s*:\s*0 \(`,
+		`Prefix\s*:\s*2001:db8::/64`,
+		`On-link\s*:\s*Yes`,
+		`Autonomous address conf\.\s*:\s*No`,
+		`Valid time\s*:\s*86400 \(`,
+	} {
+		if !regexp.MustCompile(`(?i)` + re).MatchString(got) {
+			t.Errorf("rdisc6 output lacks %q", re)
+		}
+	}
+}
+
 // rawSender sends hand-built IPv6 packets (any source, any hop limit) from
 // the client namespace: IPPROTO_RAW sockets take the whole IPv6 header.
 type rawSender struct {

@@ -49,6 +49,9 @@ type serveOptions struct {
 	secure secureOptions
 	// kube takes the machines from a cluster (--kubeconfig).
 	kube kubeOptions
+
+	// pool6 is --pool6: DHCPv6 beside DHCPv4, or alone (serve6.go).
+	pool6 string
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -79,6 +82,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.DurationVar(&o.leaseTime, "lease-time", 0, "DHCP lease time (default 1h; at least 10s); renewals come at half of it")
 	o.secure.flags(fl)
 	o.kube.flags(fl)
+	// IPv6: DHCPv6 beside DHCPv4, or IPv6-only without --pool.
+	fl.StringVar(&o.pool6, "pool6", "", "DHCPv6 address range START-END inside the interface's IPv6 /64: boot over IPv6 too (IPv6-only without --pool); turns on router advertisements that say M and O")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -154,12 +159,16 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if err := o.kube.check(o); err != nil {
 		return pxe.Config{}, err
 	}
-	if o.pool == "" {
-		return pxe.Config{}, errors.New("--pool START-END is required")
+	if o.pool == "" && o.pool6 == "" {
+		return pxe.Config{}, errors.New("--pool START-END is required (or --pool6 START-END for an IPv6-only server)")
 	}
-	rng, err := parsePool(o.pool)
-	if err != nil {
-		return pxe.Config{}, err
+	var subnets []dhcp.Subnet
+	if o.pool != "" {
+		rng, err := parsePool(o.pool)
+		if err != nil {
+			return pxe.Config{}, err
+		}
+		subnets = []dhcp.Subnet{{Pools: []dhcp.Range{rng}, LeaseTime: o.leaseTime}}
 	}
 	if o.kernel == "" {
 		return pxe.Config{}, errors.New("--kernel is required")
@@ -226,7 +235,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	cfg := pxe.Config{
 		Interface: o.iface,
 		NetNS:     o.netns,
-		Subnets:   []dhcp.Subnet{{Pools: []dhcp.Range{rng}, LeaseTime: o.leaseTime}},
+		Subnets:   subnets,
 		LeaseFile: leaseFile,
 		// Off unless asked: on a network with an IPv6 router it would
 		// tell hosts there is no DHCPv6.
@@ -239,7 +248,7 @@ func (o *serveOptions) config(stderr io.Writer) (pxe.Config, error) {
 	if err := o.secure.apply(&cfg, &o.inventory); err != nil {
 		return pxe.Config{}, err
 	}
-	return cfg, nil
+	return cfg, o.config6(&cfg)
 }
 
 func parsePool(s string) (dhcp.Range, error) {

@@ -62,7 +62,7 @@ type fileStamp struct {
 // fileFlags are the flags that can override the file; the rest describe
 // an inventory or a profile, which the file holds.
 func fileFlags() []string {
-	return append([]string{"interface", "netns", "http-port", "ipxe-dir", "state", "ipv6-ra", "pool", "deny-unknown", "v"},
+	return append([]string{"interface", "netns", "http-port", "ipxe-dir", "state", "ipv6-ra", "pool", "deny-unknown", "v", "pool6"},
 		// The etcd store (cluster.go): flags override store.etcd.
 		append(etcdFileFlags(), "etcd-member", "etcd-member-ttl")...)
 }
@@ -243,6 +243,11 @@ func (s *fileService) override(f *pxe.ConfigFile) error {
 			f.Subnets = append(f.Subnets, pxe.SubnetSpec{})
 		}
 		f.Subnets[0].Pools = []pxe.PoolSpec{{Start: rng.Start, End: rng.End}}
+	}
+	if s.set["pool6"] {
+		if err := o.override6(f); err != nil {
+			return err
+		}
 	}
 	if s.set["deny-unknown"] && o.denyUnknown {
 		f.DefaultProfile = ""
