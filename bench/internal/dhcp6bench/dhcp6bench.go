@@ -225,7 +225,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		return nil, err
 	}
 	secs := 4
-	ladder := []int{250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 14000, 16000}
+	ladder := []int{250, 500, 1000, 2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 18000, 20000, 24000, 28000, 32000}
 	if h.Quick {
 		secs, ladder = 2, []int{250, 1000, 4000}
 	}
