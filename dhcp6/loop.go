@@ -151,6 +151,10 @@ func (s *Server) committer(c *sock, commits <-chan outcome) {
 				break more
 			}
 		}
+		if s.shared != nil {
+			s.commitShared(c, group)
+			continue
+		}
 		ops = ops[:0]
 		for _, q := range group {
 			for _, op := range q.ops {
