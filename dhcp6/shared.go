@@ -55,14 +55,10 @@ func (s *Server) commitShared(c *sock, group []outcome) {
 	if len(uniq) > 0 {
 		var err error
 		if conflicts, err = s.shared.Claim(uniq); err != nil {
-			s.log.Error("dhcp6: lease claim failed; replies withheld", "err", err, "leases", len(uniq))
-			for range group {
-				s.cnt.dropped.Add(DropStoreError)
-			}
+			s.commitFailed(len(group), len(uniq), err)
 			return
 		}
-		s.cnt.commits.Add(1)
-		s.cnt.leaseWrites.Add(uint64(len(uniq)))
+		s.committed(len(uniq))
 	}
 	for i, cf := range conflicts {
 		if cf == nil {
