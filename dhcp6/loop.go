@@ -227,8 +227,8 @@ func (s *Server) send(c *sock, o outcome) error {
 	return err
 }
 
-// commitFailed counts and logs a commit group of n replies, carrying
-// leases writes, that the store did not commit: none of them is sent.
+// commitFailed counts and logs a commit group of n replies (leases
+// writes) that the store did not commit: none of them is sent.
 func (s *Server) commitFailed(n, leases int, err error) {
 	s.log.Error("dhcp6: lease commit failed; replies withheld", "err", err, "leases", leases)
 	for range n {
