@@ -46,7 +46,9 @@ type Config struct {
 	// Store persists leases: the same dhcp.Store the DHCPv4 server uses
 	// (a bbolt file, an etcd cluster), so one store may hold both. Nil
 	// means LeaseFile, or memory if that is empty too. The server does
-	// not close a Store it was given.
+	// not close a Store it was given. A dhcp.SharedStore (etcdstore)
+	// makes every binding REPLY a claim and feeds the server's view from
+	// the store's watch, as for the DHCPv4 server (see shared.go).
 	Store dhcp.Store
 	// LeaseFile is a bbolt database (dhcp.OpenBoltStore) the server opens
 	// and closes when Store is nil.

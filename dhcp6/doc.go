@@ -33,7 +33,10 @@
 // any other, so both servers can share one store. Like the DHCPv4 server,
 // a reply that binds an address leaves only once the store has committed
 // the lease, with the writes of every reply that queued up meanwhile in
-// one commit.
+// one commit. On a dhcp.SharedStore (etcdstore) several servers share the
+// leases: a binding REPLY leaves only once its claim committed, and what
+// the other servers write reaches each server's view (active-active: every
+// server answers every client, the claims decide).
 //
 // Bad input — undecodable packets, a server's message types, missing or
 // misplaced identifiers, forged relay nesting, floods from one client or

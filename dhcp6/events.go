@@ -72,13 +72,14 @@ const (
 	DropStoreError  DropReason = "store-error"   // lease commit failed; the client retries
 	DropSendError   DropReason = "send-error"    // the reply could not be sent
 	DropOtherLink   DropReason = "other-link"    // arrived on a link this server does not serve
+	DropClaimLost   DropReason = "claim-lost"    // another server holds the address in the shared store
 )
 
 // dropReasons lists every reason.
 func dropReasons() []DropReason {
 	return []DropReason{DropMalformed, DropNotRequest, DropUnknownType, DropNoClientID, DropServerID, DropNotForUs, DropHopLimit,
 		DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropPolicy, DropNoBinding, DropStoreError, DropSendError,
-		DropOtherLink}
+		DropOtherLink, DropClaimLost}
 }
 
 // requestTypes are the message types Stats.Requests counts.

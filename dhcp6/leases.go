@@ -160,26 +160,31 @@ func (t *table) load(ls []dhcp.Lease) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, l := range ls {
-		if !l.IP.Is6() || l.IP.Is4In6() {
-			continue
-		}
-		sub := t.subnetOf(l.IP)
-		if sub < 0 {
-			continue
-		}
-		who := holderOfLease(l)
-		if l.State != dhcp.Declined && !t.mayHold(l.IP, who) {
-			continue
-		}
-		e := &entry{ip: l.IP, who: who, hostname: l.Hostname, expiry: l.Expiry, state: stBound, subnet: sub}
-		if l.State == dhcp.Declined {
-			e.state, e.who = stDeclined, holder{}
-		}
-		t.byIP[l.IP] = e
-		if e.who.key != "" {
-			if old := t.byKey[e.who.key]; old == nil || old.expiry.Before(e.expiry) {
-				t.byKey[e.who.key] = e
-			}
+		t.put(l)
+	}
+}
+
+// put installs one stored record, under t.mu; see load.
+func (t *table) put(l dhcp.Lease) {
+	if !l.IP.Is6() || l.IP.Is4In6() {
+		return
+	}
+	sub := t.subnetOf(l.IP)
+	if sub < 0 {
+		return
+	}
+	who := holderOfLease(l)
+	if l.State != dhcp.Declined && !t.mayHold(l.IP, who) {
+		return
+	}
+	e := &entry{ip: l.IP, who: who, hostname: l.Hostname, expiry: l.Expiry, state: stBound, subnet: sub}
+	if l.State == dhcp.Declined {
+		e.state, e.who = stDeclined, holder{}
+	}
+	t.byIP[l.IP] = e
+	if e.who.key != "" {
+		if old := t.byKey[e.who.key]; old == nil || old.state == stOffered || old.expiry.Before(e.expiry) {
+			t.byKey[e.who.key] = e
 		}
 	}
 }

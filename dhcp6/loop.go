@@ -151,6 +151,10 @@ func (s *Server) committer(c *sock, commits <-chan outcome) {
 				break more
 			}
 		}
+		if s.shared != nil {
+			s.commitShared(c, group)
+			continue
+		}
 		ops = ops[:0]
 		for _, q := range group {
 			for _, op := range q.ops {
@@ -162,14 +166,10 @@ func (s *Server) committer(c *sock, commits <-chan outcome) {
 			}
 		}
 		if err := s.store.Apply(ops); err != nil {
-			s.log.Error("dhcp6: lease commit failed; replies withheld", "err", err, "leases", len(ops))
-			for range group {
-				s.cnt.dropped.Add(DropStoreError)
-			}
+			s.commitFailed(len(group), len(ops), err)
 			continue
 		}
-		s.cnt.commits.Add(1)
-		s.cnt.leaseWrites.Add(uint64(len(ops)))
+		s.committed(len(ops))
 		for _, q := range group {
 			s.finish(c, q)
 		}
@@ -225,4 +225,19 @@ func (s *Server) send(c *sock, o outcome) error {
 	}
 	_, err := c.conn.WriteTo(o.reply, ua)
 	return err
+}
+
+// commitFailed counts and logs a commit group of n replies (leases
+// writes) that the store did not commit: none of them is sent.
+func (s *Server) commitFailed(n, leases int, err error) {
+	s.log.Error("dhcp6: lease commit failed; replies withheld", "err", err, "leases", leases)
+	for range n {
+		s.cnt.dropped.Add(DropStoreError)
+	}
+}
+
+// committed counts one commit of n lease writes.
+func (s *Server) committed(n int) {
+	s.cnt.commits.Add(1)
+	s.cnt.leaseWrites.Add(uint64(n))
 }

@@ -38,6 +38,7 @@ type Server struct {
 	duid        dhcpv6.DUID
 	table       *table
 	store       dhcp.Store
+	shared      dhcp.SharedStore // cfg.Store when several servers write it
 	ownStore    *dhcp.BoltStore
 	clientLimit *ratelimit.Keyed
 	relayLimit  *ratelimit.Keyed
@@ -136,6 +137,7 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("dhcp6: skipped unreadable lease records", "err", err)
 	}
 	s.table.load(ls)
+	s.shared, _ = s.store.(dhcp.SharedStore)
 	return s, nil
 }
 
@@ -264,6 +266,14 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.cfg.Conn.Close()
 		}
 		return err
+	}
+	if s.shared != nil {
+		// Before the first packet: what other servers write from the
+		// revision Load read on reaches the table.
+		if err := s.shared.Watch(ctx, s.table.remote); err != nil {
+			c.conn.Close()
+			return fmt.Errorf("dhcp6: watch the lease store: %w", err)
+		}
 	}
 	jobs := make(chan *batch, s.cfg.QueueLen)
 	commits := make(chan outcome, 2*s.cfg.MaxCommitBatch)

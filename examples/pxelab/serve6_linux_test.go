@@ -22,6 +22,7 @@ import (
 func TestServePool6IPv6Only(t *testing.T) {
 	pxetest.RequireRoot(t)
 	curl := pxetest.RequireCmd(t, "curl", "curl")
+	rdisc6 := pxetest.RequireCmd(t, "rdisc6", "ndisc6")
 	pxetest.RequireFile(t, pxetest.IPXEEFI, "ipxe")
 	lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{Server6: pxetest.DefaultServer6(), NoIPv4: true})
 	dir := t.TempDir()
@@ -42,6 +43,16 @@ func TestServePool6IPv6Only(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// dhclient -6 adds its address as a /128: the route to the link comes
+	// from the advertisement's on-link prefix, so the host solicits one
+	// (retrying until serve is up) rather than count on the kernel's
+	// solicitations at link-up having reached the server.
+	if _, err := h.NS.WaitLinkLocal(h.Link, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := pxetest.Run(t, h.NS, pxetest.CommandContext(ctx, rdisc6, "-1", "-r", "10", "-w", "1000", h.Link)); err != nil {
+		t.Fatalf("rdisc6: %v\n%s", err, out)
+	}
 	dc := pxetest.StartDhclient6(t, h.NS, h.Link, "timeout 30;\n")
 	ip := dc.WaitEvent("BOUND6", 60*time.Second).IP
 	if ip.Compare(netip.MustParseAddr("2001:db8::100")) < 0 || ip.Compare(netip.MustParseAddr("2001:db8::1ff")) > 0 {
@@ -52,7 +63,7 @@ func TestServePool6IPv6Only(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "http://[2001:db8::1]:8080/boot.ipxe?mac=" + mac.String()
-	cmd := exec.Command(curl, "-sS", "-g", "--fail", url)
+	cmd := exec.Command(curl, "-sS", "-g", "--fail", "--retry", "5", "--retry-connrefused", "--retry-delay", "1", url)
 	body, err := pxetest.Run(t, h.NS, cmd)
 	if err != nil {
 		t.Fatalf("curl %s: %v\n%s", url, err, body)
