@@ -80,7 +80,7 @@ bench-readme:
 ## ship in.tftpd), so it is unpacked into .cache/bench, not installed.
 bench-deps: deps
 	@mkdir -p bench/out .cache/bench
-	@for p in kea-dhcp4-server wrk etcd-server curl; do \
+	@for p in kea-dhcp4-server kea-dhcp6-server wrk etcd-server curl; do \
 	  if [ "$$(id -u)" = 0 ] && ! dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed'; then \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p >/dev/null; fi; done
 	@if [ ! -x .cache/bench/atftpd/usr/sbin/atftpd ]; then \

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/bench/internal/clusterbench"
+	"github.com/pxekit/pxekit/bench/internal/dhcp6bench"
 	"github.com/pxekit/pxekit/bench/internal/dhcpbench"
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/httpbench"
@@ -59,6 +60,8 @@ var parts = []part{
 	{"qemu", qemubench.Run},
 	// Several servers sharing one state: pxekit on etcd, Kea.
 	{"cluster", clusterbench.Run},
+	// DHCPv6, relayed, on 2001:db8::/64: pxekit, Kea dhcp6, dnsmasq.
+	{"dhcp6", dhcp6bench.Run},
 }
 
 func main() {

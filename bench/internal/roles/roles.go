@@ -52,6 +52,10 @@ const (
 	// others (-iface, -etcd, -member, -prefix): etcdstore's lease store
 	// and client split, as pxelab serve --etcd runs it.
 	DHCPEtcd = "dhcp-etcd"
+
+	// DHCP6 is pxekit's DHCPv6 server (-iface, -dir for the lease file),
+	// see dhcp6.go.
+	DHCP6 = "dhcp6"
 )
 
 // CPUProfile is the flag that makes a role write its CPU profile to
@@ -155,6 +159,8 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 		}
 	case DHCPEtcd:
 		err = serveDHCPEtcd(ctx, log, *iface, *etcd, *member, *prefix, *addr)
+	case DHCP6:
+		err = serveDHCP6(ctx, log, *iface, *dir)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
