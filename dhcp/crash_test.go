@@ -234,6 +234,18 @@ func TestCrashSafety(t *testing.T) {
 	child2.Process.Kill()
 	child2.Wait()
 	// The file itself: one record per address, every client in it.
+	inFile := leasesInFile(t, file)
+	for mac, ip := range after {
+		if inFile[mac] != ip {
+			t.Errorf("%s: file says %s, client was told %s", mac, inFile[mac], ip)
+		}
+	}
+}
+
+// leasesInFile reads the bbolt lease file back as each MAC's address,
+// failing t on a MAC with two records.
+func leasesInFile(t *testing.T, file string) map[string]netip.Addr {
+	t.Helper()
 	bs, err := OpenBoltStore(file)
 	if err != nil {
 		t.Fatal(err)
@@ -250,9 +262,5 @@ func TestCrashSafety(t *testing.T) {
 		}
 		inFile[l.MAC.String()] = l.IP
 	}
-	for mac, ip := range after {
-		if inFile[mac] != ip {
-			t.Errorf("%s: file says %s, client was told %s", mac, inFile[mac], ip)
-		}
-	}
+	return inFile
 }

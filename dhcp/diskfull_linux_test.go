@@ -141,19 +141,7 @@ func TestDiskFullDuringCommit(t *testing.T) {
 	}
 	stop()
 
-	bs, err := OpenBoltStore(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bs.Close()
-	ls, err := bs.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inFile := map[string]netip.Addr{}
-	for _, l := range ls {
-		inFile[l.MAC.String()] = l.IP
-	}
+	inFile := leasesInFile(t, file)
 	for m, ip := range acked {
 		if inFile[m] != ip {
 			t.Errorf("%s was acknowledged %s; the file says %v", m, ip, inFile[m])
