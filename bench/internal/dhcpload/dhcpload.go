@@ -561,25 +561,34 @@ func (r *run) retransmit(out []ipv4.Message) error {
 	for r.oldest < r.used && now-r.sent[r.oldest] > life {
 		r.oldest++
 	}
-	m := 0
-	for i := r.oldest; i < r.used; i++ {
+	return r.sendEach(out, r.oldest, r.used, func(i int, b []byte) bool {
 		if r.retryAt[i] > now {
-			continue
+			return false
 		}
 		st := r.state[i].Load()
-		if st != stDiscover && st != stRequest {
-			continue
-		}
-		b := out[m].Buffers[0]
 		switch {
+		case st != stDiscover && st != stRequest:
+			return false
 		case r.kind[i] == KindRebind:
 			writeRequest(b, r.base+uint32(i), mac(r.client[i]), r.relay, 3, [4]byte{}, [4]byte{}, r.ciaddr[i])
 		case st == stDiscover || r.state[i].CompareAndSwap(stRequest, stDiscover):
 			writeRequest(b, r.base+uint32(i), mac(r.client[i]), r.relay, 1, [4]byte{}, [4]byte{}, [4]byte{})
 		default: // answered meanwhile
-			continue
+			return false
 		}
 		r.retryAt[i] = now + int64(2*time.Second)
+		return true
+	})
+}
+
+// sendEach sends, in batches, the request write puts into a message for
+// each slot of [from, to) it returns true for.
+func (r *run) sendEach(out []ipv4.Message, from, to int, write func(i int, b []byte) bool) error {
+	m := 0
+	for i := from; i < to; i++ {
+		if !write(i, out[m].Buffers[0]) {
+			continue
+		}
 		if m++; m == batch {
 			if err := r.toAll(out[:m]); err != nil {
 				return err
@@ -609,23 +618,13 @@ func (r *run) prepare(b []byte, i int, k Kind, client uint16, ciaddr [4]byte) {
 
 // resend sends the rebinds still unanswered again, with their xids.
 func (r *run) resend(out []ipv4.Message) error {
-	m := 0
-	for i := range r.used {
+	return r.sendEach(out, 0, r.used, func(i int, b []byte) bool {
 		if r.state[i].Load() != stRequest {
-			continue
+			return false
 		}
-		writeRequest(out[m].Buffers[0], r.base+uint32(i), mac(r.client[i]), r.relay, 3, [4]byte{}, [4]byte{}, r.ciaddr[i])
-		if m++; m == batch {
-			if err := r.toAll(out[:m]); err != nil {
-				return err
-			}
-			m = 0
-		}
-	}
-	if m > 0 {
-		return r.toAll(out[:m])
-	}
-	return nil
+		writeRequest(b, r.base+uint32(i), mac(r.client[i]), r.relay, 3, [4]byte{}, [4]byte{}, r.ciaddr[i])
+		return true
+	})
 }
 
 // holder picks a client that holds an address, trying a few at random.
