@@ -112,12 +112,18 @@ func search(ctx context.Context, h *harness.Harness, name string, servers []stri
 		h.Log.Info("cluster", "server", name, "rate", rate, "dora/s", int(g.dora), "loss%", fmt.Sprintf("%.2f", 100*g.loss))
 		return g, nil
 	}
-	var pass []rung // passing rungs, rising
+	best, err = p.run(try)
+	return best, tried, err
+}
+
+// run is the search of p, try running one rate (twice when it fails).
+func (p searchPlan) run(try func(rate int) (rung, error)) (rung, error) {
+	var pass []rung // passing rungs
 	lo, hi := 0, 0  // last rate passed, first failed (0: none yet)
 	for rate := p.start; rate <= p.top; rate *= 2 {
 		g, err := try(rate)
 		if err != nil {
-			return best, tried, err
+			return rung{}, err
 		}
 		if !g.passes() {
 			hi = rate
@@ -132,7 +138,7 @@ func search(ctx context.Context, h *harness.Harness, name string, servers []stri
 		mid := (lo + hi) / 2
 		g, err := try(mid)
 		if err != nil {
-			return best, tried, err
+			return rung{}, err
 		}
 		if g.passes() {
 			lo, pass = mid, append(pass, g)
@@ -144,16 +150,16 @@ func search(ctx context.Context, h *harness.Harness, name string, servers []stri
 	for i := len(pass) - 1; i >= 0; i-- {
 		g, err := try(pass[i].rate)
 		if err != nil {
-			return best, tried, err
+			return rung{}, err
 		}
 		if g.passes() {
 			if g.dora > pass[i].dora {
 				g = pass[i]
 			}
-			return g, tried, nil
+			return g, nil
 		}
 	}
-	return best, tried, nil
+	return rung{}, nil
 }
 
 // note says where a search ended.

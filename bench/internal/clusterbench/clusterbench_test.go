@@ -108,3 +108,37 @@ func TestGaps(t *testing.T) {
 		t.Errorf("rebind gaps %+v, want none", g)
 	}
 }
+
+// The search doubles to the first failing rate, bisects to within
+// max(fine, lo/16), and confirms the best rate with a second run; a
+// confirmation that fails sends it down to the next passing rate.
+func TestSearchPlan(t *testing.T) {
+	p := searchPlan{start: 500, top: 32000, fine: 125, secs: 5}
+	// A server that keeps up to 1300/s, losing 10 % on the failOn[rate]th
+	// run of a rate (the shared machine).
+	calls, failOn := map[int]int{}, map[int]int{}
+	var rates []int
+	try := func(rate int) (rung, error) {
+		rates = append(rates, rate)
+		if calls[rate]++; calls[rate] == failOn[rate] || rate > 1300 {
+			return rung{rate: rate, dora: float64(rate) * 0.9, loss: 0.1}, nil
+		}
+		return rung{rate: rate, dora: float64(rate)}, nil
+	}
+	best, err := p.run(try)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{500, 1000, 2000, 1500, 1250, 1375, 1250}; !slices.Equal(rates, want) {
+		t.Errorf("rates tried %v, want %v", rates, want)
+	}
+	if best.rate != 1250 || best.dora != 1250 {
+		t.Errorf("best %+v, want 1250/s", best)
+	}
+	// The confirmation of 1250 fails: 1000, the next passing rate, is
+	// confirmed instead.
+	rates, calls, failOn = nil, map[int]int{}, map[int]int{1250: 2}
+	if best, _ = p.run(try); best.rate != 1000 {
+		t.Errorf("best with 1250 unconfirmed %+v (tried %v), want 1000/s", best, rates)
+	}
+}
