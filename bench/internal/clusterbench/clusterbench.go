@@ -90,8 +90,8 @@ type searchPlan struct {
 // search finds the best DORA/s at ≤ 1 % loss along p. A rate that loses
 // more is run again once before it counts as failed (the machine is
 // shared). The figure is the confirmed one: the lower of the best rate's
-// two runs, and when the confirmation fails, the next passing rate below,
-// confirmed likewise, down to the lowest.
+// two runs; when the confirmation fails, that rate counts as failed and
+// the bisection goes on below it.
 func search(ctx context.Context, h *harness.Harness, name string, servers []string, p searchPlan, alive func() error) (best rung, tried []rung, err error) {
 	try := func(rate int) (rung, error) {
 		if err := alive(); err != nil {
@@ -134,32 +134,41 @@ func (p searchPlan) run(try func(rate int) (rung, error)) (rung, error) {
 	if hi == 0 {
 		hi = lo
 	}
-	for hi-lo > max(p.fine, lo/16) {
-		mid := (lo + hi) / 2
-		g, err := try(mid)
+	for {
+		for hi-lo > max(p.fine, lo/16) {
+			mid := (lo + hi) / 2
+			g, err := try(mid)
+			if err != nil {
+				return rung{}, err
+			}
+			if g.passes() {
+				lo, pass = mid, append(pass, g)
+			} else {
+				hi = mid
+			}
+		}
+		if len(pass) == 0 {
+			return rung{}, nil
+		}
+		slices.SortFunc(pass, func(a, b rung) int { return a.rate - b.rate })
+		top := pass[len(pass)-1]
+		g, err := try(top.rate)
 		if err != nil {
 			return rung{}, err
 		}
 		if g.passes() {
-			lo, pass = mid, append(pass, g)
-		} else {
-			hi = mid
-		}
-	}
-	slices.SortFunc(pass, func(a, b rung) int { return a.rate - b.rate })
-	for i := len(pass) - 1; i >= 0; i-- {
-		g, err := try(pass[i].rate)
-		if err != nil {
-			return rung{}, err
-		}
-		if g.passes() {
-			if g.dora > pass[i].dora {
-				g = pass[i]
+			if g.dora > top.dora {
+				g = top
 			}
 			return g, nil
 		}
+		// Unconfirmed: it is the first failing rate now, and the search
+		// goes on below it.
+		pass, hi, lo = pass[:len(pass)-1], top.rate, 0
+		if len(pass) > 0 {
+			lo = pass[len(pass)-1].rate
+		}
 	}
-	return rung{}, nil
 }
 
 // note says where a search ended.

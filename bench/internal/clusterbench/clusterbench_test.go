@@ -111,7 +111,8 @@ func TestGaps(t *testing.T) {
 
 // The search doubles to the first failing rate, bisects to within
 // max(fine, lo/16), and confirms the best rate with a second run; a
-// confirmation that fails sends it down to the next passing rate.
+// confirmation that fails makes that rate the first failing one and the
+// bisection goes on below it.
 func TestSearchPlan(t *testing.T) {
 	p := searchPlan{start: 500, top: 32000, fine: 125, secs: 5}
 	// A server that keeps up to 1300/s, losing 10 % on the failOn[rate]th
@@ -135,10 +136,11 @@ func TestSearchPlan(t *testing.T) {
 	if best.rate != 1250 || best.dora != 1250 {
 		t.Errorf("best %+v, want 1250/s", best)
 	}
-	// The confirmation of 1250 fails: 1000, the next passing rate, is
-	// confirmed instead.
+	// The confirmation of 1250 fails: 1125, between it and 1000, passes
+	// and is confirmed instead.
 	rates, calls, failOn = nil, map[int]int{}, map[int]int{1250: 2}
-	if best, _ = p.run(try); best.rate != 1000 {
-		t.Errorf("best with 1250 unconfirmed %+v (tried %v), want 1000/s", best, rates)
+	best, _ = p.run(try)
+	if want := []int{500, 1000, 2000, 1500, 1250, 1375, 1250, 1125, 1125}; best.rate != 1125 || !slices.Equal(rates, want) {
+		t.Errorf("best with 1250 unconfirmed %+v, tried %v, want 1125/s after %v", best, rates, want)
 	}
 }
