@@ -58,6 +58,14 @@ type Config struct {
 	// exchange is recorded.
 	Verify []Lease
 	Tries  int
+	// Retry, when set, makes every DORA and rebind retransmit as a
+	// client's firmware does until answered or Retry after it began:
+	// 1 s after the first request, then every 2 s (RFC 2131 §4.1 lets a
+	// client wait 4 s, then up to 64 s; PXE ROMs retry sooner). A DORA
+	// without its ACK starts again from the DISCOVER, with the same xid,
+	// as the server its REQUEST named may be gone. The run then lasts
+	// Retry past its last new exchange.
+	Retry time.Duration
 }
 
 // Lease is an address a simulated client holds.
@@ -94,6 +102,9 @@ func (c Config) Validate() field.ErrorList {
 	}
 	if c.RebindRate < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("rebindRate"), c.RebindRate, "must not be negative"))
+	}
+	if c.Retry < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("retry"), c.Retry.String(), "must not be negative"))
 	}
 	if c.Tries < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("tries"), c.Tries, "must not be negative"))
@@ -285,6 +296,10 @@ type run struct {
 	ip     [][4]byte
 	extra  []Exchange
 	used   int // slots sent
+	// retryAt is when slot i is due its next retransmission (Unix ns),
+	// with Config.Retry; oldest is the first slot that may still retry.
+	retryAt []int64
+	oldest  int
 	// held is the address each client was last ACKed (0: none), for the
 	// rebinding clients.
 	held []atomic.Uint32
@@ -389,6 +404,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	r.kind, r.client, r.ciaddr = make([]Kind, n), make([]uint16, n), make([][4]byte, n)
 	r.sent, r.done = make([]int64, n), make([]int64, n)
 	r.server, r.ip = make([][4]byte, n), make([][4]byte, n)
+	r.retryAt = make([]int64, n)
 	r.held = make([]atomic.Uint32, 1<<16)
 	for i, l := range c.Verify {
 		r.kind[i], r.client[i], r.ciaddr[i] = KindRebind, l.Client, l.IP.As4()
@@ -434,6 +450,7 @@ func (r *run) send(ctx context.Context, recvErr <-chan error, nD, nR int) (*Repo
 	start := time.Now()
 	rep := &Report{Start: start.UnixNano()}
 	next, sentD, sentR := 0, 0, 0
+	lastRetry := start
 	for sentD < nD || sentR < nR {
 		select {
 		case <-ctx.Done():
@@ -441,6 +458,12 @@ func (r *run) send(ctx context.Context, recvErr <-chan error, nD, nR int) (*Repo
 		case err := <-recvErr:
 			return nil, err
 		case <-tick.C:
+		}
+		if c.Retry > 0 && time.Since(lastRetry) >= retryScan {
+			r.used, lastRetry = next, time.Now()
+			if err := r.retransmit(out); err != nil {
+				return nil, err
+			}
 		}
 		el := time.Since(start).Seconds()
 		dueD, dueR := min(nD, int(float64(c.Rate)*el)), min(nR, int(float64(rebindRate)*el))
@@ -476,6 +499,11 @@ func (r *run) send(ctx context.Context, recvErr <-chan error, nD, nR int) (*Repo
 	}
 	rep.SendSecs = time.Since(start).Seconds()
 	r.used = next
+	if c.Retry > 0 {
+		if err := r.retryUntil(ctx, recvErr, out, time.Now().Add(c.Retry)); err != nil {
+			return nil, err
+		}
+	}
 	wait := func() error {
 		select {
 		case <-time.After(c.Drop):
@@ -500,27 +528,67 @@ func (r *run) send(ctx context.Context, recvErr <-chan error, nD, nR int) (*Repo
 	return rep, nil
 }
 
-// prepare fills slot i for a new exchange and writes its first request
-// into b.
-func (r *run) prepare(b []byte, i int, k Kind, client uint16, ciaddr [4]byte) {
-	r.kind[i], r.client[i], r.ciaddr[i], r.sent[i] = k, client, ciaddr, time.Now().UnixNano()
-	if k == KindDORA {
-		r.state[i].Store(stDiscover)
-		writeRequest(b, r.base+uint32(i), mac(client), r.relay, 1, [4]byte{}, [4]byte{}, [4]byte{})
-		return
+// retryScan is how often the unanswered exchanges are looked at for a
+// retransmission due, with Config.Retry: the retries are that late at
+// most.
+const retryScan = 50 * time.Millisecond
+
+// retryUntil keeps retransmitting what is unanswered until deadline.
+func (r *run) retryUntil(ctx context.Context, recvErr <-chan error, out []ipv4.Message, deadline time.Time) error {
+	tick := time.NewTicker(retryScan)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-recvErr:
+			return err
+		case <-tick.C:
+		}
+		if err := r.retransmit(out); err != nil {
+			return err
+		}
 	}
-	r.state[i].Store(stRequest)
-	writeRequest(b, r.base+uint32(i), mac(client), r.relay, 3, [4]byte{}, [4]byte{}, ciaddr)
+	return nil
 }
 
-// resend sends the rebinds still unanswered again, with their xids.
-func (r *run) resend(out []ipv4.Message) error {
+// retransmit sends again, from the sender, every exchange of the first
+// r.used slots unanswered and due: a rebind its REQUEST, a DORA its
+// DISCOVER (taking back a REQUEST left unanswered).
+func (r *run) retransmit(out []ipv4.Message) error {
+	now := time.Now().UnixNano()
+	life := int64(r.cfg.Retry)
+	for r.oldest < r.used && now-r.sent[r.oldest] > life {
+		r.oldest++
+	}
+	return r.sendEach(out, r.oldest, r.used, func(i int, b []byte) bool {
+		if r.retryAt[i] > now {
+			return false
+		}
+		st := r.state[i].Load()
+		switch {
+		case st != stDiscover && st != stRequest:
+			return false
+		case r.kind[i] == KindRebind:
+			writeRequest(b, r.base+uint32(i), mac(r.client[i]), r.relay, 3, [4]byte{}, [4]byte{}, r.ciaddr[i])
+		case st == stDiscover || r.state[i].CompareAndSwap(stRequest, stDiscover):
+			writeRequest(b, r.base+uint32(i), mac(r.client[i]), r.relay, 1, [4]byte{}, [4]byte{}, [4]byte{})
+		default: // answered meanwhile
+			return false
+		}
+		r.retryAt[i] = now + int64(2*time.Second)
+		return true
+	})
+}
+
+// sendEach sends, in batches, the request write puts into a message for
+// each slot of [from, to) it returns true for.
+func (r *run) sendEach(out []ipv4.Message, from, to int, write func(i int, b []byte) bool) error {
 	m := 0
-	for i := range r.used {
-		if r.state[i].Load() != stRequest {
+	for i := from; i < to; i++ {
+		if !write(i, out[m].Buffers[0]) {
 			continue
 		}
-		writeRequest(out[m].Buffers[0], r.base+uint32(i), mac(r.client[i]), r.relay, 3, [4]byte{}, [4]byte{}, r.ciaddr[i])
 		if m++; m == batch {
 			if err := r.toAll(out[:m]); err != nil {
 				return err
@@ -532,6 +600,31 @@ func (r *run) resend(out []ipv4.Message) error {
 		return r.toAll(out[:m])
 	}
 	return nil
+}
+
+// prepare fills slot i for a new exchange and writes its first request
+// into b.
+func (r *run) prepare(b []byte, i int, k Kind, client uint16, ciaddr [4]byte) {
+	r.kind[i], r.client[i], r.ciaddr[i], r.sent[i] = k, client, ciaddr, time.Now().UnixNano()
+	r.retryAt[i] = r.sent[i] + int64(time.Second)
+	if k == KindDORA {
+		r.state[i].Store(stDiscover)
+		writeRequest(b, r.base+uint32(i), mac(client), r.relay, 1, [4]byte{}, [4]byte{}, [4]byte{})
+		return
+	}
+	r.state[i].Store(stRequest)
+	writeRequest(b, r.base+uint32(i), mac(client), r.relay, 3, [4]byte{}, [4]byte{}, ciaddr)
+}
+
+// resend sends the rebinds still unanswered again, with their xids.
+func (r *run) resend(out []ipv4.Message) error {
+	return r.sendEach(out, 0, r.used, func(i int, b []byte) bool {
+		if r.state[i].Load() != stRequest {
+			return false
+		}
+		writeRequest(b, r.base+uint32(i), mac(r.client[i]), r.relay, 3, [4]byte{}, [4]byte{}, r.ciaddr[i])
+		return true
+	})
 }
 
 // holder picks a client that holds an address, trying a few at random.

@@ -290,4 +290,14 @@ func TestRecordRebindVerify(t *testing.T) {
 		}
 	}
 	waitGot(before + int64(len(verify)) + 2) // the ignored one, twice more
+
+	// Retrying as firmware does, against the server that never answers:
+	// each DISCOVER goes again 1 s later, and not a third time (due at
+	// 3 s, past Retry).
+	before = got.Load()
+	rep = run(Config{Servers: servers[1:], Relay: relay, Rate: 10, Secs: 1, Clients: 5, Drop: 100 * time.Millisecond, Retry: 2 * time.Second, Record: true})
+	if rep.Discovers != 10 || rep.Offers != 0 || len(rep.Exchanges) != 10 {
+		t.Errorf("retried run: %d DISCOVERs, %d OFFERs, %d exchanges, want 10, 0, 10", rep.Discovers, rep.Offers, len(rep.Exchanges))
+	}
+	waitGot(before + 20)
 }

@@ -110,6 +110,7 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 	relayAddr := fs.String("relay", harness.ClientIP, "dhcpload: the relay agent's address (giaddr)")
 	rebindRate := fs.Int("rebind-rate", 0, "dhcpload: rebinding REQUESTs a second from clients holding an address")
 	record := fs.Bool("record", false, "dhcpload: report every exchange")
+	retry := fs.Duration("retry", 0, "dhcpload: retransmit unanswered exchanges as firmware does (1 s, then every 2 s) for this long")
 	verify := fs.String("verify", "", "dhcpload: rebind the leases in this JSON file ([{client, ip}]) instead")
 	etcd := fs.String("etcd", "", "dhcp-etcd: comma-separated etcd client URLs")
 	member := fs.String("member", "", "dhcp-etcd: this server's name among those sharing etcd")
@@ -152,6 +153,7 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 		var cfg dhcpload.Config
 		if cfg, err = loadConfig(*servers, *relayAddr, *verify); err == nil {
 			cfg.Rate, cfg.Secs, cfg.Clients, cfg.Drop, cfg.RebindRate, cfg.Record = *rate, *secs, *clients, *drop, *rebindRate, *record
+			cfg.Retry = *retry
 			var r *dhcpload.Report
 			if r, err = dhcpload.Run(ctx, cfg); err == nil {
 				err = json.NewEncoder(stdout).Encode(r)
