@@ -77,9 +77,11 @@ func TestDhclient6(t *testing.T) {
 	if err := dc.Release(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the server to free the released address", 15*time.Second, func() bool {
+	// The address leaves the table as the RELEASE is handled; the release
+	// is counted once its commit is done and the reply sent.
+	waitFor(t, "the server to free the released address and count the release", 15*time.Second, func() bool {
 		_, ok := s.LeaseByIP(ip)
-		return !ok
+		return !ok && s.Stats().Releases == 1
 	})
 	st := s.Stats()
 	if st.Releases != 1 || st.Binds < 2 || st.Requests["solicit"] == 0 || st.Requests["renew"] == 0 {
