@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pxekit/pxekit/pxetest"
 )
 
 // readFile finds path in img the way a FAT driver does (root directory,
@@ -135,8 +137,8 @@ func TestImageReadsBack(t *testing.T) {
 // dosfstools' fsck.fat and mtools read the image as a FAT16 file system
 // with the same files.
 func TestImageRealTools(t *testing.T) {
-	fsck := requireCmd(t, "fsck.fat", "dosfstools")
-	mtype := requireCmd(t, "mtype", "mtools")
+	fsck := pxetest.RequireCmd(t, "fsck.fat", "dosfstools")
+	mtype := pxetest.RequireCmd(t, "mtype", "mtools")
 	files := bootFiles()
 	img := build(t, files)
 	path := filepath.Join(t.TempDir(), "boot.img")
@@ -160,18 +162,6 @@ func TestImageRealTools(t *testing.T) {
 			t.Errorf("mtype %s: %d bytes, %v; want %d", p, len(got), err, len(want))
 		}
 	}
-}
-
-func requireCmd(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; apt-get install %s (CI must provide it)", name, pkg)
-		}
-		t.Skipf("%s is missing; apt-get install %s", name, pkg)
-	}
-	return p
 }
 
 // zeros is a large file that is never stored.
