@@ -49,6 +49,9 @@ type ConfigFile struct {
 	// solicitations (Config.RouterAdvertisement).
 	ProxyDHCP           bool `json:"proxyDHCP,omitempty"`
 	RouterAdvertisement bool `json:"routerAdvertisement,omitempty"`
+	// RouterLifetime names this host the link's default router in its
+	// advertisements, with DHCPv6 served (Config.RouterLifetime).
+	RouterLifetime Duration `json:"routerLifetime,omitzero"`
 
 	HTTP HTTPSpec `json:"http,omitzero"`
 	TFTP TFTPSpec `json:"tftp,omitzero"`
@@ -360,6 +363,7 @@ func (f *ConfigFile) convert() (Config, field.ErrorList) {
 		Addr:                f.Address,
 		ProxyDHCP:           f.ProxyDHCP,
 		RouterAdvertisement: f.RouterAdvertisement,
+		RouterLifetime:      f.RouterLifetime.Duration,
 		HTTPPort:            f.HTTP.Port,
 		TFTPPort:            f.TFTP.Port,
 		TFTPWindowSize:      f.TFTP.WindowSize,

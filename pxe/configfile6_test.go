@@ -23,7 +23,7 @@ func TestExampleConfigFileIPv6(t *testing.T) {
 	}
 	if len(cfg.Subnets) != 0 || len(cfg.Subnets6) != 1 || cfg.Subnets6[0].Prefix.IsValid() ||
 		cfg.Subnets6[0].Pools[0].Size() != 256 || cfg.Subnets6[0].LeaseTime != time.Hour ||
-		cfg.Subnets6[0].DomainSearch[0] != "lab.example" || cfg.Addr6 != netip.MustParseAddr("2001:db8::1") || !cfg.RouterAdvertisement {
+		cfg.Subnets6[0].DomainSearch[0] != "lab.example" || cfg.Addr6 != netip.MustParseAddr("2001:db8::1") || !cfg.RouterAdvertisement || cfg.RouterLifetime != 30*time.Minute {
 		t.Errorf("ipv6-lab.yaml: subnets %v subnets6 %+v addr6 %s", cfg.Subnets, cfg.Subnets6, cfg.Addr6)
 	}
 	r := cfg.Reservations6

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/dhcp"
+	"github.com/pxekit/pxekit/dhcp6"
 	"github.com/pxekit/pxekit/pxetest"
 )
 
@@ -111,5 +112,59 @@ func TestRouterAdvertisementOff(t *testing.T) {
 	}
 	if st := rl.srv.RA().Stats(); st.Solicitations != 0 || st.Advertisements != 0 {
 		t.Errorf("RA stats %+v with RouterAdvertisement off, want nothing received or sent", st)
+	}
+}
+
+// TestRouterLifetime: with DHCPv6 served and Config.RouterLifetime set,
+// the advertisement says M and O and names this host the default router
+// for that long; without it, lifetime 0. A lifetime without
+// RouterAdvertisement, or out of RFC 4861's range, is refused at its path.
+func TestRouterLifetime(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Interface: "br0", RouterLifetime: time.Hour}, "routerLifetime: Invalid value: \"1h0m0s\": needs routerAdvertisement"},
+		{Config{Interface: "br0", RouterAdvertisement: true, RouterLifetime: 3 * time.Hour}, "routerLifetime"},
+	} {
+		if errs := c.cfg.Validate(); !strings.Contains(errs.ToAggregate().Error(), c.want) {
+			t.Errorf("%+v: errors %v, want %q", c.cfg.RouterLifetime, errs, c.want)
+		}
+	}
+	for _, life := range []time.Duration{0, 1800 * time.Second} {
+		t.Run(life.String(), func(t *testing.T) {
+			lnet := pxetest.TempNetwork(t, pxetest.NetworkConfig{Server6: pxetest.DefaultServer6(), NoIPv4: true})
+			cli, err := lnet.AddHost("prl", netip.Prefix{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cli.NS.WaitLinkLocal(cli.Link, 15*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			srv, err := New(Config{
+				Interface:           lnet.Bridge,
+				NetNS:               lnet.NS.Path(),
+				Subnets6:            []dhcp6.Subnet{{Pools: []dhcp6.Range{{Start: netip.MustParseAddr("2001:db8::100"), End: netip.MustParseAddr("2001:db8::1ff")}}}},
+				HTTPPort:            8080,
+				TFTPPort:            6969,
+				RouterAdvertisement: true,
+				RouterLifetime:      life,
+				Logger:              slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pxetest.Serve(t, srv)
+			rl := &raLab{srv: srv, cli: cli.NS, cliIf: cli.Link}
+			out, ok := rl.rdisc6(t, 8)
+			if !ok {
+				t.Fatalf("rdisc6 got no advertisement:\n%s", out)
+			}
+			for _, re := range []string{`Stateful address conf\.\s*:\s*Yes`, fmt.Sprintf(`Router lifetime\s*:\s*%d \(`, int(life.Seconds()))} {
+				if !regexp.MustCompile(re).MatchString(out) {
+					t.Errorf("rdisc6 output lacks %q:\n%s", re, out)
+				}
+			}
+		})
 	}
 }

@@ -114,6 +114,7 @@ func (s *Server) fixed(next Config) field.ErrorList {
 	check("proxyDHCP", next.ProxyDHCP, cur.ProxyDHCP)
 	check("leaseFile", next.LeaseFile, cur.LeaseFile)
 	check("routerAdvertisement", next.RouterAdvertisement, cur.RouterAdvertisement)
+	check("routerLifetime", next.RouterLifetime, cur.RouterLifetime)
 	// HTTPS and Secure Boot: the listener, its certificate and the URLs
 	// handed out are set up once (the loaders and an in-memory
 	// certificate are not compared; the ones New got stay).

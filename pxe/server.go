@@ -63,6 +63,15 @@ type Config struct {
 	// advertisements say the opposite: M and O set, the subnets' prefixes
 	// on-link, so hosts ask DHCPv6 for their address.
 	RouterAdvertisement bool
+	// RouterLifetime, with RouterAdvertisement on, advertises this host as
+	// the link's default router for that long (ra.Config.RouterLifetime;
+	// whole seconds up to 9000 s). Zero, the default, advertises no
+	// router. edk2's PXE over IPv6 waits 10 s for a default router before
+	// it downloads its boot file, so on a boot network that has no IPv6
+	// router (a lab, an isolated provisioning VLAN) a lifetime, as
+	// dnsmasq's enable-ra advertises by default (1800 s), saves each UEFI
+	// machine those 10 s. Never set it where a real router serves the link.
+	RouterLifetime time.Duration
 
 	// HTTPPort is the HTTP port (default 80).
 	HTTPPort int
@@ -215,6 +224,11 @@ func (c Config) Validate() field.ErrorList {
 		errs = append(errs, field.Invalid(field.NewPath("addr"), c.Addr.String(), "must be an IPv4 address"))
 	}
 	errs = append(errs, c.validateIPv6()...)
+	if c.RouterLifetime != 0 && !c.RouterAdvertisement {
+		errs = append(errs, field.Invalid(field.NewPath("routerLifetime"), c.RouterLifetime.String(), "needs routerAdvertisement"))
+	} else {
+		errs = append(errs, (ra.Config{Interface: c.Interface, RouterLifetime: c.RouterLifetime}).Validate()...)
+	}
 	for _, p := range []struct {
 		name string
 		v    int
@@ -542,7 +556,10 @@ func (s *Server) raConfig() ra.Config {
 		Managed:     managed,
 		OtherConfig: managed,
 		Prefixes:    s.onLinkPrefixes(s.cfg.Subnets6),
-		OnEvent:     s.raEvent,
+		// A router lifetime only with DHCPv6: an advertisement that
+		// configures nothing names no router either.
+		RouterLifetime: s.routerLifetime(),
+		OnEvent:        s.raEvent,
 		Logger:      s.log.With("server", "ra"),
 	}
 }
@@ -648,4 +665,13 @@ func interfaceAddrOf(name string, want netip.Addr, what string, is func(netip.Ad
 		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s does not have %s", name, want)
 	}
 	return netip.Addr{}, netip.Prefix{}, fmt.Errorf("interface %s has no %s", name, what)
+}
+
+// routerLifetime is what the advertisements say of this host as a router:
+// Config.RouterLifetime when DHCPv6 is served, else none.
+func (s *Server) routerLifetime() time.Duration {
+	if len(s.cfg.Subnets6) == 0 {
+		return 0
+	}
+	return s.cfg.RouterLifetime
 }

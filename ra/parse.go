@@ -97,7 +97,7 @@ const (
 // ICMPv6 sockets.
 func advertisement(mac net.HardwareAddr) []byte { return advert{}.encode(mac) }
 
-// encode is the advertisement with a's flags and, after the source
+// encode is the advertisement with a's flags and router lifetime and, after the source
 // link-layer address, one Prefix Information option per prefix: on-link,
 // not autonomous, valid and preferred for PrefixLifetime.
 func (a advert) encode(mac net.HardwareAddr) []byte {
@@ -109,6 +109,7 @@ func (a advert) encode(mac net.HardwareAddr) []byte {
 	if a.other {
 		b[5] |= flagOtherConfig
 	}
+	binary.BigEndian.PutUint16(b[6:], a.lifetime)
 	if len(mac) > 0 {
 		n := (2 + len(mac) + 7) / 8 * 8
 		opt := make([]byte, n)

@@ -13,17 +13,17 @@
 //
 // What is sent: ICMPv6 type 134 from the interface's link-local address with
 // hop limit 255, cur hop limit 0 (hosts keep theirs), the M and O flags of
-// Config, router lifetime 0, reachable time and retrans timer 0, the
-// interface's MAC as source link-layer address, and a Prefix Information
-// option for each of Config.Prefixes with the on-link flag set and the
-// autonomous flag clear: hosts reach those addresses directly, without a
-// router, but form no address of their own there (SLAAC) — theirs comes
-// from DHCPv6.
+// Config, router lifetime 0 (or Config.RouterLifetime), reachable time and
+// retrans timer 0, the interface's MAC as source link-layer address, and a
+// Prefix Information option for each of Config.Prefixes with the on-link
+// flag set and the autonomous flag clear: hosts reach those addresses
+// directly, without a router, but form no address of their own there
+// (SLAAC) — theirs comes from DHCPv6.
 //
-// Safety: router lifetime 0 means no host routes through this responder.
-// But M=O=0 tells hosts that the link has no DHCPv6, so enable it only on
-// a boot network that has no IPv6 router of its own (or one whose DHCPv6
-// this server is).
+// Safety: router lifetime 0 (the default) means no host routes through this
+// responder. But M=O=0 tells hosts that the link has no DHCPv6, so enable
+// it only on a boot network that has no IPv6 router of its own (or one
+// whose DHCPv6 this server is).
 //
 // Each valid solicitation (RFC 4861 §6.1.1: hop limit 255, code 0, at least
 // 8 bytes, well-formed options, no source link-layer option from ::) is
@@ -73,6 +73,8 @@ const (
 	// nothing.
 	DefaultReplyRate  = 200.0
 	DefaultReplyBurst = 500
+	// MaxRouterLifetime is RFC 4861's upper bound on a router lifetime.
+	MaxRouterLifetime = 9000 * time.Second
 )
 
 var (
@@ -109,6 +111,14 @@ type Config struct {
 	// autoconfiguration (A=0): the link's prefixes when DHCPv6 assigns the
 	// addresses in them. Each is valid for PrefixLifetime.
 	Prefixes []netip.Prefix
+	// RouterLifetime, when set, advertises this host as a default router
+	// for that long (whole seconds, at most MaxRouterLifetime). The zero
+	// value, lifetime 0, says it is no router, so no host routes through
+	// it. Set it only on a boot network with no IPv6 router, where this
+	// host is the only one, for firmware that waits for a default router
+	// before it uses its address: edk2's PXE over IPv6 polls its route
+	// table for one for 10 s before it downloads the boot file.
+	RouterLifetime time.Duration
 	// OnEvent, when set, is called for every valid solicitation, answered
 	// (EventAdvertised) or not (EventDropped). It runs on the read loop: it
 	// must not block.
@@ -174,6 +184,7 @@ type Responder struct {
 type advert struct {
 	managed, other bool
 	prefixes       []netip.Prefix
+	lifetime       uint16 // router lifetime, seconds
 }
 
 // Validate reports every problem in c with its field path.
@@ -190,6 +201,9 @@ func (c Config) Validate() field.ErrorList {
 	}
 	if c.ReplyBurst < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("replyBurst"), c.ReplyBurst, "must not be negative"))
+	}
+	if c.RouterLifetime < 0 || c.RouterLifetime > MaxRouterLifetime || c.RouterLifetime%time.Second != 0 {
+		errs = append(errs, field.Invalid(field.NewPath("routerLifetime"), c.RouterLifetime.String(), "must be whole seconds from 0 to 9000s"))
 	}
 	return append(errs, validatePrefixes(c.Prefixes)...)
 }
@@ -215,7 +229,7 @@ func (r *Responder) Reconfigure(managed, other bool, prefixes []netip.Prefix) er
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.msg = advert{managed: managed, other: other, prefixes: append([]netip.Prefix(nil), prefixes...)}
+	r.msg = advert{managed: managed, other: other, prefixes: append([]netip.Prefix(nil), prefixes...), lifetime: r.msg.lifetime}
 	return nil
 }
 
@@ -243,7 +257,8 @@ func New(cfg Config) (*Responder, error) {
 		ready: make(chan struct{}),
 		stats: Stats{Dropped: map[DropReason]uint64{}},
 		rate:  bucket{rate: cfg.ReplyRate, burst: float64(cfg.ReplyBurst), tokens: float64(cfg.ReplyBurst)},
-		msg:   advert{managed: cfg.Managed, other: cfg.OtherConfig, prefixes: append([]netip.Prefix(nil), cfg.Prefixes...)},
+		msg: advert{managed: cfg.Managed, other: cfg.OtherConfig, prefixes: append([]netip.Prefix(nil), cfg.Prefixes...),
+			lifetime: uint16(cfg.RouterLifetime / time.Second)},
 	}, nil
 }
 

@@ -434,3 +434,26 @@ func TestConn(t *testing.T) {
 		t.Errorf("write on Config.Conn after Serve returned: %v, want net.ErrClosed", err)
 	}
 }
+
+// TestRdisc6RouterLifetime: with RouterLifetime set the advertisement
+// names this host a default router for that long, and a reconfigured
+// responder keeps it.
+func TestRdisc6RouterLifetime(t *testing.T) {
+	rdisc6 := pxetest.RequireCmd(t, "rdisc6", "ndisc6")
+	l := newLink(t)
+	r, _ := serve(t, l, Config{Interval: time.Hour, RouterLifetime: 1800 * time.Second})
+	if err := r.Reconfigure(true, true, []netip.Prefix{netip.MustParsePrefix("2001:db8::/64")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := pxetest.Run(t, l.cli, pxetest.CommandContext(ctx, rdisc6, "-1", "-r", "3", "-w", "2000", l.cliIf))
+	if err != nil {
+		t.Fatalf("rdisc6: %v\n%s", err, got)
+	}
+	for _, re := range []string{`Router lifetime\s*:\s*1800 \(`, `Stateful address conf\.\s*:\s*Yes`} {
+		if !regexp.MustCompile(`(?i)` + re).MatchString(got) {
+			t.Errorf("rdisc6 output lacks %q:\n%s", re, got)
+		}
+	}
+}

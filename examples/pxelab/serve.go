@@ -52,6 +52,8 @@ type serveOptions struct {
 
 	// pool6 is --pool6: DHCPv6 beside DHCPv4, or alone (serve6.go).
 	pool6 string
+	// routerLifetime is --ipv6-router-lifetime (pxe.Config.RouterLifetime).
+	routerLifetime time.Duration
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -83,6 +85,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o.secure.flags(fl)
 	o.kube.flags(fl)
 	// IPv6: DHCPv6 beside DHCPv4, or IPv6-only without --pool.
+	fl.DurationVar(&o.routerLifetime, "ipv6-router-lifetime", 0, "with --pool6: advertise this host as the link's default router for this long (e.g. 30m, at most 2h30m); UEFI PXE over IPv6 then skips its 10 s wait for a router. Only on a boot network without an IPv6 router")
 	fl.StringVar(&o.pool6, "pool6", "", "DHCPv6 address range START-END inside the interface's IPv6 /64: boot over IPv6 too (IPv6-only without --pool); turns on router advertisements that say M and O")
 	if err := fl.Parse(args); err != nil {
 		return 2

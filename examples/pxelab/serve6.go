@@ -46,6 +46,7 @@ func (o *serveOptions) config6(cfg *pxe.Config) error {
 	}
 	cfg.Subnets6 = []dhcp6.Subnet{{Pools: []dhcp6.Range{rng}, LeaseTime: o.leaseTime}}
 	cfg.RouterAdvertisement = true
+	cfg.RouterLifetime = o.routerLifetime
 	return nil
 }
 

@@ -249,6 +249,9 @@ func (s *fileService) override(f *pxe.ConfigFile) error {
 			return err
 		}
 	}
+	if s.set["ipv6-router-lifetime"] {
+		f.RouterLifetime = pxe.Duration{Duration: o.routerLifetime}
+	}
 	if s.set["deny-unknown"] && o.denyUnknown {
 		f.DefaultProfile = ""
 	}
