@@ -53,7 +53,7 @@ const (
 
 // servePXE6 is the whole boot server on an IPv6-only lab: DHCPv6 from a
 // pool, router advertisements with the managed flag (iPXE asks DHCPv6
-// only then), TFTP and HTTP over IPv6, every machine booting
+// only then) naming this host the default router, TFTP and HTTP over IPv6, every machine booting
 // StormProfile. Mode "pxe" is the server's default IPv6 boot policy;
 // "http" offers firmware only UEFI HTTP boot (a PXE client gets no URL, so
 // OVMF moves on to its HTTP boot option), as a lab set up for HTTP boot
@@ -72,11 +72,15 @@ func servePXE6(ctx context.Context, log *slog.Logger, iface, dir, mode string) e
 			Pools: []dhcp6.Range{{Start: netip.MustParseAddr(BootPoolStart6), End: netip.MustParseAddr(BootPoolEnd6)}}}},
 		LeaseFile:           filepath.Join(dir, "pxe-leases.db"),
 		RouterAdvertisement: true,
-		HTTPPort:            80,
-		TFTPPort:            69,
-		Assets:              os.DirFS(filepath.Join(dir, "assets")),
-		Inventory:           inv,
-		Logger:              log,
+		// The lab has no IPv6 router: name this host the default router
+		// for as long as dnsmasq's enable-ra does (1800 s), so edk2's
+		// PXE does not wait 10 s for one.
+		RouterLifetime: 30 * time.Minute,
+		HTTPPort:       80,
+		TFTPPort:       69,
+		Assets:         os.DirFS(filepath.Join(dir, "assets")),
+		Inventory:      inv,
+		Logger:         log,
 	}
 	switch mode {
 	case "pxe":
