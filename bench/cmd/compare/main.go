@@ -62,6 +62,8 @@ var parts = []part{
 	{"cluster", clusterbench.Run},
 	// DHCPv6, relayed, on 2001:db8::/64: pxekit, Kea dhcp6, dnsmasq.
 	{"dhcp6", dhcp6bench.Run},
+	// QEMU boots on an IPv6-only lab: pxekit vs dnsmasq + nginx.
+	{"qemu6", qemubench.Run6},
 }
 
 func main() {

@@ -55,6 +55,35 @@ type inputs struct {
 // Run is the QEMU part: per firmware, interleaved pairs of boots
 // (baseline, pxekit), within partBudget.
 func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	// BIOS boots take half as long as UEFI ones: a third pair fits.
+	reps := map[pxetest.Firmware]int{pxetest.BIOS: 3, pxetest.UEFIPXE: 2}
+	return run(ctx, h, []pxetest.Firmware{pxetest.BIOS, pxetest.UEFIPXE}, reps)
+}
+
+// Run6 is the IPv6 QEMU part: OVMF's PXE over IPv6 and its UEFI HTTP boot
+// over IPv6, each through iPXE's own DHCPv6 to /init, on an IPv6-only lab
+// (no IPv4 address on the link, no DHCPv4 server), against dnsmasq
+// (DHCPv6, router advertisements, its TFTP) + nginx and against pxekit.
+func Run6(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	reps := map[pxetest.Firmware]int{pxetest.UEFIPXE6: 2, pxetest.UEFIHTTP6: 2}
+	return run(ctx, h, []pxetest.Firmware{pxetest.UEFIPXE6, pxetest.UEFIHTTP6}, reps)
+}
+
+// noBaseline says why the baseline cannot boot a firmware path at all, so
+// only pxekit's boots are measured there.
+var noBaseline = map[pxetest.Firmware]string{
+	// edk2's HTTP boot takes only an offer whose vendor class (option
+	// 16) is enterprise number + "HTTPClient"; dnsmasq 2.90 writes option
+	// 16 as a length-prefixed string without the enterprise number (the
+	// offer's bytes are in its --log-dhcp output), so OVMF never fetches.
+	pxetest.UEFIHTTP6: "dnsmasq cannot offer UEFI HTTP boot over IPv6 (it sends option 16 without an enterprise number; edk2 needs 343 + \"HTTPClient\"): pxekit alone",
+}
+
+// ipv6 says whether fw boots the IPv6-only lab.
+func ipv6(fw pxetest.Firmware) bool { return fw == pxetest.UEFIPXE6 || fw == pxetest.UEFIHTTP6 }
+
+// run boots reps[fw] interleaved pairs per firmware, within partBudget.
+func run(ctx context.Context, h *harness.Harness, fws []pxetest.Firmware, reps map[pxetest.Firmware]int) ([]report.Row, error) {
 	if m := harness.Missing("qemu-system-x86_64", "dnsmasq", "nginx"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages qemu-system-x86, dnsmasq-base, nginx-light)", m)
 	}
@@ -84,30 +113,35 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, partBudget)
 	defer cancel()
-	// BIOS boots take half as long as UEFI ones: a third pair fits.
-	reps := map[pxetest.Firmware]int{pxetest.BIOS: 3, pxetest.UEFIPXE: 2}
 	if h.Quick {
-		reps = map[pxetest.Firmware]int{pxetest.BIOS: 1, pxetest.UEFIPXE: 1}
+		reps = map[pxetest.Firmware]int{}
+		for _, fw := range fws {
+			reps[fw] = 1
+		}
 	}
 	deadline, _ := ctx.Deadline()
 	var (
 		rows []report.Row
 		errs []error
 	)
-	for _, fw := range []pxetest.Firmware{pxetest.BIOS, pxetest.UEFIPXE} {
+	for _, fw := range fws {
 		var runs []bootRun
 		pairTime := 2 * time.Minute // a guess until a pair has run
 		for i := range reps[fw] {
 			// A pair is both stacks or neither: half a pair would skew
 			// the medians toward whichever ran.
-			// Extra BIOS pairs only while the UEFI pairs (about 1.6× a
-			// BIOS pair each) still fit in the budget after them.
+			// Extra pairs only while the next firmware's pairs (about
+			// 1.6× a BIOS pair each) still fit in the budget after them.
 			if i >= 2 && time.Until(deadline) < 5*pairTime {
 				h.Log.Info("qemu: skipping extra pair to stay in budget", "firmware", fw, "rep", i+1)
 				break
 			}
 			pairStart := time.Now()
-			for _, stack := range []string{baseline, "pxekit"} {
+			stacks := []string{baseline, "pxekit"}
+			if noBaseline[fw] != "" {
+				stacks = stacks[1:]
+			}
+			for _, stack := range stacks {
 				if ctx.Err() != nil {
 					errs = append(errs, fmt.Errorf("%s %s #%d: not run: part budget %v used up", fw, stack, i+1, partBudget))
 					continue
@@ -123,7 +157,14 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 			pairTime = time.Since(pairStart)
 		}
 		if len(runs) > 0 {
-			rows = append(rows, firmwareRows(fw, runs)...)
+			fr := firmwareRows(fw, runs)
+			if why := noBaseline[fw]; why != "" {
+				for i := range fr {
+					fr[i].Peer, fr[i].PeerV, fr[i].Target = "", 0, 0
+					fr[i].Note = why + "; " + fr[i].Note
+				}
+			}
+			rows = append(rows, fr...)
 			if err := writePhases(h.Out, fw, runs); err != nil {
 				errs = append(errs, err)
 			}
@@ -245,7 +286,11 @@ type servers struct {
 func boot(ctx context.Context, h *harness.Harness, in inputs, fw pxetest.Firmware, stack string, rep int) (r bootRun, err error) {
 	ctx, cancel := context.WithTimeout(ctx, bootTimeout)
 	defer cancel()
-	lnet, err := pxetest.NewNetwork(pxetest.NetworkConfig{Name: "pxkq"})
+	ncfg := pxetest.NetworkConfig{Name: "pxkq"}
+	if ipv6(fw) {
+		ncfg = pxetest.NetworkConfig{Name: "pxkq", Server6: pxetest.DefaultServer6(), NoIPv4: true}
+	}
+	lnet, err := pxetest.NewNetwork(ncfg)
 	if err != nil {
 		return r, err
 	}
@@ -270,7 +315,7 @@ func boot(ctx context.Context, h *harness.Harness, in inputs, fw pxetest.Firmwar
 	tl := &timeline{}
 	var st *servers
 	if stack == baseline {
-		st, err = startBaseline(ctx, lnet, dir, in, mac, tl)
+		st, err = startBaseline(ctx, lnet, dir, in, fw, mac, tl)
 	} else {
 		st, err = startPxekit(ctx, h, lnet, dir, in, fw, stack, rep, tl)
 	}
@@ -351,8 +396,9 @@ func renderTimeline(start time.Time, stamps []stamp) string {
 // hands iPXE (user class "iPXE") the script's URL; nginx serves the script,
 // kernel and initrd. The script is pxekit's own rendering of the same
 // profile, so the guest gets byte-identical kernel arguments.
-func startBaseline(ctx context.Context, lnet *pxetest.Network, dir string, in inputs, mac net.HardwareAddr, tl *timeline) (*servers, error) {
-	base := "http://" + lnet.ServerAddr().String()
+func startBaseline(ctx context.Context, lnet *pxetest.Network, dir string, in inputs, fw pxetest.Firmware, mac net.HardwareAddr, tl *timeline) (*servers, error) {
+	host := serverHost(lnet)
+	base := "http://" + host
 	m := pxe.Machine{MAC: mac, Hostname: "qemu", Profile: "storm"}
 	tftpRoot := filepath.Join(dir, "tftp")
 	assets := filepath.Join(dir, "www", "assets")
@@ -382,7 +428,7 @@ func startBaseline(ctx context.Context, lnet *pxetest.Network, dir string, in in
 			return nil, err
 		}
 	}
-	ngCmd, err := peers.Nginx{Dir: dir, Listen: lnet.ServerAddr().String() + ":80", Root: filepath.Join(dir, "www"), AccessLog: true, PhoneHome: true}.Command()
+	ngCmd, err := peers.Nginx{Dir: dir, Listen: host + ":80", Root: filepath.Join(dir, "www"), AccessLog: true, PhoneHome: true}.Command()
 	if err != nil {
 		return nil, err
 	}
@@ -415,6 +461,11 @@ func startBaseline(ctx context.Context, lnet *pxetest.Network, dir string, in in
 	// server, every exchange logged (on stderr, for the timeline).
 	dmCmd := peers.Dnsmasq{Interface: lnet.Bridge, Dir: dir, PoolStart: harness.PoolStart, PoolEnd: harness.PoolEnd, Ping: true, LogDHCP: true, TFTPRoot: tftpRoot,
 		Boot: &peers.DnsmasqBoot{EFI: string(ipxe.IPXEEFI), BIOS: string(ipxe.UndionlyKPXE), Script: base + "/boot.ipxe", EFIScript: base + "/boot-efi.ipxe"}}.Command()
+	ready := "TFTP root is"
+	if ipv6(fw) {
+		dmCmd = harness.Command{Name: "dnsmasq", Args: dnsmasq6Args(lnet.Bridge, dir, base, tftpRoot)}
+		ready = "DHCPv6, IP range"
+	}
 	dmCmd.Log = &lineStamper{tl: tl, src: "dnsmasq"}
 	dnsmasq, err := harness.Start(lnet.NS, dmCmd)
 	if err != nil {
@@ -431,11 +482,11 @@ func startBaseline(ctx context.Context, lnet *pxetest.Network, dir string, in in
 	// Ready: nginx accepts, and dnsmasq has bound (its log says so).
 	if err := harness.WaitReady(ctx, func() error {
 		if !slices.ContainsFunc(tl.sorted(), func(s stamp) bool {
-			return s.src == "dnsmasq" && strings.Contains(s.text, "TFTP root is")
+			return s.src == "dnsmasq" && strings.Contains(s.text, ready)
 		}) {
 			return errors.New("dnsmasq not ready")
 		}
-		return harness.DialTCP(lnet.NS, lnet.ServerAddr().String()+":80")()
+		return harness.DialTCP(lnet.NS, host+":80")()
 	}, procs...); err != nil {
 		st.stop()
 		return nil, err
@@ -476,6 +527,12 @@ func startPxekit(ctx context.Context, h *harness.Harness, lnet *pxetest.Network,
 	// does on its isolated lab network; the baseline, as people run it,
 	// has no RA.
 	args := []string{"-iface", lnet.Bridge, "-dir", dir, "-ra"}
+	switch fw {
+	case pxetest.UEFIPXE6:
+		args = append(args, "-ipv6", "pxe")
+	case pxetest.UEFIHTTP6:
+		args = append(args, "-ipv6", "http")
+	}
 	args = append(args, roles.CPUProfile(h.Options, strings.TrimSuffix(timelineName(fw, stack, rep), ".log"))...)
 	px, err := h.StartSelf(lnet.NS, roles.PXE, args...)
 	if err != nil {
@@ -494,8 +551,8 @@ func startPxekit(ctx context.Context, h *harness.Harness, lnet *pxetest.Network,
 			})
 		},
 	}
-	base := "http://" + lnet.ServerAddr().String()
-	if err := harness.WaitReady(ctx, harness.DialTCP(lnet.NS, lnet.ServerAddr().String()+":80"), px); err != nil {
+	base := "http://" + serverHost(lnet)
+	if err := harness.WaitReady(ctx, harness.DialTCP(lnet.NS, serverHost(lnet)+":80"), px); err != nil {
 		close(evDone)
 		st.stop()
 		return nil, err
@@ -535,4 +592,29 @@ func startPxekit(ctx context.Context, h *harness.Harness, lnet *pxetest.Network,
 		}
 	}()
 	return st, nil
+}
+
+// serverHost is the boot server's address as a URL's host: the IPv6
+// literal in brackets on an IPv6-only lab.
+func serverHost(lnet *pxetest.Network) string {
+	if !lnet.Server.IsValid() {
+		return "[" + lnet.ServerAddr6().String() + "]"
+	}
+	return lnet.ServerAddr().String()
+}
+
+// dnsmasq6Args are dnsmasq as people set it up for IPv6 PXE: a stateful
+// DHCPv6 range, router advertisements (enable-ra: managed flag, the
+// prefix on-link), firmware handed iPXE over dnsmasq's own TFTP server and
+// iPXE (user class "iPXE") the script's URL (option 59), every exchange
+// logged on stderr for the timeline.
+func dnsmasq6Args(iface, dir, base, tftpRoot string) []string {
+	return []string{"-k", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts",
+		"--interface=" + iface, "--bind-interfaces", "--user=root", "--pid-file=" + filepath.Join(dir, "dnsmasq.pid"),
+		"--dhcp-range=" + roles.BootPoolStart6 + "," + roles.BootPoolEnd6 + ",64,1h", "--enable-ra",
+		"--dhcp-leasefile=" + filepath.Join(dir, "dnsmasq.leases"), "--log-dhcp", "--log-facility=-",
+		"--dhcp-userclass=set:ipxe,iPXE",
+		"--dhcp-option=tag:ipxe,option6:bootfile-url," + base + "/boot-efi.ipxe",
+		"--dhcp-option=tag:!ipxe,option6:bootfile-url,tftp://" + strings.TrimPrefix(base, "http://") + "/" + string(ipxe.IPXEEFI),
+		"--enable-tftp", "--tftp-root=" + tftpRoot}
 }

@@ -34,14 +34,17 @@ const (
 
 // isDiscover: with --log-dhcp dnsmasq logs "available DHCP range" as a
 // packet arrives, but "DHCPDISCOVER" only once it answers, after its ping
-// check (3 s), so the former marks the arrival.
+// check (3 s), so the former marks the arrival. Over IPv6 it logs that
+// line for every message (releases and information requests too) and
+// answers a SOLICIT at once, so there DHCPSOLICIT marks it.
 func isDiscover(s stamp) bool {
-	return (s.src == "dnsmasq" && (strings.Contains(s.text, "DHCPDISCOVER(") || strings.Contains(s.text, "available DHCP range"))) ||
+	arrived := strings.Contains(s.text, "available DHCP range") && !strings.Contains(s.text, "::")
+	return (s.src == "dnsmasq" && (strings.Contains(s.text, "DHCPDISCOVER(") || arrived || strings.Contains(s.text, "DHCPSOLICIT("))) ||
 		(s.src == "pxekit" && strings.HasPrefix(s.text, "discovered "))
 }
 
 func isAck(s stamp) bool {
-	return (s.src == "dnsmasq" && strings.Contains(s.text, "DHCPACK(")) ||
+	return (s.src == "dnsmasq" && (strings.Contains(s.text, "DHCPACK(") || strings.Contains(s.text, "DHCPREPLY("))) ||
 		(s.src == "pxekit" && strings.HasPrefix(s.text, "acked "))
 }
 

@@ -98,6 +98,7 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile here")
 	stats := fs.String("stats", "", "pxe: write the DHCP server's counters and the boot events by kind here (JSON) on exit")
 	routerAdvert := fs.Bool("ra", false, "pxe: answer IPv6 router solicitations (pxe.Config.RouterAdvertisement)")
+	ipv6 := fs.String("ipv6", "", "pxe: serve an IPv6-only lab (2001:db8::/64, DHCPv6 and RA) instead: \"pxe\" boots UEFI PXE over IPv6, \"http\" UEFI HTTP boot over IPv6 only")
 	clients := fs.Int("clients", 1000, "storm, dhcpload: machines to boot, clients to simulate")
 	spread := fs.Duration("spread", time.Second, "storm: the machines power on over this long")
 	deadline := fs.Duration("deadline", 150*time.Second, "storm: a machine not booted by then failed")
@@ -138,7 +139,11 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 	case TFTP:
 		err = serveTFTP(ctx, *dir)
 	case PXE:
-		err = servePXE(ctx, log, *iface, *dir, *stats, *routerAdvert)
+		if *ipv6 != "" {
+			err = servePXE6(ctx, log, *iface, *dir, *ipv6)
+		} else {
+			err = servePXE(ctx, log, *iface, *dir, *stats, *routerAdvert)
+		}
 	case Storm:
 		var w map[string]stormclient.File
 		if w, err = stormclient.ParseWant(*want); err == nil {
