@@ -35,6 +35,16 @@ type memView struct {
 	// hold, when set, delays the watch: tests open the window in which
 	// two servers decide on stale views.
 	hold chan struct{}
+	// gate, when set, holds every claim until it is closed; entered
+	// hears of each claim that waits (setGate).
+	gate, entered chan struct{}
+}
+
+// setGate makes claims wait for gate, each first sending on entered.
+func (v *memView) setGate(gate, entered chan struct{}) {
+	v.mu.Lock()
+	v.gate, v.entered = gate, entered
+	v.mu.Unlock()
 }
 
 func newSharedMem() *sharedMem { return &sharedMem{recs: map[netip.Addr]memRec{}} }
@@ -72,6 +82,16 @@ func (v *memView) Apply(ops []Op) error {
 }
 
 func (v *memView) Claim(ops []Op) ([]*Lease, error) {
+	v.mu.Lock()
+	gate, entered := v.gate, v.entered
+	v.mu.Unlock()
+	if gate != nil {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-gate
+	}
 	db := v.db
 	db.mu.Lock()
 	if db.down {
@@ -310,5 +330,107 @@ func TestSharingSplitsClientsAndPool(t *testing.T) {
 	}
 	if a != mustAddr("192.0.2.100") || b != mustAddr("192.0.2.150") {
 		t.Fatalf("A gave %s (want the first half's first, .100), B %s (want the second half's first, .150)", a, b)
+	}
+}
+
+// A client that asks twice while the commit before is under way (a
+// retransmission, or its next exchange) has both REQUESTs in one batch:
+// the later decision, the same client's and lasting longer, is written
+// once and covers both, so both are acknowledged and the store holds the
+// later one.
+func TestSharedStoreRepeatedRequestsBothAcked(t *testing.T) {
+	db := newSharedMem()
+	v := db.view()
+	s, c := serveShared(t, v, "192.0.2.1", nil)
+	m, x := mustMAC("52:54:00:00:64:01"), mustMAC("52:54:00:00:64:02")
+	am, err := c.dora(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ax, err := c.dora(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
+	v.setGate(gate, entered)
+	opened := false
+	open := func() {
+		if !opened {
+			opened = true
+			close(gate)
+		}
+	}
+	defer open()
+
+	// x's renewal holds the committer in its claim.
+	cx, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cx.Close()
+	xDone := make(chan error, 1)
+	go func() {
+		rn, _ := dhcpv4.New(dhcpv4.WithHwAddr(x), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), dhcpv4.WithClientIP(ax.AsSlice()))
+		_, err := (&relayClient{conn: cx, server: c.server}).exchange(rn, dhcpv4.MessageTypeAck)
+		xDone <- err
+	}()
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the renewal of x never reached the store")
+	}
+
+	// m renews twice meanwhile: both queue behind the held claim.
+	before := s.Stats().Requests["request"]
+	var xids []dhcpv4.TransactionID
+	for range 2 {
+		rn, _ := dhcpv4.New(dhcpv4.WithHwAddr(m), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), dhcpv4.WithClientIP(am.AsSlice()))
+		rn.GatewayIPAddr = net.IPv4(127, 0, 0, 1)
+		rn.UpdateOption(dhcpv4.OptRelayAgentInfo(
+			dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(subLinkSelection), []byte{192, 0, 2, 0}),
+			dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(subRelaySourcePort), nil)))
+		xids = append(xids, rn.TransactionID)
+		if _, err := c.conn.WriteTo(rn.ToBytes(), c.server); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // a later decision, a later expiry
+	}
+	for deadline := time.Now().Add(5 * time.Second); s.Stats().Requests["request"] < before+2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never read m's two REQUESTs")
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // let the workers queue both decisions
+	open()
+	if err := <-xDone; err != nil {
+		t.Fatalf("x's renewal: %v", err)
+	}
+
+	acked := map[dhcpv4.TransactionID]bool{}
+	buf := make([]byte, 1500)
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for len(acked) < 2 {
+		n, _, err := c.conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("ACKed %d of m's 2 REQUESTs (dropped: %v)", len(acked), s.Stats().Dropped)
+		}
+		p, err := dhcpv4.FromBytes(buf[:n])
+		if err != nil || (p.TransactionID != xids[0] && p.TransactionID != xids[1]) {
+			continue
+		}
+		if p.MessageType() != dhcpv4.MessageTypeAck || addrOf(p.YourIPAddr) != am {
+			t.Fatalf("m's REQUEST answered %s %s, want ACK %s", p.MessageType(), p.YourIPAddr, am)
+		}
+		acked[p.TransactionID] = true
+	}
+	mem, ok := s.LeaseByMAC(m)
+	if !ok {
+		t.Fatal("m has no lease in memory")
+	}
+	db.mu.Lock()
+	rec := db.recs[am]
+	db.mu.Unlock()
+	if string(rec.l.MAC) != string(m) || !rec.l.Expiry.Equal(mem.Expiry) {
+		t.Fatalf("store holds %+v for %s; memory %+v", rec.l, am, mem)
 	}
 }

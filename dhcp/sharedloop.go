@@ -2,6 +2,7 @@ package dhcp
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -9,33 +10,49 @@ import (
 // batch, each reply sent only if every lease it carries was claimed. A
 // reply whose lease lost its claim becomes its NAK (the address went to
 // another client) or nothing (another server answered this client).
+//
+// As on a local store, what is written for an address is memory's current
+// record, not the worker's snapshot: a client that asked twice before the
+// commit (a retransmission, or a new exchange) has both answers covered by
+// the later record, the same client's and lasting at least as long, so
+// both are sent. A reply whose lease memory no longer covers (the address
+// went to another client, or a later decision shortened it) is not sent.
 func (s *Server) commitShared(batch []pending, out *outbox) {
 	var ops []Op
-	at := map[string]int{}            // address → index in ops
+	at := map[netip.Addr]int{}        // address → index in ops
 	want := make([][]int, len(batch)) // each pending's op indices; -1: not written
 	for i, q := range batch {
 		for _, op := range q.o.ops {
-			if !s.table.still(op.Lease) {
-				// A later decision for this address (ours or another
-				// server's) replaced this one: not written, not answered.
-				want[i] = append(want[i], -1)
-				continue
+			j, seen := at[op.Lease.IP]
+			switch {
+			case op.Delete:
+				j = -1
+				if !seen && s.table.still(op.Lease) {
+					j = len(ops)
+					ops = append(ops, op)
+					at[op.Lease.IP] = j
+				}
+			case !seen:
+				j = -1
+				if cur, ok := s.table.persisted(op.Lease.IP); ok && covers(cur, op.Lease) {
+					j = len(ops)
+					ops = append(ops, Op{Lease: cur})
+					at[op.Lease.IP] = j
+				}
+			case j >= 0 && (ops[j].Delete || !covers(ops[j].Lease, op.Lease)):
+				j = -1
 			}
-			k := op.Lease.IP.String()
-			if j, ok := at[k]; ok {
-				ops[j] = op
-				want[i] = append(want[i], j)
-				continue
-			}
-			at[k] = len(ops)
-			want[i] = append(want[i], len(ops))
-			ops = append(ops, op)
+			// j < 0: a later decision for this address (ours or another
+			// server's) replaced this one; it is not answered.
+			want[i] = append(want[i], j)
 		}
 	}
 	var conflicts []*Lease
 	var err error
 	if len(ops) > 0 {
+		start := time.Now()
 		conflicts, err = s.shared.Claim(ops)
+		s.cnt.commitLatency.observe(time.Since(start))
 	}
 	if err != nil {
 		s.storeRefused(len(batch), err)
@@ -63,8 +80,6 @@ func (s *Server) commitShared(batch []pending, out *outbox) {
 				if !lost.IP.IsValid() {
 					lost.IP = q.o.ops[k].Lease.IP
 				}
-			case string(ops[j].Lease.MAC) != string(q.o.ops[k].Lease.MAC) || !ops[j].Lease.Expiry.Equal(q.o.ops[k].Lease.Expiry):
-				ok = false // superseded in this batch by a later write
 			}
 		}
 		if ok {
@@ -90,6 +105,12 @@ func (s *Server) commitShared(batch []pending, out *outbox) {
 		}
 	}
 	s.flush(out)
+}
+
+// covers reports whether writing cur keeps the promise a reply made with
+// l: the same client and state, lasting at least as long.
+func covers(cur, l Lease) bool {
+	return string(cur.MAC) == string(l.MAC) && cur.State == l.State && !cur.Expiry.Before(l.Expiry)
 }
 
 // storeRefused counts and logs n requests the store could not commit.

@@ -42,6 +42,8 @@ type seenRec struct {
 	rev int64
 	l   dhcp.Lease
 	ok  bool // l decoded; a record that does not decode holds its address
+	// mine: this store wrote the record (its claim's answer said so).
+	mine bool
 }
 
 // MaxClockSkew is how far apart the servers' clocks may be: a lease
@@ -198,7 +200,7 @@ func (s *LeaseStore) claim(ops []dhcp.Op, out []*dhcp.Lease) error {
 			if ops[i].Delete {
 				s.seen[keys[i]] = seenRec{}
 			} else {
-				s.remember(keys[i], seenRec{rev: rev, l: ops[i].Lease, ok: true})
+				s.remember(keys[i], seenRec{rev: rev, l: ops[i].Lease, ok: true, mine: true})
 			}
 			continue
 		}
@@ -291,6 +293,14 @@ func (s *LeaseStore) event(deleted bool, key string, v []byte, rev int64, fn fun
 		}
 		return
 	}
+	s.mu.Lock()
+	if r := s.seen[key]; r.mine && r.rev == rev {
+		// This member's own write, its commit's answer first: known,
+		// and not for fn. Not decoded again.
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
 	l, by, err := decodeLease(key, v)
 	s.mu.Lock()
 	s.remember(key, seenRec{rev: rev, l: l, ok: err == nil})
