@@ -560,7 +560,7 @@ func (s *Server) raConfig() ra.Config {
 		// configures nothing names no router either.
 		RouterLifetime: s.routerLifetime(),
 		OnEvent:        s.raEvent,
-		Logger:      s.log.With("server", "ra"),
+		Logger:         s.log.With("server", "ra"),
 	}
 }
 
