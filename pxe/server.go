@@ -226,8 +226,8 @@ func (c Config) Validate() field.ErrorList {
 	errs = append(errs, c.validateIPv6()...)
 	if c.RouterLifetime != 0 && !c.RouterAdvertisement {
 		errs = append(errs, field.Invalid(field.NewPath("routerLifetime"), c.RouterLifetime.String(), "needs routerAdvertisement"))
-	} else if l := c.RouterLifetime; l < 0 || l > ra.MaxRouterLifetime || l%time.Second != 0 {
-		errs = append(errs, field.Invalid(field.NewPath("routerLifetime"), l.String(), "must be whole seconds from 0 to 9000s"))
+	} else {
+		errs = append(errs, ra.ValidateRouterLifetime(field.NewPath("routerLifetime"), c.RouterLifetime)...)
 	}
 	for _, p := range []struct {
 		name string

@@ -97,9 +97,9 @@ const (
 // ICMPv6 sockets.
 func advertisement(mac net.HardwareAddr) []byte { return advert{}.encode(mac) }
 
-// encode is the advertisement with a's flags and router lifetime and, after the source
-// link-layer address, one Prefix Information option per prefix: on-link,
-// not autonomous, valid and preferred for PrefixLifetime.
+// encode is the advertisement with a's flags and router lifetime and,
+// after the source link-layer address, one Prefix Information option per
+// prefix: on-link, not autonomous, valid and preferred for PrefixLifetime.
 func (a advert) encode(mac net.HardwareAddr) []byte {
 	b := make([]byte, 16, 16+8+len(mac)+32*len(a.prefixes))
 	b[0] = typeRouterAdvertisement

@@ -202,10 +202,17 @@ func (c Config) Validate() field.ErrorList {
 	if c.ReplyBurst < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("replyBurst"), c.ReplyBurst, "must not be negative"))
 	}
-	if c.RouterLifetime < 0 || c.RouterLifetime > MaxRouterLifetime || c.RouterLifetime%time.Second != 0 {
-		errs = append(errs, field.Invalid(field.NewPath("routerLifetime"), c.RouterLifetime.String(), "must be whole seconds from 0 to 9000s"))
-	}
+	errs = append(errs, ValidateRouterLifetime(field.NewPath("routerLifetime"), c.RouterLifetime)...)
 	return append(errs, validatePrefixes(c.Prefixes)...)
+}
+
+// ValidateRouterLifetime checks a router lifetime as Config.Validate does,
+// for callers that configure one under a path of their own.
+func ValidateRouterLifetime(path *field.Path, d time.Duration) field.ErrorList {
+	if d < 0 || d > MaxRouterLifetime || d%time.Second != 0 {
+		return field.ErrorList{field.Invalid(path, d.String(), "must be whole seconds from 0 to 9000s")}
+	}
+	return nil
 }
 
 func validatePrefixes(ps []netip.Prefix) field.ErrorList {
