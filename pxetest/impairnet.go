@@ -16,8 +16,11 @@ const (
 	ClientBridge  = "brc"   // the bridge clients' taps and hosts attach to
 	impServerPort = "imps0" // port on the server's bridge
 	impRelayA     = "impa0" // its peer, the relay's A side
-	impClientPort = "impc0" // port on the clients' bridge
-	impRelayB     = "impb0" // its peer, the relay's B side
+	// ClientPort is the clients' bridge's port to the relay: a packet
+	// socket on it sees each frame as it leaves the relay towards the
+	// clients.
+	ClientPort = "impc0"
+	impRelayB  = "impb0" // its peer, the relay's B side
 )
 
 // setupImpair builds the impaired lab's client side in n.NS: the clients'
@@ -29,7 +32,7 @@ func (n *Network) setupImpair(cfg impair.Config) error {
 	}
 	for _, v := range []Veth{
 		{Name: impServerPort, Bridge: n.Bridge, Peer: impRelayA},
-		{Name: impClientPort, Bridge: ClientBridge, Peer: impRelayB},
+		{Name: ClientPort, Bridge: ClientBridge, Peer: impRelayB},
 	} {
 		if err := n.NS.AddVeth(v); err != nil {
 			return err
@@ -49,7 +52,7 @@ func (n *Network) setupImpair(cfg impair.Config) error {
 				}
 			}
 		}
-		for _, l := range []string{impServerPort, impRelayA, impClientPort, impRelayB} {
+		for _, l := range []string{impServerPort, impRelayA, ClientPort, impRelayB} {
 			if err := impair.DisableOffloads(l); err != nil {
 				return err
 			}
