@@ -36,6 +36,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/dhcpbench"
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/httpbench"
+	"github.com/pxekit/pxekit/bench/internal/lossybench"
 	"github.com/pxekit/pxekit/bench/internal/memorybench"
 	"github.com/pxekit/pxekit/bench/internal/qemubench"
 	"github.com/pxekit/pxekit/bench/internal/report"
@@ -62,6 +63,8 @@ var parts = []part{
 	{"cluster", clusterbench.Run},
 	// DHCPv6, relayed, on 2001:db8::/64: pxekit, Kea dhcp6, dnsmasq.
 	{"dhcp6", dhcp6bench.Run},
+	// DHCP and TFTP through the impairment relay: pxekit, dnsmasq, tftpd-hpa.
+	{"lossy", lossybench.Run},
 }
 
 func main() {
