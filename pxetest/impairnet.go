@@ -65,15 +65,16 @@ func (n *Network) setupImpair(cfg impair.Config) error {
 		return fmt.Errorf("pxetest: impairment relay in netns %s: %w", n.NS.Name(), err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := relay.Serve(ctx); err != nil && n.logf != nil {
-			n.logf("pxetest: impairment relay: %v", err)
-		}
-	}()
+	done := make(chan error, 1)
+	go func() { done <- relay.Serve(ctx) }()
 	n.relay = relay
-	n.stopRelay = func() { cancel(); <-done }
+	n.stopRelay = func() error {
+		cancel()
+		if err := <-done; err != nil {
+			return fmt.Errorf("pxetest: impairment relay: %w", err)
+		}
+		return nil
+	}
 	return nil
 }
 

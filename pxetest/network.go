@@ -69,7 +69,7 @@ type Network struct {
 	logf  func(format string, args ...any) // the test's log, for TempNetwork's
 
 	relay     *impair.Relay // between Bridge and ClientBridge, when impaired
-	stopRelay func()
+	stopRelay func() error  // stops the relay; its error, if it failed
 }
 
 // NewNetwork creates the namespace, its bridge and the server address on
@@ -182,15 +182,15 @@ func (n *Network) AddHost(prefix string, addr netip.Prefix) (*Host, error) {
 // Close stops the impairment relay, if any, and removes the hosts and the
 // namespace with everything in it.
 func (n *Network) Close() error {
+	var errs []error
 	if n.stopRelay != nil {
-		n.stopRelay()
+		errs = append(errs, n.stopRelay())
 		n.stopRelay = nil
 	}
 	n.mu.Lock()
 	hosts := n.hosts
 	n.hosts = nil
 	n.mu.Unlock()
-	var errs []error
 	for _, h := range hosts {
 		errs = append(errs, h.Close())
 	}
