@@ -3,13 +3,17 @@
 // pxetest's impairment relay — 5 % loss, 2 % duplication, 2 % reordering
 // each way, fixed seed — for pxekit against dnsmasq and tftpd-hpa, each
 // next to its own unimpaired baseline, with the relay's counts and
-// pxekit's own retransmissions.
+// pxekit's own retransmissions; and (not in a quick run) the qemu part's
+// SeaBIOS+iPXE and OVMF boots, pxekit against dnsmasq + nginx, impaired
+// and not.
 package lossybench
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -20,6 +24,7 @@ import (
 
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/peers"
+	"github.com/pxekit/pxekit/bench/internal/qemubench"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/stats"
 	"github.com/pxekit/pxekit/dhcp"
@@ -123,7 +128,51 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		Note: fmt.Sprintf("%s; baselines pxekit %.3f s, dnsmasq %.3f s (cost %+.3f / %+.3f s); relay pxekit %s, dnsmasq %s",
 			cond, px[0].median(), dm[0].median(), px[1].median()-px[0].median(), dm[1].median()-dm[0].median(),
 			relayNote(px[1].relay), relayNote(dm[1].relay))})
-	return rows, nil
+	if h.Quick {
+		return rows, nil // boots take minutes: the qemu part's quick run covers them
+	}
+	boots, err := bootRows(ctx, h)
+	return append(rows, boots...), err
+}
+
+// bootRows are the qemu part's boots (SeaBIOS+iPXE, OVMF; pxekit against
+// dnsmasq + nginx) on an impaired lab, each row with the same boots'
+// unimpaired figures beside it. Their phase tables go to Out/lossy-qemu
+// and Out/lossy-qemu-baseline.
+func bootRows(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	var got [2][]report.Row
+	var errs []error
+	for i, sub := range []string{"lossy-qemu-baseline", "lossy-qemu"} {
+		hh := *h
+		hh.Out = filepath.Join(h.Out, sub)
+		if err := os.MkdirAll(hh.Out, 0o755); err != nil {
+			return nil, err
+		}
+		cfg := pxetest.NetworkConfig{}
+		if i == 1 {
+			cfg.Impair = ptr(Impairment())
+		}
+		rs, err := qemubench.RunOn(ctx, &hh, cfg)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("lossy: boots (%s): %w", sub, err))
+		}
+		got[i] = rs
+	}
+	var rows []report.Row
+	for _, r := range got[1] {
+		r.Group = "Lossy"
+		note := "5% loss, 2% dup, 2% reorder each way through the relay"
+		for _, b := range got[0] {
+			if b.Case == r.Case {
+				note += fmt.Sprintf("; unimpaired pxekit %.3f, %s %.3f (cost pxekit %+.3f, %s %+.3f)",
+					b.Pxekit, b.Peer, b.PeerV, r.Pxekit-b.Pxekit, r.Peer, r.PeerV-b.PeerV)
+			}
+		}
+		r.Case = "boot " + r.Case + ", impaired"
+		r.Note = note + "; " + r.Note
+		rows = append(rows, r)
+	}
+	return rows, errors.Join(errs...)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -200,12 +249,15 @@ func tftpRuns(ctx context.Context, h *harness.Harness, dir, srv string, window i
 		args = append(args, harness.ServerIP)
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		start := time.Now()
-		err := cli.NS.Run(pxetest.CommandContext(cctx, "atftp", args...))
+		cmd := pxetest.CommandContext(cctx, "atftp", args...)
+		var said bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &said, &said
+		err := cli.NS.Run(cmd)
 		el := time.Since(start)
 		cancel()
 		got, _ := os.ReadFile(out)
 		if err != nil || sha256.Sum256(got) != want {
-			return m, fmt.Errorf("atftp: %d bytes, err %v", len(got), err)
+			return m, fmt.Errorf("atftp: %d bytes, err %v: %s", len(got), err, harness.Tail(said.String(), 5))
 		}
 		m.secs = append(m.secs, el.Seconds())
 	}

@@ -55,6 +55,12 @@ type inputs struct {
 // Run is the QEMU part: per firmware, interleaved pairs of boots
 // (baseline, pxekit), within partBudget.
 func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	return RunOn(ctx, h, pxetest.NetworkConfig{})
+}
+
+// RunOn is Run with every boot's lab network made as netCfg says (an
+// impaired one, say); its rows are the same.
+func RunOn(ctx context.Context, h *harness.Harness, netCfg pxetest.NetworkConfig) ([]report.Row, error) {
 	if m := harness.Missing("qemu-system-x86_64", "dnsmasq", "nginx"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages qemu-system-x86, dnsmasq-base, nginx-light)", m)
 	}
@@ -112,7 +118,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 					errs = append(errs, fmt.Errorf("%s %s #%d: not run: part budget %v used up", fw, stack, i+1, partBudget))
 					continue
 				}
-				r, err := boot(ctx, h, in, fw, stack, i+1)
+				r, err := boot(ctx, h, netCfg, in, fw, stack, i+1)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s %s #%d: %w", fw, stack, i+1, err))
 					continue
@@ -242,10 +248,11 @@ type servers struct {
 
 // boot powers one VM on against stack in a fresh namespace and waits
 // for /init. QEMU, the servers and the namespace are gone when it returns.
-func boot(ctx context.Context, h *harness.Harness, in inputs, fw pxetest.Firmware, stack string, rep int) (r bootRun, err error) {
+func boot(ctx context.Context, h *harness.Harness, netCfg pxetest.NetworkConfig, in inputs, fw pxetest.Firmware, stack string, rep int) (r bootRun, err error) {
 	ctx, cancel := context.WithTimeout(ctx, bootTimeout)
 	defer cancel()
-	lnet, err := pxetest.NewNetwork(pxetest.NetworkConfig{Name: "pxkq"})
+	netCfg.Name = "pxkq"
+	lnet, err := pxetest.NewNetwork(netCfg)
 	if err != nil {
 		return r, err
 	}
