@@ -45,8 +45,14 @@ func labProfiles() map[string]Profile {
 
 func startBootLab(t *testing.T, ctx context.Context, machines []Machine) *bootLab {
 	t.Helper()
+	return startBootLabOn(t, ctx, machines, pxetest.NetworkConfig{})
+}
+
+// startBootLabOn is startBootLab on the network cfg describes.
+func startBootLabOn(t *testing.T, ctx context.Context, machines []Machine, cfg pxetest.NetworkConfig) *bootLab {
+	t.Helper()
 	pxetest.RequireFile(t, pxetest.IPXEEFI, "ipxe")
-	lab := pxetest.NewBootLab(t, pxetest.Initramfs{})
+	lab := pxetest.NewBootLabOn(t, pxetest.Initramfs{}, cfg)
 	bl := &bootLab{lab: lab}
 	inv, err := NewStaticInventory(InventorySpec{Machines: machines, Profiles: labProfiles()})
 	if err != nil {

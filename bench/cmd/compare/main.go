@@ -36,6 +36,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/dhcpbench"
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/httpbench"
+	"github.com/pxekit/pxekit/bench/internal/lossybench"
 	"github.com/pxekit/pxekit/bench/internal/memorybench"
 	"github.com/pxekit/pxekit/bench/internal/qemubench"
 	"github.com/pxekit/pxekit/bench/internal/report"
@@ -64,6 +65,8 @@ var parts = []part{
 	{"dhcp6", dhcp6bench.Run},
 	// QEMU boots on an IPv6-only lab: pxekit vs dnsmasq + nginx.
 	{"qemu6", qemubench.Run6},
+	// DHCP and TFTP through the impairment relay: pxekit, dnsmasq, tftpd-hpa.
+	{"lossy", lossybench.Run},
 }
 
 func main() {

@@ -55,9 +55,15 @@ type inputs struct {
 // Run is the QEMU part: per firmware, interleaved pairs of boots
 // (baseline, pxekit), within partBudget.
 func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+	return RunOn(ctx, h, pxetest.NetworkConfig{})
+}
+
+// RunOn is Run with every boot's lab network made as netCfg says (an
+// impaired one, say); its rows are the same.
+func RunOn(ctx context.Context, h *harness.Harness, netCfg pxetest.NetworkConfig) ([]report.Row, error) {
 	// BIOS boots take half as long as UEFI ones: a third pair fits.
 	reps := map[pxetest.Firmware]int{pxetest.BIOS: 3, pxetest.UEFIPXE: 2}
-	return run(ctx, h, []pxetest.Firmware{pxetest.BIOS, pxetest.UEFIPXE}, reps)
+	return run(ctx, h, netCfg, []pxetest.Firmware{pxetest.BIOS, pxetest.UEFIPXE}, reps)
 }
 
 // Run6 is the IPv6 QEMU part: OVMF's PXE over IPv6 and its UEFI HTTP boot
@@ -66,7 +72,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 // (DHCPv6, router advertisements, its TFTP) + nginx and against pxekit.
 func Run6(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 	reps := map[pxetest.Firmware]int{pxetest.UEFIPXE6: 2, pxetest.UEFIHTTP6: 2}
-	return run(ctx, h, []pxetest.Firmware{pxetest.UEFIPXE6, pxetest.UEFIHTTP6}, reps)
+	return run(ctx, h, pxetest.NetworkConfig{}, []pxetest.Firmware{pxetest.UEFIPXE6, pxetest.UEFIHTTP6}, reps)
 }
 
 // noBaseline says why the baseline cannot boot a firmware path at all, so
@@ -84,8 +90,9 @@ var noBaseline = map[pxetest.Firmware]string{
 // ipv6 says whether fw boots the IPv6-only lab.
 func ipv6(fw pxetest.Firmware) bool { return fw == pxetest.UEFIPXE6 || fw == pxetest.UEFIHTTP6 }
 
-// run boots reps[fw] interleaved pairs per firmware, within partBudget.
-func run(ctx context.Context, h *harness.Harness, fws []pxetest.Firmware, reps map[pxetest.Firmware]int) ([]report.Row, error) {
+// run boots reps[fw] interleaved pairs per firmware on networks made as
+// netCfg says, within partBudget.
+func run(ctx context.Context, h *harness.Harness, netCfg pxetest.NetworkConfig, fws []pxetest.Firmware, reps map[pxetest.Firmware]int) ([]report.Row, error) {
 	if m := harness.Missing("qemu-system-x86_64", "dnsmasq", "nginx"); m != "" {
 		return nil, fmt.Errorf("missing %s (packages qemu-system-x86, dnsmasq-base, nginx-light)", m)
 	}
@@ -148,7 +155,7 @@ func run(ctx context.Context, h *harness.Harness, fws []pxetest.Firmware, reps m
 					errs = append(errs, fmt.Errorf("%s %s #%d: not run: part budget %v used up", fw, stack, i+1, partBudget))
 					continue
 				}
-				r, err := boot(ctx, h, in, fw, stack, i+1)
+				r, err := boot(ctx, h, netCfg, in, fw, stack, i+1)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s %s #%d: %w", fw, stack, i+1, err))
 					continue
@@ -285,12 +292,13 @@ type servers struct {
 
 // boot powers one VM on against stack in a fresh namespace and waits
 // for /init. QEMU, the servers and the namespace are gone when it returns.
-func boot(ctx context.Context, h *harness.Harness, in inputs, fw pxetest.Firmware, stack string, rep int) (r bootRun, err error) {
+func boot(ctx context.Context, h *harness.Harness, netCfg pxetest.NetworkConfig, in inputs, fw pxetest.Firmware, stack string, rep int) (r bootRun, err error) {
 	ctx, cancel := context.WithTimeout(ctx, bootTimeout)
 	defer cancel()
-	ncfg := pxetest.NetworkConfig{Name: "pxkq"}
+	ncfg := netCfg
+	ncfg.Name = "pxkq"
 	if ipv6(fw) {
-		ncfg = pxetest.NetworkConfig{Name: "pxkq", Server6: pxetest.DefaultServer6(), NoIPv4: true}
+		ncfg.Server6, ncfg.NoIPv4 = pxetest.DefaultServer6(), true
 	}
 	lnet, err := pxetest.NewNetwork(ncfg)
 	if err != nil {
