@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"github.com/pxekit/pxekit/pxetest/impair"
 )
 
 // Lab subnet defaults: TEST-NET-1, never routed anywhere.
@@ -42,6 +44,11 @@ type NetworkConfig struct {
 	// bridge without Server, for an IPv6-only lab.
 	Server6 netip.Prefix
 	NoIPv4  bool
+	// Impair, when set, puts an impairment relay between the server and
+	// its clients: the server's address stays on Bridge, while taps
+	// (AddTap) and hosts (AddHost) attach to a second bridge,
+	// ClientBridge, whose only way to Bridge is through the relay.
+	Impair *impair.Config
 }
 
 // Network is a lab network: a fresh network namespace holding a bridge with
@@ -60,6 +67,9 @@ type Network struct {
 	taps  int
 	hosts []*NetNS
 	logf  func(format string, args ...any) // the test's log, for TempNetwork's
+
+	relay     *impair.Relay // between Bridge and ClientBridge, when impaired
+	stopRelay func()
 }
 
 // NewNetwork creates the namespace, its bridge and the server address on
@@ -95,6 +105,12 @@ func NewNetwork(cfg NetworkConfig) (*Network, error) {
 		ns.Close()
 		return nil, err
 	}
+	if cfg.Impair != nil {
+		if err := n.setupImpair(*cfg.Impair); err != nil {
+			ns.Close()
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
@@ -119,13 +135,14 @@ func (n *Network) ServerAddr() netip.Addr { return n.Server.Addr() }
 // invalid when it has none.
 func (n *Network) ServerAddr6() netip.Addr { return n.Server6.Addr() }
 
-// AddTap creates the next tap (tap0, tap1, …) on the bridge for a VM.
+// AddTap creates the next tap (tap0, tap1, …) on the bridge for a VM (on
+// ClientBridge in an impaired lab).
 func (n *Network) AddTap() (string, error) {
 	n.mu.Lock()
 	name := fmt.Sprintf("tap%d", n.taps)
 	n.taps++
 	n.mu.Unlock()
-	if err := n.NS.AddTap(name, n.Bridge); err != nil {
+	if err := n.NS.AddTap(name, n.clientBridge()); err != nil {
 		return "", err
 	}
 	return name, nil
@@ -139,7 +156,8 @@ type Host struct {
 	Addr netip.Prefix // its address, if it was given one
 }
 
-// AddHost creates a host named prefix-<random> on the bridge, its link
+// AddHost creates a host named prefix-<random> on the bridge (on
+// ClientBridge in an impaired lab), its link
 // eth0 carrying addr (none when addr is the zero Prefix). Network.Close
 // removes it.
 func (n *Network) AddHost(prefix string, addr netip.Prefix) (*Host, error) {
@@ -152,17 +170,22 @@ func (n *Network) AddHost(prefix string, addr netip.Prefix) (*Host, error) {
 	n.hosts = append(n.hosts, ns)
 	n.mu.Unlock()
 	if n.logf != nil {
-		n.logf("pxetest: netns %s (host on %s, %s)", ns.Name(), port, n.Bridge)
+		n.logf("pxetest: netns %s (host on %s, %s)", ns.Name(), port, n.clientBridge())
 	}
 	h := &Host{NS: ns, Link: "eth0", Addr: addr}
-	if err := n.NS.AddVeth(Veth{Name: port, Bridge: n.Bridge, Peer: h.Link, PeerNS: ns, PeerAddr: addr}); err != nil {
+	if err := n.NS.AddVeth(Veth{Name: port, Bridge: n.clientBridge(), Peer: h.Link, PeerNS: ns, PeerAddr: addr}); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
-// Close removes the hosts and the namespace with everything in it.
+// Close stops the impairment relay, if any, and removes the hosts and the
+// namespace with everything in it.
 func (n *Network) Close() error {
+	if n.stopRelay != nil {
+		n.stopRelay()
+		n.stopRelay = nil
+	}
 	n.mu.Lock()
 	hosts := n.hosts
 	n.hosts = nil

@@ -1,0 +1,100 @@
+package tftp
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pxekit/pxekit/pxetest"
+	"github.com/pxekit/pxekit/pxetest/impair"
+)
+
+// lossyImpairment is the lossy lab's impairment: 5 % loss, 2 %
+// duplication, 2 % reordering each way, with a fixed seed.
+func lossyImpairment() *impair.Config {
+	return &impair.Config{Loss: 0.05, Duplicate: 0.02, Reorder: 0.02, Seed: 20261204}
+}
+
+// TestLossyTransfers: tftp-hpa (lock-step, 512-byte blocks) and atftp
+// (lock-step with blksize, and windowed) fetch files through the
+// impairment relay, and every file arrives byte-identical by hash.
+func TestLossyTransfers(t *testing.T) {
+	pxetest.RequireCmd(t, "tftp", "tftp-hpa")
+	pxetest.RequireCmd(t, "atftp", "atftp")
+	n := pxetest.TempNetwork(t, pxetest.NetworkConfig{Name: "lossy", Impair: lossyImpairment()})
+	h, err := n.AddHost("lossyc", netip.MustParsePrefix("192.0.2.20/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, files := testRoot(t, 64<<10, 128<<10, 512<<10)
+	root, r, err := Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	conn, err := n.NS.ListenPacket("udp4", netip.AddrPortFrom(n.ServerAddr(), 69).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A short retransmission timeout keeps a lock-step transfer at 5 %
+	// loss to seconds; Retries allows for a block lost several times.
+	s := serveConn(t, Config{Root: root, Timeout: 250 * time.Millisecond, Retries: 10, MaxWindowSize: 16,
+		Logger: pxetest.Logger(t, 0)}, conn)
+	server := n.ServerAddr().String()
+
+	cases := []struct {
+		name, file string
+		args       func(out string) []string
+	}{
+		{"tftp-hpa/lockstep", "131072b", func(out string) []string {
+			return []string{"tftp", "-m", "binary", server, "-c", "get", "131072b", out}
+		}},
+		// atftp ignores a DATA block it has already acknowledged instead
+		// of acknowledging it again, and waits its own timeout since the
+		// last packet before it does: when its ACK is lost, only a
+		// server waiting longer than atftp (timeout 2 against atftp's 1)
+		// lets that timeout fire before the server gives up.
+		{"atftp/lockstep-blksize1468", "65536b", func(out string) []string {
+			return []string{"atftp", "--get", "-r", "65536b", "-l", out, "--tftp-timeout", "1",
+				"--option", "blksize 1468", "--option", "tsize 0", "--option", "timeout 2", server}
+		}},
+		{"atftp/windowsize8", "524288b", func(out string) []string {
+			return []string{"atftp", "--get", "-r", "524288b", "-l", out, "--tftp-timeout", "1",
+				"--option", "blksize 1468", "--option", "windowsize 8", "--option", "timeout 2", server}
+		}},
+	}
+	t.Run("clients", func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				out := filepath.Join(t.TempDir(), "got")
+				args := c.args(out)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				start := time.Now()
+				msg, err := pxetest.Run(t, h.NS, pxetest.CommandContext(ctx, args[0], args[1:]...))
+				got, _ := os.ReadFile(out)
+				want := files[c.file]
+				if err != nil || sha256.Sum256(got) != sha256.Sum256(want) {
+					t.Fatalf("%s: %d bytes (want %d identical ones), err %v; said %q", c.name, len(got), len(want), err, msg)
+				}
+				t.Logf("%s: %d bytes identical in %v", c.name, len(got), time.Since(start).Round(time.Millisecond))
+			})
+		}
+	})
+	st := s.srv.Stats()
+	rs := n.Impairment()
+	t.Logf("server: sent %d, failed %d, retransmitted %d; relay server->client %+v, client->server %+v",
+		st.Sent, st.Failed, st.Retransmitted, rs.AtoB, rs.BtoA)
+	// The relay lost frames both ways, and the server made up for them.
+	if rs.AtoB.Dropped == 0 || rs.BtoA.Dropped == 0 || st.Retransmitted == 0 {
+		t.Errorf("no loss to recover from: relay %+v, server retransmitted %d", rs, st.Retransmitted)
+	}
+	if st.Sent < uint64(len(cases)) {
+		t.Errorf("server completed %d transfers, want %d", st.Sent, len(cases))
+	}
+}
