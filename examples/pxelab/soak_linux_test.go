@@ -18,7 +18,7 @@ const soakRSSBound = 8 << 20
 
 // soakDuration is the short soak's length (the bench part runs the long
 // one).
-var soakDuration = 30 * time.Second
+const soakDuration = 2 * time.Minute
 
 // The short soak: two minutes of DHCP churn (relayed simulated clients,
 // udhcpc and dhclient), TFTP (tftp-hpa, atftp) and HTTP (curl) through

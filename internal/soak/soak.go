@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/pxekit/pxekit/pxetest"
+	"github.com/pxekit/pxekit/pxetest/impair"
 )
 
 // Lab addresses: the server, the two hosts with fixed addresses (the relay
@@ -48,7 +49,7 @@ const (
 	// blocks to the impairment finishes in seconds (each loss costs a
 	// retransmission timeout), large enough to take dozens of blocks.
 	tftpFile   = "undionly.kpxe"
-	tftpSize   = 48 << 10
+	tftpSize   = 16 << 10
 	assetFile  = "vmlinuz"
 	assetSize  = 1 << 20
 	maxRecords = 20 // failure and duplicate messages kept
@@ -115,6 +116,9 @@ type Result struct {
 	Duplicates []string
 	// ServerLog is the tail of the server's stderr.
 	ServerLog string
+	// Impairment is what the impairment did to the frames (AtoB: the
+	// server's to the clients), zero without one.
+	Impairment impair.Stats
 }
 
 // TotalOps is the sum of Ops.
@@ -194,9 +198,11 @@ func (c *Config) defaults() {
 	}
 }
 
-// LabNetwork is the soak's lab network.
+// LabNetwork is the soak's lab network: every client behind an
+// impairment that loses 5 % of the frames each way, duplicates 2 % and
+// reorders 5 %.
 func LabNetwork() pxetest.NetworkConfig {
-	return pxetest.NetworkConfig{Name: "pxsoak"}
+	return pxetest.NetworkConfig{Name: "pxsoak", Impair: &impair.Config{Loss: 0.05, Duplicate: 0.02, Reorder: 0.05, Seed: 1}}
 }
 
 // soak is one run's state.
@@ -310,6 +316,7 @@ func (s *soak) run(ctx context.Context) (*Result, error) {
 	s.mu.Unlock()
 	res.Failures = s.failures.Load()
 	res.Duplicates = s.track.duplicates()
+	res.Impairment = s.net.Impairment()
 	return res, nil
 }
 
@@ -634,6 +641,14 @@ func SamplesTable(r *Result) string {
 	sort.Strings(kinds)
 	for _, k := range kinds {
 		fmt.Fprintf(&b, "ops %s: %d\n", k, r.Ops[k])
+	}
+	for _, d := range []struct {
+		name string
+		d    impair.Direction
+	}{{"server→clients", r.Impairment.AtoB}, {"clients→server", r.Impairment.BtoA}} {
+		if d.d.Frames > 0 {
+			fmt.Fprintf(&b, "impairment %s: %d frames, %d dropped, %d duplicated, %d reordered\n", d.name, d.d.Frames, d.d.Dropped, d.d.Duplicated, d.d.Reordered)
+		}
 	}
 	return b.String()
 }

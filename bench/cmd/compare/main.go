@@ -40,6 +40,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/qemubench"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/roles"
+	"github.com/pxekit/pxekit/bench/internal/soakbench"
 	"github.com/pxekit/pxekit/bench/internal/stormbench"
 	"github.com/pxekit/pxekit/bench/internal/tftpbench"
 )
@@ -62,7 +63,14 @@ var parts = []part{
 	{"cluster", clusterbench.Run},
 	// DHCPv6, relayed, on 2001:db8::/64: pxekit, Kea dhcp6, dnsmasq.
 	{"dhcp6", dhcp6bench.Run},
+	// pxelab serve under churn through an impaired link; -soak long.
+	{"soak", func(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+		return soakbench.Run(ctx, h, *soakFor)
+	}},
 }
+
+// soakFor is -soak, the soak part's length.
+var soakFor = flag.Duration("soak", soakbench.DefaultDuration, "how long the soak part runs")
 
 func main() {
 	// A child role (-role NAME as the first argument) has its own flags.
