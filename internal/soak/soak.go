@@ -171,6 +171,12 @@ func (r *Result) Problems(c Config, rssBound int64) []string {
 	return p
 }
 
+// Defaulted is c with its defaults filled in.
+func (c Config) Defaulted() Config {
+	c.defaults()
+	return c
+}
+
 func (c *Config) defaults() {
 	if c.LeaseTime == 0 {
 		c.LeaseTime = 30 * time.Second

@@ -68,6 +68,7 @@ func commands() []string {
 // Rows are the soak's rows: one a sample (RSS, with goroutines, files,
 // leases, ops and failures in the note), then the verdicts.
 func Rows(res *soak.Result, cfg soak.Config, d time.Duration) []report.Row {
+	cfg = cfg.Defaulted()
 	var rows []report.Row
 	row := func(name string, s soak.Sample) report.Row {
 		return report.Row{Group: "Soak", Case: name + " RSS", Unit: "MiB", Lower: true, Pxekit: float64(s.RSS) / (1 << 20),

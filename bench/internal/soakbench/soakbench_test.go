@@ -21,7 +21,7 @@ func TestRows(t *testing.T) {
 		Ops:      map[string]uint64{"relay dora": 1800},
 		Failures: 1,
 	}
-	rows := Rows(res, soak.Config{GoroutineSlack: 10, FDSlack: 5}, 2*time.Minute)
+	rows := Rows(res, soak.Config{}, 2*time.Minute) // default slack: 10 goroutines, 5 files
 	if len(rows) != 5+6 {
 		t.Fatalf("%d rows: %+v", len(rows), rows)
 	}
