@@ -41,6 +41,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/qemubench"
 	"github.com/pxekit/pxekit/bench/internal/report"
 	"github.com/pxekit/pxekit/bench/internal/roles"
+	"github.com/pxekit/pxekit/bench/internal/soakbench"
 	"github.com/pxekit/pxekit/bench/internal/stormbench"
 	"github.com/pxekit/pxekit/bench/internal/tftpbench"
 )
@@ -67,7 +68,14 @@ var parts = []part{
 	{"qemu6", qemubench.Run6},
 	// DHCP and TFTP through the impairment relay: pxekit, dnsmasq, tftpd-hpa.
 	{"lossy", lossybench.Run},
+	// pxelab serve under churn through an impaired link; -soak long.
+	{"soak", func(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
+		return soakbench.Run(ctx, h, *soakFor)
+	}},
 }
+
+// soakFor is -soak, the soak part's length.
+var soakFor = flag.Duration("soak", soakbench.DefaultDuration, "how long the soak part runs")
 
 func main() {
 	// A child role (-role NAME as the first argument) has its own flags.
