@@ -29,6 +29,7 @@ func BenchmarkDORAUnderFlood(b *testing.B) {
 			cfg := labConfig()
 			cfg.Conn = conn
 			cfg.RelayRate, cfg.RelayBurst = 1000, 100
+			cfg.RelayLeaseCap = 64
 			cfg.Subnets[0].Pools = []Range{{mustAddr("192.0.2.10"), mustAddr("192.0.2.250")}}
 			s, err := New(cfg)
 			if err != nil {
@@ -80,7 +81,11 @@ func BenchmarkDORAUnderFlood(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "dora/s")
 			b.ReportMetric(float64(fails), "failed")
-			b.ReportMetric(float64(s.Stats().Dropped[DropRelayRate]), "flood-dropped")
+			for r, n := range s.Stats().Dropped {
+				if n > 0 {
+					b.ReportMetric(float64(n), string(r))
+				}
+			}
 		})
 	}
 }
