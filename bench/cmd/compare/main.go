@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/abusebench"
 	"github.com/pxekit/pxekit/bench/internal/clusterbench"
 	"github.com/pxekit/pxekit/bench/internal/dhcp6bench"
 	"github.com/pxekit/pxekit/bench/internal/dhcpbench"
@@ -62,6 +63,8 @@ var parts = []part{
 	{"cluster", clusterbench.Run},
 	// DHCPv6, relayed, on 2001:db8::/64: pxekit, Kea dhcp6, dnsmasq.
 	{"dhcp6", dhcp6bench.Run},
+	// A well-behaved client's rate while one socket floods the server.
+	{"abuse", abusebench.Run},
 }
 
 func main() {
