@@ -12,7 +12,9 @@ import (
 
 // BenchmarkDORAUnderFlood measures the DORA rate of a well-behaved client
 // behind one relay, quiet and while another relay floods DISCOVERs from
-// random MACs as fast as one socket sends (cut at its RelayRate). The
+// random MACs as fast as one socket sends (cut at its RelayRate before
+// decoding, its addresses capped by RelayLeaseCap); every drop reason is
+// reported. The
 // ratio of the two dora/s figures is the "well-behaved clients keep
 // ≥ 90 % of their rate" check of the abuse bounds.
 func BenchmarkDORAUnderFlood(b *testing.B) {
