@@ -3,6 +3,7 @@ package dhcp
 import (
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -97,4 +98,46 @@ func TestAbusiveDatagrams(t *testing.T) {
 		t.Error("the flood through one relay exhausted the pool")
 	}
 	t.Logf("flood of %d DISCOVERs through one relay (%d read): %d offered, %d dropped (relay-rate), pool free %d of %d", flood, st.Received-before.Received, offered, limited, st.PoolFree, st.PoolSize)
+}
+
+// TestScreenAllocatesNothing: the reader's per-source screen costs a flood
+// no allocation per datagram, admitted or refused.
+func TestScreenAllocatesNothing(t *testing.T) {
+	s := newTestServer(t, func(c *Config) { c.ClientRate, c.ClientBurst, c.RelayRate, c.RelayBurst = 10, 10, 10, 10 })
+	d, _ := dhcpv4.NewDiscovery(mustMAC("52:54:00:00:91:01"))
+	d.GatewayIPAddr = net.IPv4(192, 0, 2, 254)
+	pkt := d.ToBytes()
+	src := netip.MustParseAddrPort("192.0.2.254:67")
+	refused := 0
+	if n := testing.AllocsPerRun(200, func() {
+		if s.screen(pkt, src, t0) == DropClientRate {
+			refused++
+		}
+	}); n != 0 {
+		t.Errorf("screen: %v allocations per datagram", n)
+	}
+	if refused == 0 {
+		t.Error("201 datagrams from one MAC at one instant, a burst of 10: none refused")
+	}
+	for _, c := range []struct {
+		data []byte
+		want DropReason
+	}{{pkt[:43], DropMalformed}, {append([]byte{2}, pkt[1:]...), DropNotRequest}, {append(append([]byte{}, pkt[:2]...), append([]byte{17}, pkt[3:]...)...), DropBadHWAddr}} {
+		if got := s.screen(c.data, src, t0); got != c.want {
+			t.Errorf("screen of a bad header: %q, want %q", got, c.want)
+		}
+	}
+}
+
+// FuzzScreen: the screen reads fixed offsets of any datagram without
+// panicking.
+func FuzzScreen(f *testing.F) {
+	d, _ := dhcpv4.NewDiscovery(mustMAC("52:54:00:00:91:02"))
+	f.Add(d.ToBytes())
+	f.Add([]byte{1, 1, 16})
+	s := newTestServer(f, func(c *Config) { c.ClientRate, c.RelayRate = 1000, 1000 })
+	src := netip.MustParseAddrPort("192.0.2.254:67")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s.screen(data, src, t0)
+	})
 }

@@ -80,6 +80,16 @@ type Config struct {
 	// A negative rate disables that limit.
 	ClientRate, RelayRate   float64
 	ClientBurst, RelayBurst int
+	// RelayLeaseCap and PortLeaseCap bound the addresses (offered or
+	// bound) held by the clients behind one relay (giaddr) and behind one
+	// relay port (option 82 circuit-id and remote-id, within a relay), so
+	// a flood of invented MACs through one port or relay cannot empty a
+	// pool other ports share. A client already holding an address is
+	// never refused by them; refusals count as DropPoolCap. RelayLeaseCap
+	// 0 means none (one relay often serves a whole subnet); PortLeaseCap
+	// 0 means 64 and a negative value none. Direct (unrelayed) clients
+	// are not capped.
+	RelayLeaseCap, PortLeaseCap int
 
 	// Sharing, when set, splits new clients between the servers that
 	// share Store (a SharedStore): this server answers only the DISCOVERs

@@ -77,7 +77,7 @@ const (
 // dropReasons lists every reason (a function, not a package variable: no
 // global mutable state).
 func dropReasons() []DropReason {
-	return []DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient, DropStoreUnavailable, DropPeerClient, DropClaimLost, DropSuperseded, DropOversized}
+	return []DropReason{DropMalformed, DropNotRequest, DropBadHWAddr, DropUnknownType, DropQueueFull, DropClientRate, DropRelayRate, DropNoSubnet, DropNoServerID, DropPoolFull, DropNotForUs, DropNotPXE, DropPolicy, DropNoLease, DropStoreError, DropSendError, DropUnknownClient, DropStoreUnavailable, DropPeerClient, DropClaimLost, DropSuperseded, DropOversized, DropPoolCap}
 }
 
 // Stats is a snapshot of the server's counters.

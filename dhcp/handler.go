@@ -32,6 +32,8 @@ type inbound struct {
 	src     netip.AddrPort // UDP source
 	proxy   bool           // arrived on the proxyDHCP (4011) socket
 	l       *listener
+	// screened: the reader's screen already charged the rate limits.
+	screened bool
 }
 
 // outcome is what handling one request produced.
@@ -79,10 +81,10 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 		lk = s.links[in.ifIndex]
 		c.Interface = lk.name
 	}
-	if !s.clientLimit.allow(p.ClientHWAddr, now) {
+	if !in.screened && !s.clientLimit.allow(p.ClientHWAddr, now) {
 		return outcome{}, DropClientRate
 	}
-	if c.Relay.IsValid() {
+	if !in.screened && c.Relay.IsValid() {
 		k := c.Relay.As4()
 		if !s.relayLimit.allow(k[:], now) {
 			return outcome{}, DropRelayRate
@@ -124,6 +126,10 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 		if boot.Ignore {
 			s.emit(evs)
 			return outcome{}, DropPolicy
+		}
+		if keys, ok := capKeys(p, c.Relay); ok && !s.caps.take(mac, keys, now, now.Add(s.cfg.OfferHold)) {
+			s.emit(evs)
+			return outcome{}, DropPoolCap
 		}
 		ip, err := s.table.offer(mac, sub, addrOpt(p, dhcpv4.OptionRequestedIPAddress), now, s.cfg.OfferHold)
 		if err != nil {
@@ -172,6 +178,10 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 		if !want.Is4() || !s.cfg.Subnets[sub].Prefix.Masked().Contains(want) {
 			return s.nak(p, in, sid, c, "requested address is not on this network", now)
 		}
+		keys, capped := capKeys(p, c.Relay)
+		if capped && allowNew && !s.caps.take(mac, keys, now, now.Add(s.cfg.OfferHold)) {
+			return outcome{}, DropPoolCap
+		}
 		l, ok := s.table.ack(mac, want, sub, s.leaseTime(sub), c.ClientID, c.Hostname, now, allowNew)
 		if !ok {
 			if _, _, has := s.table.current(mac); !has && !reqSID.IsValid() && !s.table.inPool(want, sub) {
@@ -180,6 +190,9 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 				return outcome{}, DropUnknownClient
 			}
 			return s.nak(p, in, sid, c, "address not available to this client", now)
+		}
+		if capped {
+			s.caps.hold(mac, keys, l.Expiry)
 		}
 		r := s.reply(p, dhcpv4.MessageTypeAck, sid)
 		s.addAddressOptions(r, sub, want, mac)
@@ -203,6 +216,7 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 		if !ok {
 			return outcome{}, DropNoLease
 		}
+		s.caps.free(mac)
 		return outcome{ops: []Op{{Lease: l}}, events: []Event{ev(EventDeclined, ip, BootDecision{})}}, ""
 
 	case dhcpv4.MessageTypeRelease:
@@ -214,6 +228,7 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 		if !ok {
 			return outcome{}, DropNoLease
 		}
+		s.caps.free(mac)
 		return outcome{ops: []Op{{Lease: l}}, events: []Event{ev(EventReleased, ip, BootDecision{})}}, ""
 
 	default: // INFORM: configuration only, no address (RFC 2131 3.4)

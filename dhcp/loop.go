@@ -52,7 +52,7 @@ func (s *Server) reader(ctx context.Context, l *listener, jobs chan<- *batch) {
 		b := s.batches.Get().(*batch)
 		b.l = l
 		// No control messages on this conn: the link is unknown (0).
-		if s.admit(b, buf[:n], 0, src) {
+		if s.admit(b, buf[:n], 0, src, s.now()) {
 			if s.enqueue(jobs, b) {
 				continue
 			}
@@ -94,6 +94,7 @@ func (s *Server) batchReader(ctx context.Context, l *listener, jobs chan<- *batc
 		}
 		b := s.batches.Get().(*batch)
 		b.l = l
+		now := s.now() // one clock read per system call, not per packet
 		for i := 0; i < n; i++ {
 			m := &ms[i]
 			ifi := 0
@@ -101,7 +102,7 @@ func (s *Server) batchReader(ctx context.Context, l *listener, jobs chan<- *batc
 			if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
 				ifi = cm.IfIndex
 			}
-			if s.admit(b, (*bps[i])[:m.N], ifi, m.Addr) {
+			if s.admit(b, (*bps[i])[:m.N], ifi, m.Addr, now) {
 				// The batch owns that buffer now: take a fresh one.
 				bps[i] = s.bufs.Get().(*[]byte)
 				m.Buffers[0] = *bps[i]
@@ -115,8 +116,9 @@ func (s *Server) batchReader(ctx context.Context, l *listener, jobs chan<- *batc
 }
 
 // admit counts a datagram and adds it to b unless it came from a link we
-// do not serve; false means the caller keeps the buffer.
-func (s *Server) admit(b *batch, data []byte, ifi int, src net.Addr) bool {
+// do not serve or the screen refuses it; false means the caller keeps the
+// buffer.
+func (s *Server) admit(b *batch, data []byte, ifi int, src net.Addr, now time.Time) bool {
 	s.cnt.received.Add(1)
 	if oversized(len(data)) {
 		s.cnt.drop(DropOversized)
@@ -133,7 +135,11 @@ func (s *Server) admit(b *batch, data []byte, ifi int, src net.Addr) bool {
 		sp = ua.AddrPort()
 		sp = netip.AddrPortFrom(sp.Addr().Unmap(), sp.Port())
 	}
-	b.in = append(b.in, inbound{data: data, ifIndex: ifi, src: sp, proxy: b.l.proxy, l: b.l})
+	if why := s.screen(data, sp, now); why != "" {
+		s.cnt.drop(why)
+		return false
+	}
+	b.in = append(b.in, inbound{data: data, ifIndex: ifi, src: sp, proxy: b.l.proxy, l: b.l, screened: true})
 	return true
 }
 

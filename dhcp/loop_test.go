@@ -15,10 +15,11 @@ func TestQueueBoundCountsEveryDroppedDatagram(t *testing.T) {
 	s := newTestServer(t, func(c *Config) { c.QueueLen = 4 })
 	jobs := make(chan *batch, 16) // no worker: everything stays queued
 	l := &listener{conn: discardConn{}}
+	pkt := discover(t, "52:54:00:00:0c:01").ToBytes()
 	read := func(n int) *batch {
 		b := &batch{l: l}
 		for range n {
-			s.admit(b, make([]byte, 300), 0, nil)
+			s.admit(b, append([]byte(nil), pkt...), 0, nil, t0)
 		}
 		return b
 	}

@@ -34,6 +34,8 @@ type Server struct {
 	shared      SharedStore
 	clientLimit *limiter
 	relayLimit  *limiter
+	srcLimit    *limiter // per UDP source address, before decoding
+	caps        *poolCaps
 	cnt         counters
 	now         func() time.Time
 	// lclock is the lease clock now reads (Config.Clock).
@@ -119,6 +121,8 @@ func New(cfg Config) (*Server, error) {
 		store:       cfg.Store,
 		clientLimit: newLimiter(cfg.ClientRate, cfg.ClientBurst, 4096),
 		relayLimit:  newLimiter(cfg.RelayRate, cfg.RelayBurst, 256),
+		srcLimit:    newLimiter(cfg.RelayRate, cfg.RelayBurst, 256),
+		caps:        newPoolCaps(cfg.RelayLeaseCap, cfg.PortLeaseCap),
 		lclock:      newLeaseClock(cfg.Clock),
 		links:       map[int]link{},
 		ready:       make(chan struct{}),

@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/abusebench"
 	"github.com/pxekit/pxekit/bench/internal/clusterbench"
 	"github.com/pxekit/pxekit/bench/internal/dhcp6bench"
 	"github.com/pxekit/pxekit/bench/internal/dhcpbench"
@@ -72,6 +73,8 @@ var parts = []part{
 	{"soak", func(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		return soakbench.Run(ctx, h, *soakFor)
 	}},
+	// A well-behaved client's rate while one socket floods the server.
+	{"abuse", abusebench.Run},
 }
 
 // soakFor is -soak, the soak part's length.
