@@ -36,6 +36,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/dhcpbench"
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/httpbench"
+	"github.com/pxekit/pxekit/bench/internal/leasesbench"
 	"github.com/pxekit/pxekit/bench/internal/memorybench"
 	"github.com/pxekit/pxekit/bench/internal/qemubench"
 	"github.com/pxekit/pxekit/bench/internal/report"
@@ -62,6 +63,8 @@ var parts = []part{
 	{"cluster", clusterbench.Run},
 	// DHCPv6, relayed, on 2001:db8::/64: pxekit, Kea dhcp6, dnsmasq.
 	{"dhcp6", dhcp6bench.Run},
+	// A /12 pool with a million bound leases: start-up, memory, DORA/s.
+	{"leases1m", leasesbench.Run},
 }
 
 func main() {
