@@ -194,6 +194,9 @@ func (s *BoltStore) loadEach(size func(n int), each func(Lease)) error {
 func (s *BoltStore) Apply(ops []Op) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(leaseBucket)
+		// Records are small and rewritten in place at about the same
+		// size: fuller pages make a smaller file for a large pool.
+		b.FillPercent = 0.9
 		for _, o := range ops {
 			k := o.Lease.IP.Unmap().AsSlice()
 			if len(k) == 0 {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/dhcp"
 )
 
@@ -62,6 +63,9 @@ func dhcpPool(ctx context.Context, log *slog.Logger, args []string) error {
 	}
 	s, err := dhcp.New(dhcp.Config{
 		Interfaces: []string{*iface},
+		// The subnet is not on the link: the server names itself by the
+		// address the relay reaches it at.
+		ServerID:   netip.MustParseAddr(harness.ServerIP),
 		Subnets:    []dhcp.Subnet{{Prefix: pfx, LeaseTime: time.Hour, Pools: []dhcp.Range{{Start: start, End: end}}}},
 		LeaseFile:  filepath.Join(*dir, "pxekit-leases.db"),
 		ClientRate: -1,
