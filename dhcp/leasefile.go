@@ -15,8 +15,11 @@ import (
 
 // LeaseSchema is the version of the record layout BoltStore writes. A file
 // marked with a newer version was written by a newer pxekit and is refused
-// rather than misread.
-const LeaseSchema = 1
+// rather than misread. Schema 1 wrote JSON records, schema 2 writes binary
+// ones (record.go); both are read, so a file of schema 1 opens and is
+// marked 2, which makes an older server refuse it instead of misreading
+// the binary records it will get.
+const LeaseSchema = 2
 
 var (
 	metaBucket = []byte("pxekit")
@@ -183,8 +186,8 @@ func (m *boltMeta) valid() error {
 }
 
 // checkSchema refuses a file marked with a newer schema and marks an
-// unmarked one (a new file, or one written before the mark existed) with
-// LeaseSchema.
+// unmarked or older one (a new file, one written before the mark existed,
+// one of JSON records) with LeaseSchema.
 func checkSchema(db *bolt.DB) error {
 	return db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(metaBucket)
@@ -201,6 +204,9 @@ func checkSchema(db *bolt.DB) error {
 		}
 		if n > LeaseSchema {
 			return fmt.Errorf("%w: schema %d, this server reads up to %d", ErrLeaseFileNewer, n, LeaseSchema)
+		}
+		if n < LeaseSchema {
+			return b.Put(schemaKey, []byte(strconv.Itoa(LeaseSchema)))
 		}
 		return nil
 	})

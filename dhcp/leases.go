@@ -63,6 +63,8 @@ type table struct {
 	// share, when set, is Sharing.Share: where in each pool this server
 	// looks for a free address first.
 	share func() (i, n int)
+	// slab is what is left of the block newLoaded hands entries from.
+	slab []entry
 }
 
 func newTable(subnets []Subnet, res []Reservation) *table {
@@ -91,23 +93,81 @@ func newTable(subnets []Subnet, res []Reservation) *table {
 func (t *table) load(ls []Lease) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.reserve(len(ls))
 	for _, l := range ls {
-		sub := t.subnetOf(l.IP)
-		if sub < 0 {
-			continue
-		}
-		if m, ok := t.resIP[l.IP]; ok && m != string(l.MAC) {
-			continue
-		}
-		e := &entry{ip: l.IP, mac: string(l.MAC), clientID: l.ClientID, hostname: l.Hostname, expiry: l.Expiry, state: stBound, subnet: sub}
-		if l.State == Declined {
-			e.state, e.mac = stDeclined, ""
-		}
-		t.byIP[l.IP] = e
-		if e.mac != "" {
-			if old := t.byMAC[e.mac]; old == nil || old.expiry.Before(e.expiry) {
-				t.byMAC[e.mac] = e
-			}
+		t.add(l)
+	}
+}
+
+// eachStore is a Store that hands its records over one at a time
+// (BoltStore), so that a large file loads with no list of every record in
+// between.
+type eachStore interface {
+	loadEach(size func(n int), each func(Lease)) error
+}
+
+// loadStore loads st's records as load does and returns how many it read
+// and the store's error: a fault of the whole file, or records skipped.
+func (t *table) loadStore(st Store) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if es, ok := st.(eachStore); ok {
+		n := 0
+		err := es.loadEach(t.reserve, func(l Lease) { n++; t.add(l) })
+		return n, err
+	}
+	ls, err := st.Load()
+	t.reserve(len(ls))
+	for _, l := range ls {
+		t.add(l)
+	}
+	return len(ls), err
+}
+
+// slabLen is how many entries a load allocates at once.
+const slabLen = 1024
+
+// reserve sizes an empty table for n records, so that the maps do not
+// grow (and rehash) record by record.
+func (t *table) reserve(n int) {
+	if len(t.byIP) == 0 && n > 0 {
+		t.byIP = make(map[netip.Addr]*entry, n)
+	}
+	if len(t.byMAC) == 0 && n > 0 {
+		t.byMAC = make(map[string]*entry, n)
+	}
+}
+
+// newLoaded returns a zero entry for a loaded record, from a block of
+// entries: a million records are then a thousand allocations, not a million.
+func (t *table) newLoaded() *entry {
+	if len(t.slab) == 0 {
+		t.slab = make([]entry, slabLen)
+	}
+	e := &t.slab[0]
+	t.slab = t.slab[1:]
+	return e
+}
+
+// add installs one loaded record (t.mu held).
+func (t *table) add(l Lease) {
+	sub := t.subnetOf(l.IP)
+	if sub < 0 {
+		return
+	}
+	mac := string(l.MAC)
+	if m, ok := t.resIP[l.IP]; ok && m != mac {
+		return
+	}
+	e := t.newLoaded()
+	*e = entry{ip: l.IP, mac: mac, clientID: l.ClientID, hostname: l.Hostname, expiry: l.Expiry, state: stBound, subnet: sub}
+	if l.State == Declined {
+		e.state, e.mac = stDeclined, ""
+	}
+	t.byIP[l.IP] = e
+	if e.mac != "" {
+		if old := t.byMAC[e.mac]; old == nil || old.expiry.Before(e.expiry) {
+			t.byMAC[e.mac] = e
 		}
 	}
 }

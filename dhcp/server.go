@@ -146,18 +146,16 @@ func New(cfg Config) (*Server, error) {
 	if s.store == nil {
 		s.store = NewMemStore()
 	}
-	ls, err := s.store.Load()
-	if err != nil && ls == nil {
-		s.closeStore()
-		return nil, fmt.Errorf("dhcp: load leases: %w", err)
-	}
-	if err != nil {
+	if n, err := s.table.loadStore(s.store); err != nil {
+		if n == 0 {
+			s.closeStore()
+			return nil, fmt.Errorf("dhcp: load leases: %w", err)
+		}
 		// Unreadable records are skipped, not fatal: the addresses they
 		// held are at worst offered again, which the client's ARP check
 		// and DECLINE cover.
 		s.log.Warn("dhcp: skipped unreadable lease records", "err", err)
 	}
-	s.table.load(ls)
 	s.shared, _ = s.store.(SharedStore)
 	if sh := cfg.Sharing; sh != nil {
 		s.table.share = sh.Share

@@ -1,7 +1,6 @@
 package dhcp
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -158,28 +157,46 @@ func OpenBoltStore(path string) (*BoltStore, error) {
 // reported in the error list joined to the result, never a panic.
 func (s *BoltStore) Load() ([]Lease, error) {
 	var out []Lease
+	err := s.loadEach(func(int) {}, func(l Lease) { out = append(out, l) })
+	if lf := (*LeaseFileError)(nil); errors.As(err, &lf) {
+		return nil, err
+	}
+	return out, err
+}
+
+// loadEach calls size with the number of records, then each with every
+// record that decodes, in address order, without building a list of them
+// (the server's table takes them as they come). The MACs and client-ids
+// of the leases share large blocks of memory.
+func (s *BoltStore) loadEach(size func(n int), each func(Lease)) error {
 	var bad []error
+	arena := &recordArena{}
 	err := safeView(s.db, func(tx *bolt.Tx) error {
-		return tx.Bucket(leaseBucket).ForEach(func(k, v []byte) error {
-			l, err := decodeLease(k, v)
+		b := tx.Bucket(leaseBucket)
+		size(b.Stats().KeyN)
+		return b.ForEach(func(k, v []byte) error {
+			l, err := decodeLeaseArena(k, v, arena)
 			if err != nil {
 				bad = append(bad, err)
 				return nil
 			}
-			out = append(out, l)
+			each(l)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, &LeaseFileError{Path: s.path, Err: err}
+		return &LeaseFileError{Path: s.path, Err: err}
 	}
-	return out, errors.Join(bad...)
+	return errors.Join(bad...)
 }
 
 // Apply implements Store.
 func (s *BoltStore) Apply(ops []Op) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(leaseBucket)
+		// Records are small and rewritten in place at about the same
+		// size: fuller pages make a smaller file for a large pool.
+		b.FillPercent = 0.9
 		for _, o := range ops {
 			k := o.Lease.IP.Unmap().AsSlice()
 			if len(k) == 0 {
@@ -191,11 +208,7 @@ func (s *BoltStore) Apply(ops []Op) error {
 				}
 				continue
 			}
-			v, err := json.Marshal(o.Lease)
-			if err != nil {
-				return err
-			}
-			if err := b.Put(k, v); err != nil {
+			if err := b.Put(k, appendRecord(nil, o.Lease)); err != nil {
 				return err
 			}
 		}
@@ -205,22 +218,3 @@ func (s *BoltStore) Apply(ops []Op) error {
 
 // Close closes the database file.
 func (s *BoltStore) Close() error { return s.db.Close() }
-
-// decodeLease reads one stored record; the key must agree with the value.
-func decodeLease(k, v []byte) (Lease, error) {
-	var l Lease
-	key, ok := netip.AddrFromSlice(k)
-	if !ok {
-		return l, fmt.Errorf("dhcp: lease record key %x: want 4 or 16 bytes", k)
-	}
-	if err := json.Unmarshal(v, &l); err != nil {
-		return l, fmt.Errorf("dhcp: lease record %s: %w", key, err)
-	}
-	if l.IP != key {
-		return l, fmt.Errorf("dhcp: lease record %s: ip field says %s", key, l.IP)
-	}
-	if l.State != Bound && l.State != Declined {
-		return l, fmt.Errorf("dhcp: lease record %s: unknown state %d", l.IP, l.State)
-	}
-	return l, nil
-}

@@ -38,6 +38,7 @@ import (
 	"github.com/pxekit/pxekit/bench/internal/harness"
 	"github.com/pxekit/pxekit/bench/internal/httpbench"
 	"github.com/pxekit/pxekit/bench/internal/lossybench"
+	"github.com/pxekit/pxekit/bench/internal/leasesbench"
 	"github.com/pxekit/pxekit/bench/internal/memorybench"
 	"github.com/pxekit/pxekit/bench/internal/qemubench"
 	"github.com/pxekit/pxekit/bench/internal/report"
@@ -75,6 +76,8 @@ var parts = []part{
 	}},
 	// A well-behaved client's rate while one socket floods the server.
 	{"abuse", abusebench.Run},
+	// A /12 pool with a million bound leases: start-up, memory, DORA/s.
+	{"leases1m", leasesbench.Run},
 }
 
 // soakFor is -soak, the soak part's length.

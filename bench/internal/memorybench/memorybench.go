@@ -83,6 +83,6 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 		{Group: "Memory", Case: "DHCP heap per 100k leases", Unit: "MB", Lower: true, Pxekit: float64(after-before) / 1e6,
 			Note: "Go heap after dhcp.New loads 100,000 bound leases from bbolt, minus before (GC'd both times)"},
 		{Group: "Memory", Case: "bbolt lease file per 100k leases", Unit: "MB", Lower: true, Pxekit: float64(fi.Size()) / 1e6,
-			Note: "one JSON record per address, keyed by the address"},
+			Note: "one binary record per address (schema 2), keyed by the address"},
 	}, nil
 }

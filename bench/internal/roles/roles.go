@@ -91,6 +91,9 @@ func Child(args []string) (code int, ok bool) {
 // returns its exit code: a dhcpload report goes to stdout, errors to
 // stderr.
 func Main(role string, args []string, stdout, stderr io.Writer) int {
+	if role == DHCPPool {
+		return mainOwn(role, args, stderr, dhcpPool)
+	}
 	fs := flag.NewFlagSet(role, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	iface := fs.String("iface", "", "interface to serve on")
@@ -172,6 +175,18 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 		err = fmt.Errorf("unknown role %q", role)
 	}
 	if err != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, role+":", err)
+		return 1
+	}
+	return 0
+}
+
+// mainOwn runs a role that parses its own flags, until SIGTERM.
+func mainOwn(role string, args []string, stderr io.Writer, run func(context.Context, *slog.Logger, []string) error) int {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer cancel()
+	if err := run(ctx, log, args); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(stderr, role+":", err)
 		return 1
 	}
