@@ -35,6 +35,10 @@ type Row struct {
 	// Failed marks a correctness check that did not hold (failures in
 	// the storm, leases lost after kill -9).
 	Failed bool `json:"failed,omitempty"`
+	// Machines is how many machines a row of a scaling series was
+	// measured with (the storm at 1k … 10k), its x in the chart; 0 for
+	// other rows.
+	Machines int `json:"machines,omitempty"`
 }
 
 // Ratio is pxekit's advantage over the peer: > 1 means pxekit is better,
