@@ -378,7 +378,12 @@ func StormProfile() pxe.Profile {
 // counters are written there when the server stops.
 func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, routerAdvert bool, relayed string) error {
 	subnets := []dhcp.Subnet{subnet()}
+	maxTransfers := 0
 	if relayed != "" {
+		// The multi-subnet storm boots up to 10,000 machines at once:
+		// every one gets its TFTP transfer rather than waiting out a
+		// dropped request.
+		maxTransfers = 16384
 		n, err := strconv.Atoi(relayed)
 		if err != nil || n < 0 || n > 512 {
 			return fmt.Errorf("-subnets %q: want 0 to 512", relayed)
@@ -404,6 +409,7 @@ func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, r
 		Interface:           iface,
 		Addr:                netip.MustParseAddr(harness.ServerIP),
 		Subnets:             subnets,
+		TFTPMaxTransfers:    maxTransfers,
 		LeaseFile:           filepath.Join(dir, "pxe-leases.db"),
 		RouterAdvertisement: routerAdvert,
 		HTTPPort:            80,

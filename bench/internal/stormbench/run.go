@@ -312,7 +312,8 @@ func readReport(path string) (*stormclient.Report, error) {
 func (e *env) runPXE(ctx context.Context, n int) (o outcome) {
 	h := e.h
 	_ = os.Remove(filepath.Join(e.dir, "pxe-leases.db")) // every storm starts with no leases
-	statsPath := filepath.Join(e.dir, "pxe-stats.json")
+	// The counters stay beside the results, commit latencies and all.
+	statsPath := filepath.Join(h.Out, fmt.Sprintf("storm-%d-pxe-stats.json", n))
 	args := []string{"-iface", h.SrvIf, "-dir", e.dir, "-stats", statsPath, "-subnets", strconv.Itoa(Subnets)}
 	args = append(args, roles.CPUProfile(h.Options, fmt.Sprintf("storm-%d", n))...)
 	px, err := h.StartSelf(h.Srv, roles.PXE, args...)
@@ -376,8 +377,8 @@ func serverBad(n int, ps roles.PXEStats, failed, logErrs int) bool {
 // "BAD: " when serverBad.
 func serverNote(n int, ps roles.PXEStats, s summary, rep *stormclient.Report, logErrs []string, threads int) string {
 	st, ev := ps.DHCP, ps.Events
-	note := fmt.Sprintf("ACKs %d, releases %d, NAKs %d, dropped: %s; after the storm %d leases active, %d of %d addresses free; %d REQUEST/TFTP resends by clients; %d stray and %d overflowed replies; up to %d OS threads; log in storm-%d-pxe-server.log",
-		st.Acks, st.Releases, st.Naks, dropsNote(st.Dropped), st.ActiveLeases, st.PoolFree, st.PoolSize, s.resent, rep.Stray, rep.Overflow, threads, n)
+	note := fmt.Sprintf("ACKs %d, releases %d, NAKs %d, dropped: %s; after the storm %d leases active, %d of %d addresses free; %d REQUEST/TFTP resends by clients; %d stray and %d overflowed replies; up to %d OS threads; %d lease writes in %d store commits; log in storm-%d-pxe-server.log, counters in storm-%[12]d-pxe-stats.json",
+		st.Acks, st.Releases, st.Naks, dropsNote(st.Dropped), st.ActiveLeases, st.PoolFree, st.PoolSize, s.resent, rep.Stray, rep.Overflow, threads, st.LeaseWrites, st.Commits, n)
 	note += fmt.Sprintf("; events: %d TFTP transfers, %d scripts, %d assets sent, %d requests denied",
 		ev[pxe.EventTFTPSent], ev[pxe.EventScriptServed], ev[pxe.EventAssetSent], ev[pxe.EventDenied])
 	if len(logErrs) > 0 {

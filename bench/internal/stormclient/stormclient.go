@@ -709,9 +709,10 @@ func linkSelection(link netip.Addr) dhcpv4.Modifier {
 		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(5), link.AsSlice())))
 }
 
-// tftpFile reads name from server the way firmware does: lock-step, one
-// ACK per block, blksize 1468 asked for, tsize asked for; a block not
-// answered in 1 s is acknowledged again, five times at most.
+// tftpFile reads name from server the way edk2's UEFI PXE does: blksize
+// 1468, tsize and windowsize 4 asked for; with a window granted, one ACK
+// per window (RFC 7440), lock-step, one ACK per block, otherwise; a block
+// not answered in 1 s is acknowledged again, five times at most.
 func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name string, res *Machine) error {
 	want, ok := st.o.Want[path.Base(name)]
 	if !ok {
@@ -726,14 +727,14 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 	defer stop()
 
 	rrq, err := tftp.Request{Op: tftp.OpRRQ, Filename: name, Mode: "octet",
-		Options: []tftp.Option{{Name: "blksize", Value: "1468"}, {Name: "tsize", Value: "0"}}}.AppendBinary(nil)
+		Options: []tftp.Option{{Name: "blksize", Value: "1468"}, {Name: "tsize", Value: "0"}, {Name: "windowsize", Value: "4"}}}.AppendBinary(nil)
 	if err != nil {
 		return fail(StepTFTP, "RRQ for %q: %v", name, err)
 	}
 	dst := netip.AddrPortFrom(server, 69)
 	last := rrq
 	var tid netip.AddrPort
-	blk := tftp.DefaultBlockSize
+	blk, window := tftp.DefaultBlockSize, 1
 	expect := uint16(1)
 	var got int64
 	crc := crc32.NewIEEE()
@@ -785,7 +786,7 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 			if err != nil {
 				return fail(StepTFTP, "%s: OACK: %v", name, err)
 			}
-			if blk, err = oackBlockSize(opts, want.Size); err != nil {
+			if blk, window, err = oackBlockSize(opts, want.Size); err != nil {
 				return fail(StepTFTP, "%s: %v", name, err)
 			}
 			tid = from
@@ -808,7 +809,11 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 				crc.Write(data)
 				got += int64(len(data))
 				last = tftp.AppendACK(nil, b)
-				_, _ = conn.WriteToUDPAddrPort(last, tid)
+				// In a window only its last block (or the file's) is
+				// acknowledged; the timeout re-sends the last ACK.
+				if int(b)%window == 0 || len(data) < blk {
+					_, _ = conn.WriteToUDPAddrPort(last, tid)
+				}
 				tries = 0
 				if len(data) < blk {
 					if got != want.Size || crc.Sum32() != want.CRC {
@@ -818,31 +823,40 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 				}
 				expect++
 			case expect - 1:
-				_, _ = conn.WriteToUDPAddrPort(last, tid) // our ACK was lost
+				if window == 1 {
+					_, _ = conn.WriteToUDPAddrPort(last, tid) // our ACK was lost
+				}
 			}
 		}
 	}
 }
 
-// oackBlockSize is the block size an OACK grants (512 when it leaves
-// blksize out), after checking its tsize, if any, is the file's size.
-func oackBlockSize(opts []tftp.Option, size int64) (int, error) {
-	blk := tftp.DefaultBlockSize
+// oackBlockSize is the block size and window an OACK grants (512 and 1
+// when it leaves them out), after checking its tsize, if any, is the
+// file's size.
+func oackBlockSize(opts []tftp.Option, size int64) (blk, window int, _ error) {
+	blk, window = tftp.DefaultBlockSize, 1
 	for _, o := range opts {
 		switch o.Name {
 		case "blksize":
 			n, err := strconv.Atoi(o.Value)
 			if err != nil || n < tftp.MinBlockSize || n > tftp.MaxBlockSize {
-				return 0, fmt.Errorf("OACK blksize %q", o.Value)
+				return 0, 0, fmt.Errorf("OACK blksize %q", o.Value)
 			}
 			blk = n
+		case "windowsize":
+			n, err := strconv.Atoi(o.Value)
+			if err != nil || n < 1 || n > 4 {
+				return 0, 0, fmt.Errorf("OACK windowsize %q, asked for 4", o.Value)
+			}
+			window = n
 		case "tsize":
 			if n, err := strconv.ParseInt(o.Value, 10, 64); err != nil || n != size {
-				return 0, fmt.Errorf("tsize %q, want %d", o.Value, size)
+				return 0, 0, fmt.Errorf("tsize %q, want %d", o.Value, size)
 			}
 		}
 	}
-	return blk, nil
+	return blk, window, nil
 }
 
 // script fetches the boot script (following chain lines) and returns the
