@@ -17,6 +17,7 @@
 //
 //	go run ./bench/cmd/compare -out bench/out            # everything
 //	go run ./bench/cmd/compare -only dhcp,tftp -quick    # a subset, shorter runs
+//	go run ./bench/cmd/compare -only storm -storm-machines 1000,10000   # the storm at two sizes
 package main
 
 import (

@@ -711,8 +711,9 @@ func linkSelection(link netip.Addr) dhcpv4.Modifier {
 
 // tftpFile reads name from server the way edk2's UEFI PXE does: blksize
 // 1468, tsize and windowsize 4 asked for; with a window granted, one ACK
-// per window (RFC 7440), lock-step, one ACK per block, otherwise; a block
-// not answered in 1 s is acknowledged again, five times at most.
+// per window (RFC 7440), lock-step, one ACK per block, otherwise; the RRQ
+// is sent again after rrqTimeout, a block not answered in 1 s is
+// acknowledged again, five times at most.
 func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name string, res *Machine) error {
 	want, ok := st.o.Want[path.Base(name)]
 	if !ok {
@@ -743,7 +744,14 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 		return fail(StepTFTP, "RRQ: %v", err)
 	}
 	for tries := 0; ; {
-		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		// Until the server answers, the RRQ is sent again every 4 s, as
+		// edk2's PXE does (PXEBC_MTFTP_TIMEOUT, 6 tries): a server busy with
+		// a storm may answer late; a block not answered waits 1 s.
+		wait := time.Second
+		if !tid.IsValid() {
+			wait = rrqTimeout
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(wait))
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -830,6 +838,10 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 		}
 	}
 }
+
+// rrqTimeout is how long a TFTP read request waits for its first answer
+// before it is sent again: edk2's PXE timeout.
+const rrqTimeout = 4 * time.Second
 
 // oackBlockSize is the block size and window an OACK grants (512 and 1
 // when it leaves them out), after checking its tsize, if any, is the
