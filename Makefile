@@ -10,6 +10,8 @@ APT_PKGS  += chromium prometheus systemd
 # Several boot servers sharing one state: the etcd cluster of the etcdstore
 # tests; also the store of the real API server (pxe/kubevirt, manifest tests).
 APT_PKGS  += etcd-server
+# The storm test boots machines over relayed subnets against Kea too.
+APT_PKGS  += kea-dhcp4-server
 # Secure Boot: the signed shim and network GRUB the boot server serves, sbsigntool (sbverify and
 # sbattach check the unsigned kernel copy), mtools and dosfstools read the boot disk images back.
 APT_PKGS  += shim-signed grub-efi-amd64-signed sbsigntool mtools dosfstools

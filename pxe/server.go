@@ -83,6 +83,11 @@ type Config struct {
 	// DefaultTFTPWindowSize; -1 keeps every transfer lock-step, as
 	// tftpd-hpa and dnsmasq do.
 	TFTPWindowSize int
+	// TFTPMaxTransfers bounds concurrent TFTP transfers; 0 means
+	// tftp.DefaultMaxTransfers. A request beyond it is dropped and the
+	// client asks again after its own timeout: raise it for a boot storm
+	// of more machines than that at once.
+	TFTPMaxTransfers int
 
 	// IPXE holds the iPXE builds (undionly.kpxe, ipxe.efi, ...), served
 	// over TFTP and under /ipxe/. Nil locates Debian's ipxe package.
@@ -539,6 +544,7 @@ func (s *Server) tftpConfig() tftp.Config {
 		// namespace, so a lab netns needs no single-port mode (which
 		// would also rule out windowsize).
 		MaxWindowSize: s.cfg.TFTPWindowSize,
+		MaxTransfers:  s.cfg.TFTPMaxTransfers,
 		ShutdownGrace: s.cfg.ShutdownGrace,
 		Logger:        s.log.With("server", "tftp"),
 		OnEvent:       s.tftpEvent,

@@ -17,6 +17,7 @@
 //
 //	go run ./bench/cmd/compare -out bench/out            # everything
 //	go run ./bench/cmd/compare -only dhcp,tftp -quick    # a subset, shorter runs
+//	go run ./bench/cmd/compare -only storm -storm-machines 1000,10000   # the storm at two sizes
 package main
 
 import (
@@ -54,12 +55,25 @@ type part struct {
 	run  func(context.Context, *harness.Harness) ([]report.Row, error)
 }
 
+// stormMachines is -storm-machines, the storm part's sizes.
+var stormMachines = flag.String("storm-machines", "", "storm: comma-separated machine counts (default 1000,2500,5000,10000; 200 with -quick)")
+
+// stormSteps is the storm's sizes from -storm-machines, nil for its
+// default; the flag is checked before any part runs.
+func stormSteps() []int {
+	if *stormMachines == "" {
+		return nil
+	}
+	s, _ := stormbench.ParseSteps(*stormMachines)
+	return s
+}
+
 // parts are every part, in the order a run runs them.
 var parts = []part{
 	{"dhcp", dhcpbench.Run},
 	{"tftp", tftpbench.Run},
 	{"http", httpbench.Run},
-	{"storm", stormbench.Run},
+	{"storm", stormbench.Part(stormSteps)},
 	{"memory", memorybench.Run},
 	{"qemu", qemubench.Run},
 	// Several servers sharing one state: pxekit on etcd, Kea.
@@ -99,6 +113,12 @@ func main() {
 	timeout := flag.Duration("timeout", 45*time.Minute, "the whole run stops after this")
 	flag.Parse()
 
+	if *stormMachines != "" {
+		if _, err := stormbench.ParseSteps(*stormMachines); err != nil {
+			fmt.Fprintln(os.Stderr, "compare: -storm-machines:", err)
+			os.Exit(2)
+		}
+	}
 	selected := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		if p = strings.TrimSpace(p); p != "" {

@@ -35,6 +35,10 @@ type Row struct {
 	// Failed marks a correctness check that did not hold (failures in
 	// the storm, leases lost after kill -9).
 	Failed bool `json:"failed,omitempty"`
+	// Machines is how many machines a row of a scaling series was
+	// measured with (the storm at 1k … 10k), its x in the chart; 0 for
+	// other rows.
+	Machines int `json:"machines,omitempty"`
 }
 
 // Ratio is pxekit's advantage over the peer: > 1 means pxekit is better,
@@ -204,7 +208,10 @@ func esc(s string) string {
 
 // SVG is chart.svg: one horizontal bar per compared row, pxekit's ratio
 // to the peer on a log scale, with the 1× line and the row's target
-// marked. Rows without a peer are listed as text under the bars.
+// marked. Rows without a peer are listed as text under the bars. Under
+// them, when rows carry Machines (the storm at several sizes), the
+// storm's completion time and peak RSS against machines, one line per
+// stack.
 func (res *Results) SVG() string {
 	var rows, solo []Row
 	for _, r := range res.Rows {
@@ -228,8 +235,11 @@ func (res *Results) SVG() string {
 		return left + barW*(math.Log10(v)-math.Log10(minR))/(math.Log10(maxR)-math.Log10(minR))
 	}
 	h := top + rowH*float64(len(rows)) + 40 + 18*float64(len(solo)) + 20
+	// The storm's scaling chart, when the run has one, goes under the
+	// ratios.
+	scale, scaleH := res.scalePanels(h, left+barW+140)
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", int(left+barW+140), int(h))
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", int(left+barW+140), int(h+scaleH))
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="15" font-weight="bold">pxekit vs peers — ratio (log scale, &gt; 1 = pxekit better)</text>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="38" fill="#555">%s</text>`+"\n", esc(res.Host))
@@ -270,6 +280,7 @@ func (res *Results) SVG() string {
 		fmt.Fprintf(&b, `<text x="10" y="%.1f">%s</text>`+"\n", y, esc(fmt.Sprintf("%s %s: %s %s %s %s", r.Group, r.Case, fmtV(r.Pxekit), r.Unit, r.Verdict(), r.Note)))
 		y += 18
 	}
+	b.WriteString(scale)
 	b.WriteString("</svg>\n")
 	return b.String()
 }

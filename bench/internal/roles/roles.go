@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/pxekit/pxekit/bench/internal/dhcpload"
 	"github.com/pxekit/pxekit/bench/internal/harness"
+	"github.com/pxekit/pxekit/bench/internal/procfs"
 	"github.com/pxekit/pxekit/bench/internal/stormclient"
 	"github.com/pxekit/pxekit/dhcp"
 	"github.com/pxekit/pxekit/etcdstore"
@@ -107,6 +109,9 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 	deadline := fs.Duration("deadline", 150*time.Second, "storm: a machine not booted by then failed")
 	want := fs.String("want", "", "storm: name=size:crc32hex,... of every file a machine may fetch")
 	out := fs.String("out", "", "storm: write the report here (JSON)")
+	linkSubnets := fs.String("subnets", "", "storm: comma-separated prefixes behind the relay, named by link selection; pxe: how many of StormSubnets to serve beside the link's own")
+	sources := fs.String("sources", "", "storm, with -subnets: comma-separated local addresses the machines fetch from")
+	first := fs.Int("first", 0, "storm: index of the first machine (its MAC, UUID)")
 	rate := fs.Int("rate", 1000, "dhcpload: DORA exchanges offered per second")
 	secs := fs.Int("secs", 5, "dhcpload: seconds of load")
 	drop := fs.Duration("drop", 2*time.Second, "dhcpload: an exchange not done by then is lost")
@@ -145,15 +150,23 @@ func Main(role string, args []string, stdout, stderr io.Writer) int {
 		if *ipv6 != "" {
 			err = servePXE6(ctx, log, *iface, *dir, *ipv6)
 		} else {
-			err = servePXE(ctx, log, *iface, *dir, *stats, *routerAdvert)
+			err = servePXE(ctx, log, *iface, *dir, *stats, *routerAdvert, *linkSubnets)
 		}
 	case Storm:
 		var w map[string]stormclient.File
+		cfg := stormclient.Config{Server: server, Clients: *clients, Spread: *spread, Deadline: *deadline, First: *first}
 		if w, err = stormclient.ParseWant(*want); err == nil {
+			cfg.Want = w
+			cfg.Relay, err = netip.ParseAddr(*relayAddr)
+		}
+		if err == nil {
+			cfg.Subnets, cfg.Sources, err = stormLinks(*linkSubnets, *sources)
+		}
+		if err == nil {
 			var rep *stormclient.Report
-			rep, err = stormclient.Run(ctx, stormclient.Config{Server: server, Relay: netip.MustParseAddr(harness.ClientIP),
-				Clients: *clients, Spread: *spread, Deadline: *deadline, Want: w})
+			rep, err = stormclient.Run(ctx, cfg)
 			if err == nil {
+				rep.CPU, _ = procfs.CPU(os.Getpid())
 				err = writeJSON(*out, rep)
 			}
 		}
@@ -191,6 +204,55 @@ func mainOwn(role string, args []string, stderr io.Writer, run func(context.Cont
 		return 1
 	}
 	return 0
+}
+
+// stormLinks parses the storm role's -subnets and -sources.
+func stormLinks(subnets, sources string) ([]netip.Prefix, []netip.Addr, error) {
+	var ps []netip.Prefix
+	var as []netip.Addr
+	for _, s := range strings.Split(subnets, ",") {
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-subnets: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	for _, s := range strings.Split(sources, ",") {
+		if s == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-sources: %w", err)
+		}
+		as = append(as, a)
+	}
+	return ps, as, nil
+}
+
+// StormSubnets are the n relayed subnets of the multi-subnet storm:
+// 198.18.0.0/24, 198.18.1.0/24, … (n at most 512, the /15). They are
+// data only: pools handed out and link-selection values, never an
+// address a packet goes to.
+func StormSubnets(n int) []netip.Prefix {
+	ps := make([]netip.Prefix, 0, n)
+	for i := range min(n, 512) {
+		ps = append(ps, netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18 + byte(i>>8), byte(i), 0}), 24))
+	}
+	return ps
+}
+
+// StormPool is the pool of a StormSubnets subnet: .2–.254, 253
+// addresses (.1 is its router).
+func StormPool(p netip.Prefix) (start, end netip.Addr) {
+	a := p.Masked().Addr().As4()
+	a[3] = 2
+	start = netip.AddrFrom4(a)
+	a[3] = 254
+	return start, netip.AddrFrom4(a)
 }
 
 // loadConfig is the dhcpload role's servers, relay address and list of
@@ -334,7 +396,26 @@ func StormProfile() pxe.Profile {
 // default per-MAC rate limit (pxe.Config has no knob for it): the storm
 // checks that well-behaved machines never hit it. With stats set, the
 // counters are written there when the server stops.
-func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, routerAdvert bool) error {
+func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, routerAdvert bool, relayed string) error {
+	subnets := []dhcp.Subnet{subnet()}
+	maxTransfers := 0
+	if relayed != "" {
+		// The multi-subnet storm boots up to 10,000 machines at once:
+		// every one gets its TFTP transfer rather than waiting out a
+		// dropped request.
+		maxTransfers = 16384
+		n, err := strconv.Atoi(relayed)
+		if err != nil || n < 0 || n > 512 {
+			return fmt.Errorf("-subnets %q: want 0 to 512", relayed)
+		}
+		for _, p := range StormSubnets(n) {
+			start, end := StormPool(p)
+			a := p.Addr().As4()
+			a[3] = 1
+			subnets = append(subnets, dhcp.Subnet{Prefix: p, LeaseTime: time.Hour, Routers: []netip.Addr{netip.AddrFrom4(a)},
+				Pools: []dhcp.Range{{Start: start, End: end}}})
+		}
+	}
 	// Every machine boots the storm profile: the default of an inventory that
 	// lists none.
 	inv, err := pxe.NewStaticInventory(pxe.InventorySpec{
@@ -347,7 +428,8 @@ func servePXE(ctx context.Context, log *slog.Logger, iface, dir, stats string, r
 	s, err := pxe.New(pxe.Config{
 		Interface:           iface,
 		Addr:                netip.MustParseAddr(harness.ServerIP),
-		Subnets:             []dhcp.Subnet{subnet()},
+		Subnets:             subnets,
+		TFTPMaxTransfers:    maxTransfers,
 		LeaseFile:           filepath.Join(dir, "pxe-leases.db"),
 		RouterAdvertisement: routerAdvert,
 		HTTPPort:            80,

@@ -2,6 +2,8 @@ package stormbench
 
 import (
 	"context"
+	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -58,11 +60,68 @@ func TestNotes(t *testing.T) {
 	}
 }
 
-// The part, quick, in the harness: 200 machines against pxekit and
-// against the peers' stack, and every correctness check it makes holds.
+func TestLayout(t *testing.T) {
+	relays, srcs, subs := layout(clientProcs, roles.StormSubnets(Subnets))
+	seen := map[netip.Addr]bool{}
+	var all []netip.Prefix
+	for k := range clientProcs {
+		for _, a := range append([]netip.Addr{relays[k]}, srcs[k]...) {
+			if seen[a] || !netip.MustParsePrefix(harness.Prefix).Contains(a) || a == netip.MustParseAddr(harness.ServerIP) {
+				t.Errorf("process %d: address %s used twice or off the lab link", k, a)
+			}
+			seen[a] = true
+		}
+		if len(subs[k]) != Subnets/clientProcs {
+			t.Errorf("process %d has %d subnets", k, len(subs[k]))
+		}
+		all = append(all, subs[k]...)
+	}
+	slices.SortFunc(all, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	if len(all) != Subnets || all[0] != netip.MustParsePrefix("198.18.0.0/24") || all[Subnets-1] != netip.MustParsePrefix("198.18.39.0/24") {
+		t.Errorf("subnets split as %v", all)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i] == all[i-1] {
+			t.Errorf("subnet %s in two processes", all[i])
+		}
+	}
+}
+
+func TestParseSteps(t *testing.T) {
+	got, err := ParseSteps("1000, 2500,10000")
+	if err != nil || !slices.Equal(got, []int{1000, 2500, 10000}) {
+		t.Errorf("ParseSteps = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "1000,x", "0", "20000", "-5"} {
+		if _, err := ParseSteps(bad); err == nil {
+			t.Errorf("ParseSteps(%q) took it", bad)
+		}
+	}
+}
+
+func TestTreeRSS(t *testing.T) {
+	// This process is a tree of one: its resident set is some MB, and
+	// the sampler's peak is at least what it read.
+	roots := []int{os.Getpid()}
+	if got := treePIDs(roots); len(got) < 1 || got[0] != os.Getpid() {
+		t.Fatalf("treePIDs = %v", got)
+	}
+	s := sampleRSS(context.Background(), roots)
+	now := pssOf(os.Getpid())
+	if peak := s.Peak(); peak < 1<<20 || peak < now/2 {
+		t.Errorf("peak Pss %d, now %d", peak, now)
+	}
+	if pssOf(-1) != 0 {
+		t.Error("RSS of no process")
+	}
+}
+
+// The part, quick, in the harness: 200 machines over the 40 relayed
+// subnets against pxekit and both peer stacks, every correctness check
+// holding and both peers' figures there.
 func TestRun(t *testing.T) {
 	h := harness.Setup(t)
-	for cmd, pkg := range map[string]string{"dnsmasq": "dnsmasq-base", "in.tftpd": "tftpd-hpa", "nginx": "nginx-light"} {
+	for cmd, pkg := range map[string]string{"dnsmasq": "dnsmasq-base", "in.tftpd": "tftpd-hpa", "nginx": "nginx-light", "kea-dhcp4": "kea-dhcp4-server"} {
 		pxetest.RequireCmd(t, cmd, pkg)
 	}
 	pxetest.RequireFile(t, "/usr/lib/ipxe/ipxe.efi", "ipxe")
@@ -70,21 +129,25 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var booted, server, rss bool
+	peers := map[string]bool{}
+	var server, rss bool
 	for _, r := range rows {
 		if r.Failed {
 			t.Errorf("check failed: %s: %v (%s)", r.Case, r.Pxekit, r.Note)
 		}
+		if r.Machines != 200 {
+			t.Errorf("row %q: machines %d", r.Case, r.Machines)
+		}
 		switch {
-		case strings.HasPrefix(r.Case, "200 clients:"):
-			booted = r.Pxekit > 0 && r.Peer == peerName && r.PeerV > 0
-		case r.Case == "pxe server: NAKs, rate-limit drops, denials, log errors":
-			server = r.Pxekit == 0 && strings.Contains(r.Note, "ACKs 400, releases 200, NAKs 0")
-		case strings.HasPrefix(r.Case, "pxe server peak RSS"):
-			rss = r.Pxekit > 1
+		case strings.HasPrefix(r.Case, "200 machines over 40 relayed /24s:"):
+			peers[r.Peer] = r.Pxekit > 0 && r.PeerV > 0 && r.Target == Target
+		case strings.HasSuffix(r.Case, "pxe server NAKs, rate-limit drops, denials, log errors"):
+			server = r.Pxekit == 0 && strings.HasPrefix(r.Note, "ACKs 400, releases 200, NAKs 0")
+		case strings.HasPrefix(r.Case, "peak RSS"):
+			rss = r.Pxekit > 1 && r.PeerV > 1
 		}
 	}
-	if !booted || !server || !rss {
-		t.Errorf("rows: storm time with the peer's %v, server counters %v, RSS %v:\n%+v", booted, server, rss, rows)
+	if !peers[dnsmasqStack.name] || !peers[keaStack.name] || !server || !rss {
+		t.Errorf("rows: storm times with the peers' %v, server counters %v, RSS %v:\n%+v", peers, server, rss, rows)
 	}
 }

@@ -126,6 +126,10 @@ type Report struct {
 	MaxLeased   int64         `json:"maxLeased"`   // machines holding an address at once
 	Stray       int64         `json:"stray"`       // DHCP replies nobody waited for
 	Overflow    int64         `json:"overflow"`    // DHCP replies dropped, their exchange's queue full
+	// CPU is the user+system time the simulating process used (set by
+	// whoever ran it; 0 when not measured): the check that the clients'
+	// side is not what bounds a storm.
+	CPU time.Duration `json:"cpu,omitempty"`
 }
 
 // Config is one storm.
@@ -140,6 +144,18 @@ type Config struct {
 	// Want is every file a machine may fetch, by base name, with its size
 	// and CRC: any other, or one that differs, fails the machine.
 	Want map[string]File
+	// Subnets, when set, are the networks behind the relay: machine i is on
+	// Subnets[i mod len], which its relayed DHCP names by link selection
+	// (RFC 3527, relay agent option 82 sub-option 5), giaddr staying
+	// Relay. Their leases are then data only: every packet after DHCP
+	// leaves from one of Sources, the RELEASE goes through the relay.
+	Subnets []netip.Prefix
+	// Sources are the local addresses machines fetch from when Subnets is
+	// set: machine i uses Sources[i mod len] (none: Relay).
+	Sources []netip.Addr
+	// First is the index of the first machine: MACs and UUIDs are derived
+	// from it, so storms run in several processes never share a machine.
+	First int
 	// Do, when set, runs each function that opens a socket (the relay's,
 	// each machine's TFTP, HTTP and RELEASE ones), as lab.NetNS.Do does
 	// inside a network namespace. Nil opens them where Run is called.
@@ -157,6 +173,19 @@ func (c Config) Validate() field.ErrorList {
 	}
 	if c.Clients <= 0 || c.Clients > 1<<24 {
 		errs = append(errs, field.Invalid(field.NewPath("clients"), c.Clients, "must be 1 to 16777216 (the MACs' last three bytes)"))
+	}
+	if c.First < 0 || c.First+c.Clients > 1<<24 {
+		errs = append(errs, field.Invalid(field.NewPath("first"), c.First, "first+clients must be at most 16777216 (the MACs' last three bytes)"))
+	}
+	for i, p := range c.Subnets {
+		if !p.Addr().Is4() {
+			errs = append(errs, field.Invalid(field.NewPath("subnets").Index(i), p.String(), "must be an IPv4 prefix"))
+		}
+	}
+	for i, a := range c.Sources {
+		if !a.Is4() {
+			errs = append(errs, field.Invalid(field.NewPath("sources").Index(i), a.String(), "must be an IPv4 address"))
+		}
 	}
 	if c.Spread < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("spread"), c.Spread.String(), "must not be negative"))
@@ -220,7 +249,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			}
 			cctx, cancel := context.WithTimeout(ctx, c.Deadline)
 			defer cancel()
-			rep.Clients[i] = st.boot(cctx, i)
+			rep.Clients[i] = st.boot(cctx, c.First+i)
 		}()
 	}
 	wg.Wait()
@@ -353,9 +382,17 @@ func (st *storm) boot(ctx context.Context, i int) (res Machine) {
 	uuid := make([]byte, 16)
 	binary.BigEndian.PutUint64(uuid[8:], uint64(i)+1)
 	copy(uuid, "pxekit-s")
+	m := machine{mac: mac, uuid: uuid}
+	if n := len(st.o.Subnets); n > 0 {
+		m.link = st.o.Subnets[i%n].Masked().Addr()
+		m.source = st.o.Relay
+		if k := len(st.o.Sources); k > 0 {
+			m.source = st.o.Sources[i%k]
+		}
+	}
 	res = Machine{MAC: mac.String(), Times: map[string]time.Duration{}}
 	start := time.Now()
-	err := st.bootSteps(ctx, mac, uuid, &res)
+	err := st.bootSteps(ctx, m, &res)
 	res.Total = time.Since(start)
 	if err != nil {
 		var se *stepErr
@@ -369,9 +406,28 @@ func (st *storm) boot(ctx context.Context, i int) (res Machine) {
 	return res
 }
 
-func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byte, res *Machine) error {
+// machine is who one booting machine is: its MAC and UUID, the subnet
+// its relayed DHCP names (invalid: none) and the address it fetches from
+// (invalid: its lease).
+type machine struct {
+	mac    net.HardwareAddr
+	uuid   []byte
+	link   netip.Addr
+	source netip.Addr
+}
+
+// local is the address m's TFTP and HTTP leave from.
+func (m machine) local(l lease) netip.Addr {
+	if m.source.IsValid() {
+		return m.source
+	}
+	return l.ip
+}
+
+func (st *storm) bootSteps(ctx context.Context, m machine, res *Machine) error {
+	mac := m.mac
 	// 1. Firmware DHCP: PXE-shaped, answered with the boot file.
-	l, err := st.dora(ctx, mac, uuid, false, res)
+	l, err := st.dora(ctx, m, false, res)
 	if err != nil {
 		return err
 	}
@@ -381,7 +437,7 @@ func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byt
 	released := false
 	defer func() {
 		if !released {
-			_ = st.release(mac, l) // best effort, so a failed machine frees its address too
+			_ = st.release(m, l) // best effort, so a failed machine frees its address too
 		}
 	}()
 	if other := st.hold(l.ip, mac); other != "" {
@@ -397,13 +453,13 @@ func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byt
 
 	// 2. TFTP the boot file.
 	t := time.Now()
-	if err := st.tftpFile(ctx, l.ip, next, l.file, res); err != nil {
+	if err := st.tftpFile(ctx, m.local(l), next, l.file, res); err != nil {
 		return err
 	}
 	res.Times[StepTFTP] = time.Since(t)
 
 	// 3. iPXE's DHCP: the same machine, now asking for its script.
-	l2, err := st.dora(ctx, mac, uuid, true, res)
+	l2, err := st.dora(ctx, m, true, res)
 	if err != nil {
 		return err
 	}
@@ -415,7 +471,7 @@ func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byt
 	}
 
 	// 4. The script, and what it names.
-	dialer := &net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(l.ip, 0)), Timeout: 10 * time.Second}
+	dialer := &net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(m.local(l), 0)), Timeout: 10 * time.Second}
 	hc := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var c net.Conn
@@ -454,7 +510,7 @@ func (st *storm) bootSteps(ctx context.Context, mac net.HardwareAddr, uuid []byt
 
 	// 5. Give the address back: the pool is smaller than the rack.
 	released = true
-	if err := st.release(mac, l); err != nil {
+	if err := st.release(m, l); err != nil {
 		return fail(StepRelease, "%v", err)
 	}
 	return nil
@@ -497,10 +553,10 @@ func waitReply(ctx context.Context, ch chan *dhcpv4.DHCPv4, want dhcpv4.MessageT
 // deadline allows (restarting at once turns a NAK into a flood that a
 // single-threaded server drops REQUESTs under). The NAKs are counted, and
 // the harness decides what one means for the server under test.
-func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ipxe bool, res *Machine) (lease, error) {
+func (st *storm) dora(ctx context.Context, m machine, ipxe bool, res *Machine) (lease, error) {
 	first := time.Now()
 	for {
-		l, nak, err := st.doraOnce(ctx, mac, uuid, ipxe, first, res)
+		l, nak, err := st.doraOnce(ctx, m, ipxe, first, res)
 		if !nak {
 			return l, err
 		}
@@ -522,9 +578,10 @@ func (st *storm) dora(ctx context.Context, mac net.HardwareAddr, uuid []byte, ip
 // NAK. A DISCOVER nobody answers (the pool is full until other machines
 // release) is sent again after 1 s, 2 s, 4 s, 4 s … as firmware does; that
 // wait, since first, is timed apart from the exchange itself.
-func (st *storm) doraOnce(ctx context.Context, mac net.HardwareAddr, uuid []byte, ipxe bool, first time.Time, res *Machine) (_ lease, nak bool, _ error) {
+func (st *storm) doraOnce(ctx context.Context, m machine, ipxe bool, first time.Time, res *Machine) (_ lease, nak bool, _ error) {
 	step := StepDHCP
 	vendor := "PXEClient:Arch:00007:UNDI:003016"
+	mac, uuid := m.mac, m.uuid
 	mods := []dhcpv4.Modifier{
 		dhcpv4.WithHwAddr(mac),
 		dhcpv4.WithGatewayIP(st.o.Relay.AsSlice()),
@@ -541,6 +598,9 @@ func (st *storm) doraOnce(ctx context.Context, mac net.HardwareAddr, uuid []byte
 		mods = append(mods, dhcpv4.WithOption(dhcpv4.OptGeneric(dhcpv4.OptionUserClassInformation, []byte("iPXE"))))
 	}
 	mods = append(mods, dhcpv4.WithOption(dhcpv4.OptClassIdentifier(vendor)))
+	if m.link.IsValid() {
+		mods = append(mods, linkSelection(m.link))
+	}
 	disc, err := dhcpv4.New(append(mods, dhcpv4.WithMessageType(dhcpv4.MessageTypeDiscover))...)
 	if err != nil {
 		return lease{}, false, fail(step, "%v", err)
@@ -616,12 +676,21 @@ func (st *storm) doraOnce(ctx context.Context, mac net.HardwareAddr, uuid []byte
 
 // release sends DHCPRELEASE from the leased address to the server, as
 // the booted machine would (no answer comes back).
-func (st *storm) release(mac net.HardwareAddr, l lease) error {
+func (st *storm) release(m machine, l lease) error {
+	mac := m.mac
 	st.unhold(l.ip, mac)
 	p, err := dhcpv4.New(dhcpv4.WithHwAddr(mac), dhcpv4.WithMessageType(dhcpv4.MessageTypeRelease),
 		dhcpv4.WithClientIP(l.ip.AsSlice()), dhcpv4.WithOption(dhcpv4.OptServerIdentifier(l.server.AsSlice())))
 	if err != nil {
 		return err
+	}
+	if m.link.IsValid() {
+		// The leased address is data only: the RELEASE goes the way the
+		// DHCP did, through the relay, naming the subnet.
+		p.GatewayIPAddr = st.o.Relay.AsSlice()
+		p.HopCount = 1
+		linkSelection(m.link)(p)
+		return st.relay.send(p)
 	}
 	c, err := st.o.listenUDP(netip.AddrPortFrom(l.ip, 68))
 	if err != nil {
@@ -632,9 +701,19 @@ func (st *storm) release(mac net.HardwareAddr, l lease) error {
 	return err
 }
 
-// tftpFile reads name from server the way firmware does: lock-step, one
-// ACK per block, blksize 1468 asked for, tsize asked for; a block not
-// answered in 1 s is acknowledged again, five times at most.
+// linkSelection adds relay agent information naming the subnet link is
+// on (RFC 3527 link selection, sub-option 5), as a relay serving several
+// subnets from one address does.
+func linkSelection(link netip.Addr) dhcpv4.Modifier {
+	return dhcpv4.WithOption(dhcpv4.OptRelayAgentInfo(
+		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(5), link.AsSlice())))
+}
+
+// tftpFile reads name from server the way edk2's UEFI PXE does: blksize
+// 1468, tsize and windowsize 4 asked for; with a window granted, one ACK
+// per window (RFC 7440), lock-step, one ACK per block, otherwise; the RRQ
+// is sent again after rrqTimeout, a block not answered in 1 s is
+// acknowledged again, five times at most.
 func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name string, res *Machine) error {
 	want, ok := st.o.Want[path.Base(name)]
 	if !ok {
@@ -649,14 +728,14 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 	defer stop()
 
 	rrq, err := tftp.Request{Op: tftp.OpRRQ, Filename: name, Mode: "octet",
-		Options: []tftp.Option{{Name: "blksize", Value: "1468"}, {Name: "tsize", Value: "0"}}}.AppendBinary(nil)
+		Options: []tftp.Option{{Name: "blksize", Value: "1468"}, {Name: "tsize", Value: "0"}, {Name: "windowsize", Value: "4"}}}.AppendBinary(nil)
 	if err != nil {
 		return fail(StepTFTP, "RRQ for %q: %v", name, err)
 	}
 	dst := netip.AddrPortFrom(server, 69)
 	last := rrq
 	var tid netip.AddrPort
-	blk := tftp.DefaultBlockSize
+	blk, window := tftp.DefaultBlockSize, 1
 	expect := uint16(1)
 	var got int64
 	crc := crc32.NewIEEE()
@@ -665,7 +744,14 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 		return fail(StepTFTP, "RRQ: %v", err)
 	}
 	for tries := 0; ; {
-		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		// Until the server answers, the RRQ is sent again every 4 s, as
+		// edk2's PXE does (PXEBC_MTFTP_TIMEOUT, 6 tries): a server busy with
+		// a storm may answer late; a block not answered waits 1 s.
+		wait := time.Second
+		if !tid.IsValid() {
+			wait = rrqTimeout
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(wait))
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -708,7 +794,7 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 			if err != nil {
 				return fail(StepTFTP, "%s: OACK: %v", name, err)
 			}
-			if blk, err = oackBlockSize(opts, want.Size); err != nil {
+			if blk, window, err = oackBlockSize(opts, want.Size); err != nil {
 				return fail(StepTFTP, "%s: %v", name, err)
 			}
 			tid = from
@@ -731,7 +817,11 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 				crc.Write(data)
 				got += int64(len(data))
 				last = tftp.AppendACK(nil, b)
-				_, _ = conn.WriteToUDPAddrPort(last, tid)
+				// In a window only its last block (or the file's) is
+				// acknowledged; the timeout re-sends the last ACK.
+				if int(b)%window == 0 || len(data) < blk {
+					_, _ = conn.WriteToUDPAddrPort(last, tid)
+				}
 				tries = 0
 				if len(data) < blk {
 					if got != want.Size || crc.Sum32() != want.CRC {
@@ -741,31 +831,44 @@ func (st *storm) tftpFile(ctx context.Context, local, server netip.Addr, name st
 				}
 				expect++
 			case expect - 1:
-				_, _ = conn.WriteToUDPAddrPort(last, tid) // our ACK was lost
+				if window == 1 {
+					_, _ = conn.WriteToUDPAddrPort(last, tid) // our ACK was lost
+				}
 			}
 		}
 	}
 }
 
-// oackBlockSize is the block size an OACK grants (512 when it leaves
-// blksize out), after checking its tsize, if any, is the file's size.
-func oackBlockSize(opts []tftp.Option, size int64) (int, error) {
-	blk := tftp.DefaultBlockSize
+// rrqTimeout is how long a TFTP read request waits for its first answer
+// before it is sent again: edk2's PXE timeout.
+const rrqTimeout = 4 * time.Second
+
+// oackBlockSize is the block size and window an OACK grants (512 and 1
+// when it leaves them out), after checking its tsize, if any, is the
+// file's size.
+func oackBlockSize(opts []tftp.Option, size int64) (blk, window int, _ error) {
+	blk, window = tftp.DefaultBlockSize, 1
 	for _, o := range opts {
 		switch o.Name {
 		case "blksize":
 			n, err := strconv.Atoi(o.Value)
 			if err != nil || n < tftp.MinBlockSize || n > tftp.MaxBlockSize {
-				return 0, fmt.Errorf("OACK blksize %q", o.Value)
+				return 0, 0, fmt.Errorf("OACK blksize %q", o.Value)
 			}
 			blk = n
+		case "windowsize":
+			n, err := strconv.Atoi(o.Value)
+			if err != nil || n < 1 || n > 4 {
+				return 0, 0, fmt.Errorf("OACK windowsize %q, asked for 4", o.Value)
+			}
+			window = n
 		case "tsize":
 			if n, err := strconv.ParseInt(o.Value, 10, 64); err != nil || n != size {
-				return 0, fmt.Errorf("tsize %q, want %d", o.Value, size)
+				return 0, 0, fmt.Errorf("tsize %q, want %d", o.Value, size)
 			}
 		}
 	}
-	return blk, nil
+	return blk, window, nil
 }
 
 // script fetches the boot script (following chain lines) and returns the

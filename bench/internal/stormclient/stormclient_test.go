@@ -64,19 +64,23 @@ func TestParseScript(t *testing.T) {
 
 func TestOACKBlockSize(t *testing.T) {
 	for _, c := range []struct {
-		opts []tftp.Option
-		blk  int
-		ok   bool
+		opts        []tftp.Option
+		blk, window int
+		ok          bool
 	}{
-		{nil, 512, true},
-		{[]tftp.Option{{Name: "blksize", Value: "1468"}, {Name: "tsize", Value: "100"}}, 1468, true},
-		{[]tftp.Option{{Name: "tsize", Value: "99"}}, 0, false},
-		{[]tftp.Option{{Name: "blksize", Value: "7"}}, 0, false},
-		{[]tftp.Option{{Name: "blksize", Value: "x"}}, 0, false},
+		{nil, 512, 1, true},
+		{[]tftp.Option{{Name: "blksize", Value: "1468"}, {Name: "tsize", Value: "100"}}, 1468, 1, true},
+		{[]tftp.Option{{Name: "blksize", Value: "1468"}, {Name: "windowsize", Value: "4"}}, 1468, 4, true},
+		{[]tftp.Option{{Name: "windowsize", Value: "2"}}, 512, 2, true},
+		{[]tftp.Option{{Name: "windowsize", Value: "16"}}, 0, 0, false}, // more than asked for
+		{[]tftp.Option{{Name: "windowsize", Value: "0"}}, 0, 0, false},
+		{[]tftp.Option{{Name: "tsize", Value: "99"}}, 0, 0, false},
+		{[]tftp.Option{{Name: "blksize", Value: "7"}}, 0, 0, false},
+		{[]tftp.Option{{Name: "blksize", Value: "x"}}, 0, 0, false},
 	} {
-		blk, err := oackBlockSize(c.opts, 100)
-		if (err == nil) != c.ok || blk != c.blk {
-			t.Errorf("%+v: %d, %v", c.opts, blk, err)
+		blk, window, err := oackBlockSize(c.opts, 100)
+		if (err == nil) != c.ok || blk != c.blk || window != c.window {
+			t.Errorf("%+v: %d %d, %v", c.opts, blk, window, err)
 		}
 	}
 }
@@ -245,9 +249,9 @@ func FuzzOACK(f *testing.F) {
 		if err != nil {
 			return
 		}
-		blk, err := oackBlockSize(opts, 100)
-		if err == nil && (blk < tftp.MinBlockSize || blk > tftp.MaxBlockSize) {
-			t.Fatalf("block size %d from %q", blk, b)
+		blk, window, err := oackBlockSize(opts, 100)
+		if err == nil && (blk < tftp.MinBlockSize || blk > tftp.MaxBlockSize || window < 1 || window > 4) {
+			t.Fatalf("block size %d, window %d from %q", blk, window, b)
 		}
 	})
 }
