@@ -67,8 +67,8 @@ func sameResponse(t *testing.T, what string, got, want response) {
 
 // The fast path answers pipelined script and small-asset requests, GET and
 // HEAD, with what net/http answers for them; a request for anything else
-// hands the connection to net/http, which goes on answering on it; a
-// Connection: close request gets its answer and the close.
+// hands the connection to net/http, which goes on answering on it, as it
+// does for a Connection: close request (answered, then closed).
 func TestHTTP1FastPath(t *testing.T) {
 	inv, err := NewStaticInventory(testInventory())
 	must(t, err)
@@ -145,7 +145,7 @@ func TestHTTP1FastPath(t *testing.T) {
 		}
 	}
 
-	// Connection: close: the answer, then the server's close.
+	// Connection: close (net/http's): the answer, then the server's close.
 	c2, err := net.Dial("tcp4", addr)
 	must(t, err)
 	defer c2.Close()
