@@ -1,7 +1,6 @@
 package pxe
 
 import (
-	"net"
 	"net/http"
 )
 
@@ -21,7 +20,8 @@ func finWithResponse(h http.Handler) http.Handler {
 		if !r.Close || r.ContentLength != 0 || w.Header().Get("Content-Length") == "" {
 			return
 		}
-		tc, ok := r.Context().Value(connKey{}).(*net.TCPConn)
+		// A *net.TCPConn, or one the fast path handed over (handoffConn).
+		tc, ok := r.Context().Value(connKey{}).(interface{ CloseWrite() error })
 		if !ok {
 			return
 		}

@@ -3,14 +3,17 @@ package pxe
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +107,11 @@ func (h *handler) requester(r *http.Request) (netip.Addr, net.HardwareAddr) {
 	if err != nil {
 		return netip.Addr{}, nil
 	}
-	ip := ap.Addr().Unmap()
+	return h.requesterAt(ap.Addr().Unmap())
+}
+
+// requesterAt is requester for a client at ip (unmapped).
+func (h *handler) requesterAt(ip netip.Addr) (netip.Addr, net.HardwareAddr) {
 	if h.macForIP != nil {
 		if mac, ok := h.macForIP(ip); ok {
 			return ip, mac
@@ -132,31 +139,20 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 		h.deny(w, nil, http.StatusBadRequest, "script: "+err.Error())
 		return
 	}
-	fw := ipxe.BIOS
-	if strings.EqualFold(queryParam(r.URL.RawQuery, "fw"), "efi") {
-		fw = ipxe.EFI
-	}
-	// The revision is read before the lookup, so what is kept under it is
-	// never older than it.
-	rev := h.inv.Revision()
-	var s *renderedScript
-	// The script names the server by the address family the request came
-	// in on, and may name the client's own address (ip6=…): both are part
-	// of what is kept.
+	fw := scriptFirmware(r.URL.RawQuery)
 	base := h.baseFor(r)
 	client, _ := h.requester(r)
-	key, keyed := scriptKey{fw: fw, ipv6: base != h.baseURL, client: client}, len(mac) == 6
-	if keyed {
-		key.mac = [6]byte(mac)
-		s = h.scripts.get(rev, key)
-	}
-	if s == nil {
-		if s = h.renderScript(w, mac, fw, base, client); s == nil {
+	s, err := h.scriptFor(mac, fw, base != h.baseURL, client)
+	if err != nil {
+		var le *lookupError
+		if errors.As(err, &le) {
+			h.deny(w, mac, http.StatusForbidden, "script: "+le.err.Error())
 			return
 		}
-		if keyed && !s.signed {
-			h.scripts.put(rev, key, s)
-		}
+		h.log.Error("render script", "mac", mac.String(), "err", err)
+		h.bus.publishMAC(mac, EventDenied, "script: "+err.Error())
+		http.Error(w, "cannot render the boot script", http.StatusInternalServerError)
+		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -165,6 +161,52 @@ func (h *handler) script(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(s.body)))
 	_, _ = w.Write(s.body)
 	h.bus.Publish(Event{Kind: EventScriptServed, MAC: mac, Detail: s.detail, Firmware: s.firmware})
+}
+
+// scriptFirmware is the firmware ?fw= names: EFI for "efi", else BIOS.
+func scriptFirmware(rawQuery string) ipxe.Firmware {
+	if strings.EqualFold(queryParam(rawQuery, "fw"), "efi") {
+		return ipxe.EFI
+	}
+	return ipxe.BIOS
+}
+
+// lookupError is an inventory lookup that refused a machine (answered
+// 403), as opposed to a script that failed to render (500).
+type lookupError struct{ err error }
+
+func (e *lookupError) Error() string { return e.err.Error() }
+
+// scriptFor returns mac's script for a request over IPv6 (v6) or IPv4 from
+// client: the one kept for the inventory's revision, else rendered now
+// (and kept unless it is signed). It has no other effect, so both HTTP
+// paths (net/http and http1) can ask it and answer a failure themselves.
+func (h *handler) scriptFor(mac net.HardwareAddr, fw ipxe.Firmware, v6 bool, client netip.Addr) (*renderedScript, error) {
+	base := h.baseURL
+	if v6 {
+		base = h.baseURL6
+	}
+	// The revision is read before the lookup, so what is kept under it is
+	// never older than it.
+	rev := h.inv.Revision()
+	// The script names the server by the address family the request came
+	// in on, and may name the client's own address (ip6=…): both are part
+	// of what is kept.
+	key, keyed := scriptKey{fw: fw, ipv6: v6, client: client}, len(mac) == 6
+	if keyed {
+		key.mac = [6]byte(mac)
+		if s := h.scripts.get(rev, key); s != nil {
+			return s, nil
+		}
+	}
+	s, err := h.renderScript(mac, fw, base, client)
+	if err != nil {
+		return nil, err
+	}
+	if keyed && !s.signed {
+		h.scripts.put(rev, key, s)
+	}
+	return s, nil
 }
 
 // scriptMAC is machineMAC for the script, reading ?mac= without parsing
@@ -179,13 +221,12 @@ func (h *handler) scriptMAC(r *http.Request) (net.HardwareAddr, error) {
 	return nil, fmt.Errorf("no mac parameter and no DHCP lease for %s", r.RemoteAddr)
 }
 
-// renderScript renders mac's script for a request to base from client. On
-// failure it answers the request and returns nil.
-func (h *handler) renderScript(w http.ResponseWriter, mac net.HardwareAddr, fw ipxe.Firmware, base string, client netip.Addr) *renderedScript {
+// renderScript renders mac's script for a request to base from client.
+// A machine the inventory refuses is a *lookupError.
+func (h *handler) renderScript(mac net.HardwareAddr, fw ipxe.Firmware, base string, client netip.Addr) (*renderedScript, error) {
 	m, p, err := h.inv.Lookup(mac)
 	if err != nil {
-		h.deny(w, mac, http.StatusForbidden, "script: "+err.Error())
-		return nil
+		return nil, &lookupError{err}
 	}
 	data := h.scriptData(m, fw)
 	signed := false
@@ -198,12 +239,9 @@ func (h *handler) renderScript(w http.ResponseWriter, mac net.HardwareAddr, fw i
 	}
 	out, err := renderScript(&h.tmpl, m, p, data, fw)
 	if err != nil {
-		h.log.Error("render script", "mac", mac.String(), "err", err)
-		h.bus.publishMAC(mac, EventDenied, "script: "+err.Error())
-		http.Error(w, "cannot render the boot script", http.StatusInternalServerError)
-		return nil
+		return nil, err
 	}
-	return &renderedScript{body: out, detail: "profile=" + m.Profile + " firmware=" + fw.String(), firmware: fw.String(), signed: signed}
+	return &renderedScript{body: out, detail: "profile=" + m.Profile + " firmware=" + fw.String(), firmware: fw.String(), signed: signed}, nil
 }
 
 // scriptData is what m's templates see from this server: its roots, and
@@ -438,6 +476,25 @@ type smallFiles struct {
 type smallFile struct {
 	info fs.FileInfo
 	data []byte
+	// head and tail are the fields of a 200 response with this file as
+	// ServeContent writes them, before and after Date, for the fast path
+	// (http1).
+	head, tail []byte
+}
+
+// newSmallFile keeps data, the content of the file info describes.
+func newSmallFile(info fs.FileInfo, data []byte) *smallFile {
+	ctype := mime.TypeByExtension(path.Ext(info.Name()))
+	if ctype == "" {
+		ctype = http.DetectContentType(data[:min(len(data), 512)])
+	}
+	head := fmt.Appendf(nil, "Accept-Ranges: bytes\r\nContent-Length: %d\r\nContent-Type: %s\r\n", len(data), ctype)
+	// The fields after Date, in net/http's (sorted) order.
+	tail := fmt.Appendf(nil, "Etag: %s\r\n", etag(info))
+	if mt := info.ModTime(); !mt.IsZero() && !mt.Equal(time.Unix(0, 0)) {
+		tail = fmt.Appendf(tail, "Last-Modified: %s\r\n", mt.UTC().Format(http.TimeFormat))
+	}
+	return &smallFile{info: info, data: data, head: head, tail: tail}
 }
 
 func sameFile(a, b fs.FileInfo) bool {
@@ -524,7 +581,7 @@ func (c cachedFS) Open(name string) (fs.File, error) {
 		// Being written right now: keep nothing, serve from disk.
 		return c.fsys.Open(name)
 	}
-	f := &smallFile{info: info, data: data}
+	f := newSmallFile(info, data)
 	if time.Since(info.ModTime()) >= smallFileSettle {
 		c.c.put(name, f)
 	}

@@ -24,6 +24,8 @@ type HTTPConnStats struct {
 // connTracker follows each connection's states (http.Server.ConnState).
 type connTracker struct {
 	conns, early atomic.Uint64
+	// fast counts requests the fast path (http1.go) answered.
+	fast atomic.Uint64
 	// served holds connections that have read a request.
 	served sync.Map // net.Conn → struct{}
 }
@@ -31,7 +33,9 @@ type connTracker struct {
 func (c *connTracker) connState(conn net.Conn, st http.ConnState) {
 	switch st {
 	case http.StateNew:
-		c.conns.Add(1)
+		if _, ok := conn.(*handoffConn); !ok { // else counted when accepted
+			c.conns.Add(1)
+		}
 	case http.StateClosed, http.StateHijacked:
 		if _, ok := c.served.LoadAndDelete(conn); !ok {
 			c.early.Add(1)

@@ -153,13 +153,25 @@ func (s *Server) serveHTTP(ctx context.Context, g *errgroup.Group, lns ...net.Li
 	// Downloads in flight get the grace to finish; event streams never
 	// would, so they end as the shutdown begins.
 	srv.RegisterOnShutdown(func() { close(s.streamsDone) })
-	// One server on every listener (IPv4 and IPv6): one Shutdown.
+	// The fast path (http1.go) takes every listener and hands net/http
+	// the connections it does not serve: one server, one Shutdown.
+	next := newHandoffListener(lns[0].Addr())
+	fast := newHTTP1Server(s, next, srv.ReadHeaderTimeout, srv.IdleTimeout)
+	srv.RegisterOnShutdown(func() { fast.shutdown(s.cfg.ShutdownGrace) })
 	s.runHTTP(ctx, g, srv, "http", func() error {
-		errc := make(chan error, len(lns))
+		errc := make(chan error, len(lns)+1)
+		go func() { errc <- srv.Serve(next) }()
 		for _, ln := range lns {
-			go func() { errc <- srv.Serve(ln) }()
+			go func() { errc <- fast.serve(ln) }()
 		}
-		return <-errc
+		// A failing listener ends Serve at once; a shutdown once every
+		// fast-path connection is done too.
+		for range len(lns) + 1 {
+			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+		}
+		return http.ErrServerClosed
 	})
 }
 
