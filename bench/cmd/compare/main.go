@@ -110,7 +110,7 @@ func main() {
 	only := flag.String("only", strings.Join(names, ","), "comma-separated parts to run")
 	quick := flag.Bool("quick", false, "shorter runs (for a smoke test of the harness)")
 	pprof := flag.Bool("pprof", true, "write CPU profiles of the pxekit servers to -out")
-	timeout := flag.Duration("timeout", 45*time.Minute, "the whole run stops after this")
+	timeout := flag.Duration("timeout", 0, "the whole run stops after this (0: 90m, plus -soak when the soak part runs)")
 	flag.Parse()
 
 	if *stormMachines != "" {
@@ -127,6 +127,14 @@ func main() {
 				os.Exit(2)
 			}
 			selected[p] = true
+		}
+	}
+	if *timeout == 0 {
+		// Every part but the soak fits in 90 minutes; the soak runs as
+		// long as it is told to on top of that.
+		*timeout = 90 * time.Minute
+		if selected["soak"] {
+			*timeout += *soakFor
 		}
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
