@@ -73,10 +73,12 @@ bench: bench-deps
 	./bench/out/compare -out bench/out
 
 ## bench-readme: the README's figures table and bench/out/chart.svg, from
-## bench/out/results.json (the last make bench); never edited by hand.
+## bench/out/results.json (the last make bench) or RESULTS=a.json,b.json
+## (runs of some parts each, a table per run); never edited by hand.
+RESULTS ?= bench/out/results.json
 .PHONY: bench-readme
 bench-readme:
-	$(GO) run ./bench/cmd/readme -results bench/out/results.json -readme README.md -chart bench/out/chart.svg
+	$(GO) run ./bench/cmd/readme -results $(RESULTS) -readme README.md -chart bench/out/chart.svg
 
 ## bench-deps: peers for make bench. atftpd conflicts with tftpd-hpa (both
 ## ship in.tftpd), so it is unpacked into .cache/bench, not installed.

@@ -3,18 +3,23 @@
 // bench-readme):
 //
 //	go run ./bench/cmd/readme -results bench/out/results.json -readme README.md -chart bench/out/chart.svg
+//
+// -results may name several runs (compare -only of some parts each),
+// comma-separated: each run gets its own table with its own time and
+// machine, and the chart draws all their rows.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/pxekit/pxekit/bench/internal/report"
 )
 
 func main() {
-	results := flag.String("results", "bench/out/results.json", "the run's results")
+	results := flag.String("results", "bench/out/results.json", "the run's results.json, or several runs' (comma-separated; each gets its own table)")
 	readme := flag.String("readme", "README.md", "the README whose figures table is rewritten")
 	chart := flag.String("chart", "bench/out/chart.svg", "the chart to write (empty: none)")
 	flag.Parse()
@@ -25,19 +30,23 @@ func main() {
 }
 
 func run(results, readme, chart string) error {
-	b, err := os.ReadFile(results)
-	if err != nil {
-		return err
-	}
-	res, err := report.Decode(b)
-	if err != nil {
-		return err
+	var runs []*report.Results
+	for f := range strings.SplitSeq(results, ",") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		res, err := report.Decode(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		runs = append(runs, res)
 	}
 	old, err := os.ReadFile(readme)
 	if err != nil {
 		return err
 	}
-	next, err := report.RewriteReadme(old, res)
+	next, err := report.RewriteReadme(old, runs...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", readme, err)
 	}
@@ -45,7 +54,7 @@ func run(results, readme, chart string) error {
 		return err
 	}
 	if chart != "" {
-		return os.WriteFile(chart, []byte(res.SVG()), 0o644)
+		return os.WriteFile(chart, []byte(report.Merge(runs...).SVG()), 0o644)
 	}
 	return nil
 }

@@ -106,9 +106,13 @@ func mdEscape(c []string) []string {
 }
 
 // RewriteReadme returns readme with the lines between ReadmeBegin and
-// ReadmeEnd replaced by res's ReadmeTable. Both markers must be there,
-// once each, in that order.
-func RewriteReadme(readme []byte, res *Results) ([]byte, error) {
+// ReadmeEnd replaced by the ReadmeTable of each run, in order (one run of
+// make bench, or several runs of some parts each). Both markers must be
+// there, once each, in that order.
+func RewriteReadme(readme []byte, runs ...*Results) ([]byte, error) {
+	if len(runs) == 0 {
+		return nil, errors.New("readme: no results")
+	}
 	i := bytes.Index(readme, []byte(ReadmeBegin))
 	j := bytes.Index(readme, []byte(ReadmeEnd))
 	switch {
@@ -122,7 +126,40 @@ func RewriteReadme(readme []byte, res *Results) ([]byte, error) {
 	var out bytes.Buffer
 	out.Write(readme[:i+len(ReadmeBegin)])
 	out.WriteString("\n")
-	out.WriteString(res.ReadmeTable())
+	for i, res := range runs {
+		if i > 0 {
+			out.WriteString("\n")
+		}
+		out.WriteString(res.ReadmeTable())
+	}
 	out.Write(readme[j:])
 	return out.Bytes(), nil
+}
+
+// Merge is one Results holding every run's rows, in order, for a chart of
+// several runs; its Host says how many runs, from when to when and where.
+func Merge(runs ...*Results) *Results {
+	if len(runs) == 1 {
+		return runs[0]
+	}
+	all := &Results{}
+	for _, r := range runs {
+		all.Rows = append(all.Rows, r.Rows...)
+		all.Errors = append(all.Errors, r.Errors...)
+		if all.Started.IsZero() || r.Started.Before(all.Started) {
+			all.Started = r.Started
+		}
+		if r.Finished.After(all.Finished) {
+			all.Finished = r.Finished
+		}
+		if all.Machine == "" {
+			all.Machine = r.Machine
+		}
+	}
+	machine := all.Machine
+	if machine == "" {
+		machine = "machine not recorded"
+	}
+	all.Host = fmt.Sprintf("%d runs from %s to %s on %s", len(runs), all.Started.UTC().Format("2006-01-02 15:04 UTC"), finished(all), machine)
+	return all
 }

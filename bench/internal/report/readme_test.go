@@ -3,6 +3,7 @@ package report
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // The README's table comes from results.json: every compared row with
@@ -55,5 +56,39 @@ func TestRewriteReadme(t *testing.T) {
 func TestMachine(t *testing.T) {
 	if m := Machine(); !strings.Contains(m, " cores, ") {
 		t.Errorf("Machine() = %q", m)
+	}
+}
+
+// Runs of some parts each make one table per run, each with its own time
+// and parts, and one chart of all their rows.
+func TestRewriteReadmeSeveralRuns(t *testing.T) {
+	a, b := fixture(t), fixture(t)
+	b.Started = b.Started.Add(26 * time.Hour)
+	b.Finished = b.Finished.Add(26 * time.Hour)
+	b.Rows = b.Rows[:1]
+	b.Rows[0].Group = "Storm"
+	readme := []byte(ReadmeBegin + "\n" + ReadmeEnd + "\n")
+	out, err := RewriteReadme(readme, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if n := strings.Count(s, "Measured by `make bench` from "); n != 2 {
+		t.Errorf("%d run headers, want 2:\n%s", n, s)
+	}
+	for _, want := range []string{"2026-12-03 11:57 UTC to 12:01 UTC", "2026-12-04 13:57 UTC to 14:01 UTC", "Parts in this run: Storm."} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q in\n%s", want, s)
+		}
+	}
+	all := Merge(a, b)
+	if len(all.Rows) != len(a.Rows)+1 {
+		t.Errorf("merged %d rows, want %d", len(all.Rows), len(a.Rows)+1)
+	}
+	if want := "2 runs from 2026-12-03 11:57 UTC to 2026-12-04 14:01 UTC"; !strings.HasPrefix(all.Host, want) {
+		t.Errorf("merged Host %q, want it to start %q", all.Host, want)
+	}
+	if _, err := RewriteReadme(readme); err == nil {
+		t.Error("RewriteReadme with no results took it")
 	}
 }
