@@ -146,7 +146,8 @@ func TestPerfdhcp6Relayed(t *testing.T) {
 	out, _ := pxetest.Run(t, cli, cmd) // exits non-zero when anything dropped: judged below
 	r := pxetest.ParsePerfdhcp(out)
 	t.Logf("perfdhcp -6:\n%s", out)
-	if r.Sent[0] != 500 || r.Received[0] != r.Sent[0] || r.Sent[1] != r.Received[0] || r.Received[1] != r.Sent[1] || r.Drops != [2]int{} {
+	// -n is a floor: perfdhcp sends in bursts and may send a few more.
+	if r.Sent[0] < 500 || r.Received[0] != r.Sent[0] || r.Sent[1] != r.Received[0] || r.Received[1] != r.Sent[1] || r.Drops != [2]int{} {
 		t.Fatalf("not every exchange completed: sent %v received %v drops %v; server %+v", r.Sent, r.Received, r.Drops, s.Stats())
 	}
 	st := s.Stats()
