@@ -233,6 +233,22 @@ type dhcpCapture struct {
 
 func captureDHCP(t *testing.T, ns *pxetest.NetNS, ifname string) *dhcpCapture {
 	t.Helper()
+	c := &dhcpCapture{}
+	captureIPv4(t, ns, ifname, func(p []byte) {
+		if r := dhcpReply(p); r != nil {
+			c.mu.Lock()
+			c.replies = append(c.replies, r)
+			c.mu.Unlock()
+		}
+	})
+	return c
+}
+
+// captureIPv4 hands each IPv4 packet seen on ifname in ns (sent or
+// received) to seen, from a packet socket as tcpdump reads, until the test
+// ends.
+func captureIPv4(t *testing.T, ns *pxetest.NetNS, ifname string, seen func(p []byte)) {
+	t.Helper()
 	var fd int
 	err := ns.Do(func() error {
 		ifi, err := net.InterfaceByName(ifname)
@@ -244,9 +260,14 @@ func captureDHCP(t *testing.T, ns *pxetest.NetNS, ifname string) *dhcpCapture {
 		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL))); err != nil {
 			return err
 		}
-		// A read timeout lets the reader notice the test has ended.
+		// A read timeout lets the reader notice the test has ended; a
+		// large buffer keeps a burst of frames from being lost.
 		tv := unix.Timeval{Usec: 200000}
 		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20); err != nil {
 			unix.Close(fd)
 			return err
 		}
@@ -259,9 +280,7 @@ func captureDHCP(t *testing.T, ns *pxetest.NetNS, ifname string) *dhcpCapture {
 	if err != nil {
 		t.Fatalf("capture on %s: %v", ifname, err)
 	}
-	c := &dhcpCapture{}
-	stop := make(chan struct{})
-	done := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		defer unix.Close(fd)
@@ -280,15 +299,10 @@ func captureDHCP(t *testing.T, ns *pxetest.NetNS, ifname string) *dhcpCapture {
 			if n < 14 || binary.BigEndian.Uint16(buf[12:]) != unix.ETH_P_IP {
 				continue
 			}
-			if r := dhcpReply(buf[14:n]); r != nil {
-				c.mu.Lock()
-				c.replies = append(c.replies, r)
-				c.mu.Unlock()
-			}
+			seen(buf[14:n])
 		}
 	}()
 	t.Cleanup(func() { close(stop); <-done })
-	return c
 }
 
 // dhcpReply decodes an IPv4 packet that is a UDP datagram from port 67.

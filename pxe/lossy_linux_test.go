@@ -117,70 +117,33 @@ func (c *tftpCapture) files() [][]byte {
 
 func captureTFTPData(t *testing.T, ns *pxetest.NetNS, ifname string) *tftpCapture {
 	t.Helper()
-	var fd int
-	err := ns.Do(func() error {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return err
-		}
-		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0); err != nil {
-			return err
-		}
-		tv := unix.Timeval{Usec: 200000}
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			unix.Close(fd)
-			return err
-		}
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20); err != nil {
-			unix.Close(fd)
-			return err
-		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
-	})
-	if err != nil {
-		t.Fatalf("capture on %s: %v", ifname, err)
-	}
 	c := &tftpCapture{blocks: map[uint16]map[uint16][]byte{}}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		defer unix.Close(fd)
-		buf := make([]byte, 65536)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			n, err := unix.Read(fd, buf)
-			if err != nil || n < 14+20+8+4 || binary.BigEndian.Uint16(buf[12:]) != unix.ETH_P_IP {
-				continue
-			}
-			p := buf[14:n]
-			ihl := int(p[0]&0xf) * 4
-			if p[9] != unix.IPPROTO_UDP || len(p) < ihl+12 {
-				continue
-			}
-			u := p[ihl:]
-			// DATA (opcode 3) from a transfer socket of the server, which
-			// is the only sender on the clients' side of a DATA block
-			// towards a client (clients only send ACKs).
-			if binary.BigEndian.Uint16(u[8:]) != 3 {
-				continue
-			}
-			dst, block := binary.BigEndian.Uint16(u[2:]), binary.BigEndian.Uint16(u[10:])
-			end := min(int(binary.BigEndian.Uint16(u[4:])), len(u))
-			if end < 12 {
-				continue
-			}
-			c.mu.Lock()
-			if c.blocks[dst] == nil {
-				c.blocks[dst] = map[uint16][]byte{}
-			}
-			c.blocks[dst][block] = append([]byte(nil), u[12:end]...)
-			c.mu.Unlock()
+	captureIPv4(t, ns, ifname, func(p []byte) {
+		if len(p) < 20 {
+			return
 		}
-	}()
-	t.Cleanup(func() { close(stop); <-done })
+		ihl := int(p[0]&0xf) * 4
+		if p[9] != unix.IPPROTO_UDP || len(p) < ihl+12 {
+			return
+		}
+		u := p[ihl:]
+		// DATA (opcode 3) from a transfer socket of the server, which
+		// is the only sender on the clients' side of a DATA block
+		// towards a client (clients only send ACKs).
+		if binary.BigEndian.Uint16(u[8:]) != 3 {
+			return
+		}
+		dst, block := binary.BigEndian.Uint16(u[2:]), binary.BigEndian.Uint16(u[10:])
+		end := min(int(binary.BigEndian.Uint16(u[4:])), len(u))
+		if end < 12 {
+			return
+		}
+		c.mu.Lock()
+		if c.blocks[dst] == nil {
+			c.blocks[dst] = map[uint16][]byte{}
+		}
+		c.blocks[dst][block] = append([]byte(nil), u[12:end]...)
+		c.mu.Unlock()
+	})
 	return c
 }
