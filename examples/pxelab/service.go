@@ -114,7 +114,8 @@ func serveFile(ctx context.Context, o *serveOptions, fl *flag.FlagSet, stdout, s
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { m.Watch(ctx, s.srv) })
+	counted := m.Start(ctx, s.srv)
+	wg.Go(func() { <-counted })
 	wg.Go(func() { s.reloads(ctx) })
 	wg.Go(func() {
 		select {

@@ -99,7 +99,7 @@ func TestBootMetricsAndDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go m.Watch(ctx, srv)
+	m.Start(ctx, srv)
 	pxetest.Serve(t, srv)
 	base := srv.BaseURL()
 

@@ -9,7 +9,7 @@ import (
 )
 
 // The registry serves in Prometheus' text format from the start; the boot
-// server's own metrics appear once Watch attaches it (see the package
+// server's own metrics appear once Start attaches it (see the package
 // documentation).
 func Example() {
 	m := metrics.New()

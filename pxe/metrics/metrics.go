@@ -12,7 +12,7 @@
 //	cfg.Metrics = m // served at /metrics
 //	srv, err := pxe.New(cfg)
 //	...
-//	go m.Watch(ctx, srv)
+//	m.Start(ctx, srv)
 //	srv.Serve(ctx)
 package metrics
 
@@ -82,15 +82,27 @@ func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.handler.ServeHTTP(w, r)
 }
 
-// Watch attaches srv: its counters are collected from now on, and its
-// boot events feed the phase histograms until ctx is done.
-func (m *Metrics) Watch(ctx context.Context, srv *pxe.Server) {
+// Start attaches srv: its counters are collected from now on, and every
+// boot event it publishes after Start returns is counted and feeds the
+// phase histograms, in a goroutine, until ctx is done. The subscription is
+// made before Start returns so that a server started next misses none of
+// its first events; the returned channel is closed when counting stops.
+func (m *Metrics) Start(ctx context.Context, srv *pxe.Server) <-chan struct{} {
 	m.srv.Store(srv)
 	tracker := pxe.NewBootTracker(srv.Inventory)
-	for e := range srv.Subscribe(ctx) {
-		m.Observe(tracker, e)
-	}
+	events := srv.Subscribe(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range events {
+			m.Observe(tracker, e)
+		}
+	}()
+	return done
 }
+
+// Watch is Start that blocks until ctx is done and counting has stopped.
+func (m *Metrics) Watch(ctx context.Context, srv *pxe.Server) { <-m.Start(ctx, srv) }
 
 // Observe counts one event and feeds the phase it completes, if any, into
 // the histograms; Watch calls it for every event.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
@@ -59,9 +60,9 @@ func loopback(t *testing.T) (srv *pxe.Server, base string, dhcpAddr, tftpAddr ne
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go m.Watch(ctx, srv)
+	counted := m.Start(ctx, srv)
 	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); <-done; <-counted })
 	<-srv.Ready()
 	return srv, "http://" + hl.Addr().String(), dc.LocalAddr(), tc.LocalAddr()
 }
@@ -119,7 +120,13 @@ func TestScrapeAfterTraffic(t *testing.T) {
 	if st := srv.Counters().TFTP; st.Sent != 1 {
 		t.Fatalf("TFTP stats %+v, want one transfer sent", st)
 	}
+	// Boot events are counted by Start's goroutine, a moment after they
+	// are published: wait for the last one before reading the rest.
 	out := scrape(t, base)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out, `pxekit_boot_events_total{kind="script-served"} 1`) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		out = scrape(t, base)
+	}
 	for _, want := range []string{
 		`pxekit_ready 1`,
 		`pxekit_dhcp_requests_total{type="discover"} 1`,
