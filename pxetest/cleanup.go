@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 )
 
 // FailPointEnv names the environment variable that makes FailPoint fail a
@@ -125,7 +123,7 @@ func CheckCleanup(t testing.TB, test, failpoint string) {
 	}
 	for _, name := range spaces {
 		t.Errorf("network namespace left by the failed %s: %s", test, name)
-		_ = netns.DeleteNamed(name)
+		_ = deleteNamed(name)
 	}
 	t.Logf("child %s failed at %s as asked, its log named %d namespaces it created and %d processes it started; none left",
 		test, failpoint, len(created), strings.Count(log, "pxetest: started "))

@@ -432,15 +432,7 @@ func (n *NetNS) Close() error {
 		return nil
 	}
 	n.handle.Close()
-	var err error
-	// A process that just exited may still hold the mount for a moment.
-	for i := 0; i < 20; i++ {
-		if err = netns.DeleteNamed(n.name); err == nil || errors.Is(err, unix.ENOENT) {
-			err = nil
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	err := deleteNamed(n.name)
 	if err != nil {
 		return fmt.Errorf("pxetest: deleting netns %s: %w", n.name, err)
 	}
@@ -469,4 +461,23 @@ func labAddr(p netip.Prefix) *netlink.Addr {
 
 func prefixToIPNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// deleteNamed unmounts and removes /var/run/netns/name. Unlike
+// netns.DeleteNamed it can be retried: a retry after the unmount worked
+// but the removal did not (a process that just exited may still hold the
+// file for a moment) must not fail with EINVAL from a second unmount.
+func deleteNamed(name string) error {
+	p := filepath.Join(netnsDir, name)
+	var err error
+	for i := 0; i < 20; i++ {
+		err = unix.Unmount(p, unix.MNT_DETACH)
+		if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			if err = os.Remove(p); err == nil || errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
 }
