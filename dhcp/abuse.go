@@ -3,6 +3,8 @@ package dhcp
 import (
 	"net/netip"
 	"time"
+
+	"github.com/pxekit/pxekit/internal/ratelimit"
 )
 
 // DropOversized is a datagram that fills the whole read buffer
@@ -33,7 +35,11 @@ const (
 // compares and a hash, not a parse and a worker. It reads only fixed
 // offsets and allocates nothing. The keys are the ones handle would use
 // (chaddr, giaddr) plus the UDP source address, which a relay cannot vary
-// the way it can vary giaddr. "" admits the datagram.
+// the way it can vary giaddr. A datagram takes a token from each limit
+// only when all of them allow it: a random-MAC flood that its relay's
+// limit stops spends nothing from the MAC table, whose slots the
+// well-behaved clients' MACs share with the invented ones. "" admits
+// the datagram.
 func (s *Server) screen(data []byte, src netip.AddrPort, now time.Time) DropReason {
 	if len(data) < bootpMin {
 		return DropMalformed
@@ -45,20 +51,27 @@ func (s *Server) screen(data []byte, src netip.AddrPort, now time.Time) DropReas
 	if hl == 0 || hl > 16 {
 		return DropBadHWAddr
 	}
-	if !s.clientLimit.allow(data[offCHAddr:offCHAddr+hl], now) {
+	ct, ok := s.clientLimit.peek(data[offCHAddr:offCHAddr+hl], now)
+	if !ok {
 		return DropClientRate
 	}
+	var rt, st ratelimit.Token
 	gi := data[offGIAddr : offGIAddr+4]
-	if gi[0]|gi[1]|gi[2]|gi[3] != 0 && !s.relayLimit.allow(gi, now) {
-		return DropRelayRate
+	if gi[0]|gi[1]|gi[2]|gi[3] != 0 {
+		if rt, ok = s.relayLimit.peek(gi, now); !ok {
+			return DropRelayRate
+		}
 	}
 	// Direct clients send from 0.0.0.0 before they have an address: the
 	// source says nothing about them, so it is not a key then.
 	if a := src.Addr(); a.Is4() && !a.IsUnspecified() {
 		k := a.As4()
-		if !s.srcLimit.allow(k[:], now) {
+		if st, ok = s.srcLimit.peek(k[:], now); !ok {
 			return DropRelayRate
 		}
 	}
+	ct.Take()
+	rt.Take()
+	st.Take()
 	return ""
 }

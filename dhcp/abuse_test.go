@@ -129,6 +129,40 @@ func TestScreenAllocatesNothing(t *testing.T) {
 	}
 }
 
+// TestScreenFloodSparesSharedSlots: a random-MAC flood that its relay's
+// limit stops takes nothing from the per-MAC table. The table has a
+// fixed number of slots, so invented MACs land in the slots of every
+// real one: were the flood charged there, no MAC behind any relay would
+// keep a token.
+func TestScreenFloodSparesSharedSlots(t *testing.T) {
+	s := newTestServer(t, func(c *Config) { c.ClientRate, c.ClientBurst, c.RelayRate, c.RelayBurst = 20, 40, 1000, 100 })
+	rng := rand.New(rand.NewPCG(3, 4))
+	flood := netip.MustParseAddrPort("192.0.2.252:67")
+	d, _ := dhcpv4.NewDiscovery(mustMAC("52:54:00:00:00:00"))
+	d.GatewayIPAddr = net.IPv4(192, 0, 2, 252)
+	pkt := d.ToBytes()
+	admitted := 0
+	for range 200_000 {
+		for i := offCHAddr + 2; i < offCHAddr+6; i++ {
+			pkt[i] = byte(rng.Uint32())
+		}
+		if s.screen(pkt, flood, t0) == "" {
+			admitted++
+		}
+	}
+	if admitted > 100 {
+		t.Errorf("flood through one relay: %d admitted at one instant, want its burst of 100", admitted)
+	}
+	good := netip.MustParseAddrPort("192.0.2.253:67")
+	for i := range 64 {
+		g, _ := dhcpv4.NewDiscovery(net.HardwareAddr{0x52, 0x54, 0, 0x0f, 0, byte(i)})
+		g.GatewayIPAddr = net.IPv4(192, 0, 2, 253)
+		if why := s.screen(g.ToBytes(), good, t0); why != "" {
+			t.Errorf("MAC %d behind another relay during the flood: dropped (%s)", i, why)
+		}
+	}
+}
+
 // FuzzScreen: the screen reads fixed offsets of any datagram without
 // panicking.
 func FuzzScreen(f *testing.F) {

@@ -25,3 +25,12 @@ func (l *limiter) allow(key []byte, now time.Time) bool {
 	}
 	return l.k.Allow(key, now)
 }
+
+// peek finds a token for key at now without taking it (see
+// ratelimit.Keyed.Peek).
+func (l *limiter) peek(key []byte, now time.Time) (ratelimit.Token, bool) {
+	if l == nil {
+		return ratelimit.Token{}, true
+	}
+	return l.k.Peek(key, now)
+}

@@ -124,7 +124,11 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 		r.c.Interface = lk.name
 	}
 	r.who = holderOf(r.c)
-	if !s.clientLimit.Allow(r.c.DUID, now) {
+	// A message takes a token from each limit only when both allow it:
+	// a flood of invented DUIDs its relay's limit stops spends nothing
+	// from the DUID table, whose slots real clients share with them.
+	ct, ok := s.clientLimit.Peek(r.c.DUID, now)
+	if !ok {
 		return outcome{}, DropClientRate
 	}
 	if r.c.RelayAddr.IsValid() {
@@ -133,6 +137,7 @@ func (s *Server) handle(in inbound, now time.Time) (outcome, DropReason) {
 			return outcome{}, DropRelayRate
 		}
 	}
+	ct.Take()
 	if r.sub = s.subnetFor(r.c, lk); r.sub < 0 {
 		return outcome{}, DropNoSubnet
 	}

@@ -44,6 +44,49 @@ func (l *Keyed) Allow(key []byte, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := &l.slots[i]
+	ok := l.refill(b, now)
+	if ok {
+		b.tokens--
+	}
+	return ok
+}
+
+// Token is a key's bucket that Peek found a token in: Take spends it.
+type Token struct {
+	l *Keyed
+	i uint64
+}
+
+// Peek reports whether key has a token at now without taking it. A
+// packet checked against several limits (its MAC, its relay) takes a
+// token from each only once all of them allow it: a flood that one
+// limit stops then costs the others nothing, so the well-behaved keys
+// that share a slot with the flood's keys keep their budget.
+func (l *Keyed) Peek(key []byte, now time.Time) (Token, bool) {
+	if l == nil {
+		return Token{}, true
+	}
+	i := maphash.Bytes(l.seed, key) % uint64(len(l.slots))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Token{l, i}, l.refill(&l.slots[i], now)
+}
+
+// Take spends the token Peek found. Two callers that peeked the same slot
+// at once may both take: the bucket then owes a token, never more than
+// the callers in flight.
+func (t Token) Take() {
+	if t.l == nil {
+		return
+	}
+	t.l.mu.Lock()
+	t.l.slots[t.i].tokens--
+	t.l.mu.Unlock()
+}
+
+// refill adds the tokens earned since the bucket's last use and reports
+// whether one is there.
+func (l *Keyed) refill(b *bucket, now time.Time) bool {
 	if b.last.IsZero() {
 		b.tokens = l.burst
 	} else if d := now.Sub(b.last); d > 0 {
@@ -53,9 +96,5 @@ func (l *Keyed) Allow(key []byte, now time.Time) bool {
 		}
 	}
 	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return b.tokens >= 1
 }

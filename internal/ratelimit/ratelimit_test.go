@@ -31,3 +31,37 @@ func TestKeyed(t *testing.T) {
 		t.Fatal("a negative rate must allow everything")
 	}
 }
+
+// Peek takes nothing: only Take spends the token it found.
+func TestPeekTake(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := New(1, 2, 64)
+	a := []byte("relay-a")
+	for range 10 {
+		if _, ok := l.Peek(a, t0); !ok {
+			t.Fatal("Peek refused a full bucket")
+		}
+	}
+	for i := range 2 {
+		tok, ok := l.Peek(a, t0)
+		if !ok {
+			t.Fatalf("token %d of the burst of 2 refused after Peeks alone", i)
+		}
+		tok.Take()
+	}
+	if _, ok := l.Peek(a, t0); ok {
+		t.Fatal("Peek found a token after the burst was taken")
+	}
+	if l.Allow(a, t0) {
+		t.Fatal("Allow took a token from an empty bucket")
+	}
+	if _, ok := l.Peek(a, t0.Add(time.Second)); !ok {
+		t.Fatal("1/s: no token a second later")
+	}
+	var none *Keyed
+	tok, ok := none.Peek(a, t0)
+	if !ok {
+		t.Fatal("a nil Keyed must allow everything")
+	}
+	tok.Take() // no-op
+}
