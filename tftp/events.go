@@ -38,16 +38,23 @@ type Event struct {
 	// WindowSize is the RFC 7440 window granted; 0 for a lock-step transfer.
 	WindowSize int
 	Duration   time.Duration
-	Code       ErrorCode  // the code of the ERROR packet sent (EventRefused)
-	Reason     DropReason // why the request was refused or dropped (EventRefused, EventBusy)
-	Err        error      // why it failed or was refused
+	// FinalACKLost marks an EventSent whose last ACK never came: the
+	// client closed its port (ICMP port unreachable) once the final block
+	// had been sent. TFTP cannot tell this from a client that vanished
+	// at that very moment; a client only closes early after an error it
+	// reports with an ERROR packet, so it is counted as sent.
+	FinalACKLost bool
+	Code         ErrorCode  // the code of the ERROR packet sent (EventRefused)
+	Reason       DropReason // why the request was refused or dropped (EventRefused, EventBusy)
+	Err          error      // why it failed or was refused
 }
 
 // DropReason says why a request started no transfer.
 type DropReason string
 
 // Reasons a packet on the listening socket starts no transfer, counted in
-// Stats.Dropped. The first four get an ERROR packet; the others no answer.
+// Stats.Dropped. The first four get an ERROR packet and spend the
+// client's refusal budget; the others get no answer.
 const (
 	DropMalformed    DropReason = "malformed"     // the request does not parse (ERROR 4)
 	DropWriteRequest DropReason = "write-request" // a WRQ: the server is read-only (ERROR 2)
@@ -56,22 +63,29 @@ const (
 	DropBusy         DropReason = "busy"          // MaxTransfers reached or shutting down: the client asks again
 	DropDuplicate    DropReason = "duplicate"     // a retransmitted request for a transfer already running
 	DropStray        DropReason = "stray"         // not a request
+	// DropRefusalRate: the client's address spent its refusal budget
+	// (Config.RefusalRate); its requests are dropped unread until the
+	// budget refills.
+	DropRefusalRate DropReason = "refusal-rate"
 )
 
 // dropReasons lists every reason (a function, not a package variable: no
 // global mutable state).
 func dropReasons() []DropReason {
-	return []DropReason{DropMalformed, DropWriteRequest, DropPathRefused, DropNotFound, DropBusy, DropDuplicate, DropStray}
+	return []DropReason{DropMalformed, DropWriteRequest, DropPathRefused, DropNotFound, DropBusy, DropDuplicate, DropStray, DropRefusalRate}
 }
 
 // Stats are counters since the Server was created.
 type Stats struct {
-	Requests  uint64 // RRQ and WRQ packets seen on the listening socket
-	Sent      uint64 // transfers completed
-	Failed    uint64 // transfers started but not completed
-	Aborted   uint64 // transfers the client ended with an ERROR packet
-	BytesSent uint64
-	Active    int64 // transfers running now
+	Requests uint64 // RRQ and WRQ packets seen on the listening socket
+	Sent     uint64 // transfers completed
+	// FinalACKLost counts the transfers in Sent whose final ACK was lost
+	// (see Event.FinalACKLost).
+	FinalACKLost uint64
+	Failed       uint64 // transfers started but not completed
+	Aborted      uint64 // transfers the client ended with an ERROR packet
+	BytesSent    uint64
+	Active       int64 // transfers running now
 	// Dropped counts packets on the listening socket that started no
 	// transfer, by reason.
 	Dropped map[DropReason]uint64
@@ -83,9 +97,9 @@ type Stats struct {
 }
 
 type counters struct {
-	requests, sent, failed, aborted, bytes, retransmitted atomic.Uint64
-	active                                                atomic.Int64
-	dropped                                               *dropcount.Counts[DropReason]
+	requests, sent, failed, aborted, bytes, retransmitted, finalACKLost atomic.Uint64
+	active                                                              atomic.Int64
+	dropped                                                             *dropcount.Counts[DropReason]
 	// errors counts ERROR packets by code; a code the RFCs do not define
 	// is counted as 0 (undefined).
 	errors [ErrOptionRefused + 1]atomic.Uint64
@@ -105,7 +119,7 @@ func (c *counters) sentError(code ErrorCode) {
 func (s *Server) Stats() Stats {
 	c := &s.c
 	st := Stats{
-		Requests: c.requests.Load(), Sent: c.sent.Load(), Failed: c.failed.Load(), Aborted: c.aborted.Load(),
+		Requests: c.requests.Load(), Sent: c.sent.Load(), FinalACKLost: c.finalACKLost.Load(), Failed: c.failed.Load(), Aborted: c.aborted.Load(),
 		BytesSent: c.bytes.Load(), Active: c.active.Load(), Dropped: c.dropped.Snapshot(),
 		Retransmitted: c.retransmitted.Load(), ErrorsSent: map[ErrorCode]uint64{},
 	}

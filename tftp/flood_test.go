@@ -13,13 +13,15 @@ import (
 	"github.com/pxekit/pxekit/pxetest"
 )
 
-// TestFloodOfDistinctNames: one client asks for 65,535 distinct files that
-// do not exist while 64 others start transfers of a real file and never
-// ACK. The server keeps no state per name (each is answered "not found"
-// and counted), runs at most MaxTransfers transfers (the rest counted
-// busy), tftp-hpa and atftp still fetch byte-identical files during the
-// flood, and once the abandoned transfers time out the goroutines are
-// back to where they were.
+// TestFloodOfDistinctNames: one client (127.0.0.2) asks for 65,535
+// distinct files that do not exist while 64 others start transfers of a
+// real file and never ACK. The server keeps no state per name: the first
+// ones are answered "not found", the rest dropped unread once the
+// flooding address has spent its refusal budget, all counted. It runs at
+// most MaxTransfers transfers (the rest counted busy), tftp-hpa and atftp
+// still fetch byte-identical files during the flood, and once the
+// abandoned transfers time out the goroutines are back to where they
+// were.
 func TestFloodOfDistinctNames(t *testing.T) {
 	dir, files := testRoot(t, 100000, 1<<20)
 	root, r, err := Dir(dir)
@@ -33,7 +35,7 @@ func TestFloodOfDistinctNames(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	baseline := runtime.NumGoroutine()
 
-	fl, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	fl, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,16 +70,22 @@ func TestFloodOfDistinctNames(t *testing.T) {
 	<-floodDone
 	waitFor(t, func() bool {
 		st := s.srv.Stats()
-		return st.Active == 0 && st.Dropped[DropNotFound] > 0 && st.Requests == st.Dropped[DropNotFound]+st.Dropped[DropBusy]+st.Dropped[DropDuplicate]+st.Sent+st.Failed+st.Aborted
+		return st.Active == 0 && st.Dropped[DropNotFound] > 0 && st.Requests == st.Dropped[DropNotFound]+st.Dropped[DropRefusalRate]+st.Dropped[DropBusy]+st.Dropped[DropDuplicate]+st.Sent+st.Failed+st.Aborted
 	})
 	st := s.srv.Stats()
-	t.Logf("flood: %d requests read, %d not found, %d busy, %d sent, %d failed", st.Requests, st.Dropped[DropNotFound], st.Dropped[DropBusy], st.Sent, st.Failed)
+	t.Logf("flood: %d requests read, %d not found, %d over the refusal budget, %d busy, %d sent, %d failed",
+		st.Requests, st.Dropped[DropNotFound], st.Dropped[DropRefusalRate], st.Dropped[DropBusy], st.Sent, st.Failed)
 	// Each name is refused, not found or (while every transfer slot is
 	// taken) busy: none starts a transfer or leaves state behind. (How
 	// many of the 65,535 the kernel delivers depends on the machine's load:
 	// a full socket buffer drops the rest.)
-	if refused := st.Dropped[DropNotFound] + st.Dropped[DropBusy]; refused+st.Sent+st.Failed < st.Requests || st.Requests == 0 {
+	if refused := st.Dropped[DropNotFound] + st.Dropped[DropRefusalRate] + st.Dropped[DropBusy]; refused+st.Sent+st.Failed < st.Requests || st.Requests == 0 {
 		t.Errorf("%d requests read, %d refused", st.Requests, refused)
+	}
+	// The flood lasts about a second: its address gets its burst and about
+	// a second's rate of answers, and no more.
+	if nf := st.Dropped[DropNotFound]; st.Dropped[DropRefusalRate] == 0 || nf > DefaultRefusalBurst+10*DefaultRefusalRate {
+		t.Errorf("%d answered not found, %d dropped over the refusal budget: the flooding address was not limited", nf, st.Dropped[DropRefusalRate])
 	}
 	if n := strings.Count(logs.String(), "tftp request refused") + strings.Count(logs.String(), "too many transfers"); n > 50 {
 		t.Errorf("%d refusal log lines for the flood, want them paced", n)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -31,6 +32,10 @@ type sender struct {
 
 // errTimedOut is a wait for an ACK that ran out.
 var errTimedOut = errors.New("timed out waiting for an ACK")
+
+// errFinalACKLost ends a transfer whose client closed its port after the
+// final block was sent: its last ACK was lost, and it is gone.
+var errFinalACKLost = errors.New("final ACK lost: the client closed its port after the last block")
 
 // aborted reports whether the shutdown grace period is over.
 func (s *sender) aborted() bool {
@@ -60,7 +65,11 @@ func (s *sender) serve() {
 	err := s.run()
 	ev := Event{Peer: t.peer, File: t.name, Size: t.size, Bytes: s.acked, BlockSize: t.blksize, Duration: time.Since(start)}
 	f.s.c.bytes.Add(uint64(s.acked))
-	if err != nil {
+	if err == errFinalACKLost {
+		ev.FinalACKLost = true
+		f.s.c.finalACKLost.Add(1)
+		err = nil
+	} else if err != nil {
 		var pe *errPeer
 		if !errors.As(err, &pe) {
 			_ = s.conn.send(AppendError(nil, ErrUndefined, err.Error()))
@@ -146,12 +155,14 @@ func (s *sender) run() error {
 		if s.aborted() {
 			return errShuttingDown
 		}
-		for i := base; i < next; i++ {
-			if err := s.conn.send(ring[slot(i)][:lens[slot(i)]]); err != nil {
-				return err
-			}
+		var err error
+		for i := base; i < next && err == nil; i++ {
+			err = s.conn.send(ring[slot(i)][:lens[slot(i)]])
 		}
-		acked, err := s.waitACK(recv, base-1+stale, next-1)
+		var acked uint64
+		if err == nil {
+			acked, err = s.waitACK(recv, base-1+stale, next-1)
+		}
 		if err == errTimedOut {
 			if retries++; retries > s.retries {
 				return fmt.Errorf("no ACK for block %d after %d tries", base, retries)
@@ -160,6 +171,16 @@ func (s *sender) run() error {
 			continue
 		}
 		if err != nil {
+			// A connected socket reports the client's ICMP port
+			// unreachable on the next send or receive.
+			if last != 0 && errors.Is(err, syscall.ECONNREFUSED) {
+				// Every block went out and the client has gone: it
+				// got them, and only its final ACK was lost.
+				for i := base; i <= last; i++ {
+					s.acked += int64(lens[slot(i)] - tftpHeader)
+				}
+				return errFinalACKLost
+			}
 			return err
 		}
 		for i := base; i <= acked; i++ {
@@ -197,7 +218,9 @@ func (s *sender) oackPhase(pkt, recv []byte) error {
 // than 65536) and returns which one. Other ACKs are stale and do not
 // extend the wait.
 func (s *sender) waitACK(recv []byte, lo, hi uint64) (uint64, error) {
-	var start time.Time // taken only once a stale packet shortens the wait
+	// The wait runs from now whatever comes: a client that times out
+	// first and repeats its last ACK must not push the resend back.
+	start := time.Now()
 	wait := s.timeout
 	for {
 		if s.aborted() {
@@ -224,9 +247,6 @@ func (s *sender) waitACK(recv []byte, lo, hi uint64) (uint64, error) {
 		}
 		// A stale ACK, an empty datagram or junk: wait for the rest of
 		// the timeout.
-		if start.IsZero() {
-			start = time.Now()
-		}
 		if wait = s.timeout - time.Since(start); wait <= 0 {
 			return 0, errTimedOut
 		}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/pxekit/pxekit/internal/dropcount"
+	"github.com/pxekit/pxekit/internal/ratelimit"
 )
 
 // Defaults for a zero Config.
@@ -28,6 +29,12 @@ const (
 	DefaultRetries       = 5
 	DefaultMaxTransfers  = 512
 	DefaultShutdownGrace = 30 * time.Second
+	// DefaultRefusalRate and DefaultRefusalBurst bound the requests one
+	// client address may have refused (ERROR packets) a second. Boot
+	// loaders probe for files that may not exist (PXELINUX tries a dozen
+	// configuration names in a row), so the burst leaves room for that.
+	DefaultRefusalRate  = 20
+	DefaultRefusalBurst = 64
 )
 
 // Config configures a Server. Only Root is required.
@@ -79,6 +86,17 @@ type Config struct {
 	// windowsize and timeout are not negotiated, and a blksize under 512
 	// is not granted.
 	SinglePort bool
+	// RefusalRate and RefusalBurst bound the refused requests (ERROR
+	// packets: no such file, a path refused, a malformed request, a write
+	// request) per client address a second (DefaultRefusalRate and
+	// DefaultRefusalBurst when zero; a negative rate means no limit). An
+	// address over it has its requests dropped unread, counted as
+	// DropRefusalRate, until the budget refills: a flood of requests for
+	// names that do not exist then costs the server a read and a hash per
+	// request, not a file lookup and a reply, and clients at other
+	// addresses keep their rate. Transfers never spend the budget.
+	RefusalRate  float64
+	RefusalBurst int
 	// Logger receives one record per transfer and per refused request
 	// (default slog.Default(); slog.New(slog.DiscardHandler) silences it).
 	Logger *slog.Logger
@@ -113,6 +131,9 @@ func (c Config) Validate() field.ErrorList {
 	if c.MaxTransfers < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("maxTransfers"), c.MaxTransfers, "must not be negative"))
 	}
+	if c.RefusalBurst < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("refusalBurst"), c.RefusalBurst, "must not be negative"))
+	}
 	return errs
 }
 
@@ -125,6 +146,8 @@ type Server struct {
 	started atomic.Bool
 	// pace limits refusal log lines under a flood.
 	pace logPacer
+	// refusals is each client address's refusal budget.
+	refusals *ratelimit.Keyed
 }
 
 // New checks cfg and returns a Server. It opens no socket: Serve does.
@@ -150,7 +173,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	if cfg.RefusalRate == 0 {
+		cfg.RefusalRate = DefaultRefusalRate
+	}
+	if cfg.RefusalBurst == 0 {
+		cfg.RefusalBurst = DefaultRefusalBurst
+	}
+	// 4096 slots: addresses that share one share a budget, which only
+	// makes the limit stricter for them.
+	s := &Server{cfg: cfg, log: cfg.Logger, refusals: ratelimit.New(cfg.RefusalRate, cfg.RefusalBurst, 4096)}
 	s.c.dropped = dropcount.New(dropReasons()...)
 	return s, nil
 }
@@ -211,8 +242,13 @@ func (f *front) graceTimer() {
 	}
 }
 
-// loop reads the listening socket until it breaks or the server drains.
+// loop reads the listening socket until it breaks or the server drains:
+// many requests per system call (recvmmsg) where the socket gives the
+// interface and destination of each, one at a time otherwise.
 func (f *front) loop() error {
+	if f.pc4 != nil || f.pc6 != nil {
+		return f.loopBatch()
+	}
 	for {
 		n, src, ifIndex, dst, err := f.read()
 		if f.isDraining() {
@@ -224,17 +260,114 @@ func (f *front) loop() error {
 			}
 			return err
 		}
-		if src == nil || n < 2 {
-			f.s.c.drop(DropStray)
-			continue
-		}
-		op := Opcode(binary.BigEndian.Uint16(f.buf))
-		if op != OpRRQ && op != OpWRQ {
-			f.s.c.drop(DropStray)
-			continue
-		}
-		f.admit(f.buf[:n], src, dst, ifIndex, 0)
+		f.request(f.buf[:n], src, ifIndex, dst, time.Now())
 	}
+}
+
+// readBatch is how many datagrams one recvmmsg may return, and
+// requestBuffer the room for each: RFC 2347 keeps a request within 512
+// bytes, and one longer than the buffer is dropped as malformed.
+const (
+	readBatch     = 32
+	requestBuffer = 2048
+)
+
+func (f *front) loopBatch() error {
+	ms := make([]ipv4.Message, readBatch) // ipv6.Message is the same type
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, requestBuffer)}
+		if f.pc4 != nil {
+			ms[i].OOB = ipv4.NewControlMessage(ipv4.FlagInterface | ipv4.FlagDst)
+		} else {
+			ms[i].OOB = ipv6.NewControlMessage(ipv6.FlagInterface | ipv6.FlagDst)
+		}
+	}
+	for {
+		var n int
+		var err error
+		if f.pc4 != nil {
+			n, err = f.pc4.ReadBatch(ms, 0)
+		} else {
+			n, err = f.pc6.ReadBatch(ms, 0)
+		}
+		if f.isDraining() {
+			return nil
+		}
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		now := time.Now() // one clock read per system call
+		for i := range ms[:n] {
+			m := &ms[i]
+			var ifIndex int
+			var dst net.IP
+			if f.pc4 != nil {
+				var cm ipv4.ControlMessage
+				if cm.Parse(m.OOB[:m.NN]) == nil {
+					ifIndex, dst = cm.IfIndex, cm.Dst
+				}
+			} else {
+				var cm ipv6.ControlMessage
+				if cm.Parse(m.OOB[:m.NN]) == nil {
+					ifIndex, dst = cm.IfIndex, cm.Dst
+				}
+			}
+			m.OOB = m.OOB[:cap(m.OOB)]
+			src, _ := m.Addr.(*net.UDPAddr)
+			f.request(m.Buffers[0][:m.N], src, ifIndex, dst, now)
+		}
+	}
+}
+
+// request handles one datagram read from the listening socket.
+func (f *front) request(pkt []byte, src *net.UDPAddr, ifIndex int, dst net.IP, now time.Time) {
+	if src == nil || len(pkt) < 2 {
+		f.s.c.drop(DropStray)
+		return
+	}
+	op := Opcode(binary.BigEndian.Uint16(pkt))
+	if op != OpRRQ && op != OpWRQ {
+		f.s.c.drop(DropStray)
+		return
+	}
+	if f.overRefusals(src, now) {
+		return
+	}
+	if len(pkt) >= requestBuffer {
+		// It filled the buffer: possibly cut off, so not parsed.
+		f.s.c.requests.Add(1)
+		peer := src.AddrPort()
+		f.refuse(src, netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()), "", ErrIllegalOperation, DropMalformed,
+			fmt.Errorf("request of %d bytes or more: longer than a TFTP request", requestBuffer))
+		return
+	}
+	f.admit(pkt, src, dst, ifIndex, 0)
+}
+
+// refusalKey is a client address as the refusal budget knows it.
+func refusalKey(src *net.UDPAddr) [16]byte {
+	var k [16]byte
+	copy(k[:], src.IP.To16())
+	return k
+}
+
+// overRefusals drops and counts a request from an address with no refusal
+// budget left. It takes none: refuse spends it.
+func (f *front) overRefusals(src *net.UDPAddr, now time.Time) bool {
+	k := refusalKey(src)
+	if _, ok := f.s.refusals.Peek(k[:], now); ok {
+		return false
+	}
+	f.s.c.requests.Add(1)
+	f.s.c.drop(DropRefusalRate)
+	if held, ok := f.s.pace.allow(DropRefusalRate); ok {
+		f.s.log.Warn("tftp requests dropped: the client had too many refused", "peer", src,
+			"rate", f.s.cfg.RefusalRate, "burst", f.s.cfg.RefusalBurst, "suppressed", held)
+	}
+	return true
 }
 
 func (f *front) isDraining() bool {
@@ -521,6 +654,8 @@ func (f *front) finish(t *transfer) {
 // it.
 func (f *front) refuse(src *net.UDPAddr, peer netip.AddrPort, file string, code ErrorCode, why DropReason, err error) {
 	f.s.c.drop(why)
+	k := refusalKey(src)
+	f.s.refusals.Allow(k[:], time.Now())
 	pkt := AppendError(nil, code, err.Error())
 	if _, werr := f.conn.WriteTo(pkt, src); werr != nil {
 		f.s.log.Debug("tftp error packet not sent", "peer", peer, "err", werr)
@@ -575,7 +710,11 @@ func (f *front) report(ev Event, err error, attrs ...any) {
 	case err == nil:
 		f.s.c.sent.Add(1)
 		ev.Kind = EventSent
-		f.s.log.Info("tftp sent", append(attrs, "duration", ev.Duration)...)
+		attrs = append(attrs, "duration", ev.Duration)
+		if ev.FinalACKLost {
+			attrs = append(attrs, "final_ack", "lost")
+		}
+		f.s.log.Info("tftp sent", attrs...)
 	case clientAborted(err):
 		f.s.c.aborted.Add(1)
 		ev.Kind, ev.Err = EventAborted, err

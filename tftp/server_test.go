@@ -899,3 +899,126 @@ func TestShutdownGraceCutsClientTimeout(t *testing.T) {
 		t.Errorf("event %+v", ev)
 	}
 }
+
+// A client that leaves once it has the last block, its final ACK lost,
+// got the whole file: the transfer counts as sent with FinalACKLost. One
+// that leaves before the last block was sent is a failure.
+func TestClientGoneAfterLastBlock(t *testing.T) {
+	data := make([]byte, 3*512+10) // blocks 1..4
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		ackTo  uint16 // the client acknowledges blocks 1..ackTo, then closes its port
+		window string
+		want   EventKind
+	}{
+		{"lock-step, final ACK lost", 3, "", EventSent},
+		{"window, final ACK lost", 0, "4", EventSent},
+		{"lock-step, gone mid-file", 1, "", EventFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := serve(t, Config{Root: os.DirFS(dir), MaxWindowSize: 4, Timeout: 100 * time.Millisecond, Retries: 5})
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			req := rrq("f", "octet")
+			if tc.window != "" {
+				req = rrq("f", "octet", "windowsize", tc.window)
+			}
+			if _, err := c.WriteTo(req, s.addr); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 2048)
+			for blk := uint16(0); ; {
+				_ = c.SetReadDeadline(time.Now().Add(time.Minute)) // hang guard
+				n, from, err := c.ReadFromUDP(buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				op := Opcode(binary.BigEndian.Uint16(buf))
+				if op == OpDATA {
+					blk = binary.BigEndian.Uint16(buf[2:])
+				}
+				if (op == OpDATA && n < 4+512) || (tc.window == "" && blk > tc.ackTo) {
+					break // leave without acknowledging this block
+				}
+				if tc.window == "" || op == OpOACK {
+					if _, err := c.WriteTo([]byte{0, 4, byte(blk >> 8), byte(blk)}, from); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			c.Close()
+			ev := s.ev.wait(t, tc.want)
+			if tc.want == EventSent && (!ev.FinalACKLost || ev.Bytes != int64(len(data))) {
+				t.Errorf("event %+v, want FinalACKLost and %d bytes", ev, len(data))
+			}
+			st := s.srv.Stats()
+			if tc.want == EventSent && (st.Sent != 1 || st.FinalACKLost != 1 || st.Failed != 0) {
+				t.Errorf("stats %+v, want 1 sent, its final ACK lost", st)
+			}
+			if tc.want == EventFailed && (st.Sent != 0 || st.Failed != 1) {
+				t.Errorf("stats %+v, want 1 failed", st)
+			}
+		})
+	}
+}
+
+// TestRefusalBudget: an address that has had RefusalBurst requests
+// refused has its next requests dropped unread and counted, while another
+// address is still answered; the budget refills at RefusalRate. A
+// request longer than any TFTP request is refused as malformed.
+func TestRefusalBudget(t *testing.T) {
+	dir, _ := testRoot(t, 4096)
+	s := serve(t, Config{Root: os.DirFS(dir), RefusalRate: 0.5, RefusalBurst: 3}) // a token every 2 s
+	ask := func(ip net.IP, pkt []byte) (Opcode, bool) {
+		t.Helper()
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.WriteTo(pkt, s.addr); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		buf := make([]byte, 1024)
+		n, _, err := c.ReadFrom(buf)
+		if err != nil || n < 2 {
+			return 0, false
+		}
+		return Opcode(binary.BigEndian.Uint16(buf)), true
+	}
+	flooder, other := net.IPv4(127, 0, 0, 2), net.IPv4(127, 0, 0, 3)
+	for i := range 3 {
+		if op, ok := ask(flooder, rrq(fmt.Sprintf("missing%d", i), "octet")); !ok || op != OpERROR {
+			t.Fatalf("refusal %d of a burst of 3: answered %v (%v), want ERROR", i, op, ok)
+		}
+	}
+	// Over budget, even a request for a file that exists goes unanswered.
+	if op, ok := ask(flooder, rrq("4096b", "octet")); ok {
+		t.Errorf("over the refusal budget: answered %v, want no answer", op)
+	}
+	if op, ok := ask(other, rrq("missing", "octet")); !ok || op != OpERROR {
+		t.Errorf("another address: answered %v (%v), want ERROR", op, ok)
+	}
+	if n := s.srv.Stats().Dropped[DropRefusalRate]; n != 1 {
+		t.Errorf("%d requests dropped over the refusal budget, want 1", n)
+	}
+	time.Sleep(2 * time.Second) // a token back
+	if op, ok := ask(flooder, rrq("4096b", "octet")); !ok || op != OpDATA {
+		t.Errorf("after the budget refilled: answered %v (%v), want DATA", op, ok)
+	}
+	long := rrq("4096b", "octet", "x", strings.Repeat("y", 3000))
+	if op, ok := ask(other, long); !ok || op != OpERROR || s.srv.Stats().Dropped[DropMalformed] != 1 {
+		t.Errorf("a %d-byte request: answered %v (%v), want ERROR (malformed)", len(long), op, ok)
+	}
+	if err := (Config{Root: os.DirFS(dir), RefusalBurst: -1}).Validate(); len(err) != 1 || !strings.Contains(err.ToAggregate().Error(), "refusalBurst") {
+		t.Errorf("Validate of a negative refusalBurst: %v", err)
+	}
+}

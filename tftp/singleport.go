@@ -108,6 +108,9 @@ func (f *front) ReadFrom(p []byte) (int, net.Addr, error) {
 		if op != OpRRQ && op != OpWRQ {
 			return copy(p, f.buf[:n]), src, nil
 		}
+		if f.overRefusals(src, time.Now()) {
+			continue
+		}
 		if pkt, ok := f.admit(f.buf[:n], src, dst, ifIndex, len(p)); ok {
 			return copy(p, pkt), src, nil
 		}

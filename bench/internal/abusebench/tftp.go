@@ -106,7 +106,8 @@ func tftpCase(ctx context.Context, o Options, dir string, rate float64) (figures
 	})
 	f, err := measure(ctx, o, good, bad)
 	st := srv.Stats()
-	counts := fmt.Sprintf("dropped: %d requests read, %d not found, %d busy, %d sent", st.Requests, st.Dropped[tftp.DropNotFound], st.Dropped[tftp.DropBusy], st.Sent)
+	counts := fmt.Sprintf("dropped: %d requests read, %d not found, %d over the refusal budget (default, 20/s a client address), %d busy, %d sent",
+		st.Requests, st.Dropped[tftp.DropNotFound], st.Dropped[tftp.DropRefusalRate], st.Dropped[tftp.DropBusy], st.Sent)
 	return f, counts, err
 }
 
