@@ -46,6 +46,11 @@ type http1Server struct {
 	lns     map[net.Listener]struct{}
 	conns   map[*http1Conn]struct{}
 	wg      sync.WaitGroup
+	// perClient counts each client address's open connections, the fast
+	// path's and those handed to net/http, up to maxPerClient (≤ 0: no
+	// bound).
+	perClient    map[netip.Addr]int
+	maxPerClient int
 }
 
 // http1Conn is a connection the fast path is serving.
@@ -58,7 +63,17 @@ type http1Conn struct {
 
 func newHTTP1Server(s *Server, next *handoffListener, headerTimeout, idleTimeout time.Duration) *http1Server {
 	return &http1Server{s: s, next: next, headerTimeout: headerTimeout, idleTimeout: idleTimeout,
-		lns: map[net.Listener]struct{}{}, conns: map[*http1Conn]struct{}{}}
+		lns: map[net.Listener]struct{}{}, conns: map[*http1Conn]struct{}{},
+		perClient: map[netip.Addr]int{}, maxPerClient: s.cfg.HTTPMaxConnsPerClient}
+}
+
+// release forgets one closed connection of a.
+func (l *http1Server) release(a netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perClient[a]--; l.perClient[a] <= 0 {
+		delete(l.perClient, a)
+	}
 }
 
 // serve accepts on ln until shutdown; it returns http.ErrServerClosed
@@ -116,6 +131,15 @@ func (l *http1Server) serve(ln net.Listener) error {
 			l.s.httpConns.early.Add(1)
 			continue
 		}
+		if l.maxPerClient > 0 && l.perClient[hc.remote] >= l.maxPerClient {
+			l.mu.Unlock()
+			l.s.httpConns.early.Add(1) // counted before the client sees it
+			l.s.httpConns.overLimit.Add(1)
+			_ = tc.SetLinger(0) // a reset: no FIN_WAIT state kept for it
+			tc.Close()
+			continue
+		}
+		l.perClient[hc.remote]++
 		l.conns[hc] = struct{}{}
 		l.wg.Add(1)
 		l.mu.Unlock()
@@ -159,9 +183,10 @@ func (l *http1Server) serveConn(c *http1Conn) {
 		delete(l.conns, c)
 		l.mu.Unlock()
 		if handed {
-			return
+			return // released when net/http closes it
 		}
 		c.c.Close()
+		l.release(c.remote)
 		if !served {
 			l.s.httpConns.early.Add(1)
 		}
@@ -243,13 +268,13 @@ func write(c *net.TCPConn, out *[]byte) bool {
 // the fast path answered requests on it already.
 func (l *http1Server) handoff(c *http1Conn, buf []byte, served bool) bool {
 	_ = c.c.SetDeadline(time.Time{})
-	hc := &handoffConn{TCPConn: c.c, pre: append([]byte(nil), buf...)}
+	hc := &handoffConn{TCPConn: c.c, pre: append([]byte(nil), buf...), release: func() { l.release(c.remote) }}
 	if served {
 		l.s.httpConns.served.Store(net.Conn(hc), struct{}{})
 	}
 	if !l.next.give(hc) {
 		l.s.httpConns.served.Delete(net.Conn(hc))
-		return false
+		return false // serveConn closes and releases it
 	}
 	return true
 }
@@ -377,6 +402,17 @@ func (d *dateCache) append(out []byte) []byte {
 type handoffConn struct {
 	*net.TCPConn
 	pre []byte
+	// release, once, when net/http closes it: its client's count.
+	release func()
+	once    sync.Once
+}
+
+// Close closes the connection and gives its place back to its client.
+func (c *handoffConn) Close() error {
+	if c.release != nil {
+		c.once.Do(c.release)
+	}
+	return c.TCPConn.Close()
 }
 
 // Read returns the bytes read before the handoff first.

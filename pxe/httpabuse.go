@@ -19,11 +19,20 @@ const maxHeaderBytes = 64 << 10
 type HTTPConnStats struct {
 	Connections         uint64 // accepted
 	ClosedBeforeRequest uint64 // closed before one request was read
+	// OverClientLimit counts the connections in ClosedBeforeRequest closed
+	// at once because their client address had Config.HTTPMaxConnsPerClient
+	// open already.
+	OverClientLimit uint64
 }
+
+// DefaultHTTPMaxConnsPerClient is Config.HTTPMaxConnsPerClient's default:
+// far above what firmware, iPXE or an installer opens, far below a file
+// descriptor limit.
+const DefaultHTTPMaxConnsPerClient = 256
 
 // connTracker follows each connection's states (http.Server.ConnState).
 type connTracker struct {
-	conns, early atomic.Uint64
+	conns, early, overLimit atomic.Uint64
 	// fast counts requests the fast path (http1.go) answered.
 	fast atomic.Uint64
 	// served holds connections that have read a request.
@@ -57,5 +66,6 @@ func (c *connTracker) handler(h http.Handler) http.Handler {
 
 // HTTPConns returns the HTTP connection counters.
 func (s *Server) HTTPConns() HTTPConnStats {
-	return HTTPConnStats{Connections: s.httpConns.conns.Load(), ClosedBeforeRequest: s.httpConns.early.Load()}
+	return HTTPConnStats{Connections: s.httpConns.conns.Load(), ClosedBeforeRequest: s.httpConns.early.Load(),
+		OverClientLimit: s.httpConns.overLimit.Load()}
 }

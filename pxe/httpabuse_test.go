@@ -95,3 +95,81 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestHTTPConnsPerClient: one address holds at most HTTPMaxConnsPerClient
+// connections, whether the fast path or net/http serves them; the next
+// is closed at once and counted, another address is still served, and a
+// closed connection gives its place back.
+func TestHTTPConnsPerClient(t *testing.T) {
+	inv, err := NewStaticInventory(testInventory())
+	must(t, err)
+	ls := startLoopServer(t, Config{Subnets: relayedSubnets(), Inventory: inv, HTTPMaxConnsPerClient: 3})
+	addr := strings.TrimPrefix(ls.http, "http://")
+	dial := func(ip string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		c, err := d.Dial("tcp4", addr)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+		return c, err
+	}
+	dialFrom := func(ip string) net.Conn {
+		t.Helper()
+		c, err := dial(ip)
+		must(t, err)
+		return c
+	}
+	// The server's reset may come before connect(2) returns on loopback.
+	closedAtOnce := func(ip string) bool {
+		t.Helper()
+		c, err := dial(ip)
+		if err != nil {
+			return strings.Contains(err.Error(), "reset")
+		}
+		c.SetReadDeadline(time.Now().Add(30 * time.Second)) // hang guard
+		_, err = c.Read(make([]byte, 1))
+		return err != nil && !strings.Contains(err.Error(), "timeout")
+	}
+	// Two idle on the fast path, one kept alive by net/http after a
+	// request the fast path left to it (a method it does not answer).
+	_, _, a3 := dialFrom("127.0.0.2"), dialFrom("127.0.0.2"), dialFrom("127.0.0.2")
+	a3.Write([]byte("OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	a3.SetReadDeadline(time.Now().Add(30 * time.Second))
+	r3, err := http.ReadResponse(bufio.NewReader(a3), nil)
+	if err != nil || r3.Close {
+		t.Fatalf("OPTIONS, kept alive: %+v %v", r3, err)
+	}
+	r3.Body.Close()
+	waitFor(t, func() bool { return ls.srv.HTTPConns().Connections == 3 })
+	if !closedAtOnce("127.0.0.2") {
+		t.Fatal("a fourth connection from one address stayed open")
+	}
+	if st := ls.srv.HTTPConns(); st.OverClientLimit != 1 {
+		t.Errorf("counters %+v, want 1 over the client limit", st)
+	}
+	// Another address is served meanwhile.
+	b := dialFrom("127.0.0.3")
+	b.Write([]byte("GET " + PathHealthz + " HTTP/1.1\r\nHost: x\r\n\r\n"))
+	b.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(b), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("another address during the limit: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// Closing the net/http one gives its place back.
+	a3.Close()
+	waitFor(t, func() bool {
+		c, err := dial("127.0.0.2")
+		if err != nil {
+			return false
+		}
+		c.Write([]byte("GET " + PathHealthz + " HTTP/1.1\r\nHost: x\r\n\r\n"))
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		c.Close()
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+}

@@ -75,6 +75,13 @@ type Config struct {
 
 	// HTTPPort is the HTTP port (default 80).
 	HTTPPort int
+	// HTTPMaxConnsPerClient bounds the open connections of one client
+	// address on the plain HTTP listeners, as nginx's limit_conn does (0
+	// means DefaultHTTPMaxConnsPerClient, negative no limit). Firmware opens one or
+	// two; a connection beyond the bound is closed at once and counted
+	// (HTTPConnStats.OverClientLimit), so a slowloris from one address
+	// holds that many connections for the 10 s header timeout at most.
+	HTTPMaxConnsPerClient int
 	// TFTPPort is the TFTP port (default 69).
 	TFTPPort int
 	// TFTPWindowSize is the largest RFC 7440 windowsize granted to a TFTP
@@ -322,6 +329,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TFTPPort == 0 {
 		c.TFTPPort = 69
+	}
+	if c.HTTPMaxConnsPerClient == 0 {
+		c.HTTPMaxConnsPerClient = DefaultHTTPMaxConnsPerClient
 	}
 	c.TFTPWindowSize = windowOf(c.TFTPWindowSize) // tftp: 0 grants no window
 	if c.Logger == nil {
