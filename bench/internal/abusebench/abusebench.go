@@ -45,7 +45,7 @@ func Run(ctx context.Context, h *harness.Harness) ([]report.Row, error) {
 // Measure runs every attack with o.
 func Measure(ctx context.Context, o Options) ([]report.Row, error) {
 	var rows []report.Row
-	for _, run := range []func(context.Context, Options) ([]report.Row, error){dhcpRows, tftpRows} {
+	for _, run := range []func(context.Context, Options) ([]report.Row, error){dhcpRows, tftpRows, httpRows} {
 		rs, err := run(ctx, o)
 		rows = append(rows, rs...)
 		if err != nil {
