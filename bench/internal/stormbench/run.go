@@ -377,7 +377,7 @@ func serverBad(n int, ps roles.PXEStats, failed, logErrs int) bool {
 // "BAD: " when serverBad.
 func serverNote(n int, ps roles.PXEStats, s summary, rep *stormclient.Report, logErrs []string, threads int) string {
 	st, ev := ps.DHCP, ps.Events
-	note := fmt.Sprintf("ACKs %d, releases %d, NAKs %d, dropped: %s; after the storm %d leases active, %d of %d addresses free; %d REQUEST/TFTP resends by clients; %d stray and %d overflowed replies; up to %d OS threads; %d lease writes in %d store commits; log in storm-%d-pxe-server.log, counters in storm-%[12]d-pxe-stats.json",
+	note := fmt.Sprintf("ACKs %d, releases %d, NAKs %d, dropped: %s; after the storm %d leases active, %d of %d addresses free; %d REQUEST/TFTP resends by clients; %d stray and %d overflowed replies; up to %d OS threads; %d lease writes in %d store commits; log in storm-%d-pxe-server.log, counters in storm-%[14]d-pxe-stats.json",
 		st.Acks, st.Releases, st.Naks, dropsNote(st.Dropped), st.ActiveLeases, st.PoolFree, st.PoolSize, s.resent, rep.Stray, rep.Overflow, threads, st.LeaseWrites, st.Commits, n)
 	note += fmt.Sprintf("; events: %d TFTP transfers, %d scripts, %d assets sent, %d requests denied",
 		ev[pxe.EventTFTPSent], ev[pxe.EventScriptServed], ev[pxe.EventAssetSent], ev[pxe.EventDenied])
