@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -232,14 +233,15 @@ func (l *clusterLab) bound(timeout time.Duration) map[string]netip.Addr {
 func (l *clusterLab) checkNoDuplicate() []ack {
 	l.t.Helper()
 	acks := l.acks()
+	// Each server's ACKs come in its own order: compare each ACK of an
+	// address with the one before it in time, whichever server gave it.
+	sorted := slices.SortedStableFunc(slices.Values(acks), func(a, b ack) int { return a.at.Compare(b.at) })
 	last := map[netip.Addr]ack{}
-	for _, a := range acks {
+	for _, a := range sorted {
 		if p, ok := last[a.ip]; ok && p.mac != a.mac && a.at.Sub(p.at) < 10*time.Second+etcdstore.MaxClockSkew {
 			l.t.Errorf("%s ACKed to %s by %s at %s and to %s by %s at %s", a.ip, p.mac, p.server, p.at.Format(time.StampMilli), a.mac, a.server, a.at.Format(time.StampMilli))
 		}
-		if p, ok := last[a.ip]; !ok || a.at.After(p.at) {
-			last[a.ip] = a
-		}
+		last[a.ip] = a
 	}
 	return acks
 }
