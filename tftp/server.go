@@ -50,7 +50,8 @@ type Config struct {
 	// listening on Addr: the caller chooses where it listens (a socket
 	// opened in another network namespace, socket activation, tests). On
 	// Linux per-transfer sockets are opened in Conn's namespace. Serve
-	// closes it when it returns.
+	// sets its receive buffer to 4 MB (a flood's burst fits while the
+	// reader waits its turn) and closes it when it returns.
 	Conn net.PacketConn
 	// MaxBlockSize caps the negotiated blksize. Zero means the link MTU of
 	// the interface the request came in on is the only cap.
@@ -431,6 +432,7 @@ func newFront(s *Server, conn net.PacketConn) *front {
 	if !f.single {
 		f.netns = newSockNetns(conn)
 	}
+	deepenQueue(conn)
 	if uc, ok := conn.(*net.UDPConn); ok {
 		// The interface a request came in on gives the MTU that bounds
 		// blksize.

@@ -171,3 +171,29 @@ func (ns sockNetns) dial(local netip.Addr, peer netip.AddrPort, zone uint32) (*p
 	} // else the thread stays locked and ends with its goroutine
 	return c, err
 }
+
+// requestQueue is the listening socket's receive buffer. A flood that
+// outpaces the reader for a moment (it waits to be scheduled while the
+// sender delivers 64 datagrams a system call) would otherwise overflow
+// the default 208 KB, a few hundred requests, and the kernel would drop
+// well-behaved clients' requests with the flood's.
+const requestQueue = 4 << 20
+
+// deepenQueue sets the listening socket's receive buffer to
+// requestQueue: SO_RCVBUFFORCE with CAP_NET_ADMIN, else SO_RCVBUF, which
+// net.core.rmem_max caps. It is best effort.
+func deepenQueue(conn net.PacketConn) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, requestQueue) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, requestQueue)
+		}
+	})
+}

@@ -77,3 +77,11 @@ func (sockNetns) close() {}
 func (sockNetns) dial(local netip.Addr, peer netip.AddrPort, zone uint32) (*peerConn, error) {
 	return dialPeer(local, peer, zone)
 }
+
+// deepenQueue sets the listening socket's receive buffer as far as the
+// system allows (see the Linux version).
+func deepenQueue(conn net.PacketConn) {
+	if uc, ok := conn.(*net.UDPConn); ok {
+		_ = uc.SetReadBuffer(4 << 20)
+	}
+}
