@@ -55,11 +55,11 @@ func TestLossyTransfers(t *testing.T) {
 		{"tftp-hpa/lockstep", "131072b", func(out string) []string {
 			return []string{"tftp", "-m", "binary", server, "-c", "get", "131072b", out}
 		}},
-		// atftp ignores a DATA block it has already acknowledged instead
-		// of acknowledging it again, and waits its own timeout since the
-		// last packet before it does: when its ACK is lost, only a
-		// server waiting longer than atftp (timeout 2 against atftp's 1)
-		// lets that timeout fire before the server gives up.
+		// atftp acknowledges a repeated DATA block once, then ignores
+		// repeats and waits its own timeout since the last packet: when
+		// both ACKs are lost, only a pause longer than atftp's timeout
+		// (the server's backoff, from timeout 2 against atftp's 1) lets
+		// it fire before the server gives up.
 		{"atftp/lockstep-blksize1468", "65536b", func(out string) []string {
 			return []string{"atftp", "--get", "-r", "65536b", "-l", out, "--tftp-timeout", "1",
 				"--option", "blksize 1468", "--option", "tsize 0", "--option", "timeout 2", server}

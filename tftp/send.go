@@ -127,6 +127,7 @@ func (s *sender) run() error {
 		next    uint64 = 1 // next block to read from the file
 		last    uint64     // the final (short) block, once read
 		retries int
+		silent  int // timeouts in a row with nothing heard: the backoff
 	)
 	slot := func(i uint64) int { return int(i % uint64(s.window)) }
 	// In lock-step only an ACK of the block in flight counts; with a
@@ -159,13 +160,21 @@ func (s *sender) run() error {
 		for i := base; i < next && err == nil; i++ {
 			err = s.conn.send(ring[slot(i)][:lens[slot(i)]])
 		}
-		var acked uint64
+		var (
+			acked uint64
+			heard bool
+		)
 		if err == nil {
-			acked, err = s.waitACK(recv, base-1+stale, next-1)
+			acked, heard, err = s.waitACK(recv, base-1+stale, next-1, resendWait(s.timeout, silent))
 		}
 		if err == errTimedOut {
 			if retries++; retries > s.retries {
 				return fmt.Errorf("no ACK for block %d after %d tries", base, retries)
+			}
+			// A client repeating its last ACK is there and waiting for
+			// a block it lost: back off only from one that is silent.
+			if silent++; heard {
+				silent = 0
 			}
 			s.f.s.c.retransmitted.Add(next - base)
 			continue
@@ -187,7 +196,7 @@ func (s *sender) run() error {
 			s.acked += int64(lens[slot(i)] - tftpHeader)
 		}
 		if acked >= base {
-			retries = 0
+			retries, silent = 0, 0
 		}
 		base = acked + 1
 		if last != 0 && base > last {
@@ -202,7 +211,7 @@ func (s *sender) oackPhase(pkt, recv []byte) error {
 		if err := s.conn.send(pkt); err != nil {
 			return err
 		}
-		_, err := s.waitACK(recv, 0, 0)
+		_, _, err := s.waitACK(recv, 0, 0, resendWait(s.timeout, tries))
 		if err != errTimedOut {
 			return err
 		}
@@ -213,42 +222,58 @@ func (s *sender) oackPhase(pkt, recv []byte) error {
 	}
 }
 
-// waitACK waits up to the timeout for an ACK of a block in [lo, hi]
+// resendWait is how long the ACK of a packet sent tries times before is
+// waited for: the timeout, doubled with each resend up to 8 times it (the
+// exponential backoff of RFC 1123 4.2.3.2). Backing off is what lets a
+// client that answers a repeated block only once (atftp sends one extra
+// ACK, then ignores repeats and waits out its own timeout, restarted by
+// each packet it gets) recover a lost ACK: its timeout fires only in a
+// pause longer than itself. The backoff restarts whenever the client is
+// heard repeating an older ACK: it is there and waiting, and a client
+// timing out faster than the server gives up after a few such repeats.
+// With the default timeout a silent client is given up after 62 s, about
+// tftpd-hpa's 63.
+func resendWait(timeout time.Duration, tries int) time.Duration {
+	return timeout << min(tries, 3)
+}
+
+// waitACK waits up to timeout for an ACK of a block in [lo, hi]
 // (block numbers are 16-bit on the wire and roll over; lo..hi spans less
 // than 65536) and returns which one. Other ACKs are stale and do not
-// extend the wait.
-func (s *sender) waitACK(recv []byte, lo, hi uint64) (uint64, error) {
+// extend the wait; heard reports one came.
+func (s *sender) waitACK(recv []byte, lo, hi uint64, timeout time.Duration) (blk uint64, heard bool, err error) {
 	// The wait runs from now whatever comes: a client that times out
 	// first and repeats its last ACK must not push the resend back.
 	start := time.Now()
-	wait := s.timeout
+	wait := timeout
 	for {
 		if s.aborted() {
-			return 0, errShuttingDown
+			return 0, heard, errShuttingDown
 		}
 		n, err := s.conn.recv(recv, wait)
 		if err != nil {
 			if err == errTimedOut && s.aborted() {
-				return 0, errShuttingDown
+				return 0, heard, errShuttingDown
 			}
-			return 0, err
+			return 0, heard, err
 		}
-		if blk, err := ParseACK(recv[:n]); err == nil {
+		if got, err := ParseACK(recv[:n]); err == nil {
 			for i := hi; i >= lo; i-- {
-				if uint16(i) == blk {
-					return i, nil
+				if uint16(i) == got {
+					return i, heard, nil
 				}
 				if i == 0 {
 					break
 				}
 			}
+			heard = true
 		} else if code, msg, err := ParseError(recv[:n]); err == nil {
-			return 0, &errPeer{code: code, msg: msg}
+			return 0, heard, &errPeer{code: code, msg: msg}
 		}
 		// A stale ACK, an empty datagram or junk: wait for the rest of
 		// the timeout.
-		if wait = s.timeout - time.Since(start); wait <= 0 {
-			return 0, errTimedOut
+		if wait = timeout - time.Since(start); wait <= 0 {
+			return 0, heard, errTimedOut
 		}
 	}
 }

@@ -57,11 +57,16 @@ type Config struct {
 	// the interface the request came in on is the only cap.
 	MaxBlockSize int
 	// Timeout is how long a block waits for its ACK before it is sent again
-	// (DefaultTimeout when zero). A client's RFC 2349 timeout option
-	// overrides it for its transfer, except in SinglePort mode.
+	// (DefaultTimeout when zero); each resend to a silent client doubles
+	// the wait, up to 8 times Timeout (RFC 1123's exponential backoff),
+	// while one heard repeating an older ACK is answered at Timeout
+	// (pin/tftp in SinglePort mode backs off either way). A client's RFC 2349
+	// timeout option overrides it for its transfer, except in SinglePort
+	// mode.
 	Timeout time.Duration
-	// Retries is how many times a block is sent before the transfer fails
-	// (DefaultRetries when zero).
+	// Retries is how many times a block is sent again before the transfer
+	// fails (DefaultRetries when zero): with the defaults a silent client
+	// is given up after 2+4+8+16+16+16 = 62 s.
 	Retries int
 	// MaxTransfers bounds concurrent transfers (DefaultMaxTransfers when
 	// zero). A request beyond it is dropped and counted: the client sends
@@ -70,7 +75,7 @@ type Config struct {
 	// ShutdownGrace is how long in-flight transfers may run after the
 	// context is cancelled before they are aborted with an ERROR packet
 	// (DefaultShutdownGrace when zero, negative for no limit; a transfer
-	// whose client went silent still ends after Timeout × Retries).
+	// whose client went silent still ends when its retries run out).
 	ShutdownGrace time.Duration
 	// MaxWindowSize is the largest RFC 7440 windowsize granted; 0 or 1
 	// leaves the option unanswered and every transfer lock-step. Not in

@@ -26,9 +26,11 @@ func (f *front) servePin(ctx context.Context) error {
 	ps.SetHook(pinHook{f})
 	ps.SetTimeout(s.cfg.Timeout)
 	ps.SetRetries(s.cfg.Retries)
-	// pin/tftp sleeps up to a second before each retransmission by default;
-	// the ACK timeout already spaced it.
-	ps.SetBackoff(func(int) time.Duration { return 0 })
+	// pin/tftp sleeps before each retransmission (up to a second at
+	// random by default) and then waits the timeout: sleep what makes the
+	// spacing the same backoff as a per-transfer socket's.
+	timeout := s.cfg.Timeout
+	ps.SetBackoff(func(attempt int) time.Duration { return resendWait(timeout, attempt) - timeout })
 	// The front end clamps blksize to the link MTU itself (pin/tftp's own
 	// clamp forgets the 4-byte DATA header and swaps the IPv4/IPv6
 	// overheads in single-port mode).
