@@ -119,6 +119,21 @@ func row(group, name, unit string, f figures, note string) report.Row {
 		Target: Target, Note: fmt.Sprintf("%s; attacker sent %.0f/s from one socket", note, f.sendRate)}
 }
 
+// paced names how the well-behaved client ran: what it did ("client
+// starts") at rate a second, or closed-loop as fast as answered (rate
+// 0). A closed loop shares the machine's cores with the server and the
+// attacker, so it shows the CPU the attack takes, not whether the server
+// keeps answering: it has no target.
+func paced(r report.Row, rate float64, who string) report.Row {
+	if rate > 0 {
+		r.Case += fmt.Sprintf(" (%s %.0f/s)", who, rate)
+	} else {
+		r.Case += " (client as fast as answered)"
+		r.Target = 0
+	}
+	return r
+}
+
 // flooder sends batches from one socket (sendmmsg, 64 datagrams a call:
 // as fast as one socket sends) until ctx ends; fill rewrites message i
 // before each call.

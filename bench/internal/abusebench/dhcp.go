@@ -179,17 +179,7 @@ func dhcpRows(ctx context.Context, o Options) ([]report.Row, error) {
 				return rows, fmt.Errorf("%s: %w", c.name, err)
 			}
 			name, note := c.name, c.note+"; dropped: "+counts
-			r := row("Abuse", name, "DORA/s", f, note)
-			if rate > 0 {
-				r.Case += fmt.Sprintf(" (clients start %d/s)", pacedRate)
-			} else {
-				// Closed loop: client, server and attacker share the
-				// machine's cores, so this shows the CPU the flood takes,
-				// not whether the server keeps answering.
-				r.Case += " (client as fast as answered)"
-				r.Target = 0
-			}
-			rows = append(rows, r)
+			rows = append(rows, paced(row("Abuse", name, "DORA/s", f, note), rate, "clients start"))
 		}
 	}
 	return rows, nil

@@ -45,13 +45,7 @@ func httpRows(ctx context.Context, o Options) ([]report.Row, error) {
 			}
 			r := row("Abuse", "HTTP "+c.name, "req/s", f, "per-machine iPXE script over keep-alive; "+c.note+"; "+counts)
 			r.Note = strings.Replace(r.Note, "/s from one socket", " connections (slowloris) or requests/s from one address", 1)
-			if rate > 0 {
-				r.Case += fmt.Sprintf(" (client starts %d/s)", httpPaced)
-			} else {
-				r.Case += " (client as fast as answered)"
-				r.Target = 0
-			}
-			rows = append(rows, r)
+			rows = append(rows, paced(r, rate, "client starts"))
 		}
 	}
 	return rows, nil

@@ -49,13 +49,7 @@ func tftpRows(ctx context.Context, o Options) ([]report.Row, error) {
 		}
 		r := row("Abuse", "TFTP downloads/s during RRQs for 65,535 distinct files", "downloads/s", f,
 			"64 KiB file, blksize 1468; the attacker asks for flood/00000.bin … flood/65534.bin in turn, none of which exist; "+counts)
-		if rate > 0 {
-			r.Case += fmt.Sprintf(" (client starts %d/s)", tftpPaced)
-		} else {
-			r.Case += " (client as fast as answered)"
-			r.Target = 0
-		}
-		rows = append(rows, r)
+		rows = append(rows, paced(r, rate, "client starts"))
 	}
 	return rows, nil
 }
