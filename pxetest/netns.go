@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +23,12 @@ import (
 // NetNS is a named network namespace the lab created (ip netns list shows
 // it, ip -n NAME works on it). Close deletes it.
 type NetNS struct {
-	name   string
-	handle netns.NsHandle
+	name string
+	// mu guards handle and deleted: a goroutine the test left behind (a
+	// client's late dial) may still enter the namespace while Close runs.
+	mu      sync.RWMutex
+	handle  netns.NsHandle
+	deleted bool
 }
 
 // netnsDir is where iproute2 and netns.NewNamed bind-mount named
@@ -139,11 +144,32 @@ func closeAtEnd(tb testing.TB, name string, closeFn func() error) {
 // namespace. Goroutines fn starts do NOT inherit it.
 func (n *NetNS) Do(fn func() error) error {
 	return onThread(func() error {
-		if err := netns.Set(n.handle); err != nil {
-			return fmt.Errorf("pxetest: entering netns %s: %w", n.name, err)
+		if err := n.enter(); err != nil {
+			return err
 		}
 		return fn()
 	})
+}
+
+// enter moves the calling thread into the namespace; once there the
+// thread holds the namespace itself, so only the setns needs the handle.
+func (n *NetNS) enter() error {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.deleted || !n.handle.IsOpen() {
+		return fmt.Errorf("pxetest: entering netns %s: it is closed", n.name)
+	}
+	if err := netns.Set(n.handle); err != nil {
+		return fmt.Errorf("pxetest: entering netns %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// fd is the namespace's file descriptor, for netlink calls that name it.
+func (n *NetNS) fd() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return int(n.handle)
 }
 
 // Start starts cmd inside the namespace: the child is forked from a thread
@@ -275,7 +301,7 @@ func (n *NetNS) AddVeth(v Veth) error {
 	err := n.netlinkDo(func(h *netlink.Handle) error {
 		link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: v.Name}, PeerName: v.Peer}
 		if peerNS != n {
-			link.PeerNamespace = netlink.NsFd(peerNS.handle)
+			link.PeerNamespace = netlink.NsFd(peerNS.fd())
 		}
 		if err := h.LinkAdd(link); err != nil {
 			return fmt.Errorf("pxetest: veth %s/%s: %w", v.Name, v.Peer, err)
@@ -328,7 +354,7 @@ func (n *NetNS) MoveLink(name string, to *NetNS) error {
 		if err != nil {
 			return err
 		}
-		return h.LinkSetNsFd(l, int(to.handle))
+		return h.LinkSetNsFd(l, to.fd())
 	})
 	if err != nil {
 		return fmt.Errorf("pxetest: move %s to netns %s: %w", name, to.name, err)
@@ -428,15 +454,21 @@ func (n *NetNS) MACOf(ip netip.Addr) (net.HardwareAddr, error) {
 // Close deletes the namespace. Links inside it (bridge, taps, veths) go
 // with it once no process holds it; stop the processes started in it first.
 func (n *NetNS) Close() error {
-	if n == nil || n.name == "" {
+	if n == nil {
 		return nil
 	}
-	n.handle.Close()
-	err := deleteNamed(n.name)
-	if err != nil {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.deleted {
+		return nil
+	}
+	if n.handle.IsOpen() {
+		n.handle.Close()
+	}
+	if err := deleteNamed(n.name); err != nil {
 		return fmt.Errorf("pxetest: deleting netns %s: %w", n.name, err)
 	}
-	n.name = ""
+	n.deleted = true
 	return nil
 }
 
