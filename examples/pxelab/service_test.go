@@ -356,7 +356,7 @@ func TestServiceReloadDuringStorm(t *testing.T) {
 	// The reloads: rewrite the file every 250 ms (new kernel argument, a
 	// larger pool, another DNS server), every other one announced with
 	// SIGHUP, the others found by the file watch; the sixth file is broken.
-	reloads, refusedAt := 12, 6
+	reloads, refusedAt, hups := 12, 6, 0
 	var sent []string
 	for i := 1; i <= reloads; i++ {
 		time.Sleep(250 * time.Millisecond)
@@ -379,6 +379,7 @@ func TestServiceReloadDuringStorm(t *testing.T) {
 		l.write(t, l.config(rev, 250-i))
 		if i%2 == 0 {
 			l.proc.Signal(syscall.SIGHUP)
+			hups++
 		}
 		l.waitScript(t, rev)
 		sent = append(sent, rev)
@@ -419,8 +420,12 @@ func TestServiceReloadDuringStorm(t *testing.T) {
 	if leases.Load() < dhcpWorkers*5 || tftpOK.Load() < tftpWorkers*5 || httpOK.Load() < httpWorkers*5 {
 		t.Errorf("the storm was too thin to say anything: fewer than 5 exchanges per client (counts above)")
 	}
-	if applied != reloads-1 || refused != 1 {
-		t.Errorf("%d reloads applied and %d refused, want %d and 1", applied, refused, reloads-1)
+	// Every file is read once by the watch or the SIGHUP; a SIGHUP that
+	// lands after the watch already read the file reads it again (a
+	// SIGHUP always reloads, as nginx's does, since it may be about the
+	// files the config names), so the announced ones may count twice.
+	if good := reloads - 1; applied < good || applied > good+hups || refused < 1 || refused > 2 {
+		t.Errorf("%d reloads applied and %d refused, want %d–%d and 1–2", applied, refused, good, good+hups)
 	}
 	if !strings.Contains(l.stderr.String(), "bogus") {
 		t.Errorf("the refused reload's log does not name the unknown field:\n%s", l.stderr.String())
