@@ -104,10 +104,13 @@ func run(ctx context.Context, h *harness.Harness, p plan) ([]report.Row, error) 
 		h.Log.Info("leases1m: wrote", "leases", n, "secs", time.Since(t0).Seconds())
 	}
 
-	pxStart := func(n int, heapFile, profile string) (*harness.Proc, error) {
+	pxStart := func(n int, heapFile, profile, serveProfile string) (*harness.Proc, error) {
 		args := []string{"-iface", h.SrvIf, "-dir", dirs[n], "-subnet", Subnet, "-pool", PoolStart + "-" + PoolEnd, "-heap", heapFile}
 		if profile != "" {
 			args = append(args, "-cpuprofile", profile)
+		}
+		if serveProfile != "" {
+			args = append(args, "-serveprofile", serveProfile)
 		}
 		return h.StartSelf(h.Srv, roles.DHCPPool, args...)
 	}
@@ -131,7 +134,7 @@ func run(ctx context.Context, h *harness.Harness, p plan) ([]report.Row, error) 
 			if i == 0 && n == p.big && h.PProf {
 				profile = filepath.Join(h.Out, "leases1m-startup.cpu.pprof")
 			}
-			up, proc, err := startUp(ctx, h, func() (*harness.Proc, error) { return pxStart(n, heapFile, profile) })
+			up, proc, err := startUp(ctx, h, func() (*harness.Proc, error) { return pxStart(n, heapFile, profile, "") })
 			if err != nil {
 				return nil, fmt.Errorf("pxekit with %d leases: %w", n, err)
 			}
@@ -173,7 +176,13 @@ func run(ctx context.Context, h *harness.Harness, p plan) ([]report.Row, error) 
 			m     map[int]*measured
 			start func() (*harness.Proc, error)
 		}{
-			{px, func() (*harness.Proc, error) { return pxStart(n, filepath.Join(dirs[n], "heap-load.json"), "") }},
+			{px, func() (*harness.Proc, error) {
+				profile := ""
+				if h.PProf {
+					profile = filepath.Join(h.Out, fmt.Sprintf("leases1m-dora-%d.cpu.pprof", n))
+				}
+				return pxStart(n, filepath.Join(dirs[n], "heap-load.json"), "", profile)
+			}},
 			{kea, func() (*harness.Proc, error) { return keaStart(n) }},
 		} {
 			_, proc, err := startUp(ctx, h, s.start)

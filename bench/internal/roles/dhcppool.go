@@ -42,6 +42,7 @@ func dhcpPool(ctx context.Context, log *slog.Logger, args []string) error {
 	pool := fs.String("pool", "", "its pool, START-END")
 	heap := fs.String("heap", "", "write the live heap here (JSON) on exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the start-up (dhcp.New: the lease file's load) here")
+	serveprofile := fs.String("serveprofile", "", "write a CPU profile of serving (after the start-up, until exit) here")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,7 +76,14 @@ func dhcpPool(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
+	stop = func() {}
+	if *serveprofile != "" {
+		if f, err := os.Create(*serveprofile); err == nil && pprof.StartCPUProfile(f) == nil {
+			stop = func() { pprof.StopCPUProfile(); f.Close() }
+		}
+	}
 	err = s.Serve(ctx)
+	stop()
 	if *heap != "" {
 		runtime.GC()
 		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
