@@ -67,8 +67,9 @@ func sameResponse(t *testing.T, what string, got, want response) {
 
 // The fast path answers pipelined script and small-asset requests, GET and
 // HEAD, with what net/http answers for them; a request for anything else
-// hands the connection to net/http, which goes on answering on it, as it
-// does for a Connection: close request (answered, then closed).
+// hands the connection to net/http, which goes on answering on it; a
+// Connection: close request is answered, then the connection closed, and
+// what was pipelined behind it is not answered.
 func TestHTTP1FastPath(t *testing.T) {
 	inv, err := NewStaticInventory(testInventory())
 	must(t, err)
@@ -145,18 +146,21 @@ func TestHTTP1FastPath(t *testing.T) {
 		}
 	}
 
-	// Connection: close (net/http's): the answer, then the server's close.
-	c2, err := net.Dial("tcp4", addr)
-	must(t, err)
-	defer c2.Close()
-	_ = c2.SetDeadline(time.Now().Add(10 * time.Second))
-	_, err = io.WriteString(c2, "GET "+script+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-	must(t, err)
-	all, err := io.ReadAll(c2) // to EOF: the server must close
-	must(t, err)
-	head, body, _ := strings.Cut(string(all), "\r\n\r\n")
-	if !strings.HasSuffix(head, "\r\nConnection: close") || body != got[0].body {
-		t.Errorf("Connection: close: %q %q", head, body)
+	// Connection: close: the answer, then the server's close; a request
+	// pipelined behind it is not answered, and the close is not a reset.
+	for _, after := range []string{"", "GET " + script + " HTTP/1.1\r\nHost: x\r\n\r\n"} {
+		c2, err := net.Dial("tcp4", addr)
+		must(t, err)
+		_ = c2.SetDeadline(time.Now().Add(10 * time.Second))
+		_, err = io.WriteString(c2, "GET "+script+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"+after)
+		must(t, err)
+		all, err := io.ReadAll(c2) // to EOF: the server must close
+		c2.Close()
+		must(t, err)
+		head, body, _ := strings.Cut(string(all), "\r\n\r\n")
+		if !strings.HasSuffix(head, "\r\nConnection: close") || body != got[0].body {
+			t.Errorf("Connection: close, then %q: %q %q", after, head, body)
+		}
 	}
 	// Only the request without Host never reached a handler (net/http
 	// answered it 400), as before the fast path.
