@@ -74,9 +74,9 @@ func (w *wallSteps) rebase(lc *leaseClock) (time.Duration, bool) {
 func (t *table) records() []netip.Addr {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]netip.Addr, 0, len(t.byIP))
-	for a, e := range t.byIP {
-		if e.state != stOffered {
+	out := make([]netip.Addr, 0, len(t.byIP)+len(t.byIPx))
+	for a, i := range t.each {
+		if t.at(i).state != stOffered {
 			out = append(out, a)
 		}
 	}

@@ -68,8 +68,8 @@ func (t *table) reconfigure(subnets []Subnet, res []Reservation) {
 		t.resIP[r.IP] = string(r.MAC)
 		t.resMAC[string(r.MAC)] = r
 	}
-	for a, e := range t.byIP {
-		e.subnet = t.subnetOf(a)
+	for a, i := range t.each {
+		t.at(i).subnet = int32(t.subnetOf(a))
 	}
 }
 
@@ -94,19 +94,21 @@ func (t *table) countsBySubnet(now time.Time) []SubnetStats {
 		out[p.subnet].PoolSize += p.r.Size()
 		out[p.subnet].PoolFree += p.r.Size()
 	}
-	for a, e := range t.byIP {
-		if e.subnet < 0 || !now.Before(e.expiry) {
+	nowi := instantOf(now)
+	for a, i := range t.each {
+		e := t.at(i)
+		if e.subnet < 0 || !t.live(i, nowi) {
 			continue
 		}
 		if e.state == stBound {
 			out[e.subnet].ActiveLeases++
 		}
-		if t.inPool(a, e.subnet) {
+		if t.inPool(a, int(e.subnet)) {
 			out[e.subnet].PoolFree--
 		}
 	}
 	for a := range t.resIP {
-		if e := t.byIP[a]; e == nil || !now.Before(e.expiry) {
+		if i := t.lookIP(a); i == 0 || !t.live(i, nowi) {
 			if sub := t.subnetOf(a); sub >= 0 && t.inPool(a, sub) {
 				out[sub].PoolFree--
 			}
