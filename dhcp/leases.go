@@ -45,7 +45,10 @@ const (
 // entry is the in-memory record of one address. Offers live only here;
 // bound and declined records are mirrored in the Store. An entry holds no
 // pointers, so the slabs of a million of them cost the GC nothing to mark;
-// the rare parts that need pointers are in table.extra.
+// the parts that need pointers are in table.extra. A client-id and host
+// name short enough are kept in the entry itself: OS clients send a host
+// name, and a million of them in table.extra would be a million strings
+// to mark again.
 type entry struct {
 	exp    int64  // expiry in Unix nanoseconds; MinInt64 or MaxInt64 (fExpiry): the expiry is in table.extra
 	ip     uint32 // the IPv4 address; with fAddr the address is in table.extra
@@ -53,7 +56,16 @@ type entry struct {
 	mac    macKey // zero for a declined address
 	state  entryState
 	flags  uint8
+	// info holds the client-id, then the host name, when both fit.
+	info  [infoLen]byte
+	cidN  uint8 // the client-id's length in info + 1; 0: none there
+	hostN uint8 // the host name's length in info
 }
+
+// infoLen is how many bytes of client-id and host name an entry holds
+// itself: a MAC-based client-id and a host name of up to 36 bytes, and
+// the entry is 80 bytes.
+const infoLen = 43
 
 // entryExtra is what an entry holds that needs pointers: a client-id or
 // host name (firmware rarely sends either), an address that is not IPv4,
@@ -201,17 +213,38 @@ func (t *table) forget(i uint32) {
 	t.freed = append(t.freed, i)
 }
 
-// extraOf returns entry i's extra part.
+// extraOf returns entry i's extra part, with the client-id and host name
+// wherever they are kept.
 func (t *table) extraOf(i uint32) entryExtra {
-	if t.at(i).flags == 0 {
-		return entryExtra{}
+	e := t.at(i)
+	var x entryExtra
+	if e.flags != 0 {
+		x = t.extra[i]
 	}
-	return t.extra[i]
+	c := 0
+	if e.cidN > 0 {
+		c = int(e.cidN) - 1
+		x.clientID = append([]byte{}, e.info[:c]...)
+	}
+	if e.hostN > 0 {
+		x.hostname = string(e.info[c : c+int(e.hostN)])
+	}
+	return x
 }
 
 // setExtra makes x entry i's extra part, or drops it when i needs none.
 func (t *table) setExtra(i uint32, x entryExtra) {
 	e := t.at(i)
+	e.cidN, e.hostN = 0, 0
+	if len(x.clientID)+len(x.hostname) <= infoLen {
+		n := copy(e.info[:], x.clientID)
+		copy(e.info[n:], x.hostname)
+		if x.clientID != nil {
+			e.cidN = uint8(len(x.clientID)) + 1
+		}
+		e.hostN = uint8(len(x.hostname))
+		x.clientID, x.hostname = nil, ""
+	}
 	var f uint8
 	if x.clientID != nil || x.hostname != "" {
 		f |= fInfo
@@ -419,8 +452,8 @@ func (t *table) macOf(k macKey) net.HardwareAddr {
 func (t *table) lease(i uint32) Lease {
 	e := t.at(i)
 	l := Lease{IP: t.addrOf(i), MAC: t.macOf(e.mac), Expiry: t.expiryOf(i), State: Bound}
-	if e.flags&fInfo != 0 {
-		x := t.extra[i]
+	if e.flags&fInfo != 0 || e.cidN > 0 || e.hostN > 0 {
+		x := t.extraOf(i)
 		l.ClientID, l.Hostname = x.clientID, x.hostname
 	}
 	if e.state == stDeclined {
