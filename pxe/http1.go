@@ -28,9 +28,10 @@ import (
 // requests. Here a request costs one read and one write, with nothing
 // allocated for the head; pipelined requests are answered with one write.
 //
-// Whatever the fast path does not answer — another path or method, a
-// conditional or ranged asset request, Connection: close, a large file, anything malformed
-// or unusual, any error — goes to net/http with the bytes read so far,
+// A Connection: close request is answered here too, then the connection
+// is closed. Whatever the fast path does not answer — another path or
+// method, a conditional or ranged asset request, a large file, anything
+// malformed or unusual, any error — goes to net/http with the bytes read so far,
 // before anything was written, and the connection stays there: net/http
 // then answers exactly as it did before (its limits, 431, 400, sendfile).
 type http1Server struct {
